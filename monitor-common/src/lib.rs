@@ -1,0 +1,102 @@
+//! The wire format of agentmon's kernel events.
+//!
+//! Every record in the ring buffer starts with an [`EventHeader`]; its `kind` names the payload struct
+//! that follows (one module per event kind). All structs are `#[repr(C)]`, contain no pointers and are
+//! built by the eBPF programs and decoded by userspace — this crate is the only place their layout is
+//! written down.
+#![cfg_attr(not(feature = "user"), no_std)]
+
+pub mod config;
+pub mod connect;
+pub mod exec;
+pub mod mount;
+pub mod open;
+pub mod process;
+
+/// Header present at the start of every ring-buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EventHeader {
+    /// One of [`EventKind`] as u16.
+    pub kind: u16,
+    /// Bit set of `FLAG_*` constants.
+    pub flags: u16,
+    /// Size in bytes of the whole record (header included).
+    pub size: u32,
+    /// `bpf_ktime_get_boot_ns()` at the hook.
+    pub ktime_ns: u64,
+    /// Thread id (kernel pid).
+    pub pid: u32,
+    /// Process id (kernel tgid).
+    pub tgid: u32,
+    /// Parent's tgid (`real_parent`), 0 if the kernel side could not read it.
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub _pad: u32,
+    /// `bpf_get_current_cgroup_id()`: the inode number of the task's cgroup v2 directory.
+    pub cgroup_id: u64,
+    /// Task command name (`comm`), NUL padded.
+    pub comm: [u8; 16],
+}
+
+/// What follows the header.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Exec = 1,
+    Open = 2,
+    Connect = 3,
+    Mount = 4,
+    Fork = 5,
+    Exit = 6,
+    /// A synchronous in-kernel deny happened (payload [`process::DenyEvent`]).
+    Deny = 7,
+}
+
+impl EventKind {
+    pub fn from_u16(v: u16) -> Option<Self> {
+        Some(match v {
+            1 => Self::Exec,
+            2 => Self::Open,
+            3 => Self::Connect,
+            4 => Self::Mount,
+            5 => Self::Fork,
+            6 => Self::Exit,
+            7 => Self::Deny,
+            _ => return None,
+        })
+    }
+}
+
+/// A string field was longer than its buffer and was cut.
+pub const FLAG_TRUNCATED: u16 = 1 << 0;
+/// A user-memory read failed (e.g. page not faulted in); the affected field is empty.
+pub const FLAG_READ_FAILED: u16 = 1 << 1;
+/// The kernel side already denied this action (SIGKILL at syscall entry / connect refused).
+pub const FLAG_DENIED: u16 = 1 << 2;
+
+/// Maximum cgroup depth the in-kernel scope check walks (levels 0..MAX_CGROUP_LEVELS).
+pub const MAX_CGROUP_LEVELS: u32 = 32;
+
+/// Indexes of the per-CPU/global counters array (`COUNTERS` map).
+pub mod counter {
+    /// Records that could not be reserved in the ring buffer (lost events).
+    pub const RINGBUF_DROPS: u32 = 0;
+    /// User/kernel string reads that failed.
+    pub const READ_FAILURES: u32 = 1;
+    /// Events emitted into the ring buffer.
+    pub const EVENTS: u32 = 2;
+    /// Actions denied in the kernel.
+    pub const DENIED: u32 = 3;
+    pub const COUNT: u32 = 4;
+}
+
+/// Length of a NUL-terminated string inside a fixed buffer.
+pub fn c_str_len(buf: &[u8]) -> usize {
+    let mut i = 0;
+    while i < buf.len() && buf[i] != 0 {
+        i += 1;
+    }
+    i
+}

@@ -1,0 +1,70 @@
+//! `sched_process_exec` → [`ExecEvent`]: the executed path and the new image's argv.
+//!
+//! At this point the kernel has copied argv into the new stack (`mm->arg_start..arg_end`), so the
+//! read does not depend on the caller's pages being faulted in, unlike at `sys_enter_execve`.
+use core::ffi::c_void;
+
+use aya_ebpf::{helpers::generated as gen_, macros::tracepoint, programs::TracePointContext};
+use monitor_common::{
+    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
+    exec::{EXEC_ARGS_LEN, ExecEvent},
+};
+
+use crate::{header, maps, scope};
+
+#[tracepoint(category = "sched", name = "sched_process_exec")]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    emit(&ctx);
+    0
+}
+
+#[inline(always)]
+fn emit(ctx: &TracePointContext) -> Option<()> {
+    let cfg = maps::config()?;
+    if !scope::is_watched(cfg) {
+        return None;
+    }
+    let off = &cfg.offsets;
+    // __data_loc: low 16 bits offset of the string in the record, high 16 bits its length.
+    let loc: u32 = unsafe { ctx.read_at(8) }.ok()?;
+    let filename = unsafe { (ctx_ptr(ctx)).add((loc & 0xffff) as usize) };
+
+    let mut entry = header::reserve::<ExecEvent>()?;
+    let ev = entry.as_mut_ptr();
+    unsafe {
+        header::fill(&raw mut (*ev).header, EventKind::Exec, size_of::<ExecEvent>(), off);
+        let mut flags = header::read_kernel_str(filename, &mut (*ev).filename);
+        (*ev).args_len = 0;
+        (*ev).args_total = 0;
+        let mm: Option<*const u8> = header::read_field(header::current_task(), off.task_mm);
+        if let Some(mm) = mm {
+            let start: u64 = header::read_field(mm, off.mm_arg_start).unwrap_or(0);
+            let end: u64 = header::read_field(mm, off.mm_arg_end).unwrap_or(0);
+            if end > start {
+                let total = end - start;
+                (*ev).args_total = total as u32;
+                let mut len = total as u32;
+                if len > EXEC_ARGS_LEN as u32 {
+                    len = EXEC_ARGS_LEN as u32;
+                    flags |= FLAG_TRUNCATED;
+                }
+                let dst = (&raw mut (*ev).args).cast::<c_void>();
+                if gen_::bpf_probe_read_user(dst, len, start as *const c_void) == 0 {
+                    (*ev).args_len = len;
+                } else {
+                    flags |= FLAG_READ_FAILED;
+                    maps::count(counter::READ_FAILURES);
+                }
+            }
+        }
+        (*ev).header.flags |= flags;
+    }
+    header::submit(entry);
+    Some(())
+}
+
+#[inline(always)]
+fn ctx_ptr(ctx: &TracePointContext) -> *const u8 {
+    use aya_ebpf::EbpfContext;
+    ctx.as_ptr() as *const u8
+}

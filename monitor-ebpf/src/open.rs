@@ -1,0 +1,68 @@
+//! `sys_enter_openat` / `sys_enter_openat2` → [`OpenEvent`].
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use monitor_common::{
+    EventKind,
+    open::{OPEN_SYSCALL_OPENAT, OPEN_SYSCALL_OPENAT2, OpenEvent},
+};
+
+use crate::{header, maps, scope};
+
+#[tracepoint(category = "syscalls", name = "sys_enter_openat")]
+pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
+    emit(&ctx, OPEN_SYSCALL_OPENAT);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
+pub fn sys_enter_openat2(ctx: TracePointContext) -> u32 {
+    emit(&ctx, OPEN_SYSCALL_OPENAT2);
+    0
+}
+
+/// `struct open_how` (openat2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+#[inline(always)]
+fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
+    let cfg = maps::config()?;
+    if !scope::is_watched(cfg) {
+        return None;
+    }
+    let dfd: u64 = unsafe { ctx.read_at(16) }.ok()?;
+    let filename: u64 = unsafe { ctx.read_at(24) }.ok()?;
+    let (flags, mode) = if syscall == OPEN_SYSCALL_OPENAT {
+        let flags: u64 = unsafe { ctx.read_at(32) }.ok()?;
+        let mode: u64 = unsafe { ctx.read_at(40) }.ok()?;
+        (flags, mode)
+    } else {
+        let how: u64 = unsafe { ctx.read_at(32) }.ok()?;
+        match unsafe { bpf_probe_read_user(how as *const OpenHow) } {
+            Ok(h) => (h.flags, h.mode),
+            Err(_) => (0, 0),
+        }
+    };
+
+    let mut entry = header::reserve::<OpenEvent>()?;
+    let ev = entry.as_mut_ptr();
+    unsafe {
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::Open,
+            size_of::<OpenEvent>(),
+            &cfg.offsets,
+        );
+        (*ev).dfd = dfd as i32;
+        (*ev).flags = flags as u32;
+        (*ev).mode = mode as u32;
+        (*ev).syscall = syscall;
+        (*ev)._pad = [0; 3];
+        (*ev).header.flags |= header::read_user_str(filename as *const u8, &mut (*ev).path);
+    }
+    header::submit(entry);
+    Some(())
+}

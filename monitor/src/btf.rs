@@ -1,0 +1,260 @@
+//! Just enough of a BTF reader to resolve the few kernel struct offsets the eBPF programs need.
+//!
+//! Rust eBPF has no CO-RE relocation, so userspace reads `/sys/kernel/btf/vmlinux`, finds
+//! `task_struct` / `mm_struct` member offsets (descending into anonymous structs and unions) and hands
+//! them to the kernel side through the `CONFIG` map.
+use std::collections::HashMap;
+
+use monitor_common::config::KernelOffsets;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BtfError {
+    #[error("BTF blob is too short or malformed at byte {0}")]
+    Malformed(usize),
+    #[error("bad BTF magic {0:#x}")]
+    Magic(u16),
+    #[error("unknown BTF kind {kind} at type id {id}")]
+    UnknownKind { kind: u32, id: u32 },
+    #[error("struct {0} not found in BTF")]
+    NoStruct(String),
+    #[error("member {member} not found in struct {strukt}")]
+    NoMember { strukt: String, member: String },
+}
+
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_TYPE_TAG: u32 = 18;
+
+#[derive(Clone, Debug)]
+struct Member {
+    name: String,
+    type_id: u32,
+    bit_offset: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Type {
+    kind: u32,
+    /// Referenced type for modifiers/typedefs.
+    type_ref: u32,
+    members: Vec<Member>,
+}
+
+/// Parsed BTF: type table plus an index of named structs.
+pub struct Btf {
+    types: Vec<Type>,
+    structs: HashMap<String, u32>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or(BtfError::Malformed(off))
+}
+
+fn str_at(strings: &[u8], off: u32) -> String {
+    let start = off as usize;
+    if start >= strings.len() {
+        return String::new();
+    }
+    let end = strings[start..]
+        .iter()
+        .position(|&c| c == 0)
+        .map_or(strings.len(), |p| start + p);
+    String::from_utf8_lossy(&strings[start..end]).into_owned()
+}
+
+impl Btf {
+    /// Reads the running kernel's BTF.
+    pub fn from_sys_fs() -> anyhow::Result<Self> {
+        let path = "/sys/kernel/btf/vmlinux";
+        let data = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
+        Ok(Self::parse(&data)?)
+    }
+
+    pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+        let magic = data
+            .get(0..2)
+            .map(|m| u16::from_le_bytes([m[0], m[1]]))
+            .ok_or(BtfError::Malformed(0))?;
+        if magic != 0xeb9f {
+            return Err(BtfError::Magic(magic));
+        }
+        let hdr_len = u32_at(data, 4)? as usize;
+        let type_off = u32_at(data, 8)? as usize;
+        let type_len = u32_at(data, 12)? as usize;
+        let str_off = u32_at(data, 16)? as usize;
+        let str_len = u32_at(data, 20)? as usize;
+        let types_start = hdr_len + type_off;
+        let strings_start = hdr_len + str_off;
+        let type_bytes = data
+            .get(types_start..types_start + type_len)
+            .ok_or(BtfError::Malformed(types_start))?;
+        let strings = data
+            .get(strings_start..strings_start + str_len)
+            .ok_or(BtfError::Malformed(strings_start))?;
+
+        // Type id 0 is "void".
+        let mut types = vec![Type {
+            kind: 0,
+            type_ref: 0,
+            members: Vec::new(),
+        }];
+        let mut structs = HashMap::new();
+        let mut pos = 0usize;
+        while pos < type_bytes.len() {
+            let id = types.len() as u32;
+            let name_off = u32_at(type_bytes, pos)?;
+            let info = u32_at(type_bytes, pos + 4)?;
+            let size_or_type = u32_at(type_bytes, pos + 8)?;
+            pos += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kind_flag = info >> 31 == 1;
+            let mut members = Vec::new();
+            let extra = match kind {
+                1 => 4, // INT
+                2 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 18 => 0,
+                3 => 12, // ARRAY
+                KIND_STRUCT | KIND_UNION => {
+                    for i in 0..vlen {
+                        let m = pos + i * 12;
+                        let raw_off = u32_at(type_bytes, m + 8)?;
+                        members.push(Member {
+                            name: str_at(strings, u32_at(type_bytes, m)?),
+                            type_id: u32_at(type_bytes, m + 4)?,
+                            bit_offset: if kind_flag { raw_off & 0x00ff_ffff } else { raw_off },
+                        });
+                    }
+                    vlen * 12
+                }
+                6 | 13 => vlen * 8,   // ENUM, FUNC_PROTO
+                14 | 17 => 4,         // VAR, DECL_TAG
+                15 | 19 => vlen * 12, // DATASEC, ENUM64
+                other => return Err(BtfError::UnknownKind { kind: other, id }),
+            };
+            pos += extra;
+            if kind == KIND_STRUCT && name_off != 0 {
+                structs.entry(str_at(strings, name_off)).or_insert(id);
+            }
+            types.push(Type {
+                kind,
+                type_ref: size_or_type,
+                members,
+            });
+        }
+        Ok(Self { types, structs })
+    }
+
+    /// Follows typedefs and qualifiers to the underlying type id.
+    fn resolve(&self, mut id: u32) -> u32 {
+        for _ in 0..32 {
+            match self.types.get(id as usize) {
+                Some(t)
+                    if matches!(
+                        t.kind,
+                        KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
+                    ) =>
+                {
+                    id = t.type_ref
+                }
+                _ => break,
+            }
+        }
+        id
+    }
+
+    fn find_in(&self, id: u32, member: &str, depth: u32) -> Option<u32> {
+        let t = self.types.get(id as usize)?;
+        for m in &t.members {
+            if m.name == member {
+                return Some(m.bit_offset);
+            }
+        }
+        if depth > 4 {
+            return None;
+        }
+        for m in t.members.iter().filter(|m| m.name.is_empty()) {
+            let inner = self.resolve(m.type_id);
+            if matches!(
+                self.types.get(inner as usize).map(|t| t.kind),
+                Some(KIND_STRUCT | KIND_UNION)
+            ) {
+                if let Some(off) = self.find_in(inner, member, depth + 1) {
+                    return Some(m.bit_offset + off);
+                }
+            }
+        }
+        None
+    }
+
+    /// Byte offset of `member` in `struct strukt`, looking inside anonymous members.
+    pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+        let id = *self
+            .structs
+            .get(strukt)
+            .ok_or_else(|| BtfError::NoStruct(strukt.into()))?;
+        self.find_in(id, member, 0)
+            .map(|bits| bits / 8)
+            .ok_or_else(|| BtfError::NoMember {
+                strukt: strukt.into(),
+                member: member.into(),
+            })
+    }
+}
+
+/// Resolves every offset the kernel side uses; unknown ones stay `UNKNOWN` and are logged, so the
+/// monitor still runs (with empty ppid/argv/exit code) on a kernel whose BTF lacks a field.
+pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
+    let mut off = KernelOffsets::unknown();
+    let get = |s: &str, m: &str| match btf.member_offset(s, m) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!("BTF: {e}; the field that needs it will be empty");
+            KernelOffsets::UNKNOWN
+        }
+    };
+    off.task_real_parent = get("task_struct", "real_parent");
+    off.task_pid = get("task_struct", "pid");
+    off.task_tgid = get("task_struct", "tgid");
+    off.task_mm = get("task_struct", "mm");
+    off.task_exit_code = get("task_struct", "exit_code");
+    off.mm_arg_start = get("mm_struct", "arg_start");
+    off.mm_arg_end = get("mm_struct", "arg_end");
+    off
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_task_struct_offsets_from_running_kernel() {
+        let Ok(btf) = Btf::from_sys_fs() else {
+            panic!("/sys/kernel/btf/vmlinux is required (kernel with BTF)");
+        };
+        let off = kernel_offsets(&btf);
+        assert_ne!(off.task_tgid, KernelOffsets::UNKNOWN);
+        assert_eq!(
+            off.task_tgid,
+            off.task_pid + 4,
+            "pid and tgid are adjacent pid_t fields"
+        );
+        assert_eq!(off.mm_arg_end, off.mm_arg_start + 8);
+        assert_ne!(off.task_mm, KernelOffsets::UNKNOWN);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(matches!(
+            Btf::parse(&[0, 1, 2]),
+            Err(BtfError::Malformed(_)) | Err(BtfError::Magic(_))
+        ));
+        assert!(Btf::parse(&[]).is_err());
+    }
+}

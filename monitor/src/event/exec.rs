@@ -1,0 +1,49 @@
+//! `exec` events: the executed file and its argv.
+use monitor_common::exec::ExecEvent;
+use serde::Serialize;
+
+use super::{DecodeError, c_string, read_record};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExecInfo {
+    /// Path the kernel executed, as passed to execve (may be relative).
+    pub filename: String,
+    pub argv: Vec<String>,
+    /// argv was longer than what the kernel side copies.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub argv_truncated: bool,
+}
+
+/// Splits the raw NUL-separated argv area.
+pub fn split_args(raw: &[u8]) -> Vec<String> {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<ExecInfo, DecodeError> {
+    let ev: ExecEvent = read_record(bytes, "exec event")?;
+    let len = (ev.args_len as usize).min(ev.args.len());
+    Ok(ExecInfo {
+        filename: c_string(&ev.filename),
+        argv: split_args(&ev.args[..len]),
+        argv_truncated: ev.args_total > ev.args_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_args;
+
+    #[test]
+    fn splits_nul_separated_args() {
+        assert_eq!(split_args(b"sh\0-c\0echo hi\0"), vec!["sh", "-c", "echo hi"]);
+        assert_eq!(split_args(b"ls"), vec!["ls"]);
+        assert_eq!(split_args(b"a\0\0b\0"), vec!["a", "", "b"]);
+        assert!(split_args(b"").is_empty());
+    }
+}

@@ -1,0 +1,73 @@
+//! `open` events: what path the process asked to open, and how.
+use monitor_common::open::{OPEN_SYSCALL_OPENAT2, OpenEvent};
+use serde::Serialize;
+
+use super::{DecodeError, c_string, read_record};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpenInfo {
+    /// Path as passed (relative paths are relative to `dfd`).
+    pub path: String,
+    /// Raw `O_*` flags.
+    pub flags: u32,
+    pub mode: u32,
+    pub dfd: i32,
+    /// `openat` or `openat2`.
+    pub syscall: &'static str,
+}
+
+impl OpenInfo {
+    /// Opened for writing (`O_WRONLY` or `O_RDWR`).
+    pub fn writes(&self) -> bool {
+        self.flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
+    }
+    pub fn creates(&self) -> bool {
+        self.flags & libc::O_CREAT as u32 != 0
+    }
+    pub fn truncates(&self) -> bool {
+        self.flags & libc::O_TRUNC as u32 != 0
+    }
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<OpenInfo, DecodeError> {
+    let ev: OpenEvent = read_record(bytes, "open event")?;
+    Ok(OpenInfo {
+        path: c_string(&ev.path),
+        flags: ev.flags,
+        mode: ev.mode,
+        dfd: ev.dfd,
+        syscall: if ev.syscall == OPEN_SYSCALL_OPENAT2 {
+            "openat2"
+        } else {
+            "openat"
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use monitor_common::{EventKind, open::*};
+
+    use crate::event::{Body, decode, tests::*};
+
+    #[test]
+    fn decodes_path_and_flags() {
+        let mut path = [0u8; OPEN_PATH_LEN];
+        path[..9].copy_from_slice(b"/etc/shad");
+        let ev = OpenEvent {
+            header: header(EventKind::Open, size_of::<OpenEvent>()),
+            dfd: -100,
+            flags: (libc::O_WRONLY | libc::O_CREAT) as u32,
+            mode: 0o644,
+            syscall: OPEN_SYSCALL_OPENAT,
+            _pad: [0; 3],
+            path,
+        };
+        let e = decode(&bytes_of(&ev)).unwrap();
+        let Body::Open(o) = e.body else { panic!("not open") };
+        assert_eq!(o.path, "/etc/shad");
+        assert!(o.writes() && o.creates() && !o.truncates());
+        assert_eq!(e.header.pid, 10);
+        assert_eq!(e.header.comm, "test");
+    }
+}

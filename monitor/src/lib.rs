@@ -1,0 +1,15 @@
+//! agentmon: an eBPF runtime security monitor for self-hosted AI agents.
+//!
+//! Data flows one way: kernel ([`probes`]) → ring buffer ([`ringbuf`]) → [`event`] decode →
+//! enrichment ([`proctable`], [`cgroup`]) → output.
+pub mod btf;
+pub mod cgroup;
+pub mod commands;
+pub mod event;
+pub mod output;
+pub mod pipeline;
+pub mod probes;
+pub mod proctable;
+pub mod ringbuf;
+pub mod session;
+pub mod tracefs;

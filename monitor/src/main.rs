@@ -1,0 +1,93 @@
+//! The `agentmon` command line.
+use std::process::ExitCode;
+
+use agentmon::commands;
+use clap::{Parser, Subcommand};
+
+/// Exit status when agentmon itself fails (as `env`/`timeout` do), distinct from a watched command's.
+const EXIT_AGENTMON_ERROR: u8 = 125;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "agentmon",
+    version,
+    about = "eBPF runtime security monitor for self-hosted AI agents"
+)]
+struct Cli {
+    /// Log format on stderr (logs are filtered by RUST_LOG, default `info`).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a command in a fresh cgroup and watch it and its descendants.
+    Exec(commands::exec::ExecArgs),
+    /// Watch existing cgroups until SIGINT/SIGTERM.
+    Run(commands::run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's first line, without the usage block.
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("agentmon: {first} (see agentmon --help)");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agentmon: starting the async runtime: {e}");
+            return ExitCode::from(EXIT_AGENTMON_ERROR);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Exec(a) => commands::exec::run(a).await,
+            Command::Run(a) => commands::run::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("agentmon: {e:#}");
+            ExitCode::from(EXIT_AGENTMON_ERROR)
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

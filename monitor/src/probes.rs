@@ -1,0 +1,207 @@
+//! Loads agentmon's eBPF programs, configures them, attaches them, and manages the in-kernel scope
+//! (the set of watched cgroups). Dropping [`Probes`] detaches every program.
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{RawTracePoint, TracePoint},
+};
+use monitor_common::{
+    MAX_CGROUP_LEVELS,
+    config::{KernelConfig, KernelOffsets},
+    counter,
+};
+
+use crate::{btf, cgroup::Cgroup, tracefs};
+
+/// The compiled eBPF object, built by `build.rs`.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
+
+/// Syscall and scheduler tracepoints, by program name → (category, tracepoint).
+const TRACEPOINTS: &[(&str, &str, &str)] = &[
+    ("sched_process_exec", "sched", "sched_process_exec"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
+    ("sys_enter_openat", "syscalls", "sys_enter_openat"),
+    ("sys_enter_openat2", "syscalls", "sys_enter_openat2"),
+    ("sys_enter_connect", "syscalls", "sys_enter_connect"),
+    ("sys_enter_mount", "syscalls", "sys_enter_mount"),
+];
+const RAW_TRACEPOINTS: &[(&str, &str)] = &[("sched_process_fork", "sched_process_fork")];
+
+/// Counters the kernel side keeps (summed over CPUs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    pub ringbuf_drops: u64,
+    pub read_failures: u64,
+    pub events: u64,
+    pub denied: u64,
+}
+
+pub struct Probes {
+    ebpf: Ebpf,
+    config: KernelConfig,
+    /// Watched cgroup id → its level, and how many watched cgroups sit at each level.
+    watched: BTreeMap<u64, u32>,
+    levels: BTreeMap<u32, usize>,
+}
+
+/// Load options.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Ring buffer size in bytes (power of two, multiple of the page size).
+    pub ringbuf_bytes: u32,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            ringbuf_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Probes {
+    /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
+    pub fn load(opts: &ProbeOptions) -> Result<Self> {
+        if !opts.ringbuf_bytes.is_power_of_two() || opts.ringbuf_bytes < 4096 {
+            bail!(
+                "ring buffer size {} is not a power of two of at least 4096 bytes",
+                opts.ringbuf_bytes
+            );
+        }
+        if unsafe { libc::geteuid() } != 0 {
+            bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
+        }
+        tracefs::ensure_mounted()?;
+        let ebpf = EbpfLoader::new()
+            .map_max_entries("EVENTS", opts.ringbuf_bytes)
+            .load(EBPF_OBJECT)
+            .context("loading the eBPF object")?;
+
+        let mut offsets = match btf::Btf::from_sys_fs() {
+            Ok(b) => btf::kernel_offsets(&b),
+            Err(e) => {
+                tracing::warn!("no kernel BTF ({e:#}); ppid, argv and exit codes come from /proc only");
+                KernelOffsets::unknown()
+            }
+        };
+        offsets.exit_group_dead =
+            tracefs::field_offset("sched", "sched_process_exit", "group_dead").unwrap_or(KernelOffsets::UNKNOWN);
+        let config = KernelConfig {
+            offsets,
+            watched_levels: 0,
+            _pad: 0,
+        };
+        let mut probes = Self {
+            ebpf,
+            config,
+            watched: BTreeMap::new(),
+            levels: BTreeMap::new(),
+        };
+        probes.write_config()?;
+
+        for (prog, category, name) in TRACEPOINTS {
+            let tp: &mut TracePoint = probes
+                .ebpf
+                .program_mut(prog)
+                .with_context(|| format!("program {prog} missing from the eBPF object"))?
+                .try_into()?;
+            tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
+            tp.attach(category, name)
+                .with_context(|| format!("attaching {category}/{name}"))?;
+        }
+        for (prog, name) in RAW_TRACEPOINTS {
+            let tp: &mut RawTracePoint = probes
+                .ebpf
+                .program_mut(prog)
+                .with_context(|| format!("program {prog} missing from the eBPF object"))?
+                .try_into()?;
+            tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
+            tp.attach(name)
+                .with_context(|| format!("attaching raw tracepoint {name}"))?;
+        }
+        Ok(probes)
+    }
+
+    fn write_config(&mut self) -> Result<()> {
+        let mut cfg: Array<_, KernelConfig> =
+            Array::try_from(self.ebpf.map_mut("CONFIG").context("CONFIG map missing")?)?;
+        cfg.set(0, self.config, 0).context("writing CONFIG")?;
+        Ok(())
+    }
+
+    /// Starts producing events for `cg` and all its descendants.
+    pub fn watch(&mut self, cg: &Cgroup, slot: u32) -> Result<()> {
+        if cg.level >= MAX_CGROUP_LEVELS {
+            bail!(
+                "cgroup {} is nested {} levels deep; at most {} are supported",
+                cg.path.display(),
+                cg.level,
+                MAX_CGROUP_LEVELS - 1
+            );
+        }
+        let mut map: HashMap<_, u64, u32> =
+            HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
+        map.insert(cg.id, slot, 0)
+            .with_context(|| format!("watching cgroup {}", cg.path.display()))?;
+        if self.watched.insert(cg.id, cg.level).is_none() {
+            *self.levels.entry(cg.level).or_default() += 1;
+        }
+        self.update_levels()
+    }
+
+    /// Stops watching the cgroup with this id.
+    pub fn unwatch(&mut self, id: u64) -> Result<()> {
+        let Some(level) = self.watched.remove(&id) else {
+            return Ok(());
+        };
+        let mut map: HashMap<_, u64, u32> =
+            HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
+        map.remove(&id).ok();
+        if let Some(n) = self.levels.get_mut(&level) {
+            *n -= 1;
+            if *n == 0 {
+                self.levels.remove(&level);
+            }
+        }
+        self.update_levels()
+    }
+
+    pub fn watched(&self) -> impl Iterator<Item = u64> + '_ {
+        self.watched.keys().copied()
+    }
+
+    fn update_levels(&mut self) -> Result<()> {
+        self.config.watched_levels = self.levels.keys().fold(0u32, |m, l| m | (1 << l));
+        self.write_config()
+    }
+
+    /// Takes the event ring buffer (once).
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
+        let map = self
+            .ebpf
+            .take_map("EVENTS")
+            .context("EVENTS ring buffer already taken")?;
+        Ok(RingBuf::try_from(map)?)
+    }
+
+    /// Reads the kernel-side counters.
+    pub fn counters(&self) -> Result<KernelCounters> {
+        let arr: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.ebpf.map("COUNTERS").context("COUNTERS map missing")?)?;
+        let sum = |i: u32| -> Result<u64> { Ok(arr.get(&i, 0)?.iter().sum()) };
+        Ok(KernelCounters {
+            ringbuf_drops: sum(counter::RINGBUF_DROPS)?,
+            read_failures: sum(counter::READ_FAILURES)?,
+            events: sum(counter::EVENTS)?,
+            denied: sum(counter::DENIED)?,
+        })
+    }
+
+    /// The loaded object, for modules that attach further programs (enforcement).
+    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+}
