@@ -260,11 +260,20 @@ mod tests {
     }
 }
 
+/// What the index knows of a cgroup id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupName {
+    /// Path relative to the cgroup2 root.
+    pub path: String,
+    /// Agent name of the watched cgroup it is (or is below).
+    pub agent: String,
+}
+
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
 #[derive(Default)]
 pub struct CgroupIndex {
-    roots: Vec<Cgroup>,
-    names: std::collections::HashMap<u64, String>,
+    roots: Vec<(Cgroup, String)>,
+    names: std::collections::HashMap<u64, CgroupName>,
     root_path: PathBuf,
 }
 
@@ -277,32 +286,45 @@ impl CgroupIndex {
         }
     }
 
-    pub fn add_root(&mut self, cg: &Cgroup) {
-        self.names.insert(cg.id, cg.rel.clone());
-        self.roots.push(cg.clone());
+    /// Registers a watched cgroup and the agent name its events carry.
+    pub fn add_root(&mut self, cg: &Cgroup, agent: &str) {
+        self.names.insert(
+            cg.id,
+            CgroupName {
+                path: cg.rel.clone(),
+                agent: agent.to_string(),
+            },
+        );
+        self.roots.push((cg.clone(), agent.to_string()));
     }
 
     pub fn remove_root(&mut self, id: u64) {
-        self.roots.retain(|c| c.id != id);
+        self.roots.retain(|(c, _)| c.id != id);
     }
 
-    /// Relative path of the cgroup with this id, if it is (or was) below a watched cgroup.
-    pub fn name(&mut self, id: u64) -> Option<&str> {
+    /// The cgroup with this id, if it is (or was) below a watched cgroup.
+    pub fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
         if !self.names.contains_key(&id) {
             self.rescan();
         }
-        self.names.get(&id).map(String::as_str)
+        self.names.get(&id)
     }
 
     fn rescan(&mut self) {
-        for root in &self.roots {
+        for (root, agent) in &self.roots {
             for dir in root.subtree() {
                 if let Ok(meta) = fs::metadata(&dir) {
                     let rel = dir
                         .strip_prefix(&self.root_path)
                         .map(|r| format!("/{}", r.display()))
                         .unwrap_or_default();
-                    self.names.insert(meta.ino(), rel);
+                    self.names.insert(
+                        meta.ino(),
+                        CgroupName {
+                            path: rel,
+                            agent: agent.clone(),
+                        },
+                    );
                 }
             }
         }

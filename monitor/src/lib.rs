@@ -2,14 +2,17 @@
 //!
 //! Data flows one way: kernel ([`probes`]) → ring buffer ([`ringbuf`]) → [`event`] decode →
 //! enrichment ([`proctable`], [`cgroup`]) → output.
+pub mod alert;
 pub mod btf;
 pub mod cgroup;
 pub mod commands;
+pub mod enforce;
 pub mod event;
 pub mod output;
 pub mod pipeline;
 pub mod probes;
 pub mod proctable;
+pub mod resolve;
 pub mod ringbuf;
 pub mod session;
 pub mod tracefs;

@@ -22,6 +22,13 @@ pub struct Enriched {
     /// cgroup path relative to the cgroup2 root, when known.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cgroup: String,
+    /// Name of the watched agent the event belongs to.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub agent: String,
+    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// symlinks resolved where possible). Rules match on this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_path: Option<String>,
 }
 
 /// Lost-event notice, also part of the JSON stream.

@@ -4,6 +4,7 @@ use crate::{
     event::{self, Body, Event},
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
+    resolve,
 };
 
 /// Which events are printed.
@@ -75,17 +76,23 @@ impl Pipeline {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
-        let cgroup = self
-            .cgroups
-            .name(event.header.cgroup_id)
-            .unwrap_or_default()
-            .to_string();
+        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone()),
+            None => (String::new(), String::new()),
+        };
+        let resolved_path = match &event.body {
+            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path)),
+            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename)),
+            _ => None,
+        };
         Enriched {
             time: self.clock.rfc3339(event.header.ktime_ns),
             event,
             exe,
             ancestors,
             cgroup,
+            agent,
+            resolved_path,
         }
     }
 

@@ -35,9 +35,9 @@ impl Session {
     }
 
     /// Watches `cg` and its descendants; learns the processes already inside.
-    pub fn watch(&mut self, cg: &Cgroup, slot: u32) -> Result<()> {
+    pub fn watch(&mut self, cg: &Cgroup, agent: &str, slot: u32) -> Result<()> {
         self.probes.watch(cg, slot)?;
-        self.pipeline.cgroups_mut().add_root(cg);
+        self.pipeline.cgroups_mut().add_root(cg, agent);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                 for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {

@@ -22,6 +22,9 @@ pub struct ExecArgs {
     /// Parent cgroup for the new one (absolute, or relative to the cgroup2 mount). Default: the root.
     #[arg(long, value_name = "PATH")]
     pub parent_cgroup: Option<PathBuf>,
+    /// Agent name used in events and alerts (default: the command's file name).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub monitor: MonitorArgs,
     /// The command to run and its arguments.
@@ -56,7 +59,13 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         args.monitor.filter(),
     )?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
-    session.watch(&guard.0, 0)?;
+    let agent = args.name.clone().unwrap_or_else(|| {
+        std::path::Path::new(&args.command[0])
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    session.watch(&guard.0, &agent, 0)?;
 
     let procs = CString::new(guard.0.path.join("cgroup.procs").as_os_str().as_bytes()).context("cgroup path")?;
     let mut cmd = tokio::process::Command::new(&args.command[0]);

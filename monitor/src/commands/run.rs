@@ -34,7 +34,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         args.monitor.filter(),
     )?;
     for (slot, cg) in cgroups.iter().enumerate() {
-        session.watch(cg, slot as u32)?;
+        session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
     let mut sigint = signal(SignalKind::interrupt())?;

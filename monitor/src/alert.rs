@@ -1,0 +1,70 @@
+//! The alert record: what a rule match produces, printed as one JSON line, recorded, and sent to
+//! outputs (webhook, metrics). Shared by the rule engine (which fills `rule`..`output`) and the
+//! responder (which fills `action_result`).
+use serde::{Deserialize, Serialize};
+
+use crate::output::Enriched;
+
+/// Falco's priority scale, most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Informational,
+    Debug,
+}
+
+impl Priority {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Priority::Emergency => "emergency",
+            Priority::Alert => "alert",
+            Priority::Critical => "critical",
+            Priority::Error => "error",
+            Priority::Warning => "warning",
+            Priority::Notice => "notice",
+            Priority::Informational => "informational",
+            Priority::Debug => "debug",
+        }
+    }
+}
+
+/// What a rule asks agentmon to do when it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Report only.
+    #[default]
+    Alert,
+    /// Kill every process of the agent's cgroup.
+    Kill,
+    /// Freeze the agent's cgroup and cut its network, keeping it for forensics.
+    Quarantine,
+    /// Stop the action synchronously in the kernel (compiled into kernel maps).
+    Deny,
+}
+
+/// One rule match.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    pub rule: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// The action the rule asked for.
+    pub action: Action,
+    /// What actually happened: e.g. "alerted", "killed 3 processes", "quarantined", "denied in kernel
+    /// (connect refused with EPERM)", or an error. Filled by the responder.
+    pub action_result: String,
+    /// Latency from the triggering event (kernel timestamp) to the action's completion, in µs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_latency_us: Option<u64>,
+    /// The rule's `output` with fields substituted.
+    pub output: String,
+    /// The triggering event, with its process context and ancestry.
+    pub event: Enriched,
+}

@@ -1,0 +1,2 @@
+//! Enforcement: in-kernel deny (compiled from rules) and the cgroup-wide responses.
+pub mod spec;

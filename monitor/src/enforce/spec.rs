@@ -1,0 +1,46 @@
+//! What the kernel side can deny synchronously. A rule with `action: deny` compiles into a list of
+//! these (see the rule compiler); anything else is refused with an error naming the rule.
+//!
+//! Kernel matching is on the strings and addresses the syscall carries:
+//! - exec: the executed file name (`sched_process_exec`), prefix or exact match; the process is
+//!   killed with SIGKILL before the new image runs a single instruction.
+//! - open: the path passed to openat/openat2, prefix or exact match, optionally only when opened for
+//!   writing; SIGKILL at syscall entry, so the file is never read or written.
+//! - connect: destination CIDR (IPv4/IPv6) and optional port; `connect()` fails with EPERM.
+//! - mount: any mount, or by filesystem type; SIGKILL at syscall entry.
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum PathMatch {
+    /// The whole path equals this string.
+    Exact(String),
+    /// The path starts with this string.
+    Prefix(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum DenySpec {
+    Exec(PathMatch),
+    Open {
+        path: PathMatch,
+        write_only: bool,
+    },
+    Connect {
+        addr: IpAddr,
+        prefix_len: u8,
+        port: Option<u16>,
+    },
+    MountAny,
+    MountFstype(String),
+}
+
+/// A deny spec with the rule it came from (`rule_id` indexes the rule set's deny rules and comes back
+/// in kernel deny notices).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DenyEntry {
+    pub rule_id: u32,
+    pub rule: String,
+    pub spec: DenySpec,
+}
