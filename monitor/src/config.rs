@@ -413,12 +413,12 @@ impl Config {
                     "{which}: `match` needs at least one criterion (it would match every cgroup)"
                 )));
             }
-            if let Some(id) = &a.selector.container_id {
-                if id.len() < 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(invalid(format!(
-                        "{which}: match.container_id must be at least 12 hex digits, got {id:?}"
-                    )));
-                }
+            if let Some(id) = &a.selector.container_id
+                && (id.len() < 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(invalid(format!(
+                    "{which}: match.container_id must be at least 12 hex digits, got {id:?}"
+                )));
             }
             for p in &a.protect {
                 if !p.is_absolute() {

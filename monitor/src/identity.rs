@@ -132,11 +132,11 @@ pub fn identify(rel: &str) -> Identity {
             if let Some(q) = qos_of(comp) {
                 id.qos = Some(q);
             }
-            if id.pod_uid.is_none() {
-                if let Some(uid) = pod_uid_of(comp) {
-                    id.pod_uid = Some(uid);
-                    continue;
-                }
+            if id.pod_uid.is_none()
+                && let Some(uid) = pod_uid_of(comp)
+            {
+                id.pod_uid = Some(uid);
+                continue;
             }
         }
         if let Some((cid, rt)) = container_of(comp, parent) {
