@@ -10,6 +10,7 @@ pub mod config;
 pub mod enforce;
 pub mod event;
 pub mod identity;
+pub mod k8s;
 pub mod metrics;
 pub mod output;
 pub mod outputs;
