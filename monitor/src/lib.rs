@@ -7,6 +7,7 @@ pub mod btf;
 pub mod cgroup;
 pub mod commands;
 pub mod config;
+pub mod discovery;
 pub mod enforce;
 pub mod event;
 pub mod identity;
