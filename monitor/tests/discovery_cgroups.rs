@@ -79,10 +79,10 @@ impl Drop for Tree {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Ok(cg) = Cgroup::open(&self.root, &self.top) {
-            if let Err(e) = cg.remove() {
-                eprintln!("cleanup of {}: {e}", self.top.display());
-            }
+        if let Ok(cg) = Cgroup::open(&self.root, &self.top)
+            && let Err(e) = cg.remove()
+        {
+            eprintln!("cleanup of {}: {e}", self.top.display());
         }
     }
 }

@@ -1,4 +1,5 @@
 //! The `agentmon` subcommands.
+pub mod agents;
 pub mod exec;
 pub mod run;
 

@@ -1,4 +1,5 @@
-//! `agentmon run --cgroup PATH…`: watch existing cgroups until SIGINT/SIGTERM.
+//! `agentmon run --cgroup PATH…` / `--config FILE`: watch existing cgroups, and the agents the config
+//! names as they come and go, until SIGINT/SIGTERM.
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::Result;
@@ -14,8 +15,10 @@ use crate::{
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// cgroup v2 directory to watch (absolute, or relative to the cgroup2 mount); repeatable.
-    #[arg(long = "cgroup", value_name = "PATH", required = true)]
+    #[arg(long = "cgroup", value_name = "PATH")]
     pub cgroups: Vec<PathBuf>,
+    #[command(flatten)]
+    pub agents: super::agents::AgentArgs,
     #[command(flatten)]
     pub monitor: MonitorArgs,
 }
@@ -27,6 +30,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|p| Cgroup::open(&root, p))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut agents =
+        super::agents::Agents::start(&args.agents, &root, !cgroups.is_empty(), cgroups.len() as u32).await?;
     let mut session = Session::start(
         root,
         &args.monitor.probe_options(),
@@ -37,6 +42,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
+    agents.apply_initial(&mut session);
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -44,6 +50,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         tokio::select! {
             r = session.pump() => { r?; }
             _ = tick.tick() => { session.check_drops()?; }
+            Some(ev) = agents.recv() => agents.apply(&mut session, ev),
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
