@@ -28,6 +28,7 @@ pub struct Pipeline {
     printer: Printer,
     filter: Filter,
     pub stats: Stats,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Pipeline {
@@ -39,7 +40,13 @@ impl Pipeline {
             printer,
             filter,
             stats: Stats::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts events and drops in `m` from now on.
+    pub fn set_metrics(&mut self, m: crate::metrics::Metrics) {
+        self.metrics = Some(m);
     }
 
     pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -64,6 +71,9 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
+        if let Some(m) = &self.metrics {
+            m.event(ev.body.kind_name());
+        }
         if !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_)) {
             return;
         }
@@ -97,6 +107,9 @@ impl Pipeline {
     }
 
     pub fn report_drops(&mut self, lost: u64, total: u64) {
+        if let Some(m) = &self.metrics {
+            m.drops(lost);
+        }
         self.printer.drops(lost, total);
     }
 

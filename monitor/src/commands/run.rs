@@ -42,6 +42,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
+    session.pipeline.set_metrics(agents.metrics.clone());
     agents.apply_initial(&mut session);
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
