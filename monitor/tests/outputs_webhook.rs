@@ -269,3 +269,23 @@ fn json_lines_file_appends_one_alert_per_line() {
     assert_eq!(lines[0]["rule"], "r");
     assert_eq!(lines[0]["event"]["agent"], "coder");
 }
+
+#[tokio::test]
+async fn alert_sinks_fan_out_to_file_webhook_and_metrics() {
+    let rx = receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let yaml = format!("outputs:\n  webhook:\n    url: http://{}/\n", rx.addr);
+    let cfg = agentmon::config::Config::parse(&yaml, std::path::Path::new("t.yaml")).unwrap();
+    let m = Metrics::new();
+    let mut sinks = agentmon::outputs::AlertSinks::new(Some(&file), Some(&cfg.outputs), Some(m.clone())).unwrap();
+    sinks.alert(&alert("r1"));
+    sinks.alert(&alert("r1"));
+    wait_for("two posts", || rx.hits.load(Ordering::SeqCst) == 2).await;
+    sinks.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
+    assert!(
+        m.render()
+            .contains("agentmon_alerts_total{rule=\"r1\",priority=\"critical\",agent=\"coder\"} 2")
+    );
+}

@@ -10,6 +10,7 @@ use crate::{
     discovery::{Discovery, DiscoveryEvent},
     k8s::{KubeClient, PodStore, spawn_pod_watcher},
     metrics::{self, Metrics},
+    outputs::AlertSinks,
     session::Session,
 };
 
@@ -23,12 +24,17 @@ pub struct AgentArgs {
     /// 127.0.0.1:9464]; `off` disables the server.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
+    /// Append alerts as JSON lines to this file [default: config's outputs.file].
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// Discovered agents and the tasks that find them.
 pub struct Agents {
     pub config: Option<Config>,
     pub metrics: Metrics,
+    /// Where alerts go: `sinks.alert(&alert)` (file, webhook, alert metrics).
+    pub sinks: AlertSinks,
     initial: Vec<DiscoveryEvent>,
     rx: Option<mpsc::Receiver<DiscoveryEvent>>,
     /// Watched cgroup id → its slot in the kernel's WATCHED map.
@@ -74,9 +80,16 @@ impl Agents {
                 Err(e) => tracing::error!("{e}; continuing without /metrics"),
             }
         }
+        let sinks = AlertSinks::new(
+            args.output_file.as_deref(),
+            config.as_ref().map(|c| &c.outputs),
+            Some(metrics.clone()),
+        )
+        .context("starting the alert outputs")?;
         let mut agents = Self {
             config: None,
             metrics,
+            sinks,
             initial: Vec::new(),
             rx: None,
             slots: HashMap::new(),

@@ -2,8 +2,10 @@
 //! JSON format ([`webhook`], [`falco`]), e.g. for falcosidekick.
 pub mod falco;
 pub mod jsonl;
+pub mod sinks;
 pub mod webhook;
 
 pub use falco::FalcoPayload;
 pub use jsonl::JsonLines;
+pub use sinks::AlertSinks;
 pub use webhook::{Webhook, WebhookOptions};
