@@ -21,4 +21,5 @@ pub mod proctable;
 pub mod resolve;
 pub mod ringbuf;
 pub mod session;
+pub mod state;
 pub mod tracefs;
