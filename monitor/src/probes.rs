@@ -27,6 +27,9 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_enter_openat2", "syscalls", "sys_enter_openat2"),
     ("sys_enter_connect", "syscalls", "sys_enter_connect"),
     ("sys_enter_mount", "syscalls", "sys_enter_mount"),
+    ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen"),
+    ("sys_enter_fsconfig", "syscalls", "sys_enter_fsconfig"),
+    ("sys_enter_move_mount", "syscalls", "sys_enter_move_mount"),
 ];
 const RAW_TRACEPOINTS: &[(&str, &str)] = &[("sched_process_fork", "sched_process_fork")];
 

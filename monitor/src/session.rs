@@ -62,6 +62,21 @@ impl Session {
         n
     }
 
+    /// Logs the session's totals (the benchmark and operators read this line).
+    pub fn log_final_stats(&mut self) {
+        let k = self.probes.counters().unwrap_or_default();
+        let s = self.pipeline.stats;
+        tracing::info!(
+            records = s.records,
+            printed = s.printed,
+            decode_errors = s.decode_errors,
+            kernel_events = k.events,
+            drops = k.ringbuf_drops,
+            read_failures = k.read_failures,
+            "final stats"
+        );
+    }
+
     /// Reports ring-buffer drops that happened since the last call (never silent).
     pub fn check_drops(&mut self) -> Result<u64> {
         let total = self.probes.counters()?.ringbuf_drops;

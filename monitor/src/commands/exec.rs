@@ -117,6 +117,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     }
     session.drain();
     session.check_drops()?;
+    session.log_final_stats();
     session.probes.unwatch(guard.0.id)?;
     drop(guard);
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))

@@ -50,6 +50,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     }
     session.drain();
     session.check_drops()?;
+    session.log_final_stats();
     tracing::info!("stopping; detaching programs");
     Ok(0)
 }
