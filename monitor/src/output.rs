@@ -103,6 +103,8 @@ pub fn text_line(e: &Enriched) -> String {
             _ => "exit".to_string(),
         },
         Body::Deny(d) => format!("deny {} rule={}", d.what, d.rule_id),
+        Body::Chdir(c) if c.fd >= 0 => format!("fchdir fd={}", c.fd),
+        Body::Chdir(c) => format!("chdir {}", c.path),
     };
     let mut flags = String::new();
     if h.truncated {

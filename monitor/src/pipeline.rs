@@ -64,7 +64,7 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
-        if !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_)) {
+        if !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_)) {
             return;
         }
         let enriched = self.enrich(ev);
@@ -80,9 +80,10 @@ impl Pipeline {
             Some(c) => (c.path.clone(), c.agent.clone()),
             None => (String::new(), String::new()),
         };
+        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
-            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path)),
-            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename)),
+            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path, cwd)),
+            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename, cwd)),
             _ => None,
         };
         Enriched {

@@ -28,6 +28,10 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_enter_connect", "syscalls", "sys_enter_connect"),
     ("sys_enter_mount", "syscalls", "sys_enter_mount"),
     ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen"),
+    ("sys_enter_chdir", "syscalls", "sys_enter_chdir"),
+    ("sys_exit_chdir", "syscalls", "sys_exit_chdir"),
+    ("sys_enter_fchdir", "syscalls", "sys_enter_fchdir"),
+    ("sys_exit_fchdir", "syscalls", "sys_exit_fchdir"),
     ("sys_enter_fsconfig", "syscalls", "sys_enter_fsconfig"),
     ("sys_enter_move_mount", "syscalls", "sys_enter_move_mount"),
 ];

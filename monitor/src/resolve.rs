@@ -48,7 +48,9 @@ fn shares_our_root(pid: u32) -> bool {
 }
 
 /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for *at() syscalls, else AT_FDCWD).
-pub fn resolve(pid: u32, dfd: i32, path: &str) -> String {
+/// `cwd` is the process's tracked working directory, used for AT_FDCWD instead of `/proc` (which is
+/// gone once a short-lived process exits).
+pub fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
     if path.is_empty() {
         return String::new();
     }
@@ -56,7 +58,8 @@ pub fn resolve(pid: u32, dfd: i32, path: &str) -> String {
     let joined = if p.is_absolute() {
         p.to_path_buf()
     } else {
-        match base_dir(pid, dfd) {
+        let tracked = cwd.filter(|c| dfd == AT_FDCWD && c.starts_with('/')).map(PathBuf::from);
+        match tracked.or_else(|| base_dir(pid, dfd)) {
             Some(base) => base.join(p),
             None => return normalize_lexically(p).to_string_lossy().into_owned(),
         }
@@ -101,20 +104,20 @@ mod tests {
         // Our own process: an absolute path through a symlink and `..` resolves to the real file.
         let through_link = format!("{}/link/../link/secret", dir.path().display());
         assert_eq!(
-            resolve(std::process::id(), AT_FDCWD, &through_link),
+            resolve(std::process::id(), AT_FDCWD, &through_link, None),
             canon_real.join("secret").to_string_lossy()
         );
         // A not-yet-existing file keeps its name under the resolved parent.
         let new = format!("{}/link/new-file", dir.path().display());
         assert_eq!(
-            resolve(std::process::id(), AT_FDCWD, &new),
+            resolve(std::process::id(), AT_FDCWD, &new, None),
             canon_real.join("new-file").to_string_lossy()
         );
         // Relative to a dirfd.
         let f = std::fs::File::open(&real).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
         assert_eq!(
-            resolve(std::process::id(), fd, "./secret"),
+            resolve(std::process::id(), fd, "./secret", None),
             canon_real.join("secret").to_string_lossy()
         );
     }

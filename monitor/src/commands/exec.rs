@@ -97,6 +97,9 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         }
     };
     let child_pid = child.id();
+    if let (Some(pid), Ok(cwd)) = (child_pid, std::env::current_dir()) {
+        session.pipeline.table_mut().seed_cwd(pid, &cwd.to_string_lossy());
+    }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

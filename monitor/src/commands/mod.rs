@@ -8,7 +8,7 @@ pub struct MonitorArgs {
     /// Print one JSON object per line instead of readable text.
     #[arg(long)]
     pub json: bool,
-    /// Also print process lifecycle (fork, exit) events.
+    /// Also print process lifecycle (fork, exit, chdir) events.
     #[arg(long)]
     pub lifecycle: bool,
     /// Ring buffer size in bytes (power of two, ≥ 4096).
