@@ -52,7 +52,11 @@ impl Printer {
     }
 
     pub fn stdout(json: bool) -> Self {
-        Self::new(json, Box::new(std::io::LineWriter::new(std::io::stdout())))
+        // Buffered: the session flushes after every ring-buffer batch, so output stays prompt.
+        Self::new(
+            json,
+            Box::new(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+        )
     }
 
     pub fn event(&mut self, e: &Enriched) {

@@ -4,7 +4,7 @@ use crate::{
     event::{self, Body, Event},
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
-    resolve,
+    resolve::Resolver,
 };
 
 /// Which events are printed.
@@ -27,6 +27,7 @@ pub struct Pipeline {
     clock: Clock,
     printer: Printer,
     filter: Filter,
+    resolver: Resolver,
     pub stats: Stats,
 }
 
@@ -38,6 +39,7 @@ impl Pipeline {
             clock: Clock::new(),
             printer,
             filter,
+            resolver: Resolver::new(),
             stats: Stats::default(),
         }
     }
@@ -82,8 +84,8 @@ impl Pipeline {
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
-            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path, cwd)),
-            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename, cwd)),
+            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
             _ => None,
         };
         Enriched {

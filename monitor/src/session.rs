@@ -51,7 +51,9 @@ impl Session {
     /// Waits for the next batch of records and processes them.
     pub async fn pump(&mut self) -> Result<usize> {
         let Self { reader, pipeline, .. } = self;
-        reader.read_batch(|rec| pipeline.handle_record(rec)).await
+        let n = reader.read_batch(|rec| pipeline.handle_record(rec)).await?;
+        pipeline.flush();
+        Ok(n)
     }
 
     /// Processes every record already in the ring buffer.
