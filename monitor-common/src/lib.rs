@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod enforce;
 pub mod exec;
 pub mod mount;
 pub mod open;

@@ -9,11 +9,14 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use monitor_common::{
-    EventKind,
+    EventKind, FLAG_DENIED,
+    config::KernelConfig,
+    enforce::DENY_KIND_MOUNT,
     mount::{MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOVE_MOUNT, MountEvent, MountPending},
+    process::DENY_MOUNT,
 };
 
-use crate::{header, maps, scope};
+use crate::{enforce, header, maps, scope};
 
 /// tgid → fstype/source given to `fsopen`/`fsconfig`, consumed by `move_mount`.
 #[map]
@@ -74,13 +77,31 @@ fn emit_mount(ctx: &TracePointContext) -> Option<()> {
         (*ev).flags = flags;
         (*ev).syscall = MOUNT_SYSCALL_MOUNT;
         (*ev)._pad = [0; 7];
+        (*ev).fstype = [0; 32];
         let mut f = header::read_user_str(source as *const u8, &mut (*ev).source);
         f |= header::read_user_str(target as *const u8, &mut (*ev).target);
         f |= header::read_user_str(fstype as *const u8, &mut (*ev).fstype);
+        let denied = deny_rule(cfg, &(*ev).fstype);
+        if denied.is_some() {
+            f |= FLAG_DENIED;
+        }
         (*ev).header.flags |= f;
+        header::submit(entry);
+        if let Some(rule_id) = denied {
+            enforce::kill_current(DENY_MOUNT, rule_id);
+        }
     }
-    header::submit(entry);
     Some(())
+}
+
+/// The deny rule for a mount of this fstype (NUL padded), if deny rules for mounts exist.
+#[inline(always)]
+fn deny_rule(cfg: &KernelConfig, fstype: &[u8; 32]) -> Option<u32> {
+    if cfg.deny_kinds & DENY_KIND_MOUNT == 0 {
+        return None;
+    }
+    let key: [u8; 32] = *fstype;
+    enforce::mount_rule(&key)
 }
 
 #[inline(always)]
@@ -99,6 +120,10 @@ fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
     MOUNT_PENDING.insert(&tgid, &zero, 0).ok()?;
     let p = MOUNT_PENDING.get_ptr_mut(&tgid)?;
     unsafe { header::read_user_str(name as *const u8, &mut (*p).fstype) };
+    // Deny at fsopen: the filesystem context is never created.
+    if let Some(rule_id) = deny_rule(cfg, unsafe { &(*p).fstype }) {
+        enforce::kill_current(DENY_MOUNT, rule_id);
+    }
     Some(())
 }
 
@@ -153,12 +178,19 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
             }
             None => {
                 (*ev).source[0] = 0;
-                (*ev).fstype[0] = 0;
+                (*ev).fstype = [0; 32];
             }
         }
         (*ev).header.flags |= header::read_user_str(target as *const u8, &mut (*ev).target);
+        let denied = deny_rule(cfg, &(*ev).fstype);
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
+        let _ = MOUNT_PENDING.remove(&tgid);
+        header::submit(entry);
+        if let Some(rule_id) = denied {
+            enforce::kill_current(DENY_MOUNT, rule_id);
+        }
     }
-    let _ = MOUNT_PENDING.remove(&tgid);
-    header::submit(entry);
     Some(())
 }

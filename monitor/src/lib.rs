@@ -3,6 +3,7 @@
 //! Data flows one way: kernel ([`probes`]) → ring buffer ([`ringbuf`]) → [`event`] decode →
 //! enrichment ([`proctable`], [`cgroup`]) → output.
 pub mod alert;
+pub mod bpffs;
 pub mod btf;
 pub mod cgroup;
 pub mod commands;

@@ -27,6 +27,8 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     /// Watch existing cgroups until SIGINT/SIGTERM.
     Run(commands::run::RunArgs),
+    /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
+    Release(commands::release::ReleaseArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
+            Command::Release(a) => commands::release::run(a),
         }
     });
     match result {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{RawTracePoint, TracePoint},
+    programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock_addr::CgroupSockAddrLinkId},
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
@@ -14,7 +14,7 @@ use monitor_common::{
     counter,
 };
 
-use crate::{btf, cgroup::Cgroup, tracefs};
+use crate::{bpffs, btf, cgroup::Cgroup, tracefs};
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
@@ -52,7 +52,14 @@ pub struct Probes {
     /// Watched cgroup id → its level, and how many watched cgroups sit at each level.
     watched: BTreeMap<u64, u32>,
     levels: BTreeMap<u32, usize>,
+    /// connect4/connect6 links per watched cgroup (enforcement), detached on unwatch.
+    sock_links: BTreeMap<u64, Vec<(&'static str, CgroupSockAddrLinkId)>>,
 }
+
+/// Where pinned maps live (the quarantine set must outlive one agentmon process).
+pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
+/// cgroup sock_addr programs attached to every watched cgroup.
+const SOCK_ADDR_PROGRAMS: &[&str] = &["connect4", "connect6"];
 
 /// Load options.
 #[derive(Clone, Debug)]
@@ -82,8 +89,11 @@ impl Probes {
             bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
         }
         tracefs::ensure_mounted()?;
+        bpffs::ensure_mounted()?;
+        std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;
         let ebpf = EbpfLoader::new()
             .map_max_entries("EVENTS", opts.ringbuf_bytes)
+            .default_map_pin_directory(PIN_DIR)
             .load(EBPF_OBJECT)
             .context("loading the eBPF object")?;
 
@@ -99,13 +109,14 @@ impl Probes {
         let config = KernelConfig {
             offsets,
             watched_levels: 0,
-            _pad: 0,
+            deny_kinds: 0,
         };
         let mut probes = Self {
             ebpf,
             config,
             watched: BTreeMap::new(),
             levels: BTreeMap::new(),
+            sock_links: BTreeMap::new(),
         };
         probes.write_config()?;
 
@@ -128,6 +139,14 @@ impl Probes {
             tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
             tp.attach(name)
                 .with_context(|| format!("attaching raw tracepoint {name}"))?;
+        }
+        for prog in SOCK_ADDR_PROGRAMS {
+            let p: &mut CgroupSockAddr = probes
+                .ebpf
+                .program_mut(prog)
+                .with_context(|| format!("program {prog} missing from the eBPF object"))?
+                .try_into()?;
+            p.load().with_context(|| format!("loading {prog} (verifier)"))?;
         }
         Ok(probes)
     }
@@ -155,6 +174,16 @@ impl Probes {
             .with_context(|| format!("watching cgroup {}", cg.path.display()))?;
         if self.watched.insert(cg.id, cg.level).is_none() {
             *self.levels.entry(cg.level).or_default() += 1;
+            let dir = std::fs::File::open(&cg.path).with_context(|| format!("opening {}", cg.path.display()))?;
+            let mut links = Vec::new();
+            for prog in SOCK_ADDR_PROGRAMS {
+                let p: &mut CgroupSockAddr = self.ebpf.program_mut(prog).context("sock_addr program")?.try_into()?;
+                let link = p
+                    .attach(&dir, CgroupAttachMode::Single) // links (kernel ≥ 5.7) are multi-attach by nature; flags must be 0
+                    .with_context(|| format!("attaching {prog} to {}", cg.path.display()))?;
+                links.push((*prog, link));
+            }
+            self.sock_links.insert(cg.id, links);
         }
         self.update_levels()
     }
@@ -167,6 +196,11 @@ impl Probes {
         let mut map: HashMap<_, u64, u32> =
             HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
         map.remove(&id).ok();
+        for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
+            if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
+                let _ = p.detach(link);
+            }
+        }
         if let Some(n) = self.levels.get_mut(&level) {
             *n -= 1;
             if *n == 0 {
@@ -207,8 +241,14 @@ impl Probes {
         })
     }
 
-    /// The loaded object, for modules that attach further programs (enforcement).
+    /// The loaded object, for modules that fill further maps (enforcement).
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
+    }
+
+    /// Records which deny tables have entries (the programs skip empty ones).
+    pub fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
+        self.config.deny_kinds = kinds;
+        self.write_config()
     }
 }
