@@ -423,7 +423,13 @@ fn errors_name_file_line_and_column() {
     );
     assert_eq!(lines.len(), 4);
     // YAML-level problems.
-    assert!(errors("- rule: a\n  condtion: x\n").starts_with("r.yaml:2:3: unknown key `condtion` in a rule"));
+    let e = errors("- rule: a\n  condtion: x\n");
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines[0], "r.yaml:1:3: rule `a`: missing `condition` (or `sequence`)");
+    assert!(
+        lines[1].starts_with("r.yaml:2:3: unknown key `condtion` in a rule"),
+        "{e}"
+    );
     assert!(errors("- rule: a\n  condition: [x\n").starts_with("r.yaml:"));
     assert_eq!(
         errors("- rule: a\n  condition: evt.kind = exec\n- rule: a\n  condition: evt.kind = exec\n"),
