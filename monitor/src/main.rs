@@ -27,6 +27,8 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     /// Watch existing cgroups until SIGINT/SIGTERM.
     Run(commands::run::RunArgs),
+    /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
+            Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });
     match result {

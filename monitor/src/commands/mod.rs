@@ -1,5 +1,6 @@
 //! The `agentmon` subcommands.
 pub mod exec;
+pub mod rules;
 pub mod run;
 
 /// Options shared by the live-monitoring commands.

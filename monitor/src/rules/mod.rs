@@ -97,29 +97,36 @@ impl RuleSet {
     /// Loads every `*.yaml`/`*.yml` file directly in `dir` (sorted by name; subdirectories such as
     /// `tests/` are not read). Any error anywhere loads nothing.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
-        let mut files = Vec::new();
-        let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        paths.sort();
-        if paths.is_empty() {
-            return Err(RulesError {
-                errors: vec![RuleError {
-                    file: dir.display().to_string().into(),
-                    at: LineCol { line: 1, col: 1 },
-                    message: "no rule files (*.yaml, *.yml) in this directory".into(),
-                }],
-            });
-        }
-        for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
-            files.push((p.display().to_string(), text));
-        }
-        Self::from_sources(&files)
+        Self::from_sources(&read_sources(dir)?)
     }
+}
 
+/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(RulesError {
+            errors: vec![RuleError {
+                file: dir.display().to_string().into(),
+                at: LineCol { line: 1, col: 1 },
+                message: "no *.yaml or *.yml files in this directory".into(),
+            }],
+        });
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
+        files.push((p.display().to_string(), text));
+    }
+    Ok(files)
+}
+
+impl RuleSet {
     /// Compiles rule files given as (name, contents).
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
