@@ -280,13 +280,14 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
+                if items.is_empty() {
+                    self.error(op_at, format!("`{}` needs at least one value", op.name()));
+                    return None;
+                }
+                // A list may be empty (e.g. `agent_ports` before it is filled in): matches nothing.
                 self.expand_items(items, parenthesized || op == Op::In)
             }
         };
-        if items.is_empty() {
-            self.error(op_at, format!("`{}` needs at least one value", op.name()));
-            return None;
-        }
         let texts = || items.iter().map(|v| v.text.clone()).collect::<Vec<_>>();
         let type_error = |c: &mut Self, expected: &str| {
             c.error(
