@@ -12,28 +12,31 @@ impl Glob {
         Glob(pattern.chars().collect())
     }
 
+    /// Matches without allocating (backtracks to the last `*` on a mismatch).
     pub fn matches(&self, text: &str) -> bool {
         let p = &self.0;
-        if !p.iter().any(|&c| c == '*' || c == '?') {
-            return p.iter().copied().eq(text.chars());
-        }
-        let t: Vec<char> = text.chars().collect();
-        let (mut pi, mut star, mut star_text) = (0usize, None::<usize>, 0usize);
-        let mut ti = 0usize;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                pi += 1;
-                ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some(pi);
-                star_text = ti;
-                pi += 1;
-            } else if let Some(s) = star {
-                pi = s + 1;
-                star_text += 1;
-                ti = star_text;
-            } else {
-                return false;
+        let (mut pi, mut ti) = (0usize, 0usize);
+        // Pattern index after the last `*`, and the text index that `*` currently extends to.
+        let mut star: Option<(usize, usize)> = None;
+        while let Some(c) = text[ti..].chars().next() {
+            match p.get(pi) {
+                Some('*') => {
+                    star = Some((pi + 1, ti));
+                    pi += 1;
+                }
+                Some(&pc) if pc == '?' || pc == c => {
+                    pi += 1;
+                    ti += c.len_utf8();
+                }
+                _ => match star {
+                    Some((after, start)) => {
+                        let skipped = text[start..].chars().next().map_or(1, char::len_utf8);
+                        star = Some((after, start + skipped));
+                        pi = after;
+                        ti = start + skipped;
+                    }
+                    None => return false,
+                },
             }
         }
         p[pi..].iter().all(|&c| c == '*')
@@ -110,6 +113,11 @@ mod tests {
         assert!(Glob::new("*").matches(""));
         assert!(Glob::new("exact").matches("exact"));
         assert!(!Glob::new("exact").matches("exactly"));
+        assert!(Glob::new("*/.aws/credentials").matches("/home/é/.aws/credentials"));
+        assert!(!Glob::new("*/.aws/credentials").matches("/home/u/.aws/credentials.bak"));
+        assert!(Glob::new("a*b*c").matches("axxbyyc"));
+        assert!(!Glob::new("a*b*c").matches("axxbyy"));
+        assert!(Glob::new("é?").matches("éü"));
     }
 
     #[test]
