@@ -219,10 +219,10 @@ impl Reader<'_> {
             }
         } else if let Some(name) = node.get("rule") {
             self.check_keys(entries, RULE_KEYS, "rule");
-            if let Some(name) = self.string(name, "rule") {
-                if let Some(rule) = self.rule(node, name, at) {
-                    items.rules.push(rule);
-                }
+            if let Some(name) = self.string(name, "rule")
+                && let Some(rule) = self.rule(node, name, at)
+            {
+                items.rules.push(rule);
             }
         } else {
             self.err(at, "expected a mapping with `rule`, `list` or `macro`");
