@@ -15,5 +15,6 @@ pub mod probes;
 pub mod proctable;
 pub mod resolve;
 pub mod ringbuf;
+pub mod rules;
 pub mod session;
 pub mod tracefs;

@@ -29,6 +29,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
     Release(commands::release::ReleaseArgs),
+    /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
             Command::Release(a) => commands::release::run(a),
+            Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! The `agentmon` subcommands.
 pub mod exec;
 pub mod release;
+pub mod rules;
 pub mod run;
 
 /// Options shared by the live-monitoring commands.
