@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod probes;
 pub mod proctable;
 pub mod resolve;
+pub mod responder;
 pub mod ringbuf;
 pub mod rules;
 pub mod session;

@@ -4,6 +4,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::{
+    alert::Alert,
     event::{Body, Event},
     proctable::Ancestor,
 };
@@ -69,6 +70,29 @@ impl Printer {
         };
         if let Err(err) = res {
             tracing::error!("writing event: {err}");
+        }
+    }
+
+    pub fn alert(&mut self, a: &Alert) {
+        let res = if self.json {
+            serde_json::to_writer(&mut self.out, a)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n"))
+        } else {
+            writeln!(
+                self.out,
+                "{} ALERT {} [{}] {} ({}; action {:?}: {})",
+                a.event.time,
+                a.rule,
+                a.priority.as_str(),
+                a.output,
+                a.event.agent,
+                a.action,
+                a.action_result
+            )
+        };
+        if let Err(err) = res {
+            tracing::error!("writing alert: {err}");
         }
     }
 
