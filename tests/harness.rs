@@ -160,6 +160,24 @@ impl ExecRun {
     pub fn of_kind(&self, kind: &str) -> Vec<&Value> {
         self.events.iter().filter(|e| e["kind"] == kind).collect()
     }
+
+    /// Alert records (they carry a `rule`).
+    pub fn alerts(&self) -> Vec<&Value> {
+        self.events.iter().filter(|e| e.get("rule").is_some()).collect()
+    }
+
+    /// Alerts of one rule.
+    pub fn alerts_of(&self, rule: &str) -> Vec<&Value> {
+        self.alerts().into_iter().filter(|a| a["rule"] == rule).collect()
+    }
+
+    /// Names of the rules that fired.
+    pub fn fired(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.alerts().iter().filter_map(|a| a["rule"].as_str().map(String::from)).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 pub fn parse_json_lines(text: &str) -> Vec<Value> {
@@ -169,8 +187,28 @@ pub fn parse_json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `agentmon exec --json [extra…] -- cmd…`
+/// The shipped rule directory.
+pub fn shipped_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+/// `agentmon exec --json --no-rules [extra…] -- cmd…`: every event.
 pub fn exec_json(extra: &[&str], cmd: &[&str]) -> ExecRun {
+    let mut all = vec!["--no-rules"];
+    all.extend_from_slice(extra);
+    exec_raw(&all, cmd)
+}
+
+/// `agentmon exec --json --events --rules RULES [extra…] -- cmd…`: events and alerts.
+pub fn exec_rules(rules: &Path, extra: &[&str], cmd: &[&str]) -> ExecRun {
+    let rules = rules.to_string_lossy().into_owned();
+    let mut all = vec!["--events", "--rules", rules.as_str()];
+    all.extend_from_slice(extra);
+    exec_raw(&all, cmd)
+}
+
+/// `agentmon exec --json [extra…] -- cmd…`
+pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
     let out = agentmon()
         .arg("exec")
         .arg("--json")
@@ -197,10 +235,14 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts `agentmon run --json ARGS` and waits until it is watching.
+    /// Without `--rules` in `args`, runs with `--no-rules` (events only).
     pub fn start(args: &[&str]) -> Self {
-        let mut child = agentmon()
-            .arg("run")
-            .arg("--json")
+        let mut cmd = agentmon();
+        cmd.arg("run").arg("--json");
+        if !args.contains(&"--rules") {
+            cmd.arg("--no-rules");
+        }
+        let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

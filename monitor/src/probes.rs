@@ -76,6 +76,15 @@ impl Default for ProbeOptions {
     }
 }
 
+/// Fails early, with one clear line, when agentmon cannot load eBPF programs.
+pub fn check_privileges() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
+    }
+    Ok(())
+}
+
 impl Probes {
     /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
     pub fn load(opts: &ProbeOptions) -> Result<Self> {
@@ -85,9 +94,7 @@ impl Probes {
                 opts.ringbuf_bytes
             );
         }
-        if unsafe { libc::geteuid() } != 0 {
-            bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
-        }
+        check_privileges()?;
         tracefs::ensure_mounted()?;
         bpffs::ensure_mounted()?;
         std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;

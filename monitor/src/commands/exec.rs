@@ -48,6 +48,7 @@ impl Drop for CgroupGuard {
 }
 
 pub async fn run(args: ExecArgs) -> Result<i32> {
+    crate::probes::check_privileges()?;
     let root = cgroup2_root()?;
     let parent = match &args.parent_cgroup {
         Some(p) => Cgroup::open(&root, p)?,

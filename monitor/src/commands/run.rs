@@ -21,6 +21,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> Result<i32> {
+    crate::probes::check_privileges()?;
     let root = cgroup2_root()?;
     let cgroups = args
         .cgroups
