@@ -345,3 +345,27 @@ impl Drop for Monitor {
 pub fn find<'a>(events: &'a [Value], pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
     events.iter().find(|e| pred(e))
 }
+
+/// A throw-away rule directory holding one YAML file.
+pub fn rules_dir(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("test.yaml"), yaml).expect("writing rules");
+    dir
+}
+
+/// Whether `cgroup.events` says frozen.
+pub fn is_frozen(cgroup: &Path) -> bool {
+    std::fs::read_to_string(cgroup.join("cgroup.events")).unwrap_or_default().lines().any(|l| l.trim() == "frozen 1")
+}
+
+/// Waits for `cond` up to `timeout`.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
