@@ -173,7 +173,11 @@ impl ExecRun {
 
     /// Names of the rules that fired.
     pub fn fired(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.alerts().iter().filter_map(|a| a["rule"].as_str().map(String::from)).collect();
+        let mut v: Vec<String> = self
+            .alerts()
+            .iter()
+            .filter_map(|a| a["rule"].as_str().map(String::from))
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -237,7 +241,13 @@ impl Monitor {
     /// Starts `agentmon run --json ARGS` and waits until it is watching.
     /// Without `--rules` in `args`, runs with `--no-rules` (events only).
     pub fn start(args: &[&str]) -> Self {
+        Self::start_env(args, &[])
+    }
+
+    /// [`Monitor::start`] with extra environment variables for agentmon.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = agentmon();
+        cmd.envs(env.iter().copied());
         cmd.arg("run").arg("--json");
         if !args.contains(&"--rules") {
             cmd.arg("--no-rules");
@@ -294,6 +304,10 @@ impl Monitor {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn stderr(&self) -> String {
@@ -355,7 +369,10 @@ pub fn rules_dir(yaml: &str) -> tempfile::TempDir {
 
 /// Whether `cgroup.events` says frozen.
 pub fn is_frozen(cgroup: &Path) -> bool {
-    std::fs::read_to_string(cgroup.join("cgroup.events")).unwrap_or_default().lines().any(|l| l.trim() == "frozen 1")
+    std::fs::read_to_string(cgroup.join("cgroup.events"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.trim() == "frozen 1")
 }
 
 /// Waits for `cond` up to `timeout`.

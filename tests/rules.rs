@@ -9,7 +9,12 @@ fn run(cmd: &[&str]) -> ExecRun {
 }
 
 fn assert_fired(r: &ExecRun, rule: &str) {
-    assert!(!r.alerts_of(rule).is_empty(), "rule '{rule}' did not fire; fired: {:?}; stderr: {}", r.fired(), r.stderr);
+    assert!(
+        !r.alerts_of(rule).is_empty(),
+        "rule '{rule}' did not fire; fired: {:?}; stderr: {}",
+        r.fired(),
+        r.stderr
+    );
 }
 
 #[test]
@@ -18,16 +23,26 @@ fn benign_script_fires_nothing() {
     let d = dir.path().display();
     // The agent itself is a shell (its own launch is not "a shell spawned by the agent"); it lists,
     // reads ordinary files, writes its workspace and talks to loopback.
-    let script = format!("ls / >/dev/null; cat /etc/hostname >/dev/null; echo note > {d}/notes.txt; wc -l {d}/notes.txt >/dev/null; (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; true");
+    let script = format!(
+        "ls / >/dev/null; cat /etc/hostname >/dev/null; echo note > {d}/notes.txt; wc -l {d}/notes.txt >/dev/null; (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; true"
+    );
     let r = run(&["/bin/bash", "-c", &script]);
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.alerts().is_empty(), "benign script raised alerts: {:?}", r.fired());
-    assert!(!r.of_kind("open").is_empty(), "the events were seen (the test is not vacuous)");
+    assert!(
+        !r.of_kind("open").is_empty(),
+        "the events were seen (the test is not vacuous)"
+    );
 }
 
 #[test]
 fn shell_spawned_by_agent() {
-    let r = run(&["/usr/bin/python3", "-S", "-c", "import subprocess; subprocess.run(['/bin/sh', '-c', 'true'])"]);
+    let r = run(&[
+        "/usr/bin/python3",
+        "-S",
+        "-c",
+        "import subprocess; subprocess.run(['/bin/sh', '-c', 'true'])",
+    ]);
     assert_fired(&r, "Shell spawned by agent");
 }
 
@@ -39,7 +54,10 @@ fn interpreter_running_inline_code() {
 
 #[test]
 fn exec_from_writable_location_and_exec_of_written_file() {
-    let dir = tempfile::Builder::new().prefix("agentmon-e2e-").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("agentmon-e2e-")
+        .tempdir_in("/tmp")
+        .unwrap();
     let payload = dir.path().join("payload");
     let script = format!("cp /bin/true {p} && chmod +x {p} && {p}", p = payload.display());
     let r = run(&["/bin/bash", "-c", &script]);
@@ -69,7 +87,11 @@ fn download_and_execute() {
     let curl = dir.path().join("curl");
     std::fs::copy("/bin/cp", &curl).unwrap();
     let fetched = dir.path().join("installer");
-    let script = format!("{} /bin/true {f} && chmod +x {f} && {f}", curl.display(), f = fetched.display());
+    let script = format!(
+        "{} /bin/true {f} && chmod +x {f} && {f}",
+        curl.display(),
+        f = fetched.display()
+    );
     let r = run(&["/bin/bash", "-c", &script]);
     assert_fired(&r, "Download and execute");
 }
@@ -91,7 +113,11 @@ fn write_to_protected_agent_config() {
     std::fs::write(&cfg, "model: x\n").unwrap();
     let script = format!("echo 'system_prompt: evil' >> {}", cfg.display());
     let protect = agent.path().to_string_lossy().into_owned();
-    let r = exec_rules(&shipped_rules(), &["--protect", &protect], &["/bin/bash", "-c", &script]);
+    let r = exec_rules(
+        &shipped_rules(),
+        &["--protect", &protect],
+        &["/bin/bash", "-c", &script],
+    );
     assert_fired(&r, "Agent code or config modified");
     // Reading it is fine.
     let read = format!("cat {} >/dev/null", cfg.display());
@@ -116,8 +142,15 @@ fn metadata_endpoint_connect_ipv4_and_ipv6() {
     let r = run(&["unshare", "-n", "/bin/bash", "-c", script]);
     assert!(r.status.success(), "{}", r.stderr);
     let hits = r.alerts_of("Connect to cloud metadata endpoint");
-    let addrs: Vec<_> = hits.iter().map(|a| a["event"]["addr"].as_str().unwrap_or_default().to_string()).collect();
-    assert!(addrs.contains(&"169.254.169.254".to_string()), "{addrs:?} / {:?}", r.fired());
+    let addrs: Vec<_> = hits
+        .iter()
+        .map(|a| a["event"]["addr"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        addrs.contains(&"169.254.169.254".to_string()),
+        "{addrs:?} / {:?}",
+        r.fired()
+    );
     assert!(addrs.contains(&"fd00:ec2::254".to_string()), "{addrs:?}");
 }
 
@@ -128,7 +161,10 @@ fn connect_to_another_agents_socket() {
     let sock = dir.join(format!("e2e-peer-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);
     let _listener = UnixListener::bind(&sock).unwrap();
-    let py = format!("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{}')\n", sock.display());
+    let py = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{}')\n",
+        sock.display()
+    );
     let r = run(&["/usr/bin/python3", "-S", "-c", &py]);
     let _ = std::fs::remove_file(&sock);
     assert_fired(&r, "Connect to another agent");

@@ -31,7 +31,7 @@ pub enum DecodeError {
 }
 
 /// Fields common to every event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Header {
     /// Nanoseconds since boot (CLOCK_BOOTTIME) at the hook.
     pub ktime_ns: u64,
