@@ -84,7 +84,7 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     let out_path = dir.path().join("out.jsonl");
     g.agentmon = Some(
         Command::new(env!("CARGO_BIN_EXE_agentmon"))
-            .args(["run", "--json", "--config"])
+            .args(["run", "--json", "--no-rules", "--config"])
             .arg(&cfg)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .stdout(std::fs::File::create(&out_path).unwrap())

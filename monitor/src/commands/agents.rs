@@ -33,7 +33,7 @@ pub struct AgentArgs {
 pub struct Agents {
     pub config: Option<Config>,
     pub metrics: Metrics,
-    /// Where alerts go: `sinks.alert(&alert)` (file, webhook, alert metrics).
+    /// Where alerts go besides stdout: `sinks.alert(&alert)` (file, webhook).
     pub sinks: AlertSinks,
     initial: Vec<DiscoveryEvent>,
     rx: Option<mpsc::Receiver<DiscoveryEvent>>,

@@ -83,6 +83,9 @@ impl FalcoPayload {
                 f.insert("evt.arg.target", m.target.clone().into());
                 f.insert("evt.arg.fstype", m.fstype.clone().into());
             }
+            Body::Chdir(c) => {
+                f.insert("evt.arg.path", c.path.clone().into());
+            }
             Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
         }
         Self {

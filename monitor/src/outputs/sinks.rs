@@ -1,5 +1,5 @@
-//! Every configured alert destination behind one call: the JSON-lines file, the webhook and the
-//! alert metrics.
+//! Every configured alert destination behind one call: the JSON-lines file and the webhook.
+//! (Alert metrics are counted by the pipeline.)
 use std::{path::Path, time::Duration};
 
 use thiserror::Error;
@@ -18,7 +18,6 @@ pub enum SinkError {
 pub struct AlertSinks {
     file: Option<JsonLines>,
     webhook: Option<Webhook>,
-    metrics: Option<Metrics>,
 }
 
 impl AlertSinks {
@@ -27,11 +26,11 @@ impl AlertSinks {
         Self {
             file: None,
             webhook: None,
-            metrics: None,
         }
     }
 
-    /// `file` (`--output-file`) overrides `outputs.file`. Needs a Tokio runtime for the webhook.
+    /// `file` (`--output-file`) overrides `outputs.file`. Needs a Tokio runtime for the webhook;
+    /// `metrics` counts its failed attempts and drops.
     pub fn new(file: Option<&Path>, cfg: Option<&OutputsConfig>, metrics: Option<Metrics>) -> Result<Self, SinkError> {
         let file = file.or(cfg.and_then(|c| c.file.as_deref()));
         let file = file.map(JsonLines::file).transpose()?;
@@ -39,14 +38,11 @@ impl AlertSinks {
             .and_then(|c| c.webhook.as_ref())
             .map(|w| Webhook::spawn(WebhookOptions::from_config(w), metrics.clone()))
             .transpose()?;
-        Ok(Self { file, webhook, metrics })
+        Ok(Self { file, webhook })
     }
 
     /// Records one alert everywhere; never blocks on the network.
     pub fn alert(&mut self, a: &Alert) {
-        if let Some(m) = &self.metrics {
-            m.alert(a);
-        }
         if let Some(f) = &mut self.file
             && let Err(e) = f.alert(a)
         {

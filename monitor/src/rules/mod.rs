@@ -1,0 +1,424 @@
+//! The rule engine: Falco-style YAML rules (`rule`/`list`/`macro`, exceptions, sequences) compiled
+//! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
+//! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
+mod compile;
+mod deny;
+mod error;
+mod eval;
+mod fields;
+pub mod fixtures;
+mod format;
+mod lexer;
+mod parser;
+mod pattern;
+mod sequence;
+mod source;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+pub use error::{RuleError, RulesError};
+pub use fields::{CATALOGUE as FIELDS, Kind};
+pub use yaml::LineCol;
+
+use self::{
+    compile::{Compiler, Cond, applicable_kinds, specialize},
+    error::{FileRef, Texts},
+    eval::{EventView, eval},
+    fields::{KINDS, KindSet},
+    format::Template,
+    sequence::{Sequence, Step},
+    source::{RawItems, RawRule, read_file},
+};
+use crate::{
+    alert::{Action, Alert, Priority},
+    enforce::spec::DenyEntry,
+    output::Enriched,
+};
+
+/// What a rule reports.
+#[derive(Debug)]
+struct RuleMeta {
+    name: String,
+    desc: String,
+    priority: Priority,
+    action: Action,
+    tags: Vec<String>,
+    output: Template,
+}
+
+#[derive(Debug)]
+enum Matcher {
+    /// Condition per event kind (`None`: the rule never matches that kind).
+    Condition([Option<Cond>; 4]),
+    Sequence(Sequence),
+}
+
+#[derive(Debug)]
+struct Rule {
+    meta: RuleMeta,
+    enabled: bool,
+    matcher: Matcher,
+}
+
+/// Counts for `rules check`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub rules: usize,
+    pub enabled: usize,
+    pub lists: usize,
+    pub macros: usize,
+    pub sequences: usize,
+    pub deny_rules: usize,
+    /// Enabled rules that can match each kind, in [`Kind`] order (exec, open, connect, mount).
+    pub per_kind: [usize; 4],
+}
+
+/// A compiled rule set.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    /// Enabled rules to evaluate for each event kind, in file order.
+    by_kind: [Vec<usize>; 4],
+    deny: Vec<DenyEntry>,
+    protected: HashMap<String, Vec<String>>,
+    summary: Summary,
+}
+
+impl RuleSet {
+    /// Loads every `*.yaml`/`*.yml` file directly in `dir` (sorted by name; subdirectories such as
+    /// `tests/` are not read). Any error anywhere loads nothing.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
+        Self::from_sources(&read_sources(dir)?)
+    }
+}
+
+/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(RulesError {
+            errors: vec![RuleError {
+                file: dir.display().to_string().into(),
+                at: LineCol { line: 1, col: 1 },
+                message: "no *.yaml or *.yml files in this directory".into(),
+            }],
+        });
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
+        files.push((p.display().to_string(), text));
+    }
+    Ok(files)
+}
+
+impl RuleSet {
+    /// Compiles rule files given as (name, contents).
+    pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        let mut texts = Texts::default();
+        let mut items = RawItems::default();
+        let mut errors = Vec::new();
+        for (name, text) in files {
+            let file = FileRef {
+                name: Arc::from(name.as_str()),
+                text: Arc::from(text.as_str()),
+            };
+            read_file(&file, &mut texts, &mut items, &mut errors);
+        }
+        let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
+        let mut set = RuleSet::default();
+        let mut names: HashMap<&str, ()> = HashMap::new();
+        for raw in &items.rules {
+            if names.insert(raw.name.as_str(), ()).is_some() {
+                errors.push(raw.file.error(raw.at, format!("rule `{}` is defined twice", raw.name)));
+                continue;
+            }
+            if let Some(rule) = set.compile_rule(raw, &mut compiler, &texts, &mut errors) {
+                set.rules.push(rule);
+            }
+        }
+        errors.append(&mut compiler.errors);
+        if !errors.is_empty() {
+            dedup(&mut errors);
+            errors.sort_by(|a, b| (&a.file, a.at.line, a.at.col).cmp(&(&b.file, b.at.line, b.at.col)));
+            return Err(RulesError { errors });
+        }
+        set.summary.files = files.len();
+        set.summary.lists = items.lists.len();
+        set.summary.macros = items.macros.len();
+        set.index();
+        tracing::debug!(rules = set.rules.len(), deny = set.deny.len(), "rule set compiled");
+        Ok(set)
+    }
+
+    fn compile_rule(
+        &mut self,
+        raw: &RawRule,
+        compiler: &mut Compiler,
+        texts: &Texts,
+        errors: &mut Vec<RuleError>,
+    ) -> Option<Rule> {
+        let before = errors.len() + compiler.errors.len();
+        let output = match raw.output {
+            Some(id) => match Template::parse(texts, id) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(e);
+                    Template::default_for(&raw.name)
+                }
+            },
+            None => Template::default_for(&raw.name),
+        };
+        let mut exceptions = Vec::new();
+        for ex in &raw.exceptions {
+            if let Some(c) = compiler.exception(ex) {
+                exceptions.push(c);
+            }
+        }
+        let matcher = if let Some(text) = raw.condition {
+            let cond = compiler.condition(text)?;
+            let cond = if exceptions.is_empty() {
+                cond
+            } else {
+                Cond::And(vec![cond, Cond::Not(Box::new(Cond::Or(exceptions.clone())))])
+            };
+            let kinds = applicable_kinds(&cond);
+            if kinds == KindSet::NONE {
+                errors.push(raw.file.error(
+                    raw.at,
+                    format!(
+                        "rule `{}`: the condition cannot match any event kind (its fields and evt.kind tests contradict each other)",
+                        raw.name
+                    ),
+                ));
+                return None;
+            }
+            if raw.action == Action::Deny {
+                if !raw.exceptions.is_empty() {
+                    errors.push(raw.file.error(
+                        raw.at,
+                        format!(
+                            "rule `{}`: deny rules cannot have exceptions (the kernel cannot express them)",
+                            raw.name
+                        ),
+                    ));
+                    return None;
+                }
+                match deny::compile(&cond) {
+                    Ok(specs) if raw.enabled => {
+                        let rule_id = self.summary.deny_rules as u32;
+                        self.deny.extend(specs.into_iter().map(|spec| DenyEntry {
+                            rule_id,
+                            rule: raw.name.clone(),
+                            spec,
+                        }));
+                        self.summary.deny_rules += 1;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let message = format!("rule `{}`: {}", raw.name, e.message);
+                        errors.push(match e.at {
+                            Some(at) => texts.error(at, message),
+                            None => raw.file.error(raw.at, message),
+                        });
+                        return None;
+                    }
+                }
+            }
+            Matcher::Condition(KINDS.map(|k| kinds.contains(k).then(|| specialize(&cond, k))))
+        } else {
+            if raw.action == Action::Deny {
+                errors.push(raw.file.error(
+                    raw.at,
+                    format!(
+                        "rule `{}`: a sequence cannot be denied in the kernel (use kill or quarantine)",
+                        raw.name
+                    ),
+                ));
+                return None;
+            }
+            let mut steps = Vec::new();
+            for (i, s) in raw.sequence.iter().enumerate() {
+                let Some(mut cond) = compiler.condition(s.condition) else {
+                    continue;
+                };
+                if i + 1 == raw.sequence.len() && !exceptions.is_empty() {
+                    cond = Cond::And(vec![cond, Cond::Not(Box::new(Cond::Or(exceptions.clone())))]);
+                }
+                let kinds = applicable_kinds(&cond);
+                if kinds == KindSet::NONE {
+                    compiler.error(
+                        error::Loc {
+                            text: s.condition,
+                            offset: 0,
+                        },
+                        format!(
+                            "rule `{}`: step `{}` cannot match any event kind",
+                            raw.name,
+                            s.alias.clone().unwrap_or_else(|| (i + 1).to_string())
+                        ),
+                    );
+                }
+                let mut same = Vec::new();
+                for v in &s.same {
+                    match fields::lookup(&v.text) {
+                        Some(f) if i > 0 && f.ty != fields::FieldType::Kind => same.push(f.field),
+                        Some(_) if i == 0 => {
+                            compiler.error(v.loc, "`same` on the first step has no previous step to compare with")
+                        }
+                        _ => compiler.error(v.loc, format!("`same`: unknown field `{}`", v.text)),
+                    }
+                }
+                steps.push(Step {
+                    by_kind: KINDS.map(|k| kinds.contains(k).then(|| specialize(&cond, k))),
+                    same,
+                });
+            }
+            let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
+            Matcher::Sequence(Sequence::new(steps, within_ns))
+        };
+        if errors.len() + compiler.errors.len() > before {
+            return None;
+        }
+        Some(Rule {
+            meta: RuleMeta {
+                name: raw.name.clone(),
+                desc: raw.desc.clone(),
+                priority: raw.priority,
+                action: raw.action,
+                tags: raw.tags.clone(),
+                output,
+            },
+            enabled: raw.enabled,
+            matcher,
+        })
+    }
+
+    fn index(&mut self) {
+        self.summary.rules = self.rules.len();
+        for (i, r) in self.rules.iter().enumerate() {
+            if !r.enabled {
+                continue;
+            }
+            self.summary.enabled += 1;
+            let kinds: Vec<Kind> = match &r.matcher {
+                Matcher::Condition(by_kind) => KINDS.into_iter().filter(|k| by_kind[*k as usize].is_some()).collect(),
+                Matcher::Sequence(s) => {
+                    self.summary.sequences += 1;
+                    s.kinds_used().collect()
+                }
+            };
+            for k in kinds {
+                self.by_kind[k as usize].push(i);
+                self.summary.per_kind[k as usize] += 1;
+            }
+        }
+    }
+
+    /// Evaluates one event; returns an alert per matching rule (in file order). Fork, exit and deny
+    /// events match nothing.
+    pub fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
+        let Some(kind) = Kind::of(&ev.event.body) else {
+            return Vec::new();
+        };
+        let protected = self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice);
+        let view = EventView::new(ev, protected);
+        let mut alerts = Vec::new();
+        for &i in &self.by_kind[kind as usize] {
+            let rule = &mut self.rules[i];
+            let matched = match &mut rule.matcher {
+                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, &view)),
+                Matcher::Sequence(seq) => seq.observe(kind, &view),
+            };
+            if matched {
+                let m = &rule.meta;
+                alerts.push(Alert {
+                    rule: m.name.clone(),
+                    priority: m.priority,
+                    tags: m.tags.clone(),
+                    action: m.action,
+                    action_result: String::new(),
+                    action_latency_us: None,
+                    output: m.output.render(ev),
+                    event: ev.clone(),
+                });
+            }
+        }
+        alerts
+    }
+
+    /// Kernel deny entries of the enabled `action: deny` rules.
+    pub fn deny_entries(&self) -> &[DenyEntry] {
+        &self.deny
+    }
+
+    /// Declares an agent's protected code/config paths (read by `agent.protected`). Replaces any
+    /// earlier list for that agent.
+    pub fn set_protected(&mut self, agent: &str, paths: Vec<PathBuf>) {
+        let paths = paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        self.protected.insert(agent.to_string(), paths);
+    }
+
+    /// Number of enabled rules.
+    pub fn rule_count(&self) -> usize {
+        self.summary.enabled
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Names and descriptions of all rules, enabled or not.
+    pub fn describe(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.rules
+            .iter()
+            .map(|r| (r.meta.name.as_str(), r.meta.desc.as_str(), r.enabled))
+    }
+
+    /// Sequence partial matches currently held, across rules and agents.
+    pub fn pending_sequences(&self) -> usize {
+        self.rules
+            .iter()
+            .map(|r| match &r.matcher {
+                Matcher::Sequence(s) => s.pending(),
+                Matcher::Condition(_) => 0,
+            })
+            .sum()
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> RulesError {
+    RulesError {
+        errors: vec![RuleError {
+            file: path.display().to_string().into(),
+            at: LineCol { line: 1, col: 1 },
+            message: format!("cannot read: {e}"),
+        }],
+    }
+}
+
+fn dedup(errors: &mut Vec<RuleError>) {
+    let mut seen = Vec::new();
+    errors.retain(|e| {
+        if seen.contains(e) {
+            false
+        } else {
+            seen.push(e.clone());
+            true
+        }
+    });
+}

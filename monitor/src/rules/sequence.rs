@@ -1,0 +1,142 @@
+//! Stateful sequence rules: steps that must happen in order, for the same agent, within a window,
+//! optionally with equal field values between consecutive steps (`same: [file.path]`).
+//!
+//! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the oldest
+//! is dropped first) and partial matches older than the window are expired on every event.
+use std::collections::{HashMap, VecDeque};
+
+use super::{
+    compile::Cond,
+    eval::{EventView, eval},
+    fields::{Field, Kind, render},
+};
+
+/// Partial matches kept per rule and agent.
+pub const MAX_PARTIALS: usize = 256;
+
+#[derive(Debug)]
+pub struct Step {
+    /// The step's condition specialised per event kind (`None`: never matches that kind).
+    pub by_kind: [Option<Cond>; 4],
+    /// Fields that must equal the previous step's values.
+    pub same: Vec<Field>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    /// Index of the step this partial match waits for.
+    next: usize,
+    started_ns: u64,
+    /// Values of `steps[next].same`, taken from the previous step's event.
+    captured: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Sequence {
+    pub steps: Vec<Step>,
+    pub within_ns: u64,
+    partials: HashMap<String, VecDeque<Partial>>,
+}
+
+impl Sequence {
+    pub fn new(steps: Vec<Step>, within_ns: u64) -> Self {
+        Self {
+            steps,
+            within_ns,
+            partials: HashMap::new(),
+        }
+    }
+
+    pub fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
+        super::fields::KINDS
+            .into_iter()
+            .filter(|k| self.steps.iter().any(|s| s.by_kind[*k as usize].is_some()))
+    }
+
+    fn step_matches(&self, i: usize, kind: Kind, v: &EventView) -> bool {
+        self.steps[i].by_kind[kind as usize]
+            .as_ref()
+            .is_some_and(|c| eval(c, v))
+    }
+
+    fn capture(&self, next: usize, v: &EventView) -> Vec<String> {
+        self.steps
+            .get(next)
+            .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Feeds one event; true when it completes the sequence.
+    pub fn observe(&mut self, kind: Kind, v: &EventView) -> bool {
+        let now = v.ev.event.header.ktime_ns;
+        let agent = v.ev.agent.as_str();
+        let starts = self.step_matches(0, kind, v);
+        let mut completed = false;
+        if let Some(mut list) = self.partials.remove(agent) {
+            list.retain(|p| now.saturating_sub(p.started_ns) <= self.within_ns);
+            let mut advanced = Vec::new();
+            list.retain(|p| {
+                let step = &self.steps[p.next];
+                if !self.step_matches(p.next, kind, v) {
+                    return true;
+                }
+                let same_ok = step
+                    .same
+                    .iter()
+                    .zip(&p.captured)
+                    .all(|(f, want)| render_eq(*f, v, want));
+                if !same_ok {
+                    return true;
+                }
+                if p.next + 1 == self.steps.len() {
+                    completed = true;
+                } else {
+                    advanced.push(Partial {
+                        next: p.next + 1,
+                        started_ns: p.started_ns,
+                        captured: self.capture(p.next + 1, v),
+                    });
+                }
+                false
+            });
+            for p in advanced {
+                self.push(&mut list, p);
+            }
+            if !list.is_empty() {
+                self.partials.insert(agent.to_string(), list);
+            }
+        }
+        if starts {
+            let p = Partial {
+                next: 1,
+                started_ns: now,
+                captured: self.capture(1, v),
+            };
+            let mut list = self.partials.remove(agent).unwrap_or_default();
+            self.push(&mut list, p);
+            self.partials.insert(agent.to_string(), list);
+        }
+        completed
+    }
+
+    /// Adds a partial match, replacing an identical older one and enforcing the cap.
+    fn push(&self, list: &mut VecDeque<Partial>, p: Partial) {
+        list.retain(|q| !(q.next == p.next && q.captured == p.captured));
+        if list.len() >= MAX_PARTIALS {
+            list.pop_front();
+        }
+        list.push_back(p);
+    }
+
+    /// Partial matches currently held (all agents).
+    pub fn pending(&self) -> usize {
+        self.partials.values().map(VecDeque::len).sum()
+    }
+}
+
+fn render_eq(f: Field, v: &EventView, want: &str) -> bool {
+    match super::fields::str_value(f, v.ev) {
+        Some(s) if f != Field::ProcArgs => s == want,
+        _ => render(f, v.ev) == want,
+    }
+}

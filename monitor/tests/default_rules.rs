@@ -1,0 +1,50 @@
+//! The shipped rule set (`rules/` at the repository root) must compile and pass its fixtures.
+use std::path::PathBuf;
+
+use agentmon::rules::{RuleSet, fixtures};
+
+fn rules_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+#[test]
+fn default_rules_check() {
+    let set = match RuleSet::load_dir(&rules_dir()) {
+        Ok(s) => s,
+        Err(e) => panic!("default rules do not compile:\n{e}"),
+    };
+    assert!(set.rule_count() >= 10, "only {} rules", set.rule_count());
+    // Shipped defaults must not deny anything in the kernel (the deny example is disabled).
+    assert!(set.deny_entries().is_empty());
+}
+
+#[test]
+fn default_rules_pass_their_fixtures() {
+    let results = match fixtures::run_dir(&rules_dir()) {
+        Ok(r) => r,
+        Err(e) => panic!("fixtures do not load:\n{e}"),
+    };
+    assert!(results.len() >= 10);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| format!("{}: {}: {}", r.file, r.name, r.failures.join("; ")))
+        .collect();
+    assert!(failed.is_empty(), "failing fixtures:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn every_default_rule_is_exercised_by_a_fixture() {
+    let set = RuleSet::load_dir(&rules_dir()).unwrap();
+    let mut texts = String::new();
+    for entry in std::fs::read_dir(rules_dir().join("tests")).unwrap() {
+        texts.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for (name, desc, _) in set.describe() {
+        assert!(texts.contains(name), "no fixture mentions rule `{name}`");
+        assert!(
+            desc.contains("Miss") || desc.contains("miss"),
+            "rule `{name}`: desc must say what it misses"
+        );
+    }
+}
