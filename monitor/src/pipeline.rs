@@ -36,6 +36,7 @@ pub struct Pipeline {
     rules: Option<RuleSet>,
     pub stats: Stats,
     metrics: Option<crate::metrics::Metrics>,
+    sinks: Option<crate::outputs::AlertSinks>,
 }
 
 impl Pipeline {
@@ -50,12 +51,22 @@ impl Pipeline {
             rules: None,
             stats: Stats::default(),
             metrics: None,
+            sinks: None,
         }
     }
 
     /// Counts events, drops and alerts in `m` from now on.
     pub fn set_metrics(&mut self, m: crate::metrics::Metrics) {
         self.metrics = Some(m);
+    }
+
+    /// Also sends alerts to these outputs (file, webhook) from now on.
+    pub fn set_sinks(&mut self, s: crate::outputs::AlertSinks) {
+        self.sinks = Some(s);
+    }
+
+    pub fn take_sinks(&mut self) -> Option<crate::outputs::AlertSinks> {
+        self.sinks.take()
     }
 
     /// Installs (or replaces) the rule set; returns the previous one.
@@ -113,6 +124,9 @@ impl Pipeline {
             responder::respond(&mut alert, root.as_ref());
             if let Some(m) = &self.metrics {
                 m.alert(&alert);
+            }
+            if let Some(s) = &mut self.sinks {
+                s.alert(&alert);
             }
             self.printer.alert(&alert);
             self.stats.alerts += 1;

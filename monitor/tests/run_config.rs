@@ -138,3 +138,128 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     assert_eq!(ev["argv"], serde_json::json!(["cat", "/etc/hostname"]));
     assert_eq!(ev["cgroup"], format!("{rel}/agent-1"));
 }
+
+/// A webhook receiver on 127.0.0.1 answering 200 and recording the JSON bodies.
+async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let b = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let b = b.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let b = b.clone();
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        b.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::new(),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (port, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_the_webhook_the_file_and_metrics() {
+    let (hook_port, bodies) = receiver().await;
+    let root = cgroup2_root().expect("cgroup2");
+    let top = root.join(format!("agentmon-test-outputs-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let mut g = Guard {
+        root: root.clone(),
+        top: top.clone(),
+        agentmon: None,
+    };
+    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let dir = tempfile::tempdir().unwrap();
+    let alerts_file = dir.path().join("alerts.jsonl");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
+             discovery: {{rescan_interval: 100ms}}\n\
+             outputs:\n  file: {}\n  webhook: {{url: \"http://127.0.0.1:{hook_port}/\"}}\n",
+            alerts_file.display()
+        ),
+    )
+    .unwrap();
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    g.agentmon = Some(
+        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+            .args(["run", "--json", "--rules"])
+            .arg(&rules)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let agent = top.join("agent-1");
+    std::fs::create_dir(&agent).unwrap();
+    tokio::task::spawn_blocking(move || {
+        wait_until("/readyz", Duration::from_secs(60), || {
+            http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        wait_until("the agent to be watched", Duration::from_secs(10), || {
+            metric(port, "agentmon_watched_agents") == Some(1.0)
+        });
+        // A shell exec'd inside the agent: "Shell spawned by agent".
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec sh -c 'exit 0'",
+                agent.join("cgroup.procs").display()
+            ))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let counter = "agentmon_alerts_total{rule=\"Shell spawned by agent\",priority=\"warning\",agent=\"agent-1\"}";
+        wait_until("the alert metric", Duration::from_secs(10), || {
+            metric(port, counter) == Some(1.0)
+        });
+    })
+    .await
+    .unwrap();
+    for _ in 0..500 {
+        if !bodies.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut child = g.agentmon.take().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+
+    let bodies = bodies.lock().unwrap().clone();
+    let p = bodies
+        .iter()
+        .find(|p| p["rule"] == "Shell spawned by agent")
+        .unwrap_or_else(|| panic!("no webhook post for the rule: {bodies:?}"));
+    assert_eq!(p["priority"], "Warning");
+    assert_eq!(p["output_fields"]["agent.name"], "agent-1");
+    assert_eq!(p["output_fields"]["proc.name"], "sh");
+    assert!(p["output"].as_str().unwrap().starts_with("shell sh spawned by"), "{p}");
+    let lines = std::fs::read_to_string(&alerts_file).unwrap();
+    assert!(
+        lines.lines().any(|l| l.contains("\"rule\":\"Shell spawned by agent\"")),
+        "{lines}"
+    );
+}

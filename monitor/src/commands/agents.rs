@@ -33,8 +33,8 @@ pub struct AgentArgs {
 pub struct Agents {
     pub config: Option<Config>,
     pub metrics: Metrics,
-    /// Where alerts go besides stdout: `sinks.alert(&alert)` (file, webhook).
-    pub sinks: AlertSinks,
+    /// Where alerts go besides stdout (file, webhook); see [`Agents::take_sinks`].
+    sinks: AlertSinks,
     initial: Vec<DiscoveryEvent>,
     rx: Option<mpsc::Receiver<DiscoveryEvent>>,
     /// Watched cgroup id → its slot in the kernel's WATCHED map.
@@ -111,6 +111,11 @@ impl Agents {
         agents.rx = Some(rx);
         agents.config = Some(cfg);
         Ok(agents)
+    }
+
+    /// The alert outputs (`--output-file`, `outputs:`), for the pipeline.
+    pub fn take_sinks(&mut self) -> AlertSinks {
+        std::mem::replace(&mut self.sinks, AlertSinks::none())
     }
 
     /// Watches the agents found by the first scan, then reports ready.

@@ -47,6 +47,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
     session.pipeline.set_metrics(agents.metrics.clone());
+    session.pipeline.set_sinks(agents.take_sinks());
     agents.apply_initial(&mut session);
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -68,6 +69,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     session.drain();
     session.check_drops()?;
     session.log_final_stats();
+    if let Some(sinks) = session.pipeline.take_sinks() {
+        sinks.shutdown(Duration::from_secs(5)).await;
+    }
     tracing::info!("stopping; detaching programs");
     Ok(0)
 }
