@@ -51,7 +51,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub outputs: OutputsConfig,
-    /// Directory of rule files (read by the rule engine).
+    /// Directory of rule files, used when `--rules` is not given (default: `$AGENTMON_RULES`,
+    /// `/etc/agentmon/rules`, …).
     #[serde(default)]
     pub rules_dir: Option<PathBuf>,
 }

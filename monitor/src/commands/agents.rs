@@ -146,6 +146,10 @@ impl Agents {
                 match session.watch(&cgroup, &agent.name, slot) {
                     Ok(()) => {
                         self.slots.insert(cgroup.id, slot);
+                        if !agent.protect.is_empty() {
+                            // As the agent sees them (inside its container, if any).
+                            session.protect(&agent.name, agent.protect.clone());
+                        }
                         tracing::info!(
                             agent = %agent.name,
                             cgroup = %cgroup.rel,

@@ -31,10 +31,14 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|p| Cgroup::open(&root, p))
         .collect::<Result<Vec<_>, _>>()?;
-    let rules = args.monitor.load_rules()?;
-    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
     let mut agents =
         super::agents::Agents::start(&args.agents, &root, !cgroups.is_empty(), cgroups.len() as u32).await?;
+    let mut monitor = args.monitor.clone();
+    if monitor.rules.is_none() && !monitor.no_rules {
+        monitor.rules = agents.config.as_ref().and_then(|c| c.rules_dir.clone());
+    }
+    let rules = monitor.load_rules()?;
+    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
     let mut session = Session::start(
         root,
         &args.monitor.probe_options(),
