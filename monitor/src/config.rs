@@ -18,12 +18,8 @@ pub const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("reading {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     /// YAML syntax or schema error, with the position the parser reports.
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
@@ -374,9 +370,9 @@ fn default_attempts() -> u32 {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::parse(&text, path)
     }

@@ -2,9 +2,9 @@
 //! (path, container, Kubernetes metadata, systemd unit), and reports agents that appear or go away.
 //!
 //! New cgroups are picked up by rescanning every `discovery.rescan_interval` (1 s by default):
-//! cgroupfs is an in-memory filesystem, so a walk of a node's few thousand directories costs
-//! about a millisecond, and unlike inotify it needs no watch per directory and cannot miss a
-//! cgroup created between `mkdir` and adding its watch.
+//! cgroupfs is an in-memory filesystem, and unlike inotify a rescan needs no watch per directory
+//! and cannot miss a cgroup created between `mkdir` and adding its watch. (A 2,054-directory tree
+//! scans in ~63 ms in a debug build; `RUST_LOG=agentmon::discovery=trace` logs each scan's time.)
 use std::{
     collections::HashMap,
     fs,
@@ -240,7 +240,14 @@ impl Discovery {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                for ev in self.scan() {
+                let t = std::time::Instant::now();
+                let events = self.scan();
+                tracing::trace!(
+                    elapsed_us = t.elapsed().as_micros() as u64,
+                    changes = events.len(),
+                    "rescan"
+                );
+                for ev in events {
                     if tx.send(ev).await.is_err() {
                         return;
                     }

@@ -220,12 +220,8 @@ impl Metrics {
 
 #[derive(Debug, Error)]
 pub enum ServeError {
-    #[error("binding the metrics server to {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("binding the metrics server to {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
 }
 
 fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -257,7 +253,7 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
 pub async fn serve(addr: SocketAddr, metrics: Metrics) -> Result<(SocketAddr, JoinHandle<()>), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
+        .map_err(|error| ServeError::Bind { addr, error })?;
     let local = listener.local_addr().unwrap_or(addr);
     let task = tokio::spawn(async move {
         loop {

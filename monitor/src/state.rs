@@ -14,19 +14,14 @@ pub const DEFAULT_PATH: &str = "/var/lib/agentmon/quarantine.json";
 
 #[derive(Debug, Error)]
 pub enum StateError {
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}: {error}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("{path} is corrupt: {source}")]
-    Corrupt {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("{path} is corrupt: {error}")]
+    Corrupt { path: PathBuf, error: serde_json::Error },
 }
 
 /// One quarantined agent.
@@ -52,16 +47,16 @@ impl QuarantineState {
     /// Reads `path`; a missing file is an empty list.
     pub fn load(path: &Path) -> Result<Self, StateError> {
         let entries = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| StateError::Corrupt {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+            Err(error) => {
                 return Err(StateError::Io {
                     op: "reading",
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 });
             }
         };
@@ -104,15 +99,15 @@ impl QuarantineState {
     fn save(&self) -> Result<(), StateError> {
         let io_err = |op: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| StateError::Io { op, path, source }
+            move |error| StateError::Io { op, path, error }
         };
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
         }
         let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(&self.entries).map_err(|source| StateError::Corrupt {
+        let text = serde_json::to_vec_pretty(&self.entries).map_err(|error| StateError::Corrupt {
             path: self.path.clone(),
-            source,
+            error,
         })?;
         std::fs::write(&tmp, text).map_err(io_err("writing", &tmp))?;
         std::fs::rename(&tmp, &self.path).map_err(io_err("renaming into", &self.path))

@@ -10,11 +10,10 @@ use thiserror::Error;
 use crate::alert::Alert;
 
 #[derive(Debug, Error)]
-#[error("opening output file {path}: {source}")]
+#[error("opening output file {path}: {error}")]
 pub struct OpenError {
     pub path: PathBuf,
-    #[source]
-    pub source: io::Error,
+    pub error: io::Error,
 }
 
 pub struct JsonLines {
@@ -34,9 +33,9 @@ impl JsonLines {
             .append(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| OpenError {
+            .map_err(|error| OpenError {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         Ok(Self::new(Box::new(LineWriter::new(f))))
     }
