@@ -114,7 +114,12 @@ impl Pipeline {
             self.stats.printed += 1;
         }
         let Some(rules) = self.rules.as_mut() else { return };
-        for mut alert in rules.evaluate(&enriched) {
+        let started = std::time::Instant::now();
+        let alerts = rules.evaluate(&enriched);
+        if let Some(m) = &self.metrics {
+            m.rule_eval(started.elapsed());
+        }
+        for mut alert in alerts {
             let root = self
                 .cgroups
                 .lookup(alert.event.event.header.cgroup_id)
@@ -124,6 +129,9 @@ impl Pipeline {
             responder::respond(&mut alert, root.as_ref());
             if let Some(m) = &self.metrics {
                 m.alert(&alert);
+                if alert.action != crate::alert::Action::Alert {
+                    m.action(&format!("{:?}", alert.action).to_lowercase());
+                }
             }
             if let Some(s) = &mut self.sinks {
                 s.alert(&alert);
