@@ -234,6 +234,8 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
         wait_until("the alert metric", Duration::from_secs(10), || {
             metric(port, counter) == Some(1.0)
         });
+        assert!(metric(port, "agentmon_rule_eval_seconds_count").is_some_and(|n| n >= 1.0));
+        assert!(metric(port, "agentmon_events_total{kind=\"exec\"}").is_some_and(|n| n >= 1.0));
     })
     .await
     .unwrap();
