@@ -58,7 +58,11 @@ pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
 pub fn run(set: &mut RuleSet, f: &Fixture) -> FixtureResult {
     let mut failures = Vec::new();
     let known: Vec<String> = set.describe().map(|(n, _, _)| n.to_string()).collect();
-    for name in f.expect.iter().chain(&f.expect_not) {
+    let per_event = f.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+    let mut named: Vec<&String> = f.expect.iter().chain(&f.expect_not).chain(per_event).collect();
+    named.sort();
+    named.dedup();
+    for name in named {
         if !known.contains(name) {
             failures.push(format!("no rule named `{name}`"));
         }

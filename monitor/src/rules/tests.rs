@@ -467,3 +467,71 @@ fn a_bad_file_loads_nothing() {
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].file.as_ref(), "b.yaml");
 }
+
+#[test]
+fn sequence_rules_are_validated() {
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n      same: [file.path]\n    - condition: evt.kind = open\n  within: 5s\n",
+    );
+    assert_eq!(
+        e,
+        "r.yaml:4:14: `same` on the first step has no previous step to compare with"
+    );
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = open\n      same: [file.nope]\n  within: 1s\n",
+    );
+    assert_eq!(e, "r.yaml:5:14: `same`: unknown field `file.nope`");
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = open\n  within: soon\n",
+    );
+    assert_eq!(
+        e,
+        "r.yaml:5:11: `within`: expected a duration such as `60s` or `5m`, found `soon`"
+    );
+    let e = errors("- rule: s\n  sequence:\n    - condition: evt.kind = exec\n  within: 5s\n");
+    assert_eq!(e, "r.yaml:1:3: rule `s`: a sequence needs at least two steps");
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = mount\n  within: 5s\n  action: deny\n",
+    );
+    assert!(e.contains("a sequence cannot be denied in the kernel"), "{e}");
+}
+
+#[test]
+fn lifecycle_events_match_nothing() {
+    let mut set = load("- rule: anything\n  condition: proc.pid exists\n");
+    assert_eq!(set.summary().per_kind, [1, 1, 1, 1]);
+    let fork = enriched(Body::Fork(crate::event::ForkInfo { child_pid: 5 }), "x", "/x", 1);
+    assert!(set.evaluate(&fork).is_empty());
+    assert_eq!(fired(&mut set, &mount("tmpfs")), ["anything"]);
+}
+
+#[test]
+fn fixture_files_report_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.yaml"), "- rule: a\n  condition: evt.kind = mount\n").unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n    - connect: 1.2.3.4\n      port: http\n",
+    )
+    .unwrap();
+    let e = super::fixtures::run_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.ends_with("tests/t.yaml:5:13: `port`: expected a number, found `http`"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      expect: [b]\n  expect_not: [a]\n",
+    )
+    .unwrap();
+    let results = super::fixtures::run_dir(dir.path()).unwrap();
+    assert_eq!(
+        results[0].failures,
+        vec![
+            "no rule named `b`".to_string(),
+            "event 1: expected [\"b\"] to fire, got [\"a\"]".to_string(),
+            "expected `a` not to fire, it did".to_string(),
+        ]
+    );
+}
