@@ -24,7 +24,12 @@ pub enum Cond {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Test {
     pub field: Field,
+    /// The field's type, kept here so evaluation needs no catalogue lookup.
+    pub ty: FieldType,
     pub pred: Pred,
+    /// `!=`: true when the field is present and the predicate fails. A test on a field the event
+    /// does not carry is false either way.
+    pub negate: bool,
     /// Where the test is written (for deny-compile errors).
     pub loc: Loc,
 }
@@ -178,11 +183,7 @@ impl<'a> Compiler<'a> {
                 if f.ty == FieldType::Kind {
                     return Some(Cond::Const(true));
                 }
-                Some(Cond::Test(Test {
-                    field: f.field,
-                    pred: Pred::Exists,
-                    loc: at,
-                }))
+                Some(self.leaf(f.field, Pred::Exists, at))
             }
             Expr::Bare { name, offset } => {
                 let at = loc(text, *offset);
@@ -194,11 +195,7 @@ impl<'a> Compiler<'a> {
                     return self.macro_cond(name);
                 }
                 match lookup(name) {
-                    Some(f) if f.ty == FieldType::Bool => Some(Cond::Test(Test {
-                        field: f.field,
-                        pred: Pred::Bool(true),
-                        loc: at,
-                    })),
+                    Some(f) if f.ty == FieldType::Bool => Some(self.leaf(f.field, Pred::Bool(true), at)),
                     Some(f) => {
                         self.error(
                             at,
@@ -345,10 +342,10 @@ impl<'a> Compiler<'a> {
                         } else {
                             Cond::Or(alts)
                         };
-                        return Some(if op == Op::Ne { Cond::Not(Box::new(any)) } else { any });
+                        return Some(if op == Op::Ne { negated(any) } else { any });
                     }
                     Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(Cond::Not(Box::new(self.leaf(f.field, Pred::Eq(texts()), at)))),
+                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::Eq(texts()), at))),
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
@@ -399,7 +396,7 @@ impl<'a> Compiler<'a> {
                 }
                 let pred = match op {
                     Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(Cond::Not(Box::new(self.leaf(f.field, Pred::NumIn(nums), at)))),
+                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::NumIn(nums), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
@@ -428,7 +425,13 @@ impl<'a> Compiler<'a> {
     }
 
     fn leaf(&self, field: Field, pred: Pred, loc: Loc) -> Cond {
-        Cond::Test(Test { field, pred, loc })
+        Cond::Test(Test {
+            field,
+            ty: info(field).ty,
+            pred,
+            negate: false,
+            loc,
+        })
     }
 
     /// Inlines list names (unquoted items inside parentheses, or the single value of `in`).
@@ -491,6 +494,18 @@ impl<'a> Compiler<'a> {
             cases.push(Cond::And(parts));
         }
         Some(Cond::Or(cases))
+    }
+}
+
+/// `!=`: every test negated (De Morgan over an OR of tests).
+fn negated(c: Cond) -> Cond {
+    match c {
+        Cond::Test(mut t) => {
+            t.negate = !t.negate;
+            Cond::Test(t)
+        }
+        Cond::Or(parts) => Cond::And(parts.into_iter().map(negated).collect()),
+        other => Cond::Not(Box::new(other)),
     }
 }
 

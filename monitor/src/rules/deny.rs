@@ -97,12 +97,12 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
     for atom in atoms {
         let t = match atom {
             Cond::Kind(_) | Cond::Const(true) => continue,
-            Cond::Test(t) => t,
+            Cond::Test(t) if !t.negate => t,
             _ => {
                 return err(
                     None,
                     format!(
-                        "deny: the kernel cannot evaluate `not`/nested `or` in a {} alternative",
+                        "deny: the kernel cannot evaluate `not`/`!=` in a {} alternative",
                         kind.name()
                     ),
                 );

@@ -240,6 +240,26 @@ fn network_addresses_match_as_addresses() {
 }
 
 #[test]
+fn not_equal_is_false_when_the_event_lacks_the_field() {
+    let mut set = load(
+        "- rule: not 80
+  condition: net.port != 80
+- rule: not addr
+  condition: net.addr != 10.0.0.1
+",
+    );
+    assert_eq!(set.summary().per_kind, [0, 0, 2, 0]);
+    assert!(fired(&mut set, &exec("/bin/sh", &[], 1)).is_empty());
+    assert!(fired(&mut set, &connect(Family::Inet, "10.0.0.1", 80, 1)).is_empty());
+    assert_eq!(
+        fired(&mut set, &connect(Family::Inet, "::ffff:10.0.0.2", 443, 1)),
+        ["not 80", "not addr"]
+    );
+    // A unix socket path is not an address: address tests are false, `!=` included.
+    assert_eq!(fired(&mut set, &connect(Family::Unix, "/run/x.sock", 0, 1)), ["not 80"]);
+}
+
+#[test]
 fn protected_paths_are_per_agent_and_path_aware() {
     let mut set = load("- rule: drift\n  condition: file.write and file.path startswith agent.protected\n");
     assert!(fired(&mut set, &open("/opt/bot/main.py", libc::O_WRONLY, 1)).is_empty());
