@@ -48,3 +48,83 @@ fn every_default_rule_is_exercised_by_a_fixture() {
         );
     }
 }
+
+/// Rough throughput of the default rules (`cargo test --release -p monitor --test default_rules
+/// -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn default_rules_throughput() {
+    use agentmon::{
+        event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, OpenInfo},
+        output::Enriched,
+        proctable::Ancestor,
+    };
+    let mut set = RuleSet::load_dir(&rules_dir()).unwrap();
+    let base = |body: Body, t: u64| Enriched {
+        time: String::new(),
+        event: Event {
+            header: Header {
+                ktime_ns: t,
+                pid: 10,
+                tid: 10,
+                ppid: 9,
+                uid: 1000,
+                gid: 1000,
+                cgroup_id: 1,
+                comm: "python3".into(),
+                truncated: false,
+                read_failed: false,
+                denied: false,
+            },
+            body,
+        },
+        exe: "/usr/bin/python3".into(),
+        ancestors: vec![Ancestor {
+            pid: 9,
+            exe: "/usr/local/bin/agentmon".into(),
+        }],
+        cgroup: "agentmon/bot".into(),
+        agent: "bot".into(),
+        resolved_path: Some("/usr/lib/python3/x.py".into()),
+    };
+    let events = [
+        base(
+            Body::Open(OpenInfo {
+                path: "/usr/lib/python3/x.py".into(),
+                flags: 0,
+                mode: 0,
+                dfd: -100,
+                syscall: "openat",
+            }),
+            1,
+        ),
+        base(
+            Body::Connect(ConnectInfo {
+                family: Family::Inet,
+                addr: "93.184.216.34".into(),
+                port: 443,
+                fd: 3,
+            }),
+            2,
+        ),
+        base(
+            Body::Exec(ExecInfo {
+                filename: "/usr/bin/git".into(),
+                argv: vec!["git".into(), "status".into()],
+                argv_truncated: false,
+            }),
+            3,
+        ),
+    ];
+    let n = 300_000;
+    let start = std::time::Instant::now();
+    let mut alerts = 0;
+    for i in 0..n {
+        alerts += set.evaluate(&events[i % events.len()]).len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{n} events in {secs:.3}s: {:.0} events/s, {alerts} alerts",
+        n as f64 / secs
+    );
+}
