@@ -440,6 +440,18 @@ impl<'a> Compiler<'a> {
         for v in items {
             match self.lists.get(&v.text) {
                 Some(list) if lists_allowed && !v.quoted => out.extend(list.iter().cloned()),
+                None if lists_allowed
+                    && !v.quoted
+                    && let Some(near) = self.near_list(&v.text) =>
+                {
+                    self.error(
+                        v.loc,
+                        format!(
+                            "unknown list `{}` (did you mean `{near}`? quote the value if it is meant literally)",
+                            v.text
+                        ),
+                    );
+                }
                 _ => out.push(Value {
                     text: v.text,
                     loc: v.loc,
@@ -447,6 +459,20 @@ impl<'a> Compiler<'a> {
             }
         }
         out
+    }
+
+    /// A defined list whose name is a likely typo of `name` (edit distance 1 or 2, names of at
+    /// least 5 characters), so that `in (shellz)` is not silently a literal.
+    fn near_list(&self, name: &str) -> Option<String> {
+        if name.chars().count() < 5 {
+            return None;
+        }
+        let mut names: Vec<&String> = self.lists.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .find(|l| l.chars().count() >= 5 && edit_distance(l, name) <= 2)
+            .cloned()
     }
 
     /// An exception as a condition: any of its value tuples, each an AND over its fields.
@@ -507,6 +533,21 @@ fn negated(c: Cond) -> Cond {
         Cond::Or(parts) => Cond::And(parts.into_iter().map(negated).collect()),
         other => Cond::Not(Box::new(other)),
     }
+}
+
+/// Levenshtein distance (small inputs: rule-set compile time only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn type_name(ty: FieldType) -> &'static str {

@@ -463,6 +463,17 @@ fn errors_name_file_line_and_column() {
 }
 
 #[test]
+fn likely_list_typos_are_errors() {
+    let text = "- list: shells\n  items: [sh]\n- rule: a\n  condition: proc.name in (shellz, 'shellz', bash)\n";
+    assert_eq!(
+        errors(text),
+        "r.yaml:4:28: unknown list `shellz` (did you mean `shells`? quote the value if it is meant literally)"
+    );
+    // Quoted, it is a literal.
+    load("- list: shells\n  items: [sh]\n- rule: a\n  condition: proc.name in ('shellz', bash)\n");
+}
+
+#[test]
 fn errors_inside_macros_point_into_the_macro() {
     let e = errors("- macro: m\n  condition: proc.name startswith 3 and net.port glob x\n- rule: a\n  condition: m\n");
     assert_eq!(
