@@ -1,7 +1,7 @@
 //! `action: deny` rules → kernel [`DenyEntry`]s. The condition must be an OR of alternatives, each
 //! restricted to one event kind and made only of atoms the kernel matches (see `enforce/spec.rs`).
 use super::{
-    compile::{Cond, Pred, Test, applicable_kinds},
+    cond::{Cond, Pred, Test, applicable_kinds},
     fields::{Field, Kind},
 };
 use crate::enforce::spec::{DenySpec, PathMatch};

@@ -3,7 +3,7 @@
 use std::{cell::OnceCell, net::IpAddr};
 
 use super::{
-    compile::{Cond, Pred, Test},
+    cond::{Cond, Pred, Test},
     fields::{Field, FieldType, any_value, bool_value, canonical_ip, num_value, str_value},
     parser::Op,
 };

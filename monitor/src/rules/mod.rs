@@ -2,6 +2,7 @@
 //! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
 //! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
 mod compile;
+mod cond;
 mod deny;
 mod error;
 mod eval;

@@ -1,7 +1,8 @@
 //! One raw rule → a compiled [`Rule`]: its condition specialised per event kind (exceptions
 //! folded in), or its sequence steps, plus kernel deny entries for `action: deny`.
 use super::{
-    compile::{Compiler, Cond, applicable_kinds, specialize},
+    compile::Compiler,
+    cond::{Cond, applicable_kinds, specialize},
     deny,
     error::{Loc, RuleError, TextId, Texts},
     fields::{self, FieldType, KINDS, KindSet},

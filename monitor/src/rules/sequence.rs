@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::{
-    compile::Cond,
+    cond::Cond,
     eval::{EventView, eval},
     fields::{Field, Kind, render},
 };
