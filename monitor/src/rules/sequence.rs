@@ -1,5 +1,7 @@
 //! Stateful sequence rules: steps that must happen in order, for the same agent, within a window,
-//! optionally with equal field values between consecutive steps (`same: [file.path]`).
+//! optionally with equal field values between consecutive steps (`same: [file.path]`). A partial
+//! match that advances also stays where it was (intermediate steps branch); a completed match is
+//! consumed.
 //!
 //! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the oldest
 //! is dropped first) and partial matches older than the window are expired on every event.
@@ -78,15 +80,18 @@ impl Sequence {
                     return true;
                 }
                 if p.next + 1 == steps.len() {
+                    // A completed chain is consumed.
                     completed = true;
-                } else {
-                    advanced.push(Partial {
-                        next: p.next + 1,
-                        started_ns: p.started_ns,
-                        captured: capture(steps, p.next + 1, v),
-                    });
+                    return false;
                 }
-                false
+                // An intermediate step branches: the chain also stays where it is, so e.g. every
+                // file written after a connect is tracked, not only the first.
+                advanced.push(Partial {
+                    next: p.next + 1,
+                    started_ns: p.started_ns,
+                    captured: capture(steps, p.next + 1, v),
+                });
+                true
             });
             for p in advanced {
                 push(list, p);

@@ -306,6 +306,27 @@ fn sequences_match_in_order_same_value_within_window() {
 }
 
 #[test]
+fn intermediate_steps_branch_and_the_last_step_consumes() {
+    let mut set = load(
+        r#"
+- rule: fetch write exec
+  sequence:
+    - condition: evt.kind = connect
+    - condition: evt.kind = open and file.write
+    - condition: evt.kind = exec
+      same: [file.path]
+  within: 1m
+"#,
+    );
+    fired(&mut set, &connect(Family::Inet, "1.2.3.4", 443, 1));
+    fired(&mut set, &open("/tmp/a", libc::O_WRONLY, 2));
+    fired(&mut set, &open("/tmp/b", libc::O_WRONLY, 3));
+    assert_eq!(fired(&mut set, &exec("/tmp/b", &[], 4)), ["fetch write exec"]);
+    assert_eq!(fired(&mut set, &exec("/tmp/a", &[], 5)), ["fetch write exec"]);
+    assert!(fired(&mut set, &exec("/tmp/a", &[], 6)).is_empty());
+}
+
+#[test]
 fn sequence_state_is_bounded() {
     let mut set = load(SEQ);
     for i in 0..(super::sequence::MAX_PARTIALS as u64 + 50) {
