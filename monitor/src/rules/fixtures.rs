@@ -171,7 +171,48 @@ fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, R
     }
 }
 
+const FIXTURE_KEYS: &[&str] = &["fixture", "agent", "exe", "protected", "events", "expect", "expect_not"];
+const EVENT_KEYS: &[&str] = &[
+    "exec",
+    "open",
+    "connect",
+    "mount",
+    "args",
+    "raw",
+    "exe",
+    "comm",
+    "parent",
+    "ancestors",
+    "pid",
+    "ppid",
+    "uid",
+    "flags",
+    "family",
+    "port",
+    "source",
+    "fstype",
+    "at",
+    "expect",
+];
+
+/// Unknown keys are errors: a typo must not silently change what a fixture tests.
+fn check_keys(file: &FileRef, node: &Node, allowed: &[&str]) -> Result<(), RuleError> {
+    if let Node::Map { entries, .. } = node {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !allowed.contains(&key) {
+                return Err(file.error(
+                    k.at(),
+                    format!("unknown key `{key}` (expected one of: {})", allowed.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
+    check_keys(file, node, FIXTURE_KEYS)?;
     let name = string(file, node, "fixture")?
         .ok_or_else(|| file.error(node.at(), "expected a mapping with `fixture: <name>` and `events`"))?
         .to_string();
@@ -211,6 +252,7 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
 }
 
 fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<Enriched, RuleError> {
+    check_keys(file, n, EVENT_KEYS)?;
     let mut exe = string(file, n, "exe")?.unwrap_or(default_exe).to_string();
     let raw = string(file, n, "raw")?;
     let (body, resolved) = if let Some(path) = string(file, n, "exec")? {

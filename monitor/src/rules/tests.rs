@@ -577,6 +577,18 @@ fn fixture_files_report_positions() {
         "- fixture: f\n  events:\n    - mount: /mnt\n      expect: [b]\n  expect_not: [a]\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      fstyp: x\n",
+    )
+    .unwrap();
+    let e = super::fixtures::run_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("tests/t.yaml:4:7: unknown key `fstyp`"), "{e}");
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      expect: [b]\n  expect_not: [a]\n",
+    )
+    .unwrap();
     let results = super::fixtures::run_dir(dir.path()).unwrap();
     assert_eq!(
         results[0].failures,
