@@ -206,6 +206,14 @@ impl RuleSet {
         self.protected.insert(agent.to_string(), paths);
     }
 
+    /// Carries per-agent settings (protected paths) over from the set this one replaces, e.g. on
+    /// reload. Sequence state is not carried over.
+    pub fn inherit_agent_state(&mut self, previous: &RuleSet) {
+        for (agent, paths) in &previous.protected {
+            self.protected.entry(agent.clone()).or_insert_with(|| paths.clone());
+        }
+    }
+
     /// Number of enabled rules.
     pub fn rule_count(&self) -> usize {
         self.summary.enabled

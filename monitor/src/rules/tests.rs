@@ -269,6 +269,13 @@ fn protected_paths_are_per_agent_and_path_aware() {
     assert!(fired(&mut set, &open("/opt/botany", libc::O_WRONLY, 1)).is_empty());
     set.set_protected("other", vec![PathBuf::from("/srv")]);
     assert!(fired(&mut set, &open("/srv/x", libc::O_WRONLY, 1)).is_empty());
+    // A reloaded set keeps the declared paths.
+    let mut reloaded = load("- rule: drift2\n  condition: file.write and file.path startswith agent.protected\n");
+    reloaded.inherit_agent_state(&set);
+    assert_eq!(
+        fired(&mut reloaded, &open("/opt/bot/main.py", libc::O_WRONLY, 1)),
+        ["drift2"]
+    );
 }
 
 const SEQ: &str = r#"
