@@ -190,7 +190,12 @@ impl<'a> Compiler<'a> {
 
     fn field(&mut self, name: &str, at: Loc) -> Option<&'static super::fields::FieldInfo> {
         let f = lookup(name);
-        if f.is_none() {
+        if f.is_none() && super::parser::DYNAMIC_LISTS.contains(&name) {
+            self.error(
+                at,
+                format!("`{name}` is a list of paths: use it on the right, e.g. `file.path startswith {name}`"),
+            );
+        } else if f.is_none() {
             let known: Vec<&str> = super::fields::CATALOGUE.iter().map(|f| f.name).collect();
             self.error(
                 at,

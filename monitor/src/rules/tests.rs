@@ -483,6 +483,10 @@ fn errors_name_file_line_and_column() {
         errors("- rule: a\n  condition: evt.kind = exec\n- rule: a\n  condition: evt.kind = exec\n"),
         "r.yaml:3:3: rule `a` is defined twice"
     );
+    assert_eq!(
+        errors("- rule: a\n  condition: agent.protected exists\n"),
+        "r.yaml:2:14: `agent.protected` is a list of paths: use it on the right, e.g. `file.path startswith agent.protected`"
+    );
     // Output with an unknown field.
     assert_eq!(
         errors("- rule: a\n  condition: evt.kind = exec\n  output: \"x %proc.nope\"\n"),
