@@ -27,7 +27,7 @@ use std::{
 };
 
 pub use error::{RuleError, RulesError};
-pub use fields::{CATALOGUE as FIELDS, Kind};
+pub use fields::Kind;
 pub use yaml::LineCol;
 
 use self::{
