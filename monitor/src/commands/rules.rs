@@ -21,6 +21,8 @@ pub enum RulesCommand {
         /// Directory holding the rule files (*.yaml) and their tests/ directory.
         dir: PathBuf,
     },
+    /// List the fields conditions can use.
+    Fields,
 }
 
 /// Exit status: 0 on success, 1 on invalid rules or failing fixtures.
@@ -28,6 +30,12 @@ pub fn run(args: RulesArgs) -> i32 {
     match args.command {
         RulesCommand::Check { dir } => check(&dir),
         RulesCommand::Test { dir } => test(&dir),
+        RulesCommand::Fields => {
+            for (name, ty, kinds, doc) in crate::rules::field_catalogue() {
+                println!("{name:<14} {ty:<8} {kinds:<28} {doc}");
+            }
+            0
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::{
 };
 
 pub use error::{RuleError, RulesError};
-pub use fields::Kind;
+pub use fields::{Kind, catalogue as field_catalogue};
 pub use yaml::LineCol;
 
 use self::{
