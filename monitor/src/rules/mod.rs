@@ -214,6 +214,17 @@ impl RuleSet {
         }
     }
 
+    /// Drops everything held for an agent that is no longer watched: its protected paths and its
+    /// pending sequence matches.
+    pub fn forget_agent(&mut self, agent: &str) {
+        self.protected.remove(agent);
+        for r in &mut self.rules {
+            if let Matcher::Sequence(s) = &mut r.matcher {
+                s.forget(agent);
+            }
+        }
+    }
+
     /// Number of enabled rules.
     pub fn rule_count(&self) -> usize {
         self.summary.enabled

@@ -116,6 +116,10 @@ impl Sequence {
         completed
     }
 
+    pub fn forget(&mut self, agent: &str) {
+        self.partials.remove(agent);
+    }
+
     /// Partial matches currently held (all agents).
     pub fn pending(&self) -> usize {
         self.partials.values().map(VecDeque::len).sum()

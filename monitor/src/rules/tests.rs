@@ -340,6 +340,11 @@ fn sequence_state_is_bounded() {
         fired(&mut set, &open(&format!("/tmp/f{i}"), libc::O_WRONLY, i));
     }
     assert_eq!(set.pending_sequences(), super::sequence::MAX_PARTIALS);
+    let mut other = open("/tmp/other", libc::O_WRONLY, 0);
+    other.agent = "other".into();
+    fired(&mut set, &other);
+    set.forget_agent("other");
+    assert_eq!(set.pending_sequences(), super::sequence::MAX_PARTIALS);
     // The oldest were dropped, the newest still match.
     assert!(fired(&mut set, &exec("/tmp/f0", &[], 1000)).is_empty());
     assert_eq!(fired(&mut set, &exec("/tmp/f300", &[], 1000)), ["write then exec"]);
