@@ -27,6 +27,8 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     /// Watch existing cgroups until SIGINT/SIGTERM.
     Run(commands::run::RunArgs),
+    /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
+    Release(commands::release::ReleaseArgs),
     /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
     Rules(commands::rules::RulesArgs),
 }
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
+            Command::Release(a) => commands::release::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });
@@ -87,6 +90,7 @@ fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

@@ -4,13 +4,17 @@ use crate::{
     event::{self, Body, Event},
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
-    resolve,
+    resolve::Resolver,
+    responder,
+    rules::RuleSet,
 };
 
 /// Which events are printed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
-    /// Also print fork/exit (process lifecycle) events.
+    /// Print events (not only alerts).
+    pub events: bool,
+    /// Also print fork/exit/chdir (process lifecycle) events.
     pub lifecycle: bool,
 }
 
@@ -19,6 +23,7 @@ pub struct Stats {
     pub records: u64,
     pub decode_errors: u64,
     pub printed: u64,
+    pub alerts: u64,
 }
 
 pub struct Pipeline {
@@ -27,6 +32,8 @@ pub struct Pipeline {
     clock: Clock,
     printer: Printer,
     filter: Filter,
+    resolver: Resolver,
+    rules: Option<RuleSet>,
     pub stats: Stats,
 }
 
@@ -38,8 +45,19 @@ impl Pipeline {
             clock: Clock::new(),
             printer,
             filter,
+            resolver: Resolver::new(),
+            rules: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Installs (or replaces) the rule set; returns the previous one.
+    pub fn set_rules(&mut self, rules: Option<RuleSet>) -> Option<RuleSet> {
+        std::mem::replace(&mut self.rules, rules)
+    }
+
+    pub fn rules_mut(&mut self) -> Option<&mut RuleSet> {
+        self.rules.as_mut()
     }
 
     pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -64,12 +82,28 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
-        if !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_)) {
+        let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
+        let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
+        if !print && (lifecycle || self.rules.is_none()) {
             return;
         }
         let enriched = self.enrich(ev);
-        self.printer.event(&enriched);
-        self.stats.printed += 1;
+        if print {
+            self.printer.event(&enriched);
+            self.stats.printed += 1;
+        }
+        let Some(rules) = self.rules.as_mut() else { return };
+        for mut alert in rules.evaluate(&enriched) {
+            let root = self
+                .cgroups
+                .lookup(alert.event.event.header.cgroup_id)
+                .map(|c| c.root_id)
+                .and_then(|id| self.cgroups.root(id))
+                .cloned();
+            responder::respond(&mut alert, root.as_ref());
+            self.printer.alert(&alert);
+            self.stats.alerts += 1;
+        }
     }
 
     fn enrich(&mut self, event: Event) -> Enriched {
@@ -80,9 +114,10 @@ impl Pipeline {
             Some(c) => (c.path.clone(), c.agent.clone()),
             None => (String::new(), String::new()),
         };
+        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
-            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path)),
-            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename)),
+            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
             _ => None,
         };
         Enriched {

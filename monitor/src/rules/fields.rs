@@ -38,7 +38,7 @@ impl Kind {
             Body::Open(_) => Some(Kind::Open),
             Body::Connect(_) => Some(Kind::Connect),
             Body::Mount(_) => Some(Kind::Mount),
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => None,
+            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) | Body::Chdir(_) => None,
         }
     }
 

@@ -336,6 +336,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
                 target: target.to_string(),
                 fstype: string(file, n, "fstype")?.unwrap_or("").to_string(),
                 flags: 0,
+                syscall: "mount",
             }),
             None,
         )
