@@ -94,6 +94,7 @@ fn mount(fstype: &str) -> Enriched {
             target: "/mnt".into(),
             fstype: fstype.into(),
             flags: 0,
+            syscall: "mount",
         }),
         "mount",
         "/usr/bin/mount",
