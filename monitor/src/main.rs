@@ -29,6 +29,9 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
     Release(commands::release::ReleaseArgs),
+    /// Rule-matching throughput benchmark (used by `cargo xtask bench`).
+    #[command(hide = true)]
+    BenchRules(commands::bench::BenchRulesArgs),
     /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
     Rules(commands::rules::RulesArgs),
 }
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
             Command::Release(a) => commands::release::run(a),
+            Command::BenchRules(a) => commands::bench::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });

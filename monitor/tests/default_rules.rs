@@ -48,3 +48,28 @@ fn every_default_rule_is_exercised_by_a_fixture() {
         );
     }
 }
+
+/// The YAML examples in docs/RULES.md must stay true: the rule example compiles and the fixture
+/// example passes against the default rules.
+#[test]
+fn docs_examples_hold() {
+    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/RULES.md")).unwrap();
+    let block = |start: &str| {
+        let a = docs
+            .find(start)
+            .unwrap_or_else(|| panic!("docs lost the `{start}` example"));
+        let body = &docs[a + "```yaml\n".len()..];
+        body[..body.find("```").unwrap()].to_string()
+    };
+    let rules = block("```yaml\n- list: shells");
+    if let Err(e) = RuleSet::from_sources(&[("RULES.md".into(), rules)]) {
+        panic!("rule example does not compile:\n{e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.yaml"), block("```yaml\n- fixture:")).unwrap();
+    let fixtures = fixtures::load_fixtures(dir.path()).unwrap();
+    assert_eq!(fixtures.len(), 1);
+    let mut set = RuleSet::load_dir(&rules_dir()).unwrap();
+    let result = fixtures::run(&mut set, &fixtures[0]);
+    assert!(result.passed(), "{:?}", result.failures);
+}

@@ -93,12 +93,20 @@ fn main() -> Result<()> {
             setup::setup()?;
             build_release()?;
             let args = if args.is_empty() {
-                vec![
-                    "exec".into(),
-                    "--".into(),
-                    "bash".into(),
-                    "examples/demo-agent.sh".into(),
+                [
+                    "exec",
+                    "--rules",
+                    "rules",
+                    "--name",
+                    "demo-agent",
+                    "--protect",
+                    "/tmp/agentmon-demo/agent",
+                    "--",
+                    "bash",
+                    "examples/demo-agent.sh",
                 ]
+                .map(String::from)
+                .to_vec()
             } else {
                 args
             };

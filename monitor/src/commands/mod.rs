@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 pub mod agents;
+pub mod bench;
 pub mod exec;
 pub mod release;
 pub mod rules;

@@ -21,6 +21,8 @@ pub enum RulesCommand {
         /// Directory holding the rule files (*.yaml) and their tests/ directory.
         dir: PathBuf,
     },
+    /// List the fields conditions can use.
+    Fields,
 }
 
 /// Exit status: 0 on success, 1 on invalid rules or failing fixtures.
@@ -28,6 +30,12 @@ pub fn run(args: RulesArgs) -> i32 {
     match args.command {
         RulesCommand::Check { dir } => check(&dir),
         RulesCommand::Test { dir } => test(&dir),
+        RulesCommand::Fields => {
+            for (name, ty, kinds, doc) in crate::rules::field_catalogue() {
+                println!("{name:<14} {ty:<8} {kinds:<28} {doc}");
+            }
+            0
+        }
     }
 }
 
@@ -86,4 +94,37 @@ fn test(dir: &std::path::Path) -> i32 {
         results.len() - failed
     );
     i32::from(failed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check, test};
+
+    #[test]
+    fn exit_status_reflects_errors_and_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("r.yaml");
+        std::fs::write(&rules, "- rule: m\n  condition: evt.kind = mount\n").unwrap();
+        std::fs::create_dir(dir.path().join("tests")).unwrap();
+        let fixture = dir.path().join("tests/t.yaml");
+        std::fs::write(&fixture, "- fixture: f\n  events:\n    - mount: /mnt\n  expect: [m]\n").unwrap();
+        assert_eq!(check(dir.path()), 0);
+        assert_eq!(test(dir.path()), 0);
+        std::fs::write(
+            &fixture,
+            "- fixture: f\n  events:\n    - mount: /mnt\n  expect_not: [m]\n",
+        )
+        .unwrap();
+        assert_eq!(test(dir.path()), 1);
+        std::fs::write(&rules, "- rule: m\n  condition: evt.kind = mnt\n").unwrap();
+        assert_eq!(check(dir.path()), 1);
+        assert_eq!(test(dir.path()), 1);
+        assert_eq!(check(&dir.path().join("missing")), 1);
+    }
+
+    #[test]
+    fn rule_set_can_move_between_threads() {
+        fn is_send<T: Send + Sync>() {}
+        is_send::<crate::rules::RuleSet>();
+    }
 }

@@ -1,54 +1,15 @@
-//! Conditions → typed, name-resolved [`Cond`] trees (macros expanded, lists inlined, values parsed),
-//! then specialised per event kind so evaluation never parses a string or tests `evt.kind`.
+//! Conditions → typed, name-resolved [`Cond`] trees: macros expanded, lists inlined, values parsed
+//! and operators checked against field types.
 use std::{collections::HashMap, net::IpAddr};
 
 use super::{
+    cond::{Cond, Pred, Test, negated},
     error::{Loc, RuleError, TextId, Texts},
-    fields::{Field, FieldType, KINDS, Kind, KindSet, canonical_ip, info, lookup},
+    fields::{Field, FieldType, Kind, KindSet, canonical_ip, info, lookup},
     parser::{Expr, Op, Rhs, parse},
     pattern::{Cidr, Glob},
     source::{RawException, RawList, RawMacro, Value},
 };
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cond {
-    Const(bool),
-    And(Vec<Cond>),
-    Or(Vec<Cond>),
-    Not(Box<Cond>),
-    /// `evt.kind` tests; gone after [`specialize`].
-    Kind(KindSet),
-    Test(Test),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Test {
-    pub field: Field,
-    pub pred: Pred,
-    /// Where the test is written (for deny-compile errors).
-    pub loc: Loc,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Pred {
-    /// Equal to any of these.
-    Eq(Vec<String>),
-    Prefix(Vec<String>),
-    Suffix(Vec<String>),
-    Contains(Vec<String>),
-    Glob(Vec<Glob>),
-    /// `net.addr` equal to any of these addresses (compared as addresses).
-    AddrEq(Vec<IpAddr>),
-    Cidr(Vec<Cidr>),
-    NumCmp(Op, u64),
-    NumIn(Vec<u64>),
-    Bool(bool),
-    Exists,
-    /// Equal to (`prefix: false`) or under (`prefix: true`) one of the agent's protected paths.
-    Protected {
-        prefix: bool,
-    },
-}
 
 struct MacroDef {
     text: TextId,
@@ -178,11 +139,7 @@ impl<'a> Compiler<'a> {
                 if f.ty == FieldType::Kind {
                     return Some(Cond::Const(true));
                 }
-                Some(Cond::Test(Test {
-                    field: f.field,
-                    pred: Pred::Exists,
-                    loc: at,
-                }))
+                Some(self.leaf(f.field, Pred::Exists, at))
             }
             Expr::Bare { name, offset } => {
                 let at = loc(text, *offset);
@@ -194,11 +151,7 @@ impl<'a> Compiler<'a> {
                     return self.macro_cond(name);
                 }
                 match lookup(name) {
-                    Some(f) if f.ty == FieldType::Bool => Some(Cond::Test(Test {
-                        field: f.field,
-                        pred: Pred::Bool(true),
-                        loc: at,
-                    })),
+                    Some(f) if f.ty == FieldType::Bool => Some(self.leaf(f.field, Pred::Bool(true), at)),
                     Some(f) => {
                         self.error(
                             at,
@@ -237,7 +190,12 @@ impl<'a> Compiler<'a> {
 
     fn field(&mut self, name: &str, at: Loc) -> Option<&'static super::fields::FieldInfo> {
         let f = lookup(name);
-        if f.is_none() {
+        if f.is_none() && super::parser::DYNAMIC_LISTS.contains(&name) {
+            self.error(
+                at,
+                format!("`{name}` is a list of paths: use it on the right, e.g. `file.path startswith {name}`"),
+            );
+        } else if f.is_none() {
             let known: Vec<&str> = super::fields::CATALOGUE.iter().map(|f| f.name).collect();
             self.error(
                 at,
@@ -345,10 +303,10 @@ impl<'a> Compiler<'a> {
                         } else {
                             Cond::Or(alts)
                         };
-                        return Some(if op == Op::Ne { Cond::Not(Box::new(any)) } else { any });
+                        return Some(if op == Op::Ne { negated(any) } else { any });
                     }
                     Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(Cond::Not(Box::new(self.leaf(f.field, Pred::Eq(texts()), at)))),
+                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::Eq(texts()), at))),
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
@@ -399,7 +357,7 @@ impl<'a> Compiler<'a> {
                 }
                 let pred = match op {
                     Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(Cond::Not(Box::new(self.leaf(f.field, Pred::NumIn(nums), at)))),
+                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::NumIn(nums), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
@@ -428,7 +386,13 @@ impl<'a> Compiler<'a> {
     }
 
     fn leaf(&self, field: Field, pred: Pred, loc: Loc) -> Cond {
-        Cond::Test(Test { field, pred, loc })
+        Cond::Test(Test {
+            field,
+            ty: info(field).ty,
+            pred,
+            negate: false,
+            loc,
+        })
     }
 
     /// Inlines list names (unquoted items inside parentheses, or the single value of `in`).
@@ -437,6 +401,18 @@ impl<'a> Compiler<'a> {
         for v in items {
             match self.lists.get(&v.text) {
                 Some(list) if lists_allowed && !v.quoted => out.extend(list.iter().cloned()),
+                None if lists_allowed
+                    && !v.quoted
+                    && let Some(near) = self.near_list(&v.text) =>
+                {
+                    self.error(
+                        v.loc,
+                        format!(
+                            "unknown list `{}` (did you mean `{near}`? quote the value if it is meant literally)",
+                            v.text
+                        ),
+                    );
+                }
                 _ => out.push(Value {
                     text: v.text,
                     loc: v.loc,
@@ -444,6 +420,20 @@ impl<'a> Compiler<'a> {
             }
         }
         out
+    }
+
+    /// A defined list whose name is a likely typo of `name` (edit distance 1 or 2, names of at
+    /// least 5 characters), so that `in (shellz)` is not silently a literal.
+    fn near_list(&self, name: &str) -> Option<String> {
+        if name.chars().count() < 5 {
+            return None;
+        }
+        let mut names: Vec<&String> = self.lists.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .find(|l| l.chars().count() >= 5 && edit_distance(l, name) <= 2)
+            .cloned()
     }
 
     /// An exception as a condition: any of its value tuples, each an AND over its fields.
@@ -494,6 +484,21 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// Levenshtein distance (small inputs: rule-set compile time only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 fn type_name(ty: FieldType) -> &'static str {
     match ty {
         FieldType::Kind => "the event-kind",
@@ -532,49 +537,4 @@ fn expand_list<'l>(
             _ => out.push(item.clone()),
         }
     }
-}
-
-/// The condition as it stands for one event kind: `evt.kind` tests and fields the kind lacks become
-/// constants, and constants are folded away.
-pub fn specialize(c: &Cond, k: Kind) -> Cond {
-    match c {
-        Cond::Const(b) => Cond::Const(*b),
-        Cond::Kind(set) => Cond::Const(set.contains(k)),
-        Cond::Test(t) => {
-            if info(t.field).kinds.contains(k) {
-                Cond::Test(t.clone())
-            } else {
-                Cond::Const(false)
-            }
-        }
-        Cond::Not(inner) => match specialize(inner, k) {
-            Cond::Const(b) => Cond::Const(!b),
-            other => Cond::Not(Box::new(other)),
-        },
-        Cond::And(parts) | Cond::Or(parts) => {
-            let is_and = matches!(c, Cond::And(_));
-            let mut kept = Vec::new();
-            for p in parts {
-                match specialize(p, k) {
-                    Cond::Const(b) if b == is_and => {}
-                    Cond::Const(b) => return Cond::Const(b),
-                    other => kept.push(other),
-                }
-            }
-            match kept.len() {
-                0 => Cond::Const(is_and),
-                1 => kept.remove(0),
-                _ if is_and => Cond::And(kept),
-                _ => Cond::Or(kept),
-            }
-        }
-    }
-}
-
-/// Kinds for which the condition is not always false.
-pub fn applicable_kinds(c: &Cond) -> KindSet {
-    KINDS
-        .into_iter()
-        .filter(|k| specialize(c, *k) != Cond::Const(false))
-        .fold(KindSet::NONE, |s, k| s.union(k.bit()))
 }

@@ -1,7 +1,7 @@
 //! `action: deny` rules → kernel [`DenyEntry`]s. The condition must be an OR of alternatives, each
 //! restricted to one event kind and made only of atoms the kernel matches (see `enforce/spec.rs`).
 use super::{
-    compile::{Cond, Pred, Test, applicable_kinds},
+    cond::{Cond, Pred, Test, applicable_kinds},
     fields::{Field, Kind},
 };
 use crate::enforce::spec::{DenySpec, PathMatch};
@@ -97,12 +97,12 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
     for atom in atoms {
         let t = match atom {
             Cond::Kind(_) | Cond::Const(true) => continue,
-            Cond::Test(t) => t,
+            Cond::Test(t) if !t.negate => t,
             _ => {
                 return err(
                     None,
                     format!(
-                        "deny: the kernel cannot evaluate `not`/nested `or` in a {} alternative",
+                        "deny: the kernel cannot evaluate `not`/`!=` in a {} alternative",
                         kind.name()
                     ),
                 );

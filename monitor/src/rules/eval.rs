@@ -3,8 +3,8 @@
 use std::{cell::OnceCell, net::IpAddr};
 
 use super::{
-    compile::{Cond, Pred, Test},
-    fields::{Field, FieldType, any_value, bool_value, canonical_ip, info, num_value, str_value},
+    cond::{Cond, Pred, Test},
+    fields::{Field, FieldType, any_value, bool_value, canonical_ip, num_value, str_value},
     parser::Op,
 };
 use crate::{event::Body, output::Enriched};
@@ -61,21 +61,36 @@ pub fn eval(c: &Cond, v: &EventView) -> bool {
     }
 }
 
+/// A test on a field the event does not carry is false, negated (`!=`) or not.
 fn test(t: &Test, v: &EventView) -> bool {
-    let ty = info(t.field).ty;
-    match &t.pred {
-        Pred::Bool(want) => bool_value(t.field, v.ev) == Some(*want),
-        Pred::NumIn(nums) => num_value(t.field, v.ev).is_some_and(|n| nums.contains(&n)),
-        Pred::NumCmp(op, rhs) => num_value(t.field, v.ev).is_some_and(|n| match op {
-            Op::Lt => n < *rhs,
-            Op::Le => n <= *rhs,
-            Op::Gt => n > *rhs,
-            Op::Ge => n >= *rhs,
-            _ => false,
-        }),
-        Pred::AddrEq(ips) => v.ip().is_some_and(|ip| ips.contains(&ip)),
-        Pred::Cidr(nets) => v.ip().is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
-        Pred::Exists => match ty {
+    match raw_test(t, v) {
+        Some(r) => r != t.negate,
+        None => false,
+    }
+}
+
+/// The predicate's result, `None` when the event lacks the field.
+fn raw_test(t: &Test, v: &EventView) -> Option<bool> {
+    Some(match &t.pred {
+        Pred::Bool(want) => bool_value(t.field, v.ev)? == *want,
+        Pred::NumIn(nums) => nums.contains(&num_value(t.field, v.ev)?),
+        Pred::NumCmp(op, rhs) => {
+            let n = num_value(t.field, v.ev)?;
+            match op {
+                Op::Lt => n < *rhs,
+                Op::Le => n <= *rhs,
+                Op::Gt => n > *rhs,
+                Op::Ge => n >= *rhs,
+                _ => false,
+            }
+        }
+        // Unix socket paths are not addresses: address tests are false for them.
+        Pred::AddrEq(ips) => ips.contains(&v.ip()?),
+        Pred::Cidr(nets) => {
+            let ip = v.ip()?;
+            nets.iter().any(|n| n.contains(ip))
+        }
+        Pred::Exists => match t.ty {
             FieldType::Num => num_value(t.field, v.ev).is_some(),
             FieldType::Bool => bool_value(t.field, v.ev).is_some(),
             FieldType::StrList => any_value(t.field, v.ev, |s| !s.is_empty()),
@@ -83,13 +98,13 @@ fn test(t: &Test, v: &EventView) -> bool {
         },
         pred => {
             let check = |s: &str| str_pred(pred, s, v.protected);
-            if ty == FieldType::StrList {
+            if t.ty == FieldType::StrList {
                 any_value(t.field, v.ev, check)
             } else {
-                v.str_field(t.field).is_some_and(check)
+                check(v.str_field(t.field)?)
             }
         }
-    }
+    })
 }
 
 fn str_pred(pred: &Pred, s: &str, protected: &[String]) -> bool {

@@ -280,3 +280,102 @@ pub fn render(field: Field, ev: &Enriched) -> String {
         },
     }
 }
+
+/// `(name, type, kinds, description)` of every field, for `agentmon rules fields`.
+pub fn catalogue() -> impl Iterator<Item = (&'static str, &'static str, String, &'static str)> {
+    CATALOGUE.iter().map(|f| {
+        let ty = match f.ty {
+            FieldType::Kind => "kind",
+            FieldType::Str => "string",
+            FieldType::Addr => "address",
+            FieldType::StrList => "strings",
+            FieldType::Num => "number",
+            FieldType::Bool => "boolean",
+        };
+        (f.name, ty, f.kinds.names(), f.doc)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CATALOGUE, Field, info, lookup};
+
+    const ALL: [Field; 24] = [
+        Field::EvtKind,
+        Field::ProcExe,
+        Field::ProcName,
+        Field::ProcArgs,
+        Field::ProcArgv,
+        Field::ProcPid,
+        Field::ProcPpid,
+        Field::ProcUid,
+        Field::ProcAexe,
+        Field::ProcPexe,
+        Field::FilePath,
+        Field::FileRawPath,
+        Field::FileWrite,
+        Field::FileRead,
+        Field::FileCreate,
+        Field::ExecPath,
+        Field::NetFamily,
+        Field::NetAddr,
+        Field::NetPort,
+        Field::MountSource,
+        Field::MountTarget,
+        Field::MountFstype,
+        Field::AgentName,
+        Field::AgentCgroup,
+    ];
+
+    /// Fails to compile when a variant is added without updating [`ALL`].
+    fn _exhaustive(f: Field) {
+        match f {
+            Field::EvtKind
+            | Field::ProcExe
+            | Field::ProcName
+            | Field::ProcArgs
+            | Field::ProcArgv
+            | Field::ProcPid
+            | Field::ProcPpid
+            | Field::ProcUid
+            | Field::ProcAexe
+            | Field::ProcPexe
+            | Field::FilePath
+            | Field::FileRawPath
+            | Field::FileWrite
+            | Field::FileRead
+            | Field::FileCreate
+            | Field::ExecPath
+            | Field::NetFamily
+            | Field::NetAddr
+            | Field::NetPort
+            | Field::MountSource
+            | Field::MountTarget
+            | Field::MountFstype
+            | Field::AgentName
+            | Field::AgentCgroup => {}
+        }
+    }
+
+    #[test]
+    fn catalogue_lists_every_field_once() {
+        assert_eq!(CATALOGUE.len(), ALL.len());
+        for f in ALL {
+            let entry = info(f);
+            assert_eq!(entry.field, f);
+            assert_eq!(lookup(entry.name).map(|e| e.field), Some(f));
+        }
+    }
+
+    #[test]
+    fn docs_list_every_field() {
+        let docs = include_str!("../../../docs/RULES.md");
+        for f in CATALOGUE {
+            assert!(
+                docs.contains(&format!("`{}`", f.name)),
+                "docs/RULES.md does not mention `{}`",
+                f.name
+            );
+        }
+    }
+}

@@ -58,7 +58,11 @@ pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
 pub fn run(set: &mut RuleSet, f: &Fixture) -> FixtureResult {
     let mut failures = Vec::new();
     let known: Vec<String> = set.describe().map(|(n, _, _)| n.to_string()).collect();
-    for name in f.expect.iter().chain(&f.expect_not) {
+    let per_event = f.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+    let mut named: Vec<&String> = f.expect.iter().chain(&f.expect_not).chain(per_event).collect();
+    named.sort();
+    named.dedup();
+    for name in named {
         if !known.contains(name) {
             failures.push(format!("no rule named `{name}`"));
         }
@@ -167,7 +171,48 @@ fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, R
     }
 }
 
+const FIXTURE_KEYS: &[&str] = &["fixture", "agent", "exe", "protected", "events", "expect", "expect_not"];
+const EVENT_KEYS: &[&str] = &[
+    "exec",
+    "open",
+    "connect",
+    "mount",
+    "args",
+    "raw",
+    "exe",
+    "comm",
+    "parent",
+    "ancestors",
+    "pid",
+    "ppid",
+    "uid",
+    "flags",
+    "family",
+    "port",
+    "source",
+    "fstype",
+    "at",
+    "expect",
+];
+
+/// Unknown keys are errors: a typo must not silently change what a fixture tests.
+fn check_keys(file: &FileRef, node: &Node, allowed: &[&str]) -> Result<(), RuleError> {
+    if let Node::Map { entries, .. } = node {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !allowed.contains(&key) {
+                return Err(file.error(
+                    k.at(),
+                    format!("unknown key `{key}` (expected one of: {})", allowed.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
+    check_keys(file, node, FIXTURE_KEYS)?;
     let name = string(file, node, "fixture")?
         .ok_or_else(|| file.error(node.at(), "expected a mapping with `fixture: <name>` and `events`"))?
         .to_string();
@@ -207,6 +252,7 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
 }
 
 fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<Enriched, RuleError> {
+    check_keys(file, n, EVENT_KEYS)?;
     let mut exe = string(file, n, "exe")?.unwrap_or(default_exe).to_string();
     let raw = string(file, n, "raw")?;
     let (body, resolved) = if let Some(path) = string(file, n, "exec")? {

@@ -2,6 +2,7 @@
 //! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
 //! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
 mod compile;
+mod cond;
 mod deny;
 mod error;
 mod eval;
@@ -11,6 +12,7 @@ mod format;
 mod lexer;
 mod parser;
 mod pattern;
+mod rule;
 mod sequence;
 mod source;
 mod yaml;
@@ -25,48 +27,18 @@ use std::{
 };
 
 pub use error::{RuleError, RulesError};
-pub use fields::{CATALOGUE as FIELDS, Kind};
+pub use fields::{Kind, catalogue as field_catalogue};
 pub use yaml::LineCol;
 
 use self::{
-    compile::{Compiler, Cond, applicable_kinds, specialize},
+    compile::Compiler,
     error::{FileRef, Texts},
     eval::{EventView, eval},
-    fields::{KINDS, KindSet},
-    format::Template,
-    sequence::{Sequence, Step},
-    source::{RawItems, RawRule, read_file},
+    fields::KINDS,
+    rule::{DenyTable, Matcher, Rule},
+    source::{RawItems, read_file},
 };
-use crate::{
-    alert::{Action, Alert, Priority},
-    enforce::spec::DenyEntry,
-    output::Enriched,
-};
-
-/// What a rule reports.
-#[derive(Debug)]
-struct RuleMeta {
-    name: String,
-    desc: String,
-    priority: Priority,
-    action: Action,
-    tags: Vec<String>,
-    output: Template,
-}
-
-#[derive(Debug)]
-enum Matcher {
-    /// Condition per event kind (`None`: the rule never matches that kind).
-    Condition([Option<Cond>; 4]),
-    Sequence(Sequence),
-}
-
-#[derive(Debug)]
-struct Rule {
-    meta: RuleMeta,
-    enabled: bool,
-    matcher: Matcher,
-}
+use crate::{alert::Alert, enforce::spec::DenyEntry, output::Enriched};
 
 /// Counts for `rules check`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -147,7 +119,11 @@ impl RuleSet {
                 errors.push(raw.file.error(raw.at, format!("rule `{}` is defined twice", raw.name)));
                 continue;
             }
-            if let Some(rule) = set.compile_rule(raw, &mut compiler, &texts, &mut errors) {
+            let mut deny = DenyTable {
+                entries: &mut set.deny,
+                rules: &mut set.summary.deny_rules,
+            };
+            if let Some(rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
                 set.rules.push(rule);
             }
         }
@@ -163,149 +139,6 @@ impl RuleSet {
         set.index();
         tracing::debug!(rules = set.rules.len(), deny = set.deny.len(), "rule set compiled");
         Ok(set)
-    }
-
-    fn compile_rule(
-        &mut self,
-        raw: &RawRule,
-        compiler: &mut Compiler,
-        texts: &Texts,
-        errors: &mut Vec<RuleError>,
-    ) -> Option<Rule> {
-        let before = errors.len() + compiler.errors.len();
-        let output = match raw.output {
-            Some(id) => match Template::parse(texts, id) {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(e);
-                    Template::default_for(&raw.name)
-                }
-            },
-            None => Template::default_for(&raw.name),
-        };
-        let mut exceptions = Vec::new();
-        for ex in &raw.exceptions {
-            if let Some(c) = compiler.exception(ex) {
-                exceptions.push(c);
-            }
-        }
-        let matcher = if let Some(text) = raw.condition {
-            let cond = compiler.condition(text)?;
-            let cond = if exceptions.is_empty() {
-                cond
-            } else {
-                Cond::And(vec![cond, Cond::Not(Box::new(Cond::Or(exceptions.clone())))])
-            };
-            let kinds = applicable_kinds(&cond);
-            if kinds == KindSet::NONE {
-                errors.push(raw.file.error(
-                    raw.at,
-                    format!(
-                        "rule `{}`: the condition cannot match any event kind (its fields and evt.kind tests contradict each other)",
-                        raw.name
-                    ),
-                ));
-                return None;
-            }
-            if raw.action == Action::Deny {
-                if !raw.exceptions.is_empty() {
-                    errors.push(raw.file.error(
-                        raw.at,
-                        format!(
-                            "rule `{}`: deny rules cannot have exceptions (the kernel cannot express them)",
-                            raw.name
-                        ),
-                    ));
-                    return None;
-                }
-                match deny::compile(&cond) {
-                    Ok(specs) if raw.enabled => {
-                        let rule_id = self.summary.deny_rules as u32;
-                        self.deny.extend(specs.into_iter().map(|spec| DenyEntry {
-                            rule_id,
-                            rule: raw.name.clone(),
-                            spec,
-                        }));
-                        self.summary.deny_rules += 1;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        let message = format!("rule `{}`: {}", raw.name, e.message);
-                        errors.push(match e.at {
-                            Some(at) => texts.error(at, message),
-                            None => raw.file.error(raw.at, message),
-                        });
-                        return None;
-                    }
-                }
-            }
-            Matcher::Condition(KINDS.map(|k| kinds.contains(k).then(|| specialize(&cond, k))))
-        } else {
-            if raw.action == Action::Deny {
-                errors.push(raw.file.error(
-                    raw.at,
-                    format!(
-                        "rule `{}`: a sequence cannot be denied in the kernel (use kill or quarantine)",
-                        raw.name
-                    ),
-                ));
-                return None;
-            }
-            let mut steps = Vec::new();
-            for (i, s) in raw.sequence.iter().enumerate() {
-                let Some(mut cond) = compiler.condition(s.condition) else {
-                    continue;
-                };
-                if i + 1 == raw.sequence.len() && !exceptions.is_empty() {
-                    cond = Cond::And(vec![cond, Cond::Not(Box::new(Cond::Or(exceptions.clone())))]);
-                }
-                let kinds = applicable_kinds(&cond);
-                if kinds == KindSet::NONE {
-                    compiler.error(
-                        error::Loc {
-                            text: s.condition,
-                            offset: 0,
-                        },
-                        format!(
-                            "rule `{}`: step `{}` cannot match any event kind",
-                            raw.name,
-                            s.alias.clone().unwrap_or_else(|| (i + 1).to_string())
-                        ),
-                    );
-                }
-                let mut same = Vec::new();
-                for v in &s.same {
-                    match fields::lookup(&v.text) {
-                        Some(f) if i > 0 && f.ty != fields::FieldType::Kind => same.push(f.field),
-                        Some(_) if i == 0 => {
-                            compiler.error(v.loc, "`same` on the first step has no previous step to compare with")
-                        }
-                        _ => compiler.error(v.loc, format!("`same`: unknown field `{}`", v.text)),
-                    }
-                }
-                steps.push(Step {
-                    by_kind: KINDS.map(|k| kinds.contains(k).then(|| specialize(&cond, k))),
-                    same,
-                });
-            }
-            let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
-            Matcher::Sequence(Sequence::new(steps, within_ns))
-        };
-        if errors.len() + compiler.errors.len() > before {
-            return None;
-        }
-        Some(Rule {
-            meta: RuleMeta {
-                name: raw.name.clone(),
-                desc: raw.desc.clone(),
-                priority: raw.priority,
-                action: raw.action,
-                tags: raw.tags.clone(),
-                output,
-            },
-            enabled: raw.enabled,
-            matcher,
-        })
     }
 
     fn index(&mut self) {
@@ -371,6 +204,25 @@ impl RuleSet {
     pub fn set_protected(&mut self, agent: &str, paths: Vec<PathBuf>) {
         let paths = paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
         self.protected.insert(agent.to_string(), paths);
+    }
+
+    /// Carries per-agent settings (protected paths) over from the set this one replaces, e.g. on
+    /// reload. Sequence state is not carried over.
+    pub fn inherit_agent_state(&mut self, previous: &RuleSet) {
+        for (agent, paths) in &previous.protected {
+            self.protected.entry(agent.clone()).or_insert_with(|| paths.clone());
+        }
+    }
+
+    /// Drops everything held for an agent that is no longer watched: its protected paths and its
+    /// pending sequence matches.
+    pub fn forget_agent(&mut self, agent: &str) {
+        self.protected.remove(agent);
+        for r in &mut self.rules {
+            if let Matcher::Sequence(s) = &mut r.matcher {
+                s.forget(agent);
+            }
+        }
     }
 
     /// Number of enabled rules.

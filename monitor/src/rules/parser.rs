@@ -117,6 +117,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         tokens,
         pos: 0,
         end: text.len() as u32,
+        depth: 0,
     };
     let expr = p.or()?;
     if let Some(t) = p.peek() {
@@ -125,10 +126,14 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     Ok(expr)
 }
 
+/// Deepest nesting of `not` and parentheses accepted (keeps recursion bounded).
+const MAX_DEPTH: u32 = 100;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     end: u32,
+    depth: u32,
 }
 
 impl Parser {
@@ -189,6 +194,17 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.depth += 1;
+        let result = if self.depth > MAX_DEPTH {
+            Err(self.err_at(self.next_offset(), "condition nested too deeply"))
+        } else {
+            self.unary_inner()
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
         if self.eat_word("not") {
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
@@ -321,5 +337,13 @@ mod tests {
         let err = parse("(a or b").unwrap_err();
         assert!(err.message.contains("expected `)`"));
         assert!(parse("a b").is_err());
+        let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(
+            parse(&deep)
+                .unwrap_err()
+                .message
+                .starts_with("condition nested too deeply")
+        );
+        assert!(parse(&format!("{}a", "not ".repeat(5000))).is_err());
     }
 }

@@ -1,12 +1,14 @@
 //! Stateful sequence rules: steps that must happen in order, for the same agent, within a window,
-//! optionally with equal field values between consecutive steps (`same: [file.path]`).
+//! optionally with equal field values between consecutive steps (`same: [file.path]`). A partial
+//! match that advances also stays where it was (intermediate steps branch); a completed match is
+//! consumed.
 //!
 //! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the oldest
 //! is dropped first) and partial matches older than the window are expired on every event.
 use std::collections::{HashMap, VecDeque};
 
 use super::{
-    compile::Cond,
+    cond::Cond,
     eval::{EventView, eval},
     fields::{Field, Kind, render},
 };
@@ -53,79 +55,69 @@ impl Sequence {
             .filter(|k| self.steps.iter().any(|s| s.by_kind[*k as usize].is_some()))
     }
 
-    fn step_matches(&self, i: usize, kind: Kind, v: &EventView) -> bool {
-        self.steps[i].by_kind[kind as usize]
-            .as_ref()
-            .is_some_and(|c| eval(c, v))
-    }
-
-    fn capture(&self, next: usize, v: &EventView) -> Vec<String> {
-        self.steps
-            .get(next)
-            .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
-            .unwrap_or_default()
-    }
-
-    /// Feeds one event; true when it completes the sequence.
+    /// Feeds one event; true when it completes the sequence. Allocates only when a step matches.
     pub fn observe(&mut self, kind: Kind, v: &EventView) -> bool {
+        let Sequence {
+            steps,
+            within_ns,
+            partials,
+        } = self;
         let now = v.ev.event.header.ktime_ns;
         let agent = v.ev.agent.as_str();
-        let starts = self.step_matches(0, kind, v);
         let mut completed = false;
-        if let Some(mut list) = self.partials.remove(agent) {
-            list.retain(|p| now.saturating_sub(p.started_ns) <= self.within_ns);
+        if let Some(list) = partials.get_mut(agent) {
+            list.retain(|p| now.saturating_sub(p.started_ns) <= *within_ns);
             let mut advanced = Vec::new();
             list.retain(|p| {
-                let step = &self.steps[p.next];
-                if !self.step_matches(p.next, kind, v) {
+                let step = &steps[p.next];
+                if !step_matches(step, kind, v)
+                    || !step
+                        .same
+                        .iter()
+                        .zip(&p.captured)
+                        .all(|(f, want)| same_value(*f, v, want))
+                {
                     return true;
                 }
-                let same_ok = step
-                    .same
-                    .iter()
-                    .zip(&p.captured)
-                    .all(|(f, want)| render_eq(*f, v, want));
-                if !same_ok {
-                    return true;
-                }
-                if p.next + 1 == self.steps.len() {
+                if p.next + 1 == steps.len() {
+                    // A completed chain is consumed.
                     completed = true;
-                } else {
-                    advanced.push(Partial {
-                        next: p.next + 1,
-                        started_ns: p.started_ns,
-                        captured: self.capture(p.next + 1, v),
-                    });
+                    return false;
                 }
-                false
+                // An intermediate step branches: the chain also stays where it is, so e.g. every
+                // file written after a connect is tracked, not only the first.
+                advanced.push(Partial {
+                    next: p.next + 1,
+                    started_ns: p.started_ns,
+                    captured: capture(steps, p.next + 1, v),
+                });
+                true
             });
             for p in advanced {
-                self.push(&mut list, p);
+                push(list, p);
             }
-            if !list.is_empty() {
-                self.partials.insert(agent.to_string(), list);
+            if list.is_empty() {
+                partials.remove(agent);
             }
         }
-        if starts {
+        if steps.first().is_some_and(|s| step_matches(s, kind, v)) {
             let p = Partial {
                 next: 1,
                 started_ns: now,
-                captured: self.capture(1, v),
+                captured: capture(steps, 1, v),
             };
-            let mut list = self.partials.remove(agent).unwrap_or_default();
-            self.push(&mut list, p);
-            self.partials.insert(agent.to_string(), list);
+            match partials.get_mut(agent) {
+                Some(list) => push(list, p),
+                None => {
+                    partials.insert(agent.to_string(), VecDeque::from([p]));
+                }
+            }
         }
         completed
     }
 
-    /// Adds a partial match, replacing an identical older one and enforcing the cap.
-    fn push(&self, list: &mut VecDeque<Partial>, p: Partial) {
-        list.retain(|q| !(q.next == p.next && q.captured == p.captured));
-        if list.len() >= MAX_PARTIALS {
-            list.pop_front();
-        }
-        list.push_back(p);
+    pub fn forget(&mut self, agent: &str) {
+        self.partials.remove(agent);
     }
 
     /// Partial matches currently held (all agents).
@@ -134,7 +126,28 @@ impl Sequence {
     }
 }
 
-fn render_eq(f: Field, v: &EventView, want: &str) -> bool {
+fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
+    step.by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, v))
+}
+
+/// Values of `steps[next].same`, read from the current event.
+fn capture(steps: &[Step], next: usize, v: &EventView) -> Vec<String> {
+    steps
+        .get(next)
+        .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
+        .unwrap_or_default()
+}
+
+/// Adds a partial match, replacing an identical older one and enforcing the cap.
+fn push(list: &mut VecDeque<Partial>, p: Partial) {
+    list.retain(|q| !(q.next == p.next && q.captured == p.captured));
+    if list.len() >= MAX_PARTIALS {
+        list.pop_front();
+    }
+    list.push_back(p);
+}
+
+fn same_value(f: Field, v: &EventView, want: &str) -> bool {
     match super::fields::str_value(f, v.ev) {
         Some(s) if f != Field::ProcArgs => s == want,
         _ => render(f, v.ev) == want,

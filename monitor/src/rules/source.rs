@@ -269,7 +269,8 @@ impl Reader<'_> {
                             n.at(),
                             format!("`within`: expected a duration such as `60s` or `5m`, found `{s}`"),
                         );
-                        None
+                        // Reported above; keeps the rule from also being told it lacks `within`.
+                        Some(Duration::from_secs(1))
                     }
                 }
             }

@@ -241,6 +241,26 @@ fn network_addresses_match_as_addresses() {
 }
 
 #[test]
+fn not_equal_is_false_when_the_event_lacks_the_field() {
+    let mut set = load(
+        "- rule: not 80
+  condition: net.port != 80
+- rule: not addr
+  condition: net.addr != 10.0.0.1
+",
+    );
+    assert_eq!(set.summary().per_kind, [0, 0, 2, 0]);
+    assert!(fired(&mut set, &exec("/bin/sh", &[], 1)).is_empty());
+    assert!(fired(&mut set, &connect(Family::Inet, "10.0.0.1", 80, 1)).is_empty());
+    assert_eq!(
+        fired(&mut set, &connect(Family::Inet, "::ffff:10.0.0.2", 443, 1)),
+        ["not 80", "not addr"]
+    );
+    // A unix socket path is not an address: address tests are false, `!=` included.
+    assert_eq!(fired(&mut set, &connect(Family::Unix, "/run/x.sock", 0, 1)), ["not 80"]);
+}
+
+#[test]
 fn protected_paths_are_per_agent_and_path_aware() {
     let mut set = load("- rule: drift\n  condition: file.write and file.path startswith agent.protected\n");
     assert!(fired(&mut set, &open("/opt/bot/main.py", libc::O_WRONLY, 1)).is_empty());
@@ -250,6 +270,13 @@ fn protected_paths_are_per_agent_and_path_aware() {
     assert!(fired(&mut set, &open("/opt/botany", libc::O_WRONLY, 1)).is_empty());
     set.set_protected("other", vec![PathBuf::from("/srv")]);
     assert!(fired(&mut set, &open("/srv/x", libc::O_WRONLY, 1)).is_empty());
+    // A reloaded set keeps the declared paths.
+    let mut reloaded = load("- rule: drift2\n  condition: file.write and file.path startswith agent.protected\n");
+    reloaded.inherit_agent_state(&set);
+    assert_eq!(
+        fired(&mut reloaded, &open("/opt/bot/main.py", libc::O_WRONLY, 1)),
+        ["drift2"]
+    );
 }
 
 const SEQ: &str = r#"
@@ -287,11 +314,37 @@ fn sequences_match_in_order_same_value_within_window() {
 }
 
 #[test]
+fn intermediate_steps_branch_and_the_last_step_consumes() {
+    let mut set = load(
+        r#"
+- rule: fetch write exec
+  sequence:
+    - condition: evt.kind = connect
+    - condition: evt.kind = open and file.write
+    - condition: evt.kind = exec
+      same: [file.path]
+  within: 1m
+"#,
+    );
+    fired(&mut set, &connect(Family::Inet, "1.2.3.4", 443, 1));
+    fired(&mut set, &open("/tmp/a", libc::O_WRONLY, 2));
+    fired(&mut set, &open("/tmp/b", libc::O_WRONLY, 3));
+    assert_eq!(fired(&mut set, &exec("/tmp/b", &[], 4)), ["fetch write exec"]);
+    assert_eq!(fired(&mut set, &exec("/tmp/a", &[], 5)), ["fetch write exec"]);
+    assert!(fired(&mut set, &exec("/tmp/a", &[], 6)).is_empty());
+}
+
+#[test]
 fn sequence_state_is_bounded() {
     let mut set = load(SEQ);
     for i in 0..(super::sequence::MAX_PARTIALS as u64 + 50) {
         fired(&mut set, &open(&format!("/tmp/f{i}"), libc::O_WRONLY, i));
     }
+    assert_eq!(set.pending_sequences(), super::sequence::MAX_PARTIALS);
+    let mut other = open("/tmp/other", libc::O_WRONLY, 0);
+    other.agent = "other".into();
+    fired(&mut set, &other);
+    set.forget_agent("other");
     assert_eq!(set.pending_sequences(), super::sequence::MAX_PARTIALS);
     // The oldest were dropped, the newest still match.
     assert!(fired(&mut set, &exec("/tmp/f0", &[], 1000)).is_empty());
@@ -436,11 +489,26 @@ fn errors_name_file_line_and_column() {
         errors("- rule: a\n  condition: evt.kind = exec\n- rule: a\n  condition: evt.kind = exec\n"),
         "r.yaml:3:3: rule `a` is defined twice"
     );
+    assert_eq!(
+        errors("- rule: a\n  condition: agent.protected exists\n"),
+        "r.yaml:2:14: `agent.protected` is a list of paths: use it on the right, e.g. `file.path startswith agent.protected`"
+    );
     // Output with an unknown field.
     assert_eq!(
         errors("- rule: a\n  condition: evt.kind = exec\n  output: \"x %proc.nope\"\n"),
         "r.yaml:3:14: output: unknown field `%proc.nope` (write %% for a literal %)"
     );
+}
+
+#[test]
+fn likely_list_typos_are_errors() {
+    let text = "- list: shells\n  items: [sh]\n- rule: a\n  condition: proc.name in (shellz, 'shellz', bash)\n";
+    assert_eq!(
+        errors(text),
+        "r.yaml:4:28: unknown list `shellz` (did you mean `shells`? quote the value if it is meant literally)"
+    );
+    // Quoted, it is a literal.
+    load("- list: shells\n  items: [sh]\n- rule: a\n  condition: proc.name in ('shellz', bash)\n");
 }
 
 #[test]
@@ -467,4 +535,84 @@ fn a_bad_file_loads_nothing() {
     let err = RuleSet::from_sources(&[good, bad]).unwrap_err();
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].file.as_ref(), "b.yaml");
+}
+
+#[test]
+fn sequence_rules_are_validated() {
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n      same: [file.path]\n    - condition: evt.kind = open\n  within: 5s\n",
+    );
+    assert_eq!(
+        e,
+        "r.yaml:4:14: `same` on the first step has no previous step to compare with"
+    );
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = open\n      same: [file.nope]\n  within: 1s\n",
+    );
+    assert_eq!(e, "r.yaml:5:14: `same`: unknown field `file.nope`");
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = open\n  within: soon\n",
+    );
+    assert_eq!(
+        e,
+        "r.yaml:5:11: `within`: expected a duration such as `60s` or `5m`, found `soon`"
+    );
+    let e = errors("- rule: s\n  sequence:\n    - condition: evt.kind = exec\n  within: 5s\n");
+    assert_eq!(e, "r.yaml:1:3: rule `s`: a sequence needs at least two steps");
+    let e = errors(
+        "- rule: s\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = mount\n  within: 5s\n  action: deny\n",
+    );
+    assert!(e.contains("a sequence cannot be denied in the kernel"), "{e}");
+}
+
+#[test]
+fn lifecycle_events_match_nothing() {
+    let mut set = load("- rule: anything\n  condition: proc.pid exists\n");
+    assert_eq!(set.summary().per_kind, [1, 1, 1, 1]);
+    let fork = enriched(Body::Fork(crate::event::ForkInfo { child_pid: 5 }), "x", "/x", 1);
+    assert!(set.evaluate(&fork).is_empty());
+    assert_eq!(fired(&mut set, &mount("tmpfs")), ["anything"]);
+}
+
+#[test]
+fn fixture_files_report_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.yaml"), "- rule: a\n  condition: evt.kind = mount\n").unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n    - connect: 1.2.3.4\n      port: http\n",
+    )
+    .unwrap();
+    let e = super::fixtures::run_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.ends_with("tests/t.yaml:5:13: `port`: expected a number, found `http`"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      expect: [b]\n  expect_not: [a]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      fstyp: x\n",
+    )
+    .unwrap();
+    let e = super::fixtures::run_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("tests/t.yaml:4:7: unknown key `fstyp`"), "{e}");
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - mount: /mnt\n      expect: [b]\n  expect_not: [a]\n",
+    )
+    .unwrap();
+    let results = super::fixtures::run_dir(dir.path()).unwrap();
+    assert_eq!(
+        results[0].failures,
+        vec![
+            "no rule named `b`".to_string(),
+            "event 1: expected [\"b\"] to fire, got [\"a\"]".to_string(),
+            "expected `a` not to fire, it did".to_string(),
+        ]
+    );
 }
