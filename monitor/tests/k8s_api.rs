@@ -170,3 +170,58 @@ async fn reports_http_errors() {
     let err = client.list_pods("worker-1").await.unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
 }
+
+/// Pod metadata from the recorded list names the real cgroup of its container.
+#[tokio::test]
+async fn discovery_names_a_container_from_the_recorded_pod_list() {
+    use agentmon::{cgroup::Cgroup, config::Config, discovery::DiscoveryEvent};
+
+    struct Rm(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            if let Ok(cg) = Cgroup::open(&self.0, &self.1) {
+                let _ = cg.remove();
+            }
+        }
+    }
+    let base = api_server(Arc::new(Mutex::new(Vec::new()))).await;
+    let client = KubeClient::new(&base, Some("test-token".into()), None).unwrap();
+    let (pods, _) = client.list_pods("worker-1").await.unwrap();
+    let store = PodStore::default();
+    store.replace_all(pods);
+
+    let root = agentmon::cgroup::cgroup2_root().unwrap();
+    let top = root.join(format!("agentmon-test-k8s-disc-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let _rm = Rm(root.clone(), top.clone());
+    let pod = format!(
+        "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{}.slice",
+        CODER.replace('-', "_")
+    );
+    let agent_cid = "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e";
+    let tools_cid = "2222222222222222222222222222222222222222222222222222222222222222";
+    for cid in [agent_cid, tools_cid] {
+        std::fs::create_dir_all(top.join(&pod).join(format!("cri-containerd-{cid}.scope"))).unwrap();
+    }
+    let cfg = Config::parse(
+        r#"
+agents:
+  - name: "{namespace}/{pod}/{container}"
+    match:
+      namespace: "ai-*"
+      container_name: agent
+      pod_labels: {app.kubernetes.io/component: agent}
+"#,
+        std::path::Path::new("t.yaml"),
+    )
+    .unwrap();
+    let mut d = agentmon::discovery::Discovery::new(root.clone(), cfg.agents, Some(store)).with_scope(top.clone());
+    let events = d.scan();
+    assert_eq!(events.len(), 1, "only the `agent` container: {events:?}");
+    let DiscoveryEvent::Added { cgroup, agent } = &events[0] else {
+        panic!()
+    };
+    assert_eq!(agent.name, "ai-agents/coder-7d9f8b6c5-x2k4p/agent");
+    assert!(cgroup.rel.ends_with(&format!("cri-containerd-{agent_cid}.scope")));
+    assert_eq!(agent.identity.pod_uid.as_deref(), Some(CODER));
+}
