@@ -299,7 +299,17 @@ impl KubeClient {
         }
         let mut last_rv = rv.to_string();
         let mut buf: Vec<u8> = Vec::new();
-        while let Some(chunk) = resp.chunk().await? {
+        // The server ends the watch after timeoutSeconds and sends bookmarks meanwhile; silence well
+        // beyond that means a dead connection: watch again.
+        loop {
+            let chunk = match tokio::time::timeout(Duration::from_secs(330), resp.chunk()).await {
+                Ok(c) => c?,
+                Err(_) => {
+                    tracing::debug!("pod watch silent for 330 s; re-watching");
+                    break;
+                }
+            };
+            let Some(chunk) = chunk else { break };
             buf.extend_from_slice(&chunk);
             while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=nl).collect();
