@@ -77,7 +77,11 @@ impl Agents {
             match metrics::serve(addr, metrics.clone()).await {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
-                Err(e) => tracing::error!("{e}; continuing without /metrics"),
+                Err(e) if args.metrics_addr.is_some() || config.is_some() => {
+                    tracing::error!("{e}; continuing without /metrics")
+                }
+                // The default address on an ad-hoc run (another agentmon may hold it).
+                Err(e) => tracing::warn!("{e}; continuing without /metrics"),
             }
         }
         let sinks = AlertSinks::new(
