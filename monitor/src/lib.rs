@@ -12,6 +12,7 @@ pub mod output;
 pub mod pipeline;
 pub mod probes;
 pub mod proctable;
+pub mod record;
 pub mod resolve;
 pub mod ringbuf;
 pub mod session;
