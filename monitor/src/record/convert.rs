@@ -335,10 +335,7 @@ mod tests {
 
     fn same(a: &Enriched, b: &Enriched) {
         // Enriched has no PartialEq (it lives in output.rs); its JSON form covers every field.
-        assert_eq!(
-            serde_json::to_value(a).unwrap(),
-            serde_json::to_value(b).unwrap()
-        );
+        assert_eq!(serde_json::to_value(a).unwrap(), serde_json::to_value(b).unwrap());
         assert_eq!(a.event, b.event);
         assert_eq!(a.ancestors, b.ancestors);
         assert_eq!(
@@ -365,7 +362,10 @@ mod tests {
         e.time = "2026-11-26T19:26:37.123456789Z".into(); // ns precision: kept as text
         same(&e, &roundtrip(&e));
         e.time = "2026-11-26T19:26:37.123456Z".into();
-        assert!(event_to_proto(&e).time_text.is_empty(), "canonical time is stored as ns only");
+        assert!(
+            event_to_proto(&e).time_text.is_empty(),
+            "canonical time is stored as ns only"
+        );
         same(&e, &roundtrip(&e));
         e.resolved_path = None;
         e.ancestors.clear();
@@ -445,11 +445,20 @@ mod tests {
             port: 70_000,
             fd: 0,
         }));
-        assert!(matches!(event_from_proto(p.clone()), Err(ConvertError::OutOfRange { .. })));
+        assert!(matches!(
+            event_from_proto(p.clone()),
+            Err(ConvertError::OutOfRange { .. })
+        ));
         p.body = None;
-        assert_eq!(event_from_proto(p.clone()).unwrap_err(), ConvertError::Missing("event body"));
+        assert_eq!(
+            event_from_proto(p.clone()).unwrap_err(),
+            ConvertError::Missing("event body")
+        );
         p.body = Some(proto::event::Body::Open(proto::Open::default()));
-        assert!(matches!(event_from_proto(p.clone()), Err(ConvertError::UnknownEnum { .. })));
+        assert!(matches!(
+            event_from_proto(p.clone()),
+            Err(ConvertError::UnknownEnum { .. })
+        ));
         p.header = None;
         assert!(event_from_proto(p).is_err());
         assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());

@@ -199,7 +199,12 @@ pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainH
 }
 
 /// Whether a parsed frame continues the chain ending in `prev`.
-pub fn check_chain(prev: &ChainHash, raw_head: &[u8; FRAME_HEADER_LEN], h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
+pub fn check_chain(
+    prev: &ChainHash,
+    raw_head: &[u8; FRAME_HEADER_LEN],
+    h: &FrameHeader,
+    payload: &[u8],
+) -> Result<(), Problem> {
     if chain_hash(prev, raw_head, payload) == h.chain {
         Ok(())
     } else {
@@ -251,7 +256,10 @@ mod tests {
         assert_eq!((h.kind, h.seq, h.payload_len, h.chain), (FrameKind::Alert, 9, 7, chain));
         check_payload(&h, &f[FRAME_HEADER_LEN..]).unwrap();
         check_chain(&ZERO_HASH, &head(&f), &h, &f[FRAME_HEADER_LEN..]).unwrap();
-        assert_eq!(check_chain(&[1; 32], &head(&f), &h, &f[FRAME_HEADER_LEN..]), Err(Problem::Chain));
+        assert_eq!(
+            check_chain(&[1; 32], &head(&f), &h, &f[FRAME_HEADER_LEN..]),
+            Err(Problem::Chain)
+        );
     }
 
     #[test]
@@ -265,6 +273,9 @@ mod tests {
         let mut g = f.clone();
         g[FRAME_HEADER_LEN] ^= 0x80;
         let h = parse_header(&head(&g)).unwrap();
-        assert!(matches!(check_payload(&h, &g[FRAME_HEADER_LEN..]), Err(Problem::PayloadChecksum { .. })));
+        assert!(matches!(
+            check_payload(&h, &g[FRAME_HEADER_LEN..]),
+            Err(Problem::PayloadChecksum { .. })
+        ));
     }
 }

@@ -21,7 +21,7 @@ pub mod writer;
 
 pub use convert::ConvertError;
 pub use format::{ChainHash, FrameError, FrameKind, Problem};
-pub use reader::{FrameReader, Record, RecordReader, ReaderOptions};
+pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
 pub use replay::{Evaluator, ReplayFilter, ReplayStats};
 pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};
 pub use writer::{Recorder, RecorderOptions};
@@ -53,3 +53,6 @@ impl RecordError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

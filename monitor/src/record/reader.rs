@@ -206,10 +206,11 @@ impl<R: Read> FrameReader<R> {
                     self.frames += 1;
                     let offset = self.src.pos;
                     let bytes = self.src.bytes();
-                    let head: &[u8; FRAME_HEADER_LEN] = match bytes.get(..FRAME_HEADER_LEN).and_then(|h| h.try_into().ok()) {
-                        Some(h) => h,
-                        None => return None, // unreachable: step() checked the length
-                    };
+                    let head: &[u8; FRAME_HEADER_LEN] =
+                        match bytes.get(..FRAME_HEADER_LEN).and_then(|h| h.try_into().ok()) {
+                            Some(h) => h,
+                            None => return None, // unreachable: step() checked the length
+                        };
                     let header = match format::parse_header(head) {
                         Ok(h) => h,
                         Err(_) => return None, // unreachable: step() parsed it
@@ -380,7 +381,10 @@ impl<R: Read> FrameReader<R> {
 
     fn accept_log_header(&mut self, h: &FrameHeader, raw: &[u8; FRAME_HEADER_LEN], need: usize) -> Result<(), Problem> {
         if h.kind != FrameKind::Header {
-            return Err(Problem::NotALog(format!("first frame is a {} frame, not a header", h.kind.name())));
+            return Err(Problem::NotALog(format!(
+                "first frame is a {} frame, not a header",
+                h.kind.name()
+            )));
         }
         let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
         let lh = proto::LogHeader::decode(payload).map_err(|e| Problem::Payload {
@@ -447,7 +451,9 @@ pub fn decode_record(kind: FrameKind, payload: &[u8]) -> Result<Record, Problem>
         FrameKind::Header => Record::Header(proto::LogHeader::decode(payload).map_err(|e| payload_err("header", e))?),
         FrameKind::Event => {
             let p = proto::Event::decode(payload).map_err(|e| payload_err("event", e))?;
-            Record::Event(Box::new(convert::event_from_proto(p).map_err(|e| payload_err("event", e))?))
+            Record::Event(Box::new(
+                convert::event_from_proto(p).map_err(|e| payload_err("event", e))?,
+            ))
         }
         FrameKind::Alert => Record::Alert(proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?),
         FrameKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),

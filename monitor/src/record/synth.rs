@@ -95,7 +95,11 @@ pub fn synthetic_event(i: u64) -> Enriched {
             },
         ],
         cgroup: "agents/coder".into(),
-        agent: if i % 3 == 0 { "coder".into() } else { "researcher".into() },
+        agent: if i % 3 == 0 {
+            "coder".into()
+        } else {
+            "researcher".into()
+        },
         resolved_path,
     }
 }

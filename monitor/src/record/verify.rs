@@ -118,7 +118,9 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
         }
     }
     rep.header = r.log_header().cloned();
+    // Checked only when the frames themselves are fine (otherwise the counts differ anyway).
     if let (Some(t), Some(offset)) = (&rep.trailer, trailer_offset)
+        && rep.error_count == 0
         && (t.frames, t.events, t.alerts) != (rep.frames, rep.events, rep.alerts)
     {
         let msg = format!(
@@ -223,7 +225,9 @@ fn link_problem(prev: &FileReport, next: &FileReport) -> Option<String> {
 }
 
 fn base(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `FILE` and its existing continuations `FILE.1`, `FILE.2`, … in order.

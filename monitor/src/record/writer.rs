@@ -98,7 +98,9 @@ pub fn rotated_path(base: &Path, index: u32) -> PathBuf {
 }
 
 fn base_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// An open log. Not shared between threads: the live pipeline owns it.
