@@ -4,6 +4,7 @@ use crate::{
     event::{self, Body, Event},
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
+    record::LiveRecorder,
     resolve,
 };
 
@@ -28,6 +29,8 @@ pub struct Pipeline {
     printer: Printer,
     filter: Filter,
     pub stats: Stats,
+    /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
+    recorder: Option<LiveRecorder>,
 }
 
 impl Pipeline {
@@ -39,7 +42,12 @@ impl Pipeline {
             printer,
             filter,
             stats: Stats::default(),
+            recorder: None,
         }
+    }
+
+    pub fn set_recorder(&mut self, recorder: LiveRecorder) {
+        self.recorder = Some(recorder);
     }
 
     pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -64,10 +72,16 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
-        if !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_)) {
+        let hidden = !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_));
+        if hidden && self.recorder.is_none() {
             return;
         }
         let enriched = self.enrich(ev);
+        // Sequence number of the recorded event, for `LiveRecorder::alert(&alert, seq)`.
+        let _seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
+        if hidden {
+            return;
+        }
         self.printer.event(&enriched);
         self.stats.printed += 1;
     }
@@ -98,9 +112,15 @@ impl Pipeline {
 
     pub fn report_drops(&mut self, lost: u64, total: u64) {
         self.printer.drops(lost, total);
+        if let Some(r) = &mut self.recorder {
+            r.drops(lost, total);
+        }
     }
 
     pub fn flush(&mut self) {
         self.printer.flush();
+        if let Some(r) = &mut self.recorder {
+            r.flush();
+        }
     }
 }

@@ -58,6 +58,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         Printer::stdout(args.monitor.json),
         args.monitor.filter(),
     )?;
+    args.monitor.record.attach(&mut session.pipeline)?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
     let agent = args.name.clone().unwrap_or_else(|| {
         std::path::Path::new(&args.command[0])

@@ -1,5 +1,7 @@
 //! The `agentmon` subcommands.
 pub mod exec;
+pub mod log;
+pub mod replay;
 pub mod run;
 
 /// Options shared by the live-monitoring commands.
@@ -14,6 +16,8 @@ pub struct MonitorArgs {
     /// Ring buffer size in bytes (power of two, ≥ 4096).
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     pub ringbuf_size: u32,
+    #[command(flatten)]
+    pub record: log::RecordArgs,
 }
 
 impl MonitorArgs {

@@ -33,6 +33,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         Printer::stdout(args.monitor.json),
         args.monitor.filter(),
     )?;
+    args.monitor.record.attach(&mut session.pipeline)?;
     for (slot, cg) in cgroups.iter().enumerate() {
         session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");

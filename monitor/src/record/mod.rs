@@ -12,6 +12,7 @@
 //! - [`synth`] makes synthetic logs for tests and benchmarks.
 pub mod convert;
 pub mod format;
+pub mod live;
 pub mod proto;
 pub mod reader;
 pub mod replay;
@@ -21,6 +22,7 @@ pub mod writer;
 
 pub use convert::ConvertError;
 pub use format::{ChainHash, FrameError, FrameKind, Problem};
+pub use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
 pub use replay::{Evaluator, ReplayFilter, ReplayStats};
 pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};

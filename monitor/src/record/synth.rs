@@ -123,22 +123,36 @@ pub fn synthetic_alert(ev: &Enriched) -> Alert {
     }
 }
 
-/// Writes a log of `n_events` synthetic events (and one alert per 100 events) to `path`.
+/// Writes a log of `n_events` synthetic events (and an alert on every 10th connect) to `path`.
 pub fn generate_synthetic_log(path: &Path, n_events: u64) -> Result<(), RecordError> {
-    let mut rec = Recorder::create(
-        path,
-        RecorderOptions {
-            sync_every_frames: 0,
-            sync_interval: None,
-            ..RecorderOptions::default()
-        },
-    )?;
-    for i in 0..n_events {
+    let opts = RecorderOptions {
+        sync_every_frames: 0,
+        sync_interval: None,
+        ..RecorderOptions::default()
+    };
+    write_synthetic(path, Some(n_events), opts, |_| {})
+}
+
+/// Like [`generate_synthetic_log`] with recorder options; `n_events: None` writes until the process
+/// is killed (the crash test). `recorded` gets each event's sequence number once `record_event`
+/// returned.
+pub fn write_synthetic(
+    path: &Path,
+    n_events: Option<u64>,
+    opts: RecorderOptions,
+    mut recorded: impl FnMut(u64),
+) -> Result<(), RecordError> {
+    let mut rec = Recorder::create(path, opts)?;
+    let mut i = 0u64;
+    while n_events.is_none_or(|n| i < n) {
         let ev = synthetic_event(i);
         let seq = rec.record_event(&ev)?;
-        if i % 100 == 2 {
+        recorded(seq);
+        // Every 10th connect event (i % 7 == 2) raises an alert.
+        if i % 70 == 2 {
             rec.record_alert(&synthetic_alert(&ev), seq)?;
         }
+        i += 1;
     }
     rec.close()
 }

@@ -242,3 +242,18 @@ pub fn with_rotations(base: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Each path followed by its rotated continuations (unless listed already), duplicates removed:
+/// `log verify FILE` checks the whole rotated log, and `FILE FILE.*` (where `FILE.10` sorts before
+/// `FILE.2`) still comes out in order.
+pub fn expand_rotations(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        for q in with_rotations(p) {
+            if !out.contains(&q) {
+                out.push(q);
+            }
+        }
+    }
+    out
+}
