@@ -201,21 +201,13 @@ impl<R: Read> FrameReader<R> {
                 }
             }
             match self.step() {
-                Step::Frame(len) => {
+                Step::Frame(header) => {
+                    let len = header.frame_len();
                     self.pending_consume = len;
                     self.frames += 1;
                     let offset = self.src.pos;
-                    let bytes = self.src.bytes();
-                    let head: &[u8; FRAME_HEADER_LEN] =
-                        match bytes.get(..FRAME_HEADER_LEN).and_then(|h| h.try_into().ok()) {
-                            Some(h) => h,
-                            None => return None, // unreachable: step() checked the length
-                        };
-                    let header = match format::parse_header(head) {
-                        Ok(h) => h,
-                        Err(_) => return None, // unreachable: step() parsed it
-                    };
-                    let payload = &bytes[FRAME_HEADER_LEN..len];
+                    // step() made sure the whole frame is buffered.
+                    let payload = self.src.bytes().get(FRAME_HEADER_LEN..len)?;
                     return Some(Ok(Frame {
                         offset,
                         header,
@@ -376,7 +368,7 @@ impl<R: Read> FrameReader<R> {
         self.after_trailer = h.kind == FrameKind::Trailer;
         self.expect_seq = h.seq.wrapping_add(1);
         self.prev_chain = h.chain;
-        Step::Frame(need)
+        Step::Frame(h)
     }
 
     fn accept_log_header(&mut self, h: &FrameHeader, raw: &[u8; FRAME_HEADER_LEN], need: usize) -> Result<(), Problem> {
@@ -412,7 +404,7 @@ impl<R: Read> FrameReader<R> {
 }
 
 enum Step {
-    Frame(usize),
+    Frame(FrameHeader),
     Skip(usize),
     End,
     Error(FrameError),
@@ -425,7 +417,7 @@ pub enum Record {
     Event(Box<Enriched>),
     /// Kept in its recorded form: rebuilding an [`crate::alert::Alert`] needs the triggering event
     /// (see [`convert::alert_from_proto`]).
-    Alert(proto::Alert),
+    Alert(Box<proto::Alert>),
     Drops(proto::Drops),
     Trailer(proto::Trailer),
 }
@@ -455,7 +447,9 @@ pub fn decode_record(kind: FrameKind, payload: &[u8]) -> Result<Record, Problem>
                 convert::event_from_proto(p).map_err(|e| payload_err("event", e))?,
             ))
         }
-        FrameKind::Alert => Record::Alert(proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?),
+        FrameKind::Alert => Record::Alert(Box::new(
+            proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?,
+        )),
         FrameKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
         FrameKind::Trailer => Record::Trailer(proto::Trailer::decode(payload).map_err(|e| payload_err("trailer", e))?),
     })

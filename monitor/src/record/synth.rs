@@ -33,7 +33,7 @@ pub fn synthetic_event(i: u64) -> Enriched {
             flags: (libc::O_WRONLY | libc::O_CREAT) as u32,
             mode: 0o644,
             dfd: -100,
-            syscall: if i % 2 == 0 { "openat" } else { "openat2" },
+            syscall: if i.is_multiple_of(2) { "openat" } else { "openat2" },
         }),
         2 => Body::Connect(ConnectInfo {
             family: Family::Inet,
@@ -95,7 +95,7 @@ pub fn synthetic_event(i: u64) -> Enriched {
             },
         ],
         cgroup: "agents/coder".into(),
-        agent: if i % 3 == 0 {
+        agent: if i.is_multiple_of(3) {
             "coder".into()
         } else {
             "researcher".into()

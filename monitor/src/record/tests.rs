@@ -77,7 +77,7 @@ fn round_trip_many_events_of_every_kind() {
                 assert_eq!(a.event_seq, last_event_seq, "alert names its event's frame");
                 assert!(a.event.is_none());
                 let ev = synthetic_event(events - 1);
-                let back = convert::alert_from_proto(a, Some(ev.clone())).unwrap();
+                let back = convert::alert_from_proto(*a, Some(ev.clone())).unwrap();
                 assert_eq!(
                     serde_json::to_value(&back).unwrap(),
                     serde_json::to_value(synthetic_alert(&ev)).unwrap()

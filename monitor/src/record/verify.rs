@@ -90,7 +90,7 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
                 continue;
             }
         };
-        if rep.frames % 65_536 == 0 {
+        if rep.frames.is_multiple_of(65_536) {
             progress(f.offset);
         }
         rep.frames += 1;
