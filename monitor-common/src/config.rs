@@ -50,7 +50,8 @@ pub struct KernelConfig {
     /// Bit `n` set: some watched cgroup sits at level `n` of the cgroup v2 hierarchy, so the scope check
     /// looks up the task's ancestor at that level.
     pub watched_levels: u32,
-    pub _pad: u32,
+    /// `enforce::DENY_KIND_*` bits: deny tables with entries.
+    pub deny_kinds: u32,
 }
 
 #[cfg(feature = "user")]

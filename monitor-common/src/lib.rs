@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod enforce;
 pub mod exec;
 pub mod mount;
 pub mod open;
@@ -52,6 +53,8 @@ pub enum EventKind {
     Exit = 6,
     /// A synchronous in-kernel deny happened (payload [`process::DenyEvent`]).
     Deny = 7,
+    /// The working directory changed (payload [`process::ChdirEvent`]).
+    Chdir = 8,
 }
 
 impl EventKind {
@@ -64,6 +67,7 @@ impl EventKind {
             5 => Self::Fork,
             6 => Self::Exit,
             7 => Self::Deny,
+            8 => Self::Chdir,
             _ => return None,
         })
     }

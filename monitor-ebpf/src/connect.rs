@@ -2,17 +2,21 @@
 use core::ffi::c_void;
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated as gen_},
-    macros::tracepoint,
-    programs::TracePointContext,
+    helpers::{bpf_probe_read_user, generated as gen_, generated::bpf_get_current_ancestor_cgroup_id},
+    macros::{cgroup_sock_addr, tracepoint},
+    maps::lpm_trie::Key,
+    programs::{SockAddrContext, TracePointContext},
 };
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED,
+    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED, MAX_CGROUP_LEVELS,
+    config::KernelConfig,
     connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_ADDR_LEN, ConnectEvent},
     counter,
+    enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
+    process::{DENY_CONNECT, DenyEvent},
 };
 
-use crate::{header, maps, scope};
+use crate::{enforce, header, maps, scope};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
 pub fn sys_enter_connect(ctx: TracePointContext) -> u32 {
@@ -84,4 +88,124 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     }
     header::submit(entry);
     Some(())
+}
+
+/// cgroup `connect4` hook (attached to each watched cgroup): refuses with EPERM when the agent is
+/// quarantined or a deny rule covers the destination.
+#[cgroup_sock_addr(connect4)]
+pub fn connect4(ctx: SockAddrContext) -> i32 {
+    match verdict4(&ctx) {
+        Some(rule_id) => {
+            emit_refused(rule_id);
+            0
+        }
+        None => 1,
+    }
+}
+
+/// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
+#[cgroup_sock_addr(connect6)]
+pub fn connect6(ctx: SockAddrContext) -> i32 {
+    match verdict6(&ctx) {
+        Some(rule_id) => {
+            emit_refused(rule_id);
+            0
+        }
+        None => 1,
+    }
+}
+
+#[inline(always)]
+fn quarantined(cfg: &KernelConfig) -> bool {
+    let levels = cfg.watched_levels;
+    let mut level = 0u32;
+    while level < MAX_CGROUP_LEVELS {
+        if levels & (1 << level) != 0 {
+            let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
+            if id != 0 && unsafe { enforce::QUARANTINE.get(&id) }.is_some() {
+                return true;
+            }
+        }
+        level += 1;
+    }
+    false
+}
+
+#[inline(always)]
+fn rule4(addr: [u8; 4], port: u16) -> Option<u32> {
+    let key = Key::new(32, addr);
+    let rule = enforce::DENY_NET4.get(&key)?;
+    (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
+}
+
+#[inline(always)]
+fn verdict4(ctx: &SockAddrContext) -> Option<u32> {
+    let cfg = maps::config()?;
+    if quarantined(cfg) {
+        return Some(RULE_ID_QUARANTINE);
+    }
+    if cfg.deny_kinds & DENY_KIND_CONNECT == 0 {
+        return None;
+    }
+    let sa = ctx.sock_addr;
+    let ip = unsafe { (*sa).user_ip4 };
+    let port = u16::from_be(unsafe { (*sa).user_port } as u16);
+    rule4(ip.to_ne_bytes(), port)
+}
+
+#[inline(always)]
+fn verdict6(ctx: &SockAddrContext) -> Option<u32> {
+    let cfg = maps::config()?;
+    if quarantined(cfg) {
+        return Some(RULE_ID_QUARANTINE);
+    }
+    if cfg.deny_kinds & DENY_KIND_CONNECT == 0 {
+        return None;
+    }
+    let sa = ctx.sock_addr;
+    let w = unsafe {
+        [
+            (*sa).user_ip6[0],
+            (*sa).user_ip6[1],
+            (*sa).user_ip6[2],
+            (*sa).user_ip6[3],
+        ]
+    };
+    let port = u16::from_be(unsafe { (*sa).user_port } as u16);
+    // ::ffff:a.b.c.d — the IPv4 rules apply.
+    if w[0] == 0 && w[1] == 0 && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff]) {
+        if let Some(id) = rule4(w[3].to_ne_bytes(), port) {
+            return Some(id);
+        }
+    }
+    let mut addr = [0u8; 16];
+    let mut i = 0;
+    while i < 4 {
+        let b = w[i].to_ne_bytes();
+        addr[i * 4] = b[0];
+        addr[i * 4 + 1] = b[1];
+        addr[i * 4 + 2] = b[2];
+        addr[i * 4 + 3] = b[3];
+        i += 1;
+    }
+    let key = Key::new(128, addr);
+    let rule = enforce::DENY_NET6.get(&key)?;
+    (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
+}
+
+/// Deny notice from sock_addr context (no task-memory reads allowed here, so no ppid).
+#[inline(always)]
+fn emit_refused(rule_id: u32) {
+    maps::count(counter::DENIED);
+    let Some(mut entry) = header::reserve::<DenyEvent>() else {
+        return;
+    };
+    let ev = entry.as_mut_ptr();
+    unsafe {
+        header::fill_basic(&raw mut (*ev).header, EventKind::Deny, size_of::<DenyEvent>());
+        (*ev).what = DENY_CONNECT;
+        (*ev)._pad = [0; 3];
+        (*ev).rule_id = rule_id;
+    }
+    header::submit(entry);
 }

@@ -6,11 +6,13 @@ use core::ffi::c_void;
 
 use aya_ebpf::{helpers::generated as gen_, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
+    EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
+    enforce::DENY_KIND_EXEC,
     exec::{EXEC_ARGS_LEN, ExecEvent},
+    process::DENY_EXEC,
 };
 
-use crate::{header, maps, scope};
+use crate::{enforce, header, maps, scope};
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
@@ -29,11 +31,28 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     let loc: u32 = unsafe { ctx.read_at(8) }.ok()?;
     let filename = unsafe { (ctx_ptr(ctx)).add((loc & 0xffff) as usize) };
 
+    // The executed path, read once into the per-CPU lookup key: a deny rule kills the task now,
+    // before the new image runs a single instruction.
+    let key = enforce::path_scratch()?;
+    let (str_flags, len) = unsafe { header::read_kernel_str_len(filename, &mut (*key).data.data) };
+    let denied = if cfg.deny_kinds & DENY_KIND_EXEC != 0 && len > 0 {
+        enforce::lookup_path(&enforce::DENY_EXEC, key, len).map(|r| r.rule_id)
+    } else {
+        None
+    };
+    if let Some(rule_id) = denied {
+        enforce::kill_current(DENY_EXEC, rule_id);
+    }
+
     let mut entry = header::reserve::<ExecEvent>()?;
     let ev = entry.as_mut_ptr();
     unsafe {
         header::fill(&raw mut (*ev).header, EventKind::Exec, size_of::<ExecEvent>(), off);
-        let mut flags = header::read_kernel_str(filename, &mut (*ev).filename);
+        enforce::copy_path(key, &mut (*ev).filename);
+        let mut flags = str_flags;
+        if denied.is_some() {
+            flags |= FLAG_DENIED;
+        }
         (*ev).args_len = 0;
         (*ev).args_total = 0;
         let mm: Option<*const u8> = header::read_field(header::current_task(), off.task_mm);

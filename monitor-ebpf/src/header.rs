@@ -32,6 +32,13 @@ pub fn parent_tgid(off: &KernelOffsets) -> u32 {
 /// Writes the header of a record of type `T` in place (ring-buffer memory, never the stack).
 #[inline(always)]
 pub fn fill(h: *mut EventHeader, kind: EventKind, size: usize, off: &KernelOffsets) {
+    fill_basic(h, kind, size);
+    unsafe { (*h).ppid = parent_tgid(off) };
+}
+
+/// [`fill`] without the parent (for program types that cannot read task memory, e.g. sock_addr).
+#[inline(always)]
+pub fn fill_basic(h: *mut EventHeader, kind: EventKind, size: usize) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let uid_gid = bpf_get_current_uid_gid();
     unsafe {
@@ -41,7 +48,7 @@ pub fn fill(h: *mut EventHeader, kind: EventKind, size: usize, off: &KernelOffse
         (*h).ktime_ns = bpf_ktime_get_boot_ns();
         (*h).pid = pid_tgid as u32;
         (*h).tgid = (pid_tgid >> 32) as u32;
-        (*h).ppid = parent_tgid(off);
+        (*h).ppid = 0;
         (*h).uid = uid_gid as u32;
         (*h).gid = (uid_gid >> 32) as u32;
         (*h)._pad = 0;
@@ -88,12 +95,24 @@ pub fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
     str_result(n, buf)
 }
 
-/// Same as [`read_user_str`] for kernel memory.
+/// [`read_user_str`] that also returns the length read, NUL included (0 on failure).
 #[inline(always)]
-pub fn read_kernel_str(src: *const u8, buf: &mut [u8]) -> u16 {
+pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+    let dst = buf.as_mut_ptr();
+    if src.is_null() {
+        unsafe { *dst = 0 };
+        return (0, 0);
+    }
+    let n = unsafe { gen_::bpf_probe_read_user_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
+    (str_result(n, buf), if n > 0 { n as usize } else { 0 })
+}
+
+/// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]); also returns the length read, NUL included (0 on failure).
+#[inline(always)]
+pub fn read_kernel_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
     let dst = buf.as_mut_ptr();
     let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
-    str_result(n, buf)
+    (str_result(n, buf), if n > 0 { n as usize } else { 0 })
 }
 
 #[inline(always)]

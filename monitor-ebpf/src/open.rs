@@ -1,11 +1,13 @@
 //! `sys_enter_openat` / `sys_enter_openat2` → [`OpenEvent`].
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
-    EventKind,
+    EventKind, FLAG_DENIED,
+    enforce::DENY_KIND_OPEN,
     open::{OPEN_SYSCALL_OPENAT, OPEN_SYSCALL_OPENAT2, OpenEvent},
+    process::DENY_OPEN,
 };
 
-use crate::{header, maps, scope};
+use crate::{enforce, header, maps, scope};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat")]
 pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
@@ -47,22 +49,41 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         }
     };
 
-    let mut entry = header::reserve::<OpenEvent>()?;
-    let ev = entry.as_mut_ptr();
-    unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Open,
-            size_of::<OpenEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).dfd = dfd as i32;
-        (*ev).flags = flags as u32;
-        (*ev).mode = mode as u32;
-        (*ev).syscall = syscall;
-        (*ev)._pad = [0; 3];
-        (*ev).header.flags |= header::read_user_str(filename as *const u8, &mut (*ev).path);
+    // Read the path once, into the per-CPU lookup key, then copy it into the event.
+    let key = enforce::path_scratch()?;
+    let (str_flags, len) = unsafe { header::read_user_str_len(filename as *const u8, &mut (*key).data.data) };
+    let mut denied = None;
+    if cfg.deny_kinds & DENY_KIND_OPEN != 0 && len > 0 {
+        if let Some(rule) = enforce::lookup_path(&enforce::DENY_OPEN, key, len) {
+            if enforce::open_matches(&rule, flags as u32) {
+                denied = Some(rule.rule_id);
+            }
+        }
     }
-    header::submit(entry);
+    if let Some(mut entry) = header::reserve::<OpenEvent>() {
+        let ev = entry.as_mut_ptr();
+        unsafe {
+            header::fill(
+                &raw mut (*ev).header,
+                EventKind::Open,
+                size_of::<OpenEvent>(),
+                &cfg.offsets,
+            );
+            (*ev).dfd = dfd as i32;
+            (*ev).flags = flags as u32;
+            (*ev).mode = mode as u32;
+            (*ev).syscall = syscall;
+            (*ev)._pad = [0; 3];
+            enforce::copy_path(key, &mut (*ev).path);
+            (*ev).header.flags |= str_flags;
+            if denied.is_some() {
+                (*ev).header.flags |= FLAG_DENIED;
+            }
+        }
+        header::submit(entry);
+    }
+    if let Some(rule_id) = denied {
+        enforce::kill_current(DENY_OPEN, rule_id);
+    }
     Some(())
 }

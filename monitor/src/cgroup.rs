@@ -267,6 +267,8 @@ pub struct CgroupName {
     pub path: String,
     /// Agent name of the watched cgroup it is (or is below).
     pub agent: String,
+    /// Id of that watched cgroup (the agent's cgroup).
+    pub root_id: u64,
 }
 
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
@@ -293,6 +295,7 @@ impl CgroupIndex {
             CgroupName {
                 path: cg.rel.clone(),
                 agent: agent.to_string(),
+                root_id: cg.id,
             },
         );
         self.roots.push((cg.clone(), agent.to_string()));
@@ -300,6 +303,11 @@ impl CgroupIndex {
 
     pub fn remove_root(&mut self, id: u64) {
         self.roots.retain(|(c, _)| c.id != id);
+    }
+
+    /// The watched cgroup with this id.
+    pub fn root(&self, id: u64) -> Option<&Cgroup> {
+        self.roots.iter().find(|(c, _)| c.id == id).map(|(c, _)| c)
     }
 
     /// The cgroup with this id, if it is (or was) below a watched cgroup.
@@ -323,6 +331,7 @@ impl CgroupIndex {
                         CgroupName {
                             path: rel,
                             agent: agent.clone(),
+                            root_id: root.id,
                         },
                     );
                 }

@@ -3,6 +3,7 @@
 //! Data flows one way: kernel ([`probes`]) → ring buffer ([`ringbuf`]) → [`event`] decode →
 //! enrichment ([`proctable`], [`cgroup`]) → output.
 pub mod alert;
+pub mod bpffs;
 pub mod btf;
 pub mod cgroup;
 pub mod commands;
@@ -14,6 +15,8 @@ pub mod probes;
 pub mod proctable;
 pub mod record;
 pub mod resolve;
+pub mod responder;
 pub mod ringbuf;
+pub mod rules;
 pub mod session;
 pub mod tracefs;

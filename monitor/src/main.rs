@@ -31,6 +31,10 @@ enum Command {
     Log(commands::log::LogArgs),
     /// Run recorded events through the rules again and print the alerts.
     Replay(commands::replay::ReplayArgs),
+    /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
+    Release(commands::release::ReleaseArgs),
+    /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,8 @@ fn main() -> ExitCode {
             Command::Run(a) => commands::run::run(a).await,
             Command::Log(a) => commands::log::run(a),
             Command::Replay(a) => commands::replay::run(a),
+            Command::Release(a) => commands::release::run(a),
+            Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });
     match result {
@@ -90,6 +96,7 @@ fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

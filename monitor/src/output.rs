@@ -4,6 +4,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::{
+    alert::Alert,
     event::{Body, Event},
     proctable::Ancestor,
 };
@@ -52,7 +53,11 @@ impl Printer {
     }
 
     pub fn stdout(json: bool) -> Self {
-        Self::new(json, Box::new(std::io::LineWriter::new(std::io::stdout())))
+        // Buffered: the session flushes after every ring-buffer batch, so output stays prompt.
+        Self::new(
+            json,
+            Box::new(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+        )
     }
 
     pub fn event(&mut self, e: &Enriched) {
@@ -65,6 +70,29 @@ impl Printer {
         };
         if let Err(err) = res {
             tracing::error!("writing event: {err}");
+        }
+    }
+
+    pub fn alert(&mut self, a: &Alert) {
+        let res = if self.json {
+            serde_json::to_writer(&mut self.out, a)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n"))
+        } else {
+            writeln!(
+                self.out,
+                "{} ALERT {} [{}] {} ({}; action {:?}: {})",
+                a.event.time,
+                a.rule,
+                a.priority.as_str(),
+                a.output,
+                a.event.agent,
+                a.action,
+                a.action_result
+            )
+        };
+        if let Err(err) = res {
+            tracing::error!("writing alert: {err}");
         }
     }
 
@@ -103,6 +131,8 @@ pub fn text_line(e: &Enriched) -> String {
             _ => "exit".to_string(),
         },
         Body::Deny(d) => format!("deny {} rule={}", d.what, d.rule_id),
+        Body::Chdir(c) if c.fd >= 0 => format!("fchdir fd={}", c.fd),
+        Body::Chdir(c) => format!("chdir {}", c.path),
     };
     let mut flags = String::new();
     if h.truncated {

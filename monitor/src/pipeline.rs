@@ -5,13 +5,17 @@ use crate::{
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
     record::LiveRecorder,
-    resolve,
+    resolve::Resolver,
+    responder,
+    rules::RuleSet,
 };
 
 /// Which events are printed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
-    /// Also print fork/exit (process lifecycle) events.
+    /// Print events (not only alerts).
+    pub events: bool,
+    /// Also print fork/exit/chdir (process lifecycle) events.
     pub lifecycle: bool,
 }
 
@@ -20,6 +24,7 @@ pub struct Stats {
     pub records: u64,
     pub decode_errors: u64,
     pub printed: u64,
+    pub alerts: u64,
 }
 
 pub struct Pipeline {
@@ -28,6 +33,8 @@ pub struct Pipeline {
     clock: Clock,
     printer: Printer,
     filter: Filter,
+    resolver: Resolver,
+    rules: Option<RuleSet>,
     pub stats: Stats,
     /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
     recorder: Option<LiveRecorder>,
@@ -41,6 +48,8 @@ impl Pipeline {
             clock: Clock::new(),
             printer,
             filter,
+            resolver: Resolver::new(),
+            rules: None,
             stats: Stats::default(),
             recorder: None,
         }
@@ -48,6 +57,15 @@ impl Pipeline {
 
     pub fn set_recorder(&mut self, recorder: LiveRecorder) {
         self.recorder = Some(recorder);
+    }
+
+    /// Installs (or replaces) the rule set; returns the previous one.
+    pub fn set_rules(&mut self, rules: Option<RuleSet>) -> Option<RuleSet> {
+        std::mem::replace(&mut self.rules, rules)
+    }
+
+    pub fn rules_mut(&mut self) -> Option<&mut RuleSet> {
+        self.rules.as_mut()
     }
 
     pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -72,18 +90,37 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
-        let hidden = !self.filter.lifecycle && matches!(ev.body, Body::Fork(_) | Body::Exit(_));
-        if hidden && self.recorder.is_none() {
+        let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
+        let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
+        let to_rules = self.rules.is_some() && (print || !lifecycle);
+        if !print && !to_rules && self.recorder.is_none() {
             return;
         }
         let enriched = self.enrich(ev);
-        // Sequence number of the recorded event, for `LiveRecorder::alert(&alert, seq)`.
-        let _seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
-        if hidden {
+        // `--record`: every event, printed or not; alerts name their event by this sequence number.
+        let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
+        if print {
+            self.printer.event(&enriched);
+            self.stats.printed += 1;
+        }
+        if !to_rules {
             return;
         }
-        self.printer.event(&enriched);
-        self.stats.printed += 1;
+        let Some(rules) = self.rules.as_mut() else { return };
+        for mut alert in rules.evaluate(&enriched) {
+            let root = self
+                .cgroups
+                .lookup(alert.event.event.header.cgroup_id)
+                .map(|c| c.root_id)
+                .and_then(|id| self.cgroups.root(id))
+                .cloned();
+            responder::respond(&mut alert, root.as_ref());
+            if let Some(r) = &mut self.recorder {
+                r.alert(&alert, seq);
+            }
+            self.printer.alert(&alert);
+            self.stats.alerts += 1;
+        }
     }
 
     fn enrich(&mut self, event: Event) -> Enriched {
@@ -94,9 +131,10 @@ impl Pipeline {
             Some(c) => (c.path.clone(), c.agent.clone()),
             None => (String::new(), String::new()),
         };
+        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
-            Body::Open(o) => Some(resolve::resolve(pid, o.dfd, &o.path)),
-            Body::Exec(x) => Some(resolve::resolve(pid, -100, &x.filename)),
+            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
             _ => None,
         };
         Enriched {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{RawTracePoint, TracePoint},
+    programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock_addr::CgroupSockAddrLinkId},
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
@@ -14,7 +14,7 @@ use monitor_common::{
     counter,
 };
 
-use crate::{btf, cgroup::Cgroup, tracefs};
+use crate::{bpffs, btf, cgroup::Cgroup, tracefs};
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
@@ -27,6 +27,13 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_enter_openat2", "syscalls", "sys_enter_openat2"),
     ("sys_enter_connect", "syscalls", "sys_enter_connect"),
     ("sys_enter_mount", "syscalls", "sys_enter_mount"),
+    ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen"),
+    ("sys_enter_chdir", "syscalls", "sys_enter_chdir"),
+    ("sys_exit_chdir", "syscalls", "sys_exit_chdir"),
+    ("sys_enter_fchdir", "syscalls", "sys_enter_fchdir"),
+    ("sys_exit_fchdir", "syscalls", "sys_exit_fchdir"),
+    ("sys_enter_fsconfig", "syscalls", "sys_enter_fsconfig"),
+    ("sys_enter_move_mount", "syscalls", "sys_enter_move_mount"),
 ];
 const RAW_TRACEPOINTS: &[(&str, &str)] = &[("sched_process_fork", "sched_process_fork")];
 
@@ -45,7 +52,14 @@ pub struct Probes {
     /// Watched cgroup id → its level, and how many watched cgroups sit at each level.
     watched: BTreeMap<u64, u32>,
     levels: BTreeMap<u32, usize>,
+    /// connect4/connect6 links per watched cgroup (enforcement), detached on unwatch.
+    sock_links: BTreeMap<u64, Vec<(&'static str, CgroupSockAddrLinkId)>>,
 }
+
+/// Where pinned maps live (the quarantine set must outlive one agentmon process).
+pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
+/// cgroup sock_addr programs attached to every watched cgroup.
+const SOCK_ADDR_PROGRAMS: &[&str] = &["connect4", "connect6"];
 
 /// Load options.
 #[derive(Clone, Debug)]
@@ -62,6 +76,15 @@ impl Default for ProbeOptions {
     }
 }
 
+/// Fails early, with one clear line, when agentmon cannot load eBPF programs.
+pub fn check_privileges() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
+    }
+    Ok(())
+}
+
 impl Probes {
     /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
     pub fn load(opts: &ProbeOptions) -> Result<Self> {
@@ -71,12 +94,13 @@ impl Probes {
                 opts.ringbuf_bytes
             );
         }
-        if unsafe { libc::geteuid() } != 0 {
-            bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
-        }
+        check_privileges()?;
         tracefs::ensure_mounted()?;
+        bpffs::ensure_mounted()?;
+        std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;
         let ebpf = EbpfLoader::new()
             .map_max_entries("EVENTS", opts.ringbuf_bytes)
+            .default_map_pin_directory(PIN_DIR)
             .load(EBPF_OBJECT)
             .context("loading the eBPF object")?;
 
@@ -92,13 +116,14 @@ impl Probes {
         let config = KernelConfig {
             offsets,
             watched_levels: 0,
-            _pad: 0,
+            deny_kinds: 0,
         };
         let mut probes = Self {
             ebpf,
             config,
             watched: BTreeMap::new(),
             levels: BTreeMap::new(),
+            sock_links: BTreeMap::new(),
         };
         probes.write_config()?;
 
@@ -121,6 +146,14 @@ impl Probes {
             tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
             tp.attach(name)
                 .with_context(|| format!("attaching raw tracepoint {name}"))?;
+        }
+        for prog in SOCK_ADDR_PROGRAMS {
+            let p: &mut CgroupSockAddr = probes
+                .ebpf
+                .program_mut(prog)
+                .with_context(|| format!("program {prog} missing from the eBPF object"))?
+                .try_into()?;
+            p.load().with_context(|| format!("loading {prog} (verifier)"))?;
         }
         Ok(probes)
     }
@@ -148,6 +181,16 @@ impl Probes {
             .with_context(|| format!("watching cgroup {}", cg.path.display()))?;
         if self.watched.insert(cg.id, cg.level).is_none() {
             *self.levels.entry(cg.level).or_default() += 1;
+            let dir = std::fs::File::open(&cg.path).with_context(|| format!("opening {}", cg.path.display()))?;
+            let mut links = Vec::new();
+            for prog in SOCK_ADDR_PROGRAMS {
+                let p: &mut CgroupSockAddr = self.ebpf.program_mut(prog).context("sock_addr program")?.try_into()?;
+                let link = p
+                    .attach(&dir, CgroupAttachMode::Single) // links (kernel ≥ 5.7) are multi-attach by nature; flags must be 0
+                    .with_context(|| format!("attaching {prog} to {}", cg.path.display()))?;
+                links.push((*prog, link));
+            }
+            self.sock_links.insert(cg.id, links);
         }
         self.update_levels()
     }
@@ -160,6 +203,11 @@ impl Probes {
         let mut map: HashMap<_, u64, u32> =
             HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
         map.remove(&id).ok();
+        for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
+            if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
+                let _ = p.detach(link);
+            }
+        }
         if let Some(n) = self.levels.get_mut(&level) {
             *n -= 1;
             if *n == 0 {
@@ -200,8 +248,14 @@ impl Probes {
         })
     }
 
-    /// The loaded object, for modules that attach further programs (enforcement).
+    /// The loaded object, for modules that fill further maps (enforcement).
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
+    }
+
+    /// Records which deny tables have entries (the programs skip empty ones).
+    pub fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
+        self.config.deny_kinds = kinds;
+        self.write_config()
     }
 }

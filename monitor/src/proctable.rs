@@ -20,6 +20,8 @@ pub struct Process {
     pub argv: Vec<String>,
     pub comm: String,
     pub cgroup_id: u64,
+    /// Working directory, tracked through chdir events (empty if unknown).
+    pub cwd: String,
     #[serde(skip)]
     pub exited_at_ns: Option<u64>,
 }
@@ -80,9 +82,28 @@ impl ProcessTable {
                 self.procs.insert(f.child_pid, child);
             }
             Body::Exit(_) => entry.exited_at_ns = Some(h.ktime_ns),
+            Body::Chdir(c) => {
+                let joined = if c.fd < 0 && (c.path.starts_with('/') || !entry.cwd.is_empty()) {
+                    Some(crate::resolve::normalize_lexically(
+                        &std::path::Path::new(&entry.cwd).join(&c.path),
+                    ))
+                } else {
+                    std::fs::read_link(format!("/proc/{}/cwd", h.pid)).ok()
+                };
+                entry.cwd = joined.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            }
             _ => {}
         }
         self.gc(h.ktime_ns);
+    }
+
+    /// Tells the table a process's working directory (e.g. the command `agentmon exec` just started).
+    pub fn seed_cwd(&mut self, pid: u32, cwd: &str) {
+        let entry = self.procs.entry(pid).or_insert_with(|| Process {
+            pid,
+            ..Default::default()
+        });
+        entry.cwd = cwd.to_string();
     }
 
     /// Records a process seen in `/proc` (a process that existed before monitoring started).
@@ -149,6 +170,9 @@ pub fn read_proc(pid: u32) -> Option<Process> {
         argv,
         comm,
         cgroup_id: 0,
+        cwd: std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         exited_at_ns: None,
     })
 }

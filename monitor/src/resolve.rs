@@ -2,7 +2,11 @@
 //! the process's cwd or `dirfd` (read from `/proc`), `.`/`..` are folded, and symlinks are resolved
 //! when the process shares our root. Best effort: a process that is already gone keeps its lexical
 //! path, and the result says whether it was fully resolved.
-use std::path::{Component, Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Component, Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 const AT_FDCWD: i32 = -100;
 
@@ -37,43 +41,107 @@ fn base_dir(pid: u32, dfd: i32) -> Option<PathBuf> {
     std::fs::read_link(link).ok()
 }
 
-fn shares_our_root(pid: u32) -> bool {
-    match (
-        std::fs::read_link(format!("/proc/{pid}/root")),
-        std::fs::read_link("/proc/self/root"),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+/// How long a cached directory or root answer is trusted (a directory symlink swapped later is seen
+/// after at most this long).
+const CACHE_TTL: Duration = Duration::from_secs(1);
+const CACHE_CAP: usize = 8192;
+
+/// Resolves paths with small time-bounded caches (canonical directories, per-process "same root"),
+/// so the hot path costs one `lstat` per event instead of a `/proc` walk and a full canonicalize.
+#[derive(Default)]
+pub struct Resolver {
+    dirs: HashMap<PathBuf, (Option<PathBuf>, Instant)>,
+    roots: HashMap<u32, (bool, Instant)>,
+    our_root: Option<PathBuf>,
+}
+
+impl Resolver {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shares_our_root(&mut self, pid: u32) -> bool {
+        let now = Instant::now();
+        if let Some((same, at)) = self.roots.get(&pid) {
+            if now.duration_since(*at) < CACHE_TTL {
+                return *same;
+            }
+        }
+        if self.our_root.is_none() {
+            self.our_root = std::fs::read_link("/proc/self/root").ok();
+        }
+        let same = match (std::fs::read_link(format!("/proc/{pid}/root")), &self.our_root) {
+            (Ok(a), Some(b)) => &a == b,
+            // The process is gone: assume it shared our root if it was never seen chrooted.
+            (Err(_), Some(_)) => true,
+            _ => false,
+        };
+        if self.roots.len() >= CACHE_CAP {
+            self.roots.clear();
+        }
+        self.roots.insert(pid, (same, now));
+        same
+    }
+
+    fn real_dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        let now = Instant::now();
+        if let Some((real, at)) = self.dirs.get(dir) {
+            if now.duration_since(*at) < CACHE_TTL {
+                return real.clone();
+            }
+        }
+        let real = std::fs::canonicalize(dir).ok();
+        if self.dirs.len() >= CACHE_CAP {
+            self.dirs.clear();
+        }
+        self.dirs.insert(dir.to_path_buf(), (real.clone(), now));
+        real
+    }
+
+    /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for *at() syscalls, else
+    /// AT_FDCWD). `cwd` is the process's tracked working directory, used for AT_FDCWD instead of
+    /// `/proc` (which is gone once a short-lived process exits).
+    pub fn resolve(&mut self, pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
+        if path.is_empty() {
+            return String::new();
+        }
+        let p = Path::new(path);
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            let tracked = cwd.filter(|c| dfd == AT_FDCWD && c.starts_with('/')).map(PathBuf::from);
+            match tracked.or_else(|| base_dir(pid, dfd)) {
+                Some(base) => base.join(p),
+                None => return normalize_lexically(p).to_string_lossy().into_owned(),
+            }
+        };
+        let lexical = || normalize_lexically(&joined).to_string_lossy().into_owned();
+        if !self.shares_our_root(pid) {
+            return lexical();
+        }
+        // Resolve symlinks in the directory part (cached), then look at the last component only: it
+        // may be a symlink itself, or not exist yet (O_CREAT).
+        let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
+            return std::fs::canonicalize(&joined)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| lexical());
+        };
+        let Some(real_parent) = self.real_dir(parent) else {
+            return lexical();
+        };
+        let candidate = real_parent.join(name);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&candidate).unwrap_or(candidate),
+            _ => candidate,
+        }
+        .to_string_lossy()
+        .into_owned()
     }
 }
 
-/// Absolute, normalized form of `path` as seen by `pid` (`dfd` for *at() syscalls, else AT_FDCWD).
-pub fn resolve(pid: u32, dfd: i32, path: &str) -> String {
-    if path.is_empty() {
-        return String::new();
-    }
-    let p = Path::new(path);
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        match base_dir(pid, dfd) {
-            Some(base) => base.join(p),
-            None => return normalize_lexically(p).to_string_lossy().into_owned(),
-        }
-    };
-    let lexical = normalize_lexically(&joined);
-    if shares_our_root(pid) {
-        // Resolve symlinks in the existing prefix; the last component may not exist yet (O_CREAT).
-        if let Ok(real) = std::fs::canonicalize(&joined) {
-            return real.to_string_lossy().into_owned();
-        }
-        if let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) {
-            if let Ok(real_parent) = std::fs::canonicalize(parent) {
-                return real_parent.join(name).to_string_lossy().into_owned();
-            }
-        }
-    }
-    lexical.to_string_lossy().into_owned()
+/// One-off resolution without caches (see [`Resolver::resolve`]).
+pub fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
+    Resolver::new().resolve(pid, dfd, path, cwd)
 }
 
 #[cfg(test)]
@@ -101,20 +169,20 @@ mod tests {
         // Our own process: an absolute path through a symlink and `..` resolves to the real file.
         let through_link = format!("{}/link/../link/secret", dir.path().display());
         assert_eq!(
-            resolve(std::process::id(), AT_FDCWD, &through_link),
+            resolve(std::process::id(), AT_FDCWD, &through_link, None),
             canon_real.join("secret").to_string_lossy()
         );
         // A not-yet-existing file keeps its name under the resolved parent.
         let new = format!("{}/link/new-file", dir.path().display());
         assert_eq!(
-            resolve(std::process::id(), AT_FDCWD, &new),
+            resolve(std::process::id(), AT_FDCWD, &new, None),
             canon_real.join("new-file").to_string_lossy()
         );
         // Relative to a dirfd.
         let f = std::fs::File::open(&real).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
         assert_eq!(
-            resolve(std::process::id(), fd, "./secret"),
+            resolve(std::process::id(), fd, "./secret", None),
             canon_real.join("secret").to_string_lossy()
         );
     }

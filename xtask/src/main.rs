@@ -1,1 +1,139 @@
-fn main() {}
+//! `cargo xtask`: everything a fresh machine needs, from the project's own files.
+//!
+//! - `setup`: installs what the eBPF build needs (rust-src for the installed nightly, bpf-linker built
+//!   against the nightly's LLVM) and the test tools; idempotent and fast when already installed.
+//! - `run`: builds agentmon and runs it with the default rules on the demo agent.
+//! - `test`: setup, then every test of the workspace (unit, rule fixtures, end-to-end on the kernel).
+//! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md).
+//! - `install`: puts the binary, unit, config and rules in place on a host.
+mod bench;
+mod setup;
+mod storm;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the eBPF toolchain pieces and test tools (idempotent).
+    Setup,
+    /// Build agentmon (release) and run it on the demo agent with the default rules. Extra arguments
+    /// replace the demo: `cargo xtask run -- run --cgroup /my/agent`.
+    Run {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Run every test (needs root: loads eBPF programs).
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Measure overhead and throughput; writes results to stdout (copy into docs/BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+    /// Internal: open/close storm used by the benchmark.
+    #[command(hide = true)]
+    Storm(storm::StormArgs),
+    /// Install agentmon as a host service (binary, systemd unit, config, rules).
+    Install {
+        /// Root to install into (for packaging); default `/`.
+        #[arg(long, default_value = "/")]
+        prefix: PathBuf,
+    },
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in the workspace root, failing with its exit status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+pub fn agentmon_release() -> PathBuf {
+    workspace_root().join("target/release/agentmon")
+}
+
+fn build_release() -> Result<()> {
+    run(cargo().args(["build", "--release", "-p", "monitor", "--bin", "agentmon"]))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Setup => setup::setup(),
+        Cmd::Run { args } => {
+            setup::setup()?;
+            build_release()?;
+            let args = if args.is_empty() {
+                [
+                    "exec",
+                    "--rules",
+                    "rules",
+                    "--name",
+                    "demo-agent",
+                    "--protect",
+                    "/tmp/agentmon-demo/agent",
+                    "--",
+                    "bash",
+                    "examples/demo-agent.sh",
+                ]
+                .map(String::from)
+                .to_vec()
+            } else {
+                args
+            };
+            let status = Command::new(agentmon_release())
+                .args(&args)
+                .current_dir(workspace_root())
+                .status()?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        Cmd::Test { args } => {
+            setup::setup()?;
+            setup::setup_test_tools()?;
+            // The end-to-end tests run the real binary: build it first.
+            run(cargo().args(["build", "-p", "monitor", "--bin", "agentmon"]))?;
+            run(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(&args))
+        }
+        Cmd::Bench(a) => {
+            setup::setup()?;
+            build_release()?;
+            run(cargo().args(["build", "--release", "-p", "xtask"]))?;
+            bench::bench(a)
+        }
+        Cmd::Storm(a) => storm::storm(a),
+        Cmd::Install { prefix } => {
+            setup::setup()?;
+            build_release()?;
+            setup::install(&prefix)
+        }
+    }
+}

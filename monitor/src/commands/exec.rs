@@ -25,6 +25,9 @@ pub struct ExecArgs {
     /// Agent name used in events and alerts (default: the command's file name).
     #[arg(long)]
     pub name: Option<String>,
+    /// The agent's own code/config path (drift rules alert on writes below it); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub protect: Vec<PathBuf>,
     #[command(flatten)]
     pub monitor: MonitorArgs,
     /// The command to run and its arguments.
@@ -45,6 +48,7 @@ impl Drop for CgroupGuard {
 }
 
 pub async fn run(args: ExecArgs) -> Result<i32> {
+    crate::probes::check_privileges()?;
     let root = cgroup2_root()?;
     let parent = match &args.parent_cgroup {
         Some(p) => Cgroup::open(&root, p)?,
@@ -52,11 +56,14 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     };
     let name = format!("agentmon-exec-{}-{}", std::process::id(), nanos());
     // Probes first: a missing privilege fails before anything is created.
+    let rules = args.monitor.load_rules()?;
+    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
     let mut session = Session::start(
         root.clone(),
         &args.monitor.probe_options(),
         Printer::stdout(args.monitor.json),
         args.monitor.filter(),
+        rules.map(|(_, r)| r),
     )?;
     args.monitor.record.attach(&mut session.pipeline)?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
@@ -67,6 +74,14 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
             .unwrap_or_default()
     });
     session.watch(&guard.0, &agent, 0)?;
+    if !args.protect.is_empty() {
+        let paths = args
+            .protect
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect();
+        session.protect(&agent, paths);
+    }
 
     let procs = CString::new(guard.0.path.join("cgroup.procs").as_os_str().as_bytes()).context("cgroup path")?;
     let mut cmd = tokio::process::Command::new(&args.command[0]);
@@ -98,8 +113,12 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         }
     };
     let child_pid = child.id();
+    if let (Some(pid), Ok(cwd)) = (child_pid, std::env::current_dir()) {
+        session.pipeline.table_mut().seed_cwd(pid, &cwd.to_string_lossy());
+    }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let status = loop {
         tokio::select! {
@@ -108,6 +127,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
             _ = tick.tick() => { session.check_drops()?; }
             _ = sigint.recv() => forward(child_pid, libc::SIGINT),
             _ = sigterm.recv() => forward(child_pid, libc::SIGTERM),
+            _ = sighup.recv() => if let Some(dir) = &rules_dir { session.reload_rules(dir) },
         }
     };
     // Whatever CMD left running in its cgroup is stopped so nothing escapes unwatched; its events are
@@ -118,6 +138,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     }
     session.drain();
     session.check_drops()?;
+    session.log_final_stats();
     session.probes.unwatch(guard.0.id)?;
     drop(guard);
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))

@@ -451,6 +451,7 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                             proto::event::Body::Fork(_) => "fork",
                             proto::event::Body::Exit(_) => "exit",
                             proto::event::Body::Deny(_) => "deny",
+                            proto::event::Body::Chdir(_) => "chdir",
                         },
                         None => "unknown",
                     };

@@ -1,7 +1,11 @@
 //! The `agentmon` subcommands.
+use std::path::PathBuf;
+
 pub mod exec;
 pub mod log;
+pub mod release;
 pub mod replay;
+pub mod rules;
 pub mod run;
 
 /// Options shared by the live-monitoring commands.
@@ -10,7 +14,16 @@ pub struct MonitorArgs {
     /// Print one JSON object per line instead of readable text.
     #[arg(long)]
     pub json: bool,
-    /// Also print process lifecycle (fork, exit) events.
+    /// Rule directory (default: $AGENTMON_RULES, /etc/agentmon/rules, or the shipped rules/).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
+    pub rules: Option<PathBuf>,
+    /// Run without rules: print events only.
+    #[arg(long)]
+    pub no_rules: bool,
+    /// Print every event, not only alerts (implied by --no-rules).
+    #[arg(long)]
+    pub events: bool,
+    /// Also print process lifecycle (fork, exit, chdir) events.
     #[arg(long)]
     pub lifecycle: bool,
     /// Ring buffer size in bytes (power of two, ≥ 4096).
@@ -26,9 +39,45 @@ impl MonitorArgs {
             ringbuf_bytes: self.ringbuf_size,
         }
     }
+
     pub fn filter(&self) -> crate::pipeline::Filter {
         crate::pipeline::Filter {
+            events: self.events || self.no_rules || self.lifecycle,
             lifecycle: self.lifecycle,
         }
     }
+
+    /// The rule directory to use, or None with --no-rules.
+    pub fn rules_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        if self.no_rules {
+            return Ok(None);
+        }
+        if let Some(d) = &self.rules {
+            return Ok(Some(d.clone()));
+        }
+        default_rules_dir().map(Some).ok_or_else(|| {
+            anyhow::anyhow!("no rule directory found (set --rules DIR, AGENTMON_RULES, or use --no-rules)")
+        })
+    }
+
+    /// Loads the rules (if any), failing with every error as `file:line:col: message`.
+    pub fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
+        let Some(dir) = self.rules_dir()? else { return Ok(None) };
+        let set = crate::rules::RuleSet::load_dir(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
+        Ok(Some((dir, set)))
+    }
+}
+
+/// `$AGENTMON_RULES`, `/etc/agentmon/rules`, the `rules/` of the source tree this binary was built
+/// in, or `./rules`, whichever exists first.
+pub fn default_rules_dir() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("AGENTMON_RULES") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from("/etc/agentmon/rules"));
+    candidates.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules"));
+    candidates.push(PathBuf::from("rules"));
+    candidates.into_iter().find(|p| p.is_dir())
 }

@@ -4,7 +4,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::log::Progress;
 use crate::{
@@ -38,13 +38,12 @@ pub struct ReplayArgs {
     pub agent: Option<String>,
 }
 
-/// Loads the rule engine for `--rules DIR`.
-///
-/// RULE ENGINE HOOKUP (one line, once `crate::rules` is merged): replace the body with
-/// `Ok(Box::new(crate::rules::RuleSet::load_dir(dir)?))` and add, anywhere in the crate,
-/// `impl crate::record::Evaluator for crate::rules::RuleSet { fn evaluate(&mut self, ev: &crate::output::Enriched) -> Vec<crate::alert::Alert> { crate::rules::RuleSet::evaluate(self, ev) } }`.
+/// Loads the rule engine for `--rules DIR` (the same loader as live monitoring; replay never runs
+/// the responder, so no action is taken: `action_result` stays empty).
 fn load_rules(dir: &Path) -> Result<Box<dyn Evaluator>> {
-    bail!("cannot load --rules {}: this build has no rule engine", dir.display())
+    let set = crate::rules::RuleSet::load_dir(dir).map_err(|e| anyhow!("{e}"))?;
+    tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
+    Ok(Box::new(set))
 }
 
 fn parse_time(flag: &str, s: &Option<String>) -> Result<Option<i64>> {

@@ -21,17 +21,21 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> Result<i32> {
+    crate::probes::check_privileges()?;
     let root = cgroup2_root()?;
     let cgroups = args
         .cgroups
         .iter()
         .map(|p| Cgroup::open(&root, p))
         .collect::<Result<Vec<_>, _>>()?;
+    let rules = args.monitor.load_rules()?;
+    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
     let mut session = Session::start(
         root,
         &args.monitor.probe_options(),
         Printer::stdout(args.monitor.json),
         args.monitor.filter(),
+        rules.map(|(_, r)| r),
     )?;
     args.monitor.record.attach(&mut session.pipeline)?;
     for (slot, cg) in cgroups.iter().enumerate() {
@@ -40,6 +44,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -47,10 +52,15 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             _ = tick.tick() => { session.check_drops()?; }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => match &rules_dir {
+                Some(dir) => session.reload_rules(dir),
+                None => tracing::info!("SIGHUP: running without rules, nothing to reload"),
+            },
         }
     }
     session.drain();
     session.check_drops()?;
+    session.log_final_stats();
     tracing::info!("stopping; detaching programs");
     Ok(0)
 }

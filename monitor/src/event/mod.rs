@@ -12,7 +12,7 @@ pub use connect::{ConnectInfo, Family};
 pub use exec::{ExecInfo, split_args};
 pub use mount::MountInfo;
 pub use open::OpenInfo;
-pub use process::{DenyInfo, ExitInfo, ForkInfo};
+pub use process::{ChdirInfo, DenyInfo, ExitInfo, ForkInfo};
 
 use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub enum DecodeError {
 }
 
 /// Fields common to every event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Header {
     /// Nanoseconds since boot (CLOCK_BOOTTIME) at the hook.
     pub ktime_ns: u64,
@@ -66,6 +66,7 @@ pub enum Body {
     Fork(ForkInfo),
     Exit(ExitInfo),
     Deny(DenyInfo),
+    Chdir(ChdirInfo),
 }
 
 impl Body {
@@ -78,6 +79,7 @@ impl Body {
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
             Body::Deny(_) => "deny",
+            Body::Chdir(_) => "chdir",
         }
     }
 }
@@ -139,6 +141,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         EventKind::Fork => Body::Fork(process::decode_fork(bytes)?),
         EventKind::Exit => Body::Exit(process::decode_exit(bytes)?),
         EventKind::Deny => Body::Deny(process::decode_deny(bytes)?),
+        EventKind::Chdir => Body::Chdir(process::decode_chdir(bytes)?),
     };
     Ok(Event {
         header: decode_header(&raw),

@@ -1,8 +1,10 @@
 //! Process lifecycle events (fork, exit) and in-kernel deny notices.
-use monitor_common::process::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent, ExitEvent, ForkEvent};
+use monitor_common::process::{
+    ChdirEvent, DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent, ExitEvent, ForkEvent,
+};
 use serde::Serialize;
 
-use super::{DecodeError, read_record};
+use super::{DecodeError, c_string, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ForkInfo {
@@ -25,6 +27,23 @@ pub struct DenyInfo {
     /// exec, open, mount or connect.
     pub what: &'static str,
     pub rule_id: u32,
+}
+
+/// The working directory changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChdirInfo {
+    /// chdir: the path passed (may be relative); fchdir: empty.
+    pub path: String,
+    /// fchdir: the directory fd; chdir: -1.
+    pub fd: i32,
+}
+
+pub(super) fn decode_chdir(bytes: &[u8]) -> Result<ChdirInfo, DecodeError> {
+    let ev: ChdirEvent = read_record(bytes, "chdir event")?;
+    Ok(ChdirInfo {
+        path: c_string(&ev.path),
+        fd: ev.fd,
+    })
 }
 
 pub(super) fn decode_fork(bytes: &[u8]) -> Result<ForkInfo, DecodeError> {

@@ -10,7 +10,10 @@ use thiserror::Error;
 use super::proto;
 use crate::{
     alert::{Action, Alert, Priority},
-    event::{Body, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo, OpenInfo},
+    event::{
+        Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
+        OpenInfo,
+    },
     output::Enriched,
     proctable::Ancestor,
 };
@@ -118,6 +121,11 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
             target: m.target.clone(),
             fstype: m.fstype.clone(),
             flags: m.flags,
+            syscall: match m.syscall {
+                "move_mount" => proto::MountSyscall::MoveMount,
+                "mount" => proto::MountSyscall::Mount,
+                _ => proto::MountSyscall::Unspecified,
+            } as i32,
         }),
         Body::Fork(f) => P::Fork(proto::Fork { child_pid: f.child_pid }),
         Body::Exit(x) => P::Exit(proto::Exit {
@@ -133,6 +141,10 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
                 _ => proto::DenyWhat::Unknown,
             } as i32,
             rule_id: d.rule_id,
+        }),
+        Body::Chdir(c) => P::Chdir(proto::Chdir {
+            path: c.path.clone(),
+            fd: c.fd,
         }),
     }
 }
@@ -219,6 +231,11 @@ fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
             target: m.target,
             fstype: m.fstype,
             flags: m.flags,
+            syscall: match proto::MountSyscall::try_from(m.syscall) {
+                Ok(proto::MountSyscall::Mount) => "mount",
+                Ok(proto::MountSyscall::MoveMount) => "move_mount",
+                _ => return Err(unknown("mount syscall", m.syscall)),
+            },
         }),
         P::Fork(f) => Body::Fork(ForkInfo { child_pid: f.child_pid }),
         P::Exit(x) => Body::Exit(ExitInfo {
@@ -236,6 +253,7 @@ fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
             },
             rule_id: d.rule_id,
         }),
+        P::Chdir(c) => Body::Chdir(ChdirInfo { path: c.path, fd: c.fd }),
     })
 }
 
@@ -348,7 +366,7 @@ mod tests {
     fn every_body_kind_round_trips() {
         let events = synth::every_kind();
         let kinds: std::collections::BTreeSet<_> = events.iter().map(|e| e.event.body.kind_name()).collect();
-        assert_eq!(kinds.len(), 7, "{kinds:?}");
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
         for e in &events {
             same(e, &roundtrip(e));
         }

@@ -24,6 +24,13 @@ pub trait Evaluator {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert>;
 }
 
+/// The rule engine of live monitoring.
+impl Evaluator for crate::rules::RuleSet {
+    fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
+        crate::rules::RuleSet::evaluate(self, ev)
+    }
+}
+
 impl<F: FnMut(&Enriched) -> Vec<Alert>> Evaluator for F {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
         self(ev)

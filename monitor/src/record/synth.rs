@@ -14,15 +14,18 @@ use super::{
 };
 use crate::{
     alert::{Action, Alert, Priority},
-    event::{Body, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo, OpenInfo},
+    event::{
+        Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
+        OpenInfo,
+    },
     output::Enriched,
     proctable::Ancestor,
 };
 
-/// The `i`-th synthetic event: every body kind in turn, with realistic sizes (a ~250-byte payload).
+/// The `i`-th synthetic event: every body kind in turn (8), with realistic sizes (a ~250-byte payload).
 pub fn synthetic_event(i: u64) -> Enriched {
     let pid = 1000 + (i % 50) as u32;
-    let body = match i % 7 {
+    let body = match i % 8 {
         0 => Body::Exec(ExecInfo {
             filename: "/usr/bin/curl".into(),
             argv: vec!["curl".into(), "-s".into(), format!("https://example.invalid/{i}")],
@@ -46,15 +49,20 @@ pub fn synthetic_event(i: u64) -> Enriched {
             target: "/mnt/x".into(),
             fstype: "tmpfs".into(),
             flags: 0,
+            syscall: if i.is_multiple_of(2) { "mount" } else { "move_mount" },
         }),
         4 => Body::Fork(ForkInfo { child_pid: pid + 1 }),
         5 => Body::Exit(ExitInfo {
             exit_code: Some((i % 3) as i32),
             signal: None,
         }),
-        _ => Body::Deny(DenyInfo {
+        6 => Body::Deny(DenyInfo {
             what: "connect",
             rule_id: (i % 5) as u32,
+        }),
+        _ => Body::Chdir(ChdirInfo {
+            path: "../work".into(),
+            fd: -1,
         }),
     };
     let resolved_path = match &body {
@@ -106,7 +114,7 @@ pub fn synthetic_event(i: u64) -> Enriched {
 
 /// One event of every body kind.
 pub fn every_kind() -> Vec<Enriched> {
-    (0..7).map(synthetic_event).collect()
+    (0..8).map(synthetic_event).collect()
 }
 
 /// A synthetic alert on `ev`.
@@ -148,8 +156,8 @@ pub fn write_synthetic(
         let ev = synthetic_event(i);
         let seq = rec.record_event(&ev)?;
         recorded(seq);
-        // Every 10th connect event (i % 7 == 2) raises an alert.
-        if i % 70 == 2 {
+        // Every 10th connect event (i % 8 == 2) raises an alert.
+        if i % 80 == 2 {
             rec.record_alert(&synthetic_alert(&ev), seq)?;
         }
         i += 1;

@@ -92,7 +92,7 @@ fn round_trip_many_events_of_every_kind() {
         }
     }
     assert_eq!((events, alerts), (N, N / 10));
-    assert_eq!(kinds.len(), 7, "{kinds:?}");
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
     let rep = verify_file(&path, |_| {});
     assert!(rep.intact() && rep.complete(), "{:?}", rep.errors);
     assert_eq!((rep.events, rep.alerts, rep.drops), (N, N / 10, 1));
@@ -366,7 +366,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
     };
     let (stats, alerts) = run(&ReplayFilter::default());
     assert_eq!((stats.events, stats.replayed, stats.recorded_alerts), (700, 700, 70));
-    assert_eq!(alerts.len(), 100, "one connect in 7 events");
+    assert_eq!(alerts.len(), 88, "one connect in 8 events");
     assert!(alerts.iter().all(|a| matches!(a.event.event.body, Body::Connect(_))));
 
     let (stats, alerts) = run(&ReplayFilter {

@@ -1,0 +1,54 @@
+//! Kernel deny tables, filled by userspace from rules with `action: deny`, and the quarantine set.
+
+/// Bytes of path compared by the deny tries (LPM trie data limit is 256 bytes).
+pub const DENY_PATH_LEN: usize = 256;
+pub const DENY_FSTYPE_LEN: usize = 32;
+
+/// LPM-trie key data for path prefixes. An exact-path entry includes the terminating NUL in its
+/// prefix length, so it only matches that very string; a prefix entry does not.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PathKey {
+    pub data: [u8; DENY_PATH_LEN],
+}
+
+/// Value of a path deny entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathRule {
+    pub rule_id: u32,
+    /// `PATH_RULE_*` bits.
+    pub flags: u32,
+}
+
+/// Only deny opens for writing (O_WRONLY/O_RDWR/O_CREAT/O_TRUNC).
+pub const PATH_RULE_WRITE_ONLY: u32 = 1;
+
+/// Value of a network deny entry (LPM tries keyed by IPv4/IPv6 address bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetRule {
+    pub rule_id: u32,
+    /// Destination port in host order; 0 = any port.
+    pub port: u16,
+    pub _pad: u16,
+}
+
+/// Key of the "deny any mount" entry in the fstype table (all zero).
+pub const MOUNT_ANY_KEY: [u8; DENY_FSTYPE_LEN] = [0; DENY_FSTYPE_LEN];
+
+/// Bits of `KernelConfig::deny_kinds`: which deny tables have entries (so programs skip empty ones).
+pub const DENY_KIND_EXEC: u32 = 1 << 0;
+pub const DENY_KIND_OPEN: u32 = 1 << 1;
+pub const DENY_KIND_MOUNT: u32 = 1 << 2;
+pub const DENY_KIND_CONNECT: u32 = 1 << 3;
+
+/// `rule_id` reported for connects refused because the agent is quarantined.
+pub const RULE_ID_QUARANTINE: u32 = u32::MAX;
+
+#[cfg(feature = "user")]
+mod pod {
+    unsafe impl aya::Pod for super::PathKey {}
+    unsafe impl aya::Pod for super::PathRule {}
+    unsafe impl aya::Pod for super::NetRule {}
+}

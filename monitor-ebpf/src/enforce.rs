@@ -1,0 +1,110 @@
+//! Synchronous in-kernel deny: lookup tables filled by userspace from `action: deny` rules, and the
+//! responses the kernel allows here (BPF LSM is refused): SIGKILL of the offending task at syscall
+//! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup sock_addr programs.
+use aya_ebpf::{
+    helpers::{bpf_probe_read_kernel_buf, generated::bpf_send_signal},
+    macros::map,
+    maps::{HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
+};
+use monitor_common::{
+    EventKind, counter,
+    enforce::{DENY_FSTYPE_LEN, DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule},
+    process::DenyEvent,
+};
+
+use crate::{header, maps};
+
+/// LPM tries need BPF_F_NO_PREALLOC.
+const NO_PREALLOC: u32 = 1;
+const SIGKILL: u32 = 9;
+
+#[map]
+pub static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+#[map]
+pub static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+/// fstype (NUL padded) → rule id; the all-zero key denies every mount.
+#[map]
+pub static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
+#[map]
+pub static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+#[map]
+pub static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+/// Watched cgroup id → 1 while its agent is quarantined (pinned, so `agentmon release` can reach it).
+#[map]
+pub static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
+
+/// Per-CPU scratch for a path lookup key (too large for the BPF stack next to everything else).
+#[map]
+static PATH_SCRATCH: PerCpuArray<Key<PathKey>> = PerCpuArray::with_max_entries(1, 0);
+
+/// The path key buffer of this CPU, for the caller to fill with a NUL-terminated string.
+#[inline(always)]
+pub fn path_scratch() -> Option<*mut Key<PathKey>> {
+    PATH_SCRATCH.get_ptr_mut(0)
+}
+
+/// Looks a NUL-terminated path of `len` bytes (NUL included) up in `trie`.
+#[inline(always)]
+pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
+    let len = if len > DENY_PATH_LEN { DENY_PATH_LEN } else { len };
+    unsafe {
+        (*key).prefix_len = (len * 8) as u32;
+        trie.get(&*key).copied()
+    }
+}
+
+/// Copies the scratch key's path into an event buffer of the same size.
+#[inline(always)]
+pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
+    unsafe {
+        let _ = bpf_probe_read_kernel_buf((&raw const (*key).data.data).cast::<u8>(), dst);
+    }
+}
+
+/// Whether an open with these flags is covered by the rule.
+#[inline(always)]
+pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
+    if rule.flags & PATH_RULE_WRITE_ONLY == 0 {
+        return true;
+    }
+    const O_ACCMODE: u32 = 3;
+    const O_CREAT: u32 = 0o100;
+    const O_TRUNC: u32 = 0o1000;
+    flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0
+}
+
+/// Mount deny rule for this fstype (NUL-padded), or for any mount.
+#[inline(always)]
+pub fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
+    unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(&MOUNT_ANY_KEY)) }.copied()
+}
+
+/// Kills the current task (delivered before it returns to user space) and reports it.
+#[inline(always)]
+pub fn kill_current(what: u8, rule_id: u32) {
+    unsafe { bpf_send_signal(SIGKILL) };
+    maps::count(counter::DENIED);
+    emit_deny(what, rule_id);
+}
+
+/// Emits a [`DenyEvent`] naming the rule.
+#[inline(always)]
+pub fn emit_deny(what: u8, rule_id: u32) {
+    let Some(cfg) = maps::config() else { return };
+    let Some(mut entry) = header::reserve::<DenyEvent>() else {
+        return;
+    };
+    let ev = entry.as_mut_ptr();
+    unsafe {
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::Deny,
+            size_of::<DenyEvent>(),
+            &cfg.offsets,
+        );
+        (*ev).what = what;
+        (*ev)._pad = [0; 3];
+        (*ev).rule_id = rule_id;
+    }
+    header::submit(entry);
+}

@@ -1,0 +1,39 @@
+//! `agentmon release AGENT`: thaw a quarantined agent (or `--kill` it); `--list` shows them.
+use anyhow::{Result, bail};
+
+use crate::enforce::respond;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// Agent name, cgroup path or cgroup id of a quarantined agent.
+    pub agent: Option<String>,
+    /// End the agent (kill every process) instead of thawing it.
+    #[arg(long)]
+    pub kill: bool,
+    /// List quarantined agents.
+    #[arg(long, conflicts_with = "agent")]
+    pub list: bool,
+}
+
+pub fn run(args: ReleaseArgs) -> Result<i32> {
+    if args.list {
+        for q in respond::load_quarantined()? {
+            println!(
+                "{}\t{}\tsince={}\trule={}\tpids={:?}",
+                q.agent,
+                q.cgroup.display(),
+                q.since,
+                q.rule,
+                q.pids
+            );
+        }
+        return Ok(0);
+    }
+    let Some(which) = args.agent else {
+        bail!("name the agent to release (or use --list)")
+    };
+    let q = respond::release(&which, args.kill)?;
+    let what = if args.kill { "killed" } else { "released" };
+    println!("{what} {} ({})", q.agent, q.cgroup.display());
+    Ok(0)
+}

@@ -1,0 +1,196 @@
+//! Compiles [`DenyEntry`]s into the kernel's deny tables (replacing what was there).
+use std::net::IpAddr;
+
+use anyhow::{Context, Result, bail};
+use aya::maps::{HashMap, LpmTrie, MapData, lpm_trie::Key};
+use monitor_common::enforce::{
+    DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN, MOUNT_ANY_KEY,
+    NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
+};
+
+use super::spec::{DenyEntry, DenySpec, PathMatch};
+use crate::probes::Probes;
+
+/// LPM key for a path rule: exact entries include the NUL so they match only that string.
+fn path_key(m: &PathMatch) -> Result<Key<PathKey>> {
+    let (s, exact) = match m {
+        PathMatch::Exact(s) => (s, true),
+        PathMatch::Prefix(s) => (s, false),
+    };
+    let bytes = s.as_bytes();
+    let len = bytes.len() + usize::from(exact);
+    if len > DENY_PATH_LEN || bytes.is_empty() {
+        bail!(
+            "deny path {s:?} must be 1..{} bytes for the kernel table",
+            DENY_PATH_LEN - 1
+        );
+    }
+    let mut data = [0u8; DENY_PATH_LEN];
+    data[..bytes.len()].copy_from_slice(bytes);
+    Ok(Key::new((len * 8) as u32, PathKey { data }))
+}
+
+fn fstype_key(s: &str) -> Result<[u8; DENY_FSTYPE_LEN]> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() >= DENY_FSTYPE_LEN {
+        bail!("deny fstype {s:?} must be 1..{} bytes", DENY_FSTYPE_LEN - 1);
+    }
+    let mut k = [0u8; DENY_FSTYPE_LEN];
+    k[..b.len()].copy_from_slice(b);
+    Ok(k)
+}
+
+fn clear_trie<K: aya::Pod, V: aya::Pod>(t: &mut LpmTrie<&mut MapData, K, V>) {
+    let keys: Vec<_> = t.keys().filter_map(Result::ok).collect();
+    for k in keys {
+        let _ = t.remove(&k);
+    }
+}
+
+fn trie<'a, K: aya::Pod, V: aya::Pod>(probes: &'a mut Probes, name: &str) -> Result<LpmTrie<&'a mut MapData, K, V>> {
+    let map = probes
+        .ebpf_mut()
+        .map_mut(name)
+        .with_context(|| format!("map {name} missing"))?;
+    Ok(LpmTrie::try_from(map)?)
+}
+
+/// Replaces the kernel deny tables with `entries`. On error nothing is half-applied to the
+/// `deny_kinds` switch: tables are rebuilt first, the switch flipped last.
+pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
+    // Validate everything before touching the kernel.
+    for e in entries {
+        match &e.spec {
+            DenySpec::Exec(m) | DenySpec::Open { path: m, .. } => {
+                path_key(m).with_context(|| format!("rule {}", e.rule))?;
+            }
+            DenySpec::MountFstype(f) => {
+                fstype_key(f).with_context(|| format!("rule {}", e.rule))?;
+            }
+            DenySpec::Connect { addr, prefix_len, .. } => {
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                if *prefix_len > max {
+                    bail!("rule {}: prefix length /{prefix_len} is longer than {max}", e.rule);
+                }
+            }
+            DenySpec::MountAny => {}
+        }
+    }
+    probes.set_deny_kinds(0)?;
+    let mut kinds = 0u32;
+    {
+        let mut exec = trie::<PathKey, PathRule>(probes, "DENY_EXEC")?;
+        clear_trie(&mut exec);
+        for e in entries {
+            if let DenySpec::Exec(m) = &e.spec {
+                exec.insert(
+                    &path_key(m)?,
+                    PathRule {
+                        rule_id: e.rule_id,
+                        flags: 0,
+                    },
+                    0,
+                )?;
+                kinds |= DENY_KIND_EXEC;
+            }
+        }
+    }
+    {
+        let mut open = trie::<PathKey, PathRule>(probes, "DENY_OPEN")?;
+        clear_trie(&mut open);
+        for e in entries {
+            if let DenySpec::Open { path, write_only } = &e.spec {
+                let flags = if *write_only { PATH_RULE_WRITE_ONLY } else { 0 };
+                open.insert(
+                    &path_key(path)?,
+                    PathRule {
+                        rule_id: e.rule_id,
+                        flags,
+                    },
+                    0,
+                )?;
+                kinds |= DENY_KIND_OPEN;
+            }
+        }
+    }
+    {
+        let mut net4 = trie::<[u8; 4], NetRule>(probes, "DENY_NET4")?;
+        clear_trie(&mut net4);
+        for e in entries {
+            if let DenySpec::Connect {
+                addr: IpAddr::V4(a),
+                prefix_len,
+                port,
+            } = &e.spec
+            {
+                let rule = NetRule {
+                    rule_id: e.rule_id,
+                    port: port.unwrap_or(0),
+                    _pad: 0,
+                };
+                net4.insert(&Key::new(u32::from(*prefix_len), a.octets()), rule, 0)?;
+                kinds |= DENY_KIND_CONNECT;
+            }
+        }
+    }
+    {
+        let mut net6 = trie::<[u8; 16], NetRule>(probes, "DENY_NET6")?;
+        clear_trie(&mut net6);
+        for e in entries {
+            if let DenySpec::Connect {
+                addr: IpAddr::V6(a),
+                prefix_len,
+                port,
+            } = &e.spec
+            {
+                let rule = NetRule {
+                    rule_id: e.rule_id,
+                    port: port.unwrap_or(0),
+                    _pad: 0,
+                };
+                net6.insert(&Key::new(u32::from(*prefix_len), a.octets()), rule, 0)?;
+                kinds |= DENY_KIND_CONNECT;
+            }
+        }
+    }
+    {
+        let map = probes
+            .ebpf_mut()
+            .map_mut("DENY_MOUNT")
+            .context("map DENY_MOUNT missing")?;
+        let mut mount: HashMap<_, [u8; DENY_FSTYPE_LEN], u32> = HashMap::try_from(map)?;
+        let keys: Vec<_> = mount.keys().filter_map(Result::ok).collect();
+        for k in keys {
+            let _ = mount.remove(&k);
+        }
+        for e in entries {
+            let key = match &e.spec {
+                DenySpec::MountAny => MOUNT_ANY_KEY,
+                DenySpec::MountFstype(f) => fstype_key(f)?,
+                _ => continue,
+            };
+            mount.insert(key, e.rule_id, 0)?;
+            kinds |= DENY_KIND_MOUNT;
+        }
+    }
+    probes.set_deny_kinds(kinds)?;
+    tracing::info!(entries = entries.len(), "kernel deny tables loaded");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_keys_include_the_nul_and_prefix_keys_do_not() {
+        let e = path_key(&PathMatch::Exact("/bin/sh".into())).unwrap();
+        assert_eq!(e.prefix_len(), 8 * 8);
+        let p = path_key(&PathMatch::Prefix("/tmp/".into())).unwrap();
+        assert_eq!(p.prefix_len(), 5 * 8);
+        assert!(path_key(&PathMatch::Prefix(String::new())).is_err());
+        assert!(path_key(&PathMatch::Exact("x".repeat(256))).is_err());
+        assert!(fstype_key("tmpfs").is_ok());
+        assert!(fstype_key(&"x".repeat(40)).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The compiled condition tree: typed tests with parsed values, and its specialisation per event
+//! kind (what evaluation runs).
+use std::net::IpAddr;
+
+use super::{
+    error::Loc,
+    fields::{Field, FieldType, KINDS, Kind, KindSet, info},
+    parser::Op,
+    pattern::{Cidr, Glob},
+};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Const(bool),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    /// `evt.kind` tests; gone after [`specialize`].
+    Kind(KindSet),
+    Test(Test),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Test {
+    pub field: Field,
+    /// The field's type, kept here so evaluation needs no catalogue lookup.
+    pub ty: FieldType,
+    pub pred: Pred,
+    /// `!=`: true when the field is present and the predicate fails. A test on a field the event
+    /// does not carry is false either way.
+    pub negate: bool,
+    /// Where the test is written (for deny-compile errors).
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pred {
+    /// Equal to any of these.
+    Eq(Vec<String>),
+    Prefix(Vec<String>),
+    Suffix(Vec<String>),
+    Contains(Vec<String>),
+    Glob(Vec<Glob>),
+    /// `net.addr` equal to any of these addresses (compared as addresses).
+    AddrEq(Vec<IpAddr>),
+    Cidr(Vec<Cidr>),
+    NumCmp(Op, u64),
+    NumIn(Vec<u64>),
+    Bool(bool),
+    Exists,
+    /// Equal to (`prefix: false`) or under (`prefix: true`) one of the agent's protected paths.
+    Protected {
+        prefix: bool,
+    },
+}
+
+/// `!=`: every test negated (De Morgan over an OR of tests).
+pub fn negated(c: Cond) -> Cond {
+    match c {
+        Cond::Test(mut t) => {
+            t.negate = !t.negate;
+            Cond::Test(t)
+        }
+        Cond::Or(parts) => Cond::And(parts.into_iter().map(negated).collect()),
+        other => Cond::Not(Box::new(other)),
+    }
+}
+
+/// The condition as it stands for one event kind: `evt.kind` tests and fields the kind lacks become
+/// constants, and constants are folded away.
+pub fn specialize(c: &Cond, k: Kind) -> Cond {
+    match c {
+        Cond::Const(b) => Cond::Const(*b),
+        Cond::Kind(set) => Cond::Const(set.contains(k)),
+        Cond::Test(t) => {
+            if info(t.field).kinds.contains(k) {
+                Cond::Test(t.clone())
+            } else {
+                Cond::Const(false)
+            }
+        }
+        Cond::Not(inner) => match specialize(inner, k) {
+            Cond::Const(b) => Cond::Const(!b),
+            other => Cond::Not(Box::new(other)),
+        },
+        Cond::And(parts) | Cond::Or(parts) => {
+            let is_and = matches!(c, Cond::And(_));
+            let mut kept = Vec::new();
+            for p in parts {
+                match specialize(p, k) {
+                    Cond::Const(b) if b == is_and => {}
+                    Cond::Const(b) => return Cond::Const(b),
+                    other => kept.push(other),
+                }
+            }
+            match kept.len() {
+                0 => Cond::Const(is_and),
+                1 => kept.remove(0),
+                _ if is_and => Cond::And(kept),
+                _ => Cond::Or(kept),
+            }
+        }
+    }
+}
+
+/// Kinds for which the condition is not always false.
+pub fn applicable_kinds(c: &Cond) -> KindSet {
+    KINDS
+        .into_iter()
+        .filter(|k| specialize(c, *k) != Cond::Const(false))
+        .fold(KindSet::NONE, |s, k| s.union(k.bit()))
+}

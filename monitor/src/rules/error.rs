@@ -1,0 +1,113 @@
+//! Rule errors, each naming `file:line:col`, and the table of texts (conditions, values) that
+//! positions inside conditions are resolved against.
+use std::{fmt, sync::Arc};
+
+use thiserror::Error;
+
+use super::yaml::{LineCol, Node, ScalarStyle, scalar_position};
+
+/// One problem in a rule file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: Arc<str>,
+    pub at: LineCol,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.at.line, self.at.col, self.message)
+    }
+}
+
+/// Every problem found while loading a rule set, one `file:line:col: message` per line.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{}", render(.errors))]
+pub struct RulesError {
+    pub errors: Vec<RuleError>,
+}
+
+fn render(errors: &[RuleError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// A YAML scalar whose text is parsed further (a condition, an output, a list item).
+#[derive(Debug)]
+struct Text {
+    file: Arc<str>,
+    file_text: Arc<str>,
+    at: LineCol,
+    style: ScalarStyle,
+    value: String,
+}
+
+/// Index of a registered text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextId(pub u32);
+
+/// A byte offset inside a registered text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub text: TextId,
+    pub offset: u32,
+}
+
+/// One rule file's name and contents.
+#[derive(Clone, Debug)]
+pub struct FileRef {
+    pub name: Arc<str>,
+    pub text: Arc<str>,
+}
+
+impl FileRef {
+    pub fn error(&self, at: LineCol, message: impl Into<String>) -> RuleError {
+        RuleError {
+            file: self.name.clone(),
+            at,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Texts {
+    texts: Vec<Text>,
+}
+
+impl Texts {
+    /// Registers a scalar node; non-scalars register as empty text at their position.
+    pub fn add(&mut self, file: &FileRef, node: &Node) -> TextId {
+        let (value, style) = match node {
+            Node::Scalar { value, style, .. } => (value.clone(), *style),
+            _ => (String::new(), ScalarStyle::Plain),
+        };
+        self.texts.push(Text {
+            file: file.name.clone(),
+            file_text: file.text.clone(),
+            at: node.at(),
+            style,
+            value,
+        });
+        TextId((self.texts.len() - 1) as u32)
+    }
+
+    pub fn get(&self, id: TextId) -> &str {
+        self.texts.get(id.0 as usize).map_or("", |t| t.value.as_str())
+    }
+
+    pub fn error(&self, loc: Loc, message: impl Into<String>) -> RuleError {
+        let message = message.into();
+        match self.texts.get(loc.text.0 as usize) {
+            Some(t) => RuleError {
+                file: t.file.clone(),
+                at: scalar_position(&t.file_text, t.at, t.style, &t.value, loc.offset as usize),
+                message,
+            },
+            None => RuleError {
+                file: "<unknown>".into(),
+                at: LineCol::default(),
+                message,
+            },
+        }
+    }
+}

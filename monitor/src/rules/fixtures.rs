@@ -1,0 +1,395 @@
+//! Rule fixtures (`rules test`): YAML files under `<rules dir>/tests/` describing events in a
+//! compact form and which rules must (not) fire. Format: `docs/RULES.md`.
+use std::{path::Path, sync::Arc};
+
+use super::{
+    RuleSet,
+    error::{FileRef, RuleError, RulesError},
+    yaml::{Node, parse_documents},
+};
+use crate::{
+    event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
+    output::Enriched,
+    proctable::Ancestor,
+};
+
+/// One fixture: events fed in order to a fresh rule set.
+#[derive(Debug)]
+pub struct Fixture {
+    pub file: String,
+    pub name: String,
+    agent: String,
+    protected: Vec<String>,
+    events: Vec<(Enriched, Option<Vec<String>>)>,
+    expect: Vec<String>,
+    expect_not: Vec<String>,
+}
+
+/// Outcome of one fixture.
+#[derive(Debug)]
+pub struct FixtureResult {
+    pub file: String,
+    pub name: String,
+    /// Empty when the fixture passed.
+    pub failures: Vec<String>,
+}
+
+impl FixtureResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Loads the rules of `dir` and runs every fixture in `dir/tests/*.yaml`.
+pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
+    let sources = super::read_sources(dir)?;
+    // Compile once up front so rule errors are reported as such.
+    RuleSet::from_sources(&sources)?;
+    let fixtures = load_fixtures(&dir.join("tests"))?;
+    let mut results = Vec::new();
+    for f in &fixtures {
+        let mut set = RuleSet::from_sources(&sources)?;
+        results.push(run(&mut set, f));
+    }
+    Ok(results)
+}
+
+/// Runs one fixture against a fresh rule set.
+pub fn run(set: &mut RuleSet, f: &Fixture) -> FixtureResult {
+    let mut failures = Vec::new();
+    let known: Vec<String> = set.describe().map(|(n, _, _)| n.to_string()).collect();
+    let per_event = f.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+    let mut named: Vec<&String> = f.expect.iter().chain(&f.expect_not).chain(per_event).collect();
+    named.sort();
+    named.dedup();
+    for name in named {
+        if !known.contains(name) {
+            failures.push(format!("no rule named `{name}`"));
+        }
+    }
+    if !f.protected.is_empty() {
+        set.set_protected(&f.agent, f.protected.iter().map(Into::into).collect());
+    }
+    let mut fired_any: Vec<String> = Vec::new();
+    for (i, (ev, expect)) in f.events.iter().enumerate() {
+        let mut fired: Vec<String> = set.evaluate(ev).into_iter().map(|a| a.rule).collect();
+        fired.sort();
+        if let Some(expect) = expect {
+            let mut want = expect.clone();
+            want.sort();
+            if fired != want {
+                failures.push(format!("event {}: expected {want:?} to fire, got {fired:?}", i + 1));
+            }
+        }
+        fired_any.extend(fired);
+    }
+    for name in &f.expect {
+        if !fired_any.contains(name) {
+            failures.push(format!("expected `{name}` to fire, it did not"));
+        }
+    }
+    for name in &f.expect_not {
+        if fired_any.contains(name) {
+            failures.push(format!("expected `{name}` not to fire, it did"));
+        }
+    }
+    FixtureResult {
+        file: f.file.clone(),
+        name: f.name.clone(),
+        failures,
+    }
+}
+
+/// Reads `dir/*.yaml` fixture files (sorted). A missing directory is an error.
+pub fn load_fixtures(dir: &Path) -> Result<Vec<Fixture>, RulesError> {
+    let sources = super::read_sources(dir)?;
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (name, text) in &sources {
+        let file = FileRef {
+            name: Arc::from(name.as_str()),
+            text: Arc::from(text.as_str()),
+        };
+        match parse_documents(text) {
+            Err(e) => errors.push(file.error(e.at, e.message)),
+            Ok(docs) => {
+                for doc in docs {
+                    let items = match doc {
+                        Node::Seq { items, .. } => items,
+                        other => vec![other],
+                    };
+                    for item in &items {
+                        match fixture(&file, item) {
+                            Ok(f) => out.push(f),
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(RulesError { errors })
+    }
+}
+
+fn strings(file: &FileRef, node: Option<&Node>, key: &str) -> Result<Vec<String>, RuleError> {
+    match node {
+        None => Ok(Vec::new()),
+        Some(Node::Seq { items, .. }) => items
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| file.error(n.at(), format!("`{key}`: expected strings")))
+            })
+            .collect(),
+        Some(Node::Scalar { value, .. }) => Ok(vec![value.clone()]),
+        Some(n) => Err(file.error(n.at(), format!("`{key}`: expected a list of strings"))),
+    }
+}
+
+fn string<'n>(file: &FileRef, node: &'n Node, key: &str) -> Result<Option<&'n str>, RuleError> {
+    match node.get(key) {
+        None => Ok(None),
+        Some(n) => n
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| file.error(n.at(), format!("`{key}`: expected a string"))),
+    }
+}
+
+fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, RuleError> {
+    match string(file, node, key)? {
+        None => Ok(default),
+        Some(s) => s.parse().map_err(|_| {
+            let at = node.get(key).map_or(node.at(), Node::at);
+            file.error(at, format!("`{key}`: expected a number, found `{s}`"))
+        }),
+    }
+}
+
+const FIXTURE_KEYS: &[&str] = &["fixture", "agent", "exe", "protected", "events", "expect", "expect_not"];
+const EVENT_KEYS: &[&str] = &[
+    "exec",
+    "open",
+    "connect",
+    "mount",
+    "args",
+    "raw",
+    "exe",
+    "comm",
+    "parent",
+    "ancestors",
+    "pid",
+    "ppid",
+    "uid",
+    "flags",
+    "family",
+    "port",
+    "source",
+    "fstype",
+    "at",
+    "expect",
+];
+
+/// Unknown keys are errors: a typo must not silently change what a fixture tests.
+fn check_keys(file: &FileRef, node: &Node, allowed: &[&str]) -> Result<(), RuleError> {
+    if let Node::Map { entries, .. } = node {
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !allowed.contains(&key) {
+                return Err(file.error(
+                    k.at(),
+                    format!("unknown key `{key}` (expected one of: {})", allowed.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
+    check_keys(file, node, FIXTURE_KEYS)?;
+    let name = string(file, node, "fixture")?
+        .ok_or_else(|| file.error(node.at(), "expected a mapping with `fixture: <name>` and `events`"))?
+        .to_string();
+    let agent = string(file, node, "agent")?.unwrap_or("agent").to_string();
+    let default_exe = string(file, node, "exe")?.unwrap_or("/usr/bin/python3").to_string();
+    let Some(Node::Seq { items, .. }) = node.get("events") else {
+        return Err(file.error(node.at(), format!("fixture `{name}`: `events` must be a list")));
+    };
+    let mut events = Vec::new();
+    let mut t = 1_000_000_000u64;
+    for ev in items {
+        t = match string(file, ev, "at")? {
+            Some(s) => humantime::parse_duration(s)
+                .map_err(|_| file.error(ev.at(), format!("`at`: expected a duration such as 5s, found `{s}`")))?
+                .as_nanos()
+                .min(u64::MAX as u128) as u64,
+            None => t + 1_000_000,
+        };
+        let expect = match ev.get("expect") {
+            Some(n) => Some(strings(file, Some(n), "expect")?),
+            None => None,
+        };
+        let mut e = event(file, ev, &default_exe, t)?;
+        e.agent = agent.clone();
+        e.cgroup = format!("agentmon/{agent}");
+        events.push((e, expect));
+    }
+    Ok(Fixture {
+        file: file.name.to_string(),
+        name,
+        agent,
+        protected: strings(file, node.get("protected"), "protected")?,
+        events,
+        expect: strings(file, node.get("expect"), "expect")?,
+        expect_not: strings(file, node.get("expect_not"), "expect_not")?,
+    })
+}
+
+fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<Enriched, RuleError> {
+    check_keys(file, n, EVENT_KEYS)?;
+    let mut exe = string(file, n, "exe")?.unwrap_or(default_exe).to_string();
+    let raw = string(file, n, "raw")?;
+    let (body, resolved) = if let Some(path) = string(file, n, "exec")? {
+        exe = string(file, n, "exe")?.unwrap_or(path).to_string();
+        let mut argv = strings(file, n.get("args"), "args")?;
+        if argv.is_empty() {
+            argv.push(basename(path).to_string());
+        }
+        let filename = raw.unwrap_or(path).to_string();
+        (
+            Body::Exec(ExecInfo {
+                filename,
+                argv,
+                argv_truncated: false,
+            }),
+            Some(path.to_string()),
+        )
+    } else if let Some(path) = string(file, n, "open")? {
+        let flags = strings(file, n.get("flags"), "flags")?;
+        let mut bits = 0;
+        let (mut read, mut write) = (flags.is_empty(), false);
+        for f in &flags {
+            match f.as_str() {
+                "read" => read = true,
+                "write" => write = true,
+                "create" => bits |= libc::O_CREAT,
+                "trunc" => bits |= libc::O_TRUNC,
+                other => {
+                    return Err(file.error(
+                        n.at(),
+                        format!("`flags`: expected read, write, create or trunc, found `{other}`"),
+                    ));
+                }
+            }
+        }
+        bits |= match (read, write) {
+            (true, true) => libc::O_RDWR,
+            (false, true) => libc::O_WRONLY,
+            _ => libc::O_RDONLY,
+        };
+        (
+            Body::Open(OpenInfo {
+                path: raw.unwrap_or(path).to_string(),
+                flags: bits as u32,
+                mode: 0o644,
+                dfd: -100,
+                syscall: "openat",
+            }),
+            Some(path.to_string()),
+        )
+    } else if let Some(addr) = string(file, n, "connect")? {
+        let family = match string(file, n, "family")? {
+            Some("inet") => Family::Inet,
+            Some("inet6") => Family::Inet6,
+            Some("unix") => Family::Unix,
+            Some(other) => {
+                return Err(file.error(
+                    n.at(),
+                    format!("`family`: expected inet, inet6 or unix, found `{other}`"),
+                ));
+            }
+            None if addr.starts_with('/') || addr.starts_with('@') => Family::Unix,
+            None if addr.contains(':') => Family::Inet6,
+            None => Family::Inet,
+        };
+        let port = number(file, n, "port", 0)?;
+        let port = u16::try_from(port).map_err(|_| file.error(n.at(), "`port`: at most 65535"))?;
+        (
+            Body::Connect(ConnectInfo {
+                family,
+                addr: addr.to_string(),
+                port,
+                fd: 3,
+            }),
+            None,
+        )
+    } else if let Some(target) = string(file, n, "mount")? {
+        (
+            Body::Mount(MountInfo {
+                source: string(file, n, "source")?.unwrap_or("none").to_string(),
+                target: target.to_string(),
+                fstype: string(file, n, "fstype")?.unwrap_or("").to_string(),
+                flags: 0,
+                syscall: "mount",
+            }),
+            None,
+        )
+    } else {
+        return Err(file.error(n.at(), "an event needs one of `exec`, `open`, `connect`, `mount`"));
+    };
+    let comm: String = match string(file, n, "comm")? {
+        Some(c) => c.to_string(),
+        None => basename(&exe).chars().take(15).collect(),
+    };
+    let mut ancestors: Vec<Ancestor> = strings(file, n.get("ancestors"), "ancestors")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, exe)| Ancestor {
+            pid: 99u32.saturating_sub(i as u32),
+            exe,
+        })
+        .collect();
+    if let Some(parent) = string(file, n, "parent")? {
+        ancestors.insert(
+            0,
+            Ancestor {
+                pid: 99,
+                exe: parent.to_string(),
+            },
+        );
+    }
+    Ok(Enriched {
+        time: String::new(),
+        event: Event {
+            header: Header {
+                ktime_ns,
+                pid: number(file, n, "pid", 100)? as u32,
+                tid: number(file, n, "pid", 100)? as u32,
+                ppid: number(file, n, "ppid", 99)? as u32,
+                uid: number(file, n, "uid", 1000)? as u32,
+                gid: 1000,
+                cgroup_id: 1,
+                comm,
+                truncated: false,
+                read_failed: false,
+                denied: false,
+            },
+            body,
+        },
+        exe,
+        ancestors,
+        cgroup: String::new(),
+        agent: String::new(),
+        resolved_path: resolved,
+    })
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}

@@ -1,0 +1,276 @@
+//! The rule engine: Falco-style YAML rules (`rule`/`list`/`macro`, exceptions, sequences) compiled
+//! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
+//! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
+mod compile;
+mod cond;
+mod deny;
+mod error;
+mod eval;
+mod fields;
+pub mod fixtures;
+mod format;
+mod lexer;
+mod parser;
+mod pattern;
+mod rule;
+mod sequence;
+mod source;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+pub use error::{RuleError, RulesError};
+pub use fields::{Kind, catalogue as field_catalogue};
+pub use yaml::LineCol;
+
+use self::{
+    compile::Compiler,
+    error::{FileRef, Texts},
+    eval::{EventView, eval},
+    fields::KINDS,
+    rule::{DenyTable, Matcher, Rule},
+    source::{RawItems, read_file},
+};
+use crate::{alert::Alert, enforce::spec::DenyEntry, output::Enriched};
+
+/// Counts for `rules check`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub rules: usize,
+    pub enabled: usize,
+    pub lists: usize,
+    pub macros: usize,
+    pub sequences: usize,
+    pub deny_rules: usize,
+    /// Enabled rules that can match each kind, in [`Kind`] order (exec, open, connect, mount).
+    pub per_kind: [usize; 4],
+}
+
+/// A compiled rule set.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    /// Enabled rules to evaluate for each event kind, in file order.
+    by_kind: [Vec<usize>; 4],
+    deny: Vec<DenyEntry>,
+    protected: HashMap<String, Vec<String>>,
+    summary: Summary,
+}
+
+impl RuleSet {
+    /// Loads every `*.yaml`/`*.yml` file directly in `dir` (sorted by name; subdirectories such as
+    /// `tests/` are not read). Any error anywhere loads nothing.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
+        Self::from_sources(&read_sources(dir)?)
+    }
+}
+
+/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(RulesError {
+            errors: vec![RuleError {
+                file: dir.display().to_string().into(),
+                at: LineCol { line: 1, col: 1 },
+                message: "no *.yaml or *.yml files in this directory".into(),
+            }],
+        });
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
+        files.push((p.display().to_string(), text));
+    }
+    Ok(files)
+}
+
+impl RuleSet {
+    /// Compiles rule files given as (name, contents).
+    pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        let mut texts = Texts::default();
+        let mut items = RawItems::default();
+        let mut errors = Vec::new();
+        for (name, text) in files {
+            let file = FileRef {
+                name: Arc::from(name.as_str()),
+                text: Arc::from(text.as_str()),
+            };
+            read_file(&file, &mut texts, &mut items, &mut errors);
+        }
+        let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
+        let mut set = RuleSet::default();
+        let mut names: HashMap<&str, ()> = HashMap::new();
+        for raw in &items.rules {
+            if names.insert(raw.name.as_str(), ()).is_some() {
+                errors.push(raw.file.error(raw.at, format!("rule `{}` is defined twice", raw.name)));
+                continue;
+            }
+            let mut deny = DenyTable {
+                entries: &mut set.deny,
+                rules: &mut set.summary.deny_rules,
+            };
+            if let Some(rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+                set.rules.push(rule);
+            }
+        }
+        errors.append(&mut compiler.errors);
+        if !errors.is_empty() {
+            dedup(&mut errors);
+            errors.sort_by(|a, b| (&a.file, a.at.line, a.at.col).cmp(&(&b.file, b.at.line, b.at.col)));
+            return Err(RulesError { errors });
+        }
+        set.summary.files = files.len();
+        set.summary.lists = items.lists.len();
+        set.summary.macros = items.macros.len();
+        set.index();
+        tracing::debug!(rules = set.rules.len(), deny = set.deny.len(), "rule set compiled");
+        Ok(set)
+    }
+
+    fn index(&mut self) {
+        self.summary.rules = self.rules.len();
+        for (i, r) in self.rules.iter().enumerate() {
+            if !r.enabled {
+                continue;
+            }
+            self.summary.enabled += 1;
+            let kinds: Vec<Kind> = match &r.matcher {
+                Matcher::Condition(by_kind) => KINDS.into_iter().filter(|k| by_kind[*k as usize].is_some()).collect(),
+                Matcher::Sequence(s) => {
+                    self.summary.sequences += 1;
+                    s.kinds_used().collect()
+                }
+            };
+            for k in kinds {
+                self.by_kind[k as usize].push(i);
+                self.summary.per_kind[k as usize] += 1;
+            }
+        }
+    }
+
+    /// Evaluates one event; returns an alert per matching rule (in file order). Fork, exit and deny
+    /// events match nothing.
+    pub fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
+        let Some(kind) = Kind::of(&ev.event.body) else {
+            return Vec::new();
+        };
+        let protected = self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice);
+        let view = EventView::new(ev, protected);
+        let mut alerts = Vec::new();
+        for &i in &self.by_kind[kind as usize] {
+            let rule = &mut self.rules[i];
+            let matched = match &mut rule.matcher {
+                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, &view)),
+                Matcher::Sequence(seq) => seq.observe(kind, &view),
+            };
+            if matched {
+                let m = &rule.meta;
+                alerts.push(Alert {
+                    rule: m.name.clone(),
+                    priority: m.priority,
+                    tags: m.tags.clone(),
+                    action: m.action,
+                    action_result: String::new(),
+                    action_latency_us: None,
+                    output: m.output.render(ev),
+                    event: ev.clone(),
+                });
+            }
+        }
+        alerts
+    }
+
+    /// Kernel deny entries of the enabled `action: deny` rules.
+    pub fn deny_entries(&self) -> &[DenyEntry] {
+        &self.deny
+    }
+
+    /// Declares an agent's protected code/config paths (read by `agent.protected`). Replaces any
+    /// earlier list for that agent.
+    pub fn set_protected(&mut self, agent: &str, paths: Vec<PathBuf>) {
+        let paths = paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        self.protected.insert(agent.to_string(), paths);
+    }
+
+    /// Carries per-agent settings (protected paths) over from the set this one replaces, e.g. on
+    /// reload. Sequence state is not carried over.
+    pub fn inherit_agent_state(&mut self, previous: &RuleSet) {
+        for (agent, paths) in &previous.protected {
+            self.protected.entry(agent.clone()).or_insert_with(|| paths.clone());
+        }
+    }
+
+    /// Drops everything held for an agent that is no longer watched: its protected paths and its
+    /// pending sequence matches.
+    pub fn forget_agent(&mut self, agent: &str) {
+        self.protected.remove(agent);
+        for r in &mut self.rules {
+            if let Matcher::Sequence(s) = &mut r.matcher {
+                s.forget(agent);
+            }
+        }
+    }
+
+    /// Number of enabled rules.
+    pub fn rule_count(&self) -> usize {
+        self.summary.enabled
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Names and descriptions of all rules, enabled or not.
+    pub fn describe(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.rules
+            .iter()
+            .map(|r| (r.meta.name.as_str(), r.meta.desc.as_str(), r.enabled))
+    }
+
+    /// Sequence partial matches currently held, across rules and agents.
+    pub fn pending_sequences(&self) -> usize {
+        self.rules
+            .iter()
+            .map(|r| match &r.matcher {
+                Matcher::Sequence(s) => s.pending(),
+                Matcher::Condition(_) => 0,
+            })
+            .sum()
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> RulesError {
+    RulesError {
+        errors: vec![RuleError {
+            file: path.display().to_string().into(),
+            at: LineCol { line: 1, col: 1 },
+            message: format!("cannot read: {e}"),
+        }],
+    }
+}
+
+fn dedup(errors: &mut Vec<RuleError>) {
+    let mut seen = Vec::new();
+    errors.retain(|e| {
+        if seen.contains(e) {
+            false
+        } else {
+            seen.push(e.clone());
+            true
+        }
+    });
+}

@@ -1,0 +1,138 @@
+//! Value patterns compiled once: shell-style globs and CIDR ranges.
+use std::net::IpAddr;
+
+use super::fields::canonical_ip;
+
+/// A glob: `*` matches any run of characters (including `/`), `?` any one character.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glob(Vec<char>);
+
+impl Glob {
+    pub fn new(pattern: &str) -> Self {
+        Glob(pattern.chars().collect())
+    }
+
+    /// Matches without allocating (backtracks to the last `*` on a mismatch).
+    pub fn matches(&self, text: &str) -> bool {
+        let p = &self.0;
+        let (mut pi, mut ti) = (0usize, 0usize);
+        // Pattern index after the last `*`, and the text index that `*` currently extends to.
+        let mut star: Option<(usize, usize)> = None;
+        while let Some(c) = text[ti..].chars().next() {
+            match p.get(pi) {
+                Some('*') => {
+                    star = Some((pi + 1, ti));
+                    pi += 1;
+                }
+                Some(&pc) if pc == '?' || pc == c => {
+                    pi += 1;
+                    ti += c.len_utf8();
+                }
+                _ => match star {
+                    Some((after, start)) => {
+                        let skipped = text[start..].chars().next().map_or(1, char::len_utf8);
+                        star = Some((after, start + skipped));
+                        pi = after;
+                        ti = start + skipped;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        p[pi..].iter().all(|&c| c == '*')
+    }
+}
+
+/// An address range. IPv4-mapped IPv6 ranges are stored as IPv4 so both spellings match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl Cidr {
+    /// Parses `addr/len` or a bare address (a single host).
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let raw: IpAddr = addr.parse().ok()?;
+        let max = if raw.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        if len > max {
+            return None;
+        }
+        let canon = canonical_ip(raw);
+        let len = match (raw, canon) {
+            (IpAddr::V6(_), IpAddr::V4(_)) => len.checked_sub(96)?,
+            _ => len,
+        };
+        Some(Cidr {
+            addr: mask(canon, len),
+            prefix_len: len,
+        })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix_len) == self.addr
+    }
+}
+
+fn mask(ip: IpAddr, len: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let g = Glob::new("/home/*/.ssh/id_*");
+        assert!(g.matches("/home/bob/.ssh/id_ed25519"));
+        assert!(!g.matches("/home/bob/.ssh/known_hosts"));
+        assert!(Glob::new("a?c").matches("abc"));
+        assert!(!Glob::new("a?c").matches("ac"));
+        assert!(Glob::new("*").matches(""));
+        assert!(Glob::new("exact").matches("exact"));
+        assert!(!Glob::new("exact").matches("exactly"));
+        assert!(Glob::new("*/.aws/credentials").matches("/home/é/.aws/credentials"));
+        assert!(!Glob::new("*/.aws/credentials").matches("/home/u/.aws/credentials.bak"));
+        assert!(Glob::new("a*b*c").matches("axxbyyc"));
+        assert!(!Glob::new("a*b*c").matches("axxbyy"));
+        assert!(Glob::new("é?").matches("éü"));
+    }
+
+    #[test]
+    fn cidrs_match_mapped_and_v6_addresses() {
+        let c = Cidr::parse("169.254.0.0/16").unwrap();
+        assert!(c.contains("169.254.169.254".parse().unwrap()));
+        assert!(c.contains("::ffff:169.254.169.254".parse().unwrap()));
+        assert!(!c.contains("10.0.0.1".parse().unwrap()));
+        let mapped = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+        assert_eq!(mapped, Cidr::parse("10.0.0.0/8").unwrap());
+        let v6 = Cidr::parse("fd00:ec2::254").unwrap();
+        assert!(v6.contains("fd00:ec2:0:0::254".parse().unwrap()));
+        assert!(!v6.contains("fd00:ec2::255".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("nonsense").is_none());
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+    }
+}

@@ -1,0 +1,202 @@
+//! One raw rule → a compiled [`Rule`]: its condition specialised per event kind (exceptions
+//! folded in), or its sequence steps, plus kernel deny entries for `action: deny`.
+use super::{
+    compile::Compiler,
+    cond::{Cond, applicable_kinds, specialize},
+    deny,
+    error::{Loc, RuleError, TextId, Texts},
+    fields::{self, FieldType, KINDS, KindSet},
+    format::Template,
+    sequence::{Sequence, Step},
+    source::RawRule,
+};
+use crate::{
+    alert::{Action, Priority},
+    enforce::spec::DenyEntry,
+};
+
+/// What a rule reports.
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub name: String,
+    pub desc: String,
+    pub priority: Priority,
+    pub action: Action,
+    pub tags: Vec<String>,
+    pub output: Template,
+}
+
+#[derive(Debug)]
+pub enum Matcher {
+    /// Condition per event kind (`None`: the rule never matches that kind).
+    Condition([Option<Cond>; 4]),
+    Sequence(Sequence),
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    pub enabled: bool,
+    pub matcher: Matcher,
+}
+
+/// Where deny rules put their kernel entries.
+pub struct DenyTable<'a> {
+    pub entries: &'a mut Vec<DenyEntry>,
+    /// Enabled deny rules so far (the next rule's `rule_id`).
+    pub rules: &'a mut usize,
+}
+
+/// Compiles one rule; problems go to `errors` (or the compiler's), deny entries to `deny`.
+pub fn compile(
+    raw: &RawRule,
+    compiler: &mut Compiler,
+    texts: &Texts,
+    errors: &mut Vec<RuleError>,
+    deny: &mut DenyTable,
+) -> Option<Rule> {
+    let before = errors.len() + compiler.errors.len();
+    let output = match raw.output {
+        Some(id) => Template::parse(texts, id).unwrap_or_else(|e| {
+            errors.push(e);
+            Template::default_for(&raw.name)
+        }),
+        None => Template::default_for(&raw.name),
+    };
+    let exceptions: Vec<Cond> = raw.exceptions.iter().filter_map(|ex| compiler.exception(ex)).collect();
+    let matcher = match raw.condition {
+        Some(text) => condition_matcher(raw, text, &exceptions, compiler, texts, errors, deny)?,
+        None => sequence_matcher(raw, &exceptions, compiler, errors)?,
+    };
+    if errors.len() + compiler.errors.len() > before {
+        return None;
+    }
+    Some(Rule {
+        meta: RuleMeta {
+            name: raw.name.clone(),
+            desc: raw.desc.clone(),
+            priority: raw.priority,
+            action: raw.action,
+            tags: raw.tags.clone(),
+            output,
+        },
+        enabled: raw.enabled,
+        matcher,
+    })
+}
+
+/// `cond and not (exception or ...)`.
+fn with_exceptions(cond: Cond, exceptions: &[Cond]) -> Cond {
+    if exceptions.is_empty() {
+        cond
+    } else {
+        Cond::And(vec![cond, Cond::Not(Box::new(Cond::Or(exceptions.to_vec())))])
+    }
+}
+
+fn per_kind(cond: &Cond, kinds: KindSet) -> [Option<Cond>; 4] {
+    KINDS.map(|k| kinds.contains(k).then(|| specialize(cond, k)))
+}
+
+fn condition_matcher(
+    raw: &RawRule,
+    text: TextId,
+    exceptions: &[Cond],
+    compiler: &mut Compiler,
+    texts: &Texts,
+    errors: &mut Vec<RuleError>,
+    deny: &mut DenyTable,
+) -> Option<Matcher> {
+    let cond = with_exceptions(compiler.condition(text)?, exceptions);
+    let kinds = applicable_kinds(&cond);
+    let rule_error = |message: String| raw.file.error(raw.at, format!("rule `{}`: {message}", raw.name));
+    if kinds == KindSet::NONE {
+        errors.push(rule_error(
+            "the condition cannot match any event kind (its fields and evt.kind tests contradict each other)".into(),
+        ));
+        return None;
+    }
+    if raw.action == Action::Deny {
+        if !raw.exceptions.is_empty() {
+            errors.push(rule_error(
+                "deny rules cannot have exceptions (the kernel cannot express them)".into(),
+            ));
+            return None;
+        }
+        match deny::compile(&cond) {
+            Ok(specs) if raw.enabled => {
+                let rule_id = *deny.rules as u32;
+                deny.entries.extend(specs.into_iter().map(|spec| DenyEntry {
+                    rule_id,
+                    rule: raw.name.clone(),
+                    spec,
+                }));
+                *deny.rules += 1;
+            }
+            // Disabled deny rules are checked but not sent to the kernel.
+            Ok(_) => {}
+            Err(e) => {
+                errors.push(match e.at {
+                    Some(at) => texts.error(at, format!("rule `{}`: {}", raw.name, e.message)),
+                    None => rule_error(e.message),
+                });
+                return None;
+            }
+        }
+    }
+    Some(Matcher::Condition(per_kind(&cond, kinds)))
+}
+
+fn sequence_matcher(
+    raw: &RawRule,
+    exceptions: &[Cond],
+    compiler: &mut Compiler,
+    errors: &mut Vec<RuleError>,
+) -> Option<Matcher> {
+    if raw.action == Action::Deny {
+        errors.push(raw.file.error(
+            raw.at,
+            format!(
+                "rule `{}`: a sequence cannot be denied in the kernel (use kill or quarantine)",
+                raw.name
+            ),
+        ));
+        return None;
+    }
+    let mut steps = Vec::new();
+    for (i, s) in raw.sequence.iter().enumerate() {
+        let Some(mut cond) = compiler.condition(s.condition) else {
+            continue;
+        };
+        if i + 1 == raw.sequence.len() {
+            cond = with_exceptions(cond, exceptions);
+        }
+        let kinds = applicable_kinds(&cond);
+        if kinds == KindSet::NONE {
+            let step = s.alias.clone().unwrap_or_else(|| (i + 1).to_string());
+            let at = Loc {
+                text: s.condition,
+                offset: 0,
+            };
+            compiler.error(
+                at,
+                format!("rule `{}`: step `{step}` cannot match any event kind", raw.name),
+            );
+        }
+        let mut same = Vec::new();
+        for v in &s.same {
+            match fields::lookup(&v.text) {
+                _ if i == 0 => compiler.error(v.loc, "`same` on the first step has no previous step to compare with"),
+                Some(f) if f.ty == FieldType::Kind => compiler.error(v.loc, "`same: [evt.kind]` is not supported"),
+                Some(f) => same.push(f.field),
+                None => compiler.error(v.loc, format!("`same`: unknown field `{}`", v.text)),
+            }
+        }
+        steps.push(Step {
+            by_kind: per_kind(&cond, kinds),
+            same,
+        });
+    }
+    let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
+    Some(Matcher::Sequence(Sequence::new(steps, within_ns)))
+}

@@ -1,0 +1,219 @@
+//! Each hook, on the real kernel: a process in a watched cgroup does the thing, and agentmon reports
+//! it with the right fields.
+use std::{
+    net::{TcpListener, UdpSocket},
+    os::unix::net::UnixListener,
+};
+
+use agentmon_e2e::*;
+
+#[test]
+fn exec_reports_filename_argv_and_ancestry() {
+    let run = exec_json(&[], &["/bin/sh", "-c", "exec /bin/echo hello 'two words' >/dev/null"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let echo = run
+        .of_kind("exec")
+        .into_iter()
+        .find(|e| e["filename"] == "/bin/echo")
+        .unwrap_or_else(|| panic!("no exec of /bin/echo in {:?}", run.events));
+    assert_eq!(echo["argv"], serde_json::json!(["/bin/echo", "hello", "two words"]));
+    assert_eq!(echo["comm"], "echo");
+    assert!(echo["cgroup_id"].as_u64().unwrap() > 0);
+    // The sh that exec'd echo is the same process: its parent is agentmon itself.
+    let sh = run
+        .of_kind("exec")
+        .into_iter()
+        .find(|e| e["filename"] == "/bin/sh")
+        .expect("exec of sh");
+    assert_eq!(sh["pid"], echo["pid"]);
+    assert!(sh["ppid"].as_u64().unwrap() > 0);
+    let ancestors = echo["ancestors"].as_array().expect("ancestors");
+    assert!(
+        ancestors[0]["exe"].as_str().unwrap().ends_with("agentmon"),
+        "{ancestors:?}"
+    );
+}
+
+#[test]
+fn exec_of_child_names_its_parent() {
+    let run = exec_json(&[], &["/bin/sh", "-c", "/bin/true first; /bin/true second"]);
+    assert!(run.status.success());
+    let sh = run
+        .of_kind("exec")
+        .into_iter()
+        .find(|e| e["filename"] == "/bin/sh")
+        .expect("sh");
+    let trues: Vec<_> = run
+        .of_kind("exec")
+        .into_iter()
+        .filter(|e| e["filename"] == "/bin/true")
+        .collect();
+    assert_eq!(trues.len(), 2, "{trues:?}");
+    assert_eq!(trues[0]["argv"], serde_json::json!(["/bin/true", "first"]));
+    assert_eq!(trues[1]["argv"], serde_json::json!(["/bin/true", "second"]));
+    for t in trues {
+        assert_eq!(t["ppid"], sh["pid"], "ppid comes from the kernel (task->real_parent)");
+        assert_eq!(t["ancestors"][0]["exe"], "/bin/sh");
+    }
+}
+
+#[test]
+fn open_reports_path_flags_and_resolved_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("written.txt");
+    let script = format!(
+        "cd {} && echo x > ./written.txt && cat written.txt >/dev/null",
+        dir.path().display()
+    );
+    let run = exec_json(&[], &["/bin/sh", "-c", &script]);
+    assert!(run.status.success());
+    let opens = run.of_kind("open");
+    let write = find(&run.events, |e| e["kind"] == "open" && e["path"] == "./written.txt")
+        .unwrap_or_else(|| panic!("{opens:?}"));
+    let flags = write["flags"].as_u64().unwrap() as i32;
+    assert_eq!(flags & libc::O_ACCMODE, libc::O_WRONLY);
+    assert_ne!(flags & libc::O_CREAT, 0);
+    assert_ne!(flags & libc::O_TRUNC, 0);
+    assert_eq!(write["syscall"], "openat");
+    let real = std::fs::canonicalize(&file).unwrap();
+    assert_eq!(
+        write["resolved_path"],
+        real.to_string_lossy().as_ref(),
+        "relative path resolved against the cwd"
+    );
+    let read = find(&run.events, |e| e["kind"] == "open" && e["path"] == "written.txt").expect("cat's open");
+    assert_eq!(read["flags"].as_u64().unwrap() as i32 & libc::O_ACCMODE, libc::O_RDONLY);
+}
+
+#[test]
+fn openat2_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("via-openat2");
+    std::fs::write(&target, b"x").unwrap();
+    // openat2(AT_FDCWD, path, {flags=O_RDONLY}, 24) through ctypes (syscall 437 on x86_64).
+    let py = format!(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nhow = (ctypes.c_uint64 * 3)(0, 0, 0)\nfd = libc.syscall(437, -100, b'{}', ctypes.byref(how), 24)\nassert fd >= 0, ctypes.get_errno()\nos.close(fd)\n",
+        target.display()
+    );
+    let run = exec_json(&[], &["/usr/bin/python3", "-c", &py]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let ev = find(&run.events, |e| {
+        e["kind"] == "open" && e["path"] == target.to_string_lossy().as_ref()
+    })
+    .unwrap_or_else(|| panic!("no openat2 event: {:?}", run.of_kind("open").len()));
+    assert_eq!(ev["syscall"], "openat2");
+}
+
+#[test]
+fn connect_reports_ipv4_address_and_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    let run = exec_json(&[], &["/bin/bash", "-c", &script]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let c = find(&run.events, |e| e["kind"] == "connect" && e["port"] == port)
+        .unwrap_or_else(|| panic!("{:?}", run.of_kind("connect")));
+    assert_eq!(c["family"], "inet");
+    assert_eq!(c["addr"], "127.0.0.1");
+}
+
+#[test]
+fn connect_reports_ipv6_address_and_port() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        panic!("IPv6 loopback is required on the test machine");
+    };
+    let port = listener.local_addr().unwrap().port();
+    let script = format!("exec 3<>/dev/tcp/::1/{port}");
+    let run = exec_json(&[], &["/bin/bash", "-c", &script]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let c = find(&run.events, |e| e["kind"] == "connect" && e["port"] == port)
+        .unwrap_or_else(|| panic!("{:?}", run.of_kind("connect")));
+    assert_eq!(c["family"], "inet6");
+    assert_eq!(c["addr"], "::1");
+}
+
+#[test]
+fn connect_reports_unix_socket_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let py = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{}')\n",
+        sock.display()
+    );
+    let run = exec_json(&[], &["/usr/bin/python3", "-c", &py]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let c = find(&run.events, |e| {
+        e["kind"] == "connect" && e["family"] == "unix" && e["addr"] == sock.to_string_lossy().as_ref()
+    })
+    .unwrap_or_else(|| panic!("{:?}", run.of_kind("connect")));
+    assert_eq!(c["port"], 0);
+}
+
+#[test]
+fn udp_connect_is_reported_too() {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let py = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.connect(('127.0.0.1', {port}))\n"
+    );
+    let run = exec_json(&[], &["/usr/bin/python3", "-c", &py]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        find(&run.events, |e| e["kind"] == "connect"
+            && e["port"] == port
+            && e["addr"] == "127.0.0.1")
+        .is_some()
+    );
+}
+
+#[test]
+fn mount_reports_source_target_and_fstype() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_string_lossy().into_owned();
+    // A private mount namespace: the tmpfs never shows up on the host.
+    let script = format!("mount -t tmpfs agentmon-e2e-src {target}");
+    let run = exec_json(&[], &["unshare", "-m", "--propagation", "private", "sh", "-c", &script]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let m = find(&run.events, |e| e["kind"] == "mount" && e["target"] == target.as_str())
+        .unwrap_or_else(|| panic!("{:?}", run.of_kind("mount")));
+    assert_eq!(m["fstype"], "tmpfs");
+    assert_eq!(m["source"], "agentmon-e2e-src");
+}
+
+#[test]
+fn new_mount_api_is_reported_with_fstype_and_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_string_lossy().into_owned();
+    // fsopen("tmpfs") → fsconfig(SET_STRING "source") → fsconfig(CMD_CREATE) → fsmount → move_mount.
+    let py = format!(
+        r#"import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+fs = libc.syscall(430, b"tmpfs", 0)
+assert fs >= 0, ctypes.get_errno()
+assert libc.syscall(431, fs, 1, b"source", b"agentmon-newapi", 0) == 0, ctypes.get_errno()
+assert libc.syscall(431, fs, 6, None, None, 0) == 0, ctypes.get_errno()
+mnt = libc.syscall(432, fs, 0, 0)
+assert mnt >= 0, ctypes.get_errno()
+assert libc.syscall(429, mnt, b"", -100, b"{target}", 4) == 0, ctypes.get_errno()
+"#
+    );
+    let run = exec_json(
+        &[],
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "/usr/bin/python3",
+            "-c",
+            &py,
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let m = find(&run.events, |e| e["kind"] == "mount" && e["target"] == target.as_str())
+        .unwrap_or_else(|| panic!("{:?}", run.of_kind("mount")));
+    assert_eq!(m["syscall"], "move_mount");
+    assert_eq!(m["fstype"], "tmpfs");
+    assert_eq!(m["source"], "agentmon-newapi");
+}

@@ -1,0 +1,388 @@
+//! Shared helpers for the end-to-end tests: the real `agentmon` binary, uniquely named cgroups that are
+//! removed even when a test fails, and processes started inside a chosen cgroup.
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::{fs::MetadataExt, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// The `agentmon` binary built in the same target directory as this test.
+pub fn agentmon_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("AGENTMON_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/agentmon
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("agentmon");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo xtask test` does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn agentmon() -> Command {
+    let mut c = Command::new(agentmon_bin());
+    c.env("RUST_LOG", "info");
+    c
+}
+
+/// The cgroup2 mount point.
+pub fn cgroup_root() -> PathBuf {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    info.lines()
+        .find_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let mount = pre.split_whitespace().nth(4)?;
+            (post.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount))
+        })
+        .expect("cgroup2 is mounted")
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A uniquely named cgroup; on drop every process in it is killed and the subtree removed.
+pub struct TestCgroup {
+    pub path: PathBuf,
+}
+
+impl TestCgroup {
+    pub fn new(tag: &str) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = cgroup_root().join(format!("agentmon-test-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        Self { path }
+    }
+
+    /// A child cgroup (removed with the parent).
+    pub fn child(&self, name: &str) -> PathBuf {
+        let p = self.path.join(name);
+        std::fs::create_dir(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+        p
+    }
+
+    /// cgroup id (inode number) of this cgroup.
+    pub fn id(&self) -> u64 {
+        cgroup_id(&self.path)
+    }
+}
+
+pub fn cgroup_id(path: &Path) -> u64 {
+    std::fs::metadata(path).expect("cgroup dir").ino()
+}
+
+fn subtree(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                subtree(&e.path(), out);
+            }
+        }
+    }
+    out.push(dir.to_path_buf());
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.path.join("cgroup.freeze"), "0");
+        let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut dirs = Vec::new();
+            subtree(&self.path, &mut dirs);
+            let mut ok = true;
+            for d in dirs {
+                if std::fs::remove_dir(&d).is_err() && d.exists() {
+                    ok = false;
+                }
+            }
+            if ok || Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A command that moves itself into `cgroup` before exec.
+pub fn command_in(cgroup: &Path, program: &str, args: &[&str]) -> Command {
+    let procs = std::ffi::CString::new(cgroup.join("cgroup.procs").to_string_lossy().as_bytes()).expect("path");
+    let mut c = Command::new(program);
+    c.args(args);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            libc::close(fd);
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    c
+}
+
+/// Runs a command inside `cgroup` to completion.
+pub fn run_in(cgroup: &Path, program: &str, args: &[&str]) -> ExitStatus {
+    command_in(cgroup, program, args)
+        .status()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"))
+}
+
+/// Output of `agentmon exec --json`.
+pub struct ExecRun {
+    pub events: Vec<Value>,
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+impl ExecRun {
+    pub fn of_kind(&self, kind: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["kind"] == kind).collect()
+    }
+
+    /// Alert records (they carry a `rule`).
+    pub fn alerts(&self) -> Vec<&Value> {
+        self.events.iter().filter(|e| e.get("rule").is_some()).collect()
+    }
+
+    /// Alerts of one rule.
+    pub fn alerts_of(&self, rule: &str) -> Vec<&Value> {
+        self.alerts().into_iter().filter(|a| a["rule"] == rule).collect()
+    }
+
+    /// Names of the rules that fired.
+    pub fn fired(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .alerts()
+            .iter()
+            .filter_map(|a| a["rule"].as_str().map(String::from))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub fn parse_json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The shipped rule directory.
+pub fn shipped_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+/// `agentmon exec --json --no-rules [extra…] -- cmd…`: every event.
+pub fn exec_json(extra: &[&str], cmd: &[&str]) -> ExecRun {
+    let mut all = vec!["--no-rules"];
+    all.extend_from_slice(extra);
+    exec_raw(&all, cmd)
+}
+
+/// `agentmon exec --json --events --rules RULES [extra…] -- cmd…`: events and alerts.
+pub fn exec_rules(rules: &Path, extra: &[&str], cmd: &[&str]) -> ExecRun {
+    let rules = rules.to_string_lossy().into_owned();
+    let mut all = vec!["--events", "--rules", rules.as_str()];
+    all.extend_from_slice(extra);
+    exec_raw(&all, cmd)
+}
+
+/// `agentmon exec --json [extra…] -- cmd…`
+pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
+    let out = agentmon()
+        .arg("exec")
+        .arg("--json")
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("running agentmon exec");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    ExecRun {
+        events: parse_json_lines(&stdout),
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `agentmon run --json …`; collects its JSON lines; stopped with SIGTERM.
+pub struct Monitor {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts `agentmon run --json ARGS` and waits until it is watching.
+    /// Without `--rules` in `args`, runs with `--no-rules` (events only).
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_env(args, &[])
+    }
+
+    /// [`Monitor::start`] with extra environment variables for agentmon.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = agentmon();
+        cmd.envs(env.iter().copied());
+        cmd.arg("run").arg("--json");
+        if !args.contains(&"--rules") {
+            cmd.arg("--no-rules");
+        }
+        let mut child = cmd
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting agentmon run");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        let l = lines.clone();
+        let r1 = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().expect("lock").push(line);
+            }
+        });
+        let s = stderr.clone();
+        let r2 = std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut g = s.lock().expect("lock");
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let mut m = Self {
+            child,
+            lines,
+            stderr,
+            readers: vec![r1, r2],
+        };
+        m.wait_stderr("watching", Duration::from_secs(30));
+        m
+    }
+
+    /// Waits until stderr contains `needle` (panics with the stderr so far after `timeout`).
+    pub fn wait_stderr(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.stderr.lock().expect("lock").contains(needle) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("agentmon exited ({status}) before '{needle}': {}", self.stderr());
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for '{needle}' on agentmon's stderr: {}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Events so far.
+    pub fn events(&self) -> Vec<Value> {
+        let lines = self.lines.lock().expect("lock");
+        parse_json_lines(&lines.join("\n"))
+    }
+
+    /// Waits until `pred` holds for some event; returns it.
+    pub fn wait_event(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return Some(e);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, wait, and return every event printed plus the exit status.
+    pub fn stop(mut self) -> (Vec<Value>, ExitStatus) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("waiting for agentmon");
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        (self.events(), status)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Any event matching `pred`?
+pub fn find<'a>(events: &'a [Value], pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
+    events.iter().find(|e| pred(e))
+}
+
+/// A throw-away rule directory holding one YAML file.
+pub fn rules_dir(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("test.yaml"), yaml).expect("writing rules");
+    dir
+}
+
+/// Whether `cgroup.events` says frozen.
+pub fn is_frozen(cgroup: &Path) -> bool {
+    std::fs::read_to_string(cgroup.join("cgroup.events"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.trim() == "frozen 1")
+}
+
+/// Waits for `cond` up to `timeout`.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
