@@ -157,8 +157,5 @@ impl Pipeline {
 
     pub fn flush(&mut self) {
         self.printer.flush();
-        if let Some(r) = &mut self.recorder {
-            r.flush();
-        }
     }
 }
