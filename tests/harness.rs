@@ -356,7 +356,7 @@ impl Drop for Monitor {
 }
 
 /// Any event matching `pred`?
-pub fn find<'a>(events: &'a [Value], pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
+pub fn find(events: &[Value], pred: impl Fn(&Value) -> bool) -> Option<&Value> {
     events.iter().find(|e| pred(e))
 }
 

@@ -79,3 +79,36 @@ fn two_cgroups_are_watched_at_once_and_sigterm_exits_cleanly() {
     let (_, status) = m.stop();
     assert!(status.success());
 }
+
+#[test]
+fn lost_events_are_counted_and_reported_never_silent() {
+    let cg = TestCgroup::new("drops");
+    // A one-page ring buffer holds about a dozen events: a burst of 20 000 opens must overflow it.
+    let mut m = Monitor::start(&["--ringbuf-size", "4096", "--cgroup", cg.path.to_str().unwrap()]);
+    let script = "i=0; while [ $i -lt 20000 ]; do true < /dev/null; i=$((i+1)); done";
+    assert!(run_in(&cg.path, "/bin/sh", &["-c", script]).success());
+    m.wait_stderr("events were lost", Duration::from_secs(10));
+    let (events, status) = m.stop();
+    assert!(status.success());
+    let lost: u64 = events
+        .iter()
+        .filter(|e| e["kind"] == "drops")
+        .map(|e| e["lost"].as_u64().unwrap())
+        .sum();
+    let last_total = events
+        .iter()
+        .filter(|e| e["kind"] == "drops")
+        .filter_map(|e| e["total"].as_u64())
+        .max()
+        .unwrap_or(0);
+    assert!(lost > 0, "no drops record in the JSON stream");
+    assert_eq!(lost, last_total, "the per-notice counts add up to the running total");
+    let opens = events
+        .iter()
+        .filter(|e| e["kind"] == "open" && e["path"] == "/dev/null")
+        .count() as u64;
+    assert!(
+        opens + lost >= 20_000,
+        "every open was either delivered or counted as lost: {opens} + {lost}"
+    );
+}

@@ -184,10 +184,9 @@ impl Btf {
             if matches!(
                 self.types.get(inner as usize).map(|t| t.kind),
                 Some(KIND_STRUCT | KIND_UNION)
-            ) {
-                if let Some(off) = self.find_in(inner, member, depth + 1) {
-                    return Some(m.bit_offset + off);
-                }
+            ) && let Some(off) = self.find_in(inner, member, depth + 1)
+            {
+                return Some(m.bit_offset + off);
             }
         }
         None

@@ -191,7 +191,7 @@ impl Cgroup {
             if !any || std::time::Instant::now() >= deadline {
                 return Ok(killed);
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_micros(200));
         }
     }
 
@@ -202,14 +202,14 @@ impl Cgroup {
         for _ in 0..200 {
             last = Ok(());
             for dir in self.subtree() {
-                if let Err(e) = fs::remove_dir(&dir) {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        last = Err(CgroupError::Io {
-                            op: "removing cgroup",
-                            path: dir.clone(),
-                            source: e,
-                        });
-                    }
+                if let Err(e) = fs::remove_dir(&dir)
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    last = Err(CgroupError::Io {
+                        op: "removing cgroup",
+                        path: dir.clone(),
+                        source: e,
+                    });
                 }
             }
             if last.is_ok() {

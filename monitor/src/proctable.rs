@@ -108,9 +108,9 @@ impl ProcessTable {
 
     /// Records a process seen in `/proc` (a process that existed before monitoring started).
     pub fn learn_from_proc(&mut self, pid: u32) -> Option<&Process> {
-        if !self.procs.contains_key(&pid) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.procs.entry(pid) {
             let p = read_proc(pid)?;
-            self.procs.insert(pid, p);
+            e.insert(p);
         }
         self.procs.get(&pid)
     }

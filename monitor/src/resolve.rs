@@ -62,10 +62,10 @@ impl Resolver {
 
     fn shares_our_root(&mut self, pid: u32) -> bool {
         let now = Instant::now();
-        if let Some((same, at)) = self.roots.get(&pid) {
-            if now.duration_since(*at) < CACHE_TTL {
-                return *same;
-            }
+        if let Some((same, at)) = self.roots.get(&pid)
+            && now.duration_since(*at) < CACHE_TTL
+        {
+            return *same;
         }
         if self.our_root.is_none() {
             self.our_root = std::fs::read_link("/proc/self/root").ok();
@@ -85,10 +85,10 @@ impl Resolver {
 
     fn real_dir(&mut self, dir: &Path) -> Option<PathBuf> {
         let now = Instant::now();
-        if let Some((real, at)) = self.dirs.get(dir) {
-            if now.duration_since(*at) < CACHE_TTL {
-                return real.clone();
-            }
+        if let Some((real, at)) = self.dirs.get(dir)
+            && now.duration_since(*at) < CACHE_TTL
+        {
+            return real.clone();
         }
         let real = std::fs::canonicalize(dir).ok();
         if self.dirs.len() >= CACHE_CAP {
@@ -115,6 +115,10 @@ impl Resolver {
                 None => return normalize_lexically(p).to_string_lossy().into_owned(),
             }
         };
+        // Paths that mean "this process" must name the agent's process, not agentmon's.
+        if let Some(own) = self_reference(pid, &normalize_lexically(&joined)) {
+            return own;
+        }
         let lexical = || normalize_lexically(&joined).to_string_lossy().into_owned();
         if !self.shares_our_root(pid) {
             return lexical();
@@ -139,6 +143,30 @@ impl Resolver {
     }
 }
 
+/// `/proc/self/…`, `/proc/thread-self/…`, `/dev/fd/N` and `/dev/std{in,out,err}` rewritten for
+/// `pid`; an fd link is followed while the process is alive (the file it really names).
+fn self_reference(pid: u32, path: &Path) -> Option<String> {
+    let s = path.to_str()?;
+    let rest = s
+        .strip_prefix("/proc/self/")
+        .or_else(|| s.strip_prefix("/proc/thread-self/"))
+        .map(str::to_string)
+        .or_else(|| s.strip_prefix("/dev/fd/").map(|n| format!("fd/{n}")))
+        .or_else(|| match s {
+            "/dev/stdin" => Some("fd/0".to_string()),
+            "/dev/stdout" => Some("fd/1".to_string()),
+            "/dev/stderr" => Some("fd/2".to_string()),
+            _ => None,
+        })?;
+    let own = format!("/proc/{pid}/{rest}");
+    if rest.starts_with("fd/")
+        && let Ok(target) = std::fs::read_link(&own)
+    {
+        return Some(target.to_string_lossy().into_owned());
+    }
+    Some(own)
+}
+
 /// One-off resolution without caches (see [`Resolver::resolve`]).
 pub fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
     Resolver::new().resolve(pid, dfd, path, cwd)
@@ -147,6 +175,22 @@ pub fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn self_references_name_the_process_not_agentmon() {
+        // pid 0 has no /proc entry: the lexical rewrite is returned.
+        assert_eq!(resolve(0, AT_FDCWD, "/proc/self/fd/3", None), "/proc/0/fd/3");
+        assert_eq!(resolve(0, AT_FDCWD, "/dev/fd/4", None), "/proc/0/fd/4");
+        assert_eq!(resolve(0, AT_FDCWD, "/dev/stdin", None), "/proc/0/fd/0");
+        // A live process: the fd link is followed to the file it names.
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(f.as_file());
+        let real = std::fs::canonicalize(f.path()).unwrap();
+        assert_eq!(
+            resolve(std::process::id(), AT_FDCWD, &format!("/dev/fd/{fd}"), None),
+            real.to_string_lossy()
+        );
+    }
 
     #[test]
     fn folds_dot_and_dotdot() {
