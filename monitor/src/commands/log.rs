@@ -569,7 +569,7 @@ fn bench(file: &Path) -> Result<i32> {
         r.bytes, r.frames, r.events
     );
     for (i, (what, d)) in [
-        ("verify (CRC32C + BLAKE3 chain)", r.verify),
+        ("verify (CRC32C + SHA-256 chain)", r.verify),
         ("verify + protobuf decode", r.verify_decode),
         ("verify + decode + convert to Enriched", r.verify_decode_convert),
     ]

@@ -3,7 +3,7 @@
 //! A log is a chain of frames (layout in [`format`] and `docs/RECORDING.md`): a header frame, then
 //! one frame per enriched event, alert, or drop notice, then a trailer when closed. Payloads are
 //! protobuf messages from `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own
-//! types in [`convert`]. Every frame carries CRC32C checksums and a BLAKE3 hash chained to the
+//! types in [`convert`]. Every frame carries CRC32C checksums and a SHA-256 hash chained to the
 //! previous frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
 //!
 //! - [`writer::Recorder`] appends to a log (one `write(2)` per frame, size-based rotation).

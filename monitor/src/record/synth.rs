@@ -171,7 +171,7 @@ pub struct ThroughputReport {
     pub bytes: u64,
     pub frames: u64,
     pub events: u64,
-    /// Frame checks only: CRC32C of header and payload, sequence, BLAKE3 chain (`agentmon log verify`).
+    /// Frame checks only: CRC32C of header and payload, sequence, SHA-256 chain (`agentmon log verify`).
     pub verify: Duration,
     /// Verify plus protobuf decoding of every event payload.
     pub verify_decode: Duration,
