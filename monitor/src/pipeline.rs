@@ -38,6 +38,8 @@ pub struct Pipeline {
     pub stats: Stats,
     /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
     recorder: Option<LiveRecorder>,
+    metrics: Option<crate::metrics::Metrics>,
+    sinks: Option<crate::outputs::AlertSinks>,
 }
 
 impl Pipeline {
@@ -52,11 +54,27 @@ impl Pipeline {
             rules: None,
             stats: Stats::default(),
             recorder: None,
+            metrics: None,
+            sinks: None,
         }
     }
 
     pub fn set_recorder(&mut self, recorder: LiveRecorder) {
         self.recorder = Some(recorder);
+    }
+
+    /// Counts events, drops and alerts in `m` from now on.
+    pub fn set_metrics(&mut self, m: crate::metrics::Metrics) {
+        self.metrics = Some(m);
+    }
+
+    /// Also sends alerts to these outputs (file, webhook) from now on.
+    pub fn set_sinks(&mut self, s: crate::outputs::AlertSinks) {
+        self.sinks = Some(s);
+    }
+
+    pub fn take_sinks(&mut self) -> Option<crate::outputs::AlertSinks> {
+        self.sinks.take()
     }
 
     /// Installs (or replaces) the rule set; returns the previous one.
@@ -90,6 +108,9 @@ impl Pipeline {
 
     pub fn handle_event(&mut self, ev: Event) {
         self.table.observe(&ev);
+        if let Some(m) = &self.metrics {
+            m.event(ev.body.kind_name());
+        }
         let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
         let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
         let to_rules = self.rules.is_some() && (print || !lifecycle);
@@ -107,7 +128,12 @@ impl Pipeline {
             return;
         }
         let Some(rules) = self.rules.as_mut() else { return };
-        for mut alert in rules.evaluate(&enriched) {
+        let started = std::time::Instant::now();
+        let alerts = rules.evaluate(&enriched);
+        if let Some(m) = &self.metrics {
+            m.rule_eval(started.elapsed());
+        }
+        for mut alert in alerts {
             let root = self
                 .cgroups
                 .lookup(alert.event.event.header.cgroup_id)
@@ -117,6 +143,15 @@ impl Pipeline {
             responder::respond(&mut alert, root.as_ref());
             if let Some(r) = &mut self.recorder {
                 r.alert(&alert, seq);
+            }
+            if let Some(m) = &self.metrics {
+                m.alert(&alert);
+                if alert.action != crate::alert::Action::Alert {
+                    m.action(&format!("{:?}", alert.action).to_lowercase());
+                }
+            }
+            if let Some(s) = &mut self.sinks {
+                s.alert(&alert);
             }
             self.printer.alert(&alert);
             self.stats.alerts += 1;
@@ -149,6 +184,9 @@ impl Pipeline {
     }
 
     pub fn report_drops(&mut self, lost: u64, total: u64) {
+        if let Some(m) = &self.metrics {
+            m.drops(lost);
+        }
         self.printer.drops(lost, total);
         if let Some(r) = &mut self.recorder {
             r.drops(lost, total);

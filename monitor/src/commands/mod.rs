@@ -1,6 +1,7 @@
 //! The `agentmon` subcommands.
 use std::path::PathBuf;
 
+pub mod agents;
 pub mod bench;
 pub mod exec;
 pub mod log;

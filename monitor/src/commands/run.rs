@@ -1,4 +1,5 @@
-//! `agentmon run --cgroup PATH…`: watch existing cgroups until SIGINT/SIGTERM.
+//! `agentmon run --cgroup PATH…` / `--config FILE`: watch existing cgroups, and the agents the config
+//! names as they come and go, until SIGINT/SIGTERM.
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::Result;
@@ -14,8 +15,10 @@ use crate::{
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// cgroup v2 directory to watch (absolute, or relative to the cgroup2 mount); repeatable.
-    #[arg(long = "cgroup", value_name = "PATH", required = true)]
+    #[arg(long = "cgroup", value_name = "PATH")]
     pub cgroups: Vec<PathBuf>,
+    #[command(flatten)]
+    pub agents: super::agents::AgentArgs,
     #[command(flatten)]
     pub monitor: MonitorArgs,
 }
@@ -28,7 +31,13 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|p| Cgroup::open(&root, p))
         .collect::<Result<Vec<_>, _>>()?;
-    let rules = args.monitor.load_rules()?;
+    let mut agents =
+        super::agents::Agents::start(&args.agents, &root, !cgroups.is_empty(), cgroups.len() as u32).await?;
+    let mut monitor = args.monitor.clone();
+    if monitor.rules.is_none() && !monitor.no_rules {
+        monitor.rules = agents.config.as_ref().and_then(|c| c.rules_dir.clone());
+    }
+    let rules = monitor.load_rules()?;
     let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
     let mut session = Session::start(
         root,
@@ -42,6 +51,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
+    session.pipeline.set_metrics(agents.metrics.clone());
+    session.pipeline.set_sinks(agents.take_sinks());
+    agents.apply_initial(&mut session);
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -50,6 +62,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         tokio::select! {
             r = session.pump() => { r?; }
             _ = tick.tick() => { session.check_drops()?; }
+            Some(ev) = agents.recv() => agents.apply(&mut session, ev),
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             _ = sighup.recv() => match &rules_dir {
@@ -61,6 +74,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     session.drain();
     session.check_drops()?;
     session.log_final_stats();
+    if let Some(sinks) = session.pipeline.take_sinks() {
+        sinks.shutdown(Duration::from_secs(5)).await;
+    }
     tracing::info!("stopping; detaching programs");
     Ok(0)
 }

@@ -5,16 +5,58 @@ use super::fields::canonical_ip;
 
 /// A glob: `*` matches any run of characters (including `/`), `?` any one character.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Glob(Vec<char>);
+pub struct Glob {
+    chars: Vec<char>,
+    /// Fast form for the common shapes, decided once at compile time.
+    shape: Shape,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shape {
+    /// No wildcard: equality.
+    Literal(String),
+    /// `*literal`: suffix test.
+    Suffix(String),
+    /// `literal*`: prefix test.
+    Prefix(String),
+    /// `*literal*`: substring test.
+    Contains(String),
+    General,
+}
+
+fn shape_of(pattern: &str) -> Shape {
+    let wild = |s: &str| s.contains(['*', '?']);
+    if !wild(pattern) {
+        return Shape::Literal(pattern.to_string());
+    }
+    let inner = pattern.strip_prefix('*').and_then(|r| r.strip_suffix('*'));
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*'), inner) {
+        (_, _, Some(mid)) if !mid.is_empty() && !wild(mid) => Shape::Contains(mid.to_string()),
+        (Some(rest), _, _) if !wild(rest) => Shape::Suffix(rest.to_string()),
+        (_, Some(head), _) if !wild(head) => Shape::Prefix(head.to_string()),
+        _ => Shape::General,
+    }
+}
 
 impl Glob {
     pub fn new(pattern: &str) -> Self {
-        Glob(pattern.chars().collect())
+        Glob {
+            chars: pattern.chars().collect(),
+            shape: shape_of(pattern),
+        }
     }
 
-    /// Matches without allocating (backtracks to the last `*` on a mismatch).
+    /// Matches without allocating: a plain string test for the common shapes, else backtracking to
+    /// the last `*` on a mismatch.
     pub fn matches(&self, text: &str) -> bool {
-        let p = &self.0;
+        match &self.shape {
+            Shape::Literal(l) => return text == l,
+            Shape::Suffix(l) => return text.ends_with(l.as_str()),
+            Shape::Prefix(l) => return text.starts_with(l.as_str()),
+            Shape::Contains(l) => return text.contains(l.as_str()),
+            Shape::General => {}
+        }
+        let p = &self.chars;
         let (mut pi, mut ti) = (0usize, 0usize);
         // Pattern index after the last `*`, and the text index that `*` currently extends to.
         let mut star: Option<(usize, usize)> = None;
@@ -102,6 +144,34 @@ fn mask(ip: IpAddr, len: u8) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_fast_shapes_agree_with_the_general_matcher() {
+        let general = |p: &str, t: &str| {
+            Glob {
+                chars: p.chars().collect(),
+                shape: Shape::General,
+            }
+            .matches(t)
+        };
+        let cases = [
+            ("*/.aws/credentials", "/home/a/.aws/credentials"),
+            ("*/.aws/credentials", "/home/a/.aws/credentials.bak"),
+            ("/run/secrets/*", "/run/secrets/token"),
+            ("/run/secrets/*", "/run/other"),
+            ("*secret*", "/x/my-secret-file"),
+            ("*secret*", "/x/public"),
+            ("exact", "exact"),
+            ("exact", "exactly"),
+            ("**", ""),
+            ("*", "anything"),
+        ];
+        for (p, t) in cases {
+            assert_eq!(Glob::new(p).matches(t), general(p, t), "{p} vs {t}");
+        }
+        assert!(matches!(shape_of("*/.aws/credentials"), Shape::Suffix(_)));
+        assert!(matches!(shape_of("/a/*/b"), Shape::General));
+    }
 
     #[test]
     fn globs() {

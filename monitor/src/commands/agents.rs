@@ -1,0 +1,237 @@
+//! The config-driven side of `agentmon run`: load the config, start the metrics server, the
+//! Kubernetes pod watcher and discovery, and apply discovery events to the session.
+use std::{collections::HashMap, net::SocketAddr, path::Path, path::PathBuf, time::Duration};
+
+use anyhow::{Context, Result};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::{
+    config::{self, Config, Toggle},
+    discovery::{Discovery, DiscoveryEvent},
+    k8s::{KubeClient, PodStore, spawn_pod_watcher},
+    metrics::{self, Metrics},
+    outputs::AlertSinks,
+    session::Session,
+};
+
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AgentArgs {
+    /// Config file naming the agents to watch (default /etc/agentmon/config.yaml when no --cgroup
+    /// is given). See docs/DEPLOY.md.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address of /metrics, /healthz and /readyz [default: config's metrics.addr, else
+    /// 127.0.0.1:9464]; `off` disables the server.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Append alerts as JSON lines to this file [default: config's outputs.file].
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+/// Discovered agents and the tasks that find them.
+pub struct Agents {
+    pub config: Option<Config>,
+    pub metrics: Metrics,
+    /// Where alerts go besides stdout (file, webhook); see [`Agents::take_sinks`].
+    sinks: AlertSinks,
+    initial: Vec<DiscoveryEvent>,
+    rx: Option<mpsc::Receiver<DiscoveryEvent>>,
+    /// Watched cgroup id → its slot in the kernel's WATCHED map.
+    slots: HashMap<u64, u32>,
+    free: Vec<u32>,
+    next_slot: u32,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Agents {
+    /// Loads the config (when given, or by default when `cgroups_given` is false) and starts the
+    /// metrics server, pod watcher and discovery. Slots below `first_slot` are the caller's.
+    pub async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool, first_slot: u32) -> Result<Self> {
+        let path = match (&args.config, cgroups_given) {
+            (Some(p), _) => Some(p.clone()),
+            (None, false) => Some(PathBuf::from(config::DEFAULT_PATH)),
+            (None, true) => None,
+        };
+        let config = match &path {
+            Some(p) => Some(Config::load(p).with_context(|| {
+                if cgroups_given || args.config.is_some() {
+                    "loading the config".to_string()
+                } else {
+                    "no --cgroup given, so the agents come from the config file".to_string()
+                }
+            })?),
+            None => None,
+        };
+        let metrics = Metrics::new();
+        let mut tasks = Vec::new();
+        if let Some(addr) = metrics_addr(args, config.as_ref())? {
+            match metrics::serve(addr, metrics.clone()).await {
+                Ok((_, task)) => tasks.push(task),
+                // Monitoring matters more than its metrics; /readyz failing makes this visible.
+                Err(e) if args.metrics_addr.is_some() || config.is_some() => {
+                    tracing::error!("{e}; continuing without /metrics")
+                }
+                // The default address on an ad-hoc run (another agentmon may hold it).
+                Err(e) => tracing::warn!("{e}; continuing without /metrics"),
+            }
+        }
+        let sinks = AlertSinks::new(
+            args.output_file.as_deref(),
+            config.as_ref().map(|c| &c.outputs),
+            Some(metrics.clone()),
+        )
+        .context("starting the alert outputs")?;
+        let mut agents = Self {
+            config: None,
+            metrics,
+            sinks,
+            initial: Vec::new(),
+            rx: None,
+            slots: HashMap::new(),
+            free: Vec::new(),
+            next_slot: first_slot,
+            tasks,
+        };
+        let Some(cfg) = config else { return Ok(agents) };
+        let pods = start_kubernetes(&cfg, &mut agents.tasks).await;
+        let d = Discovery::new(root.to_path_buf(), cfg.agents.clone(), pods);
+        let (initial, rx, task) = d.spawn(cfg.discovery.rescan_interval);
+        tracing::info!(
+            config = %path.unwrap_or_default().display(),
+            agents = initial.len(),
+            "discovery started"
+        );
+        agents.tasks.push(task);
+        agents.initial = initial;
+        agents.rx = Some(rx);
+        agents.config = Some(cfg);
+        Ok(agents)
+    }
+
+    /// The alert outputs (`--output-file`, `outputs:`), for the pipeline.
+    pub fn take_sinks(&mut self) -> AlertSinks {
+        std::mem::replace(&mut self.sinks, AlertSinks::none())
+    }
+
+    /// Watches the agents found by the first scan, then reports ready.
+    pub fn apply_initial(&mut self, session: &mut Session) {
+        for ev in std::mem::take(&mut self.initial) {
+            self.apply(session, ev);
+        }
+        self.metrics.set_ready(true);
+    }
+
+    /// The next discovery event; never resolves without a config.
+    pub async fn recv(&mut self) -> Option<DiscoveryEvent> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Watches an added agent or unwatches a removed one. Failures are logged: one agent that
+    /// cannot be watched must not stop the monitoring of the others.
+    pub fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
+        match ev {
+            DiscoveryEvent::Added { cgroup, agent } => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    self.next_slot += 1;
+                    self.next_slot - 1
+                });
+                match session.watch(&cgroup, &agent.name, slot) {
+                    Ok(()) => {
+                        self.slots.insert(cgroup.id, slot);
+                        if !agent.protect.is_empty() {
+                            // As the agent sees them (inside its container, if any).
+                            session.protect(&agent.name, agent.protect.clone());
+                        }
+                        tracing::info!(
+                            agent = %agent.name,
+                            cgroup = %cgroup.rel,
+                            id = cgroup.id,
+                            container = agent.identity.container_id.as_deref().unwrap_or(""),
+                            "watching agent"
+                        );
+                    }
+                    Err(e) => {
+                        self.free.push(slot);
+                        tracing::error!(agent = %agent.name, cgroup = %cgroup.rel, "cannot watch agent: {e:#}");
+                    }
+                }
+            }
+            DiscoveryEvent::Removed { id, path, agent } => {
+                if let Some(slot) = self.slots.remove(&id) {
+                    self.free.push(slot);
+                }
+                if let Err(e) = session.probes.unwatch(id) {
+                    tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
+                }
+                session.pipeline.cgroups_mut().remove_root(id);
+                tracing::info!(%agent, cgroup = %path, id, "agent gone");
+            }
+        }
+        self.metrics.set_watched(session.probes.watched().count());
+    }
+}
+
+fn metrics_addr(args: &AgentArgs, cfg: Option<&Config>) -> Result<Option<SocketAddr>> {
+    let text = match (&args.metrics_addr, cfg.and_then(|c| c.metrics.addr)) {
+        (Some(a), _) => a.clone(),
+        (None, Some(a)) => return Ok(Some(a)),
+        (None, None) => metrics::DEFAULT_ADDR.to_string(),
+    };
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .with_context(|| format!("--metrics-addr {text:?}: expected IP:PORT or `off`"))
+}
+
+/// Starts the pod watcher when the config enables Kubernetes (or `auto` and in a pod).
+async fn start_kubernetes(cfg: &Config, tasks: &mut Vec<JoinHandle<()>>) -> Option<PodStore> {
+    let k = &cfg.kubernetes;
+    let in_pod = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let on = match k.enabled {
+        Toggle::True => true,
+        Toggle::False => false,
+        Toggle::Auto => in_pod,
+    };
+    if !on {
+        if cfg.needs_kubernetes() {
+            tracing::warn!("agents match on Kubernetes metadata but Kubernetes is off; they will not be found");
+        }
+        return None;
+    }
+    let Some(node) = k.node_name.clone().or_else(|| std::env::var("NODE_NAME").ok()) else {
+        tracing::error!("Kubernetes is on but neither kubernetes.node_name nor $NODE_NAME is set");
+        return None;
+    };
+    let client = match KubeClient::in_cluster(k.api_server.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("Kubernetes client: {e}");
+            return None;
+        }
+    };
+    let store = PodStore::default();
+    let (tx, mut ready) = tokio::sync::watch::channel(false);
+    tasks.push(spawn_pod_watcher(client, node, store.clone(), Some(tx)));
+    // Give the first list a moment so the initial scan can already name pods.
+    if tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r))
+        .await
+        .is_err()
+    {
+        tracing::warn!("no pod list from the API server yet; agents appear when it arrives");
+    }
+    Some(store)
+}

@@ -1,0 +1,556 @@
+//! The agentmon configuration file (YAML, default `/etc/agentmon/config.yaml`): which workloads
+//! are agents and what they are called, plus discovery, Kubernetes, metrics and output settings.
+//! See `deploy/config.example.yaml` and `docs/DEPLOY.md`.
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::{alert::Action, identity::Runtime};
+
+pub const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    /// YAML syntax or schema error, with the position the parser reports.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which workloads are agents. Checked in order; the first match names the cgroup.
+    #[serde(default)]
+    pub agents: Vec<AgentSpec>,
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+    #[serde(default)]
+    pub kubernetes: KubernetesConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub outputs: OutputsConfig,
+    /// Directory of rule files, used when `--rules` is not given (default: `$AGENTMON_RULES`,
+    /// `/etc/agentmon/rules`, …).
+    #[serde(default)]
+    pub rules_dir: Option<PathBuf>,
+}
+
+/// One kind of agent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Name used in alerts, rules and metrics; may use `{pod}`, `{namespace}`, `{container}`,
+    /// `{container_id}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
+    pub name: Template,
+    /// Every criterion given must hold.
+    #[serde(rename = "match")]
+    pub selector: Selector,
+    /// Code and configuration directories of the agent that drift rules protect.
+    #[serde(default)]
+    pub protect: Vec<PathBuf>,
+    /// Overrides the action of every rule matched by this agent (e.g. `alert` for a dry run).
+    #[serde(default)]
+    pub action: Option<Action>,
+}
+
+/// Criteria selecting agent cgroups. Strings are globs (`*`, `?`, `[…]`; in `cgroup`, `*` stays
+/// within one path component and `**` spans several) except `container_id` (prefix, ≥ 12 hex).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// cgroup path relative to the cgroup2 root, e.g. `/system.slice/agent-*.service`.
+    pub cgroup: Option<Glob>,
+    pub container_id: Option<String>,
+    /// Kubernetes container name (from the API server).
+    pub container_name: Option<Glob>,
+    pub runtime: Option<RuntimeName>,
+    pub namespace: Option<Glob>,
+    pub pod: Option<Glob>,
+    /// Every label given must be present with this exact value.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
+    /// systemd unit, e.g. `agent@*.service`.
+    pub systemd_unit: Option<Glob>,
+}
+
+impl Selector {
+    fn is_empty(&self) -> bool {
+        self.cgroup.is_none()
+            && self.container_id.is_none()
+            && self.container_name.is_none()
+            && self.runtime.is_none()
+            && self.namespace.is_none()
+            && self.pod.is_none()
+            && self.pod_labels.is_empty()
+            && self.systemd_unit.is_none()
+    }
+
+    /// Whether the selector needs Kubernetes metadata.
+    pub fn needs_kubernetes(&self) -> bool {
+        self.container_name.is_some() || self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
+    }
+}
+
+/// Runtime names accepted in `match.runtime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeName {
+    Containerd,
+    Crio,
+    Docker,
+    Podman,
+}
+
+impl RuntimeName {
+    pub fn matches(&self, rt: Option<Runtime>) -> bool {
+        matches!(
+            (self, rt),
+            (RuntimeName::Containerd, Some(Runtime::Containerd))
+                | (RuntimeName::Crio, Some(Runtime::Crio))
+                | (RuntimeName::Docker, Some(Runtime::Docker))
+                | (RuntimeName::Podman, Some(Runtime::Podman))
+        )
+    }
+}
+
+/// A compiled glob.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Glob {
+    pattern: glob::Pattern,
+}
+
+impl Glob {
+    pub fn new(s: &str) -> Result<Self, String> {
+        glob::Pattern::new(s)
+            .map(|pattern| Self { pattern })
+            .map_err(|e| format!("invalid glob {s:?}: {e}"))
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        let opts = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        self.pattern.matches_with(s, opts)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.pattern.as_str()
+    }
+}
+
+impl TryFrom<String> for Glob {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::new(&s)
+    }
+}
+
+impl fmt::Debug for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Glob({:?})", self.as_str())
+    }
+}
+
+/// Variables a name template may use.
+pub const TEMPLATE_VARS: &[&str] = &[
+    "pod",
+    "namespace",
+    "container",
+    "container_id",
+    "pod_uid",
+    "unit",
+    "cgroup",
+    "runtime",
+];
+
+/// An agent-name template such as `{namespace}/{pod}`; `{{`/`}}` are literal braces.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Template(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("template variable {{{0}}} has no value for this cgroup")]
+pub struct MissingVar(pub String);
+
+enum Piece<'a> {
+    Lit(&'a str),
+    Var(&'a str),
+}
+
+fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            out.push(Piece::Lit("{"));
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            out.push(Piece::Lit("}"));
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in name template {t:?}"))?;
+            let var = &r[..end];
+            if !TEMPLATE_VARS.contains(&var) {
+                return Err(format!(
+                    "unknown variable {{{var}}} in name template {t:?} (known: {})",
+                    TEMPLATE_VARS.join(", ")
+                ));
+            }
+            out.push(Piece::Var(var));
+            rest = &r[end + 1..];
+        } else if rest.starts_with('}') {
+            return Err(format!("unmatched '}}' in name template {t:?}"));
+        } else {
+            let end = rest.find(['{', '}']).unwrap_or(rest.len());
+            out.push(Piece::Lit(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    Ok(out)
+}
+
+impl Template {
+    pub fn new(s: &str) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            return Err("agent name must not be empty".into());
+        }
+        pieces(s)?;
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Substitutes variables; `lookup` returns `None` for a variable without a value (or an empty one).
+    pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MissingVar> {
+        let mut out = String::new();
+        // Validated in `new`, so this cannot fail.
+        for p in pieces(&self.0).unwrap_or_default() {
+            match p {
+                Piece::Lit(l) => out.push_str(l),
+                Piece::Var(v) => match lookup(v).filter(|s| !s.is_empty()) {
+                    Some(val) => out.push_str(val),
+                    None => return Err(MissingVar(v.to_string())),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::new(&s)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// How often the cgroup tree is rescanned for new and removed agents (e.g. `1s`, `500ms`).
+    #[serde(default = "default_rescan", with = "humantime_serde_lite")]
+    pub rescan_interval: Duration,
+}
+
+fn default_rescan() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            rescan_interval: default_rescan(),
+        }
+    }
+}
+
+/// `humantime` durations in serde, without another dependency.
+mod humantime_serde_lite {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        let dur = humantime::parse_duration(&s).map_err(|e| D::Error::custom(format!("duration {s:?}: {e}")))?;
+        if dur.is_zero() {
+            return Err(D::Error::custom("duration must be positive"));
+        }
+        Ok(dur)
+    }
+}
+
+/// Kubernetes metadata (pod name, namespace, labels, container names).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// `auto` (default): on when running in a pod (KUBERNETES_SERVICE_HOST is set); `true`; `false`.
+    #[serde(default)]
+    pub enabled: Toggle,
+    /// Node whose pods are watched; default `$NODE_NAME`.
+    pub node_name: Option<String>,
+    /// API server URL; default from KUBERNETES_SERVICE_HOST/PORT.
+    pub api_server: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toggle {
+    #[default]
+    Auto,
+    #[serde(alias = "on", alias = "yes")]
+    True,
+    #[serde(alias = "off", alias = "no")]
+    False,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of `/metrics`, `/healthz`, `/readyz`; `--metrics-addr` overrides it.
+    pub addr: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsConfig {
+    /// Append alerts as JSON lines to this file (`--output-file` overrides it).
+    pub file: Option<PathBuf>,
+    pub webhook: Option<WebhookConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// e.g. `http://falcosidekick.falco:2801/`.
+    pub url: String,
+    /// Alerts waiting to be sent; more are dropped (and counted).
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    /// Attempts per alert, the first included.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Extra HTTP headers (e.g. an authorization token).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_queue() -> usize {
+    1024
+}
+fn default_attempts() -> u32 {
+    5
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config = serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let msg = e.to_string();
+            // The crate appends " at line L column C"; the prefix already says it.
+            let message = match msg.find(" at line ") {
+                Some(i) if line > 0 => msg[..i].to_string(),
+                _ => msg,
+            };
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        for (i, a) in self.agents.iter().enumerate() {
+            let which = format!("agents[{i}] ({})", a.name.as_str());
+            if a.selector.is_empty() {
+                return Err(invalid(format!(
+                    "{which}: `match` needs at least one criterion (it would match every cgroup)"
+                )));
+            }
+            if let Some(id) = &a.selector.container_id
+                && (id.len() < 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(invalid(format!(
+                    "{which}: match.container_id must be at least 12 hex digits, got {id:?}"
+                )));
+            }
+            for p in &a.protect {
+                if !p.is_absolute() {
+                    return Err(invalid(format!(
+                        "{which}: protect path {} is not absolute",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        if let Some(w) = &self.outputs.webhook {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "outputs.webhook.url must be http(s)://, got {:?}",
+                    w.url
+                )));
+            }
+            if w.queue == 0 || w.max_attempts == 0 {
+                return Err(invalid(
+                    "outputs.webhook.queue and max_attempts must be positive".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any agent needs Kubernetes metadata.
+    pub fn needs_kubernetes(&self) -> bool {
+        self.agents.iter().any(|a| a.selector.needs_kubernetes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/etc/agentmon/config.yaml"))
+    }
+
+    #[test]
+    fn parses_the_shipped_example() {
+        let text = include_str!("../../deploy/config.example.yaml");
+        let cfg = parse(text).expect("example parses");
+        assert!(cfg.agents.len() >= 3);
+        assert!(cfg.agents.iter().any(|a| a.selector.needs_kubernetes()));
+        assert!(cfg.agents.iter().any(|a| a.selector.systemd_unit.is_some()));
+    }
+
+    #[test]
+    fn full_agent() {
+        let cfg = parse(
+            r#"
+agents:
+  - name: "{namespace}/{pod}"
+    match:
+      namespace: "ai-*"
+      pod_labels: { app: coder }
+      container_name: agent
+    protect: [/app, /etc/agent]
+    action: quarantine
+discovery:
+  rescan_interval: 250ms
+metrics:
+  addr: 0.0.0.0:9464
+outputs:
+  file: /var/log/agentmon/alerts.jsonl
+  webhook:
+    url: http://falcosidekick:2801/
+"#,
+        )
+        .unwrap();
+        let a = &cfg.agents[0];
+        assert_eq!(a.action, Some(Action::Quarantine));
+        assert_eq!(a.protect, vec![PathBuf::from("/app"), PathBuf::from("/etc/agent")]);
+        assert!(a.selector.namespace.as_ref().unwrap().matches("ai-prod"));
+        assert_eq!(a.selector.pod_labels["app"], "coder");
+        assert_eq!(cfg.discovery.rescan_interval, Duration::from_millis(250));
+        assert_eq!(cfg.metrics.addr, Some("0.0.0.0:9464".parse().unwrap()));
+        assert!(cfg.needs_kubernetes());
+        let w = cfg.outputs.webhook.unwrap();
+        assert_eq!((w.queue, w.max_attempts), (1024, 5));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let err = parse("agents:\n  - name: x\n    match:\n      cgroupz: /a\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/agentmon/config.yaml:4:"), "{msg}");
+        assert!(msg.contains("cgroupz"), "{msg}");
+        let err = parse("agents:\n  - name: \"{podd}\"\n    match: {cgroup: /a}\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/agentmon/config.yaml:2:"), "{msg}");
+        assert!(msg.contains("unknown variable {podd}"), "{msg}");
+        let err = parse("agents:\n  - name: a\n    match: {cgroup: \"/a/[\"}\n").unwrap_err();
+        assert!(err.to_string().contains("invalid glob"), "{err}");
+        let err = parse("discovery: {rescan_interval: soon}\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let err = parse("agents:\n  - name: a\n    match: {}\n").unwrap_err();
+        assert!(err.to_string().contains("at least one criterion"), "{err}");
+        let err = parse("agents:\n  - name: a\n    match: {container_id: abc}\n").unwrap_err();
+        assert!(err.to_string().contains("12 hex"), "{err}");
+        let err = parse("agents:\n  - name: a\n    match: {cgroup: /a}\n    protect: [rel]\n").unwrap_err();
+        assert!(err.to_string().contains("not absolute"), "{err}");
+        assert!(parse("").unwrap().agents.is_empty());
+    }
+
+    #[test]
+    fn globs_keep_star_within_a_component() {
+        let g = Glob::new("/system.slice/agent-*.service").unwrap();
+        assert!(g.matches("/system.slice/agent-1.service"));
+        assert!(!g.matches("/system.slice/x/agent-1.service"));
+        let g = Glob::new("/kubepods.slice/**/cri-containerd-*.scope").unwrap();
+        assert!(g.matches("/kubepods.slice/kubepods-burstable.slice/p.slice/cri-containerd-ab.scope"));
+        assert!(!g.matches("/system.slice/cri-containerd-ab.scope"));
+    }
+
+    #[test]
+    fn templates() {
+        let t = Template::new("{namespace}/{pod}:{{x}}").unwrap();
+        let vars = |v: &str| match v {
+            "namespace" => Some("ns"),
+            "pod" => Some("p-1"),
+            _ => None,
+        };
+        assert_eq!(t.render(vars).unwrap(), "ns/p-1:{x}");
+        let t = Template::new("{container}").unwrap();
+        assert_eq!(t.render(vars), Err(MissingVar("container".into())));
+        assert!(Template::new("{pod").is_err());
+        assert!(Template::new("a}").is_err());
+        assert!(Template::new(" ").is_err());
+        assert_eq!(Template::new("plain").unwrap().render(|_| None).unwrap(), "plain");
+    }
+}

@@ -1,0 +1,302 @@
+//! Prometheus metrics and the small HTTP server that exposes them with `/healthz` and `/readyz`.
+//!
+//! [`Metrics`] is a cheap-to-clone handle; every method is a few atomic operations.
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+use thiserror::Error;
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use crate::alert::Alert;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    rule: String,
+    priority: String,
+    agent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutputLabel {
+    output: String,
+}
+
+struct Inner {
+    registry: Registry,
+    events: Family<KindLabel, Counter>,
+    drops: Counter,
+    alerts: Family<AlertLabels, Counter>,
+    actions: Family<KindLabel, Counter>,
+    output_dropped: Family<OutputLabel, Counter>,
+    output_failed: Family<OutputLabel, Counter>,
+    ringbuf_fill: Gauge,
+    rule_eval: Histogram,
+    watched: Gauge,
+    ready: AtomicBool,
+}
+
+/// Handle to agentmon's metrics; clone freely.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("agentmon");
+        let events = Family::<KindLabel, Counter>::default();
+        registry.register("events", "Events received from the kernel, by kind", events.clone());
+        let drops = Counter::default();
+        registry.register(
+            "ringbuf_drops",
+            "Events lost because the ring buffer was full",
+            drops.clone(),
+        );
+        let alerts = Family::<AlertLabels, Counter>::default();
+        registry.register("alerts", "Rule matches, by rule, priority and agent", alerts.clone());
+        let actions = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "actions",
+            "Responses taken (kill, quarantine, deny…), by kind",
+            actions.clone(),
+        );
+        let output_dropped = Family::<OutputLabel, Counter>::default();
+        registry.register(
+            "output_dropped",
+            "Alerts an output dropped (queue full or retries exhausted)",
+            output_dropped.clone(),
+        );
+        let output_failed = Family::<OutputLabel, Counter>::default();
+        registry.register(
+            "output_failed_attempts",
+            "Failed delivery attempts, by output",
+            output_failed.clone(),
+        );
+        let ringbuf_fill = Gauge::default();
+        registry.register(
+            "ringbuf_fill_bytes",
+            "Bytes waiting in the ring buffer at the last sample",
+            ringbuf_fill.clone(),
+        );
+        // 1 µs … ~16 ms.
+        let rule_eval = Histogram::new(exponential_buckets(1e-6, 2.0, 15));
+        registry.register(
+            "rule_eval_seconds",
+            "Time to evaluate the rules against one event",
+            rule_eval.clone(),
+        );
+        let watched = Gauge::default();
+        registry.register("watched_agents", "Agent cgroups currently watched", watched.clone());
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                events,
+                drops,
+                alerts,
+                actions,
+                output_dropped,
+                output_failed,
+                ringbuf_fill,
+                rule_eval,
+                watched,
+                ready: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// One kernel event of this kind (`exec`, `open`, `connect`, …).
+    pub fn event(&self, kind: &str) {
+        self.inner
+            .events
+            .get_or_create(&KindLabel { kind: kind.to_string() })
+            .inc();
+    }
+
+    /// `n` more events lost in the ring buffer.
+    pub fn drops(&self, n: u64) {
+        self.inner.drops.inc_by(n);
+    }
+
+    pub fn alert(&self, alert: &Alert) {
+        self.inner
+            .alerts
+            .get_or_create(&AlertLabels {
+                rule: alert.rule.clone(),
+                priority: alert.priority.as_str().to_string(),
+                agent: alert.event.agent.clone(),
+            })
+            .inc();
+    }
+
+    /// A response of this kind was taken (`kill`, `quarantine`, `deny`, …).
+    pub fn action(&self, kind: &str) {
+        self.inner
+            .actions
+            .get_or_create(&KindLabel { kind: kind.to_string() })
+            .inc();
+    }
+
+    pub fn output_dropped(&self, output: &str, n: u64) {
+        self.inner
+            .output_dropped
+            .get_or_create(&OutputLabel {
+                output: output.to_string(),
+            })
+            .inc_by(n);
+    }
+
+    pub fn output_failed(&self, output: &str) {
+        self.inner
+            .output_failed
+            .get_or_create(&OutputLabel {
+                output: output.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn rule_eval(&self, d: Duration) {
+        self.inner.rule_eval.observe(d.as_secs_f64());
+    }
+
+    pub fn set_watched(&self, n: usize) {
+        self.inner.watched.set(n as i64);
+    }
+
+    pub fn set_ringbuf_fill(&self, bytes: u64) {
+        self.inner.ringbuf_fill.set(bytes.min(i64::MAX as u64) as i64);
+    }
+
+    /// `/readyz` answers 200 once set (probes attached, agents discovered), 503 before.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("binding the metrics server to {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
+}
+
+fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let text = |status: StatusCode, body: &'static str| {
+        let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *r.status_mut() = status;
+        r
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut r = Response::new(Full::new(Bytes::from(metrics.render())));
+            if let Ok(v) = header::HeaderValue::from_str("application/openmetrics-text; version=1.0.0; charset=utf-8") {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" if metrics.is_ready() => text(StatusCode::OK, "ready\n"),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Binds `addr` and serves `/metrics`, `/healthz` and `/readyz` until the task is aborted.
+/// Returns the bound address (useful with port 0) and the server task.
+pub async fn serve(addr: SocketAddr, metrics: Metrics) -> Result<(SocketAddr, JoinHandle<()>), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| ServeError::Bind { addr, error })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("metrics server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let r = respond(&metrics, &req);
+                    async move { Ok::<_, Infallible>(r) }
+                });
+                if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
+                    tracing::debug!(%peer, "metrics connection: {e}");
+                }
+            });
+        }
+    });
+    tracing::info!(addr = %local, "serving /metrics, /healthz, /readyz");
+    Ok((local, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters() {
+        let m = Metrics::new();
+        m.event("exec");
+        m.event("exec");
+        m.drops(3);
+        m.set_watched(2);
+        m.rule_eval(Duration::from_micros(5));
+        let text = m.render();
+        assert!(text.contains("agentmon_events_total{kind=\"exec\"} 2"), "{text}");
+        assert!(text.contains("agentmon_ringbuf_drops_total 3"), "{text}");
+        assert!(text.contains("agentmon_watched_agents 2"), "{text}");
+        assert!(text.contains("agentmon_rule_eval_seconds_count 1"), "{text}");
+    }
+}

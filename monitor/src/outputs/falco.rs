@@ -1,0 +1,102 @@
+//! Falco's JSON output format (what `falco -o json_output=true` prints and falcosidekick accepts).
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    alert::{Alert, Priority},
+    event::Body,
+};
+
+/// One alert as Falco would post it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FalcoPayload {
+    pub output: String,
+    pub priority: &'static str,
+    pub rule: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub output_fields: BTreeMap<&'static str, Value>,
+    pub source: &'static str,
+    pub tags: Vec<String>,
+    pub hostname: String,
+}
+
+/// Falco's capitalisation of a priority.
+pub fn falco_priority(p: Priority) -> &'static str {
+    match p {
+        Priority::Emergency => "Emergency",
+        Priority::Alert => "Alert",
+        Priority::Critical => "Critical",
+        Priority::Error => "Error",
+        Priority::Warning => "Warning",
+        Priority::Notice => "Notice",
+        Priority::Informational => "Informational",
+        Priority::Debug => "Debug",
+    }
+}
+
+/// This machine's host name (`hostname` of the payload).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+impl FalcoPayload {
+    pub fn from_alert(a: &Alert, hostname: &str) -> Self {
+        let e = &a.event;
+        let h = &e.event.header;
+        let mut f: BTreeMap<&'static str, Value> = BTreeMap::new();
+        f.insert("evt.type", e.event.body.kind_name().into());
+        f.insert("proc.pid", h.pid.into());
+        f.insert("proc.ppid", h.ppid.into());
+        f.insert("proc.name", h.comm.clone().into());
+        f.insert("proc.exepath", e.exe.clone().into());
+        f.insert("user.uid", h.uid.into());
+        f.insert("group.gid", h.gid.into());
+        f.insert("agent.name", e.agent.clone().into());
+        f.insert("cgroup.path", e.cgroup.clone().into());
+        f.insert("agentmon.action", serde_json::to_value(a.action).unwrap_or(Value::Null));
+        f.insert("agentmon.action_result", a.action_result.clone().into());
+        match &e.event.body {
+            Body::Exec(x) => {
+                f.insert("proc.cmdline", x.argv.join(" ").into());
+            }
+            Body::Open(o) => {
+                let name = e.resolved_path.clone().unwrap_or_else(|| o.path.clone());
+                f.insert("fd.name", name.into());
+                f.insert("evt.arg.flags", o.flags.into());
+            }
+            Body::Connect(c) => {
+                f.insert("fd.sip", c.addr.clone().into());
+                f.insert("fd.sport", c.port.into());
+            }
+            Body::Mount(m) => {
+                f.insert("evt.arg.source", m.source.clone().into());
+                f.insert("evt.arg.target", m.target.clone().into());
+                f.insert("evt.arg.fstype", m.fstype.clone().into());
+            }
+            Body::Chdir(c) => {
+                f.insert("evt.arg.path", c.path.clone().into());
+            }
+            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+        }
+        Self {
+            output: a.output.clone(),
+            priority: falco_priority(a.priority),
+            rule: a.rule.clone(),
+            time: e.time.clone(),
+            output_fields: f,
+            source: "syscall",
+            tags: a.tags.clone(),
+            hostname: hostname.to_string(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Alerts as JSON lines, to stdout or appended to a file (`--output-file`).
+use std::{
+    fs::OpenOptions,
+    io::{self, LineWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use thiserror::Error;
+
+use crate::alert::Alert;
+
+#[derive(Debug, Error)]
+#[error("opening output file {path}: {error}")]
+pub struct OpenError {
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+pub struct JsonLines {
+    out: Box<dyn Write + Send>,
+}
+
+impl JsonLines {
+    pub fn stdout() -> Self {
+        Self::new(Box::new(LineWriter::new(io::stdout())))
+    }
+
+    /// Appends to `path`, creating it (mode 0600) if needed.
+    pub fn file(path: &Path) -> Result<Self, OpenError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|error| OpenError {
+                path: path.to_path_buf(),
+                error,
+            })?;
+        Ok(Self::new(Box::new(LineWriter::new(f))))
+    }
+
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self { out }
+    }
+
+    /// Writes one alert as one line.
+    pub fn alert(&mut self, a: &Alert) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, a)?;
+        self.out.write_all(b"\n")
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

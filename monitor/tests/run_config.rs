@@ -1,0 +1,267 @@
+//! `agentmon run --config` on the real kernel: an agent cgroup created after start is discovered
+//! and watched, its exec shows up in the output and moves `/metrics` by exactly one, and its removal
+//! is noticed. Needs root, BPF and a cgroup2 mount.
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use agentmon::cgroup::{Cgroup, cgroup2_root};
+
+struct Guard {
+    root: PathBuf,
+    top: PathBuf,
+    agentmon: Option<Child>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.agentmon {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Ok(cg) = Cgroup::open(&self.root, &self.top) {
+            let _ = cg.kill_all(Duration::from_secs(1));
+            let _ = cg.remove();
+        }
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn metric(port: u16, name: &str) -> Option<f64> {
+    let (_, body) = http_get(port, "/metrics")?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn discovers_an_agent_started_later_and_counts_its_events() {
+    let root = cgroup2_root().expect("cgroup2");
+    let top = root.join(format!("agentmon-test-run-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let mut g = Guard {
+        root: root.clone(),
+        top: top.clone(),
+        agentmon: None,
+    };
+    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
+             discovery: {{rescan_interval: 100ms}}\n"
+        ),
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out_path = dir.path().join("out.jsonl");
+    g.agentmon = Some(
+        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+            .args(["run", "--json", "--no-rules", "--config"])
+            .arg(&cfg)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("/readyz", Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert_eq!(metric(port, "agentmon_watched_agents"), Some(0.0));
+
+    let agent = top.join("agent-1");
+    std::fs::create_dir(&agent).unwrap();
+    wait_until("the agent to be watched", Duration::from_secs(10), || {
+        metric(port, "agentmon_watched_agents") == Some(1.0)
+    });
+    let procs = agent.join("cgroup.procs");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo $$ > {} && exec cat /etc/hostname", procs.display()))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exec = "agentmon_events_total{kind=\"exec\"}";
+    wait_until("the exec to be counted", Duration::from_secs(10), || {
+        metric(port, exec) == Some(1.0)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(metric(port, exec), Some(1.0), "exactly one exec in the agent");
+
+    Cgroup::open(&root, &agent).unwrap().remove().unwrap();
+    wait_until("the agent to be dropped", Duration::from_secs(10), || {
+        metric(port, "agentmon_watched_agents") == Some(0.0)
+    });
+
+    // SIGTERM: clean exit.
+    let mut child = g.agentmon.take().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    let ev = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["kind"] == "exec")
+        .unwrap_or_else(|| panic!("no exec event in:\n{out}"));
+    assert_eq!(ev["agent"], "agent-1");
+    assert_eq!(ev["argv"], serde_json::json!(["cat", "/etc/hostname"]));
+    assert_eq!(ev["cgroup"], format!("{rel}/agent-1"));
+}
+
+/// A webhook receiver on 127.0.0.1 answering 200 and recording the JSON bodies.
+async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let b = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let b = b.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let b = b.clone();
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        b.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::new(),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (port, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_the_webhook_the_file_and_metrics() {
+    let (hook_port, bodies) = receiver().await;
+    let root = cgroup2_root().expect("cgroup2");
+    let top = root.join(format!("agentmon-test-outputs-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let mut g = Guard {
+        root: root.clone(),
+        top: top.clone(),
+        agentmon: None,
+    };
+    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let dir = tempfile::tempdir().unwrap();
+    let alerts_file = dir.path().join("alerts.jsonl");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
+             discovery: {{rescan_interval: 100ms}}\n\
+             outputs:\n  file: {}\n  webhook: {{url: \"http://127.0.0.1:{hook_port}/\"}}\n",
+            alerts_file.display()
+        ),
+    )
+    .unwrap();
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    g.agentmon = Some(
+        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+            .args(["run", "--json", "--rules"])
+            .arg(&rules)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let agent = top.join("agent-1");
+    std::fs::create_dir(&agent).unwrap();
+    tokio::task::spawn_blocking(move || {
+        wait_until("/readyz", Duration::from_secs(60), || {
+            http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        wait_until("the agent to be watched", Duration::from_secs(10), || {
+            metric(port, "agentmon_watched_agents") == Some(1.0)
+        });
+        // A shell exec'd inside the agent: "Shell spawned by agent".
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec sh -c 'exit 0'",
+                agent.join("cgroup.procs").display()
+            ))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let counter = "agentmon_alerts_total{rule=\"Shell spawned by agent\",priority=\"warning\",agent=\"agent-1\"}";
+        wait_until("the alert metric", Duration::from_secs(10), || {
+            metric(port, counter) == Some(1.0)
+        });
+        assert!(metric(port, "agentmon_rule_eval_seconds_count").is_some_and(|n| n >= 1.0));
+        assert!(metric(port, "agentmon_events_total{kind=\"exec\"}").is_some_and(|n| n >= 1.0));
+    })
+    .await
+    .unwrap();
+    for _ in 0..500 {
+        if !bodies.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut child = g.agentmon.take().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+
+    let bodies = bodies.lock().unwrap().clone();
+    let p = bodies
+        .iter()
+        .find(|p| p["rule"] == "Shell spawned by agent")
+        .unwrap_or_else(|| panic!("no webhook post for the rule: {bodies:?}"));
+    assert_eq!(p["priority"], "Warning");
+    assert_eq!(p["output_fields"]["agent.name"], "agent-1");
+    assert_eq!(p["output_fields"]["proc.name"], "sh");
+    assert!(p["output"].as_str().unwrap().starts_with("shell sh spawned by"), "{p}");
+    let lines = std::fs::read_to_string(&alerts_file).unwrap();
+    assert!(
+        lines.lines().any(|l| l.contains("\"rule\":\"Shell spawned by agent\"")),
+        "{lines}"
+    );
+}
