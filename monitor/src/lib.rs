@@ -19,6 +19,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod probes;
 pub mod proctable;
+pub mod record;
 pub mod resolve;
 pub mod responder;
 pub mod ringbuf;

@@ -27,6 +27,10 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     /// Watch existing cgroups until SIGINT/SIGTERM.
     Run(commands::run::RunArgs),
+    /// Inspect recorded logs (`--record`): verify, cat, stats.
+    Log(commands::log::LogArgs),
+    /// Run recorded events through the rules again and print the alerts.
+    Replay(commands::replay::ReplayArgs),
     /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
     Release(commands::release::ReleaseArgs),
     /// Rule-matching throughput benchmark (used by `cargo xtask bench`).
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Exec(a) => commands::exec::run(a).await,
             Command::Run(a) => commands::run::run(a).await,
+            Command::Log(a) => commands::log::run(a),
+            Command::Replay(a) => commands::replay::run(a),
             Command::Release(a) => commands::release::run(a),
             Command::BenchRules(a) => commands::bench::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),

@@ -4,6 +4,7 @@ use crate::{
     event::{self, Body, Event},
     output::{Clock, Enriched, Printer},
     proctable::ProcessTable,
+    record::LiveRecorder,
     resolve::Resolver,
     responder,
     rules::RuleSet,
@@ -35,6 +36,8 @@ pub struct Pipeline {
     resolver: Resolver,
     rules: Option<RuleSet>,
     pub stats: Stats,
+    /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
+    recorder: Option<LiveRecorder>,
     metrics: Option<crate::metrics::Metrics>,
     sinks: Option<crate::outputs::AlertSinks>,
 }
@@ -50,9 +53,14 @@ impl Pipeline {
             resolver: Resolver::new(),
             rules: None,
             stats: Stats::default(),
+            recorder: None,
             metrics: None,
             sinks: None,
         }
+    }
+
+    pub fn set_recorder(&mut self, recorder: LiveRecorder) {
+        self.recorder = Some(recorder);
     }
 
     /// Counts events, drops and alerts in `m` from now on.
@@ -105,13 +113,19 @@ impl Pipeline {
         }
         let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
         let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
-        if !print && (lifecycle || self.rules.is_none()) {
+        let to_rules = self.rules.is_some() && (print || !lifecycle);
+        if !print && !to_rules && self.recorder.is_none() {
             return;
         }
         let enriched = self.enrich(ev);
+        // `--record`: every event, printed or not; alerts name their event by this sequence number.
+        let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
         if print {
             self.printer.event(&enriched);
             self.stats.printed += 1;
+        }
+        if !to_rules {
+            return;
         }
         let Some(rules) = self.rules.as_mut() else { return };
         let started = std::time::Instant::now();
@@ -127,6 +141,9 @@ impl Pipeline {
                 .and_then(|id| self.cgroups.root(id))
                 .cloned();
             responder::respond(&mut alert, root.as_ref());
+            if let Some(r) = &mut self.recorder {
+                r.alert(&alert, seq);
+            }
             if let Some(m) = &self.metrics {
                 m.alert(&alert);
                 if alert.action != crate::alert::Action::Alert {
@@ -171,6 +188,9 @@ impl Pipeline {
             m.drops(lost);
         }
         self.printer.drops(lost, total);
+        if let Some(r) = &mut self.recorder {
+            r.drops(lost, total);
+        }
     }
 
     pub fn flush(&mut self) {

@@ -65,6 +65,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         args.monitor.filter(),
         rules.map(|(_, r)| r),
     )?;
+    args.monitor.record.attach(&mut session.pipeline)?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
     let agent = args.name.clone().unwrap_or_else(|| {
         std::path::Path::new(&args.command[0])

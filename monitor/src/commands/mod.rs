@@ -4,7 +4,9 @@ use std::path::PathBuf;
 pub mod agents;
 pub mod bench;
 pub mod exec;
+pub mod log;
 pub mod release;
+pub mod replay;
 pub mod rules;
 pub mod run;
 
@@ -29,6 +31,8 @@ pub struct MonitorArgs {
     /// Ring buffer size in bytes (power of two, ≥ 4096).
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     pub ringbuf_size: u32,
+    #[command(flatten)]
+    pub record: log::RecordArgs,
 }
 
 impl MonitorArgs {

@@ -46,6 +46,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         args.monitor.filter(),
         rules.map(|(_, r)| r),
     )?;
+    args.monitor.record.attach(&mut session.pipeline)?;
     for (slot, cg) in cgroups.iter().enumerate() {
         session.watch(cg, &cg.rel, slot as u32)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");

@@ -1,0 +1,485 @@
+//! Conversions between agentmon's types ([`Enriched`], [`Alert`]) and the log schema ([`proto`]).
+//!
+//! To proto never fails. From proto checks what the schema cannot: required sub-messages present,
+//! enums known, ports in range. Strings the live side holds as `&'static str` (open syscall, deny
+//! target) are stored as enums.
+use std::time::{Duration, UNIX_EPOCH};
+
+use thiserror::Error;
+
+use super::proto;
+use crate::{
+    alert::{Action, Alert, Priority},
+    event::{
+        Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
+        OpenInfo,
+    },
+    output::Enriched,
+    proctable::Ancestor,
+};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConvertError {
+    #[error("missing {0}")]
+    Missing(&'static str),
+    #[error("unknown {what} value {value}")]
+    UnknownEnum { what: &'static str, value: i32 },
+    #[error("{what} {value} out of range")]
+    OutOfRange { what: &'static str, value: u64 },
+}
+
+// ---- time ----
+
+/// Parses the live RFC 3339 `time` into ns since the epoch; `None` if it is not RFC 3339 UTC.
+pub fn parse_time_ns(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(text).ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_nanos()).ok()
+}
+
+/// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`crate::output::Clock`] does.
+pub fn format_time_ns(ns: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64);
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+// ---- events ----
+
+pub fn event_to_proto(e: &Enriched) -> proto::Event {
+    let (time_unix_ns, time_text) = match parse_time_ns(&e.time) {
+        Some(ns) if format_time_ns(ns) == e.time => (ns, String::new()),
+        Some(ns) => (ns, e.time.clone()),
+        None => (0, e.time.clone()),
+    };
+    let h = &e.event.header;
+    proto::Event {
+        time_unix_ns,
+        time_text,
+        header: Some(proto::EventHeader {
+            ktime_ns: h.ktime_ns,
+            pid: h.pid,
+            tid: h.tid,
+            ppid: h.ppid,
+            uid: h.uid,
+            gid: h.gid,
+            cgroup_id: h.cgroup_id,
+            comm: h.comm.clone(),
+            truncated: h.truncated,
+            read_failed: h.read_failed,
+            denied: h.denied,
+        }),
+        process: Some(proto::ProcessContext {
+            exe: e.exe.clone(),
+            ancestors: e
+                .ancestors
+                .iter()
+                .map(|a| proto::Ancestor {
+                    pid: a.pid,
+                    exe: a.exe.clone(),
+                })
+                .collect(),
+            cgroup: e.cgroup.clone(),
+            agent: e.agent.clone(),
+        }),
+        resolved_path: e.resolved_path.clone(),
+        body: Some(body_to_proto(&e.event.body)),
+    }
+}
+
+fn body_to_proto(b: &Body) -> proto::event::Body {
+    use proto::event::Body as P;
+    match b {
+        Body::Exec(x) => P::Exec(proto::Exec {
+            filename: x.filename.clone(),
+            argv: x.argv.clone(),
+            argv_truncated: x.argv_truncated,
+        }),
+        Body::Open(o) => P::Open(proto::Open {
+            path: o.path.clone(),
+            flags: o.flags,
+            mode: o.mode,
+            dfd: o.dfd,
+            syscall: match o.syscall {
+                "openat2" => proto::OpenSyscall::Openat2,
+                "openat" => proto::OpenSyscall::Openat,
+                _ => proto::OpenSyscall::Unspecified,
+            } as i32,
+        }),
+        Body::Connect(c) => P::Connect(proto::Connect {
+            family: match c.family {
+                Family::Inet => proto::Family::Inet,
+                Family::Inet6 => proto::Family::Inet6,
+                Family::Unix => proto::Family::Unix,
+                Family::Other => proto::Family::Other,
+            } as i32,
+            addr: c.addr.clone(),
+            port: u32::from(c.port),
+            fd: c.fd,
+        }),
+        Body::Mount(m) => P::Mount(proto::Mount {
+            source: m.source.clone(),
+            target: m.target.clone(),
+            fstype: m.fstype.clone(),
+            flags: m.flags,
+            syscall: match m.syscall {
+                "move_mount" => proto::MountSyscall::MoveMount,
+                "mount" => proto::MountSyscall::Mount,
+                _ => proto::MountSyscall::Unspecified,
+            } as i32,
+        }),
+        Body::Fork(f) => P::Fork(proto::Fork { child_pid: f.child_pid }),
+        Body::Exit(x) => P::Exit(proto::Exit {
+            exit_code: x.exit_code,
+            signal: x.signal,
+        }),
+        Body::Deny(d) => P::Deny(proto::Deny {
+            what: match d.what {
+                "exec" => proto::DenyWhat::Exec,
+                "open" => proto::DenyWhat::Open,
+                "mount" => proto::DenyWhat::Mount,
+                "connect" => proto::DenyWhat::Connect,
+                _ => proto::DenyWhat::Unknown,
+            } as i32,
+            rule_id: d.rule_id,
+        }),
+        Body::Chdir(c) => P::Chdir(proto::Chdir {
+            path: c.path.clone(),
+            fd: c.fd,
+        }),
+    }
+}
+
+pub fn event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
+    let h = p.header.ok_or(ConvertError::Missing("event header"))?;
+    let process = p.process.unwrap_or_default();
+    let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
+    let time = if p.time_text.is_empty() {
+        format_time_ns(p.time_unix_ns)
+    } else {
+        p.time_text
+    };
+    Ok(Enriched {
+        time,
+        event: Event {
+            header: Header {
+                ktime_ns: h.ktime_ns,
+                pid: h.pid,
+                tid: h.tid,
+                ppid: h.ppid,
+                uid: h.uid,
+                gid: h.gid,
+                cgroup_id: h.cgroup_id,
+                comm: h.comm,
+                truncated: h.truncated,
+                read_failed: h.read_failed,
+                denied: h.denied,
+            },
+            body,
+        },
+        exe: process.exe,
+        ancestors: process
+            .ancestors
+            .into_iter()
+            .map(|a| Ancestor { pid: a.pid, exe: a.exe })
+            .collect(),
+        cgroup: process.cgroup,
+        agent: process.agent,
+        resolved_path: p.resolved_path,
+    })
+}
+
+fn unknown(what: &'static str, value: i32) -> ConvertError {
+    ConvertError::UnknownEnum { what, value }
+}
+
+fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
+    use proto::event::Body as P;
+    Ok(match b {
+        P::Exec(x) => Body::Exec(ExecInfo {
+            filename: x.filename,
+            argv: x.argv,
+            argv_truncated: x.argv_truncated,
+        }),
+        P::Open(o) => Body::Open(OpenInfo {
+            path: o.path,
+            flags: o.flags,
+            mode: o.mode,
+            dfd: o.dfd,
+            syscall: match proto::OpenSyscall::try_from(o.syscall) {
+                Ok(proto::OpenSyscall::Openat) => "openat",
+                Ok(proto::OpenSyscall::Openat2) => "openat2",
+                _ => return Err(unknown("open syscall", o.syscall)),
+            },
+        }),
+        P::Connect(c) => Body::Connect(ConnectInfo {
+            family: match proto::Family::try_from(c.family) {
+                Ok(proto::Family::Inet) => Family::Inet,
+                Ok(proto::Family::Inet6) => Family::Inet6,
+                Ok(proto::Family::Unix) => Family::Unix,
+                Ok(proto::Family::Other) => Family::Other,
+                _ => return Err(unknown("address family", c.family)),
+            },
+            addr: c.addr,
+            port: u16::try_from(c.port).map_err(|_| ConvertError::OutOfRange {
+                what: "port",
+                value: u64::from(c.port),
+            })?,
+            fd: c.fd,
+        }),
+        P::Mount(m) => Body::Mount(MountInfo {
+            source: m.source,
+            target: m.target,
+            fstype: m.fstype,
+            flags: m.flags,
+            syscall: match proto::MountSyscall::try_from(m.syscall) {
+                Ok(proto::MountSyscall::Mount) => "mount",
+                Ok(proto::MountSyscall::MoveMount) => "move_mount",
+                _ => return Err(unknown("mount syscall", m.syscall)),
+            },
+        }),
+        P::Fork(f) => Body::Fork(ForkInfo { child_pid: f.child_pid }),
+        P::Exit(x) => Body::Exit(ExitInfo {
+            exit_code: x.exit_code,
+            signal: x.signal,
+        }),
+        P::Deny(d) => Body::Deny(DenyInfo {
+            what: match proto::DenyWhat::try_from(d.what) {
+                Ok(proto::DenyWhat::Exec) => "exec",
+                Ok(proto::DenyWhat::Open) => "open",
+                Ok(proto::DenyWhat::Mount) => "mount",
+                Ok(proto::DenyWhat::Connect) => "connect",
+                Ok(proto::DenyWhat::Unknown) => "unknown",
+                _ => return Err(unknown("deny target", d.what)),
+            },
+            rule_id: d.rule_id,
+        }),
+        P::Chdir(c) => Body::Chdir(ChdirInfo { path: c.path, fd: c.fd }),
+    })
+}
+
+// ---- alerts ----
+
+pub fn priority_to_proto(p: Priority) -> proto::Priority {
+    match p {
+        Priority::Emergency => proto::Priority::Emergency,
+        Priority::Alert => proto::Priority::Alert,
+        Priority::Critical => proto::Priority::Critical,
+        Priority::Error => proto::Priority::Error,
+        Priority::Warning => proto::Priority::Warning,
+        Priority::Notice => proto::Priority::Notice,
+        Priority::Informational => proto::Priority::Informational,
+        Priority::Debug => proto::Priority::Debug,
+    }
+}
+
+pub fn priority_from_proto(v: i32) -> Result<Priority, ConvertError> {
+    Ok(match proto::Priority::try_from(v) {
+        Ok(proto::Priority::Emergency) => Priority::Emergency,
+        Ok(proto::Priority::Alert) => Priority::Alert,
+        Ok(proto::Priority::Critical) => Priority::Critical,
+        Ok(proto::Priority::Error) => Priority::Error,
+        Ok(proto::Priority::Warning) => Priority::Warning,
+        Ok(proto::Priority::Notice) => Priority::Notice,
+        Ok(proto::Priority::Informational) => Priority::Informational,
+        Ok(proto::Priority::Debug) => Priority::Debug,
+        _ => return Err(unknown("priority", v)),
+    })
+}
+
+pub fn action_to_proto(a: Action) -> proto::Action {
+    match a {
+        Action::Alert => proto::Action::Alert,
+        Action::Kill => proto::Action::Kill,
+        Action::Quarantine => proto::Action::Quarantine,
+        Action::Deny => proto::Action::Deny,
+    }
+}
+
+pub fn action_from_proto(v: i32) -> Result<Action, ConvertError> {
+    Ok(match proto::Action::try_from(v) {
+        Ok(proto::Action::Alert) => Action::Alert,
+        Ok(proto::Action::Kill) => Action::Kill,
+        Ok(proto::Action::Quarantine) => Action::Quarantine,
+        Ok(proto::Action::Deny) => Action::Deny,
+        _ => return Err(unknown("action", v)),
+    })
+}
+
+/// The alert as recorded. `event_seq` is the frame sequence number of the triggering event in the
+/// same log chain; 0 means it was not recorded, and the event is embedded instead.
+pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
+    proto::Alert {
+        rule: a.rule.clone(),
+        priority: priority_to_proto(a.priority) as i32,
+        tags: a.tags.clone(),
+        action: action_to_proto(a.action) as i32,
+        action_result: a.action_result.clone(),
+        action_latency_us: a.action_latency_us,
+        output: a.output.clone(),
+        event_seq,
+        event: (event_seq == 0).then(|| event_to_proto(&a.event)),
+    }
+}
+
+/// Rebuilds an alert. `event` is the triggering event, looked up by `p.event_seq` by the caller; it
+/// is only used when the alert does not embed its event.
+pub fn alert_from_proto(p: proto::Alert, event: Option<Enriched>) -> Result<Alert, ConvertError> {
+    let event = match p.event {
+        Some(e) => event_from_proto(e)?,
+        None => event.ok_or(ConvertError::Missing("alert's triggering event"))?,
+    };
+    Ok(Alert {
+        rule: p.rule,
+        priority: priority_from_proto(p.priority)?,
+        tags: p.tags,
+        action: action_from_proto(p.action)?,
+        action_result: p.action_result,
+        action_latency_us: p.action_latency_us,
+        output: p.output,
+        event,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::synth;
+
+    fn roundtrip(e: &Enriched) -> Enriched {
+        use prost::Message;
+        let bytes = event_to_proto(e).encode_to_vec();
+        event_from_proto(proto::Event::decode(bytes.as_slice()).unwrap()).unwrap()
+    }
+
+    fn same(a: &Enriched, b: &Enriched) {
+        // Enriched has no PartialEq (it lives in output.rs); its JSON form covers every field.
+        assert_eq!(serde_json::to_value(a).unwrap(), serde_json::to_value(b).unwrap());
+        assert_eq!(a.event, b.event);
+        assert_eq!(a.ancestors, b.ancestors);
+        assert_eq!(
+            (&a.time, &a.exe, &a.cgroup, &a.agent, &a.resolved_path),
+            (&b.time, &b.exe, &b.cgroup, &b.agent, &b.resolved_path)
+        );
+    }
+
+    #[test]
+    fn every_body_kind_round_trips() {
+        let events = synth::every_kind();
+        let kinds: std::collections::BTreeSet<_> = events.iter().map(|e| e.event.body.kind_name()).collect();
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
+        for e in &events {
+            same(e, &roundtrip(e));
+        }
+    }
+
+    #[test]
+    fn odd_values_round_trip() {
+        let mut e = synth::every_kind().remove(0);
+        e.time = "not a time".into();
+        same(&e, &roundtrip(&e));
+        e.time = "2026-11-26T19:26:37.123456789Z".into(); // ns precision: kept as text
+        same(&e, &roundtrip(&e));
+        e.time = "2026-11-26T19:26:37.123456Z".into();
+        assert!(
+            event_to_proto(&e).time_text.is_empty(),
+            "canonical time is stored as ns only"
+        );
+        same(&e, &roundtrip(&e));
+        e.resolved_path = None;
+        e.ancestors.clear();
+        e.exe.clear();
+        e.event.header.comm = "ünïcode\u{1F600}".into();
+        e.event.header.truncated = true;
+        e.event.header.read_failed = true;
+        e.event.header.denied = true;
+        same(&e, &roundtrip(&e));
+        for (code, sig) in [(Some(0), None), (None, Some(9)), (None, None)] {
+            e.event.body = Body::Exit(ExitInfo {
+                exit_code: code,
+                signal: sig,
+            });
+            same(&e, &roundtrip(&e));
+        }
+        for what in ["exec", "open", "mount", "connect", "unknown"] {
+            e.event.body = Body::Deny(DenyInfo { what, rule_id: 7 });
+            same(&e, &roundtrip(&e));
+        }
+        for family in [Family::Inet, Family::Inet6, Family::Unix, Family::Other] {
+            e.event.body = Body::Connect(ConnectInfo {
+                family,
+                addr: "x".into(),
+                port: u16::MAX,
+                fd: -1,
+            });
+            same(&e, &roundtrip(&e));
+        }
+    }
+
+    #[test]
+    fn alerts_round_trip_by_reference_and_embedded() {
+        let ev = synth::every_kind().remove(1);
+        for (i, priority) in [
+            Priority::Emergency,
+            Priority::Alert,
+            Priority::Critical,
+            Priority::Error,
+            Priority::Warning,
+            Priority::Notice,
+            Priority::Informational,
+            Priority::Debug,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let action = [Action::Alert, Action::Kill, Action::Quarantine, Action::Deny][i % 4];
+            let a = Alert {
+                rule: format!("rule {i}"),
+                priority,
+                tags: vec!["mitre_exfil".into(), "t1".into()],
+                action,
+                action_result: "killed 3 processes".into(),
+                action_latency_us: (i % 2 == 0).then_some(1234),
+                output: "cat read /etc/shadow".into(),
+                event: ev.clone(),
+            };
+            let by_ref = alert_to_proto(&a, 42);
+            assert!(by_ref.event.is_none());
+            assert_eq!(by_ref.event_seq, 42);
+            assert!(alert_from_proto(by_ref.clone(), None).is_err(), "needs its event");
+            let back = alert_from_proto(by_ref, Some(ev.clone())).unwrap();
+            let embedded = alert_from_proto(alert_to_proto(&a, 0), None).unwrap();
+            for b in [back, embedded] {
+                assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::to_value(&b).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_schema_allows_but_agentmon_cannot_hold() {
+        let mut p = event_to_proto(&synth::every_kind().remove(0));
+        p.body = Some(proto::event::Body::Connect(proto::Connect {
+            family: proto::Family::Inet as i32,
+            addr: String::new(),
+            port: 70_000,
+            fd: 0,
+        }));
+        assert!(matches!(
+            event_from_proto(p.clone()),
+            Err(ConvertError::OutOfRange { .. })
+        ));
+        p.body = None;
+        assert_eq!(
+            event_from_proto(p.clone()).unwrap_err(),
+            ConvertError::Missing("event body")
+        );
+        p.body = Some(proto::event::Body::Open(proto::Open::default()));
+        assert!(matches!(
+            event_from_proto(p.clone()),
+            Err(ConvertError::UnknownEnum { .. })
+        ));
+        p.header = None;
+        assert!(event_from_proto(p).is_err());
+        assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());
+        assert!(action_from_proto(0).is_err());
+    }
+}

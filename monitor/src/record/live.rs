@@ -1,0 +1,53 @@
+//! The recorder as the live pipeline uses it: a recording failure is logged (loudly, but not on
+//! every event) and counted; it never stops monitoring.
+use super::{RecordError, Recorder};
+use crate::{alert::Alert, output::Enriched};
+
+pub struct LiveRecorder {
+    rec: Recorder,
+    /// Records that could not be written.
+    pub failures: u64,
+}
+
+impl LiveRecorder {
+    pub fn new(rec: Recorder) -> Self {
+        Self { rec, failures: 0 }
+    }
+
+    fn failed(&mut self, what: &str, e: &RecordError) {
+        self.failures += 1;
+        if self.failures.is_power_of_two() {
+            tracing::error!(failures = self.failures, path = %self.rec.path().display(), "recording {what}: {e}");
+        }
+    }
+
+    /// Records the event; returns its sequence number, 0 if it could not be recorded.
+    pub fn event(&mut self, ev: &Enriched) -> u64 {
+        match self.rec.record_event(ev) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.failed("an event", &e);
+                0
+            }
+        }
+    }
+
+    /// Records an alert; `event_seq` is what [`LiveRecorder::event`] returned for its event.
+    pub fn alert(&mut self, alert: &Alert, event_seq: u64) {
+        if let Err(e) = self.rec.record_alert(alert, event_seq) {
+            self.failed("an alert", &e);
+        }
+    }
+
+    pub fn drops(&mut self, lost: u64, total: u64) {
+        if let Err(e) = self.rec.record_drops(lost, total) {
+            self.failed("a drop notice", &e);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if let Err(e) = self.rec.flush() {
+            self.failed("(sync)", &e);
+        }
+    }
+}

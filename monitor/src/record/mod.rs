@@ -1,0 +1,60 @@
+//! Forensic recording and replay.
+//!
+//! A log is a chain of frames (layout in [`format`] and `docs/RECORDING.md`): a header frame, then
+//! one frame per enriched event, alert, or drop notice, then a trailer when closed. Payloads are
+//! protobuf messages from `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own
+//! types in [`convert`]. Every frame carries CRC32C checksums and a SHA-256 hash chained to the
+//! previous frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
+//!
+//! - [`writer::Recorder`] appends to a log (one `write(2)` per frame, size-based rotation).
+//! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
+//! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
+//! - [`synth`] makes synthetic logs for tests and benchmarks.
+pub mod convert;
+pub mod format;
+pub mod live;
+pub mod proto;
+pub mod reader;
+pub mod replay;
+pub mod synth;
+pub mod verify;
+pub mod writer;
+
+pub use convert::ConvertError;
+pub use format::{ChainHash, FrameError, FrameKind, Problem};
+pub use live::LiveRecorder;
+pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
+pub use replay::{Evaluator, ReplayFilter, ReplayStats};
+pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};
+pub use writer::{Recorder, RecorderOptions};
+
+use thiserror::Error;
+
+/// Errors of the recording side.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("record too large: {0} bytes (the limit is {max})", max = format::MAX_PAYLOAD_LEN)]
+    TooLarge(usize),
+    #[error("{0}")]
+    Convert(#[from] ConvertError),
+}
+
+impl RecordError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

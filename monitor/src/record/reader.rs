@@ -1,0 +1,503 @@
+//! Streaming log reader: frames with their byte offsets, checked one by one, in memory that does not
+//! grow with the log (one buffer of 256 KiB, or of the largest frame).
+//!
+//! - End of the file inside a frame: a [`Problem::Truncated`] error (a warning for callers: every
+//!   complete frame before it was yielded), then the end.
+//! - A damaged frame: an error naming its offset, then the end — or, with
+//!   [`ReaderOptions::resync`], a scan for the next intact frame, from which reading continues.
+//! - An intact frame that does not continue the chain (a frame removed, reordered or inserted): an
+//!   error, then the end — or, with `resync`, that frame is accepted and the chain goes on from it.
+//!
+//! No input makes it panic; sizes are bounded by [`MAX_PAYLOAD_LEN`].
+use std::{fs::File, io::Read, path::Path};
+
+use prost::Message;
+
+use super::{
+    convert,
+    format::{
+        self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind, LOG_MAGIC,
+        MAX_PAYLOAD_LEN, Problem,
+    },
+    proto,
+};
+use crate::output::Enriched;
+
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReaderOptions {
+    /// After a damaged or out-of-chain frame, go on with the next intact frame instead of stopping.
+    pub resync: bool,
+}
+
+/// A read buffer over `R` that knows the file offset of its first byte.
+struct Source<R> {
+    r: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    pos: u64,
+    eof: bool,
+}
+
+impl<R: Read> Source<R> {
+    fn new(r: R) -> Self {
+        Self {
+            r,
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    /// Tries to have `n` bytes buffered; returns how many are (fewer only at end of file).
+    fn fill(&mut self, n: usize) -> std::io::Result<usize> {
+        while self.end - self.start < n && !self.eof {
+            if self.buf.len() - self.start < n.max(CHUNK) {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.buf.len() < n {
+                    self.buf.resize(n, 0);
+                }
+            }
+            match self.r.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.end - self.start)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.pos += n as u64;
+    }
+}
+
+/// One intact frame, borrowed from the reader until the next call.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// Byte offset of the frame in its file.
+    pub offset: u64,
+    pub header: FrameHeader,
+    pub payload: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Frames,
+    /// Looking for the next intact frame after damage.
+    Scanning,
+    Done,
+}
+
+/// Frame-level reader: checksums, sequence and chain.
+pub struct FrameReader<R> {
+    src: Source<R>,
+    opts: ReaderOptions,
+    mode: Mode,
+    pending_consume: usize,
+    /// Take the next frame without sequence/chain/position checks (resynchronising).
+    accept_unlinked: bool,
+    expect_seq: u64,
+    prev_chain: ChainHash,
+    after_trailer: bool,
+    header: Option<proto::LogHeader>,
+    frames: u64,
+}
+
+impl FrameReader<File> {
+    pub fn open(path: &Path, opts: ReaderOptions) -> std::io::Result<Self> {
+        Ok(Self::new(File::open(path)?, opts))
+    }
+}
+
+impl<R: Read> FrameReader<R> {
+    pub fn new(r: R, opts: ReaderOptions) -> Self {
+        Self {
+            src: Source::new(r),
+            opts,
+            mode: Mode::Frames,
+            pending_consume: 0,
+            accept_unlinked: false,
+            expect_seq: 0,
+            prev_chain: format::ZERO_HASH,
+            after_trailer: false,
+            header: None,
+            frames: 0,
+        }
+    }
+
+    /// The file's header, once its first frame was read.
+    pub fn log_header(&self) -> Option<&proto::LogHeader> {
+        self.header.as_ref()
+    }
+
+    /// Chain hash of the last frame accepted (the link a rotated continuation must start from).
+    pub fn last_chain(&self) -> ChainHash {
+        self.prev_chain
+    }
+
+    /// Sequence number the next frame should have.
+    pub fn next_seq(&self) -> u64 {
+        self.expect_seq
+    }
+
+    /// Frames yielded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Bytes consumed so far (for progress reporting).
+    pub fn position(&self) -> u64 {
+        self.src.pos + self.pending_consume as u64
+    }
+
+    fn fail(&mut self, offset: u64, problem: Problem, resumable: bool) -> FrameError {
+        self.mode = if self.opts.resync && resumable {
+            // Start looking one byte further on.
+            self.pending_consume = 1;
+            Mode::Scanning
+        } else {
+            Mode::Done
+        };
+        FrameError { offset, problem }
+    }
+
+    /// The next intact frame, or the next problem; `None` at the end.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, FrameError>> {
+        loop {
+            if self.mode == Mode::Done {
+                return None;
+            }
+            let n = std::mem::take(&mut self.pending_consume);
+            self.src.consume(n);
+            if self.mode == Mode::Scanning {
+                match self.scan() {
+                    Ok(true) => {
+                        self.mode = Mode::Frames;
+                        self.accept_unlinked = true;
+                    }
+                    Ok(false) => {
+                        self.mode = Mode::Done;
+                        return None;
+                    }
+                    Err(e) => {
+                        let offset = self.src.pos;
+                        return Some(Err(self.fail(offset, Problem::Io(e.to_string()), false)));
+                    }
+                }
+            }
+            match self.step() {
+                Step::Frame(header) => {
+                    let len = header.frame_len();
+                    self.pending_consume = len;
+                    self.frames += 1;
+                    let offset = self.src.pos;
+                    // step() made sure the whole frame is buffered.
+                    let payload = self.src.bytes().get(FRAME_HEADER_LEN..len)?;
+                    return Some(Ok(Frame {
+                        offset,
+                        header,
+                        payload,
+                    }));
+                }
+                Step::Skip(len) => {
+                    self.pending_consume = len;
+                }
+                Step::End => {
+                    self.mode = Mode::Done;
+                    return None;
+                }
+                Step::Error(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Moves to the next offset that starts an intact frame; false at end of file.
+    fn scan(&mut self) -> std::io::Result<bool> {
+        loop {
+            let avail = self.src.fill(FRAME_HEADER_LEN)?;
+            if avail < FRAME_MAGIC.len() {
+                return Ok(false);
+            }
+            let bytes = self.src.bytes();
+            match bytes.windows(4).position(|w| w == FRAME_MAGIC) {
+                Some(i) => {
+                    self.src.consume(i);
+                    if self.candidate_ok()? {
+                        return Ok(true);
+                    }
+                    self.src.consume(1);
+                }
+                None => {
+                    // Keep the last 3 bytes: they may start a magic.
+                    let keep = (FRAME_MAGIC.len() - 1).min(bytes.len());
+                    let drop = bytes.len() - keep;
+                    if drop == 0 {
+                        // Fewer than 4 bytes left after a full fill means end of file.
+                        return Ok(false);
+                    }
+                    self.src.consume(drop);
+                }
+            }
+        }
+    }
+
+    /// Does an intact frame (or a truncated one, at the very end) start here?
+    fn candidate_ok(&mut self) -> std::io::Result<bool> {
+        let avail = self.src.fill(FRAME_HEADER_LEN)?;
+        if avail < FRAME_HEADER_LEN {
+            return Ok(true); // let step() report the truncated tail
+        }
+        let Some(h) = self.head() else { return Ok(false) };
+        let need = h.frame_len();
+        if self.src.fill(need)? < need {
+            return Ok(true); // truncated tail: reported by step()
+        }
+        Ok(format::check_payload(&h, &self.src.bytes()[FRAME_HEADER_LEN..need]).is_ok())
+    }
+
+    fn head(&self) -> Option<FrameHeader> {
+        let head: &[u8; FRAME_HEADER_LEN] = self.src.bytes().get(..FRAME_HEADER_LEN)?.try_into().ok()?;
+        format::parse_header(head).ok()
+    }
+
+    fn step(&mut self) -> Step {
+        let offset = self.src.pos;
+        let avail = match self.src.fill(FRAME_HEADER_LEN) {
+            Ok(a) => a,
+            Err(e) => return Step::Error(self.fail(offset, Problem::Io(e.to_string()), false)),
+        };
+        if avail == 0 {
+            if offset == 0 {
+                return Step::Error(self.fail(offset, Problem::NotALog("empty file".into()), false));
+            }
+            return Step::End;
+        }
+        if avail < FRAME_HEADER_LEN {
+            let bytes = self.src.bytes();
+            let k = bytes.len().min(4);
+            let problem = if bytes[..k] == FRAME_MAGIC[..k] {
+                Problem::Truncated {
+                    have: avail as u64,
+                    need: FRAME_HEADER_LEN as u64,
+                }
+            } else {
+                let mut found = [0u8; 4];
+                found[..k].copy_from_slice(&bytes[..k]);
+                Problem::BadMagic { found }
+            };
+            return Step::Error(self.fail(offset, problem, false));
+        }
+        let mut raw = [0u8; FRAME_HEADER_LEN];
+        raw.copy_from_slice(&self.src.bytes()[..FRAME_HEADER_LEN]);
+        let h = match format::parse_header(&raw) {
+            Ok(h) => h,
+            Err(p) => {
+                let p = if offset == 0 && matches!(p, Problem::BadMagic { .. }) {
+                    Problem::NotALog("no frame magic at byte 0".into())
+                } else {
+                    p
+                };
+                let resumable = offset != 0 || !matches!(p, Problem::NotALog(_));
+                return Step::Error(self.fail(offset, p, resumable));
+            }
+        };
+        let need = h.frame_len();
+        let avail = match self.src.fill(need) {
+            Ok(a) => a,
+            Err(e) => return Step::Error(self.fail(offset, Problem::Io(e.to_string()), false)),
+        };
+        if avail < need {
+            let p = Problem::Truncated {
+                have: avail as u64,
+                need: need as u64,
+            };
+            return Step::Error(self.fail(offset, p, false));
+        }
+        let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
+        if let Err(p) = format::check_payload(&h, payload) {
+            return Step::Error(self.fail(offset, p, true));
+        }
+        if offset == 0 {
+            if let Err(p) = self.accept_log_header(&h, &raw, need) {
+                return Step::Error(self.fail(offset, p, false));
+            }
+        } else if !self.accept_unlinked {
+            let problem = if h.kind == FrameKind::Header {
+                Some(Problem::Misplaced("header frame in the middle of a file"))
+            } else if self.after_trailer {
+                Some(Problem::Misplaced("frame after the trailer (file was closed)"))
+            } else if h.seq != self.expect_seq {
+                Some(Problem::Sequence {
+                    expected: self.expect_seq,
+                    found: h.seq,
+                })
+            } else if format::check_chain(&self.prev_chain, &raw, &h, payload).is_err() {
+                Some(Problem::Chain)
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                if !self.opts.resync {
+                    return Step::Error(self.fail(offset, problem, false));
+                }
+                // Report, then accept this same frame on the next call and go on from it.
+                self.accept_unlinked = true;
+                return Step::Error(FrameError { offset, problem });
+            }
+        } else if h.kind == FrameKind::Header {
+            // A header somewhere in the middle is never a continuation point.
+            self.accept_unlinked = false;
+            return Step::Skip(need);
+        }
+        self.accept_unlinked = false;
+        self.after_trailer = h.kind == FrameKind::Trailer;
+        self.expect_seq = h.seq.wrapping_add(1);
+        self.prev_chain = h.chain;
+        Step::Frame(h)
+    }
+
+    fn accept_log_header(&mut self, h: &FrameHeader, raw: &[u8; FRAME_HEADER_LEN], need: usize) -> Result<(), Problem> {
+        if h.kind != FrameKind::Header {
+            return Err(Problem::NotALog(format!(
+                "first frame is a {} frame, not a header",
+                h.kind.name()
+            )));
+        }
+        let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
+        let lh = proto::LogHeader::decode(payload).map_err(|e| Problem::Payload {
+            kind: "header",
+            reason: e.to_string(),
+        })?;
+        if lh.magic != LOG_MAGIC {
+            return Err(Problem::NotALog(format!("header magic {:?}", lh.magic)));
+        }
+        if lh.format_version != FORMAT_VERSION {
+            return Err(Problem::Unsupported(format!(
+                "format version {} (this agentmon reads {FORMAT_VERSION})",
+                lh.format_version
+            )));
+        }
+        let prev: ChainHash = lh
+            .prev_chain_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| Problem::NotALog(format!("prev_chain_hash of {} bytes", lh.prev_chain_hash.len())))?;
+        format::check_chain(&prev, raw, h, payload)?;
+        self.header = Some(lh);
+        Ok(())
+    }
+}
+
+enum Step {
+    Frame(FrameHeader),
+    Skip(usize),
+    End,
+    Error(FrameError),
+}
+
+/// A decoded frame.
+#[derive(Clone, Debug)]
+pub enum Record {
+    Header(proto::LogHeader),
+    Event(Box<Enriched>),
+    /// Kept in its recorded form: rebuilding an [`crate::alert::Alert`] needs the triggering event
+    /// (see [`convert::alert_from_proto`]).
+    Alert(Box<proto::Alert>),
+    Drops(proto::Drops),
+    Trailer(proto::Trailer),
+}
+
+/// A decoded frame with where it was.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub offset: u64,
+    pub seq: u64,
+    pub record: Record,
+}
+
+fn payload_err(kind: &'static str, reason: impl ToString) -> Problem {
+    Problem::Payload {
+        kind,
+        reason: reason.to_string(),
+    }
+}
+
+/// Decodes one intact frame's payload.
+pub fn decode_record(kind: FrameKind, payload: &[u8]) -> Result<Record, Problem> {
+    Ok(match kind {
+        FrameKind::Header => Record::Header(proto::LogHeader::decode(payload).map_err(|e| payload_err("header", e))?),
+        FrameKind::Event => {
+            let p = proto::Event::decode(payload).map_err(|e| payload_err("event", e))?;
+            Record::Event(Box::new(
+                convert::event_from_proto(p).map_err(|e| payload_err("event", e))?,
+            ))
+        }
+        FrameKind::Alert => Record::Alert(Box::new(
+            proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?,
+        )),
+        FrameKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
+        FrameKind::Trailer => Record::Trailer(proto::Trailer::decode(payload).map_err(|e| payload_err("trailer", e))?),
+    })
+}
+
+/// Record-level reader: frames decoded into [`Record`]s. An iterator of `Result`s; a truncated tail
+/// is an `Err` with [`FrameError::is_truncation`], after every complete record.
+pub struct RecordReader<R> {
+    frames: FrameReader<R>,
+}
+
+impl RecordReader<File> {
+    pub fn open(path: &Path, opts: ReaderOptions) -> std::io::Result<Self> {
+        Ok(Self::new(File::open(path)?, opts))
+    }
+}
+
+impl<R: Read> RecordReader<R> {
+    pub fn new(r: R, opts: ReaderOptions) -> Self {
+        Self {
+            frames: FrameReader::new(r, opts),
+        }
+    }
+
+    pub fn frames(&self) -> &FrameReader<R> {
+        &self.frames
+    }
+}
+
+impl<R: Read> Iterator for RecordReader<R> {
+    type Item = Result<Located, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.frames.next_frame()? {
+            Ok(f) => decode_record(f.header.kind, f.payload)
+                .map(|record| Located {
+                    offset: f.offset,
+                    seq: f.header.seq,
+                    record,
+                })
+                .map_err(|problem| FrameError {
+                    offset: f.offset,
+                    problem,
+                }),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+// Keep the limit visible to readers of this module: the reader never buffers more than one frame.
+const _: () = assert!(MAX_PAYLOAD_LEN + FRAME_HEADER_LEN < u32::MAX as usize);

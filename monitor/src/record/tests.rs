@@ -1,0 +1,491 @@
+//! Write/read/verify/replay tests over real files, including damaged and tampered logs.
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::{
+    format::{self, FRAME_HEADER_LEN, FrameKind, Problem},
+    reader::{FrameReader, ReaderOptions, Record, RecordReader},
+    replay::{self, ReplayFilter, Source},
+    synth::{synthetic_alert, synthetic_event},
+    verify::{self, verify_file, verify_files, with_rotations},
+    *,
+};
+use crate::{alert::Alert, event::Body, output::Enriched};
+
+const N: u64 = 2_000;
+
+/// A closed log of `n` synthetic events with an alert after every 10th; returns its path.
+fn write_log(dir: &Path, n: u64) -> PathBuf {
+    let path = dir.join("t.agentlog");
+    let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
+    for i in 0..n {
+        let ev = synthetic_event(i);
+        let seq = rec.record_event(&ev).unwrap();
+        if i % 10 == 0 {
+            rec.record_alert(&synthetic_alert(&ev), seq).unwrap();
+        }
+    }
+    rec.record_drops(3, 3).unwrap();
+    rec.close().unwrap();
+    path
+}
+
+/// (offset, len, seq, kind) of every frame of an intact file.
+fn frames_of(path: &Path) -> Vec<(u64, usize, u64, FrameKind)> {
+    let mut r = FrameReader::open(path, ReaderOptions::default()).unwrap();
+    let mut out = Vec::new();
+    while let Some(f) = r.next_frame() {
+        let f = f.unwrap();
+        out.push((f.offset, f.header.frame_len(), f.header.seq, f.header.kind));
+    }
+    out
+}
+
+fn json(e: &Enriched) -> serde_json::Value {
+    serde_json::to_value(e).unwrap()
+}
+
+#[test]
+fn round_trip_many_events_of_every_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), N);
+    let (mut events, mut alerts, mut kinds) = (0u64, 0u64, std::collections::BTreeMap::new());
+    let mut last_event_seq = 0;
+    let mut records = RecordReader::open(&path, ReaderOptions::default()).unwrap();
+    for (i, item) in records.by_ref().enumerate() {
+        let loc = item.unwrap();
+        assert_eq!(loc.seq, i as u64, "sequence numbers count frames");
+        match loc.record {
+            Record::Header(h) => {
+                assert_eq!(i, 0);
+                assert_eq!(
+                    (h.magic.as_str(), h.format_version, h.file_index),
+                    ("agentmon-log", 1, 0)
+                );
+                assert_eq!(h.prev_chain_hash, vec![0u8; 32]);
+                assert_eq!(h.agentmon_version, env!("CARGO_PKG_VERSION"));
+                assert!(h.start_time_unix_ns > 0);
+            }
+            Record::Event(e) => {
+                assert_eq!(json(&e), json(&synthetic_event(events)));
+                *kinds.entry(e.event.body.kind_name()).or_insert(0) += 1;
+                events += 1;
+                last_event_seq = loc.seq;
+            }
+            Record::Alert(a) => {
+                assert_eq!(a.event_seq, last_event_seq, "alert names its event's frame");
+                assert!(a.event.is_none());
+                let ev = synthetic_event(events - 1);
+                let back = convert::alert_from_proto(*a, Some(ev.clone())).unwrap();
+                assert_eq!(
+                    serde_json::to_value(&back).unwrap(),
+                    serde_json::to_value(synthetic_alert(&ev)).unwrap()
+                );
+                alerts += 1;
+            }
+            Record::Drops(d) => assert_eq!((d.lost, d.total), (3, 3)),
+            Record::Trailer(t) => {
+                assert_eq!(t.reason, proto::trailer::Reason::Closed as i32);
+                assert_eq!((t.events, t.alerts), (N, N / 10));
+            }
+        }
+    }
+    assert_eq!((events, alerts), (N, N / 10));
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
+    let rep = verify_file(&path, |_| {});
+    assert!(rep.intact() && rep.complete(), "{:?}", rep.errors);
+    assert_eq!((rep.events, rep.alerts, rep.drops), (N, N / 10, 1));
+}
+
+#[test]
+fn refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 1);
+    assert!(Recorder::create(&path, RecorderOptions::default()).is_err());
+}
+
+/// Verifies `bytes` written to a file; returns the report.
+fn verify_bytes(dir: &Path, bytes: &[u8]) -> verify::FileReport {
+    let p = dir.join("damaged.agentlog");
+    std::fs::write(&p, bytes).unwrap();
+    verify_file(&p, |_| {})
+}
+
+fn first(rep: &verify::FileReport) -> (u64, Problem) {
+    let e = rep.first_problem().expect("a problem must be reported");
+    (e.offset, e.problem.clone())
+}
+
+#[test]
+fn flipped_bytes_are_found_at_their_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 100);
+    let orig = std::fs::read(&path).unwrap();
+    let frames = frames_of(&path);
+    let (off, len, _, _) = frames[37];
+    // In the payload: payload checksum.
+    let mut b = orig.clone();
+    b[off as usize + FRAME_HEADER_LEN + (len - FRAME_HEADER_LEN) / 2] ^= 0x04;
+    let rep = verify_bytes(dir.path(), &b);
+    assert!(!rep.intact());
+    let (o, p) = first(&rep);
+    assert_eq!(o, off);
+    assert!(matches!(p, Problem::PayloadChecksum { .. }), "{p}");
+    // Resync went on: every other frame was still checked.
+    assert_eq!(rep.frames as usize, frames.len() - 1);
+    assert_eq!(rep.error_count, 1, "{:?}", rep.errors);
+    // In each part of the frame header.
+    for at in [0usize, 5, 9, 16, 18, 21, 30, 57] {
+        let mut b = orig.clone();
+        b[off as usize + at] ^= 0x40;
+        let (o, p) = first(&verify_bytes(dir.path(), &b));
+        assert_eq!(o, off, "flip at header byte {at}");
+        assert!(
+            matches!(p, Problem::HeaderChecksum { .. } | Problem::BadMagic { .. }),
+            "flip at {at}: {p}"
+        );
+    }
+    // In the file header frame.
+    let mut b = orig.clone();
+    b[70] ^= 1;
+    assert_eq!(first(&verify_bytes(dir.path(), &b)).0, 0);
+}
+
+#[test]
+fn truncation_is_found_and_complete_frames_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 100);
+    let orig = std::fs::read(&path).unwrap();
+    let frames = frames_of(&path);
+    let (off, len, _, _) = frames[50];
+    for cut in [1, 20, FRAME_HEADER_LEN, len - 1] {
+        let rep = verify_bytes(dir.path(), &orig[..off as usize + cut]);
+        assert!(rep.intact(), "a cut tail is not damage: {:?}", rep.errors);
+        assert!(!rep.complete());
+        let t = rep.truncated.as_ref().unwrap();
+        assert_eq!(t.offset, off, "cut at +{cut}");
+        assert!(matches!(t.problem, Problem::Truncated { have, .. } if have == cut as u64));
+        assert_eq!(rep.frames, 50);
+        // The record reader yields all 50 complete frames, then the truncation.
+        let p = dir.path().join("damaged.agentlog");
+        let items: Vec<_> = RecordReader::open(&p, ReaderOptions::default()).unwrap().collect();
+        assert_eq!(items.len(), 51);
+        assert!(items[..50].iter().all(Result::is_ok));
+        assert!(items[50].as_ref().unwrap_err().is_truncation());
+    }
+    // Cut exactly between frames: nothing is damaged, but the trailer is missing.
+    let rep = verify_bytes(dir.path(), &orig[..off as usize]);
+    assert!(rep.intact() && !rep.complete() && rep.truncated.is_none());
+}
+
+#[test]
+fn removed_and_swapped_frames_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 100);
+    let orig = std::fs::read(&path).unwrap();
+    let frames = frames_of(&path);
+    let range = |k: usize| frames[k].0 as usize..frames[k].0 as usize + frames[k].1;
+
+    // Drop frame 40.
+    let mut b = orig[..range(40).start].to_vec();
+    b.extend_from_slice(&orig[range(40).end..]);
+    let (o, p) = first(&verify_bytes(dir.path(), &b));
+    assert_eq!(o, frames[40].0);
+    assert_eq!(
+        p,
+        Problem::Sequence {
+            expected: 40,
+            found: 41
+        }
+    );
+
+    // Swap frames 60 and 61.
+    let mut b = orig[..range(60).start].to_vec();
+    b.extend_from_slice(&orig[range(61)]);
+    b.extend_from_slice(&orig[range(60)]);
+    b.extend_from_slice(&orig[range(61).end..]);
+    let (o, p) = first(&verify_bytes(dir.path(), &b));
+    assert_eq!(o, frames[60].0);
+    assert_eq!(
+        p,
+        Problem::Sequence {
+            expected: 60,
+            found: 61
+        }
+    );
+
+    // Replace frame 70 by a well-formed frame with the right sequence number but forged content:
+    // checksums are fine, the chain is not.
+    let (forged, _) = format::encode_frame(FrameKind::Event, 70, &[9; 32], b"\x08\x01");
+    let mut b = orig[..range(70).start].to_vec();
+    b.extend_from_slice(&forged);
+    b.extend_from_slice(&orig[range(70).end..]);
+    let rep = verify_bytes(dir.path(), &b);
+    assert_eq!(first(&rep), (frames[70].0, Problem::Chain));
+
+    // Drop the last event frames and the trailer together: a log that ends early, no damage.
+    let n = frames.len();
+    let rep = verify_bytes(dir.path(), &orig[..frames[n - 3].0 as usize]);
+    assert!(rep.intact() && !rep.complete());
+
+    // Remove the trailer's frame only and append the frames again: duplicates are out of sequence.
+    let mut b = orig[..range(n - 1).start].to_vec();
+    b.extend_from_slice(&orig[range(10).start..range(11).end]);
+    let (o, p) = first(&verify_bytes(dir.path(), &b));
+    assert_eq!(o, frames[n - 1].0);
+    assert_eq!(
+        p,
+        Problem::Sequence {
+            expected: (n - 1) as u64,
+            found: 10
+        }
+    );
+}
+
+#[test]
+fn without_resync_reading_stops_at_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 50);
+    let mut b = std::fs::read(&path).unwrap();
+    let frames = frames_of(&path);
+    b[frames[20].0 as usize + FRAME_HEADER_LEN] ^= 0xff;
+    std::fs::write(&path, &b).unwrap();
+    let items: Vec<_> = RecordReader::open(&path, ReaderOptions::default()).unwrap().collect();
+    assert_eq!(items.len(), 21);
+    assert_eq!(items[20].as_ref().unwrap_err().offset, frames[20].0);
+    let resynced: Vec<_> = RecordReader::open(&path, ReaderOptions { resync: true })
+        .unwrap()
+        .collect();
+    assert_eq!(
+        resynced.len(),
+        frames.len(),
+        "one error in place of the damaged frame, all others read"
+    );
+    assert_eq!(resynced.iter().filter(|i| i.is_err()).count(), 1);
+}
+
+#[test]
+fn not_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for bytes in [
+        &b""[..],
+        b"hello world, this is not a log at all, not even close to one. ok",
+    ] {
+        let rep = verify_bytes(dir.path(), bytes);
+        assert!(matches!(first(&rep), (0, Problem::NotALog(_))), "{:?}", rep.errors);
+    }
+    // A valid frame that is not a header.
+    let (f, _) = format::encode_frame(FrameKind::Event, 0, &format::ZERO_HASH, b"");
+    assert!(matches!(first(&verify_bytes(dir.path(), &f)), (0, Problem::NotALog(_))));
+}
+
+#[test]
+fn rotation_links_files_into_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("rot.agentlog");
+    let opts = RecorderOptions {
+        max_bytes: Some(16 * 1024),
+        ..Default::default()
+    };
+    let mut rec = Recorder::create(&base, opts).unwrap();
+    for i in 0..1_000 {
+        rec.record_event(&synthetic_event(i)).unwrap();
+    }
+    rec.close().unwrap();
+    let files = with_rotations(&base);
+    assert!(files.len() > 5, "{files:?}");
+    for f in &files {
+        let len = std::fs::metadata(f).unwrap().len();
+        assert!(len <= 16 * 1024, "{} has {len} bytes", f.display());
+    }
+    assert_eq!(files[1], dir.path().join("rot.agentlog.1"));
+    let rep = verify_files(&files, |_| {});
+    assert!(
+        rep.intact() && rep.complete(),
+        "{:?} {:?}",
+        rep.links,
+        rep.files[0].errors
+    );
+    assert_eq!(rep.files.iter().map(|f| f.events).sum::<u64>(), 1_000);
+    // Each continuation alone still verifies (its header carries the link).
+    assert!(verify_file(&files[2], |_| {}).intact());
+    // A missing middle file breaks the link.
+    let gap = [files[0].clone(), files[2].clone()];
+    let rep = verify_files(&gap, |_| {});
+    assert!(!rep.intact());
+    assert_eq!(rep.links[0].file, files[2]);
+    // So does a swapped order.
+    let rep = verify_files(&[files[1].clone(), files[0].clone(), files[2].clone()], |_| {});
+    assert!(!rep.links.is_empty());
+    // Replay reads the rotated files as one stream.
+    let mut n = 0;
+    let mut eval = |_: &Enriched| {
+        n += 1;
+        Vec::new()
+    };
+    let stats = replay::replay(
+        &files,
+        Source::Rules(&mut eval),
+        &ReplayFilter::default(),
+        |_| {},
+        |_, e| panic!("{e}"),
+        |_| {},
+    );
+    assert_eq!((stats.events, stats.replayed, n), (1_000, 1_000, 1_000));
+}
+
+/// Test evaluator: alerts on every connect to the metadata service.
+struct MetadataRule;
+
+impl replay::Evaluator for MetadataRule {
+    fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
+        match &ev.event.body {
+            Body::Connect(c) if c.addr == "169.254.169.254" => vec![synthetic_alert(ev)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[test]
+fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 700);
+    let files = [path];
+    let run = |filter: &ReplayFilter| {
+        let mut alerts = Vec::new();
+        let stats = replay::replay(
+            &files,
+            Source::Rules(&mut MetadataRule),
+            filter,
+            |a| alerts.push(a.clone()),
+            |_, e| panic!("{e}"),
+            |_| {},
+        );
+        (stats, alerts)
+    };
+    let (stats, alerts) = run(&ReplayFilter::default());
+    assert_eq!((stats.events, stats.replayed, stats.recorded_alerts), (700, 700, 70));
+    assert_eq!(alerts.len(), 88, "one connect in 8 events");
+    assert!(alerts.iter().all(|a| matches!(a.event.event.body, Body::Connect(_))));
+
+    let (stats, alerts) = run(&ReplayFilter {
+        agent: Some("coder".into()),
+        ..Default::default()
+    });
+    assert_eq!(stats.replayed, 234, "i % 3 == 0");
+    assert!(alerts.iter().all(|a| a.event.agent == "coder"));
+
+    // Time window: events 100..200 (synthetic events are 1 µs apart).
+    let t = |i| convert::parse_time_ns(&synthetic_event(i).time).unwrap();
+    let (stats, _) = run(&ReplayFilter {
+        since_ns: Some(t(100)),
+        until_ns: Some(t(200)),
+        ..Default::default()
+    });
+    assert_eq!(stats.replayed, 100);
+
+    // Without rules: the recorded alerts, with their events.
+    let mut recorded = Vec::new();
+    let stats = replay::replay(
+        &files,
+        Source::Recorded,
+        &ReplayFilter::default(),
+        |a| recorded.push(a.clone()),
+        |_, e| panic!("{e}"),
+        |_| {},
+    );
+    assert_eq!((stats.alerts, recorded.len()), (70, 70));
+    assert_eq!(json(&recorded[3].event), json(&synthetic_event(30)));
+}
+
+#[test]
+fn replay_skips_damage_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 70);
+    let frames = frames_of(&path);
+    let mut b = std::fs::read(&path).unwrap();
+    b[frames[5].0 as usize + FRAME_HEADER_LEN + 3] ^= 1;
+    let cut = b.len() - 10;
+    std::fs::write(&path, &b[..cut]).unwrap();
+    let mut problems = Vec::new();
+    let stats = replay::replay(
+        &[path],
+        Source::Rules(&mut MetadataRule),
+        &ReplayFilter::default(),
+        |_| {},
+        |_, e| problems.push(e.clone()),
+        |_| {},
+    );
+    assert_eq!((stats.problems, stats.truncated), (1, 1));
+    assert_eq!(problems[0].offset, frames[5].0);
+    assert!(stats.events >= 68, "{stats:?}");
+}
+
+/// Reads everything a reader yields; the point is that it returns (no panic, no endless loop).
+fn drain(bytes: &[u8], resync: bool) -> usize {
+    let mut r = RecordReader::new(bytes, ReaderOptions { resync });
+    let mut n = 0;
+    for item in r.by_ref() {
+        if let Err(e) = item {
+            assert!(e.offset <= bytes.len() as u64);
+        }
+        n += 1;
+        assert!(n <= bytes.len() + 2, "more items than bytes");
+    }
+    n
+}
+
+fn small_log() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::read(write_log(dir.path(), 30)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096), resync: bool) {
+        drain(&bytes, resync);
+    }
+
+    #[test]
+    fn arbitrary_bytes_after_a_magic_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut b = b"AMLF".to_vec();
+        b.extend_from_slice(&tail);
+        drain(&b, true);
+        drain(&b, false);
+    }
+
+    #[test]
+    fn mutated_logs_never_panic(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        insert in proptest::collection::vec(any::<u8>(), 0..64),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let log = small_log();
+        let mut b = log.clone();
+        for (i, x) in &flips {
+            let i = i.index(b.len());
+            b[i] ^= x | 1;
+        }
+        let n = drain(&b, true);
+        prop_assert!(n >= 1);
+        drain(&b, false);
+        let mut c = log.clone();
+        let i = at.index(c.len());
+        c.splice(i..i, insert.iter().copied());
+        drain(&c, true);
+        let k = cut.index(log.len());
+        drain(&log[..k], true);
+        drain(&log[..k], false);
+    }
+
+    #[test]
+    fn arbitrary_payloads_never_panic(kind in 1u8..=5, payload in proptest::collection::vec(any::<u8>(), 0..256)) {
+        if let Some(kind) = FrameKind::from_u8(kind) {
+            let _ = reader::decode_record(kind, &payload);
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The recorder: appends frames to a log, rotating by size.
+//!
+//! Durability policy (see `docs/RECORDING.md`):
+//! - every frame is built in memory and handed to the kernel with one `write(2)` on an `O_APPEND`
+//!   descriptor, as soon as it is recorded: no user-space buffering, so a crash or `kill -9` of
+//!   agentmon loses at most the frame being written (a truncated tail the reader reports);
+//! - `fdatasync(2)` every [`RecorderOptions::sync_every_frames`] frames or when a frame comes
+//!   [`RecorderOptions::sync_interval`] after the last sync, on rotation, on [`Recorder::flush`] and on
+//!   close: this bounds what a machine crash (power loss, kernel panic) can take.
+//! - a failed write is cut back off the file (`ftruncate` to the last complete frame) and returned as
+//!   an error, so a full disk never leaves a half frame in the middle of the log.
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions},
+    io::Write,
+    os::unix::fs::OpenOptionsExt,
+    path::{Path, PathBuf},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use prost::Message;
+
+use super::{
+    RecordError, convert,
+    format::{self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH},
+    proto,
+};
+use crate::{alert::Alert, output::Enriched};
+
+/// Smallest accepted `max_bytes` (a header and a few frames must fit).
+pub const MIN_MAX_BYTES: u64 = 1024;
+
+#[derive(Clone, Debug)]
+pub struct RecorderOptions {
+    /// Continue in `FILE.1`, `FILE.2`, … when the current file would grow past this many bytes.
+    /// `None`: one file, unbounded.
+    pub max_bytes: Option<u64>,
+    /// `fdatasync` after this many frames since the last sync; 0: not by count.
+    pub sync_every_frames: u64,
+    /// `fdatasync` when a frame is written at least this long after the last sync.
+    pub sync_interval: Option<Duration>,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: None,
+            sync_every_frames: 4096,
+            sync_interval: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Who wrote the log (the header's identity fields).
+#[derive(Clone, Debug)]
+struct Ident {
+    host: String,
+    boot_id: String,
+}
+
+impl Ident {
+    fn current() -> Self {
+        Self {
+            host: hostname(),
+            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The path of the `index`-th file of a rotated log: `FILE`, `FILE.1`, `FILE.2`, …
+pub fn rotated_path(base: &Path, index: u32) -> PathBuf {
+    if index == 0 {
+        return base.to_path_buf();
+    }
+    let mut s = OsString::from(base.as_os_str());
+    s.push(format!(".{index}"));
+    PathBuf::from(s)
+}
+
+fn base_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// An open log. Not shared between threads: the live pipeline owns it.
+pub struct Recorder {
+    base: PathBuf,
+    path: PathBuf,
+    file: File,
+    file_index: u32,
+    file_len: u64,
+    file_frames: u64,
+    file_events: u64,
+    file_alerts: u64,
+    next_seq: u64,
+    chain: ChainHash,
+    buf: Vec<u8>,
+    opts: RecorderOptions,
+    unsynced: u64,
+    last_sync: Instant,
+    ident: Ident,
+    closed: bool,
+}
+
+impl Recorder {
+    /// Creates `path` (which must not exist) and writes its header frame.
+    pub fn create(path: impl AsRef<Path>, opts: RecorderOptions) -> Result<Self, RecordError> {
+        let base = path.as_ref().to_path_buf();
+        if let Some(max) = opts.max_bytes
+            && max < MIN_MAX_BYTES
+        {
+            return Err(RecordError::io(
+                &base,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--record-max-bytes {max} is below the minimum of {MIN_MAX_BYTES}"),
+                ),
+            ));
+        }
+        let file = open_new(&base)?;
+        let mut r = Self {
+            path: base.clone(),
+            base,
+            file,
+            file_index: 0,
+            file_len: 0,
+            file_frames: 0,
+            file_events: 0,
+            file_alerts: 0,
+            next_seq: 0,
+            chain: ZERO_HASH,
+            buf: Vec::with_capacity(4096),
+            opts,
+            unsynced: 0,
+            last_sync: Instant::now(),
+            ident: Ident::current(),
+            closed: false,
+        };
+        r.write_log_header(String::new())?;
+        Ok(r)
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sequence number the next frame will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Records an enriched event; returns its sequence number (for [`Recorder::record_alert`]).
+    pub fn record_event(&mut self, ev: &Enriched) -> Result<u64, RecordError> {
+        let seq = self.write_message(FrameKind::Event, &convert::event_to_proto(ev))?;
+        self.file_events += 1;
+        Ok(seq)
+    }
+
+    /// Records an alert. `event_seq` is what [`Recorder::record_event`] returned for the triggering
+    /// event; 0 if it was not recorded (the event is then stored inside the alert).
+    pub fn record_alert(&mut self, alert: &Alert, event_seq: u64) -> Result<(), RecordError> {
+        self.write_message(FrameKind::Alert, &convert::alert_to_proto(alert, event_seq))?;
+        self.file_alerts += 1;
+        Ok(())
+    }
+
+    /// Records a ring-buffer drop notice (events lost before they reached agentmon).
+    pub fn record_drops(&mut self, lost: u64, total: u64) -> Result<(), RecordError> {
+        let msg = proto::Drops {
+            lost,
+            total,
+            time_unix_ns: now_ns(),
+        };
+        self.write_message(FrameKind::Drops, &msg).map(|_| ())
+    }
+
+    /// Makes everything written so far durable (`fdatasync`).
+    pub fn flush(&mut self) -> Result<(), RecordError> {
+        self.file.sync_data().map_err(|e| RecordError::io(&self.path, e))?;
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Writes the trailer and syncs. Dropping a recorder does the same, logging errors.
+    pub fn close(mut self) -> Result<(), RecordError> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> Result<(), RecordError> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.write_trailer(proto::trailer::Reason::Closed, String::new())?;
+        self.flush()
+    }
+
+    fn write_log_header(&mut self, prev_file: String) -> Result<(), RecordError> {
+        let h = proto::LogHeader {
+            magic: LOG_MAGIC.to_string(),
+            format_version: FORMAT_VERSION,
+            host: self.ident.host.clone(),
+            boot_id: self.ident.boot_id.clone(),
+            start_time_unix_ns: now_ns(),
+            agentmon_version: env!("CARGO_PKG_VERSION").to_string(),
+            file_index: self.file_index,
+            prev_chain_hash: self.chain.to_vec(),
+            prev_file,
+        };
+        let mut buf = Vec::with_capacity(256);
+        encode_into(&mut buf, &h)?;
+        self.append(FrameKind::Header, &mut buf)?;
+        Ok(())
+    }
+
+    fn write_trailer(&mut self, reason: proto::trailer::Reason, next_file: String) -> Result<(), RecordError> {
+        let t = proto::Trailer {
+            reason: reason as i32,
+            next_file,
+            frames: self.file_frames + 1,
+            events: self.file_events,
+            alerts: self.file_alerts,
+            end_time_unix_ns: now_ns(),
+        };
+        let mut buf = Vec::with_capacity(128);
+        encode_into(&mut buf, &t)?;
+        self.append(FrameKind::Trailer, &mut buf)?;
+        Ok(())
+    }
+
+    /// Encodes, rotates if the frame would not fit, writes. Returns the frame's sequence number.
+    fn write_message(&mut self, kind: FrameKind, msg: &impl Message) -> Result<u64, RecordError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let res = encode_into(&mut buf, msg).and_then(|()| {
+            if self.needs_rotation(buf.len()) {
+                self.rotate()?;
+            }
+            self.append(kind, &mut buf)
+        });
+        self.buf = buf;
+        let seq = res?;
+        self.maybe_sync()?;
+        Ok(seq)
+    }
+
+    fn needs_rotation(&self, frame_len: usize) -> bool {
+        let Some(max) = self.opts.max_bytes else { return false };
+        // Room for the trailer that closes this file: its payload is a few varints and a file name.
+        let trailer = (FRAME_HEADER_LEN + 64 + base_name(&self.base).len() + 12) as u64;
+        self.file_frames > 1 && self.file_len + frame_len as u64 + trailer > max
+    }
+
+    fn rotate(&mut self) -> Result<(), RecordError> {
+        let next_path = rotated_path(&self.base, self.file_index + 1);
+        self.write_trailer(proto::trailer::Reason::Rotated, base_name(&next_path))?;
+        self.flush()?;
+        let file = open_new(&next_path)?;
+        let prev_file = base_name(&self.path);
+        tracing::info!(from = %self.path.display(), to = %next_path.display(), "rotating the recording");
+        self.file = file;
+        self.path = next_path;
+        self.file_index += 1;
+        self.file_len = 0;
+        self.file_frames = 0;
+        self.file_events = 0;
+        self.file_alerts = 0;
+        self.write_log_header(prev_file)
+    }
+
+    /// Seals `buf` (frame header space + payload) with the next sequence number and writes it with
+    /// one `write(2)`.
+    fn append(&mut self, kind: FrameKind, buf: &mut [u8]) -> Result<u64, RecordError> {
+        let seq = self.next_seq;
+        let chain = format::seal(buf, kind, seq, &self.chain);
+        if let Err(e) = (&self.file).write_all(buf) {
+            // Never leave half a frame behind valid ones: cut the file back to its last whole frame.
+            if let Err(t) = self.file.set_len(self.file_len) {
+                tracing::error!(path = %self.path.display(), "could not cut a partial frame off: {t}");
+            }
+            return Err(RecordError::io(&self.path, e));
+        }
+        self.file_len += buf.len() as u64;
+        self.file_frames += 1;
+        self.unsynced += 1;
+        self.next_seq += 1;
+        self.chain = chain;
+        Ok(seq)
+    }
+
+    fn maybe_sync(&mut self) -> Result<(), RecordError> {
+        let by_count = self.opts.sync_every_frames > 0 && self.unsynced >= self.opts.sync_every_frames;
+        let by_time = self.opts.sync_interval.is_some_and(|i| self.last_sync.elapsed() >= i);
+        if by_count || by_time { self.flush() } else { Ok(()) }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Err(e) = self.close_inner() {
+            tracing::error!(path = %self.path.display(), "closing the recording: {e}");
+        }
+    }
+}
+
+fn open_new(path: &Path) -> Result<File, RecordError> {
+    OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| RecordError::io(path, e))
+}
+
+/// Frame header space, then the encoded message.
+fn encode_into(buf: &mut Vec<u8>, msg: &impl Message) -> Result<(), RecordError> {
+    let len = msg.encoded_len();
+    if len > MAX_PAYLOAD_LEN {
+        return Err(RecordError::TooLarge(len));
+    }
+    buf.clear();
+    buf.reserve(FRAME_HEADER_LEN + len);
+    buf.resize(FRAME_HEADER_LEN, 0);
+    msg.encode_raw(buf);
+    Ok(())
+}

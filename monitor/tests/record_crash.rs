@@ -1,0 +1,102 @@
+//! `kill -9` while recording: the log stays valid up to the last complete frame.
+//!
+//! The child is the real `agentmon` binary writing synthetic events through the real recorder
+//! (`agentmon log bench-gen FILE 0` writes until killed).
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use agentmon::record::{
+    FrameReader, ReaderOptions, Record, reader::decode_record, synth::synthetic_event, verify::verify_file,
+};
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap()
+}
+
+/// Runs the writer until the file has `min_bytes`, SIGKILLs it; returns the last sequence number it
+/// said was recorded before it died.
+fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentmon"))
+        .args(["log", "bench-gen"])
+        .arg(path)
+        .args(["0", "--print-seq"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut last_reported = 0;
+    while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < min_bytes {
+        assert!(start.elapsed() < Duration::from_secs(60), "the writer never got going");
+        last_reported = lines.next().unwrap().unwrap().parse().unwrap();
+    }
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    last_reported
+}
+
+#[test]
+fn kill_9_loses_at_most_the_frame_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (round, min_bytes) in [64 * 1024u64, 300 * 1024, 1024 * 1024].into_iter().enumerate() {
+        let path = dir.path().join(format!("crash{round}.agentlog"));
+        let reported = record_then_kill(&path, min_bytes);
+        let len = std::fs::metadata(&path).unwrap().len();
+
+        let rep = verify_file(&path, |_| {});
+        assert!(rep.intact(), "round {round}: {:?}", rep.errors);
+        assert!(rep.trailer.is_none(), "killed: no trailer");
+        assert!(rep.events > 100, "round {round}: only {} events", rep.events);
+
+        // Every complete frame reads back, in order, with the content written; only the very end
+        // (the frame being written, if any) is missing.
+        let mut events = 0u64;
+        let mut end_of_last = 0u64;
+        let mut truncated_at = None;
+        let mut r = FrameReader::open(&path, ReaderOptions::default()).unwrap();
+        while let Some(item) = r.next_frame() {
+            match item {
+                Ok(f) => {
+                    assert!(truncated_at.is_none(), "nothing after the truncation");
+                    assert_eq!(f.offset, end_of_last, "frames are contiguous");
+                    end_of_last = f.offset + f.header.frame_len() as u64;
+                    if let Record::Event(e) = decode_record(f.header.kind, f.payload).unwrap() {
+                        assert_eq!(json(&*e), json(&synthetic_event(events)));
+                        events += 1;
+                    }
+                }
+                Err(e) => {
+                    assert!(e.is_truncation(), "round {round}: {e}");
+                    truncated_at = Some(e.offset);
+                }
+            }
+        }
+        assert_eq!(events, rep.events);
+        // Nothing the recorder had returned from is lost (no user-space buffering).
+        assert!(
+            rep.last_seq.unwrap() >= reported,
+            "round {round}: seq {reported} was recorded but the log ends at {:?}",
+            rep.last_seq
+        );
+        match truncated_at {
+            // The partial frame (the one being written) starts right after the last complete one.
+            Some(off) => {
+                assert_eq!(off, end_of_last);
+                assert!(off < len);
+                assert_eq!(Some(off), rep.truncated.as_ref().map(|t| t.offset));
+            }
+            None => {
+                assert_eq!(end_of_last, len, "no partial frame: the file ends with a whole frame");
+                assert!(rep.truncated.is_none());
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `--record`: the recording of a live run verifies, holds every event printed live, and replays
+//! through the same rules to the same alerts.
+use std::collections::BTreeSet;
+
+use agentmon_e2e::*;
+use serde_json::Value;
+
+fn event_key(e: &Value) -> (String, u64, u64) {
+    (
+        e["kind"].as_str().unwrap_or_default().to_string(),
+        e["pid"].as_u64().unwrap_or_default(),
+        e["ktime_ns"].as_u64().unwrap_or_default(),
+    )
+}
+
+fn alert_key(a: &Value) -> (String, u64) {
+    (
+        a["rule"].as_str().unwrap_or_default().to_string(),
+        a["event"]["ktime_ns"].as_u64().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn recording_verifies_and_replays_to_the_live_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("live.agentlog");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(home.path().join(".aws/credentials"), "[default]\n").unwrap();
+    let script = format!(
+        "cat {}/.aws/credentials >/dev/null; cd /tmp && ls >/dev/null; true",
+        home.path().display()
+    );
+    let log_arg = log.to_str().unwrap();
+    let live = exec_rules(&shipped_rules(), &["--record", log_arg], &["/bin/bash", "-c", &script]);
+    assert!(live.status.success(), "{}", live.stderr);
+    assert!(
+        live.fired()
+            .contains(&"Read of cloud or cluster credentials".to_string()),
+        "fired: {:?}",
+        live.fired()
+    );
+
+    let verify = agentmon().args(["log", "verify", log_arg]).output().unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{text}");
+    assert!(text.contains(": OK:"), "{text}");
+
+    // Every event printed live is in the recording (which also has the lifecycle ones).
+    let cat = agentmon().args(["log", "cat", "--json", log_arg]).output().unwrap();
+    assert!(cat.status.success());
+    let recorded = parse_json_lines(&String::from_utf8_lossy(&cat.stdout));
+    let recorded_events: BTreeSet<_> = recorded
+        .iter()
+        .filter(|r| r["record"] == "event")
+        .map(event_key)
+        .collect();
+    let live_events: Vec<_> = live
+        .events
+        .iter()
+        .filter(|e| e.get("rule").is_none() && e.get("ktime_ns").is_some())
+        .collect();
+    assert!(!live_events.is_empty());
+    for e in &live_events {
+        assert!(recorded_events.contains(&event_key(e)), "not recorded: {e}");
+    }
+    let recorded_alerts = recorded.iter().filter(|r| r["record"] == "alert").count();
+    assert_eq!(recorded_alerts, live.alerts().len());
+
+    // Replaying through the same rules raises the same alerts on the same events.
+    let replay = agentmon()
+        .args(["replay", "--json", "--rules"])
+        .arg(shipped_rules())
+        .arg(log_arg)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replayed = parse_json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let mut a: Vec<_> = live.alerts().into_iter().map(alert_key).collect();
+    let mut b: Vec<_> = replayed.iter().map(alert_key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
