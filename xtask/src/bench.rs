@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// Interleaved repetitions of each case.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
+    /// Events in the generated log for the replay benchmark (0 skips it).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub replay_events: u64,
     /// Ring buffer size for agentmon, bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub ringbuf_size: u32,
@@ -120,10 +123,7 @@ fn stop_monitor(mut m: Monitor) -> Result<String> {
     Ok(stats)
 }
 
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
-}
+use libc::kill as libc_kill;
 
 fn field(stats: &str, key: &str) -> u64 {
     stats
@@ -264,6 +264,55 @@ fn action_latency(reps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Replay: a generated log of `n` events through the default rules; throughput and peak memory.
+fn replay(n: u64) -> Result<()> {
+    let log = std::env::temp_dir().join(format!("agentmon-bench-{}.agentlog", std::process::id()));
+    let _ = fs::remove_file(&log);
+    let gen_ok = Command::new(agentmon_release())
+        .args(["log", "bench-gen"])
+        .arg(&log)
+        .arg(n.to_string())
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    if !gen_ok {
+        bail!("agentmon log bench-gen failed");
+    }
+    let size = fs::metadata(&log)?.len();
+    let start = Instant::now();
+    let child = Command::new(agentmon_release())
+        .args(["replay", "--json", "--rules"])
+        .arg(workspace_root().join("rules"))
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    // wait4 gives this child's own resource usage (peak RSS, CPU time).
+    let mut status = 0i32;
+    // SAFETY: the rusage struct is ours; the pid is our child, reaped here exactly once.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let wall = start.elapsed();
+    let _ = fs::remove_file(&log);
+    if rc < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("agentmon replay failed (wait status {status})");
+    }
+    let cpu = ru.ru_utime.tv_sec as f64
+        + ru.ru_utime.tv_usec as f64 / 1e6
+        + ru.ru_stime.tv_sec as f64
+        + ru.ru_stime.tv_usec as f64 / 1e6;
+    println!();
+    println!(
+        "Replay of {n} events ({:.0} MB log) through the default rules: {:.2} s wall, {:.2} s CPU, {:.0} events/s per core (CPU); peak RSS {:.0} MiB",
+        size as f64 / 1e6,
+        wall.as_secs_f64(),
+        cpu,
+        n as f64 / cpu,
+        ru.ru_maxrss as f64 / 1024.0
+    );
+    Ok(())
+}
+
 pub fn bench(a: BenchArgs) -> Result<()> {
     let root = cgroup2_root()?;
     let watched = TempCgroup::new(&root, "agentmon-bench-watched")?;
@@ -308,5 +357,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     );
     rule_throughput()?;
     action_latency(10)?;
+    if a.replay_events > 0 {
+        replay(a.replay_events)?;
+    }
     Ok(())
 }
