@@ -42,6 +42,9 @@ impl KernelOffsets {
     }
 }
 
+/// How many distinct watched levels the scope check handles without scanning the bit mask.
+pub const FAST_LEVELS: usize = 4;
+
 /// Runtime settings of the kernel side.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +53,10 @@ pub struct KernelConfig {
     /// Bit `n` set: some watched cgroup sits at level `n` of the cgroup v2 hierarchy, so the scope check
     /// looks up the task's ancestor at that level.
     pub watched_levels: u32,
+    /// The same levels as a short list (the common case: one or two), so the scope check does not
+    /// scan all bits; `n_levels > FAST_LEVELS` means "use `watched_levels`".
+    pub n_levels: u32,
+    pub levels: [u32; FAST_LEVELS],
     /// `enforce::DENY_KIND_*` bits: deny tables with entries.
     pub deny_kinds: u32,
 }

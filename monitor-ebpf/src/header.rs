@@ -81,6 +81,26 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
     count(counter::EVENTS);
 }
 
+/// Pending bytes above which a batched record wakes the reader at once.
+const BATCH_WAKEUP_BYTES: u64 = 64 * 1024;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+
+/// Submits a high-volume record (open) without waking the reader for each one: the reader is woken
+/// once 64 KiB are pending, and otherwise drains on its own short timer (a few ms). Rare,
+/// security-relevant kinds (exec, connect, mount, deny) use [`submit`] and wake it at once.
+#[inline(always)]
+pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
+    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= BATCH_WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(flags);
+    count(counter::EVENTS);
+}
+
 /// Reads a NUL-terminated user string into `buf`. Returns `FLAG_*` bits: truncated when the string
 /// filled the buffer, read-failed (counted) when the memory could not be read. A null `src` reads as an
 /// empty string without failure.

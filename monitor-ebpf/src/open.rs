@@ -2,6 +2,7 @@
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind, FLAG_DENIED,
+    config::KernelConfig,
     enforce::DENY_KIND_OPEN,
     open::{OPEN_SYSCALL_OPENAT, OPEN_SYSCALL_OPENAT2, OpenEvent},
     process::DENY_OPEN,
@@ -49,11 +50,22 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         }
     };
 
-    // Read the path once, into the per-CPU lookup key, then copy it into the event.
+    if cfg.deny_kinds & DENY_KIND_OPEN == 0 {
+        // Hot path (no open deny rules): read the path straight into the event.
+        let mut entry = header::reserve::<OpenEvent>()?;
+        let ev = entry.as_mut_ptr();
+        unsafe {
+            fill_open(ev, cfg, dfd, flags, mode, syscall);
+            (*ev).header.flags |= header::read_user_str(filename as *const u8, &mut (*ev).path);
+        }
+        header::submit_batched(entry);
+        return Some(());
+    }
+    // Deny rules exist: read the path once into the per-CPU lookup key, then copy it into the event.
     let key = enforce::path_scratch()?;
     let (str_flags, len) = unsafe { header::read_user_str_len(filename as *const u8, &mut (*key).data.data) };
     let mut denied = None;
-    if cfg.deny_kinds & DENY_KIND_OPEN != 0 && len > 0 {
+    if len > 0 {
         if let Some(rule) = enforce::lookup_path(&enforce::DENY_OPEN, key, len) {
             if enforce::open_matches(&rule, flags as u32) {
                 denied = Some(rule.rule_id);
@@ -63,17 +75,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     if let Some(mut entry) = header::reserve::<OpenEvent>() {
         let ev = entry.as_mut_ptr();
         unsafe {
-            header::fill(
-                &raw mut (*ev).header,
-                EventKind::Open,
-                size_of::<OpenEvent>(),
-                &cfg.offsets,
-            );
-            (*ev).dfd = dfd as i32;
-            (*ev).flags = flags as u32;
-            (*ev).mode = mode as u32;
-            (*ev).syscall = syscall;
-            (*ev)._pad = [0; 3];
+            fill_open(ev, cfg, dfd, flags, mode, syscall);
             enforce::copy_path(key, &mut (*ev).path);
             (*ev).header.flags |= str_flags;
             if denied.is_some() {
@@ -86,4 +88,22 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         enforce::kill_current(DENY_OPEN, rule_id);
     }
     Some(())
+}
+
+/// Fills everything but the path.
+#[inline(always)]
+unsafe fn fill_open(ev: *mut OpenEvent, cfg: &KernelConfig, dfd: u64, flags: u64, mode: u64, syscall: u8) {
+    unsafe {
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::Open,
+            size_of::<OpenEvent>(),
+            &cfg.offsets,
+        );
+        (*ev).dfd = dfd as i32;
+        (*ev).flags = flags as u32;
+        (*ev).mode = mode as u32;
+        (*ev).syscall = syscall;
+        (*ev)._pad = [0; 3];
+    }
 }

@@ -1,6 +1,9 @@
 //! In-kernel scoping: is the current task inside a watched cgroup or one of its descendants?
 use aya_ebpf::helpers::generated::bpf_get_current_ancestor_cgroup_id;
-use monitor_common::{MAX_CGROUP_LEVELS, config::KernelConfig};
+use monitor_common::{
+    MAX_CGROUP_LEVELS,
+    config::{FAST_LEVELS, KernelConfig},
+};
 
 use crate::maps::WATCHED;
 
@@ -9,19 +12,34 @@ use crate::maps::WATCHED;
 /// one), so unwatched workloads pay almost nothing.
 #[inline(always)]
 pub fn is_watched(cfg: &KernelConfig) -> bool {
-    let levels = cfg.watched_levels;
-    if levels == 0 {
+    let n = cfg.n_levels;
+    if n == 0 {
         return false;
     }
-    let mut level = 0u32;
-    while level < MAX_CGROUP_LEVELS {
-        if levels & (1 << level) != 0 {
-            let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
-            if id != 0 && unsafe { WATCHED.get(&id) }.is_some() {
+    if n as usize <= FAST_LEVELS {
+        let mut i = 0usize;
+        while i < FAST_LEVELS && i < n as usize {
+            if watched_at(cfg.levels[i]) {
                 return true;
             }
+            i += 1;
+        }
+        return false;
+    }
+    let levels = cfg.watched_levels;
+    let mut level = 0u32;
+    while level < MAX_CGROUP_LEVELS {
+        if levels & (1 << level) != 0 && watched_at(level) {
+            return true;
         }
         level += 1;
     }
     false
+}
+
+/// Is the task's ancestor cgroup at `level` a watched one?
+#[inline(always)]
+fn watched_at(level: u32) -> bool {
+    let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
+    id != 0 && unsafe { WATCHED.get(&id) }.is_some()
 }

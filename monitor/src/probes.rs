@@ -10,7 +10,7 @@ use aya::{
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
-    config::{KernelConfig, KernelOffsets},
+    config::{FAST_LEVELS, KernelConfig, KernelOffsets},
     counter,
 };
 
@@ -116,6 +116,8 @@ impl Probes {
         let config = KernelConfig {
             offsets,
             watched_levels: 0,
+            n_levels: 0,
+            levels: [0; FAST_LEVELS],
             deny_kinds: 0,
         };
         let mut probes = Self {
@@ -223,6 +225,11 @@ impl Probes {
 
     fn update_levels(&mut self) -> Result<()> {
         self.config.watched_levels = self.levels.keys().fold(0u32, |m, l| m | (1 << l));
+        self.config.n_levels = self.levels.len() as u32;
+        self.config.levels = [0; FAST_LEVELS];
+        for (slot, level) in self.config.levels.iter_mut().zip(self.levels.keys()) {
+            *slot = *level;
+        }
         self.write_config()
     }
 
