@@ -81,4 +81,40 @@ fn recording_verifies_and_replays_to_the_live_alerts() {
     a.sort();
     b.sort();
     assert_eq!(a, b);
+
+    // Retro-hunt: a rule written after the fact finds the earlier event live monitoring missed.
+    let hunt = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_rules()).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(entry.path(), hunt.path().join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        hunt.path().join("hunt.yaml"),
+        "- rule: Hunt ls\n  desc: retro-hunt\n  condition: evt.kind = exec and proc.name = ls\n  output: ls ran %proc.pid\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    assert!(live.alerts_of("Hunt ls").is_empty());
+    let live_ls = live
+        .events
+        .iter()
+        .find(|e| e["kind"] == "exec" && e["comm"] == "ls")
+        .expect("the live session ran ls");
+    let replay = agentmon()
+        .args(["replay", "--json", "--rules"])
+        .arg(hunt.path())
+        .arg(log_arg)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replayed = parse_json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let hit = replayed
+        .iter()
+        .find(|a| a["rule"] == "Hunt ls")
+        .expect("the added rule fires on replay");
+    assert_eq!(
+        hit["event"]["ktime_ns"], live_ls["ktime_ns"],
+        "on the very event recorded live"
+    );
+    assert_eq!(hit["event"]["pid"], live_ls["pid"]);
 }

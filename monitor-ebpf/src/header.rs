@@ -88,7 +88,7 @@ const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
 /// Submits a high-volume record (open) without waking the reader for each one: the reader is woken
-/// once 64 KiB are pending, and otherwise drains on its own short timer (a few ms). Rare,
+/// once 64 KiB are pending, and otherwise drains on its own 1 ms timer. Rare,
 /// security-relevant kinds (exec, connect, mount, deny) use [`submit`] and wake it at once.
 #[inline(always)]
 pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {

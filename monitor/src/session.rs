@@ -16,7 +16,7 @@ use crate::{
 
 /// How often batched (non-waking) records are drained when fewer than 64 KiB are pending: the
 /// worst-case extra delay of an open event.
-pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub struct Session {
     pub probes: Probes,
