@@ -274,3 +274,26 @@ fn bad_rules_file_is_rejected_with_file_line_col() {
             || String::from_utf8_lossy(&check.stderr).contains("test.yaml:3:")
     );
 }
+
+#[test]
+fn deny_connect_ipv6_and_ipv4_mapped_forms() {
+    let v6 = TcpListener::bind("[::1]:0").expect("IPv6 loopback");
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (p6, p4) = (v6.local_addr().unwrap().port(), v4.local_addr().unwrap().port());
+    let rules = rules_dir(&format!(
+        "- rule: No v6\n  desc: t\n  condition: evt.kind = connect and net.addr in_cidr (::1/128) and net.port = {p6}\n  output: x\n  priority: CRITICAL\n  action: deny\n\
+         - rule: No v4\n  desc: t\n  condition: evt.kind = connect and net.addr in_cidr (127.0.0.1/32) and net.port = {p4}\n  output: x\n  priority: CRITICAL\n  action: deny\n"
+    ));
+    // ::1 over IPv6, and 127.0.0.1 reached through an IPv6 socket as ::ffff:127.0.0.1.
+    let py = format!(
+        "import socket\nfor addr in [('::1', {p6}), ('::ffff:127.0.0.1', {p4})]:\n    s = socket.socket(socket.AF_INET6)\n    try:\n        s.connect(addr)\n        print('CONNECTED', addr, flush=True)\n    except PermissionError:\n        print('EPERM', addr[0], flush=True)\n"
+    );
+    let r = exec_rules(
+        rules.path(),
+        &[],
+        &["/bin/sh", "-c", &format!("/usr/bin/python3 -S -c \"{py}\" >&2")],
+    );
+    assert!(r.stderr.contains("EPERM ::1"), "{}", r.stderr);
+    assert!(r.stderr.contains("EPERM ::ffff:127.0.0.1"), "{}", r.stderr);
+    assert!(!r.stderr.contains("CONNECTED"), "{}", r.stderr);
+}

@@ -55,6 +55,33 @@ fn trie<'a, K: aya::Pod, V: aya::Pod>(probes: &'a mut Probes, name: &str) -> Res
     Ok(LpmTrie::try_from(map)?)
 }
 
+/// Rebuilds one connect deny trie from the entries whose address `octets` accepts (one family).
+/// Returns whether any entry went in.
+fn fill_net_trie<const N: usize>(
+    probes: &mut Probes,
+    name: &str,
+    entries: &[DenyEntry],
+    octets: impl Fn(&IpAddr) -> Option<[u8; N]>,
+) -> Result<bool> {
+    let mut t = trie::<[u8; N], NetRule>(probes, name)?;
+    clear_trie(&mut t);
+    let mut any = false;
+    for e in entries {
+        if let DenySpec::Connect { addr, prefix_len, port } = &e.spec
+            && let Some(bytes) = octets(addr)
+        {
+            let rule = NetRule {
+                rule_id: e.rule_id,
+                port: port.unwrap_or(0),
+                _pad: 0,
+            };
+            t.insert(&Key::new(u32::from(*prefix_len), bytes), rule, 0)?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
 /// Replaces the kernel deny tables with `entries`. On error nothing is half-applied to the
 /// `deny_kinds` switch: tables are rebuilt first, the switch flipped last.
 pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
@@ -113,45 +140,16 @@ pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
             }
         }
     }
-    {
-        let mut net4 = trie::<[u8; 4], NetRule>(probes, "DENY_NET4")?;
-        clear_trie(&mut net4);
-        for e in entries {
-            if let DenySpec::Connect {
-                addr: IpAddr::V4(a),
-                prefix_len,
-                port,
-            } = &e.spec
-            {
-                let rule = NetRule {
-                    rule_id: e.rule_id,
-                    port: port.unwrap_or(0),
-                    _pad: 0,
-                };
-                net4.insert(&Key::new(u32::from(*prefix_len), a.octets()), rule, 0)?;
-                kinds |= DENY_KIND_CONNECT;
-            }
-        }
-    }
-    {
-        let mut net6 = trie::<[u8; 16], NetRule>(probes, "DENY_NET6")?;
-        clear_trie(&mut net6);
-        for e in entries {
-            if let DenySpec::Connect {
-                addr: IpAddr::V6(a),
-                prefix_len,
-                port,
-            } = &e.spec
-            {
-                let rule = NetRule {
-                    rule_id: e.rule_id,
-                    port: port.unwrap_or(0),
-                    _pad: 0,
-                };
-                net6.insert(&Key::new(u32::from(*prefix_len), a.octets()), rule, 0)?;
-                kinds |= DENY_KIND_CONNECT;
-            }
-        }
+    let v4 = fill_net_trie(probes, "DENY_NET4", entries, |a| match a {
+        IpAddr::V4(a) => Some(a.octets()),
+        IpAddr::V6(_) => None,
+    })?;
+    let v6 = fill_net_trie(probes, "DENY_NET6", entries, |a| match a {
+        IpAddr::V6(a) => Some(a.octets()),
+        IpAddr::V4(_) => None,
+    })?;
+    if v4 || v6 {
+        kinds |= DENY_KIND_CONNECT;
     }
     {
         let map = probes
