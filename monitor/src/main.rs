@@ -53,13 +53,19 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line: clap's first line, without the usage block.
+            // One line: clap's message without the usage block; a message that ends in ':' lists
+            // what it means on the following indented lines, which are joined in.
             let msg = e.to_string();
-            let first = msg
-                .lines()
+            let mut lines = msg.lines().filter(|l| !l.trim().is_empty());
+            let mut first = lines
                 .next()
                 .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+                .trim_start_matches("error: ")
+                .to_string();
+            if first.ends_with(':') {
+                let details: Vec<&str> = lines.take_while(|l| l.starts_with(' ')).map(str::trim).collect();
+                first = format!("{first} {}", details.join(", "));
+            }
             eprintln!("agentmon: {first} (see agentmon --help)");
             return ExitCode::from(2);
         }
