@@ -42,6 +42,9 @@ impl TempCgroup {
 
 impl Drop for TempCgroup {
     fn drop(&mut self) {
+        // Whatever is left inside (a bench that failed half-way) is killed first.
+        let _ = fs::write(self.0.join("cgroup.freeze"), "0");
+        let _ = fs::write(self.0.join("cgroup.kill"), "1");
         for _ in 0..100 {
             if fs::remove_dir(&self.0).is_ok() {
                 return;
@@ -194,7 +197,16 @@ fn action_latency(reps: usize) -> Result<()> {
         }
     }
     std::thread::spawn(move || for _ in stderr.lines() {});
-    let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
+    // Alerts arrive on a channel so a missing one fails the bench instead of hanging it.
+    let (tx, alerts) = std::sync::mpsc::channel::<String>();
+    let stdout = BufReader::new(child.stdout.take().context("stdout")?);
+    std::thread::spawn(move || {
+        for l in stdout.lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
     let in_cg = |prog: &str, args: &[&str]| -> Result<Child> {
         let procs = cg.0.join("cgroup.procs");
         let mut c = Command::new("/bin/sh");
@@ -206,53 +218,56 @@ fn action_latency(reps: usize) -> Result<()> {
         Ok(c.spawn()?)
     };
     let (mut kill_us, mut freeze_us) = (Vec::new(), Vec::new());
-    for _ in 0..reps {
-        for (what, rule, sink) in [
-            ("kill", "Bench kill", &mut kill_us),
-            ("quarantine", "Bench quarantine", &mut freeze_us),
-        ] {
-            let mut sleeper = in_cg("/bin/sleep", &["30"])?;
-            std::thread::sleep(Duration::from_millis(20));
-            let mut t = in_cg("/bin/cat", &[&trigger(what)])?;
-            let mut l = String::new();
-            loop {
-                l.clear();
-                if stdout.read_line(&mut l)? == 0 {
-                    bail!("agentmon stopped");
+    let measured = (|| -> Result<()> {
+        for _ in 0..reps {
+            for (what, rule, sink) in [
+                ("kill", "Bench kill", &mut kill_us),
+                ("quarantine", "Bench quarantine", &mut freeze_us),
+            ] {
+                let mut sleeper = in_cg("/bin/sleep", &["30"])?;
+                std::thread::sleep(Duration::from_millis(20));
+                let mut t = in_cg("/bin/cat", &[&trigger(what)])?;
+                let l = loop {
+                    let l = alerts
+                        .recv_timeout(Duration::from_secs(10))
+                        .with_context(|| format!("no '{rule}' alert within 10 s"))?;
+                    if l.contains(&format!("\"rule\":\"{rule}\"")) {
+                        break l;
+                    }
+                };
+                let alert: serde_json::Value = serde_json::from_str(&l).context("alert JSON")?;
+                let v = alert["action_latency_us"]
+                    .as_f64()
+                    .context("action_latency_us missing")?;
+                if !alert["action_result"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(if what == "kill" { "killed" } else { "quarantined" })
+                {
+                    bail!("{what} did not succeed: {}", alert["action_result"]);
                 }
-                if l.contains(&format!("\"rule\":\"{rule}\"")) {
-                    break;
+                sink.push(v);
+                if what == "quarantine" {
+                    let _ = Command::new(agentmon_release())
+                        .arg("release")
+                        .arg("--kill")
+                        .arg(&cg.0)
+                        .env("AGENTMON_STATE_DIR", &state)
+                        .output();
                 }
+                let _ = sleeper.kill();
+                let _ = sleeper.wait();
+                let _ = t.wait();
             }
-            let alert: serde_json::Value = serde_json::from_str(&l).context("alert JSON")?;
-            let v = alert["action_latency_us"]
-                .as_f64()
-                .context("action_latency_us missing")?;
-            if !alert["action_result"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with(if what == "kill" { "killed" } else { "quarantined" })
-            {
-                bail!("{what} did not succeed: {}", alert["action_result"]);
-            }
-            sink.push(v);
-            if what == "quarantine" {
-                let _ = Command::new(agentmon_release())
-                    .arg("release")
-                    .arg("--kill")
-                    .arg(&cg.0)
-                    .env("AGENTMON_STATE_DIR", &state)
-                    .output();
-            }
-            let _ = sleeper.kill();
-            let _ = sleeper.wait();
-            let _ = t.wait();
         }
-    }
+        Ok(())
+    })();
+    // SAFETY: signalling our own child; also on the error path, so no monitor is left behind.
     unsafe { libc_kill(child.id() as i32, 15) };
     let _ = child.wait();
     let _ = fs::remove_dir_all(&rules);
     let _ = fs::remove_dir_all(&state);
+    measured?;
     println!();
     println!(
         "Action latency, offending open() → response complete (median of {reps}): kill {:.0} µs (max {:.0}), quarantine/freeze {:.0} µs (max {:.0})",
