@@ -81,18 +81,27 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
     count(counter::EVENTS);
 }
 
-/// Pending bytes above which a batched record wakes the reader at once.
+/// Pending bytes above which a batched record wakes the reader at once (or a quarter of the ring,
+/// if that is smaller).
 const BATCH_WAKEUP_BYTES: u64 = 64 * 1024;
 const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_RING_SIZE: u64 = 1;
 const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
 /// Submits a high-volume record (open) without waking the reader for each one: the reader is woken
-/// once 64 KiB are pending, and otherwise drains on its own 1 ms timer. Rare,
-/// security-relevant kinds (exec, connect, mount, deny) use [`submit`] and wake it at once.
+/// once 64 KiB (or a quarter of the ring, if smaller) are pending, and otherwise drains on its own
+/// 1 ms timer. Rare, security-relevant kinds (exec, connect, mount, deny) use [`submit`] and wake it
+/// at once.
 #[inline(always)]
 pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
-    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= BATCH_WAKEUP_BYTES {
+    let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
+    let threshold = if quarter < BATCH_WAKEUP_BYTES {
+        quarter
+    } else {
+        BATCH_WAKEUP_BYTES
+    };
+    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
