@@ -149,7 +149,8 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
         &[("AGENTMON_STATE_DIR", &state_dir)],
     );
     let mut sleeper = command_in(&cg.path, "/bin/sleep", &["60"]).spawn().unwrap();
-    assert!(!run_in(&cg.path, "/bin/cat", &[&trigger]).success());
+    // Not waited for here: the trigger itself may be frozen before it exits.
+    let mut trigger_proc = command_in(&cg.path, "/bin/cat", &[&trigger]).spawn().unwrap();
     m.wait_stderr("quarantined", Duration::from_secs(10));
     assert!(is_frozen(&cg.path), "cgroup frozen");
     let listed = agentmon()
@@ -196,6 +197,8 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
     );
     let _ = sleeper.kill();
     let _ = sleeper.wait();
+    let _ = trigger_proc.kill();
+    let _ = trigger_proc.wait();
 }
 
 #[test]

@@ -2,14 +2,13 @@
 use core::ffi::c_void;
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated as gen_, generated::bpf_get_current_ancestor_cgroup_id},
+    helpers::{bpf_probe_read_user, generated as gen_},
     macros::{cgroup_sock_addr, tracepoint},
     maps::lpm_trie::Key,
     programs::{SockAddrContext, TracePointContext},
 };
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED, MAX_CGROUP_LEVELS,
-    config::KernelConfig,
+    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED,
     connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_ADDR_LEN, ConnectEvent},
     counter,
     enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
@@ -94,41 +93,34 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
 /// quarantined or a deny rule covers the destination.
 #[cgroup_sock_addr(connect4)]
 pub fn connect4(ctx: SockAddrContext) -> i32 {
-    match verdict4(&ctx) {
-        Some(rule_id) => {
-            emit_refused(rule_id);
-            0
-        }
-        None => 1,
-    }
+    connect_hook(&ctx, rule_for4)
 }
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
 pub fn connect6(ctx: SockAddrContext) -> i32 {
-    match verdict6(&ctx) {
+    connect_hook(&ctx, rule_for6)
+}
+
+/// Shared by both families: quarantined agents are refused, then the family's deny rules are asked.
+/// Returns 0 (refuse with EPERM, reported) or 1 (allow).
+#[inline(always)]
+fn connect_hook(ctx: &SockAddrContext, rule_for: impl Fn(&SockAddrContext) -> Option<u32>) -> i32 {
+    let Some(cfg) = maps::config() else { return 1 };
+    let refused = if scope::any_ancestor_in(cfg, &enforce::QUARANTINE) {
+        Some(RULE_ID_QUARANTINE)
+    } else if cfg.deny_kinds & DENY_KIND_CONNECT != 0 {
+        rule_for(ctx)
+    } else {
+        None
+    };
+    match refused {
         Some(rule_id) => {
             emit_refused(rule_id);
             0
         }
         None => 1,
     }
-}
-
-#[inline(always)]
-fn quarantined(cfg: &KernelConfig) -> bool {
-    let levels = cfg.watched_levels;
-    let mut level = 0u32;
-    while level < MAX_CGROUP_LEVELS {
-        if levels & (1 << level) != 0 {
-            let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
-            if id != 0 && unsafe { enforce::QUARANTINE.get(&id) }.is_some() {
-                return true;
-            }
-        }
-        level += 1;
-    }
-    false
 }
 
 #[inline(always)]
@@ -138,30 +130,18 @@ fn rule4(addr: [u8; 4], port: u16) -> Option<u32> {
     (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
 }
 
+/// The IPv4 deny rule covering the destination.
 #[inline(always)]
-fn verdict4(ctx: &SockAddrContext) -> Option<u32> {
-    let cfg = maps::config()?;
-    if quarantined(cfg) {
-        return Some(RULE_ID_QUARANTINE);
-    }
-    if cfg.deny_kinds & DENY_KIND_CONNECT == 0 {
-        return None;
-    }
+fn rule_for4(ctx: &SockAddrContext) -> Option<u32> {
     let sa = ctx.sock_addr;
     let ip = unsafe { (*sa).user_ip4 };
     let port = u16::from_be(unsafe { (*sa).user_port } as u16);
     rule4(ip.to_ne_bytes(), port)
 }
 
+/// The deny rule covering an IPv6 destination (IPv4 rules for `::ffff:a.b.c.d`).
 #[inline(always)]
-fn verdict6(ctx: &SockAddrContext) -> Option<u32> {
-    let cfg = maps::config()?;
-    if quarantined(cfg) {
-        return Some(RULE_ID_QUARANTINE);
-    }
-    if cfg.deny_kinds & DENY_KIND_CONNECT == 0 {
-        return None;
-    }
+fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
     let sa = ctx.sock_addr;
     let w = unsafe {
         [

@@ -68,15 +68,7 @@ fn emit_mount(ctx: &TracePointContext) -> Option<()> {
     let mut entry = header::reserve::<MountEvent>()?;
     let ev = entry.as_mut_ptr();
     unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Mount,
-            size_of::<MountEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).flags = flags;
-        (*ev).syscall = MOUNT_SYSCALL_MOUNT;
-        (*ev)._pad = [0; 7];
+        fill_mount(ev, cfg, flags, MOUNT_SYSCALL_MOUNT);
         (*ev).fstype = [0; 32];
         let mut f = header::read_user_str(source as *const u8, &mut (*ev).source);
         f |= header::read_user_str(target as *const u8, &mut (*ev).target);
@@ -162,15 +154,7 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
     let mut entry = header::reserve::<MountEvent>()?;
     let ev = entry.as_mut_ptr();
     unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Mount,
-            size_of::<MountEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).flags = flags;
-        (*ev).syscall = MOUNT_SYSCALL_MOVE_MOUNT;
-        (*ev)._pad = [0; 7];
+        fill_mount(ev, cfg, flags, MOUNT_SYSCALL_MOVE_MOUNT);
         match MOUNT_PENDING.get(&tgid) {
             Some(p) => {
                 (*ev).source = p.source;
@@ -193,4 +177,20 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Fills the header and the scalar fields shared by both mount APIs (strings are the caller's).
+#[inline(always)]
+unsafe fn fill_mount(ev: *mut MountEvent, cfg: &KernelConfig, flags: u64, syscall: u8) {
+    unsafe {
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::Mount,
+            size_of::<MountEvent>(),
+            &cfg.offsets,
+        );
+        (*ev).flags = flags;
+        (*ev).syscall = syscall;
+        (*ev)._pad = [0; 7];
+    }
 }

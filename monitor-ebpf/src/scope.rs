@@ -1,5 +1,5 @@
 //! In-kernel scoping: is the current task inside a watched cgroup or one of its descendants?
-use aya_ebpf::helpers::generated::bpf_get_current_ancestor_cgroup_id;
+use aya_ebpf::{helpers::generated::bpf_get_current_ancestor_cgroup_id, maps::HashMap};
 use monitor_common::{
     MAX_CGROUP_LEVELS,
     config::{FAST_LEVELS, KernelConfig},
@@ -12,6 +12,13 @@ use crate::maps::WATCHED;
 /// one), so unwatched workloads pay almost nothing.
 #[inline(always)]
 pub fn is_watched(cfg: &KernelConfig) -> bool {
+    any_ancestor_in(cfg, &WATCHED)
+}
+
+/// Whether the task's ancestor cgroup at one of the watched levels is a key of `set` (the watched
+/// cgroups, or the quarantined ones).
+#[inline(always)]
+pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
     let n = cfg.n_levels;
     if n == 0 {
         return false;
@@ -19,7 +26,7 @@ pub fn is_watched(cfg: &KernelConfig) -> bool {
     if n as usize <= FAST_LEVELS {
         let mut i = 0usize;
         while i < FAST_LEVELS && i < n as usize {
-            if watched_at(cfg.levels[i]) {
+            if ancestor_in(cfg.levels[i], set) {
                 return true;
             }
             i += 1;
@@ -29,7 +36,7 @@ pub fn is_watched(cfg: &KernelConfig) -> bool {
     let levels = cfg.watched_levels;
     let mut level = 0u32;
     while level < MAX_CGROUP_LEVELS {
-        if levels & (1 << level) != 0 && watched_at(level) {
+        if levels & (1 << level) != 0 && ancestor_in(level, set) {
             return true;
         }
         level += 1;
@@ -37,9 +44,9 @@ pub fn is_watched(cfg: &KernelConfig) -> bool {
     false
 }
 
-/// Is the task's ancestor cgroup at `level` a watched one?
+/// Is the task's ancestor cgroup at `level` in `set`?
 #[inline(always)]
-fn watched_at(level: u32) -> bool {
+fn ancestor_in(level: u32, set: &HashMap<u64, u32>) -> bool {
     let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
-    id != 0 && unsafe { WATCHED.get(&id) }.is_some()
+    id != 0 && unsafe { set.get(&id) }.is_some()
 }
