@@ -23,7 +23,7 @@ fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentmon"))
         .args(["log", "bench-gen"])
         .arg(path)
-        .args(["0", "--print-seq"])
+        .args(["0", "--print-seq", "--mix", "uniform"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -62,13 +62,14 @@ fn kill_9_loses_at_most_the_frame_being_written() {
         let mut end_of_last = 0u64;
         let mut truncated_at = None;
         let mut r = FrameReader::open(&path, ReaderOptions::default()).unwrap();
+        let mut contexts = Default::default();
         while let Some(item) = r.next_frame() {
             match item {
                 Ok(f) => {
                     assert!(truncated_at.is_none(), "nothing after the truncation");
                     assert_eq!(f.offset, end_of_last, "frames are contiguous");
                     end_of_last = f.offset + f.header.frame_len() as u64;
-                    if let Record::Event(e) = decode_record(f.header.kind, f.payload).unwrap() {
+                    if let Record::Event(e) = decode_record(f.header.kind, f.payload, &mut contexts).unwrap() {
                         assert_eq!(json(&*e), json(&synthetic_event(events)));
                         events += 1;
                     }

@@ -12,10 +12,12 @@ use prost::Message;
 use serde::Serialize;
 
 use crate::{
+    event::Body,
     output::{Enriched, text_line},
     pipeline::Pipeline,
     record::{
         self, FrameKind, LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
+        decoder::EventDecoder,
         format::FrameError,
         proto,
         reader::FrameReader,
@@ -104,6 +106,9 @@ pub enum LogCommand {
         /// Print the sequence number of every 64th event on stdout once it is recorded.
         #[arg(long)]
         print_seq: bool,
+        /// Which events.
+        #[arg(long, value_enum, default_value_t = record::synth::Mix::Session)]
+        mix: record::synth::Mix,
     },
     /// Measure verify/decode throughput of a log (single thread).
     #[command(hide = true)]
@@ -120,7 +125,8 @@ pub fn run(args: LogArgs) -> Result<i32> {
             count,
             sync_frames,
             print_seq,
-        } => bench_gen(&file, count, sync_frames, print_seq),
+            mix,
+        } => bench_gen(&file, count, sync_frames, print_seq, mix),
         LogCommand::Bench { file } => bench(&file),
     }
 }
@@ -272,6 +278,23 @@ fn alert_json(a: &proto::Alert) -> serde_json::Value {
     })
 }
 
+fn context_json(c: &proto::Context) -> serde_json::Value {
+    let p = c.process.clone().unwrap_or_default();
+    serde_json::json!({
+        "id": c.id,
+        "pid": c.pid,
+        "ppid": c.ppid,
+        "uid": c.uid,
+        "gid": c.gid,
+        "cgroup_id": c.cgroup_id,
+        "comm": c.comm,
+        "exe": p.exe,
+        "ancestors": p.ancestors.iter().map(|a| serde_json::json!({"pid": a.pid, "exe": a.exe})).collect::<Vec<_>>(),
+        "cgroup": p.cgroup,
+        "agent": p.agent,
+    })
+}
+
 fn record_json(seq: u64, offset: u64, r: &Record) -> serde_json::Value {
     let (kind, mut v) = match r {
         Record::Event(e) => {
@@ -296,6 +319,7 @@ fn record_json(seq: u64, offset: u64, r: &Record) -> serde_json::Value {
             }),
         ),
         Record::Alert(a) => ("alert", alert_json(a)),
+        Record::Context(c) => ("context", context_json(c)),
         Record::Drops(d) => (
             "drops",
             serde_json::json!({"lost": d.lost, "total": d.total, "time": convert::format_time_ns(d.time_unix_ns)}),
@@ -349,6 +373,13 @@ fn record_text(seq: u64, offset: u64, r: &Record) -> String {
             )
         }
         Record::Drops(d) => format!("DROPS: {} events lost ({} in all)", d.lost, d.total),
+        Record::Context(c) => {
+            let p = c.process.clone().unwrap_or_default();
+            format!(
+                "context {}: pid {} ppid {} uid {} comm {} exe {} agent {} cgroup {}",
+                c.id, c.pid, c.ppid, c.uid, c.comm, p.exe, p.agent, p.cgroup
+            )
+        }
         Record::Trailer(t) => format!(
             "log trailer: {} frames, {} events, {} alerts{}",
             t.frames,
@@ -419,10 +450,14 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
         s.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut r =
             FrameReader::open(path, ReaderOptions { resync: true }).with_context(|| path.display().to_string())?;
+        let mut dec = EventDecoder::default();
         while let Some(item) = r.next_frame() {
             let f = match item {
                 Ok(f) => f,
                 Err(e) => {
+                    if e.may_lose_context() {
+                        dec.reset();
+                    }
                     if report_problem(path, &e) {
                         s.problems += 1;
                     } else {
@@ -436,34 +471,36 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                 progress.set(done + f.offset);
             }
             match f.header.kind {
+                FrameKind::Context => {
+                    if dec.define_context(f.payload).is_err() {
+                        s.problems += 1;
+                    }
+                }
                 FrameKind::Event => {
                     s.events += 1;
-                    let Ok(e) = proto::Event::decode(f.payload) else {
+                    if dec.decode(f.payload).is_err() {
                         s.problems += 1;
                         continue;
-                    };
-                    let kind = match &e.body {
-                        Some(b) => match b {
-                            proto::event::Body::Exec(_) => "exec",
-                            proto::event::Body::Open(_) => "open",
-                            proto::event::Body::Connect(_) => "connect",
-                            proto::event::Body::Mount(_) => "mount",
-                            proto::event::Body::Fork(_) => "fork",
-                            proto::event::Body::Exit(_) => "exit",
-                            proto::event::Body::Deny(_) => "deny",
-                            proto::event::Body::Chdir(_) => "chdir",
-                        },
-                        None => "unknown",
+                    }
+                    let e = dec.event();
+                    let kind = match &e.event.body {
+                        Body::Exec(_) => "exec",
+                        Body::Open(_) => "open",
+                        Body::Connect(_) => "connect",
+                        Body::Mount(_) => "mount",
+                        Body::Fork(_) => "fork",
+                        Body::Exit(_) => "exit",
+                        Body::Deny(_) => "deny",
+                        Body::Chdir(_) => "chdir",
                     };
                     *s.events_by_kind.entry(kind.into()).or_default() += 1;
-                    let agent = e.process.map(|p| p.agent).unwrap_or_default();
-                    *s.events_by_agent.entry(agent).or_default() += 1;
-                    let t = if e.time_text.is_empty() {
-                        Some(e.time_unix_ns)
-                    } else {
-                        convert::parse_time_ns(&e.time_text)
-                    };
-                    if let Some(t) = t {
+                    match s.events_by_agent.get_mut(&e.agent) {
+                        Some(n) => *n += 1,
+                        None => {
+                            s.events_by_agent.insert(e.agent.clone(), 1);
+                        }
+                    }
+                    if let Some(t) = dec.time_ns() {
                         first_ns = first_ns.min(t);
                         last_ns = last_ns.max(t);
                     }
@@ -537,7 +574,7 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     Ok(())
 }
 
-fn bench_gen(file: &Path, count: u64, sync_frames: u64, print_seq: bool) -> Result<i32> {
+fn bench_gen(file: &Path, count: u64, sync_frames: u64, print_seq: bool, mix: record::synth::Mix) -> Result<i32> {
     let opts = RecorderOptions {
         max_bytes: None,
         sync_every_frames: sync_frames,
@@ -545,7 +582,7 @@ fn bench_gen(file: &Path, count: u64, sync_frames: u64, print_seq: bool) -> Resu
     };
     let start = Instant::now();
     let mut stdout = std::io::stdout();
-    record::synth::write_synthetic(file, (count > 0).then_some(count), opts, |seq| {
+    record::synth::write_synthetic(file, (count > 0).then_some(count), mix, opts, |seq| {
         if print_seq && seq % 64 == 0 {
             let _ = writeln!(stdout, "{seq}").and_then(|()| stdout.flush());
         }

@@ -7,7 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use thiserror::Error;
 
-use super::proto;
+use super::{
+    context::{ContextRef, ContextTable},
+    proto,
+};
 use crate::{
     alert::{Action, Alert, Priority},
     event::{
@@ -26,6 +29,8 @@ pub enum ConvertError {
     UnknownEnum { what: &'static str, value: i32 },
     #[error("{what} {value} out of range")]
     OutOfRange { what: &'static str, value: u64 },
+    #[error("refers to process context {0}, which is not defined (lost in a damaged frame?)")]
+    UnknownContext(u32),
 }
 
 // ---- time ----
@@ -68,21 +73,84 @@ pub fn event_to_proto(e: &Enriched) -> proto::Event {
             read_failed: h.read_failed,
             denied: h.denied,
         }),
-        process: Some(proto::ProcessContext {
-            exe: e.exe.clone(),
-            ancestors: e
-                .ancestors
-                .iter()
-                .map(|a| proto::Ancestor {
-                    pid: a.pid,
-                    exe: a.exe.clone(),
-                })
-                .collect(),
-            cgroup: e.cgroup.clone(),
-            agent: e.agent.clone(),
-        }),
+        process: Some(process_to_proto(e)),
         resolved_path: e.resolved_path.clone(),
         body: Some(body_to_proto(&e.event.body)),
+        ..Default::default()
+    }
+}
+
+pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
+    proto::ProcessContext {
+        exe: e.exe.clone(),
+        ancestors: e
+            .ancestors
+            .iter()
+            .map(|a| proto::Ancestor {
+                pid: a.pid,
+                exe: a.exe.clone(),
+            })
+            .collect(),
+        cgroup: e.cgroup.clone(),
+        agent: e.agent.clone(),
+    }
+}
+
+/// The event's wall-clock time in ns, when its text is the canonical rendering of one.
+pub fn canonical_time_ns(text: &str) -> Option<i64> {
+    parse_time_ns(text).filter(|ns| format_time_ns(*ns) == text)
+}
+
+/// The body's own path: what `resolved_path` usually equals.
+fn raw_path(b: &Body) -> Option<&str> {
+    match b {
+        Body::Open(o) => Some(&o.path),
+        Body::Exec(x) => Some(&x.filename),
+        _ => None,
+    }
+}
+
+/// Format 2: the event referring to context `ctx` for its process fields (see `Event.context`).
+/// `time_ns` is [`canonical_time_ns`] of the event's time.
+pub fn event_to_proto_v2(e: &Enriched, ctx: &ContextRef, time_ns: Option<i64>) -> proto::Event {
+    let h = &e.event.header;
+    let (mut time_unix_ns, mut time_adjust_ns, mut time_text) = (0, 0, String::new());
+    match time_ns {
+        Some(ns) => {
+            let adjust = i128::from(ns) - i128::from(h.ktime_ns) - i128::from(ctx.wall_offset_ns);
+            match i64::try_from(adjust) {
+                Ok(a) if ns != 0 => time_adjust_ns = a,
+                _ => time_unix_ns = ns,
+            }
+        }
+        None => {
+            time_unix_ns = parse_time_ns(&e.time).unwrap_or(0);
+            time_text = e.time.clone();
+        }
+    }
+    let resolved_is_raw = e.resolved_path.is_some() && e.resolved_path.as_deref() == raw_path(&e.event.body);
+    let mut body = body_to_proto(&e.event.body);
+    if let proto::event::Body::Open(o) = &mut body {
+        o.dir_fd = Some(o.dfd);
+        o.dfd = 0;
+    }
+    proto::Event {
+        time_unix_ns,
+        time_text,
+        header: Some(proto::EventHeader {
+            ktime_ns: h.ktime_ns,
+            tid: h.tid,
+            truncated: h.truncated,
+            read_failed: h.read_failed,
+            denied: h.denied,
+            ..Default::default()
+        }),
+        process: None,
+        resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
+        body: Some(body),
+        context: ctx.id,
+        resolved_is_raw,
+        time_adjust_ns,
     }
 }
 
@@ -99,6 +167,7 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
             flags: o.flags,
             mode: o.mode,
             dfd: o.dfd,
+            dir_fd: None,
             syscall: match o.syscall {
                 "openat2" => proto::OpenSyscall::Openat2,
                 "openat" => proto::OpenSyscall::Openat,
@@ -149,7 +218,94 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
     }
 }
 
+/// Decodes an event of either format; format 2 events look their context up in `contexts`.
+pub fn event_from_proto_in(p: proto::Event, contexts: &ContextTable) -> Result<Enriched, ConvertError> {
+    if p.context == 0 {
+        return event_from_proto(p);
+    }
+    let ctx = &contexts.get(p.context)?.ctx;
+    let mut ev = event_from_proto_shell(p, ctx.wall_offset_ns)?;
+    fill_context(&mut ev, ctx);
+    Ok(ev)
+}
+
+/// A format 2 event without its context fields (see [`fill_context`]): the body, the event's own
+/// header fields, the time and the resolved path.
+pub fn event_from_proto_shell(p: proto::Event, wall_offset_ns: i64) -> Result<Enriched, ConvertError> {
+    let h = p.header.ok_or(ConvertError::Missing("event header"))?;
+    let time = if !p.time_text.is_empty() {
+        p.time_text
+    } else if p.time_unix_ns != 0 {
+        format_time_ns(p.time_unix_ns)
+    } else {
+        let ns = i128::from(h.ktime_ns) + i128::from(wall_offset_ns) + i128::from(p.time_adjust_ns);
+        format_time_ns(i64::try_from(ns).unwrap_or(0))
+    };
+    let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
+    let resolved_path = match p.resolved_path {
+        Some(r) => Some(r),
+        None if p.resolved_is_raw => Some(
+            raw_path(&body)
+                .ok_or(ConvertError::Missing("path for resolved_is_raw"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    Ok(Enriched {
+        time,
+        event: Event {
+            header: Header {
+                ktime_ns: h.ktime_ns,
+                tid: h.tid,
+                truncated: h.truncated,
+                read_failed: h.read_failed,
+                denied: h.denied,
+                ..Default::default()
+            },
+            body,
+        },
+        exe: String::new(),
+        ancestors: Vec::new(),
+        cgroup: String::new(),
+        agent: String::new(),
+        resolved_path,
+    })
+}
+
+/// Copies a context's process fields into `ev`, reusing `ev`'s string buffers.
+pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
+    let h = &mut ev.event.header;
+    (h.pid, h.ppid, h.uid, h.gid, h.cgroup_id) = (ctx.pid, ctx.ppid, ctx.uid, ctx.gid, ctx.cgroup_id);
+    h.comm.clone_from(&ctx.comm);
+    let Some(p) = &ctx.process else {
+        ev.exe.clear();
+        ev.ancestors.clear();
+        ev.cgroup.clear();
+        ev.agent.clear();
+        return;
+    };
+    ev.exe.clone_from(&p.exe);
+    ev.cgroup.clone_from(&p.cgroup);
+    ev.agent.clone_from(&p.agent);
+    ev.ancestors.truncate(p.ancestors.len());
+    for (i, a) in p.ancestors.iter().enumerate() {
+        match ev.ancestors.get_mut(i) {
+            Some(mine) => {
+                mine.pid = a.pid;
+                mine.exe.clone_from(&a.exe);
+            }
+            None => ev.ancestors.push(Ancestor {
+                pid: a.pid,
+                exe: a.exe.clone(),
+            }),
+        }
+    }
+}
+
 pub fn event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
+    if p.context != 0 {
+        return Err(ConvertError::UnknownContext(p.context));
+    }
     let h = p.header.ok_or(ConvertError::Missing("event header"))?;
     let process = p.process.unwrap_or_default();
     let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
@@ -192,7 +348,7 @@ fn unknown(what: &'static str, value: i32) -> ConvertError {
     ConvertError::UnknownEnum { what, value }
 }
 
-fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
+pub fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
     use proto::event::Body as P;
     Ok(match b {
         P::Exec(x) => Body::Exec(ExecInfo {
@@ -204,7 +360,7 @@ fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
             path: o.path,
             flags: o.flags,
             mode: o.mode,
-            dfd: o.dfd,
+            dfd: o.dir_fd.unwrap_or(o.dfd),
             syscall: match proto::OpenSyscall::try_from(o.syscall) {
                 Ok(proto::OpenSyscall::Openat) => "openat",
                 Ok(proto::OpenSyscall::Openat2) => "openat2",

@@ -1,4 +1,5 @@
-//! The frame layout of agentmon logs (format version 1). `docs/RECORDING.md` is the prose version.
+//! The frame layout of agentmon logs (format versions 1 and 2: the frames are the same, version 2
+//! adds Context frames). `docs/RECORDING.md` is the prose version.
 //!
 //! A log file is a sequence of frames; the first is a header frame. Every frame is a fixed 60-byte
 //! frame header followed by `payload_len` bytes of protobuf payload. Integers are little-endian.
@@ -26,7 +27,15 @@ pub const FRAME_HEADER_LEN: usize = 60;
 pub const MAX_PAYLOAD_LEN: usize = 16 << 20;
 /// `LogHeader.magic`.
 pub const LOG_MAGIC: &str = "agentmon-log";
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version read.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+/// Context ids are slots `1..=MAX_CONTEXTS` (bounds the reader's memory).
+pub const MAX_CONTEXTS: u32 = 4096;
+/// A writer redefines a context it keeps using after this many frames, so a damaged Context frame
+/// costs the context of a bounded number of events.
+pub const CONTEXT_REFRESH_FRAMES: u64 = 1024;
 
 pub type ChainHash = [u8; 32];
 /// The chain's starting value for file 0.
@@ -46,6 +55,8 @@ pub enum FrameKind {
     Drops = 4,
     /// `Trailer`: last frame of a cleanly closed or rotated file.
     Trailer = 5,
+    /// `Context`: process fields shared by the events that follow (format 2).
+    Context = 6,
 }
 
 impl FrameKind {
@@ -56,6 +67,7 @@ impl FrameKind {
             3 => Self::Alert,
             4 => Self::Drops,
             5 => Self::Trailer,
+            6 => Self::Context,
             _ => return None,
         })
     }
@@ -67,6 +79,7 @@ impl FrameKind {
             Self::Alert => "alert",
             Self::Drops => "drops",
             Self::Trailer => "trailer",
+            Self::Context => "context",
         }
     }
 }
@@ -81,7 +94,11 @@ pub enum Problem {
     #[error("frame header checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")]
     HeaderChecksum { stored: u32, computed: u32 },
     #[error("payload checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")]
-    PayloadChecksum { stored: u32, computed: u32 },
+    PayloadChecksum {
+        stored: u32,
+        computed: u32,
+        kind: FrameKind,
+    },
     #[error("unsupported frame: {0}")]
     Unsupported(String),
     #[error("sequence number {found} where {expected} was expected: {}", seq_hint(*expected, *found))]
@@ -119,6 +136,15 @@ impl FrameError {
     /// Only the end of the log is missing: every frame before `offset` is intact.
     pub fn is_truncation(&self) -> bool {
         matches!(self.problem, Problem::Truncated { .. })
+    }
+
+    /// Whether what was lost here may have been a Context frame, so that the process contexts known
+    /// so far can no longer be trusted (a damaged event, alert or drop notice cannot redefine one).
+    pub fn may_lose_context(&self) -> bool {
+        !matches!(
+            self.problem,
+            Problem::PayloadChecksum { kind, .. } if kind != FrameKind::Context
+        )
     }
 }
 
@@ -184,6 +210,7 @@ pub fn check_payload(h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
         return Err(Problem::PayloadChecksum {
             stored: h.payload_crc,
             computed,
+            kind: h.kind,
         });
     }
     Ok(())

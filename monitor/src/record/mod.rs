@@ -10,7 +10,9 @@
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
 //! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
 //! - [`synth`] makes synthetic logs for tests and benchmarks.
+pub mod context;
 pub mod convert;
+pub mod decoder;
 pub mod format;
 pub mod live;
 pub mod proto;
@@ -18,6 +20,7 @@ pub mod reader;
 pub mod replay;
 pub mod synth;
 pub mod verify;
+mod wire;
 pub mod writer;
 
 pub use convert::ConvertError;

@@ -14,10 +14,11 @@ use std::{fs::File, io::Read, path::Path};
 use prost::Message;
 
 use super::{
+    context::ContextTable,
     convert,
     format::{
         self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind, LOG_MAGIC,
-        MAX_PAYLOAD_LEN, Problem,
+        MAX_PAYLOAD_LEN, OLDEST_FORMAT_VERSION, Problem,
     },
     proto,
 };
@@ -386,9 +387,9 @@ impl<R: Read> FrameReader<R> {
         if lh.magic != LOG_MAGIC {
             return Err(Problem::NotALog(format!("header magic {:?}", lh.magic)));
         }
-        if lh.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&lh.format_version) {
             return Err(Problem::Unsupported(format!(
-                "format version {} (this agentmon reads {FORMAT_VERSION})",
+                "format version {} (this agentmon reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
                 lh.format_version
             )));
         }
@@ -420,6 +421,8 @@ pub enum Record {
     Alert(Box<proto::Alert>),
     Drops(proto::Drops),
     Trailer(proto::Trailer),
+    /// Process fields the following events of format 2 refer to (already applied to them).
+    Context(Box<proto::Context>),
 }
 
 /// A decoded frame with where it was.
@@ -437,14 +440,20 @@ fn payload_err(kind: &'static str, reason: impl ToString) -> Problem {
     }
 }
 
-/// Decodes one intact frame's payload.
-pub fn decode_record(kind: FrameKind, payload: &[u8]) -> Result<Record, Problem> {
+/// Decodes one intact frame's payload. Context frames also define an entry of `contexts`; events of
+/// format 2 are completed from `contexts`.
+pub fn decode_record(kind: FrameKind, payload: &[u8], contexts: &mut ContextTable) -> Result<Record, Problem> {
     Ok(match kind {
         FrameKind::Header => Record::Header(proto::LogHeader::decode(payload).map_err(|e| payload_err("header", e))?),
+        FrameKind::Context => {
+            let c = proto::Context::decode(payload).map_err(|e| payload_err("context", e))?;
+            contexts.define(c.clone()).map_err(|e| payload_err("context", e))?;
+            Record::Context(Box::new(c))
+        }
         FrameKind::Event => {
             let p = proto::Event::decode(payload).map_err(|e| payload_err("event", e))?;
             Record::Event(Box::new(
-                convert::event_from_proto(p).map_err(|e| payload_err("event", e))?,
+                convert::event_from_proto_in(p, contexts).map_err(|e| payload_err("event", e))?,
             ))
         }
         FrameKind::Alert => Record::Alert(Box::new(
@@ -459,6 +468,7 @@ pub fn decode_record(kind: FrameKind, payload: &[u8]) -> Result<Record, Problem>
 /// is an `Err` with [`FrameError::is_truncation`], after every complete record.
 pub struct RecordReader<R> {
     frames: FrameReader<R>,
+    contexts: ContextTable,
 }
 
 impl RecordReader<File> {
@@ -471,6 +481,7 @@ impl<R: Read> RecordReader<R> {
     pub fn new(r: R, opts: ReaderOptions) -> Self {
         Self {
             frames: FrameReader::new(r, opts),
+            contexts: ContextTable::default(),
         }
     }
 
@@ -483,19 +494,21 @@ impl<R: Read> Iterator for RecordReader<R> {
     type Item = Result<Located, FrameError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(match self.frames.next_frame()? {
-            Ok(f) => decode_record(f.header.kind, f.payload)
-                .map(|record| Located {
-                    offset: f.offset,
-                    seq: f.header.seq,
-                    record,
-                })
-                .map_err(|problem| FrameError {
-                    offset: f.offset,
-                    problem,
-                }),
-            Err(e) => Err(e),
-        })
+        let f = match self.frames.next_frame()? {
+            Ok(f) => f,
+            Err(e) => {
+                if e.may_lose_context() {
+                    self.contexts.clear();
+                }
+                return Some(Err(e));
+            }
+        };
+        let (offset, seq) = (f.offset, f.header.seq);
+        Some(
+            decode_record(f.header.kind, f.payload, &mut self.contexts)
+                .map(|record| Located { offset, seq, record })
+                .map_err(|problem| FrameError { offset, problem }),
+        )
     }
 }
 

@@ -12,6 +12,7 @@ use prost::Message;
 
 use super::{
     convert,
+    decoder::EventDecoder,
     format::{FrameError, FrameKind, Problem},
     proto,
     reader::{FrameReader, ReaderOptions},
@@ -53,24 +54,18 @@ impl ReplayFilter {
         self.since_ns.is_none() && self.until_ns.is_none() && self.agent.is_none()
     }
 
-    fn matches(&self, ev: &proto::Event) -> bool {
+    /// Whether an event of `agent` at wall-clock `time_ns` is replayed.
+    fn matches(&self, agent: &str, time_ns: Option<i64>) -> bool {
         if self.is_empty() {
             return true;
         }
-        if let Some(agent) = &self.agent
-            && ev.process.as_ref().map(|p| p.agent.as_str()) != Some(agent.as_str())
-        {
+        if self.agent.as_ref().is_some_and(|a| a != agent) {
             return false;
         }
         if self.since_ns.is_none() && self.until_ns.is_none() {
             return true;
         }
-        let t = if ev.time_text.is_empty() {
-            Some(ev.time_unix_ns)
-        } else {
-            convert::parse_time_ns(&ev.time_text)
-        };
-        let Some(t) = t else { return false };
+        let Some(t) = time_ns else { return false };
         self.since_ns.is_none_or(|s| t >= s) && self.until_ns.is_none_or(|u| t < u)
     }
 }
@@ -135,6 +130,7 @@ pub fn replay(
     let mut done = 0u64;
     for path in paths {
         stats.files += 1;
+        let mut dec = EventDecoder::default();
         let mut r = match FrameReader::open(path, ReaderOptions { resync: true }) {
             Ok(r) => r,
             Err(e) => {
@@ -153,6 +149,9 @@ pub fn replay(
             let f = match item {
                 Ok(f) => f,
                 Err(e) => {
+                    if e.may_lose_context() {
+                        dec.reset();
+                    }
                     if e.is_truncation() {
                         stats.truncated += 1;
                     } else {
@@ -174,36 +173,34 @@ pub fn replay(
                 },
             };
             match f.header.kind {
+                FrameKind::Context => {
+                    if let Err(e) = dec.define_context(f.payload) {
+                        stats.problems += 1;
+                        on_problem(path, &bad("context", &e));
+                    }
+                }
                 FrameKind::Event => {
                     stats.events += 1;
-                    let p = match proto::Event::decode(f.payload) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            stats.problems += 1;
-                            on_problem(path, &bad("event", &e));
-                            continue;
-                        }
-                    };
-                    if !filter.matches(&p) {
+                    if let Err(e) = dec.decode(f.payload) {
+                        stats.problems += 1;
+                        on_problem(path, &bad("event", &e));
                         continue;
                     }
-                    let ev = match convert::event_from_proto(p) {
-                        Ok(ev) => ev,
-                        Err(e) => {
-                            stats.problems += 1;
-                            on_problem(path, &bad("event", &e));
-                            continue;
-                        }
-                    };
+                    if !filter.matches(&dec.event().agent, dec.time_ns()) {
+                        continue;
+                    }
                     stats.replayed += 1;
                     match &mut source {
                         Source::Rules(eval) => {
-                            for a in eval.evaluate(&ev) {
+                            for mut a in eval.evaluate(dec.event()) {
+                                // The reused event's time text is rendered only for alerts.
+                                a.event.time.clear();
+                                a.event.time.push_str(dec.time_text());
                                 stats.alerts += 1;
                                 on_alert(&a);
                             }
                         }
-                        Source::Recorded => recent.insert(seq, ev),
+                        Source::Recorded => recent.insert(seq, dec.event_with_time().clone()),
                     }
                 }
                 FrameKind::Alert => {
@@ -219,10 +216,16 @@ pub fn replay(
                             continue;
                         }
                     };
-                    if let Some(embedded) = &p.event
-                        && !filter.matches(embedded)
-                    {
-                        continue;
+                    if let Some(embedded) = &p.event {
+                        let agent = embedded.process.as_ref().map_or("", |p| p.agent.as_str());
+                        let t = if embedded.time_text.is_empty() {
+                            Some(embedded.time_unix_ns)
+                        } else {
+                            convert::parse_time_ns(&embedded.time_text)
+                        };
+                        if !filter.matches(agent, t) {
+                            continue;
+                        }
                     }
                     let event = match p.event_seq {
                         0 => None,

@@ -101,7 +101,7 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
             FrameKind::Event => rep.events += 1,
             FrameKind::Alert => rep.alerts += 1,
             FrameKind::Drops => rep.drops += 1,
-            FrameKind::Header => {}
+            FrameKind::Header | FrameKind::Context => {}
             FrameKind::Trailer => match proto::Trailer::decode(f.payload) {
                 Ok(t) => {
                     trailer_offset = Some(f.offset);

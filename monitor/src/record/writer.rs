@@ -21,7 +21,9 @@ use std::{
 use prost::Message;
 
 use super::{
-    RecordError, convert,
+    RecordError,
+    context::ContextCache,
+    convert,
     format::{self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH},
     proto,
 };
@@ -121,6 +123,8 @@ pub struct Recorder {
     last_sync: Instant,
     ident: Ident,
     closed: bool,
+    /// Process contexts defined in the current file.
+    contexts: ContextCache,
 }
 
 impl Recorder {
@@ -156,6 +160,7 @@ impl Recorder {
             last_sync: Instant::now(),
             ident: Ident::current(),
             closed: false,
+            contexts: ContextCache::default(),
         };
         r.write_log_header(String::new())?;
         Ok(r)
@@ -172,8 +177,31 @@ impl Recorder {
     }
 
     /// Records an enriched event; returns its sequence number (for [`Recorder::record_alert`]).
+    /// The event's process fields go in a Context frame written just before it when they are new
+    /// (see `context.rs`); both land in the same file.
     pub fn record_event(&mut self, ev: &Enriched) -> Result<u64, RecordError> {
-        let seq = self.write_message(FrameKind::Event, &convert::event_to_proto(ev))?;
+        let time_ns = convert::canonical_time_ns(&ev.time);
+        let mut ctx = self.contexts.context_for(ev, time_ns, self.file_frames);
+        let mut msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
+        let need = 2 * FRAME_HEADER_LEN + msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len);
+        if self.needs_rotation(need) {
+            self.rotate()?;
+            ctx = self.contexts.context_for(ev, time_ns, self.file_frames);
+            msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
+        }
+        let res = match &ctx.define {
+            Some(def) => self.write_message(FrameKind::Context, def, false).map(|_| ()),
+            None => Ok(()),
+        }
+        .and_then(|()| self.write_message(FrameKind::Event, &msg, false));
+        let seq = match res {
+            Ok(seq) => seq,
+            Err(e) => {
+                // The context may not have been written: define everything again from here on.
+                self.contexts.clear();
+                return Err(e);
+            }
+        };
         self.file_events += 1;
         Ok(seq)
     }
@@ -181,7 +209,7 @@ impl Recorder {
     /// Records an alert. `event_seq` is what [`Recorder::record_event`] returned for the triggering
     /// event; 0 if it was not recorded (the event is then stored inside the alert).
     pub fn record_alert(&mut self, alert: &Alert, event_seq: u64) -> Result<(), RecordError> {
-        self.write_message(FrameKind::Alert, &convert::alert_to_proto(alert, event_seq))?;
+        self.write_message(FrameKind::Alert, &convert::alert_to_proto(alert, event_seq), true)?;
         self.file_alerts += 1;
         Ok(())
     }
@@ -193,7 +221,7 @@ impl Recorder {
             total,
             time_unix_ns: now_ns(),
         };
-        self.write_message(FrameKind::Drops, &msg).map(|_| ())
+        self.write_message(FrameKind::Drops, &msg, true).map(|_| ())
     }
 
     /// Makes everything written so far durable (`fdatasync`).
@@ -251,11 +279,12 @@ impl Recorder {
         Ok(())
     }
 
-    /// Encodes, rotates if the frame would not fit, writes. Returns the frame's sequence number.
-    fn write_message(&mut self, kind: FrameKind, msg: &impl Message) -> Result<u64, RecordError> {
+    /// Encodes, rotates if the frame would not fit (and `may_rotate`), writes. Returns the frame's
+    /// sequence number.
+    fn write_message(&mut self, kind: FrameKind, msg: &impl Message, may_rotate: bool) -> Result<u64, RecordError> {
         let mut buf = std::mem::take(&mut self.buf);
         let res = encode_into(&mut buf, msg).and_then(|()| {
-            if self.needs_rotation(buf.len()) {
+            if may_rotate && self.needs_rotation(buf.len()) {
                 self.rotate()?;
             }
             self.append(kind, &mut buf)
@@ -287,6 +316,7 @@ impl Recorder {
         self.file_frames = 0;
         self.file_events = 0;
         self.file_alerts = 0;
+        self.contexts.clear();
         self.write_log_header(prev_file)
     }
 

@@ -1,0 +1,246 @@
+//! Process contexts (format 2).
+//!
+//! Most of an enriched event describes its process: ids, comm, executable, ancestry, cgroup, agent.
+//! Writing that with every event made frames ~3× larger than the event itself, and every byte is
+//! hashed into the chain and decoded on replay. So the writer puts those fields in a Context frame
+//! once per process ([`ContextCache`]) and events refer to it by id; the reader keeps the defined
+//! contexts in a bounded table ([`ContextTable`]).
+//!
+//! Robustness: ids are slots `1..=MAX_CONTEXTS` (the reader's memory is bounded), and a context in
+//! use is redefined every [`CONTEXT_REFRESH_FRAMES`] frames, so after a damaged frame (which may have
+//! been a Context) the reader forgets every context and events are attributed again as soon as their
+//! context is redefined: a bounded number of events is reported unattributable, none is misattributed.
+use std::collections::HashMap;
+
+use super::{
+    convert::ConvertError,
+    format::{CONTEXT_REFRESH_FRAMES, MAX_CONTEXTS},
+    proto,
+};
+use crate::output::Enriched;
+
+/// Writer side: which context each process's events refer to.
+#[derive(Default)]
+pub struct ContextCache {
+    by_pid: HashMap<u32, Cached>,
+    /// The pid each slot was last given to (index: id − 1).
+    slot_owner: Vec<u32>,
+    /// The slot the next new context takes (0-based, wraps).
+    next_slot: u32,
+}
+
+struct Cached {
+    ctx: proto::Context,
+    /// The frame number (within the file) the context was defined at.
+    defined_at: u64,
+}
+
+/// What the writer needs for one event: the context id to refer to, the wall-clock offset the
+/// event's time is relative to, and a Context frame to write first if the context is new.
+pub struct ContextRef {
+    pub id: u32,
+    pub wall_offset_ns: i64,
+    pub define: Option<proto::Context>,
+}
+
+impl ContextCache {
+    /// The context of `ev`, written at frame number `frame` of the current file. `time_ns` is the
+    /// event's wall-clock time if known (the offset of a new context is taken from it).
+    pub fn context_for(&mut self, ev: &Enriched, time_ns: Option<i64>, frame: u64) -> ContextRef {
+        let pid = ev.event.header.pid;
+        if let Some(c) = self.by_pid.get(&pid)
+            && frame.saturating_sub(c.defined_at) < CONTEXT_REFRESH_FRAMES
+            && same_process(&c.ctx, ev)
+        {
+            return ContextRef {
+                id: c.ctx.id,
+                wall_offset_ns: c.ctx.wall_offset_ns,
+                define: None,
+            };
+        }
+        // A new slot, unless this pid's old context is redefined in place (refresh or change).
+        let id = match self.by_pid.get(&pid) {
+            Some(c) => c.ctx.id,
+            None => self.take_slot(pid),
+        };
+        let wall_offset_ns = time_ns
+            .and_then(|t| t.checked_sub(i64::try_from(ev.event.header.ktime_ns).ok()?))
+            .unwrap_or(0);
+        let ctx = context_of(ev, id, wall_offset_ns);
+        self.by_pid.insert(
+            pid,
+            Cached {
+                ctx: ctx.clone(),
+                defined_at: frame,
+            },
+        );
+        ContextRef {
+            id,
+            wall_offset_ns,
+            define: Some(ctx),
+        }
+    }
+
+    /// Takes the next slot for `pid`, evicting the process that held it.
+    fn take_slot(&mut self, pid: u32) -> u32 {
+        let slot = self.next_slot;
+        self.next_slot = (self.next_slot + 1) % MAX_CONTEXTS;
+        let i = slot as usize;
+        if let Some(old) = self.slot_owner.get(i).copied() {
+            if self.by_pid.get(&old).is_some_and(|c| c.ctx.id == slot + 1) {
+                self.by_pid.remove(&old);
+            }
+            self.slot_owner[i] = pid;
+        } else {
+            self.slot_owner.push(pid);
+        }
+        slot + 1
+    }
+
+    /// Forgets everything (a new file starts with no contexts).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+fn same_process(c: &proto::Context, ev: &Enriched) -> bool {
+    let h = &ev.event.header;
+    let Some(p) = &c.process else { return false };
+    c.pid == h.pid
+        && c.ppid == h.ppid
+        && c.uid == h.uid
+        && c.gid == h.gid
+        && c.cgroup_id == h.cgroup_id
+        && c.comm == h.comm
+        && p.exe == ev.exe
+        && p.cgroup == ev.cgroup
+        && p.agent == ev.agent
+        && p.ancestors.len() == ev.ancestors.len()
+        && p.ancestors
+            .iter()
+            .zip(&ev.ancestors)
+            .all(|(a, b)| a.pid == b.pid && a.exe == b.exe)
+}
+
+fn context_of(ev: &Enriched, id: u32, wall_offset_ns: i64) -> proto::Context {
+    let h = &ev.event.header;
+    proto::Context {
+        id,
+        pid: h.pid,
+        ppid: h.ppid,
+        uid: h.uid,
+        gid: h.gid,
+        cgroup_id: h.cgroup_id,
+        comm: h.comm.clone(),
+        process: Some(super::convert::process_to_proto(ev)),
+        wall_offset_ns,
+    }
+}
+
+/// Reader side: the contexts defined so far in the current file.
+#[derive(Default)]
+pub struct ContextTable {
+    /// Index: id − 1. Each definition bumps `generation` so users can tell a redefined slot apart.
+    slots: Vec<Option<Defined>>,
+    generation: u64,
+}
+
+pub struct Defined {
+    pub ctx: proto::Context,
+    /// Unique per definition within this table's life.
+    pub generation: u64,
+}
+
+impl ContextTable {
+    pub fn define(&mut self, ctx: proto::Context) -> Result<(), ConvertError> {
+        if ctx.id == 0 || ctx.id > MAX_CONTEXTS {
+            return Err(ConvertError::OutOfRange {
+                what: "context id",
+                value: u64::from(ctx.id),
+            });
+        }
+        let i = (ctx.id - 1) as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.generation += 1;
+        self.slots[i] = Some(Defined {
+            ctx,
+            generation: self.generation,
+        });
+        Ok(())
+    }
+
+    pub fn get(&self, id: u32) -> Result<&Defined, ConvertError> {
+        id.checked_sub(1)
+            .and_then(|i| self.slots.get(i as usize))
+            .and_then(Option::as_ref)
+            .ok_or(ConvertError::UnknownContext(id))
+    }
+
+    /// Forgets every context: at a new file, and after damage (a lost frame may have redefined one).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::synth::synthetic_event;
+
+    #[test]
+    fn a_process_gets_one_context_until_it_changes_or_is_refreshed() {
+        let mut cache = ContextCache::default();
+        let ev = synthetic_event(0);
+        let first = cache.context_for(&ev, Some(1_000), 0);
+        assert_eq!(first.id, 1);
+        assert!(first.define.is_some());
+        assert!(cache.context_for(&ev, Some(2_000), 1).define.is_none());
+        // Same pid, another executable (after exec): redefined in the same slot.
+        let mut changed = ev.clone();
+        changed.exe = "/usr/bin/other".into();
+        let r = cache.context_for(&changed, None, 2);
+        assert_eq!((r.id, r.define.is_some()), (1, true));
+        // Refreshed after CONTEXT_REFRESH_FRAMES.
+        assert!(cache.context_for(&changed, None, 3).define.is_none());
+        assert!(
+            cache
+                .context_for(&changed, None, 2 + CONTEXT_REFRESH_FRAMES)
+                .define
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn slots_wrap_and_evict_their_previous_owner() {
+        let mut cache = ContextCache::default();
+        let mut ev = synthetic_event(0);
+        for pid in 0..MAX_CONTEXTS + 1 {
+            ev.event.header.pid = 10_000 + pid;
+            let r = cache.context_for(&ev, None, 0);
+            assert_eq!(r.id, pid % MAX_CONTEXTS + 1);
+        }
+        // Pid 10000 lost slot 1 to the last one: it gets a new slot and a new definition.
+        ev.event.header.pid = 10_000;
+        let r = cache.context_for(&ev, None, 0);
+        assert_eq!((r.id, r.define.is_some()), (2, true));
+        assert!(cache.by_pid.len() <= MAX_CONTEXTS as usize);
+    }
+
+    #[test]
+    fn the_table_rejects_ids_out_of_range_and_forgets_on_clear() {
+        let mut t = ContextTable::default();
+        let ctx = |id| proto::Context {
+            id,
+            ..Default::default()
+        };
+        assert!(t.define(ctx(0)).is_err());
+        assert!(t.define(ctx(MAX_CONTEXTS + 1)).is_err());
+        t.define(ctx(7)).unwrap();
+        assert_eq!(t.get(7).unwrap().ctx.id, 7);
+        assert_eq!(t.get(6).err(), Some(ConvertError::UnknownContext(6)));
+        t.clear();
+        assert!(t.get(7).is_err());
+    }
+}

@@ -1,0 +1,557 @@
+//! Replay's hot path: event frames decoded into one reused [`Enriched`].
+//!
+//! An event of format 2 is small (its process fields are in a Context frame), so what remains is to
+//! avoid rebuilding the process fields for every event: they are copied into the reused event only
+//! when the event refers to another context than the one before, and the RFC 3339 time text is only
+//! rendered when someone needs it (an alert), not for every event.
+use prost::Message;
+
+use super::{
+    context::ContextTable,
+    convert::{self, ConvertError},
+    proto,
+    wire::{Wire, zigzag32, zigzag64},
+};
+use crate::{
+    event::{Body, ConnectInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, OpenInfo},
+    output::Enriched,
+};
+
+/// Decodes the event frames of one log file (call [`EventDecoder::reset`] between files and after
+/// damage).
+pub struct EventDecoder {
+    contexts: ContextTable,
+    ev: Enriched,
+    /// Generation of the context whose fields `ev` holds (0: none).
+    ev_context: u64,
+    /// Wall-clock time of `ev`; `ev.time` is rendered from it on demand.
+    time_ns: Option<i64>,
+    time_rendered: bool,
+}
+
+impl Default for EventDecoder {
+    fn default() -> Self {
+        Self {
+            contexts: ContextTable::default(),
+            ev: empty_event(),
+            ev_context: 0,
+            time_ns: None,
+            time_rendered: true,
+        }
+    }
+}
+
+impl EventDecoder {
+    /// Forgets the defined contexts: at a new file, and after damage.
+    pub fn reset(&mut self) {
+        self.contexts.clear();
+        self.ev_context = 0;
+    }
+
+    /// A Context frame's payload.
+    pub fn define_context(&mut self, payload: &[u8]) -> Result<(), String> {
+        let c = proto::Context::decode(payload).map_err(|e| e.to_string())?;
+        self.contexts.define(c).map_err(|e| e.to_string())
+    }
+
+    /// An Event frame's payload; the event is then [`EventDecoder::event`].
+    pub fn decode(&mut self, payload: &[u8]) -> Result<(), String> {
+        if self.decode_in_place(payload).is_some() {
+            return Ok(());
+        }
+        let p = proto::Event::decode(payload).map_err(|e| e.to_string())?;
+        self.decode_proto(p).map_err(|e| e.to_string())
+    }
+
+    /// The fast path for the usual shape of a format 2 event (each field at most once, a context,
+    /// a common body kind): fields are read from the payload into the reused event, without
+    /// allocating. `None` for anything else, including every error: [`EventDecoder::decode`] then
+    /// decodes with prost, the reference (a property test checks that both agree).
+    fn decode_in_place(&mut self, payload: &[u8]) -> Option<()> {
+        let mut w = Wire::new(payload);
+        let (mut time_unix_ns, mut context, mut resolved_is_raw, mut time_adjust_ns) = (0i64, 0u32, false, 0i64);
+        let (mut header, mut resolved, mut body) = (None, None, None);
+        let mut seen = 0u32;
+        while !w.done() {
+            let (field, wt) = w.key()?;
+            if field < 32 {
+                if seen & (1 << field) != 0 {
+                    return None;
+                }
+                seen |= 1 << field;
+            }
+            match field {
+                1 => time_unix_ns = w.varint_field(wt)? as i64,
+                3 => header = Some(w.len_field(wt)?),
+                5 => resolved = Some(w.str_field(wt)?),
+                6 => context = w.varint_field(wt)? as u32,
+                7 => resolved_is_raw = w.varint_field(wt)? != 0,
+                8 => time_adjust_ns = zigzag64(w.varint_field(wt)?),
+                // time_text, inline process fields, rarer bodies: the general path.
+                2 | 4 | 13 | 16 | 17 => return None,
+                10..=15 => {
+                    if body.is_some() {
+                        return None;
+                    }
+                    body = Some((field, w.len_field(wt)?));
+                }
+                _ => w.skip(wt)?,
+            }
+        }
+        if context == 0 {
+            return None;
+        }
+        let (body_field, body_bytes) = body?;
+        let defined = self.contexts.get(context).ok()?;
+        // Header: ktime, tid and the flags; the process fields come from the context.
+        let mut hw = Wire::new(header?);
+        let (mut ktime_ns, mut tid, mut flags) = (0u64, 0u32, [false; 3]);
+        while !hw.done() {
+            let (field, wt) = hw.key()?;
+            match field {
+                1 => ktime_ns = hw.varint_field(wt)?,
+                3 => tid = hw.varint_field(wt)? as u32,
+                9..=11 => flags[field as usize - 9] = hw.varint_field(wt)? != 0,
+                2 | 4..=7 => drop(hw.varint_field(wt)?),
+                8 => drop(hw.str_field(wt)?),
+                _ => hw.skip(wt)?,
+            }
+        }
+        if !read_body(&mut self.ev.event.body, body_field, body_bytes) {
+            return None;
+        }
+        let raw = match &self.ev.event.body {
+            Body::Open(o) => Some(o.path.as_str()),
+            Body::Exec(x) => Some(x.filename.as_str()),
+            _ => None,
+        };
+        match (resolved, resolved_is_raw) {
+            (Some(r), _) => set_opt(&mut self.ev.resolved_path, r),
+            (None, true) => {
+                // Borrow juggling: the raw path lives in the body of the same event.
+                let raw = raw?.to_owned();
+                match &mut self.ev.resolved_path {
+                    Some(r) => {
+                        r.clear();
+                        r.push_str(&raw);
+                    }
+                    None => self.ev.resolved_path = Some(raw),
+                }
+            }
+            (None, false) => self.ev.resolved_path = None,
+        }
+        let ns = if time_unix_ns != 0 {
+            i128::from(time_unix_ns)
+        } else {
+            i128::from(ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(time_adjust_ns)
+        };
+        self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
+        self.time_rendered = false;
+        if self.ev_context != defined.generation {
+            convert::fill_context(&mut self.ev, &defined.ctx);
+            self.ev_context = defined.generation;
+        }
+        let eh = &mut self.ev.event.header;
+        (eh.ktime_ns, eh.tid, eh.truncated, eh.read_failed, eh.denied) = (ktime_ns, tid, flags[0], flags[1], flags[2]);
+        Some(())
+    }
+
+    fn decode_proto(&mut self, p: proto::Event) -> Result<(), ConvertError> {
+        if p.context == 0 {
+            // Format 1 (or an event recorded without context): everything is inline.
+            self.time_ns = if p.time_text.is_empty() {
+                Some(p.time_unix_ns)
+            } else {
+                convert::parse_time_ns(&p.time_text)
+            };
+            self.ev = convert::event_from_proto(p)?;
+            self.ev_context = 0;
+            self.time_rendered = true;
+            return Ok(());
+        }
+        let defined = self.contexts.get(p.context)?;
+        let h = p.header.ok_or(ConvertError::Missing("event header"))?;
+        let body = convert::body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
+        if !p.time_text.is_empty() {
+            self.time_ns = convert::parse_time_ns(&p.time_text);
+            self.ev.time = p.time_text;
+            self.time_rendered = true;
+        } else {
+            let ns = if p.time_unix_ns != 0 {
+                i128::from(p.time_unix_ns)
+            } else {
+                i128::from(h.ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(p.time_adjust_ns)
+            };
+            self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
+            self.time_rendered = false;
+        }
+        if self.ev_context != defined.generation {
+            convert::fill_context(&mut self.ev, &defined.ctx);
+            self.ev_context = defined.generation;
+        }
+        let eh = &mut self.ev.event.header;
+        (eh.ktime_ns, eh.tid, eh.truncated, eh.read_failed, eh.denied) =
+            (h.ktime_ns, h.tid, h.truncated, h.read_failed, h.denied);
+        self.ev.event.body = body;
+        match (p.resolved_path, p.resolved_is_raw) {
+            (Some(r), _) => self.ev.resolved_path = Some(r),
+            (None, true) => {
+                let raw = match &self.ev.event.body {
+                    Body::Open(o) => &o.path,
+                    Body::Exec(x) => &x.filename,
+                    _ => return Err(ConvertError::Missing("path for resolved_is_raw")),
+                };
+                match &mut self.ev.resolved_path {
+                    Some(r) => r.clone_from(raw),
+                    None => self.ev.resolved_path = Some(raw.clone()),
+                }
+            }
+            (None, false) => self.ev.resolved_path = None,
+        }
+        Ok(())
+    }
+
+    /// The last decoded event. Its `time` text may be stale: see [`EventDecoder::time_text`].
+    pub fn event(&self) -> &Enriched {
+        &self.ev
+    }
+
+    /// The last decoded event with its `time` text rendered.
+    pub fn event_with_time(&mut self) -> &Enriched {
+        self.render_time();
+        &self.ev
+    }
+
+    /// The last decoded event's time text (as live output printed it).
+    pub fn time_text(&mut self) -> &str {
+        self.render_time();
+        &self.ev.time
+    }
+
+    fn render_time(&mut self) {
+        if !self.time_rendered {
+            self.ev.time = convert::format_time_ns(self.time_ns.unwrap_or(0));
+            self.time_rendered = true;
+        }
+    }
+
+    /// The last decoded event's wall-clock time, ns since the epoch (`None`: not known).
+    pub fn time_ns(&self) -> Option<i64> {
+        self.time_ns
+    }
+}
+
+fn set_str(s: &mut String, v: &str) {
+    s.clear();
+    s.push_str(v);
+}
+
+fn set_opt(s: &mut Option<String>, v: &str) {
+    match s {
+        Some(s) => set_str(s, v),
+        None => *s = Some(v.to_owned()),
+    }
+}
+
+/// Reads a body sub-message (field number of the `oneof`) into `body`, reusing its buffers when it
+/// already is of that kind. False for anything [`convert::body_from_proto`] would not accept the same
+/// way (the caller then takes the general path).
+fn read_body(body: &mut Body, field: u32, bytes: &[u8]) -> bool {
+    read_body_opt(body, field, bytes).is_some()
+}
+
+fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
+    let mut w = Wire::new(bytes);
+    match field {
+        10 => {
+            if !matches!(body, Body::Exec(_)) {
+                *body = Body::Exec(ExecInfo {
+                    filename: String::new(),
+                    argv: Vec::new(),
+                    argv_truncated: false,
+                });
+            }
+            let Body::Exec(x) = body else { return None };
+            let mut n = 0;
+            let (mut filename, mut truncated) = ("", false);
+            while !w.done() {
+                let (f, wt) = w.key()?;
+                match f {
+                    1 => filename = w.str_field(wt)?,
+                    2 => {
+                        let a = w.str_field(wt)?;
+                        match x.argv.get_mut(n) {
+                            Some(s) => set_str(s, a),
+                            None => x.argv.push(a.to_owned()),
+                        }
+                        n += 1;
+                    }
+                    3 => truncated = w.varint_field(wt)? != 0,
+                    _ => w.skip(wt)?,
+                }
+            }
+            x.argv.truncate(n);
+            set_str(&mut x.filename, filename);
+            x.argv_truncated = truncated;
+        }
+        11 => {
+            if !matches!(body, Body::Open(_)) {
+                *body = Body::Open(OpenInfo {
+                    path: String::new(),
+                    flags: 0,
+                    mode: 0,
+                    dfd: 0,
+                    syscall: "openat",
+                });
+            }
+            let Body::Open(o) = body else { return None };
+            let (mut path, mut flags, mut mode, mut dfd, mut dir_fd, mut syscall) = ("", 0, 0, 0, None, 0);
+            while !w.done() {
+                let (f, wt) = w.key()?;
+                match f {
+                    1 => path = w.str_field(wt)?,
+                    2 => flags = w.varint_field(wt)? as u32,
+                    3 => mode = w.varint_field(wt)? as u32,
+                    4 => dfd = w.varint_field(wt)? as i32,
+                    5 => syscall = w.varint_field(wt)? as i32,
+                    6 => dir_fd = Some(zigzag32(w.varint_field(wt)?)),
+                    _ => w.skip(wt)?,
+                }
+            }
+            o.syscall = match proto::OpenSyscall::try_from(syscall) {
+                Ok(proto::OpenSyscall::Openat) => "openat",
+                Ok(proto::OpenSyscall::Openat2) => "openat2",
+                _ => return None,
+            };
+            set_str(&mut o.path, path);
+            (o.flags, o.mode, o.dfd) = (flags, mode, dir_fd.unwrap_or(dfd));
+        }
+        12 => {
+            let (mut family, mut addr, mut port, mut fd) = (0, "", 0u64, 0);
+            while !w.done() {
+                let (f, wt) = w.key()?;
+                match f {
+                    1 => family = w.varint_field(wt)? as i32,
+                    2 => addr = w.str_field(wt)?,
+                    3 => port = u64::from(w.varint_field(wt)? as u32),
+                    4 => fd = w.varint_field(wt)? as i32,
+                    _ => w.skip(wt)?,
+                }
+            }
+            let family = match proto::Family::try_from(family) {
+                Ok(proto::Family::Inet) => Family::Inet,
+                Ok(proto::Family::Inet6) => Family::Inet6,
+                Ok(proto::Family::Unix) => Family::Unix,
+                Ok(proto::Family::Other) => Family::Other,
+                _ => return None,
+            };
+            let port = u16::try_from(port).ok()?;
+            match body {
+                Body::Connect(c) => {
+                    set_str(&mut c.addr, addr);
+                    (c.family, c.port, c.fd) = (family, port, fd);
+                }
+                _ => {
+                    *body = Body::Connect(ConnectInfo {
+                        family,
+                        addr: addr.to_owned(),
+                        port,
+                        fd,
+                    })
+                }
+            }
+        }
+        14 => {
+            let mut child_pid = 0;
+            while !w.done() {
+                let (f, wt) = w.key()?;
+                match f {
+                    1 => child_pid = w.varint_field(wt)? as u32,
+                    _ => w.skip(wt)?,
+                }
+            }
+            *body = Body::Fork(ForkInfo { child_pid });
+        }
+        15 => {
+            let (mut exit_code, mut signal) = (None, None);
+            while !w.done() {
+                let (f, wt) = w.key()?;
+                match f {
+                    1 => exit_code = Some(w.varint_field(wt)? as i32),
+                    2 => signal = Some(w.varint_field(wt)? as i32),
+                    _ => w.skip(wt)?,
+                }
+            }
+            *body = Body::Exit(ExitInfo { exit_code, signal });
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+fn empty_event() -> Enriched {
+    Enriched {
+        time: String::new(),
+        event: Event {
+            header: Header::default(),
+            body: Body::Fork(ForkInfo { child_pid: 0 }),
+        },
+        exe: String::new(),
+        ancestors: Vec::new(),
+        cgroup: String::new(),
+        agent: String::new(),
+        resolved_path: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use prost::Message;
+
+    use super::*;
+    use crate::record::{
+        context::ContextCache,
+        synth::{AgentSession, synthetic_event},
+    };
+
+    /// Encodes `events` as a writer would: (kind, payload) of each Context and Event frame.
+    fn frames(events: impl IntoIterator<Item = Enriched>) -> Vec<(bool, Vec<u8>)> {
+        let mut cache = ContextCache::default();
+        let mut out = Vec::new();
+        for (i, ev) in events.into_iter().enumerate() {
+            let t = convert::canonical_time_ns(&ev.time);
+            let r = cache.context_for(&ev, t, i as u64);
+            if let Some(c) = &r.define {
+                out.push((true, c.encode_to_vec()));
+            }
+            out.push((false, convert::event_to_proto_v2(&ev, &r, t).encode_to_vec()));
+        }
+        out
+    }
+
+    fn json(e: &Enriched) -> serde_json::Value {
+        serde_json::to_value(e).unwrap()
+    }
+
+    /// Decodes `payload` both ways with the contexts of `dec`; the fast path must give what prost
+    /// gives whenever it takes the event.
+    fn check(dec: &mut EventDecoder, payload: &[u8]) -> Result<bool, TestCaseError> {
+        let reference = proto::Event::decode(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|p| convert::event_from_proto_in(p, &dec.contexts).map_err(|e| e.to_string()));
+        let fast = dec.decode_in_place(payload).is_some();
+        if fast {
+            let fast_ev = json(dec.event_with_time());
+            let r = reference
+                .as_ref()
+                .map_err(|e| TestCaseError::fail(format!("fast path took a bad event: {e}")))?;
+            prop_assert_eq!(fast_ev, json(r));
+        }
+        // The public entry point agrees with the reference either way.
+        match (dec.decode(payload), reference) {
+            (Ok(()), Ok(r)) => prop_assert_eq!(json(dec.event_with_time()), json(&r)),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "decode {a:?} vs reference {:?}", b.map(|_| ())),
+        }
+        Ok(fast)
+    }
+
+    fn feed(dec: &mut EventDecoder, frames: &[(bool, Vec<u8>)]) -> Result<usize, TestCaseError> {
+        let mut fast = 0;
+        for (is_context, payload) in frames {
+            if *is_context {
+                dec.define_context(payload).unwrap();
+            } else if check(dec, payload)? {
+                fast += 1;
+            }
+        }
+        Ok(fast)
+    }
+
+    #[test]
+    fn fast_path_agrees_with_prost_on_recorded_shapes() {
+        let session: Vec<Enriched> = AgentSession::default().take(5_000).collect();
+        let mut dec = EventDecoder::default();
+        let fast = feed(&mut dec, &frames(session)).unwrap();
+        assert!(fast > 4_900, "the usual events take the fast path ({fast})");
+        let mut dec = EventDecoder::default();
+        feed(&mut dec, &frames((0..64).map(synthetic_event))).unwrap();
+    }
+
+    fn arb_event() -> impl Strategy<Value = Enriched> {
+        let s = || "\\PC{0,12}";
+        (
+            0u64..64,
+            (any::<u32>(), any::<u32>(), any::<u64>(), s(), s()),
+            (
+                s(),
+                proptest::collection::vec(s(), 0..4),
+                any::<i32>(),
+                any::<u32>(),
+                any::<u16>(),
+            ),
+            (
+                proptest::option::of(s()),
+                any::<bool>(),
+                0u64..u64::MAX / 4,
+                any::<[bool; 3]>(),
+            ),
+        )
+            .prop_map(
+                |(i, (pid, tid, ktime, comm, exe), (path, argv, fd, flags, port), (resolved, raw, k2, fl))| {
+                    let mut ev = synthetic_event(i);
+                    let h = &mut ev.event.header;
+                    (h.pid, h.tid, h.ktime_ns, h.comm) = (pid, tid, ktime.max(k2), comm);
+                    (h.truncated, h.read_failed, h.denied) = (fl[0], fl[1], fl[2]);
+                    ev.exe = exe;
+                    match &mut ev.event.body {
+                        Body::Open(o) => (o.path, o.dfd, o.flags) = (path.clone(), fd, flags),
+                        Body::Exec(x) => (x.filename, x.argv) = (path.clone(), argv),
+                        Body::Connect(c) => (c.addr, c.port, c.fd) = (path.clone(), port, fd),
+                        Body::Exit(x) => x.signal = Some(fd),
+                        _ => {}
+                    }
+                    ev.resolved_path = if raw { Some(path) } else { resolved };
+                    ev
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_path_agrees_with_prost_on_arbitrary_events(events in proptest::collection::vec(arb_event(), 1..8)) {
+            let mut dec = EventDecoder::default();
+            feed(&mut dec, &frames(events))?;
+        }
+
+        #[test]
+        fn fast_path_agrees_with_prost_on_damaged_payloads(
+            i in 0usize..40,
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+            insert in proptest::collection::vec(any::<u8>(), 0..6),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let all = frames(AgentSession::default().take(40));
+            let mut dec = EventDecoder::default();
+            for (is_context, payload) in &all {
+                if *is_context {
+                    dec.define_context(payload).unwrap();
+                }
+            }
+            let events: Vec<&Vec<u8>> = all.iter().filter(|(c, _)| !c).map(|(_, p)| p).collect();
+            let mut b = events[i % events.len()].clone();
+            for (k, x) in &flips {
+                let k = k.index(b.len());
+                b[k] ^= x | 1;
+            }
+            let at = at.index(b.len() + 1);
+            b.splice(at..at, insert.iter().copied());
+            b.truncate(cut.index(b.len() + 1).max(b.len() / 2));
+            check(&mut dec, &b)?;
+        }
+    }
+}

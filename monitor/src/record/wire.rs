@@ -1,0 +1,144 @@
+//! A minimal protobuf wire reader for replay's hot path (see `decoder.rs`): fields are read in
+//! place from the frame's bytes, without building prost messages. Anything unusual is reported as
+//! `None`, and the caller then decodes with prost, which stays the reference for what a payload
+//! means.
+
+/// Wire types.
+pub const VARINT: u8 = 0;
+pub const FIXED64: u8 = 1;
+pub const LEN: u8 = 2;
+pub const FIXED32: u8 = 5;
+
+/// A cursor over one message's bytes.
+pub struct Wire<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Wire<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    pub fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    pub fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = *self.buf.get(self.pos)?;
+            self.pos += 1;
+            // The 10th byte may only carry the top bit of a u64 (prost rejects more).
+            if i == 9 && b > 1 {
+                return None;
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The next field's number and wire type.
+    pub fn key(&mut self) -> Option<(u32, u8)> {
+        let k = u32::try_from(self.varint()?).ok()?;
+        let field = k >> 3;
+        let wire = (k & 7) as u8;
+        if field == 0 {
+            return None;
+        }
+        Some((field, wire))
+    }
+
+    /// A length-delimited field's bytes.
+    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        let end = self.pos.checked_add(len)?;
+        let b = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(b)
+    }
+
+    /// Skips a field of an unknown number (groups are not accepted).
+    pub fn skip(&mut self, wire: u8) -> Option<()> {
+        match wire {
+            VARINT => self.varint().map(drop),
+            FIXED64 => self.advance(8),
+            LEN => self.bytes().map(drop),
+            FIXED32 => self.advance(4),
+            _ => None,
+        }
+    }
+
+    fn advance(&mut self, n: usize) -> Option<()> {
+        let end = self.pos.checked_add(n)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    /// A varint field, checking its wire type.
+    pub fn varint_field(&mut self, wire: u8) -> Option<u64> {
+        if wire != VARINT {
+            return None;
+        }
+        self.varint()
+    }
+
+    /// A length-delimited field, checking its wire type.
+    pub fn len_field(&mut self, wire: u8) -> Option<&'a [u8]> {
+        if wire != LEN {
+            return None;
+        }
+        self.bytes()
+    }
+
+    pub fn str_field(&mut self, wire: u8) -> Option<&'a str> {
+        std::str::from_utf8(self.len_field(wire)?).ok()
+    }
+}
+
+pub fn zigzag64(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+pub fn zigzag32(v: u64) -> i32 {
+    let v = v as u32;
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_and_zigzag_match_prost() {
+        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX, (-100i64) as u64] {
+            let mut buf = Vec::new();
+            prost::encoding::encode_varint(v, &mut buf);
+            assert_eq!(Wire::new(&buf).varint(), Some(v));
+        }
+        for v in [0i64, -1, 1, -100, i64::MIN, i64::MAX] {
+            let mut buf = Vec::new();
+            prost::encoding::sint64::encode(1, &v, &mut buf);
+            let mut w = Wire::new(&buf);
+            assert_eq!(w.key(), Some((1, VARINT)));
+            assert_eq!(zigzag64(w.varint().unwrap()), v);
+        }
+        for v in [0i32, -1, -100, i32::MIN, i32::MAX] {
+            let mut buf = Vec::new();
+            prost::encoding::sint32::encode(1, &v, &mut buf);
+            let mut w = Wire::new(&buf);
+            w.key();
+            assert_eq!(zigzag32(w.varint().unwrap()), v);
+        }
+        // Overlong and unterminated varints are refused.
+        assert_eq!(Wire::new(&[0xff; 11]).varint(), None);
+        assert_eq!(Wire::new(&[0x80]).varint(), None);
+        assert_eq!(Wire::new(&[0x05, b'a']).bytes(), None);
+    }
+}
