@@ -147,6 +147,7 @@ impl EventDecoder {
         };
         self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
         self.time_rendered = false;
+        self.ev.time.clear();
         if self.ev_context != defined.generation {
             convert::fill_context(&mut self.ev, &defined.ctx);
             self.ev_context = defined.generation;
@@ -184,6 +185,7 @@ impl EventDecoder {
             };
             self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
             self.time_rendered = false;
+            self.ev.time.clear();
         }
         if self.ev_context != defined.generation {
             convert::fill_context(&mut self.ev, &defined.ctx);
@@ -211,7 +213,8 @@ impl EventDecoder {
         Ok(())
     }
 
-    /// The last decoded event. Its `time` text may be stale: see [`EventDecoder::time_text`].
+    /// The last decoded event. Its `time` text may be empty (not rendered yet): see
+    /// [`EventDecoder::time_text`].
     pub fn event(&self) -> &Enriched {
         &self.ev
     }

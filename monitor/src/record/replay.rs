@@ -20,7 +20,9 @@ use super::{
 use crate::{alert::Alert, output::Enriched};
 
 /// What replay needs from a rule engine: the alerts an event raises. State (e.g. rate limits,
-/// sequences) may live in `self`; events come in recorded order.
+/// sequences) may live in `self`; events come in recorded order. The event's `time` text may be
+/// empty (it is rendered only for alerts; `event.header.ktime_ns` orders events); replay fills it in
+/// the alerts returned.
 pub trait Evaluator {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert>;
 }
