@@ -3,18 +3,39 @@
 //! match that advances also stays where it was (intermediate steps branch); a completed match is
 //! consumed.
 //!
-//! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the oldest
-//! is dropped first) and partial matches older than the window are expired on every event.
-use std::collections::{HashMap, VecDeque};
+//! A partial match is identified by the step it waits for and the values it captured for that
+//! step's `same` fields: an identical newer one replaces it. Whether a step matches an event does
+//! not depend on the partial match, and of the partial matches waiting for that step only the one
+//! whose captured values equal the event's can advance, so an event costs at most one condition
+//! evaluation and one lookup per step, however many partial matches are held.
+//!
+//! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the
+//! oldest inserted is dropped first) and partial matches older than the window are expired on every
+//! event of the agent.
+use std::{
+    borrow::Cow,
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap, VecDeque},
+    fmt::Write,
+    sync::Arc,
+};
 
 use super::{
     cond::Cond,
     eval::{EventView, eval},
-    fields::{Field, Kind, render},
+    fields::{Field, Kind, render, str_value},
 };
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;
 
 /// Partial matches kept per rule and agent.
 pub const MAX_PARTIALS: usize = 256;
+
+/// Stale queue entries tolerated (beyond twice the live ones) before a queue is compacted.
+const SLACK: usize = 32;
 
 #[derive(Debug)]
 pub struct Step {
@@ -25,19 +46,43 @@ pub struct Step {
 }
 
 #[derive(Debug)]
-struct Partial {
-    /// Index of the step this partial match waits for.
-    next: usize,
-    started_ns: u64,
-    /// Values of `steps[next].same`, taken from the previous step's event.
-    captured: Vec<String>,
-}
-
-#[derive(Debug)]
 pub struct Sequence {
     pub steps: Vec<Step>,
     pub within_ns: u64,
-    partials: HashMap<String, VecDeque<Partial>>,
+    /// Partial matches kept per agent: [`MAX_PARTIALS`] (tests lower it).
+    cap: usize,
+    agents: HashMap<String, Partials>,
+}
+
+/// One agent's partial matches.
+#[derive(Debug)]
+struct Partials {
+    /// Indexed by the step waited for: partial matches by the [`key`] of their captured values.
+    waiting: Vec<HashMap<Arc<str>, Entry>>,
+    /// Partial matches held (the sum of `waiting`'s lengths).
+    len: usize,
+    /// Insertion order, to drop the oldest at the cap. References to partial matches replaced or
+    /// removed since are stale (see [`Partials::live`]) and skipped.
+    order: VecDeque<Ref>,
+    /// Earliest start first, to expire; stale references as in `order`.
+    expiry: BinaryHeap<Reverse<(u64, Ref)>>,
+    /// The next insertion stamp.
+    stamp: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    started_ns: u64,
+    /// When it was inserted (unique per agent): tells live queue references from stale ones.
+    stamp: u64,
+}
+
+/// A queue reference to a partial match. Ordered by its stamp first, which is unique.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Ref {
+    stamp: u64,
+    next: usize,
+    key: Arc<str>,
 }
 
 impl Sequence {
@@ -45,7 +90,8 @@ impl Sequence {
         Self {
             steps,
             within_ns,
-            partials: HashMap::new(),
+            cap: MAX_PARTIALS,
+            agents: HashMap::new(),
         }
     }
 
@@ -55,74 +101,155 @@ impl Sequence {
             .filter(|k| self.steps.iter().any(|s| s.by_kind[*k as usize].is_some()))
     }
 
-    /// Feeds one event; true when it completes the sequence. Allocates only when a step matches.
+    /// Feeds one event; true when it completes the sequence. Costs at most one condition evaluation
+    /// and one lookup per step. Allocates only to hold a new partial match, and for the lookup when
+    /// a matching step compares several fields or a field that is not a string.
     pub fn observe(&mut self, kind: Kind, v: &EventView) -> bool {
         let Sequence {
             steps,
             within_ns,
-            partials,
+            cap,
+            agents,
         } = self;
         let now = v.ev.event.header.ktime_ns;
         let agent = v.ev.agent.as_str();
         let mut completed = false;
-        if let Some(list) = partials.get_mut(agent) {
-            list.retain(|p| now.saturating_sub(p.started_ns) <= *within_ns);
-            let mut advanced = Vec::new();
-            list.retain(|p| {
-                let step = &steps[p.next];
-                if !step_matches(step, kind, v)
-                    || !step
-                        .same
-                        .iter()
-                        .zip(&p.captured)
-                        .all(|(f, want)| same_value(*f, v, want))
-                {
-                    return true;
+        let mut emptied = false;
+        if let Some(st) = agents.get_mut(agent) {
+            st.expire(now, *within_ns);
+            // First find every partial match this event completes or advances, so that none
+            // created or advanced by the event is matched against it too.
+            // (stamp, started_ns, next) of the partial matches that advance.
+            let mut advanced: Vec<(u64, u64, usize)> = Vec::new();
+            for (k, step) in steps.iter().enumerate().skip(1) {
+                if st.waiting[k].is_empty() || !step_matches(step, kind, v) {
+                    continue;
                 }
-                if p.next + 1 == steps.len() {
+                let key = values_key(&step.same, v);
+                if k + 1 == steps.len() {
                     // A completed chain is consumed.
-                    completed = true;
-                    return false;
+                    completed |= st.remove(k, &key).is_some();
+                } else if let Some(e) = st.waiting[k].get(&*key) {
+                    // An intermediate step branches: the chain also stays where it is, so e.g.
+                    // every file written after a connect is tracked, not only the first.
+                    advanced.push((e.stamp, e.started_ns, k + 1));
                 }
-                // An intermediate step branches: the chain also stays where it is, so e.g. every
-                // file written after a connect is tracked, not only the first.
-                advanced.push(Partial {
-                    next: p.next + 1,
-                    started_ns: p.started_ns,
-                    captured: capture(steps, p.next + 1, v),
-                });
-                true
-            });
-            for p in advanced {
-                push(list, p);
             }
-            if list.is_empty() {
-                partials.remove(agent);
+            // Advanced chains are inserted in the order their origins were.
+            advanced.sort_unstable_by_key(|a| a.0);
+            for (_, started_ns, next) in advanced {
+                st.insert(*cap, next, values_key(&steps[next].same, v), started_ns);
             }
+            emptied = st.len == 0;
         }
         if steps.first().is_some_and(|s| step_matches(s, kind, v)) {
-            let p = Partial {
-                next: 1,
-                started_ns: now,
-                captured: capture(steps, 1, v),
-            };
-            match partials.get_mut(agent) {
-                Some(list) => push(list, p),
-                None => {
-                    partials.insert(agent.to_string(), VecDeque::from([p]));
-                }
+            let key = values_key(&steps[1].same, v);
+            if !agents.contains_key(agent) {
+                agents.insert(agent.to_string(), Partials::new(steps.len()));
             }
+            if let Some(st) = agents.get_mut(agent) {
+                st.insert(*cap, 1, key, now);
+            }
+        } else if emptied {
+            agents.remove(agent);
         }
         completed
     }
 
     pub fn forget(&mut self, agent: &str) {
-        self.partials.remove(agent);
+        self.agents.remove(agent);
     }
 
     /// Partial matches currently held (all agents).
     pub fn pending(&self) -> usize {
-        self.partials.values().map(VecDeque::len).sum()
+        self.agents.values().map(|p| p.len).sum()
+    }
+}
+
+impl Partials {
+    fn new(steps: usize) -> Self {
+        Self {
+            waiting: (0..steps).map(|_| HashMap::new()).collect(),
+            len: 0,
+            order: VecDeque::new(),
+            expiry: BinaryHeap::new(),
+            stamp: 0,
+        }
+    }
+
+    /// Whether `r` still refers to a held partial match (not one replaced or removed since).
+    fn live(waiting: &[HashMap<Arc<str>, Entry>], r: &Ref) -> bool {
+        waiting[r.next].get(&r.key).is_some_and(|e| e.stamp == r.stamp)
+    }
+
+    fn remove(&mut self, next: usize, key: &str) -> Option<Entry> {
+        let e = self.waiting[next].remove(key)?;
+        self.len -= 1;
+        Some(e)
+    }
+
+    /// Drops the partial matches started more than `within_ns` before `now`.
+    fn expire(&mut self, now: u64, within_ns: u64) {
+        while let Some(Reverse((started_ns, _))) = self.expiry.peek() {
+            if now.saturating_sub(*started_ns) <= within_ns {
+                break;
+            }
+            if let Some(Reverse((_, r))) = self.expiry.pop()
+                && Self::live(&self.waiting, &r)
+            {
+                self.remove(r.next, &r.key);
+            }
+        }
+    }
+
+    /// Adds a partial match, replacing an identical older one and enforcing the cap.
+    fn insert(&mut self, cap: usize, next: usize, key: Cow<str>, started_ns: u64) {
+        let key = match self.waiting[next].remove_entry(&*key) {
+            Some((k, _)) => {
+                self.len -= 1;
+                k
+            }
+            None => Arc::from(&*key),
+        };
+        if self.len >= cap {
+            self.drop_oldest();
+        }
+        let stamp = self.stamp;
+        self.stamp += 1;
+        self.waiting[next].insert(key.clone(), Entry { started_ns, stamp });
+        self.len += 1;
+        let r = Ref { stamp, next, key };
+        self.order.push_back(r.clone());
+        self.expiry.push(Reverse((started_ns, r)));
+        self.compact();
+    }
+
+    fn drop_oldest(&mut self) {
+        while let Some(r) = self.order.pop_front() {
+            if Self::live(&self.waiting, &r) {
+                self.remove(r.next, &r.key);
+                return;
+            }
+        }
+    }
+
+    /// Frees the stale references once they outnumber the live ones, so a partial match replaced
+    /// over and over does not grow the queues (amortised constant time per insertion).
+    fn compact(&mut self) {
+        let Partials {
+            waiting,
+            len,
+            order,
+            expiry,
+            ..
+        } = self;
+        let limit = 2 * *len + SLACK;
+        if order.len() > limit {
+            order.retain(|r| Self::live(waiting, r));
+        }
+        if expiry.len() > limit {
+            expiry.retain(|Reverse((_, r))| Self::live(waiting, r));
+        }
     }
 }
 
@@ -130,26 +257,35 @@ fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
     step.by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, v))
 }
 
-/// Values of `steps[next].same`, read from the current event.
-fn capture(steps: &[Step], next: usize, v: &EventView) -> Vec<String> {
-    steps
-        .get(next)
-        .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
-        .unwrap_or_default()
-}
-
-/// Adds a partial match, replacing an identical older one and enforcing the cap.
-fn push(list: &mut VecDeque<Partial>, p: Partial) {
-    list.retain(|q| !(q.next == p.next && q.captured == p.captured));
-    if list.len() >= MAX_PARTIALS {
-        list.pop_front();
+/// Values of a step's `same` fields as one string: the value itself for a single field (the usual
+/// case), length-prefixed values for several. A step's partial matches all have the same number of
+/// values, so equal keys mean equal values.
+fn key<'a>(n: usize, mut values: impl Iterator<Item = Cow<'a, str>>) -> Cow<'a, str> {
+    match n {
+        0 => Cow::Borrowed(""),
+        1 => values.next().unwrap_or_default(),
+        _ => {
+            let mut s = String::new();
+            for v in values {
+                let _ = write!(s, "{}:{v}", v.len());
+            }
+            Cow::Owned(s)
+        }
     }
-    list.push_back(p);
 }
 
-fn same_value(f: Field, v: &EventView, want: &str) -> bool {
-    match super::fields::str_value(f, v.ev) {
-        Some(s) if f != Field::ProcArgs => s == want,
-        _ => render(f, v.ev) == want,
+/// Key of the values of these `same` fields in the current event: what a partial match waiting
+/// for the step captures from the previous step's event, and what it is compared with. Borrowed
+/// from the event for a single string field.
+fn values_key<'a>(same: &[Field], v: &'a EventView) -> Cow<'a, str> {
+    key(same.len(), same.iter().map(|f| same_value(*f, v)))
+}
+
+/// A field's value for `same`: as [`render`]ed (`str_value` is `Some` only for string fields, which
+/// render as just that string; checked by a test), without copying string fields.
+fn same_value<'a>(f: Field, v: &'a EventView) -> Cow<'a, str> {
+    match str_value(f, v.ev) {
+        Some(s) if f != Field::ProcArgs => Cow::Borrowed(s),
+        _ => Cow::Owned(render(f, v.ev)),
     }
 }
