@@ -120,25 +120,17 @@ impl EventDecoder {
         if !read_body(&mut self.ev.event.body, body_field, body_bytes) {
             return None;
         }
-        let raw = match &self.ev.event.body {
-            Body::Open(o) => Some(o.path.as_str()),
-            Body::Exec(x) => Some(x.filename.as_str()),
-            _ => None,
-        };
+        let Enriched {
+            event, resolved_path, ..
+        } = &mut self.ev;
         match (resolved, resolved_is_raw) {
-            (Some(r), _) => set_opt(&mut self.ev.resolved_path, r),
-            (None, true) => {
-                // Borrow juggling: the raw path lives in the body of the same event.
-                let raw = raw?.to_owned();
-                match &mut self.ev.resolved_path {
-                    Some(r) => {
-                        r.clear();
-                        r.push_str(&raw);
-                    }
-                    None => self.ev.resolved_path = Some(raw),
-                }
-            }
-            (None, false) => self.ev.resolved_path = None,
+            (Some(r), _) => set_opt(resolved_path, r),
+            (None, true) => match &event.body {
+                Body::Open(o) => set_opt(resolved_path, &o.path),
+                Body::Exec(x) => set_opt(resolved_path, &x.filename),
+                _ => return None,
+            },
+            (None, false) => *resolved_path = None,
         }
         let ns = if time_unix_ns != 0 {
             i128::from(time_unix_ns)

@@ -330,7 +330,16 @@ impl<R: Read> FrameReader<R> {
             return Step::Error(self.fail(offset, p, false));
         }
         let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
-        if let Err(p) = format::check_payload(&h, payload) {
+        // The usual case first: a frame that continues the chain. The chain's SHA-256 covers the
+        // payload, so its CRC is then redundant; it is checked only to tell damage from the other
+        // problems.
+        let linked = offset != 0
+            && !self.accept_unlinked
+            && h.kind != FrameKind::Header
+            && !self.after_trailer
+            && h.seq == self.expect_seq
+            && format::check_chain(&self.prev_chain, &raw, &h, payload).is_ok();
+        if !linked && let Err(p) = format::check_payload(&h, payload) {
             return Step::Error(self.fail(offset, p, true));
         }
         if offset == 0 {
@@ -338,7 +347,9 @@ impl<R: Read> FrameReader<R> {
                 return Step::Error(self.fail(offset, p, false));
             }
         } else if !self.accept_unlinked {
-            let problem = if h.kind == FrameKind::Header {
+            let problem = if linked {
+                None
+            } else if h.kind == FrameKind::Header {
                 Some(Problem::Misplaced("header frame in the middle of a file"))
             } else if self.after_trailer {
                 Some(Problem::Misplaced("frame after the trailer (file was closed)"))
@@ -347,10 +358,8 @@ impl<R: Read> FrameReader<R> {
                     expected: self.expect_seq,
                     found: h.seq,
                 })
-            } else if format::check_chain(&self.prev_chain, &raw, &h, payload).is_err() {
-                Some(Problem::Chain)
             } else {
-                None
+                Some(Problem::Chain)
             };
             if let Some(problem) = problem {
                 if !self.opts.resync {

@@ -24,7 +24,18 @@ impl<'a> Wire<'a> {
         self.pos >= self.buf.len()
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Option<u64> {
+        // Most keys and values fit in one byte.
+        let b = *self.buf.get(self.pos)?;
+        if b < 0x80 {
+            self.pos += 1;
+            return Some(u64::from(b));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Option<u64> {
         let mut v = 0u64;
         for i in 0..10 {
             let b = *self.buf.get(self.pos)?;
@@ -42,6 +53,7 @@ impl<'a> Wire<'a> {
     }
 
     /// The next field's number and wire type.
+    #[inline]
     pub fn key(&mut self) -> Option<(u32, u8)> {
         let k = u32::try_from(self.varint()?).ok()?;
         let field = k >> 3;
@@ -53,6 +65,7 @@ impl<'a> Wire<'a> {
     }
 
     /// A length-delimited field's bytes.
+    #[inline]
     pub fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = usize::try_from(self.varint()?).ok()?;
         let end = self.pos.checked_add(len)?;
@@ -82,6 +95,7 @@ impl<'a> Wire<'a> {
     }
 
     /// A varint field, checking its wire type.
+    #[inline]
     pub fn varint_field(&mut self, wire: u8) -> Option<u64> {
         if wire != VARINT {
             return None;
@@ -90,6 +104,7 @@ impl<'a> Wire<'a> {
     }
 
     /// A length-delimited field, checking its wire type.
+    #[inline]
     pub fn len_field(&mut self, wire: u8) -> Option<&'a [u8]> {
         if wire != LEN {
             return None;
@@ -97,6 +112,7 @@ impl<'a> Wire<'a> {
         self.bytes()
     }
 
+    #[inline]
     pub fn str_field(&mut self, wire: u8) -> Option<&'a str> {
         std::str::from_utf8(self.len_field(wire)?).ok()
     }

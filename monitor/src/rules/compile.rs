@@ -7,7 +7,7 @@ use super::{
     error::{Loc, RuleError, TextId, Texts},
     fields::{Field, FieldType, Kind, KindSet, canonical_ip, info, lookup},
     parser::{Expr, Op, Rhs, parse},
-    pattern::{Cidr, Glob},
+    pattern::{Cidr, Glob, GlobSet},
     source::{RawException, RawList, RawMacro, Value},
 };
 
@@ -310,7 +310,7 @@ impl<'a> Compiler<'a> {
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
-                    Op::Glob => Pred::Glob(items.iter().map(|v| Glob::new(&v.text)).collect()),
+                    Op::Glob => Pred::Glob(GlobSet::new(items.iter().map(|v| Glob::new(&v.text)).collect())),
                     Op::InCidr if f.ty == FieldType::Addr => {
                         let mut nets = Vec::new();
                         for v in &items {

@@ -6,7 +6,7 @@ use super::{
     error::Loc,
     fields::{Field, FieldType, KINDS, Kind, KindSet, info},
     parser::Op,
-    pattern::{Cidr, Glob},
+    pattern::{Cidr, GlobSet},
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +40,7 @@ pub enum Pred {
     Prefix(Vec<String>),
     Suffix(Vec<String>),
     Contains(Vec<String>),
-    Glob(Vec<Glob>),
+    Glob(GlobSet),
     /// `net.addr` equal to any of these addresses (compared as addresses).
     AddrEq(Vec<IpAddr>),
     Cidr(Vec<Cidr>),

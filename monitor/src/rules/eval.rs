@@ -113,7 +113,7 @@ fn str_pred(pred: &Pred, s: &str, protected: &[String]) -> bool {
         Pred::Prefix(vals) => vals.iter().any(|x| s.starts_with(x.as_str())),
         Pred::Suffix(vals) => vals.iter().any(|x| s.ends_with(x.as_str())),
         Pred::Contains(vals) => vals.iter().any(|x| s.contains(x.as_str())),
-        Pred::Glob(globs) => globs.iter().any(|g| g.matches(s)),
+        Pred::Glob(set) => set.matches(s),
         Pred::Protected { prefix: false } => protected.iter().any(|p| p == s),
         Pred::Protected { prefix: true } => protected.iter().any(|p| under(s, p)),
         _ => false,

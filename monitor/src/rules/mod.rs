@@ -61,7 +61,7 @@ pub struct RuleSet {
     /// Enabled rules to evaluate for each event kind, in file order.
     by_kind: [Vec<usize>; 4],
     deny: Vec<DenyEntry>,
-    protected: HashMap<String, Vec<String>>,
+    protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
 }
 

@@ -85,6 +85,134 @@ impl Glob {
     }
 }
 
+/// A list of globs compiled for one test against all of them (`file.path glob (credential_globs)`):
+/// the common shapes are indexed so that a string that matches none, the usual case, is rejected
+/// after a few byte tests and one multi-pattern scan instead of one string test per glob.
+#[derive(Clone, Debug)]
+pub struct GlobSet {
+    globs: Vec<Glob>,
+    /// The set matches everything (`*`).
+    always: bool,
+    exact: Vec<String>,
+    /// Suffixes, and a bitmap of their last bytes (a string whose last byte is not in it matches none).
+    suffixes: Vec<String>,
+    suffix_last: ByteSet,
+    /// Prefixes of two bytes or more, and a bitmap of their second bytes (first bytes are mostly `/`).
+    prefixes: Vec<String>,
+    prefix_second: ByteSet,
+    short_prefixes: Vec<String>,
+    /// `*literal*` globs: one scan for all of them.
+    contains: Option<aho_corasick::AhoCorasick>,
+    /// The other globs, each with the longest literal it requires, searched first.
+    general: Vec<(Option<memchr::memmem::Finder<'static>>, Glob)>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
+}
+
+impl PartialEq for GlobSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.globs == other.globs
+    }
+}
+
+impl GlobSet {
+    pub fn new(globs: Vec<Glob>) -> Self {
+        let mut set = GlobSet {
+            globs: Vec::new(),
+            always: false,
+            exact: Vec::new(),
+            suffixes: Vec::new(),
+            suffix_last: ByteSet::default(),
+            prefixes: Vec::new(),
+            prefix_second: ByteSet::default(),
+            short_prefixes: Vec::new(),
+            contains: None,
+            general: Vec::new(),
+        };
+        let mut contains = Vec::new();
+        for g in &globs {
+            match &g.shape {
+                Shape::Literal(l) => set.exact.push(l.clone()),
+                Shape::Suffix(l) => match l.as_bytes().last() {
+                    Some(&b) => {
+                        set.suffix_last.insert(b);
+                        set.suffixes.push(l.clone());
+                    }
+                    None => set.always = true,
+                },
+                Shape::Prefix(l) => match l.as_bytes().get(1) {
+                    Some(&b) => {
+                        set.prefix_second.insert(b);
+                        set.prefixes.push(l.clone());
+                    }
+                    None if l.is_empty() => set.always = true,
+                    None => set.short_prefixes.push(l.clone()),
+                },
+                Shape::Contains(l) => contains.push(l.clone()),
+                Shape::General => {
+                    let pattern: String = g.chars.iter().collect();
+                    let longest = pattern
+                        .split(['*', '?'])
+                        .max_by_key(|piece| piece.len())
+                        .filter(|piece| !piece.is_empty())
+                        .map(|piece| memchr::memmem::Finder::new(piece.as_bytes()).into_owned());
+                    set.general.push((longest, g.clone()));
+                }
+            }
+        }
+        if !contains.is_empty() {
+            // Building fails only for enormous pattern sets; the globs then stay general.
+            match aho_corasick::AhoCorasick::new(&contains) {
+                Ok(ac) => set.contains = Some(ac),
+                Err(_) => set
+                    .general
+                    .extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
+            }
+        }
+        set.globs = globs;
+        set
+    }
+
+    /// Whether any glob of the set matches `text` (the same as testing each in turn).
+    pub fn matches(&self, text: &str) -> bool {
+        if self.always {
+            return true;
+        }
+        let b = text.as_bytes();
+        if let Some(&last) = b.last()
+            && self.suffix_last.contains(last)
+            && self.suffixes.iter().any(|s| text.ends_with(s.as_str()))
+        {
+            return true;
+        }
+        if let Some(&second) = b.get(1)
+            && self.prefix_second.contains(second)
+            && self.prefixes.iter().any(|p| text.starts_with(p.as_str()))
+        {
+            return true;
+        }
+        if self.short_prefixes.iter().any(|p| text.starts_with(p.as_str())) || self.exact.iter().any(|e| e == text) {
+            return true;
+        }
+        if self.contains.as_ref().is_some_and(|ac| ac.is_match(text)) {
+            return true;
+        }
+        self.general
+            .iter()
+            .any(|(required, g)| required.as_ref().is_none_or(|f| f.find(b).is_some()) && g.matches(text))
+    }
+}
+
 /// An address range. IPv4-mapped IPv6 ranges are stored as IPv4 so both spellings match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -171,6 +299,68 @@ mod tests {
         }
         assert!(matches!(shape_of("*/.aws/credentials"), Shape::Suffix(_)));
         assert!(matches!(shape_of("/a/*/b"), Shape::General));
+    }
+
+    #[test]
+    fn glob_sets_agree_with_testing_each_glob() {
+        let lists: [&[&str]; 5] = [
+            &[
+                "*/.aws/credentials",
+                "*/.aws/config",
+                "*/.config/gcloud/*",
+                "*/.azure/*",
+                "*/.kube/config",
+                "*/.ssh/id_*",
+                "*/.docker/config.json",
+                "/var/run/secrets/*",
+                "/run/secrets/*",
+            ],
+            &["exact", "/a*", "*", "x"],
+            &["/home/*/.ssh/id_*", "a?c", "*b*c", "é*", "*é"],
+            &["", "?", "**"],
+            &["/", "*/", "/*/"],
+        ];
+        let texts = [
+            "",
+            "/",
+            "x",
+            "exact",
+            "exactly",
+            "/home/u/.aws/credentials",
+            "/home/u/.aws/credentials.bak",
+            "/home/u/.config/gcloud/creds.db",
+            "/home/bob/.ssh/id_ed25519",
+            "/home/bob/.ssh/known_hosts",
+            "/run/secrets/token",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "/usr/lib/python3.12/os.py",
+            "abc",
+            "ac",
+            "xxbyyc",
+            "éa",
+            "aé",
+            "/a",
+            "a/",
+        ];
+        for list in lists {
+            let globs: Vec<Glob> = list.iter().map(|p| Glob::new(p)).collect();
+            let set = GlobSet::new(globs.clone());
+            for t in texts {
+                assert_eq!(set.matches(t), globs.iter().any(|g| g.matches(t)), "{list:?} vs {t:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_sets_agree_with_testing_each_glob_on_arbitrary_input(
+            patterns in proptest::collection::vec("[a/.*?é]{0,6}", 0..6),
+            text in "[a/.bé]{0,10}",
+        ) {
+            let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p)).collect();
+            let set = GlobSet::new(globs.clone());
+            proptest::prop_assert_eq!(set.matches(&text), globs.iter().any(|g| g.matches(&text)));
+        }
     }
 
     #[test]

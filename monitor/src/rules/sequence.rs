@@ -15,10 +15,14 @@
 use std::{
     borrow::Cow,
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap, VecDeque},
+    collections::{BinaryHeap, VecDeque},
     fmt::Write,
     sync::Arc,
 };
+
+/// Keys are agent names and values from events (paths an agent chose): a fast hash that is still
+/// seeded per map, so an agent cannot precompute colliding keys.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::{
     cond::Cond,
@@ -51,14 +55,14 @@ pub struct Sequence {
     pub within_ns: u64,
     /// Partial matches kept per agent: [`MAX_PARTIALS`] (tests lower it).
     cap: usize,
-    agents: HashMap<String, Partials>,
+    agents: FastMap<String, Partials>,
 }
 
 /// One agent's partial matches.
 #[derive(Debug)]
 struct Partials {
     /// Indexed by the step waited for: partial matches by the [`key`] of their captured values.
-    waiting: Vec<HashMap<Arc<str>, Entry>>,
+    waiting: Vec<FastMap<Arc<str>, Entry>>,
     /// Partial matches held (the sum of `waiting`'s lengths).
     len: usize,
     /// Insertion order, to drop the oldest at the cap. References to partial matches replaced or
@@ -91,7 +95,7 @@ impl Sequence {
             steps,
             within_ns,
             cap: MAX_PARTIALS,
-            agents: HashMap::new(),
+            agents: FastMap::default(),
         }
     }
 
@@ -169,7 +173,7 @@ impl Sequence {
 impl Partials {
     fn new(steps: usize) -> Self {
         Self {
-            waiting: (0..steps).map(|_| HashMap::new()).collect(),
+            waiting: (0..steps).map(|_| FastMap::default()).collect(),
             len: 0,
             order: VecDeque::new(),
             expiry: BinaryHeap::new(),
@@ -178,7 +182,7 @@ impl Partials {
     }
 
     /// Whether `r` still refers to a held partial match (not one replaced or removed since).
-    fn live(waiting: &[HashMap<Arc<str>, Entry>], r: &Ref) -> bool {
+    fn live(waiting: &[FastMap<Arc<str>, Entry>], r: &Ref) -> bool {
         waiting[r.next].get(&r.key).is_some_and(|e| e.stamp == r.stamp)
     }
 
