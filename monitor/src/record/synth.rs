@@ -496,6 +496,9 @@ pub struct ThroughputReport {
     /// The same three passes in CPU time of the measuring thread (what "per core" means on a busy
     /// machine: wall time also counts waiting for a core).
     pub cpu: [Duration; 3],
+    /// CPU time of decoding every event payload into the reused event again, from memory (no
+    /// reading, no checks): the decoder alone.
+    pub decode_only_cpu: Duration,
 }
 
 /// CPU time used by the calling thread.
@@ -555,6 +558,26 @@ pub fn measure_replay_throughput(path: &Path) -> Result<ThroughputReport, Record
             _ => report.verify_decode_convert = took,
         }
     }
+    // The decoder alone: every Context and Event payload kept in memory, decoded once more.
+    let mut payloads = Vec::new();
+    let mut r = FrameReader::open(path, ReaderOptions::default()).map_err(|e| RecordError::io(path, e))?;
+    while let Some(f) = r.next_frame() {
+        let f = f?;
+        if matches!(f.header.kind, FrameKind::Context | FrameKind::Event) {
+            payloads.push((f.header.kind == FrameKind::Context, f.payload.to_vec()));
+        }
+    }
+    let mut dec = EventDecoder::default();
+    let cpu_start = thread_cpu();
+    for (is_context, p) in &payloads {
+        if *is_context {
+            dec.define_context(p).map_err(|e| bad(0, e))?;
+        } else {
+            dec.decode(p).map_err(|e| bad(0, e))?;
+            std::hint::black_box(dec.event());
+        }
+    }
+    report.decode_only_cpu = thread_cpu().saturating_sub(cpu_start);
     Ok(report)
 }
 
