@@ -287,9 +287,11 @@ fn deny_connect_ipv6_and_ipv4_mapped_forms() {
         "- rule: No v6\n  desc: t\n  condition: evt.kind = connect and net.addr in_cidr (::1/128) and net.port = {p6}\n  output: x\n  priority: CRITICAL\n  action: deny\n\
          - rule: No v4\n  desc: t\n  condition: evt.kind = connect and net.addr in_cidr (127.0.0.1/32) and net.port = {p4}\n  output: x\n  priority: CRITICAL\n  action: deny\n"
     ));
-    // ::1 over IPv6, and 127.0.0.1 reached through an IPv6 socket as ::ffff:127.0.0.1.
+    // ::1 over IPv6, and 127.0.0.1 reached through an IPv6 socket as ::ffff:127.0.0.1. Each verdict
+    // is one string (one write): agentmon logs to the same stderr, and with PYTHONUNBUFFERED set
+    // print() writes each argument separately, so a log line could land in between.
     let py = format!(
-        "import socket\nfor addr in [('::1', {p6}), ('::ffff:127.0.0.1', {p4})]:\n    s = socket.socket(socket.AF_INET6)\n    try:\n        s.connect(addr)\n        print('CONNECTED', addr, flush=True)\n    except PermissionError:\n        print('EPERM', addr[0], flush=True)\n"
+        "import socket\nfor addr in [('::1', {p6}), ('::ffff:127.0.0.1', {p4})]:\n    s = socket.socket(socket.AF_INET6)\n    try:\n        s.connect(addr)\n        print('CONNECTED ' + str(addr), flush=True)\n    except PermissionError:\n        print('EPERM ' + addr[0], flush=True)\n"
     );
     let r = exec_rules(
         rules.path(),

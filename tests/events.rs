@@ -104,6 +104,57 @@ fn openat2_is_reported() {
     assert_eq!(ev["syscall"], "openat2");
 }
 
+/// Opens are submitted to the ring buffer without waking the reader, except when the last such
+/// wakeup is old: a lone open after a quiet spell (nothing else happening in the cgroup, no exec or
+/// exit around it) must still be delivered, not left in the ring until the next event.
+#[test]
+fn lone_open_after_idle_is_delivered() {
+    let cg = TestCgroup::new("idle-open");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("marker");
+    for round in 0..3 {
+        std::fs::write(format!("{}-{round}", base.display()), b"x").unwrap();
+    }
+    let m = Monitor::start(&["--cgroup", cg.path.to_str().unwrap()]);
+    // A shell that opens `base-N` (a builtin redirection: no fork, no exec) for each line N it reads,
+    // and otherwise sleeps in read(2).
+    let mut sh = command_in(
+        &cg.path,
+        "/bin/sh",
+        &["-c", "while read n; do : < \"$0-$n\"; done", base.to_str().unwrap()],
+    )
+    .stdin(std::process::Stdio::piped())
+    .spawn()
+    .expect("starting sh");
+    let pid = sh.id();
+    assert!(
+        m.wait_event(std::time::Duration::from_secs(10), |e| e["kind"] == "exec"
+            && e["pid"] == pid)
+            .is_some(),
+        "no exec of the shell; stderr: {}",
+        m.stderr()
+    );
+    let mut stdin = sh.stdin.take().expect("stdin");
+    for round in 0..3 {
+        // Let the monitor go idle (its start-up and the shell's own events are long drained).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::io::Write::write_all(&mut stdin, format!("{round}\n").as_bytes()).unwrap();
+        let path = format!("{}-{round}", base.display());
+        assert!(
+            m.wait_event(std::time::Duration::from_secs(10), |e| {
+                e["kind"] == "open" && e["path"] == path.as_str() && e["pid"] == pid
+            })
+            .is_some(),
+            "the lone open of {path} was not delivered; stderr: {}",
+            m.stderr()
+        );
+    }
+    drop(stdin);
+    let _ = sh.wait();
+    let (_, status) = m.stop();
+    assert!(status.success());
+}
+
 #[test]
 fn connect_reports_ipv4_address_and_port() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -60,9 +60,9 @@ pub fn fill_basic(h: *mut EventHeader, kind: EventKind, size: usize) {
 use core::ffi::c_void;
 
 use aya_ebpf::{helpers::generated as gen_, maps::ring_buf::RingBufEntry};
-use monitor_common::{FLAG_READ_FAILED, FLAG_TRUNCATED, counter};
+use monitor_common::{BATCH_WINDOW_NS, FLAG_READ_FAILED, FLAG_TRUNCATED, counter};
 
-use crate::maps::{EVENTS, count};
+use crate::maps::{EVENTS, LAST_WAKEUP, count};
 
 /// Reserves a `T` record in the ring buffer; a full buffer counts a drop (never silent).
 #[inline(always)]
@@ -89,10 +89,13 @@ const BPF_RB_RING_SIZE: u64 = 1;
 const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
-/// Submits a high-volume record (open) without waking the reader for each one: the reader is woken
-/// once 64 KiB (or a quarter of the ring, if smaller) are pending, and otherwise drains on its own
-/// 1 ms timer. Rare, security-relevant kinds (exec, connect, mount, deny) use [`submit`] and wake it
-/// at once.
+/// Submits a high-volume record (open) without waking the reader for each one. The reader is woken
+/// when 64 KiB (or a quarter of the ring, if smaller) are pending, or when the last forced wakeup is
+/// at least [`BATCH_WINDOW_NS`] old: an isolated record after a quiet spell wakes it at once, and a
+/// storm costs at most one wakeup per window plus the size threshold's. Records submitted without a
+/// wakeup are picked up by the reader's drain one window after each wakeup-driven drain (it repeats
+/// while records keep coming; `monitor/src/session.rs`). Rare, security-relevant kinds (exec,
+/// connect, mount, deny) use [`submit`].
 #[inline(always)]
 pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
     let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
@@ -101,7 +104,20 @@ pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
     } else {
         BATCH_WAKEUP_BYTES
     };
-    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
+    // Read after the reservation, so a drain that starts later than `now` sees this record, committed
+    // or still being written (userspace's straggler drain relies on it).
+    let now = unsafe { gen_::bpf_ktime_get_ns() };
+    let last = LAST_WAKEUP.get_ptr_mut(0);
+    // A missing entry cannot happen (array of one); wake then, to be safe. Another CPU may have
+    // stored a later time than `now`: that wakeup is on its way, so no wakeup here.
+    let idle = match last {
+        Some(p) => now.saturating_sub(unsafe { *p }) >= BATCH_WINDOW_NS,
+        None => true,
+    };
+    let flags = if idle || EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
+        if let Some(p) = last {
+            unsafe { *p = now };
+        }
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP

@@ -17,6 +17,12 @@ pub static WATCHED: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
 #[map]
 pub static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
 
+/// Single entry: `bpf_ktime_get_ns()` of the last batched record that forced a reader wakeup (see
+/// `header::submit_batched`). Updated with plain loads and stores from every CPU: a lost race costs
+/// at most one extra or one fewer wakeup, never a record (userspace's drain covers the window).
+#[map]
+pub static LAST_WAKEUP: Array<u64> = Array::with_max_entries(1, 0);
+
 /// Per-CPU counters indexed by `monitor_common::counter::*`.
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);

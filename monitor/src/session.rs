@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use tokio::time::Instant;
 
 use crate::{
     cgroup::{Cgroup, CgroupIndex},
@@ -14,9 +15,11 @@ use crate::{
     rules::RuleSet,
 };
 
-/// How often batched (non-waking) records are drained when fewer than 64 KiB are pending: the
-/// worst-case extra delay of an open event.
-pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+/// Delay of the one-shot "straggler" drain that follows every drain caused by a kernel wakeup (see
+/// [`Session::pump`]). It must not be shorter than the kernel's batching window
+/// ([`monitor_common::BATCH_WINDOW_NS`]): records submitted without a wakeup within that window of a
+/// wakeup are only picked up by this drain.
+pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_nanos(monitor_common::BATCH_WINDOW_NS);
 
 pub struct Session {
     pub probes: Probes,
@@ -25,6 +28,8 @@ pub struct Session {
     pub root: PathBuf,
     drops_seen: u64,
     protected: Vec<(String, Vec<PathBuf>)>,
+    /// When the next straggler drain is due; `None` while idle (then only a kernel wakeup runs one).
+    straggler: Option<Instant>,
 }
 
 impl Session {
@@ -52,6 +57,7 @@ impl Session {
             root,
             drops_seen: 0,
             protected: Vec::new(),
+            straggler: None,
         })
     }
 
@@ -69,10 +75,41 @@ impl Session {
         Ok(())
     }
 
-    /// Waits for the next batch of records and processes them.
+    /// Waits for the next batch of records, processes them and flushes the outputs. Cancel-safe.
+    ///
+    /// The kernel wakes the reader for the rare kinds (exec, connect, mount, deny), for a batched
+    /// (open) record when the last such wakeup is at least one batching window old, and when a lot of
+    /// batched data is pending. Batched records submitted within the window of a wakeup wake nobody:
+    /// every drain a wakeup caused therefore arms a one-shot straggler drain
+    /// [`BATCH_DRAIN_INTERVAL`] later, which re-arms itself as long as it finds records (or a record
+    /// that a program has reserved but not yet committed) and lapses once the ring is empty. An idle
+    /// monitor thus sleeps on epoll alone, and no record waits for longer than about a window after
+    /// the previous drain.
     pub async fn pump(&mut self) -> Result<usize> {
-        let Self { reader, pipeline, .. } = self;
-        let n = reader.read_batch(|rec| pipeline.handle_record(rec)).await?;
+        let Self {
+            reader,
+            pipeline,
+            straggler,
+            ..
+        } = self;
+        let woken = match *straggler {
+            None => Some(reader.read_batch(|rec| pipeline.handle_record(rec)).await?),
+            Some(due) => tokio::select! {
+                r = reader.read_batch(|rec| pipeline.handle_record(rec)) => Some(r?),
+                () = tokio::time::sleep_until(due) => None,
+            },
+        };
+        let n = match woken {
+            Some(n) => {
+                *straggler = Some(Instant::now() + BATCH_DRAIN_INTERVAL);
+                n
+            }
+            None => {
+                let n = reader.drain(|rec| pipeline.handle_record(rec));
+                *straggler = (n > 0 || !reader.is_empty()).then(|| Instant::now() + BATCH_DRAIN_INTERVAL);
+                n
+            }
+        };
         pipeline.flush();
         Ok(n)
     }

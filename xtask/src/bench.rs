@@ -2,6 +2,9 @@
 //!
 //! (a) no monitor; (b) agentmon loaded, storm in an unwatched cgroup; (c) storm inside the watched
 //! cgroup. Repetitions are interleaved so machine noise hits every case alike; medians are reported.
+//! Then the CPU an idle monitor uses, rule matching, action latency and replay (`--only` picks parts).
+//! `AGENTMON_BIN=PATH` measures another agentmon binary (e.g. an older build) instead of
+//! `target/release/agentmon`.
 use std::{
     fs,
     io::{BufRead, BufReader},
@@ -12,7 +15,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{agentmon_release, workspace_root};
+use crate::workspace_root;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -28,6 +31,33 @@ pub struct BenchArgs {
     /// Ring buffer size for agentmon, bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub ringbuf_size: u32,
+    /// Seconds over which the idle monitor's CPU use is measured.
+    #[arg(long, default_value_t = 20)]
+    pub idle_secs: u64,
+    /// Run only these parts (comma-separated); default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Part>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Overhead and drops on the open/close storm.
+    Storm,
+    /// CPU used by a monitor with nothing to do.
+    Idle,
+    /// Rule-matching throughput.
+    Rules,
+    /// Action latency (kill, quarantine).
+    Latency,
+    /// Replay of a generated log (also skipped by `--replay-events 0`).
+    Replay,
+}
+
+/// The agentmon binary under measurement.
+fn agentmon_release() -> PathBuf {
+    std::env::var_os("AGENTMON_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::agentmon_release)
 }
 
 struct TempCgroup(PathBuf);
@@ -329,6 +359,26 @@ fn replay(n: u64) -> Result<()> {
 }
 
 pub fn bench(a: BenchArgs) -> Result<()> {
+    let run = |p: Part| a.only.is_empty() || a.only.contains(&p);
+    if run(Part::Storm) {
+        storm_overhead(&a)?;
+    }
+    if run(Part::Idle) {
+        idle_cpu(a.idle_secs, a.ringbuf_size)?;
+    }
+    if run(Part::Rules) {
+        rule_throughput()?;
+    }
+    if run(Part::Latency) {
+        action_latency(10)?;
+    }
+    if run(Part::Replay) && a.replay_events > 0 {
+        replay(a.replay_events)?;
+    }
+    Ok(())
+}
+
+fn storm_overhead(a: &BenchArgs) -> Result<()> {
     let root = cgroup2_root()?;
     let watched = TempCgroup::new(&root, "agentmon-bench-watched")?;
     let other = TempCgroup::new(&root, "agentmon-bench-other")?;
@@ -370,10 +420,68 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         "(c) events reaching userspace: {c_events} of {sent} opens ({:.0} events/s during the storms); drops: {c_drops}",
         c_events as f64 / c_wall.as_secs_f64()
     );
-    rule_throughput()?;
-    action_latency(10)?;
-    if a.replay_events > 0 {
-        replay(a.replay_events)?;
+    Ok(())
+}
+
+/// CPU time and context switches of `pid`, summed over its threads: (on-CPU ns from
+/// `/proc/PID/task/*/schedstat`, utime+stime clock ticks from `/proc/PID/stat`, context switches).
+fn cpu_usage(pid: u32) -> Result<(u64, u64, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = rest[11].parse::<u64>()? + rest[12].parse::<u64>()?;
+    let (mut ns, mut switches) = (0, 0);
+    for task in fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        // A thread may exit between the listing and the read: skip it.
+        if let Ok(s) = fs::read_to_string(dir.join("schedstat")) {
+            ns += s.split_whitespace().next().unwrap_or("0").parse::<u64>()?;
+        }
+        if let Ok(s) = fs::read_to_string(dir.join("status")) {
+            for l in s.lines() {
+                if let Some(v) = l
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    switches += v.trim().parse::<u64>()?;
+                }
+            }
+        }
     }
+    Ok((ns, ticks, switches))
+}
+
+/// CPU used by `agentmon run` (as deployed: default rules, JSON) watching one empty cgroup, over
+/// `secs` seconds once it has settled.
+fn idle_cpu(secs: u64, ringbuf: u32) -> Result<()> {
+    let root = cgroup2_root()?;
+    let cg = TempCgroup::new(&root, "agentmon-bench-idle")?;
+    let m = start_monitor(&cg.0, ringbuf)?;
+    let pid = m.child.id();
+    std::thread::sleep(Duration::from_secs(2));
+    let measured = (|| -> Result<_> {
+        let before = cpu_usage(pid)?;
+        std::thread::sleep(Duration::from_secs(secs));
+        Ok((before, cpu_usage(pid)?))
+    })();
+    let stats = stop_monitor(m)?;
+    let ((ns0, t0, w0), (ns1, t1, w1)) = measured?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let secs_f = secs as f64;
+    println!();
+    println!(
+        "Idle CPU (agentmon run, one watched empty cgroup, {secs} s): {:.1} ms on CPU = {:.3} % of a core ({} clock ticks of 1/{hz} s); {:.1} context switches/s; records {}",
+        (ns1 - ns0) as f64 / 1e6,
+        (ns1 - ns0) as f64 / 1e9 / secs_f * 100.0,
+        t1 - t0,
+        (w1 - w0) as f64 / secs_f,
+        field(&stats, "records")
+    );
     Ok(())
 }

@@ -120,16 +120,11 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    // Open events are submitted without a wakeup each (see the kernel's submit_batched): drain them
-    // on this short timer too.
-    let mut drain_tick = tokio::time::interval(crate::session::BATCH_DRAIN_INTERVAL);
-    drain_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let status = loop {
         tokio::select! {
             r = session.pump() => { r?; }
             s = child.wait() => break s.context("waiting for the command")?,
             _ = tick.tick() => { session.check_drops()?; }
-            _ = drain_tick.tick() => { session.drain(); }
             _ = sigint.recv() => forward(child_pid, libc::SIGINT),
             _ = sigterm.recv() => forward(child_pid, libc::SIGTERM),
             _ = sighup.recv() => if let Some(dir) = &rules_dir { session.reload_rules(dir) },

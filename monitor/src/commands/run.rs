@@ -58,15 +58,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    // Open events are submitted without a wakeup each (see the kernel's submit_batched): drain them
-    // on this short timer too.
-    let mut drain_tick = tokio::time::interval(crate::session::BATCH_DRAIN_INTERVAL);
-    drain_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             r = session.pump() => { r?; }
             _ = tick.tick() => { session.check_drops()?; }
-            _ = drain_tick.tick() => { session.drain(); }
             Some(ev) = agents.recv() => agents.apply(&mut session, ev),
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
