@@ -309,26 +309,12 @@ fn action_latency(reps: usize) -> Result<()> {
     Ok(())
 }
 
-/// Replay: a generated log of `n` events through the default rules; throughput and peak memory.
-fn replay(n: u64) -> Result<()> {
-    let log = std::env::temp_dir().join(format!("agentmon-bench-{}.agentlog", std::process::id()));
-    let _ = fs::remove_file(&log);
-    let gen_ok = Command::new(agentmon_release())
-        .args(["log", "bench-gen"])
-        .arg(&log)
-        .arg(n.to_string())
-        .stdout(Stdio::null())
-        .status()?
-        .success();
-    if !gen_ok {
-        bail!("agentmon log bench-gen failed");
-    }
-    let size = fs::metadata(&log)?.len();
+/// CPU seconds, peak RSS (MiB) and wall time of `agentmon ARGS` (output discarded); an error if it
+/// fails.
+fn measure_agentmon(args: &[&std::ffi::OsStr]) -> Result<(f64, f64, f64)> {
     let start = Instant::now();
     let child = Command::new(agentmon_release())
-        .args(["replay", "--json", "--rules"])
-        .arg(workspace_root().join("rules"))
-        .arg(&log)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -337,24 +323,77 @@ fn replay(n: u64) -> Result<()> {
     // SAFETY: the rusage struct is ours; the pid is our child, reaped here exactly once.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    let wall = start.elapsed();
-    let _ = fs::remove_file(&log);
+    let wall = start.elapsed().as_secs_f64();
     if rc < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("agentmon replay failed (wait status {status})");
+        bail!("agentmon {args:?} failed (wait status {status})");
     }
     let cpu = ru.ru_utime.tv_sec as f64
         + ru.ru_utime.tv_usec as f64 / 1e6
         + ru.ru_stime.tv_sec as f64
         + ru.ru_stime.tv_usec as f64 / 1e6;
-    println!();
-    println!(
-        "Replay of {n} events ({:.0} MB log) through the default rules: {:.2} s wall, {:.2} s CPU, {:.0} events/s per core (CPU); peak RSS {:.0} MiB",
-        size as f64 / 1e6,
-        wall.as_secs_f64(),
-        cpu,
-        n as f64 / cpu,
-        ru.ru_maxrss as f64 / 1024.0
-    );
+    Ok((cpu, ru.ru_maxrss as f64 / 1024.0, wall))
+}
+
+/// Replay: generated logs of `n` events (the realistic agent-session mix, then the every-kind-in-turn
+/// worst case) through the default rules; throughput per core and peak memory, with and without the
+/// hash chain check, and `log verify`.
+fn replay(n: u64, reps: usize) -> Result<()> {
+    let rules = workspace_root().join("rules");
+    for mix in ["session", "uniform"] {
+        let log = std::env::temp_dir().join(format!("agentmon-bench-{}-{mix}.agentlog", std::process::id()));
+        let _ = fs::remove_file(&log);
+        let gen_ok = Command::new(agentmon_release())
+            .args(["log", "bench-gen", "--mix", mix])
+            .arg(&log)
+            .arg(n.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?
+            .success();
+        if !gen_ok {
+            bail!("agentmon log bench-gen failed");
+        }
+        let size = fs::metadata(&log)?.len();
+        println!();
+        println!(
+            "Replay, {mix} mix: {n} events ({:.0} MB log, {:.0} bytes/event), default rules, best of {reps}:",
+            size as f64 / 1e6,
+            size as f64 / n as f64
+        );
+        let runs: [(&str, Vec<&std::ffi::OsStr>); 3] = [
+            (
+                "replay (checksums + sequence)",
+                vec!["replay".as_ref(), "--json".as_ref(), "--rules".as_ref(), rules.as_os_str(), log.as_os_str()],
+            ),
+            (
+                "replay --verify-chain",
+                vec![
+                    "replay".as_ref(),
+                    "--verify-chain".as_ref(),
+                    "--json".as_ref(),
+                    "--rules".as_ref(),
+                    rules.as_os_str(),
+                    log.as_os_str(),
+                ],
+            ),
+            ("log verify (chain only, no rules)", vec!["log".as_ref(), "verify".as_ref(), log.as_os_str()]),
+        ];
+        for (what, args) in runs {
+            let mut runs = Vec::new();
+            for _ in 0..reps.max(1) {
+                runs.push(measure_agentmon(&args)?);
+            }
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (cpu, rss, wall) = runs[0];
+            let worst = runs[runs.len() - 1].0;
+            println!(
+                "  {what:<36} {:>5.2} M events/s per core (worst {:.2}; {cpu:.2} s CPU, {wall:.2} s wall), peak RSS {rss:.0} MiB",
+                n as f64 / cpu / 1e6,
+                n as f64 / worst / 1e6
+            );
+        }
+        let _ = fs::remove_file(&log);
+    }
     Ok(())
 }
 
@@ -373,7 +412,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         action_latency(10)?;
     }
     if run(Part::Replay) && a.replay_events > 0 {
-        replay(a.replay_events)?;
+        replay(a.replay_events, a.reps)?;
     }
     Ok(())
 }

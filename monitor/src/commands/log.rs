@@ -400,7 +400,10 @@ fn cat(files: &[PathBuf], json: bool) -> Result<i32> {
     let mut damaged = false;
     for path in files {
         let reader =
-            RecordReader::open(path, ReaderOptions { resync: true }).with_context(|| path.display().to_string())?;
+            RecordReader::open(path, ReaderOptions {
+                resync: true,
+                ..Default::default()
+            }).with_context(|| path.display().to_string())?;
         for item in reader {
             match item {
                 Ok(loc) => {
@@ -449,7 +452,10 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
         s.files += 1;
         s.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut r =
-            FrameReader::open(path, ReaderOptions { resync: true }).with_context(|| path.display().to_string())?;
+            FrameReader::open(path, ReaderOptions {
+                resync: true,
+                ..Default::default()
+            }).with_context(|| path.display().to_string())?;
         let mut dec = EventDecoder::default();
         while let Some(item) = r.next_frame() {
             let f = match item {

@@ -139,12 +139,14 @@ impl FrameError {
     }
 
     /// Whether what was lost here may have been a Context frame, so that the process contexts known
-    /// so far can no longer be trusted (a damaged event, alert or drop notice cannot redefine one).
+    /// so far can no longer be trusted. A damaged event, alert or drop notice cannot redefine one,
+    /// and a frame that only breaks the chain is still read (nothing is lost).
     pub fn may_lose_context(&self) -> bool {
-        !matches!(
-            self.problem,
-            Problem::PayloadChecksum { kind, .. } if kind != FrameKind::Context
-        )
+        match self.problem {
+            Problem::PayloadChecksum { kind, .. } => kind == FrameKind::Context,
+            Problem::Chain => false,
+            _ => true,
+        }
     }
 }
 

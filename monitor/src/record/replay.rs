@@ -49,6 +49,9 @@ pub struct ReplayFilter {
     pub until_ns: Option<i64>,
     /// Only events of this agent.
     pub agent: Option<String>,
+    /// Also check the SHA-256 chain of every frame (see [`ReaderOptions::skip_chain`]); checksums and
+    /// sequence numbers are always checked.
+    pub verify_chain: bool,
 }
 
 impl ReplayFilter {
@@ -133,7 +136,11 @@ pub fn replay(
     for path in paths {
         stats.files += 1;
         let mut dec = EventDecoder::default();
-        let mut r = match FrameReader::open(path, ReaderOptions { resync: true }) {
+        let opts = ReaderOptions {
+            resync: true,
+            skip_chain: !filter.verify_chain,
+        };
+        let mut r = match FrameReader::open(path, opts) {
             Ok(r) => r,
             Err(e) => {
                 stats.problems += 1;

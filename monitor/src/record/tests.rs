@@ -262,7 +262,10 @@ fn without_resync_reading_stops_at_damage() {
     let items: Vec<_> = RecordReader::open(&path, ReaderOptions::default()).unwrap().collect();
     assert_eq!(items.len(), k + 1);
     assert_eq!(items[k].as_ref().unwrap_err().offset, frames[k].0);
-    let resynced: Vec<_> = RecordReader::open(&path, ReaderOptions { resync: true })
+    let resynced: Vec<_> = RecordReader::open(&path, ReaderOptions {
+                resync: true,
+                ..Default::default()
+            })
         .unwrap()
         .collect();
     assert_eq!(
@@ -461,7 +464,10 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     b[frames[1].0 as usize + FRAME_HEADER_LEN + 2] ^= 1;
     std::fs::write(&path, &b).unwrap();
     let (mut ok, mut unknown, mut other) = (0, 0, 0);
-    for item in RecordReader::open(&path, ReaderOptions { resync: true }).unwrap() {
+    for item in RecordReader::open(&path, ReaderOptions {
+                resync: true,
+                ..Default::default()
+            }).unwrap() {
         match item {
             Ok(Located {
                 record: Record::Event(e),
@@ -498,7 +504,10 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
 
 /// Reads everything a reader yields; the point is that it returns (no panic, no endless loop).
 fn drain(bytes: &[u8], resync: bool) -> usize {
-    let mut r = RecordReader::new(bytes, ReaderOptions { resync });
+    let mut r = RecordReader::new(bytes, ReaderOptions {
+        resync,
+        ..Default::default()
+    });
     let mut n = 0;
     for item in r.by_ref() {
         if let Err(e) = item {
@@ -631,4 +640,46 @@ fn format_1_logs_are_still_read_and_replayed() {
         want.as_object_mut().unwrap().remove("time");
         assert_eq!(v, want);
     }
+}
+
+#[test]
+fn replay_checks_the_chain_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 100);
+    let orig = std::fs::read(&path).unwrap();
+    let frames = frames_of(&path);
+    let k = first_event_frame(&frames, 70);
+    let (off, len, seq, _) = frames[k];
+    let range = off as usize..off as usize + len;
+    // The same event, resealed on a forged chain: checksums and sequence are right, the chain is not.
+    let (forged, _) = format::encode_frame(FrameKind::Event, seq, &[7; 32], &orig[range.start + FRAME_HEADER_LEN..range.end]);
+    let mut b = orig[..range.start].to_vec();
+    b.extend_from_slice(&forged);
+    b.extend_from_slice(&orig[range.end..]);
+    std::fs::write(&path, &b).unwrap();
+    let run = |verify_chain| {
+        let mut problems = Vec::new();
+        let stats = replay::replay(
+            std::slice::from_ref(&path),
+            Source::Rules(&mut MetadataRule),
+            &ReplayFilter {
+                verify_chain,
+                ..Default::default()
+            },
+            |_| {},
+            |_, e| problems.push(e.clone()),
+            |_| {},
+        );
+        (stats, problems)
+    };
+    let (stats, problems) = run(false);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(stats.replayed, 100);
+    let (stats, problems) = run(true);
+    // The forged frame does not follow its predecessor, and its successor does not follow it.
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!((problems[0].offset, &problems[0].problem), (off, &Problem::Chain));
+    assert_eq!((problems[1].offset, &problems[1].problem), (off + len as u64, &Problem::Chain));
+    // Reported, then taken as the new link: every event is still replayed.
+    assert_eq!(stats.replayed, 100);
 }

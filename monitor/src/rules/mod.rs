@@ -168,7 +168,11 @@ impl RuleSet {
         let Some(kind) = Kind::of(&ev.event.body) else {
             return Vec::new();
         };
-        let protected = self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice);
+        let protected = if self.protected.is_empty() {
+            &[][..]
+        } else {
+            self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice)
+        };
         let view = EventView::new(ev, protected);
         let mut alerts = Vec::new();
         for &i in &self.by_kind[kind as usize] {

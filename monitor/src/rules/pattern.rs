@@ -101,10 +101,72 @@ pub struct GlobSet {
     prefixes: Vec<String>,
     prefix_second: ByteSet,
     short_prefixes: Vec<String>,
-    /// `*literal*` globs: one scan for all of them.
-    contains: Option<aho_corasick::AhoCorasick>,
+    /// `*literal*` globs.
+    contains: Option<ContainsSet>,
     /// The other globs, each with the longest literal it requires, searched first.
     general: Vec<(Option<memchr::memmem::Finder<'static>>, Glob)>,
+}
+
+/// Substring tests for several literals at once. Literals in paths often start alike (`/.aws/`,
+/// `/.ssh/`: a `/` that every path is full of), so when the literals' second bytes are few, the
+/// text is scanned (SIMD) for those bytes and a literal is only compared where its first two bytes
+/// are; otherwise one Aho-Corasick scan.
+#[derive(Clone, Debug)]
+struct ContainsSet {
+    literals: Vec<String>,
+    /// The literals' distinct second bytes (at most 3) and their first two bytes.
+    pairs: Option<(Vec<u8>, Vec<[u8; 2]>)>,
+    ac: Option<aho_corasick::AhoCorasick>,
+}
+
+impl ContainsSet {
+    fn new(literals: Vec<String>) -> Option<Self> {
+        let mut seconds = Vec::new();
+        let mut pairs = Vec::new();
+        let mut usable = true;
+        for l in &literals {
+            match l.as_bytes() {
+                [a, b, ..] => {
+                    if !seconds.contains(b) {
+                        seconds.push(*b);
+                    }
+                    pairs.push([*a, *b]);
+                }
+                _ => usable = false,
+            }
+        }
+        if usable && seconds.len() <= 3 {
+            return Some(Self {
+                literals,
+                pairs: Some((seconds, pairs)),
+                ac: None,
+            });
+        }
+        let ac = aho_corasick::AhoCorasick::new(&literals).ok()?;
+        Some(Self {
+            literals,
+            pairs: None,
+            ac: Some(ac),
+        })
+    }
+
+    fn is_match(&self, text: &[u8]) -> bool {
+        let Some((seconds, pairs)) = &self.pairs else {
+            return self.ac.as_ref().is_some_and(|ac| ac.is_match(text));
+        };
+        let Some(rest) = text.get(1..) else { return false };
+        let at = |i: usize| {
+            // rest[i] is text[i + 1]: a literal would start at text[i].
+            let pair = [text[i], text[i + 1]];
+            pairs.contains(&pair) && self.literals.iter().any(|l| text[i..].starts_with(l.as_bytes()))
+        };
+        match seconds[..] {
+            [a] => memchr::memchr_iter(a, rest).any(at),
+            [a, b] => memchr::memchr2_iter(a, b, rest).any(at),
+            [a, b, c] => memchr::memchr3_iter(a, b, c, rest).any(at),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -171,12 +233,10 @@ impl GlobSet {
             }
         }
         if !contains.is_empty() {
-            // Building fails only for enormous pattern sets; the globs then stay general.
-            match aho_corasick::AhoCorasick::new(&contains) {
-                Ok(ac) => set.contains = Some(ac),
-                Err(_) => set
-                    .general
-                    .extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
+            match ContainsSet::new(contains.clone()) {
+                Some(c) => set.contains = Some(c),
+                // Building fails only for enormous pattern sets; the globs then stay general.
+                None => set.general.extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
             }
         }
         set.globs = globs;
@@ -204,7 +264,7 @@ impl GlobSet {
         if self.short_prefixes.iter().any(|p| text.starts_with(p.as_str())) || self.exact.iter().any(|e| e == text) {
             return true;
         }
-        if self.contains.as_ref().is_some_and(|ac| ac.is_match(text)) {
+        if self.contains.as_ref().is_some_and(|c| c.is_match(b)) {
             return true;
         }
         self.general

@@ -11,7 +11,7 @@
 //!
 //! State is bounded: per rule and agent at most [`MAX_PARTIALS`] partial matches are kept (the
 //! oldest inserted is dropped first) and partial matches older than the window are expired on every
-//! event of the agent.
+//! event of the agent that matches a step of the sequence.
 use std::{
     borrow::Cow,
     cmp::Reverse,
@@ -115,6 +115,19 @@ impl Sequence {
             cap,
             agents,
         } = self;
+        // Each step's condition, evaluated once. An event that matches no step changes nothing, so
+        // most events (an open for reading, say) cost a few condition tests and no state lookup;
+        // expiry then waits for the agent's next event that matches a step.
+        // (Steps past the 64th, if any, are evaluated where needed.)
+        let mask = steps
+            .iter()
+            .take(64)
+            .enumerate()
+            .fold(0u64, |m, (k, s)| if step_matches(s, kind, v) { m | 1 << k } else { m });
+        let matched = |k: usize| if k < 64 { mask & (1 << k) != 0 } else { step_matches(&steps[k], kind, v) };
+        if mask == 0 && (steps.len() <= 64 || !(64..steps.len()).any(matched)) {
+            return false;
+        }
         let now = v.ev.event.header.ktime_ns;
         let agent = v.ev.agent.as_str();
         let mut completed = false;
@@ -126,7 +139,7 @@ impl Sequence {
             // (stamp, started_ns, next) of the partial matches that advance.
             let mut advanced: Vec<(u64, u64, usize)> = Vec::new();
             for (k, step) in steps.iter().enumerate().skip(1) {
-                if st.waiting[k].is_empty() || !step_matches(step, kind, v) {
+                if st.waiting[k].is_empty() || !matched(k) {
                     continue;
                 }
                 let key = values_key(&step.same, v);
@@ -146,7 +159,7 @@ impl Sequence {
             }
             emptied = st.len == 0;
         }
-        if steps.first().is_some_and(|s| step_matches(s, kind, v)) {
+        if !steps.is_empty() && matched(0) {
             let key = values_key(&steps[1].same, v);
             if !agents.contains_key(agent) {
                 agents.insert(agent.to_string(), Partials::new(steps.len()));

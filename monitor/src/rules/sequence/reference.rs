@@ -45,6 +45,9 @@ impl Reference {
             cap,
             partials,
         } = self;
+        if !steps.iter().any(|s| step_matches(s, kind, v)) {
+            return false;
+        }
         let now = v.ev.event.header.ktime_ns;
         let agent = v.ev.agent.as_str();
         let mut completed = false;
