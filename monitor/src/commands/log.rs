@@ -399,11 +399,14 @@ fn cat(files: &[PathBuf], json: bool) -> Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut damaged = false;
     for path in files {
-        let reader =
-            RecordReader::open(path, ReaderOptions {
+        let reader = RecordReader::open(
+            path,
+            ReaderOptions {
                 resync: true,
                 ..Default::default()
-            }).with_context(|| path.display().to_string())?;
+            },
+        )
+        .with_context(|| path.display().to_string())?;
         for item in reader {
             match item {
                 Ok(loc) => {
@@ -451,11 +454,14 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
     for path in files {
         s.files += 1;
         s.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let mut r =
-            FrameReader::open(path, ReaderOptions {
+        let mut r = FrameReader::open(
+            path,
+            ReaderOptions {
                 resync: true,
                 ..Default::default()
-            }).with_context(|| path.display().to_string())?;
+            },
+        )
+        .with_context(|| path.display().to_string())?;
         let mut dec = EventDecoder::default();
         while let Some(item) = r.next_frame() {
             let f = match item {

@@ -36,11 +36,11 @@ pub struct ReplayArgs {
     /// Only events of this agent.
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
-    /// Also check the SHA-256 hash chain (tampering), as `agentmon log verify` does. Without it,
-    /// replay checks every frame's checksums and sequence numbers (damage, truncation, missing or
-    /// reordered frames) but not forgeries with fixed-up checksums.
+    /// Do not check the SHA-256 hash chain (tampering) of every frame, only checksums and sequence
+    /// numbers (damage, truncation, missing or reordered frames): ~25% faster, for repeated hunts
+    /// through a log that `agentmon log verify` already checked.
     #[arg(long)]
-    pub verify_chain: bool,
+    pub skip_chain: bool,
 }
 
 /// Loads the rule engine for `--rules DIR` (the same loader as live monitoring; replay never runs
@@ -80,7 +80,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
         since_ns: parse_time("--since", &args.since)?,
         until_ns: parse_time("--until", &args.until)?,
         agent: args.agent.clone(),
-        verify_chain: args.verify_chain,
+        skip_chain: args.skip_chain,
     };
     let files = expand_rotations(&args.files);
     for f in &files {

@@ -49,9 +49,9 @@ pub struct ReplayFilter {
     pub until_ns: Option<i64>,
     /// Only events of this agent.
     pub agent: Option<String>,
-    /// Also check the SHA-256 chain of every frame (see [`ReaderOptions::skip_chain`]); checksums and
-    /// sequence numbers are always checked.
-    pub verify_chain: bool,
+    /// Do not check the SHA-256 chain (see [`ReaderOptions::skip_chain`]), e.g. when the log was
+    /// verified already; checksums and sequence numbers are always checked.
+    pub skip_chain: bool,
 }
 
 impl ReplayFilter {
@@ -138,7 +138,7 @@ pub fn replay(
         let mut dec = EventDecoder::default();
         let opts = ReaderOptions {
             resync: true,
-            skip_chain: !filter.verify_chain,
+            skip_chain: filter.skip_chain,
         };
         let mut r = match FrameReader::open(path, opts) {
             Ok(r) => r,

@@ -67,10 +67,13 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
         path: path.to_path_buf(),
         ..Default::default()
     };
-    let mut r = match FrameReader::open(path, ReaderOptions {
-                resync: true,
-                ..Default::default()
-            }) {
+    let mut r = match FrameReader::open(
+        path,
+        ReaderOptions {
+            resync: true,
+            ..Default::default()
+        },
+    ) {
         Ok(r) => r,
         Err(e) => {
             rep.error(FrameError {

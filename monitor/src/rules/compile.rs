@@ -310,7 +310,9 @@ impl<'a> Compiler<'a> {
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
-                    Op::Glob => Pred::Glob(GlobSet::new(items.iter().map(|v| Glob::new(&v.text)).collect())),
+                    Op::Glob => Pred::Glob(Box::new(GlobSet::new(
+                        items.iter().map(|v| Glob::new(&v.text)).collect(),
+                    ))),
                     Op::InCidr if f.ty == FieldType::Addr => {
                         let mut nets = Vec::new();
                         for v in &items {

@@ -40,7 +40,7 @@ pub enum Pred {
     Prefix(Vec<String>),
     Suffix(Vec<String>),
     Contains(Vec<String>),
-    Glob(GlobSet),
+    Glob(Box<GlobSet>),
     /// `net.addr` equal to any of these addresses (compared as addresses).
     AddrEq(Vec<IpAddr>),
     Cidr(Vec<Cidr>),

@@ -236,7 +236,9 @@ impl GlobSet {
             match ContainsSet::new(contains.clone()) {
                 Some(c) => set.contains = Some(c),
                 // Building fails only for enormous pattern sets; the globs then stay general.
-                None => set.general.extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
+                None => set
+                    .general
+                    .extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
             }
         }
         set.globs = globs;

@@ -124,7 +124,13 @@ impl Sequence {
             .take(64)
             .enumerate()
             .fold(0u64, |m, (k, s)| if step_matches(s, kind, v) { m | 1 << k } else { m });
-        let matched = |k: usize| if k < 64 { mask & (1 << k) != 0 } else { step_matches(&steps[k], kind, v) };
+        let matched = |k: usize| {
+            if k < 64 {
+                mask & (1 << k) != 0
+            } else {
+                step_matches(&steps[k], kind, v)
+            }
+        };
         if mask == 0 && (steps.len() <= 64 || !(64..steps.len()).any(matched)) {
             return false;
         }
