@@ -87,6 +87,9 @@ pub enum LogCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Stop reading a file at its first damaged frame instead of resynchronising.
+        #[arg(long)]
+        no_resync: bool,
     },
     /// Counts per kind and per agent, time span, alerts.
     Stats {
@@ -118,7 +121,7 @@ pub enum LogCommand {
 pub fn run(args: LogArgs) -> Result<i32> {
     match args.command {
         LogCommand::Verify { files } => verify_cmd(&expand_rotations(&files)),
-        LogCommand::Cat { files, json } => quiet_pipe(cat(&expand_rotations(&files), json)),
+        LogCommand::Cat { files, json, no_resync } => quiet_pipe(cat(&expand_rotations(&files), json, !no_resync)),
         LogCommand::Stats { files, json } => quiet_pipe(stats(&expand_rotations(&files), json)),
         LogCommand::BenchGen {
             file,
@@ -395,14 +398,14 @@ fn record_text(seq: u64, offset: u64, r: &Record) -> String {
     format!("#{seq} @{offset} {what}")
 }
 
-fn cat(files: &[PathBuf], json: bool) -> Result<i32> {
+fn cat(files: &[PathBuf], json: bool, resync: bool) -> Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut damaged = false;
     for path in files {
         let reader = RecordReader::open(
             path,
             ReaderOptions {
-                resync: true,
+                resync,
                 ..Default::default()
             },
         )

@@ -10,7 +10,7 @@ use super::log::Progress;
 use crate::{
     alert::Alert,
     record::{
-        Evaluator, ReplayFilter,
+        Evaluator, ReplayOptions,
         replay::{self, Source},
         verify::expand_rotations,
     },
@@ -41,6 +41,10 @@ pub struct ReplayArgs {
     /// through a log that `agentmon log verify` already checked.
     #[arg(long)]
     pub skip_chain: bool,
+    /// Stop reading a file at its first damaged frame (reported with its byte offset) instead of
+    /// resynchronising on the next intact frame and going on.
+    #[arg(long)]
+    pub no_resync: bool,
 }
 
 /// Loads the rule engine for `--rules DIR` (the same loader as live monitoring; replay never runs
@@ -76,11 +80,12 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
 }
 
 fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
-    let filter = ReplayFilter {
+    let filter = ReplayOptions {
         since_ns: parse_time("--since", &args.since)?,
         until_ns: parse_time("--until", &args.until)?,
         agent: args.agent.clone(),
         skip_chain: args.skip_chain,
+        no_resync: args.no_resync,
     };
     let files = expand_rotations(&args.files);
     for f in &files {

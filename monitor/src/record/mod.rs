@@ -27,7 +27,7 @@ pub use convert::ConvertError;
 pub use format::{ChainHash, FrameError, FrameKind, Problem};
 pub use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
-pub use replay::{Evaluator, ReplayFilter, ReplayStats};
+pub use replay::{Evaluator, ReplayOptions, ReplayStats};
 pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};
 pub use writer::{Recorder, RecorderOptions};
 

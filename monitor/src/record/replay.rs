@@ -40,9 +40,9 @@ impl<F: FnMut(&Enriched) -> Vec<Alert>> Evaluator for F {
     }
 }
 
-/// Which recorded events are replayed.
+/// Which recorded events are replayed, and how strictly the log is checked.
 #[derive(Clone, Debug, Default)]
-pub struct ReplayFilter {
+pub struct ReplayOptions {
     /// Only events at or after this wall-clock time (ns since the epoch).
     pub since_ns: Option<i64>,
     /// Only events before this time.
@@ -52,9 +52,12 @@ pub struct ReplayFilter {
     /// Do not check the SHA-256 chain (see [`ReaderOptions::skip_chain`]), e.g. when the log was
     /// verified already; checksums and sequence numbers are always checked.
     pub skip_chain: bool,
+    /// Stop reading a file at its first damaged frame instead of resynchronising on the next intact
+    /// one (the damage is reported either way).
+    pub no_resync: bool,
 }
 
-impl ReplayFilter {
+impl ReplayOptions {
     fn is_empty(&self) -> bool {
         self.since_ns.is_none() && self.until_ns.is_none() && self.agent.is_none()
     }
@@ -125,7 +128,7 @@ pub enum Source<'a> {
 pub fn replay(
     paths: &[PathBuf],
     mut source: Source<'_>,
-    filter: &ReplayFilter,
+    filter: &ReplayOptions,
     mut on_alert: impl FnMut(&Alert),
     mut on_problem: impl FnMut(&Path, &FrameError),
     mut progress: impl FnMut(u64),
@@ -137,7 +140,7 @@ pub fn replay(
         stats.files += 1;
         let mut dec = EventDecoder::default();
         let opts = ReaderOptions {
-            resync: true,
+            resync: !filter.no_resync,
             skip_chain: filter.skip_chain,
         };
         let mut r = match FrameReader::open(path, opts) {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::{
     format::{self, FRAME_HEADER_LEN, FrameKind, Problem},
     reader::{FrameReader, Located, ReaderOptions, Record, RecordReader},
-    replay::{self, ReplayFilter, Source},
+    replay::{self, ReplayOptions, Source},
     synth::{synthetic_alert, synthetic_event},
     verify::{self, verify_file, verify_files, with_rotations},
     *,
@@ -341,7 +341,7 @@ fn rotation_links_files_into_one_chain() {
     let stats = replay::replay(
         &files,
         Source::Rules(&mut eval),
-        &ReplayFilter::default(),
+        &ReplayOptions::default(),
         |_| {},
         |_, e| panic!("{e}"),
         |_| {},
@@ -366,7 +366,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_log(dir.path(), 700);
     let files = [path];
-    let run = |filter: &ReplayFilter| {
+    let run = |filter: &ReplayOptions| {
         let mut alerts = Vec::new();
         let stats = replay::replay(
             &files,
@@ -378,12 +378,12 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
         );
         (stats, alerts)
     };
-    let (stats, alerts) = run(&ReplayFilter::default());
+    let (stats, alerts) = run(&ReplayOptions::default());
     assert_eq!((stats.events, stats.replayed, stats.recorded_alerts), (700, 700, 70));
     assert_eq!(alerts.len(), 88, "one connect in 8 events");
     assert!(alerts.iter().all(|a| matches!(a.event.event.body, Body::Connect(_))));
 
-    let (stats, alerts) = run(&ReplayFilter {
+    let (stats, alerts) = run(&ReplayOptions {
         agent: Some("coder".into()),
         ..Default::default()
     });
@@ -394,7 +394,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
 
     // Time window: events 100..200 (synthetic events are 1 µs apart).
     let t = |i| convert::parse_time_ns(&synthetic_event(i).time).unwrap();
-    let (stats, _) = run(&ReplayFilter {
+    let (stats, _) = run(&ReplayOptions {
         since_ns: Some(t(100)),
         until_ns: Some(t(200)),
         ..Default::default()
@@ -406,7 +406,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
     let stats = replay::replay(
         &files,
         Source::Recorded,
-        &ReplayFilter::default(),
+        &ReplayOptions::default(),
         |a| recorded.push(a.clone()),
         |_, e| panic!("{e}"),
         |_| {},
@@ -429,7 +429,7 @@ fn replay_skips_damage_and_reports_it() {
     let stats = replay::replay(
         &[path],
         Source::Rules(&mut MetadataRule),
-        &ReplayFilter::default(),
+        &ReplayOptions::default(),
         |_| {},
         |_, e| problems.push(e.clone()),
         |_| {},
@@ -502,7 +502,7 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     let stats = replay::replay(
         &[path],
         Source::Rules(&mut eval),
-        &ReplayFilter::default(),
+        &ReplayOptions::default(),
         |_| {},
         |_, _| {},
         |_| {},
@@ -638,7 +638,7 @@ fn format_1_logs_are_still_read_and_replayed() {
     let stats = replay::replay(
         &[path],
         Source::Rules(&mut eval),
-        &ReplayFilter::default(),
+        &ReplayOptions::default(),
         |_| {},
         |_, e| panic!("{e}"),
         |_| {},
@@ -678,7 +678,7 @@ fn replay_checks_the_chain_unless_told_not_to() {
         let stats = replay::replay(
             std::slice::from_ref(&path),
             Source::Rules(&mut MetadataRule),
-            &ReplayFilter {
+            &ReplayOptions {
                 skip_chain,
                 ..Default::default()
             },
@@ -701,4 +701,31 @@ fn replay_checks_the_chain_unless_told_not_to() {
     );
     // Reported, then taken as the new link: every event is still replayed.
     assert_eq!(stats.replayed, 100);
+}
+
+#[test]
+fn replay_stops_at_damage_when_told_not_to_resynchronise() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 70);
+    let frames = frames_of(&path);
+    let k = first_event_frame(&frames, 30);
+    let before = frames[..k].iter().filter(|f| f.3 == FrameKind::Event).count() as u64;
+    let mut b = std::fs::read(&path).unwrap();
+    b[frames[k].0 as usize + FRAME_HEADER_LEN + 1] ^= 1;
+    std::fs::write(&path, &b).unwrap();
+    let mut problems = Vec::new();
+    let stats = replay::replay(
+        &[path],
+        Source::Rules(&mut MetadataRule),
+        &ReplayOptions {
+            no_resync: true,
+            ..Default::default()
+        },
+        |_| {},
+        |_, e| problems.push(e.clone()),
+        |_| {},
+    );
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].offset, frames[k].0);
+    assert_eq!((stats.replayed, stats.problems), (before, 1));
 }
