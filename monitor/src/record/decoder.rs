@@ -10,7 +10,7 @@ use super::{
     context::ContextTable,
     convert::{self, ConvertError},
     proto,
-    wire::{Wire, zigzag32, zigzag64},
+    wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
 use crate::{
     event::{Body, ConnectInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, OpenInfo},
@@ -72,6 +72,38 @@ impl EventDecoder {
         let (mut time_unix_ns, mut context, mut resolved_is_raw, mut time_adjust_ns) = (0i64, 0u32, false, 0i64);
         let (mut header, mut resolved, mut body) = (None, None, None);
         let mut seen = 0u32;
+        // The fields in the order the writer emits them (see `Wire::take`); then anything else.
+        if w.take(1, VARINT) {
+            time_unix_ns = w.varint()? as i64;
+            seen |= 1 << 1;
+        }
+        if w.take(3, LEN) {
+            header = Some(w.bytes()?);
+            seen |= 1 << 3;
+        }
+        if w.take(5, LEN) {
+            resolved = Some(std::str::from_utf8(w.bytes()?).ok()?);
+            seen |= 1 << 5;
+        }
+        if w.take(6, VARINT) {
+            context = w.varint()? as u32;
+            seen |= 1 << 6;
+        }
+        if w.take(7, VARINT) {
+            resolved_is_raw = w.varint()? != 0;
+            seen |= 1 << 7;
+        }
+        if w.take(8, VARINT) {
+            time_adjust_ns = zigzag64(w.varint()?);
+            seen |= 1 << 8;
+        }
+        for field in [10, 11, 12, 14, 15] {
+            if w.take(field, LEN) {
+                body = Some((field, w.bytes()?));
+                seen |= 1 << field;
+                break;
+            }
+        }
         while !w.done() {
             let (field, wt) = w.key()?;
             if field < 32 {
@@ -106,6 +138,12 @@ impl EventDecoder {
         // Header: ktime, tid and the flags; the process fields come from the context.
         let mut hw = Wire::new(header?);
         let (mut ktime_ns, mut tid, mut flags) = (0u64, 0u32, [false; 3]);
+        if hw.take(1, VARINT) {
+            ktime_ns = hw.varint()?;
+        }
+        if hw.take(3, VARINT) {
+            tid = hw.varint()? as u32;
+        }
         while !hw.done() {
             let (field, wt) = hw.key()?;
             match field {
@@ -301,6 +339,21 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
             }
             let Body::Open(o) = body else { return None };
             let (mut path, mut flags, mut mode, mut dfd, mut dir_fd, mut syscall) = ("", 0, 0, 0, None, 0);
+            if w.take(1, LEN) {
+                path = std::str::from_utf8(w.bytes()?).ok()?;
+            }
+            if w.take(2, VARINT) {
+                flags = w.varint()? as u32;
+            }
+            if w.take(3, VARINT) {
+                mode = w.varint()? as u32;
+            }
+            if w.take(5, VARINT) {
+                syscall = w.varint()? as i32;
+            }
+            if w.take(6, VARINT) {
+                dir_fd = Some(zigzag32(w.varint()?));
+            }
             while !w.done() {
                 let (f, wt) = w.key()?;
                 match f {

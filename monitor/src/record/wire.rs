@@ -52,6 +52,20 @@ impl<'a> Wire<'a> {
         None
     }
 
+    /// Consumes the next key if it is `field` with wire type `wt` (fields 1‥15, whose keys are one
+    /// byte). Decoders read the fields a writer emits, in the order it emits them, with these
+    /// well-predicted tests before falling back to a general loop over whatever is left.
+    #[inline]
+    pub fn take(&mut self, field: u32, wt: u8) -> bool {
+        debug_assert!((1..16).contains(&field));
+        if self.buf.get(self.pos) == Some(&(((field << 3) as u8) | wt)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// The next field's number and wire type.
     #[inline]
     pub fn key(&mut self) -> Option<(u32, u8)> {
