@@ -12,7 +12,6 @@ use prost::Message;
 use serde::Serialize;
 
 use crate::{
-    event::Body,
     output::{Enriched, text_line},
     pipeline::Pipeline,
     record::{
@@ -498,17 +497,7 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                         continue;
                     }
                     let e = dec.event();
-                    let kind = match &e.event.body {
-                        Body::Exec(_) => "exec",
-                        Body::Open(_) => "open",
-                        Body::Connect(_) => "connect",
-                        Body::Mount(_) => "mount",
-                        Body::Fork(_) => "fork",
-                        Body::Exit(_) => "exit",
-                        Body::Deny(_) => "deny",
-                        Body::Chdir(_) => "chdir",
-                    };
-                    *s.events_by_kind.entry(kind.into()).or_default() += 1;
+                    *s.events_by_kind.entry(e.event.body.kind_name().into()).or_default() += 1;
                     match s.events_by_agent.get_mut(&e.agent) {
                         Some(n) => *n += 1,
                         None => {

@@ -7,7 +7,7 @@
 use prost::Message;
 
 use super::{
-    context::ContextTable,
+    context::{ContextTable, Defined},
     convert::{self, ConvertError},
     proto,
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
@@ -19,25 +19,62 @@ use crate::{
 
 /// Decodes the event frames of one log file (call [`EventDecoder::reset`] between files and after
 /// damage).
+#[derive(Default)]
 pub struct EventDecoder {
     contexts: ContextTable,
+    cur: Current,
+}
+
+/// The last decoded event.
+struct Current {
     ev: Enriched,
     /// Generation of the context whose fields `ev` holds (0: none).
-    ev_context: u64,
+    context: u64,
     /// Wall-clock time of `ev`; `ev.time` is rendered from it on demand.
     time_ns: Option<i64>,
     time_rendered: bool,
 }
 
-impl Default for EventDecoder {
+impl Default for Current {
     fn default() -> Self {
         Self {
-            contexts: ContextTable::default(),
             ev: empty_event(),
-            ev_context: 0,
+            context: 0,
             time_ns: None,
             time_rendered: true,
         }
+    }
+}
+
+/// An event's own header fields and time, as both decoding paths read them.
+struct Own {
+    ktime_ns: u64,
+    tid: u32,
+    flags: [bool; 3],
+    time_unix_ns: i64,
+    time_adjust_ns: i64,
+}
+
+impl Current {
+    /// What both paths do once body and resolved path are in place: the event's own header fields,
+    /// its time (the text is rendered later, on demand) and its context's process fields (copied
+    /// only when the context differs from the previous event's).
+    fn finish(&mut self, defined: &Defined, own: Own) {
+        let ns = if own.time_unix_ns != 0 {
+            i128::from(own.time_unix_ns)
+        } else {
+            i128::from(own.ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(own.time_adjust_ns)
+        };
+        self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
+        self.time_rendered = false;
+        self.ev.time.clear();
+        if self.context != defined.generation {
+            convert::fill_context(&mut self.ev, &defined.ctx);
+            self.context = defined.generation;
+        }
+        let eh = &mut self.ev.event.header;
+        (eh.ktime_ns, eh.tid) = (own.ktime_ns, own.tid);
+        (eh.truncated, eh.read_failed, eh.denied) = (own.flags[0], own.flags[1], own.flags[2]);
     }
 }
 
@@ -45,7 +82,7 @@ impl EventDecoder {
     /// Forgets the defined contexts: at a new file, and after damage.
     pub fn reset(&mut self) {
         self.contexts.clear();
-        self.ev_context = 0;
+        self.cur.context = 0;
     }
 
     /// A Context frame's payload.
@@ -155,12 +192,12 @@ impl EventDecoder {
                 _ => hw.skip(wt)?,
             }
         }
-        if !read_body(&mut self.ev.event.body, body_field, body_bytes) {
+        if !read_body(&mut self.cur.ev.event.body, body_field, body_bytes) {
             return None;
         }
         let Enriched {
             event, resolved_path, ..
-        } = &mut self.ev;
+        } = &mut self.cur.ev;
         match (resolved, resolved_is_raw) {
             (Some(r), _) => set_opt(resolved_path, r),
             (None, true) => match &event.body {
@@ -170,75 +207,65 @@ impl EventDecoder {
             },
             (None, false) => *resolved_path = None,
         }
-        let ns = if time_unix_ns != 0 {
-            i128::from(time_unix_ns)
-        } else {
-            i128::from(ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(time_adjust_ns)
-        };
-        self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
-        self.time_rendered = false;
-        self.ev.time.clear();
-        if self.ev_context != defined.generation {
-            convert::fill_context(&mut self.ev, &defined.ctx);
-            self.ev_context = defined.generation;
-        }
-        let eh = &mut self.ev.event.header;
-        (eh.ktime_ns, eh.tid, eh.truncated, eh.read_failed, eh.denied) = (ktime_ns, tid, flags[0], flags[1], flags[2]);
+        self.cur.finish(
+            defined,
+            Own {
+                ktime_ns,
+                tid,
+                flags,
+                time_unix_ns,
+                time_adjust_ns,
+            },
+        );
         Some(())
     }
 
     fn decode_proto(&mut self, p: proto::Event) -> Result<(), ConvertError> {
         if p.context == 0 {
             // Format 1 (or an event recorded without context): everything is inline.
-            self.time_ns = if p.time_text.is_empty() {
+            self.cur.time_ns = if p.time_text.is_empty() {
                 Some(p.time_unix_ns)
             } else {
                 convert::parse_time_ns(&p.time_text)
             };
-            self.ev = convert::event_from_proto(p)?;
-            self.ev_context = 0;
-            self.time_rendered = true;
+            self.cur.ev = convert::event_from_proto(p)?;
+            self.cur.context = 0;
+            self.cur.time_rendered = true;
             return Ok(());
         }
         let defined = self.contexts.get(p.context)?;
         let h = p.header.ok_or(ConvertError::Missing("event header"))?;
         let body = convert::body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
+        self.cur.finish(
+            defined,
+            Own {
+                ktime_ns: h.ktime_ns,
+                tid: h.tid,
+                flags: [h.truncated, h.read_failed, h.denied],
+                time_unix_ns: p.time_unix_ns,
+                time_adjust_ns: p.time_adjust_ns,
+            },
+        );
         if !p.time_text.is_empty() {
-            self.time_ns = convert::parse_time_ns(&p.time_text);
-            self.ev.time = p.time_text;
-            self.time_rendered = true;
-        } else {
-            let ns = if p.time_unix_ns != 0 {
-                i128::from(p.time_unix_ns)
-            } else {
-                i128::from(h.ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(p.time_adjust_ns)
-            };
-            self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
-            self.time_rendered = false;
-            self.ev.time.clear();
+            self.cur.time_ns = convert::parse_time_ns(&p.time_text);
+            self.cur.ev.time = p.time_text;
+            self.cur.time_rendered = true;
         }
-        if self.ev_context != defined.generation {
-            convert::fill_context(&mut self.ev, &defined.ctx);
-            self.ev_context = defined.generation;
-        }
-        let eh = &mut self.ev.event.header;
-        (eh.ktime_ns, eh.tid, eh.truncated, eh.read_failed, eh.denied) =
-            (h.ktime_ns, h.tid, h.truncated, h.read_failed, h.denied);
-        self.ev.event.body = body;
+        self.cur.ev.event.body = body;
         match (p.resolved_path, p.resolved_is_raw) {
-            (Some(r), _) => self.ev.resolved_path = Some(r),
+            (Some(r), _) => self.cur.ev.resolved_path = Some(r),
             (None, true) => {
-                let raw = match &self.ev.event.body {
+                let raw = match &self.cur.ev.event.body {
                     Body::Open(o) => &o.path,
                     Body::Exec(x) => &x.filename,
                     _ => return Err(ConvertError::Missing("path for resolved_is_raw")),
                 };
-                match &mut self.ev.resolved_path {
+                match &mut self.cur.ev.resolved_path {
                     Some(r) => r.clone_from(raw),
-                    None => self.ev.resolved_path = Some(raw.clone()),
+                    None => self.cur.ev.resolved_path = Some(raw.clone()),
                 }
             }
-            (None, false) => self.ev.resolved_path = None,
+            (None, false) => self.cur.ev.resolved_path = None,
         }
         Ok(())
     }
@@ -246,31 +273,31 @@ impl EventDecoder {
     /// The last decoded event. Its `time` text may be empty (not rendered yet): see
     /// [`EventDecoder::time_text`].
     pub fn event(&self) -> &Enriched {
-        &self.ev
+        &self.cur.ev
     }
 
     /// The last decoded event with its `time` text rendered.
     pub fn event_with_time(&mut self) -> &Enriched {
         self.render_time();
-        &self.ev
+        &self.cur.ev
     }
 
     /// The last decoded event's time text (as live output printed it).
     pub fn time_text(&mut self) -> &str {
         self.render_time();
-        &self.ev.time
+        &self.cur.ev.time
     }
 
     fn render_time(&mut self) {
-        if !self.time_rendered {
-            self.ev.time = convert::format_time_ns(self.time_ns.unwrap_or(0));
-            self.time_rendered = true;
+        if !self.cur.time_rendered {
+            self.cur.ev.time = convert::format_time_ns(self.cur.time_ns.unwrap_or(0));
+            self.cur.time_rendered = true;
         }
     }
 
     /// The last decoded event's wall-clock time, ns since the epoch (`None`: not known).
     pub fn time_ns(&self) -> Option<i64> {
-        self.time_ns
+        self.cur.time_ns
     }
 }
 

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::{
     format::{self, FRAME_HEADER_LEN, FrameKind, Problem},
     reader::{FrameReader, Located, ReaderOptions, Record, RecordReader},
-    replay::{self, ReplayOptions, Source},
+    replay::{self, ReplayOptions, ReplayStats, Source},
     synth::{synthetic_alert, synthetic_event},
     verify::{self, verify_file, verify_files, with_rotations},
     *,
@@ -439,6 +439,24 @@ fn replay_skips_damage_and_reports_it() {
     assert!(stats.events >= 68, "{stats:?}");
 }
 
+/// Replays `paths` through `eval`; returns the stats, the alerts and the problems reported.
+fn replay_all(
+    paths: &[PathBuf],
+    eval: &mut dyn replay::Evaluator,
+    options: &ReplayOptions,
+) -> (ReplayStats, Vec<Alert>, Vec<format::FrameError>) {
+    let (mut alerts, mut problems) = (Vec::new(), Vec::new());
+    let stats = replay::replay(
+        paths,
+        Source::Rules(eval),
+        options,
+        |a| alerts.push(a.clone()),
+        |_, e| problems.push(e.clone()),
+        |_| {},
+    );
+    (stats, alerts, problems)
+}
+
 /// Index of the first event frame at or after `from`.
 fn first_event_frame(frames: &[(u64, usize, u64, FrameKind)], from: usize) -> usize {
     (from..frames.len())
@@ -494,19 +512,7 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     assert_eq!(unknown, refresh - 2);
     assert_eq!(ok + unknown, n as usize);
     // Replay reports the same, and goes on.
-    let mut seen = 0;
-    let mut eval = |_: &Enriched| {
-        seen += 1;
-        Vec::new()
-    };
-    let stats = replay::replay(
-        &[path],
-        Source::Rules(&mut eval),
-        &ReplayOptions::default(),
-        |_| {},
-        |_, _| {},
-        |_| {},
-    );
+    let (stats, _, _) = replay_all(&[path], &mut MetadataRule, &ReplayOptions::default());
     assert_eq!((stats.replayed, stats.problems), (ok as u64, 1 + unknown as u64));
 }
 
@@ -635,14 +641,8 @@ fn format_1_logs_are_still_read_and_replayed() {
         seen.push(json(e));
         Vec::new()
     };
-    let stats = replay::replay(
-        &[path],
-        Source::Rules(&mut eval),
-        &ReplayOptions::default(),
-        |_| {},
-        |_, e| panic!("{e}"),
-        |_| {},
-    );
+    let (stats, _, problems) = replay_all(&[path], &mut eval, &ReplayOptions::default());
+    assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(stats.replayed, 40);
     // The time text is rendered lazily in replay; everything else is as recorded.
     for (i, mut v) in seen.into_iter().enumerate() {
@@ -674,18 +674,11 @@ fn replay_checks_the_chain_unless_told_not_to() {
     b.extend_from_slice(&orig[range.end..]);
     std::fs::write(&path, &b).unwrap();
     let run = |skip_chain| {
-        let mut problems = Vec::new();
-        let stats = replay::replay(
-            std::slice::from_ref(&path),
-            Source::Rules(&mut MetadataRule),
-            &ReplayOptions {
-                skip_chain,
-                ..Default::default()
-            },
-            |_| {},
-            |_, e| problems.push(e.clone()),
-            |_| {},
-        );
+        let options = ReplayOptions {
+            skip_chain,
+            ..Default::default()
+        };
+        let (stats, _, problems) = replay_all(std::slice::from_ref(&path), &mut MetadataRule, &options);
         (stats, problems)
     };
     let (stats, problems) = run(true);
@@ -713,18 +706,11 @@ fn replay_stops_at_damage_when_told_not_to_resynchronise() {
     let mut b = std::fs::read(&path).unwrap();
     b[frames[k].0 as usize + FRAME_HEADER_LEN + 1] ^= 1;
     std::fs::write(&path, &b).unwrap();
-    let mut problems = Vec::new();
-    let stats = replay::replay(
-        &[path],
-        Source::Rules(&mut MetadataRule),
-        &ReplayOptions {
-            no_resync: true,
-            ..Default::default()
-        },
-        |_| {},
-        |_, e| problems.push(e.clone()),
-        |_| {},
-    );
+    let options = ReplayOptions {
+        no_resync: true,
+        ..Default::default()
+    };
+    let (stats, _, problems) = replay_all(&[path], &mut MetadataRule, &options);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].offset, frames[k].0);
     assert_eq!((stats.replayed, stats.problems), (before, 1));
