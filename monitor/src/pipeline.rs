@@ -183,6 +183,13 @@ impl Pipeline {
         }
     }
 
+    /// The ring buffer's fill level in bytes, for the metrics.
+    pub fn ringbuf_fill(&mut self, bytes: u64) {
+        if let Some(m) = &self.metrics {
+            m.set_ringbuf_fill(bytes);
+        }
+    }
+
     pub fn report_drops(&mut self, lost: u64, total: u64) {
         if let Some(m) = &self.metrics {
             m.drops(lost);

@@ -53,6 +53,12 @@ impl EventReader {
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }
+
+    /// Bytes reserved in the ring and not yet read (records and their headers): its fill level.
+    pub fn pending_bytes(&self) -> u64 {
+        let (consumer, producer) = self.positions.load();
+        producer.wrapping_sub(consumer) as u64
+    }
 }
 
 /// A read-only mapping of the ring buffer's first two pages: the consumer position (advanced by
@@ -89,14 +95,19 @@ impl Positions {
         Ok(Self { base, page })
     }
 
-    fn is_empty(&self) -> bool {
+    /// (consumer, producer) positions.
+    fn load(&self) -> (usize, usize) {
         // SAFETY: both words lie inside the mapping, are page-aligned, and are only written
         // atomically (the consumer position by aya, the producer position by the kernel).
-        let (consumer, producer) = unsafe {
+        unsafe {
             let c = &*self.base.cast::<AtomicUsize>();
             let p = &*self.base.cast::<u8>().add(self.page).cast::<AtomicUsize>();
             (c.load(Ordering::Acquire), p.load(Ordering::Acquire))
-        };
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        let (consumer, producer) = self.load();
         consumer == producer
     }
 }

@@ -176,8 +176,10 @@ impl Session {
         );
     }
 
-    /// Reports ring-buffer drops that happened since the last call (never silent).
+    /// Reports ring-buffer drops that happened since the last call (never silent), and samples the
+    /// ring's fill level for the metrics.
     pub fn check_drops(&mut self) -> Result<u64> {
+        self.pipeline.ringbuf_fill(self.reader.pending_bytes());
         let total = self.probes.counters()?.ringbuf_drops;
         if total > self.drops_seen {
             self.pipeline.report_drops(total - self.drops_seen, total);
