@@ -40,6 +40,8 @@ pub struct Pipeline {
     recorder: Option<LiveRecorder>,
     metrics: Option<crate::metrics::Metrics>,
     sinks: Option<crate::outputs::AlertSinks>,
+    /// Per-agent action overrides from the config (e.g. `alert` for a dry run of an agent).
+    action_overrides: std::collections::HashMap<String, crate::alert::Action>,
 }
 
 impl Pipeline {
@@ -56,6 +58,20 @@ impl Pipeline {
             recorder: None,
             metrics: None,
             sinks: None,
+            action_overrides: Default::default(),
+        }
+    }
+
+    /// From now on, every alert of `agent` takes `action` instead of its rule's (`None`: the rule's).
+    /// Kernel deny tables are not per agent: a `deny` rule still denies in the kernel.
+    pub fn set_action_override(&mut self, agent: &str, action: Option<crate::alert::Action>) {
+        match action {
+            Some(a) => {
+                self.action_overrides.insert(agent.to_string(), a);
+            }
+            None => {
+                self.action_overrides.remove(agent);
+            }
         }
     }
 
@@ -134,6 +150,11 @@ impl Pipeline {
             m.rule_eval(started.elapsed());
         }
         for mut alert in alerts {
+            if let Some(a) = self.action_overrides.get(&alert.event.agent)
+                && alert.action != crate::alert::Action::Deny
+            {
+                alert.action = *a;
+            }
             let root = self
                 .cgroups
                 .lookup(alert.event.event.header.cgroup_id)

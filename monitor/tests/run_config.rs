@@ -265,3 +265,97 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
         "{lines}"
     );
 }
+
+/// A config `action: alert` on one agent turns the kill of a rule into an alert for that agent only.
+#[test]
+fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
+    let root = cgroup2_root().expect("cgroup2");
+    let top = root.join(format!("agentmon-test-override-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let mut g = Guard {
+        root: root.clone(),
+        top: top.clone(),
+        agentmon: None,
+    };
+    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/dry-*\"}}\n    action: alert\n\
+             \x20 - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/live-*\"}}\n\
+             discovery: {{rescan_interval: 100ms}}\n"
+        ),
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("kill.yaml"),
+        "- rule: Kill sleepers\n  desc: test rule\n  condition: evt.kind = exec and proc.name = sleep\n  \
+         output: \"sleep %proc.pid\"\n  priority: WARNING\n  action: kill\n",
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out_path = dir.path().join("out.jsonl");
+    g.agentmon = Some(
+        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+            .args(["run", "--json", "--config"])
+            .arg(&cfg)
+            .arg("--rules")
+            .arg(&rules)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("/readyz", Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    for name in ["dry-1", "live-1"] {
+        std::fs::create_dir(top.join(name)).unwrap();
+    }
+    wait_until("both agents to be watched", Duration::from_secs(10), || {
+        metric(port, "agentmon_watched_agents") == Some(2.0)
+    });
+    let start_sleeper = |name: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec sleep 30",
+                top.join(name).join("cgroup.procs").display()
+            ))
+            .spawn()
+            .unwrap()
+    };
+    let mut dry = start_sleeper("dry-1");
+    let mut live = start_sleeper("live-1");
+    let alerts = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["rule"] == "Kill sleepers")
+            .collect()
+    };
+    wait_until("both alerts", Duration::from_secs(10), || alerts().len() == 2);
+    let action_of = |agent: &str| {
+        alerts()
+            .into_iter()
+            .find(|a| a["event"]["agent"] == agent)
+            .map(|a| a["action"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(action_of("dry-1").as_deref(), Some("alert"));
+    assert_eq!(action_of("live-1").as_deref(), Some("kill"));
+    // The live agent's sleeper was killed; the dry-run agent's is still running.
+    let status = live.wait().unwrap();
+    assert!(!status.success(), "the live agent's process was killed");
+    assert!(
+        dry.try_wait().unwrap().is_none(),
+        "the dry-run agent's process still runs"
+    );
+    let _ = dry.kill();
+    let _ = dry.wait();
+}

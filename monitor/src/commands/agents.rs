@@ -154,6 +154,7 @@ impl Agents {
                             // As the agent sees them (inside its container, if any).
                             session.protect(&agent.name, agent.protect.clone());
                         }
+                        session.pipeline.set_action_override(&agent.name, agent.action);
                         tracing::info!(
                             agent = %agent.name,
                             cgroup = %cgroup.rel,
