@@ -25,5 +25,4 @@ pub mod responder;
 pub mod ringbuf;
 pub mod rules;
 pub mod session;
-pub mod state;
 pub mod tracefs;
