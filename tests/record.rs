@@ -81,6 +81,18 @@ fn recording_verifies_and_replays_to_the_live_alerts() {
     a.sort();
     b.sort();
     assert_eq!(a, b);
+    // And each replayed alert carries exactly the live event (process context, paths, time text)
+    // and the same rendered output; only what the responder did is not replayed.
+    for l in live.alerts() {
+        let r = replayed
+            .iter()
+            .find(|r| alert_key(r) == alert_key(l))
+            .expect("matched above");
+        assert_eq!(r["event"], l["event"], "event of {}", l["rule"]);
+        for field in ["rule", "priority", "tags", "output"] {
+            assert_eq!(r[field], l[field], "{field} of {}", l["rule"]);
+        }
+    }
 
     // Retro-hunt: a rule written after the fact finds the earlier event live monitoring missed.
     let hunt = tempfile::tempdir().unwrap();
