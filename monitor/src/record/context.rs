@@ -137,18 +137,27 @@ fn context_of(ev: &Enriched, id: u32, wall_offset_ns: i64) -> proto::Context {
     }
 }
 
+/// Largest context accepted (a real one is a few hundred bytes: paths are at most 4 KiB each).
+pub const MAX_CONTEXT_BYTES: usize = 1 << 20;
+/// Largest total size of the contexts held at once, so that a crafted log cannot make a reader
+/// hold 4096 contexts of the largest frame size.
+pub const MAX_CONTEXT_TABLE_BYTES: usize = 64 << 20;
+
 /// Reader side: the contexts defined so far in the current file.
 #[derive(Default)]
 pub struct ContextTable {
     /// Index: id − 1. Each definition bumps `generation` so users can tell a redefined slot apart.
     slots: Vec<Option<Defined>>,
     generation: u64,
+    /// Encoded size of the contexts held.
+    bytes: usize,
 }
 
 pub struct Defined {
     pub ctx: proto::Context,
     /// Unique per definition within this table's life.
     pub generation: u64,
+    bytes: usize,
 }
 
 impl ContextTable {
@@ -159,14 +168,24 @@ impl ContextTable {
                 value: u64::from(ctx.id),
             });
         }
+        let bytes = prost::Message::encoded_len(&ctx);
         let i = (ctx.id - 1) as usize;
         if self.slots.len() <= i {
             self.slots.resize_with(i + 1, || None);
         }
+        let replaced = self.slots[i].as_ref().map_or(0, |d| d.bytes);
+        if bytes > MAX_CONTEXT_BYTES || self.bytes - replaced + bytes > MAX_CONTEXT_TABLE_BYTES {
+            return Err(ConvertError::OutOfRange {
+                what: "context size (bytes)",
+                value: bytes as u64,
+            });
+        }
+        self.bytes = self.bytes - replaced + bytes;
         self.generation += 1;
         self.slots[i] = Some(Defined {
             ctx,
             generation: self.generation,
+            bytes,
         });
         Ok(())
     }
@@ -181,6 +200,7 @@ impl ContextTable {
     /// Forgets every context: at a new file, and after damage (a lost frame may have redefined one).
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.bytes = 0;
     }
 }
 
@@ -242,5 +262,26 @@ mod tests {
         assert_eq!(t.get(6).err(), Some(ConvertError::UnknownContext(6)));
         t.clear();
         assert!(t.get(7).is_err());
+    }
+
+    #[test]
+    fn the_table_bounds_the_memory_contexts_take() {
+        let mut t = ContextTable::default();
+        let big = |id, n| proto::Context {
+            id,
+            comm: "x".repeat(n),
+            ..Default::default()
+        };
+        assert!(t.define(big(1, MAX_CONTEXT_BYTES + 1)).is_err());
+        let each = MAX_CONTEXT_BYTES - 16;
+        let fit = MAX_CONTEXT_TABLE_BYTES / MAX_CONTEXT_BYTES;
+        for id in 1..=fit as u32 {
+            t.define(big(id, each)).unwrap();
+        }
+        assert!(t.define(big(fit as u32 + 1, each)).is_err(), "the total is bounded");
+        // Redefining a slot replaces its size.
+        t.define(big(1, each)).unwrap();
+        t.define(big(1, 10)).unwrap();
+        t.define(big(fit as u32 + 1, each)).unwrap();
     }
 }
