@@ -469,9 +469,7 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
             let f = match item {
                 Ok(f) => f,
                 Err(e) => {
-                    if e.may_lose_context() {
-                        dec.reset();
-                    }
+                    dec.after_damage(&e);
                     if report_problem(path, &e) {
                         s.problems += 1;
                     } else {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::{
     convert::ConvertError,
-    format::{CONTEXT_REFRESH_FRAMES, MAX_CONTEXTS},
+    format::{CONTEXT_REFRESH_FRAMES, FrameError, MAX_CONTEXTS},
     proto,
 };
 use crate::output::Enriched;
@@ -195,6 +195,14 @@ impl ContextTable {
             .and_then(|i| self.slots.get(i as usize))
             .and_then(Option::as_ref)
             .ok_or(ConvertError::UnknownContext(id))
+    }
+
+    /// After a reading problem: forgets every context if what was lost may have (re)defined one
+    /// ([`FrameError::may_lose_context`]).
+    pub fn after_damage(&mut self, e: &FrameError) {
+        if e.may_lose_context() {
+            self.clear();
+        }
     }
 
     /// Forgets every context: at a new file, and after damage (a lost frame may have redefined one).

@@ -9,6 +9,7 @@ use prost::Message;
 use super::{
     context::{ContextTable, Defined},
     convert::{self, ConvertError},
+    format::FrameError,
     proto,
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
@@ -79,10 +80,9 @@ impl Current {
 }
 
 impl EventDecoder {
-    /// Forgets the defined contexts: at a new file, and after damage.
-    pub fn reset(&mut self) {
-        self.contexts.clear();
-        self.cur.context = 0;
+    /// After a reading problem: forgets the defined contexts if the damage may have hit one.
+    pub fn after_damage(&mut self, e: &FrameError) {
+        self.contexts.after_damage(e);
     }
 
     /// A Context frame's payload.

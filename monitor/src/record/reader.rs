@@ -512,9 +512,7 @@ impl<R: Read> Iterator for RecordReader<R> {
         let f = match self.frames.next_frame()? {
             Ok(f) => f,
             Err(e) => {
-                if e.may_lose_context() {
-                    self.contexts.clear();
-                }
+                self.contexts.after_damage(&e);
                 return Some(Err(e));
             }
         };

@@ -161,9 +161,7 @@ pub fn replay(
             let f = match item {
                 Ok(f) => f,
                 Err(e) => {
-                    if e.may_lose_context() {
-                        dec.reset();
-                    }
+                    dec.after_damage(&e);
                     if e.is_truncation() {
                         stats.truncated += 1;
                     } else {
