@@ -30,6 +30,23 @@ impl Drop for Guard {
     }
 }
 
+/// A uniquely named top cgroup for one test, removed (with anything in it) when the guard drops;
+/// also its path relative to the cgroup2 root, as config selectors name it.
+fn test_cgroup(tag: &str) -> (Guard, String) {
+    let root = cgroup2_root().expect("cgroup2");
+    let top = root.join(format!("agentmon-test-{tag}-{}", std::process::id()));
+    std::fs::create_dir(&top).expect("needs root");
+    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    (
+        Guard {
+            root,
+            top,
+            agentmon: None,
+        },
+        rel,
+    )
+}
+
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -61,15 +78,8 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn discovers_an_agent_started_later_and_counts_its_events() {
-    let root = cgroup2_root().expect("cgroup2");
-    let top = root.join(format!("agentmon-test-run-{}", std::process::id()));
-    std::fs::create_dir(&top).expect("needs root");
-    let mut g = Guard {
-        root: root.clone(),
-        top: top.clone(),
-        agentmon: None,
-    };
-    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let (mut g, rel) = test_cgroup("run");
+    let (root, top) = (g.root.clone(), g.top.clone());
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.yaml");
     std::fs::write(
@@ -175,15 +185,8 @@ async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_the_webhook_the_file_and_metrics() {
     let (hook_port, bodies) = receiver().await;
-    let root = cgroup2_root().expect("cgroup2");
-    let top = root.join(format!("agentmon-test-outputs-{}", std::process::id()));
-    std::fs::create_dir(&top).expect("needs root");
-    let mut g = Guard {
-        root: root.clone(),
-        top: top.clone(),
-        agentmon: None,
-    };
-    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let (mut g, rel) = test_cgroup("outputs");
+    let top = g.top.clone();
     let dir = tempfile::tempdir().unwrap();
     let alerts_file = dir.path().join("alerts.jsonl");
     let cfg = dir.path().join("config.yaml");
@@ -269,15 +272,8 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
 /// A config `action: alert` on one agent turns the kill of a rule into an alert for that agent only.
 #[test]
 fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
-    let root = cgroup2_root().expect("cgroup2");
-    let top = root.join(format!("agentmon-test-override-{}", std::process::id()));
-    std::fs::create_dir(&top).expect("needs root");
-    let mut g = Guard {
-        root: root.clone(),
-        top: top.clone(),
-        agentmon: None,
-    };
-    let rel = format!("/{}", top.strip_prefix(&root).unwrap().display());
+    let (mut g, rel) = test_cgroup("override");
+    let top = g.top.clone();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.yaml");
     std::fs::write(
