@@ -128,7 +128,7 @@ pub enum Source<'a> {
 pub fn replay(
     paths: &[PathBuf],
     mut source: Source<'_>,
-    filter: &ReplayOptions,
+    options: &ReplayOptions,
     mut on_alert: impl FnMut(&Alert),
     mut on_problem: impl FnMut(&Path, &FrameError),
     mut progress: impl FnMut(u64),
@@ -140,8 +140,8 @@ pub fn replay(
         stats.files += 1;
         let mut dec = EventDecoder::default();
         let opts = ReaderOptions {
-            resync: !filter.no_resync,
-            skip_chain: filter.skip_chain,
+            resync: !options.no_resync,
+            skip_chain: options.skip_chain,
         };
         let mut r = match FrameReader::open(path, opts) {
             Ok(r) => r,
@@ -196,7 +196,7 @@ pub fn replay(
                         on_problem(path, &bad("event", &e));
                         continue;
                     }
-                    if !filter.matches(&dec.event().agent, dec.time_ns()) {
+                    if !options.matches(&dec.event().agent, dec.time_ns()) {
                         continue;
                     }
                     stats.replayed += 1;
@@ -233,7 +233,7 @@ pub fn replay(
                         } else {
                             convert::parse_time_ns(&embedded.time_text)
                         };
-                        if !filter.matches(agent, t) {
+                        if !options.matches(agent, t) {
                             continue;
                         }
                     }
