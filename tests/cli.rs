@@ -32,7 +32,13 @@ fn missing_cgroup_is_a_one_line_error() {
 #[test]
 fn unprivileged_user_gets_a_one_line_error() {
     let cg = TestCgroup::new("cli-unpriv");
-    let out = agentmon()
+    // The user must be able to reach the binary: a checkout may sit below a directory only root can
+    // enter (e.g. one made by `mktemp -d`), so run a copy from a directory anyone can read.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("agentmon");
+    std::fs::copy(agentmon_bin(), &bin).unwrap();
+    let out = std::process::Command::new(&bin)
         .args(["run", "--cgroup", cg.path.to_str().unwrap()])
         .uid(65534)
         .gid(65534)
