@@ -134,7 +134,7 @@ impl Pipeline {
             return;
         }
         let enriched = self.enrich(ev);
-        // `--record`: every event, printed or not; alerts name their event by this sequence number.
+        // `--record`: every event, printed or not; alerts name their event by this id.
         let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
         if print {
             self.printer.event(&enriched);
@@ -221,7 +221,11 @@ impl Pipeline {
         }
     }
 
+    /// After a ring-buffer drain: the recording's batch goes to its file, the printed lines out.
     pub fn flush(&mut self) {
+        if let Some(r) = &mut self.recorder {
+            r.end_batch();
+        }
         self.printer.flush();
     }
 }

@@ -50,6 +50,7 @@ impl RecordArgs {
             max_bytes: self.record_max_bytes,
             sync_every_frames: self.record_sync_frames,
             sync_interval: (self.record_sync_ms > 0).then(|| Duration::from_millis(self.record_sync_ms)),
+            ..RecorderOptions::default()
         }
     }
 
@@ -105,12 +106,15 @@ pub enum LogCommand {
         /// fdatasync every N frames (0: never).
         #[arg(long, default_value_t = 0)]
         sync_frames: u64,
-        /// Print the sequence number of every 64th event on stdout once it is recorded.
+        /// Print the id of the last record written (to the file) on stdout after each batch.
         #[arg(long)]
         print_seq: bool,
         /// Which events.
         #[arg(long, value_enum, default_value_t = record::synth::Mix::Session)]
         mix: record::synth::Mix,
+        /// End a batch every N events, as a ring-buffer drain of N events would (0: only when full).
+        #[arg(long, default_value_t = 0)]
+        drain: u64,
     },
     /// Measure verify/decode throughput of a log (single thread).
     #[command(hide = true)]
@@ -128,7 +132,8 @@ pub fn run(args: LogArgs) -> Result<i32> {
             sync_frames,
             print_seq,
             mix,
-        } => bench_gen(&file, count, sync_frames, print_seq, mix),
+            drain,
+        } => bench_gen(&file, count, sync_frames, print_seq, mix, drain),
         LogCommand::Bench { file } => bench(&file),
     }
 }
@@ -479,50 +484,61 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                 }
             };
             s.frames += 1;
-            if s.frames % 65_536 == 0 {
+            if s.frames % 1024 == 0 {
                 progress.set(done + f.offset);
             }
-            match f.header.kind {
-                FrameKind::Context => {
-                    if dec.define_context(f.payload).is_err() {
-                        s.problems += 1;
-                    }
-                }
-                FrameKind::Event => {
-                    s.events += 1;
-                    if dec.decode(f.payload).is_err() {
+            for entry in f.entries() {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        dec.after_damage(&e);
+                        report_problem(path, &e);
                         s.problems += 1;
                         continue;
                     }
-                    let e = dec.event();
-                    *s.events_by_kind.entry(e.event.body.kind_name().into()).or_default() += 1;
-                    match s.events_by_agent.get_mut(&e.agent) {
-                        Some(n) => *n += 1,
-                        None => {
-                            s.events_by_agent.insert(e.agent.clone(), 1);
+                };
+                match entry.kind {
+                    FrameKind::Context => {
+                        if dec.define_context(entry.payload).is_err() {
+                            s.problems += 1;
                         }
                     }
-                    if let Some(t) = dec.time_ns() {
-                        first_ns = first_ns.min(t);
-                        last_ns = last_ns.max(t);
+                    FrameKind::Event => {
+                        s.events += 1;
+                        if dec.decode(entry.payload).is_err() {
+                            s.problems += 1;
+                            continue;
+                        }
+                        let e = dec.event();
+                        *s.events_by_kind.entry(e.event.body.kind_name().into()).or_default() += 1;
+                        match s.events_by_agent.get_mut(&e.agent) {
+                            Some(n) => *n += 1,
+                            None => {
+                                s.events_by_agent.insert(e.agent.clone(), 1);
+                            }
+                        }
+                        if let Some(t) = dec.time_ns() {
+                            first_ns = first_ns.min(t);
+                            last_ns = last_ns.max(t);
+                        }
                     }
-                }
-                FrameKind::Alert => {
-                    s.alerts += 1;
-                    if let Ok(a) = proto::Alert::decode(f.payload) {
-                        let prio = convert::priority_from_proto(a.priority)
-                            .map(|p| p.as_str())
-                            .unwrap_or("unknown");
-                        *s.alerts_by_priority.entry(prio.into()).or_default() += 1;
-                        *s.alerts_by_rule.entry(a.rule).or_default() += 1;
+                    FrameKind::Alert => {
+                        s.alerts += 1;
+                        if let Ok(a) = proto::Alert::decode(entry.payload) {
+                            let prio = convert::priority_from_proto(a.priority)
+                                .map(|p| p.as_str())
+                                .unwrap_or("unknown");
+                            *s.alerts_by_priority.entry(prio.into()).or_default() += 1;
+                            *s.alerts_by_rule.entry(a.rule).or_default() += 1;
+                        }
                     }
-                }
-                FrameKind::Drops => {
-                    if let Ok(d) = proto::Drops::decode(f.payload) {
-                        s.lost_events += d.lost;
+                    FrameKind::Drops => {
+                        if let Ok(d) = proto::Drops::decode(entry.payload) {
+                            s.lost_events += d.lost;
+                        }
                     }
+                    FrameKind::Header | FrameKind::Trailer | FrameKind::Batch => {}
                 }
-                FrameKind::Header | FrameKind::Trailer => {}
             }
         }
         done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -576,17 +592,25 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     Ok(())
 }
 
-fn bench_gen(file: &Path, count: u64, sync_frames: u64, print_seq: bool, mix: record::synth::Mix) -> Result<i32> {
+fn bench_gen(
+    file: &Path,
+    count: u64,
+    sync_frames: u64,
+    print_seq: bool,
+    mix: record::synth::Mix,
+    drain: u64,
+) -> Result<i32> {
     let opts = RecorderOptions {
         max_bytes: None,
         sync_every_frames: sync_frames,
         sync_interval: None,
+        ..RecorderOptions::default()
     };
     let start = Instant::now();
     let mut stdout = std::io::stdout();
-    record::synth::write_synthetic(file, (count > 0).then_some(count), mix, opts, |seq| {
-        if print_seq && seq % 64 == 0 {
-            let _ = writeln!(stdout, "{seq}").and_then(|()| stdout.flush());
+    record::synth::write_synthetic(file, (count > 0).then_some(count), mix, drain, opts, |id| {
+        if print_seq {
+            let _ = writeln!(stdout, "{id}").and_then(|()| stdout.flush());
         }
     })?;
     let took = start.elapsed();
@@ -608,7 +632,7 @@ fn bench(file: &Path) -> Result<i32> {
         r.bytes, r.frames, r.events
     );
     for (i, (what, d)) in [
-        ("verify (CRC32C + SHA-256 chain)", r.verify),
+        ("verify (CRC32C + hash chain)", r.verify),
         ("verify + protobuf decode", r.verify_decode),
         ("verify + decode + convert to Enriched", r.verify_decode_convert),
     ]

@@ -2,19 +2,19 @@
 //!
 //! Most of an enriched event describes its process: ids, comm, executable, ancestry, cgroup, agent.
 //! Writing that with every event made frames ~3× larger than the event itself, and every byte is
-//! hashed into the chain and decoded on replay. So the writer puts those fields in a Context frame
+//! hashed into the chain and decoded on replay. So the writer puts those fields in a Context record
 //! once per process ([`ContextCache`]) and events refer to it by id; the reader keeps the defined
 //! contexts in a bounded table ([`ContextTable`]).
 //!
 //! Robustness: ids are slots `1..=MAX_CONTEXTS` (the reader's memory is bounded), and a context in
-//! use is redefined every [`CONTEXT_REFRESH_FRAMES`] frames, so after a damaged frame (which may have
-//! been a Context) the reader forgets every context and events are attributed again as soon as their
+//! use is redefined every [`CONTEXT_REFRESH_RECORDS`] records, so after a damaged frame (which may have
+//! defined one) the reader forgets every context and events are attributed again as soon as their
 //! context is redefined: a bounded number of events is reported unattributable, none is misattributed.
 use std::collections::HashMap;
 
 use super::{
     convert::ConvertError,
-    format::{CONTEXT_REFRESH_FRAMES, FrameError, MAX_CONTEXTS},
+    format::{CONTEXT_REFRESH_RECORDS, FrameError, MAX_CONTEXTS},
     proto,
 };
 use crate::output::Enriched;
@@ -31,12 +31,12 @@ pub struct ContextCache {
 
 struct Cached {
     ctx: proto::Context,
-    /// The frame number (within the file) the context was defined at.
+    /// The record number (within the file) the context was defined at.
     defined_at: u64,
 }
 
 /// What the writer needs for one event: the context id to refer to, the wall-clock offset the
-/// event's time is relative to, and a Context frame to write first if the context is new.
+/// event's time is relative to, and a Context record to write first if the context is new.
 pub struct ContextRef {
     pub id: u32,
     pub wall_offset_ns: i64,
@@ -44,12 +44,12 @@ pub struct ContextRef {
 }
 
 impl ContextCache {
-    /// The context of `ev`, written at frame number `frame` of the current file. `time_ns` is the
+    /// The context of `ev`, written as record number `record` of the current file. `time_ns` is the
     /// event's wall-clock time if known (the offset of a new context is taken from it).
-    pub fn context_for(&mut self, ev: &Enriched, time_ns: Option<i64>, frame: u64) -> ContextRef {
+    pub fn context_for(&mut self, ev: &Enriched, time_ns: Option<i64>, record: u64) -> ContextRef {
         let pid = ev.event.header.pid;
         if let Some(c) = self.by_pid.get(&pid)
-            && frame.saturating_sub(c.defined_at) < CONTEXT_REFRESH_FRAMES
+            && record.saturating_sub(c.defined_at) < CONTEXT_REFRESH_RECORDS
             && same_process(&c.ctx, ev)
         {
             return ContextRef {
@@ -71,7 +71,7 @@ impl ContextCache {
             pid,
             Cached {
                 ctx: ctx.clone(),
-                defined_at: frame,
+                defined_at: record,
             },
         );
         ContextRef {
@@ -230,11 +230,11 @@ mod tests {
         changed.exe = "/usr/bin/other".into();
         let r = cache.context_for(&changed, None, 2);
         assert_eq!((r.id, r.define.is_some()), (1, true));
-        // Refreshed after CONTEXT_REFRESH_FRAMES.
+        // Refreshed after CONTEXT_REFRESH_RECORDS.
         assert!(cache.context_for(&changed, None, 3).define.is_none());
         assert!(
             cache
-                .context_for(&changed, None, 2 + CONTEXT_REFRESH_FRAMES)
+                .context_for(&changed, None, 2 + CONTEXT_REFRESH_RECORDS)
                 .define
                 .is_some()
         );

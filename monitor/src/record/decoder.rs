@@ -1,6 +1,6 @@
 //! Replay's hot path: event frames decoded into one reused [`Enriched`].
 //!
-//! An event of format 2 is small (its process fields are in a Context frame), so what remains is to
+//! An event of formats 2 and 3 is small (its process fields are in a context record), so what remains is to
 //! avoid rebuilding the process fields for every event: they are copied into the reused event only
 //! when the event refers to another context than the one before, and the RFC 3339 time text is only
 //! rendered when someone needs it (an alert), not for every event.
@@ -100,7 +100,7 @@ impl EventDecoder {
         self.decode_proto(p).map_err(|e| e.to_string())
     }
 
-    /// The fast path for the usual shape of a format 2 event (each field at most once, a context,
+    /// The fast path for the usual shape of a format 2 or 3 event (each field at most once, a context,
     /// a common body kind): fields are read from the payload into the reused event, without
     /// allocating. `None` for anything else, including every error: [`EventDecoder::decode`] then
     /// decodes with prost, the reference (a property test checks that both agree).

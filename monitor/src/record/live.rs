@@ -21,7 +21,7 @@ impl LiveRecorder {
         }
     }
 
-    /// Records the event; returns its sequence number, 0 if it could not be recorded.
+    /// Records the event (in the current batch); returns its id, 0 if it could not be recorded.
     pub fn event(&mut self, ev: &Enriched) -> u64 {
         match self.rec.record_event(ev) {
             Ok(seq) => seq,
@@ -32,7 +32,8 @@ impl LiveRecorder {
         }
     }
 
-    /// Records an alert; `event_seq` is what [`LiveRecorder::event`] returned for its event.
+    /// Records an alert and writes it at once; `event_seq` is what [`LiveRecorder::event`] returned
+    /// for its event.
     pub fn alert(&mut self, alert: &Alert, event_seq: u64) {
         if let Err(e) = self.rec.record_alert(alert, event_seq) {
             self.failed("an alert", &e);
@@ -42,6 +43,13 @@ impl LiveRecorder {
     pub fn drops(&mut self, lost: u64, total: u64) {
         if let Err(e) = self.rec.record_drops(lost, total) {
             self.failed("a drop notice", &e);
+        }
+    }
+
+    /// Writes the records of the batch (the live pipeline calls it after every ring-buffer drain).
+    pub fn end_batch(&mut self) {
+        if let Err(e) = self.rec.end_batch() {
+            self.failed("a batch", &e);
         }
     }
 

@@ -1,15 +1,17 @@
 //! Forensic recording and replay.
 //!
 //! A log is a chain of frames (layout in [`format`] and `docs/RECORDING.md`): a header frame, then
-//! one frame per enriched event, alert, or drop notice, then a trailer when closed. Payloads are
+//! batch frames holding the enriched events, their process contexts, alerts and drop notices
+//! ([`batch`]; formats 1 and 2 had a frame per record), then a trailer when closed. Payloads are
 //! protobuf messages from `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own
-//! types in [`convert`]. Every frame carries CRC32C checksums and a SHA-256 hash chained to the
-//! previous frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
+//! types in [`convert`]. Every frame carries CRC32C checksums and a hash chained to the previous
+//! frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
 //!
-//! - [`writer::Recorder`] appends to a log (one `write(2)` per frame, size-based rotation).
+//! - [`writer::Recorder`] appends to a log (one `write(2)` per batch, size-based rotation).
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
 //! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
 //! - [`synth`] makes synthetic logs for tests and benchmarks.
+pub mod batch;
 pub mod context;
 pub mod convert;
 pub mod decoder;

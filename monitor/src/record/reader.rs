@@ -14,11 +14,12 @@ use std::{fs::File, io::Read, path::Path};
 use prost::Message;
 
 use super::{
+    batch::Entries,
     context::ContextTable,
     convert,
     format::{
-        self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind, LOG_MAGIC,
-        MAX_PAYLOAD_LEN, OLDEST_FORMAT_VERSION, Problem,
+        self, ChainAlgo, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind,
+        LOG_MAGIC, MAX_PAYLOAD_LEN, OLDEST_FORMAT_VERSION, Problem,
     },
     proto,
 };
@@ -30,7 +31,7 @@ const CHUNK: usize = 256 * 1024;
 pub struct ReaderOptions {
     /// After a damaged or out-of-chain frame, go on with the next intact frame instead of stopping.
     pub resync: bool,
-    /// Check checksums and sequence numbers only, not the SHA-256 chain: damage, truncation and
+    /// Check checksums and sequence numbers only, not the hash chain: damage, truncation and
     /// missing or reordered frames are still found, a forgery with fixed-up checksums is not (that is
     /// what `log verify` is for). Replay of an already verified log uses it.
     pub skip_chain: bool,
@@ -100,6 +101,13 @@ pub struct Frame<'a> {
     pub payload: &'a [u8],
 }
 
+impl<'a> Frame<'a> {
+    /// The records the frame holds: the entries of a batch, or the frame itself.
+    pub fn entries(&self) -> Entries<'a> {
+        Entries::of(self)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Frames,
@@ -120,6 +128,8 @@ pub struct FrameReader<R> {
     prev_chain: ChainHash,
     after_trailer: bool,
     header: Option<proto::LogHeader>,
+    /// The chain's hash, known from the file's header.
+    algo: ChainAlgo,
     frames: u64,
 }
 
@@ -141,6 +151,7 @@ impl<R: Read> FrameReader<R> {
             prev_chain: format::ZERO_HASH,
             after_trailer: false,
             header: None,
+            algo: ChainAlgo::default(),
             frames: 0,
         }
     }
@@ -333,8 +344,7 @@ impl<R: Read> FrameReader<R> {
             };
             return Step::Error(self.fail(offset, p, false));
         }
-        let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
-        // The usual case first: a frame that continues the chain. The chain's SHA-256 covers the
+        // The usual case first: a frame that continues the chain. The chain's hash covers the
         // payload, so its CRC is then redundant; it is checked only to tell damage from the other
         // problems.
         let linked = offset != 0
@@ -342,9 +352,9 @@ impl<R: Read> FrameReader<R> {
             && h.kind != FrameKind::Header
             && !self.after_trailer
             && h.seq == self.expect_seq
-            && (self.opts.skip_chain || format::check_chain(&self.prev_chain, &raw, &h, payload).is_ok());
+            && (self.opts.skip_chain || self.chain_continues(&raw, &h, need));
         if (!linked || self.opts.skip_chain)
-            && let Err(p) = format::check_payload(&h, payload)
+            && let Err(p) = format::check_payload(&h, &self.src.bytes()[FRAME_HEADER_LEN..need])
         {
             return Step::Error(self.fail(offset, p, true));
         }
@@ -387,6 +397,27 @@ impl<R: Read> FrameReader<R> {
         Step::Frame(h)
     }
 
+    /// Whether the buffered frame continues the chain. Without the file's header (damaged), the
+    /// algorithm is not known: the other one is tried too, and kept if it fits.
+    fn chain_continues(&mut self, raw: &[u8; FRAME_HEADER_LEN], h: &FrameHeader, need: usize) -> bool {
+        let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
+        if format::check_chain(self.algo, &self.prev_chain, raw, h, payload).is_ok() {
+            return true;
+        }
+        if self.header.is_some() {
+            return false;
+        }
+        let other = match self.algo {
+            ChainAlgo::Sha256 => ChainAlgo::Blake3,
+            ChainAlgo::Blake3 => ChainAlgo::Sha256,
+        };
+        let fits = format::check_chain(other, &self.prev_chain, raw, h, payload).is_ok();
+        if fits {
+            self.algo = other;
+        }
+        fits
+    }
+
     fn accept_log_header(&mut self, h: &FrameHeader, raw: &[u8; FRAME_HEADER_LEN], need: usize) -> Result<(), Problem> {
         if h.kind != FrameKind::Header {
             return Err(Problem::NotALog(format!(
@@ -413,7 +444,9 @@ impl<R: Read> FrameReader<R> {
             .as_slice()
             .try_into()
             .map_err(|_| Problem::NotALog(format!("prev_chain_hash of {} bytes", lh.prev_chain_hash.len())))?;
-        format::check_chain(&prev, raw, h, payload)?;
+        let algo = ChainAlgo::of_version(lh.format_version);
+        format::check_chain(algo, &prev, raw, h, payload)?;
+        self.algo = algo;
         self.header = Some(lh);
         Ok(())
     }
@@ -426,7 +459,7 @@ enum Step {
     Error(FrameError),
 }
 
-/// A decoded frame.
+/// A decoded record (a frame, or an entry of a batch frame).
 #[derive(Clone, Debug)]
 pub enum Record {
     Header(proto::LogHeader),
@@ -436,14 +469,17 @@ pub enum Record {
     Alert(Box<proto::Alert>),
     Drops(proto::Drops),
     Trailer(proto::Trailer),
-    /// Process fields the following events of format 2 refer to (already applied to them).
+    /// Process fields the following events of formats 2 and 3 refer to (already applied to them).
     Context(Box<proto::Context>),
 }
 
-/// A decoded frame with where it was.
+/// A decoded record with where it was.
 #[derive(Clone, Debug)]
 pub struct Located {
+    /// Byte offset in its file (of the frame, or of the entry in a batch).
     pub offset: u64,
+    /// The record's id, which alerts name their event by: the frame's sequence number, or the
+    /// entry's id in a batch (`batch.rs`).
     pub seq: u64,
     pub record: Record,
 }
@@ -455,10 +491,11 @@ fn payload_err(kind: &'static str, reason: impl ToString) -> Problem {
     }
 }
 
-/// Decodes one intact frame's payload. Context frames also define an entry of `contexts`; events of
-/// format 2 are completed from `contexts`.
+/// Decodes one record (a frame's payload or a batch entry; see [`Frame::entries`]). Contexts also
+/// define an entry of `contexts`; events of formats 2 and 3 are completed from `contexts`.
 pub fn decode_record(kind: FrameKind, payload: &[u8], contexts: &mut ContextTable) -> Result<Record, Problem> {
     Ok(match kind {
+        FrameKind::Batch => return Err(payload_err("batch", "a batch is not one record (read its entries)")),
         FrameKind::Header => Record::Header(proto::LogHeader::decode(payload).map_err(|e| payload_err("header", e))?),
         FrameKind::Context => {
             let c = proto::Context::decode(payload).map_err(|e| payload_err("context", e))?;
@@ -479,11 +516,14 @@ pub fn decode_record(kind: FrameKind, payload: &[u8], contexts: &mut ContextTabl
     })
 }
 
-/// Record-level reader: frames decoded into [`Record`]s. An iterator of `Result`s; a truncated tail
-/// is an `Err` with [`FrameError::is_truncation`], after every complete record.
+/// Record-level reader: frames decoded into [`Record`]s (a batch frame into its entries). An iterator
+/// of `Result`s; a truncated tail is an `Err` with [`FrameError::is_truncation`], after every
+/// complete record.
 pub struct RecordReader<R> {
     frames: FrameReader<R>,
     contexts: ContextTable,
+    /// The rest of the current frame's records.
+    pending: std::collections::VecDeque<Result<Located, FrameError>>,
 }
 
 impl RecordReader<File> {
@@ -497,6 +537,7 @@ impl<R: Read> RecordReader<R> {
         Self {
             frames: FrameReader::new(r, opts),
             contexts: ContextTable::default(),
+            pending: Default::default(),
         }
     }
 
@@ -509,19 +550,38 @@ impl<R: Read> Iterator for RecordReader<R> {
     type Item = Result<Located, FrameError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let f = match self.frames.next_frame()? {
-            Ok(f) => f,
-            Err(e) => {
-                self.contexts.after_damage(&e);
-                return Some(Err(e));
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
             }
-        };
-        let (offset, seq) = (f.offset, f.header.seq);
-        Some(
-            decode_record(f.header.kind, f.payload, &mut self.contexts)
-                .map(|record| Located { offset, seq, record })
-                .map_err(|problem| FrameError { offset, problem }),
-        )
+            let f = match self.frames.next_frame()? {
+                Ok(f) => f,
+                Err(e) => {
+                    self.contexts.after_damage(&e);
+                    return Some(Err(e));
+                }
+            };
+            for entry in f.entries() {
+                let item = match entry {
+                    Ok(e) => decode_record(e.kind, e.payload, &mut self.contexts)
+                        .map(|record| Located {
+                            offset: e.offset,
+                            seq: e.id,
+                            record,
+                        })
+                        .map_err(|problem| FrameError {
+                            offset: e.offset,
+                            problem,
+                        }),
+                    // A malformed batch: the rest of it (which may define contexts) is lost.
+                    Err(e) => {
+                        self.contexts.after_damage(&e);
+                        Err(e)
+                    }
+                };
+                self.pending.push_back(item);
+            }
+        }
     }
 }
 

@@ -171,96 +171,107 @@ pub fn replay(
                     continue;
                 }
             };
-            let (offset, seq) = (f.offset, f.header.seq);
-            if seq % 8192 == 0 {
-                progress(done + offset);
+            if f.header.seq % 16 == 0 {
+                progress(done + f.offset);
             }
-            let bad = |kind, e: &dyn std::fmt::Display| FrameError {
-                offset,
-                problem: Problem::Payload {
-                    kind,
-                    reason: e.to_string(),
-                },
-            };
-            match f.header.kind {
-                FrameKind::Context => {
-                    if let Err(e) = dec.define_context(f.payload) {
+            for entry in f.entries() {
+                let e = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        // A malformed batch: the rest of it is lost.
+                        dec.after_damage(&e);
                         stats.problems += 1;
-                        on_problem(path, &bad("context", &e));
-                    }
-                }
-                FrameKind::Event => {
-                    stats.events += 1;
-                    if let Err(e) = dec.decode(f.payload) {
-                        stats.problems += 1;
-                        on_problem(path, &bad("event", &e));
+                        on_problem(path, &e);
                         continue;
                     }
-                    if !options.matches(&dec.event().agent, dec.time_ns()) {
-                        continue;
+                };
+                let (offset, seq) = (e.offset, e.id);
+                let bad = |kind, e: &dyn std::fmt::Display| FrameError {
+                    offset,
+                    problem: Problem::Payload {
+                        kind,
+                        reason: e.to_string(),
+                    },
+                };
+                match e.kind {
+                    FrameKind::Context => {
+                        if let Err(e) = dec.define_context(e.payload) {
+                            stats.problems += 1;
+                            on_problem(path, &bad("context", &e));
+                        }
                     }
-                    stats.replayed += 1;
-                    match &mut source {
-                        Source::Rules(eval) => {
-                            for mut a in eval.evaluate(dec.event()) {
-                                // The reused event's time text is rendered only for alerts.
-                                a.event.time.clear();
-                                a.event.time.push_str(dec.time_text());
+                    FrameKind::Event => {
+                        stats.events += 1;
+                        if let Err(e) = dec.decode(e.payload) {
+                            stats.problems += 1;
+                            on_problem(path, &bad("event", &e));
+                            continue;
+                        }
+                        if !options.matches(&dec.event().agent, dec.time_ns()) {
+                            continue;
+                        }
+                        stats.replayed += 1;
+                        match &mut source {
+                            Source::Rules(eval) => {
+                                for mut a in eval.evaluate(dec.event()) {
+                                    // The reused event's time text is rendered only for alerts.
+                                    a.event.time.clear();
+                                    a.event.time.push_str(dec.time_text());
+                                    stats.alerts += 1;
+                                    on_alert(&a);
+                                }
+                            }
+                            Source::Recorded => recent.insert(seq, dec.event_with_time().clone()),
+                        }
+                    }
+                    FrameKind::Alert => {
+                        stats.recorded_alerts += 1;
+                        if !matches!(source, Source::Recorded) {
+                            continue;
+                        }
+                        match recorded_alert(e.payload, &recent, options) {
+                            Ok(Some(a)) => {
                                 stats.alerts += 1;
                                 on_alert(&a);
                             }
+                            Ok(None) => {}
+                            Err(e) => {
+                                stats.problems += 1;
+                                on_problem(path, &bad("alert", &e));
+                            }
                         }
-                        Source::Recorded => recent.insert(seq, dec.event_with_time().clone()),
                     }
+                    FrameKind::Header | FrameKind::Drops | FrameKind::Trailer | FrameKind::Batch => {}
                 }
-                FrameKind::Alert => {
-                    stats.recorded_alerts += 1;
-                    if !matches!(source, Source::Recorded) {
-                        continue;
-                    }
-                    let p = match proto::Alert::decode(f.payload) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            stats.problems += 1;
-                            on_problem(path, &bad("alert", &e));
-                            continue;
-                        }
-                    };
-                    if let Some(embedded) = &p.event {
-                        let agent = embedded.process.as_ref().map_or("", |p| p.agent.as_str());
-                        let t = if embedded.time_text.is_empty() {
-                            Some(embedded.time_unix_ns)
-                        } else {
-                            convert::parse_time_ns(&embedded.time_text)
-                        };
-                        if !options.matches(agent, t) {
-                            continue;
-                        }
-                    }
-                    let event = match p.event_seq {
-                        0 => None,
-                        s => match recent.by_seq.get(&s) {
-                            Some(ev) => Some(ev.clone()),
-                            // Filtered out, or too far back to rebuild.
-                            None => continue,
-                        },
-                    };
-                    match convert::alert_from_proto(p, event) {
-                        Ok(a) => {
-                            stats.alerts += 1;
-                            on_alert(&a);
-                        }
-                        Err(e) => {
-                            stats.problems += 1;
-                            on_problem(path, &bad("alert", &e));
-                        }
-                    }
-                }
-                FrameKind::Header | FrameKind::Drops | FrameKind::Trailer => {}
             }
         }
         done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         progress(done);
     }
     stats
+}
+
+/// A recorded alert rebuilt with its event (from `recent`); `None` when filtered out or when its
+/// event is too far back to rebuild.
+fn recorded_alert(payload: &[u8], recent: &RecentEvents, options: &ReplayOptions) -> Result<Option<Alert>, String> {
+    let p = proto::Alert::decode(payload).map_err(|e| e.to_string())?;
+    if let Some(embedded) = &p.event {
+        let agent = embedded.process.as_ref().map_or("", |p| p.agent.as_str());
+        let t = if embedded.time_text.is_empty() {
+            Some(embedded.time_unix_ns)
+        } else {
+            convert::parse_time_ns(&embedded.time_text)
+        };
+        if !options.matches(agent, t) {
+            return Ok(None);
+        }
+    }
+    let event = match p.event_seq {
+        0 => None,
+        s => match recent.by_seq.get(&s) {
+            Some(ev) => Some(ev.clone()),
+            None => return Ok(None),
+        },
+    };
+    convert::alert_from_proto(p, event).map(Some).map_err(|e| e.to_string())
 }

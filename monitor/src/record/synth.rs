@@ -447,18 +447,20 @@ pub fn generate_synthetic_log(path: &Path, n_events: u64) -> Result<(), RecordEr
         sync_interval: None,
         ..RecorderOptions::default()
     };
-    write_synthetic(path, Some(n_events), Mix::Uniform, opts, |_| {})
+    write_synthetic(path, Some(n_events), Mix::Uniform, 0, opts, |_| {})
 }
 
 /// Like [`generate_synthetic_log`] with a mix and recorder options; `n_events: None` writes until the
-/// process is killed (the crash test). `recorded` gets each event's sequence number once
-/// `record_event` returned. Connects to the metadata service are recorded with an alert.
+/// process is killed (the crash test). A batch ends every `drain` events, as the live recorder's does
+/// after each ring-buffer drain (0: only when full). `written` gets the id of the last record written to the file
+/// each time a batch was written. Connects to the metadata service are recorded with an alert.
 pub fn write_synthetic(
     path: &Path,
     n_events: Option<u64>,
     mix: Mix,
+    drain: u64,
     opts: RecorderOptions,
-    mut recorded: impl FnMut(u64),
+    mut written: impl FnMut(u64),
 ) -> Result<(), RecordError> {
     let mut rec = Recorder::create(path, opts)?;
     let mut events: Box<dyn Iterator<Item = Enriched>> = match mix {
@@ -468,12 +470,18 @@ pub fn write_synthetic(
     let mut i = 0u64;
     while n_events.is_none_or(|n| i < n) {
         let Some(ev) = events.next() else { break };
-        let seq = rec.record_event(&ev)?;
-        recorded(seq);
+        let before = rec.written_id();
+        let id = rec.record_event(&ev)?;
         let metadata = matches!(&ev.event.body, Body::Connect(c) if c.addr == "169.254.169.254");
         // Uniform: every 10th connect (i % 8 == 2) raises an alert.
         if metadata && (mix == Mix::Session || i % 80 == 2) {
-            rec.record_alert(&synthetic_alert(&ev), seq)?;
+            rec.record_alert(&synthetic_alert(&ev), id)?;
+        }
+        if drain > 0 && (i + 1).is_multiple_of(drain) {
+            rec.end_batch()?;
+        }
+        if rec.written_id() != before {
+            written(rec.written_id());
         }
         i += 1;
     }
@@ -486,7 +494,7 @@ pub struct ThroughputReport {
     pub bytes: u64,
     pub frames: u64,
     pub events: u64,
-    /// Frame checks only: CRC32C of header and payload, sequence, SHA-256 chain (`agentmon log verify`).
+    /// Frame checks only: CRC32C of header and payload, sequence, hash chain (`agentmon log verify`).
     pub verify: Duration,
     /// Verify plus protobuf decoding of every event payload.
     pub verify_decode: Duration,
@@ -531,21 +539,24 @@ pub fn measure_replay_throughput(path: &Path) -> Result<ThroughputReport, Record
         while let Some(f) = r.next_frame() {
             let f = f?;
             frames += 1;
-            if pass == 2 && f.header.kind == FrameKind::Context {
-                dec.define_context(f.payload).map_err(|e| bad(f.offset, e))?;
-            }
-            if f.header.kind != FrameKind::Event {
-                continue;
-            }
-            events += 1;
-            match pass {
-                0 => {}
-                1 => {
-                    std::hint::black_box(proto::Event::decode(f.payload).map_err(|e| bad(f.offset, e))?);
+            for e in f.entries() {
+                let e = e?;
+                if pass == 2 && e.kind == FrameKind::Context {
+                    dec.define_context(e.payload).map_err(|err| bad(e.offset, err))?;
                 }
-                _ => {
-                    dec.decode(f.payload).map_err(|e| bad(f.offset, e))?;
-                    std::hint::black_box(dec.event());
+                if e.kind != FrameKind::Event {
+                    continue;
+                }
+                events += 1;
+                match pass {
+                    0 => {}
+                    1 => {
+                        std::hint::black_box(proto::Event::decode(e.payload).map_err(|err| bad(e.offset, err))?);
+                    }
+                    _ => {
+                        dec.decode(e.payload).map_err(|err| bad(e.offset, err))?;
+                        std::hint::black_box(dec.event());
+                    }
                 }
             }
         }
@@ -563,8 +574,11 @@ pub fn measure_replay_throughput(path: &Path) -> Result<ThroughputReport, Record
     let mut r = FrameReader::open(path, ReaderOptions::default()).map_err(|e| RecordError::io(path, e))?;
     while let Some(f) = r.next_frame() {
         let f = f?;
-        if matches!(f.header.kind, FrameKind::Context | FrameKind::Event) {
-            payloads.push((f.header.kind == FrameKind::Context, f.payload.to_vec()));
+        for e in f.entries() {
+            let e = e?;
+            if matches!(e.kind, FrameKind::Context | FrameKind::Event) {
+                payloads.push((e.kind == FrameKind::Context, e.payload.to_vec()));
+            }
         }
     }
     let mut dec = EventDecoder::default();

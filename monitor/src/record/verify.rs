@@ -1,8 +1,8 @@
 //! Integrity check of logs (`agentmon log verify`): every frame's checksums, the sequence and the
 //! hash chain within each file, the trailer's counts, and the links between rotated files.
 //!
-//! Payloads other than header and trailer are not decoded: checksums and chain already prove they
-//! are the bytes the recorder wrote.
+//! Payloads other than header and trailer are not decoded (a batch only into its entries, to count
+//! them): checksums and chain already prove they are the bytes the recorder wrote.
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -108,6 +108,17 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
             FrameKind::Alert => rep.alerts += 1,
             FrameKind::Drops => rep.drops += 1,
             FrameKind::Header | FrameKind::Context => {}
+            FrameKind::Batch => {
+                for entry in f.entries() {
+                    match entry.map(|e| e.kind) {
+                        Ok(FrameKind::Event) => rep.events += 1,
+                        Ok(FrameKind::Alert) => rep.alerts += 1,
+                        Ok(FrameKind::Drops) => rep.drops += 1,
+                        Ok(_) => {}
+                        Err(e) => rep.error(e),
+                    }
+                }
+            }
             FrameKind::Trailer => match proto::Trailer::decode(f.payload) {
                 Ok(t) => {
                     trailer_offset = Some(f.offset);

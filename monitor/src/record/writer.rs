@@ -1,9 +1,12 @@
 //! The recorder: appends frames to a log, rotating by size.
 //!
 //! Durability policy (see `docs/RECORDING.md`):
-//! - every frame is built in memory and handed to the kernel with one `write(2)` on an `O_APPEND`
-//!   descriptor, as soon as it is recorded: no user-space buffering, so a crash or `kill -9` of
-//!   agentmon loses at most the frame being written (a truncated tail the reader reports);
+//! - records (contexts, events, alerts, drop notices) are gathered into a Batch frame (format 3,
+//!   `batch.rs`), which is handed to the kernel with one `write(2)` on an `O_APPEND` descriptor when
+//!   the caller ends the batch ([`Recorder::end_batch`]: the live pipeline does after every
+//!   ring-buffer drain), when it reaches [`RecorderOptions::batch_bytes`], and right after an alert
+//!   or a drop notice. No other user-space buffering: a crash or `kill -9` of agentmon loses at most
+//!   the frame being built or written (a truncated tail the reader reports);
 //! - `fdatasync(2)` every [`RecorderOptions::sync_every_frames`] frames or when a frame comes
 //!   [`RecorderOptions::sync_interval`] after the last sync, on rotation, on [`Recorder::flush`] and on
 //!   close: this bounds what a machine crash (power loss, kernel panic) can take.
@@ -22,9 +25,12 @@ use prost::Message;
 
 use super::{
     RecordError,
+    batch::BatchBuilder,
     context::ContextCache,
     convert,
-    format::{self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH},
+    format::{
+        self, ChainAlgo, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH,
+    },
     proto,
 };
 use crate::{alert::Alert, output::Enriched};
@@ -41,7 +47,12 @@ pub struct RecorderOptions {
     pub sync_every_frames: u64,
     /// `fdatasync` when a frame is written at least this long after the last sync.
     pub sync_interval: Option<Duration>,
+    /// A batch is written once its payload reaches this many bytes (at least one record per batch).
+    pub batch_bytes: usize,
 }
+
+/// Default [`RecorderOptions::batch_bytes`].
+pub const DEFAULT_BATCH_BYTES: usize = 64 * 1024;
 
 impl Default for RecorderOptions {
     fn default() -> Self {
@@ -49,6 +60,7 @@ impl Default for RecorderOptions {
             max_bytes: None,
             sync_every_frames: 4096,
             sync_interval: Some(Duration::from_secs(1)),
+            batch_bytes: DEFAULT_BATCH_BYTES,
         }
     }
 }
@@ -115,9 +127,10 @@ pub struct Recorder {
     file_frames: u64,
     file_events: u64,
     file_alerts: u64,
+    /// Records put in batches of this file (the context cache's clock).
+    file_records: u64,
     next_seq: u64,
     chain: ChainHash,
-    buf: Vec<u8>,
     opts: RecorderOptions,
     unsynced: u64,
     last_sync: Instant,
@@ -125,6 +138,12 @@ pub struct Recorder {
     closed: bool,
     /// Process contexts defined in the current file.
     contexts: ContextCache,
+    /// Records not written yet, and how many of them are events and alerts.
+    batch: BatchBuilder,
+    batch_events: u64,
+    batch_alerts: u64,
+    /// Id of the last record written to the file (0: none yet).
+    written_id: u64,
 }
 
 impl Recorder {
@@ -152,15 +171,19 @@ impl Recorder {
             file_frames: 0,
             file_events: 0,
             file_alerts: 0,
+            file_records: 0,
             next_seq: 0,
             chain: ZERO_HASH,
-            buf: Vec::with_capacity(4096),
             opts,
             unsynced: 0,
             last_sync: Instant::now(),
             ident: Ident::current(),
             closed: false,
             contexts: ContextCache::default(),
+            batch: BatchBuilder::new(1),
+            batch_events: 0,
+            batch_alerts: 0,
+            written_id: 0,
         };
         r.write_log_header(String::new())?;
         Ok(r)
@@ -176,56 +199,125 @@ impl Recorder {
         self.next_seq
     }
 
-    /// Records an enriched event; returns its sequence number (for [`Recorder::record_alert`]).
-    /// The event's process fields go in a Context frame written just before it when they are new
-    /// (see `context.rs`); both land in the same file.
+    /// Records an enriched event in the current batch; returns its id (for
+    /// [`Recorder::record_alert`]). The event's process fields go in a Context record just before it
+    /// when they are new (see `context.rs`); both land in the same batch. An error means a batch
+    /// that was due could not be written (its records are lost, this event is not recorded).
     pub fn record_event(&mut self, ev: &Enriched) -> Result<u64, RecordError> {
         let time_ns = convert::canonical_time_ns(&ev.time);
-        let mut ctx = self.contexts.context_for(ev, time_ns, self.file_frames);
+        let mut ctx = self.contexts.context_for(ev, time_ns, self.file_records);
         let mut msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
-        let need = 2 * FRAME_HEADER_LEN + msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len);
-        if self.needs_rotation(need) {
-            self.rotate()?;
-            ctx = self.contexts.context_for(ev, time_ns, self.file_frames);
+        let len = msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len) + 12;
+        if self.make_room(len)? {
+            // A new file: its contexts start afresh.
+            ctx = self.contexts.context_for(ev, time_ns, self.file_records);
             msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
         }
-        let res = match &ctx.define {
-            Some(def) => self.write_message(FrameKind::Context, def, false).map(|_| ()),
-            None => Ok(()),
+        if let Some(def) = &ctx.define {
+            self.batch.push(FrameKind::Context, def);
+            self.file_records += 1;
         }
-        .and_then(|()| self.write_message(FrameKind::Event, &msg, false));
-        let seq = match res {
-            Ok(seq) => seq,
-            Err(e) => {
-                // The context may not have been written: define everything again from here on.
-                self.contexts.clear();
-                return Err(e);
-            }
-        };
-        self.file_events += 1;
-        Ok(seq)
+        let id = self.batch.push(FrameKind::Event, &msg);
+        self.file_records += 1;
+        self.batch_events += 1;
+        self.end_batch_if_full()?;
+        Ok(id)
     }
 
-    /// Records an alert. `event_seq` is what [`Recorder::record_event`] returned for the triggering
-    /// event; 0 if it was not recorded (the event is then stored inside the alert).
-    pub fn record_alert(&mut self, alert: &Alert, event_seq: u64) -> Result<(), RecordError> {
-        self.write_message(FrameKind::Alert, &convert::alert_to_proto(alert, event_seq), true)?;
-        self.file_alerts += 1;
-        Ok(())
+    /// Records an alert and writes it (with the batch it ends) at once. `event_id` is what
+    /// [`Recorder::record_event`] returned for the triggering event; 0 if it was not recorded (the
+    /// event is then stored inside the alert).
+    pub fn record_alert(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
+        let msg = convert::alert_to_proto(alert, event_id);
+        self.make_room(msg.encoded_len())?;
+        self.batch.push(FrameKind::Alert, &msg);
+        self.file_records += 1;
+        self.batch_alerts += 1;
+        self.end_batch()
     }
 
-    /// Records a ring-buffer drop notice (events lost before they reached agentmon).
+    /// Records a ring-buffer drop notice (events lost before they reached agentmon) and writes it at
+    /// once.
     pub fn record_drops(&mut self, lost: u64, total: u64) -> Result<(), RecordError> {
         let msg = proto::Drops {
             lost,
             total,
             time_unix_ns: now_ns(),
         };
-        self.write_message(FrameKind::Drops, &msg, true).map(|_| ())
+        self.make_room(msg.encoded_len())?;
+        self.batch.push(FrameKind::Drops, &msg);
+        self.file_records += 1;
+        self.end_batch()
     }
 
-    /// Makes everything written so far durable (`fdatasync`).
+    /// Before adding a record of about `len` bytes: writes the batch if the record would make it too
+    /// large, and rotates if the file would outgrow its limit. Returns whether it rotated.
+    fn make_room(&mut self, len: usize) -> Result<bool, RecordError> {
+        if len > MAX_PAYLOAD_LEN - 32 {
+            return Err(RecordError::TooLarge(len));
+        }
+        let frame_len = self.batch.frame_len_with(len);
+        if !self.batch.is_empty()
+            && (frame_len - FRAME_HEADER_LEN > self.opts.batch_bytes.max(1) || frame_len > MAX_PAYLOAD_LEN)
+        {
+            self.end_batch()?;
+        }
+        if self.needs_rotation(self.batch.frame_len_with(len)) {
+            self.end_batch()?;
+            self.rotate()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn end_batch_if_full(&mut self) -> Result<(), RecordError> {
+        if self.batch.payload_len() >= self.opts.batch_bytes {
+            self.end_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records gathered so far as one frame (nothing if there are none). The live
+    /// pipeline calls this after every ring-buffer drain.
+    pub fn end_batch(&mut self) -> Result<(), RecordError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let (events, alerts) = (self.batch_events, self.batch_alerts);
+        (self.batch_events, self.batch_alerts) = (0, 0);
+        let mut batch = std::mem::take(&mut self.batch);
+        let res = self.append(FrameKind::Batch, batch.take_frame());
+        batch.discard();
+        self.batch = batch;
+        if let Err(e) = res {
+            // Contexts defined in the lost batch are unknown to readers: define everything again.
+            self.contexts.clear();
+            return Err(e);
+        }
+        self.file_events += events;
+        self.file_alerts += alerts;
+        self.written_id = self.batch.next_id() - 1;
+        self.maybe_sync()
+    }
+
+    /// Id of the last record handed to the kernel (0: none yet): what a crash of agentmon cannot
+    /// take any more.
+    pub fn written_id(&self) -> u64 {
+        self.written_id
+    }
+
+    /// Id the next record will get.
+    pub fn next_id(&self) -> u64 {
+        self.batch.next_id()
+    }
+
+    /// Writes the batch and makes everything written so far durable (`fdatasync`).
     pub fn flush(&mut self) -> Result<(), RecordError> {
+        self.end_batch()?;
+        self.sync()
+    }
+
+    fn sync(&mut self) -> Result<(), RecordError> {
         self.file.sync_data().map_err(|e| RecordError::io(&self.path, e))?;
         self.unsynced = 0;
         self.last_sync = Instant::now();
@@ -242,8 +334,9 @@ impl Recorder {
             return Ok(());
         }
         self.closed = true;
+        self.end_batch()?;
         self.write_trailer(proto::trailer::Reason::Closed, String::new())?;
-        self.flush()
+        self.sync()
     }
 
     fn write_log_header(&mut self, prev_file: String) -> Result<(), RecordError> {
@@ -279,33 +372,19 @@ impl Recorder {
         Ok(())
     }
 
-    /// Encodes, rotates if the frame would not fit (and `may_rotate`), writes. Returns the frame's
-    /// sequence number.
-    fn write_message(&mut self, kind: FrameKind, msg: &impl Message, may_rotate: bool) -> Result<u64, RecordError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let res = encode_into(&mut buf, msg).and_then(|()| {
-            if may_rotate && self.needs_rotation(buf.len()) {
-                self.rotate()?;
-            }
-            self.append(kind, &mut buf)
-        });
-        self.buf = buf;
-        let seq = res?;
-        self.maybe_sync()?;
-        Ok(seq)
-    }
-
     fn needs_rotation(&self, frame_len: usize) -> bool {
         let Some(max) = self.opts.max_bytes else { return false };
         // Room for the trailer that closes this file: its payload is a few varints and a file name.
         let trailer = (FRAME_HEADER_LEN + 64 + base_name(&self.base).len() + 12) as u64;
-        self.file_frames > 1 && self.file_len + frame_len as u64 + trailer > max
+        // A file holding only its header takes the frame however large: rotating would not help.
+        let holds_records = self.file_frames > 1 || !self.batch.is_empty();
+        holds_records && self.file_len + frame_len as u64 + trailer > max
     }
 
     fn rotate(&mut self) -> Result<(), RecordError> {
         let next_path = rotated_path(&self.base, self.file_index + 1);
         self.write_trailer(proto::trailer::Reason::Rotated, base_name(&next_path))?;
-        self.flush()?;
+        self.sync()?;
         let file = open_new(&next_path)?;
         let prev_file = base_name(&self.path);
         tracing::info!(from = %self.path.display(), to = %next_path.display(), "rotating the recording");
@@ -316,6 +395,7 @@ impl Recorder {
         self.file_frames = 0;
         self.file_events = 0;
         self.file_alerts = 0;
+        self.file_records = 0;
         self.contexts.clear();
         self.write_log_header(prev_file)
     }
@@ -324,7 +404,7 @@ impl Recorder {
     /// one `write(2)`.
     fn append(&mut self, kind: FrameKind, buf: &mut [u8]) -> Result<u64, RecordError> {
         let seq = self.next_seq;
-        let chain = format::seal(buf, kind, seq, &self.chain);
+        let chain = format::seal(buf, ChainAlgo::of_version(FORMAT_VERSION), kind, seq, &self.chain);
         if let Err(e) = (&self.file).write_all(buf) {
             // Never leave half a frame behind valid ones: cut the file back to its last whole frame.
             if let Err(t) = self.file.set_len(self.file_len) {

@@ -1,0 +1,301 @@
+//! Batch frames (format 3): several records in one frame.
+//!
+//! A frame costs a 60-byte header, two CRCs and one hash finalisation; records of a busy agent are
+//! ~80 bytes each. So the recorder gathers the records of one ring-buffer drain (at most
+//! [`super::writer::RecorderOptions::batch_bytes`]) into one Batch frame. Payload layout:
+//!
+//! ```text
+//! varint first_id                    id of the first entry; the next ones count up by one
+//! entry*:  kind (1 byte, a FrameKind: context, event, alert or drops)
+//!          varint len
+//!          len bytes: the same protobuf message a frame of that kind holds
+//! ```
+//!
+//! Entry ids number the records of a log (across its rotated files) from 1 up; an alert names its
+//! event by id. A frame that is not a batch is one entry whose id is its frame sequence number (the
+//! numbering of formats 1 and 2).
+use super::{
+    format::{FRAME_HEADER_LEN, FrameError, FrameKind, Problem},
+    reader::Frame,
+};
+
+/// Largest varint (u64) in bytes.
+const MAX_VARINT: usize = 10;
+
+/// Whether a record of this kind may be an entry of a batch.
+pub fn batchable(kind: FrameKind) -> bool {
+    matches!(
+        kind,
+        FrameKind::Context | FrameKind::Event | FrameKind::Alert | FrameKind::Drops
+    )
+}
+
+/// Writer side: the payload of the batch being built, after room for the frame header.
+#[derive(Default)]
+pub struct BatchBuilder {
+    /// Frame header space, `first_id`, entries.
+    buf: Vec<u8>,
+    entries: u64,
+    next_id: u64,
+}
+
+impl BatchBuilder {
+    /// An empty batch whose first entry will get id `next_id`.
+    pub fn new(next_id: u64) -> Self {
+        Self {
+            buf: Vec::with_capacity(FRAME_HEADER_LEN + 64 * 1024 + 4096),
+            entries: 0,
+            next_id,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// Entries so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Size of the frame this batch makes, with an entry of `extra` payload bytes more.
+    pub fn frame_len_with(&self, extra: usize) -> usize {
+        let now = if self.is_empty() {
+            FRAME_HEADER_LEN + MAX_VARINT
+        } else {
+            self.buf.len()
+        };
+        now + 1 + MAX_VARINT + extra
+    }
+
+    /// Payload bytes so far.
+    pub fn payload_len(&self) -> usize {
+        self.buf.len().saturating_sub(FRAME_HEADER_LEN)
+    }
+
+    /// The id the next entry gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Appends an entry; returns its id.
+    pub fn push(&mut self, kind: FrameKind, msg: &impl prost::Message) -> u64 {
+        debug_assert!(batchable(kind));
+        if self.entries == 0 {
+            self.buf.clear();
+            self.buf.resize(FRAME_HEADER_LEN, 0);
+            prost::encoding::encode_varint(self.next_id, &mut self.buf);
+        }
+        self.buf.push(kind as u8);
+        prost::encoding::encode_varint(msg.encoded_len() as u64, &mut self.buf);
+        msg.encode_raw(&mut self.buf);
+        self.entries += 1;
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// The frame (header space + payload) to seal and write; the batch is empty again afterwards
+    /// (its ids stay used).
+    pub fn take_frame(&mut self) -> &mut [u8] {
+        self.entries = 0;
+        &mut self.buf
+    }
+
+    /// Forgets the entries (a failed write); their ids stay used.
+    pub fn discard(&mut self) {
+        self.entries = 0;
+        self.buf.clear();
+    }
+}
+
+/// One record of a frame: the whole frame if it is not a batch, else one entry of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// Byte offset of the record in its file: the frame's offset, or where the entry starts.
+    pub offset: u64,
+    /// The id alerts refer to it by (see the module doc).
+    pub id: u64,
+    pub kind: FrameKind,
+    pub payload: &'a [u8],
+}
+
+/// The records of one frame, in order. A malformed batch yields an error (naming the entry's
+/// offset) and ends.
+pub struct Entries<'a> {
+    frame_offset: u64,
+    kind: FrameKind,
+    seq: u64,
+    payload: &'a [u8],
+    /// Position in `payload`; `None` when finished.
+    pos: Option<usize>,
+    next_id: u64,
+}
+
+impl<'a> Entries<'a> {
+    pub fn of(frame: &Frame<'a>) -> Self {
+        Self {
+            frame_offset: frame.offset,
+            kind: frame.header.kind,
+            seq: frame.header.seq,
+            payload: frame.payload,
+            pos: Some(0),
+            next_id: 0,
+        }
+    }
+
+    fn fail(&mut self, at: usize, reason: String) -> Option<Result<Entry<'a>, FrameError>> {
+        self.pos = None;
+        Some(Err(FrameError {
+            offset: self.frame_offset + (FRAME_HEADER_LEN + at) as u64,
+            problem: Problem::Payload { kind: "batch", reason },
+        }))
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pos = self.pos?;
+        if self.kind != FrameKind::Batch {
+            self.pos = None;
+            return Some(Ok(Entry {
+                offset: self.frame_offset,
+                id: self.seq,
+                kind: self.kind,
+                payload: self.payload,
+            }));
+        }
+        let mut at = pos;
+        if at == 0 {
+            match varint(self.payload, &mut at) {
+                Some(id) if id > 0 => self.next_id = id,
+                _ => return self.fail(0, "no first entry id".into()),
+            }
+        }
+        if at == self.payload.len() {
+            self.pos = None;
+            return None;
+        }
+        let start = at;
+        let kind = match FrameKind::from_u8(self.payload[at]) {
+            Some(k) if batchable(k) => k,
+            _ => return self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])),
+        };
+        at += 1;
+        let Some(len) = varint(self.payload, &mut at) else {
+            return self.fail(start, "entry length cut off".into());
+        };
+        let end = match usize::try_from(len).ok().and_then(|l| at.checked_add(l)) {
+            Some(end) if end <= self.payload.len() => end,
+            _ => return self.fail(start, format!("entry of {len} bytes overruns the batch")),
+        };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.pos = Some(end);
+        Some(Ok(Entry {
+            offset: self.frame_offset + (FRAME_HEADER_LEN + start) as u64,
+            id,
+            kind,
+            payload: &self.payload[at..end],
+        }))
+    }
+}
+
+/// A protobuf varint at `*at`, advancing it; `None` if cut off or over 10 bytes.
+fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..MAX_VARINT {
+        let byte = *b.get(*at + i)?;
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            *at += i + 1;
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{
+        format::{FrameHeader, ZERO_HASH},
+        proto,
+    };
+
+    fn frame_of(kind: FrameKind, seq: u64, payload: &[u8]) -> Frame<'_> {
+        Frame {
+            offset: 1000,
+            header: FrameHeader {
+                payload_len: payload.len() as u32,
+                seq,
+                kind,
+                payload_crc: 0,
+                chain: ZERO_HASH,
+            },
+            payload,
+        }
+    }
+
+    #[test]
+    fn entries_come_back_with_ids_kinds_and_offsets() {
+        let mut b = BatchBuilder::new(41);
+        let drops = proto::Drops {
+            lost: 3,
+            total: 9,
+            time_unix_ns: 5,
+        };
+        assert_eq!(b.push(FrameKind::Drops, &drops), 41);
+        assert_eq!(b.push(FrameKind::Context, &proto::Context::default()), 42);
+        assert_eq!(b.entries(), 2);
+        let frame = b.take_frame().to_vec();
+        assert!(b.is_empty());
+        let payload = &frame[FRAME_HEADER_LEN..];
+        let got: Vec<_> = Entries::of(&frame_of(FrameKind::Batch, 7, payload))
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].id, got[0].kind), (41, FrameKind::Drops));
+        assert_eq!(<proto::Drops as prost::Message>::decode(got[0].payload).unwrap(), drops);
+        // 1000 (frame) + 60 (header) + 1 (varint 41).
+        assert_eq!(got[0].offset, 1061);
+        assert_eq!(
+            (got[1].id, got[1].kind, got[1].payload.len()),
+            (42, FrameKind::Context, 0)
+        );
+        // The next batch goes on counting.
+        assert_eq!(b.push(FrameKind::Drops, &drops), 43);
+    }
+
+    #[test]
+    fn a_plain_frame_is_one_entry_named_by_its_sequence_number() {
+        let got: Vec<_> = Entries::of(&frame_of(FrameKind::Event, 12, b"xyz"))
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].id, got[0].kind, got[0].offset, got[0].payload),
+            (12, FrameKind::Event, 1000, &b"xyz"[..])
+        );
+    }
+
+    #[test]
+    fn malformed_batches_are_reported_where_they_break() {
+        for (payload, at) in [
+            (&[][..], 1060),
+            (&[0x80][..], 1060),
+            (&[0][..], 1060),             // id 0
+            (&[5, 1, 0][..], 1061),       // a header inside a batch
+            (&[5, 2][..], 1061),          // length missing
+            (&[5, 2, 3, 0xaa][..], 1061), // 3 bytes announced, 1 present
+            (&[5, 2, 0, 9, 0][..], 1063), // unknown kind after a good entry
+        ] {
+            let items: Vec<_> = Entries::of(&frame_of(FrameKind::Batch, 1, payload)).collect();
+            let err = items.last().unwrap().as_ref().expect_err("malformed");
+            assert_eq!(err.offset, at, "{payload:?}");
+            assert!(items[..items.len() - 1].iter().all(Result::is_ok));
+        }
+    }
+}
