@@ -334,16 +334,21 @@ fn measure_agentmon(args: &[&std::ffi::OsStr]) -> Result<(f64, f64, f64)> {
     Ok((cpu, ru.ru_maxrss as f64 / 1024.0, wall))
 }
 
-/// Replay: generated logs of `n` events (the realistic agent-session mix, then the every-kind-in-turn
-/// worst case) through the default rules; throughput per core and peak memory, with and without the
-/// hash chain check, and `log verify`.
+/// Replay: generated logs of `n` events (the realistic agent-session mix as a busy recorder batches
+/// it, the same with one event per batch as a quiet agent's recording has it, then the
+/// every-kind-in-turn worst case) through the default rules; throughput per core and peak memory,
+/// with and without the hash chain check, and `log verify`.
 fn replay(n: u64, reps: usize) -> Result<()> {
     let rules = workspace_root().join("rules");
-    for mix in ["session", "uniform"] {
-        let log = std::env::temp_dir().join(format!("agentmon-bench-{}-{mix}.agentlog", std::process::id()));
+    for (mix, drain, what) in [
+        ("session", 0, "batches of 64 KiB"),
+        ("session", 1, "one event per batch"),
+        ("uniform", 0, "batches of 64 KiB"),
+    ] {
+        let log = std::env::temp_dir().join(format!("agentmon-bench-{}-{mix}-{drain}.agentlog", std::process::id()));
         let _ = fs::remove_file(&log);
         let gen_ok = Command::new(agentmon_release())
-            .args(["log", "bench-gen", "--mix", mix])
+            .args(["log", "bench-gen", "--mix", mix, "--drain", &drain.to_string()])
             .arg(&log)
             .arg(n.to_string())
             .stdout(Stdio::null())
@@ -356,7 +361,7 @@ fn replay(n: u64, reps: usize) -> Result<()> {
         let size = fs::metadata(&log)?.len();
         println!();
         println!(
-            "Replay, {mix} mix: {n} events ({:.0} MB log, {:.0} bytes/event), default rules, best of {reps}:",
+            "Replay, {mix} mix, {what}: {n} events ({:.0} MB log, {:.0} bytes/event), default rules, best of {reps}:",
             size as f64 / 1e6,
             size as f64 / n as f64
         );

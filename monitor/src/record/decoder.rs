@@ -119,7 +119,7 @@ impl EventDecoder {
             seen |= 1 << 3;
         }
         if w.take(5, LEN) {
-            resolved = Some(std::str::from_utf8(w.bytes()?).ok()?);
+            resolved = Some(w.str()?);
             seen |= 1 << 5;
         }
         if w.take(6, VARINT) {
@@ -367,7 +367,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
             let Body::Open(o) = body else { return None };
             let (mut path, mut flags, mut mode, mut dfd, mut dir_fd, mut syscall) = ("", 0, 0, 0, None, 0);
             if w.take(1, LEN) {
-                path = std::str::from_utf8(w.bytes()?).ok()?;
+                path = w.str()?;
             }
             if w.take(2, VARINT) {
                 flags = w.varint()? as u32;

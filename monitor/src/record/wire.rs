@@ -128,8 +128,25 @@ impl<'a> Wire<'a> {
 
     #[inline]
     pub fn str_field(&mut self, wire: u8) -> Option<&'a str> {
-        std::str::from_utf8(self.len_field(wire)?).ok()
+        utf8(self.len_field(wire)?)
     }
+
+    /// A length-delimited field's bytes as text (its key already read).
+    #[inline]
+    pub fn str(&mut self) -> Option<&'a str> {
+        utf8(self.bytes()?)
+    }
+}
+
+/// `b` as text if it is valid UTF-8. Recorded strings are paths and names, nearly always ASCII,
+/// which is checked a word at a time; `std::str::from_utf8` takes the general road for the rest.
+#[inline]
+pub fn utf8(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    std::str::from_utf8(b).ok()
 }
 
 pub fn zigzag64(v: u64) -> i64 {
@@ -170,5 +187,41 @@ mod tests {
         assert_eq!(Wire::new(&[0xff; 11]).varint(), None);
         assert_eq!(Wire::new(&[0x80]).varint(), None);
         assert_eq!(Wire::new(&[0x05, b'a']).bytes(), None);
+    }
+
+    proptest::proptest! {
+        /// Varints, with whatever follows them, read as prost reads them (value and length); so do
+        /// arbitrary bytes, valid or not.
+        #[test]
+        fn varints_read_as_prost_reads_them(v: u64, shift in 0u32..64, tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12)) {
+            // Every length, 1 to 10 bytes.
+            let v = v >> shift;
+            let mut buf = Vec::new();
+            prost::encoding::encode_varint(v, &mut buf);
+            let len = buf.len();
+            buf.extend_from_slice(&tail);
+            let mut w = Wire::new(&buf);
+            proptest::prop_assert_eq!(w.varint(), Some(v));
+            proptest::prop_assert_eq!(w.pos, len);
+        }
+
+        #[test]
+        fn arbitrary_bytes_read_as_prost_reads_them(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16)) {
+            let mut reference = &bytes[..];
+            let want = prost::encoding::decode_varint(&mut reference).ok();
+            let mut w = Wire::new(&bytes);
+            let got = w.varint();
+            proptest::prop_assert_eq!(got, want);
+            if got.is_some() {
+                proptest::prop_assert_eq!(w.pos, bytes.len() - reference.len());
+            }
+        }
+
+        #[test]
+        fn text_is_accepted_exactly_when_it_is_utf8(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), ascii_prefix in 0usize..40) {
+            let mut b: Vec<u8> = b"/usr/lib/python3.12/json/__init__.py/abc".iter().copied().take(ascii_prefix).collect();
+            b.extend_from_slice(&bytes);
+            proptest::prop_assert_eq!(utf8(&b), std::str::from_utf8(&b).ok());
+        }
     }
 }
