@@ -108,15 +108,23 @@ pub struct GlobSet {
 }
 
 /// Substring tests for several literals at once. Literals in paths often start alike (`/.aws/`,
-/// `/.ssh/`: a `/` that every path is full of), so when the literals' second bytes are few, the
-/// text is scanned (SIMD) for those bytes and a literal is only compared where its first two bytes
-/// are; otherwise one Aho-Corasick scan.
+/// `/.ssh/`: a `/` that every path is full of, then a `.` that most file names have), so a literal
+/// is only compared where the text has its first two bytes: found by one substring search when all
+/// literals start with the same two bytes (`/.` occurs in few paths), else by scanning (SIMD) for
+/// their second bytes when those are few; otherwise one Aho-Corasick scan.
 #[derive(Clone, Debug)]
 struct ContainsSet {
     literals: Vec<String>,
+    scan: Scan,
+}
+
+#[derive(Clone, Debug)]
+enum Scan {
+    /// The two bytes every literal starts with.
+    Pair(memchr::memmem::Finder<'static>),
     /// The literals' distinct second bytes (at most 3) and their first two bytes.
-    pairs: Option<(Vec<u8>, Vec<[u8; 2]>)>,
-    ac: Option<aho_corasick::AhoCorasick>,
+    Seconds(Vec<u8>, Vec<[u8; 2]>),
+    Ac(aho_corasick::AhoCorasick),
 }
 
 impl ContainsSet {
@@ -130,35 +138,33 @@ impl ContainsSet {
                     if !seconds.contains(b) {
                         seconds.push(*b);
                     }
-                    pairs.push([*a, *b]);
+                    if !pairs.contains(&[*a, *b]) {
+                        pairs.push([*a, *b]);
+                    }
                 }
                 _ => usable = false,
             }
         }
-        if usable && seconds.len() <= 3 {
-            return Some(Self {
-                literals,
-                pairs: Some((seconds, pairs)),
-                ac: None,
-            });
-        }
-        let ac = aho_corasick::AhoCorasick::new(&literals).ok()?;
-        Some(Self {
-            literals,
-            pairs: None,
-            ac: Some(ac),
-        })
+        let scan = match pairs[..] {
+            [pair] if usable => Scan::Pair(memchr::memmem::Finder::new(&pair).into_owned()),
+            _ if usable && seconds.len() <= 3 => Scan::Seconds(seconds, pairs),
+            _ => Scan::Ac(aho_corasick::AhoCorasick::new(&literals).ok()?),
+        };
+        Some(Self { literals, scan })
     }
 
     fn is_match(&self, text: &[u8]) -> bool {
-        let Some((seconds, pairs)) = &self.pairs else {
-            return self.ac.as_ref().is_some_and(|ac| ac.is_match(text));
+        let literal_at = |i: usize| self.literals.iter().any(|l| text[i..].starts_with(l.as_bytes()));
+        let (seconds, pairs) = match &self.scan {
+            Scan::Pair(finder) => return finder.find_iter(text).any(literal_at),
+            Scan::Seconds(seconds, pairs) => (seconds, pairs),
+            Scan::Ac(ac) => return ac.is_match(text),
         };
         let Some(rest) = text.get(1..) else { return false };
         let at = |i: usize| {
             // rest[i] is text[i + 1]: a literal would start at text[i].
             let pair = [text[i], text[i + 1]];
-            pairs.contains(&pair) && self.literals.iter().any(|l| text[i..].starts_with(l.as_bytes()))
+            pairs.contains(&pair) && literal_at(i)
         };
         match seconds[..] {
             [a] => memchr::memchr_iter(a, rest).any(at),
