@@ -1,7 +1,7 @@
 //! Rule `output` templates: text with Falco-style `%field` substitutions, parsed once.
 use super::{
     error::{Loc, RuleError, TextId, Texts},
-    fields::{Field, lookup, render},
+    fields::{Field, lookup, render_into},
 };
 use crate::output::Enriched;
 
@@ -90,7 +90,7 @@ impl Template {
         for s in &self.0 {
             match s {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Field(f) => out.push_str(&render(*f, ev)),
+                Segment::Field(f) => render_into(*f, ev, &mut out),
             }
         }
         out
