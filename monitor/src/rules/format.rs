@@ -86,7 +86,16 @@ impl Template {
     }
 
     pub fn render(&self, ev: &Enriched) -> String {
-        let mut out = String::new();
+        // The text plus a typical field value each: usually no reallocation.
+        let guess: usize = self
+            .0
+            .iter()
+            .map(|s| match s {
+                Segment::Text(t) => t.len(),
+                Segment::Field(_) => 32,
+            })
+            .sum();
+        let mut out = String::with_capacity(guess);
         for s in &self.0 {
             match s {
                 Segment::Text(t) => out.push_str(t),
