@@ -69,17 +69,20 @@ pub fn negated(c: Cond) -> Cond {
 /// The condition as it stands for one event kind: `evt.kind` tests and fields the kind lacks become
 /// constants, and constants are folded away.
 pub fn specialize(c: &Cond, k: Kind) -> Cond {
+    fold(c, &|leaf| match leaf {
+        Cond::Kind(set) => Some(set.contains(k)),
+        Cond::Test(t) if !info(t.field).kinds.contains(k) => Some(false),
+        _ => None,
+    })
+}
+
+/// `c` with the tests and `evt.kind` tests `known` decides replaced by their value, and constants
+/// folded away.
+pub fn fold(c: &Cond, known: &impl Fn(&Cond) -> Option<bool>) -> Cond {
     match c {
         Cond::Const(b) => Cond::Const(*b),
-        Cond::Kind(set) => Cond::Const(set.contains(k)),
-        Cond::Test(t) => {
-            if info(t.field).kinds.contains(k) {
-                Cond::Test(t.clone())
-            } else {
-                Cond::Const(false)
-            }
-        }
-        Cond::Not(inner) => match specialize(inner, k) {
+        Cond::Kind(_) | Cond::Test(_) => known(c).map_or_else(|| c.clone(), Cond::Const),
+        Cond::Not(inner) => match fold(inner, known) {
             Cond::Const(b) => Cond::Const(!b),
             other => Cond::Not(Box::new(other)),
         },
@@ -87,7 +90,7 @@ pub fn specialize(c: &Cond, k: Kind) -> Cond {
             let is_and = matches!(c, Cond::And(_));
             let mut kept = Vec::new();
             for p in parts {
-                match specialize(p, k) {
+                match fold(p, known) {
                     Cond::Const(b) if b == is_and => {}
                     Cond::Const(b) => return Cond::Const(b),
                     other => kept.push(other),

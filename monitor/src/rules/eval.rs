@@ -6,6 +6,7 @@ use super::{
     cond::{Cond, Pred, Test},
     fields::{Field, FieldType, any_value, bool_value, canonical_ip, num_value, str_value},
     parser::Op,
+    prefilter::Facts,
 };
 use crate::{event::Body, output::Enriched};
 
@@ -14,6 +15,8 @@ pub struct EventView<'a> {
     pub ev: &'a Enriched,
     /// The agent's protected paths.
     pub protected: &'a [String],
+    /// The event's facts, to skip conditions that need others.
+    pub facts: Facts,
     args: OnceCell<String>,
     ip: OnceCell<Option<IpAddr>>,
 }
@@ -23,6 +26,7 @@ impl<'a> EventView<'a> {
         Self {
             ev,
             protected,
+            facts: Facts::of(ev),
             args: OnceCell::new(),
             ip: OnceCell::new(),
         }

@@ -1,6 +1,6 @@
 //! The typed field catalogue: every field a condition can name, its type, the event kinds it exists
 //! for, and how to read it from an [`Enriched`] event.
-use std::net::IpAddr;
+use std::{fmt::Write, net::IpAddr};
 
 use crate::{
     event::{Body, Family},
@@ -260,23 +260,47 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
 
 /// A field's value as text, for `%field` substitution in outputs and for sequence keys.
 pub fn render(field: Field, ev: &Enriched) -> String {
+    let mut out = String::new();
+    render_into(field, ev, &mut out);
+    out
+}
+
+/// [`render`], appended to `out` (an output template renders every field without allocating).
+pub fn render_into(field: Field, ev: &Enriched, out: &mut String) {
     match info(field).ty {
-        FieldType::Num => num_value(field, ev).map(|n| n.to_string()).unwrap_or_default(),
-        FieldType::Bool => bool_value(field, ev).map(|b| b.to_string()).unwrap_or_default(),
+        FieldType::Num => {
+            if let Some(n) = num_value(field, ev) {
+                let _ = write!(out, "{n}");
+            }
+        }
+        FieldType::Bool => {
+            if let Some(b) = bool_value(field, ev) {
+                out.push_str(if b { "true" } else { "false" });
+            }
+        }
         FieldType::StrList => {
-            let mut parts = Vec::new();
+            let sep = if field == Field::ProcAexe { "," } else { " " };
+            let mut first = true;
             any_value(field, ev, |s| {
-                parts.push(s.to_string());
+                if !first {
+                    out.push_str(sep);
+                }
+                first = false;
+                out.push_str(s);
                 false
             });
-            parts.join(if field == Field::ProcAexe { "," } else { " " })
         }
-        FieldType::Kind | FieldType::Str | FieldType::Addr => match field {
-            Field::ProcArgs => match &ev.event.body {
-                Body::Exec(x) => x.argv.join(" "),
-                _ => String::new(),
-            },
-            _ => str_value(field, ev).unwrap_or_default().to_string(),
+        FieldType::Kind | FieldType::Str | FieldType::Addr => match (field, &ev.event.body) {
+            (Field::ProcArgs, Body::Exec(x)) => {
+                for (i, a) in x.argv.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(a);
+                }
+            }
+            (Field::ProcArgs, _) => {}
+            _ => out.push_str(str_value(field, ev).unwrap_or_default()),
         },
     }
 }

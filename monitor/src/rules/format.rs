@@ -1,7 +1,7 @@
 //! Rule `output` templates: text with Falco-style `%field` substitutions, parsed once.
 use super::{
     error::{Loc, RuleError, TextId, Texts},
-    fields::{Field, lookup, render},
+    fields::{Field, lookup, render_into},
 };
 use crate::output::Enriched;
 
@@ -86,11 +86,20 @@ impl Template {
     }
 
     pub fn render(&self, ev: &Enriched) -> String {
-        let mut out = String::new();
+        // The text plus a typical field value each: usually no reallocation.
+        let guess: usize = self
+            .0
+            .iter()
+            .map(|s| match s {
+                Segment::Text(t) => t.len(),
+                Segment::Field(_) => 32,
+            })
+            .sum();
+        let mut out = String::with_capacity(guess);
         for s in &self.0 {
             match s {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Field(f) => out.push_str(&render(*f, ev)),
+                Segment::Field(f) => render_into(*f, ev, &mut out),
             }
         }
         out

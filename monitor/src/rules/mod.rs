@@ -12,6 +12,7 @@ mod format;
 mod lexer;
 mod parser;
 mod pattern;
+mod prefilter;
 mod rule;
 mod sequence;
 mod source;
@@ -35,6 +36,7 @@ use self::{
     error::{FileRef, Texts},
     eval::{EventView, eval},
     fields::KINDS,
+    prefilter::Facts,
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
 };
@@ -58,8 +60,9 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    /// Enabled rules to evaluate for each event kind, in file order.
-    by_kind: [Vec<usize>; 4],
+    /// Enabled rules to evaluate for each event kind, in file order, with the facts an event of that
+    /// kind needs for the rule to match (or, for a sequence, to match any step).
+    by_kind: [Vec<(usize, Facts)>; 4],
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
@@ -156,7 +159,11 @@ impl RuleSet {
                 }
             };
             for k in kinds {
-                self.by_kind[k as usize].push(i);
+                let need = match &r.matcher {
+                    Matcher::Condition(by_kind) => by_kind[k as usize].as_ref().map_or(Facts::NONE, |c| c.need),
+                    Matcher::Sequence(s) => s.need(k),
+                };
+                self.by_kind[k as usize].push((i, need));
                 self.summary.per_kind[k as usize] += 1;
             }
         }
@@ -175,10 +182,13 @@ impl RuleSet {
         };
         let view = EventView::new(ev, protected);
         let mut alerts = Vec::new();
-        for &i in &self.by_kind[kind as usize] {
+        for &(i, need) in &self.by_kind[kind as usize] {
+            if !view.facts.covers(need) {
+                continue;
+            }
             let rule = &mut self.rules[i];
             let matched = match &mut rule.matcher {
-                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, &view)),
+                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| eval(&c.cond, &view)),
                 Matcher::Sequence(seq) => seq.observe(kind, &view),
             };
             if matched {

@@ -7,6 +7,7 @@ use super::{
     error::{Loc, RuleError, TextId, Texts},
     fields::{self, FieldType, KINDS, KindSet},
     format::Template,
+    prefilter::KindCond,
     sequence::{Sequence, Step},
     source::RawRule,
 };
@@ -29,7 +30,7 @@ pub struct RuleMeta {
 #[derive(Debug)]
 pub enum Matcher {
     /// Condition per event kind (`None`: the rule never matches that kind).
-    Condition([Option<Cond>; 4]),
+    Condition([Option<KindCond>; 4]),
     Sequence(Sequence),
 }
 
@@ -94,8 +95,8 @@ fn with_exceptions(cond: Cond, exceptions: &[Cond]) -> Cond {
     }
 }
 
-fn per_kind(cond: &Cond, kinds: KindSet) -> [Option<Cond>; 4] {
-    KINDS.map(|k| kinds.contains(k).then(|| specialize(cond, k)))
+fn per_kind(cond: &Cond, kinds: KindSet) -> [Option<KindCond>; 4] {
+    KINDS.map(|k| kinds.contains(k).then(|| KindCond::new(specialize(cond, k))))
 }
 
 fn condition_matcher(

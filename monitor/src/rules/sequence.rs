@@ -25,9 +25,9 @@ use std::{
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::{
-    cond::Cond,
     eval::{EventView, eval},
     fields::{Field, Kind, render, str_value},
+    prefilter::{Facts, KindCond},
 };
 
 #[cfg(test)]
@@ -44,7 +44,7 @@ const SLACK: usize = 32;
 #[derive(Debug)]
 pub struct Step {
     /// The step's condition specialised per event kind (`None`: never matches that kind).
-    pub by_kind: [Option<Cond>; 4],
+    pub by_kind: [Option<KindCond>; 4],
     /// Fields that must equal the previous step's values.
     pub same: Vec<Field>,
 }
@@ -103,6 +103,16 @@ impl Sequence {
         super::fields::KINDS
             .into_iter()
             .filter(|k| self.steps.iter().any(|s| s.by_kind[*k as usize].is_some()))
+    }
+
+    /// Facts an event of this kind needs to match any step (an event without them changes nothing).
+    pub fn need(&self, kind: Kind) -> Facts {
+        self.steps
+            .iter()
+            .filter_map(|s| s.by_kind[kind as usize].as_ref())
+            .map(|c| c.need)
+            .reduce(Facts::intersection)
+            .unwrap_or(Facts::NONE)
     }
 
     /// Feeds one event; true when it completes the sequence. Costs at most one condition evaluation
@@ -277,7 +287,9 @@ impl Partials {
 }
 
 fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
-    step.by_kind[kind as usize].as_ref().is_some_and(|c| eval(c, v))
+    step.by_kind[kind as usize]
+        .as_ref()
+        .is_some_and(|c| v.facts.covers(c.need) && eval(&c.cond, v))
 }
 
 /// Values of a step's `same` fields as one string: the value itself for a single field (the usual

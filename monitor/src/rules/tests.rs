@@ -116,7 +116,7 @@ fn errors(text: &str) -> String {
     }
 }
 
-fn fired(set: &mut RuleSet, ev: &Enriched) -> Vec<String> {
+pub fn fired(set: &mut RuleSet, ev: &Enriched) -> Vec<String> {
     set.evaluate(ev).into_iter().map(|a| a.rule).collect()
 }
 

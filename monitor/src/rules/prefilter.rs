@@ -1,0 +1,259 @@
+//! Cheap necessary conditions, to skip most rules without evaluating them.
+//!
+//! An event's [`Facts`] are a few yes/no properties read once per event (an open's read, write and
+//! create flags). A specialised condition's [`need`] is the set of facts that hold whenever the
+//! condition does, so a rule whose need the event's facts do not cover cannot match: on a stream of
+//! opens for reading, every rule that starts with `file.write` costs one bit test.
+use super::{
+    cond::{Cond, Pred, fold},
+    fields::{Field, FieldType, bool_value},
+};
+use crate::output::Enriched;
+
+/// A set of facts about one event (each boolean field true, or false).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Facts(u8);
+
+/// The boolean fields facts are kept for, each with two bits: true, false.
+const BOOL_FIELDS: [Field; 3] = [Field::FileRead, Field::FileWrite, Field::FileCreate];
+
+impl Facts {
+    pub const NONE: Facts = Facts(0);
+
+    /// The event's facts.
+    pub fn of(ev: &Enriched) -> Facts {
+        BOOL_FIELDS
+            .iter()
+            .enumerate()
+            .fold(Facts::NONE, |f, (i, field)| match bool_value(*field, ev) {
+                Some(b) => f.union(Facts(1 << (2 * i + usize::from(!b)))),
+                None => f,
+            })
+    }
+
+    /// The fact that `field` has the value `value` (none for a field facts are not kept for).
+    fn bool_field(field: Field, value: bool) -> Facts {
+        match BOOL_FIELDS.iter().position(|f| *f == field) {
+            Some(i) => Facts(1 << (2 * i + usize::from(!value))),
+            None => Facts::NONE,
+        }
+    }
+
+    pub fn union(self, o: Facts) -> Facts {
+        Facts(self.0 | o.0)
+    }
+
+    pub fn intersection(self, o: Facts) -> Facts {
+        Facts(self.0 & o.0)
+    }
+
+    /// Whether every fact of `need` is among these.
+    pub fn covers(self, need: Facts) -> bool {
+        need.0 & !self.0 == 0
+    }
+}
+
+/// Facts that hold whenever `c` does (sound, not complete: `not`, and tests of other fields, need
+/// nothing).
+pub fn need(c: &Cond) -> Facts {
+    match c {
+        // A boolean test is true when the field is present and equals `want` (`!=`: the other value).
+        Cond::Test(t) => match t.pred {
+            Pred::Bool(want) if t.ty == FieldType::Bool => Facts::bool_field(t.field, want != t.negate),
+            _ => Facts::NONE,
+        },
+        Cond::And(parts) => parts.iter().fold(Facts::NONE, |f, p| f.union(need(p))),
+        Cond::Or(parts) => parts
+            .iter()
+            .map(need)
+            .reduce(Facts::intersection)
+            .unwrap_or(Facts::NONE),
+        Cond::Const(_) | Cond::Not(_) | Cond::Kind(_) => Facts::NONE,
+    }
+}
+
+/// A condition specialised for one event kind, with the facts it needs. It is evaluated only on
+/// events that have them, so the boolean tests of those facts are taken out of it (`file.read and
+/// file.path glob ...` becomes the glob test).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindCond {
+    pub cond: Cond,
+    pub need: Facts,
+}
+
+impl KindCond {
+    pub fn new(cond: Cond) -> Self {
+        let need = need(&cond);
+        let known = |leaf: &Cond| {
+            let fact = self::need(leaf);
+            (fact != Facts::NONE && need.covers(fact)).then_some(true)
+        };
+        Self {
+            cond: fold(&cond, &known),
+            need,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::{
+        event::{Body, ExecInfo, OpenInfo},
+        output::Enriched,
+        rules::{
+            RuleSet,
+            eval::EventView,
+            fields::Kind,
+            rule::Matcher,
+            tests::{enriched, fired},
+        },
+    };
+
+    /// Opens with every combination of access mode and `O_CREAT`, and an exec; all by `a`.
+    fn events() -> Vec<Enriched> {
+        let mut out = Vec::new();
+        for mode in [libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR] {
+            for create in [0, libc::O_CREAT] {
+                let body = Body::Open(OpenInfo {
+                    path: "/x".into(),
+                    flags: (mode | create) as u32,
+                    mode: 0,
+                    dfd: -100,
+                    syscall: "openat",
+                });
+                out.push(enriched(body, "a", "/bin/a", 1));
+            }
+        }
+        let body = Body::Exec(ExecInfo {
+            filename: "/bin/a".into(),
+            argv: vec!["a".into()],
+            argv_truncated: false,
+        });
+        out.push(enriched(body, "a", "/bin/a", 1));
+        out
+    }
+
+    /// Tests on the boolean fields, `evt.kind` and another field.
+    const LEAVES: [&str; 10] = [
+        "file.write",
+        "file.read",
+        "file.create",
+        "file.write = false",
+        "file.read != true",
+        "file.create != false",
+        "evt.kind = open",
+        "evt.kind = exec",
+        "proc.name = a",
+        "proc.name = b",
+    ];
+
+    /// A condition, written out by [`Ast::text`] and evaluated by [`Ast::holds`], the reference.
+    #[derive(Clone, Debug)]
+    enum Ast {
+        Leaf(usize),
+        And(Box<Ast>, Box<Ast>),
+        Or(Box<Ast>, Box<Ast>),
+        Not(Box<Ast>),
+    }
+
+    impl Ast {
+        fn text(&self) -> String {
+            match self {
+                Ast::Leaf(i) => LEAVES[*i].to_string(),
+                Ast::And(a, b) => format!("({} and {})", a.text(), b.text()),
+                Ast::Or(a, b) => format!("({} or {})", a.text(), b.text()),
+                Ast::Not(a) => format!("not ({})", a.text()),
+            }
+        }
+
+        /// As documented: a test of a field the event lacks is false, `!=` included.
+        fn holds(&self, ev: &Enriched) -> bool {
+            let open = match &ev.event.body {
+                Body::Open(o) => Some((o.writes(), o.flags & 3 != libc::O_WRONLY as u32, o.creates())),
+                _ => None,
+            };
+            match self {
+                Ast::Leaf(i) => match (*i, open) {
+                    (0, Some((w, _, _))) => w,
+                    (1, Some((_, r, _))) => r,
+                    (2, Some((_, _, c))) => c,
+                    (3, Some((w, _, _))) => !w,
+                    (4, Some((_, r, _))) => !r,
+                    (5, Some((_, _, c))) => c,
+                    (6, _) => open.is_some(),
+                    (7, _) => open.is_none(),
+                    (8, _) => true,
+                    _ => false,
+                },
+                Ast::And(a, b) => a.holds(ev) && b.holds(ev),
+                Ast::Or(a, b) => a.holds(ev) || b.holds(ev),
+                Ast::Not(a) => !a.holds(ev),
+            }
+        }
+    }
+
+    fn condition() -> impl Strategy<Value = Ast> {
+        (0..LEAVES.len()).prop_map(Ast::Leaf).prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Or(Box::new(a), Box::new(b))),
+                inner.prop_map(|a| Ast::Not(Box::new(a))),
+            ]
+        })
+    }
+
+    fn load(text: &str) -> Option<RuleSet> {
+        RuleSet::from_sources(&[("r.yaml".into(), text.into())]).ok()
+    }
+
+    proptest! {
+        /// A rule fires exactly when its condition holds, although conditions are skipped on
+        /// events without the facts they need and their tests of those facts are taken out.
+        #[test]
+        fn rules_fire_as_their_conditions_say(a in condition()) {
+            let events = events();
+            match load(&format!("- rule: r\n  condition: {}\n", a.text())) {
+                Some(mut set) => {
+                    for ev in &events {
+                        prop_assert_eq!(!fired(&mut set, ev).is_empty(), a.holds(ev), "{} on {:?}", a.text(), ev.event.body);
+                    }
+                }
+                // Only a condition that no event can satisfy is refused.
+                None => prop_assert!(events.iter().all(|ev| !a.holds(ev)), "{} refused", a.text()),
+            }
+        }
+
+        /// An event that matches a step of a sequence has the facts the sequence needs.
+        #[test]
+        fn sequences_need_only_what_every_step_needs(a in condition(), b in condition()) {
+            let text = format!("- rule: s\n  sequence:\n    - condition: {}\n    - condition: {}\n  within: 1s\n", a.text(), b.text());
+            if let Some(set) = load(&text) {
+                let Matcher::Sequence(s) = &set.rules[0].matcher else { panic!("a sequence") };
+                for ev in &events() {
+                    let (Some(k), facts) = (Kind::of(&ev.event.body), EventView::new(ev, &[]).facts) else { continue };
+                    if a.holds(ev) || b.holds(ev) {
+                        prop_assert!(facts.covers(s.need(k)), "{}; {}: {:?} lacks {:?}", a.text(), b.text(), facts, s.need(k));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reads_and_writes_have_their_facts() {
+        let events = events();
+        let set = load("- rule: w\n  condition: file.write and not file.read\n").expect("loads");
+        let Matcher::Condition(by_kind) = &set.rules[0].matcher else {
+            panic!("a condition")
+        };
+        let need = by_kind[1].as_ref().map(|c| c.need).expect("applies to opens");
+        let covered: Vec<bool> = events
+            .iter()
+            .map(|e| EventView::new(e, &[]).facts.covers(need))
+            .collect();
+        // O_WRONLY and O_RDWR, with and without O_CREAT; not O_RDONLY, not an exec.
+        assert_eq!(covered, [false, false, true, true, true, true, false]);
+    }
+}
