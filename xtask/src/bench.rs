@@ -399,10 +399,12 @@ fn replay(n: u64, reps: usize) -> Result<()> {
             }
             runs.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (cpu, rss, wall) = runs[0];
+            let median = runs[runs.len() / 2].0;
             let worst = runs[runs.len() - 1].0;
             println!(
-                "  {what:<36} {:>5.2} M events/s per core (worst {:.2}; {cpu:.2} s CPU, {wall:.2} s wall), peak RSS {rss:.0} MiB",
+                "  {what:<36} {:>5.2} M events/s per core (median {:.2}, worst {:.2}; {cpu:.2} s CPU, {wall:.2} s wall), peak RSS {rss:.0} MiB",
                 n as f64 / cpu / 1e6,
+                n as f64 / median / 1e6,
                 n as f64 / worst / 1e6
             );
         }

@@ -408,8 +408,8 @@ impl<R: Read> FrameReader<R> {
             return false;
         }
         let other = match self.algo {
-            ChainAlgo::Sha256 => ChainAlgo::Blake3,
-            ChainAlgo::Blake3 => ChainAlgo::Sha256,
+            ChainAlgo::Sha256 => ChainAlgo::BySize,
+            ChainAlgo::BySize => ChainAlgo::Sha256,
         };
         let fits = format::check_chain(other, &self.prev_chain, raw, h, payload).is_ok();
         if fits {
