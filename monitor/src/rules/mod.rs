@@ -34,7 +34,7 @@ pub use yaml::LineCol;
 use self::{
     compile::Compiler,
     error::{FileRef, Texts},
-    eval::{EventView, eval},
+    eval::EventView,
     fields::KINDS,
     prefilter::Facts,
     rule::{DenyTable, Matcher, Rule},
@@ -188,7 +188,7 @@ impl RuleSet {
             }
             let rule = &mut self.rules[i];
             let matched = match &mut rule.matcher {
-                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| eval(&c.cond, &view)),
+                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| c.matches(&view)),
                 Matcher::Sequence(seq) => seq.observe(kind, &view),
             };
             if matched {

@@ -6,6 +6,7 @@
 //! opens for reading, every rule that starts with `file.write` costs one bit test.
 use super::{
     cond::{Cond, Pred, fold},
+    eval::{EventView, eval},
     fields::{Field, FieldType, bool_value},
 };
 use crate::output::Enriched;
@@ -73,11 +74,12 @@ pub fn need(c: &Cond) -> Facts {
 }
 
 /// A condition specialised for one event kind, with the facts it needs. It is evaluated only on
-/// events that have them, so the boolean tests of those facts are taken out of it (`file.read and
-/// file.path glob ...` becomes the glob test).
+/// events that have them ([`KindCond::matches`]), so the boolean tests of those facts are taken out
+/// of it (`file.read and file.path glob ...` becomes the glob test).
 #[derive(Clone, Debug, PartialEq)]
 pub struct KindCond {
-    pub cond: Cond,
+    /// Without the tests of `need`: true alone does not mean a match.
+    cond: Cond,
     pub need: Facts,
 }
 
@@ -92,6 +94,11 @@ impl KindCond {
             cond: fold(&cond, &known),
             need,
         }
+    }
+
+    /// Whether the event matches: it has the facts needed, and the rest of the condition holds.
+    pub fn matches(&self, v: &EventView) -> bool {
+        v.facts.covers(self.need) && eval(&self.cond, v)
     }
 }
 

@@ -25,7 +25,7 @@ use std::{
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::{
-    eval::{EventView, eval},
+    eval::EventView,
     fields::{Field, Kind, render, str_value},
     prefilter::{Facts, KindCond},
 };
@@ -287,9 +287,7 @@ impl Partials {
 }
 
 fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
-    step.by_kind[kind as usize]
-        .as_ref()
-        .is_some_and(|c| v.facts.covers(c.need) && eval(&c.cond, v))
+    step.by_kind[kind as usize].as_ref().is_some_and(|c| c.matches(v))
 }
 
 /// Values of a step's `same` fields as one string: the value itself for a single field (the usual
