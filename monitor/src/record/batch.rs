@@ -95,15 +95,13 @@ impl BatchBuilder {
         id
     }
 
-    /// The frame (header space + payload) to seal and write; the batch is empty again afterwards
-    /// (its ids stay used).
-    pub fn take_frame(&mut self) -> &mut [u8] {
-        self.entries = 0;
+    /// The frame (header space + payload) to seal and write.
+    pub fn frame_mut(&mut self) -> &mut [u8] {
         &mut self.buf
     }
 
-    /// Forgets the entries (a failed write); their ids stay used.
-    pub fn discard(&mut self) {
+    /// Empties the batch once its frame was written (or could not be); its ids stay used.
+    pub fn clear(&mut self) {
         self.entries = 0;
         self.buf.clear();
     }
@@ -250,7 +248,8 @@ mod tests {
         assert_eq!(b.push(FrameKind::Drops, &drops), 41);
         assert_eq!(b.push(FrameKind::Context, &proto::Context::default()), 42);
         assert_eq!(b.entries(), 2);
-        let frame = b.take_frame().to_vec();
+        let frame = b.frame_mut().to_vec();
+        b.clear();
         assert!(b.is_empty());
         let payload = &frame[FRAME_HEADER_LEN..];
         let got: Vec<_> = Entries::of(&frame_of(FrameKind::Batch, 7, payload))

@@ -207,6 +207,7 @@ impl Recorder {
         let time_ns = convert::canonical_time_ns(&ev.time);
         let mut ctx = self.contexts.context_for(ev, time_ns, self.file_records);
         let mut msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
+        // Two entries' kind byte and length are within the room `make_room` adds for one.
         let len = msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len) + 12;
         if self.make_room(len)? {
             // A new file: its contexts start afresh.
@@ -214,12 +215,9 @@ impl Recorder {
             msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
         }
         if let Some(def) = &ctx.define {
-            self.batch.push(FrameKind::Context, def);
-            self.file_records += 1;
+            self.push(FrameKind::Context, def);
         }
-        let id = self.batch.push(FrameKind::Event, &msg);
-        self.file_records += 1;
-        self.batch_events += 1;
+        let id = self.push(FrameKind::Event, &msg);
         self.end_batch_if_full()?;
         Ok(id)
     }
@@ -230,9 +228,7 @@ impl Recorder {
     pub fn record_alert(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
         let msg = convert::alert_to_proto(alert, event_id);
         self.make_room(msg.encoded_len())?;
-        self.batch.push(FrameKind::Alert, &msg);
-        self.file_records += 1;
-        self.batch_alerts += 1;
+        self.push(FrameKind::Alert, &msg);
         self.end_batch()
     }
 
@@ -245,9 +241,19 @@ impl Recorder {
             time_unix_ns: now_ns(),
         };
         self.make_room(msg.encoded_len())?;
-        self.batch.push(FrameKind::Drops, &msg);
-        self.file_records += 1;
+        self.push(FrameKind::Drops, &msg);
         self.end_batch()
+    }
+
+    /// Adds a record to the batch and counts it; returns its id.
+    fn push(&mut self, kind: FrameKind, msg: &impl Message) -> u64 {
+        self.file_records += 1;
+        match kind {
+            FrameKind::Event => self.batch_events += 1,
+            FrameKind::Alert => self.batch_alerts += 1,
+            _ => {}
+        }
+        self.batch.push(kind, msg)
     }
 
     /// Before adding a record of about `len` bytes: writes the batch if the record would make it too
@@ -286,8 +292,8 @@ impl Recorder {
         let (events, alerts) = (self.batch_events, self.batch_alerts);
         (self.batch_events, self.batch_alerts) = (0, 0);
         let mut batch = std::mem::take(&mut self.batch);
-        let res = self.append(FrameKind::Batch, batch.take_frame());
-        batch.discard();
+        let res = self.append(FrameKind::Batch, batch.frame_mut());
+        batch.clear();
         self.batch = batch;
         if let Err(e) = res {
             // Contexts defined in the lost batch are unknown to readers: define everything again.
@@ -304,11 +310,6 @@ impl Recorder {
     /// take any more.
     pub fn written_id(&self) -> u64 {
         self.written_id
-    }
-
-    /// Id the next record will get.
-    pub fn next_id(&self) -> u64 {
-        self.batch.next_id()
     }
 
     /// Writes the batch and makes everything written so far durable (`fdatasync`).
