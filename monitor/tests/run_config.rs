@@ -1,6 +1,7 @@
 //! `agentmon run --config` on the real kernel: an agent cgroup created after start is discovered
 //! and watched, its exec shows up in the output and moves `/metrics` by exactly one, and its removal
-//! is noticed. Needs root, BPF and a cgroup2 mount.
+//! is noticed; a recorded event reaches the file while agentmon runs. Needs root, BPF and a cgroup2
+//! mount.
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
@@ -354,4 +355,65 @@ fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
     );
     let _ = dry.kill();
     let _ = dry.wait();
+}
+
+/// `--record`: each ring-buffer drain's batch is in the file while agentmon still runs (a crash
+/// then loses at most the drain in progress), not held back until the 64 KiB batch is full.
+#[test]
+fn a_recorded_event_reaches_the_file_after_its_drain() {
+    use agentmon::{
+        event::Body,
+        record::{ReaderOptions, Record, RecordReader},
+    };
+    let (mut g, rel) = test_cgroup("rec");
+    let agent = g.top.join("agent-1");
+    std::fs::create_dir(&agent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!("agents:\n  - name: agent-1\n    match: {{cgroup: \"{rel}/agent-1\"}}\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("run.agentlog");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    g.agentmon = Some(
+        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+            .args(["run", "--no-rules", "--config"])
+            .arg(&cfg)
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .arg("--record")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the agent to be watched", Duration::from_secs(60), || {
+        metric(port, "agentmon_watched_agents") == Some(1.0)
+    });
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {} && exec cat /etc/hostname",
+            agent.join("cgroup.procs").display()
+        ))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let recorded_exec = || {
+        RecordReader::open(&log, ReaderOptions::default())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|r| matches!(&r.record, Record::Event(e) if matches!(&e.event.body, Body::Exec(x) if x.argv == ["cat", "/etc/hostname"])))
+    };
+    wait_until(
+        "the exec to be in the recording",
+        Duration::from_secs(10),
+        recorded_exec,
+    );
+    let child = g.agentmon.as_mut().unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "agentmon still runs");
 }
