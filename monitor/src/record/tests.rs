@@ -129,6 +129,37 @@ fn round_trip_many_events_of_every_kind() {
 }
 
 #[test]
+fn a_batch_is_written_when_full_and_at_once_after_an_alert_or_drop_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.agentlog");
+    let opts = RecorderOptions {
+        batch_bytes: 4096,
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(&path, opts).unwrap();
+    let first = rec.record_event(&synthetic_event(0)).unwrap();
+    assert_eq!(rec.written_id(), 0, "an event waits for the end of its batch");
+    let ev = synthetic_event(1);
+    let id = rec.record_event(&ev).unwrap();
+    rec.record_alert(&synthetic_alert(&ev), id).unwrap();
+    assert!(rec.written_id() > id, "the alert went out with its batch");
+    rec.record_event(&synthetic_event(2)).unwrap();
+    rec.record_drops(1, 1).unwrap();
+    let after_drops = rec.written_id();
+    for i in 3..2_000 {
+        rec.record_event(&synthetic_event(i)).unwrap();
+    }
+    assert!(rec.written_id() > after_drops + 1_000, "full batches are written");
+    rec.close().unwrap();
+    let frames = frames_of(&path);
+    let batches: Vec<_> = frames.iter().filter(|f| f.3 == FrameKind::Batch).collect();
+    assert!(batches.len() > 10, "{} batches", batches.len());
+    // Within the limit plus one record (a synthetic record is well under 1 KiB).
+    assert!(batches.iter().all(|f| f.1 - FRAME_HEADER_LEN < 4096 + 1024));
+    assert_eq!(first, 1, "record ids start at 1");
+}
+
+#[test]
 fn refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_log(dir.path(), 1);
