@@ -156,7 +156,7 @@ fn a_batch_is_written_when_full_and_at_once_after_an_alert_or_drop_notice() {
     assert!(batches.len() > 10, "{} batches", batches.len());
     // Within the limit plus one record (a synthetic record is well under 1 KiB).
     assert!(batches.iter().all(|f| f.1 - FRAME_HEADER_LEN < 4096 + 1024));
-    assert_eq!(first, 1, "record ids start at 1");
+    assert_eq!(first, 2, "ids count from 1: the new process context, then its event");
 }
 
 #[test]
