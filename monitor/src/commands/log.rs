@@ -656,5 +656,29 @@ fn bench(file: &Path) -> Result<i32> {
         r.decode_only_cpu.as_secs_f64(),
         r.events_per_sec(r.decode_only_cpu) / 1e6
     );
+    chain_hash_speeds();
     Ok(0)
+}
+
+/// SHA-256 and BLAKE3 throughput by input size: where format 3's chain switches from one to the
+/// other (`format::BLAKE3_FROM`).
+fn chain_hash_speeds() {
+    use sha2::Digest;
+    println!("chain hash throughput by payload size (MB/s):");
+    for size in [144usize, 1024, 2048, 4096, 8192, 65_536] {
+        let buf = vec![0x5au8; size];
+        let rounds = (256 << 20) / size;
+        let time = |f: &dyn Fn(&[u8]) -> u8| {
+            let start = Instant::now();
+            let mut acc = 0u8;
+            for _ in 0..rounds {
+                acc ^= f(std::hint::black_box(&buf));
+            }
+            std::hint::black_box(acc);
+            (size * rounds) as f64 / start.elapsed().as_secs_f64().max(1e-9) / 1e6
+        };
+        let sha = time(&|b| sha2::Sha256::digest(b)[0]);
+        let blake = time(&|b| blake3::hash(b).as_bytes()[0]);
+        println!("  {size:>6} B: SHA-256 {sha:>6.0}  BLAKE3 {blake:>6.0}");
+    }
 }

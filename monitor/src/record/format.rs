@@ -237,8 +237,8 @@ pub enum ChainAlgo {
     BySize,
 }
 
-/// Smallest payload format 3 hashes with BLAKE3: where it overtakes SHA-256 (development VM, with
-/// SHA extensions and AVX2: 1.5 vs 1.6 GB/s at 2 KiB, 0.6 vs 1.1 GB/s at 144 bytes, 3.7 vs 1.5 at 64 KiB).
+/// Smallest payload format 3 hashes with BLAKE3: where it overtakes SHA-256 (`agentmon log bench`
+/// prints both by size; docs/BENCHMARKS.md has the development VM's figures).
 pub const BLAKE3_FROM: usize = 2048;
 
 impl ChainAlgo {
