@@ -12,7 +12,7 @@ use std::{
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::{alert::Action, identity::Runtime};
+use crate::{discovery::identity::Runtime, rules::Action};
 
 pub const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
 

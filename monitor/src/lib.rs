@@ -1,28 +1,29 @@
 //! agentmon: an eBPF runtime security monitor for self-hosted AI agents.
 //!
-//! Data flows one way: kernel ([`probes`]) → ring buffer ([`ringbuf`]) → [`event`] decode →
-//! enrichment ([`proctable`], [`cgroup`]) → output.
-pub mod alert;
-pub mod bpffs;
-pub mod btf;
+//! Data flows one way, one module per stage:
+//!
+//! kernel programs (`monitor-ebpf`, loaded and attached by [`probes`]) → ring buffer ([`ringbuf`])
+//! → decode ([`event`]) → enrich ([`enrich`]: process table, paths, agent names) → match
+//! ([`rules`]) → respond ([`respond`]: kill, quarantine; [`enforce`] holds the kernel deny tables)
+//! and record ([`record`]) → outputs ([`outputs`]: stdout, file, webhook).
+//!
+//! [`pipeline`] runs one record through those stages; [`session`] drives the pipeline from the ring
+//! buffer in a live monitor. Around it: [`discovery`] finds the agents' cgroups, [`cgroup`] is the
+//! cgroup v2 plumbing, [`config`] the config file, [`metrics`] the Prometheus endpoint, [`commands`]
+//! the subcommands.
 pub mod cgroup;
 pub mod commands;
 pub mod config;
 pub mod discovery;
 pub mod enforce;
+pub mod enrich;
 pub mod event;
-pub mod identity;
-pub mod k8s;
 pub mod metrics;
-pub mod output;
 pub mod outputs;
 pub mod pipeline;
 pub mod probes;
-pub mod proctable;
 pub mod record;
-pub mod resolve;
-pub mod responder;
+pub mod respond;
 pub mod ringbuf;
 pub mod rules;
 pub mod session;
-pub mod tracefs;

@@ -28,7 +28,7 @@ use prometheus_client::{
 use thiserror::Error;
 use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::alert::Alert;
+use crate::rules::Alert;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 

@@ -1,13 +1,15 @@
-//! The userspace half of the data flow: ring-buffer record → decode → enrich → output.
+//! One ring-buffer record through the userspace stages: decode → enrich → match → respond/record →
+//! outputs.
+use std::collections::HashMap;
+
 use crate::{
-    cgroup::CgroupIndex,
+    enrich::{CgroupIndex, Enriched, Enricher},
     event::{self, Body, Event},
-    output::{Clock, Enriched, Printer},
-    proctable::ProcessTable,
+    metrics::Metrics,
+    outputs::{AlertSinks, Printer},
     record::LiveRecorder,
-    resolve::Resolver,
-    responder,
-    rules::RuleSet,
+    respond,
+    rules::{Action, RuleSet},
 };
 
 /// Which events are printed.
@@ -28,43 +30,37 @@ pub struct Stats {
 }
 
 pub struct Pipeline {
-    table: ProcessTable,
-    cgroups: CgroupIndex,
-    clock: Clock,
+    enricher: Enricher,
     printer: Printer,
     filter: Filter,
-    resolver: Resolver,
     rules: Option<RuleSet>,
     pub stats: Stats,
     /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
     recorder: Option<LiveRecorder>,
-    metrics: Option<crate::metrics::Metrics>,
-    sinks: Option<crate::outputs::AlertSinks>,
+    metrics: Option<Metrics>,
+    sinks: Option<AlertSinks>,
     /// Per-agent action overrides from the config (e.g. `alert` for a dry run of an agent).
-    action_overrides: std::collections::HashMap<String, crate::alert::Action>,
+    action_overrides: HashMap<String, Action>,
 }
 
 impl Pipeline {
     pub fn new(cgroups: CgroupIndex, printer: Printer, filter: Filter) -> Self {
         Self {
-            table: ProcessTable::new(),
-            cgroups,
-            clock: Clock::new(),
+            enricher: Enricher::new(cgroups),
             printer,
             filter,
-            resolver: Resolver::new(),
             rules: None,
             stats: Stats::default(),
             recorder: None,
             metrics: None,
             sinks: None,
-            action_overrides: Default::default(),
+            action_overrides: HashMap::new(),
         }
     }
 
     /// From now on, every alert of `agent` takes `action` instead of its rule's (`None`: the rule's).
     /// Kernel deny tables are not per agent: a `deny` rule still denies in the kernel.
-    pub fn set_action_override(&mut self, agent: &str, action: Option<crate::alert::Action>) {
+    pub fn set_action_override(&mut self, agent: &str, action: Option<Action>) {
         match action {
             Some(a) => {
                 self.action_overrides.insert(agent.to_string(), a);
@@ -80,16 +76,16 @@ impl Pipeline {
     }
 
     /// Counts events, drops and alerts in `m` from now on.
-    pub fn set_metrics(&mut self, m: crate::metrics::Metrics) {
+    pub fn set_metrics(&mut self, m: Metrics) {
         self.metrics = Some(m);
     }
 
     /// Also sends alerts to these outputs (file, webhook) from now on.
-    pub fn set_sinks(&mut self, s: crate::outputs::AlertSinks) {
+    pub fn set_sinks(&mut self, s: AlertSinks) {
         self.sinks = Some(s);
     }
 
-    pub fn take_sinks(&mut self) -> Option<crate::outputs::AlertSinks> {
+    pub fn take_sinks(&mut self) -> Option<AlertSinks> {
         self.sinks.take()
     }
 
@@ -102,12 +98,8 @@ impl Pipeline {
         self.rules.as_mut()
     }
 
-    pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
-        &mut self.cgroups
-    }
-
-    pub fn table_mut(&mut self) -> &mut ProcessTable {
-        &mut self.table
+    pub fn enricher_mut(&mut self) -> &mut Enricher {
+        &mut self.enricher
     }
 
     /// Handles one raw ring-buffer record.
@@ -123,7 +115,7 @@ impl Pipeline {
     }
 
     pub fn handle_event(&mut self, ev: Event) {
-        self.table.observe(&ev);
+        self.enricher.observe(&ev);
         if let Some(m) = &self.metrics {
             m.event(ev.body.kind_name());
         }
@@ -133,41 +125,44 @@ impl Pipeline {
         if !print && !to_rules && self.recorder.is_none() {
             return;
         }
-        let enriched = self.enrich(ev);
+        let enriched = self.enricher.enrich(ev);
         // `--record`: every event, printed or not; alerts name their event by this id.
         let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
         if print {
             self.printer.event(&enriched);
             self.stats.printed += 1;
         }
-        if !to_rules {
-            return;
+        if to_rules {
+            self.match_rules(&enriched, seq);
         }
+    }
+
+    fn match_rules(&mut self, enriched: &Enriched, seq: u64) {
         let Some(rules) = self.rules.as_mut() else { return };
         let started = std::time::Instant::now();
-        let alerts = rules.evaluate(&enriched);
+        let alerts = rules.evaluate(enriched);
         if let Some(m) = &self.metrics {
             m.rule_eval(started.elapsed());
         }
         for mut alert in alerts {
             if let Some(a) = self.action_overrides.get(&alert.event.agent)
-                && alert.action != crate::alert::Action::Deny
+                && alert.action != Action::Deny
             {
                 alert.action = *a;
             }
-            let root = self
-                .cgroups
+            let cgroups = self.enricher.cgroups_mut();
+            let root = cgroups
                 .lookup(alert.event.event.header.cgroup_id)
                 .map(|c| c.root_id)
-                .and_then(|id| self.cgroups.root(id))
+                .and_then(|id| cgroups.root(id))
                 .cloned();
-            responder::respond(&mut alert, root.as_ref());
+            respond::respond(&mut alert, root.as_ref());
             if let Some(r) = &mut self.recorder {
                 r.alert(&alert, seq);
             }
             if let Some(m) = &self.metrics {
                 m.alert(&alert);
-                if alert.action != crate::alert::Action::Alert {
+                if alert.action != Action::Alert {
                     m.action(&format!("{:?}", alert.action).to_lowercase());
                 }
             }
@@ -176,31 +171,6 @@ impl Pipeline {
             }
             self.printer.alert(&alert);
             self.stats.alerts += 1;
-        }
-    }
-
-    fn enrich(&mut self, event: Event) -> Enriched {
-        let pid = event.header.pid;
-        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
-        let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone()),
-            None => (String::new(), String::new()),
-        };
-        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
-        let resolved_path = match &event.body {
-            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
-            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
-            _ => None,
-        };
-        Enriched {
-            time: self.clock.rfc3339(event.header.ktime_ns),
-            event,
-            exe,
-            ancestors,
-            cgroup,
-            agent,
-            resolved_path,
         }
     }
 

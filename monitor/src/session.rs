@@ -6,9 +6,10 @@ use anyhow::Result;
 use tokio::time::Instant;
 
 use crate::{
-    cgroup::{Cgroup, CgroupIndex},
+    cgroup::Cgroup,
     enforce,
-    output::Printer,
+    enrich::CgroupIndex,
+    outputs::Printer,
     pipeline::{Filter, Pipeline},
     probes::{ProbeOptions, Probes},
     ringbuf::EventReader,
@@ -42,12 +43,12 @@ impl Session {
     ) -> Result<Self> {
         let mut probes = Probes::load(opts)?;
         if let Some(r) = &rules {
-            enforce::kernel::apply(&mut probes, r.deny_entries())?;
+            enforce::tables::apply(&mut probes, r.deny_entries())?;
         }
         let reader = EventReader::new(probes.take_ring()?)?;
         let mut pipeline = Pipeline::new(CgroupIndex::new(root.clone()), printer, filter);
         pipeline.set_rules(rules);
-        for q in enforce::respond::load_quarantined().unwrap_or_default() {
+        for q in crate::respond::state::load_quarantined().unwrap_or_default() {
             tracing::warn!(agent = %q.agent, cgroup = %q.cgroup.display(), rule = %q.rule, "agent is quarantined (frozen); `agentmon release` thaws it");
         }
         Ok(Self {
@@ -64,11 +65,11 @@ impl Session {
     /// Watches `cg` and its descendants; learns the processes already inside.
     pub fn watch(&mut self, cg: &Cgroup, agent: &str, slot: u32) -> Result<()> {
         self.probes.watch(cg, slot)?;
-        self.pipeline.cgroups_mut().add_root(cg, agent);
+        self.pipeline.enricher_mut().cgroups_mut().add_root(cg, agent);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                 for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
-                    self.pipeline.table_mut().learn_from_proc(pid);
+                    self.pipeline.enricher_mut().table_mut().learn_from_proc(pid);
                 }
             }
         }
@@ -137,11 +138,11 @@ impl Session {
         for (agent, paths) in &self.protected {
             new.set_protected(agent, paths.clone());
         }
-        if let Err(e) = enforce::kernel::apply(&mut self.probes, new.deny_entries()) {
+        if let Err(e) = enforce::tables::apply(&mut self.probes, new.deny_entries()) {
             tracing::error!("rule reload failed (kernel deny tables), keeping the old rules: {e:#}");
             if let Some(old) = self.pipeline.rules_mut() {
                 let entries = old.deny_entries().to_vec();
-                if let Err(e) = enforce::kernel::apply(&mut self.probes, &entries) {
+                if let Err(e) = enforce::tables::apply(&mut self.probes, &entries) {
                     tracing::error!("restoring the old deny tables failed: {e:#}");
                 }
             }

@@ -10,9 +10,9 @@ use std::{
 use agentmon::{
     cgroup::{Cgroup, cgroup_of_pid, cgroup2_root},
     config::Config,
+    discovery::identity::{QosClass, Runtime},
+    discovery::k8s::{PodMeta, PodStore},
     discovery::{Discovery, DiscoveryEvent},
-    identity::{QosClass, Runtime},
-    k8s::{PodMeta, PodStore},
 };
 
 const CID: &str = "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e";

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use agentmon::k8s::{KubeClient, PodStore, spawn_pod_watcher};
+use agentmon::discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Incoming, server::conn::http1, service::service_fn};

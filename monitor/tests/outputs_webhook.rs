@@ -11,11 +11,11 @@ use std::{
 };
 
 use agentmon::{
-    alert::{Action, Alert, Priority},
+    enrich::Enriched,
     event::{Body, Event, ExecInfo, Header},
     metrics::{self, Metrics},
-    output::Enriched,
     outputs::{JsonLines, Webhook, WebhookOptions},
+    rules::{Action, Alert, Priority},
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

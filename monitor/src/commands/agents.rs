@@ -7,8 +7,8 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
     config::{self, Config, Toggle},
+    discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher},
     discovery::{Discovery, DiscoveryEvent},
-    k8s::{KubeClient, PodStore, spawn_pod_watcher},
     metrics::{self, Metrics},
     outputs::AlertSinks,
     session::Session,
@@ -176,7 +176,7 @@ impl Agents {
                 if let Err(e) = session.probes.unwatch(id) {
                     tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
                 }
-                session.pipeline.cgroups_mut().remove_root(id);
+                session.pipeline.enricher_mut().cgroups_mut().remove_root(id);
                 tracing::info!(%agent, cgroup = %path, id, "agent gone");
             }
         }

@@ -5,9 +5,9 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::{Context, Result};
 
 use crate::{
+    enrich::Ancestor,
+    enrich::Enriched,
     event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
-    output::Enriched,
-    proctable::Ancestor,
     rules::RuleSet,
 };
 

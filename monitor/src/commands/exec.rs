@@ -13,7 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::MonitorArgs;
 use crate::{
     cgroup::{Cgroup, cgroup2_root},
-    output::Printer,
+    outputs::Printer,
     session::Session,
 };
 
@@ -114,7 +114,11 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     };
     let child_pid = child.id();
     if let (Some(pid), Ok(cwd)) = (child_pid, std::env::current_dir()) {
-        session.pipeline.table_mut().seed_cwd(pid, &cwd.to_string_lossy());
+        session
+            .pipeline
+            .enricher_mut()
+            .table_mut()
+            .seed_cwd(pid, &cwd.to_string_lossy());
     }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;

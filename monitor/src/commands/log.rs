@@ -12,7 +12,8 @@ use prost::Message;
 use serde::Serialize;
 
 use crate::{
-    output::{Enriched, text_line},
+    enrich::Enriched,
+    outputs::format::event_text,
     pipeline::Pipeline,
     record::{
         self, FrameKind, LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
@@ -353,7 +354,7 @@ fn record_json(seq: u64, offset: u64, r: &Record) -> serde_json::Value {
 
 fn record_text(seq: u64, offset: u64, r: &Record) -> String {
     let what = match r {
-        Record::Event(e) => text_line(e),
+        Record::Event(e) => event_text(e),
         Record::Header(h) => format!(
             "log header: host {} boot {} agentmon {} started {} file #{}{}",
             h.host,

@@ -1,7 +1,7 @@
 //! `agentmon release AGENT`: thaw a quarantined agent (or `--kill` it); `--list` shows them.
 use anyhow::{Result, bail};
 
-use crate::enforce::respond;
+use crate::respond;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReleaseArgs {
@@ -17,7 +17,7 @@ pub struct ReleaseArgs {
 
 pub fn run(args: ReleaseArgs) -> Result<i32> {
     if args.list {
-        for q in respond::load_quarantined()? {
+        for q in respond::state::load_quarantined()? {
             println!(
                 "{}\t{}\tsince={}\trule={}\tpids={:?}",
                 q.agent,
@@ -32,7 +32,7 @@ pub fn run(args: ReleaseArgs) -> Result<i32> {
     let Some(which) = args.agent else {
         bail!("name the agent to release (or use --list)")
     };
-    let q = respond::release(&which, args.kill)?;
+    let q = respond::quarantine::release(&which, args.kill)?;
     let what = if args.kill { "killed" } else { "released" };
     println!("{what} {} ({})", q.agent, q.cgroup.display());
     Ok(0)

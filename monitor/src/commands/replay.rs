@@ -8,12 +8,12 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use super::log::Progress;
 use crate::{
-    alert::Alert,
     record::{
         Evaluator, ReplayOptions,
         replay::{self, Source},
         verify::expand_rotations,
     },
+    rules::Alert,
 };
 
 #[derive(Clone, Debug, clap::Args)]

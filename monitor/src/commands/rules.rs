@@ -7,7 +7,7 @@ use std::{
 use anyhow::{Context, Result};
 
 use crate::{
-    output::Enriched,
+    enrich::Enriched,
     record::{ReaderOptions, Record, RecordReader},
     rules::{Kind, RuleSet, fixtures},
 };

@@ -8,7 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::MonitorArgs;
 use crate::{
     cgroup::{Cgroup, cgroup2_root},
-    output::Printer,
+    outputs::Printer,
     session::Session,
 };
 

@@ -1,4 +1,4 @@
-//! Enforcement: in-kernel deny (compiled from rules) and the cgroup-wide responses.
-pub mod kernel;
-pub mod respond;
+//! The kernel deny tables: what `action: deny` rules compile to ([`spec`]) and how those specs are
+//! loaded into the eBPF maps ([`tables`]).
 pub mod spec;
+pub mod tables;

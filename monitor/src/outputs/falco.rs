@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    alert::{Alert, Priority},
     event::Body,
+    rules::{Alert, Priority},
 };
 
 /// One alert as Falco would post it.

@@ -4,8 +4,8 @@ use std::{path::Path, time::Duration};
 
 use thiserror::Error;
 
-use super::{JsonLines, Webhook, WebhookOptions, jsonl::OpenError, webhook::WebhookError};
-use crate::{alert::Alert, config::OutputsConfig, metrics::Metrics};
+use super::{JsonLines, Webhook, WebhookOptions, file::OpenError, webhook::WebhookError};
+use crate::{config::OutputsConfig, metrics::Metrics, rules::Alert};
 
 #[derive(Debug, Error)]
 pub enum SinkError {

@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::falco::{FalcoPayload, hostname};
-use crate::{alert::Alert, config::WebhookConfig, metrics::Metrics};
+use crate::{config::WebhookConfig, metrics::Metrics, rules::Alert};
 
 const OUTPUT_NAME: &str = "webhook";
 

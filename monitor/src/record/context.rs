@@ -17,7 +17,7 @@ use super::{
     format::{CONTEXT_REFRESH_RECORDS, FrameError, MAX_CONTEXTS},
     proto,
 };
-use crate::output::Enriched;
+use crate::enrich::Enriched;
 
 /// Writer side: which context each process's events refer to.
 #[derive(Default)]

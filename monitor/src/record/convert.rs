@@ -12,13 +12,13 @@ use super::{
     proto,
 };
 use crate::{
-    alert::{Action, Alert, Priority},
+    enrich::Ancestor,
+    enrich::Enriched,
     event::{
         Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
         OpenInfo,
     },
-    output::Enriched,
-    proctable::Ancestor,
+    rules::{Action, Alert, Priority},
 };
 
 #[derive(Debug, Error, PartialEq, Eq)]

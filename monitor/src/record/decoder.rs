@@ -14,8 +14,8 @@ use super::{
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
 use crate::{
+    enrich::Enriched,
     event::{Body, ConnectInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, OpenInfo},
-    output::Enriched,
 };
 
 /// Decodes the event frames of one log file (call [`EventDecoder::reset`] between files and after

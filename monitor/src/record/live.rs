@@ -1,7 +1,7 @@
 //! The recorder as the live pipeline uses it: a recording failure is logged (loudly, but not on
 //! every event) and counted; it never stops monitoring.
 use super::{RecordError, Recorder};
-use crate::{alert::Alert, output::Enriched};
+use crate::{enrich::Enriched, rules::Alert};
 
 pub struct LiveRecorder {
     rec: Recorder,

@@ -23,7 +23,7 @@ use super::{
     },
     proto,
 };
-use crate::output::Enriched;
+use crate::enrich::Enriched;
 
 const CHUNK: usize = 256 * 1024;
 
@@ -464,7 +464,7 @@ enum Step {
 pub enum Record {
     Header(proto::LogHeader),
     Event(Box<Enriched>),
-    /// Kept in its recorded form: rebuilding an [`crate::alert::Alert`] needs the triggering event
+    /// Kept in its recorded form: rebuilding an [`crate::rules::Alert`] needs the triggering event
     /// (see [`convert::alert_from_proto`]).
     Alert(Box<proto::Alert>),
     Drops(proto::Drops),

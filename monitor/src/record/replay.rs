@@ -17,7 +17,7 @@ use super::{
     proto,
     reader::{FrameReader, ReaderOptions},
 };
-use crate::{alert::Alert, output::Enriched};
+use crate::{enrich::Enriched, rules::Alert};
 
 /// What replay needs from a rule engine: the alerts an event raises. State (e.g. rate limits,
 /// sequences) may live in `self`; events come in recorded order. The event's `time` text may be

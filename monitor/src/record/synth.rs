@@ -14,13 +14,13 @@ use super::{
     reader::{FrameReader, ReaderOptions},
 };
 use crate::{
-    alert::{Action, Alert, Priority},
+    enrich::Ancestor,
+    enrich::Enriched,
     event::{
         Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
         OpenInfo,
     },
-    output::Enriched,
-    proctable::Ancestor,
+    rules::{Action, Alert, Priority},
 };
 
 /// The `i`-th synthetic event: every body kind in turn (8), with realistic sizes (a ~250-byte payload).

@@ -11,7 +11,7 @@ use super::{
     verify::{self, verify_file, verify_files, with_rotations},
     *,
 };
-use crate::{alert::Alert, event::Body, output::Enriched};
+use crate::{enrich::Enriched, event::Body, rules::Alert};
 
 const N: u64 = 2_000;
 

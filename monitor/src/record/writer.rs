@@ -33,7 +33,7 @@ use super::{
     },
     proto,
 };
-use crate::{alert::Alert, output::Enriched};
+use crate::{enrich::Enriched, rules::Alert};
 
 /// Smallest accepted `max_bytes` (a header and a few frames must fit).
 pub const MIN_MAX_BYTES: u64 = 1024;

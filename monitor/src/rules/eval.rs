@@ -8,7 +8,7 @@ use super::{
     parser::Op,
     prefilter::Facts,
 };
-use crate::{event::Body, output::Enriched};
+use crate::{enrich::Enriched, event::Body};
 
 /// One event plus values computed on first use.
 pub struct EventView<'a> {

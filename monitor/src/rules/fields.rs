@@ -3,8 +3,8 @@
 use std::{fmt::Write, net::IpAddr};
 
 use crate::{
+    enrich::Enriched,
     event::{Body, Family},
-    output::Enriched,
 };
 
 /// The event kinds rules apply to.

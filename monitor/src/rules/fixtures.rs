@@ -8,9 +8,9 @@ use super::{
     yaml::{Node, parse_documents},
 };
 use crate::{
+    enrich::Ancestor,
+    enrich::Enriched,
     event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
-    output::Enriched,
-    proctable::Ancestor,
 };
 
 /// One fixture: events fed in order to a fresh rule set.

@@ -3,7 +3,7 @@ use super::{
     error::{Loc, RuleError, TextId, Texts},
     fields::{Field, lookup, render_into},
 };
-use crate::output::Enriched;
+use crate::enrich::Enriched;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Segment {

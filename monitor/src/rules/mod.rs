@@ -1,6 +1,7 @@
 //! The rule engine: Falco-style YAML rules (`rule`/`list`/`macro`, exceptions, sequences) compiled
 //! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
 //! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
+pub mod alert;
 mod compile;
 mod cond;
 mod deny;
@@ -27,6 +28,7 @@ use std::{
     sync::Arc,
 };
 
+pub use alert::{Action, Alert, Priority};
 pub use error::{RuleError, RulesError};
 pub use fields::{Kind, catalogue as field_catalogue};
 pub use yaml::LineCol;
@@ -40,7 +42,7 @@ use self::{
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
 };
-use crate::{alert::Alert, enforce::spec::DenyEntry, output::Enriched};
+use crate::{enforce::spec::DenyEntry, enrich::Enriched};
 
 /// Counts for `rules check`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

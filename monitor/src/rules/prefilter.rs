@@ -9,7 +9,7 @@ use super::{
     eval::{EventView, eval},
     fields::{Field, FieldType, bool_value},
 };
-use crate::output::Enriched;
+use crate::enrich::Enriched;
 
 /// A set of facts about one event (each boolean field true, or false).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,8 +107,8 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::{
+        enrich::Enriched,
         event::{Body, ExecInfo, OpenInfo},
-        output::Enriched,
         rules::{
             RuleSet,
             eval::EventView,

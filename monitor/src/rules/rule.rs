@@ -12,8 +12,8 @@ use super::{
     source::RawRule,
 };
 use crate::{
-    alert::{Action, Priority},
     enforce::spec::DenyEntry,
+    rules::{Action, Priority},
 };
 
 /// What a rule reports.

@@ -5,7 +5,7 @@ use super::{
     error::{FileRef, Loc, RuleError, TextId, Texts},
     yaml::{LineCol, Node, parse_documents},
 };
-use crate::alert::{Action, Priority};
+use crate::rules::{Action, Priority};
 
 /// A value written in YAML (a list item, an exception value).
 #[derive(Clone, Debug)]

@@ -3,11 +3,11 @@ use std::path::PathBuf;
 
 use super::RuleSet;
 use crate::{
-    alert::Action,
     enforce::spec::{DenySpec, PathMatch},
+    enrich::Ancestor,
+    enrich::Enriched,
     event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
-    output::Enriched,
-    proctable::Ancestor,
+    rules::Action,
 };
 
 pub fn enriched(body: Body, comm: &str, exe: &str, ktime_ns: u64) -> Enriched {

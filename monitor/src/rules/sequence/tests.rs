@@ -7,8 +7,8 @@ use super::{
     reference::{Reference, Snapshot},
 };
 use crate::{
+    enrich::Enriched,
     event::{Body, ConnectInfo, ExecInfo, Family, MountInfo, OpenInfo},
-    output::Enriched,
     rules::{RuleSet, eval::EventView, fields::Kind, rule::Matcher, tests::enriched},
 };
 

@@ -7,7 +7,7 @@ use std::{
 
 use thiserror::Error;
 
-use crate::alert::Alert;
+use crate::rules::Alert;
 
 #[derive(Debug, Error)]
 #[error("opening output file {path}: {error}")]

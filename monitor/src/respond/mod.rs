@@ -2,11 +2,14 @@
 //! with the latency from the triggering event.
 use std::time::Duration;
 
+pub mod kill;
+pub mod quarantine;
+pub mod state;
+
 use crate::{
-    alert::{Action, Alert},
     cgroup::Cgroup,
-    enforce::respond,
     event::Body,
+    rules::{Action, Alert},
 };
 
 /// CLOCK_BOOTTIME now, in ns (the clock of event timestamps).
@@ -24,11 +27,11 @@ pub fn respond(alert: &mut Alert, agent_cgroup: Option<&Cgroup>) {
     let result = match alert.action {
         Action::Alert => Ok("alerted".to_string()),
         Action::Kill => match agent_cgroup {
-            Some(cg) => respond::kill(cg),
+            Some(cg) => kill::kill(cg),
             None => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
         },
         Action::Quarantine => match agent_cgroup {
-            Some(cg) => respond::quarantine(cg, &alert.event.agent, &alert.rule),
+            Some(cg) => quarantine::quarantine(cg, &alert.event.agent, &alert.rule),
             None => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
         },
         Action::Deny => Ok(match (&ev.body, ev.header.denied) {

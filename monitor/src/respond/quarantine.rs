@@ -1,71 +1,16 @@
-//! The cgroup-wide responses: kill the agent, or quarantine it (connects refused in the kernel,
-//! every task frozen, kept for forensics) and release it later. Quarantines are written to a state
-//! file so they survive agentmon restarts and `agentmon release` can find them.
+//! The `quarantine` response: connects from the agent's cgroup are refused in the kernel (the pinned
+//! quarantine set), every task is frozen and kept for forensics, and the quarantine is recorded in
+//! the state file; [`release`] undoes it (or ends the agent).
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 use aya::maps::{HashMap, MapData};
-use serde::{Deserialize, Serialize};
 
+use super::state::{Quarantined, load_quarantined, save_quarantined};
 use crate::{cgroup::Cgroup, probes::PIN_DIR};
-
-/// Default directory for agentmon's state (`AGENTMON_STATE_DIR` overrides it).
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
-
-pub fn state_dir() -> PathBuf {
-    std::env::var_os("AGENTMON_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
-}
-
-/// One quarantined agent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quarantined {
-    pub agent: String,
-    pub cgroup: PathBuf,
-    pub cgroup_id: u64,
-    /// Rule that triggered the quarantine.
-    pub rule: String,
-    /// Seconds since the Unix epoch.
-    pub since: u64,
-    /// Processes frozen at the time.
-    pub pids: Vec<u32>,
-}
-
-fn state_file() -> PathBuf {
-    state_dir().join("quarantine.json")
-}
-
-/// The quarantine list (empty if there is no state file yet).
-pub fn load_quarantined() -> Result<Vec<Quarantined>> {
-    let f = state_file();
-    match std::fs::read(&f) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", f.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", f.display())),
-    }
-}
-
-fn save_quarantined(list: &[Quarantined]) -> Result<()> {
-    let f = state_file();
-    if let Some(dir) = f.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    // Write-then-rename so a crash never leaves a half-written list.
-    let tmp = f.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(list)?).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &f).with_context(|| format!("replacing {}", f.display()))?;
-    Ok(())
-}
-
-/// Kills every task of the agent's cgroup subtree. Returns a description for the alert.
-pub fn kill(cg: &Cgroup) -> Result<String> {
-    let n = cg.kill_all(Duration::from_secs(2))?;
-    Ok(format!("killed {n} process(es) in {}", cg.rel))
-}
 
 /// The pinned quarantine set, shared by every agentmon process on the host.
 fn quarantine_map() -> Result<HashMap<MapData, u64, u32>> {

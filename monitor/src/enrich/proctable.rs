@@ -84,7 +84,7 @@ impl ProcessTable {
             Body::Exit(_) => entry.exited_at_ns = Some(h.ktime_ns),
             Body::Chdir(c) => {
                 let joined = if c.fd < 0 && (c.path.starts_with('/') || !entry.cwd.is_empty()) {
-                    Some(crate::resolve::normalize_lexically(
+                    Some(crate::enrich::resolve::normalize_lexically(
                         &std::path::Path::new(&entry.cwd).join(&c.path),
                     ))
                 } else {

@@ -3,7 +3,7 @@
 //! responder (which fills `action_result`).
 use serde::{Deserialize, Serialize};
 
-use crate::output::Enriched;
+use crate::enrich::Enriched;
 
 /// Falco's priority scale, most severe first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

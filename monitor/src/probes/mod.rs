@@ -14,7 +14,11 @@ use monitor_common::{
     counter,
 };
 
-use crate::{bpffs, btf, cgroup::Cgroup, tracefs};
+use crate::cgroup::Cgroup;
+
+pub mod bpffs;
+pub mod btf;
+pub mod tracefs;
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));

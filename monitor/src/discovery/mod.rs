@@ -16,13 +16,14 @@ use std::{
 use serde::Serialize;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::{
-    alert::Action,
-    cgroup::Cgroup,
-    config::AgentSpec,
+pub mod identity;
+pub mod k8s;
+
+use self::{
     identity::{Identity, identify},
     k8s::{PodMeta, PodStore},
 };
+use crate::{cgroup::Cgroup, config::AgentSpec, rules::Action};
 
 /// Who an agent cgroup is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,0 +1,104 @@
+//! Enrichment: what userspace knows around a decoded event — the process and its ancestry
+//! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
+//! ([`agents`]) and the wall-clock time ([`clock`]).
+pub mod agents;
+pub mod clock;
+pub mod proctable;
+pub mod resolve;
+
+use serde::Serialize;
+
+pub use self::{
+    agents::{CgroupIndex, CgroupName},
+    clock::Clock,
+    proctable::{Ancestor, ProcessTable},
+    resolve::Resolver,
+};
+use crate::event::{Body, Event};
+
+/// An event with what userspace knows around it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Enriched {
+    /// Wall-clock time of the event (RFC 3339).
+    pub time: String,
+    #[serde(flatten)]
+    pub event: Event,
+    /// Executable of the process (from the process table).
+    pub exe: String,
+    /// Parent chain, nearest first.
+    pub ancestors: Vec<Ancestor>,
+    /// cgroup path relative to the cgroup2 root, when known.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup: String,
+    /// Name of the watched agent the event belongs to.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub agent: String,
+    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// symlinks resolved where possible). Rules match on this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_path: Option<String>,
+}
+
+/// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
+/// event in order.
+pub struct Enricher {
+    table: ProcessTable,
+    cgroups: CgroupIndex,
+    clock: Clock,
+    resolver: Resolver,
+}
+
+impl Enricher {
+    pub fn new(cgroups: CgroupIndex) -> Self {
+        Self {
+            table: ProcessTable::new(),
+            cgroups,
+            clock: Clock::new(),
+            resolver: Resolver::new(),
+        }
+    }
+
+    /// Learns from the event (fork/exec/exit/chdir keep the process table current). Every event
+    /// goes through here, enriched or not.
+    pub fn observe(&mut self, ev: &Event) {
+        self.table.observe(ev);
+    }
+
+    /// The event with its process, ancestry, agent and resolved path.
+    pub fn enrich(&mut self, event: Event) -> Enriched {
+        let pid = event.header.pid;
+        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
+        let ancestors = self.table.ancestors(pid);
+        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone()),
+            None => (String::new(), String::new()),
+        };
+        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        let resolved_path = match &event.body {
+            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
+            _ => None,
+        };
+        Enriched {
+            time: self.clock.rfc3339(event.header.ktime_ns),
+            event,
+            exe,
+            ancestors,
+            cgroup,
+            agent,
+            resolved_path,
+        }
+    }
+
+    pub fn cgroups(&self) -> &CgroupIndex {
+        &self.cgroups
+    }
+
+    pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
+        &mut self.cgroups
+    }
+
+    pub fn table_mut(&mut self) -> &mut ProcessTable {
+        &mut self.table
+    }
+}

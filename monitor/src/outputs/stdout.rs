@@ -1,0 +1,82 @@
+//! Standard output: events, alerts and drop notices, one JSON object per line (`--json`) or one
+//! readable line each ([`super::format`]).
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::format;
+use crate::{enrich::Enriched, rules::Alert};
+
+/// Lost-event notice, also part of the JSON stream.
+#[derive(Serialize)]
+struct Drops {
+    kind: &'static str,
+    /// Events lost since the previous notice.
+    lost: u64,
+    /// Events lost since start.
+    total: u64,
+}
+
+pub struct Printer {
+    json: bool,
+    out: Box<dyn Write + Send>,
+}
+
+impl Printer {
+    pub fn new(json: bool, out: Box<dyn Write + Send>) -> Self {
+        Self { json, out }
+    }
+
+    pub fn stdout(json: bool) -> Self {
+        // Buffered: the session flushes after every ring-buffer batch, so output stays prompt.
+        Self::new(
+            json,
+            Box::new(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+        )
+    }
+
+    pub fn event(&mut self, e: &Enriched) {
+        let res = if self.json {
+            serde_json::to_writer(&mut self.out, e)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n"))
+        } else {
+            writeln!(self.out, "{}", format::event_text(e))
+        };
+        if let Err(err) = res {
+            tracing::error!("writing event: {err}");
+        }
+    }
+
+    pub fn alert(&mut self, a: &Alert) {
+        let res = if self.json {
+            serde_json::to_writer(&mut self.out, a)
+                .map_err(std::io::Error::from)
+                .and_then(|_| self.out.write_all(b"\n"))
+        } else {
+            writeln!(self.out, "{}", format::alert_text(a))
+        };
+        if let Err(err) = res {
+            tracing::error!("writing alert: {err}");
+        }
+    }
+
+    pub fn drops(&mut self, lost: u64, total: u64) {
+        tracing::warn!(lost, total, "ring buffer full: events were lost");
+        if self.json {
+            let _ = serde_json::to_writer(
+                &mut self.out,
+                &Drops {
+                    kind: "drops",
+                    lost,
+                    total,
+                },
+            );
+            let _ = self.out.write_all(b"\n");
+        }
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,55 @@
+//! The quarantine state file (`$AGENTMON_STATE_DIR/quarantine.json`): which agents are frozen, so
+//! quarantines survive agentmon restarts and `agentmon release` can find them.
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Default directory for agentmon's state (`AGENTMON_STATE_DIR` overrides it).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
+
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("AGENTMON_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+/// One quarantined agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub agent: String,
+    pub cgroup: PathBuf,
+    pub cgroup_id: u64,
+    /// Rule that triggered the quarantine.
+    pub rule: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    /// Processes frozen at the time.
+    pub pids: Vec<u32>,
+}
+
+fn state_file() -> PathBuf {
+    state_dir().join("quarantine.json")
+}
+
+/// The quarantine list (empty if there is no state file yet).
+pub fn load_quarantined() -> Result<Vec<Quarantined>> {
+    let f = state_file();
+    match std::fs::read(&f) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", f.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", f.display())),
+    }
+}
+
+pub fn save_quarantined(list: &[Quarantined]) -> Result<()> {
+    let f = state_file();
+    if let Some(dir) = f.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Write-then-rename so a crash never leaves a half-written list.
+    let tmp = f.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(list)?).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &f).with_context(|| format!("replacing {}", f.display()))?;
+    Ok(())
+}
