@@ -232,7 +232,9 @@ pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
 /// A running `agentmon run --json …`; collects its JSON lines; stopped with SIGTERM.
 pub struct Monitor {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    /// Each stdout line as JSON, with the CLOCK_BOOTTIME (the clock of event timestamps) it was
+    /// read at. Parsed by the reader thread, so looking at it never holds the pipe up for long.
+    lines: Arc<Mutex<Vec<(Value, u64)>>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
 }
@@ -265,7 +267,12 @@ impl Monitor {
         let l = lines.clone();
         let r1 = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                l.lock().expect("lock").push(line);
+                let read_at = boottime_ns();
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                l.lock().expect("lock").push((v, read_at));
             }
         });
         let s = stderr.clone();
@@ -316,16 +323,31 @@ impl Monitor {
 
     /// Events so far.
     pub fn events(&self) -> Vec<Value> {
-        let lines = self.lines.lock().expect("lock");
-        parse_json_lines(&lines.join("\n"))
+        self.lines
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(v, _)| v.clone())
+            .collect()
+    }
+
+    /// Events so far, each with the CLOCK_BOOTTIME at which this test read it from agentmon's
+    /// stdout (compare with the event's `ktime_ns` for its delivery latency).
+    pub fn events_read_at(&self) -> Vec<(Value, u64)> {
+        self.lines.lock().expect("lock").clone()
     }
 
     /// Waits until `pred` holds for some event; returns it.
     pub fn wait_event(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
         let deadline = Instant::now() + timeout;
+        let mut seen = 0;
         loop {
-            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
-                return Some(e);
+            {
+                let lines = self.lines.lock().expect("lock");
+                if let Some((e, _)) = lines[seen..].iter().find(|(e, _)| pred(e)) {
+                    return Some(e.clone());
+                }
+                seen = lines.len();
             }
             if Instant::now() > deadline {
                 return None;
@@ -373,6 +395,14 @@ pub fn is_frozen(cgroup: &Path) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.trim() == "frozen 1")
+}
+
+/// CLOCK_BOOTTIME now, in ns: the clock of the kernel's event timestamps (`ktime_ns`).
+pub fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Waits for `cond` up to `timeout`.

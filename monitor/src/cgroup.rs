@@ -168,30 +168,50 @@ impl Cgroup {
             .unwrap_or(false)
     }
 
-    /// Kills every task of the subtree: `cgroup.kill` where the kernel has it (5.14+), else SIGKILL to
-    /// each task found, repeated until the cgroup is empty or `timeout` passes.
+    /// Whether any task is in the subtree (`populated` of `cgroup.events`; an unreadable file reads
+    /// as empty, e.g. a cgroup that is gone).
+    pub fn is_populated(&self) -> bool {
+        fs::read_to_string(self.path.join("cgroup.events"))
+            .map(|t| t.lines().any(|l| l.trim() == "populated 1"))
+            .unwrap_or(false)
+    }
+
+    /// Tgids of the whole subtree.
+    pub fn subtree_procs(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        for dir in self.subtree() {
+            if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+            }
+        }
+        pids
+    }
+
+    /// Kills every task of the subtree and waits (up to `timeout`) until it is empty. Returns how
+    /// many processes it held. `cgroup.kill` (kernel 5.14+) kills them all at once, forks in flight
+    /// included; without it each task found is sent SIGKILL, again on every look until none is left.
+    /// The wait backs off from 100 µs to 5 ms between looks: a traced or slow-to-exit task can take
+    /// long, and the wait must not take a CPU from the monitor meanwhile.
     pub fn kill_all(&self, timeout: Duration) -> Result<usize, CgroupError> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut killed = 0;
-        if self.path.join("cgroup.kill").exists() {
+        let held = self.subtree_procs().len();
+        let kernel_kill = self.path.join("cgroup.kill").exists();
+        if kernel_kill {
             self.write("cgroup.kill", "1")?;
         }
+        let mut pause = Duration::from_micros(100);
         loop {
-            let mut any = false;
-            for dir in self.subtree() {
-                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    any = true;
+            if !kernel_kill {
+                for pid in self.subtree_procs() {
                     // SAFETY: kill(2) with a pid read from the cgroup; failures (already gone) are fine.
-                    if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                        killed += 1;
-                    }
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                 }
             }
-            if !any || std::time::Instant::now() >= deadline {
-                return Ok(killed);
+            if !self.is_populated() || std::time::Instant::now() >= deadline {
+                return Ok(held);
             }
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
         }
     }
 

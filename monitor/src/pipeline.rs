@@ -8,7 +8,7 @@ use crate::{
     metrics::Metrics,
     outputs::{AlertSinks, Printer},
     record::LiveRecorder,
-    respond,
+    respond::{Answered, Completions, Done, Responder},
     rules::{Action, RuleSet},
 };
 
@@ -41,10 +41,16 @@ pub struct Pipeline {
     sinks: Option<AlertSinks>,
     /// Per-agent action overrides from the config (e.g. `alert` for a dry run of an agent).
     action_overrides: HashMap<String, Action>,
+    responder: Responder,
+    /// Taken by the live loop ([`Pipeline::take_completions`]).
+    completions: Option<Completions>,
+    /// Answered alerts on their way out (reused buffer).
+    answered: Vec<Answered>,
 }
 
 impl Pipeline {
     pub fn new(cgroups: CgroupIndex, printer: Printer, filter: Filter) -> Self {
+        let (responder, completions) = Responder::new();
         Self {
             enricher: Enricher::new(cgroups),
             printer,
@@ -55,6 +61,9 @@ impl Pipeline {
             metrics: None,
             sinks: None,
             action_overrides: HashMap::new(),
+            responder,
+            completions: Some(completions),
+            answered: Vec::new(),
         }
     }
 
@@ -151,14 +160,43 @@ impl Pipeline {
                 alert.action = *a;
             }
             let cgroups = self.enricher.cgroups_mut();
-            let root = cgroups
+            let agent = cgroups
                 .lookup(alert.event.event.header.cgroup_id)
-                .map(|c| c.root_id)
-                .and_then(|id| cgroups.root(id))
-                .cloned();
-            respond::respond(&mut alert, root.as_ref());
+                .map_or(0, |c| c.root_id);
+            let target = cgroups.root(agent).cloned();
+            self.responder.submit(alert, seq, agent, target, &mut self.answered);
+        }
+        self.emit_answered();
+    }
+
+    /// A kill or quarantine finished: its alert, and those of the same agent queued behind it, go out.
+    pub fn action_done(&mut self, done: Done) {
+        self.responder.complete(done, &mut self.answered);
+        self.emit_answered();
+    }
+
+    /// Where this pipeline's finished actions arrive, for [`Pipeline::action_done`] (once).
+    pub fn take_completions(&mut self) -> Option<Completions> {
+        self.completions.take()
+    }
+
+    /// Alerts waiting for a kill or quarantine to finish.
+    pub fn pending_actions(&self) -> usize {
+        self.responder.pending()
+    }
+
+    /// Records, counts and prints the answered alerts, in order.
+    fn emit_answered(&mut self) {
+        for Answered {
+            alert,
+            event_seq,
+            deferred,
+        } in self.answered.drain(..)
+        {
             if let Some(r) = &mut self.recorder {
-                r.alert(&alert, seq);
+                // An alert answered later than its event's batch carries its event with it, so a
+                // replay of the recording can rebuild it however far back the event is.
+                r.alert(&alert, event_seq, deferred);
             }
             if let Some(m) = &self.metrics {
                 m.alert(&alert);

@@ -12,6 +12,7 @@ use crate::{
     outputs::Printer,
     pipeline::{Filter, Pipeline},
     probes::{ProbeOptions, Probes},
+    respond::Completions,
     ringbuf::EventReader,
     rules::RuleSet,
 };
@@ -22,6 +23,16 @@ use crate::{
 /// wakeup are only picked up by this drain.
 pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_nanos(monitor_common::BATCH_WINDOW_NS);
 
+/// What ended a wait of [`Session::pump`].
+enum Woken {
+    /// The kernel signalled records (this many were read).
+    Ring(usize),
+    /// The straggler drain is due.
+    Straggler,
+    /// A kill or quarantine finished.
+    Action(crate::respond::Done),
+}
+
 pub struct Session {
     pub probes: Probes,
     pub reader: EventReader,
@@ -31,6 +42,8 @@ pub struct Session {
     protected: Vec<(String, Vec<PathBuf>)>,
     /// When the next straggler drain is due; `None` while idle (then only a kernel wakeup runs one).
     straggler: Option<Instant>,
+    /// Kills and quarantines that finished, for the pipeline.
+    completions: Completions,
 }
 
 impl Session {
@@ -48,6 +61,9 @@ impl Session {
         let reader = EventReader::new(probes.take_ring()?)?;
         let mut pipeline = Pipeline::new(CgroupIndex::new(root.clone()), printer, filter);
         pipeline.set_rules(rules);
+        let completions = pipeline
+            .take_completions()
+            .ok_or_else(|| anyhow::anyhow!("the pipeline's completions are taken"))?;
         for q in crate::respond::state::load_quarantined().unwrap_or_default() {
             tracing::warn!(agent = %q.agent, cgroup = %q.cgroup.display(), rule = %q.rule, "agent is quarantined (frozen); `agentmon release` thaws it");
         }
@@ -59,6 +75,7 @@ impl Session {
             drops_seen: 0,
             protected: Vec::new(),
             straggler: None,
+            completions,
         })
     }
 
@@ -91,28 +108,65 @@ impl Session {
             reader,
             pipeline,
             straggler,
+            completions,
             ..
         } = self;
         let woken = match *straggler {
-            None => Some(reader.read_batch(|rec| pipeline.handle_record(rec)).await?),
+            None => tokio::select! {
+                r = reader.read_batch(|rec| pipeline.handle_record(rec)) => Woken::Ring(r?),
+                done = completions.next() => Woken::Action(done),
+            },
             Some(due) => tokio::select! {
-                r = reader.read_batch(|rec| pipeline.handle_record(rec)) => Some(r?),
-                () = tokio::time::sleep_until(due) => None,
+                r = reader.read_batch(|rec| pipeline.handle_record(rec)) => Woken::Ring(r?),
+                done = completions.next() => Woken::Action(done),
+                () = tokio::time::sleep_until(due) => Woken::Straggler,
             },
         };
         let n = match woken {
-            Some(n) => {
+            Woken::Ring(n) => {
                 *straggler = Some(Instant::now() + BATCH_DRAIN_INTERVAL);
                 n
             }
-            None => {
+            Woken::Straggler => {
                 let n = reader.drain(|rec| pipeline.handle_record(rec));
                 *straggler = (n > 0 || !reader.is_empty()).then(|| Instant::now() + BATCH_DRAIN_INTERVAL);
                 n
             }
+            Woken::Action(done) => {
+                pipeline.action_done(done);
+                0
+            }
         };
         pipeline.flush();
         Ok(n)
+    }
+
+    /// Processes every record already in the ring buffer, then waits (up to `grace`) for the
+    /// responses still running, so their alerts are out before the caller stops.
+    pub async fn finish(&mut self, grace: std::time::Duration) -> usize {
+        let mut n = self.drain();
+        let deadline = Instant::now() + grace;
+        while self.pipeline.pending_actions() > 0 {
+            let Self {
+                reader,
+                pipeline,
+                completions,
+                ..
+            } = self;
+            tokio::select! {
+                done = completions.next() => pipeline.action_done(done),
+                r = reader.read_batch(|rec| pipeline.handle_record(rec)) => n += r.unwrap_or(0),
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::error!(
+                        pending = pipeline.pending_actions(),
+                        "responses still running at exit; their alerts are lost"
+                    );
+                    break;
+                }
+            }
+            self.pipeline.flush();
+        }
+        n + self.drain()
     }
 
     /// Processes every record already in the ring buffer.

@@ -140,7 +140,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     if leftovers > 0 {
         tracing::info!(leftovers, "killed processes the command left running");
     }
-    session.drain();
+    session.finish(Duration::from_secs(5)).await;
     session.check_drops()?;
     session.log_final_stats();
     session.probes.unwatch(guard.0.id)?;

@@ -71,7 +71,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             },
         }
     }
-    session.drain();
+    session.finish(Duration::from_secs(5)).await;
     session.check_drops()?;
     session.log_final_stats();
     if let Some(sinks) = session.pipeline.take_sinks() {

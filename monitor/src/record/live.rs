@@ -33,9 +33,14 @@ impl LiveRecorder {
     }
 
     /// Records an alert and writes it at once; `event_seq` is what [`LiveRecorder::event`] returned
-    /// for its event.
-    pub fn alert(&mut self, alert: &Alert, event_seq: u64) {
-        if let Err(e) = self.rec.record_alert(alert, event_seq) {
+    /// for its event. With `embed_event`, the alert also carries a copy of its event.
+    pub fn alert(&mut self, alert: &Alert, event_seq: u64, embed_event: bool) {
+        let r = if embed_event {
+            self.rec.record_alert_with_event(alert, event_seq)
+        } else {
+            self.rec.record_alert(alert, event_seq)
+        };
+        if let Err(e) = r {
             self.failed("an alert", &e);
         }
     }

@@ -267,6 +267,7 @@ fn recorded_alert(payload: &[u8], recent: &RecentEvents, options: &ReplayOptions
         }
     }
     let event = match p.event_seq {
+        _ if p.event.is_some() => None,
         0 => None,
         s => match recent.by_seq.get(&s) {
             Some(ev) => Some(ev.clone()),

@@ -226,7 +226,18 @@ impl Recorder {
     /// [`Recorder::record_event`] returned for the triggering event; 0 if it was not recorded (the
     /// event is then stored inside the alert).
     pub fn record_alert(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
-        let msg = convert::alert_to_proto(alert, event_id);
+        self.record_alert_as(convert::alert_to_proto(alert, event_id))
+    }
+
+    /// [`Recorder::record_alert`] for an alert recorded long after its event: it also carries a copy
+    /// of the event, so it can be rebuilt however far back the event is.
+    pub fn record_alert_with_event(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
+        let mut msg = convert::alert_to_proto(alert, event_id);
+        msg.event.get_or_insert_with(|| convert::event_to_proto(&alert.event));
+        self.record_alert_as(msg)
+    }
+
+    fn record_alert_as(&mut self, msg: proto::Alert) -> Result<(), RecordError> {
         self.make_room(msg.encoded_len())?;
         self.push(FrameKind::Alert, &msg);
         self.end_batch()

@@ -1,6 +1,18 @@
-//! Carries out what a matched rule asks for (alert, kill, quarantine, deny) and says what happened,
-//! with the latency from the triggering event.
-use std::time::Duration;
+//! The respond stage: carries out what a matched rule asks for (alert, kill, quarantine, deny) and
+//! says what happened, with the latency from the triggering event.
+//!
+//! Kill and quarantine wait for the kernel (an emptied or frozen cgroup, up to 2 s), so they run on
+//! worker threads: the pipeline keeps draining the ring buffer while an agent is being stopped, which
+//! is exactly when an attack generates events. [`Responder`] keeps each agent's alerts in order: an
+//! alert leaves it (to be recorded and printed, with its action's result and latency) only when every
+//! earlier alert of the same agent has, and an agent's actions run one after the other. Alerts of
+//! other agents are not held back.
+use std::{
+    collections::{HashMap, VecDeque},
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
 
 pub mod kill;
 pub mod quarantine;
@@ -20,21 +32,176 @@ pub fn boottime_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Performs `alert.action` on the agent's cgroup (`agent_cgroup`: the watched cgroup the event came
-/// from) and fills `action_result` and `action_latency_us`.
-pub fn respond(alert: &mut Alert, agent_cgroup: Option<&Cgroup>) {
+/// An alert whose response is complete, with the record id of its triggering event (0 if it was
+/// not recorded).
+#[derive(Debug)]
+pub struct Answered {
+    pub alert: Alert,
+    pub event_seq: u64,
+    /// The response ran on a worker thread: the alert leaves the pipeline later than its event.
+    pub deferred: bool,
+}
+
+/// A finished worker-thread action.
+#[derive(Debug)]
+pub struct Done {
+    /// The agent queue it belongs to.
+    agent: u64,
+    result: String,
+}
+
+struct Queued {
+    alert: Alert,
+    event_seq: u64,
+    /// `Some` until its action has been started; kill and quarantine only.
+    target: Option<Option<Cgroup>>,
+    done: bool,
+    deferred: bool,
+}
+
+/// Where finished actions arrive, to be handed to [`Responder::complete`]. Kept apart from the
+/// responder so the live loop can wait on it while the pipeline is busy with the ring buffer.
+pub struct Completions(mpsc::UnboundedReceiver<Done>);
+
+impl Completions {
+    /// The next finished action (cancel-safe).
+    pub async fn next(&mut self) -> Done {
+        match self.0.recv().await {
+            Some(d) => d,
+            // The responder (and its sender) is gone: nothing more will finish.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// A finished action, if one is waiting.
+    pub fn try_next(&mut self) -> Option<Done> {
+        self.0.try_recv().ok()
+    }
+}
+
+/// Runs responses and hands alerts back in per-agent order once they are answered.
+pub struct Responder {
+    done_tx: mpsc::UnboundedSender<Done>,
+    /// Agents (by watched cgroup id; 0 when unknown) with an action in flight, and their alerts
+    /// queued behind it.
+    queues: HashMap<u64, VecDeque<Queued>>,
+}
+
+impl Responder {
+    /// A responder and the channel its finished actions come back on.
+    pub fn new() -> (Self, Completions) {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let r = Self {
+            done_tx,
+            queues: HashMap::new(),
+        };
+        (r, Completions(done_rx))
+    }
+
+    /// Takes a matched alert of the agent whose watched cgroup is `target` (`agent`: its id, 0 when
+    /// unknown). Alerts that are answered now, this one and any that waited for nothing else, are
+    /// appended to `out` in order.
+    pub fn submit(
+        &mut self,
+        alert: Alert,
+        event_seq: u64,
+        agent: u64,
+        target: Option<Cgroup>,
+        out: &mut Vec<Answered>,
+    ) {
+        let deferred = matches!(alert.action, Action::Kill | Action::Quarantine);
+        if !deferred && !self.queues.contains_key(&agent) {
+            out.push(Answered {
+                alert: respond_now(alert),
+                event_seq,
+                deferred: false,
+            });
+            return;
+        }
+        let (alert, target, done) = if deferred {
+            (alert, Some(target), false)
+        } else {
+            (respond_now(alert), None, true)
+        };
+        self.queues.entry(agent).or_default().push_back(Queued {
+            alert,
+            event_seq,
+            target,
+            done,
+            deferred: true,
+        });
+        self.advance(agent, out);
+    }
+
+    /// Applies a finished action and appends the alerts it releases to `out`.
+    pub fn complete(&mut self, done: Done, out: &mut Vec<Answered>) {
+        if let Some(head) = self.queues.get_mut(&done.agent).and_then(|q| q.front_mut()) {
+            finish(&mut head.alert, done.result);
+            head.done = true;
+        }
+        self.advance(done.agent, out);
+    }
+
+    /// Alerts still waiting for an action (theirs or an earlier one of the same agent).
+    pub fn pending(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum()
+    }
+
+    /// Releases the answered alerts at the front of the agent's queue and starts the next action.
+    fn advance(&mut self, agent: u64, out: &mut Vec<Answered>) {
+        let Some(queue) = self.queues.get_mut(&agent) else {
+            return;
+        };
+        while queue.front().is_some_and(|q| q.done) {
+            if let Some(q) = queue.pop_front() {
+                out.push(Answered {
+                    alert: q.alert,
+                    event_seq: q.event_seq,
+                    deferred: q.deferred,
+                });
+            }
+        }
+        match queue.front_mut() {
+            None => {
+                self.queues.remove(&agent);
+            }
+            Some(head) => {
+                if let Some(target) = head.target.take() {
+                    spawn_action(head.alert.action, &head.alert, target, agent, self.done_tx.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Runs a kill or quarantine on a worker thread; its result comes back through `tx`.
+fn spawn_action(action: Action, alert: &Alert, target: Option<Cgroup>, agent: u64, tx: mpsc::UnboundedSender<Done>) {
+    let name = alert.event.agent.clone();
+    let rule = alert.rule.clone();
+    let run = move || {
+        let result = match (&target, action) {
+            (None, _) => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
+            (Some(cg), Action::Kill) => kill::kill(cg),
+            (Some(cg), _) => quarantine::quarantine(cg, &name, &rule),
+        };
+        let result = result.unwrap_or_else(|e| {
+            tracing::error!(%rule, agent = %name, "action {action:?} failed: {e:#}");
+            format!("{action:?} failed: {e:#}").to_lowercase()
+        });
+        let _ = tx.send(Done { agent, result });
+    };
+    if let Err(e) = std::thread::Builder::new().name("agentmon-respond".into()).spawn(run) {
+        // Without a thread the action cannot run; say so in the alert rather than stall.
+        tracing::error!("starting the response thread: {e}");
+    }
+}
+
+/// Answers an alert whose action takes no time: alert, or deny (done by the kernel already, or by
+/// one `kill(2)` from here).
+fn respond_now(mut alert: Alert) -> Alert {
     let ev = &alert.event.event;
     let result = match alert.action {
-        Action::Alert => Ok("alerted".to_string()),
-        Action::Kill => match agent_cgroup {
-            Some(cg) => kill::kill(cg),
-            None => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
-        },
-        Action::Quarantine => match agent_cgroup {
-            Some(cg) => quarantine::quarantine(cg, &alert.event.agent, &alert.rule),
-            None => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
-        },
-        Action::Deny => Ok(match (&ev.body, ev.header.denied) {
+        Action::Deny => match (&ev.body, ev.header.denied) {
             (Body::Connect(_), _) => "denied in kernel: connect() refused with EPERM".to_string(),
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
@@ -48,16 +215,17 @@ pub fn respond(alert: &mut Alert, agent_cgroup: Option<&Cgroup>) {
                     "kernel table did not match this path form; offending process already gone".to_string()
                 }
             }
-        }),
+        },
+        _ => "alerted".to_string(),
     };
-    alert.action_result = match result {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(rule = %alert.rule, "action {:?} failed: {e:#}", alert.action);
-            format!("{:?} failed: {e:#}", alert.action).to_lowercase()
-        }
-    };
-    let latency = Duration::from_nanos(boottime_ns().saturating_sub(ev.header.ktime_ns));
+    finish(&mut alert, result);
+    alert
+}
+
+/// Fills `action_result` and `action_latency_us` (from the event's kernel timestamp to now).
+fn finish(alert: &mut Alert, result: String) {
+    alert.action_result = result;
+    let latency = Duration::from_nanos(boottime_ns().saturating_sub(alert.event.event.header.ktime_ns));
     alert.action_latency_us = Some(latency.as_micros() as u64);
     if alert.action != Action::Alert {
         tracing::warn!(

@@ -33,12 +33,7 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let mut pids = Vec::new();
-    for dir in cg.subtree() {
-        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            pids.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
-        }
-    }
+    let pids = cg.subtree_procs();
     let mut list = load_quarantined()?;
     list.retain(|q| q.cgroup_id != cg.id);
     let since = std::time::SystemTime::now()
