@@ -151,11 +151,6 @@ impl Cgroup {
         fs::write(&f, value).map_err(io_err("writing", &f))
     }
 
-    /// Moves a process into this cgroup.
-    pub fn add_pid(&self, pid: u32) -> Result<(), CgroupError> {
-        self.write("cgroup.procs", &pid.to_string())
-    }
-
     /// Freezes (`true`) or thaws every task of the subtree (`cgroup.freeze`).
     pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
         self.write("cgroup.freeze", if frozen { "1" } else { "0" })

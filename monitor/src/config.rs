@@ -77,18 +77,18 @@ pub struct AgentSpec {
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     /// cgroup path relative to the cgroup2 root, e.g. `/system.slice/agent-*.service`.
-    pub cgroup: Option<Glob>,
+    pub cgroup: Option<PathGlob>,
     pub container_id: Option<String>,
     /// Kubernetes container name (from the API server).
-    pub container_name: Option<Glob>,
+    pub container_name: Option<PathGlob>,
     pub runtime: Option<RuntimeName>,
-    pub namespace: Option<Glob>,
-    pub pod: Option<Glob>,
+    pub namespace: Option<PathGlob>,
+    pub pod: Option<PathGlob>,
     /// Every label given must be present with this exact value.
     #[serde(default)]
     pub pod_labels: BTreeMap<String, String>,
     /// systemd unit, e.g. `agent@*.service`.
-    pub systemd_unit: Option<Glob>,
+    pub systemd_unit: Option<PathGlob>,
 }
 
 impl Selector {
@@ -131,14 +131,16 @@ impl RuntimeName {
     }
 }
 
-/// A compiled glob.
+/// A glob over a path, as the config's selectors use it (`cgroup`, `unit`, label values): `*` and `?`
+/// stay within one `/`-separated segment, `[…]` classes work (the `glob` crate's syntax). Not the rule
+/// language's `glob` operator, whose `*` crosses `/` ([`crate::rules`]).
 #[derive(Clone, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Glob {
+pub struct PathGlob {
     pattern: glob::Pattern,
 }
 
-impl Glob {
+impl PathGlob {
     pub fn new(s: &str) -> Result<Self, String> {
         glob::Pattern::new(s)
             .map(|pattern| Self { pattern })
@@ -159,16 +161,16 @@ impl Glob {
     }
 }
 
-impl TryFrom<String> for Glob {
+impl TryFrom<String> for PathGlob {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         Self::new(&s)
     }
 }
 
-impl fmt::Debug for Glob {
+impl fmt::Debug for PathGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Glob({:?})", self.as_str())
+        write!(f, "PathGlob({:?})", self.as_str())
     }
 }
 
@@ -529,10 +531,10 @@ outputs:
 
     #[test]
     fn globs_keep_star_within_a_component() {
-        let g = Glob::new("/system.slice/agent-*.service").unwrap();
+        let g = PathGlob::new("/system.slice/agent-*.service").unwrap();
         assert!(g.matches("/system.slice/agent-1.service"));
         assert!(!g.matches("/system.slice/x/agent-1.service"));
-        let g = Glob::new("/kubepods.slice/**/cri-containerd-*.scope").unwrap();
+        let g = PathGlob::new("/kubepods.slice/**/cri-containerd-*.scope").unwrap();
         assert!(g.matches("/kubepods.slice/kubepods-burstable.slice/p.slice/cri-containerd-ab.scope"));
         assert!(!g.matches("/system.slice/cri-containerd-ab.scope"));
     }

@@ -207,6 +207,19 @@ impl Session {
         tracing::info!(rules = n, dir = %dir.display(), "rules reloaded");
     }
 
+    /// Stops watching the agent whose watched cgroup has this id, and forgets what was held for it:
+    /// its cgroup names, protected paths, action override and pending sequence matches.
+    pub fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
+        let result = self.probes.unwatch(id);
+        self.pipeline.enricher_mut().cgroups_mut().remove_root(id);
+        self.protected.retain(|(a, _)| a != agent);
+        if let Some(r) = self.pipeline.rules_mut() {
+            r.forget_agent(agent);
+        }
+        self.pipeline.set_action_override(agent, None);
+        result
+    }
+
     /// Declares an agent's protected paths (code/config) for drift rules.
     pub fn protect(&mut self, agent: &str, paths: Vec<PathBuf>) {
         if let Some(r) = self.pipeline.rules_mut() {

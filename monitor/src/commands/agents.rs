@@ -173,10 +173,9 @@ impl Agents {
                 if let Some(slot) = self.slots.remove(&id) {
                     self.free.push(slot);
                 }
-                if let Err(e) = session.probes.unwatch(id) {
+                if let Err(e) = session.unwatch(id, &agent) {
                     tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
                 }
-                session.pipeline.enricher_mut().cgroups_mut().remove_root(id);
                 tracing::info!(%agent, cgroup = %path, id, "agent gone");
             }
         }

@@ -143,7 +143,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     session.finish(Duration::from_secs(5)).await;
     session.check_drops()?;
     session.log_final_stats();
-    session.probes.unwatch(guard.0.id)?;
+    session.unwatch(guard.0.id, &agent)?;
     drop(guard);
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }

@@ -262,7 +262,7 @@ impl Discovery {
 fn matches(a: &AgentSpec, c: &Candidate) -> bool {
     let s = &a.selector;
     let id = &c.identity;
-    let glob_ok = |g: &Option<crate::config::Glob>, v: Option<&str>| match g {
+    let glob_ok = |g: &Option<crate::config::PathGlob>, v: Option<&str>| match g {
         None => true,
         Some(g) => v.is_some_and(|v| g.matches(v)),
     };

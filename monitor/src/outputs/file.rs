@@ -1,4 +1,4 @@
-//! Alerts as JSON lines, to stdout or appended to a file (`--output-file`).
+//! Alerts as JSON lines appended to a file (`--output-file`, `outputs.file`).
 use std::{
     fs::OpenOptions,
     io::{self, LineWriter, Write},
@@ -21,10 +21,6 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    pub fn stdout() -> Self {
-        Self::new(Box::new(LineWriter::new(io::stdout())))
-    }
-
     /// Appends to `path`, creating it (mode 0600) if needed.
     pub fn file(path: &Path) -> Result<Self, OpenError> {
         use std::os::unix::fs::OpenOptionsExt;

@@ -9,7 +9,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use aya::maps::{HashMap, MapData};
 
-use super::state::{Quarantined, load_quarantined, save_quarantined};
+use super::state::{Quarantined, update_quarantined};
 use crate::{cgroup::Cgroup, probes::PIN_DIR};
 
 /// The pinned quarantine set, shared by every agentmon process on the host.
@@ -34,22 +34,23 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
         std::thread::sleep(Duration::from_millis(1));
     }
     let pids = cg.subtree_procs();
-    let mut list = load_quarantined()?;
-    list.retain(|q| q.cgroup_id != cg.id);
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let n = pids.len();
-    list.push(Quarantined {
-        agent: agent.to_string(),
-        cgroup: cg.path.clone(),
-        cgroup_id: cg.id,
-        rule: rule.to_string(),
-        since,
-        pids,
-    });
-    save_quarantined(&list)?;
+    update_quarantined(|list| {
+        list.retain(|q| q.cgroup_id != cg.id);
+        list.push(Quarantined {
+            agent: agent.to_string(),
+            cgroup: cg.path.clone(),
+            cgroup_id: cg.id,
+            rule: rule.to_string(),
+            since,
+            pids,
+        });
+        Ok(())
+    })?;
     Ok(format!(
         "quarantined: {n} process(es) frozen in {}, network connects refused",
         cg.rel
@@ -59,24 +60,24 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
 /// Releases a quarantined agent (by agent name, cgroup path or cgroup id): thaws it and lets it
 /// connect again. With `kill`, ends it instead.
 pub fn release(which: &str, kill_it: bool) -> Result<Quarantined> {
-    let mut list = load_quarantined()?;
-    let pos = list
-        .iter()
-        .position(|q| q.agent == which || q.cgroup == Path::new(which) || q.cgroup_id.to_string() == which)
-        .with_context(|| format!("no quarantined agent named {which:?} (see `agentmon release --list`)"))?;
-    let q = list.remove(pos);
-    if q.cgroup.exists() {
-        let root = crate::cgroup::cgroup2_root()?;
-        let cg = Cgroup::open(&root, &q.cgroup)?;
-        if kill_it {
-            // cgroup.kill works on frozen tasks; thaw afterwards so the cgroup can be removed.
-            cg.kill_all(Duration::from_secs(2))?;
+    update_quarantined(|list| {
+        let pos = list
+            .iter()
+            .position(|q| q.agent == which || q.cgroup == Path::new(which) || q.cgroup_id.to_string() == which)
+            .with_context(|| format!("no quarantined agent named {which:?} (see `agentmon release --list`)"))?;
+        let q = list.remove(pos);
+        if q.cgroup.exists() {
+            let root = crate::cgroup::cgroup2_root()?;
+            let cg = Cgroup::open(&root, &q.cgroup)?;
+            if kill_it {
+                // cgroup.kill works on frozen tasks; thaw afterwards so the cgroup can be removed.
+                cg.kill_all(Duration::from_secs(2))?;
+            }
+            cg.set_frozen(false)?;
         }
-        cg.set_frozen(false)?;
-    }
-    if let Ok(mut map) = quarantine_map() {
-        let _ = map.remove(&q.cgroup_id);
-    }
-    save_quarantined(&list)?;
-    Ok(q)
+        if let Ok(mut map) = quarantine_map() {
+            let _ = map.remove(&q.cgroup_id);
+        }
+        Ok(q)
+    })
 }

@@ -42,14 +42,32 @@ pub fn load_quarantined() -> Result<Vec<Quarantined>> {
     }
 }
 
-pub fn save_quarantined(list: &[Quarantined]) -> Result<()> {
+/// Changes the quarantine list under a lock: one writer at a time in this process (responses run
+/// on worker threads) and across processes (`agentmon release` beside a running monitor), so no
+/// update is lost. The list is written back (write-then-rename) when `change` succeeds.
+pub fn update_quarantined<R>(change: impl FnOnce(&mut Vec<Quarantined>) -> Result<R>) -> Result<R> {
+    static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = IN_PROCESS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let f = state_file();
     if let Some(dir) = f.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let lock_path = f.with_extension("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    // SAFETY: flock(2) on a descriptor we own; released when `lock` is closed.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("locking {}", lock_path.display()));
+    }
+    let mut list = load_quarantined()?;
+    let r = change(&mut list)?;
     // Write-then-rename so a crash never leaves a half-written list.
     let tmp = f.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(list)?).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&list)?).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &f).with_context(|| format!("replacing {}", f.display()))?;
-    Ok(())
+    Ok(r)
 }

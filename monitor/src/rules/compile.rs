@@ -7,7 +7,7 @@ use super::{
     error::{Loc, RuleError, TextId, Texts},
     fields::{Field, FieldType, Kind, KindSet, canonical_ip, info, lookup},
     parser::{Expr, Op, Rhs, parse},
-    pattern::{Cidr, Glob, GlobSet},
+    pattern::{Cidr, FlatGlob, GlobSet},
     source::{RawException, RawList, RawMacro, Value},
 };
 
@@ -311,7 +311,7 @@ impl<'a> Compiler<'a> {
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
                     Op::Glob => Pred::Glob(Box::new(GlobSet::new(
-                        items.iter().map(|v| Glob::new(&v.text)).collect(),
+                        items.iter().map(|v| FlatGlob::new(&v.text)).collect(),
                     ))),
                     Op::InCidr if f.ty == FieldType::Addr => {
                         let mut nets = Vec::new();

@@ -3,9 +3,10 @@ use std::net::IpAddr;
 
 use super::fields::canonical_ip;
 
-/// A glob: `*` matches any run of characters (including `/`), `?` any one character.
+/// The rule language's `glob`: `*` matches any run of characters, `/` included (the path is one flat
+/// string), `?` any one character. Not the config file's [`crate::config::PathGlob`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Glob {
+pub struct FlatGlob {
     chars: Vec<char>,
     /// Fast form for the common shapes, decided once at compile time.
     shape: Shape,
@@ -38,9 +39,9 @@ fn shape_of(pattern: &str) -> Shape {
     }
 }
 
-impl Glob {
+impl FlatGlob {
     pub fn new(pattern: &str) -> Self {
-        Glob {
+        FlatGlob {
             chars: pattern.chars().collect(),
             shape: shape_of(pattern),
         }
@@ -90,7 +91,7 @@ impl Glob {
 /// after a few byte tests and one multi-pattern scan instead of one string test per glob.
 #[derive(Clone, Debug)]
 pub struct GlobSet {
-    globs: Vec<Glob>,
+    globs: Vec<FlatGlob>,
     /// The set matches everything (`*`).
     always: bool,
     exact: Vec<String>,
@@ -104,7 +105,7 @@ pub struct GlobSet {
     /// `*literal*` globs.
     contains: Option<ContainsSet>,
     /// The other globs, each with the longest literal it requires, searched first.
-    general: Vec<(Option<memchr::memmem::Finder<'static>>, Glob)>,
+    general: Vec<(Option<memchr::memmem::Finder<'static>>, FlatGlob)>,
 }
 
 /// Substring tests for several literals at once. Literals in paths often start alike (`/.aws/`,
@@ -231,7 +232,7 @@ impl PartialEq for GlobSet {
 }
 
 impl GlobSet {
-    pub fn new(globs: Vec<Glob>) -> Self {
+    pub fn new(globs: Vec<FlatGlob>) -> Self {
         let mut set = GlobSet {
             globs: Vec::new(),
             always: false,
@@ -281,7 +282,7 @@ impl GlobSet {
                 // Building fails only for enormous pattern sets; the globs then stay general.
                 None => set
                     .general
-                    .extend(contains.iter().map(|l| (None, Glob::new(&format!("*{l}*"))))),
+                    .extend(contains.iter().map(|l| (None, FlatGlob::new(&format!("*{l}*"))))),
             }
         }
         set.globs = globs;
@@ -381,7 +382,7 @@ mod tests {
     #[test]
     fn glob_fast_shapes_agree_with_the_general_matcher() {
         let general = |p: &str, t: &str| {
-            Glob {
+            FlatGlob {
                 chars: p.chars().collect(),
                 shape: Shape::General,
             }
@@ -400,7 +401,7 @@ mod tests {
             ("*", "anything"),
         ];
         for (p, t) in cases {
-            assert_eq!(Glob::new(p).matches(t), general(p, t), "{p} vs {t}");
+            assert_eq!(FlatGlob::new(p).matches(t), general(p, t), "{p} vs {t}");
         }
         assert!(matches!(shape_of("*/.aws/credentials"), Shape::Suffix(_)));
         assert!(matches!(shape_of("/a/*/b"), Shape::General));
@@ -448,7 +449,7 @@ mod tests {
             "a/",
         ];
         for list in lists {
-            let globs: Vec<Glob> = list.iter().map(|p| Glob::new(p)).collect();
+            let globs: Vec<FlatGlob> = list.iter().map(|p| FlatGlob::new(p)).collect();
             let set = GlobSet::new(globs.clone());
             for t in texts {
                 assert_eq!(set.matches(t), globs.iter().any(|g| g.matches(t)), "{list:?} vs {t:?}");
@@ -462,7 +463,7 @@ mod tests {
             patterns in proptest::collection::vec("[a/.*?é]{0,6}", 0..6),
             text in "[a/.bé]{0,10}",
         ) {
-            let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new(p)).collect();
+            let globs: Vec<FlatGlob> = patterns.iter().map(|p| FlatGlob::new(p)).collect();
             let set = GlobSet::new(globs.clone());
             proptest::prop_assert_eq!(set.matches(&text), globs.iter().any(|g| g.matches(&text)));
         }
@@ -483,19 +484,19 @@ mod tests {
 
     #[test]
     fn globs() {
-        let g = Glob::new("/home/*/.ssh/id_*");
+        let g = FlatGlob::new("/home/*/.ssh/id_*");
         assert!(g.matches("/home/bob/.ssh/id_ed25519"));
         assert!(!g.matches("/home/bob/.ssh/known_hosts"));
-        assert!(Glob::new("a?c").matches("abc"));
-        assert!(!Glob::new("a?c").matches("ac"));
-        assert!(Glob::new("*").matches(""));
-        assert!(Glob::new("exact").matches("exact"));
-        assert!(!Glob::new("exact").matches("exactly"));
-        assert!(Glob::new("*/.aws/credentials").matches("/home/é/.aws/credentials"));
-        assert!(!Glob::new("*/.aws/credentials").matches("/home/u/.aws/credentials.bak"));
-        assert!(Glob::new("a*b*c").matches("axxbyyc"));
-        assert!(!Glob::new("a*b*c").matches("axxbyy"));
-        assert!(Glob::new("é?").matches("éü"));
+        assert!(FlatGlob::new("a?c").matches("abc"));
+        assert!(!FlatGlob::new("a?c").matches("ac"));
+        assert!(FlatGlob::new("*").matches(""));
+        assert!(FlatGlob::new("exact").matches("exact"));
+        assert!(!FlatGlob::new("exact").matches("exactly"));
+        assert!(FlatGlob::new("*/.aws/credentials").matches("/home/é/.aws/credentials"));
+        assert!(!FlatGlob::new("*/.aws/credentials").matches("/home/u/.aws/credentials.bak"));
+        assert!(FlatGlob::new("a*b*c").matches("axxbyyc"));
+        assert!(!FlatGlob::new("a*b*c").matches("axxbyy"));
+        assert!(FlatGlob::new("é?").matches("éü"));
     }
 
     #[test]
