@@ -63,8 +63,8 @@ impl Session {
     }
 
     /// Watches `cg` and its descendants; learns the processes already inside.
-    pub fn watch(&mut self, cg: &Cgroup, agent: &str, slot: u32) -> Result<()> {
-        self.probes.watch(cg, slot)?;
+    pub fn watch(&mut self, cg: &Cgroup, agent: &str) -> Result<()> {
+        self.probes.watch(cg)?;
         self.pipeline.enricher_mut().cgroups_mut().add_root(cg, agent);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {

@@ -183,7 +183,7 @@ impl Probes {
     }
 
     /// Starts producing events for `cg` and all its descendants.
-    pub fn watch(&mut self, cg: &Cgroup, slot: u32) -> Result<()> {
+    pub fn watch(&mut self, cg: &Cgroup) -> Result<()> {
         if cg.level >= MAX_CGROUP_LEVELS {
             bail!(
                 "cgroup {} is nested {} levels deep; at most {} are supported",
@@ -193,7 +193,7 @@ impl Probes {
             );
         }
         let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
-        map.insert(cg.id, slot, 0)
+        map.insert(cg.id, maps::PRESENT, 0)
             .with_context(|| format!("watching cgroup {}", cg.path.display()))?;
         if self.watched.insert(cg.id, cg.level).is_none() {
             *self.levels.entry(cg.level).or_default() += 1;
