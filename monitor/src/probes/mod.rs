@@ -27,13 +27,43 @@ pub mod tracefs;
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
 
-/// Counters the kernel side keeps (summed over CPUs).
+/// Counters the kernel side keeps (summed over CPUs); `monitor_common::counter` says what each
+/// counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelCounters {
     pub ringbuf_drops: u64,
     pub read_failures: u64,
     pub events: u64,
     pub denied: u64,
+    pub arg_read_failed: u64,
+    pub no_config: u64,
+    pub task_read_failed: u64,
+    pub map_insert_failed: u64,
+    pub no_scratch: u64,
+}
+
+impl KernelCounters {
+    /// The counter at `monitor_common::counter` index `index`.
+    fn get(&self, index: u32) -> u64 {
+        match index {
+            counter::RINGBUF_DROPS => self.ringbuf_drops,
+            counter::READ_FAILURES => self.read_failures,
+            counter::EVENTS => self.events,
+            counter::DENIED => self.denied,
+            counter::ARG_READ_FAILED => self.arg_read_failed,
+            counter::NO_CONFIG => self.no_config,
+            counter::TASK_READ_FAILED => self.task_read_failed,
+            counter::MAP_INSERT_FAILED => self.map_insert_failed,
+            counter::NO_SCRATCH => self.no_scratch,
+            _ => 0,
+        }
+    }
+
+    /// Events lost in the kernel so far, by reason (`monitor_common::counter::LOST`: a full ring
+    /// buffer first, then each early return that drops an event).
+    pub fn lost(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        counter::LOST.iter().map(|&(index, reason)| (reason, self.get(index)))
+    }
 }
 
 pub struct Probes {
@@ -269,6 +299,11 @@ impl Probes {
             read_failures: sum(counter::READ_FAILURES)?,
             events: sum(counter::EVENTS)?,
             denied: sum(counter::DENIED)?,
+            arg_read_failed: sum(counter::ARG_READ_FAILED)?,
+            no_config: sum(counter::NO_CONFIG)?,
+            task_read_failed: sum(counter::TASK_READ_FAILED)?,
+            map_insert_failed: sum(counter::MAP_INSERT_FAILED)?,
+            no_scratch: sum(counter::NO_SCRATCH)?,
         })
     }
 
