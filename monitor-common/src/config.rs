@@ -19,8 +19,9 @@ pub struct KernelOffsets {
     pub mm_arg_start: u32,
     /// `mm_struct.arg_end`
     pub mm_arg_end: u32,
-    /// Offset of `group_dead` in the `sched/sched_process_exit` tracepoint record (from its format
-    /// file; absent on older kernels).
+    /// Offset of [`crate::tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD`] in the `sched/sched_process_exit`
+    /// tracepoint record, read from its format file at start-up (it varies by kernel; absent on older
+    /// ones).
     pub exit_group_dead: u32,
     pub _pad: u32,
 }

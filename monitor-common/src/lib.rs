@@ -1,18 +1,26 @@
-//! The wire format of agentmon's kernel events.
+//! The contract between agentmon's kernel side (`monitor-ebpf`) and userspace (`monitor`).
 //!
-//! Every record in the ring buffer starts with an [`EventHeader`]; its `kind` names the payload struct
-//! that follows (one module per event kind). All structs are `#[repr(C)]`, contain no pointers and are
-//! built by the eBPF programs and decoded by userspace — this crate is the only place their layout is
-//! written down.
-#![cfg_attr(not(feature = "user"), no_std)]
+//! - The wire format of kernel events: every record in the ring buffer starts with an
+//!   [`EventHeader`]; its `kind` names the payload struct that follows (one module per event kind).
+//!   All structs are `#[repr(C)]`, contain no pointers and are built by the eBPF programs and decoded
+//!   by userspace — this crate is the only place their layout is written down.
+//! - The object's names: its maps ([`maps`]) and programs with their attach points ([`programs`]).
+//! - The layouts of the tracepoint records the programs read ([`tracepoint`]).
+//! - The kernel tables userspace fills ([`config`], [`enforce`]) and the counters it reads
+//!   ([`counter`]).
+#![cfg_attr(not(any(feature = "user", test)), no_std)]
 
 pub mod config;
 pub mod connect;
+pub mod counter;
 pub mod enforce;
 pub mod exec;
+pub mod maps;
 pub mod mount;
 pub mod open;
 pub mod process;
+pub mod programs;
+pub mod tracepoint;
 
 /// Header present at the start of every ring-buffer record.
 #[repr(C)]
@@ -91,19 +99,6 @@ pub const MAX_CGROUP_LEVELS: u32 = 32;
 /// that later drain.
 pub const BATCH_WINDOW_NS: u64 = 1_000_000;
 
-/// Indexes of the per-CPU/global counters array (`COUNTERS` map).
-pub mod counter {
-    /// Records that could not be reserved in the ring buffer (lost events).
-    pub const RINGBUF_DROPS: u32 = 0;
-    /// User/kernel string reads that failed.
-    pub const READ_FAILURES: u32 = 1;
-    /// Events emitted into the ring buffer.
-    pub const EVENTS: u32 = 2;
-    /// Actions denied in the kernel.
-    pub const DENIED: u32 = 3;
-    pub const COUNT: u32 = 4;
-}
-
 /// Length of a NUL-terminated string inside a fixed buffer.
 pub fn c_str_len(buf: &[u8]) -> usize {
     let mut i = 0;
@@ -111,4 +106,22 @@ pub fn c_str_len(buf: &[u8]) -> usize {
         i += 1;
     }
     i
+}
+
+/// Byte-wise string equality usable in `const` items: the eBPF crate asserts at compile time that
+/// each of its maps and programs is named as [`maps`] and [`programs`] say (`named!` in
+/// `monitor-ebpf/src/main.rs`).
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

@@ -13,15 +13,18 @@ use monitor_common::{
     counter,
     enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
     process::{DENY_CONNECT, DenyEvent},
+    programs,
+    tracepoint::ConnectArgs,
 };
 
-use crate::{enforce, header, maps, scope};
+use crate::{enforce, header, maps, scope, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
 pub fn sys_enter_connect(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
+named!(sys_enter_connect = programs::SYS_ENTER_CONNECT.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
@@ -29,13 +32,14 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     if !scope::is_watched(cfg) {
         return None;
     }
-    let fd: u64 = unsafe { ctx.read_at(16) }.ok()?;
-    let sa: u64 = unsafe { ctx.read_at(24) }.ok()?;
-    let addrlen: u64 = unsafe { ctx.read_at(32) }.ok()?;
-    let sa = sa as *const u8;
+    let args: ConnectArgs = tracepoint::sys_enter(ctx)?;
+    let (fd, addrlen) = (args.fd, args.addrlen);
+    let sa = args.addr as *const u8;
 
-    let mut entry = header::reserve::<ConnectEvent>()?;
+    let mut entry = submit::reserve::<ConnectEvent>()?;
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit; `sa` is user memory,
+    // only read through bpf_probe_read_user (which fails cleanly).
     unsafe {
         header::fill(
             &raw mut (*ev).header,
@@ -85,7 +89,7 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         }
         (*ev).header.flags |= flags;
     }
-    header::submit(entry);
+    submit::submit(entry);
     Some(())
 }
 
@@ -95,15 +99,18 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
 pub fn connect4(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for4)
 }
+named!(connect4 = programs::CONNECT4.name);
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
 pub fn connect6(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for6)
 }
+named!(connect6 = programs::CONNECT6.name);
 
 /// Shared by both families: quarantined agents are refused, then the family's deny rules are asked.
-/// Returns 0 (refuse with EPERM, reported) or 1 (allow).
+/// Returns 0 (refuse with EPERM, reported) or 1 (allow; also when the configuration is missing,
+/// counted `NO_CONFIG`).
 #[inline(always)]
 fn connect_hook(ctx: &SockAddrContext, rule_for: impl Fn(&SockAddrContext) -> Option<u32>) -> i32 {
     let Some(cfg) = maps::config() else { return 1 };
@@ -134,7 +141,9 @@ fn rule4(addr: [u8; 4], port: u16) -> Option<u32> {
 #[inline(always)]
 fn rule_for4(ctx: &SockAddrContext) -> Option<u32> {
     let sa = ctx.sock_addr;
+    // SAFETY: `sock_addr` is the program's context (`struct bpf_sock_addr`), readable field by field.
     let ip = unsafe { (*sa).user_ip4 };
+    // SAFETY: as above.
     let port = u16::from_be(unsafe { (*sa).user_port } as u16);
     rule4(ip.to_ne_bytes(), port)
 }
@@ -143,6 +152,7 @@ fn rule_for4(ctx: &SockAddrContext) -> Option<u32> {
 #[inline(always)]
 fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
     let sa = ctx.sock_addr;
+    // SAFETY: as in `rule_for4`.
     let w = unsafe {
         [
             (*sa).user_ip6[0],
@@ -177,15 +187,16 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
 #[inline(always)]
 fn emit_refused(rule_id: u32) {
     maps::count(counter::DENIED);
-    let Some(mut entry) = header::reserve::<DenyEvent>() else {
+    let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;
     };
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
         header::fill_basic(&raw mut (*ev).header, EventKind::Deny, size_of::<DenyEvent>());
         (*ev).what = DENY_CONNECT;
         (*ev)._pad = [0; 3];
         (*ev).rule_id = rule_id;
     }
-    header::submit(entry);
+    submit::submit(entry);
 }

@@ -9,10 +9,15 @@ use aya_ebpf::{
 use monitor_common::{
     EventKind, counter,
     enforce::{DENY_FSTYPE_LEN, DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule},
+    maps as names,
     process::DenyEvent,
 };
 
-use crate::{header, maps};
+use crate::{
+    header,
+    maps::{self, OrCount},
+    submit,
+};
 
 /// LPM tries need BPF_F_NO_PREALLOC.
 const NO_PREALLOC: u32 = 1;
@@ -20,33 +25,43 @@ const SIGKILL: u32 = 9;
 
 #[map]
 pub static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+named!(DENY_EXEC = names::DENY_EXEC);
 #[map]
 pub static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+named!(DENY_OPEN = names::DENY_OPEN);
 /// fstype (NUL padded) → rule id; the all-zero key denies every mount.
 #[map]
 pub static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
+named!(DENY_MOUNT = names::DENY_MOUNT);
 #[map]
 pub static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+named!(DENY_NET4 = names::DENY_NET4);
 #[map]
 pub static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
-/// Watched cgroup id → 1 while its agent is quarantined (pinned, so `agentmon release` can reach it).
+named!(DENY_NET6 = names::DENY_NET6);
+/// Watched cgroup id → `monitor_common::maps::PRESENT` while its agent is quarantined (pinned, so
+/// `agentmon release` can reach it).
 #[map]
 pub static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
+named!(QUARANTINE = names::QUARANTINE);
 
 /// Per-CPU scratch for a path lookup key (too large for the BPF stack next to everything else).
 #[map]
 static PATH_SCRATCH: PerCpuArray<Key<PathKey>> = PerCpuArray::with_max_entries(1, 0);
+named!(PATH_SCRATCH = names::PATH_SCRATCH);
 
-/// The path key buffer of this CPU, for the caller to fill with a NUL-terminated string.
+/// The path key buffer of this CPU, for the caller to fill with a NUL-terminated string; a missing
+/// one loses the event (counted `NO_SCRATCH`).
 #[inline(always)]
 pub fn path_scratch() -> Option<*mut Key<PathKey>> {
-    PATH_SCRATCH.get_ptr_mut(0)
+    PATH_SCRATCH.get_ptr_mut(0).or_count(counter::NO_SCRATCH)
 }
 
 /// Looks a NUL-terminated path of `len` bytes (NUL included) up in `trie`.
 #[inline(always)]
 pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
     let len = if len > DENY_PATH_LEN { DENY_PATH_LEN } else { len };
+    // SAFETY: `key` is this CPU's scratch entry (`path_scratch`), valid for the whole program run.
     unsafe {
         (*key).prefix_len = (len * 8) as u32;
         trie.get(&*key).copied()
@@ -56,6 +71,7 @@ pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, le
 /// Copies the scratch key's path into an event buffer of the same size.
 #[inline(always)]
 pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
+    // SAFETY: as in `lookup_path`; the helper copies exactly `dst.len()` bytes.
     unsafe {
         let _ = bpf_probe_read_kernel_buf((&raw const (*key).data.data).cast::<u8>(), dst);
     }
@@ -76,12 +92,14 @@ pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
 /// Mount deny rule for this fstype (NUL-padded), or for any mount.
 #[inline(always)]
 pub fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
+    // SAFETY: map values are plain data; userspace only replaces whole entries.
     unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(&MOUNT_ANY_KEY)) }.copied()
 }
 
 /// Kills the current task (delivered before it returns to user space) and reports it.
 #[inline(always)]
 pub fn kill_current(what: u8, rule_id: u32) {
+    // SAFETY: the helper has no memory preconditions; it signals the current task.
     unsafe { bpf_send_signal(SIGKILL) };
     maps::count(counter::DENIED);
     emit_deny(what, rule_id);
@@ -91,10 +109,11 @@ pub fn kill_current(what: u8, rule_id: u32) {
 #[inline(always)]
 pub fn emit_deny(what: u8, rule_id: u32) {
     let Some(cfg) = maps::config() else { return };
-    let Some(mut entry) = header::reserve::<DenyEvent>() else {
+    let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;
     };
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
         header::fill(
             &raw mut (*ev).header,
@@ -106,5 +125,5 @@ pub fn emit_deny(what: u8, rule_id: u32) {
         (*ev)._pad = [0; 3];
         (*ev).rule_id = rule_id;
     }
-    header::submit(entry);
+    submit::submit(entry);
 }

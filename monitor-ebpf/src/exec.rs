@@ -10,15 +10,18 @@ use monitor_common::{
     enforce::DENY_KIND_EXEC,
     exec::{EXEC_ARGS_LEN, ExecEvent},
     process::DENY_EXEC,
+    programs,
+    tracepoint::SchedProcessExec,
 };
 
-use crate::{enforce, header, maps, scope};
+use crate::{enforce, header, maps, scope, strings, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
+named!(sched_process_exec = programs::SCHED_PROCESS_EXEC.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
@@ -27,14 +30,14 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         return None;
     }
     let off = &cfg.offsets;
-    // __data_loc: low 16 bits offset of the string in the record, high 16 bits its length.
-    let loc: u32 = unsafe { ctx.read_at(8) }.ok()?;
-    let filename = unsafe { (ctx_ptr(ctx)).add((loc & 0xffff) as usize) };
+    let rec: SchedProcessExec = tracepoint::record(ctx)?;
+    let filename = tracepoint::data_loc_ptr(ctx, rec.filename);
 
     // The executed path, read once into the per-CPU lookup key: a deny rule kills the task now,
     // before the new image runs a single instruction.
     let key = enforce::path_scratch()?;
-    let (str_flags, len) = unsafe { header::read_kernel_str_len(filename, &mut (*key).data.data) };
+    // SAFETY: `key` is this CPU's scratch entry, valid for the whole program run.
+    let (str_flags, len) = unsafe { strings::read_kernel_str_len(filename, &mut (*key).data.data) };
     let denied = if cfg.deny_kinds & DENY_KIND_EXEC != 0 && len > 0 {
         enforce::lookup_path(&enforce::DENY_EXEC, key, len).map(|r| r.rule_id)
     } else {
@@ -44,8 +47,9 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         enforce::kill_current(DENY_EXEC, rule_id);
     }
 
-    let mut entry = header::reserve::<ExecEvent>()?;
+    let mut entry = submit::reserve::<ExecEvent>()?;
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit; `key` as above.
     unsafe {
         header::fill(&raw mut (*ev).header, EventKind::Exec, size_of::<ExecEvent>(), off);
         enforce::copy_path(key, &mut (*ev).filename);
@@ -55,10 +59,10 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         }
         (*ev).args_len = 0;
         (*ev).args_total = 0;
-        let mm: Option<*const u8> = header::read_field(header::current_task(), off.task_mm);
+        let mm: Option<*const u8> = task::read_field(task::current_task(), off.task_mm);
         if let Some(mm) = mm {
-            let start: u64 = header::read_field(mm, off.mm_arg_start).unwrap_or(0);
-            let end: u64 = header::read_field(mm, off.mm_arg_end).unwrap_or(0);
+            let start: u64 = task::read_field(mm, off.mm_arg_start).unwrap_or(0);
+            let end: u64 = task::read_field(mm, off.mm_arg_end).unwrap_or(0);
             if end > start {
                 let total = end - start;
                 (*ev).args_total = total as u32;
@@ -78,12 +82,6 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         }
         (*ev).header.flags |= flags;
     }
-    header::submit(entry);
+    submit::submit(entry);
     Some(())
-}
-
-#[inline(always)]
-fn ctx_ptr(ctx: &TracePointContext) -> *const u8 {
-    use aya_ebpf::EbpfContext;
-    ctx.as_ptr() as *const u8
 }

@@ -1,8 +1,24 @@
 //! agentmon's kernel side: tracepoints that turn a watched agent's exec, open, connect, mount, fork and
 //! exit into ring-buffer records (layout in `monitor-common`). Every program first asks [`scope`]
 //! whether the current task belongs to a watched cgroup (or a descendant) and returns at once if not.
+//!
+//! The names of the maps and programs, and the layouts of the tracepoint records they read, are the
+//! contract in `monitor-common` (`maps`, `programs`, `tracepoint`); [`named!`] asserts each name at
+//! compile time. Every early return that gives up on an event is counted (`monitor_common::counter`).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+
+/// Asserts at compile time that a map static or program function carries the name the contract in
+/// `monitor-common` gives it: `named!(EVENTS = maps::EVENTS);`.
+#[cfg(target_arch = "bpf")]
+macro_rules! named {
+    ($item:ident = $name:expr) => {
+        const _: () = assert!(
+            monitor_common::same_name(stringify!($item), $name),
+            concat!(stringify!($item), " is not named as monitor-common says")
+        );
+    };
+}
 
 #[cfg(target_arch = "bpf")]
 mod connect;
@@ -22,11 +38,19 @@ mod open;
 mod process;
 #[cfg(target_arch = "bpf")]
 mod scope;
+#[cfg(target_arch = "bpf")]
+mod strings;
+#[cfg(target_arch = "bpf")]
+mod submit;
+#[cfg(target_arch = "bpf")]
+mod task;
+#[cfg(target_arch = "bpf")]
+mod tracepoint;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // The verifier rejects reachable loops; a reachable panic means a bug in this crate.
+    // SAFETY: the verifier rejects reachable loops; a reachable panic means a bug in this crate.
     unsafe { core::hint::unreachable_unchecked() }
 }
 

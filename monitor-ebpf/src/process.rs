@@ -1,5 +1,6 @@
 //! Process lifecycle for userspace's process table: `sched_process_fork` → [`ForkEvent`] (processes
-//! only, threads skipped), `sched_process_exit` → [`ExitEvent`] (when the whole process is gone).
+//! only, threads skipped), `sched_process_exit` → [`ExitEvent`] (when the whole process is gone),
+//! `chdir`/`fchdir` → [`ChdirEvent`] (arguments kept at entry, emitted at exit when it succeeded).
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid,
     macros::{map, raw_tracepoint, tracepoint},
@@ -9,10 +10,17 @@ use aya_ebpf::{
 use monitor_common::{
     EventKind,
     config::KernelOffsets,
+    counter, maps as names,
     process::{ChdirEvent, ExitEvent, ForkEvent},
+    programs,
+    tracepoint::{ChdirArgs, FchdirArgs},
 };
 
-use crate::{header, maps, scope};
+use crate::{
+    header,
+    maps::{self, OrCount},
+    scope, strings, submit, task, tracepoint,
+};
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *parent, struct task_struct *child)`.
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
@@ -20,6 +28,7 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     emit_fork(&ctx);
     0
 }
+named!(sched_process_fork = programs::SCHED_PROCESS_FORK.name);
 
 #[inline(always)]
 fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
@@ -28,20 +37,21 @@ fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
         return None;
     }
     let off = &cfg.offsets;
-    let child: *const u8 = ctx.arg::<u64>(1) as *const u8;
-    let child_pid: u32 = header::read_field(child, off.task_pid)?;
-    let child_tgid: u32 = header::read_field(child, off.task_tgid)?;
+    let child = tracepoint::fork_child(ctx);
+    let child_pid: u32 = task::read_field(child, off.task_pid).or_count(counter::TASK_READ_FAILED)?;
+    let child_tgid: u32 = task::read_field(child, off.task_tgid).or_count(counter::TASK_READ_FAILED)?;
     if child_pid != child_tgid {
         return None; // a new thread, not a new process
     }
-    let mut entry = header::reserve::<ForkEvent>()?;
+    let mut entry = submit::reserve::<ForkEvent>()?;
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
         header::fill(&raw mut (*ev).header, EventKind::Fork, size_of::<ForkEvent>(), off);
         (*ev).child_tgid = child_tgid;
         (*ev)._pad = 0;
     }
-    header::submit(entry);
+    submit::submit(entry);
     Some(())
 }
 
@@ -50,6 +60,7 @@ pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     emit_exit(&ctx);
     0
 }
+named!(sched_process_exit = programs::SCHED_PROCESS_EXIT.name);
 
 #[inline(always)]
 fn emit_exit(ctx: &TracePointContext) -> Option<()> {
@@ -59,7 +70,7 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
     }
     let off = &cfg.offsets;
     let last_thread = if off.exit_group_dead != KernelOffsets::UNKNOWN {
-        let dead: u8 = unsafe { ctx.read_at(off.exit_group_dead as usize) }.ok()?;
+        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
         dead != 0
     } else {
         // Older kernels: approximate with "the thread group leader exits".
@@ -69,83 +80,102 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
     if !last_thread {
         return None;
     }
-    let exit_code: i32 = header::read_field(header::current_task(), off.task_exit_code).unwrap_or(-1);
-    let mut entry = header::reserve::<ExitEvent>()?;
+    let exit_code: i32 = task::read_field(task::current_task(), off.task_exit_code).unwrap_or(-1);
+    let mut entry = submit::reserve::<ExitEvent>()?;
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
         header::fill(&raw mut (*ev).header, EventKind::Exit, size_of::<ExitEvent>(), off);
         (*ev).exit_code = exit_code;
         (*ev)._pad = 0;
     }
-    header::submit(entry);
+    submit::submit(entry);
     Some(())
 }
 
 /// Syscall entry arguments of an in-flight chdir/fchdir, by thread (emitted at exit on success).
 #[map]
-static CHDIR_ARGS: HashMap<u64, ChdirArgs> = HashMap::with_max_entries(4096, 0);
+static CHDIR_ARGS: HashMap<u64, ChdirPending> = HashMap::with_max_entries(4096, 0);
+named!(CHDIR_ARGS = names::CHDIR_ARGS);
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct ChdirArgs {
+struct ChdirPending {
+    /// User pointer to the path (chdir), 0 for fchdir.
     path: u64,
+    /// The fd (fchdir), -1 for chdir.
     fd: i64,
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_chdir")]
 pub fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
-    stash_chdir(&ctx, false);
+    stash_chdir(&ctx, |ctx| {
+        let a: ChdirArgs = tracepoint::sys_enter(ctx)?;
+        Some(ChdirPending {
+            path: a.filename,
+            fd: -1,
+        })
+    });
     0
 }
+named!(sys_enter_chdir = programs::SYS_ENTER_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchdir")]
 pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
-    stash_chdir(&ctx, true);
+    stash_chdir(&ctx, |ctx| {
+        let a: FchdirArgs = tracepoint::sys_enter(ctx)?;
+        Some(ChdirPending {
+            path: 0,
+            fd: a.fd as u32 as i64,
+        })
+    });
     0
 }
+named!(sys_enter_fchdir = programs::SYS_ENTER_FCHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chdir")]
 pub fn sys_exit_chdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }
+named!(sys_exit_chdir = programs::SYS_EXIT_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchdir")]
 pub fn sys_exit_fchdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }
+named!(sys_exit_fchdir = programs::SYS_EXIT_FCHDIR.name);
 
+/// Keeps the arguments until the syscall's exit; a full map loses the event (`MAP_INSERT_FAILED`).
 #[inline(always)]
-fn stash_chdir(ctx: &TracePointContext, by_fd: bool) -> Option<()> {
+fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) -> Option<ChdirPending>) -> Option<()> {
     let cfg = maps::config()?;
     if !scope::is_watched(cfg) {
         return None;
     }
-    let arg: u64 = unsafe { ctx.read_at(16) }.ok()?;
-    let args = if by_fd {
-        ChdirArgs {
-            path: 0,
-            fd: arg as u32 as i64,
-        }
-    } else {
-        ChdirArgs { path: arg, fd: -1 }
-    };
-    CHDIR_ARGS.insert(&bpf_get_current_pid_tgid(), &args, 0).ok()
+    let args = args(ctx)?;
+    CHDIR_ARGS
+        .insert(&bpf_get_current_pid_tgid(), &args, 0)
+        .or_count(counter::MAP_INSERT_FAILED)
 }
 
+/// At exit: no stashed arguments means the thread was not watched at entry; a failed syscall is no
+/// change of directory.
 #[inline(always)]
 fn emit_chdir(ctx: &TracePointContext) -> Option<()> {
     let key = bpf_get_current_pid_tgid();
+    // SAFETY: map values are plain data, copied out at once.
     let args = *unsafe { CHDIR_ARGS.get(&key) }?;
     let _ = CHDIR_ARGS.remove(&key);
-    let ret: i64 = unsafe { ctx.read_at(16) }.ok()?;
+    let ret = tracepoint::sys_exit_ret(ctx)?;
     if ret != 0 {
         return None;
     }
     let cfg = maps::config()?;
-    let mut entry = header::reserve::<ChdirEvent>()?;
+    let mut entry = submit::reserve::<ChdirEvent>()?;
     let ev = entry.as_mut_ptr();
+    // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
         header::fill(
             &raw mut (*ev).header,
@@ -155,8 +185,8 @@ fn emit_chdir(ctx: &TracePointContext) -> Option<()> {
         );
         (*ev).fd = args.fd as i32;
         (*ev)._pad = 0;
-        (*ev).header.flags |= header::read_user_str(args.path as *const u8, &mut (*ev).path);
+        (*ev).header.flags |= strings::read_user_str(args.path as *const u8, &mut (*ev).path);
     }
-    header::submit(entry);
+    submit::submit(entry);
     Some(())
 }

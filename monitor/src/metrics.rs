@@ -45,6 +45,11 @@ struct AlertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutputLabel {
     output: String,
 }
@@ -53,6 +58,7 @@ struct Inner {
     registry: Registry,
     events: Family<KindLabel, Counter>,
     drops: Counter,
+    kernel_lost: Family<ReasonLabel, Counter>,
     alerts: Family<AlertLabels, Counter>,
     actions: Family<KindLabel, Counter>,
     output_dropped: Family<OutputLabel, Counter>,
@@ -85,6 +91,12 @@ impl Metrics {
             "ringbuf_drops",
             "Events lost because the ring buffer was full",
             drops.clone(),
+        );
+        let kernel_lost = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "kernel_lost_events",
+            "Events the kernel side could not deliver, by reason (ringbuf_full, arg_read_failed, …)",
+            kernel_lost.clone(),
         );
         let alerts = Family::<AlertLabels, Counter>::default();
         registry.register("alerts", "Rule matches, by rule, priority and agent", alerts.clone());
@@ -126,6 +138,7 @@ impl Metrics {
                 registry,
                 events,
                 drops,
+                kernel_lost,
                 alerts,
                 actions,
                 output_dropped,
@@ -149,6 +162,18 @@ impl Metrics {
     /// `n` more events lost in the ring buffer.
     pub fn drops(&self, n: u64) {
         self.inner.drops.inc_by(n);
+    }
+
+    /// The kernel's running total of events lost for `reason` (`monitor_common::counter::LOST`);
+    /// the counter follows it (totals only grow while the probes stay loaded).
+    pub fn kernel_lost(&self, reason: &str, total: u64) {
+        let c = self.inner.kernel_lost.get_or_create(&ReasonLabel {
+            reason: reason.to_string(),
+        });
+        let seen = c.get();
+        if total > seen {
+            c.inc_by(total - seen);
+        }
     }
 
     pub fn alert(&self, alert: &Alert) {
@@ -291,11 +316,22 @@ mod tests {
         m.event("exec");
         m.event("exec");
         m.drops(3);
+        m.kernel_lost("map_insert_failed", 4);
+        m.kernel_lost("map_insert_failed", 6);
+        m.kernel_lost("ringbuf_full", 0);
         m.set_watched(2);
         m.rule_eval(Duration::from_micros(5));
         let text = m.render();
         assert!(text.contains("agentmon_events_total{kind=\"exec\"} 2"), "{text}");
         assert!(text.contains("agentmon_ringbuf_drops_total 3"), "{text}");
+        assert!(
+            text.contains("agentmon_kernel_lost_events_total{reason=\"map_insert_failed\"} 6"),
+            "{text}"
+        );
+        assert!(
+            text.contains("agentmon_kernel_lost_events_total{reason=\"ringbuf_full\"} 0"),
+            "{text}"
+        );
         assert!(text.contains("agentmon_watched_agents 2"), "{text}");
         assert!(text.contains("agentmon_rule_eval_seconds_count 1"), "{text}");
     }

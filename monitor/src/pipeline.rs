@@ -219,6 +219,15 @@ impl Pipeline {
         }
     }
 
+    /// The kernel's lost-event totals by reason, for the metrics.
+    pub fn kernel_lost(&mut self, counters: &crate::probes::KernelCounters) {
+        if let Some(m) = &self.metrics {
+            for (reason, total) in counters.lost() {
+                m.kernel_lost(reason, total);
+            }
+        }
+    }
+
     pub fn report_drops(&mut self, lost: u64, total: u64) {
         if let Some(m) = &self.metrics {
             m.drops(lost);

@@ -80,8 +80,8 @@ impl Session {
     }
 
     /// Watches `cg` and its descendants; learns the processes already inside.
-    pub fn watch(&mut self, cg: &Cgroup, agent: &str, slot: u32) -> Result<()> {
-        self.probes.watch(cg, slot)?;
+    pub fn watch(&mut self, cg: &Cgroup, agent: &str) -> Result<()> {
+        self.probes.watch(cg)?;
         self.pipeline.enricher_mut().cgroups_mut().add_root(cg, agent);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
@@ -240,15 +240,22 @@ impl Session {
             kernel_events = k.events,
             drops = k.ringbuf_drops,
             read_failures = k.read_failures,
+            arg_read_failed = k.arg_read_failed,
+            no_config = k.no_config,
+            task_read_failed = k.task_read_failed,
+            map_insert_failed = k.map_insert_failed,
+            no_scratch = k.no_scratch,
             "final stats"
         );
     }
 
-    /// Reports ring-buffer drops that happened since the last call (never silent), and samples the
-    /// ring's fill level for the metrics.
+    /// Reports ring-buffer drops that happened since the last call (never silent), samples the
+    /// ring's fill level and hands the kernel's lost-event counters to the metrics.
     pub fn check_drops(&mut self) -> Result<u64> {
         self.pipeline.ringbuf_fill(self.reader.pending_bytes());
-        let total = self.probes.counters()?.ringbuf_drops;
+        let k = self.probes.counters()?;
+        self.pipeline.kernel_lost(&k);
+        let total = k.ringbuf_drops;
         if total > self.drops_seen {
             self.pipeline.report_drops(total - self.drops_seen, total);
             self.drops_seen = total;

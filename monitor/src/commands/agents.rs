@@ -1,6 +1,6 @@
 //! The config-driven side of `agentmon run`: load the config, start the metrics server, the
 //! Kubernetes pod watcher and discovery, and apply discovery events to the session.
-use std::{collections::HashMap, net::SocketAddr, path::Path, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -37,10 +37,6 @@ pub struct Agents {
     sinks: AlertSinks,
     initial: Vec<DiscoveryEvent>,
     rx: Option<mpsc::Receiver<DiscoveryEvent>>,
-    /// Watched cgroup id → its slot in the kernel's WATCHED map.
-    slots: HashMap<u64, u32>,
-    free: Vec<u32>,
-    next_slot: u32,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -54,8 +50,8 @@ impl Drop for Agents {
 
 impl Agents {
     /// Loads the config (when given, or by default when `cgroups_given` is false) and starts the
-    /// metrics server, pod watcher and discovery. Slots below `first_slot` are the caller's.
-    pub async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool, first_slot: u32) -> Result<Self> {
+    /// metrics server, pod watcher and discovery.
+    pub async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool) -> Result<Self> {
         let path = match (&args.config, cgroups_given) {
             (Some(p), _) => Some(p.clone()),
             (None, false) => Some(PathBuf::from(config::DEFAULT_PATH)),
@@ -96,9 +92,6 @@ impl Agents {
             sinks,
             initial: Vec::new(),
             rx: None,
-            slots: HashMap::new(),
-            free: Vec::new(),
-            next_slot: first_slot,
             tasks,
         };
         let Some(cfg) = config else { return Ok(agents) };
@@ -143,13 +136,8 @@ impl Agents {
     pub fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
         match ev {
             DiscoveryEvent::Added { cgroup, agent } => {
-                let slot = self.free.pop().unwrap_or_else(|| {
-                    self.next_slot += 1;
-                    self.next_slot - 1
-                });
-                match session.watch(&cgroup, &agent.name, slot) {
+                match session.watch(&cgroup, &agent.name) {
                     Ok(()) => {
-                        self.slots.insert(cgroup.id, slot);
                         if !agent.protect.is_empty() {
                             // As the agent sees them (inside its container, if any).
                             session.protect(&agent.name, agent.protect.clone());
@@ -164,15 +152,11 @@ impl Agents {
                         );
                     }
                     Err(e) => {
-                        self.free.push(slot);
                         tracing::error!(agent = %agent.name, cgroup = %cgroup.rel, "cannot watch agent: {e:#}");
                     }
                 }
             }
             DiscoveryEvent::Removed { id, path, agent } => {
-                if let Some(slot) = self.slots.remove(&id) {
-                    self.free.push(slot);
-                }
                 if let Err(e) = session.unwatch(id, &agent) {
                     tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
                 }

@@ -73,7 +73,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    session.watch(&guard.0, &agent, 0)?;
+    session.watch(&guard.0, &agent)?;
     if !args.protect.is_empty() {
         let paths = args
             .protect

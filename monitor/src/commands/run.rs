@@ -31,8 +31,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|p| Cgroup::open(&root, p))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut agents =
-        super::agents::Agents::start(&args.agents, &root, !cgroups.is_empty(), cgroups.len() as u32).await?;
+    let mut agents = super::agents::Agents::start(&args.agents, &root, !cgroups.is_empty()).await?;
     let mut monitor = args.monitor.clone();
     if monitor.rules.is_none() && !monitor.no_rules {
         monitor.rules = agents.config.as_ref().and_then(|c| c.rules_dir.clone());
@@ -47,8 +46,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         rules.map(|(_, r)| r),
     )?;
     args.monitor.record.attach(&mut session.pipeline)?;
-    for (slot, cg) in cgroups.iter().enumerate() {
-        session.watch(cg, &cg.rel, slot as u32)?;
+    for cg in &cgroups {
+        session.watch(cg, &cg.rel)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");
     }
     session.pipeline.set_metrics(agents.metrics.clone());

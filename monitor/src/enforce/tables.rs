@@ -3,9 +3,12 @@ use std::net::IpAddr;
 
 use anyhow::{Context, Result, bail};
 use aya::maps::{HashMap, LpmTrie, MapData, lpm_trie::Key};
-use monitor_common::enforce::{
-    DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN, MOUNT_ANY_KEY,
-    NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
+use monitor_common::{
+    enforce::{
+        DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN,
+        MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
+    },
+    maps,
 };
 
 use super::spec::{DenyEntry, DenySpec, PathMatch};
@@ -106,7 +109,7 @@ pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
     probes.set_deny_kinds(0)?;
     let mut kinds = 0u32;
     {
-        let mut exec = trie::<PathKey, PathRule>(probes, "DENY_EXEC")?;
+        let mut exec = trie::<PathKey, PathRule>(probes, maps::DENY_EXEC)?;
         clear_trie(&mut exec);
         for e in entries {
             if let DenySpec::Exec(m) = &e.spec {
@@ -123,7 +126,7 @@ pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
         }
     }
     {
-        let mut open = trie::<PathKey, PathRule>(probes, "DENY_OPEN")?;
+        let mut open = trie::<PathKey, PathRule>(probes, maps::DENY_OPEN)?;
         clear_trie(&mut open);
         for e in entries {
             if let DenySpec::Open { path, write_only } = &e.spec {
@@ -140,11 +143,11 @@ pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
             }
         }
     }
-    let v4 = fill_net_trie(probes, "DENY_NET4", entries, |a| match a {
+    let v4 = fill_net_trie(probes, maps::DENY_NET4, entries, |a| match a {
         IpAddr::V4(a) => Some(a.octets()),
         IpAddr::V6(_) => None,
     })?;
-    let v6 = fill_net_trie(probes, "DENY_NET6", entries, |a| match a {
+    let v6 = fill_net_trie(probes, maps::DENY_NET6, entries, |a| match a {
         IpAddr::V6(a) => Some(a.octets()),
         IpAddr::V4(_) => None,
     })?;
@@ -154,8 +157,8 @@ pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
     {
         let map = probes
             .ebpf_mut()
-            .map_mut("DENY_MOUNT")
-            .context("map DENY_MOUNT missing")?;
+            .map_mut(maps::DENY_MOUNT)
+            .with_context(|| format!("map {} missing", maps::DENY_MOUNT))?;
         let mut mount: HashMap<_, [u8; DENY_FSTYPE_LEN], u32> = HashMap::try_from(map)?;
         let keys: Vec<_> = mount.keys().filter_map(Result::ok).collect();
         for k in keys {

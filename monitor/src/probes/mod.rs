@@ -11,43 +11,59 @@ use aya::{
 use monitor_common::{
     MAX_CGROUP_LEVELS,
     config::{FAST_LEVELS, KernelConfig, KernelOffsets},
-    counter,
+    counter, maps,
+    programs::{self, Attach, Program},
+    tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD,
 };
 
 use crate::cgroup::Cgroup;
 
 pub mod bpffs;
 pub mod btf;
+#[cfg(test)]
+mod tests;
 pub mod tracefs;
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
 
-/// Syscall and scheduler tracepoints, by program name → (category, tracepoint).
-const TRACEPOINTS: &[(&str, &str, &str)] = &[
-    ("sched_process_exec", "sched", "sched_process_exec"),
-    ("sched_process_exit", "sched", "sched_process_exit"),
-    ("sys_enter_openat", "syscalls", "sys_enter_openat"),
-    ("sys_enter_openat2", "syscalls", "sys_enter_openat2"),
-    ("sys_enter_connect", "syscalls", "sys_enter_connect"),
-    ("sys_enter_mount", "syscalls", "sys_enter_mount"),
-    ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen"),
-    ("sys_enter_chdir", "syscalls", "sys_enter_chdir"),
-    ("sys_exit_chdir", "syscalls", "sys_exit_chdir"),
-    ("sys_enter_fchdir", "syscalls", "sys_enter_fchdir"),
-    ("sys_exit_fchdir", "syscalls", "sys_exit_fchdir"),
-    ("sys_enter_fsconfig", "syscalls", "sys_enter_fsconfig"),
-    ("sys_enter_move_mount", "syscalls", "sys_enter_move_mount"),
-];
-const RAW_TRACEPOINTS: &[(&str, &str)] = &[("sched_process_fork", "sched_process_fork")];
-
-/// Counters the kernel side keeps (summed over CPUs).
+/// Counters the kernel side keeps (summed over CPUs); `monitor_common::counter` says what each
+/// counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelCounters {
     pub ringbuf_drops: u64,
     pub read_failures: u64,
     pub events: u64,
     pub denied: u64,
+    pub arg_read_failed: u64,
+    pub no_config: u64,
+    pub task_read_failed: u64,
+    pub map_insert_failed: u64,
+    pub no_scratch: u64,
+}
+
+impl KernelCounters {
+    /// The counter at `monitor_common::counter` index `index`.
+    fn get(&self, index: u32) -> u64 {
+        match index {
+            counter::RINGBUF_DROPS => self.ringbuf_drops,
+            counter::READ_FAILURES => self.read_failures,
+            counter::EVENTS => self.events,
+            counter::DENIED => self.denied,
+            counter::ARG_READ_FAILED => self.arg_read_failed,
+            counter::NO_CONFIG => self.no_config,
+            counter::TASK_READ_FAILED => self.task_read_failed,
+            counter::MAP_INSERT_FAILED => self.map_insert_failed,
+            counter::NO_SCRATCH => self.no_scratch,
+            _ => 0,
+        }
+    }
+
+    /// Events lost in the kernel so far, by reason (`monitor_common::counter::LOST`: a full ring
+    /// buffer first, then each early return that drops an event).
+    pub fn lost(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        counter::LOST.iter().map(|&(index, reason)| (reason, self.get(index)))
+    }
 }
 
 pub struct Probes {
@@ -62,8 +78,13 @@ pub struct Probes {
 
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
 pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
-/// cgroup sock_addr programs attached to every watched cgroup.
-const SOCK_ADDR_PROGRAMS: &[&str] = &["connect4", "connect6"];
+
+/// The cgroup sock_addr programs, attached to every watched cgroup.
+fn sock_addr_programs() -> impl Iterator<Item = &'static Program> {
+    programs::PROGRAMS
+        .iter()
+        .filter(|p| matches!(p.attach, Attach::CgroupSockAddr(_)))
+}
 
 /// Load options.
 #[derive(Clone, Debug)]
@@ -78,6 +99,11 @@ impl Default for ProbeOptions {
             ringbuf_bytes: 8 * 1024 * 1024,
         }
     }
+}
+
+/// The error context of a map the object lacks.
+fn missing(map: &str) -> String {
+    format!("map {map} missing from the eBPF object")
 }
 
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
@@ -100,10 +126,11 @@ impl Probes {
         }
         check_privileges()?;
         tracefs::ensure_mounted()?;
+        tracefs::check_layouts(programs::PROGRAMS)?;
         bpffs::ensure_mounted()?;
         std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;
         let ebpf = EbpfLoader::new()
-            .map_max_entries("EVENTS", opts.ringbuf_bytes)
+            .map_max_entries(maps::EVENTS, opts.ringbuf_bytes)
             .default_map_pin_directory(PIN_DIR)
             .load(EBPF_OBJECT)
             .context("loading the eBPF object")?;
@@ -115,8 +142,13 @@ impl Probes {
                 KernelOffsets::unknown()
             }
         };
-        offsets.exit_group_dead =
-            tracefs::field_offset("sched", "sched_process_exit", "group_dead").unwrap_or(KernelOffsets::UNKNOWN);
+        offsets.exit_group_dead = match programs::SCHED_PROCESS_EXIT.attach {
+            Attach::TracePoint { category, name, .. } => {
+                tracefs::field_offset(category, name, SCHED_PROCESS_EXIT_GROUP_DEAD)
+            }
+            _ => None,
+        }
+        .unwrap_or(KernelOffsets::UNKNOWN);
         let config = KernelConfig {
             offsets,
             watched_levels: 0,
@@ -133,46 +165,55 @@ impl Probes {
         };
         probes.write_config()?;
 
-        for (prog, category, name) in TRACEPOINTS {
-            let tp: &mut TracePoint = probes
-                .ebpf
-                .program_mut(prog)
-                .with_context(|| format!("program {prog} missing from the eBPF object"))?
-                .try_into()?;
-            tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
-            tp.attach(category, name)
-                .with_context(|| format!("attaching {category}/{name}"))?;
-        }
-        for (prog, name) in RAW_TRACEPOINTS {
-            let tp: &mut RawTracePoint = probes
-                .ebpf
-                .program_mut(prog)
-                .with_context(|| format!("program {prog} missing from the eBPF object"))?
-                .try_into()?;
-            tp.load().with_context(|| format!("loading {prog} (verifier)"))?;
-            tp.attach(name)
-                .with_context(|| format!("attaching raw tracepoint {name}"))?;
-        }
-        for prog in SOCK_ADDR_PROGRAMS {
-            let p: &mut CgroupSockAddr = probes
-                .ebpf
-                .program_mut(prog)
-                .with_context(|| format!("program {prog} missing from the eBPF object"))?
-                .try_into()?;
-            p.load().with_context(|| format!("loading {prog} (verifier)"))?;
+        for p in programs::PROGRAMS {
+            probes.load_program(p)?;
         }
         Ok(probes)
     }
 
+    /// Loads one program (verifier) and attaches it where the contract says; cgroup programs are
+    /// attached per watched cgroup by [`Probes::watch`].
+    fn load_program(&mut self, p: &Program) -> Result<()> {
+        let prog = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?;
+        let loading = || format!("loading {} (verifier)", p.name);
+        match p.attach {
+            Attach::TracePoint { category, name, .. } => {
+                let tp: &mut TracePoint = prog.try_into()?;
+                tp.load().with_context(loading)?;
+                tp.attach(category, name)
+                    .with_context(|| format!("attaching {category}/{name}"))?;
+            }
+            Attach::RawTracePoint { name } => {
+                let tp: &mut RawTracePoint = prog.try_into()?;
+                tp.load().with_context(loading)?;
+                tp.attach(name)
+                    .with_context(|| format!("attaching raw tracepoint {name}"))?;
+            }
+            Attach::CgroupSockAddr(_) => {
+                let sa: &mut CgroupSockAddr = prog.try_into()?;
+                sa.load().with_context(loading)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A map of the object, by its `monitor_common::maps` name.
+    fn map_mut(&mut self, name: &'static str) -> Result<&mut aya::maps::Map> {
+        self.ebpf.map_mut(name).with_context(|| missing(name))
+    }
+
     fn write_config(&mut self) -> Result<()> {
-        let mut cfg: Array<_, KernelConfig> =
-            Array::try_from(self.ebpf.map_mut("CONFIG").context("CONFIG map missing")?)?;
-        cfg.set(0, self.config, 0).context("writing CONFIG")?;
+        let config = self.config;
+        let mut cfg: Array<_, KernelConfig> = Array::try_from(self.map_mut(maps::CONFIG)?)?;
+        cfg.set(0, config, 0).context("writing CONFIG")?;
         Ok(())
     }
 
     /// Starts producing events for `cg` and all its descendants.
-    pub fn watch(&mut self, cg: &Cgroup, slot: u32) -> Result<()> {
+    pub fn watch(&mut self, cg: &Cgroup) -> Result<()> {
         if cg.level >= MAX_CGROUP_LEVELS {
             bail!(
                 "cgroup {} is nested {} levels deep; at most {} are supported",
@@ -181,20 +222,23 @@ impl Probes {
                 MAX_CGROUP_LEVELS - 1
             );
         }
-        let mut map: HashMap<_, u64, u32> =
-            HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
-        map.insert(cg.id, slot, 0)
+        let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
+        map.insert(cg.id, maps::PRESENT, 0)
             .with_context(|| format!("watching cgroup {}", cg.path.display()))?;
         if self.watched.insert(cg.id, cg.level).is_none() {
             *self.levels.entry(cg.level).or_default() += 1;
             let dir = std::fs::File::open(&cg.path).with_context(|| format!("opening {}", cg.path.display()))?;
             let mut links = Vec::new();
-            for prog in SOCK_ADDR_PROGRAMS {
-                let p: &mut CgroupSockAddr = self.ebpf.program_mut(prog).context("sock_addr program")?.try_into()?;
+            for prog in sock_addr_programs() {
+                let p: &mut CgroupSockAddr = self
+                    .ebpf
+                    .program_mut(prog.name)
+                    .context("sock_addr program")?
+                    .try_into()?;
                 let link = p
                     .attach(&dir, CgroupAttachMode::Single) // links (kernel ≥ 5.7) are multi-attach by nature; flags must be 0
-                    .with_context(|| format!("attaching {prog} to {}", cg.path.display()))?;
-                links.push((*prog, link));
+                    .with_context(|| format!("attaching {} to {}", prog.name, cg.path.display()))?;
+                links.push((prog.name, link));
             }
             self.sock_links.insert(cg.id, links);
         }
@@ -206,8 +250,7 @@ impl Probes {
         let Some(level) = self.watched.remove(&id) else {
             return Ok(());
         };
-        let mut map: HashMap<_, u64, u32> =
-            HashMap::try_from(self.ebpf.map_mut("WATCHED").context("WATCHED map missing")?)?;
+        let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
         map.remove(&id).ok();
         for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
             if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
@@ -241,7 +284,7 @@ impl Probes {
     pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
         let map = self
             .ebpf
-            .take_map("EVENTS")
+            .take_map(maps::EVENTS)
             .context("EVENTS ring buffer already taken")?;
         Ok(RingBuf::try_from(map)?)
     }
@@ -249,13 +292,18 @@ impl Probes {
     /// Reads the kernel-side counters.
     pub fn counters(&self) -> Result<KernelCounters> {
         let arr: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(self.ebpf.map("COUNTERS").context("COUNTERS map missing")?)?;
+            PerCpuArray::try_from(self.ebpf.map(maps::COUNTERS).with_context(|| missing(maps::COUNTERS))?)?;
         let sum = |i: u32| -> Result<u64> { Ok(arr.get(&i, 0)?.iter().sum()) };
         Ok(KernelCounters {
             ringbuf_drops: sum(counter::RINGBUF_DROPS)?,
             read_failures: sum(counter::READ_FAILURES)?,
             events: sum(counter::EVENTS)?,
             denied: sum(counter::DENIED)?,
+            arg_read_failed: sum(counter::ARG_READ_FAILED)?,
+            no_config: sum(counter::NO_CONFIG)?,
+            task_read_failed: sum(counter::TASK_READ_FAILED)?,
+            map_insert_failed: sum(counter::MAP_INSERT_FAILED)?,
+            no_scratch: sum(counter::NO_SCRATCH)?,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::{cgroup::Cgroup, probes::PIN_DIR};
 
 /// The pinned quarantine set, shared by every agentmon process on the host.
 fn quarantine_map() -> Result<HashMap<MapData, u64, u32>> {
-    let path = Path::new(PIN_DIR).join("QUARANTINE");
+    let path = Path::new(PIN_DIR).join(monitor_common::maps::QUARANTINE);
     let data = MapData::from_pin(&path).with_context(|| format!("opening pinned map {}", path.display()))?;
     Ok(HashMap::try_from(aya::maps::Map::HashMap(data))?)
 }

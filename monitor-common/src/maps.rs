@@ -1,0 +1,51 @@
+//! Names of the maps of agentmon's eBPF object. Userspace opens maps only by these names
+//! (`monitor/src/probes/`, `enforce/tables.rs`, `respond/quarantine.rs`); the eBPF statics
+//! (`monitor-ebpf/src/maps.rs`, `enforce.rs`, `mount.rs`, `process.rs`) carry the same names, which
+//! the eBPF crate asserts at compile time and a userspace test checks on the built object.
+
+/// Ring buffer of every event record.
+pub const EVENTS: &str = "EVENTS";
+/// Array of one [`crate::config::KernelConfig`].
+pub const CONFIG: &str = "CONFIG";
+/// Hash set of watched cgroup ids (value [`PRESENT`]).
+pub const WATCHED: &str = "WATCHED";
+/// Per-CPU counters indexed by [`crate::counter`].
+pub const COUNTERS: &str = "COUNTERS";
+/// Array of one: time of the last forced ring-buffer wakeup (kernel-private).
+pub const LAST_WAKEUP: &str = "LAST_WAKEUP";
+/// Deny tables (`crate::enforce`), filled by userspace from `action: deny` rules.
+pub const DENY_EXEC: &str = "DENY_EXEC";
+pub const DENY_OPEN: &str = "DENY_OPEN";
+pub const DENY_MOUNT: &str = "DENY_MOUNT";
+pub const DENY_NET4: &str = "DENY_NET4";
+pub const DENY_NET6: &str = "DENY_NET6";
+/// Hash set of quarantined cgroup ids (value [`PRESENT`]), pinned under the pin directory so it
+/// outlives one agentmon process.
+pub const QUARANTINE: &str = "QUARANTINE";
+/// Per-CPU scratch for a deny-table path key (kernel-private).
+pub const PATH_SCRATCH: &str = "PATH_SCRATCH";
+/// chdir/fchdir arguments between syscall entry and exit, by thread (kernel-private).
+pub const CHDIR_ARGS: &str = "CHDIR_ARGS";
+/// fsopen/fsconfig state until `move_mount`, by process (kernel-private).
+pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
+
+/// Every map of the object.
+pub const ALL: &[&str] = &[
+    EVENTS,
+    CONFIG,
+    WATCHED,
+    COUNTERS,
+    LAST_WAKEUP,
+    DENY_EXEC,
+    DENY_OPEN,
+    DENY_MOUNT,
+    DENY_NET4,
+    DENY_NET6,
+    QUARANTINE,
+    PATH_SCRATCH,
+    CHDIR_ARGS,
+    MOUNT_PENDING,
+];
+
+/// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.
+pub const PRESENT: u32 = 1;

@@ -1,0 +1,112 @@
+//! The programs of agentmon's eBPF object: each one's name (its function in `monitor-ebpf`) and where
+//! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
+//! there checks that the object holds these programs, with these attach points, and no others.
+use crate::tracepoint::{
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs, Openat2Args,
+    OpenatArgs, SchedProcessExec, SysEnterArgs, SysExitArgs,
+};
+
+/// Where a program attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A tracepoint `CATEGORY/NAME`; `fields` is the record layout the program reads (checked
+    /// against the tracepoint's format file), empty when it reads none at a fixed offset.
+    TracePoint {
+        category: &'static str,
+        name: &'static str,
+        fields: &'static [Field],
+    },
+    /// A raw tracepoint (`TP_PROTO` arguments, no record).
+    RawTracePoint { name: &'static str },
+    /// A cgroup `sock_addr` program, attached to every watched cgroup.
+    CgroupSockAddr(SockAddrHook),
+}
+
+/// The `cgroup_sock_addr` hooks agentmon uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockAddrHook {
+    Connect4,
+    Connect6,
+}
+
+/// One program of the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// The program's name in the object (the eBPF function's name).
+    pub name: &'static str,
+    pub attach: Attach,
+}
+
+impl Program {
+    const fn syscall(name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            attach: Attach::TracePoint {
+                category: "syscalls",
+                name,
+                fields,
+            },
+        }
+    }
+
+    const fn sched(name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            attach: Attach::TracePoint {
+                category: "sched",
+                name,
+                fields,
+            },
+        }
+    }
+}
+
+pub const SCHED_PROCESS_EXEC: Program = Program::sched("sched_process_exec", SchedProcessExec::FIELDS);
+/// Reads `group_dead` at the offset found at run time (`tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD`).
+pub const SCHED_PROCESS_EXIT: Program = Program::sched("sched_process_exit", &[]);
+pub const SCHED_PROCESS_FORK: Program = Program {
+    name: "sched_process_fork",
+    attach: Attach::RawTracePoint {
+        name: "sched_process_fork",
+    },
+};
+pub const SYS_ENTER_OPENAT: Program = Program::syscall("sys_enter_openat", SysEnterArgs::<OpenatArgs>::FIELDS);
+pub const SYS_ENTER_OPENAT2: Program = Program::syscall("sys_enter_openat2", SysEnterArgs::<Openat2Args>::FIELDS);
+pub const SYS_ENTER_CONNECT: Program = Program::syscall("sys_enter_connect", SysEnterArgs::<ConnectArgs>::FIELDS);
+pub const SYS_ENTER_MOUNT: Program = Program::syscall("sys_enter_mount", SysEnterArgs::<MountArgs>::FIELDS);
+pub const SYS_ENTER_FSOPEN: Program = Program::syscall("sys_enter_fsopen", SysEnterArgs::<FsopenArgs>::FIELDS);
+pub const SYS_ENTER_FSCONFIG: Program = Program::syscall("sys_enter_fsconfig", SysEnterArgs::<FsconfigArgs>::FIELDS);
+pub const SYS_ENTER_MOVE_MOUNT: Program =
+    Program::syscall("sys_enter_move_mount", SysEnterArgs::<MoveMountArgs>::FIELDS);
+pub const SYS_ENTER_CHDIR: Program = Program::syscall("sys_enter_chdir", SysEnterArgs::<ChdirArgs>::FIELDS);
+pub const SYS_EXIT_CHDIR: Program = Program::syscall("sys_exit_chdir", SysExitArgs::FIELDS);
+pub const SYS_ENTER_FCHDIR: Program = Program::syscall("sys_enter_fchdir", SysEnterArgs::<FchdirArgs>::FIELDS);
+pub const SYS_EXIT_FCHDIR: Program = Program::syscall("sys_exit_fchdir", SysExitArgs::FIELDS);
+pub const CONNECT4: Program = Program {
+    name: "connect4",
+    attach: Attach::CgroupSockAddr(SockAddrHook::Connect4),
+};
+pub const CONNECT6: Program = Program {
+    name: "connect6",
+    attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
+};
+
+/// Every program of the object, in load order.
+pub const PROGRAMS: &[Program] = &[
+    SCHED_PROCESS_EXEC,
+    SCHED_PROCESS_EXIT,
+    SYS_ENTER_OPENAT,
+    SYS_ENTER_OPENAT2,
+    SYS_ENTER_CONNECT,
+    SYS_ENTER_MOUNT,
+    SYS_ENTER_FSOPEN,
+    SYS_ENTER_CHDIR,
+    SYS_EXIT_CHDIR,
+    SYS_ENTER_FCHDIR,
+    SYS_EXIT_FCHDIR,
+    SYS_ENTER_FSCONFIG,
+    SYS_ENTER_MOVE_MOUNT,
+    SCHED_PROCESS_FORK,
+    CONNECT4,
+    CONNECT6,
+];

@@ -1,0 +1,53 @@
+//! Reads of NUL-terminated user and kernel strings into fixed buffers. They never lose the event:
+//! they return `FLAG_*` bits for it instead — truncated when the string filled the buffer,
+//! read-failed (and counted, `counter::READ_FAILURES`) when the memory could not be read, the buffer
+//! then holding an empty string.
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::generated as gen_;
+use monitor_common::{FLAG_READ_FAILED, FLAG_TRUNCATED, counter};
+
+use crate::maps::count;
+
+/// Reads a NUL-terminated user string into `buf`. Returns `FLAG_*` bits. A null `src` reads as an
+/// empty string without failure.
+#[inline(always)]
+pub fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
+    read_user_str_len(src, buf).0
+}
+
+/// [`read_user_str`] that also returns the length read, NUL included (0 on failure).
+#[inline(always)]
+pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+    let dst = buf.as_mut_ptr();
+    if src.is_null() {
+        // SAFETY: `buf` is a valid, non-empty buffer (every caller's is a fixed array).
+        unsafe { *dst = 0 };
+        return (0, 0);
+    }
+    // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
+    let n = unsafe { gen_::bpf_probe_read_user_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
+    (str_result(n, buf), if n > 0 { n as usize } else { 0 })
+}
+
+/// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]); also returns the length
+/// read, NUL included (0 on failure).
+#[inline(always)]
+pub fn read_kernel_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+    let dst = buf.as_mut_ptr();
+    // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
+    let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
+    (str_result(n, buf), if n > 0 { n as usize } else { 0 })
+}
+
+#[inline(always)]
+fn str_result(n: i64, buf: &mut [u8]) -> u16 {
+    if n < 0 {
+        // SAFETY: `buf` is a valid, non-empty buffer.
+        unsafe { *buf.as_mut_ptr() = 0 };
+        count(counter::READ_FAILURES);
+        return FLAG_READ_FAILED;
+    }
+    // `n` includes the NUL; a string that filled the buffer was (probably) cut.
+    if n as usize >= buf.len() { FLAG_TRUNCATED } else { 0 }
+}

@@ -1,0 +1,72 @@
+//! Ring-buffer policy: every record is reserved with [`reserve`] (a full ring buffer counts a drop,
+//! never silent) and handed over with [`submit`] (rare kinds: the kernel's default wakeup) or
+//! [`submit_batched`] (the high-volume open records: wakeups batched per window).
+use aya_ebpf::{helpers::generated as gen_, maps::ring_buf::RingBufEntry};
+use monitor_common::{BATCH_WINDOW_NS, counter};
+
+use crate::maps::{EVENTS, LAST_WAKEUP, count};
+
+/// Reserves a `T` record in the ring buffer; a full buffer counts a drop (never silent).
+#[inline(always)]
+pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        count(counter::RINGBUF_DROPS);
+    }
+    entry
+}
+
+/// Submits a filled record and counts it.
+#[inline(always)]
+pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+    entry.submit(0);
+    count(counter::EVENTS);
+}
+
+/// Pending bytes above which a batched record wakes the reader at once (or a quarter of the ring,
+/// if that is smaller).
+const BATCH_WAKEUP_BYTES: u64 = 64 * 1024;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_RING_SIZE: u64 = 1;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+
+/// Submits a high-volume record (open) without waking the reader for each one. The reader is woken
+/// when 64 KiB (or a quarter of the ring, if smaller) are pending, or when the last forced wakeup is
+/// at least [`BATCH_WINDOW_NS`] old: an isolated record after a quiet spell wakes it at once, and a
+/// storm costs at most one wakeup per window plus the size threshold's. Records submitted without a
+/// wakeup are picked up by the reader's drain one window after each wakeup-driven drain (it repeats
+/// while records keep coming; `monitor/src/session.rs`). Rare, security-relevant kinds (exec,
+/// connect, mount, deny) use [`submit`].
+#[inline(always)]
+pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
+    let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
+    let threshold = if quarter < BATCH_WAKEUP_BYTES {
+        quarter
+    } else {
+        BATCH_WAKEUP_BYTES
+    };
+    // Read after the reservation, so a drain that starts later than `now` sees this record, committed
+    // or still being written (userspace's straggler drain relies on it).
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { gen_::bpf_ktime_get_ns() };
+    let last = LAST_WAKEUP.get_ptr_mut(0);
+    // A missing entry cannot happen (array of one); wake then, to be safe. Another CPU may have
+    // stored a later time than `now`: that wakeup is on its way, so no wakeup here.
+    let idle = match last {
+        // SAFETY: a valid map value pointer; a racing store from another CPU only costs a wakeup.
+        Some(p) => now.saturating_sub(unsafe { *p }) >= BATCH_WINDOW_NS,
+        None => true,
+    };
+    let flags = if idle || EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
+        if let Some(p) = last {
+            // SAFETY: as above.
+            unsafe { *p = now };
+        }
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(flags);
+    count(counter::EVENTS);
+}
