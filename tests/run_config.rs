@@ -94,7 +94,7 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out_path = dir.path().join("out.jsonl");
     g.agentmon = Some(
-        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+        Command::new(agentmon_e2e::agentmon_bin())
             .args(["run", "--json", "--no-rules", "--config"])
             .arg(&cfg)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
@@ -201,10 +201,10 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
         ),
     )
     .unwrap();
-    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let rules = agentmon_e2e::shipped_rules();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     g.agentmon = Some(
-        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+        Command::new(agentmon_e2e::agentmon_bin())
             .args(["run", "--json", "--rules"])
             .arg(&rules)
             .arg("--config")
@@ -297,7 +297,7 @@ fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out_path = dir.path().join("out.jsonl");
     g.agentmon = Some(
-        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+        Command::new(agentmon_e2e::agentmon_bin())
             .args(["run", "--json", "--config"])
             .arg(&cfg)
             .arg("--rules")
@@ -378,7 +378,7 @@ fn a_recorded_event_reaches_the_file_after_its_drain() {
     let log = dir.path().join("run.agentlog");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     g.agentmon = Some(
-        Command::new(env!("CARGO_BIN_EXE_agentmon"))
+        Command::new(agentmon_e2e::agentmon_bin())
             .args(["run", "--no-rules", "--config"])
             .arg(&cfg)
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
