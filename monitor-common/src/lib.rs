@@ -10,15 +10,18 @@
 //!   ([`counter`]).
 #![cfg_attr(not(any(feature = "user", test)), no_std)]
 
+pub mod chdir;
 pub mod config;
 pub mod connect;
 pub mod counter;
+pub mod deny;
 pub mod enforce;
 pub mod exec;
+pub mod exit;
+pub mod fork;
 pub mod maps;
 pub mod mount;
 pub mod open;
-pub mod process;
 pub mod programs;
 pub mod tracepoint;
 
@@ -59,9 +62,9 @@ pub enum EventKind {
     Mount = 4,
     Fork = 5,
     Exit = 6,
-    /// A synchronous in-kernel deny happened (payload [`process::DenyEvent`]).
+    /// A synchronous in-kernel deny happened (payload [`deny::DenyEvent`]).
     Deny = 7,
-    /// The working directory changed (payload [`process::ChdirEvent`]).
+    /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8,
 }
 

@@ -11,8 +11,8 @@ use monitor_common::{
     EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED,
     connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_ADDR_LEN, ConnectEvent},
     counter,
+    deny::{DENY_CONNECT, DenyEvent},
     enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
-    process::{DENY_CONNECT, DenyEvent},
     programs,
     tracepoint::ConnectArgs,
 };

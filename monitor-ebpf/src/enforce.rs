@@ -8,9 +8,9 @@ use aya_ebpf::{
 };
 use monitor_common::{
     EventKind, counter,
+    deny::DenyEvent,
     enforce::{DENY_FSTYPE_LEN, DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule},
     maps as names,
-    process::DenyEvent,
 };
 
 use crate::{

@@ -7,9 +7,9 @@ use core::ffi::c_void;
 use aya_ebpf::{helpers::generated as gen_, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
+    deny::DENY_EXEC,
     enforce::DENY_KIND_EXEC,
     exec::{EXEC_ARGS_LEN, ExecEvent},
-    process::DENY_EXEC,
     programs,
     tracepoint::SchedProcessExec,
 };

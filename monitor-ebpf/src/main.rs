@@ -21,11 +21,17 @@ macro_rules! named {
 }
 
 #[cfg(target_arch = "bpf")]
+mod chdir;
+#[cfg(target_arch = "bpf")]
 mod connect;
 #[cfg(target_arch = "bpf")]
 mod enforce;
 #[cfg(target_arch = "bpf")]
 mod exec;
+#[cfg(target_arch = "bpf")]
+mod exit;
+#[cfg(target_arch = "bpf")]
+mod fork;
 #[cfg(target_arch = "bpf")]
 mod header;
 #[cfg(target_arch = "bpf")]
@@ -34,8 +40,6 @@ mod maps;
 mod mount;
 #[cfg(target_arch = "bpf")]
 mod open;
-#[cfg(target_arch = "bpf")]
-mod process;
 #[cfg(target_arch = "bpf")]
 mod scope;
 #[cfg(target_arch = "bpf")]

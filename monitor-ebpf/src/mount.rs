@@ -12,10 +12,10 @@ use monitor_common::{
     EventKind, FLAG_DENIED,
     config::KernelConfig,
     counter,
+    deny::DENY_MOUNT,
     enforce::DENY_KIND_MOUNT,
     maps as names,
     mount::{MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOVE_MOUNT, MountEvent, MountPending},
-    process::DENY_MOUNT,
     programs,
     tracepoint::{FsconfigArgs, FsopenArgs, MountArgs, MoveMountArgs},
 };

@@ -4,9 +4,9 @@ use monitor_common::{
     EventKind, FLAG_DENIED, FLAG_READ_FAILED,
     config::KernelConfig,
     counter,
+    deny::DENY_OPEN,
     enforce::DENY_KIND_OPEN,
     open::{OPEN_SYSCALL_OPENAT, OPEN_SYSCALL_OPENAT2, OpenEvent},
-    process::DENY_OPEN,
     programs,
     tracepoint::{Openat2Args, OpenatArgs},
 };

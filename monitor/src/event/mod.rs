@@ -2,17 +2,23 @@
 //!
 //! One module per kind, mirroring the kernel side. Decoding never trusts the record: sizes are checked
 //! and every string is bounded by its buffer.
+mod chdir;
 mod connect;
+mod deny;
 mod exec;
+mod exit;
+mod fork;
 mod mount;
 mod open;
-mod process;
 
+pub use chdir::ChdirInfo;
 pub use connect::{ConnectInfo, Family};
+pub use deny::DenyInfo;
 pub use exec::{ExecInfo, split_args};
+pub use exit::{ExitInfo, exit_status};
+pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::OpenInfo;
-pub use process::{ChdirInfo, DenyInfo, ExitInfo, ForkInfo};
 
 use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
 use serde::Serialize;
@@ -138,10 +144,10 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         EventKind::Open => Body::Open(open::decode(bytes)?),
         EventKind::Connect => Body::Connect(connect::decode(bytes)?),
         EventKind::Mount => Body::Mount(mount::decode(bytes)?),
-        EventKind::Fork => Body::Fork(process::decode_fork(bytes)?),
-        EventKind::Exit => Body::Exit(process::decode_exit(bytes)?),
-        EventKind::Deny => Body::Deny(process::decode_deny(bytes)?),
-        EventKind::Chdir => Body::Chdir(process::decode_chdir(bytes)?),
+        EventKind::Fork => Body::Fork(fork::decode(bytes)?),
+        EventKind::Exit => Body::Exit(exit::decode(bytes)?),
+        EventKind::Deny => Body::Deny(deny::decode(bytes)?),
+        EventKind::Chdir => Body::Chdir(chdir::decode(bytes)?),
     };
     Ok(Event {
         header: decode_header(&raw),

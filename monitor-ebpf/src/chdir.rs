@@ -1,97 +1,23 @@
-//! Process lifecycle for userspace's process table: `sched_process_fork` → [`ForkEvent`] (processes
-//! only, threads skipped), `sched_process_exit` → [`ExitEvent`] (when the whole process is gone),
-//! `chdir`/`fchdir` → [`ChdirEvent`] (arguments kept at entry, emitted at exit when it succeeded).
+//! `chdir`/`fchdir` → [`ChdirEvent`]: the arguments are kept at entry and the event emitted at exit
+//! when the syscall succeeded, so userspace tracks each process's working directory.
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid,
-    macros::{map, raw_tracepoint, tracepoint},
+    macros::{map, tracepoint},
     maps::HashMap,
-    programs::{RawTracePointContext, TracePointContext},
+    programs::TracePointContext,
 };
 use monitor_common::{
     EventKind,
-    config::KernelOffsets,
-    counter, maps as names,
-    process::{ChdirEvent, ExitEvent, ForkEvent},
-    programs,
+    chdir::ChdirEvent,
+    counter, maps as names, programs,
     tracepoint::{ChdirArgs, FchdirArgs},
 };
 
 use crate::{
     header,
     maps::{self, OrCount},
-    scope, strings, submit, task, tracepoint,
+    scope, strings, submit, tracepoint,
 };
-
-/// Raw tracepoint: `TP_PROTO(struct task_struct *parent, struct task_struct *child)`.
-#[raw_tracepoint(tracepoint = "sched_process_fork")]
-pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
-    emit_fork(&ctx);
-    0
-}
-named!(sched_process_fork = programs::SCHED_PROCESS_FORK.name);
-
-#[inline(always)]
-fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
-    let off = &cfg.offsets;
-    let child = tracepoint::fork_child(ctx);
-    let child_pid: u32 = task::read_field(child, off.task_pid).or_count(counter::TASK_READ_FAILED)?;
-    let child_tgid: u32 = task::read_field(child, off.task_tgid).or_count(counter::TASK_READ_FAILED)?;
-    if child_pid != child_tgid {
-        return None; // a new thread, not a new process
-    }
-    let mut entry = submit::reserve::<ForkEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit.
-    unsafe {
-        header::fill(&raw mut (*ev).header, EventKind::Fork, size_of::<ForkEvent>(), off);
-        (*ev).child_tgid = child_tgid;
-        (*ev)._pad = 0;
-    }
-    submit::submit(entry);
-    Some(())
-}
-
-#[tracepoint(category = "sched", name = "sched_process_exit")]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
-    emit_exit(&ctx);
-    0
-}
-named!(sched_process_exit = programs::SCHED_PROCESS_EXIT.name);
-
-#[inline(always)]
-fn emit_exit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
-    let off = &cfg.offsets;
-    let last_thread = if off.exit_group_dead != KernelOffsets::UNKNOWN {
-        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
-        dead != 0
-    } else {
-        // Older kernels: approximate with "the thread group leader exits".
-        let pid_tgid = bpf_get_current_pid_tgid();
-        pid_tgid as u32 == (pid_tgid >> 32) as u32
-    };
-    if !last_thread {
-        return None;
-    }
-    let exit_code: i32 = task::read_field(task::current_task(), off.task_exit_code).unwrap_or(-1);
-    let mut entry = submit::reserve::<ExitEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit.
-    unsafe {
-        header::fill(&raw mut (*ev).header, EventKind::Exit, size_of::<ExitEvent>(), off);
-        (*ev).exit_code = exit_code;
-        (*ev)._pad = 0;
-    }
-    submit::submit(entry);
-    Some(())
-}
 
 /// Syscall entry arguments of an in-flight chdir/fchdir, by thread (emitted at exit on success).
 #[map]

@@ -1,0 +1,27 @@
+//! `deny` notices: the kernel side stopped an action synchronously.
+use monitor_common::deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent};
+use serde::Serialize;
+
+use super::{DecodeError, read_record};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DenyInfo {
+    /// exec, open, mount or connect.
+    pub what: &'static str,
+    pub rule_id: u32,
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<DenyInfo, DecodeError> {
+    let ev: DenyEvent = read_record(bytes, "deny event")?;
+    let what = match ev.what {
+        DENY_EXEC => "exec",
+        DENY_OPEN => "open",
+        DENY_MOUNT => "mount",
+        DENY_CONNECT => "connect",
+        _ => "unknown",
+    };
+    Ok(DenyInfo {
+        what,
+        rule_id: ev.rule_id,
+    })
+}

@@ -1,0 +1,54 @@
+//! `exit` events: a process ended, with its exit code or signal.
+use monitor_common::exit::ExitEvent;
+use serde::Serialize;
+
+use super::{DecodeError, read_record};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExitInfo {
+    /// Exit status (`WEXITSTATUS`) if the process exited normally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Terminating signal if it was killed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<ExitInfo, DecodeError> {
+    let ev: ExitEvent = read_record(bytes, "exit event")?;
+    Ok(exit_status(ev.exit_code))
+}
+
+/// Splits a wait status into exit code / signal (-1 = unknown).
+pub fn exit_status(raw: i32) -> ExitInfo {
+    if raw < 0 {
+        return ExitInfo {
+            exit_code: None,
+            signal: None,
+        };
+    }
+    let signal = raw & 0x7f;
+    if signal == 0 {
+        ExitInfo {
+            exit_code: Some((raw >> 8) & 0xff),
+            signal: None,
+        }
+    } else {
+        ExitInfo {
+            exit_code: None,
+            signal: Some(signal),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_status;
+
+    #[test]
+    fn splits_wait_status() {
+        assert_eq!(exit_status(3 << 8).exit_code, Some(3));
+        assert_eq!(exit_status(9).signal, Some(9));
+        assert_eq!(exit_status(-1).exit_code, None);
+    }
+}
