@@ -52,37 +52,65 @@ pub struct EventHeader {
     pub comm: [u8; 16],
 }
 
-/// What follows the header.
-#[repr(u16)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Exec = 1,
-    Open = 2,
-    Connect = 3,
-    Mount = 4,
-    Fork = 5,
-    Exit = 6,
-    /// A synchronous in-kernel deny happened (payload [`deny::DenyEvent`]).
-    Deny = 7,
-    /// The working directory changed (payload [`chdir::ChdirEvent`]).
-    Chdir = 8,
+/// Declares the event kinds: one line each, `Name = wire value, "name"`. The name is what JSON
+/// output (`kind`), recordings and rules (`evt.kind`) call the kind.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $value:literal, $name:literal;)*) => {
+        /// What follows the header.
+        #[repr(u16)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventKind {
+            $($(#[$doc])* $kind = $value,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in wire-value order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$kind,)*];
+
+            pub fn from_u16(v: u16) -> Option<Self> {
+                match v {
+                    $($value => Some(Self::$kind),)*
+                    _ => None,
+                }
+            }
+
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$kind => $name,)*
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$kind),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl EventKind {
-    pub fn from_u16(v: u16) -> Option<Self> {
-        Some(match v {
-            1 => Self::Exec,
-            2 => Self::Open,
-            3 => Self::Connect,
-            4 => Self::Mount,
-            5 => Self::Fork,
-            6 => Self::Exit,
-            7 => Self::Deny,
-            8 => Self::Chdir,
-            _ => return None,
-        })
-    }
+event_kinds! {
+    /// A process replaced its image (payload [`exec::ExecEvent`]).
+    Exec = 1, "exec";
+    /// A file was opened (payload [`open::OpenEvent`]).
+    Open = 2, "open";
+    /// A socket connected (payload [`connect::ConnectEvent`]).
+    Connect = 3, "connect";
+    /// A filesystem was mounted (payload [`mount::MountEvent`]).
+    Mount = 4, "mount";
+    /// A new process (payload [`fork::ForkEvent`]).
+    Fork = 5, "fork";
+    /// A process ended (payload [`exit::ExitEvent`]).
+    Exit = 6, "exit";
+    /// A synchronous in-kernel deny happened (payload [`deny::DenyEvent`]).
+    Deny = 7, "deny";
+    /// The working directory changed (payload [`chdir::ChdirEvent`]).
+    Chdir = 8, "chdir";
 }
+
+/// The largest wire value of a kind plus one: tables indexed by kind have this many slots.
+pub const KIND_SLOTS: usize = 64;
 
 /// A string field was longer than its buffer and was cut.
 pub const FLAG_TRUNCATED: u16 = 1 << 0;

@@ -201,7 +201,7 @@ impl Pipeline {
             if let Some(m) = &self.metrics {
                 m.alert(&alert);
                 if alert.action != Action::Alert {
-                    m.action(&format!("{:?}", alert.action).to_lowercase());
+                    m.action(alert.action.as_str());
                 }
             }
             if let Some(s) = &mut self.sinks {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use crate::{
     enrich::Enriched,
     record::{ReaderOptions, Record, RecordReader},
-    rules::{Kind, RuleSet, fixtures},
+    rules::{RuleSet, fixtures},
 };
 
 #[derive(Clone, Debug, clap::Args)]
@@ -90,9 +90,8 @@ fn check(dir: &std::path::Path) -> i32 {
                 s.macros,
                 s.files
             );
-            let per_kind: Vec<String> = [Kind::Exec, Kind::Open, Kind::Connect, Kind::Mount]
-                .iter()
-                .map(|k| format!("{} {}", k.name(), s.per_kind[*k as usize]))
+            let per_kind: Vec<String> = crate::rules::rule_kinds()
+                .map(|k| format!("{} {}", k.name(), s.per_kind.get(&k).copied().unwrap_or(0)))
                 .collect();
             println!("enabled rules per event kind: {}", per_kind.join(", "));
             0

@@ -1,8 +1,8 @@
 //! `chdir` events: the working directory changed.
-use monitor_common::chdir::ChdirEvent;
+use monitor_common::{EventKind, chdir::ChdirEvent};
 use serde::Serialize;
 
-use super::{DecodeError, c_string, read_record};
+use super::{DecodeError, KindInfo, Line, c_string, read_record};
 
 /// The working directory changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -13,10 +13,23 @@ pub struct ChdirInfo {
     pub fd: i32,
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<ChdirInfo, DecodeError> {
-    let ev: ChdirEvent = read_record(bytes, "chdir event")?;
-    Ok(ChdirInfo {
-        path: c_string(&ev.path),
-        fd: ev.fd,
-    })
+impl KindInfo for ChdirInfo {
+    const KIND: EventKind = EventKind::Chdir;
+    const RULES: bool = false;
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: ChdirEvent = read_record(bytes, "chdir event")?;
+        Ok(ChdirInfo {
+            path: c_string(&ev.path),
+            fd: ev.fd,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        if self.fd >= 0 {
+            line.lit("fchdir fd=").num(self.fd);
+        } else {
+            line.lit("chdir ").val(&self.path);
+        }
+    }
 }

@@ -1,10 +1,10 @@
 //! `connect` events: the address a process connects to.
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use monitor_common::connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent};
+use monitor_common::{EventKind, connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, read_record};
+use super::{DecodeError, Field, KindInfo, Line, Value, read_record};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -13,6 +13,17 @@ pub enum Family {
     Inet6,
     Unix,
     Other,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Inet6 => "inet6",
+            Family::Unix => "unix",
+            Family::Other => "other",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -25,28 +36,51 @@ pub struct ConnectInfo {
     pub fd: i32,
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<ConnectInfo, DecodeError> {
-    let ev: ConnectEvent = read_record(bytes, "connect event")?;
-    let n = (ev.addr_len as usize).min(ev.addr.len());
-    let raw = &ev.addr[..n];
-    let (family, addr) = match ev.family {
-        AF_INET if n == 4 => (Family::Inet, Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
-        AF_INET => (Family::Inet, String::new()),
-        AF_INET6 if n == 16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(raw);
-            (Family::Inet6, Ipv6Addr::from(a).to_string())
-        }
-        AF_INET6 => (Family::Inet6, String::new()),
-        AF_UNIX => (Family::Unix, unix_path(raw)),
-        _ => (Family::Other, String::new()),
-    };
-    Ok(ConnectInfo {
-        family,
-        addr,
-        port: ev.port,
-        fd: ev.fd,
-    })
+impl KindInfo for ConnectInfo {
+    const KIND: EventKind = EventKind::Connect;
+    const FIELDS: &'static [Field] = &[Field::NetFamily, Field::NetAddr, Field::NetPort];
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: ConnectEvent = read_record(bytes, "connect event")?;
+        let n = (ev.addr_len as usize).min(ev.addr.len());
+        let raw = &ev.addr[..n];
+        let (family, addr) = match ev.family {
+            AF_INET if n == 4 => (Family::Inet, Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
+            AF_INET => (Family::Inet, String::new()),
+            AF_INET6 if n == 16 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(raw);
+                (Family::Inet6, Ipv6Addr::from(a).to_string())
+            }
+            AF_INET6 => (Family::Inet6, String::new()),
+            AF_UNIX => (Family::Unix, unix_path(raw)),
+            _ => (Family::Other, String::new()),
+        };
+        Ok(ConnectInfo {
+            family,
+            addr,
+            port: ev.port,
+            fd: ev.fd,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("connect ")
+            .lit(self.family.name())
+            .lit(" ")
+            .val(&self.addr)
+            .lit(":")
+            .num(self.port);
+    }
+
+    fn field(&self, field: Field) -> Option<Value<'_>> {
+        Some(match field {
+            Field::NetFamily => Value::Str(self.family.name()),
+            Field::NetAddr => Value::Str(&self.addr),
+            Field::NetPort => Value::Num(self.port.into()),
+            _ => return None,
+        })
+    }
 }
 
 fn unix_path(raw: &[u8]) -> String {

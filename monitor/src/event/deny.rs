@@ -1,8 +1,8 @@
 //! `deny` notices: the kernel side stopped an action synchronously.
-use monitor_common::deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent};
+use monitor_common::{EventKind, deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, read_record};
+use super::{DecodeError, KindInfo, Line, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyInfo {
@@ -11,17 +11,26 @@ pub struct DenyInfo {
     pub rule_id: u32,
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<DenyInfo, DecodeError> {
-    let ev: DenyEvent = read_record(bytes, "deny event")?;
-    let what = match ev.what {
-        DENY_EXEC => "exec",
-        DENY_OPEN => "open",
-        DENY_MOUNT => "mount",
-        DENY_CONNECT => "connect",
-        _ => "unknown",
-    };
-    Ok(DenyInfo {
-        what,
-        rule_id: ev.rule_id,
-    })
+impl KindInfo for DenyInfo {
+    const KIND: EventKind = EventKind::Deny;
+    const RULES: bool = false;
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: DenyEvent = read_record(bytes, "deny event")?;
+        let what = match ev.what {
+            DENY_EXEC => "exec",
+            DENY_OPEN => "open",
+            DENY_MOUNT => "mount",
+            DENY_CONNECT => "connect",
+            _ => "unknown",
+        };
+        Ok(DenyInfo {
+            what,
+            rule_id: ev.rule_id,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("deny ").lit(self.what).lit(" rule=").num(self.rule_id);
+    }
 }

@@ -1,8 +1,8 @@
 //! `exec` events: the executed file and its argv.
-use monitor_common::exec::ExecEvent;
+use monitor_common::{EventKind, exec::ExecEvent};
 use serde::Serialize;
 
-use super::{DecodeError, c_string, read_record};
+use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExecInfo {
@@ -25,14 +25,31 @@ pub fn split_args(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<ExecInfo, DecodeError> {
-    let ev: ExecEvent = read_record(bytes, "exec event")?;
-    let len = (ev.args_len as usize).min(ev.args.len());
-    Ok(ExecInfo {
-        filename: c_string(&ev.filename),
-        argv: split_args(&ev.args[..len]),
-        argv_truncated: ev.args_total > ev.args_len,
-    })
+impl KindInfo for ExecInfo {
+    const KIND: EventKind = EventKind::Exec;
+    const FIELDS: &'static [Field] = &[Field::ProcArgs, Field::ProcArgv, Field::FilePath, Field::FileRawPath, Field::ExecPath];
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: ExecEvent = read_record(bytes, "exec event")?;
+        let len = (ev.args_len as usize).min(ev.args.len());
+        Ok(ExecInfo {
+            filename: c_string(&ev.filename),
+            argv: split_args(&ev.args[..len]),
+            argv_truncated: ev.args_total > ev.args_len,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("exec ").val(&self.filename).lit(" argv=").list(&self.argv);
+    }
+
+    fn field(&self, field: Field) -> Option<Value<'_>> {
+        Some(match field {
+            Field::FilePath | Field::FileRawPath | Field::ExecPath => Value::Str(&self.filename),
+            Field::ProcArgv => Value::Strs(&self.argv),
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `exit` events: a process ended, with its exit code or signal.
-use monitor_common::exit::ExitEvent;
+use monitor_common::{EventKind, exit::ExitEvent};
 use serde::Serialize;
 
-use super::{DecodeError, read_record};
+use super::{DecodeError, KindInfo, Line, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExitInfo {
@@ -14,9 +14,22 @@ pub struct ExitInfo {
     pub signal: Option<i32>,
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<ExitInfo, DecodeError> {
-    let ev: ExitEvent = read_record(bytes, "exit event")?;
-    Ok(exit_status(ev.exit_code))
+impl KindInfo for ExitInfo {
+    const KIND: EventKind = EventKind::Exit;
+    const RULES: bool = false;
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: ExitEvent = read_record(bytes, "exit event")?;
+        Ok(exit_status(ev.exit_code))
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => line.lit("exit code=").num(c),
+            (_, Some(s)) => line.lit("exit signal=").num(s),
+            _ => line.lit("exit"),
+        };
+    }
 }
 
 /// Splits a wait status into exit code / signal (-1 = unknown).

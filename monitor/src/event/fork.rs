@@ -1,8 +1,8 @@
 //! `fork` events: a new process; the header describes the parent.
-use monitor_common::fork::ForkEvent;
+use monitor_common::{EventKind, fork::ForkEvent};
 use serde::Serialize;
 
-use super::{DecodeError, read_record};
+use super::{DecodeError, KindInfo, Line, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ForkInfo {
@@ -10,9 +10,18 @@ pub struct ForkInfo {
     pub child_pid: u32,
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<ForkInfo, DecodeError> {
-    let ev: ForkEvent = read_record(bytes, "fork event")?;
-    Ok(ForkInfo {
-        child_pid: ev.child_tgid,
-    })
+impl KindInfo for ForkInfo {
+    const KIND: EventKind = EventKind::Fork;
+    const RULES: bool = false;
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: ForkEvent = read_record(bytes, "fork event")?;
+        Ok(ForkInfo {
+            child_pid: ev.child_tgid,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("fork child=").num(self.child_pid);
+    }
 }

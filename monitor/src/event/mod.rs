@@ -1,15 +1,105 @@
-//! Typed events decoded from ring-buffer records (wire format in `monitor-common`).
+//! Decode: typed events from ring-buffer records (wire format in `monitor-common`).
 //!
-//! One module per kind, mirroring the kernel side. Decoding never trusts the record: sizes are checked
-//! and every string is bounded by its buffer.
-mod chdir;
-mod connect;
-mod deny;
-mod exec;
-mod exit;
-mod fork;
-mod mount;
-mod open;
+//! One file per kind, named as in `monitor-common` and `monitor-ebpf`. Each implements [`KindInfo`]:
+//! how its record decodes, how it reads as text, which rule fields it carries. [`kinds!`] below is the
+//! registry: one line per kind makes it a variant of [`Body`] and wires it into decoding, text output
+//! and the rule engine. Decoding never trusts the record: sizes are checked and every string is
+//! bounded by its buffer.
+pub mod field;
+mod line;
+
+pub use field::{Field, FieldType, Value};
+pub use line::{Line, escaped};
+
+use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
+use serde::Serialize;
+use thiserror::Error;
+
+/// What one event kind provides; implemented in the kind's file and registered in [`kinds!`].
+pub trait KindInfo: Sized {
+    /// Its kind on the wire.
+    const KIND: EventKind;
+    /// Whether rules are evaluated on it (not on process lifecycle or deny notices, which the
+    /// process table and the responder consume).
+    const RULES: bool = true;
+    /// The fields it carries besides the common ones ([`field::FieldInfo::common`]).
+    const FIELDS: &'static [Field] = &[];
+    /// Decodes the kind's record (header included; lengths are checked).
+    fn decode(record: &[u8]) -> Result<Self, DecodeError>;
+    /// The readable form after the process: `open /etc/passwd flags=0o0`.
+    fn describe(&self, line: &mut Line<'_>);
+    /// The value of one of [`Self::FIELDS`].
+    fn field(&self, _field: Field) -> Option<Value<'_>> {
+        None
+    }
+}
+
+/// The registry of event kinds: `Variant(InfoType) = module;` per kind.
+macro_rules! kinds {
+    ($($variant:ident($info:ident) = $module:ident;)*) => {
+        $(mod $module;)*
+
+        /// What happened: one variant per kind (JSON: `"kind": "<name>"` and the kind's fields).
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Body {
+            $($variant($info),)*
+        }
+
+        impl Body {
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Body::$variant(_) => $info::KIND,)*
+                }
+            }
+
+            pub fn kind_name(&self) -> &'static str {
+                self.kind().name()
+            }
+
+            /// Whether rules are evaluated on this event.
+            pub fn has_rules(&self) -> bool {
+                match self {
+                    $(Body::$variant(_) => $info::RULES,)*
+                }
+            }
+
+            pub fn describe(&self, line: &mut Line<'_>) {
+                match self {
+                    $(Body::$variant(x) => x.describe(line),)*
+                }
+            }
+
+            /// A kind field's value (`None`: this kind does not carry it).
+            pub fn field(&self, field: Field) -> Option<Value<'_>> {
+                match self {
+                    $(Body::$variant(x) => x.field(field),)*
+                }
+            }
+
+            fn decode(kind: EventKind, record: &[u8]) -> Result<Body, DecodeError> {
+                $(if kind == $info::KIND {
+                    return Ok(Body::$variant($info::decode(record)?));
+                })*
+                Err(DecodeError::UnknownKind(kind as u16))
+            }
+        }
+
+        /// Every registered kind: whether rules apply to it, and the fields it carries.
+        pub const KINDS: &[(EventKind, bool, &[Field])] = &[$(($info::KIND, $info::RULES, $info::FIELDS),)*];
+    };
+}
+
+kinds! {
+    Exec(ExecInfo) = exec;
+    Open(OpenInfo) = open;
+    Connect(ConnectInfo) = connect;
+    Mount(MountInfo) = mount;
+    Fork(ForkInfo) = fork;
+    Exit(ExitInfo) = exit;
+    Deny(DenyInfo) = deny;
+    Chdir(ChdirInfo) = chdir;
+}
 
 pub use chdir::ChdirInfo;
 pub use connect::{ConnectInfo, Family};
@@ -19,10 +109,6 @@ pub use exit::{ExitInfo, exit_status};
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::OpenInfo;
-
-use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
-use serde::Serialize;
-use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -59,35 +145,6 @@ pub struct Header {
     /// The kernel already denied the action.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub denied: bool,
-}
-
-/// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Body {
-    Exec(ExecInfo),
-    Open(OpenInfo),
-    Connect(ConnectInfo),
-    Mount(MountInfo),
-    Fork(ForkInfo),
-    Exit(ExitInfo),
-    Deny(DenyInfo),
-    Chdir(ChdirInfo),
-}
-
-impl Body {
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Body::Exec(_) => "exec",
-            Body::Open(_) => "open",
-            Body::Connect(_) => "connect",
-            Body::Mount(_) => "mount",
-            Body::Fork(_) => "fork",
-            Body::Exit(_) => "exit",
-            Body::Deny(_) => "deny",
-            Body::Chdir(_) => "chdir",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -139,16 +196,7 @@ fn decode_header(h: &EventHeader) -> Header {
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let raw: EventHeader = read_record(bytes, "event header")?;
     let kind = EventKind::from_u16(raw.kind).ok_or(DecodeError::UnknownKind(raw.kind))?;
-    let body = match kind {
-        EventKind::Exec => Body::Exec(exec::decode(bytes)?),
-        EventKind::Open => Body::Open(open::decode(bytes)?),
-        EventKind::Connect => Body::Connect(connect::decode(bytes)?),
-        EventKind::Mount => Body::Mount(mount::decode(bytes)?),
-        EventKind::Fork => Body::Fork(fork::decode(bytes)?),
-        EventKind::Exit => Body::Exit(exit::decode(bytes)?),
-        EventKind::Deny => Body::Deny(deny::decode(bytes)?),
-        EventKind::Chdir => Body::Chdir(chdir::decode(bytes)?),
-    };
+    let body = Body::decode(kind, bytes)?;
     Ok(Event {
         header: decode_header(&raw),
         body,
@@ -182,6 +230,57 @@ pub(crate) mod tests {
     pub fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a #[repr(C)] struct as bytes.
         unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    /// The JSON `kind` tag of every registered kind is its name in `monitor-common`, and every
+    /// kind of the wire format is registered.
+    #[test]
+    fn json_kind_tags_are_the_kind_names() {
+        use super::*;
+        let samples = [
+            Body::Exec(ExecInfo {
+                filename: String::new(),
+                argv: Vec::new(),
+                argv_truncated: false,
+            }),
+            Body::Open(OpenInfo {
+                path: String::new(),
+                flags: 0,
+                mode: 0,
+                dfd: -100,
+                syscall: "openat",
+            }),
+            Body::Connect(ConnectInfo {
+                family: Family::Other,
+                addr: String::new(),
+                port: 0,
+                fd: 0,
+            }),
+            Body::Mount(MountInfo {
+                source: String::new(),
+                target: String::new(),
+                fstype: String::new(),
+                flags: 0,
+                syscall: "mount",
+            }),
+            Body::Fork(ForkInfo { child_pid: 1 }),
+            Body::Exit(exit_status(0)),
+            Body::Deny(DenyInfo {
+                what: "exec",
+                rule_id: 0,
+            }),
+            Body::Chdir(ChdirInfo {
+                path: String::new(),
+                fd: -1,
+            }),
+        ];
+        for b in &samples {
+            let v = serde_json::to_value(b).unwrap();
+            assert_eq!(v["kind"], b.kind_name());
+        }
+        let registered: Vec<_> = KINDS.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(registered, monitor_common::EventKind::ALL);
+        assert_eq!(samples.len(), KINDS.len(), "a sample per kind");
     }
 
     #[test]

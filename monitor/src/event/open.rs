@@ -1,8 +1,8 @@
 //! `open` events: what path the process asked to open, and how.
-use monitor_common::open::{OPEN_SYSCALL_OPENAT2, OpenEvent};
+use monitor_common::{EventKind, open::{OPEN_SYSCALL_OPENAT2, OpenEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, c_string, read_record};
+use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OpenInfo {
@@ -18,6 +18,10 @@ pub struct OpenInfo {
 
 impl OpenInfo {
     /// Opened for writing (`O_WRONLY` or `O_RDWR`).
+    /// Opened for reading (`O_RDONLY` or `O_RDWR`).
+    pub fn reads(&self) -> bool {
+        self.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32
+    }
     pub fn writes(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
     }
@@ -29,19 +33,38 @@ impl OpenInfo {
     }
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Result<OpenInfo, DecodeError> {
-    let ev: OpenEvent = read_record(bytes, "open event")?;
-    Ok(OpenInfo {
-        path: c_string(&ev.path),
-        flags: ev.flags,
-        mode: ev.mode,
-        dfd: ev.dfd,
-        syscall: if ev.syscall == OPEN_SYSCALL_OPENAT2 {
-            "openat2"
-        } else {
-            "openat"
-        },
-    })
+impl KindInfo for OpenInfo {
+    const KIND: EventKind = EventKind::Open;
+    const FIELDS: &'static [Field] = &[Field::FilePath, Field::FileRawPath, Field::FileWrite, Field::FileRead, Field::FileCreate];
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ev: OpenEvent = read_record(bytes, "open event")?;
+        Ok(OpenInfo {
+            path: c_string(&ev.path),
+            flags: ev.flags,
+            mode: ev.mode,
+            dfd: ev.dfd,
+            syscall: if ev.syscall == OPEN_SYSCALL_OPENAT2 {
+                "openat2"
+            } else {
+                "openat"
+            },
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("open ").val(&self.path).lit(" flags=").num(format_args!("{:#o}", self.flags));
+    }
+
+    fn field(&self, field: Field) -> Option<Value<'_>> {
+        Some(match field {
+            Field::FilePath | Field::FileRawPath => Value::Str(&self.path),
+            Field::FileWrite => Value::Bool(self.writes()),
+            Field::FileRead => Value::Bool(self.reads()),
+            Field::FileCreate => Value::Bool(self.creates()),
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]

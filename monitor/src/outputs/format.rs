@@ -1,50 +1,53 @@
-//! The one formatter of events and alerts as text, shared by live output, `replay` and `log cat`.
-use crate::{enrich::Enriched, event::Body, rules::Alert};
+//! The one text formatter of events and alerts, shared by live output, `replay` and `log cat`.
+//! Everything taken from the event (and an alert's output, which renders event fields) is escaped
+//! ([`crate::event::Line`]), so a watched agent cannot forge lines or send terminal escapes.
+use crate::{enrich::Enriched, event::Line, rules::Alert};
 
-/// The readable one-line form.
+/// The readable one-line form: `TIME COMM[PID] ppid=… uid=… WHAT [FLAGS]`.
 pub fn event_text(e: &Enriched) -> String {
     let h = &e.event.header;
-    let what = match &e.event.body {
-        Body::Exec(x) => format!("exec {} argv={:?}", x.filename, x.argv),
-        Body::Open(o) => format!("open {} flags={:#o}", o.path, o.flags),
-        Body::Connect(c) => format!("connect {:?} {}:{}", c.family, c.addr, c.port).to_lowercase(),
-        Body::Mount(m) => format!("mount {} on {} type {}", m.source, m.target, m.fstype),
-        Body::Fork(f) => format!("fork child={}", f.child_pid),
-        Body::Exit(x) => match (x.exit_code, x.signal) {
-            (Some(c), _) => format!("exit code={c}"),
-            (_, Some(s)) => format!("exit signal={s}"),
-            _ => "exit".to_string(),
-        },
-        Body::Deny(d) => format!("deny {} rule={}", d.what, d.rule_id),
-        Body::Chdir(c) if c.fd >= 0 => format!("fchdir fd={}", c.fd),
-        Body::Chdir(c) => format!("chdir {}", c.path),
-    };
-    let mut flags = String::new();
+    let mut out = String::with_capacity(128);
+    let mut line = Line::new(&mut out);
+    line.lit(&e.time)
+        .lit(" ")
+        .val(&h.comm)
+        .lit("[")
+        .num(h.pid)
+        .lit("] ppid=")
+        .num(h.ppid)
+        .lit(" uid=")
+        .num(h.uid)
+        .lit(" ");
+    e.event.body.describe(&mut line);
     if h.truncated {
-        flags.push_str(" [truncated]");
+        line.lit(" [truncated]");
     }
     if h.read_failed {
-        flags.push_str(" [read-failed]");
+        line.lit(" [read-failed]");
     }
     if h.denied {
-        flags.push_str(" [denied]");
+        line.lit(" [denied]");
     }
-    format!(
-        "{} {}[{}] ppid={} uid={} {}{}",
-        e.time, h.comm, h.pid, h.ppid, h.uid, what, flags
-    )
+    out
 }
 
 /// The readable one-line form of an alert: `TIME ALERT RULE [PRIORITY] OUTPUT (AGENT; action ACTION: RESULT)`.
 pub fn alert_text(a: &Alert) -> String {
-    format!(
-        "{} ALERT {} [{}] {} ({}; action {:?}: {})",
-        a.event.time,
-        a.rule,
-        a.priority.as_str(),
-        a.output,
-        a.event.agent,
-        a.action,
-        a.action_result
-    )
+    let mut out = String::with_capacity(160);
+    Line::new(&mut out)
+        .lit(&a.event.time)
+        .lit(" ALERT ")
+        .val(&a.rule)
+        .lit(" [")
+        .lit(a.priority.as_str())
+        .lit("] ")
+        .val(&a.output)
+        .lit(" (")
+        .val(&a.event.agent)
+        .lit("; action ")
+        .lit(a.action.as_str())
+        .lit(": ")
+        .val(&a.action_result)
+        .lit(")");
+    out
 }

@@ -185,8 +185,8 @@ fn spawn_action(action: Action, alert: &Alert, target: Option<Cgroup>, agent: u6
             (Some(cg), _) => quarantine::quarantine(cg, &name, &rule),
         };
         let result = result.unwrap_or_else(|e| {
-            tracing::error!(%rule, agent = %name, "action {action:?} failed: {e:#}");
-            format!("{action:?} failed: {e:#}").to_lowercase()
+            tracing::error!(%rule, agent = %name, "action {} failed: {e:#}", action.as_str());
+            format!("{} failed: {e:#}", action.as_str())
         });
         let _ = tx.send(Done { agent, result });
     };

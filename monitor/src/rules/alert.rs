@@ -49,6 +49,18 @@ pub enum Action {
     Deny,
 }
 
+impl Action {
+    /// The action's name as rules write it (`alert`, `kill`, `quarantine`, `deny`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Kill => "kill",
+            Action::Quarantine => "quarantine",
+            Action::Deny => "deny",
+        }
+    }
+}
+
 /// One rule match.
 #[derive(Clone, Debug, Serialize)]
 pub struct Alert {

@@ -264,7 +264,7 @@ impl<'a> Compiler<'a> {
                 let mut set = KindSet::NONE;
                 for v in &items {
                     match Kind::from_name(&v.text) {
-                        Some(k) => set = set.union(k.bit()),
+                        Some(k) => set = set.union(KindSet::of(k)),
                         None => {
                             self.error(
                                 v.loc,

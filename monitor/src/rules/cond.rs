@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::{
     error::Loc,
-    fields::{Field, FieldType, KINDS, Kind, KindSet, info},
+    fields::{Field, FieldType, Kind, KindSet, kinds_of, rule_kinds},
     parser::Op,
     pattern::{Cidr, GlobSet},
 };
@@ -71,7 +71,7 @@ pub fn negated(c: Cond) -> Cond {
 pub fn specialize(c: &Cond, k: Kind) -> Cond {
     fold(c, &|leaf| match leaf {
         Cond::Kind(set) => Some(set.contains(k)),
-        Cond::Test(t) if !info(t.field).kinds.contains(k) => Some(false),
+        Cond::Test(t) if !kinds_of(t.field).contains(k) => Some(false),
         _ => None,
     })
 }
@@ -108,8 +108,7 @@ pub fn fold(c: &Cond, known: &impl Fn(&Cond) -> Option<bool>) -> Cond {
 
 /// Kinds for which the condition is not always false.
 pub fn applicable_kinds(c: &Cond) -> KindSet {
-    KINDS
-        .into_iter()
+    rule_kinds()
         .filter(|k| specialize(c, *k) != Cond::Const(false))
-        .fold(KindSet::NONE, |s, k| s.union(k.bit()))
+        .fold(KindSet::NONE, |s, k| s.union(KindSet::of(k)))
 }

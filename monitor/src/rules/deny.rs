@@ -195,6 +195,12 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
             Some(f) => f.into_iter().map(DenySpec::MountFstype).collect(),
             None => vec![DenySpec::MountAny],
         },
+        _ => {
+            return err(
+                None,
+                format!("deny: {} events cannot be denied in the kernel", kind.name()),
+            );
+        }
     })
 }
 
@@ -204,5 +210,6 @@ fn supported(kind: Kind) -> &'static str {
         Kind::Open => "file.path =|startswith|in, optionally `and file.write`",
         Kind::Connect => "net.addr in_cidr|=|in, optionally `and net.port =`",
         Kind::Mount => "evt.kind = mount, optionally `and mount.fstype =|in`",
+        _ => "nothing: this kind has no kernel deny table",
     }
 }

@@ -60,7 +60,7 @@ pub fn eval(c: &Cond, v: &EventView) -> bool {
         Cond::And(parts) => parts.iter().all(|p| eval(p, v)),
         Cond::Or(parts) => parts.iter().any(|p| eval(p, v)),
         Cond::Not(inner) => !eval(inner, v),
-        Cond::Kind(set) => super::fields::Kind::of(&v.ev.event.body).is_some_and(|k| set.contains(k)),
+        Cond::Kind(set) => super::fields::kind_of(&v.ev.event.body).is_some_and(|k| set.contains(k)),
         Cond::Test(t) => test(t, v),
     }
 }

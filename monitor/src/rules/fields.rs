@@ -1,252 +1,142 @@
-//! The typed field catalogue: every field a condition can name, its type, the event kinds it exists
-//! for, and how to read it from an [`Enriched`] event.
-use std::{fmt::Write, net::IpAddr};
+//! The rule engine's view of event fields: names come from the event catalogue
+//! ([`crate::event::field`]), values from the enriched event (process and agent facts, which every
+//! event has) and from the event's own kind ([`crate::event::Body::field`]).
+use std::{fmt::Write, net::IpAddr, sync::OnceLock};
 
+pub use crate::event::field::{CATALOGUE, Field, FieldInfo, FieldType};
 use crate::{
     enrich::Enriched,
-    event::{Body, Family},
+    event::{self, Body, Value},
 };
 
-/// The event kinds rules apply to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Exec = 0,
-    Open = 1,
-    Connect = 2,
-    Mount = 3,
+/// An event kind, as rules name it (`evt.kind = open`).
+pub type Kind = monitor_common::EventKind;
+
+/// The kind rules evaluate this event as; `None` for kinds rules do not see (process lifecycle,
+/// deny notices).
+pub fn kind_of(body: &Body) -> Option<Kind> {
+    body.has_rules().then(|| body.kind())
 }
 
-pub const KINDS: [Kind; 4] = [Kind::Exec, Kind::Open, Kind::Connect, Kind::Mount];
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Exec => "exec",
-            Kind::Open => "open",
-            Kind::Connect => "connect",
-            Kind::Mount => "mount",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Kind> {
-        KINDS.into_iter().find(|k| k.name() == name)
-    }
-
-    pub fn of(body: &Body) -> Option<Kind> {
-        match body {
-            Body::Exec(_) => Some(Kind::Exec),
-            Body::Open(_) => Some(Kind::Open),
-            Body::Connect(_) => Some(Kind::Connect),
-            Body::Mount(_) => Some(Kind::Mount),
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) | Body::Chdir(_) => None,
-        }
-    }
-
-    pub fn bit(self) -> KindSet {
-        KindSet(1 << self as u8)
-    }
+/// The kinds rules apply to, in wire order.
+pub fn rule_kinds() -> impl Iterator<Item = Kind> {
+    event::KINDS.iter().filter(|(_, rules, _)| *rules).map(|(k, _, _)| *k)
 }
 
 /// A set of event kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct KindSet(pub u8);
+pub struct KindSet(u64);
 
 impl KindSet {
-    pub const ALL: KindSet = KindSet(0b1111);
     pub const NONE: KindSet = KindSet(0);
 
+    pub fn of(k: Kind) -> KindSet {
+        KindSet(1 << (k as u16 as u32 % 64))
+    }
+    /// Every kind rules apply to.
+    pub fn rules() -> KindSet {
+        rule_kinds().fold(KindSet::NONE, |s, k| s.union(KindSet::of(k)))
+    }
     pub fn contains(self, k: Kind) -> bool {
-        self.0 & k.bit().0 != 0
+        self.0 & KindSet::of(k).0 != 0
     }
     pub fn union(self, o: KindSet) -> KindSet {
         KindSet(self.0 | o.0)
     }
     pub fn kinds(self) -> impl Iterator<Item = Kind> {
-        KINDS.into_iter().filter(move |k| self.contains(*k))
+        rule_kinds().filter(move |k| self.contains(*k))
     }
     pub fn names(self) -> String {
         self.kinds().map(Kind::name).collect::<Vec<_>>().join(", ")
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldType {
-    /// `evt.kind`: resolved at compile time.
-    Kind,
-    Str,
-    /// A string that may be an IP address (`net.addr`): also supports `in_cidr`.
-    Addr,
-    /// Several strings; an operator matches if it matches any of them.
-    StrList,
-    Num,
-    Bool,
+/// The rule kinds an event of which carries `field`: every one for a common field, else those
+/// whose kind lists it.
+pub fn kinds_of(field: Field) -> KindSet {
+    static TABLE: OnceLock<Vec<KindSet>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        CATALOGUE
+            .iter()
+            .map(|f| {
+                if f.common {
+                    return KindSet::rules();
+                }
+                event::KINDS
+                    .iter()
+                    .filter(|(_, rules, fields)| *rules && fields.contains(&f.field))
+                    .fold(KindSet::NONE, |s, (k, _, _)| s.union(KindSet::of(*k)))
+            })
+            .collect()
+    });
+    table[field as usize]
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    EvtKind,
-    ProcExe,
-    ProcName,
-    ProcArgs,
-    ProcArgv,
-    ProcPid,
-    ProcPpid,
-    ProcUid,
-    ProcAexe,
-    ProcPexe,
-    FilePath,
-    FileRawPath,
-    FileWrite,
-    FileRead,
-    FileCreate,
-    ExecPath,
-    NetFamily,
-    NetAddr,
-    NetPort,
-    MountSource,
-    MountTarget,
-    MountFstype,
-    AgentName,
-    AgentCgroup,
+/// One value per event kind (a rule's condition specialised for each kind it can match).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerKind<T>(Vec<(Kind, T)>);
+
+impl<T> PerKind<T> {
+    pub fn from_fn(kinds: KindSet, mut f: impl FnMut(Kind) -> T) -> Self {
+        Self(kinds.kinds().map(|k| (k, f(k))).collect())
+    }
+    pub fn get(&self, k: Kind) -> Option<&T> {
+        self.0.iter().find(|(kind, _)| *kind == k).map(|(_, t)| t)
+    }
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        self.0.iter().map(|(k, _)| *k)
+    }
 }
-
-pub struct FieldInfo {
-    pub name: &'static str,
-    pub field: Field,
-    pub ty: FieldType,
-    pub kinds: KindSet,
-    pub doc: &'static str,
-}
-
-const EXEC: KindSet = KindSet(1);
-const OPEN: KindSet = KindSet(2);
-const CONNECT: KindSet = KindSet(4);
-const MOUNT: KindSet = KindSet(8);
-const FILE: KindSet = KindSet(3);
-const ALL: KindSet = KindSet::ALL;
-
-macro_rules! field {
-    ($name:literal, $f:ident, $ty:ident, $kinds:expr, $doc:literal) => {
-        FieldInfo {
-            name: $name,
-            field: Field::$f,
-            ty: FieldType::$ty,
-            kinds: $kinds,
-            doc: $doc,
-        }
-    };
-}
-
-pub const CATALOGUE: &[FieldInfo] = &[
-    field!("evt.kind", EvtKind, Kind, ALL, "exec, open, connect or mount"),
-    field!("proc.exe", ProcExe, Str, ALL, "executable of the process"),
-    field!(
-        "proc.name",
-        ProcName,
-        Str,
-        ALL,
-        "command name (comm, at most 15 characters)"
-    ),
-    field!("proc.args", ProcArgs, Str, EXEC, "argv joined with spaces"),
-    field!("proc.argv", ProcArgv, StrList, EXEC, "each argv element"),
-    field!("proc.pid", ProcPid, Num, ALL, "process id"),
-    field!("proc.ppid", ProcPpid, Num, ALL, "parent process id"),
-    field!("proc.uid", ProcUid, Num, ALL, "user id"),
-    field!("proc.aexe", ProcAexe, StrList, ALL, "executables of all ancestors"),
-    field!("proc.pexe", ProcPexe, Str, ALL, "executable of the parent"),
-    field!(
-        "file.path",
-        FilePath,
-        Str,
-        FILE,
-        "resolved path (open, exec), else the raw path"
-    ),
-    field!("file.raw_path", FileRawPath, Str, FILE, "path as passed to the syscall"),
-    field!("file.write", FileWrite, Bool, OPEN, "opened for writing"),
-    field!("file.read", FileRead, Bool, OPEN, "opened for reading"),
-    field!("file.create", FileCreate, Bool, OPEN, "opened with O_CREAT"),
-    field!("exec.path", ExecPath, Str, EXEC, "resolved path of the executed file"),
-    field!("net.family", NetFamily, Str, CONNECT, "inet, inet6, unix or other"),
-    field!(
-        "net.addr",
-        NetAddr,
-        Addr,
-        CONNECT,
-        "destination address or unix socket path"
-    ),
-    field!("net.port", NetPort, Num, CONNECT, "destination port"),
-    field!("mount.source", MountSource, Str, MOUNT, "mount source"),
-    field!("mount.target", MountTarget, Str, MOUNT, "mount point"),
-    field!("mount.fstype", MountFstype, Str, MOUNT, "filesystem type"),
-    field!("agent.name", AgentName, Str, ALL, "name of the watched agent"),
-    field!("agent.cgroup", AgentCgroup, Str, ALL, "cgroup path of the agent"),
-];
 
 pub fn lookup(name: &str) -> Option<&'static FieldInfo> {
-    CATALOGUE.iter().find(|f| f.name == name)
+    Field::from_name(name).map(Field::info)
 }
 
 pub fn info(field: Field) -> &'static FieldInfo {
-    // The catalogue lists every variant (checked by a test), so the fallback is unreachable.
-    CATALOGUE.iter().find(|f| f.field == field).unwrap_or(&CATALOGUE[0])
+    field.info()
 }
 
 /// Reads a string field, `None` when the event does not carry it. `proc.args` is read through
-/// [`EventView`], which joins argv once.
+/// [`super::eval::EventView`], which joins argv once.
 pub fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
     let body = &ev.event.body;
-    Some(match (field, body) {
-        (Field::EvtKind, b) => b.kind_name(),
-        (Field::ProcExe, _) => &ev.exe,
-        (Field::ProcName, _) => &ev.event.header.comm,
-        (Field::ProcPexe, _) => ev.ancestors.first().map_or("", |a| a.exe.as_str()),
-        (Field::FilePath | Field::ExecPath, Body::Exec(x)) => ev.resolved_path.as_deref().unwrap_or(&x.filename),
-        (Field::FilePath, Body::Open(o)) => ev.resolved_path.as_deref().unwrap_or(&o.path),
-        (Field::FileRawPath, Body::Exec(x)) => &x.filename,
-        (Field::FileRawPath, Body::Open(o)) => &o.path,
-        (Field::NetFamily, Body::Connect(c)) => match c.family {
-            Family::Inet => "inet",
-            Family::Inet6 => "inet6",
-            Family::Unix => "unix",
-            Family::Other => "other",
-        },
-        (Field::NetAddr, Body::Connect(c)) => &c.addr,
-        (Field::MountSource, Body::Mount(m)) => &m.source,
-        (Field::MountTarget, Body::Mount(m)) => &m.target,
-        (Field::MountFstype, Body::Mount(m)) => &m.fstype,
-        (Field::AgentName, _) => &ev.agent,
-        (Field::AgentCgroup, _) => &ev.cgroup,
-        _ => return None,
+    Some(match field {
+        Field::EvtKind => body.kind_name(),
+        Field::ProcExe => &ev.exe,
+        Field::ProcName => &ev.event.header.comm,
+        Field::ProcPexe => ev.ancestors.first().map_or("", |a| a.exe.as_str()),
+        Field::AgentName => &ev.agent,
+        Field::AgentCgroup => &ev.cgroup,
+        // The path the enrich stage resolved (cwd/dirfd joined, symlinks followed), where it did.
+        Field::FilePath | Field::ExecPath if ev.resolved_path.is_some() && body.field(field).is_some() => {
+            ev.resolved_path.as_deref().unwrap_or_default()
+        }
+        _ => return body.field(field)?.as_str(),
     })
 }
 
 pub fn num_value(field: Field, ev: &Enriched) -> Option<u64> {
     let h = &ev.event.header;
-    Some(match (field, &ev.event.body) {
-        (Field::ProcPid, _) => h.pid.into(),
-        (Field::ProcPpid, _) => h.ppid.into(),
-        (Field::ProcUid, _) => h.uid.into(),
-        (Field::NetPort, Body::Connect(c)) => c.port.into(),
-        _ => return None,
+    Some(match field {
+        Field::ProcPid => h.pid.into(),
+        Field::ProcPpid => h.ppid.into(),
+        Field::ProcUid => h.uid.into(),
+        _ => return ev.event.body.field(field)?.as_num(),
     })
 }
 
 pub fn bool_value(field: Field, ev: &Enriched) -> Option<bool> {
-    let Body::Open(o) = &ev.event.body else { return None };
-    Some(match field {
-        Field::FileWrite => o.writes(),
-        Field::FileRead => o.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32,
-        Field::FileCreate => o.creates(),
-        _ => return None,
-    })
+    ev.event.body.field(field)?.as_bool()
 }
 
 /// Calls `f` on each value of a multi-valued field until it returns true.
 pub fn any_value(field: Field, ev: &Enriched, mut f: impl FnMut(&str) -> bool) -> bool {
-    match (field, &ev.event.body) {
-        (Field::ProcAexe, _) => ev.ancestors.iter().any(|a| f(&a.exe)),
-        (Field::ProcArgv, Body::Exec(x)) => x.argv.iter().any(|a| f(a)),
-        _ => false,
+    match field {
+        Field::ProcAexe => ev.ancestors.iter().any(|a| f(&a.exe)),
+        _ => match ev.event.body.field(field) {
+            Some(Value::Strs(items)) => items.iter().any(|a| f(a)),
+            _ => false,
+        },
     }
 }
 
@@ -290,16 +180,17 @@ pub fn render_into(field: Field, ev: &Enriched, out: &mut String) {
                 false
             });
         }
-        FieldType::Kind | FieldType::Str | FieldType::Addr => match (field, &ev.event.body) {
-            (Field::ProcArgs, Body::Exec(x)) => {
-                for (i, a) in x.argv.iter().enumerate() {
-                    if i > 0 {
-                        out.push(' ');
+        FieldType::Kind | FieldType::Str | FieldType::Addr => match field {
+            Field::ProcArgs => {
+                if let Some(Value::Strs(argv)) = ev.event.body.field(Field::ProcArgv) {
+                    for (i, a) in argv.iter().enumerate() {
+                        if i > 0 {
+                            out.push(' ');
+                        }
+                        out.push_str(a);
                     }
-                    out.push_str(a);
                 }
             }
-            (Field::ProcArgs, _) => {}
             _ => out.push_str(str_value(field, ev).unwrap_or_default()),
         },
     }
@@ -307,88 +198,23 @@ pub fn render_into(field: Field, ev: &Enriched, out: &mut String) {
 
 /// `(name, type, kinds, description)` of every field, for `agentmon rules fields`.
 pub fn catalogue() -> impl Iterator<Item = (&'static str, &'static str, String, &'static str)> {
-    CATALOGUE.iter().map(|f| {
-        let ty = match f.ty {
-            FieldType::Kind => "kind",
-            FieldType::Str => "string",
-            FieldType::Addr => "address",
-            FieldType::StrList => "strings",
-            FieldType::Num => "number",
-            FieldType::Bool => "boolean",
-        };
-        (f.name, ty, f.kinds.names(), f.doc)
-    })
+    CATALOGUE
+        .iter()
+        .map(|f| (f.name, f.ty.name(), kinds_of(f.field).names(), f.doc))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{CATALOGUE, Field, info, lookup};
-
-    const ALL: [Field; 24] = [
-        Field::EvtKind,
-        Field::ProcExe,
-        Field::ProcName,
-        Field::ProcArgs,
-        Field::ProcArgv,
-        Field::ProcPid,
-        Field::ProcPpid,
-        Field::ProcUid,
-        Field::ProcAexe,
-        Field::ProcPexe,
-        Field::FilePath,
-        Field::FileRawPath,
-        Field::FileWrite,
-        Field::FileRead,
-        Field::FileCreate,
-        Field::ExecPath,
-        Field::NetFamily,
-        Field::NetAddr,
-        Field::NetPort,
-        Field::MountSource,
-        Field::MountTarget,
-        Field::MountFstype,
-        Field::AgentName,
-        Field::AgentCgroup,
-    ];
-
-    /// Fails to compile when a variant is added without updating [`ALL`].
-    fn _exhaustive(f: Field) {
-        match f {
-            Field::EvtKind
-            | Field::ProcExe
-            | Field::ProcName
-            | Field::ProcArgs
-            | Field::ProcArgv
-            | Field::ProcPid
-            | Field::ProcPpid
-            | Field::ProcUid
-            | Field::ProcAexe
-            | Field::ProcPexe
-            | Field::FilePath
-            | Field::FileRawPath
-            | Field::FileWrite
-            | Field::FileRead
-            | Field::FileCreate
-            | Field::ExecPath
-            | Field::NetFamily
-            | Field::NetAddr
-            | Field::NetPort
-            | Field::MountSource
-            | Field::MountTarget
-            | Field::MountFstype
-            | Field::AgentName
-            | Field::AgentCgroup => {}
-        }
-    }
+    use super::{CATALOGUE, Field, KindSet, kinds_of};
 
     #[test]
-    fn catalogue_lists_every_field_once() {
-        assert_eq!(CATALOGUE.len(), ALL.len());
-        for f in ALL {
-            let entry = info(f);
-            assert_eq!(entry.field, f);
-            assert_eq!(lookup(entry.name).map(|e| e.field), Some(f));
+    fn every_field_is_carried_by_some_kind() {
+        for f in CATALOGUE {
+            assert_ne!(kinds_of(f.field), KindSet::NONE, "no kind carries {}", f.name);
         }
+        assert!(kinds_of(Field::FileWrite).contains(super::Kind::Open));
+        assert!(!kinds_of(Field::FileWrite).contains(super::Kind::Exec));
+        assert!(!KindSet::rules().contains(super::Kind::Fork));
     }
 
     #[test]

@@ -30,14 +30,13 @@ use std::{
 
 pub use alert::{Action, Alert, Priority};
 pub use error::{RuleError, RulesError};
-pub use fields::{Kind, catalogue as field_catalogue};
+pub use fields::{Kind, catalogue as field_catalogue, rule_kinds};
 pub use yaml::LineCol;
 
 use self::{
     compile::Compiler,
     error::{FileRef, Texts},
     eval::EventView,
-    fields::KINDS,
     prefilter::Facts,
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
@@ -54,8 +53,8 @@ pub struct Summary {
     pub macros: usize,
     pub sequences: usize,
     pub deny_rules: usize,
-    /// Enabled rules that can match each kind, in [`Kind`] order (exec, open, connect, mount).
-    pub per_kind: [usize; 4],
+    /// Enabled rules that can match each kind, by kind.
+    pub per_kind: std::collections::BTreeMap<Kind, usize>,
 }
 
 /// A compiled rule set.
@@ -64,7 +63,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Enabled rules to evaluate for each event kind, in file order, with the facts an event of that
     /// kind needs for the rule to match (or, for a sequence, to match any step).
-    by_kind: [Vec<(usize, Facts)>; 4],
+    by_kind: Vec<Vec<(usize, Facts)>>,
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
@@ -147,6 +146,7 @@ impl RuleSet {
     }
 
     fn index(&mut self) {
+        self.by_kind = (0..monitor_common::KIND_SLOTS).map(|_| Vec::new()).collect();
         self.summary.rules = self.rules.len();
         for (i, r) in self.rules.iter().enumerate() {
             if !r.enabled {
@@ -154,7 +154,7 @@ impl RuleSet {
             }
             self.summary.enabled += 1;
             let kinds: Vec<Kind> = match &r.matcher {
-                Matcher::Condition(by_kind) => KINDS.into_iter().filter(|k| by_kind[*k as usize].is_some()).collect(),
+                Matcher::Condition(by_kind) => by_kind.kinds().collect(),
                 Matcher::Sequence(s) => {
                     self.summary.sequences += 1;
                     s.kinds_used().collect()
@@ -162,11 +162,11 @@ impl RuleSet {
             };
             for k in kinds {
                 let need = match &r.matcher {
-                    Matcher::Condition(by_kind) => by_kind[k as usize].as_ref().map_or(Facts::NONE, |c| c.need),
+                    Matcher::Condition(by_kind) => by_kind.get(k).map_or(Facts::NONE, |c| c.need),
                     Matcher::Sequence(s) => s.need(k),
                 };
                 self.by_kind[k as usize].push((i, need));
-                self.summary.per_kind[k as usize] += 1;
+                *self.summary.per_kind.entry(k).or_default() += 1;
             }
         }
     }
@@ -174,7 +174,7 @@ impl RuleSet {
     /// Evaluates one event; returns an alert per matching rule (in file order). Fork, exit and deny
     /// events match nothing.
     pub fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
-        let Some(kind) = Kind::of(&ev.event.body) else {
+        let Some(kind) = fields::kind_of(&ev.event.body) else {
             return Vec::new();
         };
         let protected = if self.protected.is_empty() {
@@ -184,13 +184,16 @@ impl RuleSet {
         };
         let view = EventView::new(ev, protected);
         let mut alerts = Vec::new();
-        for &(i, need) in &self.by_kind[kind as usize] {
+        let Some(candidates) = self.by_kind.get(kind as usize) else {
+            return Vec::new();
+        };
+        for &(i, need) in candidates {
             if !view.facts.covers(need) {
                 continue;
             }
             let rule = &mut self.rules[i];
             let matched = match &mut rule.matcher {
-                Matcher::Condition(by_kind) => by_kind[kind as usize].as_ref().is_some_and(|c| c.matches(&view)),
+                Matcher::Condition(by_kind) => by_kind.get(kind).is_some_and(|c| c.matches(&view)),
                 Matcher::Sequence(seq) => seq.observe(kind, &view),
             };
             if matched {

@@ -239,7 +239,7 @@ mod tests {
             if let Some(set) = load(&text) {
                 let Matcher::Sequence(s) = &set.rules[0].matcher else { panic!("a sequence") };
                 for ev in &events() {
-                    let (Some(k), facts) = (Kind::of(&ev.event.body), EventView::new(ev, &[]).facts) else { continue };
+                    let (Some(k), facts) = (crate::rules::fields::kind_of(&ev.event.body), EventView::new(ev, &[]).facts) else { continue };
                     if a.holds(ev) || b.holds(ev) {
                         prop_assert!(facts.covers(s.need(k)), "{}; {}: {:?} lacks {:?}", a.text(), b.text(), facts, s.need(k));
                     }
@@ -255,7 +255,7 @@ mod tests {
         let Matcher::Condition(by_kind) = &set.rules[0].matcher else {
             panic!("a condition")
         };
-        let need = by_kind[1].as_ref().map(|c| c.need).expect("applies to opens");
+        let need = by_kind.get(Kind::Open).map(|c| c.need).expect("applies to opens");
         let covered: Vec<bool> = events
             .iter()
             .map(|e| EventView::new(e, &[]).facts.covers(need))

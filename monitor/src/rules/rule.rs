@@ -5,7 +5,7 @@ use super::{
     cond::{Cond, applicable_kinds, specialize},
     deny,
     error::{Loc, RuleError, TextId, Texts},
-    fields::{self, FieldType, KINDS, KindSet},
+    fields::{self, FieldType, KindSet, PerKind},
     format::Template,
     prefilter::KindCond,
     sequence::{Sequence, Step},
@@ -30,7 +30,7 @@ pub struct RuleMeta {
 #[derive(Debug)]
 pub enum Matcher {
     /// Condition per event kind (`None`: the rule never matches that kind).
-    Condition([Option<KindCond>; 4]),
+    Condition(PerKind<KindCond>),
     Sequence(Sequence),
 }
 
@@ -95,8 +95,8 @@ fn with_exceptions(cond: Cond, exceptions: &[Cond]) -> Cond {
     }
 }
 
-fn per_kind(cond: &Cond, kinds: KindSet) -> [Option<KindCond>; 4] {
-    KINDS.map(|k| kinds.contains(k).then(|| KindCond::new(specialize(cond, k))))
+fn per_kind(cond: &Cond, kinds: KindSet) -> PerKind<KindCond> {
+    PerKind::from_fn(kinds, |k| KindCond::new(specialize(cond, k)))
 }
 
 fn condition_matcher(

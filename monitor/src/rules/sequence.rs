@@ -26,7 +26,7 @@ type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 
 use super::{
     eval::EventView,
-    fields::{Field, Kind, render, str_value},
+    fields::{Field, Kind, PerKind, render, str_value},
     prefilter::{Facts, KindCond},
 };
 
@@ -44,7 +44,7 @@ const SLACK: usize = 32;
 #[derive(Debug)]
 pub struct Step {
     /// The step's condition specialised per event kind (`None`: never matches that kind).
-    pub by_kind: [Option<KindCond>; 4],
+    pub by_kind: PerKind<KindCond>,
     /// Fields that must equal the previous step's values.
     pub same: Vec<Field>,
 }
@@ -100,16 +100,14 @@ impl Sequence {
     }
 
     pub fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
-        super::fields::KINDS
-            .into_iter()
-            .filter(|k| self.steps.iter().any(|s| s.by_kind[*k as usize].is_some()))
+        super::fields::rule_kinds().filter(|k| self.steps.iter().any(|s| s.by_kind.get(*k).is_some()))
     }
 
     /// Facts an event of this kind needs to match any step (an event without them changes nothing).
     pub fn need(&self, kind: Kind) -> Facts {
         self.steps
             .iter()
-            .filter_map(|s| s.by_kind[kind as usize].as_ref())
+            .filter_map(|s| s.by_kind.get(kind))
             .map(|c| c.need)
             .reduce(Facts::intersection)
             .unwrap_or(Facts::NONE)
@@ -287,7 +285,7 @@ impl Partials {
 }
 
 fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
-    step.by_kind[kind as usize].as_ref().is_some_and(|c| c.matches(v))
+    step.by_kind.get(kind).is_some_and(|c| c.matches(v))
 }
 
 /// Values of a step's `same` fields as one string: the value itself for a single field (the usual

@@ -9,7 +9,7 @@ use super::{
 use crate::{
     enrich::Enriched,
     event::{Body, ConnectInfo, ExecInfo, Family, MountInfo, OpenInfo},
-    rules::{RuleSet, eval::EventView, fields::Kind, rule::Matcher, tests::enriched},
+    rules::{RuleSet, eval::EventView, rule::Matcher, tests::enriched},
 };
 
 impl Sequence {
@@ -61,7 +61,7 @@ fn compile(text: &str) -> Sequence {
 }
 
 fn observe(seq: &mut Sequence, ev: &Enriched) -> bool {
-    let kind = Kind::of(&ev.event.body).expect("an event kind rules apply to");
+    let kind = crate::rules::fields::kind_of(&ev.event.body).expect("an event kind rules apply to");
     seq.observe(kind, &EventView::new(ev, &[]))
 }
 
@@ -465,7 +465,7 @@ proptest! {
                     model.forget(&ev.agent);
                     continue;
                 }
-                let kind = Kind::of(&ev.event.body).expect("a rule event kind");
+                let kind = crate::rules::fields::kind_of(&ev.event.body).expect("a rule event kind");
                 let view = EventView::new(&ev, &[]);
                 let fired = seq.observe(kind, &view);
                 let want = model.observe(&seq.steps, kind, &view);

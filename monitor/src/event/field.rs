@@ -1,0 +1,155 @@
+//! The facts an event exposes to rules: every field name a condition can use, its type and meaning.
+//!
+//! Fields marked `common` exist on every event (the process, the agent: filled by the enrich stage).
+//! The others belong to event kinds: each kind lists the ones it carries ([`super::KindInfo::FIELDS`])
+//! and reads them ([`super::KindInfo::field`]), so a field such as `file.path` means the same on every
+//! kind that has it. The rule engine (`crate::rules`) compiles names to [`Field`]s once.
+
+/// How a field's values compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// `evt.kind`: resolved at compile time.
+    Kind,
+    Str,
+    /// A string that may be an IP address (`net.addr`): also supports `in_cidr`.
+    Addr,
+    /// Several strings; an operator matches if it matches any of them.
+    StrList,
+    Num,
+    Bool,
+}
+
+impl FieldType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Kind => "kind",
+            FieldType::Str => "string",
+            FieldType::Addr => "address",
+            FieldType::StrList => "strings",
+            FieldType::Num => "number",
+            FieldType::Bool => "boolean",
+        }
+    }
+}
+
+/// A kind field's value, borrowed from the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    Str(&'a str),
+    Num(u64),
+    Bool(bool),
+    Strs(&'a [String]),
+}
+
+impl<'a> Value<'a> {
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_num(self) -> Option<u64> {
+        match self {
+            Value::Num(n) => Some(n),
+            _ => None,
+        }
+    }
+    pub fn as_bool(self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn as_strs(self) -> Option<&'a [String]> {
+        match self {
+            Value::Strs(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Declares [`Field`] and its catalogue: `Variant = "name", Type, common, "meaning";`.
+macro_rules! fields {
+    ($($variant:ident = $name:literal, $ty:ident, $common:literal, $doc:literal;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Field {
+            $($variant,)*
+        }
+
+        /// Every field, in declaration order (its index is `Field as usize`).
+        pub const CATALOGUE: &[FieldInfo] = &[
+            $(FieldInfo {
+                name: $name,
+                field: Field::$variant,
+                ty: FieldType::$ty,
+                common: $common,
+                doc: $doc,
+            },)*
+        ];
+    };
+}
+
+/// One field of the catalogue.
+pub struct FieldInfo {
+    pub name: &'static str,
+    pub field: Field,
+    pub ty: FieldType,
+    /// On every event (process and agent facts), not only on the kinds that list it.
+    pub common: bool,
+    pub doc: &'static str,
+}
+
+fields! {
+    EvtKind = "evt.kind", Kind, true, "the event kind (exec, open, connect, mount, …)";
+    ProcExe = "proc.exe", Str, true, "executable of the process";
+    ProcName = "proc.name", Str, true, "command name (comm, at most 15 characters)";
+    ProcArgs = "proc.args", Str, false, "argv joined with spaces";
+    ProcArgv = "proc.argv", StrList, false, "each argv element";
+    ProcPid = "proc.pid", Num, true, "process id";
+    ProcPpid = "proc.ppid", Num, true, "parent process id";
+    ProcUid = "proc.uid", Num, true, "user id";
+    ProcAexe = "proc.aexe", StrList, true, "executables of all ancestors";
+    ProcPexe = "proc.pexe", Str, true, "executable of the parent";
+    FilePath = "file.path", Str, false, "resolved path (open, exec), else the raw path";
+    FileRawPath = "file.raw_path", Str, false, "path as passed to the syscall";
+    FileWrite = "file.write", Bool, false, "opened for writing";
+    FileRead = "file.read", Bool, false, "opened for reading";
+    FileCreate = "file.create", Bool, false, "opened with O_CREAT";
+    ExecPath = "exec.path", Str, false, "resolved path of the executed file";
+    NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
+    NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
+    NetPort = "net.port", Num, false, "destination port";
+    MountSource = "mount.source", Str, false, "mount source";
+    MountTarget = "mount.target", Str, false, "mount point";
+    MountFstype = "mount.fstype", Str, false, "filesystem type";
+    AgentName = "agent.name", Str, true, "name of the watched agent";
+    AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
+}
+
+impl Field {
+    pub fn info(self) -> &'static FieldInfo {
+        &CATALOGUE[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<Field> {
+        CATALOGUE.iter().find(|f| f.name == name).map(|f| f.field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CATALOGUE;
+
+    #[test]
+    fn the_catalogue_is_in_variant_order_and_names_are_unique() {
+        for (i, f) in CATALOGUE.iter().enumerate() {
+            assert_eq!(f.field as usize, i, "{}", f.name);
+            assert_eq!(
+                CATALOGUE.iter().filter(|g| g.name == f.name).count(),
+                1,
+                "{} twice",
+                f.name
+            );
+        }
+    }
+}
