@@ -2,7 +2,10 @@
 //! next intact one; with `--no-resync` it stops there.
 use std::process::Command;
 
-use agentmon::record::{FrameKind, FrameReader, ReaderOptions, format::FRAME_HEADER_LEN};
+use agentmon::record::{
+    FrameReader, ReaderOptions,
+    format::{EntryKind, FRAME_HEADER_LEN},
+};
 
 fn cat(log: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_agentmon"))
@@ -33,19 +36,20 @@ fn cat_resynchronises_unless_told_not_to() {
         .output()
         .unwrap();
     assert!(st.status.success());
-    // (offset, kinds of its records) of every frame: an event per batch.
+    // (offset, kinds of its entries) of every frame: an event per batch.
     let mut frames = Vec::new();
     let mut r = FrameReader::open(&log, ReaderOptions::default()).unwrap();
     while let Some(f) = r.next_frame() {
         let f = f.unwrap();
-        let kinds: Vec<FrameKind> = f.entries().map(|e| e.unwrap().kind).collect();
+        let kinds: Vec<EntryKind> = f.entries().map(|e| e.unwrap().kind).collect();
         frames.push((f.offset, kinds));
     }
     assert!(frames.len() > 200, "one frame per drain");
     let k = (100..frames.len())
-        .find(|&i| frames[i].1.contains(&FrameKind::Event))
+        .find(|&i| frames[i].1.contains(&EntryKind::Event))
         .unwrap();
-    let records_in = |frames: &[(u64, Vec<FrameKind>)]| frames.iter().map(|f| f.1.len()).sum::<usize>();
+    // A batch holds one record per entry (never none); the header and the trailer are one each.
+    let records_in = |frames: &[(u64, Vec<EntryKind>)]| frames.iter().map(|f| f.1.len().max(1)).sum::<usize>();
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[frames[k].0 as usize + FRAME_HEADER_LEN + 1] ^= 1;
     std::fs::write(&log, &bytes).unwrap();

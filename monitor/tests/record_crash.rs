@@ -10,7 +10,7 @@ use std::{
 };
 
 use agentmon::record::{
-    FrameReader, ReaderOptions, Record, reader::decode_record, synth::synthetic_event, verify::verify_file,
+    FrameReader, ReaderOptions, Record, reader::decode_entry, synth::synthetic_event, verify::verify_file,
 };
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -72,12 +72,8 @@ fn kill_9_loses_at_most_the_frame_being_written() {
                     end_of_last = f.offset + f.header.frame_len() as u64;
                     for entry in f.entries() {
                         let entry = entry.unwrap();
-                        if entry.kind != agentmon::record::FrameKind::Header
-                            && entry.kind != agentmon::record::FrameKind::Trailer
-                        {
-                            last_id = entry.id;
-                        }
-                        if let Record::Event(e) = decode_record(entry.kind, entry.payload, &mut contexts).unwrap() {
+                        last_id = entry.id;
+                        if let Record::Event(e) = decode_entry(entry.kind, entry.payload, &mut contexts).unwrap() {
                             assert_eq!(json(&*e), json(&synthetic_event(events)));
                             events += 1;
                         }

@@ -16,9 +16,9 @@ use crate::{
     outputs::format::event_text,
     pipeline::Pipeline,
     record::{
-        self, FrameKind, LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
+        self, LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
         decoder::EventDecoder,
-        format::FrameError,
+        format::{EntryKind, FrameError},
         proto,
         reader::FrameReader,
         verify::{self, expand_rotations},
@@ -499,12 +499,12 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                     }
                 };
                 match entry.kind {
-                    FrameKind::Context => {
+                    EntryKind::Context => {
                         if dec.define_context(entry.payload).is_err() {
                             s.problems += 1;
                         }
                     }
-                    FrameKind::Event => {
+                    EntryKind::Event => {
                         s.events += 1;
                         if dec.decode(entry.payload).is_err() {
                             s.problems += 1;
@@ -518,12 +518,10 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                                 s.events_by_agent.insert(e.agent.clone(), 1);
                             }
                         }
-                        if let Some(t) = dec.time_ns() {
-                            first_ns = first_ns.min(t);
-                            last_ns = last_ns.max(t);
-                        }
+                        first_ns = first_ns.min(dec.time_ns());
+                        last_ns = last_ns.max(dec.time_ns());
                     }
-                    FrameKind::Alert => {
+                    EntryKind::Alert => {
                         s.alerts += 1;
                         if let Ok(a) = proto::Alert::decode(entry.payload) {
                             let prio = convert::priority_from_proto(a.priority)
@@ -533,12 +531,11 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                             *s.alerts_by_rule.entry(a.rule).or_default() += 1;
                         }
                     }
-                    FrameKind::Drops => {
+                    EntryKind::Drops => {
                         if let Ok(d) = proto::Drops::decode(entry.payload) {
                             s.lost_events += d.lost;
                         }
                     }
-                    FrameKind::Header | FrameKind::Trailer | FrameKind::Batch => {}
                 }
             }
         }

@@ -1,11 +1,11 @@
 //! Forensic recording and replay.
 //!
 //! A log is a chain of frames (layout in [`format`] and `docs/RECORDING.md`): a header frame, then
-//! batch frames holding the enriched events, their process contexts, alerts and drop notices
-//! ([`batch`]; formats 1 and 2 had a frame per record), then a trailer when closed. Payloads are
-//! protobuf messages from `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own
-//! types in [`convert`]. Every frame carries CRC32C checksums and a hash chained to the previous
-//! frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
+//! batch frames holding the enriched events, their process contexts ([`context`]), alerts and drop
+//! notices ([`batch`]), then a trailer when closed. Records are protobuf messages from
+//! `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own types in [`convert`].
+//! Every frame carries CRC32C checksums and a hash chained to the previous frame, so corruption,
+//! truncation, removal and reordering are detected ([`verify`]).
 //!
 //! - [`writer::Recorder`] appends to a log (one `write(2)` per batch, size-based rotation).
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).

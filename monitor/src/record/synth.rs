@@ -9,7 +9,7 @@ use prost::Message;
 use super::{
     RecordError, Recorder, RecorderOptions,
     decoder::EventDecoder,
-    format::{FrameError, FrameKind},
+    format::{EntryKind, FrameError},
     proto,
     reader::{FrameReader, ReaderOptions},
 };
@@ -541,10 +541,10 @@ pub fn measure_replay_throughput(path: &Path) -> Result<ThroughputReport, Record
             frames += 1;
             for e in f.entries() {
                 let e = e?;
-                if pass == 2 && e.kind == FrameKind::Context {
+                if pass == 2 && e.kind == EntryKind::Context {
                     dec.define_context(e.payload).map_err(|err| bad(e.offset, err))?;
                 }
-                if e.kind != FrameKind::Event {
+                if e.kind != EntryKind::Event {
                     continue;
                 }
                 events += 1;
@@ -576,8 +576,8 @@ pub fn measure_replay_throughput(path: &Path) -> Result<ThroughputReport, Record
         let f = f?;
         for e in f.entries() {
             let e = e?;
-            if matches!(e.kind, FrameKind::Context | FrameKind::Event) {
-                payloads.push((e.kind == FrameKind::Context, e.payload.to_vec()));
+            if matches!(e.kind, EntryKind::Context | EntryKind::Event) {
+                payloads.push((e.kind == EntryKind::Context, e.payload.to_vec()));
             }
         }
     }
