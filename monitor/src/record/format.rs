@@ -41,7 +41,7 @@ pub const ZERO_HASH: ChainHash = [0; 32];
 
 /// What a frame's payload is. (The numbers are shared with [`EntryKind`], so a kind byte never
 /// means two things.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FrameKind {
     /// `LogHeader`: first frame of every file.
@@ -53,13 +53,10 @@ pub enum FrameKind {
 }
 
 impl FrameKind {
+    const ALL: [Self; 3] = [Self::Header, Self::Trailer, Self::Batch];
+
     pub fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            1 => Self::Header,
-            5 => Self::Trailer,
-            7 => Self::Batch,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 
     pub fn name(self) -> &'static str {
@@ -71,29 +68,25 @@ impl FrameKind {
     }
 }
 
-/// What a record (an entry of a batch frame) is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What a record (an entry of a batch frame) is: the protobuf message its bytes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum EntryKind {
-    /// `Event`: one enriched event.
+    /// One enriched event.
     Event = 2,
-    /// `Alert`: one verdict.
+    /// One verdict.
     Alert = 3,
-    /// `Drops`: events lost in the ring buffer.
+    /// Events lost in the ring buffer.
     Drops = 4,
-    /// `Context`: process fields shared by the events that follow.
+    /// Process fields shared by the events that follow.
     Context = 6,
 }
 
 impl EntryKind {
+    const ALL: [Self; 4] = [Self::Event, Self::Alert, Self::Drops, Self::Context];
+
     pub fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            2 => Self::Event,
-            3 => Self::Alert,
-            4 => Self::Drops,
-            6 => Self::Context,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 }
 
