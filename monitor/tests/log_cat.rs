@@ -2,9 +2,12 @@
 //! next intact one; with `--no-resync` it stops there.
 use std::process::Command;
 
-use agentmon::record::{
-    FrameReader, ReaderOptions,
-    format::{EntryKind, FRAME_HEADER_LEN},
+use agentmon::{
+    enrich::synthetic::every_kind,
+    record::{
+        FrameReader, ReaderOptions, Recorder, RecorderOptions,
+        format::{EntryKind, FRAME_HEADER_LEN},
+    },
 };
 
 fn cat(log: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
@@ -29,13 +32,13 @@ fn cat(log: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, S
 fn cat_resynchronises_unless_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("t.agentlog");
-    let st = Command::new(env!("CARGO_BIN_EXE_agentmon"))
-        .args(["log", "bench-gen", "--mix", "uniform", "--drain", "1"])
-        .arg(&log)
-        .arg("200")
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    // 200 events of every kind in turn, a batch each (as when they come one per ring-buffer drain).
+    let mut rec = Recorder::create(&log, RecorderOptions::default()).unwrap();
+    for i in 0..200 {
+        rec.record_event(&every_kind(i)).unwrap();
+        rec.end_batch().unwrap();
+    }
+    rec.close().unwrap();
     // (offset, kinds of its entries) of every frame: an event per batch.
     let mut frames = Vec::new();
     let mut r = FrameReader::open(&log, ReaderOptions::default()).unwrap();

@@ -216,12 +216,12 @@ impl ContextTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::synth::synthetic_event;
+    use crate::enrich::synthetic::every_kind;
 
     #[test]
     fn a_process_gets_one_context_until_it_changes_or_is_refreshed() {
         let mut cache = ContextCache::default();
-        let ev = synthetic_event(0);
+        let ev = every_kind(0);
         let first = cache.context_for(&ev, 1_000, 0);
         assert_eq!(first.id, 1);
         assert!(first.define.is_some());
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn slots_wrap_and_evict_their_previous_owner() {
         let mut cache = ContextCache::default();
-        let mut ev = synthetic_event(0);
+        let mut ev = every_kind(0);
         for pid in 0..MAX_CONTEXTS + 1 {
             ev.event.header.pid = 10_000 + pid;
             let r = cache.context_for(&ev, 0, 0);

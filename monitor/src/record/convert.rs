@@ -471,7 +471,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::record::{context::ContextCache, synth};
+    use crate::{enrich::synthetic, record::context::ContextCache};
 
     /// Through the form an alert embeds.
     fn roundtrip(e: &Enriched) -> Enriched {
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn every_body_kind_round_trips() {
-        let events = synth::every_kind();
+        let events: Vec<_> = (0..8).map(synthetic::every_kind).collect();
         let kinds: std::collections::BTreeSet<_> = events.iter().map(|e| e.event.body.kind_name()).collect();
         assert_eq!(kinds.len(), 8, "{kinds:?}");
         for e in &events {
@@ -515,7 +515,7 @@ mod tests {
 
     #[test]
     fn times_are_recorded_as_instants() {
-        let mut e = synth::every_kind().remove(0);
+        let mut e = synthetic::every_kind(0);
         for (text, back) in [
             ("2026-11-26T19:26:37.123456Z", "2026-11-26T19:26:37.123456Z"),
             // The live clock renders µs; a finer time keeps its instant, rendered to the µs.
@@ -537,7 +537,7 @@ mod tests {
             same(e, &roundtrip(e));
             same(e, &entry_roundtrip(e));
         };
-        let mut e = synth::every_kind().remove(0);
+        let mut e = synthetic::every_kind(0);
         e.resolved_path = None;
         e.ancestors.clear();
         e.exe.clear();
@@ -580,7 +580,7 @@ mod tests {
 
     #[test]
     fn alerts_round_trip_by_reference_and_embedded() {
-        let ev = synth::every_kind().remove(1);
+        let ev = synthetic::every_kind(1);
         for (i, priority) in [
             Priority::Emergency,
             Priority::Alert,
@@ -619,7 +619,7 @@ mod tests {
 
     #[test]
     fn rejects_what_the_schema_allows_but_agentmon_cannot_hold() {
-        let mut p = embedded_event_to_proto(&synth::every_kind().remove(0));
+        let mut p = embedded_event_to_proto(&synthetic::every_kind(0));
         p.body = Some(proto::event::Body::Connect(proto::Connect {
             family: proto::Family::Inet as i32,
             addr: String::new(),

@@ -471,10 +471,60 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::record::{
-        context::ContextCache,
-        synth::{AgentSession, synthetic_event},
+    use crate::{
+        enrich::synthetic::{self, Process, every_kind},
+        record::context::ContextCache,
     };
+
+    /// `n` events shaped like a recorded agent's: tool calls (fork, exec, opens of varied paths, a
+    /// write now and then, sometimes a connect, exit) of successive child processes.
+    fn recorded_shapes(n: usize) -> Vec<Enriched> {
+        let (mut out, mut t) = (Vec::with_capacity(n), 5_000_000_000u64);
+        let main = Process {
+            pid: 1000,
+            agent: "coder".into(),
+            ..Process::default()
+        };
+        for i in 0u32.. {
+            let child = Process {
+                pid: 2000 + i,
+                ppid: 1000,
+                comm: "git".into(),
+                exe: "/usr/bin/git".into(),
+                ancestors: vec![synthetic::ancestor(1000, "/usr/bin/python3")],
+                ..main.clone()
+            };
+            let mut calls = vec![
+                (&main, synthetic::fork(child.pid)),
+                (
+                    &child,
+                    synthetic::exec("/usr/bin/git", vec!["git".into(), "status".into()]),
+                ),
+            ];
+            for k in 0..i % 40 {
+                let flags = if k % 7 == 0 {
+                    libc::O_WRONLY | libc::O_CREAT
+                } else {
+                    libc::O_RDONLY
+                };
+                calls.push((&child, synthetic::open(&format!("/usr/lib/python3.12/m{k}.py"), flags)));
+            }
+            if i % 5 == 0 {
+                calls.push((&child, synthetic::connect(Family::Inet, "140.82.121.4", 443)));
+            }
+            calls.push((&child, synthetic::exit(0)));
+            for (who, body) in calls {
+                t += 2_000 + u64::from(i) * 7_919 % 40_000;
+                let mut ev = who.event(t, body);
+                ev.time = synthetic::wall_time(t);
+                out.push(ev);
+                if out.len() == n {
+                    return out;
+                }
+            }
+        }
+        out
+    }
 
     /// Encodes `events` as a writer would: (is a context, payload) of each Context and Event entry.
     fn frames(events: impl IntoIterator<Item = Enriched>) -> Vec<(bool, Vec<u8>)> {
@@ -532,12 +582,11 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_prost_on_recorded_shapes() {
-        let session: Vec<Enriched> = AgentSession::default().take(5_000).collect();
         let mut dec = EventDecoder::default();
-        let fast = feed(&mut dec, &frames(session)).unwrap();
+        let fast = feed(&mut dec, &frames(recorded_shapes(5_000))).unwrap();
         assert!(fast > 4_900, "the usual events take the fast path ({fast})");
         let mut dec = EventDecoder::default();
-        feed(&mut dec, &frames((0..64).map(synthetic_event))).unwrap();
+        feed(&mut dec, &frames((0..64).map(every_kind))).unwrap();
     }
 
     fn arb_event() -> impl Strategy<Value = Enriched> {
@@ -561,7 +610,7 @@ mod tests {
         )
             .prop_map(
                 |(i, (pid, tid, ktime, comm, exe), (path, argv, fd, flags, port), (resolved, raw, k2, fl))| {
-                    let mut ev = synthetic_event(i);
+                    let mut ev = every_kind(i);
                     let h = &mut ev.event.header;
                     (h.pid, h.tid, h.ktime_ns, h.comm) = (pid, tid, ktime.max(k2), comm);
                     (h.truncated, h.read_failed, h.denied) = (fl[0], fl[1], fl[2]);
@@ -596,7 +645,7 @@ mod tests {
             insert in proptest::collection::vec(any::<u8>(), 0..6),
             at in any::<prop::sample::Index>(),
         ) {
-            let all = frames(AgentSession::default().take(40));
+            let all = frames(recorded_shapes(40));
             let mut dec = EventDecoder::default();
             for (is_context, payload) in &all {
                 if *is_context {

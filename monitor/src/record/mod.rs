@@ -10,7 +10,6 @@
 //! - [`writer::Recorder`] appends to a log (one `write(2)` per batch, size-based rotation).
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
 //! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
-//! - [`synth`] makes synthetic logs for tests and benchmarks.
 pub mod batch;
 pub mod context;
 pub mod convert;
@@ -20,7 +19,6 @@ pub mod live;
 pub mod proto;
 pub mod reader;
 pub mod replay;
-pub mod synth;
 pub mod verify;
 mod wire;
 pub mod writer;
@@ -30,7 +28,6 @@ pub use format::{ChainHash, FrameError, FrameKind, Problem};
 pub use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
 pub use replay::{Evaluator, ReplayOptions, ReplayStats};
-pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};
 pub use writer::{Recorder, RecorderOptions};
 
 use thiserror::Error;

@@ -7,11 +7,14 @@ use super::{
     format::{self, EntryKind, FRAME_HEADER_LEN, FrameKind, Problem},
     reader::{FrameReader, Located, ReaderOptions, Record, RecordReader},
     replay::{self, ReplayOptions, ReplayStats, Source},
-    synth::{synthetic_alert, synthetic_event},
     verify::{self, verify_file, verify_files, with_rotations},
     *,
 };
-use crate::{enrich::Enriched, event::Body, rules::Alert};
+use crate::{
+    enrich::{Enriched, synthetic::every_kind},
+    event::Body,
+    rules::Alert,
+};
 
 const N: u64 = 2_000;
 
@@ -22,11 +25,11 @@ fn write_log(dir: &Path, n: u64) -> PathBuf {
     let path = dir.join("t.agentlog");
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     for i in 0..n {
-        let ev = synthetic_event(i);
+        let ev = every_kind(i);
         let seq = rec.record_event(&ev).unwrap();
         rec.end_batch().unwrap();
         if i % 10 == 0 {
-            rec.record_alert(&synthetic_alert(&ev), seq).unwrap();
+            rec.record_alert(&Alert::synthetic(&ev), seq).unwrap();
         }
     }
     rec.record_drops(3, 3).unwrap();
@@ -94,7 +97,7 @@ fn round_trip_many_events_of_every_kind() {
                 assert!(h.start_time_unix_ns > 0);
             }
             Record::Event(e) => {
-                assert_eq!(json(&e), json(&synthetic_event(events)));
+                assert_eq!(json(&e), json(&every_kind(events)));
                 *kinds.entry(e.event.body.kind_name()).or_insert(0) += 1;
                 events += 1;
                 last_event_seq = loc.seq;
@@ -102,11 +105,11 @@ fn round_trip_many_events_of_every_kind() {
             Record::Alert(a) => {
                 assert_eq!(a.event_seq, last_event_seq, "alert names its event's id");
                 assert!(a.event.is_none());
-                let ev = synthetic_event(events - 1);
+                let ev = every_kind(events - 1);
                 let back = convert::alert_from_proto(*a, Some(ev.clone())).unwrap();
                 assert_eq!(
                     serde_json::to_value(&back).unwrap(),
-                    serde_json::to_value(synthetic_alert(&ev)).unwrap()
+                    serde_json::to_value(Alert::synthetic(&ev)).unwrap()
                 );
                 alerts += 1;
             }
@@ -139,17 +142,17 @@ fn a_batch_is_written_when_full_and_at_once_after_an_alert_or_drop_notice() {
         ..RecorderOptions::default()
     };
     let mut rec = Recorder::create(&path, opts).unwrap();
-    let first = rec.record_event(&synthetic_event(0)).unwrap();
+    let first = rec.record_event(&every_kind(0)).unwrap();
     assert_eq!(rec.written_id(), 0, "an event waits for the end of its batch");
-    let ev = synthetic_event(1);
+    let ev = every_kind(1);
     let id = rec.record_event(&ev).unwrap();
-    rec.record_alert(&synthetic_alert(&ev), id).unwrap();
+    rec.record_alert(&Alert::synthetic(&ev), id).unwrap();
     assert!(rec.written_id() > id, "the alert went out with its batch");
-    rec.record_event(&synthetic_event(2)).unwrap();
+    rec.record_event(&every_kind(2)).unwrap();
     rec.record_drops(1, 1).unwrap();
     let after_drops = rec.written_id();
     for i in 3..2_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     assert!(rec.written_id() > after_drops + 1_000, "full batches are written");
     rec.close().unwrap();
@@ -223,7 +226,7 @@ fn a_damaged_file_header_costs_only_itself() {
     let path = dir.path().join("big.agentlog");
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     for i in 0..60_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     rec.close().unwrap();
     assert!(frames_of(&path).len() > 40);
@@ -405,7 +408,7 @@ fn rotation_links_files_into_one_chain() {
     };
     let mut rec = Recorder::create(&base, opts).unwrap();
     for i in 0..1_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     rec.close().unwrap();
     let files = with_rotations(&base);
@@ -456,7 +459,7 @@ struct MetadataRule;
 impl replay::Evaluator for MetadataRule {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
         match &ev.event.body {
-            Body::Connect(c) if c.addr == "169.254.169.254" => vec![synthetic_alert(ev)],
+            Body::Connect(c) if c.addr == "169.254.169.254" => vec![Alert::synthetic(ev)],
             _ => Vec::new(),
         }
     }
@@ -488,13 +491,13 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
         agent: Some("coder".into()),
         ..Default::default()
     });
-    let coder = (0..700).filter(|i| synthetic_event(*i).agent == "coder").count() as u64;
+    let coder = (0..700).filter(|i| every_kind(*i).agent == "coder").count() as u64;
     assert!(coder > 100 && coder < 600);
     assert_eq!(stats.replayed, coder);
     assert!(alerts.iter().all(|a| a.event.agent == "coder"));
 
     // Time window: events 100..200 (synthetic events are 1 µs apart).
-    let t = |i| convert::parse_time_ns(&synthetic_event(i).time).unwrap();
+    let t = |i| convert::parse_time_ns(&every_kind(i).time).unwrap();
     let (stats, _) = run(&ReplayOptions {
         since_ns: Some(t(100)),
         until_ns: Some(t(200)),
@@ -513,7 +516,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
         |_| {},
     );
     assert_eq!((stats.alerts, recorded.len()), (70, 70));
-    assert_eq!(json(&recorded[3].event), json(&synthetic_event(30)));
+    assert_eq!(json(&recorded[3].event), json(&every_kind(30)));
 }
 
 #[test]
@@ -583,7 +586,7 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     // refreshed every CONTEXT_REFRESH_RECORDS records.
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     let n = format::CONTEXT_REFRESH_RECORDS * 2;
-    let mut ev = synthetic_event(1);
+    let mut ev = every_kind(1);
     for i in 0..n {
         ev.event.header.ktime_ns += 1_000;
         ev.time = convert::format_time_ns(1_795_651_200_000_000_000 + i as i64 * 1_000);
