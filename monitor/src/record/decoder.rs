@@ -471,59 +471,12 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::{
-        enrich::synthetic::{self, Process, every_kind},
-        record::context::ContextCache,
-    };
+    use crate::{enrich::synthetic::every_kind, record::context::ContextCache};
 
-    /// `n` events shaped like a recorded agent's: tool calls (fork, exec, opens of varied paths, a
-    /// write now and then, sometimes a connect, exit) of successive child processes.
+    /// `n` events of the kinds a recorded agent's log is made of (exec, open, connect, fork, exit).
     fn recorded_shapes(n: usize) -> Vec<Enriched> {
-        let (mut out, mut t) = (Vec::with_capacity(n), 5_000_000_000u64);
-        let main = Process {
-            pid: 1000,
-            agent: "coder".into(),
-            ..Process::default()
-        };
-        for i in 0u32.. {
-            let child = Process {
-                pid: 2000 + i,
-                ppid: 1000,
-                comm: "git".into(),
-                exe: "/usr/bin/git".into(),
-                ancestors: vec![synthetic::ancestor(1000, "/usr/bin/python3")],
-                ..main.clone()
-            };
-            let mut calls = vec![
-                (&main, synthetic::fork(child.pid)),
-                (
-                    &child,
-                    synthetic::exec("/usr/bin/git", vec!["git".into(), "status".into()]),
-                ),
-            ];
-            for k in 0..i % 40 {
-                let flags = if k % 7 == 0 {
-                    libc::O_WRONLY | libc::O_CREAT
-                } else {
-                    libc::O_RDONLY
-                };
-                calls.push((&child, synthetic::open(&format!("/usr/lib/python3.12/m{k}.py"), flags)));
-            }
-            if i % 5 == 0 {
-                calls.push((&child, synthetic::connect(Family::Inet, "140.82.121.4", 443)));
-            }
-            calls.push((&child, synthetic::exit(0)));
-            for (who, body) in calls {
-                t += 2_000 + u64::from(i) * 7_919 % 40_000;
-                let mut ev = who.event(t, body);
-                ev.time = synthetic::wall_time(t);
-                out.push(ev);
-                if out.len() == n {
-                    return out;
-                }
-            }
-        }
-        out
+        let usual = |e: &Enriched| !matches!(e.event.body, Body::Mount(_) | Body::Deny(_) | Body::Chdir(_));
+        (0..).map(every_kind).filter(usual).take(n).collect()
     }
 
     /// Encodes `events` as a writer would: (is a context, payload) of each Context and Event entry.
