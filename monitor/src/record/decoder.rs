@@ -1,4 +1,4 @@
-//! Replay's hot path: event frames decoded into one reused [`Enriched`].
+//! Replay's hot path: event entries decoded into one reused [`Enriched`].
 //!
 //! An event entry is small (its process fields are in a context record), so what remains is to avoid
 //! rebuilding the process fields for every event: they are copied into the reused event only

@@ -333,7 +333,7 @@ fn removed_and_swapped_frames_are_found() {
     let rep = verify_bytes(dir.path(), &b);
     assert_eq!(first(&rep), (frames[70].0, Problem::Chain));
 
-    // Drop the last event frames and the trailer together: a log that ends early, no damage.
+    // Drop the last batches and the trailer together: a log that ends early, no damage.
     let n = frames.len();
     let rep = verify_bytes(dir.path(), &orig[..frames[n - 3].0 as usize]);
     assert!(rep.intact() && !rep.complete());
@@ -575,7 +575,7 @@ fn replay_all(
 fn first_event_frame(kinds: &[Vec<EntryKind>], from: usize) -> usize {
     (from..kinds.len())
         .find(|&i| kinds[i].contains(&EntryKind::Event))
-        .expect("an event frame")
+        .expect("a batch with an event")
 }
 
 #[test]
