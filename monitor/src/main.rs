@@ -33,9 +33,6 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Thaw (or kill) a quarantined agent; `--list` shows quarantined agents.
     Release(commands::release::ReleaseArgs),
-    /// Rule-matching throughput benchmark (used by `cargo xtask bench`).
-    #[command(hide = true)]
-    BenchRules(commands::bench::BenchRulesArgs),
     /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
     Rules(commands::rules::RulesArgs),
 }
@@ -89,7 +86,6 @@ fn main() -> ExitCode {
             Command::Log(a) => commands::log::run(a),
             Command::Replay(a) => commands::replay::run(a),
             Command::Release(a) => commands::release::run(a),
-            Command::BenchRules(a) => commands::bench::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),
         }
     });

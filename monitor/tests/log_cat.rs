@@ -2,7 +2,13 @@
 //! next intact one; with `--no-resync` it stops there.
 use std::process::Command;
 
-use agentmon::record::{FrameKind, FrameReader, ReaderOptions, format::FRAME_HEADER_LEN};
+use agentmon::{
+    enrich::synthetic::every_kind,
+    record::{
+        FrameReader, ReaderOptions, Recorder, RecorderOptions,
+        format::{EntryKind, FRAME_HEADER_LEN},
+    },
+};
 
 fn cat(log: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_agentmon"))
@@ -26,26 +32,27 @@ fn cat(log: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>, S
 fn cat_resynchronises_unless_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("t.agentlog");
-    let st = Command::new(env!("CARGO_BIN_EXE_agentmon"))
-        .args(["log", "bench-gen", "--mix", "uniform", "--drain", "1"])
-        .arg(&log)
-        .arg("200")
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    // (offset, kinds of its records) of every frame: an event per batch.
+    // 200 events of every kind in turn, a batch each (as when they come one per ring-buffer drain).
+    let mut rec = Recorder::create(&log, RecorderOptions::default()).unwrap();
+    for i in 0..200 {
+        rec.record_event(&every_kind(i)).unwrap();
+        rec.end_batch().unwrap();
+    }
+    rec.close().unwrap();
+    // (offset, kinds of its entries) of every frame: an event per batch.
     let mut frames = Vec::new();
     let mut r = FrameReader::open(&log, ReaderOptions::default()).unwrap();
     while let Some(f) = r.next_frame() {
         let f = f.unwrap();
-        let kinds: Vec<FrameKind> = f.entries().map(|e| e.unwrap().kind).collect();
+        let kinds: Vec<EntryKind> = f.entries().map(|e| e.unwrap().kind).collect();
         frames.push((f.offset, kinds));
     }
     assert!(frames.len() > 200, "one frame per drain");
     let k = (100..frames.len())
-        .find(|&i| frames[i].1.contains(&FrameKind::Event))
+        .find(|&i| frames[i].1.contains(&EntryKind::Event))
         .unwrap();
-    let records_in = |frames: &[(u64, Vec<FrameKind>)]| frames.iter().map(|f| f.1.len()).sum::<usize>();
+    // A batch holds one record per entry (never none); the header and the trailer are one each.
+    let records_in = |frames: &[(u64, Vec<EntryKind>)]| frames.iter().map(|f| f.1.len().max(1)).sum::<usize>();
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[frames[k].0 as usize + FRAME_HEADER_LEN + 1] ^= 1;
     std::fs::write(&log, &bytes).unwrap();

@@ -1,17 +1,52 @@
 //! `kill -9` while recording: the log stays valid up to the last complete frame.
 //!
-//! The child is the real `agentmon` binary writing synthetic events through the real recorder
-//! (`agentmon log bench-gen FILE 0` writes until killed).
+//! The writer is a child process: this test binary again, running only [`writer`] (ignored in
+//! ordinary runs), which records synthetic events through the real recorder until it is killed.
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use agentmon::record::{
-    FrameReader, ReaderOptions, Record, reader::decode_record, synth::synthetic_event, verify::verify_file,
+use agentmon::{
+    enrich::synthetic::every_kind,
+    record::{
+        FrameReader, ReaderOptions, Record, Recorder, RecorderOptions, reader::decode_entry, verify::verify_file,
+    },
 };
+
+/// The log [`writer`] writes (set only in its environment).
+const WRITER_LOG: &str = "AGENTMON_TEST_CRASH_LOG";
+
+/// The writer process of [`kill_9_loses_at_most_the_frame_being_written`]: records every kind of
+/// event in turn, a batch every 80 events (a ring-buffer drain) or when full, until killed, and
+/// prints the id of the last record written to the file after each batch.
+#[test]
+#[ignore = "the child process of kill_9_loses_at_most_the_frame_being_written, which runs it"]
+fn writer() {
+    let Some(path) = std::env::var_os(WRITER_LOG) else {
+        return;
+    };
+    let opts = RecorderOptions {
+        sync_every_frames: 0,
+        sync_interval: None,
+        ..RecorderOptions::default()
+    };
+    let mut rec = Recorder::create(path, opts).unwrap();
+    let mut out = std::io::stdout().lock();
+    let mut written = 0;
+    for i in 0.. {
+        rec.record_event(&every_kind(i)).unwrap();
+        if i % 80 == 79 {
+            rec.end_batch().unwrap();
+        }
+        if rec.written_id() != written {
+            written = rec.written_id();
+            writeln!(out, "{written}").and_then(|()| out.flush()).unwrap();
+        }
+    }
+}
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap()
@@ -20,10 +55,9 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 /// Runs the writer until the file has `min_bytes`, SIGKILLs it; returns the id of the last record it
 /// said was written (to the file) before it died.
 fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentmon"))
-        .args(["log", "bench-gen"])
-        .arg(path)
-        .args(["0", "--print-seq", "--mix", "uniform"])
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["writer", "--exact", "--ignored", "--nocapture", "--test-threads", "1"])
+        .env(WRITER_LOG, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -33,7 +67,12 @@ fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
     let mut last_reported = 0;
     while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < min_bytes {
         assert!(start.elapsed() < Duration::from_secs(60), "the writer never got going");
-        last_reported = lines.next().unwrap().unwrap().parse().unwrap();
+        let line = lines.next().expect("the writer ended").unwrap();
+        // The test harness's own lines ("running 1 test", "test writer ... ") are not ids; the first
+        // id may follow the latter on its line.
+        if let Some(id) = line.split_whitespace().last().and_then(|w| w.parse().ok()) {
+            last_reported = id;
+        }
     }
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
@@ -72,13 +111,9 @@ fn kill_9_loses_at_most_the_frame_being_written() {
                     end_of_last = f.offset + f.header.frame_len() as u64;
                     for entry in f.entries() {
                         let entry = entry.unwrap();
-                        if entry.kind != agentmon::record::FrameKind::Header
-                            && entry.kind != agentmon::record::FrameKind::Trailer
-                        {
-                            last_id = entry.id;
-                        }
-                        if let Record::Event(e) = decode_record(entry.kind, entry.payload, &mut contexts).unwrap() {
-                            assert_eq!(json(&*e), json(&synthetic_event(events)));
+                        last_id = entry.id;
+                        if let Record::Event(e) = decode_entry(entry.kind, entry.payload, &mut contexts).unwrap() {
+                            assert_eq!(json(&*e), json(&every_kind(events)));
                             events += 1;
                         }
                     }

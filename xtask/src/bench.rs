@@ -4,7 +4,9 @@
 //! cgroup. Repetitions are interleaved so machine noise hits every case alike; medians are reported.
 //! Then the CPU an idle monitor uses, rule matching, action latency and replay (`--only` picks parts).
 //! `AGENTMON_BIN=PATH` measures another agentmon binary (e.g. an older build) instead of
-//! `target/release/agentmon`.
+//! `target/release/agentmon`. Rule matching and the replay benchmark's logs come from this tree's
+//! `target/release/agentmon-bench` (`bench/`: it links agentmon's library, so it measures this
+//! tree's rule engine whatever `AGENTMON_BIN` says).
 use std::{
     fs,
     io::{BufRead, BufReader},
@@ -58,6 +60,11 @@ fn agentmon_release() -> PathBuf {
     std::env::var_os("AGENTMON_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(crate::agentmon_release)
+}
+
+/// The benchmark tool (`bench/`), built by `cargo xtask bench`.
+fn agentmon_bench() -> PathBuf {
+    workspace_root().join("target/release/agentmon-bench")
 }
 
 struct TempCgroup(PathBuf);
@@ -173,14 +180,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Rule-matching throughput: the shipped rules plus 50 generated ones over a synthetic event mix.
 fn rule_throughput() -> Result<()> {
-    let out = Command::new(agentmon_release())
-        .args(["bench-rules", "--rules"])
+    let out = Command::new(agentmon_bench())
+        .args(["rules", "--rules"])
         .arg(workspace_root().join("rules"))
         .args(["--extra", "50", "--events", "3000000"])
         .output()
-        .context("running agentmon bench-rules")?;
+        .context("running agentmon-bench rules")?;
     if !out.status.success() {
-        bail!("bench-rules failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!("agentmon-bench rules failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
     println!();
@@ -347,8 +354,8 @@ fn replay(n: u64, reps: usize) -> Result<()> {
     ] {
         let log = std::env::temp_dir().join(format!("agentmon-bench-{}-{mix}-{drain}.agentlog", std::process::id()));
         let _ = fs::remove_file(&log);
-        let gen_ok = Command::new(agentmon_release())
-            .args(["log", "bench-gen", "--mix", mix, "--drain", &drain.to_string()])
+        let gen_ok = Command::new(agentmon_bench())
+            .args(["log-gen", "--mix", mix, "--drain", &drain.to_string()])
             .arg(&log)
             .arg(n.to_string())
             .stdout(Stdio::null())
@@ -356,7 +363,7 @@ fn replay(n: u64, reps: usize) -> Result<()> {
             .status()?
             .success();
         if !gen_ok {
-            bail!("agentmon log bench-gen failed");
+            bail!("agentmon-bench log-gen failed");
         }
         let size = fs::metadata(&log)?.len();
         println!();

@@ -4,7 +4,8 @@
 //!   against the nightly's LLVM) and the test tools; idempotent and fast when already installed.
 //! - `run`: builds agentmon and runs it with the default rules on the demo agent.
 //! - `test`: setup, then every test of the workspace (unit, rule fixtures, end-to-end on the kernel).
-//! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md).
+//! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md), with agentmon and the
+//!   benchmark tool `agentmon-bench` (`bench/`).
 //! - `install`: puts the binary, unit, config and rules in place on a host.
 mod bench;
 mod setup;
@@ -126,7 +127,7 @@ fn main() -> Result<()> {
         Cmd::Bench(a) => {
             setup::setup()?;
             build_release()?;
-            run(cargo().args(["build", "--release", "-p", "xtask"]))?;
+            run(cargo().args(["build", "--release", "-p", "xtask", "-p", "agentmon-bench"]))?;
             bench::bench(a)
         }
         Cmd::Storm(a) => storm::storm(a),

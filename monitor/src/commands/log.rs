@@ -4,7 +4,7 @@ use std::{
     collections::BTreeMap,
     io::{IsTerminal, Write},
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
@@ -16,9 +16,9 @@ use crate::{
     outputs::format::event_text,
     pipeline::Pipeline,
     record::{
-        self, FrameKind, LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
+        LiveRecorder, ReaderOptions, Record, RecordReader, Recorder, RecorderOptions, convert,
         decoder::EventDecoder,
-        format::FrameError,
+        format::{EntryKind, FrameError},
         proto,
         reader::FrameReader,
         verify::{self, expand_rotations},
@@ -99,27 +99,6 @@ pub enum LogCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write a synthetic log (benchmarks, crash test). COUNT 0: until killed.
-    #[command(hide = true)]
-    BenchGen {
-        file: PathBuf,
-        count: u64,
-        /// fdatasync every N frames (0: never).
-        #[arg(long, default_value_t = 0)]
-        sync_frames: u64,
-        /// Print the id of the last record written (to the file) on stdout after each batch.
-        #[arg(long)]
-        print_seq: bool,
-        /// Which events.
-        #[arg(long, value_enum, default_value_t = record::synth::Mix::Session)]
-        mix: record::synth::Mix,
-        /// End a batch every N events, as a ring-buffer drain of N events would (0: only when full).
-        #[arg(long, default_value_t = 0)]
-        drain: u64,
-    },
-    /// Measure verify/decode throughput of a log (single thread).
-    #[command(hide = true)]
-    Bench { file: PathBuf },
 }
 
 pub fn run(args: LogArgs) -> Result<i32> {
@@ -127,15 +106,6 @@ pub fn run(args: LogArgs) -> Result<i32> {
         LogCommand::Verify { files } => verify_cmd(&expand_rotations(&files)),
         LogCommand::Cat { files, json, no_resync } => quiet_pipe(cat(&expand_rotations(&files), json, !no_resync)),
         LogCommand::Stats { files, json } => quiet_pipe(stats(&expand_rotations(&files), json)),
-        LogCommand::BenchGen {
-            file,
-            count,
-            sync_frames,
-            print_seq,
-            mix,
-            drain,
-        } => bench_gen(&file, count, sync_frames, print_seq, mix, drain),
-        LogCommand::Bench { file } => bench(&file),
     }
 }
 
@@ -499,12 +469,12 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                     }
                 };
                 match entry.kind {
-                    FrameKind::Context => {
+                    EntryKind::Context => {
                         if dec.define_context(entry.payload).is_err() {
                             s.problems += 1;
                         }
                     }
-                    FrameKind::Event => {
+                    EntryKind::Event => {
                         s.events += 1;
                         if dec.decode(entry.payload).is_err() {
                             s.problems += 1;
@@ -518,12 +488,10 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                                 s.events_by_agent.insert(e.agent.clone(), 1);
                             }
                         }
-                        if let Some(t) = dec.time_ns() {
-                            first_ns = first_ns.min(t);
-                            last_ns = last_ns.max(t);
-                        }
+                        first_ns = first_ns.min(dec.time_ns());
+                        last_ns = last_ns.max(dec.time_ns());
                     }
-                    FrameKind::Alert => {
+                    EntryKind::Alert => {
                         s.alerts += 1;
                         if let Ok(a) = proto::Alert::decode(entry.payload) {
                             let prio = convert::priority_from_proto(a.priority)
@@ -533,12 +501,11 @@ fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                             *s.alerts_by_rule.entry(a.rule).or_default() += 1;
                         }
                     }
-                    FrameKind::Drops => {
+                    EntryKind::Drops => {
                         if let Ok(d) = proto::Drops::decode(entry.payload) {
                             s.lost_events += d.lost;
                         }
                     }
-                    FrameKind::Header | FrameKind::Trailer | FrameKind::Batch => {}
                 }
             }
         }
@@ -591,95 +558,4 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
         writeln!(out, "damaged frames: {}, truncated tails: {}", s.problems, s.truncated)?;
     }
     Ok(())
-}
-
-fn bench_gen(
-    file: &Path,
-    count: u64,
-    sync_frames: u64,
-    print_seq: bool,
-    mix: record::synth::Mix,
-    drain: u64,
-) -> Result<i32> {
-    let opts = RecorderOptions {
-        max_bytes: None,
-        sync_every_frames: sync_frames,
-        sync_interval: None,
-        ..RecorderOptions::default()
-    };
-    let start = Instant::now();
-    let mut stdout = std::io::stdout();
-    record::synth::write_synthetic(file, (count > 0).then_some(count), mix, drain, opts, |id| {
-        if print_seq {
-            let _ = writeln!(stdout, "{id}").and_then(|()| stdout.flush());
-        }
-    })?;
-    let took = start.elapsed();
-    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "wrote {count} events ({bytes} bytes) in {:.3} s: {:.0} events/s, {:.0} ns/event (sync every {} frames)",
-        took.as_secs_f64(),
-        count as f64 / took.as_secs_f64().max(1e-9),
-        took.as_nanos() as f64 / count.max(1) as f64,
-        sync_frames
-    );
-    Ok(0)
-}
-
-fn bench(file: &Path) -> Result<i32> {
-    let r = record::measure_replay_throughput(file)?;
-    println!(
-        "{} bytes, {} frames, {} events (single thread)",
-        r.bytes, r.frames, r.events
-    );
-    for (i, (what, d)) in [
-        ("verify (CRC32C + hash chain)", r.verify),
-        ("verify + protobuf decode", r.verify_decode),
-        ("verify + decode + convert to Enriched", r.verify_decode_convert),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let cpu = r.cpu[i];
-        println!(
-            "  {what:<38} wall {:>6.3} s {:>5.2} M ev/s {:>5.0} MB/s | cpu {:>6.3} s {:>5.2} M ev/s {:>5.0} MB/s",
-            d.as_secs_f64(),
-            r.events_per_sec(d) / 1e6,
-            r.bytes as f64 / d.as_secs_f64().max(1e-9) / 1e6,
-            cpu.as_secs_f64(),
-            r.events_per_sec(cpu) / 1e6,
-            r.bytes as f64 / cpu.as_secs_f64().max(1e-9) / 1e6,
-        );
-    }
-    println!(
-        "  {:<38} cpu {:>6.3} s {:>5.2} M ev/s",
-        "decode only (payloads in memory)",
-        r.decode_only_cpu.as_secs_f64(),
-        r.events_per_sec(r.decode_only_cpu) / 1e6
-    );
-    chain_hash_speeds();
-    Ok(0)
-}
-
-/// SHA-256 and BLAKE3 throughput by input size: where format 3's chain switches from one to the
-/// other (`format::BLAKE3_FROM`).
-fn chain_hash_speeds() {
-    use sha2::Digest;
-    println!("chain hash throughput by payload size (MB/s):");
-    for size in [144usize, 1024, 2048, 4096, 8192, 65_536] {
-        let buf = vec![0x5au8; size];
-        let rounds = (256 << 20) / size;
-        let time = |f: &dyn Fn(&[u8]) -> u8| {
-            let start = Instant::now();
-            let mut acc = 0u8;
-            for _ in 0..rounds {
-                acc ^= f(std::hint::black_box(&buf));
-            }
-            std::hint::black_box(acc);
-            (size * rounds) as f64 / start.elapsed().as_secs_f64().max(1e-9) / 1e6
-        };
-        let sha = time(&|b| sha2::Sha256::digest(b)[0]);
-        let blake = time(&|b| blake3::hash(b).as_bytes()[0]);
-        println!("  {size:>6} B: SHA-256 {sha:>6.0}  BLAKE3 {blake:>6.0}");
-    }
 }

@@ -2,7 +2,6 @@
 use std::path::PathBuf;
 
 pub mod agents;
-pub mod bench;
 pub mod exec;
 pub mod log;
 pub mod release;

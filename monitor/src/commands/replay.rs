@@ -36,9 +36,9 @@ pub struct ReplayArgs {
     /// Only events of this agent.
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
-    /// Do not check the SHA-256 hash chain (tampering) of every frame, only checksums and sequence
-    /// numbers (damage, truncation, missing or reordered frames): ~25% faster, for repeated hunts
-    /// through a log that `agentmon log verify` already checked.
+    /// Do not check the hash chain (tampering) of every frame, only checksums and sequence numbers
+    /// (damage, truncation, missing or reordered frames): faster (docs/BENCHMARKS.md), for repeated
+    /// hunts through a log that `agentmon log verify` already checked.
     #[arg(long)]
     pub skip_chain: bool,
     /// Stop reading a file at its first damaged frame (reported with its byte offset) instead of

@@ -1,10 +1,12 @@
 //! Enrichment: what userspace knows around a decoded event — the process and its ancestry
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
-//! ([`agents`]) and the wall-clock time ([`clock`]).
+//! ([`agents`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by hand
+//! (rule fixtures, tests, benchmarks).
 pub mod agents;
 pub mod clock;
 pub mod proctable;
 pub mod resolve;
+pub mod synthetic;
 
 use serde::Serialize;
 

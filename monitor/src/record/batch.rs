@@ -1,4 +1,4 @@
-//! Batch frames (format 3): several records in one frame.
+//! Batch frames: the records of a log (contexts, events, alerts, drop notices), several to a frame.
 //!
 //! A frame costs a 60-byte header, two CRCs and one hash finalisation; records of a busy agent are
 //! ~80 bytes each. So the recorder gathers the records of one ring-buffer drain (at most
@@ -6,29 +6,20 @@
 //!
 //! ```text
 //! varint first_id                    id of the first entry; the next ones count up by one
-//! entry*:  kind (1 byte, a FrameKind: context, event, alert or drops)
+//! entry*:  kind (1 byte, an EntryKind: context, event, alert or drops)
 //!          varint len
-//!          len bytes: the same protobuf message a frame of that kind holds
+//!          len bytes: the protobuf message of that kind (Context, Event, Alert, Drops)
 //! ```
 //!
 //! Entry ids number the records of a log (across its rotated files) from 1 up; an alert names its
-//! event by id. A frame that is not a batch is one entry whose id is its frame sequence number (the
-//! numbering of formats 1 and 2).
+//! event by id.
 use super::{
-    format::{FRAME_HEADER_LEN, FrameError, FrameKind, Problem},
+    format::{EntryKind, FRAME_HEADER_LEN, FrameError, FrameKind, Problem},
     reader::Frame,
 };
 
 /// Largest varint (u64) in bytes.
 const MAX_VARINT: usize = 10;
-
-/// Whether a record of this kind may be an entry of a batch.
-pub fn batchable(kind: FrameKind) -> bool {
-    matches!(
-        kind,
-        FrameKind::Context | FrameKind::Event | FrameKind::Alert | FrameKind::Drops
-    )
-}
 
 /// Writer side: the payload of the batch being built, after room for the frame header.
 #[derive(Default)]
@@ -79,8 +70,7 @@ impl BatchBuilder {
     }
 
     /// Appends an entry; returns its id.
-    pub fn push(&mut self, kind: FrameKind, msg: &impl prost::Message) -> u64 {
-        debug_assert!(batchable(kind));
+    pub fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
         if self.entries == 0 {
             self.buf.clear();
             self.buf.resize(FRAME_HEADER_LEN, 0);
@@ -107,23 +97,21 @@ impl BatchBuilder {
     }
 }
 
-/// One record of a frame: the whole frame if it is not a batch, else one entry of it.
+/// One record of a batch frame.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
-    /// Byte offset of the record in its file: the frame's offset, or where the entry starts.
+    /// Byte offset of the record in its file: where the entry starts.
     pub offset: u64,
     /// The id alerts refer to it by (see the module doc).
     pub id: u64,
-    pub kind: FrameKind,
+    pub kind: EntryKind,
     pub payload: &'a [u8],
 }
 
-/// The records of one frame, in order. A malformed batch yields an error (naming the entry's
-/// offset) and ends.
+/// The records of one batch frame, in order (none for a header or trailer frame). A malformed batch
+/// yields an error (naming the entry's offset) and ends.
 pub struct Entries<'a> {
     frame_offset: u64,
-    kind: FrameKind,
-    seq: u64,
     payload: &'a [u8],
     /// Position in `payload`; `None` when finished.
     pos: Option<usize>,
@@ -134,10 +122,8 @@ impl<'a> Entries<'a> {
     pub fn of(frame: &Frame<'a>) -> Self {
         Self {
             frame_offset: frame.offset,
-            kind: frame.header.kind,
-            seq: frame.header.seq,
             payload: frame.payload,
-            pos: Some(0),
+            pos: (frame.header.kind == FrameKind::Batch).then_some(0),
             next_id: 0,
         }
     }
@@ -156,15 +142,6 @@ impl<'a> Iterator for Entries<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let pos = self.pos?;
-        if self.kind != FrameKind::Batch {
-            self.pos = None;
-            return Some(Ok(Entry {
-                offset: self.frame_offset,
-                id: self.seq,
-                kind: self.kind,
-                payload: self.payload,
-            }));
-        }
         let mut at = pos;
         if at == 0 {
             match varint(self.payload, &mut at) {
@@ -177,9 +154,9 @@ impl<'a> Iterator for Entries<'a> {
             return None;
         }
         let start = at;
-        let kind = match FrameKind::from_u8(self.payload[at]) {
-            Some(k) if batchable(k) => k,
-            _ => return self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])),
+        let kind = match EntryKind::from_u8(self.payload[at]) {
+            Some(k) => k,
+            None => return self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])),
         };
         at += 1;
         let Some(len) = varint(self.payload, &mut at) else {
@@ -245,8 +222,8 @@ mod tests {
             total: 9,
             time_unix_ns: 5,
         };
-        assert_eq!(b.push(FrameKind::Drops, &drops), 41);
-        assert_eq!(b.push(FrameKind::Context, &proto::Context::default()), 42);
+        assert_eq!(b.push(EntryKind::Drops, &drops), 41);
+        assert_eq!(b.push(EntryKind::Context, &proto::Context::default()), 42);
         assert_eq!(b.entries(), 2);
         let frame = b.frame_mut().to_vec();
         b.clear();
@@ -256,28 +233,23 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].id, got[0].kind), (41, FrameKind::Drops));
+        assert_eq!((got[0].id, got[0].kind), (41, EntryKind::Drops));
         assert_eq!(<proto::Drops as prost::Message>::decode(got[0].payload).unwrap(), drops);
         // 1000 (frame) + 60 (header) + 1 (varint 41).
         assert_eq!(got[0].offset, 1061);
         assert_eq!(
             (got[1].id, got[1].kind, got[1].payload.len()),
-            (42, FrameKind::Context, 0)
+            (42, EntryKind::Context, 0)
         );
         // The next batch goes on counting.
-        assert_eq!(b.push(FrameKind::Drops, &drops), 43);
+        assert_eq!(b.push(EntryKind::Drops, &drops), 43);
     }
 
     #[test]
-    fn a_plain_frame_is_one_entry_named_by_its_sequence_number() {
-        let got: Vec<_> = Entries::of(&frame_of(FrameKind::Event, 12, b"xyz"))
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(got.len(), 1);
-        assert_eq!(
-            (got[0].id, got[0].kind, got[0].offset, got[0].payload),
-            (12, FrameKind::Event, 1000, &b"xyz"[..])
-        );
+    fn header_and_trailer_frames_hold_no_entries() {
+        for kind in [FrameKind::Header, FrameKind::Trailer] {
+            assert_eq!(Entries::of(&frame_of(kind, 12, b"xyz")).count(), 0);
+        }
     }
 
     #[test]

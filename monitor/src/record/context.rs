@@ -1,4 +1,4 @@
-//! Process contexts (format 2).
+//! Process contexts: the process fields events refer to by id.
 //!
 //! Most of an enriched event describes its process: ids, comm, executable, ancestry, cgroup, agent.
 //! Writing that with every event made frames ~3× larger than the event itself, and every byte is
@@ -45,8 +45,8 @@ pub struct ContextRef {
 
 impl ContextCache {
     /// The context of `ev`, written as record number `record` of the current file. `time_ns` is the
-    /// event's wall-clock time if known (the offset of a new context is taken from it).
-    pub fn context_for(&mut self, ev: &Enriched, time_ns: Option<i64>, record: u64) -> ContextRef {
+    /// event's wall-clock time (the offset of a new context is taken from it).
+    pub fn context_for(&mut self, ev: &Enriched, time_ns: i64, record: u64) -> ContextRef {
         let pid = ev.event.header.pid;
         if let Some(c) = self.by_pid.get(&pid)
             && record.saturating_sub(c.defined_at) < CONTEXT_REFRESH_RECORDS
@@ -63,8 +63,9 @@ impl ContextCache {
             Some(c) => c.ctx.id,
             None => self.take_slot(pid),
         };
-        let wall_offset_ns = time_ns
-            .and_then(|t| t.checked_sub(i64::try_from(ev.event.header.ktime_ns).ok()?))
+        let wall_offset_ns = i64::try_from(ev.event.header.ktime_ns)
+            .ok()
+            .and_then(|k| time_ns.checked_sub(k))
             .unwrap_or(0);
         let ctx = context_of(ev, id, wall_offset_ns);
         self.by_pid.insert(
@@ -215,26 +216,26 @@ impl ContextTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::synth::synthetic_event;
+    use crate::enrich::synthetic::every_kind;
 
     #[test]
     fn a_process_gets_one_context_until_it_changes_or_is_refreshed() {
         let mut cache = ContextCache::default();
-        let ev = synthetic_event(0);
-        let first = cache.context_for(&ev, Some(1_000), 0);
+        let ev = every_kind(0);
+        let first = cache.context_for(&ev, 1_000, 0);
         assert_eq!(first.id, 1);
         assert!(first.define.is_some());
-        assert!(cache.context_for(&ev, Some(2_000), 1).define.is_none());
+        assert!(cache.context_for(&ev, 2_000, 1).define.is_none());
         // Same pid, another executable (after exec): redefined in the same slot.
         let mut changed = ev.clone();
         changed.exe = "/usr/bin/other".into();
-        let r = cache.context_for(&changed, None, 2);
+        let r = cache.context_for(&changed, 0, 2);
         assert_eq!((r.id, r.define.is_some()), (1, true));
         // Refreshed after CONTEXT_REFRESH_RECORDS.
-        assert!(cache.context_for(&changed, None, 3).define.is_none());
+        assert!(cache.context_for(&changed, 0, 3).define.is_none());
         assert!(
             cache
-                .context_for(&changed, None, 2 + CONTEXT_REFRESH_RECORDS)
+                .context_for(&changed, 0, 2 + CONTEXT_REFRESH_RECORDS)
                 .define
                 .is_some()
         );
@@ -243,15 +244,15 @@ mod tests {
     #[test]
     fn slots_wrap_and_evict_their_previous_owner() {
         let mut cache = ContextCache::default();
-        let mut ev = synthetic_event(0);
+        let mut ev = every_kind(0);
         for pid in 0..MAX_CONTEXTS + 1 {
             ev.event.header.pid = 10_000 + pid;
-            let r = cache.context_for(&ev, None, 0);
+            let r = cache.context_for(&ev, 0, 0);
             assert_eq!(r.id, pid % MAX_CONTEXTS + 1);
         }
         // Pid 10000 lost slot 1 to the last one: it gets a new slot and a new definition.
         ev.event.header.pid = 10_000;
-        let r = cache.context_for(&ev, None, 0);
+        let r = cache.context_for(&ev, 0, 0);
         assert_eq!((r.id, r.define.is_some()), (2, true));
         assert!(cache.by_pid.len() <= MAX_CONTEXTS as usize);
     }

@@ -42,24 +42,27 @@ pub fn parse_time_ns(text: &str) -> Option<i64> {
     i64::try_from(d.as_nanos()).ok()
 }
 
-/// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`crate::output::Clock`] does.
+/// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`crate::enrich::Clock`] does.
 pub fn format_time_ns(ns: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64);
     humantime::format_rfc3339_micros(t).to_string()
 }
 
+/// An event's wall-clock time as recorded: its `time` text in ns since the epoch (0 when the text is
+/// not an RFC 3339 time, which the live clock never writes). The log stores the instant, and readers
+/// render it as the live clock does.
+pub fn time_ns(e: &Enriched) -> i64 {
+    parse_time_ns(&e.time).unwrap_or(0)
+}
+
 // ---- events ----
 
-pub fn event_to_proto(e: &Enriched) -> proto::Event {
-    let (time_unix_ns, time_text) = match parse_time_ns(&e.time) {
-        Some(ns) if format_time_ns(ns) == e.time => (ns, String::new()),
-        Some(ns) => (ns, e.time.clone()),
-        None => (0, e.time.clone()),
-    };
+/// The copy of an event an alert carries when the event itself was not recorded: every field inline
+/// (see `Event` in the schema).
+pub fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
     let h = &e.event.header;
     proto::Event {
-        time_unix_ns,
-        time_text,
+        time_unix_ns: time_ns(e),
         header: Some(proto::EventHeader {
             ktime_ns: h.ktime_ns,
             pid: h.pid,
@@ -96,11 +99,6 @@ pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
     }
 }
 
-/// The event's wall-clock time in ns, when its text is the canonical rendering of one.
-pub fn canonical_time_ns(text: &str) -> Option<i64> {
-    parse_time_ns(text).filter(|ns| format_time_ns(*ns) == text)
-}
-
 /// The body's own path: what `resolved_path` usually equals.
 fn raw_path(b: &Body) -> Option<&str> {
     match b {
@@ -110,33 +108,18 @@ fn raw_path(b: &Body) -> Option<&str> {
     }
 }
 
-/// Format 2: the event referring to context `ctx` for its process fields (see `Event.context`).
-/// `time_ns` is [`canonical_time_ns`] of the event's time.
-pub fn event_to_proto_v2(e: &Enriched, ctx: &ContextRef, time_ns: Option<i64>) -> proto::Event {
+/// An Event entry, referring to context `ctx` for its process fields (see `Event.context`).
+/// `time_ns` is the event's [`time_ns`].
+pub fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Event {
     let h = &e.event.header;
-    let (mut time_unix_ns, mut time_adjust_ns, mut time_text) = (0, 0, String::new());
-    match time_ns {
-        Some(ns) => {
-            let adjust = i128::from(ns) - i128::from(h.ktime_ns) - i128::from(ctx.wall_offset_ns);
-            match i64::try_from(adjust) {
-                Ok(a) if ns != 0 => time_adjust_ns = a,
-                _ => time_unix_ns = ns,
-            }
-        }
-        None => {
-            time_unix_ns = parse_time_ns(&e.time).unwrap_or(0);
-            time_text = e.time.clone();
-        }
-    }
+    let adjust = i128::from(time_ns) - i128::from(h.ktime_ns) - i128::from(ctx.wall_offset_ns);
+    let (time_unix_ns, time_adjust_ns) = match i64::try_from(adjust) {
+        Ok(a) => (0, a),
+        Err(_) => (time_ns, 0),
+    };
     let resolved_is_raw = e.resolved_path.is_some() && e.resolved_path.as_deref() == raw_path(&e.event.body);
-    let mut body = body_to_proto(&e.event.body);
-    if let proto::event::Body::Open(o) = &mut body {
-        o.dir_fd = Some(o.dfd);
-        o.dfd = 0;
-    }
     proto::Event {
         time_unix_ns,
-        time_text,
         header: Some(proto::EventHeader {
             ktime_ns: h.ktime_ns,
             tid: h.tid,
@@ -147,7 +130,7 @@ pub fn event_to_proto_v2(e: &Enriched, ctx: &ContextRef, time_ns: Option<i64>) -
         }),
         process: None,
         resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
-        body: Some(body),
+        body: Some(body_to_proto(&e.event.body)),
         context: ctx.id,
         resolved_is_raw,
         time_adjust_ns,
@@ -166,8 +149,7 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
             path: o.path.clone(),
             flags: o.flags,
             mode: o.mode,
-            dfd: o.dfd,
-            dir_fd: None,
+            dir_fd: o.dfd,
             syscall: match o.syscall {
                 "openat2" => proto::OpenSyscall::Openat2,
                 "openat" => proto::OpenSyscall::Openat,
@@ -218,27 +200,17 @@ fn body_to_proto(b: &Body) -> proto::event::Body {
     }
 }
 
-/// Decodes an event of either format; format 2 events look their context up in `contexts`.
-pub fn event_from_proto_in(p: proto::Event, contexts: &ContextTable) -> Result<Enriched, ConvertError> {
+/// An Event entry, its process fields taken from its context in `contexts`.
+pub fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enriched, ConvertError> {
     if p.context == 0 {
-        return event_from_proto(p);
+        return Err(ConvertError::Missing("process context"));
     }
     let ctx = &contexts.get(p.context)?.ctx;
-    let mut ev = event_from_proto_shell(p, ctx.wall_offset_ns)?;
-    fill_context(&mut ev, ctx);
-    Ok(ev)
-}
-
-/// A format 2 event without its context fields (see [`fill_context`]): the body, the event's own
-/// header fields, the time and the resolved path.
-pub fn event_from_proto_shell(p: proto::Event, wall_offset_ns: i64) -> Result<Enriched, ConvertError> {
     let h = p.header.ok_or(ConvertError::Missing("event header"))?;
-    let time = if !p.time_text.is_empty() {
-        p.time_text
-    } else if p.time_unix_ns != 0 {
+    let time = if p.time_unix_ns != 0 {
         format_time_ns(p.time_unix_ns)
     } else {
-        let ns = i128::from(h.ktime_ns) + i128::from(wall_offset_ns) + i128::from(p.time_adjust_ns);
+        let ns = i128::from(h.ktime_ns) + i128::from(ctx.wall_offset_ns) + i128::from(p.time_adjust_ns);
         format_time_ns(i64::try_from(ns).unwrap_or(0))
     };
     let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
@@ -251,7 +223,7 @@ pub fn event_from_proto_shell(p: proto::Event, wall_offset_ns: i64) -> Result<En
         ),
         None => None,
     };
-    Ok(Enriched {
+    let mut ev = Enriched {
         time,
         event: Event {
             header: Header {
@@ -269,7 +241,9 @@ pub fn event_from_proto_shell(p: proto::Event, wall_offset_ns: i64) -> Result<En
         cgroup: String::new(),
         agent: String::new(),
         resolved_path,
-    })
+    };
+    fill_context(&mut ev, ctx);
+    Ok(ev)
 }
 
 /// Copies a context's process fields into `ev`, reusing `ev`'s string buffers.
@@ -302,20 +276,16 @@ pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
     }
 }
 
-pub fn event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
+/// The event an alert embeds (see [`embedded_event_to_proto`]).
+pub fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
     if p.context != 0 {
         return Err(ConvertError::UnknownContext(p.context));
     }
     let h = p.header.ok_or(ConvertError::Missing("event header"))?;
     let process = p.process.unwrap_or_default();
     let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
-    let time = if p.time_text.is_empty() {
-        format_time_ns(p.time_unix_ns)
-    } else {
-        p.time_text
-    };
     Ok(Enriched {
-        time,
+        time: format_time_ns(p.time_unix_ns),
         event: Event {
             header: Header {
                 ktime_ns: h.ktime_ns,
@@ -360,7 +330,7 @@ pub fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
             path: o.path,
             flags: o.flags,
             mode: o.mode,
-            dfd: o.dir_fd.unwrap_or(o.dfd),
+            dfd: o.dir_fd,
             syscall: match proto::OpenSyscall::try_from(o.syscall) {
                 Ok(proto::OpenSyscall::Openat) => "openat",
                 Ok(proto::OpenSyscall::Openat2) => "openat2",
@@ -461,8 +431,8 @@ pub fn action_from_proto(v: i32) -> Result<Action, ConvertError> {
     })
 }
 
-/// The alert as recorded. `event_seq` is the frame sequence number of the triggering event in the
-/// same log chain; 0 means it was not recorded, and the event is embedded instead.
+/// The alert as recorded. `event_seq` is the record id of the triggering event in the same log; 0
+/// means it was not recorded, and the event is embedded instead.
 pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
     proto::Alert {
         rule: a.rule.clone(),
@@ -473,7 +443,7 @@ pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
         action_latency_us: a.action_latency_us,
         output: a.output.clone(),
         event_seq,
-        event: (event_seq == 0).then(|| event_to_proto(&a.event)),
+        event: (event_seq == 0).then(|| embedded_event_to_proto(&a.event)),
     }
 }
 
@@ -481,7 +451,7 @@ pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
 /// is only used when the alert does not embed its event.
 pub fn alert_from_proto(p: proto::Alert, event: Option<Enriched>) -> Result<Alert, ConvertError> {
     let event = match p.event {
-        Some(e) => event_from_proto(e)?,
+        Some(e) => embedded_event_from_proto(e)?,
         None => event.ok_or(ConvertError::Missing("alert's triggering event"))?,
     };
     Ok(Alert {
@@ -498,13 +468,27 @@ pub fn alert_from_proto(p: proto::Alert, event: Option<Enriched>) -> Result<Aler
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::record::synth;
+    use prost::Message;
 
+    use super::*;
+    use crate::{enrich::synthetic, record::context::ContextCache};
+
+    /// Through the form an alert embeds.
     fn roundtrip(e: &Enriched) -> Enriched {
-        use prost::Message;
-        let bytes = event_to_proto(e).encode_to_vec();
-        event_from_proto(proto::Event::decode(bytes.as_slice()).unwrap()).unwrap()
+        let bytes = embedded_event_to_proto(e).encode_to_vec();
+        embedded_event_from_proto(proto::Event::decode(bytes.as_slice()).unwrap()).unwrap()
+    }
+
+    /// Through an Event entry and the Context entry it refers to.
+    fn entry_roundtrip(e: &Enriched) -> Enriched {
+        let r = ContextCache::default().context_for(e, time_ns(e), 0);
+        let mut contexts = ContextTable::default();
+        let ctx = r.define.as_ref().unwrap().encode_to_vec();
+        contexts
+            .define(proto::Context::decode(ctx.as_slice()).unwrap())
+            .unwrap();
+        let bytes = event_to_proto(e, &r, time_ns(e)).encode_to_vec();
+        event_from_proto(proto::Event::decode(bytes.as_slice()).unwrap(), &contexts).unwrap()
     }
 
     fn same(a: &Enriched, b: &Enriched) {
@@ -520,27 +504,40 @@ mod tests {
 
     #[test]
     fn every_body_kind_round_trips() {
-        let events = synth::every_kind();
+        let events: Vec<_> = (0..8).map(synthetic::every_kind).collect();
         let kinds: std::collections::BTreeSet<_> = events.iter().map(|e| e.event.body.kind_name()).collect();
         assert_eq!(kinds.len(), 8, "{kinds:?}");
         for e in &events {
             same(e, &roundtrip(e));
+            same(e, &entry_roundtrip(e));
+        }
+    }
+
+    #[test]
+    fn times_are_recorded_as_instants() {
+        let mut e = synthetic::every_kind(0);
+        for (text, back) in [
+            ("2026-11-26T19:26:37.123456Z", "2026-11-26T19:26:37.123456Z"),
+            // The live clock renders µs; a finer time keeps its instant, rendered to the µs.
+            ("2026-11-26T19:26:37.123456789Z", "2026-11-26T19:26:37.123456Z"),
+            // Not a time (the live clock never writes one): the epoch.
+            ("not a time", "1970-01-01T00:00:00.000000Z"),
+        ] {
+            e.time = text.into();
+            assert_eq!(
+                (roundtrip(&e).time, entry_roundtrip(&e).time),
+                (back.into(), back.into())
+            );
         }
     }
 
     #[test]
     fn odd_values_round_trip() {
-        let mut e = synth::every_kind().remove(0);
-        e.time = "not a time".into();
-        same(&e, &roundtrip(&e));
-        e.time = "2026-11-26T19:26:37.123456789Z".into(); // ns precision: kept as text
-        same(&e, &roundtrip(&e));
-        e.time = "2026-11-26T19:26:37.123456Z".into();
-        assert!(
-            event_to_proto(&e).time_text.is_empty(),
-            "canonical time is stored as ns only"
-        );
-        same(&e, &roundtrip(&e));
+        let both = |e: &Enriched| {
+            same(e, &roundtrip(e));
+            same(e, &entry_roundtrip(e));
+        };
+        let mut e = synthetic::every_kind(0);
         e.resolved_path = None;
         e.ancestors.clear();
         e.exe.clear();
@@ -548,17 +545,27 @@ mod tests {
         e.event.header.truncated = true;
         e.event.header.read_failed = true;
         e.event.header.denied = true;
-        same(&e, &roundtrip(&e));
+        both(&e);
+        for dfd in [-100, 0, 5, i32::MIN, i32::MAX] {
+            e.event.body = Body::Open(OpenInfo {
+                path: "rel/x".into(),
+                flags: 0,
+                mode: 0,
+                dfd,
+                syscall: "openat2",
+            });
+            both(&e);
+        }
         for (code, sig) in [(Some(0), None), (None, Some(9)), (None, None)] {
             e.event.body = Body::Exit(ExitInfo {
                 exit_code: code,
                 signal: sig,
             });
-            same(&e, &roundtrip(&e));
+            both(&e);
         }
         for what in ["exec", "open", "mount", "connect", "unknown"] {
             e.event.body = Body::Deny(DenyInfo { what, rule_id: 7 });
-            same(&e, &roundtrip(&e));
+            both(&e);
         }
         for family in [Family::Inet, Family::Inet6, Family::Unix, Family::Other] {
             e.event.body = Body::Connect(ConnectInfo {
@@ -567,13 +574,13 @@ mod tests {
                 port: u16::MAX,
                 fd: -1,
             });
-            same(&e, &roundtrip(&e));
+            both(&e);
         }
     }
 
     #[test]
     fn alerts_round_trip_by_reference_and_embedded() {
-        let ev = synth::every_kind().remove(1);
+        let ev = synthetic::every_kind(1);
         for (i, priority) in [
             Priority::Emergency,
             Priority::Alert,
@@ -612,7 +619,7 @@ mod tests {
 
     #[test]
     fn rejects_what_the_schema_allows_but_agentmon_cannot_hold() {
-        let mut p = event_to_proto(&synth::every_kind().remove(0));
+        let mut p = embedded_event_to_proto(&synthetic::every_kind(0));
         p.body = Some(proto::event::Body::Connect(proto::Connect {
             family: proto::Family::Inet as i32,
             addr: String::new(),
@@ -620,21 +627,21 @@ mod tests {
             fd: 0,
         }));
         assert!(matches!(
-            event_from_proto(p.clone()),
+            embedded_event_from_proto(p.clone()),
             Err(ConvertError::OutOfRange { .. })
         ));
         p.body = None;
         assert_eq!(
-            event_from_proto(p.clone()).unwrap_err(),
+            embedded_event_from_proto(p.clone()).unwrap_err(),
             ConvertError::Missing("event body")
         );
         p.body = Some(proto::event::Body::Open(proto::Open::default()));
         assert!(matches!(
-            event_from_proto(p.clone()),
+            embedded_event_from_proto(p.clone()),
             Err(ConvertError::UnknownEnum { .. })
         ));
         p.header = None;
-        assert!(event_from_proto(p).is_err());
+        assert!(embedded_event_from_proto(p).is_err());
         assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());
         assert!(action_from_proto(0).is_err());
     }

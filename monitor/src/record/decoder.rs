@@ -1,7 +1,7 @@
-//! Replay's hot path: event frames decoded into one reused [`Enriched`].
+//! Replay's hot path: event entries decoded into one reused [`Enriched`].
 //!
-//! An event of formats 2 and 3 is small (its process fields are in a context record), so what remains is to
-//! avoid rebuilding the process fields for every event: they are copied into the reused event only
+//! An event entry is small (its process fields are in a context record), so what remains is to avoid
+//! rebuilding the process fields for every event: they are copied into the reused event only
 //! when the event refers to another context than the one before, and the RFC 3339 time text is only
 //! rendered when someone needs it (an alert), not for every event.
 use prost::Message;
@@ -18,7 +18,7 @@ use crate::{
     event::{Body, ConnectInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, OpenInfo},
 };
 
-/// Decodes the event frames of one log file (call [`EventDecoder::reset`] between files and after
+/// Decodes the event entries of one log file (call [`EventDecoder::reset`] between files and after
 /// damage).
 #[derive(Default)]
 pub struct EventDecoder {
@@ -32,7 +32,7 @@ struct Current {
     /// Generation of the context whose fields `ev` holds (0: none).
     context: u64,
     /// Wall-clock time of `ev`; `ev.time` is rendered from it on demand.
-    time_ns: Option<i64>,
+    time_ns: i64,
     time_rendered: bool,
 }
 
@@ -41,7 +41,7 @@ impl Default for Current {
         Self {
             ev: empty_event(),
             context: 0,
-            time_ns: None,
+            time_ns: 0,
             time_rendered: true,
         }
     }
@@ -66,7 +66,7 @@ impl Current {
         } else {
             i128::from(own.ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(own.time_adjust_ns)
         };
-        self.time_ns = Some(i64::try_from(ns).unwrap_or(0));
+        self.time_ns = i64::try_from(ns).unwrap_or(0);
         self.time_rendered = false;
         self.ev.time.clear();
         if self.context != defined.generation {
@@ -85,13 +85,13 @@ impl EventDecoder {
         self.contexts.after_damage(e);
     }
 
-    /// A Context frame's payload.
+    /// A Context entry's payload.
     pub fn define_context(&mut self, payload: &[u8]) -> Result<(), String> {
         let c = proto::Context::decode(payload).map_err(|e| e.to_string())?;
         self.contexts.define(c).map_err(|e| e.to_string())
     }
 
-    /// An Event frame's payload; the event is then [`EventDecoder::event`].
+    /// An Event entry's payload; the event is then [`EventDecoder::event`].
     pub fn decode(&mut self, payload: &[u8]) -> Result<(), String> {
         if self.decode_in_place(payload).is_some() {
             return Ok(());
@@ -100,8 +100,8 @@ impl EventDecoder {
         self.decode_proto(p).map_err(|e| e.to_string())
     }
 
-    /// The fast path for the usual shape of a format 2 or 3 event (each field at most once, a context,
-    /// a common body kind): fields are read from the payload into the reused event, without
+    /// The fast path for the usual shape of an event (each field at most once, a context, a common
+    /// body kind): fields are read from the payload into the reused event, without
     /// allocating. `None` for anything else, including every error: [`EventDecoder::decode`] then
     /// decodes with prost, the reference (a property test checks that both agree).
     fn decode_in_place(&mut self, payload: &[u8]) -> Option<()> {
@@ -156,8 +156,9 @@ impl EventDecoder {
                 6 => context = w.varint_field(wt)? as u32,
                 7 => resolved_is_raw = w.varint_field(wt)? != 0,
                 8 => time_adjust_ns = zigzag64(w.varint_field(wt)?),
-                // time_text, inline process fields, rarer bodies: the general path.
-                2 | 4 | 13 | 16 | 17 => return None,
+                // Inline process fields (only embedded events have them), rarer bodies: the general
+                // path.
+                4 | 13 | 16 | 17 => return None,
                 10..=15 => {
                     if body.is_some() {
                         return None;
@@ -222,16 +223,7 @@ impl EventDecoder {
 
     fn decode_proto(&mut self, p: proto::Event) -> Result<(), ConvertError> {
         if p.context == 0 {
-            // Format 1 (or an event recorded without context): everything is inline.
-            self.cur.time_ns = if p.time_text.is_empty() {
-                Some(p.time_unix_ns)
-            } else {
-                convert::parse_time_ns(&p.time_text)
-            };
-            self.cur.ev = convert::event_from_proto(p)?;
-            self.cur.context = 0;
-            self.cur.time_rendered = true;
-            return Ok(());
+            return Err(ConvertError::Missing("process context"));
         }
         let defined = self.contexts.get(p.context)?;
         let h = p.header.ok_or(ConvertError::Missing("event header"))?;
@@ -246,11 +238,6 @@ impl EventDecoder {
                 time_adjust_ns: p.time_adjust_ns,
             },
         );
-        if !p.time_text.is_empty() {
-            self.cur.time_ns = convert::parse_time_ns(&p.time_text);
-            self.cur.ev.time = p.time_text;
-            self.cur.time_rendered = true;
-        }
         self.cur.ev.event.body = body;
         match (p.resolved_path, p.resolved_is_raw) {
             (Some(r), _) => self.cur.ev.resolved_path = Some(r),
@@ -290,13 +277,13 @@ impl EventDecoder {
 
     fn render_time(&mut self) {
         if !self.cur.time_rendered {
-            self.cur.ev.time = convert::format_time_ns(self.cur.time_ns.unwrap_or(0));
+            self.cur.ev.time = convert::format_time_ns(self.cur.time_ns);
             self.cur.time_rendered = true;
         }
     }
 
-    /// The last decoded event's wall-clock time, ns since the epoch (`None`: not known).
-    pub fn time_ns(&self) -> Option<i64> {
+    /// The last decoded event's wall-clock time, ns since the epoch.
+    pub fn time_ns(&self) -> i64 {
         self.cur.time_ns
     }
 }
@@ -365,7 +352,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                 });
             }
             let Body::Open(o) = body else { return None };
-            let (mut path, mut flags, mut mode, mut dfd, mut dir_fd, mut syscall) = ("", 0, 0, 0, None, 0);
+            let (mut path, mut flags, mut mode, mut dfd, mut syscall) = ("", 0, 0, 0, 0);
             if w.take(1, LEN) {
                 path = w.str()?;
             }
@@ -379,7 +366,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                 syscall = w.varint()? as i32;
             }
             if w.take(6, VARINT) {
-                dir_fd = Some(zigzag32(w.varint()?));
+                dfd = zigzag32(w.varint()?);
             }
             while !w.done() {
                 let (f, wt) = w.key()?;
@@ -387,9 +374,8 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                     1 => path = w.str_field(wt)?,
                     2 => flags = w.varint_field(wt)? as u32,
                     3 => mode = w.varint_field(wt)? as u32,
-                    4 => dfd = w.varint_field(wt)? as i32,
                     5 => syscall = w.varint_field(wt)? as i32,
-                    6 => dir_fd = Some(zigzag32(w.varint_field(wt)?)),
+                    6 => dfd = zigzag32(w.varint_field(wt)?),
                     _ => w.skip(wt)?,
                 }
             }
@@ -399,7 +385,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                 _ => return None,
             };
             set_str(&mut o.path, path);
-            (o.flags, o.mode, o.dfd) = (flags, mode, dir_fd.unwrap_or(dfd));
+            (o.flags, o.mode, o.dfd) = (flags, mode, dfd);
         }
         12 => {
             let (mut family, mut addr, mut port, mut fd) = (0, "", 0u64, 0);
@@ -485,22 +471,25 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::record::{
-        context::ContextCache,
-        synth::{AgentSession, synthetic_event},
-    };
+    use crate::{enrich::synthetic::every_kind, record::context::ContextCache};
 
-    /// Encodes `events` as a writer would: (kind, payload) of each Context and Event frame.
+    /// `n` events of the kinds a recorded agent's log is made of (exec, open, connect, fork, exit).
+    fn recorded_shapes(n: usize) -> Vec<Enriched> {
+        let usual = |e: &Enriched| !matches!(e.event.body, Body::Mount(_) | Body::Deny(_) | Body::Chdir(_));
+        (0..).map(every_kind).filter(usual).take(n).collect()
+    }
+
+    /// Encodes `events` as a writer would: (is a context, payload) of each Context and Event entry.
     fn frames(events: impl IntoIterator<Item = Enriched>) -> Vec<(bool, Vec<u8>)> {
         let mut cache = ContextCache::default();
         let mut out = Vec::new();
         for (i, ev) in events.into_iter().enumerate() {
-            let t = convert::canonical_time_ns(&ev.time);
+            let t = convert::time_ns(&ev);
             let r = cache.context_for(&ev, t, i as u64);
             if let Some(c) = &r.define {
                 out.push((true, c.encode_to_vec()));
             }
-            out.push((false, convert::event_to_proto_v2(&ev, &r, t).encode_to_vec()));
+            out.push((false, convert::event_to_proto(&ev, &r, t).encode_to_vec()));
         }
         out
     }
@@ -514,7 +503,7 @@ mod tests {
     fn check(dec: &mut EventDecoder, payload: &[u8]) -> Result<bool, TestCaseError> {
         let reference = proto::Event::decode(payload)
             .map_err(|e| e.to_string())
-            .and_then(|p| convert::event_from_proto_in(p, &dec.contexts).map_err(|e| e.to_string()));
+            .and_then(|p| convert::event_from_proto(p, &dec.contexts).map_err(|e| e.to_string()));
         let fast = dec.decode_in_place(payload).is_some();
         if fast {
             let fast_ev = json(dec.event_with_time());
@@ -546,12 +535,11 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_prost_on_recorded_shapes() {
-        let session: Vec<Enriched> = AgentSession::default().take(5_000).collect();
         let mut dec = EventDecoder::default();
-        let fast = feed(&mut dec, &frames(session)).unwrap();
+        let fast = feed(&mut dec, &frames(recorded_shapes(5_000))).unwrap();
         assert!(fast > 4_900, "the usual events take the fast path ({fast})");
         let mut dec = EventDecoder::default();
-        feed(&mut dec, &frames((0..64).map(synthetic_event))).unwrap();
+        feed(&mut dec, &frames((0..64).map(every_kind))).unwrap();
     }
 
     fn arb_event() -> impl Strategy<Value = Enriched> {
@@ -575,7 +563,7 @@ mod tests {
         )
             .prop_map(
                 |(i, (pid, tid, ktime, comm, exe), (path, argv, fd, flags, port), (resolved, raw, k2, fl))| {
-                    let mut ev = synthetic_event(i);
+                    let mut ev = every_kind(i);
                     let h = &mut ev.event.header;
                     (h.pid, h.tid, h.ktime_ns, h.comm) = (pid, tid, ktime.max(k2), comm);
                     (h.truncated, h.read_failed, h.denied) = (fl[0], fl[1], fl[2]);
@@ -610,7 +598,7 @@ mod tests {
             insert in proptest::collection::vec(any::<u8>(), 0..6),
             at in any::<prop::sample::Index>(),
         ) {
-            let all = frames(AgentSession::default().take(40));
+            let all = frames(recorded_shapes(40));
             let mut dec = EventDecoder::default();
             for (is_context, payload) in &all {
                 if *is_context {

@@ -1,8 +1,8 @@
-//! The frame layout of agentmon logs (format versions 1 to 3: the frames are the same, version 2
-//! adds Context frames, version 3 Batch frames). `docs/RECORDING.md` is the prose version.
+//! The frame layout of agentmon logs (format version 3). `docs/RECORDING.md` is the prose version.
 //!
-//! A log file is a sequence of frames; the first is a header frame. Every frame is a fixed 60-byte
-//! frame header followed by `payload_len` bytes of protobuf payload. Integers are little-endian.
+//! A log file is a sequence of frames: a header frame, batch frames (each holding several records,
+//! `batch.rs`), and a trailer frame when the file was closed or rotated. Every frame is a fixed
+//! 60-byte frame header followed by `payload_len` bytes of payload. Integers are little-endian.
 //!
 //! | offset | size | field                                                               |
 //! |-------:|-----:|---------------------------------------------------------------------|
@@ -12,7 +12,7 @@
 //! |     16 |    1 | `kind` ([`FrameKind`])                                              |
 //! |     17 |    3 | reserved, zero                                                      |
 //! |     20 |    4 | `payload_crc` = CRC32C(payload)                                     |
-//! |     24 |   32 | `chain` = H(prev chain ‖ bytes 4..24 ‖ payload), H: [`ChainAlgo`]    |
+//! |     24 |   32 | `chain` = H(prev chain ‖ bytes 4..24 ‖ payload), H: [`chain_hash`]   |
 //! |     56 |    4 | `header_crc` = CRC32C(bytes 0..56)                                  |
 //! |     60 |    N | payload                                                             |
 //!
@@ -27,10 +27,8 @@ pub const FRAME_HEADER_LEN: usize = 60;
 pub const MAX_PAYLOAD_LEN: usize = 16 << 20;
 /// `LogHeader.magic`.
 pub const LOG_MAGIC: &str = "agentmon-log";
-/// The format version written.
+/// The format version written, and the only one read.
 pub const FORMAT_VERSION: u32 = 3;
-/// The oldest format version read.
-pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Context ids are slots `1..=MAX_CONTEXTS` (bounds the reader's memory).
 pub const MAX_CONTEXTS: u32 = 4096;
 /// A writer redefines a context it keeps using after this many records, so a damaged frame that
@@ -41,50 +39,54 @@ pub type ChainHash = [u8; 32];
 /// The chain's starting value for file 0.
 pub const ZERO_HASH: ChainHash = [0; 32];
 
-/// What a frame's payload is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What a frame's payload is. (The numbers are shared with [`EntryKind`], so a kind byte never
+/// means two things.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FrameKind {
     /// `LogHeader`: first frame of every file.
     Header = 1,
-    /// `Event`: one enriched event.
-    Event = 2,
-    /// `Alert`: one verdict.
-    Alert = 3,
-    /// `Drops`: events lost in the ring buffer.
-    Drops = 4,
     /// `Trailer`: last frame of a cleanly closed or rotated file.
     Trailer = 5,
-    /// `Context`: process fields shared by the events that follow (format 2; an entry of a batch in format 3).
-    Context = 6,
-    /// Several context, event, alert and drops records (format 3; see `batch.rs`).
+    /// Records: context, event, alert and drops entries (see `batch.rs`).
     Batch = 7,
 }
 
 impl FrameKind {
+    const ALL: [Self; 3] = [Self::Header, Self::Trailer, Self::Batch];
+
     pub fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            1 => Self::Header,
-            2 => Self::Event,
-            3 => Self::Alert,
-            4 => Self::Drops,
-            5 => Self::Trailer,
-            6 => Self::Context,
-            7 => Self::Batch,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Header => "header",
-            Self::Event => "event",
-            Self::Alert => "alert",
-            Self::Drops => "drops",
             Self::Trailer => "trailer",
-            Self::Context => "context",
             Self::Batch => "batch",
         }
+    }
+}
+
+/// What a record (an entry of a batch frame) is: the protobuf message its bytes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EntryKind {
+    /// One enriched event.
+    Event = 2,
+    /// One verdict.
+    Alert = 3,
+    /// Events lost in the ring buffer.
+    Drops = 4,
+    /// Process fields shared by the events that follow.
+    Context = 6,
+}
+
+impl EntryKind {
+    const ALL: [Self; 4] = [Self::Event, Self::Alert, Self::Drops, Self::Context];
+
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 }
 
@@ -142,13 +144,12 @@ impl FrameError {
         matches!(self.problem, Problem::Truncated { .. })
     }
 
-    /// Whether what was lost here may have defined a process context (a Context frame or a batch),
-    /// so that the contexts known so far can no longer be trusted. A damaged event, alert or drop
-    /// notice cannot redefine one, and a frame that only breaks the chain is still read (nothing is
-    /// lost).
+    /// Whether what was lost here may have defined a process context (a batch), so that the
+    /// contexts known so far can no longer be trusted. A damaged header or trailer cannot redefine
+    /// one, and a frame that only breaks the chain is still read (nothing is lost).
     pub fn may_lose_context(&self) -> bool {
         match self.problem {
-            Problem::PayloadChecksum { kind, .. } => matches!(kind, FrameKind::Context | FrameKind::Batch),
+            Problem::PayloadChecksum { kind, .. } => kind == FrameKind::Batch,
             Problem::Chain => false,
             _ => true,
         }
@@ -223,35 +224,19 @@ pub fn check_payload(h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
     Ok(())
 }
 
-/// How a file's frames are chained (by format version).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ChainAlgo {
-    /// Formats 1 and 2 (a frame per record, ≈ 100–250 bytes): SHA-256, which the SHA extensions of
-    /// current x86 and ARM CPUs make fastest on small inputs.
-    #[default]
-    Sha256,
-    /// Format 3: SHA-256 for payloads under [`BLAKE3_FROM`] bytes (a quiet agent's batch of one
-    /// event), BLAKE3 from there on (a busy agent's batches of up to 64 KiB), where its SIMD
-    /// parallelism makes it up to 2.5× faster. The payload length is in the frame header, which its
-    /// CRC and the chain cover, so reader and writer always agree on the hash.
-    BySize,
-}
-
-/// Smallest payload format 3 hashes with BLAKE3: where it overtakes SHA-256 (`agentmon log bench`
-/// prints both by size; docs/BENCHMARKS.md has the development VM's figures).
+/// Smallest payload chained with BLAKE3 instead of SHA-256: where BLAKE3 overtakes it
+/// (`agentmon-bench log-read` prints both by size; docs/BENCHMARKS.md has the development VM's
+/// figures).
 pub const BLAKE3_FROM: usize = 2048;
 
-impl ChainAlgo {
-    /// The chaining of a log of format `version`.
-    pub fn of_version(version: u32) -> Self {
-        if version >= 3 { Self::BySize } else { Self::Sha256 }
-    }
-}
-
-/// The chain hash of a frame given the previous frame's: H(prev ‖ bytes 4..24 ‖ payload), H as
-/// `algo` says for this payload's size.
-pub fn chain_hash(algo: ChainAlgo, prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainHash {
-    if algo == ChainAlgo::BySize && payload.len() >= BLAKE3_FROM {
+/// The chain hash of a frame given the previous frame's: H(prev ‖ bytes 4..24 ‖ payload). H is
+/// SHA-256 for payloads under [`BLAKE3_FROM`] bytes (a quiet agent's batch of one event), which the
+/// SHA extensions of current x86 and ARM CPUs make fastest on small inputs, and BLAKE3 from there on
+/// (a busy agent's batches of up to 64 KiB), where its SIMD parallelism makes it up to 2.5× faster.
+/// The payload length is in the frame header, which its CRC and the chain cover, so reader and
+/// writer always agree on the hash.
+pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainHash {
+    if payload.len() >= BLAKE3_FROM {
         let mut h = blake3::Hasher::new();
         h.update(prev);
         h.update(&frame_head[4..24]);
@@ -268,13 +253,12 @@ pub fn chain_hash(algo: ChainAlgo, prev: &ChainHash, frame_head: &[u8], payload:
 
 /// Whether a parsed frame continues the chain ending in `prev`.
 pub fn check_chain(
-    algo: ChainAlgo,
     prev: &ChainHash,
     raw_head: &[u8; FRAME_HEADER_LEN],
     h: &FrameHeader,
     payload: &[u8],
 ) -> Result<(), Problem> {
-    if chain_hash(algo, prev, raw_head, payload) == h.chain {
+    if chain_hash(prev, raw_head, payload) == h.chain {
         Ok(())
     } else {
         Err(Problem::Chain)
@@ -284,7 +268,7 @@ pub fn check_chain(
 /// Fills in the frame header of `buf`, whose payload is already at `buf[FRAME_HEADER_LEN..]`, and
 /// returns the frame's chain hash. The payload must not exceed [`MAX_PAYLOAD_LEN`] (checked by the
 /// caller).
-pub fn seal(buf: &mut [u8], algo: ChainAlgo, kind: FrameKind, seq: u64, prev: &ChainHash) -> ChainHash {
+pub fn seal(buf: &mut [u8], kind: FrameKind, seq: u64, prev: &ChainHash) -> ChainHash {
     let payload_len = (buf.len() - FRAME_HEADER_LEN) as u32;
     let (head, payload) = buf.split_at_mut(FRAME_HEADER_LEN);
     head[0..4].copy_from_slice(&FRAME_MAGIC);
@@ -293,29 +277,18 @@ pub fn seal(buf: &mut [u8], algo: ChainAlgo, kind: FrameKind, seq: u64, prev: &C
     head[16] = kind as u8;
     head[17..20].fill(0);
     head[20..24].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-    let chain = chain_hash(algo, prev, head, payload);
+    let chain = chain_hash(prev, head, payload);
     head[24..56].copy_from_slice(&chain);
     let crc = crc32c::crc32c(&head[0..56]);
     head[56..60].copy_from_slice(&crc.to_le_bytes());
     chain
 }
 
-/// One whole frame of the current format as bytes (tests, tools): header + payload.
+/// One whole frame as bytes (tests, tools): header + payload.
 pub fn encode_frame(kind: FrameKind, seq: u64, prev: &ChainHash, payload: &[u8]) -> (Vec<u8>, ChainHash) {
-    encode_frame_with(ChainAlgo::of_version(FORMAT_VERSION), kind, seq, prev, payload)
-}
-
-/// [`encode_frame`] with the chain of another format.
-pub fn encode_frame_with(
-    algo: ChainAlgo,
-    kind: FrameKind,
-    seq: u64,
-    prev: &ChainHash,
-    payload: &[u8],
-) -> (Vec<u8>, ChainHash) {
     let mut buf = vec![0u8; FRAME_HEADER_LEN];
     buf.extend_from_slice(payload);
-    let chain = seal(&mut buf, algo, kind, seq, prev);
+    let chain = seal(&mut buf, kind, seq, prev);
     (buf, chain)
 }
 
@@ -329,40 +302,64 @@ mod tests {
 
     #[test]
     fn seal_then_parse() {
-        let (f, chain) = encode_frame(FrameKind::Alert, 9, &ZERO_HASH, b"payload");
+        let (f, chain) = encode_frame(FrameKind::Trailer, 9, &ZERO_HASH, b"payload");
         assert_eq!(f.len(), FRAME_HEADER_LEN + 7);
         assert_eq!(&f[0..4], b"AMLF");
         let h = parse_header(&head(&f)).unwrap();
-        assert_eq!((h.kind, h.seq, h.payload_len, h.chain), (FrameKind::Alert, 9, 7, chain));
+        assert_eq!(
+            (h.kind, h.seq, h.payload_len, h.chain),
+            (FrameKind::Trailer, 9, 7, chain)
+        );
         check_payload(&h, &f[FRAME_HEADER_LEN..]).unwrap();
-        let algo = ChainAlgo::of_version(FORMAT_VERSION);
-        check_chain(algo, &ZERO_HASH, &head(&f), &h, &f[FRAME_HEADER_LEN..]).unwrap();
+        check_chain(&ZERO_HASH, &head(&f), &h, &f[FRAME_HEADER_LEN..]).unwrap();
         assert_eq!(
-            check_chain(algo, &[1; 32], &head(&f), &h, &f[FRAME_HEADER_LEN..]),
-            Err(Problem::Chain)
-        );
-        // A small frame is chained with SHA-256 in every format; a large one with BLAKE3 in
-        // format 3 only.
-        check_chain(ChainAlgo::Sha256, &ZERO_HASH, &head(&f), &h, &f[FRAME_HEADER_LEN..]).unwrap();
-        let big = vec![7u8; BLAKE3_FROM];
-        let (f, _) = encode_frame(FrameKind::Batch, 9, &ZERO_HASH, &big);
-        let h = parse_header(&head(&f)).unwrap();
-        check_chain(ChainAlgo::BySize, &ZERO_HASH, &head(&f), &h, &big).unwrap();
-        assert_eq!(
-            check_chain(ChainAlgo::Sha256, &ZERO_HASH, &head(&f), &h, &big),
-            Err(Problem::Chain)
-        );
-        let (f, _) = encode_frame_with(ChainAlgo::Sha256, FrameKind::Batch, 9, &ZERO_HASH, &big);
-        let h = parse_header(&head(&f)).unwrap();
-        assert_eq!(
-            check_chain(ChainAlgo::BySize, &ZERO_HASH, &head(&f), &h, &big),
+            check_chain(&[1; 32], &head(&f), &h, &f[FRAME_HEADER_LEN..]),
             Err(Problem::Chain)
         );
     }
 
     #[test]
+    fn small_payloads_are_chained_with_sha256_large_ones_with_blake3() {
+        use sha2::Digest;
+        for (len, blake3) in [
+            (0, false),
+            (BLAKE3_FROM - 1, false),
+            (BLAKE3_FROM, true),
+            (65_536, true),
+        ] {
+            let payload = vec![7u8; len];
+            let (f, chain) = encode_frame(FrameKind::Batch, 9, &[5; 32], &payload);
+            let mut input = vec![5u8; 32];
+            input.extend_from_slice(&f[4..24]);
+            input.extend_from_slice(&payload);
+            let want: ChainHash = if blake3 {
+                *blake3::hash(&input).as_bytes()
+            } else {
+                sha2::Sha256::digest(&input).into()
+            };
+            assert_eq!(chain, want, "payload of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn only_header_trailer_and_batch_frames_exist() {
+        for kind in 0..=255u8 {
+            let (mut f, _) = encode_frame(FrameKind::Batch, 1, &ZERO_HASH, b"x");
+            f[16] = kind;
+            let crc = crc32c::crc32c(&f[0..56]);
+            f[56..60].copy_from_slice(&crc.to_le_bytes());
+            let parsed = parse_header(&head(&f)).map(|h| h.kind as u8);
+            match kind {
+                1 | 5 | 7 => assert_eq!(parsed, Ok(kind)),
+                // Records are batch entries, never frames of their own.
+                _ => assert_eq!(parsed, Err(Problem::Unsupported(format!("kind {kind}")))),
+            }
+        }
+    }
+
+    #[test]
     fn every_header_byte_is_covered() {
-        let (f, _) = encode_frame(FrameKind::Event, 1, &ZERO_HASH, b"x");
+        let (f, _) = encode_frame(FrameKind::Batch, 1, &ZERO_HASH, b"x");
         for i in 0..FRAME_HEADER_LEN {
             let mut g = f.clone();
             g[i] ^= 0x01;

@@ -1,16 +1,15 @@
 //! Forensic recording and replay.
 //!
 //! A log is a chain of frames (layout in [`format`] and `docs/RECORDING.md`): a header frame, then
-//! batch frames holding the enriched events, their process contexts, alerts and drop notices
-//! ([`batch`]; formats 1 and 2 had a frame per record), then a trailer when closed. Payloads are
-//! protobuf messages from `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own
-//! types in [`convert`]. Every frame carries CRC32C checksums and a hash chained to the previous
-//! frame, so corruption, truncation, removal and reordering are detected ([`verify`]).
+//! batch frames holding the enriched events, their process contexts ([`context`]), alerts and drop
+//! notices ([`batch`]), then a trailer when closed. Records are protobuf messages from
+//! `proto/agentmon.proto` ([`proto`]), converted from and to agentmon's own types in [`convert`].
+//! Every frame carries CRC32C checksums and a hash chained to the previous frame, so corruption,
+//! truncation, removal and reordering are detected ([`verify`]).
 //!
 //! - [`writer::Recorder`] appends to a log (one `write(2)` per batch, size-based rotation).
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
 //! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
-//! - [`synth`] makes synthetic logs for tests and benchmarks.
 pub mod batch;
 pub mod context;
 pub mod convert;
@@ -20,7 +19,6 @@ pub mod live;
 pub mod proto;
 pub mod reader;
 pub mod replay;
-pub mod synth;
 pub mod verify;
 mod wire;
 pub mod writer;
@@ -30,7 +28,6 @@ pub use format::{ChainHash, FrameError, FrameKind, Problem};
 pub use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
 pub use replay::{Evaluator, ReplayOptions, ReplayStats};
-pub use synth::{ThroughputReport, generate_synthetic_log, measure_replay_throughput};
 pub use writer::{Recorder, RecorderOptions};
 
 use thiserror::Error;

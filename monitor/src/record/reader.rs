@@ -18,8 +18,8 @@ use super::{
     context::ContextTable,
     convert,
     format::{
-        self, ChainAlgo, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind,
-        LOG_MAGIC, MAX_PAYLOAD_LEN, OLDEST_FORMAT_VERSION, Problem,
+        self, ChainHash, EntryKind, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind,
+        LOG_MAGIC, MAX_PAYLOAD_LEN, Problem,
     },
     proto,
 };
@@ -102,7 +102,7 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// The records the frame holds: the entries of a batch, or the frame itself.
+    /// The records the frame holds: the entries of a batch (none for a header or trailer).
     pub fn entries(&self) -> Entries<'a> {
         Entries::of(self)
     }
@@ -128,8 +128,6 @@ pub struct FrameReader<R> {
     prev_chain: ChainHash,
     after_trailer: bool,
     header: Option<proto::LogHeader>,
-    /// The chain's hash, known from the file's header.
-    algo: ChainAlgo,
     frames: u64,
 }
 
@@ -151,7 +149,6 @@ impl<R: Read> FrameReader<R> {
             prev_chain: format::ZERO_HASH,
             after_trailer: false,
             header: None,
-            algo: ChainAlgo::default(),
             frames: 0,
         }
     }
@@ -352,7 +349,8 @@ impl<R: Read> FrameReader<R> {
             && h.kind != FrameKind::Header
             && !self.after_trailer
             && h.seq == self.expect_seq
-            && (self.opts.skip_chain || self.chain_continues(&raw, &h, need));
+            && (self.opts.skip_chain
+                || format::check_chain(&self.prev_chain, &raw, &h, &self.src.bytes()[FRAME_HEADER_LEN..need]).is_ok());
         if (!linked || self.opts.skip_chain)
             && let Err(p) = format::check_payload(&h, &self.src.bytes()[FRAME_HEADER_LEN..need])
         {
@@ -397,27 +395,6 @@ impl<R: Read> FrameReader<R> {
         Step::Frame(h)
     }
 
-    /// Whether the buffered frame continues the chain. Without the file's header (damaged), the
-    /// algorithm is not known: the other one is tried too, and kept if it fits.
-    fn chain_continues(&mut self, raw: &[u8; FRAME_HEADER_LEN], h: &FrameHeader, need: usize) -> bool {
-        let payload = &self.src.bytes()[FRAME_HEADER_LEN..need];
-        if format::check_chain(self.algo, &self.prev_chain, raw, h, payload).is_ok() {
-            return true;
-        }
-        if self.header.is_some() {
-            return false;
-        }
-        let other = match self.algo {
-            ChainAlgo::Sha256 => ChainAlgo::BySize,
-            ChainAlgo::BySize => ChainAlgo::Sha256,
-        };
-        let fits = format::check_chain(other, &self.prev_chain, raw, h, payload).is_ok();
-        if fits {
-            self.algo = other;
-        }
-        fits
-    }
-
     fn accept_log_header(&mut self, h: &FrameHeader, raw: &[u8; FRAME_HEADER_LEN], need: usize) -> Result<(), Problem> {
         if h.kind != FrameKind::Header {
             return Err(Problem::NotALog(format!(
@@ -433,9 +410,9 @@ impl<R: Read> FrameReader<R> {
         if lh.magic != LOG_MAGIC {
             return Err(Problem::NotALog(format!("header magic {:?}", lh.magic)));
         }
-        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&lh.format_version) {
+        if lh.format_version != FORMAT_VERSION {
             return Err(Problem::Unsupported(format!(
-                "format version {} (this agentmon reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
+                "format version {} (this agentmon reads format {FORMAT_VERSION})",
                 lh.format_version
             )));
         }
@@ -444,9 +421,7 @@ impl<R: Read> FrameReader<R> {
             .as_slice()
             .try_into()
             .map_err(|_| Problem::NotALog(format!("prev_chain_hash of {} bytes", lh.prev_chain_hash.len())))?;
-        let algo = ChainAlgo::of_version(lh.format_version);
-        format::check_chain(algo, &prev, raw, h, payload)?;
-        self.algo = algo;
+        format::check_chain(&prev, raw, h, payload)?;
         self.header = Some(lh);
         Ok(())
     }
@@ -459,7 +434,7 @@ enum Step {
     Error(FrameError),
 }
 
-/// A decoded record (a frame, or an entry of a batch frame).
+/// A decoded record: a header or trailer frame, or an entry of a batch frame.
 #[derive(Clone, Debug)]
 pub enum Record {
     Header(proto::LogHeader),
@@ -469,17 +444,17 @@ pub enum Record {
     Alert(Box<proto::Alert>),
     Drops(proto::Drops),
     Trailer(proto::Trailer),
-    /// Process fields the following events of formats 2 and 3 refer to (already applied to them).
+    /// Process fields the following events refer to (already applied to them).
     Context(Box<proto::Context>),
 }
 
 /// A decoded record with where it was.
 #[derive(Clone, Debug)]
 pub struct Located {
-    /// Byte offset in its file (of the frame, or of the entry in a batch).
+    /// Byte offset in its file (of a header or trailer frame, or of the entry in a batch).
     pub offset: u64,
-    /// The record's id, which alerts name their event by: the frame's sequence number, or the
-    /// entry's id in a batch (`batch.rs`).
+    /// A batch entry's id, which alerts name their event by (`batch.rs`); a header's or trailer's
+    /// frame sequence number.
     pub seq: u64,
     pub record: Record,
 }
@@ -491,28 +466,38 @@ fn payload_err(kind: &'static str, reason: impl ToString) -> Problem {
     }
 }
 
-/// Decodes one record (a frame's payload or a batch entry; see [`Frame::entries`]). Contexts also
-/// define an entry of `contexts`; events of formats 2 and 3 are completed from `contexts`.
-pub fn decode_record(kind: FrameKind, payload: &[u8], contexts: &mut ContextTable) -> Result<Record, Problem> {
+/// Decodes one batch entry (see [`Frame::entries`]). Contexts also define an entry of `contexts`;
+/// events are completed from `contexts`.
+pub fn decode_entry(kind: EntryKind, payload: &[u8], contexts: &mut ContextTable) -> Result<Record, Problem> {
     Ok(match kind {
-        FrameKind::Batch => return Err(payload_err("batch", "a batch is not one record (read its entries)")),
-        FrameKind::Header => Record::Header(proto::LogHeader::decode(payload).map_err(|e| payload_err("header", e))?),
-        FrameKind::Context => {
+        EntryKind::Context => {
             let c = proto::Context::decode(payload).map_err(|e| payload_err("context", e))?;
             contexts.define(c.clone()).map_err(|e| payload_err("context", e))?;
             Record::Context(Box::new(c))
         }
-        FrameKind::Event => {
+        EntryKind::Event => {
             let p = proto::Event::decode(payload).map_err(|e| payload_err("event", e))?;
             Record::Event(Box::new(
-                convert::event_from_proto_in(p, contexts).map_err(|e| payload_err("event", e))?,
+                convert::event_from_proto(p, contexts).map_err(|e| payload_err("event", e))?,
             ))
         }
-        FrameKind::Alert => Record::Alert(Box::new(
+        EntryKind::Alert => Record::Alert(Box::new(
             proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?,
         )),
-        FrameKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
-        FrameKind::Trailer => Record::Trailer(proto::Trailer::decode(payload).map_err(|e| payload_err("trailer", e))?),
+        EntryKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
+    })
+}
+
+/// Decodes a header or trailer frame (`None` for a batch: its records are its entries).
+fn decode_frame(f: &Frame<'_>) -> Option<Result<Record, Problem>> {
+    Some(match f.header.kind {
+        FrameKind::Header => proto::LogHeader::decode(f.payload)
+            .map(Record::Header)
+            .map_err(|e| payload_err("header", e)),
+        FrameKind::Trailer => proto::Trailer::decode(f.payload)
+            .map(Record::Trailer)
+            .map_err(|e| payload_err("trailer", e)),
+        FrameKind::Batch => return None,
     })
 }
 
@@ -561,9 +546,16 @@ impl<R: Read> Iterator for RecordReader<R> {
                     return Some(Err(e));
                 }
             };
+            if let Some(record) = decode_frame(&f) {
+                let (offset, seq) = (f.offset, f.header.seq);
+                let item = record
+                    .map(|record| Located { offset, seq, record })
+                    .map_err(|problem| FrameError { offset, problem });
+                self.pending.push_back(item);
+            }
             for entry in f.entries() {
                 let item = match entry {
-                    Ok(e) => decode_record(e.kind, e.payload, &mut self.contexts)
+                    Ok(e) => decode_entry(e.kind, e.payload, &mut self.contexts)
                         .map(|record| Located {
                             offset: e.offset,
                             seq: e.id,

@@ -13,7 +13,7 @@ use prost::Message;
 use super::{
     convert,
     decoder::EventDecoder,
-    format::{FrameError, FrameKind, Problem},
+    format::{EntryKind, FrameError, Problem},
     proto,
     reader::{FrameReader, ReaderOptions},
 };
@@ -49,7 +49,7 @@ pub struct ReplayOptions {
     pub until_ns: Option<i64>,
     /// Only events of this agent.
     pub agent: Option<String>,
-    /// Do not check the SHA-256 chain (see [`ReaderOptions::skip_chain`]), e.g. when the log was
+    /// Do not check the hash chain (see [`ReaderOptions::skip_chain`]), e.g. when the log was
     /// verified already; checksums and sequence numbers are always checked.
     pub skip_chain: bool,
     /// Stop reading a file at its first damaged frame instead of resynchronising on the next intact
@@ -62,18 +62,14 @@ impl ReplayOptions {
         self.since_ns.is_none() && self.until_ns.is_none() && self.agent.is_none()
     }
 
-    /// Whether an event of `agent` at wall-clock `time_ns` is replayed.
-    fn matches(&self, agent: &str, time_ns: Option<i64>) -> bool {
+    /// Whether an event of `agent` at wall-clock `t` (ns since the epoch) is replayed.
+    fn matches(&self, agent: &str, t: i64) -> bool {
         if self.is_empty() {
             return true;
         }
         if self.agent.as_ref().is_some_and(|a| a != agent) {
             return false;
         }
-        if self.since_ns.is_none() && self.until_ns.is_none() {
-            return true;
-        }
-        let Some(t) = time_ns else { return false };
         self.since_ns.is_none_or(|s| t >= s) && self.until_ns.is_none_or(|u| t < u)
     }
 }
@@ -85,7 +81,7 @@ pub struct ReplayStats {
     /// Events that passed the filter and were evaluated.
     pub replayed: u64,
     pub alerts: u64,
-    /// Alert frames found in the logs.
+    /// Alert records found in the logs.
     pub recorded_alerts: u64,
     /// Damage found (frames skipped); truncated tails are counted in `truncated`.
     pub problems: u64,
@@ -194,13 +190,13 @@ pub fn replay(
                     },
                 };
                 match e.kind {
-                    FrameKind::Context => {
+                    EntryKind::Context => {
                         if let Err(e) = dec.define_context(e.payload) {
                             stats.problems += 1;
                             on_problem(path, &bad("context", &e));
                         }
                     }
-                    FrameKind::Event => {
+                    EntryKind::Event => {
                         stats.events += 1;
                         if let Err(e) = dec.decode(e.payload) {
                             stats.problems += 1;
@@ -224,7 +220,7 @@ pub fn replay(
                             Source::Recorded => recent.insert(seq, dec.event_with_time().clone()),
                         }
                     }
-                    FrameKind::Alert => {
+                    EntryKind::Alert => {
                         stats.recorded_alerts += 1;
                         if !matches!(source, Source::Recorded) {
                             continue;
@@ -241,7 +237,7 @@ pub fn replay(
                             }
                         }
                     }
-                    FrameKind::Header | FrameKind::Drops | FrameKind::Trailer | FrameKind::Batch => {}
+                    EntryKind::Drops => {}
                 }
             }
         }
@@ -257,12 +253,7 @@ fn recorded_alert(payload: &[u8], recent: &RecentEvents, options: &ReplayOptions
     let p = proto::Alert::decode(payload).map_err(|e| e.to_string())?;
     if let Some(embedded) = &p.event {
         let agent = embedded.process.as_ref().map_or("", |p| p.agent.as_str());
-        let t = if embedded.time_text.is_empty() {
-            Some(embedded.time_unix_ns)
-        } else {
-            convert::parse_time_ns(&embedded.time_text)
-        };
-        if !options.matches(agent, t) {
+        if !options.matches(agent, embedded.time_unix_ns) {
             return Ok(None);
         }
     }

@@ -4,14 +4,17 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 
 use super::{
-    format::{self, FRAME_HEADER_LEN, FrameKind, Problem},
+    format::{self, EntryKind, FRAME_HEADER_LEN, FrameKind, Problem},
     reader::{FrameReader, Located, ReaderOptions, Record, RecordReader},
     replay::{self, ReplayOptions, ReplayStats, Source},
-    synth::{synthetic_alert, synthetic_event},
     verify::{self, verify_file, verify_files, with_rotations},
     *,
 };
-use crate::{enrich::Enriched, event::Body, rules::Alert};
+use crate::{
+    enrich::{Enriched, synthetic::every_kind},
+    event::Body,
+    rules::Alert,
+};
 
 const N: u64 = 2_000;
 
@@ -22,11 +25,11 @@ fn write_log(dir: &Path, n: u64) -> PathBuf {
     let path = dir.join("t.agentlog");
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     for i in 0..n {
-        let ev = synthetic_event(i);
+        let ev = every_kind(i);
         let seq = rec.record_event(&ev).unwrap();
         rec.end_batch().unwrap();
         if i % 10 == 0 {
-            rec.record_alert(&synthetic_alert(&ev), seq).unwrap();
+            rec.record_alert(&Alert::synthetic(&ev), seq).unwrap();
         }
     }
     rec.record_drops(3, 3).unwrap();
@@ -45,8 +48,9 @@ fn frames_of(path: &Path) -> Vec<(u64, usize, u64, FrameKind)> {
     out
 }
 
-/// The kinds of the records of every frame of an intact file (a batch's entries, or the frame's own).
-fn kinds_of(path: &Path) -> Vec<Vec<FrameKind>> {
+/// The kinds of the records of every frame of an intact file (a batch's entries; none for the
+/// header and trailer).
+fn kinds_of(path: &Path) -> Vec<Vec<EntryKind>> {
     let mut r = FrameReader::open(path, ReaderOptions::default()).unwrap();
     let mut out = Vec::new();
     while let Some(f) = r.next_frame() {
@@ -56,9 +60,10 @@ fn kinds_of(path: &Path) -> Vec<Vec<FrameKind>> {
     out
 }
 
-/// Records in the frames before frame `k`.
-fn records_before(kinds: &[Vec<FrameKind>], k: usize) -> usize {
-    kinds[..k].iter().map(Vec::len).sum()
+/// Records in the frames before frame `k`: one per batch entry, and the header (and trailer) are one
+/// each (a batch is never empty).
+fn records_before(kinds: &[Vec<EntryKind>], k: usize) -> usize {
+    kinds[..k].iter().map(|entries| entries.len().max(1)).sum()
 }
 
 fn json(e: &Enriched) -> serde_json::Value {
@@ -92,7 +97,7 @@ fn round_trip_many_events_of_every_kind() {
                 assert!(h.start_time_unix_ns > 0);
             }
             Record::Event(e) => {
-                assert_eq!(json(&e), json(&synthetic_event(events)));
+                assert_eq!(json(&e), json(&every_kind(events)));
                 *kinds.entry(e.event.body.kind_name()).or_insert(0) += 1;
                 events += 1;
                 last_event_seq = loc.seq;
@@ -100,11 +105,11 @@ fn round_trip_many_events_of_every_kind() {
             Record::Alert(a) => {
                 assert_eq!(a.event_seq, last_event_seq, "alert names its event's id");
                 assert!(a.event.is_none());
-                let ev = synthetic_event(events - 1);
+                let ev = every_kind(events - 1);
                 let back = convert::alert_from_proto(*a, Some(ev.clone())).unwrap();
                 assert_eq!(
                     serde_json::to_value(&back).unwrap(),
-                    serde_json::to_value(synthetic_alert(&ev)).unwrap()
+                    serde_json::to_value(Alert::synthetic(&ev)).unwrap()
                 );
                 alerts += 1;
             }
@@ -137,17 +142,17 @@ fn a_batch_is_written_when_full_and_at_once_after_an_alert_or_drop_notice() {
         ..RecorderOptions::default()
     };
     let mut rec = Recorder::create(&path, opts).unwrap();
-    let first = rec.record_event(&synthetic_event(0)).unwrap();
+    let first = rec.record_event(&every_kind(0)).unwrap();
     assert_eq!(rec.written_id(), 0, "an event waits for the end of its batch");
-    let ev = synthetic_event(1);
+    let ev = every_kind(1);
     let id = rec.record_event(&ev).unwrap();
-    rec.record_alert(&synthetic_alert(&ev), id).unwrap();
+    rec.record_alert(&Alert::synthetic(&ev), id).unwrap();
     assert!(rec.written_id() > id, "the alert went out with its batch");
-    rec.record_event(&synthetic_event(2)).unwrap();
+    rec.record_event(&every_kind(2)).unwrap();
     rec.record_drops(1, 1).unwrap();
     let after_drops = rec.written_id();
     for i in 3..2_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     assert!(rec.written_id() > after_drops + 1_000, "full batches are written");
     rec.close().unwrap();
@@ -215,13 +220,13 @@ fn flipped_bytes_are_found_at_their_frame() {
 
 #[test]
 fn a_damaged_file_header_costs_only_itself() {
-    // The header names the format, hence the chain's hash; without it the reader finds the hash
-    // from the frames, and checks the chain from there on. Batches of 64 KiB (BLAKE3 in format 3).
+    // Without the header, the reader still checks the chain from the next frame on. Batches of
+    // 64 KiB (chained with BLAKE3).
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.agentlog");
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     for i in 0..60_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     rec.close().unwrap();
     assert!(frames_of(&path).len() > 40);
@@ -319,14 +324,16 @@ fn removed_and_swapped_frames_are_found() {
 
     // Replace frame 70 by a well-formed frame with the right sequence number but forged content:
     // checksums are fine, the chain is not.
-    let (forged, _) = format::encode_frame(FrameKind::Event, 70, &[9; 32], b"\x08\x01");
+    let mut batch = batch::BatchBuilder::new(1);
+    batch.push(EntryKind::Drops, &proto::Drops::default());
+    let (forged, _) = format::encode_frame(FrameKind::Batch, 70, &[9; 32], &batch.frame_mut()[FRAME_HEADER_LEN..]);
     let mut b = orig[..range(70).start].to_vec();
     b.extend_from_slice(&forged);
     b.extend_from_slice(&orig[range(70).end..]);
     let rep = verify_bytes(dir.path(), &b);
     assert_eq!(first(&rep), (frames[70].0, Problem::Chain));
 
-    // Drop the last event frames and the trailer together: a log that ends early, no damage.
+    // Drop the last batches and the trailer together: a log that ends early, no damage.
     let n = frames.len();
     let rep = verify_bytes(dir.path(), &orig[..frames[n - 3].0 as usize]);
     assert!(rep.intact() && !rep.complete());
@@ -387,7 +394,7 @@ fn not_a_log() {
         assert!(matches!(first(&rep), (0, Problem::NotALog(_))), "{:?}", rep.errors);
     }
     // A valid frame that is not a header.
-    let (f, _) = format::encode_frame(FrameKind::Event, 0, &format::ZERO_HASH, b"");
+    let (f, _) = format::encode_frame(FrameKind::Batch, 0, &format::ZERO_HASH, b"\x01");
     assert!(matches!(first(&verify_bytes(dir.path(), &f)), (0, Problem::NotALog(_))));
 }
 
@@ -401,7 +408,7 @@ fn rotation_links_files_into_one_chain() {
     };
     let mut rec = Recorder::create(&base, opts).unwrap();
     for i in 0..1_000 {
-        rec.record_event(&synthetic_event(i)).unwrap();
+        rec.record_event(&every_kind(i)).unwrap();
     }
     rec.close().unwrap();
     let files = with_rotations(&base);
@@ -452,7 +459,7 @@ struct MetadataRule;
 impl replay::Evaluator for MetadataRule {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
         match &ev.event.body {
-            Body::Connect(c) if c.addr == "169.254.169.254" => vec![synthetic_alert(ev)],
+            Body::Connect(c) if c.addr == "169.254.169.254" => vec![Alert::synthetic(ev)],
             _ => Vec::new(),
         }
     }
@@ -484,13 +491,13 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
         agent: Some("coder".into()),
         ..Default::default()
     });
-    let coder = (0..700).filter(|i| synthetic_event(*i).agent == "coder").count() as u64;
+    let coder = (0..700).filter(|i| every_kind(*i).agent == "coder").count() as u64;
     assert!(coder > 100 && coder < 600);
     assert_eq!(stats.replayed, coder);
     assert!(alerts.iter().all(|a| a.event.agent == "coder"));
 
     // Time window: events 100..200 (synthetic events are 1 µs apart).
-    let t = |i| convert::parse_time_ns(&synthetic_event(i).time).unwrap();
+    let t = |i| convert::parse_time_ns(&every_kind(i).time).unwrap();
     let (stats, _) = run(&ReplayOptions {
         since_ns: Some(t(100)),
         until_ns: Some(t(200)),
@@ -509,7 +516,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
         |_| {},
     );
     assert_eq!((stats.alerts, recorded.len()), (70, 70));
-    assert_eq!(json(&recorded[3].event), json(&synthetic_event(30)));
+    assert_eq!(json(&recorded[3].event), json(&every_kind(30)));
 }
 
 #[test]
@@ -565,10 +572,10 @@ fn replay_all(
 }
 
 /// Index of the first frame at or after `from` that holds an event.
-fn first_event_frame(kinds: &[Vec<FrameKind>], from: usize) -> usize {
+fn first_event_frame(kinds: &[Vec<EntryKind>], from: usize) -> usize {
     (from..kinds.len())
-        .find(|&i| kinds[i].contains(&FrameKind::Event))
-        .expect("an event frame")
+        .find(|&i| kinds[i].contains(&EntryKind::Event))
+        .expect("a batch with an event")
 }
 
 #[test]
@@ -579,7 +586,7 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     // refreshed every CONTEXT_REFRESH_RECORDS records.
     let mut rec = Recorder::create(&path, RecorderOptions::default()).unwrap();
     let n = format::CONTEXT_REFRESH_RECORDS * 2;
-    let mut ev = synthetic_event(1);
+    let mut ev = every_kind(1);
     for i in 0..n {
         ev.event.header.ktime_ns += 1_000;
         ev.time = convert::format_time_ns(1_795_651_200_000_000_000 + i as i64 * 1_000);
@@ -589,9 +596,9 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     rec.close().unwrap();
     let frames = frames_of(&path);
     let kinds = kinds_of(&path);
-    assert_eq!(kinds[1], [FrameKind::Context, FrameKind::Event]);
+    assert_eq!(kinds[1], [EntryKind::Context, EntryKind::Event]);
     let refresh = (2..frames.len())
-        .find(|&i| kinds[i].contains(&FrameKind::Context))
+        .find(|&i| kinds[i].contains(&EntryKind::Context))
         .unwrap();
     let mut b = std::fs::read(&path).unwrap();
     b[frames[1].0 as usize + FRAME_HEADER_LEN + 2] ^= 1;
@@ -696,8 +703,8 @@ proptest! {
 
     #[test]
     fn arbitrary_payloads_never_panic(kind in 1u8..=8, payload in proptest::collection::vec(any::<u8>(), 0..256)) {
-        if let Some(kind) = FrameKind::from_u8(kind) {
-            let _ = reader::decode_record(kind, &payload, &mut Default::default());
+        if let Some(kind) = EntryKind::from_u8(kind) {
+            let _ = reader::decode_entry(kind, &payload, &mut Default::default());
         }
     }
 
@@ -748,66 +755,24 @@ fn frames_of_bytes(bytes: &[u8]) -> Vec<(u64, usize)> {
     out
 }
 
-/// A format 1 log (every event inline, no contexts), as earlier builds wrote it.
-fn write_v1_log(path: &Path, n: u64) {
-    let mut out = Vec::new();
-    let mut chain = format::ZERO_HASH;
-    let header = proto::LogHeader {
-        magic: format::LOG_MAGIC.into(),
-        format_version: 1,
-        prev_chain_hash: format::ZERO_HASH.to_vec(),
-        ..Default::default()
-    };
-    let mut push = |kind, seq, payload: Vec<u8>| {
-        let (frame, c) = format::encode_frame_with(format::ChainAlgo::Sha256, kind, seq, &chain, &payload);
-        chain = c;
-        out.extend_from_slice(&frame);
-    };
-    use prost::Message;
-    push(FrameKind::Header, 0, header.encode_to_vec());
-    for i in 0..n {
-        push(
-            FrameKind::Event,
-            i + 1,
-            convert::event_to_proto(&synthetic_event(i)).encode_to_vec(),
-        );
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 #[test]
-fn format_1_logs_are_still_read_and_replayed() {
+fn logs_of_other_format_versions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.agentlog");
-    write_v1_log(&path, 40);
-    let rep = verify_file(&path, |_| {});
-    assert!(rep.intact(), "{:?}", rep.errors);
-    assert_eq!(rep.header.as_ref().map(|h| h.format_version), Some(1));
-    let events: Vec<Enriched> = RecordReader::open(&path, ReaderOptions::default())
-        .unwrap()
-        .filter_map(|i| match i.unwrap().record {
-            Record::Event(e) => Some(*e),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(events.len(), 40);
-    for (i, e) in events.iter().enumerate() {
-        assert_eq!(json(e), json(&synthetic_event(i as u64)));
-    }
-    let mut seen = Vec::new();
-    let mut eval = |e: &Enriched| {
-        seen.push(json(e));
-        Vec::new()
-    };
-    let (stats, _, problems) = replay_all(&[path], &mut eval, &ReplayOptions::default());
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(stats.replayed, 40);
-    // The time text is rendered lazily in replay; everything else is as recorded.
-    for (i, mut v) in seen.into_iter().enumerate() {
-        let mut want = json(&synthetic_event(i as u64));
-        v.as_object_mut().unwrap().remove("time");
-        want.as_object_mut().unwrap().remove("time");
-        assert_eq!(v, want);
+    use prost::Message;
+    for version in [1, 2, 4] {
+        let header = proto::LogHeader {
+            magic: format::LOG_MAGIC.into(),
+            format_version: version,
+            prev_chain_hash: format::ZERO_HASH.to_vec(),
+            ..Default::default()
+        };
+        let (f, _) = format::encode_frame(FrameKind::Header, 0, &format::ZERO_HASH, &header.encode_to_vec());
+        let (offset, problem) = first(&verify_bytes(dir.path(), &f));
+        assert_eq!(offset, 0);
+        assert_eq!(
+            problem.to_string(),
+            format!("unsupported frame: format version {version} (this agentmon reads format 3)")
+        );
     }
 }
 
@@ -859,7 +824,7 @@ fn replay_stops_at_damage_when_told_not_to_resynchronise() {
     let before = kinds[..k]
         .iter()
         .flatten()
-        .filter(|&&kind| kind == FrameKind::Event)
+        .filter(|&&kind| kind == EntryKind::Event)
         .count() as u64;
     let mut b = std::fs::read(&path).unwrap();
     b[frames[k].0 as usize + FRAME_HEADER_LEN + 1] ^= 1;

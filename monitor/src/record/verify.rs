@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use super::{
-    format::{ChainHash, FrameError, FrameKind, Problem},
+    format::{ChainHash, EntryKind, FrameError, FrameKind, Problem},
     proto,
     reader::{FrameReader, ReaderOptions},
     writer::rotated_path,
@@ -104,17 +104,14 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
         rep.last_seq = Some(f.header.seq);
         rep.last_chain = f.header.chain;
         match f.header.kind {
-            FrameKind::Event => rep.events += 1,
-            FrameKind::Alert => rep.alerts += 1,
-            FrameKind::Drops => rep.drops += 1,
-            FrameKind::Header | FrameKind::Context => {}
+            FrameKind::Header => {}
             FrameKind::Batch => {
                 for entry in f.entries() {
                     match entry.map(|e| e.kind) {
-                        Ok(FrameKind::Event) => rep.events += 1,
-                        Ok(FrameKind::Alert) => rep.alerts += 1,
-                        Ok(FrameKind::Drops) => rep.drops += 1,
-                        Ok(_) => {}
+                        Ok(EntryKind::Event) => rep.events += 1,
+                        Ok(EntryKind::Alert) => rep.alerts += 1,
+                        Ok(EntryKind::Drops) => rep.drops += 1,
+                        Ok(EntryKind::Context) => {}
                         Err(e) => rep.error(e),
                     }
                 }

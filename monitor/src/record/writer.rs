@@ -1,8 +1,8 @@
 //! The recorder: appends frames to a log, rotating by size.
 //!
 //! Durability policy (see `docs/RECORDING.md`):
-//! - records (contexts, events, alerts, drop notices) are gathered into a Batch frame (format 3,
-//!   `batch.rs`), which is handed to the kernel with one `write(2)` on an `O_APPEND` descriptor when
+//! - records (contexts, events, alerts, drop notices) are gathered into a Batch frame (`batch.rs`),
+//!   which is handed to the kernel with one `write(2)` on an `O_APPEND` descriptor when
 //!   the caller ends the batch ([`Recorder::end_batch`]: the live pipeline does after every
 //!   ring-buffer drain), when it reaches [`RecorderOptions::batch_bytes`], and right after an alert
 //!   or a drop notice. No other user-space buffering: a crash or `kill -9` of agentmon loses at most
@@ -29,7 +29,7 @@ use super::{
     context::ContextCache,
     convert,
     format::{
-        self, ChainAlgo, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH,
+        self, ChainHash, EntryKind, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH,
     },
     proto,
 };
@@ -204,20 +204,20 @@ impl Recorder {
     /// when they are new (see `context.rs`); both land in the same batch. An error means a batch
     /// that was due could not be written (its records are lost, this event is not recorded).
     pub fn record_event(&mut self, ev: &Enriched) -> Result<u64, RecordError> {
-        let time_ns = convert::canonical_time_ns(&ev.time);
+        let time_ns = convert::time_ns(ev);
         let mut ctx = self.contexts.context_for(ev, time_ns, self.file_records);
-        let mut msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
+        let mut msg = convert::event_to_proto(ev, &ctx, time_ns);
         // Two entries' kind byte and length are within the room `make_room` adds for one.
         let len = msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len) + 12;
         if self.make_room(len)? {
             // A new file: its contexts start afresh.
             ctx = self.contexts.context_for(ev, time_ns, self.file_records);
-            msg = convert::event_to_proto_v2(ev, &ctx, time_ns);
+            msg = convert::event_to_proto(ev, &ctx, time_ns);
         }
         if let Some(def) = &ctx.define {
-            self.push(FrameKind::Context, def);
+            self.push(EntryKind::Context, def);
         }
-        let id = self.push(FrameKind::Event, &msg);
+        let id = self.push(EntryKind::Event, &msg);
         self.end_batch_if_full()?;
         Ok(id)
     }
@@ -233,13 +233,14 @@ impl Recorder {
     /// of the event, so it can be rebuilt however far back the event is.
     pub fn record_alert_with_event(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
         let mut msg = convert::alert_to_proto(alert, event_id);
-        msg.event.get_or_insert_with(|| convert::event_to_proto(&alert.event));
+        msg.event
+            .get_or_insert_with(|| convert::embedded_event_to_proto(&alert.event));
         self.record_alert_as(msg)
     }
 
     fn record_alert_as(&mut self, msg: proto::Alert) -> Result<(), RecordError> {
         self.make_room(msg.encoded_len())?;
-        self.push(FrameKind::Alert, &msg);
+        self.push(EntryKind::Alert, &msg);
         self.end_batch()
     }
 
@@ -252,17 +253,17 @@ impl Recorder {
             time_unix_ns: now_ns(),
         };
         self.make_room(msg.encoded_len())?;
-        self.push(FrameKind::Drops, &msg);
+        self.push(EntryKind::Drops, &msg);
         self.end_batch()
     }
 
     /// Adds a record to the batch and counts it; returns its id.
-    fn push(&mut self, kind: FrameKind, msg: &impl Message) -> u64 {
+    fn push(&mut self, kind: EntryKind, msg: &impl Message) -> u64 {
         self.file_records += 1;
         match kind {
-            FrameKind::Event => self.batch_events += 1,
-            FrameKind::Alert => self.batch_alerts += 1,
-            _ => {}
+            EntryKind::Event => self.batch_events += 1,
+            EntryKind::Alert => self.batch_alerts += 1,
+            EntryKind::Context | EntryKind::Drops => {}
         }
         self.batch.push(kind, msg)
     }
@@ -416,7 +417,7 @@ impl Recorder {
     /// one `write(2)`.
     fn append(&mut self, kind: FrameKind, buf: &mut [u8]) -> Result<u64, RecordError> {
         let seq = self.next_seq;
-        let chain = format::seal(buf, ChainAlgo::of_version(FORMAT_VERSION), kind, seq, &self.chain);
+        let chain = format::seal(buf, kind, seq, &self.chain);
         if let Err(e) = (&self.file).write_all(buf) {
             // Never leave half a frame behind valid ones: cut the file back to its last whole frame.
             if let Err(t) = self.file.set_len(self.file_len) {

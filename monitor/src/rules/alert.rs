@@ -80,3 +80,20 @@ pub struct Alert {
     /// The triggering event, with its process context and ancestry.
     pub event: Enriched,
 }
+
+impl Alert {
+    /// A made-up alert on `event` (a kill for a connect to the metadata service, done in 180 µs), as
+    /// [`crate::enrich::synthetic`] makes up events: for tests and the benchmarks' logs.
+    pub fn synthetic(event: &Enriched) -> Self {
+        Self {
+            rule: "Metadata service access".into(),
+            priority: Priority::Critical,
+            tags: vec!["network".into(), "credential_access".into()],
+            action: Action::Kill,
+            action_result: "killed 1 process".into(),
+            action_latency_us: Some(180),
+            output: format!("{} connected to the metadata service", event.event.header.comm),
+            event: event.clone(),
+        }
+    }
+}

@@ -8,9 +8,11 @@ use super::{
     yaml::{Node, parse_documents},
 };
 use crate::{
-    enrich::Ancestor,
-    enrich::Enriched,
-    event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
+    enrich::{
+        Ancestor, Enriched,
+        synthetic::{self, Process},
+    },
+    event::Family,
 };
 
 /// One fixture: events fed in order to a fresh rule set.
@@ -261,15 +263,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         if argv.is_empty() {
             argv.push(basename(path).to_string());
         }
-        let filename = raw.unwrap_or(path).to_string();
-        (
-            Body::Exec(ExecInfo {
-                filename,
-                argv,
-                argv_truncated: false,
-            }),
-            Some(path.to_string()),
-        )
+        (synthetic::exec(raw.unwrap_or(path), argv), Some(path.to_string()))
     } else if let Some(path) = string(file, n, "open")? {
         let flags = strings(file, n.get("flags"), "flags")?;
         let mut bits = 0;
@@ -293,16 +287,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
             (false, true) => libc::O_WRONLY,
             _ => libc::O_RDONLY,
         };
-        (
-            Body::Open(OpenInfo {
-                path: raw.unwrap_or(path).to_string(),
-                flags: bits as u32,
-                mode: 0o644,
-                dfd: -100,
-                syscall: "openat",
-            }),
-            Some(path.to_string()),
-        )
+        (synthetic::open(raw.unwrap_or(path), bits), Some(path.to_string()))
     } else if let Some(addr) = string(file, n, "connect")? {
         let family = match string(file, n, "family")? {
             Some("inet") => Family::Inet,
@@ -314,32 +299,15 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
                     format!("`family`: expected inet, inet6 or unix, found `{other}`"),
                 ));
             }
-            None if addr.starts_with('/') || addr.starts_with('@') => Family::Unix,
-            None if addr.contains(':') => Family::Inet6,
-            None => Family::Inet,
+            None => synthetic::family_of(addr),
         };
         let port = number(file, n, "port", 0)?;
         let port = u16::try_from(port).map_err(|_| file.error(n.at(), "`port`: at most 65535"))?;
-        (
-            Body::Connect(ConnectInfo {
-                family,
-                addr: addr.to_string(),
-                port,
-                fd: 3,
-            }),
-            None,
-        )
+        (synthetic::connect(family, addr, port), None)
     } else if let Some(target) = string(file, n, "mount")? {
-        (
-            Body::Mount(MountInfo {
-                source: string(file, n, "source")?.unwrap_or("none").to_string(),
-                target: target.to_string(),
-                fstype: string(file, n, "fstype")?.unwrap_or("").to_string(),
-                flags: 0,
-                syscall: "mount",
-            }),
-            None,
-        )
+        let source = string(file, n, "source")?.unwrap_or("none");
+        let fstype = string(file, n, "fstype")?.unwrap_or("");
+        (synthetic::mount(source, target, fstype), None)
     } else {
         return Err(file.error(n.at(), "an event needs one of `exec`, `open`, `connect`, `mount`"));
     };
@@ -356,38 +324,20 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         })
         .collect();
     if let Some(parent) = string(file, n, "parent")? {
-        ancestors.insert(
-            0,
-            Ancestor {
-                pid: 99,
-                exe: parent.to_string(),
-            },
-        );
+        ancestors.insert(0, synthetic::ancestor(99, parent));
     }
-    Ok(Enriched {
-        time: String::new(),
-        event: Event {
-            header: Header {
-                ktime_ns,
-                pid: number(file, n, "pid", 100)? as u32,
-                tid: number(file, n, "pid", 100)? as u32,
-                ppid: number(file, n, "ppid", 99)? as u32,
-                uid: number(file, n, "uid", 1000)? as u32,
-                gid: 1000,
-                cgroup_id: 1,
-                comm,
-                truncated: false,
-                read_failed: false,
-                denied: false,
-            },
-            body,
-        },
+    let who = Process {
+        pid: number(file, n, "pid", 100)? as u32,
+        ppid: number(file, n, "ppid", 99)? as u32,
+        uid: number(file, n, "uid", 1000)? as u32,
+        comm,
         exe,
         ancestors,
-        cgroup: String::new(),
-        agent: String::new(),
-        resolved_path: resolved,
-    })
+        ..Process::default()
+    };
+    let mut e = who.event(ktime_ns, body);
+    e.resolved_path = resolved;
+    Ok(e)
 }
 
 fn basename(path: &str) -> &str {

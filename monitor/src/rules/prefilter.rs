@@ -107,8 +107,8 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::{
-        enrich::Enriched,
-        event::{Body, ExecInfo, OpenInfo},
+        enrich::{Enriched, synthetic},
+        event::Body,
         rules::{
             RuleSet,
             eval::EventView,
@@ -123,22 +123,10 @@ mod tests {
         let mut out = Vec::new();
         for mode in [libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR] {
             for create in [0, libc::O_CREAT] {
-                let body = Body::Open(OpenInfo {
-                    path: "/x".into(),
-                    flags: (mode | create) as u32,
-                    mode: 0,
-                    dfd: -100,
-                    syscall: "openat",
-                });
-                out.push(enriched(body, "a", "/bin/a", 1));
+                out.push(enriched(synthetic::open("/x", mode | create), "a", "/bin/a", 1));
             }
         }
-        let body = Body::Exec(ExecInfo {
-            filename: "/bin/a".into(),
-            argv: vec!["a".into()],
-            argv_truncated: false,
-        });
-        out.push(enriched(body, "a", "/bin/a", 1));
+        out.push(enriched(synthetic::exec("/bin/a", vec!["a".into()]), "a", "/bin/a", 1));
         out
     }
 

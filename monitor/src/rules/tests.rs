@@ -4,102 +4,51 @@ use std::path::PathBuf;
 use super::RuleSet;
 use crate::{
     enforce::spec::{DenySpec, PathMatch},
-    enrich::Ancestor,
-    enrich::Enriched,
-    event::{Body, ConnectInfo, Event, ExecInfo, Family, Header, MountInfo, OpenInfo},
+    enrich::{
+        Enriched,
+        synthetic::{self, Process},
+    },
+    event::{Body, Family},
     rules::Action,
 };
 
+/// An event of a `comm` process running `exe` in agent `bot`, without a resolved path.
 pub fn enriched(body: Body, comm: &str, exe: &str, ktime_ns: u64) -> Enriched {
-    Enriched {
-        time: String::new(),
-        event: Event {
-            header: Header {
-                ktime_ns,
-                pid: 100,
-                tid: 100,
-                ppid: 99,
-                uid: 1000,
-                gid: 1000,
-                cgroup_id: 1,
-                comm: comm.into(),
-                truncated: false,
-                read_failed: false,
-                denied: false,
-            },
-            body,
-        },
+    let who = Process {
+        comm: comm.into(),
         exe: exe.into(),
-        ancestors: vec![Ancestor {
-            pid: 99,
-            exe: "/usr/bin/python3".into(),
-        }],
+        ancestors: vec![synthetic::ancestor(99, "/usr/bin/python3")],
         cgroup: "agentmon/bot".into(),
         agent: "bot".into(),
-        resolved_path: None,
-    }
+        ..Process::default()
+    };
+    let mut e = who.event(ktime_ns, body);
+    e.resolved_path = None;
+    e
 }
 
-fn exec(path: &str, argv: &[&str], t: u64) -> Enriched {
+/// An exec of `path` by itself, resolved to `path`.
+pub fn exec(path: &str, argv: &[&str], t: u64) -> Enriched {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let mut e = enriched(
-        Body::Exec(ExecInfo {
-            filename: path.into(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            argv_truncated: false,
-        }),
-        name,
-        path,
-        t,
-    );
+    let argv = argv.iter().map(|s| s.to_string()).collect();
+    let mut e = enriched(synthetic::exec(path, argv), name, path, t);
     e.resolved_path = Some(path.into());
     e
 }
 
-fn open(path: &str, flags: i32, t: u64) -> Enriched {
-    let mut e = enriched(
-        Body::Open(OpenInfo {
-            path: path.into(),
-            flags: flags as u32,
-            mode: 0,
-            dfd: -100,
-            syscall: "openat",
-        }),
-        "python3",
-        "/usr/bin/python3",
-        t,
-    );
+/// An open of `path` by python3, resolved to `path`.
+pub fn open(path: &str, flags: i32, t: u64) -> Enriched {
+    let mut e = enriched(synthetic::open(path, flags), "python3", "/usr/bin/python3", t);
     e.resolved_path = Some(path.into());
     e
 }
 
-fn connect(family: Family, addr: &str, port: u16, t: u64) -> Enriched {
-    enriched(
-        Body::Connect(ConnectInfo {
-            family,
-            addr: addr.into(),
-            port,
-            fd: 3,
-        }),
-        "python3",
-        "/usr/bin/python3",
-        t,
-    )
+pub fn connect(family: Family, addr: &str, port: u16, t: u64) -> Enriched {
+    enriched(synthetic::connect(family, addr, port), "python3", "/usr/bin/python3", t)
 }
 
 fn mount(fstype: &str) -> Enriched {
-    enriched(
-        Body::Mount(MountInfo {
-            source: "none".into(),
-            target: "/mnt".into(),
-            fstype: fstype.into(),
-            flags: 0,
-            syscall: "mount",
-        }),
-        "mount",
-        "/usr/bin/mount",
-        1,
-    )
+    enriched(synthetic::mount("none", "/mnt", fstype), "mount", "/usr/bin/mount", 1)
 }
 
 fn load(text: &str) -> RuleSet {

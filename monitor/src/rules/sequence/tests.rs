@@ -7,9 +7,14 @@ use super::{
     reference::{Reference, Snapshot},
 };
 use crate::{
-    enrich::Enriched,
-    event::{Body, ConnectInfo, ExecInfo, Family, MountInfo, OpenInfo},
-    rules::{RuleSet, eval::EventView, rule::Matcher, tests::enriched},
+    enrich::{Enriched, synthetic},
+    event::Family,
+    rules::{
+        RuleSet,
+        eval::EventView,
+        rule::Matcher,
+        tests::{self, exec},
+    },
 };
 
 impl Sequence {
@@ -66,50 +71,11 @@ fn observe(seq: &mut Sequence, ev: &Enriched) -> bool {
 }
 
 fn open(path: &str, write: bool, t: u64) -> Enriched {
-    let flags = if write { libc::O_WRONLY } else { libc::O_RDONLY };
-    let mut e = enriched(
-        Body::Open(OpenInfo {
-            path: path.into(),
-            flags: flags as u32,
-            mode: 0,
-            dfd: -100,
-            syscall: "openat",
-        }),
-        "python3",
-        "/usr/bin/python3",
-        t,
-    );
-    e.resolved_path = Some(path.into());
-    e
-}
-
-fn exec(path: &str, argv: &[&str], t: u64) -> Enriched {
-    let mut e = enriched(
-        Body::Exec(ExecInfo {
-            filename: path.into(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            argv_truncated: false,
-        }),
-        path.rsplit('/').next().unwrap_or(path),
-        path,
-        t,
-    );
-    e.resolved_path = Some(path.into());
-    e
+    tests::open(path, if write { libc::O_WRONLY } else { libc::O_RDONLY }, t)
 }
 
 fn connect(addr: &str, t: u64) -> Enriched {
-    enriched(
-        Body::Connect(ConnectInfo {
-            family: Family::Inet,
-            addr: addr.into(),
-            port: 443,
-            fd: 3,
-        }),
-        "python3",
-        "/usr/bin/python3",
-        t,
-    )
+    tests::connect(Family::Inet, addr, 443, t)
 }
 
 const WRITE_EXEC: &str = r#"
@@ -320,18 +286,7 @@ fn same_values_are_the_rendered_values() {
         exec("/bin/a", &["a", "b c"], 1),
         exec("/bin/a", &[], 1),
         connect("1.2.3.4", 1),
-        enriched(
-            Body::Mount(MountInfo {
-                source: "none".into(),
-                target: "/mnt".into(),
-                fstype: "proc".into(),
-                flags: 0,
-                syscall: "mount",
-            }),
-            "mount",
-            "/usr/bin/mount",
-            1,
-        ),
+        tests::enriched(synthetic::mount("none", "/mnt", "proc"), "mount", "/usr/bin/mount", 1),
     ];
     for ev in &events {
         let v = EventView::new(ev, &[]);
