@@ -26,4 +26,5 @@ pub mod record;
 pub mod respond;
 pub mod ringbuf;
 pub mod rules;
+pub mod schema;
 pub mod session;

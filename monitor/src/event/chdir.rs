@@ -3,6 +3,7 @@ use monitor_common::{EventKind, chdir::ChdirEvent};
 use serde::Serialize;
 
 use super::{DecodeError, KindInfo, Line, c_string, read_record};
+use crate::schema::{self, ConvertError};
 
 /// The working directory changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,5 +32,18 @@ impl KindInfo for ChdirInfo {
         } else {
             line.lit("chdir ").val(&self.path);
         }
+    }
+
+    type Proto = schema::Chdir;
+
+    fn to_proto(&self) -> schema::Chdir {
+        schema::Chdir {
+            path: self.path.clone(),
+            fd: self.fd,
+        }
+    }
+
+    fn from_proto(p: schema::Chdir) -> Result<Self, ConvertError> {
+        Ok(Self { path: p.path, fd: p.fd })
     }
 }

@@ -5,6 +5,7 @@ use monitor_common::{EventKind, connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEve
 use serde::Serialize;
 
 use super::{DecodeError, Field, KindInfo, Line, Value, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,6 +17,31 @@ pub enum Family {
 }
 
 impl Family {
+    fn to_proto(self) -> schema::Family {
+        match self {
+            Family::Inet => schema::Family::Inet,
+            Family::Inet6 => schema::Family::Inet6,
+            Family::Unix => schema::Family::Unix,
+            Family::Other => schema::Family::Other,
+        }
+    }
+
+    /// A family as the log stores it (`schema::Family` as `i32`).
+    pub fn from_proto(v: i32) -> Result<Family, ConvertError> {
+        Ok(match schema::Family::try_from(v) {
+            Ok(schema::Family::Inet) => Family::Inet,
+            Ok(schema::Family::Inet6) => Family::Inet6,
+            Ok(schema::Family::Unix) => Family::Unix,
+            Ok(schema::Family::Other) => Family::Other,
+            _ => {
+                return Err(ConvertError::UnknownEnum {
+                    what: "address family",
+                    value: v,
+                });
+            }
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Family::Inet => "inet",
@@ -79,6 +105,29 @@ impl KindInfo for ConnectInfo {
             Field::NetAddr => Value::Str(&self.addr),
             Field::NetPort => Value::Num(self.port.into()),
             _ => return None,
+        })
+    }
+
+    type Proto = schema::Connect;
+
+    fn to_proto(&self) -> schema::Connect {
+        schema::Connect {
+            family: self.family.to_proto() as i32,
+            addr: self.addr.clone(),
+            port: u32::from(self.port),
+            fd: self.fd,
+        }
+    }
+
+    fn from_proto(p: schema::Connect) -> Result<Self, ConvertError> {
+        Ok(Self {
+            family: Family::from_proto(p.family)?,
+            addr: p.addr,
+            port: u16::try_from(p.port).map_err(|_| ConvertError::OutOfRange {
+                what: "port",
+                value: u64::from(p.port),
+            })?,
+            fd: p.fd,
         })
     }
 }

@@ -3,6 +3,7 @@ use monitor_common::{EventKind, deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY
 use serde::Serialize;
 
 use super::{DecodeError, KindInfo, Line, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyInfo {
@@ -32,5 +33,39 @@ impl KindInfo for DenyInfo {
 
     fn describe(&self, line: &mut Line<'_>) {
         line.lit("deny ").lit(self.what).lit(" rule=").num(self.rule_id);
+    }
+
+    type Proto = schema::Deny;
+
+    fn to_proto(&self) -> schema::Deny {
+        schema::Deny {
+            what: match self.what {
+                "exec" => schema::DenyWhat::Exec,
+                "open" => schema::DenyWhat::Open,
+                "mount" => schema::DenyWhat::Mount,
+                "connect" => schema::DenyWhat::Connect,
+                _ => schema::DenyWhat::Unknown,
+            } as i32,
+            rule_id: self.rule_id,
+        }
+    }
+
+    fn from_proto(p: schema::Deny) -> Result<Self, ConvertError> {
+        Ok(Self {
+            what: match schema::DenyWhat::try_from(p.what) {
+                Ok(schema::DenyWhat::Exec) => "exec",
+                Ok(schema::DenyWhat::Open) => "open",
+                Ok(schema::DenyWhat::Mount) => "mount",
+                Ok(schema::DenyWhat::Connect) => "connect",
+                Ok(schema::DenyWhat::Unknown) => "unknown",
+                _ => {
+                    return Err(ConvertError::UnknownEnum {
+                        what: "deny target",
+                        value: p.what,
+                    });
+                }
+            },
+            rule_id: p.rule_id,
+        })
     }
 }

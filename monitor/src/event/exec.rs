@@ -3,6 +3,7 @@ use monitor_common::{EventKind, exec::ExecEvent};
 use serde::Serialize;
 
 use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExecInfo {
@@ -48,6 +49,24 @@ impl KindInfo for ExecInfo {
             Field::FilePath | Field::FileRawPath | Field::ExecPath => Value::Str(&self.filename),
             Field::ProcArgv => Value::Strs(&self.argv),
             _ => return None,
+        })
+    }
+
+    type Proto = schema::Exec;
+
+    fn to_proto(&self) -> schema::Exec {
+        schema::Exec {
+            filename: self.filename.clone(),
+            argv: self.argv.clone(),
+            argv_truncated: self.argv_truncated,
+        }
+    }
+
+    fn from_proto(p: schema::Exec) -> Result<Self, ConvertError> {
+        Ok(Self {
+            filename: p.filename,
+            argv: p.argv,
+            argv_truncated: p.argv_truncated,
         })
     }
 }

@@ -3,6 +3,7 @@ use monitor_common::{EventKind, exit::ExitEvent};
 use serde::Serialize;
 
 use super::{DecodeError, KindInfo, Line, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExitInfo {
@@ -29,6 +30,22 @@ impl KindInfo for ExitInfo {
             (_, Some(s)) => line.lit("exit signal=").num(s),
             _ => line.lit("exit"),
         };
+    }
+
+    type Proto = schema::Exit;
+
+    fn to_proto(&self) -> schema::Exit {
+        schema::Exit {
+            exit_code: self.exit_code,
+            signal: self.signal,
+        }
+    }
+
+    fn from_proto(p: schema::Exit) -> Result<Self, ConvertError> {
+        Ok(Self {
+            exit_code: p.exit_code,
+            signal: p.signal,
+        })
     }
 }
 

@@ -3,6 +3,7 @@ use monitor_common::{EventKind, fork::ForkEvent};
 use serde::Serialize;
 
 use super::{DecodeError, KindInfo, Line, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ForkInfo {
@@ -23,5 +24,17 @@ impl KindInfo for ForkInfo {
 
     fn describe(&self, line: &mut Line<'_>) {
         line.lit("fork child=").num(self.child_pid);
+    }
+
+    type Proto = schema::Fork;
+
+    fn to_proto(&self) -> schema::Fork {
+        schema::Fork {
+            child_pid: self.child_pid,
+        }
+    }
+
+    fn from_proto(p: schema::Fork) -> Result<Self, ConvertError> {
+        Ok(Self { child_pid: p.child_pid })
     }
 }

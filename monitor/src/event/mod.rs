@@ -15,6 +15,8 @@ use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::schema::{self, ConvertError};
+
 /// What one event kind provides; implemented in the kind's file and registered in [`kinds!`].
 pub trait KindInfo: Sized {
     /// Its kind on the wire.
@@ -32,6 +34,12 @@ pub trait KindInfo: Sized {
     fn field(&self, _field: Field) -> Option<Value<'_>> {
         None
     }
+    /// Its message in the log schema (`proto/agentmon.proto`, the `Event.body` case of the same
+    /// name as the kind's variant).
+    type Proto;
+    fn to_proto(&self) -> Self::Proto;
+    /// Back from the log, checking what the schema cannot (enum values, ranges).
+    fn from_proto(p: Self::Proto) -> Result<Self, ConvertError>;
 }
 
 /// The registry of event kinds: `Variant(InfoType) = module;` per kind.
@@ -77,6 +85,19 @@ macro_rules! kinds {
                 }
             }
 
+            /// The body as the log schema stores it.
+            pub fn to_proto(&self) -> schema::event::Body {
+                match self {
+                    $(Body::$variant(x) => schema::event::Body::$variant(x.to_proto()),)*
+                }
+            }
+
+            pub fn from_proto(b: schema::event::Body) -> Result<Body, ConvertError> {
+                Ok(match b {
+                    $(schema::event::Body::$variant(p) => Body::$variant($info::from_proto(p)?),)*
+                })
+            }
+
             fn decode(kind: EventKind, record: &[u8]) -> Result<Body, DecodeError> {
                 $(if kind == $info::KIND {
                     return Ok(Body::$variant($info::decode(record)?));
@@ -108,7 +129,7 @@ pub use exec::{ExecInfo, split_args};
 pub use exit::{ExitInfo, exit_status};
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
-pub use open::OpenInfo;
+pub use open::{OpenInfo, syscall_name as open_syscall_name};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {

@@ -3,6 +3,7 @@ use monitor_common::{EventKind, mount::{MOUNT_SYSCALL_MOVE_MOUNT, MountEvent}};
 use serde::Serialize;
 
 use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MountInfo {
@@ -49,6 +50,41 @@ impl KindInfo for MountInfo {
             Field::MountTarget => Value::Str(&self.target),
             Field::MountFstype => Value::Str(&self.fstype),
             _ => return None,
+        })
+    }
+
+    type Proto = schema::Mount;
+
+    fn to_proto(&self) -> schema::Mount {
+        schema::Mount {
+            source: self.source.clone(),
+            target: self.target.clone(),
+            fstype: self.fstype.clone(),
+            flags: self.flags,
+            syscall: match self.syscall {
+                "move_mount" => schema::MountSyscall::MoveMount,
+                "mount" => schema::MountSyscall::Mount,
+                _ => schema::MountSyscall::Unspecified,
+            } as i32,
+        }
+    }
+
+    fn from_proto(p: schema::Mount) -> Result<Self, ConvertError> {
+        Ok(Self {
+            source: p.source,
+            target: p.target,
+            fstype: p.fstype,
+            flags: p.flags,
+            syscall: match schema::MountSyscall::try_from(p.syscall) {
+                Ok(schema::MountSyscall::Mount) => "mount",
+                Ok(schema::MountSyscall::MoveMount) => "move_mount",
+                _ => {
+                    return Err(ConvertError::UnknownEnum {
+                        what: "mount syscall",
+                        value: p.syscall,
+                    });
+                }
+            },
         })
     }
 }

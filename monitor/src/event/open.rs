@@ -3,6 +3,7 @@ use monitor_common::{EventKind, open::{OPEN_SYSCALL_OPENAT2, OpenEvent}};
 use serde::Serialize;
 
 use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
+use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OpenInfo {
@@ -30,6 +31,15 @@ impl OpenInfo {
     }
     pub fn truncates(&self) -> bool {
         self.flags & libc::O_TRUNC as u32 != 0
+    }
+}
+
+/// The syscall an `OpenSyscall` value of the log names.
+pub fn syscall_name(v: i32) -> Option<&'static str> {
+    match schema::OpenSyscall::try_from(v) {
+        Ok(schema::OpenSyscall::Openat) => Some("openat"),
+        Ok(schema::OpenSyscall::Openat2) => Some("openat2"),
+        _ => None,
     }
 }
 
@@ -63,6 +73,35 @@ impl KindInfo for OpenInfo {
             Field::FileRead => Value::Bool(self.reads()),
             Field::FileCreate => Value::Bool(self.creates()),
             _ => return None,
+        })
+    }
+
+    type Proto = schema::Open;
+
+    fn to_proto(&self) -> schema::Open {
+        schema::Open {
+            path: self.path.clone(),
+            flags: self.flags,
+            mode: self.mode,
+            dir_fd: self.dfd,
+            syscall: match self.syscall {
+                "openat2" => schema::OpenSyscall::Openat2,
+                "openat" => schema::OpenSyscall::Openat,
+                _ => schema::OpenSyscall::Unspecified,
+            } as i32,
+        }
+    }
+
+    fn from_proto(p: schema::Open) -> Result<Self, ConvertError> {
+        Ok(Self {
+            path: p.path,
+            flags: p.flags,
+            mode: p.mode,
+            dfd: p.dir_fd,
+            syscall: syscall_name(p.syscall).ok_or(ConvertError::UnknownEnum {
+                what: "open syscall",
+                value: p.syscall,
+            })?,
         })
     }
 }

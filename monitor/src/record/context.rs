@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::{
-    convert::ConvertError,
+    ConvertError,
     format::{CONTEXT_REFRESH_RECORDS, FrameError, MAX_CONTEXTS},
     proto,
 };

@@ -5,33 +5,17 @@
 //! target) are stored as enums.
 use std::time::{Duration, UNIX_EPOCH};
 
-use thiserror::Error;
-
 use super::{
+    ConvertError,
     context::{ContextRef, ContextTable},
     proto,
 };
 use crate::{
     enrich::Ancestor,
     enrich::Enriched,
-    event::{
-        Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, MountInfo,
-        OpenInfo,
-    },
+    event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConvertError {
-    #[error("missing {0}")]
-    Missing(&'static str),
-    #[error("unknown {what} value {value}")]
-    UnknownEnum { what: &'static str, value: i32 },
-    #[error("{what} {value} out of range")]
-    OutOfRange { what: &'static str, value: u64 },
-    #[error("refers to process context {0}, which is not defined (lost in a damaged frame?)")]
-    UnknownContext(u32),
-}
 
 // ---- time ----
 
@@ -78,7 +62,7 @@ pub fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
         }),
         process: Some(process_to_proto(e)),
         resolved_path: e.resolved_path.clone(),
-        body: Some(body_to_proto(&e.event.body)),
+        body: Some(e.event.body.to_proto()),
         ..Default::default()
     }
 }
@@ -130,73 +114,10 @@ pub fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Ev
         }),
         process: None,
         resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
-        body: Some(body_to_proto(&e.event.body)),
+        body: Some(e.event.body.to_proto()),
         context: ctx.id,
         resolved_is_raw,
         time_adjust_ns,
-    }
-}
-
-fn body_to_proto(b: &Body) -> proto::event::Body {
-    use proto::event::Body as P;
-    match b {
-        Body::Exec(x) => P::Exec(proto::Exec {
-            filename: x.filename.clone(),
-            argv: x.argv.clone(),
-            argv_truncated: x.argv_truncated,
-        }),
-        Body::Open(o) => P::Open(proto::Open {
-            path: o.path.clone(),
-            flags: o.flags,
-            mode: o.mode,
-            dir_fd: o.dfd,
-            syscall: match o.syscall {
-                "openat2" => proto::OpenSyscall::Openat2,
-                "openat" => proto::OpenSyscall::Openat,
-                _ => proto::OpenSyscall::Unspecified,
-            } as i32,
-        }),
-        Body::Connect(c) => P::Connect(proto::Connect {
-            family: match c.family {
-                Family::Inet => proto::Family::Inet,
-                Family::Inet6 => proto::Family::Inet6,
-                Family::Unix => proto::Family::Unix,
-                Family::Other => proto::Family::Other,
-            } as i32,
-            addr: c.addr.clone(),
-            port: u32::from(c.port),
-            fd: c.fd,
-        }),
-        Body::Mount(m) => P::Mount(proto::Mount {
-            source: m.source.clone(),
-            target: m.target.clone(),
-            fstype: m.fstype.clone(),
-            flags: m.flags,
-            syscall: match m.syscall {
-                "move_mount" => proto::MountSyscall::MoveMount,
-                "mount" => proto::MountSyscall::Mount,
-                _ => proto::MountSyscall::Unspecified,
-            } as i32,
-        }),
-        Body::Fork(f) => P::Fork(proto::Fork { child_pid: f.child_pid }),
-        Body::Exit(x) => P::Exit(proto::Exit {
-            exit_code: x.exit_code,
-            signal: x.signal,
-        }),
-        Body::Deny(d) => P::Deny(proto::Deny {
-            what: match d.what {
-                "exec" => proto::DenyWhat::Exec,
-                "open" => proto::DenyWhat::Open,
-                "mount" => proto::DenyWhat::Mount,
-                "connect" => proto::DenyWhat::Connect,
-                _ => proto::DenyWhat::Unknown,
-            } as i32,
-            rule_id: d.rule_id,
-        }),
-        Body::Chdir(c) => P::Chdir(proto::Chdir {
-            path: c.path.clone(),
-            fd: c.fd,
-        }),
     }
 }
 
@@ -318,69 +239,9 @@ fn unknown(what: &'static str, value: i32) -> ConvertError {
     ConvertError::UnknownEnum { what, value }
 }
 
+/// The body of a logged event (each kind converts itself: [`crate::event::KindInfo::from_proto`]).
 pub fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
-    use proto::event::Body as P;
-    Ok(match b {
-        P::Exec(x) => Body::Exec(ExecInfo {
-            filename: x.filename,
-            argv: x.argv,
-            argv_truncated: x.argv_truncated,
-        }),
-        P::Open(o) => Body::Open(OpenInfo {
-            path: o.path,
-            flags: o.flags,
-            mode: o.mode,
-            dfd: o.dir_fd,
-            syscall: match proto::OpenSyscall::try_from(o.syscall) {
-                Ok(proto::OpenSyscall::Openat) => "openat",
-                Ok(proto::OpenSyscall::Openat2) => "openat2",
-                _ => return Err(unknown("open syscall", o.syscall)),
-            },
-        }),
-        P::Connect(c) => Body::Connect(ConnectInfo {
-            family: match proto::Family::try_from(c.family) {
-                Ok(proto::Family::Inet) => Family::Inet,
-                Ok(proto::Family::Inet6) => Family::Inet6,
-                Ok(proto::Family::Unix) => Family::Unix,
-                Ok(proto::Family::Other) => Family::Other,
-                _ => return Err(unknown("address family", c.family)),
-            },
-            addr: c.addr,
-            port: u16::try_from(c.port).map_err(|_| ConvertError::OutOfRange {
-                what: "port",
-                value: u64::from(c.port),
-            })?,
-            fd: c.fd,
-        }),
-        P::Mount(m) => Body::Mount(MountInfo {
-            source: m.source,
-            target: m.target,
-            fstype: m.fstype,
-            flags: m.flags,
-            syscall: match proto::MountSyscall::try_from(m.syscall) {
-                Ok(proto::MountSyscall::Mount) => "mount",
-                Ok(proto::MountSyscall::MoveMount) => "move_mount",
-                _ => return Err(unknown("mount syscall", m.syscall)),
-            },
-        }),
-        P::Fork(f) => Body::Fork(ForkInfo { child_pid: f.child_pid }),
-        P::Exit(x) => Body::Exit(ExitInfo {
-            exit_code: x.exit_code,
-            signal: x.signal,
-        }),
-        P::Deny(d) => Body::Deny(DenyInfo {
-            what: match proto::DenyWhat::try_from(d.what) {
-                Ok(proto::DenyWhat::Exec) => "exec",
-                Ok(proto::DenyWhat::Open) => "open",
-                Ok(proto::DenyWhat::Mount) => "mount",
-                Ok(proto::DenyWhat::Connect) => "connect",
-                Ok(proto::DenyWhat::Unknown) => "unknown",
-                _ => return Err(unknown("deny target", d.what)),
-            },
-            rule_id: d.rule_id,
-        }),
-        P::Chdir(c) => Body::Chdir(ChdirInfo { path: c.path, fd: c.fd }),
-    })
+    Body::from_proto(b)
 }
 
 // ---- alerts ----
@@ -471,7 +332,11 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::{enrich::synthetic, record::context::ContextCache};
+    use crate::{
+        enrich::synthetic,
+        event::{ConnectInfo, DenyInfo, ExitInfo, Family, OpenInfo},
+        record::context::ContextCache,
+    };
 
     /// Through the form an alert embeds.
     fn roundtrip(e: &Enriched) -> Enriched {

@@ -16,14 +16,14 @@ pub mod convert;
 pub mod decoder;
 pub mod format;
 pub mod live;
-pub mod proto;
 pub mod reader;
 pub mod replay;
 pub mod verify;
 mod wire;
 pub mod writer;
 
-pub use convert::ConvertError;
+pub use crate::schema as proto;
+pub use crate::schema::ConvertError;
 pub use format::{ChainHash, FrameError, FrameKind, Problem};
 pub use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
