@@ -8,12 +8,12 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use super::log::Progress;
 use crate::{
+    outputs::format::write_alert,
     record::{
         Evaluator, ReplayOptions,
         replay::{self, Source},
         verify::expand_rotations,
     },
-    rules::Alert,
 };
 
 #[derive(Clone, Debug, clap::Args)]
@@ -64,17 +64,6 @@ fn parse_time(flag: &str, s: &Option<String>) -> Result<Option<i64>> {
     Ok(Some(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
 }
 
-fn alert_text(a: &Alert) -> String {
-    format!(
-        "{} {} [{}] {}: {}",
-        a.event.time,
-        a.event.agent,
-        a.priority.as_str(),
-        a.rule,
-        a.output
-    )
-}
-
 pub fn run(args: ReplayArgs) -> Result<i32> {
     super::log::quiet_pipe(replay_cmd(&args))
 }
@@ -106,14 +95,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
         source,
         &filter,
         |a| {
-            let r = if args.json {
-                serde_json::to_writer(&mut out, a)
-                    .map_err(std::io::Error::from)
-                    .and_then(|_| out.write_all(b"\n"))
-            } else {
-                writeln!(out, "{}", alert_text(a))
-            };
-            if let Err(e) = r {
+            if let Err(e) = write_alert(&mut out, args.json, a) {
                 write_err.get_or_insert(e);
             }
         },

@@ -41,6 +41,25 @@ pub struct Enriched {
     pub resolved_path: Option<String>,
 }
 
+impl Enriched {
+    /// An event with nothing in it (a reused buffer's start, or the stand-in for an event a log no
+    /// longer holds).
+    pub fn empty() -> Self {
+        Enriched {
+            time: String::new(),
+            event: Event {
+                header: crate::event::Header::default(),
+                body: Body::Fork(crate::event::ForkInfo { child_pid: 0 }),
+            },
+            exe: String::new(),
+            ancestors: Vec::new(),
+            cgroup: String::new(),
+            agent: String::new(),
+            resolved_path: None,
+        }
+    }
+}
+
 /// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
 /// event in order.
 pub struct Enricher {

@@ -1,7 +1,30 @@
 //! The one text formatter of events and alerts, shared by live output, `replay` and `log cat`.
 //! Everything taken from the event (and an alert's output, which renders event fields) is escaped
 //! ([`crate::event::Line`]), so a watched agent cannot forge lines or send terminal escapes.
+use std::io::{self, Write};
+
 use crate::{enrich::Enriched, event::Line, rules::Alert};
+
+/// Writes one event as a line: JSON (`--json`) or [`event_text`].
+pub fn write_event(out: &mut impl Write, json: bool, e: &Enriched) -> io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, e)?;
+        out.write_all(b"\n")
+    } else {
+        writeln!(out, "{}", event_text(e))
+    }
+}
+
+/// Writes one alert as a line: JSON (`--json`; the alert with its triggering event) or
+/// [`alert_text`].
+pub fn write_alert(out: &mut impl Write, json: bool, a: &Alert) -> io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, a)?;
+        out.write_all(b"\n")
+    } else {
+        writeln!(out, "{}", alert_text(a))
+    }
+}
 
 /// The readable one-line form: `TIME COMM[PID] ppid=… uid=… WHAT [FLAGS]`.
 pub fn event_text(e: &Enriched) -> String {
@@ -31,11 +54,12 @@ pub fn event_text(e: &Enriched) -> String {
     out
 }
 
-/// The readable one-line form of an alert: `TIME ALERT RULE [PRIORITY] OUTPUT (AGENT; action ACTION: RESULT)`.
+/// The readable one-line form of an alert: `TIME ALERT RULE [PRIORITY] OUTPUT (AGENT; action ACTION:
+/// RESULT)`; without `: RESULT` when no action was taken (replay).
 pub fn alert_text(a: &Alert) -> String {
     let mut out = String::with_capacity(160);
-    Line::new(&mut out)
-        .lit(&a.event.time)
+    let mut line = Line::new(&mut out);
+    line.lit(&a.event.time)
         .lit(" ALERT ")
         .val(&a.rule)
         .lit(" [")
@@ -45,9 +69,10 @@ pub fn alert_text(a: &Alert) -> String {
         .lit(" (")
         .val(&a.event.agent)
         .lit("; action ")
-        .lit(a.action.as_str())
-        .lit(": ")
-        .val(&a.action_result)
-        .lit(")");
+        .lit(a.action.as_str());
+    if !a.action_result.is_empty() {
+        line.lit(": ").val(&a.action_result);
+    }
+    line.lit(")");
     out
 }

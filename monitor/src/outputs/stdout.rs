@@ -36,27 +36,13 @@ impl Printer {
     }
 
     pub fn event(&mut self, e: &Enriched) {
-        let res = if self.json {
-            serde_json::to_writer(&mut self.out, e)
-                .map_err(std::io::Error::from)
-                .and_then(|_| self.out.write_all(b"\n"))
-        } else {
-            writeln!(self.out, "{}", format::event_text(e))
-        };
-        if let Err(err) = res {
+        if let Err(err) = format::write_event(&mut self.out, self.json, e) {
             tracing::error!("writing event: {err}");
         }
     }
 
     pub fn alert(&mut self, a: &Alert) {
-        let res = if self.json {
-            serde_json::to_writer(&mut self.out, a)
-                .map_err(std::io::Error::from)
-                .and_then(|_| self.out.write_all(b"\n"))
-        } else {
-            writeln!(self.out, "{}", format::alert_text(a))
-        };
-        if let Err(err) = res {
+        if let Err(err) = format::write_alert(&mut self.out, self.json, a) {
             tracing::error!("writing alert: {err}");
         }
     }

@@ -11,7 +11,7 @@ use std::{
 use prost::Message;
 
 use super::{
-    convert,
+    ConvertError, convert,
     decoder::EventDecoder,
     format::{EntryKind, FrameError, Problem},
     proto,
@@ -91,15 +91,15 @@ pub struct ReplayStats {
 /// How many recent events are kept to rebuild recorded alerts (alerts follow their event closely).
 const EVENT_CACHE: usize = 4096;
 
-/// Recent events by sequence number, bounded.
+/// Recent events by record id, bounded: what rebuilds a recorded alert that names its event.
 #[derive(Default)]
-struct RecentEvents {
+pub struct RecentEvents {
     by_seq: HashMap<u64, Enriched>,
     order: VecDeque<u64>,
 }
 
 impl RecentEvents {
-    fn insert(&mut self, seq: u64, ev: Enriched) {
+    pub fn insert(&mut self, seq: u64, ev: Enriched) {
         if self.order.len() == EVENT_CACHE
             && let Some(old) = self.order.pop_front()
         {
@@ -107,6 +107,21 @@ impl RecentEvents {
         }
         self.order.push_back(seq);
         self.by_seq.insert(seq, ev);
+    }
+
+    /// A recorded alert with its triggering event: the copy it embeds, else the event it names if it
+    /// is among the recent ones (`None` when it is too far back). An alert that neither names nor
+    /// embeds an event is malformed.
+    pub fn rebuild(&self, p: proto::Alert) -> Result<Option<Alert>, ConvertError> {
+        let event = match p.event_seq {
+            _ if p.event.is_some() => None,
+            0 => None,
+            s => match self.by_seq.get(&s) {
+                Some(ev) => Some(ev.clone()),
+                None => return Ok(None),
+            },
+        };
+        convert::alert_from_proto(p, event).map(Some)
     }
 }
 
@@ -257,13 +272,5 @@ fn recorded_alert(payload: &[u8], recent: &RecentEvents, options: &ReplayOptions
             return Ok(None);
         }
     }
-    let event = match p.event_seq {
-        _ if p.event.is_some() => None,
-        0 => None,
-        s => match recent.by_seq.get(&s) {
-            Some(ev) => Some(ev.clone()),
-            None => return Ok(None),
-        },
-    };
-    convert::alert_from_proto(p, event).map(Some).map_err(|e| e.to_string())
+    recent.rebuild(p).map_err(|e| e.to_string())
 }

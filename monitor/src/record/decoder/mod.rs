@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     enrich::Enriched,
-    event::{Body, ConnectInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, OpenInfo},
+    event::{Body, ConnectInfo, ExecInfo, ExitInfo, Family, ForkInfo, OpenInfo},
 };
 
 /// Decodes the event entries of one log file (call [`EventDecoder::reset`] between files and after
@@ -40,7 +40,7 @@ struct Current {
 impl Default for Current {
     fn default() -> Self {
         Self {
-            ev: empty_event(),
+            ev: Enriched::empty(),
             context: 0,
             time_ns: 0,
             time_rendered: true,
@@ -439,21 +439,6 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
         _ => return None,
     }
     Some(())
-}
-
-fn empty_event() -> Enriched {
-    Enriched {
-        time: String::new(),
-        event: Event {
-            header: Header::default(),
-            body: Body::Fork(ForkInfo { child_pid: 0 }),
-        },
-        exe: String::new(),
-        ancestors: Vec::new(),
-        cgroup: String::new(),
-        agent: String::new(),
-        resolved_path: None,
-    }
 }
 
 #[cfg(test)]
