@@ -246,3 +246,6 @@ impl Pipeline {
         self.printer.flush();
     }
 }
+
+#[cfg(test)]
+mod tests;
