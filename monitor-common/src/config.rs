@@ -24,6 +24,70 @@ pub struct KernelOffsets {
     /// ones).
     pub exit_group_dead: u32,
     pub _pad: u32,
+    /// The kernel objects a path is walked through (`monitor-ebpf/src/path.rs`).
+    pub path: PathOffsets,
+    /// Where a syscall's arguments sit in the user registers saved at entry (`struct pt_regs`), read
+    /// at the syscall's exit.
+    pub regs: RegsOffsets,
+}
+
+/// Offsets of the fields the kernel-side path walk reads: from a task to its open files, working
+/// directory and root, and from a `struct path` up through dentries and mounts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PathOffsets {
+    /// `task_struct.files`
+    pub task_files: u32,
+    /// `task_struct.fs`
+    pub task_fs: u32,
+    /// `files_struct.fdt`
+    pub files_fdt: u32,
+    /// `fdtable.fd`
+    pub fdt_fd: u32,
+    /// `fdtable.max_fds`
+    pub fdt_max_fds: u32,
+    /// `file.f_path`
+    pub file_path: u32,
+    /// `path.mnt`
+    pub path_mnt: u32,
+    /// `path.dentry`
+    pub path_dentry: u32,
+    /// `dentry.d_parent`
+    pub dentry_parent: u32,
+    /// `dentry.d_name` (a `qstr`)
+    pub dentry_name: u32,
+    /// `qstr.len`
+    pub qstr_len: u32,
+    /// `qstr.name`
+    pub qstr_name: u32,
+    /// `mount.mnt_parent`
+    pub mount_parent: u32,
+    /// `mount.mnt_mountpoint`
+    pub mount_mountpoint: u32,
+    /// `mount.mnt` (the `vfsmount` embedded in `struct mount`)
+    pub mount_mnt: u32,
+    /// `vfsmount.mnt_root`
+    pub vfsmount_root: u32,
+    /// `fs_struct.pwd`
+    pub fs_pwd: u32,
+    /// `fs_struct.root`
+    pub fs_root: u32,
+    /// `mm_struct.exe_file`
+    pub mm_exe_file: u32,
+    /// `mm_struct.env_start`
+    pub mm_env_start: u32,
+    /// `mm_struct.env_end`
+    pub mm_env_end: u32,
+    /// `linux_binprm.file`
+    pub bprm_file: u32,
+}
+
+/// Offsets in `struct pt_regs` of the registers holding a syscall's six arguments, in order
+/// (x86-64: `di`, `si`, `dx`, `r10`, `r8`, `r9`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RegsOffsets {
+    pub args: [u32; 6],
 }
 
 impl KernelOffsets {
@@ -39,6 +103,33 @@ impl KernelOffsets {
             mm_arg_end: Self::UNKNOWN,
             exit_group_dead: Self::UNKNOWN,
             _pad: 0,
+            path: PathOffsets {
+                task_files: Self::UNKNOWN,
+                task_fs: Self::UNKNOWN,
+                files_fdt: Self::UNKNOWN,
+                fdt_fd: Self::UNKNOWN,
+                fdt_max_fds: Self::UNKNOWN,
+                file_path: Self::UNKNOWN,
+                path_mnt: Self::UNKNOWN,
+                path_dentry: Self::UNKNOWN,
+                dentry_parent: Self::UNKNOWN,
+                dentry_name: Self::UNKNOWN,
+                qstr_len: Self::UNKNOWN,
+                qstr_name: Self::UNKNOWN,
+                mount_parent: Self::UNKNOWN,
+                mount_mountpoint: Self::UNKNOWN,
+                mount_mnt: Self::UNKNOWN,
+                vfsmount_root: Self::UNKNOWN,
+                fs_pwd: Self::UNKNOWN,
+                fs_root: Self::UNKNOWN,
+                mm_exe_file: Self::UNKNOWN,
+                mm_env_start: Self::UNKNOWN,
+                mm_env_end: Self::UNKNOWN,
+                bprm_file: Self::UNKNOWN,
+            },
+            regs: RegsOffsets {
+                args: [Self::UNKNOWN; 6],
+            },
         }
     }
 }

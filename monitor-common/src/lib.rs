@@ -23,6 +23,7 @@ pub mod maps;
 pub mod mount;
 pub mod open;
 pub mod programs;
+pub mod record;
 pub mod tracepoint;
 
 /// Header present at the start of every ring-buffer record.

@@ -28,6 +28,10 @@ pub const PATH_SCRATCH: &str = "PATH_SCRATCH";
 pub const CHDIR_ARGS: &str = "CHDIR_ARGS";
 /// fsopen/fsconfig state until `move_mount`, by process (kernel-private).
 pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
+/// Per-CPU scratch a variable-length record is built in (kernel-private).
+pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
+/// Per-CPU buffer a kernel path walk writes into (kernel-private).
+pub const PATH_WALK: &str = "PATH_WALK";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -45,6 +49,8 @@ pub const ALL: &[&str] = &[
     PATH_SCRATCH,
     CHDIR_ARGS,
     MOUNT_PENDING,
+    RECORD_SCRATCH,
+    PATH_WALK,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -2,8 +2,8 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs, Openat2Args,
-    OpenatArgs, SchedProcessExec, SysEnterArgs, SysExitArgs,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs,
+    SchedProcessExec, SysEnterArgs, SysExitArgs,
 };
 
 /// Where a program attaches.
@@ -70,8 +70,11 @@ pub const SCHED_PROCESS_FORK: Program = Program {
         name: "sched_process_fork",
     },
 };
-pub const SYS_ENTER_OPENAT: Program = Program::syscall("sys_enter_openat", SysEnterArgs::<OpenatArgs>::FIELDS);
-pub const SYS_ENTER_OPENAT2: Program = Program::syscall("sys_enter_openat2", SysEnterArgs::<Openat2Args>::FIELDS);
+pub const SYS_EXIT_OPENAT: Program = Program::syscall("sys_exit_openat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_OPENAT2: Program = Program::syscall("sys_exit_openat2", SysExitArgs::FIELDS);
+pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CREAT: Program = Program::syscall("sys_exit_creat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_OPEN_BY_HANDLE_AT: Program = Program::syscall("sys_exit_open_by_handle_at", SysExitArgs::FIELDS);
 pub const SYS_ENTER_CONNECT: Program = Program::syscall("sys_enter_connect", SysEnterArgs::<ConnectArgs>::FIELDS);
 pub const SYS_ENTER_MOUNT: Program = Program::syscall("sys_enter_mount", SysEnterArgs::<MountArgs>::FIELDS);
 pub const SYS_ENTER_FSOPEN: Program = Program::syscall("sys_enter_fsopen", SysEnterArgs::<FsopenArgs>::FIELDS);
@@ -95,8 +98,11 @@ pub const CONNECT6: Program = Program {
 pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
     SCHED_PROCESS_EXIT,
-    SYS_ENTER_OPENAT,
-    SYS_ENTER_OPENAT2,
+    SYS_EXIT_OPENAT,
+    SYS_EXIT_OPENAT2,
+    SYS_EXIT_OPEN,
+    SYS_EXIT_CREAT,
+    SYS_EXIT_OPEN_BY_HANDLE_AT,
     SYS_ENTER_CONNECT,
     SYS_ENTER_MOUNT,
     SYS_ENTER_FSOPEN,

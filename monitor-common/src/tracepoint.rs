@@ -128,6 +128,21 @@ syscall_args! {
 }
 
 syscall_args! {
+    /// `open(const char *filename, int flags, umode_t mode)`.
+    OpenArgs { filename = "filename", flags = "flags", mode = "mode" }
+}
+
+syscall_args! {
+    /// `creat(const char *pathname, umode_t mode)`.
+    CreatArgs { pathname = "pathname", mode = "mode" }
+}
+
+syscall_args! {
+    /// `open_by_handle_at(int mountdirfd, struct file_handle *handle, int flags)`.
+    OpenByHandleAtArgs { mount_fd = "mountdirfd", handle = "handle", flags = "flags" }
+}
+
+syscall_args! {
     /// `connect(int fd, struct sockaddr *uservaddr, int addrlen)`.
     ConnectArgs { fd = "fd", addr = "uservaddr", addrlen = "addrlen" }
 }

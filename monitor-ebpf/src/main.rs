@@ -21,6 +21,8 @@ macro_rules! named {
 }
 
 #[cfg(target_arch = "bpf")]
+mod args;
+#[cfg(target_arch = "bpf")]
 mod chdir;
 #[cfg(target_arch = "bpf")]
 mod connect;
@@ -40,6 +42,10 @@ mod maps;
 mod mount;
 #[cfg(target_arch = "bpf")]
 mod open;
+#[cfg(target_arch = "bpf")]
+mod path;
+#[cfg(target_arch = "bpf")]
+mod record;
 #[cfg(target_arch = "bpf")]
 mod scope;
 #[cfg(target_arch = "bpf")]

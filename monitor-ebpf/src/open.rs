@@ -1,38 +1,111 @@
-//! `sys_enter_openat` / `sys_enter_openat2` → [`OpenEvent`].
-use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+//! Opens at the syscall's exit → [`OpenEvent`]: `openat`, `openat2`, `open`, `creat`,
+//! `open_by_handle_at`, failed attempts included. At exit the result is known, the path string has
+//! been copied (so faulted in) by the kernel itself, and a successful open's file is in the
+//! descriptor table: its path is walked from the kernel's objects (`crate::path`), which is what
+//! rules and deny tables match. An open matching a deny table is killed before it returns.
+use aya_ebpf::{
+    helpers::{bpf_probe_read_user, generated::bpf_get_current_task},
+    macros::tracepoint,
+    programs::TracePointContext,
+};
 use monitor_common::{
     EventKind, FLAG_DENIED, FLAG_READ_FAILED,
     config::KernelConfig,
     counter,
     deny::DENY_OPEN,
     enforce::DENY_KIND_OPEN,
-    open::{OPEN_SYSCALL_OPENAT, OPEN_SYSCALL_OPENAT2, OpenEvent},
+    open::{
+        OPEN_SYSCALL_CREAT, OPEN_SYSCALL_OPEN, OPEN_SYSCALL_OPEN_BY_HANDLE_AT, OPEN_SYSCALL_OPENAT,
+        OPEN_SYSCALL_OPENAT2, OpenEvent,
+    },
     programs,
-    tracepoint::{Openat2Args, OpenatArgs},
+    record::{PATH_MAX, Tail},
+    tracepoint::{CreatArgs, OpenArgs, OpenByHandleAtArgs, Openat2Args, OpenatArgs},
 };
 
-use crate::{enforce, header, maps, scope, strings, submit, tracepoint};
+use crate::{args, enforce, maps, path, record::Record, scope, tracepoint};
 
-#[tracepoint(category = "syscalls", name = "sys_enter_openat")]
-pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn sys_exit_openat(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT);
     0
 }
-named!(sys_enter_openat = programs::SYS_ENTER_OPENAT.name);
+named!(sys_exit_openat = programs::SYS_EXIT_OPENAT.name);
 
-#[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
-pub fn sys_enter_openat2(ctx: TracePointContext) -> u32 {
+#[tracepoint(category = "syscalls", name = "sys_exit_openat2")]
+pub fn sys_exit_openat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT2);
     0
 }
-named!(sys_enter_openat2 = programs::SYS_ENTER_OPENAT2.name);
+named!(sys_exit_openat2 = programs::SYS_EXIT_OPENAT2.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_open")]
+pub fn sys_exit_open(ctx: TracePointContext) -> u32 {
+    emit(&ctx, OPEN_SYSCALL_OPEN);
+    0
+}
+named!(sys_exit_open = programs::SYS_EXIT_OPEN.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_creat")]
+pub fn sys_exit_creat(ctx: TracePointContext) -> u32 {
+    emit(&ctx, OPEN_SYSCALL_CREAT);
+    0
+}
+named!(sys_exit_creat = programs::SYS_EXIT_CREAT.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_open_by_handle_at")]
+pub fn sys_exit_open_by_handle_at(ctx: TracePointContext) -> u32 {
+    emit(&ctx, OPEN_SYSCALL_OPEN_BY_HANDLE_AT);
+    0
+}
+named!(sys_exit_open_by_handle_at = programs::SYS_EXIT_OPEN_BY_HANDLE_AT.name);
 
 /// `struct open_how` (openat2).
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct OpenHow {
     flags: u64,
     mode: u64,
     resolve: u64,
+}
+
+/// `O_CREAT | O_WRONLY | O_TRUNC`: what `creat` opens with.
+const CREAT_FLAGS: u64 = 0o100 | 0o1 | 0o1000;
+const AT_FDCWD: u64 = (-100i64) as u64;
+
+/// What one of the syscalls asked for: (dirfd, path pointer, flags, mode, header flags).
+#[inline(always)]
+fn request(cfg: &KernelConfig, syscall: u8) -> Option<(u64, u64, u64, u64, u16)> {
+    let regs = &cfg.offsets.regs;
+    Some(match syscall {
+        OPEN_SYSCALL_OPENAT => {
+            let a: OpenatArgs = args::current_as(regs)?;
+            (a.dfd, a.filename, a.flags, a.mode, 0)
+        }
+        OPEN_SYSCALL_OPENAT2 => {
+            let a: Openat2Args = args::current_as(regs)?;
+            // SAFETY: user memory, read through the helper (which fails cleanly).
+            match unsafe { bpf_probe_read_user(a.how as *const OpenHow) } {
+                Ok(h) => (a.dfd, a.filename, h.flags, h.mode, 0),
+                Err(_) => {
+                    maps::count(counter::READ_FAILURES);
+                    (a.dfd, a.filename, 0, 0, FLAG_READ_FAILED)
+                }
+            }
+        }
+        OPEN_SYSCALL_OPEN => {
+            let a: OpenArgs = args::current_as(regs)?;
+            (AT_FDCWD, a.filename, a.flags, a.mode, 0)
+        }
+        OPEN_SYSCALL_CREAT => {
+            let a: CreatArgs = args::current_as(regs)?;
+            (AT_FDCWD, a.pathname, CREAT_FLAGS, a.mode, 0)
+        }
+        _ => {
+            let a: OpenByHandleAtArgs = args::current_as(regs)?;
+            (a.mount_fd, 0, a.flags, 0, 0)
+        }
+    })
 }
 
 #[inline(always)]
@@ -41,84 +114,68 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     if !scope::is_watched(cfg) {
         return None;
     }
-    // `how_flags`: FLAG_READ_FAILED when openat2's `struct open_how` could not be read (flags and mode
-    // are then 0).
-    let (dfd, filename, flags, mode, how_flags) = if syscall == OPEN_SYSCALL_OPENAT {
-        let a: OpenatArgs = tracepoint::sys_enter(ctx)?;
-        (a.dfd, a.filename, a.flags, a.mode, 0)
+    let result = tracepoint::sys_exit_ret(ctx)?;
+    let (dfd, filename, flags, mode, hdr_flags) = request(cfg, syscall)?;
+    let off = &cfg.offsets.path;
+    // SAFETY: the helper has no preconditions; the task is only read through bpf_probe_read_kernel.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let mut rec = Record::<OpenEvent>::start(EventKind::Open, &cfg.offsets)?;
+    let path = rec.user_str(filename, PATH_MAX);
+    let kernel_path = if result >= 0 {
+        rec.path(off, path::fd_path(off, task, result))
     } else {
-        let a: Openat2Args = tracepoint::sys_enter(ctx)?;
-        // SAFETY: user memory, read through the helper (which fails cleanly).
-        match unsafe { bpf_probe_read_user(a.how as *const OpenHow) } {
-            Ok(h) => (a.dfd, a.filename, h.flags, h.mode, 0),
-            Err(_) => {
-                maps::count(counter::READ_FAILURES);
-                (a.dfd, a.filename, 0, 0, FLAG_READ_FAILED)
-            }
-        }
+        Tail::ABSENT
     };
-
-    if cfg.deny_kinds & DENY_KIND_OPEN == 0 {
-        // Hot path (no open deny rules): read the path straight into the event.
-        let mut entry = submit::reserve::<OpenEvent>()?;
-        let ev = entry.as_mut_ptr();
-        // SAFETY: `ev` is the reserved record, written only here before submit.
-        unsafe {
-            fill_open(ev, cfg, dfd, flags, mode, syscall);
-            (*ev).header.flags |= how_flags | strings::read_user_str(filename as *const u8, &mut (*ev).path);
+    let relative = path.len > 0 && !starts_with_slash(&rec, path);
+    // An `int` argument: only the register's low 32 bits are the value.
+    let dfd = i64::from(dfd as i32);
+    let dir_path = if result < 0 && relative {
+        rec.path(off, path::dir_path(off, task, dfd))
+    } else {
+        Tail::ABSENT
+    };
+    let denied = if cfg.deny_kinds & DENY_KIND_OPEN != 0 && result >= 0 {
+        deny_rule(&rec, kernel_path, flags as u32)
+    } else {
+        None
+    };
+    let ev = rec.fixed();
+    // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
+    unsafe {
+        (*ev).result = result;
+        (*ev).flags = flags as u32;
+        (*ev).mode = mode as u32;
+        (*ev).dfd = dfd as i32;
+        (*ev).syscall = syscall;
+        (*ev).path = path;
+        (*ev).kernel_path = kernel_path;
+        (*ev).dir_path = dir_path;
+        (*ev).header.flags |= hdr_flags;
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
         }
-        submit::submit_batched(entry);
-        return Some(());
     }
-    // Deny rules exist: read the path once into the per-CPU lookup key, then copy it into the event.
-    let key = enforce::path_scratch()?;
-    // SAFETY: `key` is this CPU's scratch entry, valid for the whole program run.
-    let (str_flags, len) = unsafe { strings::read_user_str_len(filename as *const u8, &mut (*key).data.data) };
-    let mut denied = None;
-    if len > 0 {
-        if let Some(rule) = enforce::lookup_path(&enforce::DENY_OPEN, key, len) {
-            if enforce::open_matches(&rule, flags as u32) {
-                denied = Some(rule.rule_id);
-            }
-        }
-    }
-    if let Some(mut entry) = submit::reserve::<OpenEvent>() {
-        let ev = entry.as_mut_ptr();
-        // SAFETY: `ev` is the reserved record, written only here before submit.
-        unsafe {
-            fill_open(ev, cfg, dfd, flags, mode, syscall);
-            enforce::copy_path(key, &mut (*ev).path);
-            (*ev).header.flags |= how_flags | str_flags;
-            if denied.is_some() {
-                (*ev).header.flags |= FLAG_DENIED;
-            }
-        }
-        submit::submit(entry);
-    }
+    rec.submit(true);
     if let Some(rule_id) = denied {
         enforce::kill_current(DENY_OPEN, rule_id);
     }
     Some(())
 }
 
-/// Fills everything but the path.
-///
-/// # Safety
-/// `ev` points to a reserved, not yet submitted record.
+/// Whether the string at `t` in the record starts with `/`.
 #[inline(always)]
-unsafe fn fill_open(ev: *mut OpenEvent, cfg: &KernelConfig, dfd: u64, flags: u64, mode: u64, syscall: u8) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Open,
-            size_of::<OpenEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).dfd = dfd as i32;
-        (*ev).flags = flags as u32;
-        (*ev).mode = mode as u32;
-        (*ev).syscall = syscall;
-        (*ev)._pad = [0; 3];
+fn starts_with_slash(rec: &Record<OpenEvent>, t: Tail) -> bool {
+    rec.byte_at(t.off as usize) == Some(b'/')
+}
+
+/// The deny rule covering the kernel's path of the opened file, if any.
+#[inline(always)]
+fn deny_rule(rec: &Record<OpenEvent>, kernel_path: Tail, flags: u32) -> Option<u32> {
+    if kernel_path.len == 0 {
+        return None;
     }
+    let key = enforce::path_scratch()?;
+    let len = rec.copy_to_key(kernel_path, key)?;
+    let rule = enforce::lookup_path(&enforce::DENY_OPEN, key, len)?;
+    enforce::open_matches(&rule, flags).then_some(rule.rule_id)
 }

@@ -1,6 +1,7 @@
-//! Ring-buffer policy: every record is reserved with [`reserve`] (a full ring buffer counts a drop,
-//! never silent) and handed over with [`submit`] (rare kinds: the kernel's default wakeup) or
-//! [`submit_batched`] (the high-volume open records: wakeups batched per window).
+//! Ring-buffer policy: a fixed-size record is reserved with [`reserve`] (a full ring buffer counts a
+//! drop, never silent) and handed over with [`submit`] (rare kinds: the kernel's default wakeup) or
+//! [`submit_batched`] (high-volume kinds: wakeups batched per window); a variable-length record built
+//! in scratch memory (`crate::record`) is copied in with [`output`], under either policy.
 use aya_ebpf::{helpers::generated as gen_, maps::ring_buf::RingBufEntry};
 use monitor_common::{BATCH_WINDOW_NS, counter};
 
@@ -31,23 +32,22 @@ const BPF_RB_RING_SIZE: u64 = 1;
 const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
-/// Submits a high-volume record (open) without waking the reader for each one. The reader is woken
-/// when 64 KiB (or a quarter of the ring, if smaller) are pending, or when the last forced wakeup is
-/// at least [`BATCH_WINDOW_NS`] old: an isolated record after a quiet spell wakes it at once, and a
-/// storm costs at most one wakeup per window plus the size threshold's. Records submitted without a
-/// wakeup are picked up by the reader's drain one window after each wakeup-driven drain (it repeats
-/// while records keep coming; `monitor/src/session.rs`). Rare, security-relevant kinds (exec,
-/// connect, mount, deny) use [`submit`].
+/// The wakeup flags of a high-volume record: the reader is woken when 64 KiB (or a quarter of the
+/// ring, if smaller) are pending, or when the last forced wakeup is at least [`BATCH_WINDOW_NS`] old:
+/// an isolated record after a quiet spell wakes it at once, and a storm costs at most one wakeup per
+/// window plus the size threshold's. Records submitted without a wakeup are picked up by the reader's
+/// drain one window after each wakeup-driven drain (it repeats while records keep coming;
+/// `monitor/src/session.rs`). Must be called after the record's space is reserved (or, for
+/// [`output`], right before the copy, which reserves it): a drain that starts later than the time
+/// read here sees the record.
 #[inline(always)]
-pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
+fn batched_flags() -> u64 {
     let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
     let threshold = if quarter < BATCH_WAKEUP_BYTES {
         quarter
     } else {
         BATCH_WAKEUP_BYTES
     };
-    // Read after the reservation, so a drain that starts later than `now` sees this record, committed
-    // or still being written (userspace's straggler drain relies on it).
     // SAFETY: the helper has no preconditions.
     let now = unsafe { gen_::bpf_ktime_get_ns() };
     let last = LAST_WAKEUP.get_ptr_mut(0);
@@ -58,7 +58,7 @@ pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
         Some(p) => now.saturating_sub(unsafe { *p }) >= BATCH_WINDOW_NS,
         None => true,
     };
-    let flags = if idle || EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
+    if idle || EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
         if let Some(p) = last {
             // SAFETY: as above.
             unsafe { *p = now };
@@ -66,7 +66,27 @@ pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
-    };
-    entry.submit(flags);
+    }
+}
+
+/// Submits a reserved high-volume record with the batched wakeup policy ([`batched_flags`]).
+/// Rare, security-relevant kinds use [`submit`].
+#[inline(always)]
+pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
+    entry.submit(batched_flags());
     count(counter::EVENTS);
+}
+
+/// Copies `len` bytes at `data` (a record built in scratch memory) into the ring buffer; a full ring
+/// counts a drop. `batched`: the high-volume wakeup policy, else the kernel's default wakeup.
+#[inline(always)]
+pub fn output(data: *const u8, len: usize, batched: bool) {
+    let flags = if batched { batched_flags() } else { 0 };
+    // SAFETY: `data` is valid for `len` bytes (the caller's scratch record, `len` bounded by it).
+    let record = unsafe { core::slice::from_raw_parts(data, len) };
+    if EVENTS.output::<[u8]>(record, flags).is_ok() {
+        count(counter::EVENTS);
+    } else {
+        count(counter::RINGBUF_DROPS);
+    }
 }

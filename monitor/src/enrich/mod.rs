@@ -96,7 +96,11 @@ impl Enricher {
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
-            Body::Open(o) => Some(self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
+            Body::Open(o) => Some(
+                o.target()
+                    .unwrap_or_else(|| self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
+            ),
             Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
             _ => None,
         };

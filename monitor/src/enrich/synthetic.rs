@@ -110,6 +110,9 @@ pub fn open(path: &str, flags: i32) -> Body {
         mode: if flags & libc::O_CREAT != 0 { 0o644 } else { 0 },
         dfd: AT_FDCWD,
         syscall: "openat",
+        result: 3,
+        kernel_path: None,
+        dir_path: None,
     })
 }
 

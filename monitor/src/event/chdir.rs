@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, chdir::ChdirEvent};
 use serde::Serialize;
 
-use super::{DecodeError, KindInfo, Line, c_string, read_record};
+use super::{Notes, DecodeError, KindInfo, Line, c_string, read_record};
 use crate::schema::{self, ConvertError};
 
 /// The working directory changed.
@@ -18,7 +18,7 @@ impl KindInfo for ChdirInfo {
     const KIND: EventKind = EventKind::Chdir;
     const RULES: bool = false;
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ChdirEvent = read_record(bytes, "chdir event")?;
         Ok(ChdirInfo {
             path: c_string(&ev.path),

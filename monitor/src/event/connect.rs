@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use monitor_common::{EventKind, connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Value, read_record};
+use super::{Notes, DecodeError, Field, KindInfo, Line, Value, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -66,7 +66,7 @@ impl KindInfo for ConnectInfo {
     const KIND: EventKind = EventKind::Connect;
     const FIELDS: &'static [Field] = &[Field::NetFamily, Field::NetAddr, Field::NetPort];
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ConnectEvent = read_record(bytes, "connect event")?;
         let n = (ev.addr_len as usize).min(ev.addr.len());
         let raw = &ev.addr[..n];

@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, KindInfo, Line, read_record};
+use super::{Notes, DecodeError, KindInfo, Line, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -16,7 +16,7 @@ impl KindInfo for DenyInfo {
     const KIND: EventKind = EventKind::Deny;
     const RULES: bool = false;
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: DenyEvent = read_record(bytes, "deny event")?;
         let what = match ev.what {
             DENY_EXEC => "exec",

@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, exec::ExecEvent};
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
+use super::{Notes, DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,7 +30,7 @@ impl KindInfo for ExecInfo {
     const KIND: EventKind = EventKind::Exec;
     const FIELDS: &'static [Field] = &[Field::ProcArgs, Field::ProcArgv, Field::FilePath, Field::FileRawPath, Field::ExecPath];
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ExecEvent = read_record(bytes, "exec event")?;
         let len = (ev.args_len as usize).min(ev.args.len());
         Ok(ExecInfo {

@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, exit::ExitEvent};
 use serde::Serialize;
 
-use super::{DecodeError, KindInfo, Line, read_record};
+use super::{Notes, DecodeError, KindInfo, Line, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -19,7 +19,7 @@ impl KindInfo for ExitInfo {
     const KIND: EventKind = EventKind::Exit;
     const RULES: bool = false;
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ExitEvent = read_record(bytes, "exit event")?;
         Ok(exit_status(ev.exit_code))
     }

@@ -110,7 +110,7 @@ fields! {
     ProcUid = "proc.uid", Num, true, "user id";
     ProcAexe = "proc.aexe", StrList, true, "executables of all ancestors";
     ProcPexe = "proc.pexe", Str, true, "executable of the parent";
-    FilePath = "file.path", Str, false, "resolved path (open, exec), else the raw path";
+    FilePath = "file.path", Str, false, "the path of the object the kernel opened or ran (walked from kernel objects), else the path as passed resolved against the working directory";
     FileRawPath = "file.raw_path", Str, false, "path as passed to the syscall";
     FileWrite = "file.write", Bool, false, "opened for writing";
     FileRead = "file.read", Bool, false, "opened for reading";
@@ -124,6 +124,8 @@ fields! {
     MountFstype = "mount.fstype", Str, false, "filesystem type";
     AgentName = "agent.name", Str, true, "name of the watched agent";
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
+    EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
+    EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
 }
 
 impl Field {

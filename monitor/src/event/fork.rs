@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, fork::ForkEvent};
 use serde::Serialize;
 
-use super::{DecodeError, KindInfo, Line, read_record};
+use super::{Notes, DecodeError, KindInfo, Line, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -15,7 +15,7 @@ impl KindInfo for ForkInfo {
     const KIND: EventKind = EventKind::Fork;
     const RULES: bool = false;
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ForkEvent = read_record(bytes, "fork event")?;
         Ok(ForkInfo {
             child_pid: ev.child_tgid,

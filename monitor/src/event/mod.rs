@@ -11,7 +11,10 @@ mod line;
 pub use field::{Field, FieldType, Value};
 pub use line::{Line, escaped};
 
-use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
+use monitor_common::{
+    EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,
+    record::{TAIL_ABSENT, TAIL_NO_ROOM, TAIL_PARTIAL, TAIL_READ_FAILED, TAIL_TRUNCATED, Tail},
+};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -26,8 +29,9 @@ pub trait KindInfo: Sized {
     const RULES: bool = true;
     /// The fields it carries besides the common ones ([`field::FieldInfo::common`]).
     const FIELDS: &'static [Field] = &[];
-    /// Decodes the kind's record (header included; lengths are checked).
-    fn decode(record: &[u8]) -> Result<Self, DecodeError>;
+    /// Decodes the kind's record (header included; lengths are checked). Tail strings that were cut
+    /// or unreadable are noted in `notes`.
+    fn decode(record: &[u8], notes: &mut Notes) -> Result<Self, DecodeError>;
     /// The readable form after the process: `open /etc/passwd flags=0o0`.
     fn describe(&self, line: &mut Line<'_>);
     /// The value of one of [`Self::FIELDS`].
@@ -98,9 +102,9 @@ macro_rules! kinds {
                 })
             }
 
-            fn decode(kind: EventKind, record: &[u8]) -> Result<Body, DecodeError> {
+            fn decode(kind: EventKind, record: &[u8], notes: &mut Notes) -> Result<Body, DecodeError> {
                 $(if kind == $info::KIND {
-                    return Ok(Body::$variant($info::decode(record)?));
+                    return Ok(Body::$variant($info::decode(record, notes)?));
                 })*
                 Err(DecodeError::UnknownKind(kind as u16))
             }
@@ -141,6 +145,50 @@ pub enum DecodeError {
     },
     #[error("unknown event kind {0}")]
     UnknownKind(u16),
+    #[error("a {what} string at {off}+{len} lies outside the {record}-byte record")]
+    BadTail {
+        what: &'static str,
+        off: usize,
+        len: usize,
+        record: usize,
+    },
+}
+
+/// What decoding a record's tail strings noticed, merged into the event header's flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notes {
+    /// A string was cut (or a kernel path walked only part of the way).
+    pub truncated: bool,
+    /// A string could not be read.
+    pub read_failed: bool,
+}
+
+/// The string a record's [`Tail`] names: `None` when it was not captured or could not be read (the
+/// latter noted). Lossy UTF-8; bounds are checked against the record.
+pub(crate) fn tail_string(
+    record: &[u8],
+    t: &Tail,
+    what: &'static str,
+    notes: &mut Notes,
+) -> Result<Option<String>, DecodeError> {
+    if t.flags & (TAIL_TRUNCATED | TAIL_NO_ROOM | TAIL_PARTIAL) != 0 {
+        notes.truncated = true;
+    }
+    if t.flags & TAIL_READ_FAILED != 0 {
+        notes.read_failed = true;
+        return Ok(None);
+    }
+    if t.flags & (TAIL_ABSENT | TAIL_NO_ROOM) != 0 {
+        return Ok(None);
+    }
+    let (off, len) = (usize::from(t.off), usize::from(t.len));
+    let bytes = record.get(off..off + len).ok_or(DecodeError::BadTail {
+        what,
+        off,
+        len,
+        record: record.len(),
+    })?;
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// Fields common to every event.
@@ -217,11 +265,15 @@ fn decode_header(h: &EventHeader) -> Header {
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let raw: EventHeader = read_record(bytes, "event header")?;
     let kind = EventKind::from_u16(raw.kind).ok_or(DecodeError::UnknownKind(raw.kind))?;
-    let body = Body::decode(kind, bytes)?;
-    Ok(Event {
-        header: decode_header(&raw),
-        body,
-    })
+    // The record's own size, when it says it is shorter than what was read (ring-buffer records
+    // are padded to 8 bytes).
+    let record = bytes.get(..raw.size as usize).unwrap_or(bytes);
+    let mut notes = Notes::default();
+    let body = Body::decode(kind, record, &mut notes)?;
+    let mut header = decode_header(&raw);
+    header.truncated |= notes.truncated;
+    header.read_failed |= notes.read_failed;
+    Ok(Event { header, body })
 }
 
 #[cfg(test)]
@@ -270,6 +322,9 @@ pub(crate) mod tests {
                 mode: 0,
                 dfd: -100,
                 syscall: "openat",
+                result: 0,
+                kernel_path: None,
+                dir_path: None,
             }),
             Body::Connect(ConnectInfo {
                 family: Family::Other,

@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, mount::{MOUNT_SYSCALL_MOVE_MOUNT, MountEvent}};
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
+use super::{Notes, DecodeError, Field, KindInfo, Line, Value, c_string, read_record};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,7 +20,7 @@ impl KindInfo for MountInfo {
     const KIND: EventKind = EventKind::Mount;
     const FIELDS: &'static [Field] = &[Field::MountSource, Field::MountTarget, Field::MountFstype];
 
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: MountEvent = read_record(bytes, "mount event")?;
         Ok(MountInfo {
             source: c_string(&ev.source),

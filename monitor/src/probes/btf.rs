@@ -225,6 +225,33 @@ pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     off.task_exit_code = get("task_struct", "exit_code");
     off.mm_arg_start = get("mm_struct", "arg_start");
     off.mm_arg_end = get("mm_struct", "arg_end");
+    let p = &mut off.path;
+    p.task_files = get("task_struct", "files");
+    p.task_fs = get("task_struct", "fs");
+    p.files_fdt = get("files_struct", "fdt");
+    p.fdt_fd = get("fdtable", "fd");
+    p.fdt_max_fds = get("fdtable", "max_fds");
+    p.file_path = get("file", "f_path");
+    p.path_mnt = get("path", "mnt");
+    p.path_dentry = get("path", "dentry");
+    p.dentry_parent = get("dentry", "d_parent");
+    p.dentry_name = get("dentry", "d_name");
+    p.qstr_len = get("qstr", "len");
+    p.qstr_name = get("qstr", "name");
+    p.mount_parent = get("mount", "mnt_parent");
+    p.mount_mountpoint = get("mount", "mnt_mountpoint");
+    p.mount_mnt = get("mount", "mnt");
+    p.vfsmount_root = get("vfsmount", "mnt_root");
+    p.fs_pwd = get("fs_struct", "pwd");
+    p.fs_root = get("fs_struct", "root");
+    p.mm_exe_file = get("mm_struct", "exe_file");
+    p.mm_env_start = get("mm_struct", "env_start");
+    p.mm_env_end = get("mm_struct", "env_end");
+    p.bprm_file = get("linux_binprm", "file");
+    // x86-64's syscall calling convention.
+    for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
+        *slot = get("pt_regs", reg);
+    }
     off
 }
 

@@ -418,6 +418,22 @@ mod tests {
                 mode: 0,
                 dfd,
                 syscall: "openat2",
+                result: -2,
+                kernel_path: None,
+                dir_path: Some("/srv/work".into()),
+            });
+            both(&e);
+        }
+        for syscall in ["open", "creat", "open_by_handle_at"] {
+            e.event.body = Body::Open(OpenInfo {
+                path: "../x".into(),
+                flags: 0o101,
+                mode: 0o600,
+                dfd: -100,
+                syscall,
+                result: i64::from(i32::MAX) + 7,
+                kernel_path: Some("/srv/x".into()),
+                dir_path: None,
             });
             both(&e);
         }

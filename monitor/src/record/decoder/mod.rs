@@ -350,10 +350,14 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                     mode: 0,
                     dfd: 0,
                     syscall: "openat",
+                    result: 0,
+                    kernel_path: None,
+                    dir_path: None,
                 });
             }
             let Body::Open(o) = body else { return None };
             let (mut path, mut flags, mut mode, mut dfd, mut syscall) = ("", 0, 0, 0, 0);
+            let (mut result, mut kernel_path, mut dir_path) = (0, None, None);
             if w.take(1, LEN) {
                 path = w.str()?;
             }
@@ -369,6 +373,12 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
             if w.take(6, VARINT) {
                 dfd = zigzag32(w.varint()?);
             }
+            if w.take(7, VARINT) {
+                result = zigzag64(w.varint()?);
+            }
+            if w.take(8, LEN) {
+                kernel_path = Some(w.str()?);
+            }
             while !w.done() {
                 let (f, wt) = w.key()?;
                 match f {
@@ -377,12 +387,23 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                     3 => mode = w.varint_field(wt)? as u32,
                     5 => syscall = w.varint_field(wt)? as i32,
                     6 => dfd = zigzag32(w.varint_field(wt)?),
+                    7 => result = zigzag64(w.varint_field(wt)?),
+                    8 => kernel_path = Some(w.str_field(wt)?),
+                    9 => dir_path = Some(w.str_field(wt)?),
                     _ => w.skip(wt)?,
                 }
             }
             o.syscall = crate::event::open_syscall_name(syscall)?;
             set_str(&mut o.path, path);
-            (o.flags, o.mode, o.dfd) = (flags, mode, dfd);
+            (o.flags, o.mode, o.dfd, o.result) = (flags, mode, dfd, result);
+            match kernel_path {
+                Some(k) => set_opt(&mut o.kernel_path, k),
+                None => o.kernel_path = None,
+            }
+            match dir_path {
+                Some(d) => set_opt(&mut o.dir_path, d),
+                None => o.dir_path = None,
+            }
         }
         12 => {
             let (mut family, mut addr, mut port, mut fd) = (0, "", 0u64, 0);

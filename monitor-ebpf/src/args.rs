@@ -1,0 +1,35 @@
+//! A syscall's arguments at its exit, read from the user registers the kernel saved at entry
+//! (`bpf_task_pt_regs`; offsets from BTF in `KernelConfig::offsets.regs`). Programs that emit at
+//! exit (when the result is known and user strings have been faulted in by the kernel's own copy)
+//! need no entry program to stash them.
+use aya_ebpf::helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs};
+use monitor_common::{config::RegsOffsets, counter};
+
+use crate::{maps::OrCount, task::read_field};
+
+/// The current syscall's six arguments (unused slots hold whatever the registers held). A failed
+/// read loses the event (`counter::ARG_READ_FAILED`).
+#[inline(always)]
+pub fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
+    // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
+    // bpf_task_pt_regs requires, and the registers are then read with bpf_probe_read_kernel.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    let mut args = [0u64; 6];
+    let mut i = 0;
+    while i < 6 {
+        args[i] = read_field(regs, regs_off.args[i]).or_count(counter::ARG_READ_FAILED)?;
+        i += 1;
+    }
+    Some(args)
+}
+
+/// The current syscall's arguments as `A`, a `monitor_common::tracepoint` argument struct (one
+/// 8-byte slot per parameter, in order).
+#[inline(always)]
+pub fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
+    const { assert!(size_of::<A>() <= size_of::<[u64; 6]>()) };
+    let all = current(regs_off)?;
+    // SAFETY: `A` is a `#[repr(C)]` struct of at most six `u64` slots (asserted above), any bit
+    // pattern valid.
+    Some(unsafe { core::ptr::read_unaligned((&raw const all).cast::<A>()) })
+}

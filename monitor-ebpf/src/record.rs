@@ -1,0 +1,249 @@
+//! Building a variable-length record (`monitor_common::record`): the fixed part at the start of a
+//! per-CPU scratch buffer, strings appended to its tail, then exactly its length copied into the
+//! ring buffer ([`Record::submit`]). Every append bounds its offset by a mask, so the verifier can
+//! prove each write inside the buffer; a string that no longer fits is marked `TAIL_NO_ROOM`, never
+//! written past the end.
+use core::ffi::c_void;
+
+use aya_ebpf::{helpers::generated as gen_, macros::map, maps::PerCpuArray};
+use monitor_common::{
+    EventHeader, EventKind,
+    config::KernelOffsets,
+    counter, maps as names,
+    record::{RECORD_MAX, RECORD_SLACK, TAIL_ABSENT, TAIL_NO_ROOM, TAIL_READ_FAILED, TAIL_TRUNCATED, Tail},
+};
+
+use crate::{
+    header,
+    maps::{OrCount, count},
+    path::{KPath, PATH_WALK, walk},
+    submit,
+};
+
+#[repr(C)]
+pub struct Scratch {
+    pub bytes: [u8; RECORD_MAX + RECORD_SLACK],
+}
+
+/// One record under construction per CPU.
+#[map]
+pub static RECORD_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+named!(RECORD_SCRATCH = names::RECORD_SCRATCH);
+
+/// A record being built. `T` is the kind's fixed part (an `EventHeader` first).
+pub struct Record<T> {
+    base: *mut u8,
+    /// Bytes used so far (fixed part and tail).
+    len: usize,
+    _kind: core::marker::PhantomData<T>,
+}
+
+impl<T> Record<T> {
+    /// Starts a record of `kind` with its header filled (parent included) and the fixed part zeroed.
+    /// `None` (counted `NO_SCRATCH`) if the scratch buffer is missing.
+    #[inline(always)]
+    pub fn start(kind: EventKind, off: &KernelOffsets) -> Option<Self> {
+        let scratch = RECORD_SCRATCH.get_ptr_mut(0).or_count(counter::NO_SCRATCH)?;
+        // SAFETY: the scratch entry is this CPU's, valid for the program run; the fixed part is far
+        // smaller than the buffer.
+        let base = unsafe { (*scratch).bytes.as_mut_ptr() };
+        // SAFETY: as above; zeroing the fixed part keeps no stale bytes of an earlier record.
+        unsafe { core::ptr::write_bytes(base, 0, size_of::<T>()) };
+        header::fill(base.cast::<EventHeader>(), kind, size_of::<T>(), off);
+        Some(Self {
+            base,
+            len: size_of::<T>(),
+            _kind: core::marker::PhantomData,
+        })
+    }
+
+    /// The fixed part, to fill in.
+    #[inline(always)]
+    pub fn fixed(&mut self) -> *mut T {
+        self.base.cast::<T>()
+    }
+
+    /// Where the next tail string starts, if at least `room` more bytes fit.
+    #[inline(always)]
+    fn next(&self, room: usize) -> Option<usize> {
+        (self.len + room <= RECORD_MAX).then_some(self.len & (RECORD_MAX - 1))
+    }
+
+    /// Appends a NUL-terminated string read with `read` (a probe-read-str helper), at most `max`
+    /// bytes NUL included (`max` ≤ `RECORD_SLACK`).
+    #[inline(always)]
+    fn push_str_with(&mut self, max: usize, read: impl FnOnce(*mut c_void, u32) -> i64) -> Tail {
+        let Some(at) = self.next(max) else {
+            return absent(TAIL_NO_ROOM);
+        };
+        // SAFETY: `at < RECORD_MAX` and `max ≤ RECORD_SLACK`, so the helper writes inside the buffer.
+        let n = read(unsafe { self.base.add(at) }.cast(), max as u32);
+        if n <= 0 {
+            count(counter::READ_FAILURES);
+            return absent(TAIL_READ_FAILED);
+        }
+        let n = (n as usize).min(max);
+        self.len += n;
+        Tail {
+            off: at as u16,
+            // Without the NUL.
+            len: (n - 1) as u16,
+            flags: if n >= max { TAIL_TRUNCATED } else { 0 },
+            _pad: 0,
+        }
+    }
+
+    /// Appends a user string (a null pointer gives an empty, absent tail).
+    #[inline(always)]
+    pub fn user_str(&mut self, src: u64, max: usize) -> Tail {
+        if src == 0 {
+            return absent(TAIL_ABSENT);
+        }
+        // SAFETY: the helper checks `src` and writes at most `size` bytes to `dst`.
+        self.push_str_with(max, |dst, size| unsafe {
+            gen_::bpf_probe_read_user_str(dst, size, src as *const c_void)
+        })
+    }
+
+    /// Appends a kernel string.
+    #[inline(always)]
+    pub fn kernel_str(&mut self, src: *const u8, max: usize) -> Tail {
+        if src.is_null() {
+            return absent(TAIL_ABSENT);
+        }
+        // SAFETY: as in `user_str`.
+        self.push_str_with(max, |dst, size| unsafe {
+            gen_::bpf_probe_read_kernel_str(dst, size, src.cast())
+        })
+    }
+
+    /// Appends `len` bytes of user memory (a NUL-separated area such as argv), at most `max`.
+    #[inline(always)]
+    pub fn user_bytes(&mut self, src: u64, len: u64, max: usize) -> Tail {
+        let Some(at) = self.next(max) else {
+            return absent(TAIL_NO_ROOM);
+        };
+        let (n, flags) = if len > max as u64 {
+            (max, TAIL_TRUNCATED)
+        } else {
+            (len as usize, 0)
+        };
+        if n == 0 {
+            return absent(TAIL_ABSENT);
+        }
+        // SAFETY: `at < RECORD_MAX`, `n ≤ max ≤ RECORD_SLACK`; the helper checks `src`.
+        let rc = unsafe {
+            gen_::bpf_probe_read_user(
+                self.base.add(at).cast(),
+                (n & (RECORD_SLACK - 1)) as u32,
+                src as *const c_void,
+            )
+        };
+        if rc != 0 {
+            count(counter::READ_FAILURES);
+            return absent(TAIL_READ_FAILED);
+        }
+        self.len += n;
+        Tail {
+            off: at as u16,
+            len: n as u16,
+            flags,
+            _pad: 0,
+        }
+    }
+
+    /// Appends the kernel's path of `p` (walked from kernel objects; `None`: an absent tail).
+    #[inline(always)]
+    pub fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {
+        let Some(p) = p else {
+            return absent(TAIL_ABSENT);
+        };
+        let Some(w) = walk(off, p) else {
+            return absent(TAIL_READ_FAILED);
+        };
+        let Some(at) = self.next(w.len) else {
+            return absent(TAIL_NO_ROOM);
+        };
+        let Some(buf) = PATH_WALK.get_ptr_mut(0) else {
+            return absent(TAIL_READ_FAILED);
+        };
+        let n = w.len & (RECORD_SLACK - 1);
+        // SAFETY: `at < RECORD_MAX`, `n < RECORD_SLACK`; the source lies inside the walk buffer
+        // (its start is masked the same way the walk wrote it).
+        let rc = unsafe {
+            gen_::bpf_probe_read_kernel(
+                self.base.add(at).cast(),
+                n as u32,
+                (*buf)
+                    .bytes
+                    .as_ptr()
+                    .add(w.start & (2 * monitor_common::record::PATH_MAX - 1))
+                    .cast(),
+            )
+        };
+        if rc != 0 {
+            return absent(TAIL_READ_FAILED);
+        }
+        self.len += n;
+        Tail {
+            off: at as u16,
+            len: n as u16,
+            flags: w.flags,
+            _pad: 0,
+        }
+    }
+
+    /// The byte at `off` of the record.
+    #[inline(always)]
+    pub fn byte_at(&self, off: usize) -> Option<u8> {
+        // SAFETY: the offset is masked inside the buffer.
+        Some(unsafe { *self.base.add(off & (RECORD_MAX - 1)) })
+    }
+
+    /// Copies the string at `t` into a deny-table lookup key, NUL-terminated (cut to the key's
+    /// size); returns its length with the NUL.
+    #[inline(always)]
+    pub fn copy_to_key(
+        &self,
+        t: Tail,
+        key: *mut aya_ebpf::maps::lpm_trie::Key<monitor_common::enforce::PathKey>,
+    ) -> Option<usize> {
+        use monitor_common::enforce::DENY_PATH_LEN;
+        let n = (t.len as usize).min(DENY_PATH_LEN - 1);
+        // SAFETY: the source is inside the scratch buffer (masked offset, `n` < 256), the key's data
+        // holds DENY_PATH_LEN bytes.
+        unsafe {
+            let dst = (&raw mut (*key).data.data).cast::<u8>();
+            if gen_::bpf_probe_read_kernel(
+                dst.cast(),
+                (n & (DENY_PATH_LEN - 1)) as u32,
+                self.base.add((t.off as usize) & (RECORD_MAX - 1)).cast(),
+            ) != 0
+            {
+                return None;
+            }
+            *dst.add(n & (DENY_PATH_LEN - 1)) = 0;
+        }
+        Some(n + 1)
+    }
+
+    /// Copies the record into the ring buffer (a full ring counts a drop) and counts it. `batched`:
+    /// the high-volume kinds' wakeup policy (`submit::wakeup_flags`).
+    #[inline(always)]
+    pub fn submit(self, batched: bool) {
+        let len = self.len & (RECORD_MAX - 1);
+        // SAFETY: the header is at the start of the buffer.
+        unsafe { (*self.base.cast::<EventHeader>()).size = len as u32 };
+        submit::output(self.base, len, batched);
+    }
+}
+
+#[inline(always)]
+fn absent(flags: u16) -> Tail {
+    Tail {
+        off: 0,
+        len: 0,
+        flags,
+        _pad: 0,
+    }
+}
