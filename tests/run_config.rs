@@ -2,11 +2,17 @@
 //! and watched, its exec shows up in the output and moves `/metrics` by exactly one, and its removal
 //! is noticed; a recorded event reaches the file while agentmon runs. Needs root, BPF and a cgroup2
 //! mount.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -151,21 +157,21 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
 }
 
 /// A webhook receiver on 127.0.0.1 answering 200 and recording the JSON bodies.
-async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+async fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
     use http_body_util::BodyExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = bodies.clone();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let b = Arc::clone(&bodies);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let b = b.clone();
+            let b = Arc::clone(&b);
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let b = b.clone();
+                    let b = Arc::clone(&b);
                     async move {
                         let body = req.into_body().collect().await.unwrap().to_bytes();
                         b.lock().unwrap().push(serde_json::from_slice(&body).unwrap());

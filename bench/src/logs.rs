@@ -70,7 +70,7 @@ pub fn generate(a: &GenArgs) -> Result<()> {
         }
     })?;
     let took = start.elapsed();
-    let bytes = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(&a.file).map_or(0, |m| m.len());
     eprintln!(
         "wrote {} events ({bytes} bytes) in {:.3} s: {:.0} events/s, {:.0} ns/event (sync every {} frames)",
         a.count,
@@ -153,7 +153,7 @@ impl ThroughputReport {
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
     Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 

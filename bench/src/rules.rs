@@ -2,6 +2,7 @@
 //! event mix (`cargo xtask bench --only rules`); `rules-log` times `RuleSet::evaluate` alone over the
 //! events of a recorded log.
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -44,9 +45,10 @@ fn extra_rules(n: usize) -> String {
             3 => format!("evt.kind = open and file.path glob \"/etc/site{i}/*.key\""),
             _ => format!("evt.kind = mount and mount.fstype = fs{i}"),
         };
-        y.push_str(&format!(
+        let _ = write!(
+            y,
             "- rule: Extra rule {i}\n  desc: generated\n  condition: {cond}\n  output: extra {i} %proc.exe\n  priority: NOTICE\n"
-        ));
+        );
     }
     y
 }

@@ -55,7 +55,7 @@ impl Default for AgentSession {
             rng: 0x9e37_79b9_7f4a_7c15,
             ktime_ns: 5_000_000_000,
             next_pid: 2000,
-            queue: Default::default(),
+            queue: VecDeque::default(),
         }
     }
 }

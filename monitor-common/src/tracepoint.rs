@@ -15,7 +15,7 @@
 //!   `config::KernelOffsets::exit_group_dead`.
 //! - The raw tracepoint `sched_process_fork` gets its `TP_PROTO` arguments instead of a record
 //!   ([`SchedProcessForkRaw`]); no format file describes them.
-use core::mem::{offset_of, size_of};
+use core::mem::offset_of;
 
 /// One field of a tracepoint record, as its format file names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn exec_filename_is_a_data_loc_at_8() {
         assert_eq!(offset_of!(SchedProcessExec, filename), 8);
-        let loc = DataLoc((12 << 16) | 24);
+        let loc = DataLoc((12 << 16) + 24);
         assert_eq!((loc.offset(), loc.len()), (24, 12));
     }
 }

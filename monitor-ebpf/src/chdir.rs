@@ -52,7 +52,7 @@ pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
         let a: FchdirArgs = tracepoint::sys_enter(ctx)?;
         Some(ChdirPending {
             path: 0,
-            fd: a.fd as u32 as i64,
+            fd: i64::from(a.fd as u32),
         })
     });
     0
@@ -82,7 +82,7 @@ fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) ->
     }
     let args = args(ctx)?;
     CHDIR_ARGS
-        .insert(&bpf_get_current_pid_tgid(), &args, 0)
+        .insert(bpf_get_current_pid_tgid(), args, 0)
         .or_count(counter::MAP_INSERT_FAILED)
 }
 
@@ -92,8 +92,8 @@ fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) ->
 fn emit_chdir(ctx: &TracePointContext) -> Option<()> {
     let key = bpf_get_current_pid_tgid();
     // SAFETY: map values are plain data, copied out at once.
-    let args = *unsafe { CHDIR_ARGS.get(&key) }?;
-    let _ = CHDIR_ARGS.remove(&key);
+    let args = *unsafe { CHDIR_ARGS.get(key) }?;
+    let _ = CHDIR_ARGS.remove(key);
     let ret = tracepoint::sys_exit_ret(ctx)?;
     if ret != 0 {
         return None;

@@ -161,12 +161,15 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
             (*sa).user_ip6[3],
         ]
     };
+    // SAFETY: as in `rule_for4`.
     let port = u16::from_be(unsafe { (*sa).user_port } as u16);
     // ::ffff:a.b.c.d — the IPv4 rules apply.
-    if w[0] == 0 && w[1] == 0 && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff]) {
-        if let Some(id) = rule4(w[3].to_ne_bytes(), port) {
-            return Some(id);
-        }
+    if w[0] == 0
+        && w[1] == 0
+        && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff])
+        && let Some(id) = rule4(w[3].to_ne_bytes(), port)
+    {
+        return Some(id);
     }
     let mut addr = [0u8; 16];
     let mut i = 0;
@@ -183,7 +186,7 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
     (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
 }
 
-/// Deny notice from sock_addr context (no task-memory reads allowed here, so no ppid).
+/// Deny notice from `sock_addr` context (no task-memory reads allowed here, so no ppid).
 #[inline(always)]
 fn emit_refused(rule_id: u32) {
     maps::count(counter::DENIED);

@@ -1,6 +1,6 @@
 //! Synchronous in-kernel deny: lookup tables filled by userspace from `action: deny` rules, and the
 //! responses the kernel allows here (BPF LSM is refused): SIGKILL of the offending task at syscall
-//! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup sock_addr programs.
+//! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup `sock_addr` programs.
 use aya_ebpf::{
     helpers::{bpf_probe_read_kernel_buf, generated::bpf_send_signal},
     macros::map,
@@ -19,7 +19,7 @@ use crate::{
     submit,
 };
 
-/// LPM tries need BPF_F_NO_PREALLOC.
+/// LPM tries need `BPF_F_NO_PREALLOC`.
 const NO_PREALLOC: u32 = 1;
 const SIGKILL: u32 = 9;
 
@@ -80,12 +80,12 @@ pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
 /// Whether an open with these flags is covered by the rule.
 #[inline(always)]
 pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
-    if rule.flags & PATH_RULE_WRITE_ONLY == 0 {
-        return true;
-    }
     const O_ACCMODE: u32 = 3;
     const O_CREAT: u32 = 0o100;
     const O_TRUNC: u32 = 0o1000;
+    if rule.flags & PATH_RULE_WRITE_ONLY == 0 {
+        return true;
+    }
     flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0
 }
 
@@ -93,7 +93,7 @@ pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
 #[inline(always)]
 pub fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
     // SAFETY: map values are plain data; userspace only replaces whole entries.
-    unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(&MOUNT_ANY_KEY)) }.copied()
+    unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(MOUNT_ANY_KEY)) }.copied()
 }
 
 /// Kills the current task (delivered before it returns to user space) and reports it.

@@ -18,13 +18,13 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
         return None;
     }
     let off = &cfg.offsets;
-    let last_thread = if off.exit_group_dead != KernelOffsets::UNKNOWN {
-        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
-        dead != 0
-    } else {
+    let last_thread = if off.exit_group_dead == KernelOffsets::UNKNOWN {
         // Older kernels: approximate with "the thread group leader exits".
         let pid_tgid = bpf_get_current_pid_tgid();
         pid_tgid as u32 == (pid_tgid >> 32) as u32
+    } else {
+        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
+        dead != 0
     };
     if !last_thread {
         return None;

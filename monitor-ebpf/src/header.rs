@@ -15,7 +15,7 @@ pub fn fill(h: *mut EventHeader, kind: EventKind, size: usize, off: &KernelOffse
     unsafe { (*h).ppid = task::parent_tgid(off) };
 }
 
-/// [`fill`] without the parent (for program types that cannot read task memory, e.g. sock_addr).
+/// [`fill`] without the parent (for program types that cannot read task memory, e.g. `sock_addr`).
 #[inline(always)]
 pub fn fill_basic(h: *mut EventHeader, kind: EventKind, size: usize) {
     let pid_tgid = bpf_get_current_pid_tgid();

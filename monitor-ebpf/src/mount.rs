@@ -112,6 +112,10 @@ fn deny_rule(cfg: &KernelConfig, fstype: &[u8; 32]) -> Option<u32> {
 /// Remembers the fstype; a failed insert loses the coming mount event's fstype and source, so it is
 /// counted (`MAP_INSERT_FAILED`; the LRU map evicts rather than fills, so this is rare).
 #[inline(always)]
+#[expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "the 160-byte value goes by reference: a by-value copy would cost BPF stack"
+)]
 fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
     let cfg = maps::config()?;
     if !scope::is_watched(cfg) {
@@ -125,9 +129,9 @@ fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
         fstype: [0; 32],
     };
     MOUNT_PENDING
-        .insert(&tgid, &zero, 0)
+        .insert(tgid, &zero, 0)
         .or_count(counter::MAP_INSERT_FAILED)?;
-    let p = MOUNT_PENDING.get_ptr_mut(&tgid).or_count(counter::MAP_INSERT_FAILED)?;
+    let p = MOUNT_PENDING.get_ptr_mut(tgid).or_count(counter::MAP_INSERT_FAILED)?;
     // SAFETY: `p` is a valid map value of this process (only its own syscalls write it).
     unsafe { strings::read_user_str(args.fs_name as *const u8, &mut (*p).fstype) };
     // Deny at fsopen: the filesystem context is never created.
@@ -150,7 +154,7 @@ fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
     if args.cmd != FSCONFIG_SET_STRING {
         return None;
     }
-    let p = MOUNT_PENDING.get_ptr_mut(&tgid())?;
+    let p = MOUNT_PENDING.get_ptr_mut(tgid())?;
     let mut key = [0u8; 8];
     // A failed read is counted (`READ_FAILURES`); the mount is then reported without its source.
     strings::read_user_str(args.key as *const u8, &mut key);
@@ -177,7 +181,7 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
     // valid map value.
     unsafe {
         fill_mount(ev, cfg, args.flags, MOUNT_SYSCALL_MOVE_MOUNT);
-        match MOUNT_PENDING.get(&tgid) {
+        match MOUNT_PENDING.get(tgid) {
             Some(p) => {
                 (*ev).source = p.source;
                 (*ev).fstype = p.fstype;
@@ -192,7 +196,7 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
         if denied.is_some() {
             (*ev).header.flags |= FLAG_DENIED;
         }
-        let _ = MOUNT_PENDING.remove(&tgid);
+        let _ = MOUNT_PENDING.remove(tgid);
         submit::submit(entry);
         if let Some(rule_id) = denied {
             enforce::kill_current(DENY_MOUNT, rule_id);

@@ -75,12 +75,11 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     // SAFETY: `key` is this CPU's scratch entry, valid for the whole program run.
     let (str_flags, len) = unsafe { strings::read_user_str_len(filename as *const u8, &mut (*key).data.data) };
     let mut denied = None;
-    if len > 0 {
-        if let Some(rule) = enforce::lookup_path(&enforce::DENY_OPEN, key, len) {
-            if enforce::open_matches(&rule, flags as u32) {
-                denied = Some(rule.rule_id);
-            }
-        }
+    if len > 0
+        && let Some(rule) = enforce::lookup_path(&enforce::DENY_OPEN, key, len)
+        && enforce::open_matches(&rule, flags as u32)
+    {
+        denied = Some(rule.rule_id);
     }
     if let Some(mut entry) = submit::reserve::<OpenEvent>() {
         let ev = entry.as_mut_ptr();

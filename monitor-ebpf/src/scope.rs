@@ -47,6 +47,8 @@ pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
 /// Is the task's ancestor cgroup at `level` in `set`?
 #[inline(always)]
 fn ancestor_in(level: u32, set: &HashMap<u64, u32>) -> bool {
+    // SAFETY: the helper has no memory preconditions; a level past the task's depth returns 0.
     let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
-    id != 0 && unsafe { set.get(&id) }.is_some()
+    // SAFETY: only whether the entry exists is used, not its value.
+    id != 0 && unsafe { set.get(id) }.is_some()
 }

@@ -134,7 +134,7 @@ impl Cgroup {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             if let Ok(entries) = fs::read_dir(dir) {
                 for e in entries.flatten() {
-                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
                         walk(&e.path(), out);
                     }
                 }
@@ -158,17 +158,13 @@ impl Cgroup {
 
     /// Whether `cgroup.events` reports the subtree frozen.
     pub fn is_frozen(&self) -> bool {
-        fs::read_to_string(self.path.join("cgroup.events"))
-            .map(|t| t.lines().any(|l| l.trim() == "frozen 1"))
-            .unwrap_or(false)
+        fs::read_to_string(self.path.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l.trim() == "frozen 1"))
     }
 
     /// Whether any task is in the subtree (`populated` of `cgroup.events`; an unreadable file reads
     /// as empty, e.g. a cgroup that is gone).
     pub fn is_populated(&self) -> bool {
-        fs::read_to_string(self.path.join("cgroup.events"))
-            .map(|t| t.lines().any(|l| l.trim() == "populated 1"))
-            .unwrap_or(false)
+        fs::read_to_string(self.path.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l.trim() == "populated 1"))
     }
 
     /// Tgids of the whole subtree.

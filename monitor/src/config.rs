@@ -311,12 +311,12 @@ mod humantime_serde_lite {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesConfig {
-    /// `auto` (default): on when running in a pod (KUBERNETES_SERVICE_HOST is set); `true`; `false`.
+    /// `auto` (default): on when running in a pod (`KUBERNETES_SERVICE_HOST` is set); `true`; `false`.
     #[serde(default)]
     pub enabled: Toggle,
     /// Node whose pods are watched; default `$NODE_NAME`.
     pub node_name: Option<String>,
-    /// API server URL; default from KUBERNETES_SERVICE_HOST/PORT.
+    /// API server URL; default from `KUBERNETES_SERVICE_HOST`/`_PORT`.
     pub api_server: Option<String>,
 }
 
@@ -382,7 +382,7 @@ impl Config {
     /// Parses and validates `text`; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let cfg: Config = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             let msg = e.to_string();
             // The crate appends " at line L column C"; the prefix already says it.
             let message = match msg.find(" at line ") {
@@ -550,9 +550,9 @@ outputs:
         assert_eq!(t.render(vars).unwrap(), "ns/p-1:{x}");
         let t = Template::new("{container}").unwrap();
         assert_eq!(t.render(vars), Err(MissingVar("container".into())));
-        assert!(Template::new("{pod").is_err());
-        assert!(Template::new("a}").is_err());
-        assert!(Template::new(" ").is_err());
+        Template::new("{pod").unwrap_err();
+        Template::new("a}").unwrap_err();
+        Template::new(" ").unwrap_err();
         assert_eq!(Template::new("plain").unwrap().render(|_| None).unwrap(), "plain");
     }
 }

@@ -71,6 +71,7 @@ struct Positions {
 
 // SAFETY: the mapping is read-only, lives as long as the value, and is only read with atomic loads.
 unsafe impl Send for Positions {}
+// SAFETY: as for Send: shared access only ever does atomic loads from the read-only mapping.
 unsafe impl Sync for Positions {}
 
 impl Positions {
@@ -96,6 +97,10 @@ impl Positions {
     }
 
     /// (consumer, producer) positions.
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "the producer page follows the consumer page: page-aligned"
+    )]
     fn load(&self) -> (usize, usize) {
         // SAFETY: both words lie inside the mapping, are page-aligned, and are only written
         // atomically (the consumer position by aya, the producer position by the kernel).

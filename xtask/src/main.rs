@@ -7,6 +7,11 @@
 //! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md), with agentmon and the
 //!   benchmark tool `agentmon-bench` (`bench/`).
 //! - `install`: puts the binary, unit, config and rules in place on a host.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer tool: benchmark tables on stdout, what it is doing on stderr"
+)]
 mod bench;
 mod setup;
 mod storm;
@@ -58,8 +63,7 @@ enum Cmd {
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs a command in the workspace root, failing with its exit status.

@@ -74,7 +74,7 @@ impl Agents {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
                 Err(e) if args.metrics_addr.is_some() || config.is_some() => {
-                    tracing::error!("{e}; continuing without /metrics")
+                    tracing::error!("{e}; continuing without /metrics");
                 }
                 // The default address on an ad-hoc run (another agentmon may hold it).
                 Err(e) => tracing::warn!("{e}; continuing without /metrics"),

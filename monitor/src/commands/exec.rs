@@ -108,7 +108,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
             } else {
                 126
             };
-            eprintln!("agentmon: cannot run {}: {e}", args.command[0]);
+            super::report(format_args!("cannot run {}: {e}", args.command[0]));
             return Ok(code);
         }
     };
@@ -158,6 +158,5 @@ fn forward(pid: Option<u32>, sig: i32) {
 fn nanos() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
+        .map_or(0, |d| d.subsec_nanos())
 }

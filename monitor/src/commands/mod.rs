@@ -11,6 +11,11 @@ pub mod run;
 
 /// Options shared by the live-monitoring commands.
 #[derive(Clone, Debug, clap::Args)]
+#[expect(
+    clippy::doc_markdown,
+    reason = "the doc comments are the --help text, where backticks would show"
+)]
+#[expect(clippy::struct_excessive_bools, reason = "each bool is a command-line flag")]
 pub struct MonitorArgs {
     /// Print one JSON object per line instead of readable text.
     #[arg(long)]
@@ -68,6 +73,13 @@ impl MonitorArgs {
         tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
         Ok(Some((dir, set)))
     }
+}
+
+/// Prints `agentmon: MESSAGE` on stderr: a failure the operator must see whatever the log level
+/// (a command that cannot run, a damaged log file).
+#[expect(clippy::print_stderr, reason = "the command line's own error line")]
+pub fn report(message: impl std::fmt::Display) {
+    eprintln!("agentmon: {message}");
 }
 
 /// `$AGENTMON_RULES`, `/etc/agentmon/rules`, the `rules/` of the source tree this binary was built

@@ -1,4 +1,5 @@
 //! `agentmon release AGENT`: thaw a quarantined agent (or `--kill` it); `--list` shows them.
+#![expect(clippy::print_stdout, reason = "the list and the outcome are this command's output")]
 use anyhow::{Result, bail};
 
 use crate::respond;
@@ -19,12 +20,12 @@ pub fn run(args: ReleaseArgs) -> Result<i32> {
     if args.list {
         for q in respond::state::load_quarantined()? {
             println!(
-                "{}\t{}\tsince={}\trule={}\tpids={:?}",
+                "{}\t{}\tsince={}\trule={}\tpids=[{}]",
                 q.agent,
                 q.cgroup.display(),
                 q.since,
                 q.rule,
-                q.pids
+                q.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
             );
         }
         return Ok(0);

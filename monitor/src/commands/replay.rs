@@ -55,7 +55,7 @@ fn load_rules(dir: &Path) -> Result<Box<dyn Evaluator>> {
     Ok(Box::new(set))
 }
 
-fn parse_time(flag: &str, s: &Option<String>) -> Result<Option<i64>> {
+fn parse_time(flag: &str, s: Option<&str>) -> Result<Option<i64>> {
     let Some(s) = s else { return Ok(None) };
     let t = humantime::parse_rfc3339_weak(s).with_context(|| format!("{flag} {s:?}: expected RFC 3339 time"))?;
     let d = t
@@ -70,8 +70,8 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
 
 fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
     let filter = ReplayOptions {
-        since_ns: parse_time("--since", &args.since)?,
-        until_ns: parse_time("--until", &args.until)?,
+        since_ns: parse_time("--since", args.since.as_deref())?,
+        until_ns: parse_time("--until", args.until.as_deref())?,
         agent: args.agent.clone(),
         skip_chain: args.skip_chain,
         no_resync: args.no_resync,
@@ -103,7 +103,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
             if e.is_truncation() {
                 tracing::warn!("{}: {e}", path.display());
             } else {
-                eprintln!("agentmon: {}: {e} (skipped)", path.display());
+                super::report(format_args!("{}: {e} (skipped)", path.display()));
             }
         },
         |b| progress.set(b),

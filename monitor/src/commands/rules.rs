@@ -1,4 +1,9 @@
 //! `agentmon rules check DIR`, `agentmon rules test DIR` and `agentmon rules fields`.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "these commands' output is their result: summaries on stdout, rule errors on stderr"
+)]
 use std::path::PathBuf;
 
 use crate::rules::{RuleSet, fixtures};

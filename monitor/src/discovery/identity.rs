@@ -143,7 +143,7 @@ pub fn identify(rel: &str) -> Identity {
             id.container_id = Some(cid);
             id.runtime = rt;
         }
-        if comp.ends_with(".service") || comp.ends_with(".scope") {
+        if matches!(comp.rsplit_once('.'), Some((_, "service" | "scope"))) {
             id.systemd_unit = Some((*comp).to_string());
         }
     }

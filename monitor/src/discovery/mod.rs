@@ -85,6 +85,7 @@ impl Discovery {
     }
 
     /// Walks only below `dir` (absolute, inside the hierarchy). Selectors still see full paths.
+    #[must_use]
     pub fn with_scope(mut self, dir: PathBuf) -> Self {
         self.scope = dir;
         self
@@ -154,7 +155,7 @@ impl Discovery {
         }
         let Ok(entries) = fs::read_dir(dir) else { return };
         for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 self.walk(&e.path(), found);
             }
         }
@@ -192,7 +193,7 @@ impl Discovery {
     }
 
     /// Renders the name; `None` defers the agent while its Kubernetes metadata is still on its way.
-    fn render_name(&self, a: &AgentSpec, c: &Candidate) -> Option<String> {
+    fn render_name(&self, a: &AgentSpec, c: &Candidate<'_>) -> Option<String> {
         let leaf = c.rel.rsplit('/').next().unwrap_or(c.rel);
         let short = c.identity.short_id();
         let lookup = |v: &str| -> Option<&str> {
@@ -259,7 +260,7 @@ impl Discovery {
     }
 }
 
-fn matches(a: &AgentSpec, c: &Candidate) -> bool {
+fn matches(a: &AgentSpec, c: &Candidate<'_>) -> bool {
     let s = &a.selector;
     let id = &c.identity;
     let glob_ok = |g: &Option<crate::config::PathGlob>, v: Option<&str>| match g {

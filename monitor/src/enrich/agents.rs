@@ -1,5 +1,5 @@
 //! cgroup → agent naming: which watched agent a cgroup id belongs to, and its path.
-use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
+use std::{collections::HashMap, fs, os::unix::fs::MetadataExt, path::PathBuf};
 
 use crate::cgroup::Cgroup;
 
@@ -18,7 +18,7 @@ pub struct CgroupName {
 #[derive(Default)]
 pub struct CgroupIndex {
     roots: Vec<(Cgroup, String)>,
-    names: std::collections::HashMap<u64, CgroupName>,
+    names: HashMap<u64, CgroupName>,
     root_path: PathBuf,
 }
 
@@ -26,7 +26,7 @@ impl CgroupIndex {
     pub fn new(root_path: PathBuf) -> Self {
         Self {
             roots: Vec::new(),
-            names: Default::default(),
+            names: HashMap::default(),
             root_path,
         }
     }

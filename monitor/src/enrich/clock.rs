@@ -12,8 +12,8 @@ impl Clock {
         let read = |id| {
             let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             // SAFETY: clock_gettime writes into the timespec we own.
-            unsafe { libc::clock_gettime(id, &mut ts) };
-            ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+            unsafe { libc::clock_gettime(id, &raw mut ts) };
+            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
         };
         Self {
             offset_ns: read(libc::CLOCK_REALTIME) - read(libc::CLOCK_BOOTTIME),
@@ -21,7 +21,7 @@ impl Clock {
     }
 
     pub fn wall_ns(&self, ktime_ns: u64) -> i128 {
-        self.offset_ns + ktime_ns as i128
+        self.offset_ns + i128::from(ktime_ns)
     }
 
     pub fn rfc3339(&self, ktime_ns: u64) -> String {

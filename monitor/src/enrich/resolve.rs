@@ -98,8 +98,8 @@ impl Resolver {
         real
     }
 
-    /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for *at() syscalls, else
-    /// AT_FDCWD). `cwd` is the process's tracked working directory, used for AT_FDCWD instead of
+    /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for `*at()` syscalls, else
+    /// `AT_FDCWD`). `cwd` is the process's tracked working directory, used for `AT_FDCWD` instead of
     /// `/proc` (which is gone once a short-lived process exits).
     pub fn resolve(&mut self, pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
         if path.is_empty() {
@@ -126,9 +126,7 @@ impl Resolver {
         // Resolve symlinks in the directory part (cached), then look at the last component only: it
         // may be a symlink itself, or not exist yet (O_CREAT).
         let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
-            return std::fs::canonicalize(&joined)
-                .map(|r| r.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| lexical());
+            return std::fs::canonicalize(&joined).map_or_else(|_| lexical(), |r| r.to_string_lossy().into_owned());
         };
         let Some(real_parent) = self.real_dir(parent) else {
             return lexical();

@@ -234,7 +234,7 @@ mod tests {
         let kinds: Vec<_> = (0..16).map(|i| every_kind(i).event.body.kind_name()).collect();
         assert_eq!(kinds[..8], kinds[8..]);
         let mut distinct = kinds.clone();
-        distinct.sort();
+        distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), 8, "{kinds:?}");
         let deny = every_kind(6);

@@ -146,7 +146,7 @@ pub enum DecodeError {
 /// Fields common to every event.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Nanoseconds since boot (CLOCK_BOOTTIME) at the hook.
+    /// Nanoseconds since boot (`CLOCK_BOOTTIME`) at the hook.
     pub ktime_ns: u64,
     /// Process id (tgid).
     pub pid: u32,
@@ -250,7 +250,7 @@ pub(crate) mod tests {
 
     pub fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a #[repr(C)] struct as bytes.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+        unsafe { std::slice::from_raw_parts(std::ptr::from_ref::<T>(v).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
 
     /// The JSON `kind` tag of every registered kind is its name in `monitor-common`, and every
@@ -300,7 +300,7 @@ pub(crate) mod tests {
             assert_eq!(v["kind"], b.kind_name());
         }
         let registered: Vec<_> = KINDS.iter().map(|(k, _, _)| *k).collect();
-        assert_eq!(registered, monitor_common::EventKind::ALL);
+        assert_eq!(registered, EventKind::ALL);
         assert_eq!(samples.len(), KINDS.len(), "a sample per kind");
     }
 

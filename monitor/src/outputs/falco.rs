@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// One alert as Falco would post it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct FalcoPayload {
     pub output: String,
     pub priority: &'static str,

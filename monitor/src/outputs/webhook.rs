@@ -97,7 +97,7 @@ impl Webhook {
             .build()?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WebhookStats::default());
-        let task = tokio::spawn(worker(client, opts, rx, stats.clone(), metrics.clone()));
+        let task = tokio::spawn(worker(client, opts, rx, Arc::clone(&stats), metrics.clone()));
         Ok(Self {
             tx,
             stats,

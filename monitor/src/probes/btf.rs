@@ -41,7 +41,7 @@ struct Member {
 struct Type {
     kind: u32,
     /// Referenced type for modifiers/typedefs.
-    type_ref: u32,
+    referenced: u32,
     members: Vec<Member>,
 }
 
@@ -102,7 +102,7 @@ impl Btf {
         // Type id 0 is "void".
         let mut types = vec![Type {
             kind: 0,
-            type_ref: 0,
+            referenced: 0,
             members: Vec::new(),
         }];
         let mut structs = HashMap::new();
@@ -144,7 +144,7 @@ impl Btf {
             }
             types.push(Type {
                 kind,
-                type_ref: size_or_type,
+                referenced: size_or_type,
                 members,
             });
         }
@@ -161,7 +161,7 @@ impl Btf {
                         KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
                     ) =>
                 {
-                    id = t.type_ref
+                    id = t.referenced;
                 }
                 _ => break,
             }
@@ -252,7 +252,7 @@ mod tests {
     fn rejects_garbage() {
         assert!(matches!(
             Btf::parse(&[0, 1, 2]),
-            Err(BtfError::Malformed(_)) | Err(BtfError::Magic(_))
+            Err(BtfError::Malformed(_) | BtfError::Magic(_))
         ));
         assert!(Btf::parse(&[]).is_err());
     }

@@ -79,7 +79,7 @@ pub struct Probes {
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
 pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
 
-/// The cgroup sock_addr programs, attached to every watched cgroup.
+/// The cgroup `sock_addr` programs, attached to every watched cgroup.
 fn sock_addr_programs() -> impl Iterator<Item = &'static Program> {
     programs::PROGRAMS
         .iter()
@@ -116,7 +116,7 @@ pub fn check_privileges() -> Result<()> {
 }
 
 impl Probes {
-    /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
+    /// Loads and attaches everything. Needs root (`CAP_BPF` + `CAP_PERFMON` + `CAP_SYS_ADMIN` for tracing).
     pub fn load(opts: &ProbeOptions) -> Result<Self> {
         if !opts.ringbuf_bytes.is_power_of_two() || opts.ringbuf_bytes < 4096 {
             bail!(
@@ -251,7 +251,7 @@ impl Probes {
             return Ok(());
         };
         let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
-        map.remove(&id).ok();
+        let _ = map.remove(&id);
         for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
             if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
                 let _ = p.detach(link);

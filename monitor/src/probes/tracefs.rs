@@ -130,7 +130,7 @@ pub fn check_layouts(programs: &[Program]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::programs::{self, Attach};
+    use monitor_common::programs;
 
     use super::*;
 

@@ -128,12 +128,12 @@ impl<'a> Entries<'a> {
         }
     }
 
-    fn fail(&mut self, at: usize, reason: String) -> Option<Result<Entry<'a>, FrameError>> {
+    fn fail(&mut self, at: usize, reason: String) -> Result<Entry<'a>, FrameError> {
         self.pos = None;
-        Some(Err(FrameError {
+        Err(FrameError {
             offset: self.frame_offset + (FRAME_HEADER_LEN + at) as u64,
             problem: Problem::Payload { kind: "batch", reason },
-        }))
+        })
     }
 }
 
@@ -146,7 +146,7 @@ impl<'a> Iterator for Entries<'a> {
         if at == 0 {
             match varint(self.payload, &mut at) {
                 Some(id) if id > 0 => self.next_id = id,
-                _ => return self.fail(0, "no first entry id".into()),
+                _ => return Some(self.fail(0, "no first entry id".into())),
             }
         }
         if at == self.payload.len() {
@@ -154,17 +154,16 @@ impl<'a> Iterator for Entries<'a> {
             return None;
         }
         let start = at;
-        let kind = match EntryKind::from_u8(self.payload[at]) {
-            Some(k) => k,
-            None => return self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])),
+        let Some(kind) = EntryKind::from_u8(self.payload[at]) else {
+            return Some(self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])));
         };
         at += 1;
         let Some(len) = varint(self.payload, &mut at) else {
-            return self.fail(start, "entry length cut off".into());
+            return Some(self.fail(start, "entry length cut off".into()));
         };
         let end = match usize::try_from(len).ok().and_then(|l| at.checked_add(l)) {
             Some(end) if end <= self.payload.len() => end,
-            _ => return self.fail(start, format!("entry of {len} bytes overruns the batch")),
+            _ => return Some(self.fail(start, format!("entry of {len} bytes overruns the batch"))),
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);

@@ -245,7 +245,7 @@ mod tests {
     fn slots_wrap_and_evict_their_previous_owner() {
         let mut cache = ContextCache::default();
         let mut ev = every_kind(0);
-        for pid in 0..MAX_CONTEXTS + 1 {
+        for pid in 0..=MAX_CONTEXTS {
             ev.event.header.pid = 10_000 + pid;
             let r = cache.context_for(&ev, 0, 0);
             assert_eq!(r.id, pid % MAX_CONTEXTS + 1);

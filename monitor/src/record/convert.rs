@@ -506,8 +506,8 @@ mod tests {
             Err(ConvertError::UnknownEnum { .. })
         ));
         p.header = None;
-        assert!(embedded_event_from_proto(p).is_err());
+        embedded_event_from_proto(p).unwrap_err();
         assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());
-        assert!(action_from_proto(0).is_err());
+        action_from_proto(0).unwrap_err();
     }
 }

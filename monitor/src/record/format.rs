@@ -236,6 +236,7 @@ pub const BLAKE3_FROM: usize = 2048;
 /// The payload length is in the frame header, which its CRC and the chain cover, so reader and
 /// writer always agree on the hash.
 pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainHash {
+    use sha2::Digest as _;
     if payload.len() >= BLAKE3_FROM {
         let mut h = blake3::Hasher::new();
         h.update(prev);
@@ -243,7 +244,6 @@ pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainH
         h.update(payload);
         return *h.finalize().as_bytes();
     }
-    use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(prev);
     h.update(&frame_head[4..24]);
@@ -365,7 +365,7 @@ mod tests {
             g[i] ^= 0x01;
             assert!(parse_header(&head(&g)).is_err(), "flip at {i} went unnoticed");
         }
-        let mut g = f.clone();
+        let mut g = f;
         g[FRAME_HEADER_LEN] ^= 0x80;
         let h = parse_header(&head(&g)).unwrap();
         assert!(matches!(

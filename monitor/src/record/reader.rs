@@ -9,7 +9,7 @@
 //!   error, then the end — or, with `resync`, that frame is accepted and the chain goes on from it.
 //!
 //! No input makes it panic; sizes are bounded by [`MAX_PAYLOAD_LEN`].
-use std::{fs::File, io::Read, path::Path};
+use std::{collections::VecDeque, fs::File, io::Read, path::Path};
 
 use prost::Message;
 
@@ -508,7 +508,7 @@ pub struct RecordReader<R> {
     frames: FrameReader<R>,
     contexts: ContextTable,
     /// The rest of the current frame's records.
-    pending: std::collections::VecDeque<Result<Located, FrameError>>,
+    pending: VecDeque<Result<Located, FrameError>>,
 }
 
 impl RecordReader<File> {
@@ -522,7 +522,7 @@ impl<R: Read> RecordReader<R> {
         Self {
             frames: FrameReader::new(r, opts),
             contexts: ContextTable::default(),
-            pending: Default::default(),
+            pending: VecDeque::default(),
         }
     }
 

@@ -256,7 +256,7 @@ pub fn replay(
                 }
             }
         }
-        done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done += std::fs::metadata(path).map_or(0, |m| m.len());
         progress(done);
     }
     stats

@@ -184,7 +184,7 @@ pub fn verify_files(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Report 
     let mut done = 0u64;
     for path in paths {
         let rep = verify_file(path, |b| progress(done + b));
-        done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done += std::fs::metadata(path).map_or(0, |m| m.len());
         if let Some(prev) = report.files.last()
             && let Some(problem) = link_problem(prev, &rep)
         {

@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn varints_and_zigzag_match_prost() {
-        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX, (-100i64) as u64] {
+        for v in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX, (-100i64) as u64] {
             let mut buf = Vec::new();
             prost::encoding::encode_varint(v, &mut buf);
             assert_eq!(Wire::new(&buf).varint(), Some(v));

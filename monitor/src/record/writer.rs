@@ -97,8 +97,7 @@ fn hostname() -> String {
 pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The path of the `index`-th file of a rotated log: `FILE`, `FILE.1`, `FILE.2`, …

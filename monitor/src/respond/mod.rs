@@ -24,11 +24,11 @@ use crate::{
     rules::{Action, Alert},
 };
 
-/// CLOCK_BOOTTIME now, in ns (the clock of event timestamps).
+/// `CLOCK_BOOTTIME` now, in ns (the clock of event timestamps).
 pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &raw mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -53,10 +53,18 @@ pub struct Done {
 struct Queued {
     alert: Alert,
     event_seq: u64,
-    /// `Some` until its action has been started; kill and quarantine only.
-    target: Option<Option<Cgroup>>,
+    /// The action still to be started, and on what (kill and quarantine only).
+    start: ToStart,
     done: bool,
     deferred: bool,
+}
+
+/// Whether a queued alert's action still has to be started.
+enum ToStart {
+    /// Nothing to start: the alert's action took no time, or it has been started.
+    Nothing,
+    /// Start it on the agent's cgroup (`None`: unknown, which the action reports as its result).
+    On(Option<Cgroup>),
 }
 
 /// Where finished actions arrive, to be handed to [`Responder::complete`]. Kept apart from the
@@ -118,15 +126,15 @@ impl Responder {
             });
             return;
         }
-        let (alert, target, done) = if deferred {
-            (alert, Some(target), false)
+        let (alert, start, done) = if deferred {
+            (alert, ToStart::On(target), false)
         } else {
-            (respond_now(alert), None, true)
+            (respond_now(alert), ToStart::Nothing, true)
         };
         self.queues.entry(agent).or_default().push_back(Queued {
             alert,
             event_seq,
-            target,
+            start,
             done,
             deferred: true,
         });
@@ -166,7 +174,7 @@ impl Responder {
                 self.queues.remove(&agent);
             }
             Some(head) => {
-                if let Some(target) = head.target.take() {
+                if let ToStart::On(target) = std::mem::replace(&mut head.start, ToStart::Nothing) {
                     spawn_action(head.alert.action, &head.alert, target, agent, self.done_tx.clone());
                 }
             }

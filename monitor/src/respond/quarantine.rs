@@ -36,8 +36,7 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
     let pids = cg.subtree_procs();
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     let n = pids.len();
     update_quarantined(|list| {
         list.retain(|q| q.cgroup_id != cg.id);

@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
 
 pub fn state_dir() -> PathBuf {
-    std::env::var_os("AGENTMON_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+    std::env::var_os("AGENTMON_STATE_DIR").map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from)
 }
 
 /// One quarantined agent.

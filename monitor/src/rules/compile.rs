@@ -139,7 +139,7 @@ impl<'a> Compiler<'a> {
                 if f.ty == FieldType::Kind {
                     return Some(Cond::Const(true));
                 }
-                Some(self.leaf(f.field, Pred::Exists, at))
+                Some(Self::leaf(f.field, Pred::Exists, at))
             }
             Expr::Bare { name, offset } => {
                 let at = loc(text, *offset);
@@ -151,7 +151,7 @@ impl<'a> Compiler<'a> {
                     return self.macro_cond(name);
                 }
                 match lookup(name) {
-                    Some(f) if f.ty == FieldType::Bool => Some(self.leaf(f.field, Pred::Bool(true), at)),
+                    Some(f) if f.ty == FieldType::Bool => Some(Self::leaf(f.field, Pred::Bool(true), at)),
                     Some(f) => {
                         self.error(
                             at,
@@ -228,7 +228,7 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
-                return Some(self.leaf(f.field, Pred::Protected { prefix }, at));
+                return Some(Self::leaf(f.field, Pred::Protected { prefix }, at));
             }
             RhsIn::Items { items, parenthesized } => {
                 if parenthesized && matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
@@ -293,10 +293,10 @@ impl<'a> Compiler<'a> {
                         let names: Vec<String> = names.iter().map(|v| v.text.clone()).collect();
                         let mut alts = Vec::new();
                         if !ips.is_empty() {
-                            alts.push(self.leaf(f.field, Pred::AddrEq(ips), at));
+                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips), at));
                         }
                         if !names.is_empty() {
-                            alts.push(self.leaf(f.field, Pred::Eq(names), at));
+                            alts.push(Self::leaf(f.field, Pred::Eq(names), at));
                         }
                         let any = if alts.len() == 1 {
                             alts.remove(0)
@@ -306,7 +306,7 @@ impl<'a> Compiler<'a> {
                         return Some(if op == Op::Ne { negated(any) } else { any });
                     }
                     Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::Eq(texts()), at))),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts()), at))),
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
@@ -338,7 +338,7 @@ impl<'a> Compiler<'a> {
                         return type_error(self, expected);
                     }
                 };
-                Some(self.leaf(f.field, pred, at))
+                Some(Self::leaf(f.field, pred, at))
             }
             FieldType::Num => {
                 if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
@@ -359,11 +359,11 @@ impl<'a> Compiler<'a> {
                 }
                 let pred = match op {
                     Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::NumIn(nums), at))),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
-                Some(self.leaf(f.field, pred, at))
+                Some(Self::leaf(f.field, pred, at))
             }
             FieldType::Bool => {
                 let value = match (items.as_slice(), op) {
@@ -382,12 +382,12 @@ impl<'a> Compiler<'a> {
                     }
                     _ => return type_error(self, "= true, = false, or the field alone"),
                 };
-                Some(self.leaf(f.field, Pred::Bool(value), at))
+                Some(Self::leaf(f.field, Pred::Bool(value), at))
             }
         }
     }
 
-    fn leaf(&self, field: Field, pred: Pred, loc: Loc) -> Cond {
+    fn leaf(field: Field, pred: Pred, loc: Loc) -> Cond {
         Cond::Test(Test {
             field,
             ty: info(field).ty,

@@ -35,7 +35,8 @@ fn render(errors: &[RuleError]) -> String {
 #[derive(Debug)]
 struct Text {
     file: Arc<str>,
-    file_text: Arc<str>,
+    /// The whole file, to place positions inside the scalar.
+    whole_file: Arc<str>,
     at: LineCol,
     style: ScalarStyle,
     value: String,
@@ -62,7 +63,7 @@ pub struct FileRef {
 impl FileRef {
     pub fn error(&self, at: LineCol, message: impl Into<String>) -> RuleError {
         RuleError {
-            file: self.name.clone(),
+            file: Arc::clone(&self.name),
             at,
             message: message.into(),
         }
@@ -82,8 +83,8 @@ impl Texts {
             _ => (String::new(), ScalarStyle::Plain),
         };
         self.texts.push(Text {
-            file: file.name.clone(),
-            file_text: file.text.clone(),
+            file: Arc::clone(&file.name),
+            whole_file: Arc::clone(&file.text),
             at: node.at(),
             style,
             value,
@@ -99,8 +100,8 @@ impl Texts {
         let message = message.into();
         match self.texts.get(loc.text.0 as usize) {
             Some(t) => RuleError {
-                file: t.file.clone(),
-                at: scalar_position(&t.file_text, t.at, t.style, &t.value, loc.offset as usize),
+                file: Arc::clone(&t.file),
+                at: scalar_position(&t.whole_file, t.at, t.style, &t.value, loc.offset as usize),
                 message,
             },
             None => RuleError {

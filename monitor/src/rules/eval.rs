@@ -54,7 +54,7 @@ impl<'a> EventView<'a> {
     }
 }
 
-pub fn eval(c: &Cond, v: &EventView) -> bool {
+pub fn eval(c: &Cond, v: &EventView<'_>) -> bool {
     match c {
         Cond::Const(b) => *b,
         Cond::And(parts) => parts.iter().all(|p| eval(p, v)),
@@ -66,7 +66,7 @@ pub fn eval(c: &Cond, v: &EventView) -> bool {
 }
 
 /// A test on a field the event does not carry is false, negated (`!=`) or not.
-fn test(t: &Test, v: &EventView) -> bool {
+fn test(t: &Test, v: &EventView<'_>) -> bool {
     match raw_test(t, v) {
         Some(r) => r != t.negate,
         None => false,
@@ -74,7 +74,7 @@ fn test(t: &Test, v: &EventView) -> bool {
 }
 
 /// The predicate's result, `None` when the event lacks the field.
-fn raw_test(t: &Test, v: &EventView) -> Option<bool> {
+fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
     Some(match &t.pred {
         Pred::Bool(want) => bool_value(t.field, v.ev)? == *want,
         Pred::NumIn(nums) => nums.contains(&num_value(t.field, v.ev)?),

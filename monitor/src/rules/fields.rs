@@ -31,7 +31,7 @@ impl KindSet {
     pub const NONE: KindSet = KindSet(0);
 
     pub fn of(k: Kind) -> KindSet {
-        KindSet(1 << (k as u16 as u32 % 64))
+        KindSet(1 << (u32::from(k as u16) % 64))
     }
     /// Every kind rules apply to.
     pub fn rules() -> KindSet {
@@ -73,7 +73,7 @@ pub fn kinds_of(field: Field) -> KindSet {
 }
 
 /// One value per event kind (a rule's condition specialised for each kind it can match).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PerKind<T>(Vec<(Kind, T)>);
 
 impl<T> PerKind<T> {
@@ -144,7 +144,7 @@ pub fn any_value(field: Field, ev: &Enriched, mut f: impl FnMut(&str) -> bool) -
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 

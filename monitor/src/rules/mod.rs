@@ -23,7 +23,7 @@ mod yaml;
 mod tests;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -117,9 +117,9 @@ impl RuleSet {
         }
         let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
         let mut set = RuleSet::default();
-        let mut names: HashMap<&str, ()> = HashMap::new();
+        let mut names: HashSet<&str> = HashSet::new();
         for raw in &items.rules {
-            if names.insert(raw.name.as_str(), ()).is_some() {
+            if !names.insert(raw.name.as_str()) {
                 errors.push(raw.file.error(raw.at, format!("rule `{}` is defined twice", raw.name)));
                 continue;
             }

@@ -336,7 +336,7 @@ mod tests {
         assert!(err.message.contains("expected `,` or `)`"));
         let err = parse("(a or b").unwrap_err();
         assert!(err.message.contains("expected `)`"));
-        assert!(parse("a b").is_err());
+        parse("a b").unwrap_err();
         let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
         assert!(
             parse(&deep)
@@ -344,6 +344,6 @@ mod tests {
                 .message
                 .starts_with("condition nested too deeply")
         );
-        assert!(parse(&format!("{}a", "not ".repeat(5000))).is_err());
+        parse(&format!("{}a", "not ".repeat(5000))).unwrap_err();
     }
 }

@@ -97,7 +97,7 @@ impl KindCond {
     }
 
     /// Whether the event matches: it has the facts needed, and the rest of the condition holds.
-    pub fn matches(&self, v: &EventView) -> bool {
+    pub fn matches(&self, v: &EventView<'_>) -> bool {
         v.facts.covers(self.need) && eval(&self.cond, v)
     }
 }
@@ -173,10 +173,9 @@ mod tests {
                 Ast::Leaf(i) => match (*i, open) {
                     (0, Some((w, _, _))) => w,
                     (1, Some((_, r, _))) => r,
-                    (2, Some((_, _, c))) => c,
+                    (2 | 5, Some((_, _, c))) => c,
                     (3, Some((w, _, _))) => !w,
                     (4, Some((_, r, _))) => !r,
-                    (5, Some((_, _, c))) => c,
                     (6, _) => open.is_some(),
                     (7, _) => open.is_none(),
                     (8, _) => true,

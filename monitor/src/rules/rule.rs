@@ -51,10 +51,10 @@ pub struct DenyTable<'a> {
 /// Compiles one rule; problems go to `errors` (or the compiler's), deny entries to `deny`.
 pub fn compile(
     raw: &RawRule,
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     texts: &Texts,
     errors: &mut Vec<RuleError>,
-    deny: &mut DenyTable,
+    deny: &mut DenyTable<'_>,
 ) -> Option<Rule> {
     let before = errors.len() + compiler.errors.len();
     let output = match raw.output {
@@ -103,10 +103,10 @@ fn condition_matcher(
     raw: &RawRule,
     text: TextId,
     exceptions: &[Cond],
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     texts: &Texts,
     errors: &mut Vec<RuleError>,
-    deny: &mut DenyTable,
+    deny: &mut DenyTable<'_>,
 ) -> Option<Matcher> {
     let cond = with_exceptions(compiler.condition(text)?, exceptions);
     let kinds = applicable_kinds(&cond);
@@ -151,7 +151,7 @@ fn condition_matcher(
 fn sequence_matcher(
     raw: &RawRule,
     exceptions: &[Cond],
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     errors: &mut Vec<RuleError>,
 ) -> Option<Matcher> {
     if raw.action == Action::Deny {
@@ -198,6 +198,6 @@ fn sequence_matcher(
             same,
         });
     }
-    let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
+    let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64);
     Some(Matcher::Sequence(Sequence::new(steps, within_ns)))
 }

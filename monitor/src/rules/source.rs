@@ -110,7 +110,7 @@ pub fn read_file(file: &FileRef, texts: &mut Texts, items: &mut RawItems, errors
             }
             Node::Map { .. } => r.item(&doc, items),
             Node::Scalar { ref value, .. } if value.is_empty() => {}
-            other => r.err(other.at(), "expected a list of `rule`, `list` or `macro` items"),
+            other @ Node::Scalar { .. } => r.err(other.at(), "expected a list of `rule`, `list` or `macro` items"),
         }
     }
 }
@@ -281,7 +281,7 @@ impl Reader<'_> {
             (None, true, _) => self.err(at, format!("rule `{name}`: missing `condition` (or `sequence`)")),
             (None, false, None) => self.err(at, format!("rule `{name}`: a sequence needs `within` (e.g. `60s`)")),
             (None, false, Some(_)) if sequence.len() < 2 => {
-                self.err(at, format!("rule `{name}`: a sequence needs at least two steps"))
+                self.err(at, format!("rule `{name}`: a sequence needs at least two steps"));
             }
             (Some(_), true, Some(_)) => self.err(at, format!("rule `{name}`: `within` only applies to sequences")),
             _ => {}

@@ -30,7 +30,7 @@ pub fn enriched(body: Body, comm: &str, exe: &str, ktime_ns: u64) -> Enriched {
 /// An exec of `path` by itself, resolved to `path`.
 pub fn exec(path: &str, argv: &[&str], t: u64) -> Enriched {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let argv = argv.iter().map(|s| s.to_string()).collect();
+    let argv = argv.iter().map(ToString::to_string).collect();
     let mut e = enriched(synthetic::exec(path, argv), name, path, t);
     e.resolved_path = Some(path.into());
     e
@@ -228,7 +228,7 @@ fn protected_paths_are_per_agent_and_path_aware() {
     );
 }
 
-const SEQ: &str = r#"
+const SEQ: &str = "
 - rule: write then exec
   sequence:
     - condition: evt.kind = open and file.write
@@ -236,7 +236,7 @@ const SEQ: &str = r#"
     - condition: evt.kind = exec
       same: [file.path]
   within: 10s
-"#;
+";
 
 #[test]
 fn sequences_match_in_order_same_value_within_window() {
@@ -265,7 +265,7 @@ fn sequences_match_in_order_same_value_within_window() {
 #[test]
 fn intermediate_steps_branch_and_the_last_step_consumes() {
     let mut set = load(
-        r#"
+        "
 - rule: fetch write exec
   sequence:
     - condition: evt.kind = connect
@@ -273,7 +273,7 @@ fn intermediate_steps_branch_and_the_last_step_consumes() {
     - condition: evt.kind = exec
       same: [file.path]
   within: 1m
-"#,
+",
     );
     fired(&mut set, &connect(Family::Inet, "1.2.3.4", 443, 1));
     fired(&mut set, &open("/tmp/a", libc::O_WRONLY, 2));
@@ -303,7 +303,7 @@ fn sequence_state_is_bounded() {
 #[test]
 fn deny_rules_compile_to_kernel_entries() {
     let set = load(
-        r#"
+        "
 - rule: no tmp exec
   condition: evt.kind = exec and (exec.path startswith /tmp/ or exec.path in (/usr/bin/nc, /bin/nc))
   action: deny
@@ -323,7 +323,7 @@ fn deny_rules_compile_to_kernel_entries() {
   condition: evt.kind = mount
   action: deny
   enabled: false
-"#,
+",
     );
     let specs: Vec<(u32, &DenySpec)> = set.deny_entries().iter().map(|e| (e.rule_id, &e.spec)).collect();
     assert_eq!(

@@ -217,7 +217,7 @@ fn report_problem(path: &Path, e: &FrameError) -> bool {
         tracing::warn!("{}: {e}", path.display());
         false
     } else {
-        eprintln!("agentmon: {}: {e}", path.display());
+        super::report(format_args!("{}: {e}", path.display()));
         true
     }
 }

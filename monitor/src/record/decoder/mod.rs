@@ -409,7 +409,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                         addr: addr.to_owned(),
                         port,
                         fd,
-                    })
+                    });
                 }
             }
         }

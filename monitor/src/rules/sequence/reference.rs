@@ -19,7 +19,7 @@ struct Partial {
     captured: Vec<String>,
 }
 
-/// Per agent, (next step, captured key, started_ns) of each partial match in insertion order,
+/// Per agent, (next step, captured key, `started_ns`) of each partial match in insertion order,
 /// agents sorted.
 pub type Snapshot = Vec<(String, Vec<(usize, String, u64)>)>;
 
@@ -39,7 +39,7 @@ impl Reference {
         }
     }
 
-    pub fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView) -> bool {
+    pub fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView<'_>) -> bool {
         let Reference {
             within_ns,
             cap,
@@ -127,7 +127,7 @@ impl Reference {
     }
 }
 
-fn capture(steps: &[Step], next: usize, v: &EventView) -> Vec<String> {
+fn capture(steps: &[Step], next: usize, v: &EventView<'_>) -> Vec<String> {
     steps
         .get(next)
         .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
@@ -142,7 +142,7 @@ fn push(list: &mut VecDeque<Partial>, p: Partial, cap: usize) {
     list.push_back(p);
 }
 
-fn same_value(f: Field, v: &EventView, want: &str) -> bool {
+fn same_value(f: Field, v: &EventView<'_>, want: &str) -> bool {
     match str_value(f, v.ev) {
         Some(s) if f != Field::ProcArgs => s == want,
         _ => render(f, v.ev) == want,
