@@ -25,7 +25,7 @@ use crate::session::AgentSession;
 
 /// Which synthetic events a generated log holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mix {
+pub(crate) enum Mix {
     /// A realistic agent session ([`AgentSession`]).
     #[default]
     Session,
@@ -35,7 +35,7 @@ pub enum Mix {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct GenArgs {
+pub(crate) struct GenArgs {
     file: PathBuf,
     /// Events to write; 0: until killed.
     count: u64,
@@ -54,7 +54,7 @@ pub struct GenArgs {
 }
 
 /// `log-gen`: writes the log, then its size and speed on stderr.
-pub fn generate(a: &GenArgs) -> Result<()> {
+pub(crate) fn generate(a: &GenArgs) -> Result<()> {
     let opts = RecorderOptions {
         max_bytes: None,
         sync_every_frames: a.sync_frames,
@@ -246,7 +246,7 @@ fn measure(path: &Path) -> Result<ThroughputReport> {
 }
 
 /// `log-read FILE`: the passes of [`measure`], then [`chain_hash_speeds`].
-pub fn read(file: &Path) -> Result<()> {
+pub(crate) fn read(file: &Path) -> Result<()> {
     let r = measure(file)?;
     println!(
         "{} bytes, {} frames, {} events (single thread)",

@@ -19,7 +19,7 @@ use agentmon::{
 use anyhow::{Context, Result, anyhow};
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     /// Rule directory (the shipped rules by default).
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -107,7 +107,7 @@ fn rule_sources(dir: &Path) -> Result<Vec<(String, String)>> {
 }
 
 /// `rules`: prints one line, `rules=N events=N seconds=S events_per_sec=R alerts=N`.
-pub fn synthetic_mix(args: &RulesArgs) -> Result<()> {
+pub(crate) fn synthetic_mix(args: &RulesArgs) -> Result<()> {
     let dir = match &args.rules {
         Some(d) => d.clone(),
         None => agentmon::commands::default_rules_dir().context("no rule directory")?,
@@ -135,7 +135,7 @@ pub fn synthetic_mix(args: &RulesArgs) -> Result<()> {
 }
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct RulesLogArgs {
+pub(crate) struct RulesLogArgs {
     /// Directory holding the rule files (*.yaml).
     #[arg(long)]
     rules: PathBuf,
@@ -201,7 +201,7 @@ fn pass(rules: &Path, events: &[Enriched], hot: bool) -> Result<(Duration, usize
 }
 
 /// `rules-log`: every pass, then the best cold and hot pass.
-pub fn recorded(args: &RulesLogArgs) -> Result<()> {
+pub(crate) fn recorded(args: &RulesLogArgs) -> Result<()> {
     let events = load_events(&args.log)?;
     let n = events.len().max(1) as f64;
     let per_event = |d: Duration| d.as_nanos() as f64 / n;

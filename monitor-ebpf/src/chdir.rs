@@ -34,7 +34,7 @@ struct ChdirPending {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_chdir")]
-pub fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
     stash_chdir(&ctx, |ctx| {
         let a: ChdirArgs = tracepoint::sys_enter(ctx)?;
         Some(ChdirPending {
@@ -47,7 +47,7 @@ pub fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
 named!(sys_enter_chdir = programs::SYS_ENTER_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchdir")]
-pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
     stash_chdir(&ctx, |ctx| {
         let a: FchdirArgs = tracepoint::sys_enter(ctx)?;
         Some(ChdirPending {
@@ -60,14 +60,14 @@ pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
 named!(sys_enter_fchdir = programs::SYS_ENTER_FCHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chdir")]
-pub fn sys_exit_chdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_chdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }
 named!(sys_exit_chdir = programs::SYS_EXIT_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchdir")]
-pub fn sys_exit_fchdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }

@@ -20,7 +20,7 @@ use monitor_common::{
 use crate::{enforce, header, maps, scope, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
-pub fn sys_enter_connect(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_connect(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -96,14 +96,14 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
 /// cgroup `connect4` hook (attached to each watched cgroup): refuses with EPERM when the agent is
 /// quarantined or a deny rule covers the destination.
 #[cgroup_sock_addr(connect4)]
-pub fn connect4(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect4(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for4)
 }
 named!(connect4 = programs::CONNECT4.name);
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
-pub fn connect6(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect6(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for6)
 }
 named!(connect6 = programs::CONNECT6.name);

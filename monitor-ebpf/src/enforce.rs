@@ -24,25 +24,25 @@ const NO_PREALLOC: u32 = 1;
 const SIGKILL: u32 = 9;
 
 #[map]
-pub static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_EXEC = names::DENY_EXEC);
 #[map]
-pub static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_OPEN = names::DENY_OPEN);
 /// fstype (NUL padded) → rule id; the all-zero key denies every mount.
 #[map]
-pub static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
+pub(crate) static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
 named!(DENY_MOUNT = names::DENY_MOUNT);
 #[map]
-pub static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_NET4 = names::DENY_NET4);
 #[map]
-pub static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_NET6 = names::DENY_NET6);
 /// Watched cgroup id → `monitor_common::maps::PRESENT` while its agent is quarantined (pinned, so
 /// `agentmon release` can reach it).
 #[map]
-pub static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
+pub(crate) static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
 named!(QUARANTINE = names::QUARANTINE);
 
 /// Per-CPU scratch for a path lookup key (too large for the BPF stack next to everything else).
@@ -53,13 +53,13 @@ named!(PATH_SCRATCH = names::PATH_SCRATCH);
 /// The path key buffer of this CPU, for the caller to fill with a NUL-terminated string; a missing
 /// one loses the event (counted `NO_SCRATCH`).
 #[inline(always)]
-pub fn path_scratch() -> Option<*mut Key<PathKey>> {
+pub(crate) fn path_scratch() -> Option<*mut Key<PathKey>> {
     PATH_SCRATCH.get_ptr_mut(0).or_count(counter::NO_SCRATCH)
 }
 
 /// Looks a NUL-terminated path of `len` bytes (NUL included) up in `trie`.
 #[inline(always)]
-pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
+pub(crate) fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
     let len = if len > DENY_PATH_LEN { DENY_PATH_LEN } else { len };
     // SAFETY: `key` is this CPU's scratch entry (`path_scratch`), valid for the whole program run.
     unsafe {
@@ -70,7 +70,7 @@ pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, le
 
 /// Copies the scratch key's path into an event buffer of the same size.
 #[inline(always)]
-pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
+pub(crate) fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
     // SAFETY: as in `lookup_path`; the helper copies exactly `dst.len()` bytes.
     unsafe {
         let _ = bpf_probe_read_kernel_buf((&raw const (*key).data.data).cast::<u8>(), dst);
@@ -79,7 +79,7 @@ pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
 
 /// Whether an open with these flags is covered by the rule.
 #[inline(always)]
-pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
+pub(crate) fn open_matches(rule: &PathRule, flags: u32) -> bool {
     const O_ACCMODE: u32 = 3;
     const O_CREAT: u32 = 0o100;
     const O_TRUNC: u32 = 0o1000;
@@ -91,14 +91,14 @@ pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
 
 /// Mount deny rule for this fstype (NUL-padded), or for any mount.
 #[inline(always)]
-pub fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
+pub(crate) fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
     // SAFETY: map values are plain data; userspace only replaces whole entries.
     unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(MOUNT_ANY_KEY)) }.copied()
 }
 
 /// Kills the current task (delivered before it returns to user space) and reports it.
 #[inline(always)]
-pub fn kill_current(what: u8, rule_id: u32) {
+pub(crate) fn kill_current(what: u8, rule_id: u32) {
     // SAFETY: the helper has no memory preconditions; it signals the current task.
     unsafe { bpf_send_signal(SIGKILL) };
     maps::count(counter::DENIED);
@@ -107,7 +107,7 @@ pub fn kill_current(what: u8, rule_id: u32) {
 
 /// Emits a [`DenyEvent`] naming the rule.
 #[inline(always)]
-pub fn emit_deny(what: u8, rule_id: u32) {
+pub(crate) fn emit_deny(what: u8, rule_id: u32) {
     let Some(cfg) = maps::config() else { return };
     let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;

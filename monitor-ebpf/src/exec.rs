@@ -17,7 +17,7 @@ use monitor_common::{
 use crate::{enforce, header, maps, scope, strings, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
-pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+pub(crate) fn sched_process_exec(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }

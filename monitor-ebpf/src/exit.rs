@@ -5,7 +5,7 @@ use monitor_common::{EventKind, config::KernelOffsets, exit::ExitEvent, programs
 use crate::{header, maps, scope, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+pub(crate) fn sched_process_exit(ctx: TracePointContext) -> u32 {
     emit_exit(&ctx);
     0
 }

@@ -10,7 +10,7 @@ use crate::{
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *parent, struct task_struct *child)`.
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
-pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     emit_fork(&ctx);
     0
 }

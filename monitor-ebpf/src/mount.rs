@@ -37,28 +37,28 @@ const FSCONFIG_SET_STRING: u64 = 1;
 const SOURCE_KEY: [u8; 8] = *b"source\0\0";
 
 #[tracepoint(category = "syscalls", name = "sys_enter_mount")]
-pub fn sys_enter_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_mount(ctx: TracePointContext) -> u32 {
     emit_mount(&ctx);
     0
 }
 named!(sys_enter_mount = programs::SYS_ENTER_MOUNT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fsopen")]
-pub fn sys_enter_fsopen(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fsopen(ctx: TracePointContext) -> u32 {
     remember_fsopen(&ctx);
     0
 }
 named!(sys_enter_fsopen = programs::SYS_ENTER_FSOPEN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fsconfig")]
-pub fn sys_enter_fsconfig(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fsconfig(ctx: TracePointContext) -> u32 {
     remember_fsconfig(&ctx);
     0
 }
 named!(sys_enter_fsconfig = programs::SYS_ENTER_FSCONFIG.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_move_mount")]
-pub fn sys_enter_move_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_move_mount(ctx: TracePointContext) -> u32 {
     emit_move_mount(&ctx);
     0
 }

@@ -14,14 +14,14 @@ use monitor_common::{
 use crate::{enforce, header, maps, scope, strings, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat")]
-pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_openat(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT);
     0
 }
 named!(sys_enter_openat = programs::SYS_ENTER_OPENAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
-pub fn sys_enter_openat2(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_openat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT2);
     0
 }

@@ -11,14 +11,14 @@ use crate::maps::WATCHED;
 /// watched cgroup, is in `WATCHED`. Costs one helper call and one hash lookup per such level (usually
 /// one), so unwatched workloads pay almost nothing.
 #[inline(always)]
-pub fn is_watched(cfg: &KernelConfig) -> bool {
+pub(crate) fn is_watched(cfg: &KernelConfig) -> bool {
     any_ancestor_in(cfg, &WATCHED)
 }
 
 /// Whether the task's ancestor cgroup at one of the watched levels is a key of `set` (the watched
 /// cgroups, or the quarantined ones).
 #[inline(always)]
-pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
+pub(crate) fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
     let n = cfg.n_levels;
     if n == 0 {
         return false;

@@ -12,13 +12,13 @@ use crate::maps::count;
 /// Reads a NUL-terminated user string into `buf`. Returns `FLAG_*` bits. A null `src` reads as an
 /// empty string without failure.
 #[inline(always)]
-pub fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
+pub(crate) fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
     read_user_str_len(src, buf).0
 }
 
 /// [`read_user_str`] that also returns the length read, NUL included (0 on failure).
 #[inline(always)]
-pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+pub(crate) fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
     let dst = buf.as_mut_ptr();
     if src.is_null() {
         // SAFETY: `buf` is a valid, non-empty buffer (every caller's is a fixed array).
@@ -33,7 +33,7 @@ pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
 /// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]); also returns the length
 /// read, NUL included (0 on failure).
 #[inline(always)]
-pub fn read_kernel_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+pub(crate) fn read_kernel_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
     let dst = buf.as_mut_ptr();
     // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
     let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };

@@ -8,7 +8,7 @@ use crate::maps::{EVENTS, LAST_WAKEUP, count};
 
 /// Reserves a `T` record in the ring buffer; a full buffer counts a drop (never silent).
 #[inline(always)]
-pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+pub(crate) fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
         count(counter::RINGBUF_DROPS);
@@ -18,7 +18,7 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
 
 /// Submits a filled record and counts it.
 #[inline(always)]
-pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+pub(crate) fn submit<T: 'static>(entry: RingBufEntry<T>) {
     entry.submit(0);
     count(counter::EVENTS);
 }
@@ -39,7 +39,7 @@ const BPF_RB_FORCE_WAKEUP: u64 = 2;
 /// while records keep coming; `monitor/src/session.rs`). Rare, security-relevant kinds (exec,
 /// connect, mount, deny) use [`submit`].
 #[inline(always)]
-pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
+pub(crate) fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
     let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
     let threshold = if quarter < BATCH_WAKEUP_BYTES {
         quarter

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use crate::workspace_root;
 
 #[derive(clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// open+close pairs per storm (each pair is two syscalls; the open is an event when watched).
     #[arg(long, default_value_t = 1_000_000)]
     pub iterations: u64,
@@ -42,7 +42,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Part {
+pub(crate) enum Part {
     /// Overhead and drops on the open/close storm.
     Storm,
     /// CPU used by a monitor with nothing to do.
@@ -419,7 +419,7 @@ fn replay(n: u64, reps: usize) -> Result<()> {
     Ok(())
 }
 
-pub fn bench(a: BenchArgs) -> Result<()> {
+pub(crate) fn bench(a: BenchArgs) -> Result<()> {
     let run = |p: Part| a.only.is_empty() || a.only.contains(&p);
     if run(Part::Storm) {
         storm_overhead(&a)?;

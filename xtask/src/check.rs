@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use crate::{cargo, workspace_root};
 
-pub fn checks() -> Result<()> {
+pub(crate) fn checks() -> Result<()> {
     check(
         "formatting (cargo fmt --all --check)",
         "run `cargo fmt --all`",

@@ -21,7 +21,7 @@ fn output(cmd: &mut Command) -> Result<String> {
 }
 
 /// rust-src for the nightly, and bpf-linker linked against the nightly's own LLVM.
-pub fn setup() -> Result<()> {
+pub(crate) fn setup() -> Result<()> {
     nightly_component("rust-src")?;
     if !succeeds(Command::new("bpf-linker").arg("--version")) {
         install_bpf_linker()?;
@@ -77,7 +77,7 @@ fn install_bpf_linker() -> Result<()> {
 
 /// Tools the test suite calls: rustfmt and clippy (the checks; clippy also for the nightly, which
 /// lints the eBPF programs), kubernetes-validate (manifests), systemd-analyze (unit file).
-pub fn setup_test_tools() -> Result<()> {
+pub(crate) fn setup_test_tools() -> Result<()> {
     for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
         if !succeeds(crate::cargo().args([tool, "--version"])) {
             eprintln!("xtask: installing {component}");
@@ -103,7 +103,7 @@ pub fn setup_test_tools() -> Result<()> {
 }
 
 /// Copies binary, unit, config and rules under `prefix`.
-pub fn install(prefix: &Path) -> Result<()> {
+pub(crate) fn install(prefix: &Path) -> Result<()> {
     let root = workspace_root();
     let put = |from: &Path, to: &str, mode: u32| -> Result<()> {
         let dest = prefix.join(to.trim_start_matches('/'));

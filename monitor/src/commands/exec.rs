@@ -21,18 +21,18 @@ use crate::{
 pub struct ExecArgs {
     /// Parent cgroup for the new one (absolute, or relative to the cgroup2 mount). Default: the root.
     #[arg(long, value_name = "PATH")]
-    pub parent_cgroup: Option<PathBuf>,
+    pub(crate) parent_cgroup: Option<PathBuf>,
     /// Agent name used in events and alerts (default: the command's file name).
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The agent's own code/config path (drift rules alert on writes below it); repeatable.
     #[arg(long, value_name = "PATH")]
-    pub protect: Vec<PathBuf>,
+    pub(crate) protect: Vec<PathBuf>,
     #[command(flatten)]
-    pub monitor: MonitorArgs,
+    pub(crate) monitor: MonitorArgs,
     /// The command to run and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// Removes the exec cgroup on every exit path (killing leftovers first).

@@ -1,7 +1,7 @@
 //! The `agentmon` subcommands.
 use std::path::PathBuf;
 
-pub mod agents;
+pub(crate) mod agents;
 pub mod exec;
 pub mod log;
 pub mod release;
@@ -16,7 +16,7 @@ pub mod run;
     reason = "the doc comments are the --help text, where backticks would show"
 )]
 #[expect(clippy::struct_excessive_bools, reason = "each bool is a command-line flag")]
-pub struct MonitorArgs {
+pub(crate) struct MonitorArgs {
     /// Print one JSON object per line instead of readable text.
     #[arg(long)]
     pub json: bool,
@@ -40,13 +40,13 @@ pub struct MonitorArgs {
 }
 
 impl MonitorArgs {
-    pub fn probe_options(&self) -> crate::probes::ProbeOptions {
+    pub(crate) fn probe_options(&self) -> crate::probes::ProbeOptions {
         crate::probes::ProbeOptions {
             ringbuf_bytes: self.ringbuf_size,
         }
     }
 
-    pub fn filter(&self) -> crate::pipeline::Filter {
+    pub(crate) fn filter(&self) -> crate::pipeline::Filter {
         crate::pipeline::Filter {
             events: self.events || self.no_rules || self.lifecycle,
             lifecycle: self.lifecycle,
@@ -54,7 +54,7 @@ impl MonitorArgs {
     }
 
     /// The rule directory to use, or None with --no-rules.
-    pub fn rules_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+    pub(crate) fn rules_dir(&self) -> anyhow::Result<Option<PathBuf>> {
         if self.no_rules {
             return Ok(None);
         }
@@ -67,7 +67,7 @@ impl MonitorArgs {
     }
 
     /// Loads the rules (if any), failing with every error as `file:line:col: message`.
-    pub fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
+    pub(crate) fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
         let Some(dir) = self.rules_dir()? else { return Ok(None) };
         let set = crate::rules::RuleSet::load_dir(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
@@ -78,7 +78,7 @@ impl MonitorArgs {
 /// Prints `agentmon: MESSAGE` on stderr: a failure the operator must see whatever the log level
 /// (a command that cannot run, a damaged log file).
 #[expect(clippy::print_stderr, reason = "the command line's own error line")]
-pub fn report(message: impl std::fmt::Display) {
+pub(crate) fn report(message: impl std::fmt::Display) {
     eprintln!("agentmon: {message}");
 }
 

@@ -7,13 +7,13 @@ use crate::respond;
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReleaseArgs {
     /// Agent name, cgroup path or cgroup id of a quarantined agent.
-    pub agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// End the agent (kill every process) instead of thawing it.
     #[arg(long)]
-    pub kill: bool,
+    pub(crate) kill: bool,
     /// List quarantined agents.
     #[arg(long, conflicts_with = "agent")]
-    pub list: bool,
+    pub(crate) list: bool,
 }
 
 pub fn run(args: ReleaseArgs) -> Result<i32> {

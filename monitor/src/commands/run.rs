@@ -16,11 +16,11 @@ use crate::{
 pub struct RunArgs {
     /// cgroup v2 directory to watch (absolute, or relative to the cgroup2 mount); repeatable.
     #[arg(long = "cgroup", value_name = "PATH")]
-    pub cgroups: Vec<PathBuf>,
+    pub(crate) cgroups: Vec<PathBuf>,
     #[command(flatten)]
-    pub agents: super::agents::AgentArgs,
+    pub(crate) agents: super::agents::AgentArgs,
     #[command(flatten)]
-    pub monitor: MonitorArgs,
+    pub(crate) monitor: MonitorArgs,
 }
 
 pub async fn run(args: RunArgs) -> Result<i32> {

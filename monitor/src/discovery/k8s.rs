@@ -15,7 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+pub(crate) const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 #[derive(Debug, Error)]
 pub enum K8sError {
@@ -82,7 +82,7 @@ impl PodStore {
         }
     }
 
-    pub fn remove(&self, uid: &str) {
+    pub(crate) fn remove(&self, uid: &str) {
         if let Ok(mut p) = self.pods.write() {
             p.remove(uid);
         }
@@ -218,7 +218,7 @@ impl KubeClient {
 
     /// The in-cluster client: `KUBERNETES_SERVICE_HOST`/`PORT`, the service-account token and CA
     /// (or `api_server` when given).
-    pub fn in_cluster(api_server: Option<&str>) -> Result<Self, K8sError> {
+    pub(crate) fn in_cluster(api_server: Option<&str>) -> Result<Self, K8sError> {
         let base = match api_server {
             Some(s) => s.to_string(),
             None => {
@@ -284,7 +284,7 @@ impl KubeClient {
 
     /// Watches the pods of `node` from `rv`, applying changes to `store`, until the server ends the
     /// watch (returns the last resourceVersion seen) or it fails.
-    pub async fn watch_pods(&self, node: &str, rv: &str, store: &PodStore) -> Result<String, K8sError> {
+    pub(crate) async fn watch_pods(&self, node: &str, rv: &str, store: &PodStore) -> Result<String, K8sError> {
         let url = format!(
             "{}&watch=true&allowWatchBookmarks=true&timeoutSeconds=290&resourceVersion={}",
             self.pods_url(node),

@@ -87,7 +87,7 @@ fn fill_net_trie<const N: usize>(
 
 /// Replaces the kernel deny tables with `entries`. On error nothing is half-applied to the
 /// `deny_kinds` switch: tables are rebuilt first, the switch flipped last.
-pub fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
+pub(crate) fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
     // Validate everything before touching the kernel.
     for e in entries {
         match &e.spec {

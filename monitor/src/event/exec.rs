@@ -16,7 +16,7 @@ pub struct ExecInfo {
 }
 
 /// Splits the raw NUL-separated argv area.
-pub fn split_args(raw: &[u8]) -> Vec<String> {
+pub(crate) fn split_args(raw: &[u8]) -> Vec<String> {
     let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
     if raw.is_empty() {
         return Vec::new();

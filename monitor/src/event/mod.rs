@@ -5,11 +5,11 @@
 //! registry: one line per kind makes it a variant of [`Body`] and wires it into decoding, text output
 //! and the rule engine. Decoding never trusts the record: sizes are checked and every string is
 //! bounded by its buffer.
-pub mod field;
+pub(crate) mod field;
 mod line;
 
-pub use field::{Field, FieldType, Value};
-pub use line::{Line, escaped};
+pub(crate) use field::{Field, Value};
+pub(crate) use line::{Line, escaped};
 
 use monitor_common::{EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED};
 use serde::Serialize;
@@ -18,7 +18,7 @@ use thiserror::Error;
 use crate::schema::{self, ConvertError};
 
 /// What one event kind provides; implemented in the kind's file and registered in [`kinds!`].
-pub trait KindInfo: Sized {
+pub(crate) trait KindInfo: Sized {
     /// Its kind on the wire.
     const KIND: EventKind;
     /// Whether rules are evaluated on it (not on process lifecycle or deny notices, which the
@@ -55,7 +55,7 @@ macro_rules! kinds {
         }
 
         impl Body {
-            pub fn kind(&self) -> EventKind {
+            pub(crate) fn kind(&self) -> EventKind {
                 match self {
                     $(Body::$variant(_) => $info::KIND,)*
                 }
@@ -66,33 +66,33 @@ macro_rules! kinds {
             }
 
             /// Whether rules are evaluated on this event.
-            pub fn has_rules(&self) -> bool {
+            pub(crate) fn has_rules(&self) -> bool {
                 match self {
                     $(Body::$variant(_) => $info::RULES,)*
                 }
             }
 
-            pub fn describe(&self, line: &mut Line<'_>) {
+            pub(crate) fn describe(&self, line: &mut Line<'_>) {
                 match self {
                     $(Body::$variant(x) => x.describe(line),)*
                 }
             }
 
             /// A kind field's value (`None`: this kind does not carry it).
-            pub fn field(&self, field: Field) -> Option<Value<'_>> {
+            pub(crate) fn field(&self, field: Field) -> Option<Value<'_>> {
                 match self {
                     $(Body::$variant(x) => x.field(field),)*
                 }
             }
 
             /// The body as the log schema stores it.
-            pub fn to_proto(&self) -> schema::event::Body {
+            pub(crate) fn to_proto(&self) -> schema::event::Body {
                 match self {
                     $(Body::$variant(x) => schema::event::Body::$variant(x.to_proto()),)*
                 }
             }
 
-            pub fn from_proto(b: schema::event::Body) -> Result<Body, ConvertError> {
+            pub(crate) fn from_proto(b: schema::event::Body) -> Result<Body, ConvertError> {
                 Ok(match b {
                     $(schema::event::Body::$variant(p) => Body::$variant($info::from_proto(p)?),)*
                 })
@@ -107,7 +107,7 @@ macro_rules! kinds {
         }
 
         /// Every registered kind: whether rules apply to it, and the fields it carries.
-        pub const KINDS: &[(EventKind, bool, &[Field])] = &[$(($info::KIND, $info::RULES, $info::FIELDS),)*];
+        pub(crate) const KINDS: &[(EventKind, bool, &[Field])] = &[$(($info::KIND, $info::RULES, $info::FIELDS),)*];
     };
 }
 
@@ -125,14 +125,16 @@ kinds! {
 pub use chdir::ChdirInfo;
 pub use connect::{ConnectInfo, Family};
 pub use deny::DenyInfo;
-pub use exec::{ExecInfo, split_args};
-pub use exit::{ExitInfo, exit_status};
+pub use exec::ExecInfo;
+pub(crate) use exec::split_args;
+pub use exit::ExitInfo;
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
-pub use open::{OpenInfo, syscall_name as open_syscall_name};
+pub use open::OpenInfo;
+pub(crate) use open::syscall_name as open_syscall_name;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     #[error("record of {len} bytes is shorter than the {need}-byte {what}")]
     Short {
         len: usize,
@@ -214,7 +216,7 @@ fn decode_header(h: &EventHeader) -> Header {
 }
 
 /// Decodes one ring-buffer record.
-pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let raw: EventHeader = read_record(bytes, "event header")?;
     let kind = EventKind::from_u16(raw.kind).ok_or(DecodeError::UnknownKind(raw.kind))?;
     let body = Body::decode(kind, bytes)?;
@@ -229,7 +231,7 @@ pub(crate) mod tests {
     use monitor_common::EventHeader;
 
     /// A header for hand-built records in unit tests.
-    pub fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {
+    pub(crate) fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {
         let mut comm = [0u8; 16];
         comm[..4].copy_from_slice(b"test");
         EventHeader {
@@ -248,7 +250,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn bytes_of<T>(v: &T) -> Vec<u8> {
+    pub(crate) fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a #[repr(C)] struct as bytes.
         unsafe { std::slice::from_raw_parts(std::ptr::from_ref::<T>(v).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
@@ -285,7 +287,7 @@ pub(crate) mod tests {
                 syscall: "mount",
             }),
             Body::Fork(ForkInfo { child_pid: 1 }),
-            Body::Exit(exit_status(0)),
+            Body::Exit(exit::exit_status(0)),
             Body::Deny(DenyInfo {
                 what: "exec",
                 rule_id: 0,

@@ -18,24 +18,21 @@ pub struct OpenInfo {
 }
 
 impl OpenInfo {
-    /// Opened for writing (`O_WRONLY` or `O_RDWR`).
     /// Opened for reading (`O_RDONLY` or `O_RDWR`).
-    pub fn reads(&self) -> bool {
+    pub(crate) fn reads(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32
     }
-    pub fn writes(&self) -> bool {
+    /// Opened for writing (`O_WRONLY` or `O_RDWR`).
+    pub(crate) fn writes(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
     }
-    pub fn creates(&self) -> bool {
+    pub(crate) fn creates(&self) -> bool {
         self.flags & libc::O_CREAT as u32 != 0
-    }
-    pub fn truncates(&self) -> bool {
-        self.flags & libc::O_TRUNC as u32 != 0
     }
 }
 
 /// The syscall an `OpenSyscall` value of the log names.
-pub fn syscall_name(v: i32) -> Option<&'static str> {
+pub(crate) fn syscall_name(v: i32) -> Option<&'static str> {
     match schema::OpenSyscall::try_from(v) {
         Ok(schema::OpenSyscall::Openat) => Some("openat"),
         Ok(schema::OpenSyscall::Openat2) => Some("openat2"),
@@ -128,7 +125,7 @@ mod tests {
         let e = decode(&bytes_of(&ev)).unwrap();
         let Body::Open(o) = e.body else { panic!("not open") };
         assert_eq!(o.path, "/etc/shad");
-        assert!(o.writes() && o.creates() && !o.truncates());
+        assert!(o.writes() && o.creates() && o.flags & libc::O_TRUNC as u32 == 0);
         assert_eq!(e.header.pid, 10);
         assert_eq!(e.header.comm, "test");
     }

@@ -22,7 +22,7 @@ pub struct AlertSinks {
 
 impl AlertSinks {
     /// No destinations (alerts still go wherever the caller prints them).
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self {
             file: None,
             webhook: None,

@@ -46,7 +46,7 @@ impl WebhookOptions {
         }
     }
 
-    pub fn from_config(c: &WebhookConfig) -> Self {
+    pub(crate) fn from_config(c: &WebhookConfig) -> Self {
         Self {
             queue: c.queue,
             max_attempts: c.max_attempts,
@@ -69,7 +69,7 @@ pub enum WebhookError {
 pub struct WebhookStats {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
-    pub failed_attempts: AtomicU64,
+    pub(crate) failed_attempts: AtomicU64,
 }
 
 pub struct Webhook {

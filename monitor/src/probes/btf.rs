@@ -9,7 +9,7 @@ use monitor_common::config::KernelOffsets;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum BtfError {
+pub(crate) enum BtfError {
     #[error("BTF blob is too short or malformed at byte {0}")]
     Malformed(usize),
     #[error("bad BTF magic {0:#x}")]
@@ -46,7 +46,7 @@ struct Type {
 }
 
 /// Parsed BTF: type table plus an index of named structs.
-pub struct Btf {
+pub(crate) struct Btf {
     types: Vec<Type>,
     structs: HashMap<String, u32>,
 }
@@ -71,13 +71,13 @@ fn str_at(strings: &[u8], off: u32) -> String {
 
 impl Btf {
     /// Reads the running kernel's BTF.
-    pub fn from_sys_fs() -> anyhow::Result<Self> {
+    pub(crate) fn from_sys_fs() -> anyhow::Result<Self> {
         let path = "/sys/kernel/btf/vmlinux";
         let data = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
         Ok(Self::parse(&data)?)
     }
 
-    pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+    pub(crate) fn parse(data: &[u8]) -> Result<Self, BtfError> {
         let magic = data
             .get(0..2)
             .map(|m| u16::from_le_bytes([m[0], m[1]]))
@@ -193,7 +193,7 @@ impl Btf {
     }
 
     /// Byte offset of `member` in `struct strukt`, looking inside anonymous members.
-    pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+    pub(crate) fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let id = *self
             .structs
             .get(strukt)
@@ -209,7 +209,7 @@ impl Btf {
 
 /// Resolves every offset the kernel side uses; unknown ones stay `UNKNOWN` and are logged, so the
 /// monitor still runs (with empty ppid/argv/exit code) on a kernel whose BTF lacks a field.
-pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
+pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     let mut off = KernelOffsets::unknown();
     let get = |s: &str, m: &str| match btf.member_offset(s, m) {
         Ok(v) => v,

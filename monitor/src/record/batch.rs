@@ -23,7 +23,7 @@ const MAX_VARINT: usize = 10;
 
 /// Writer side: the payload of the batch being built, after room for the frame header.
 #[derive(Default)]
-pub struct BatchBuilder {
+pub(crate) struct BatchBuilder {
     /// Frame header space, `first_id`, entries.
     buf: Vec<u8>,
     entries: u64,
@@ -32,7 +32,7 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     /// An empty batch whose first entry will get id `next_id`.
-    pub fn new(next_id: u64) -> Self {
+    pub(crate) fn new(next_id: u64) -> Self {
         Self {
             buf: Vec::with_capacity(FRAME_HEADER_LEN + 64 * 1024 + 4096),
             entries: 0,
@@ -40,17 +40,18 @@ impl BatchBuilder {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries == 0
     }
 
     /// Entries so far.
-    pub fn entries(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> u64 {
         self.entries
     }
 
     /// Size of the frame this batch makes, with an entry of `extra` payload bytes more.
-    pub fn frame_len_with(&self, extra: usize) -> usize {
+    pub(crate) fn frame_len_with(&self, extra: usize) -> usize {
         let now = if self.is_empty() {
             FRAME_HEADER_LEN + MAX_VARINT
         } else {
@@ -60,17 +61,17 @@ impl BatchBuilder {
     }
 
     /// Payload bytes so far.
-    pub fn payload_len(&self) -> usize {
+    pub(crate) fn payload_len(&self) -> usize {
         self.buf.len().saturating_sub(FRAME_HEADER_LEN)
     }
 
     /// The id the next entry gets.
-    pub fn next_id(&self) -> u64 {
+    pub(crate) fn next_id(&self) -> u64 {
         self.next_id
     }
 
     /// Appends an entry; returns its id.
-    pub fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
+    pub(crate) fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
         if self.entries == 0 {
             self.buf.clear();
             self.buf.resize(FRAME_HEADER_LEN, 0);
@@ -86,12 +87,12 @@ impl BatchBuilder {
     }
 
     /// The frame (header space + payload) to seal and write.
-    pub fn frame_mut(&mut self) -> &mut [u8] {
+    pub(crate) fn frame_mut(&mut self) -> &mut [u8] {
         &mut self.buf
     }
 
     /// Empties the batch once its frame was written (or could not be); its ids stay used.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.entries = 0;
         self.buf.clear();
     }
@@ -119,7 +120,7 @@ pub struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
-    pub fn of(frame: &Frame<'a>) -> Self {
+    pub(crate) fn of(frame: &Frame<'a>) -> Self {
         Self {
             frame_offset: frame.offset,
             payload: frame.payload,

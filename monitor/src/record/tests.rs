@@ -5,9 +5,9 @@ use proptest::prelude::*;
 
 use super::{
     context::ContextTable,
-    format::{EntryKind, FRAME_HEADER_LEN},
+    format::{EntryKind, FRAME_HEADER_LEN, FrameKind, Problem},
     reader::Located,
-    replay::Source,
+    replay::{ReplayStats, Source},
     verify::{verify_file, verify_files, with_rotations},
     *,
 };

@@ -14,9 +14,9 @@ use std::{
 
 use tokio::sync::mpsc;
 
-pub mod kill;
-pub mod quarantine;
-pub mod state;
+pub(crate) mod kill;
+pub(crate) mod quarantine;
+pub(crate) mod state;
 
 use crate::{
     cgroup::Cgroup,
@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// `CLOCK_BOOTTIME` now, in ns (the clock of event timestamps).
-pub fn boottime_ns() -> u64 {
+pub(crate) fn boottime_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &raw mut ts) };
@@ -35,7 +35,7 @@ pub fn boottime_ns() -> u64 {
 /// An alert whose response is complete, with the record id of its triggering event (0 if it was
 /// not recorded).
 #[derive(Debug)]
-pub struct Answered {
+pub(crate) struct Answered {
     pub alert: Alert,
     pub event_seq: u64,
     /// The response ran on a worker thread: the alert leaves the pipeline later than its event.
@@ -44,7 +44,7 @@ pub struct Answered {
 
 /// A finished worker-thread action.
 #[derive(Debug)]
-pub struct Done {
+pub(crate) struct Done {
     /// The agent queue it belongs to.
     agent: u64,
     result: String,
@@ -69,11 +69,11 @@ enum ToStart {
 
 /// Where finished actions arrive, to be handed to [`Responder::complete`]. Kept apart from the
 /// responder so the live loop can wait on it while the pipeline is busy with the ring buffer.
-pub struct Completions(mpsc::UnboundedReceiver<Done>);
+pub(crate) struct Completions(mpsc::UnboundedReceiver<Done>);
 
 impl Completions {
     /// The next finished action (cancel-safe).
-    pub async fn next(&mut self) -> Done {
+    pub(crate) async fn next(&mut self) -> Done {
         match self.0.recv().await {
             Some(d) => d,
             // The responder (and its sender) is gone: nothing more will finish.
@@ -82,13 +82,14 @@ impl Completions {
     }
 
     /// A finished action, if one is waiting.
-    pub fn try_next(&mut self) -> Option<Done> {
+    #[cfg(test)]
+    pub(crate) fn try_next(&mut self) -> Option<Done> {
         self.0.try_recv().ok()
     }
 }
 
 /// Runs responses and hands alerts back in per-agent order once they are answered.
-pub struct Responder {
+pub(crate) struct Responder {
     done_tx: mpsc::UnboundedSender<Done>,
     /// Agents (by watched cgroup id; 0 when unknown) with an action in flight, and their alerts
     /// queued behind it.
@@ -97,7 +98,7 @@ pub struct Responder {
 
 impl Responder {
     /// A responder and the channel its finished actions come back on.
-    pub fn new() -> (Self, Completions) {
+    pub(crate) fn new() -> (Self, Completions) {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let r = Self {
             done_tx,
@@ -109,7 +110,7 @@ impl Responder {
     /// Takes a matched alert of the agent whose watched cgroup is `target` (`agent`: its id, 0 when
     /// unknown). Alerts that are answered now, this one and any that waited for nothing else, are
     /// appended to `out` in order.
-    pub fn submit(
+    pub(crate) fn submit(
         &mut self,
         alert: Alert,
         event_seq: u64,
@@ -142,7 +143,7 @@ impl Responder {
     }
 
     /// Applies a finished action and appends the alerts it releases to `out`.
-    pub fn complete(&mut self, done: Done, out: &mut Vec<Answered>) {
+    pub(crate) fn complete(&mut self, done: Done, out: &mut Vec<Answered>) {
         if let Some(head) = self.queues.get_mut(&done.agent).and_then(|q| q.front_mut()) {
             finish(&mut head.alert, done.result);
             head.done = true;
@@ -151,7 +152,7 @@ impl Responder {
     }
 
     /// Alerts still waiting for an action (theirs or an earlier one of the same agent).
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.queues.values().map(VecDeque::len).sum()
     }
 

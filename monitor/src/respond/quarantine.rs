@@ -21,7 +21,7 @@ fn quarantine_map() -> Result<HashMap<MapData, u64, u32>> {
 
 /// Quarantines the agent: connects from its cgroup are refused in the kernel, then every task is
 /// frozen (`cgroup.freeze`), and the quarantine is recorded.
-pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
+pub(crate) fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
     quarantine_map()?
         .insert(cg.id, 1, 0)
         .context("adding the cgroup to the kernel quarantine set")?;
@@ -58,7 +58,7 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
 
 /// Releases a quarantined agent (by agent name, cgroup path or cgroup id): thaws it and lets it
 /// connect again. With `kill`, ends it instead.
-pub fn release(which: &str, kill_it: bool) -> Result<Quarantined> {
+pub(crate) fn release(which: &str, kill_it: bool) -> Result<Quarantined> {
     update_quarantined(|list| {
         let pos = list
             .iter()

@@ -17,7 +17,7 @@ struct MacroDef {
 }
 
 /// Resolves names and types; collects errors.
-pub struct Compiler<'a> {
+pub(super) struct Compiler<'a> {
     texts: &'a Texts,
     lists: HashMap<String, Vec<Value>>,
     macros: HashMap<String, MacroDef>,
@@ -26,19 +26,19 @@ pub struct Compiler<'a> {
 }
 
 /// The right-hand side of a test, independent of where it was written.
-pub enum RhsIn {
+pub(super) enum RhsIn {
     Items { items: Vec<ValIn>, parenthesized: bool },
     Dynamic(String, Loc),
 }
 
-pub struct ValIn {
+pub(super) struct ValIn {
     pub text: String,
     pub loc: Loc,
     pub quoted: bool,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(texts: &'a Texts, lists: &[RawList], macros: &[RawMacro]) -> Self {
+    pub(super) fn new(texts: &'a Texts, lists: &[RawList], macros: &[RawMacro]) -> Self {
         let mut c = Compiler {
             texts,
             lists: HashMap::new(),
@@ -91,7 +91,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Parses and checks a condition text.
-    pub fn condition(&mut self, text: TextId) -> Option<Cond> {
+    pub(super) fn condition(&mut self, text: TextId) -> Option<Cond> {
         match parse(self.texts.get(text)) {
             Ok(e) => self.expr(&e, text),
             Err(e) => {
@@ -101,7 +101,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub fn error(&mut self, at: Loc, message: impl Into<String>) {
+    pub(super) fn error(&mut self, at: Loc, message: impl Into<String>) {
         self.errors.push(self.texts.error(at, message));
     }
 
@@ -206,7 +206,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Checks one `field op value` test.
-    pub fn test(&mut self, field: &str, at: Loc, op: Op, op_at: Loc, rhs: RhsIn) -> Option<Cond> {
+    pub(super) fn test(&mut self, field: &str, at: Loc, op: Op, op_at: Loc, rhs: RhsIn) -> Option<Cond> {
         let f = self.field(field, at)?;
         let items = match rhs {
             RhsIn::Dynamic(name, dyn_at) => {
@@ -439,7 +439,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// An exception as a condition: any of its value tuples, each an AND over its fields.
-    pub fn exception(&mut self, ex: &RawException) -> Option<Cond> {
+    pub(super) fn exception(&mut self, ex: &RawException) -> Option<Cond> {
         let mut cases = Vec::new();
         for tuple in &ex.values {
             let mut parts = Vec::new();

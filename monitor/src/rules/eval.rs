@@ -11,7 +11,7 @@ use super::{
 use crate::{enrich::Enriched, event::Body};
 
 /// One event plus values computed on first use.
-pub struct EventView<'a> {
+pub(super) struct EventView<'a> {
     pub ev: &'a Enriched,
     /// The agent's protected paths.
     pub protected: &'a [String],
@@ -22,7 +22,7 @@ pub struct EventView<'a> {
 }
 
 impl<'a> EventView<'a> {
-    pub fn new(ev: &'a Enriched, protected: &'a [String]) -> Self {
+    pub(super) fn new(ev: &'a Enriched, protected: &'a [String]) -> Self {
         Self {
             ev,
             protected,
@@ -54,7 +54,7 @@ impl<'a> EventView<'a> {
     }
 }
 
-pub fn eval(c: &Cond, v: &EventView<'_>) -> bool {
+pub(super) fn eval(c: &Cond, v: &EventView<'_>) -> bool {
     match c {
         Cond::Const(b) => *b,
         Cond::And(parts) => parts.iter().all(|p| eval(p, v)),

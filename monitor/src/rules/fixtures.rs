@@ -18,8 +18,8 @@ use crate::{
 /// One fixture: events fed in order to a fresh rule set.
 #[derive(Debug)]
 pub struct Fixture {
-    pub file: String,
-    pub name: String,
+    pub(crate) file: String,
+    pub(crate) name: String,
     agent: String,
     protected: Vec<String>,
     events: Vec<(Enriched, Option<Vec<String>>)>,

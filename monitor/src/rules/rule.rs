@@ -18,7 +18,7 @@ use crate::{
 
 /// What a rule reports.
 #[derive(Debug)]
-pub struct RuleMeta {
+pub(super) struct RuleMeta {
     pub name: String,
     pub desc: String,
     pub priority: Priority,
@@ -28,28 +28,28 @@ pub struct RuleMeta {
 }
 
 #[derive(Debug)]
-pub enum Matcher {
+pub(super) enum Matcher {
     /// Condition per event kind (`None`: the rule never matches that kind).
     Condition(PerKind<KindCond>),
     Sequence(Sequence),
 }
 
 #[derive(Debug)]
-pub struct Rule {
+pub(super) struct Rule {
     pub meta: RuleMeta,
     pub enabled: bool,
     pub matcher: Matcher,
 }
 
 /// Where deny rules put their kernel entries.
-pub struct DenyTable<'a> {
+pub(super) struct DenyTable<'a> {
     pub entries: &'a mut Vec<DenyEntry>,
     /// Enabled deny rules so far (the next rule's `rule_id`).
     pub rules: &'a mut usize,
 }
 
 /// Compiles one rule; problems go to `errors` (or the compiler's), deny entries to `deny`.
-pub fn compile(
+pub(super) fn compile(
     raw: &RawRule,
     compiler: &mut Compiler<'_>,
     texts: &Texts,

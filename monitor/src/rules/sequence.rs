@@ -36,13 +36,13 @@ mod reference;
 mod tests;
 
 /// Partial matches kept per rule and agent.
-pub const MAX_PARTIALS: usize = 256;
+pub(super) const MAX_PARTIALS: usize = 256;
 
 /// Stale queue entries tolerated (beyond twice the live ones) before a queue is compacted.
 const SLACK: usize = 32;
 
 #[derive(Debug)]
-pub struct Step {
+pub(super) struct Step {
     /// The step's condition specialised per event kind (`None`: never matches that kind).
     pub by_kind: PerKind<KindCond>,
     /// Fields that must equal the previous step's values.
@@ -50,7 +50,7 @@ pub struct Step {
 }
 
 #[derive(Debug)]
-pub struct Sequence {
+pub(super) struct Sequence {
     pub steps: Vec<Step>,
     pub within_ns: u64,
     /// Partial matches kept per agent: [`MAX_PARTIALS`] (tests lower it).
@@ -90,7 +90,7 @@ struct Ref {
 }
 
 impl Sequence {
-    pub fn new(steps: Vec<Step>, within_ns: u64) -> Self {
+    pub(super) fn new(steps: Vec<Step>, within_ns: u64) -> Self {
         Self {
             steps,
             within_ns,
@@ -99,12 +99,12 @@ impl Sequence {
         }
     }
 
-    pub fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
+    pub(super) fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
         super::fields::rule_kinds().filter(|k| self.steps.iter().any(|s| s.by_kind.get(*k).is_some()))
     }
 
     /// Facts an event of this kind needs to match any step (an event without them changes nothing).
-    pub fn need(&self, kind: Kind) -> Facts {
+    pub(super) fn need(&self, kind: Kind) -> Facts {
         self.steps
             .iter()
             .filter_map(|s| s.by_kind.get(kind))
@@ -116,7 +116,7 @@ impl Sequence {
     /// Feeds one event; true when it completes the sequence. Costs at most one condition evaluation
     /// and one lookup per step. Allocates only to hold a new partial match, and for the lookup when
     /// a matching step compares several fields or a field that is not a string.
-    pub fn observe(&mut self, kind: Kind, v: &EventView<'_>) -> bool {
+    pub(super) fn observe(&mut self, kind: Kind, v: &EventView<'_>) -> bool {
         let Sequence {
             steps,
             within_ns,
@@ -187,12 +187,13 @@ impl Sequence {
         completed
     }
 
-    pub fn forget(&mut self, agent: &str) {
+    pub(super) fn forget(&mut self, agent: &str) {
         self.agents.remove(agent);
     }
 
     /// Partial matches currently held (all agents).
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn pending(&self) -> usize {
         self.agents.values().map(|p| p.len).sum()
     }
 }

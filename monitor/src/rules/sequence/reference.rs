@@ -21,17 +21,17 @@ struct Partial {
 
 /// Per agent, (next step, captured key, `started_ns`) of each partial match in insertion order,
 /// agents sorted.
-pub type Snapshot = Vec<(String, Vec<(usize, String, u64)>)>;
+pub(super) type Snapshot = Vec<(String, Vec<(usize, String, u64)>)>;
 
 #[derive(Debug)]
-pub struct Reference {
-    pub within_ns: u64,
-    pub cap: usize,
+pub(super) struct Reference {
+    pub(crate) within_ns: u64,
+    pub(crate) cap: usize,
     partials: HashMap<String, VecDeque<Partial>>,
 }
 
 impl Reference {
-    pub fn new(within_ns: u64, cap: usize) -> Self {
+    pub(super) fn new(within_ns: u64, cap: usize) -> Self {
         Self {
             within_ns,
             cap,
@@ -39,7 +39,7 @@ impl Reference {
         }
     }
 
-    pub fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView<'_>) -> bool {
+    pub(super) fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView<'_>) -> bool {
         let Reference {
             within_ns,
             cap,
@@ -99,15 +99,15 @@ impl Reference {
         completed
     }
 
-    pub fn forget(&mut self, agent: &str) {
+    pub(super) fn forget(&mut self, agent: &str) {
         self.partials.remove(agent);
     }
 
-    pub fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.partials.values().map(VecDeque::len).sum()
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(super) fn snapshot(&self) -> Snapshot {
         let mut out: Snapshot = self
             .partials
             .iter()
