@@ -11,11 +11,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::MonitorArgs;
-use crate::{
-    cgroup::{Cgroup, cgroup2_root},
-    outputs::Printer,
-    session::Session,
-};
+use crate::cgroup::{Cgroup, cgroup2_root};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ExecArgs {
@@ -56,16 +52,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     };
     let name = format!("agentmon-exec-{}-{}", std::process::id(), nanos());
     // Probes first: a missing privilege fails before anything is created.
-    let rules = args.monitor.load_rules()?;
-    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
-    let mut session = Session::start(
-        root.clone(),
-        &args.monitor.probe_options(),
-        Printer::stdout(args.monitor.json),
-        args.monitor.filter(),
-        rules.map(|(_, r)| r),
-    )?;
-    args.monitor.record.attach(&mut session.pipeline)?;
+    let (mut session, rules_dir) = args.monitor.start_session(root.clone())?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
     let agent = args.name.clone().unwrap_or_else(|| {
         std::path::Path::new(&args.command[0])

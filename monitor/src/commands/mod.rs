@@ -1,6 +1,8 @@
 //! The `agentmon` subcommands.
 use std::path::PathBuf;
 
+use crate::{outputs::Printer, session::Session};
+
 pub(crate) mod agents;
 pub mod exec;
 pub mod log;
@@ -40,13 +42,30 @@ pub(crate) struct MonitorArgs {
 }
 
 impl MonitorArgs {
-    pub(crate) fn probe_options(&self) -> crate::probes::ProbeOptions {
+    /// How every live session starts (`exec`, `run`): the rules loaded, the probes loaded with
+    /// them, and the recorder attached if `--record` was given. Returns the session and the rule
+    /// directory SIGHUP reloads (`None` with `--no-rules`).
+    pub(crate) fn start_session(&self, root: PathBuf) -> anyhow::Result<(Session, Option<PathBuf>)> {
+        let rules = self.load_rules()?;
+        let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
+        let mut session = Session::start(
+            root,
+            &self.probe_options(),
+            Printer::stdout(self.json),
+            self.filter(),
+            rules.map(|(_, r)| r),
+        )?;
+        self.record.attach(&mut session.pipeline)?;
+        Ok((session, rules_dir))
+    }
+
+    fn probe_options(&self) -> crate::probes::ProbeOptions {
         crate::probes::ProbeOptions {
             ringbuf_bytes: self.ringbuf_size,
         }
     }
 
-    pub(crate) fn filter(&self) -> crate::pipeline::Filter {
+    fn filter(&self) -> crate::pipeline::Filter {
         crate::pipeline::Filter {
             events: self.events || self.no_rules || self.lifecycle,
             lifecycle: self.lifecycle,
@@ -67,7 +86,7 @@ impl MonitorArgs {
     }
 
     /// Loads the rules (if any), failing with every error as `file:line:col: message`.
-    pub(crate) fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
+    fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
         let Some(dir) = self.rules_dir()? else { return Ok(None) };
         let set = crate::rules::RuleSet::load_dir(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
