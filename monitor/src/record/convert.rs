@@ -41,24 +41,42 @@ pub(crate) fn time_ns(e: &Enriched) -> i64 {
 
 // ---- events ----
 
+/// [`Header`] and the schema's `EventHeader` carry the same fields by the same names, written here
+/// once for both directions: `header!(own h => Type)` copies the fields an event entry carries
+/// itself (the rest are its context's, see `Event.context`), `header!(all h => Type)` every field
+/// (an alert's embedded event). `h` is a variable, moved from.
+macro_rules! header {
+    (own $h:ident => $($to:ident)::+) => {
+        $($to)::+ {
+            ktime_ns: $h.ktime_ns,
+            tid: $h.tid,
+            truncated: $h.truncated,
+            read_failed: $h.read_failed,
+            denied: $h.denied,
+            ..Default::default()
+        }
+    };
+    (all $h:ident => $($to:ident)::+) => {
+        $($to)::+ {
+            pid: $h.pid,
+            ppid: $h.ppid,
+            uid: $h.uid,
+            gid: $h.gid,
+            cgroup_id: $h.cgroup_id,
+            comm: $h.comm,
+            ..header!(own $h => $($to)::+)
+        }
+    };
+}
+
 /// The copy of an event an alert carries when the event itself was not recorded: every field inline
 /// (see `Event` in the schema).
 pub(crate) fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
-    let h = &e.event.header;
     proto::Event {
         time_unix_ns: time_ns(e),
-        header: Some(proto::EventHeader {
-            ktime_ns: h.ktime_ns,
-            pid: h.pid,
-            tid: h.tid,
-            ppid: h.ppid,
-            uid: h.uid,
-            gid: h.gid,
-            cgroup_id: h.cgroup_id,
-            comm: h.comm.clone(),
-            truncated: h.truncated,
-            read_failed: h.read_failed,
-            denied: h.denied,
+        header: Some({
+            let h = e.event.header.clone();
+            header!(all h => proto::EventHeader)
         }),
         process: Some(process_to_proto(e)),
         resolved_path: e.resolved_path.clone(),
@@ -104,14 +122,7 @@ pub(crate) fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> pr
     let resolved_is_raw = e.resolved_path.is_some() && e.resolved_path.as_deref() == raw_path(&e.event.body);
     proto::Event {
         time_unix_ns,
-        header: Some(proto::EventHeader {
-            ktime_ns: h.ktime_ns,
-            tid: h.tid,
-            truncated: h.truncated,
-            read_failed: h.read_failed,
-            denied: h.denied,
-            ..Default::default()
-        }),
+        header: Some(header!(own h => proto::EventHeader)),
         process: None,
         resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
         body: Some(e.event.body.to_proto()),
@@ -147,14 +158,7 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
     let mut ev = Enriched {
         time,
         event: Event {
-            header: Header {
-                ktime_ns: h.ktime_ns,
-                tid: h.tid,
-                truncated: h.truncated,
-                read_failed: h.read_failed,
-                denied: h.denied,
-                ..Default::default()
-            },
+            header: header!(own h => Header),
             body,
         },
         exe: String::new(),
@@ -208,19 +212,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
     Ok(Enriched {
         time: format_time_ns(p.time_unix_ns),
         event: Event {
-            header: Header {
-                ktime_ns: h.ktime_ns,
-                pid: h.pid,
-                tid: h.tid,
-                ppid: h.ppid,
-                uid: h.uid,
-                gid: h.gid,
-                cgroup_id: h.cgroup_id,
-                comm: h.comm,
-                truncated: h.truncated,
-                read_failed: h.read_failed,
-                denied: h.denied,
-            },
+            header: header!(all h => Header),
             body,
         },
         exe: process.exe,
