@@ -76,10 +76,7 @@ named!(sys_exit_fchdir = programs::SYS_EXIT_FCHDIR.name);
 /// Keeps the arguments until the syscall's exit; a full map loses the event (`MAP_INSERT_FAILED`).
 #[inline(always)]
 fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) -> Option<ChdirPending>) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    scope::watched()?;
     let args = args(ctx)?;
     CHDIR_ARGS
         .insert(bpf_get_current_pid_tgid(), args, 0)

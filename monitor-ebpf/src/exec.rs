@@ -2,19 +2,13 @@
 //!
 //! At this point the kernel has copied argv into the new stack (`mm->arg_start..arg_end`), so the
 //! read does not depend on the caller's pages being faulted in, unlike at `sys_enter_execve`.
-use core::ffi::c_void;
-
-use aya_ebpf::{helpers::generated as gen_, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
-    EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
-    deny::DENY_EXEC,
-    enforce::DENY_KIND_EXEC,
-    exec::{EXEC_ARGS_LEN, ExecEvent},
-    programs,
+    EventKind, FLAG_DENIED, deny::DENY_EXEC, enforce::DENY_KIND_EXEC, exec::ExecEvent, programs,
     tracepoint::SchedProcessExec,
 };
 
-use crate::{enforce, header, maps, scope, strings, submit, task, tracepoint};
+use crate::{enforce, header, scope, strings, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub(crate) fn sched_process_exec(ctx: TracePointContext) -> u32 {
@@ -25,10 +19,7 @@ named!(sched_process_exec = programs::SCHED_PROCESS_EXEC.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let off = &cfg.offsets;
     let rec: SchedProcessExec = tracepoint::record(ctx)?;
     let filename = tracepoint::data_loc_ptr(ctx, rec.filename);
@@ -66,18 +57,9 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
             if end > start {
                 let total = end - start;
                 (*ev).args_total = total as u32;
-                let mut len = total as u32;
-                if len > EXEC_ARGS_LEN as u32 {
-                    len = EXEC_ARGS_LEN as u32;
-                    flags |= FLAG_TRUNCATED;
-                }
-                let dst = (&raw mut (*ev).args).cast::<c_void>();
-                if gen_::bpf_probe_read_user(dst, len, start as *const c_void) == 0 {
-                    (*ev).args_len = len;
-                } else {
-                    flags |= FLAG_READ_FAILED;
-                    maps::count(counter::READ_FAILURES);
-                }
+                let (read_flags, copied) = strings::read_user_bytes(start as *const u8, total, &mut (*ev).args);
+                flags |= read_flags;
+                (*ev).args_len = copied;
             }
         }
         (*ev).header.flags |= flags;

@@ -2,7 +2,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{EventKind, config::KernelOffsets, exit::ExitEvent, programs};
 
-use crate::{header, maps, scope, submit, task, tracepoint};
+use crate::{header, scope, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
 pub(crate) fn sched_process_exit(ctx: TracePointContext) -> u32 {
@@ -13,10 +13,7 @@ named!(sched_process_exit = programs::SCHED_PROCESS_EXIT.name);
 
 #[inline(always)]
 fn emit_exit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let off = &cfg.offsets;
     let last_thread = if off.exit_group_dead == KernelOffsets::UNKNOWN {
         // Older kernels: approximate with "the thread group leader exits".

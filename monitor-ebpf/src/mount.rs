@@ -20,11 +20,7 @@ use monitor_common::{
     tracepoint::{FsconfigArgs, FsopenArgs, MountArgs, MoveMountArgs},
 };
 
-use crate::{
-    enforce, header,
-    maps::{self, OrCount},
-    scope, strings, submit, tracepoint,
-};
+use crate::{enforce, header, maps::OrCount, scope, strings, submit, tracepoint};
 
 /// tgid → fstype/source given to `fsopen`/`fsconfig`, consumed by `move_mount`.
 #[map]
@@ -71,10 +67,7 @@ fn tgid() -> u32 {
 
 #[inline(always)]
 fn emit_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: MountArgs = tracepoint::sys_enter(ctx)?;
 
     let mut entry = submit::reserve::<MountEvent>()?;
@@ -117,10 +110,7 @@ fn deny_rule(cfg: &KernelConfig, fstype: &[u8; 32]) -> Option<u32> {
     reason = "the 160-byte value goes by reference: a by-value copy would cost BPF stack"
 )]
 fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: FsopenArgs = tracepoint::sys_enter(ctx)?;
     let tgid = tgid();
     // Insert a zeroed entry, then fill it in place (the value is too large for the BPF stack).
@@ -146,10 +136,7 @@ fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
 /// keys, and processes without an `fsopen` in flight, are none of its business.
 #[inline(always)]
 fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    scope::watched()?;
     let args: FsconfigArgs = tracepoint::sys_enter(ctx)?;
     if args.cmd != FSCONFIG_SET_STRING {
         return None;
@@ -168,10 +155,7 @@ fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
 
 #[inline(always)]
 fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: MoveMountArgs = tracepoint::sys_enter(ctx)?;
     let tgid = tgid();
 

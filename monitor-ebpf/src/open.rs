@@ -37,10 +37,7 @@ struct OpenHow {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     // `how_flags`: FLAG_READ_FAILED when openat2's `struct open_how` could not be read (flags and mode
     // are then 0).
     let (dfd, filename, flags, mode, how_flags) = if syscall == OPEN_SYSCALL_OPENAT {

@@ -5,7 +5,15 @@ use monitor_common::{
     config::{FAST_LEVELS, KernelConfig},
 };
 
-use crate::maps::WATCHED;
+use crate::maps::{self, WATCHED};
+
+/// How every program starts: the kernel config, if the current task is watched (`None`: return at
+/// once; a missing config is counted by [`maps::config`]).
+#[inline(always)]
+pub(crate) fn watched() -> Option<&'static KernelConfig> {
+    let cfg = maps::config()?;
+    is_watched(cfg).then_some(cfg)
+}
 
 /// Returns true when the task's cgroup, or its ancestor at one of the levels where userspace put a
 /// watched cgroup, is in `WATCHED`. Costs one helper call and one hash lookup per such level (usually
