@@ -255,10 +255,8 @@ fn sequences_match_in_order_same_value_within_window() {
     assert!(fired(&mut set, &open("/tmp/v", libc::O_WRONLY, 41 * s)).is_empty());
 }
 
-#[test]
-fn intermediate_steps_branch_and_the_last_step_consumes() {
-    let mut set = load(
-        "
+/// A three-step sequence (also the sequence engine's own tests' case).
+pub(super) const FETCH_WRITE_EXEC: &str = "
 - rule: fetch write exec
   sequence:
     - condition: evt.kind = connect
@@ -266,8 +264,11 @@ fn intermediate_steps_branch_and_the_last_step_consumes() {
     - condition: evt.kind = exec
       same: [file.path]
   within: 1m
-",
-    );
+";
+
+#[test]
+fn intermediate_steps_branch_and_the_last_step_consumes() {
+    let mut set = load(FETCH_WRITE_EXEC);
     fired(&mut set, &connect(Family::Inet, "1.2.3.4", 443, 1));
     fired(&mut set, &open("/tmp/a", libc::O_WRONLY, 2));
     fired(&mut set, &open("/tmp/b", libc::O_WRONLY, 3));

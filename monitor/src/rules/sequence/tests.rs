@@ -13,7 +13,7 @@ use crate::{
         RuleSet,
         eval::EventView,
         rule::Matcher,
-        tests::{self, exec},
+        tests::{self, FETCH_WRITE_EXEC, exec},
     },
 };
 
@@ -85,16 +85,6 @@ const WRITE_EXEC: &str = "
     - condition: evt.kind = exec
       same: [file.path]
   within: 10s
-";
-
-const FETCH_WRITE_EXEC: &str = "
-- rule: fetch write exec
-  sequence:
-    - condition: evt.kind = connect
-    - condition: evt.kind = open and file.write
-    - condition: evt.kind = exec
-      same: [file.path]
-  within: 1m
 ";
 
 fn held(seq: &Sequence) -> Vec<(usize, String, u64)> {
