@@ -27,6 +27,7 @@ pub mod mount;
 pub mod open;
 pub mod programs;
 pub mod record;
+pub mod syscall;
 pub mod tracepoint;
 
 /// Header present at the start of every ring-buffer record.
@@ -111,6 +112,9 @@ event_kinds! {
     Deny = 7, "deny";
     /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8, "chdir";
+    /// A syscall the sandbox reports: refused by its seccomp filter, or (audit mode) not in the
+    /// profile (payload [`syscall::SyscallEvent`]).
+    Syscall = 58, "syscall";
 }
 
 /// The largest wire value of a kind plus one: tables indexed by kind have this many slots.

@@ -35,6 +35,14 @@ pub const PATH_WALK: &str = "PATH_WALK";
 /// Per-CPU state of an exec's environment scan (kernel-private).
 pub const ENV_SCAN: &str = "ENV_SCAN";
 
+/// Per-CPU hash of syscall counts by watched cgroup and number ([`crate::syscall::SyscallKey`]),
+/// filled while `agentmon learn` runs.
+pub const SYSCALL_COUNTS: &str = "SYSCALL_COUNTS";
+/// Array indexed by syscall number: `crate::syscall::REPORT_*` flags, set by `exec --sandbox`.
+pub const SANDBOX_SYSCALLS: &str = "SANDBOX_SYSCALLS";
+/// LRU set of (process, syscall) pairs already reported once (kernel-private).
+pub const SYSCALL_REPORTED: &str = "SYSCALL_REPORTED";
+
 /// Every map of the object.
 pub const ALL: &[&str] = &[
     EVENTS,
@@ -54,6 +62,9 @@ pub const ALL: &[&str] = &[
     RECORD_SCRATCH,
     PATH_WALK,
     ENV_SCAN,
+    SYSCALL_COUNTS,
+    SANDBOX_SYSCALLS,
+    SYSCALL_REPORTED,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -3,7 +3,7 @@
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
     ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs,
-    SysEnterArgs, SysExitArgs,
+    RawSysEnter, RawSysExit, SysEnterArgs, SysExitArgs,
 };
 
 /// Where a program attaches.
@@ -101,6 +101,30 @@ pub const CONNECT6: Program = Program {
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
 };
 
+/// Counts every syscall of a watched task by number (`agentmon learn`).
+pub const SYSCALL_COUNT: Program = Program {
+    name: "syscall_count",
+    attach: Attach::TracePoint {
+        category: "raw_syscalls",
+        name: "sys_enter",
+        fields: RawSysEnter::FIELDS,
+    },
+};
+/// Reports the syscalls a sandbox flags (refused by its seccomp filter, or not in its profile).
+pub const SYSCALL_REPORT: Program = Program {
+    name: "syscall_report",
+    attach: Attach::TracePoint {
+        category: "raw_syscalls",
+        name: "sys_exit",
+        fields: RawSysExit::FIELDS,
+    },
+};
+
+/// Programs loaded with the others but attached only when a command asks for them
+/// (`Probes::attach_on_demand`): they run on every syscall of every task, so plain monitoring does
+/// not attach them. [`SYSCALL_COUNT`] while learning, [`SYSCALL_REPORT`] under a sandbox.
+pub const ON_DEMAND: &[&str] = &[SYSCALL_COUNT.name, SYSCALL_REPORT.name];
+
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
@@ -124,4 +148,6 @@ pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_FORK,
     CONNECT4,
     CONNECT6,
+    SYSCALL_COUNT,
+    SYSCALL_REPORT,
 ];

@@ -59,6 +59,8 @@ mod strings;
 #[cfg(target_arch = "bpf")]
 mod submit;
 #[cfg(target_arch = "bpf")]
+mod syscall;
+#[cfg(target_arch = "bpf")]
 mod task;
 #[cfg(target_arch = "bpf")]
 mod tracepoint;

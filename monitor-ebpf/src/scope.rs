@@ -27,36 +27,50 @@ pub(crate) fn is_watched(cfg: &KernelConfig) -> bool {
 /// cgroups, or the quarantined ones).
 #[inline(always)]
 pub(crate) fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
+    ancestor_in_set(cfg, set).is_some()
+}
+
+/// The id of the watched cgroup the current task is in (its own cgroup or an ancestor).
+#[inline(always)]
+pub(crate) fn watched_ancestor(cfg: &KernelConfig) -> Option<u64> {
+    ancestor_in_set(cfg, &WATCHED)
+}
+
+/// The task's ancestor cgroup at one of the watched levels that is a key of `set`, if any.
+#[inline(always)]
+fn ancestor_in_set(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> Option<u64> {
     let n = cfg.n_levels;
     if n == 0 {
-        return false;
+        return None;
     }
     if n as usize <= FAST_LEVELS {
         let mut i = 0usize;
         while i < FAST_LEVELS && i < n as usize {
-            if ancestor_in(cfg.levels[i], set) {
-                return true;
+            if let Some(id) = ancestor_in(cfg.levels[i], set) {
+                return Some(id);
             }
             i += 1;
         }
-        return false;
+        return None;
     }
     let levels = cfg.watched_levels;
     let mut level = 0u32;
     while level < MAX_CGROUP_LEVELS {
-        if levels & (1 << level) != 0 && ancestor_in(level, set) {
-            return true;
+        if levels & (1 << level) != 0
+            && let Some(id) = ancestor_in(level, set)
+        {
+            return Some(id);
         }
         level += 1;
     }
-    false
+    None
 }
 
-/// Is the task's ancestor cgroup at `level` in `set`?
+/// The task's ancestor cgroup at `level`, if it is in `set`.
 #[inline(always)]
-fn ancestor_in(level: u32, set: &HashMap<u64, u32>) -> bool {
+fn ancestor_in(level: u32, set: &HashMap<u64, u32>) -> Option<u64> {
     // SAFETY: the helper has no memory preconditions; a level past the task's depth returns 0.
     let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
     // SAFETY: only whether the entry exists is used, not its value.
-    id != 0 && unsafe { set.get(id) }.is_some()
+    (id != 0 && unsafe { set.get(id) }.is_some()).then_some(id)
 }

@@ -20,6 +20,7 @@ pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod outputs;
+mod profile;
 mod pipeline;
 pub mod probes;
 pub mod record;

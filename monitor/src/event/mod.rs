@@ -124,6 +124,7 @@ kinds! {
     Exit(ExitInfo) = exit;
     Deny(DenyInfo) = deny;
     Chdir(ChdirInfo) = chdir;
+    Syscall(SyscallInfo) = syscall;
 }
 
 pub use chdir::ChdirInfo;
@@ -135,6 +136,7 @@ pub use exit::ExitInfo;
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::OpenInfo;
+pub use syscall::SyscallInfo;
 pub(crate) use open::syscall_name as open_syscall_name;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -346,6 +348,12 @@ pub(crate) mod tests {
             Body::Chdir(ChdirInfo {
                 path: String::new(),
                 fd: -1,
+            }),
+            Body::Syscall(SyscallInfo {
+                nr: 165,
+                result: -1,
+                args: [0; 6],
+                refused: true,
             }),
         ];
         for b in &samples {

@@ -86,6 +86,11 @@ impl FalcoPayload {
             Body::Chdir(c) => {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
+            Body::Syscall(c) => {
+                // Falco's `evt.type` of a syscall event is the syscall's name.
+                f.insert("evt.type", c.name().into_owned().into());
+                f.insert("evt.res", c.result.into());
+            }
             Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
         }
         Self {

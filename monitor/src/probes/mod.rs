@@ -5,14 +5,18 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock_addr::CgroupSockAddrLinkId},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::{
+        CgroupAttachMode, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock_addr::CgroupSockAddrLinkId,
+        trace_point::TracePointLinkId,
+    },
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
     config::{FAST_LEVELS, KernelConfig, KernelOffsets},
     counter, maps,
     programs::{self, Attach, Program},
+    syscall::{SYSCALL_SLOTS, SyscallKey},
     tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD,
 };
 
@@ -74,6 +78,8 @@ pub struct Probes {
     levels: BTreeMap<u32, usize>,
     /// connect4/connect6 links per watched cgroup (enforcement), detached on unwatch.
     sock_links: BTreeMap<u64, Vec<(&'static str, CgroupSockAddrLinkId)>>,
+    /// On-demand programs (`programs::ON_DEMAND`) attached now.
+    on_demand: BTreeMap<&'static str, TracePointLinkId>,
 }
 
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
@@ -162,6 +168,7 @@ impl Probes {
             watched: BTreeMap::new(),
             levels: BTreeMap::new(),
             sock_links: BTreeMap::new(),
+            on_demand: BTreeMap::new(),
         };
         probes.write_config()?;
 
@@ -172,7 +179,8 @@ impl Probes {
     }
 
     /// Loads one program (verifier) and attaches it where the contract says; cgroup programs are
-    /// attached per watched cgroup by [`Probes::watch`].
+    /// attached per watched cgroup by [`Probes::watch`], on-demand ones by
+    /// [`Probes::attach_on_demand`].
     fn load_program(&mut self, p: &Program) -> Result<()> {
         let prog = self
             .ebpf
@@ -183,8 +191,10 @@ impl Probes {
             Attach::TracePoint { category, name, .. } => {
                 let tp: &mut TracePoint = prog.try_into()?;
                 tp.load().with_context(loading)?;
-                tp.attach(category, name)
-                    .with_context(|| format!("attaching {category}/{name}"))?;
+                if !programs::ON_DEMAND.contains(&p.name) {
+                    tp.attach(category, name)
+                        .with_context(|| format!("attaching {category}/{name}"))?;
+                }
             }
             Attach::RawTracePoint { name } => {
                 let tp: &mut RawTracePoint = prog.try_into()?;
@@ -196,6 +206,66 @@ impl Probes {
                 let sa: &mut CgroupSockAddr = prog.try_into()?;
                 sa.load().with_context(loading)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Attaches an on-demand program (`programs::ON_DEMAND`: it runs on every syscall of every task,
+    /// so only the commands that need it attach it). Attaching it twice is a no-op; dropping the
+    /// probes detaches it.
+    pub(crate) fn attach_on_demand(&mut self, p: &Program) -> Result<()> {
+        if self.on_demand.contains_key(p.name) {
+            return Ok(());
+        }
+        let Attach::TracePoint { category, name, .. } = p.attach else {
+            bail!("{} is not an on-demand tracepoint program", p.name);
+        };
+        let tp: &mut TracePoint = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?
+            .try_into()?;
+        let link = tp
+            .attach(category, name)
+            .with_context(|| format!("attaching {category}/{name}"))?;
+        self.on_demand.insert(p.name, link);
+        Ok(())
+    }
+
+    /// Detaches an on-demand program attached by [`Probes::attach_on_demand`].
+    pub(crate) fn detach_on_demand(&mut self, p: &Program) -> Result<()> {
+        let Some(link) = self.on_demand.remove(p.name) else {
+            return Ok(());
+        };
+        let tp: &mut TracePoint = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?
+            .try_into()?;
+        tp.detach(link).with_context(|| format!("detaching {}", p.name))
+    }
+
+    /// The syscall counts `SYSCALL_COUNT` kept, summed over CPUs: (watched cgroup id, syscall
+    /// number) → calls.
+    pub(crate) fn syscall_counts(&self) -> Result<BTreeMap<(u64, u32), u64>> {
+        let map: PerCpuHashMap<_, SyscallKey, u64> = PerCpuHashMap::try_from(
+            self.ebpf
+                .map(maps::SYSCALL_COUNTS)
+                .with_context(|| missing(maps::SYSCALL_COUNTS))?,
+        )?;
+        let mut out = BTreeMap::new();
+        for entry in map.iter() {
+            let (key, values) = entry.context("reading SYSCALL_COUNTS")?;
+            *out.entry((key.cgroup_id, key.nr)).or_default() += values.iter().sum::<u64>();
+        }
+        Ok(out)
+    }
+
+    /// Writes the sandbox's `REPORT_*` flags, indexed by syscall number (`SANDBOX_SYSCALLS`).
+    pub(crate) fn set_sandbox_syscalls(&mut self, flags: &[u32]) -> Result<()> {
+        let mut arr: Array<_, u32> = Array::try_from(self.map_mut(maps::SANDBOX_SYSCALLS)?)?;
+        for (nr, f) in flags.iter().enumerate().take(SYSCALL_SLOTS as usize) {
+            arr.set(nr as u32, *f, 0).context("writing SANDBOX_SYSCALLS")?;
         }
         Ok(())
     }
