@@ -28,4 +28,5 @@ mod respond;
 mod ringbuf;
 pub mod rules;
 pub mod schema;
+mod sandbox;
 mod session;

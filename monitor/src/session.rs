@@ -44,6 +44,8 @@ pub(crate) struct Session {
     straggler: Option<Instant>,
     /// Kills and quarantines that finished, for the pipeline.
     completions: Completions,
+    /// Rule files made by agentmon (a sandbox's), compiled with the directory's on every reload.
+    extra_rules: Vec<(String, String)>,
 }
 
 impl Session {
@@ -75,6 +77,7 @@ impl Session {
             protected: Vec::new(),
             straggler: None,
             completions,
+            extra_rules: Vec::new(),
         })
     }
 
@@ -179,7 +182,7 @@ impl Session {
     /// Reloads the rules from `dir` atomically: on any error the old rules (and kernel deny tables)
     /// stay active and the error is logged.
     pub(crate) fn reload_rules(&mut self, dir: &std::path::Path) {
-        let new = match RuleSet::load_dir(dir) {
+        let new = match RuleSet::load_with(Some(dir), &self.extra_rules) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("rule reload failed, keeping the old rules:\n{e}");
@@ -217,6 +220,11 @@ impl Session {
         }
         self.pipeline.set_action_override(agent, None);
         result
+    }
+
+    /// Rule files compiled with the rule directory's on every reload.
+    pub(crate) fn set_extra_rules(&mut self, extra: Vec<(String, String)>) {
+        self.extra_rules = extra;
     }
 
     /// Declares an agent's protected paths (code/config) for drift rules.

@@ -17,7 +17,7 @@ mod prefilter;
 mod rule;
 mod sequence;
 mod source;
-mod yaml;
+pub(crate) mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -77,6 +77,17 @@ impl RuleSet {
     /// `tests/` are not read). Any error anywhere loads nothing.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
         Self::from_sources(&read_sources(dir)?)
+    }
+
+    /// [`RuleSet::load_dir`] plus rule files made by agentmon itself (a sandbox's profile rules),
+    /// compiled as one set (`dir`: `None` for those alone).
+    pub(crate) fn load_with(dir: Option<&Path>, extra: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        let mut files = match dir {
+            Some(d) => read_sources(d)?,
+            None => Vec::new(),
+        };
+        files.extend_from_slice(extra);
+        Self::from_sources(&files)
     }
 }
 
