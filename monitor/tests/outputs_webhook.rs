@@ -55,6 +55,7 @@ fn alert(rule: &str) -> Alert {
             ancestors: vec![],
             cgroup: "/system.slice/agent.service".into(),
             agent: "coder".into(),
+            container: None,
             resolved_path: Some("/usr/bin/curl".into()),
         },
     }

@@ -3,7 +3,10 @@
 //! To proto never fails. From proto checks what the schema cannot: required sub-messages present,
 //! enums known, ports in range. Strings the live side holds as `&'static str` (open syscall, deny
 //! target) are stored as enums.
-use std::time::{Duration, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use super::{
     ConvertError,
@@ -11,8 +14,7 @@ use super::{
     proto,
 };
 use crate::{
-    enrich::Ancestor,
-    enrich::Enriched,
+    enrich::{Ancestor, ContainerInfo, Enriched},
     event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
@@ -80,7 +82,24 @@ pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
             .collect(),
         cgroup: e.cgroup.clone(),
         agent: e.agent.clone(),
+        container: e.container.as_deref().map(container_to_proto),
     }
+}
+
+pub fn container_to_proto(c: &ContainerInfo) -> proto::Container {
+    proto::Container {
+        full_id: c.full_id.clone(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+    }
+}
+
+pub fn container_from_proto(c: &proto::Container) -> Arc<ContainerInfo> {
+    Arc::new(ContainerInfo::new(
+        &c.full_id,
+        Some(c.name.as_str()),
+        Some(c.image.as_str()),
+    ))
 }
 
 /// The body's own path: what `resolved_path` usually equals (an open's kernel path, when the
@@ -162,6 +181,7 @@ pub fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enri
         ancestors: Vec::new(),
         cgroup: String::new(),
         agent: String::new(),
+        container: None,
         resolved_path,
     };
     fill_context(&mut ev, ctx);
@@ -178,11 +198,18 @@ pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
         ev.ancestors.clear();
         ev.cgroup.clear();
         ev.agent.clear();
+        ev.container = None;
         return;
     };
     ev.exe.clone_from(&p.exe);
     ev.cgroup.clone_from(&p.cgroup);
     ev.agent.clone_from(&p.agent);
+    // Shared while consecutive events are of the same container (the usual case).
+    match (&p.container, &ev.container) {
+        (None, _) => ev.container = None,
+        (Some(c), Some(mine)) if mine.full_id == c.full_id && mine.name == c.name && mine.image == c.image => {}
+        (Some(c), _) => ev.container = Some(container_from_proto(c)),
+    }
     ev.ancestors.truncate(p.ancestors.len());
     for (i, a) in p.ancestors.iter().enumerate() {
         match ev.ancestors.get_mut(i) {
@@ -230,6 +257,7 @@ pub fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertErr
             .into_iter()
             .map(|a| Ancestor { pid: a.pid, exe: a.exe })
             .collect(),
+        container: process.container.as_ref().map(container_from_proto),
         cgroup: process.cgroup,
         agent: process.agent,
         resolved_path: p.resolved_path,
