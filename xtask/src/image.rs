@@ -29,8 +29,8 @@ pub struct ImageArgs {
     /// Base image (default: `agentmon-base:host`, made from this host's libraries).
     #[arg(long)]
     pub base: Option<String>,
-    /// Use the dev build (target/debug, debug info stripped in the image) instead of release: what the
-    /// test suite does, since it has that build already.
+    /// Use the dev build (target/debug) instead of release: what the test suite does, since it has
+    /// that build already. Either way the image's copy has its debug info stripped.
     #[arg(long)]
     pub dev: bool,
 }
@@ -55,7 +55,7 @@ pub fn image(a: &ImageArgs) -> Result<()> {
             HOST_BASE.to_string()
         }
     };
-    let ctx = stage_context(&bin, a.dev)?;
+    let ctx = stage_context(&bin)?;
     eprintln!("xtask: building {} from {base} with {}", a.tag, engine.display());
     run(Command::new(&engine)
         .arg("build")
@@ -67,18 +67,14 @@ pub fn image(a: &ImageArgs) -> Result<()> {
     Ok(())
 }
 
-/// The build context: the binary, the rules, the example config.
-fn stage_context(bin: &Path, strip: bool) -> Result<PathBuf> {
+/// The build context: the binary (debug info stripped), the rules, the example config.
+fn stage_context(bin: &Path) -> Result<PathBuf> {
     let root = workspace_root();
     let ctx = root.join("target/image-context");
     let _ = fs::remove_dir_all(&ctx);
     fs::create_dir_all(ctx.join("rules"))?;
     let dest = ctx.join("agentmon");
-    if strip {
-        run(Command::new("objcopy").arg("--strip-debug").arg(bin).arg(&dest))?;
-    } else {
-        fs::copy(bin, &dest).with_context(|| format!("copying {}", bin.display()))?;
-    }
+    run(Command::new("objcopy").arg("--strip-debug").arg(bin).arg(&dest))?;
     fs::copy(root.join("deploy/config.example.yaml"), ctx.join("config.example.yaml"))?;
     for e in fs::read_dir(root.join("rules"))?.flatten() {
         let p = e.path();
