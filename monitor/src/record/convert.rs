@@ -408,6 +408,28 @@ mod tests {
     }
 
     #[test]
+    fn the_container_round_trips_with_the_process_context() {
+        let mut e = synthetic::every_kind(0);
+        e.container = Some(Arc::new(ContainerInfo::new(
+            "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e",
+            Some("coder"),
+            Some("ai/coder:1"),
+        )));
+        for back in [roundtrip(&e), entry_roundtrip(&e)] {
+            same(&e, &back);
+            assert_eq!(back.container.as_deref().map(|c| c.id.as_str()), Some("4f1c9a0e2b7d"));
+            assert_eq!(back.container_field(|c| &c.name), "coder");
+        }
+        // A context of another container is another context.
+        let mut cache = ContextCache::default();
+        let first = cache.context_for(&e, time_ns(&e), 0);
+        assert!(first.define.is_some());
+        assert!(cache.context_for(&e, time_ns(&e), 1).define.is_none());
+        e.container = None;
+        assert!(cache.context_for(&e, time_ns(&e), 2).define.is_some());
+    }
+
+    #[test]
     fn times_are_recorded_as_instants() {
         let mut e = synthetic::every_kind(0);
         for (text, back) in [
