@@ -23,8 +23,10 @@ pub struct ContainerInfo {
 
 impl ContainerInfo {
     pub fn new(full_id: &str, name: Option<&str>, image: Option<&str>) -> Self {
+        // IDs are hex, but one read back from a log is input: cut on a character boundary.
+        let short = full_id.char_indices().nth(12).map_or(full_id, |(i, _)| &full_id[..i]);
         Self {
-            id: full_id[..full_id.len().min(12)].to_string(),
+            id: short.to_string(),
             full_id: full_id.to_string(),
             name: name.unwrap_or_default().to_string(),
             image: image.unwrap_or_default().to_string(),
@@ -114,5 +116,19 @@ impl CgroupIndex {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContainerInfo;
+
+    #[test]
+    fn short_ids_are_cut_on_characters() {
+        let c = ContainerInfo::new("4f1c9a0e2b7d6c5a8e3f", Some("coder"), None);
+        assert_eq!((c.id.as_str(), c.image.as_str()), ("4f1c9a0e2b7d", ""));
+        assert_eq!(ContainerInfo::new("abc", None, None).id, "abc");
+        // From a damaged or hostile log: no panic on a multi-byte character.
+        assert_eq!(ContainerInfo::new("ééééééééééééé", None, None).id, "éééééééééééé");
     }
 }
