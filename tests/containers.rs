@@ -3,7 +3,8 @@
 //! `agentmon run --config`: discovery by runtime and labels or name, agents named by container
 //! name, alerts on what `docker exec` runs inside carrying `container.*` (JSON and the Falco
 //! webhook), a container started after agentmon picked up, kill (exit 137) and quarantine (frozen)
-//! and release. Podman both through its storage state and its API socket. Needs root; a runtime
+//! and release. Podman both through its storage state and its API socket; a containerd of the
+//! test's own, its container's bundle carrying the CRI plugin's annotations. Needs root; a runtime
 //! that cannot start here skips its test (see `support/containers.rs`).
 use std::{
     path::{Path, PathBuf},
@@ -13,7 +14,7 @@ use std::{
 
 use agentmon_e2e::{
     Monitor, agentmon,
-    containers::{Container, Engine, Receiver, TEST_IMAGE, skip},
+    containers::{Container, Containerd, Engine, Receiver, TEST_IMAGE, skip},
     is_frozen, rules_dir, wait_for,
 };
 use serde_json::Value;
@@ -317,6 +318,61 @@ fn podman_agents_are_named_from_its_storage_and_its_api() {
         "the unlabelled container is no agent: {}",
         m.stderr()
     );
+    let (_, status) = m.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn containerd_containers_are_named_from_their_bundles() {
+    let test = "containers::containerd_containers_are_named_from_their_bundles";
+    let mut cd = match Containerd::start() {
+        Ok(c) => c,
+        Err(reason) => return skip(test, &format!("containerd cannot run here: {reason}")),
+    };
+    // A Kubernetes container as containerd's CRI plugin would run it with the cgroupfs driver: the
+    // path names the pod and the container but not the runtime, so every source is asked; the
+    // bundle's annotations name it. (Set by hand here: no kubelet runs on this machine.)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id = format!("{:064x}", (u128::from(std::process::id()) << 96) | nanos);
+    let uid = "8f3a2c1e-5b7d-4e9f-a0b1-c2d3e4f5a6b7";
+    let top = Engine::unique_name("containerd");
+    let cgroup = format!("/{top}/kubepods/besteffort/pod{uid}/{id}");
+    let name = Engine::unique_name("coder");
+    cd.run(
+        &id,
+        &cgroup,
+        &[
+            ("io.kubernetes.cri.container-type", "container"),
+            ("io.kubernetes.cri.container-name", &name),
+            ("io.kubernetes.cri.image-name", "registry.example/ai/coder:1"),
+            ("io.kubernetes.cri.sandbox-name", "coder-pod"),
+            ("io.kubernetes.cri.sandbox-namespace", "ai-test"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "agents:\n  - name: \"{{label:io.kubernetes.pod.namespace}}/{{container}}\"\n    match: {{cgroup: \"/{top}/**\", container_name: \"{name}\"}}\n\
+             kubernetes: {{enabled: false}}\n\
+             runtimes: {{docker_socket: off, podman_socket: off, podman_storage: off, crio_state: off, containerd_state: \"{}\"}}\n",
+            cd.task_state().display()
+        ),
+    );
+    let rules = rules_dir(RULES);
+    let rules_path = rules.path().display().to_string();
+    let mut m = Monitor::start(&["--config", &cfg.display().to_string(), "--rules", &rules_path]);
+    let agent = format!("ai-test/{name}");
+    m.wait_stderr(&agent, Duration::from_secs(15));
+    let out = cd.exec(&id, "e1", &["/bin/cat", "/etc/secret"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = alert_of(&m, "Container cat", &agent);
+    let c = &a["event"]["container"];
+    assert_eq!(c["name"], name.as_str(), "{a}");
+    assert_eq!(c["image"], "registry.example/ai/coder:1", "{a}");
+    assert_eq!(c["full_id"], id.as_str(), "{a}");
     let (_, status) = m.stop();
     assert!(status.success());
 }

@@ -1,4 +1,5 @@
-//! Real containers for the end-to-end tests: Docker and Podman from Debian's packages, a tiny image
+//! Real containers for the end-to-end tests: Docker, Podman and containerd from Debian's packages
+//! (containerd started per test, with its own state), a tiny image
 //! imported from a local busybox rootfs (no registry), containers run with the mission's hardening
 //! flags and `--network none`, uniquely named and removed even when a test fails.
 //!
@@ -435,5 +436,166 @@ impl Receiver {
 
     pub fn bodies(&self) -> Vec<String> {
         self.bodies.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+/// A containerd of the test's own (root, state and socket in a temporary directory; the CRI plugin
+/// off), stopped by its pid and cleaned up on drop, with the containers it ran.
+pub struct Containerd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    socket: PathBuf,
+    /// (ID, cgroup directory) of the containers run.
+    containers: Vec<(String, PathBuf)>,
+}
+
+impl Containerd {
+    /// Starts it; `Err` says why containerd cannot run here.
+    pub fn start() -> Result<Self, String> {
+        for bin in ["/usr/bin/containerd", "/usr/bin/ctr"] {
+            if !Path::new(bin).exists() {
+                return Err(format!(
+                    "{bin} is missing (the containerd package; cargo xtask test installs it)"
+                ));
+            }
+        }
+        // Not under /tmp: its overlay snapshotter and shims want a plain filesystem.
+        let dir = tempfile::Builder::new()
+            .prefix("agentmon-e2e-containerd-")
+            .tempdir_in("/var/tmp")
+            .map_err(|e| e.to_string())?;
+        let d = dir.path();
+        let socket = d.join("containerd.sock");
+        let config = d.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n[debug]\n  address = \"\"\n",
+                root = d.join("root").display(),
+                state = d.join("state").display(),
+                sock = socket.display(),
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(d.join("containerd.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("/usr/bin/containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting containerd: {e}"))?;
+        let mut c = Self {
+            child,
+            dir,
+            socket,
+            containers: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !quiet_ok(&mut c.ctr(&["version"])) {
+            if let Ok(Some(status)) = c.child.try_wait() {
+                return Err(format!("containerd exited ({status})"));
+            }
+            if Instant::now() > deadline {
+                return Err("containerd did not answer within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(c)
+    }
+
+    /// Where its tasks' OCI bundles are (the `runtimes.containerd_state` to read).
+    pub fn task_state(&self) -> PathBuf {
+        self.dir.path().join("state/io.containerd.runtime.v2.task")
+    }
+
+    /// `ctr` on this containerd, in the `k8s.io` namespace (the CRI plugin's).
+    pub fn ctr(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("/usr/bin/ctr");
+        c.arg("--address")
+            .arg(&self.socket)
+            .args(["--namespace", "k8s.io"])
+            .args(args);
+        c
+    }
+
+    /// Runs `sleep 600` from a busybox rootfs in a container with ID `id`, in the cgroup `cgroup`
+    /// (relative to the cgroup2 root, below a top directory of the test's own: it is removed with
+    /// its parents up to that top) and with these OCI annotations (as the CRI plugin writes them).
+    /// Its own network namespace, with only `lo`: `--network none`.
+    pub fn run(&mut self, id: &str, cgroup: &str, annotations: &[(&str, &str)]) {
+        let rootfs = self.dir.path().join(format!("rootfs-{id}"));
+        for d in ["bin", "tmp", "etc", "proc", "sys", "dev"] {
+            std::fs::create_dir_all(rootfs.join(d)).expect("rootfs");
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox");
+        for applet in ["sh", "sleep", "cat"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet");
+        }
+        std::fs::write(rootfs.join("etc/secret"), "not really\n").expect("secret");
+        self.containers.push((
+            id.to_string(),
+            crate::cgroup_root().join(cgroup.trim_start_matches('/')),
+        ));
+        let mut args = vec!["run", "-d", "--rootfs", "--cgroup", cgroup];
+        let ann: Vec<String> = annotations.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for a in &ann {
+            args.push("--annotation");
+            args.push(a);
+        }
+        let rootfs = rootfs.display().to_string();
+        args.extend_from_slice(&[&rootfs, id, "/bin/sleep", "600"]);
+        let out = self.ctr(&args).output().expect("ctr run");
+        assert!(
+            out.status.success(),
+            "ctr run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `ctr task exec` in container `id`.
+    pub fn exec(&self, id: &str, exec_id: &str, cmd: &[&str]) -> Output {
+        let mut args = vec!["task", "exec", "--exec-id", exec_id, id];
+        args.extend_from_slice(cmd);
+        self.ctr(&args).output().expect("ctr task exec")
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        for (id, cgroup) in std::mem::take(&mut self.containers) {
+            let _ = std::fs::write(cgroup.join("cgroup.freeze"), "0");
+            let _ = self.ctr(&["task", "kill", "-s", "KILL", &id]).output();
+            let gone = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < gone
+                && self
+                    .ctr(&["task", "rm", &id])
+                    .output()
+                    .is_ok_and(|o| !o.status.success())
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.ctr(&["container", "rm", &id]).output();
+            // The cgroup and its parents up to the test's own top directory.
+            let mut dir = Some(cgroup.as_path());
+            while let Some(d) = dir.filter(|d| d.starts_with(crate::cgroup_root()) && *d != crate::cgroup_root()) {
+                // containerd removes the container's own cgroup with its task.
+                match std::fs::remove_dir(d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => break,
+                }
+                dir = d.parent();
+            }
+        }
+        // SAFETY: signalling the child we started, by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -25,11 +25,14 @@ fn quiet(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs docker.io, podman, runc and busybox-static from Debian's packages where missing.
+/// Installs docker.io, containerd, podman, runc and busybox-static from Debian's packages where
+/// missing.
 pub fn install() -> Result<()> {
     let wanted: &[(&str, &str)] = &[
         ("docker.io", "/usr/sbin/dockerd"),
         ("docker.io", DOCKER),
+        ("containerd", "/usr/bin/containerd"),
+        ("containerd", "/usr/bin/ctr"),
         ("podman", "/usr/bin/podman"),
         ("runc", "/usr/sbin/runc"),
         ("busybox-static", "/bin/busybox"),

@@ -10,9 +10,9 @@
 //!   annotations carry the container name, image and the CRI labels.
 //!
 //! The file layouts are the runtimes' own, not a stable API: each reader takes only a few keys
-//! and treats anything missing as "unknown". containerd's and CRI-O's readers are tested on
-//! recorded bundle files only (neither runs Kubernetes containers on the machines agentmon is
-//! tested on); Podman's against a real Podman.
+//! and treats anything missing as "unknown". Podman's reader is tested against a real Podman,
+//! containerd's against a real containerd whose CRI annotations the test writes itself (no kubelet
+//! runs where agentmon is tested), CRI-O's on recorded bundle files only.
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
