@@ -164,10 +164,28 @@ fn docker_kill_and_quarantine_then_release() {
     let Some(docker) = docker_or_skip("containers::docker_kill_and_quarantine_then_release") else {
         return;
     };
-    let label = Engine::unique_name("label");
-    let sel = format!("agentmon.e2e={label}");
-    let victim = docker.run(&Engine::unique_name("kill"), &["--label", &sel], &[]);
-    let frozen = docker.run(&Engine::unique_name("quarantine"), &["--label", &sel], &[]);
+    kill_and_quarantine_then_release(&docker, "docker", &runtimes("/var/run/docker.sock", "off", "off"));
+}
+
+#[test]
+fn podman_kill_and_quarantine_then_release() {
+    let test = "containers::podman_kill_and_quarantine_then_release";
+    match Engine::podman() {
+        Ok(podman) => kill_and_quarantine_then_release(
+            &podman,
+            "podman",
+            &runtimes("off", "off", "/var/lib/containers/storage"),
+        ),
+        Err(reason) => skip(test, &format!("Podman cannot run here: {reason}")),
+    }
+}
+
+/// Kill ends the whole container (exit 137, as `docker kill` would); quarantine freezes it in place
+/// (the engine still says running) until `agentmon release NAME`.
+fn kill_and_quarantine_then_release(engine: &Engine, runtime: &str, runtimes: &str) {
+    let prefix = Engine::unique_name(&format!("{runtime}-act"));
+    let victim = engine.run(&format!("{prefix}-kill"), &[], &[]);
+    let frozen = engine.run(&format!("{prefix}-quarantine"), &[], &[]);
     let rules = rules_dir(RULES);
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().display().to_string();
@@ -175,8 +193,7 @@ fn docker_kill_and_quarantine_then_release() {
     let cfg = write_config(
         dir.path(),
         &format!(
-            "agents:\n  - name: \"{{container}}\"\n    match: {{runtime: docker, labels: {{agentmon.e2e: \"{label}\"}}}}\n{}",
-            runtimes("/var/run/docker.sock", "off", "off")
+            "agents:\n  - name: \"{{container}}\"\n    match: {{runtime: {runtime}, container_name: \"{prefix}-*\"}}\n{runtimes}"
         ),
     );
     let rules_path = rules.path().display().to_string();
@@ -187,7 +204,6 @@ fn docker_kill_and_quarantine_then_release() {
     m.wait_stderr(&victim.name, Duration::from_secs(15));
     m.wait_stderr(&frozen.name, Duration::from_secs(15));
 
-    // Kill: the whole container ends, as `docker kill` would (137 = SIGKILL).
     let _ = victim.exec(&["touch", "/tmp/x"]);
     assert!(
         wait_for(Duration::from_secs(10), || victim.state().0 == "exited"),
@@ -198,7 +214,6 @@ fn docker_kill_and_quarantine_then_release() {
     let a = alert_of(&m, "Container kill", &victim.name);
     assert!(a["action_result"].as_str().unwrap().starts_with("killed"), "{a}");
 
-    // Quarantine: frozen in place (Docker still says running), kept for forensics.
     let cg = frozen.cgroup_dir();
     let mut trigger: Child = frozen.spawn_exec(&["head", "-n1", "/etc/secret"]);
     m.wait_stderr("quarantined", Duration::from_secs(10));
