@@ -2,9 +2,9 @@
 //! Podman on its API socket (Podman's Docker-compatible endpoints): `GET /containers/{id}/json`.
 //!
 //! A few lines of hyper (already a dependency, for the metrics server) instead of a client crate:
-//! bollard, the maintained Docker client, brings its generated API models (`bollard-stubs`, tens of
-//! thousands of lines), `hyperlocal`/`hyper-named-pipe`, `serde_with` and more for the one
-//! read-only call agentmon makes. One connection per lookup, HTTP/1.1, unversioned path (the
+//! bollard 0.21, the maintained Docker client, brings its generated API models (`bollard-stubs`),
+//! `hyperlocal`, `hyper-named-pipe`, `tokio-util`, `url`, `serde_urlencoded` and more by default for
+//! the one read-only call agentmon makes. One connection per lookup, HTTP/1.1, unversioned path (the
 //! daemon's own API version), 64 KiB body limit.
 use std::path::{Path, PathBuf};
 
