@@ -6,6 +6,11 @@
 //! and release. Podman both through its storage state and its API socket; a containerd of the
 //! test's own, its container's bundle carrying the CRI plugin's annotations. Needs root; a runtime
 //! that cannot start here skips its test (see `support/containers.rs`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     path::{Path, PathBuf},
     process::{Child, Stdio},
@@ -215,7 +220,7 @@ fn kill_and_quarantine_then_release(engine: &Engine, runtime: &str, runtimes: &s
     assert!(a["action_result"].as_str().unwrap().starts_with("killed"), "{a}");
 
     let cg = frozen.cgroup_dir();
-    let mut trigger: Child = frozen.spawn_exec(&["head", "-n1", "/etc/secret"]);
+    let mut trigger = frozen.spawn_exec(&["head", "-n1", "/etc/secret"]);
     m.wait_stderr("quarantined", Duration::from_secs(10));
     assert!(is_frozen(&cg), "{} frozen", cg.display());
     assert_eq!(frozen.state().0, "running");

@@ -5,6 +5,11 @@
 //! names, as a node's runtime would be) the Docker socket read-only. It watches another container
 //! and must alert on what runs inside. Kubernetes itself does not run here; this is its pod's shape
 //! on one node. Needs root and Docker; skipped when either the image or Docker is missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::time::Duration;
 
 use agentmon_e2e::{
@@ -62,8 +67,10 @@ const CAPS: &[&str] = &[
 
 /// `--privileged` (the DaemonSet's `privileged: true`), unless this machine's own capability
 /// bounding set lacks some capability (runc then cannot grant it, and `--privileged` fails): then
-/// every capability the machine has, unconfined seccomp, AppArmor and /proc paths: privileged in all
-/// but the missing capabilities. (This test machine is itself a sandbox without CAP_SYS_RESOURCE.)
+/// every capability the machine has, no seccomp or apparmor confinement, no masked `/proc` paths: privileged in
+/// all but the missing capabilities. (This test machine is itself a sandbox without
+/// `CAP_SYS_RESOURCE`.)
+#[expect(clippy::print_stderr, reason = "says why the test is not quite --privileged")]
 fn privileged_flags() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let bnd = status

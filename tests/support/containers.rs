@@ -38,6 +38,7 @@ pub const TEST_IMAGE: &str = "agentmon-test-busybox:2";
 const DOCKER: &str = "/usr/bin/docker";
 
 /// Records that `test` was skipped and why (stderr, and `$AGENTMON_TEST_SKIPS` for the summary).
+#[expect(clippy::print_stderr, reason = "the skip is the test's output")]
 pub fn skip(test: &str, reason: &str) {
     eprintln!("SKIPPED {test}: {reason}");
     if let Some(path) = std::env::var_os("AGENTMON_TEST_SKIPS")
@@ -403,7 +404,7 @@ impl Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let bodies = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let b = bodies.clone();
+        let b = std::sync::Arc::clone(&bodies);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));

@@ -16,7 +16,7 @@ use crate::{run, workspace_root};
 
 /// The Docker client of Debian's package (a newer client earlier in PATH may not speak to dockerd
 /// 20.10's API).
-pub const DOCKER: &str = "/usr/bin/docker";
+pub(crate) const DOCKER: &str = "/usr/bin/docker";
 
 fn quiet(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null())
@@ -27,7 +27,7 @@ fn quiet(cmd: &mut Command) -> bool {
 
 /// Installs docker.io, containerd, podman, runc and busybox-static from Debian's packages where
 /// missing.
-pub fn install() -> Result<()> {
+pub(crate) fn install() -> Result<()> {
     let wanted: &[(&str, &str)] = &[
         ("docker.io", "/usr/sbin/dockerd"),
         ("docker.io", DOCKER),
@@ -55,18 +55,18 @@ pub fn install() -> Result<()> {
 }
 
 /// Whether a dockerd answers on the default socket.
-pub fn docker_answers() -> bool {
+pub(crate) fn docker_answers() -> bool {
     Path::new(DOCKER).exists() && quiet(Command::new(DOCKER).args(["version", "--format", "{{.Server.Version}}"]))
 }
 
 /// A dockerd this process started; stopped (SIGTERM, then SIGKILL) by its pid when dropped.
-pub struct Dockerd {
+pub(crate) struct Dockerd {
     child: Child,
 }
 
 impl Dockerd {
     /// Starts dockerd unless one already answers (then `None`: someone else's, left alone).
-    pub fn start_if_needed() -> Result<Option<Self>> {
+    pub(crate) fn start_if_needed() -> Result<Option<Self>> {
         if docker_answers() {
             return Ok(None);
         }
@@ -101,7 +101,7 @@ impl Dockerd {
         Ok(Some(d))
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -126,15 +126,13 @@ impl Drop for Dockerd {
 }
 
 /// The engine that builds images: `docker` when a dockerd answers, else `podman`.
-pub fn engine(wanted: Option<&str>) -> Result<PathBuf> {
+pub(crate) fn engine(wanted: Option<&str>) -> Result<PathBuf> {
     let podman = || quiet(Command::new("podman").arg("--version"));
     match wanted {
-        None if docker_answers() => Ok(PathBuf::from(DOCKER)),
-        None if podman() => Ok(PathBuf::from("podman")),
+        None | Some("docker") if docker_answers() => Ok(PathBuf::from(DOCKER)),
+        None | Some("podman") if podman() => Ok(PathBuf::from("podman")),
         None => bail!("neither docker (with a running dockerd) nor podman is available"),
-        Some("docker") if docker_answers() => Ok(PathBuf::from(DOCKER)),
         Some("docker") => bail!("no dockerd answers on /var/run/docker.sock"),
-        Some("podman") if podman() => Ok(PathBuf::from("podman")),
         Some("podman") => bail!("podman is not installed"),
         Some(other) => bail!("unknown engine {other:?}: docker or podman"),
     }

@@ -3,7 +3,7 @@
 //! The binary is built on the host (`cargo build -p monitor --bin agentmon`, whose build script
 //! builds the eBPF programs with the nightly and the bpf-linker that `cargo xtask setup` installs),
 //! so the image needs no Rust toolchain (none could be fetched into a build container here). The
-//! base is made from this host as well: the binary's shared libraries (glibc, libgcc_s, as `ldd`
+//! base is made from this host as well: the binary's shared libraries (glibc, `libgcc_s`, as `ldd`
 //! lists them), `/etc/passwd`, `/etc/nsswitch.conf` and the directories agentmon uses, imported
 //! as `agentmon-base:host`. `deploy/Dockerfile` then adds the binary, the rules and the example
 //! config; with a registry at hand, `--base debian:bookworm-slim` (or any glibc base at least as new
@@ -19,25 +19,25 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, containers, run, setup, workspace_root};
 
 #[derive(clap::Args)]
-pub struct ImageArgs {
+pub(crate) struct ImageArgs {
     /// Image name and tag.
     #[arg(long, default_value = "agentmon:dev")]
-    pub tag: String,
+    pub(crate) tag: String,
     /// `docker` or `podman` (default: docker when a dockerd answers, else podman).
     #[arg(long)]
-    pub engine: Option<String>,
+    pub(crate) engine: Option<String>,
     /// Base image (default: `agentmon-base:host`, made from this host's libraries).
     #[arg(long)]
-    pub base: Option<String>,
+    pub(crate) base: Option<String>,
     /// Use the dev build (target/debug) instead of release: what the test suite does, since it has
     /// that build already. Either way the image's copy has its debug info stripped.
     #[arg(long)]
-    pub dev: bool,
+    pub(crate) dev: bool,
 }
 
-pub const HOST_BASE: &str = "agentmon-base:host";
+pub(crate) const HOST_BASE: &str = "agentmon-base:host";
 
-pub fn image(a: &ImageArgs) -> Result<()> {
+pub(crate) fn image(a: &ImageArgs) -> Result<()> {
     setup::setup()?;
     let profile = if a.dev { "debug" } else { "release" };
     let mut build = cargo();

@@ -1,6 +1,6 @@
 //! cgroup → agent naming: which watched agent a cgroup id belongs to, its path, and the container
 //! the agent is (held once per agent and shared by its events, so no event pays a lookup).
-use std::{fs, os::unix::fs::MetadataExt, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, fs, os::unix::fs::MetadataExt, path::PathBuf, sync::Arc};
 
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ impl ContainerInfo {
 
 /// What the index knows of a cgroup id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CgroupName {
+pub(crate) struct CgroupName {
     /// Path relative to the cgroup2 root.
     pub path: String,
     /// Agent name of the watched cgroup it is (or is below).
@@ -49,23 +49,23 @@ pub struct CgroupName {
 
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
 #[derive(Default)]
-pub struct CgroupIndex {
+pub(crate) struct CgroupIndex {
     roots: Vec<(Cgroup, String, Option<Arc<ContainerInfo>>)>,
-    names: std::collections::HashMap<u64, CgroupName>,
+    names: HashMap<u64, CgroupName>,
     root_path: PathBuf,
 }
 
 impl CgroupIndex {
-    pub fn new(root_path: PathBuf) -> Self {
+    pub(crate) fn new(root_path: PathBuf) -> Self {
         Self {
             roots: Vec::new(),
-            names: Default::default(),
+            names: HashMap::default(),
             root_path,
         }
     }
 
     /// Registers a watched cgroup, the agent name its events carry and the container it is.
-    pub fn add_root(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) {
+    pub(crate) fn add_root(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) {
         let container = container.map(Arc::new);
         self.names.insert(
             cg.id,
@@ -79,17 +79,17 @@ impl CgroupIndex {
         self.roots.push((cg.clone(), agent.to_string(), container));
     }
 
-    pub fn remove_root(&mut self, id: u64) {
+    pub(crate) fn remove_root(&mut self, id: u64) {
         self.roots.retain(|(c, _, _)| c.id != id);
     }
 
     /// The watched cgroup with this id.
-    pub fn root(&self, id: u64) -> Option<&Cgroup> {
+    pub(crate) fn root(&self, id: u64) -> Option<&Cgroup> {
         self.roots.iter().find(|(c, _, _)| c.id == id).map(|(c, _, _)| c)
     }
 
     /// The cgroup with this id, if it is (or was) below a watched cgroup.
-    pub fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
+    pub(crate) fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
         if !self.names.contains_key(&id) {
             self.rescan();
         }

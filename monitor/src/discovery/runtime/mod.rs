@@ -13,7 +13,6 @@
 //! goes away.
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    future::Future,
     path::PathBuf,
     pin::Pin,
     sync::{Arc, RwLock},
@@ -148,7 +147,7 @@ struct Inner {
 pub struct ContainerStore {
     inner: Arc<RwLock<Inner>>,
     /// Runtimes some source speaks for (a container of another runtime is [`Lookup::NoSource`]).
-    runtimes: Arc<Vec<Runtime>>,
+    runtimes: Arc<[Runtime]>,
     requests: Option<mpsc::UnboundedSender<(String, Option<Runtime>)>>,
     /// Woken when an answer arrives (discovery rescans at once).
     answered: Arc<Notify>,
@@ -159,7 +158,7 @@ impl ContainerStore {
     pub fn none() -> Self {
         Self {
             inner: Arc::default(),
-            runtimes: Arc::default(),
+            runtimes: Arc::from([]),
             requests: None,
             answered: Arc::default(),
         }
@@ -176,7 +175,7 @@ impl ContainerStore {
         }
         let store = Self {
             inner: Arc::default(),
-            runtimes: Arc::new(runtimes),
+            runtimes: Arc::from(runtimes),
             requests: Some(tx),
             answered: Arc::default(),
         };
