@@ -98,18 +98,18 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Waits for agentmon's `/readyz` on `port` to answer 503 because nothing matches yet: started, and
-/// saying why it is not ready.
+/// Waits for agentmon's `/readyz` on `port` to say nothing matches yet: started (200, so a node
+/// without agents does not hold a DaemonSet rollout back), and saying that nothing is watched.
 fn wait_unmatched(port: u16) {
     wait_until("/readyz to say no agent matched", Duration::from_secs(60), || {
-        http_get(port, "/readyz").is_some_and(|(s, b)| s == 503 && b.contains("no cgroup matches"))
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b.contains("no cgroup matches"))
     });
 }
 
-/// Waits for agentmon's `/readyz` on `port` to answer 200.
+/// Waits for agentmon's `/readyz` on `port` to answer 200 watching an agent.
 fn wait_ready(port: u16) {
     wait_until("/readyz", Duration::from_secs(60), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b == "ready\n")
     });
 }
 
@@ -140,8 +140,8 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
         metric(port, "agentmon_watched_agents") == Some(1.0)
     });
     assert_eq!(
-        http_get(port, "/readyz").map(|(s, _)| s),
-        Some(200),
+        http_get(port, "/readyz"),
+        Some((200, "ready\n".to_string())),
         "ready once an agent is watched"
     );
     let procs = agent.join("cgroup.procs");
@@ -163,10 +163,11 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     wait_until("the agent to be dropped", Duration::from_secs(10), || {
         metric(port, "agentmon_watched_agents") == Some(0.0)
     });
+    let (code, body) = http_get(port, "/readyz").expect("/readyz answered");
     assert_eq!(
-        http_get(port, "/readyz").map(|(s, _)| s),
-        Some(503),
-        "nothing watched any more"
+        (code, body.contains("no cgroup matches")),
+        (200, true),
+        "nothing watched any more: {body}"
     );
 
     // SIGTERM: clean exit.

@@ -79,7 +79,8 @@ pub enum Readiness {
     Ready = 1,
     /// The config names no agents (and no `--cgroup` was given): nothing can ever be watched (503).
     NoAgentsConfigured = 2,
-    /// The config's agents match no cgroup of this host yet (503 until one appears).
+    /// The config's agents match no cgroup of this host yet (200: agentmon is up and will watch
+    /// one as soon as it appears; a DaemonSet node without agents must not hold a rollout back).
     NoAgentMatched = 3,
 }
 
@@ -93,13 +94,18 @@ impl Readiness {
         }
     }
 
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(self) -> bool {
+        matches!(self, Readiness::Ready | Readiness::NoAgentMatched)
+    }
+
     /// The `/readyz` body.
     pub fn text(self) -> &'static str {
         match self {
             Readiness::Starting => "not ready: starting\n",
             Readiness::Ready => "ready\n",
             Readiness::NoAgentsConfigured => "not ready: the config names no agents, nothing is watched\n",
-            Readiness::NoAgentMatched => "not ready: no cgroup matches the config's agents, nothing is watched\n",
+            Readiness::NoAgentMatched => "ready: no cgroup matches the config's agents yet, nothing is watched\n",
         }
     }
 }
@@ -260,8 +266,8 @@ impl Metrics {
         self.inner.ringbuf_fill.set(bytes.min(i64::MAX as u64) as i64);
     }
 
-    /// `/readyz` answers 200 when [`Readiness::Ready`] (probes attached, an agent watched), 503
-    /// with the reason otherwise.
+    /// `/readyz` answers 200 when probes are attached and discovery applied ([`Readiness::Ready`],
+    /// or [`Readiness::NoAgentMatched`] with that said in the body), 503 with the reason otherwise.
     pub fn set_readiness(&self, r: Readiness) {
         self.inner.readiness.store(r as u8, Ordering::Relaxed);
     }
@@ -305,7 +311,7 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => {
             let r = metrics.readiness();
-            let status = if r == Readiness::Ready {
+            let status = if r.is_ready() {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -221,7 +221,7 @@ async fn metrics_endpoint_moves_with_the_handle() {
     assert_eq!(scrape(addr, "/nope").await.0, 404);
     m.set_readiness(metrics::Readiness::NoAgentMatched);
     let (code, body) = scrape(addr, "/readyz").await;
-    assert_eq!((code, body.contains("no cgroup matches")), (503, true), "{body}");
+    assert_eq!((code, body.contains("no cgroup matches")), (200, true), "{body}");
     m.set_readiness(metrics::Readiness::Ready);
     assert_eq!(scrape(addr, "/readyz").await.0, 200);
 

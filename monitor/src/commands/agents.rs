@@ -135,7 +135,7 @@ impl Agents {
         if r == Readiness::NoAgentMatched {
             tracing::warn!(
                 "NO AGENT FOUND: no cgroup of this host matches the config's agents; nothing is watched \
-                 until one appears (/readyz answers 503 meanwhile)"
+                 until one appears (/readyz says so, with 200: agentmon itself is up)"
             );
         }
         self.metrics.set_readiness(r);
