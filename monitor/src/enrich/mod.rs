@@ -35,7 +35,8 @@ pub struct Enriched {
     /// Name of the watched agent the event belongs to.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub agent: String,
-    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// open/exec and the file operations (rename, unlink, …: the object changed): the absolute path
+    /// the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
@@ -86,7 +87,7 @@ impl Enricher {
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub fn enrich(&mut self, event: Event) -> Enriched {
+    pub fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
@@ -95,6 +96,11 @@ impl Enricher {
             None => (String::new(), String::new()),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        // files: the object a file operation changed, and the one it took (kept in the body).
+        let file_op_target = event
+            .body
+            .file_op_mut()
+            .map(|op| op.resolve(&mut self.resolver, pid, event.header.tid, cwd));
         let resolved_path = match &event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
             Body::Open(o) => Some(
@@ -102,7 +108,7 @@ impl Enricher {
                     .unwrap_or_else(|| self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
             ),
             Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
-            _ => None,
+            _ => file_op_target,
         };
         Enriched {
             time: self.clock.rfc3339(event.header.ktime_ns),
