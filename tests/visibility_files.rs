@@ -163,6 +163,40 @@ fn rename_over_a_protected_file_through_a_symlinked_directory_and_a_relative_pat
 }
 
 #[test]
+fn rename_relative_to_a_dirfd_whose_symlink_is_gone() {
+    let t = Tree::new();
+    let protected = t.dir("agent");
+    t.file("agent/config.yaml", "model: x\n");
+    t.file("drop/payload", "evil\n");
+    t.symlink("agent", "door");
+    // renameat(srcfd, "payload", dstfd, "config.yaml") with dstfd opened through a symlink that is
+    // removed before the rename: no name of the protected directory is passed, and none is left
+    // for userspace to resolve. The kernel's walk of the dirfd names it.
+    let code = format!(
+        "import os\nsrc = os.open('{drop}', os.O_RDONLY | os.O_DIRECTORY)\n\
+         dst = os.open('{door}', os.O_RDONLY | os.O_DIRECTORY)\nos.unlink('{door}')\n\
+         os.rename('payload', 'config.yaml', src_dir_fd=src, dst_dir_fd=dst)\n",
+        drop = t.s("drop"),
+        door = t.s("door"),
+    );
+    let run = run_with(&shipped_plus(""), &[&protected], &py(&code));
+    let ev = event(&run, "rename", "path", "config.yaml");
+    assert_eq!(ev["syscall"], "renameat");
+    assert_eq!(ev["result"], 0);
+    assert_eq!(ev["dir_path"], t.s("agent").as_str(), "the dirfd, walked by the kernel");
+    assert_eq!(ev["source_dir_path"], t.s("drop").as_str());
+    assert_eq!(ev["resolved_path"], t.s("agent/config.yaml").as_str());
+    assert_eq!(ev["resolved_source"], t.s("drop/payload").as_str());
+    assert!(
+        run.alerts_of(DRIFT)
+            .iter()
+            .any(|a| a["event"]["ktime_ns"] == ev["ktime_ns"]),
+        "no drift alert: {:?}",
+        run.alerts()
+    );
+}
+
+#[test]
 fn renameat2_exchange_writes_both_names() {
     let t = Tree::new();
     let protected = t.dir("agent");

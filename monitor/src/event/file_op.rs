@@ -189,7 +189,7 @@ impl FileOp {
 
     /// An unlink that removes a directory (rmdir, `AT_REMOVEDIR`).
     pub fn removes_dir(&self) -> bool {
-        self.syscall.starts_with("unlink") && self.flags & AT_REMOVEDIR != 0 || self.syscall == "rmdir"
+        (self.syscall.starts_with("unlink") && self.flags & AT_REMOVEDIR != 0) || self.syscall == "rmdir"
     }
 
     /// The object changed, as the kernel named it where it could: the kernel's path of its
