@@ -79,7 +79,7 @@ impl Request {
 
     /// With the source name `source` relative to `dfd`.
     #[inline(always)]
-    pub const fn from(mut self, dfd: u64, source: u64) -> Self {
+    pub const fn with_source(mut self, dfd: u64, source: u64) -> Self {
         self.source = source;
         self.source_dfd = int_arg(dfd);
         self

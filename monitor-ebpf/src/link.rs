@@ -18,7 +18,7 @@ use crate::{
 pub fn sys_exit_link(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Link, FILE_SYSCALL_LINK, |regs| {
         let a: LinkArgs = args::current_as(regs)?;
-        Some(Request::named(CWD, a.newname).from(CWD, a.oldname))
+        Some(Request::named(CWD, a.newname).with_source(CWD, a.oldname))
     });
     0
 }
@@ -28,7 +28,7 @@ named!(sys_exit_link = programs::SYS_EXIT_LINK.name);
 pub fn sys_exit_linkat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Link, FILE_SYSCALL_LINKAT, |regs| {
         let a: LinkatArgs = args::current_as(regs)?;
-        let mut r = Request::named(a.newdfd, a.newname).from(a.olddfd, a.oldname);
+        let mut r = Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname);
         r.flags = a.flags as u32;
         r.takes_empty_path = true;
         Some(r)

@@ -17,7 +17,7 @@ use crate::{
 pub fn sys_exit_rename(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAME, |regs| {
         let a: RenameArgs = args::current_as(regs)?;
-        Some(Request::named(CWD, a.newname).from(CWD, a.oldname))
+        Some(Request::named(CWD, a.newname).with_source(CWD, a.oldname))
     });
     0
 }
@@ -27,7 +27,7 @@ named!(sys_exit_rename = programs::SYS_EXIT_RENAME.name);
 pub fn sys_exit_renameat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAMEAT, |regs| {
         let a: RenameatArgs = args::current_as(regs)?;
-        Some(Request::named(a.newdfd, a.newname).from(a.olddfd, a.oldname))
+        Some(Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname))
     });
     0
 }
@@ -37,7 +37,7 @@ named!(sys_exit_renameat = programs::SYS_EXIT_RENAMEAT.name);
 pub fn sys_exit_renameat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAMEAT2, |regs| {
         let a: Renameat2Args = args::current_as(regs)?;
-        let mut r = Request::named(a.newdfd, a.newname).from(a.olddfd, a.oldname);
+        let mut r = Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname);
         r.flags = a.flags as u32;
         Some(r)
     });

@@ -18,7 +18,7 @@ use crate::{
 pub fn sys_exit_symlink(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Symlink, FILE_SYSCALL_SYMLINK, |regs| {
         let a: SymlinkArgs = args::current_as(regs)?;
-        let mut r = Request::named(CWD, a.newname).from(CWD, a.oldname);
+        let mut r = Request::named(CWD, a.newname).with_source(CWD, a.oldname);
         r.source_is_text = true;
         Some(r)
     });
@@ -30,7 +30,7 @@ named!(sys_exit_symlink = programs::SYS_EXIT_SYMLINK.name);
 pub fn sys_exit_symlinkat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Symlink, FILE_SYSCALL_SYMLINKAT, |regs| {
         let a: SymlinkatArgs = args::current_as(regs)?;
-        let mut r = Request::named(a.newdfd, a.newname).from(CWD, a.oldname);
+        let mut r = Request::named(a.newdfd, a.newname).with_source(CWD, a.oldname);
         r.source_is_text = true;
         Some(r)
     });
