@@ -2,6 +2,11 @@
 //! watched cgroup, in its plain form and in a form meant to dodge a path check (a relative name
 //! from another working directory, a symlinked directory, `/proc/self/cwd`, a descriptor whose
 //! file was renamed, a failed attempt), is reported with the kernel's view of what it named.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::path::{Path, PathBuf};
 
 use agentmon_e2e::*;

@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chmod")]
-pub fn sys_exit_chmod(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_chmod(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chmod, FILE_SYSCALL_CHMOD, |regs| {
         let a: ChmodArgs = args::current_as(regs)?;
         let mut r = Request::named(CWD, a.filename);
@@ -27,7 +27,7 @@ pub fn sys_exit_chmod(ctx: TracePointContext) -> u32 {
 named!(sys_exit_chmod = programs::SYS_EXIT_CHMOD.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchmod")]
-pub fn sys_exit_fchmod(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchmod(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chmod, FILE_SYSCALL_FCHMOD, |regs| {
         let a: FchmodArgs = args::current_as(regs)?;
         let mut r = Request::by_fd(a.fd);
@@ -39,7 +39,7 @@ pub fn sys_exit_fchmod(ctx: TracePointContext) -> u32 {
 named!(sys_exit_fchmod = programs::SYS_EXIT_FCHMOD.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchmodat")]
-pub fn sys_exit_fchmodat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchmodat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chmod, FILE_SYSCALL_FCHMODAT, |regs| {
         let a: FchmodatArgs = args::current_as(regs)?;
         let mut r = Request::named(a.dfd, a.filename);
@@ -51,7 +51,7 @@ pub fn sys_exit_fchmodat(ctx: TracePointContext) -> u32 {
 named!(sys_exit_fchmodat = programs::SYS_EXIT_FCHMODAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchmodat2")]
-pub fn sys_exit_fchmodat2(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchmodat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chmod, FILE_SYSCALL_FCHMODAT2, |regs| {
         let a: Fchmodat2Args = args::current_as(regs)?;
         let mut r = Request::named(a.dfd, a.filename);

@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chown")]
-pub fn sys_exit_chown(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_chown(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chown, FILE_SYSCALL_CHOWN, |regs| {
         let a: ChownArgs = args::current_as(regs)?;
         Some(owner(Request::named(CWD, a.filename), a.user, a.group))
@@ -25,7 +25,7 @@ pub fn sys_exit_chown(ctx: TracePointContext) -> u32 {
 named!(sys_exit_chown = programs::SYS_EXIT_CHOWN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_lchown")]
-pub fn sys_exit_lchown(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_lchown(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chown, FILE_SYSCALL_LCHOWN, |regs| {
         let a: ChownArgs = args::current_as(regs)?;
         Some(owner(Request::named(CWD, a.filename), a.user, a.group))
@@ -35,7 +35,7 @@ pub fn sys_exit_lchown(ctx: TracePointContext) -> u32 {
 named!(sys_exit_lchown = programs::SYS_EXIT_LCHOWN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchown")]
-pub fn sys_exit_fchown(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchown(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chown, FILE_SYSCALL_FCHOWN, |regs| {
         let a: FchownArgs = args::current_as(regs)?;
         Some(owner(Request::by_fd(a.fd), a.user, a.group))
@@ -45,7 +45,7 @@ pub fn sys_exit_fchown(ctx: TracePointContext) -> u32 {
 named!(sys_exit_fchown = programs::SYS_EXIT_FCHOWN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchownat")]
-pub fn sys_exit_fchownat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchownat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Chown, FILE_SYSCALL_FCHOWNAT, |regs| {
         let a: FchownatArgs = args::current_as(regs)?;
         let mut r = owner(Request::named(a.dfd, a.filename), a.user, a.group);

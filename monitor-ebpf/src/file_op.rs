@@ -18,39 +18,39 @@ use monitor_common::{
     record::{PATH_MAX, TAIL_ABSENT, TAIL_READ_FAILED, Tail},
 };
 
-use crate::{maps, path, record::Record, scope, task, tracepoint};
+use crate::{path, record::Record, scope, task, tracepoint};
 
 /// What one syscall asked for, read from its arguments.
 #[derive(Clone, Copy)]
-pub struct Request {
+pub(crate) struct Request {
     /// User pointer to the name of the object changed (0: the object is `fd`).
-    pub path: u64,
+    pub(crate) path: u64,
     /// The directory descriptor `path` is relative to.
-    pub dfd: i64,
+    pub(crate) dfd: i64,
     /// The object's own descriptor (fchmod, fchown, ftruncate), else -1.
-    pub fd: i64,
+    pub(crate) fd: i64,
     /// User pointer to the source name (rename, link) or text (symlink); 0: none.
-    pub source: u64,
-    pub source_dfd: i64,
+    pub(crate) source: u64,
+    pub(crate) source_dfd: i64,
     /// `source` is the text a symlink stores, not a name the kernel resolves: no directory walk.
-    pub source_is_text: bool,
+    pub(crate) source_is_text: bool,
     /// The call takes `AT_EMPTY_PATH` in `flags` (linkat, fchownat, fchmodat2).
-    pub takes_empty_path: bool,
-    pub flags: u32,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub dev: u32,
-    pub length: i64,
+    pub(crate) takes_empty_path: bool,
+    pub(crate) flags: u32,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) dev: u32,
+    pub(crate) length: i64,
 }
 
 /// The working directory, as a register value.
-pub const CWD: u64 = AT_FDCWD as i64 as u64;
+pub(crate) const CWD: u64 = AT_FDCWD as i64 as u64;
 
 impl Request {
     /// An object named by `path` relative to the directory descriptor `dfd` (register values).
     #[inline(always)]
-    pub const fn named(dfd: u64, path: u64) -> Self {
+    pub(crate) const fn named(dfd: u64, path: u64) -> Self {
         Self {
             path,
             dfd: int_arg(dfd),
@@ -70,7 +70,7 @@ impl Request {
 
     /// An object named by its descriptor (an `unsigned int` register).
     #[inline(always)]
-    pub const fn by_fd(fd: u64) -> Self {
+    pub(crate) const fn by_fd(fd: u64) -> Self {
         let mut r = Self::named(CWD, 0);
         r.fd = fd as u32 as i64;
         r.dfd = r.fd;
@@ -79,7 +79,7 @@ impl Request {
 
     /// With the source name `source` relative to `dfd`.
     #[inline(always)]
-    pub const fn with_source(mut self, dfd: u64, source: u64) -> Self {
+    pub(crate) const fn with_source(mut self, dfd: u64, source: u64) -> Self {
         self.source = source;
         self.source_dfd = int_arg(dfd);
         self
@@ -88,22 +88,19 @@ impl Request {
 
 /// An `int` argument: only the register's low 32 bits are the value.
 #[inline(always)]
-pub const fn int_arg(reg: u64) -> i64 {
+pub(crate) const fn int_arg(reg: u64) -> i64 {
     reg as i32 as i64
 }
 
 /// Emits the event of the syscall now exiting, for a watched task. `request` reads its arguments.
 #[inline(always)]
-pub fn emit(
+pub(crate) fn emit(
     ctx: &TracePointContext,
     kind: EventKind,
     syscall: u8,
     request: impl FnOnce(&RegsOffsets) -> Option<Request>,
 ) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let req = request(&cfg.offsets.regs)?;
     let off = &cfg.offsets.path;
@@ -173,10 +170,10 @@ fn start_dir(rec: &mut Record<FileOpEvent>, off: &PathOffsets, task: *const u8, 
         return Tail::ABSENT;
     }
     let at = name.off as usize;
-    let dir = if rec.byte_at(at) != Some(b'/') {
+    let dir = if rec.byte_at(at) != b'/' {
         dfd
     } else if name.len >= 6 && starts_with_proc(rec, at) {
-        AT_FDCWD as i64
+        i64::from(AT_FDCWD)
     } else {
         return Tail::ABSENT;
     };
@@ -188,7 +185,7 @@ fn start_dir(rec: &mut Record<FileOpEvent>, off: &PathOffsets, task: *const u8, 
 fn starts_with_proc(rec: &Record<FileOpEvent>, at: usize) -> bool {
     let mut i = 0;
     while i < 6 {
-        if rec.byte_at(at + i) != Some(b"/proc/"[i]) {
+        if rec.byte_at(at + i) != b"/proc/"[i] {
             return false;
         }
         i += 1;

@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_link")]
-pub fn sys_exit_link(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_link(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Link, FILE_SYSCALL_LINK, |regs| {
         let a: LinkArgs = args::current_as(regs)?;
         Some(Request::named(CWD, a.newname).with_source(CWD, a.oldname))
@@ -25,7 +25,7 @@ pub fn sys_exit_link(ctx: TracePointContext) -> u32 {
 named!(sys_exit_link = programs::SYS_EXIT_LINK.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_linkat")]
-pub fn sys_exit_linkat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_linkat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Link, FILE_SYSCALL_LINKAT, |regs| {
         let a: LinkatArgs = args::current_as(regs)?;
         let mut r = Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname);

@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mknod")]
-pub fn sys_exit_mknod(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mknod(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Mknod, FILE_SYSCALL_MKNOD, |regs| {
         let a: MknodArgs = args::current_as(regs)?;
         let mut r = Request::named(CWD, a.filename);
@@ -26,7 +26,7 @@ pub fn sys_exit_mknod(ctx: TracePointContext) -> u32 {
 named!(sys_exit_mknod = programs::SYS_EXIT_MKNOD.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mknodat")]
-pub fn sys_exit_mknodat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mknodat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Mknod, FILE_SYSCALL_MKNODAT, |regs| {
         let a: MknodatArgs = args::current_as(regs)?;
         let mut r = Request::named(a.dfd, a.filename);

@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_rename")]
-pub fn sys_exit_rename(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_rename(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAME, |regs| {
         let a: RenameArgs = args::current_as(regs)?;
         Some(Request::named(CWD, a.newname).with_source(CWD, a.oldname))
@@ -24,7 +24,7 @@ pub fn sys_exit_rename(ctx: TracePointContext) -> u32 {
 named!(sys_exit_rename = programs::SYS_EXIT_RENAME.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_renameat")]
-pub fn sys_exit_renameat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_renameat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAMEAT, |regs| {
         let a: RenameatArgs = args::current_as(regs)?;
         Some(Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname))
@@ -34,7 +34,7 @@ pub fn sys_exit_renameat(ctx: TracePointContext) -> u32 {
 named!(sys_exit_renameat = programs::SYS_EXIT_RENAMEAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_renameat2")]
-pub fn sys_exit_renameat2(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_renameat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Rename, FILE_SYSCALL_RENAMEAT2, |regs| {
         let a: Renameat2Args = args::current_as(regs)?;
         let mut r = Request::named(a.newdfd, a.newname).with_source(a.olddfd, a.oldname);

@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_symlink")]
-pub fn sys_exit_symlink(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_symlink(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Symlink, FILE_SYSCALL_SYMLINK, |regs| {
         let a: SymlinkArgs = args::current_as(regs)?;
         let mut r = Request::named(CWD, a.newname).with_source(CWD, a.oldname);
@@ -27,7 +27,7 @@ pub fn sys_exit_symlink(ctx: TracePointContext) -> u32 {
 named!(sys_exit_symlink = programs::SYS_EXIT_SYMLINK.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_symlinkat")]
-pub fn sys_exit_symlinkat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_symlinkat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Symlink, FILE_SYSCALL_SYMLINKAT, |regs| {
         let a: SymlinkatArgs = args::current_as(regs)?;
         let mut r = Request::named(a.newdfd, a.newname).with_source(CWD, a.oldname);

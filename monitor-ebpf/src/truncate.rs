@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_truncate")]
-pub fn sys_exit_truncate(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_truncate(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Truncate, FILE_SYSCALL_TRUNCATE, |regs| {
         let a: TruncateArgs = args::current_as(regs)?;
         let mut r = Request::named(CWD, a.path);
@@ -26,7 +26,7 @@ pub fn sys_exit_truncate(ctx: TracePointContext) -> u32 {
 named!(sys_exit_truncate = programs::SYS_EXIT_TRUNCATE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_ftruncate")]
-pub fn sys_exit_ftruncate(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_ftruncate(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Truncate, FILE_SYSCALL_FTRUNCATE, |regs| {
         let a: FtruncateArgs = args::current_as(regs)?;
         let mut r = Request::by_fd(a.fd);

@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_unlink")]
-pub fn sys_exit_unlink(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_unlink(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Unlink, FILE_SYSCALL_UNLINK, |regs| {
         let a: UnlinkArgs = args::current_as(regs)?;
         Some(Request::named(CWD, a.pathname))
@@ -24,7 +24,7 @@ pub fn sys_exit_unlink(ctx: TracePointContext) -> u32 {
 named!(sys_exit_unlink = programs::SYS_EXIT_UNLINK.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_unlinkat")]
-pub fn sys_exit_unlinkat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_unlinkat(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Unlink, FILE_SYSCALL_UNLINKAT, |regs| {
         let a: UnlinkatArgs = args::current_as(regs)?;
         let mut r = Request::named(a.dfd, a.pathname);
@@ -36,7 +36,7 @@ pub fn sys_exit_unlinkat(ctx: TracePointContext) -> u32 {
 named!(sys_exit_unlinkat = programs::SYS_EXIT_UNLINKAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_rmdir")]
-pub fn sys_exit_rmdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_rmdir(ctx: TracePointContext) -> u32 {
     emit(&ctx, EventKind::Unlink, FILE_SYSCALL_RMDIR, |regs| {
         let a: RmdirArgs = args::current_as(regs)?;
         let mut r = Request::named(CWD, a.pathname);

@@ -6,7 +6,7 @@ use super::{
 
 file_op_kind! {
     /// A mode changed (setuid and setgid bits included).
-    ChmodInfo, Chmod, carries: Carries { mode: true, ..Carries::NONE }, extra: [FileMode, FileSetuid, FileSetgid]
+    ChmodInfo, Chmod, carries: Carries::MODE, extra: [FileMode, FileSetuid, FileSetgid]
 }
 
 impl ChmodInfo {

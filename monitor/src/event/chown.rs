@@ -6,7 +6,7 @@ use super::{
 
 file_op_kind! {
     /// An owner or group changed (`u32::MAX`: that one unchanged).
-    ChownInfo, Chown, carries: Carries { owner: true, ..Carries::NONE }, extra: [FileUid, FileGid]
+    ChownInfo, Chown, carries: Carries::OWNER, extra: [FileUid, FileGid]
 }
 
 impl ChownInfo {

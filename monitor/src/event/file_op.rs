@@ -80,24 +80,30 @@ pub struct FileOp {
     pub length: Option<i64>,
 }
 
-/// Which of the record's kind-specific values a kind carries.
+/// Which of the record's kind-specific values a kind carries (a set of the constants below).
 #[derive(Clone, Copy, Default)]
-pub struct Carries {
-    pub source: bool,
-    pub mode: bool,
-    pub owner: bool,
-    pub dev: bool,
-    pub length: bool,
-}
+pub(crate) struct Carries(u8);
 
 impl Carries {
-    pub const NONE: Carries = Carries {
-        source: false,
-        mode: false,
-        owner: false,
-        dev: false,
-        length: false,
-    };
+    pub(crate) const NONE: Carries = Carries(0);
+    /// A source name (rename, link, symlink).
+    pub(crate) const SOURCE: Carries = Carries(1 << 0);
+    /// A mode (chmod, mknod).
+    pub(crate) const MODE: Carries = Carries(1 << 1);
+    /// An owner and group (chown).
+    pub(crate) const OWNER: Carries = Carries(1 << 2);
+    /// A device number (mknod).
+    pub(crate) const DEV: Carries = Carries(1 << 3);
+    /// A length (truncate).
+    pub(crate) const LENGTH: Carries = Carries(1 << 4);
+
+    pub(crate) const fn and(self, o: Carries) -> Carries {
+        Carries(self.0 | o.0)
+    }
+
+    const fn has(self, c: Carries) -> bool {
+        self.0 & c.0 != 0
+    }
 }
 
 /// Every syscall of the record: its wire value, name and log value.
@@ -127,7 +133,7 @@ const SYSCALLS: [(u8, &str, FileSyscall); 22] = [
 ];
 
 /// The rule fields every file-operation kind carries.
-pub const COMMON_FIELDS: [Field; 6] = [
+pub(crate) const COMMON_FIELDS: [Field; 6] = [
     Field::FilePath,
     Field::FileRawPath,
     Field::FileWrite,
@@ -138,11 +144,11 @@ pub const COMMON_FIELDS: [Field; 6] = [
 
 impl FileOp {
     /// Decodes a file-operation record, keeping the values the kind carries.
-    pub fn decode(bytes: &[u8], notes: &mut Notes, carries: Carries) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(bytes: &[u8], notes: &mut Notes, carries: Carries) -> Result<Self, DecodeError> {
         let ev: FileOpEvent = read_record(bytes, "file operation event")?;
         let s = |t, what, notes: &mut Notes| tail_string(bytes, t, what, notes);
-        let source = if carries.source {
-            s(&ev.source, "source name", notes)?
+        let source = if carries.has(Carries::SOURCE) {
+            s(ev.source, "source name", notes)?
         } else {
             None
         };
@@ -152,43 +158,43 @@ impl FileOp {
                 .find(|(id, _, _)| *id == ev.syscall)
                 .map_or("unknown", |(_, name, _)| *name),
             result: ev.result,
-            path: s(&ev.path, "file name", notes)?.unwrap_or_default(),
-            dir_path: s(&ev.dir_path, "directory path", notes)?,
-            kernel_path: s(&ev.kernel_path, "kernel path", notes)?,
+            path: s(ev.path, "file name", notes)?.unwrap_or_default(),
+            dir_path: s(ev.dir_path, "directory path", notes)?,
+            kernel_path: s(ev.kernel_path, "kernel path", notes)?,
             dfd: ev.dfd,
-            source_dir_path: if carries.source {
-                s(&ev.source_dir_path, "source directory path", notes)?
+            source_dir_path: if carries.has(Carries::SOURCE) {
+                s(ev.source_dir_path, "source directory path", notes)?
             } else {
                 None
             },
-            source_kernel_path: if carries.source {
-                s(&ev.source_kernel_path, "source kernel path", notes)?
+            source_kernel_path: if carries.has(Carries::SOURCE) {
+                s(ev.source_kernel_path, "source kernel path", notes)?
             } else {
                 None
             },
-            source_dfd: carries.source.then_some(ev.source_dfd),
+            source_dfd: carries.has(Carries::SOURCE).then_some(ev.source_dfd),
             source,
             resolved_source: None,
             flags: ev.flags,
-            mode: carries.mode.then_some(ev.mode),
-            uid: carries.owner.then_some(ev.uid),
-            gid: carries.owner.then_some(ev.gid),
-            dev: carries.dev.then_some(ev.dev),
-            length: carries.length.then_some(ev.length),
+            mode: carries.has(Carries::MODE).then_some(ev.mode),
+            uid: carries.has(Carries::OWNER).then_some(ev.uid),
+            gid: carries.has(Carries::OWNER).then_some(ev.gid),
+            dev: carries.has(Carries::DEV).then_some(ev.dev),
+            length: carries.has(Carries::LENGTH).then_some(ev.length),
         })
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.result < 0
     }
 
     /// A rename that swapped the two names (`RENAME_EXCHANGE`): both were written.
-    pub fn exchanges(&self) -> bool {
+    pub(crate) fn exchanges(&self) -> bool {
         self.syscall.starts_with("rename") && self.flags & RENAME_EXCHANGE != 0
     }
 
     /// An unlink that removes a directory (rmdir, `AT_REMOVEDIR`).
-    pub fn removes_dir(&self) -> bool {
+    pub(crate) fn removes_dir(&self) -> bool {
         (self.syscall.starts_with("unlink") && self.flags & AT_REMOVEDIR != 0) || self.syscall == "rmdir"
     }
 
@@ -196,7 +202,7 @@ impl FileOp {
     /// descriptor; else the name joined to the kernel's path of its starting directory (`pid`'s
     /// and `tid`'s `/proc/…/cwd` as the kernel's working directory), not yet resolved below it.
     /// `None` when the kernel side had neither (a relative name whose directory it could not walk).
-    pub fn target(&self, own: &[u32]) -> Option<PathBuf> {
+    pub(crate) fn target(&self, own: &[u32]) -> Option<PathBuf> {
         if let Some(k) = &self.kernel_path {
             return Some(PathBuf::from(k));
         }
@@ -205,7 +211,7 @@ impl FileOp {
 
     /// The object taken (rename's old name, link's existing file, a symlink's target resolved
     /// against the link's directory), as [`Self::target`] names it.
-    pub fn source_target(&self, own: &[u32]) -> Option<PathBuf> {
+    pub(crate) fn source_target(&self, own: &[u32]) -> Option<PathBuf> {
         let source = self.source.as_deref()?;
         if let Some(k) = &self.source_kernel_path {
             return Some(PathBuf::from(k));
@@ -216,7 +222,7 @@ impl FileOp {
                 return Some(PathBuf::from(source));
             }
             let link = self.target(own)?;
-            return Some(link.parent().unwrap_or(Path::new("/")).join(source));
+            return Some(link.parent().unwrap_or_else(|| Path::new("/")).join(source));
         }
         joined(source, self.source_dir_path.as_deref(), own)
     }
@@ -239,7 +245,7 @@ impl FileOp {
     /// `resolved_source` and returns the object changed (`resolved_path`, what `file.path` is).
     /// A name whose directory the kernel side could not walk is resolved from `/proc` (`cwd` is the
     /// tracked working directory).
-    pub fn resolve(&mut self, resolver: &mut Resolver, pid: u32, tid: u32, cwd: Option<&str>) -> String {
+    pub(crate) fn resolve(&mut self, resolver: &mut Resolver, pid: u32, tid: u32, cwd: Option<&str>) -> String {
         let own = [pid, tid];
         let (follow_path, follow_source) = self.follows();
         let path = match (&self.kernel_path, self.target(&own)) {
@@ -259,7 +265,7 @@ impl FileOp {
     }
 
     /// The common fields' values ([`COMMON_FIELDS`], `file.source`, `file.raw_source`, …).
-    pub fn field(&self, field: Field) -> Option<Value<'_>> {
+    pub(crate) fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
             // The enrich stage's `resolve()` is in `resolved_path`, which the rules read first.
             Field::FilePath => Value::Str(self.kernel_path.as_deref().unwrap_or(&self.path)),
@@ -291,12 +297,12 @@ impl FileOp {
 
     /// The name shown for the object changed: the kernel's path of its descriptor, else the name
     /// as passed.
-    pub fn shown_path(&self) -> &str {
+    pub(crate) fn shown_path(&self) -> &str {
         self.kernel_path.as_deref().unwrap_or(&self.path)
     }
 
     /// ` failed errno=N` for a failed attempt, ` (syscall)` when it is not the kind's own name.
-    pub fn describe_tail(&self, kind: &str, line: &mut Line<'_>) {
+    pub(crate) fn describe_tail(&self, kind: &str, line: &mut Line<'_>) {
         if self.syscall != kind {
             line.lit(" (").lit(self.syscall).lit(")");
         }
@@ -305,7 +311,7 @@ impl FileOp {
         }
     }
 
-    pub fn to_proto(&self) -> schema::FileOp {
+    pub(crate) fn to_proto(&self) -> schema::FileOp {
         schema::FileOp {
             syscall: SYSCALLS
                 .iter()
@@ -330,7 +336,7 @@ impl FileOp {
         }
     }
 
-    pub fn from_proto(p: schema::FileOp) -> Result<Self, ConvertError> {
+    pub(crate) fn from_proto(p: schema::FileOp) -> Result<Self, ConvertError> {
         let syscall = FileSyscall::try_from(p.syscall)
             .ok()
             .and_then(|v| SYSCALLS.iter().find(|(_, _, s)| *s == v))
@@ -390,7 +396,7 @@ fn proc_cwd_rest<'a>(name: &'a str, own: &[u32]) -> Option<&'a str> {
 }
 
 /// The file type a mode's `S_IFMT` bits name (`mknod` with 0 makes a regular file).
-pub fn file_type(mode: u32) -> &'static str {
+pub(crate) fn file_type(mode: u32) -> &'static str {
     match mode & libc::S_IFMT {
         libc::S_IFIFO => "fifo",
         libc::S_IFCHR => "chr",
@@ -404,7 +410,7 @@ pub fn file_type(mode: u32) -> &'static str {
 
 impl Body {
     /// The file operation of the file-operation kinds.
-    pub fn file_op(&self) -> Option<&FileOp> {
+    pub(crate) fn file_op(&self) -> Option<&FileOp> {
         Some(match self {
             Body::Rename(x) => &x.0,
             Body::Unlink(x) => &x.0,
@@ -418,7 +424,7 @@ impl Body {
         })
     }
 
-    pub fn file_op_mut(&mut self) -> Option<&mut FileOp> {
+    pub(crate) fn file_op_mut(&mut self) -> Option<&mut FileOp> {
         Some(match self {
             Body::Rename(x) => &mut x.0,
             Body::Unlink(x) => &mut x.0,
@@ -493,13 +499,11 @@ pub(crate) use file_op_kind;
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::enrich::resolve::normalize_lexically;
 
     /// A file operation of `syscall` on an absolute path.
-    pub fn sample(syscall: &'static str) -> FileOp {
+    pub(crate) fn sample(syscall: &'static str) -> FileOp {
         op(syscall, "/tmp/x", None)
     }
 
@@ -576,7 +580,7 @@ pub(crate) mod tests {
         assert_eq!(FileOp::from_proto(o.to_proto()).unwrap(), o);
         let mut p = o.to_proto();
         p.syscall = 999;
-        assert!(FileOp::from_proto(p).is_err());
+        FileOp::from_proto(p).unwrap_err();
         assert_eq!(file_type(libc::S_IFIFO | 0o644), "fifo");
         assert_eq!(file_type(0o644), "reg");
     }

@@ -7,7 +7,7 @@ use super::{
 file_op_kind! {
     /// A hard link made: `path` is the new name, `source` the existing file (with `AT_EMPTY_PATH`, the
 /// kernel's path of the descriptor's file).
-    LinkInfo, Link, carries: Carries { source: true, ..Carries::NONE }, extra: [FileSource, FileRawSource]
+    LinkInfo, Link, carries: Carries::SOURCE, extra: [FileSource, FileRawSource]
 }
 
 impl LinkInfo {

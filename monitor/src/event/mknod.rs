@@ -6,7 +6,7 @@ use super::{
 
 file_op_kind! {
     /// A node made: a FIFO, a character or block device, a socket node or a regular file.
-    MknodInfo, Mknod, carries: Carries { mode: true, dev: true, ..Carries::NONE }, extra: [FileMode, FileSetuid, FileSetgid, FileDev, FileType]
+    MknodInfo, Mknod, carries: Carries::MODE.and(Carries::DEV), extra: [FileMode, FileSetuid, FileSetgid, FileDev, FileType]
 }
 
 impl MknodInfo {

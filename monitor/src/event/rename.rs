@@ -7,7 +7,7 @@ use super::{
 file_op_kind! {
     /// A file renamed, or renamed over another: `path` is the new name (the object written), `source` the
 /// old one.
-    RenameInfo, Rename, carries: Carries { source: true, ..Carries::NONE }, extra: [FileSource, FileRawSource, FileExchange]
+    RenameInfo, Rename, carries: Carries::SOURCE, extra: [FileSource, FileRawSource, FileExchange]
 }
 
 impl RenameInfo {

@@ -6,7 +6,7 @@ use super::{
 
 file_op_kind! {
     /// A symbolic link made: `path` is the link, `source` the target text stored in it.
-    SymlinkInfo, Symlink, carries: Carries { source: true, ..Carries::NONE }, extra: [FileSource, FileRawSource]
+    SymlinkInfo, Symlink, carries: Carries::SOURCE, extra: [FileSource, FileRawSource]
 }
 
 impl SymlinkInfo {

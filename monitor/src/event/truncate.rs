@@ -6,7 +6,7 @@ use super::{
 
 file_op_kind! {
     /// A file's size set, by name (truncate) or descriptor (ftruncate: the kernel's path of its file).
-    TruncateInfo, Truncate, carries: Carries { length: true, ..Carries::NONE }, extra: [FileLength]
+    TruncateInfo, Truncate, carries: Carries::LENGTH, extra: [FileLength]
 }
 
 impl TruncateInfo {
