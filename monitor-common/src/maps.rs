@@ -32,6 +32,9 @@ pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+// processes
+/// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
+pub const CRED_BEFORE: &str = "CRED_BEFORE";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -51,6 +54,8 @@ pub const ALL: &[&str] = &[
     MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
+    // processes
+    CRED_BEFORE,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -7,6 +7,8 @@ pub mod clock;
 pub mod proctable;
 pub mod resolve;
 pub mod synthetic;
+// processes
+pub mod target;
 
 use serde::Serialize;
 
@@ -86,9 +88,14 @@ impl Enricher {
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub fn enrich(&mut self, event: Event) -> Enriched {
+    pub fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
-        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
+        target::fill(&mut event, &self.table);
+        // The kernel's path of the executable where the kind carries it, else the table's.
+        let exe = match event.body.kernel_exe() {
+            Some(exe) => exe.to_string(),
+            None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
+        };
         let ancestors = self.table.ancestors(pid);
         let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
             Some(c) => (c.path.clone(), c.agent.clone()),

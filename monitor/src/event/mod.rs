@@ -7,6 +7,8 @@
 //! bounded by its buffer.
 pub mod field;
 mod line;
+// processes
+pub mod process_names;
 
 pub use field::{Field, FieldType, Value};
 pub use line::{Line, escaped};
@@ -124,6 +126,16 @@ kinds! {
     Exit(ExitInfo) = exit;
     Deny(DenyInfo) = deny;
     Chdir(ChdirInfo) = chdir;
+    // processes
+    Ptrace(PtraceInfo) = ptrace;
+    ProcessVm(ProcessVmInfo) = process_vm;
+    Namespace(NamespaceInfo) = namespace;
+    Cred(CredInfo) = cred;
+    RenameComm(RenameCommInfo) = rename_comm;
+    Prctl(PrctlInfo) = prctl;
+    Bpf(BpfInfo) = bpf;
+    Module(ModuleInfo) = module;
+    Chroot(ChrootInfo) = chroot;
 }
 
 pub use chdir::ChdirInfo;
@@ -134,6 +146,35 @@ pub use exit::{ExitInfo, exit_status};
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::{OpenInfo, syscall_name as open_syscall_name};
+// processes
+pub use bpf::BpfInfo;
+pub use chroot::ChrootInfo;
+pub use cred::{CredInfo, Creds};
+pub use module::ModuleInfo;
+pub use namespace::NamespaceInfo;
+pub use prctl::PrctlInfo;
+pub use process_vm::ProcessVmInfo;
+pub use ptrace::PtraceInfo;
+pub use rename_comm::RenameCommInfo;
+
+impl Body {
+    /// The kernel's path of the acting process's executable, on the kinds that carry it (the
+    /// process kinds): what the process table takes as the process's executable.
+    pub fn kernel_exe(&self) -> Option<&str> {
+        match self {
+            Body::Ptrace(x) => x.kernel_exe.as_deref(),
+            Body::ProcessVm(x) => x.kernel_exe.as_deref(),
+            Body::Namespace(x) => x.kernel_exe.as_deref(),
+            Body::Cred(x) => x.kernel_exe.as_deref(),
+            Body::RenameComm(x) => x.kernel_exe.as_deref(),
+            Body::Prctl(x) => x.kernel_exe.as_deref(),
+            Body::Bpf(x) => x.kernel_exe.as_deref(),
+            Body::Module(x) => x.kernel_exe.as_deref(),
+            Body::Chroot(x) => x.kernel_exe.as_deref(),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -350,6 +391,7 @@ pub(crate) mod tests {
                 fd: -1,
             }),
         ];
+        let samples: Vec<Body> = samples.into_iter().chain(process_samples()).collect();
         for b in &samples {
             let v = serde_json::to_value(b).unwrap();
             assert_eq!(v["kind"], b.kind_name());
@@ -357,6 +399,29 @@ pub(crate) mod tests {
         let registered: Vec<_> = KINDS.iter().map(|(k, _, _)| *k).collect();
         assert_eq!(registered, monitor_common::EventKind::ALL);
         assert_eq!(samples.len(), KINDS.len(), "a sample per kind");
+    }
+
+    /// One event of each process kind, for the registry tests.
+    pub fn process_samples() -> Vec<super::Body> {
+        use super::*;
+        use crate::schema;
+        vec![
+            Body::Ptrace(PtraceInfo::from_proto(schema::Ptrace::default()).unwrap()),
+            Body::ProcessVm(ProcessVmInfo::from_proto(schema::ProcessVm::default()).unwrap()),
+            Body::Namespace(NamespaceInfo::from_proto(schema::Namespace::default()).unwrap()),
+            Body::Cred(
+                CredInfo::from_proto(schema::Cred {
+                    new: Some(schema::Creds::default()),
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            Body::RenameComm(RenameCommInfo::from_proto(schema::RenameComm::default()).unwrap()),
+            Body::Prctl(PrctlInfo::from_proto(schema::Prctl::default()).unwrap()),
+            Body::Bpf(BpfInfo::from_proto(schema::Bpf::default()).unwrap()),
+            Body::Module(ModuleInfo::from_proto(schema::Module::default()).unwrap()),
+            Body::Chroot(ChrootInfo::from_proto(schema::Chroot::default()).unwrap()),
+        ]
     }
 
     #[test]

@@ -87,6 +87,24 @@ impl FalcoPayload {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
             Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+            // processes
+            Body::Ptrace(p) => {
+                f.insert("evt.arg.request", p.request.clone().into());
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::ProcessVm(p) => {
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::RenameComm(r) => {
+                f.insert("evt.arg.name", r.new_comm.clone().into());
+            }
+            Body::Chroot(c) => {
+                f.insert("evt.arg.path", c.root.clone().unwrap_or_else(|| c.path.clone()).into());
+            }
+            Body::Module(m) => {
+                f.insert("evt.arg.path", m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into());
+            }
+            Body::Namespace(_) | Body::Cred(_) | Body::Prctl(_) | Body::Bpf(_) => {}
         }
         Self {
             output: a.output.clone(),
