@@ -59,6 +59,9 @@ pub struct ProcessOffsets {
     pub ns_ops_name: u32,
     /// `pt_regs.orig_ax`: the syscall number the task entered with.
     pub regs_syscall_nr: u32,
+    /// `task_struct.thread_pid`, `pid.level`: how deep the task's pid namespace is.
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
     pub _pad: u32,
 }
 
@@ -174,6 +177,8 @@ impl KernelOffsets {
                 ns_common_ops: Self::UNKNOWN,
                 ns_ops_name: Self::UNKNOWN,
                 regs_syscall_nr: Self::UNKNOWN,
+                task_thread_pid: Self::UNKNOWN,
+                pid_level: Self::UNKNOWN,
                 _pad: 0,
             },
         }

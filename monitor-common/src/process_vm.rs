@@ -16,6 +16,9 @@ pub struct ProcessVmEvent {
     /// 1: `process_vm_writev`; 0: `process_vm_readv`.
     pub write: u8,
     pub _pad: [u8; 3],
+    /// The level of the caller's pid namespace (0: the initial one; `u32::MAX` unknown).
+    pub caller_pidns_level: u32,
+    pub _pad2: u32,
     /// The kernel's path of the caller's executable.
     pub exe: Tail,
 }

@@ -16,7 +16,9 @@ pub struct PtraceEvent {
     pub data: u64,
     /// The target as the caller named it (a pid of the caller's pid namespace).
     pub target_pid: i32,
-    pub _pad: u32,
+    /// The level of the caller's pid namespace (0: the initial one, whose pids userspace's `/proc`
+    /// shows; `u32::MAX` unknown): where `target_pid` is a number.
+    pub caller_pidns_level: u32,
     /// The kernel's path of the caller's executable (`mm->exe_file`).
     pub exe: Tail,
 }

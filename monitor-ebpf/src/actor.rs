@@ -29,6 +29,14 @@ pub fn exe<T>(rec: &mut Record<T>, cfg: &KernelConfig) -> Tail {
     rec.path(&cfg.offsets.path, exe_path(cfg, current_task()))
 }
 
+/// The level of the current task's pid namespace (0: the initial one), `u32::MAX` if unknown.
+#[inline(always)]
+pub fn pidns_level(po: &ProcessOffsets) -> u32 {
+    read_field::<*const u8>(current_task(), po.task_thread_pid)
+        .and_then(|pid| read_field::<u32>(pid, po.pid_level))
+        .unwrap_or(u32::MAX)
+}
+
 /// The current task's credentials (`task->cred`); `None` when an offset is unknown or a read fails.
 #[inline(always)]
 pub fn creds(po: &ProcessOffsets) -> Option<Creds> {

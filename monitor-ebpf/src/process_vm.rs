@@ -37,6 +37,7 @@ fn emit(ctx: &TracePointContext, write: bool) -> Option<()> {
         (*ev).remote_iovcnt = a.riovcnt;
         (*ev).target_pid = a.pid as i32;
         (*ev).write = u8::from(write);
+        (*ev).caller_pidns_level = actor::pidns_level(&cfg.offsets.process);
         (*ev).exe = exe;
     }
     rec.submit(false);

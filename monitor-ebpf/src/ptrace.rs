@@ -40,6 +40,7 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         (*ev).data = a.data;
         // A `long` the kernel reads as a pid_t.
         (*ev).target_pid = a.pid as i32;
+        (*ev).caller_pidns_level = actor::pidns_level(&cfg.offsets.process);
         (*ev).exe = exe;
     }
     rec.submit(false);

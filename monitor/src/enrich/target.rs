@@ -9,13 +9,16 @@ use crate::event::{Body, Event};
 
 /// Fills the target's executable and the namespace verdict into `ev`'s body.
 pub fn fill(ev: &mut Event, table: &ProcessTable) {
-    let caller = ev.header.pid;
     match &mut ev.body {
-        Body::Ptrace(p) if p.target_exe.is_none() => p.target_exe = target_exe(caller, p.target_pid, table),
-        Body::ProcessVm(p) if p.target_exe.is_none() => p.target_exe = target_exe(caller, p.target_pid, table),
+        Body::Ptrace(p) if p.target_exe.is_none() => {
+            p.target_exe = target_exe(p.caller_pidns_level, p.target_pid, table);
+        }
+        Body::ProcessVm(p) if p.target_exe.is_none() => {
+            p.target_exe = target_exe(p.caller_pidns_level, p.target_pid, table);
+        }
         Body::Namespace(n) if n.ns_host.is_none() => {
             if let (Some(kind), Some(inode)) = (n.ns_type.as_deref(), n.ns_inode) {
-                n.ns_host = ns_inode(1, kind).map(|host| host == inode);
+                n.ns_host = host_ns_inode(kind).map(|host| host == inode);
             }
         }
         _ => {}
@@ -23,28 +26,32 @@ pub fn fill(ev: &mut Event, table: &ProcessTable) {
 }
 
 /// The inode of `/proc/PID/ns/KIND` (the namespace's identity), if readable.
-fn ns_inode(pid: u32, kind: &str) -> Option<u64> {
+fn ns_inode(pid: &str, kind: &str) -> Option<u64> {
     if !kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
         return None;
     }
     std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
 }
 
+/// The host's namespace of `kind`: pid 1's, or agentmon's own where pid 1's cannot be read (a
+/// sandbox that hides its init).
+fn host_ns_inode(kind: &str) -> Option<u64> {
+    ns_inode("1", kind).or_else(|| ns_inode("self", kind))
+}
+
 /// The executable of `target` as the caller named it. The number is a pid of the caller's pid
-/// namespace: it is looked up in `/proc` only when that is agentmon's own (else a pid of a
-/// container would name an unrelated host process); then the process table, which holds what
-/// agentmon saw of processes that have already gone.
-fn target_exe(caller: u32, target: i32, table: &ProcessTable) -> Option<String> {
+/// namespace: it is looked up only when that is the initial one (level 0), whose pids agentmon's
+/// `/proc` shows (else a pid of a container would name an unrelated host process): `/proc` first,
+/// then the process table, which holds what agentmon saw of processes already gone.
+fn target_exe(caller_pidns_level: Option<u32>, target: i32, table: &ProcessTable) -> Option<String> {
     let target = u32::try_from(target).ok().filter(|t| *t > 0)?;
-    let own = std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino());
-    let callers = std::fs::metadata(format!("/proc/{caller}/ns/pid")).ok().map(|m| m.ino());
-    if own.is_some() && own == callers {
-        if let Ok(exe) = std::fs::read_link(format!("/proc/{target}/exe")) {
-            return Some(exe.to_string_lossy().into_owned());
-        }
-        return table.get(target).map(|p| p.exe.clone()).filter(|e| !e.is_empty());
+    if caller_pidns_level != Some(0) {
+        return None;
     }
-    None
+    if let Ok(exe) = std::fs::read_link(format!("/proc/{target}/exe")) {
+        return Some(exe.to_string_lossy().into_owned());
+    }
+    table.get(target).map(|p| p.exe.clone()).filter(|e| !e.is_empty())
 }
 
 #[cfg(test)]
@@ -66,6 +73,7 @@ mod tests {
                 request_nr: 16,
                 target_pid: me as i32,
                 target_exe: None,
+                caller_pidns_level: Some(0),
                 addr: 0,
                 data: 0,
                 result: 0,
@@ -76,14 +84,21 @@ mod tests {
         let Body::Ptrace(p) = &ev.body else { unreachable!() };
         let exe = std::env::current_exe().unwrap();
         assert_eq!(p.target_exe.as_deref(), Some(exe.to_str().unwrap()));
+        // A caller in another pid namespace names pids agentmon's /proc does not show.
+        let Body::Ptrace(p) = &mut ev.body else { unreachable!() };
+        p.target_exe = None;
+        p.caller_pidns_level = Some(1);
+        fill(&mut ev, &ProcessTable::new());
+        let Body::Ptrace(p) = &ev.body else { unreachable!() };
+        assert_eq!(p.target_exe, None);
     }
 
     #[test]
-    fn our_own_namespace_is_pid_1s_here() {
-        // The tests run in the host's namespaces (as root): ours are pid 1's.
-        let mine = ns_inode(std::process::id(), "mnt");
-        assert!(mine.is_some());
-        assert_eq!(ns_inode(1, "mnt"), mine);
-        assert_eq!(ns_inode(1, "../x"), None);
+    fn the_host_namespace_is_readable_and_names_are_checked() {
+        // The tests run in the host's namespaces (as root): pid 1's, or ours where pid 1 is hidden.
+        let host = host_ns_inode("mnt");
+        assert!(host.is_some());
+        assert_eq!(ns_inode("self", "mnt"), host);
+        assert_eq!(ns_inode("1", "../x"), None);
     }
 }

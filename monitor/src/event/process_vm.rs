@@ -16,6 +16,10 @@ pub struct ProcessVmInfo {
     pub target_pid: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_exe: Option<String>,
+    /// The level of the caller's pid namespace (0: the initial one, where `target_pid` is the pid
+    /// agentmon's `/proc` shows); `None` unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_pidns_level: Option<u32>,
     /// Bytes moved, or `-errno`.
     pub result: i64,
     pub local_iovcnt: u64,
@@ -40,6 +44,7 @@ impl KindInfo for ProcessVmInfo {
             write: ev.write != 0,
             target_pid: ev.target_pid,
             target_exe: None,
+            caller_pidns_level: (ev.caller_pidns_level != u32::MAX).then_some(ev.caller_pidns_level),
             result: ev.result,
             local_iovcnt: ev.local_iovcnt,
             remote_iovcnt: ev.remote_iovcnt,
@@ -80,6 +85,7 @@ impl KindInfo for ProcessVmInfo {
             local_iovcnt: self.local_iovcnt,
             remote_iovcnt: self.remote_iovcnt,
             target_exe: self.target_exe.clone(),
+            caller_pidns_level: self.caller_pidns_level,
             kernel_exe: self.kernel_exe.clone(),
         }
     }
@@ -89,6 +95,7 @@ impl KindInfo for ProcessVmInfo {
             write: p.write,
             target_pid: p.target_pid,
             target_exe: p.target_exe,
+            caller_pidns_level: p.caller_pidns_level,
             result: p.result,
             local_iovcnt: p.local_iovcnt,
             remote_iovcnt: p.remote_iovcnt,

@@ -19,6 +19,10 @@ pub struct PtraceInfo {
     /// The target's executable (enrich stage: `/proc`, else the process table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_exe: Option<String>,
+    /// The level of the caller's pid namespace (0: the initial one, where `target_pid` is the pid
+    /// agentmon's `/proc` shows); `None` unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_pidns_level: Option<u32>,
     pub addr: u64,
     pub data: u64,
     /// The syscall's result (`-errno` on failure).
@@ -45,6 +49,7 @@ impl KindInfo for PtraceInfo {
             request_nr: ev.request,
             target_pid: ev.target_pid,
             target_exe: None,
+            caller_pidns_level: (ev.caller_pidns_level != u32::MAX).then_some(ev.caller_pidns_level),
             addr: ev.addr,
             data: ev.data,
             result: ev.result,
@@ -80,6 +85,7 @@ impl KindInfo for PtraceInfo {
             data: self.data,
             target_pid: self.target_pid,
             target_exe: self.target_exe.clone(),
+            caller_pidns_level: self.caller_pidns_level,
             kernel_exe: self.kernel_exe.clone(),
         }
     }
@@ -90,6 +96,7 @@ impl KindInfo for PtraceInfo {
             request_nr: p.request,
             target_pid: p.target_pid,
             target_exe: p.target_exe,
+            caller_pidns_level: p.caller_pidns_level,
             addr: p.addr,
             data: p.data,
             result: p.result,

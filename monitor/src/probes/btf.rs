@@ -272,6 +272,8 @@ pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     pr.ns_common_ops = get("ns_common", "ops");
     pr.ns_ops_name = get("proc_ns_operations", "name");
     pr.regs_syscall_nr = get("pt_regs", "orig_ax");
+    pr.task_thread_pid = get("task_struct", "thread_pid");
+    pr.pid_level = get("pid", "level");
     off
 }
 
@@ -312,6 +314,8 @@ mod tests {
             p.ns_common_ops,
             p.ns_ops_name,
             p.regs_syscall_nr,
+            p.task_thread_pid,
+            p.pid_level,
         ];
         assert!(all.iter().chain(&p.cred_ids).all(|&o| o != KernelOffsets::UNKNOWN), "{p:?}");
         // `struct cred` holds uid, gid, suid, sgid, euid, egid, fsuid, fsgid, in that order.
