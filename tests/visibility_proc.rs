@@ -101,12 +101,18 @@ sys.exit(status >> 8)
     );
     let run = python(&script);
     assert!(run.status.success(), "the attach failed: {}", run.stderr);
-    let target = the(&run, "exec", "of the target", |e| e["filename"] == sshd.to_str().unwrap())["pid"].clone();
+    let target = the(&run, "exec", "of the target", |e| {
+        e["filename"] == sshd.to_str().unwrap()
+    })["pid"]
+        .clone();
     let attacker = pid_named(&run, "attacker");
     let e = the(&run, "ptrace", "PTRACE_ATTACH", |e| e["request"] == "PTRACE_ATTACH");
     assert_eq!(e["pid"], attacker, "{e}");
     assert_eq!(e["target_pid"], target, "{e}");
-    assert_eq!(e["target_exe"], "/usr/bin/sleep", "the kernel's path, not the symlink: {e}");
+    assert_eq!(
+        e["target_exe"], "/usr/bin/sleep",
+        "the kernel's path, not the symlink: {e}"
+    );
     assert_eq!(e["result"], 0, "{e}");
     assert_eq!(e["exe"], python_exe(), "{e}");
     assert_eq!(e["comm"], "attacker", "{e}");
@@ -234,12 +240,17 @@ os.wait()
     assert!(run.status.success(), "{}", run.stderr);
     let clone = the(&run, "namespace", "clone", |e| e["syscall"] == "clone");
     assert_eq!(clone["namespaces"], serde_json::json!(["user", "net"]), "{clone}");
-    assert!(clone["result"].as_i64().is_some_and(|r| r > 0), "the child's pid: {clone}");
+    assert!(
+        clone["result"].as_i64().is_some_and(|r| r > 0),
+        "the child's pid: {clone}"
+    );
     let clone3 = the(&run, "namespace", "clone3", |e| e["syscall"] == "clone3");
     assert_eq!(clone3["namespaces"], serde_json::json!(["user"]), "{clone3}");
     assert_eq!(clone3["flags"], 0x1000_0000, "{clone3}");
     assert!(clone3["result"].as_i64().is_some_and(|r| r > 0), "{clone3}");
-    let clones = events(&run, "namespace", |e| e["syscall"] == "clone" || e["syscall"] == "clone3");
+    let clones = events(&run, "namespace", |e| {
+        e["syscall"] == "clone" || e["syscall"] == "clone3"
+    });
     assert_eq!(clones.len(), 2, "the plain fork is no event: {clones:#?}");
 }
 
@@ -292,7 +303,13 @@ fn cred<'a>(run: &'a ExecRun, syscall: &str) -> &'a Value {
 fn setuid_from_root_to_nobody_shows_before_and_after() {
     let run = exec_json(
         &[],
-        &["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/true"],
+        &[
+            "/usr/bin/setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/bin/true",
+        ],
     );
     assert!(run.status.success(), "{}", run.stderr);
     let uid = cred(&run, "setresuid");
@@ -308,7 +325,11 @@ fn setuid_from_root_to_nobody_shows_before_and_after() {
             .is_some_and(|c| c.contains(&"CAP_SYS_ADMIN".into())),
         "{uid}"
     );
-    assert_eq!(uid["new"]["cap_effective"], serde_json::json!([]), "root's capabilities go: {uid}");
+    assert_eq!(
+        uid["new"]["cap_effective"],
+        serde_json::json!([]),
+        "root's capabilities go: {uid}"
+    );
     assert_eq!(uid["exe"], "/usr/bin/setpriv", "{uid}");
     let gid = cred(&run, "setresgid");
     assert_eq!(gid["new"]["gid"], 65534, "{gid}");
@@ -415,12 +436,22 @@ fn a_binary_symlinked_as_sshd_shows_its_real_executable() {
     let p = the(&run, "prctl", "PR_SET_DUMPABLE", |e| e["option"] == "PR_SET_DUMPABLE");
     assert_eq!(p["comm"], "sshd", "{p}");
     assert_eq!(p["kernel_exe"], python_exe(), "{p}");
-    assert_eq!(p["exe"], python_exe(), "proc.exe is the kernel's path, not the symlink: {p}");
+    assert_eq!(
+        p["exe"],
+        python_exe(),
+        "proc.exe is the kernel's path, not the symlink: {p}"
+    );
+    assert!(
+        events(&run, "rename_comm", |e| e["new_comm"] == "sshd").is_empty(),
+        "exec's own rename (to the symlink's name) is the exec event, not a rename_comm"
+    );
     let r = the(&run, "rename_comm", "to cron", |e| e["new_comm"] == "cron");
     assert_eq!(r["old_comm"], "sshd", "{r}");
     assert_eq!(r["syscall_nr"], 1, "a write(2) to /proc/self/comm: {r}");
     assert_eq!(r["exe"], python_exe(), "{r}");
-    let nnp = the(&run, "prctl", "PR_SET_NO_NEW_PRIVS", |e| e["option"] == "PR_SET_NO_NEW_PRIVS");
+    let nnp = the(&run, "prctl", "PR_SET_NO_NEW_PRIVS", |e| {
+        e["option"] == "PR_SET_NO_NEW_PRIVS"
+    });
     assert_eq!(nnp["comm"], "cron", "{nnp}");
     assert!(
         !run.alerts_of("Process pretends to be sshd").is_empty(),
@@ -484,7 +515,8 @@ sys.exit(ctypes.get_errno() if r < 0 else 0)
     if !modules {
         assert_eq!(errno, libc::ENOSYS, "{}", run.stderr);
         assert!(
-            run.stderr.contains("sys_exit_finit_module: this kernel has no such tracepoint"),
+            run.stderr
+                .contains("sys_exit_finit_module: this kernel has no such tracepoint"),
             "{}",
             run.stderr
         );
@@ -546,7 +578,10 @@ fn pivot_root_is_seen() {
     assert_eq!(e["path"], ".", "{e}");
     assert_eq!(e["put_old"], "old", "{e}");
     assert_eq!(e["result"], 0, "{e}");
-    assert_eq!(e["root"], "/", "the new root is the top of the namespace's mount tree: {e}");
+    assert_eq!(
+        e["root"], "/",
+        "the new root is the top of the namespace's mount tree: {e}"
+    );
     // The executable as the kernel now reaches it: the old root is under put_old.
     assert_eq!(e["exe"], "/old/usr/sbin/pivot_root", "{e}");
 }

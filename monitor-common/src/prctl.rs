@@ -9,15 +9,15 @@ pub const PRCTL_SYSCALL_SECCOMP: u8 = 1;
 
 /// The `prctl` options reported.
 pub const PRCTL_OPTIONS: &[u64] = &[
-    4,          // PR_SET_DUMPABLE
-    8,          // PR_SET_KEEPCAPS
-    22,         // PR_SET_SECCOMP
-    24,         // PR_CAPBSET_DROP
-    28,         // PR_SET_SECUREBITS
-    35,         // PR_SET_MM
-    36,         // PR_SET_CHILD_SUBREAPER
-    38,         // PR_SET_NO_NEW_PRIVS
-    47,         // PR_CAP_AMBIENT
+    4,           // PR_SET_DUMPABLE
+    8,           // PR_SET_KEEPCAPS
+    22,          // PR_SET_SECCOMP
+    24,          // PR_CAPBSET_DROP
+    28,          // PR_SET_SECUREBITS
+    35,          // PR_SET_MM
+    36,          // PR_SET_CHILD_SUBREAPER
+    38,          // PR_SET_NO_NEW_PRIVS
+    47,          // PR_CAP_AMBIENT
     0x5961_6d61, // PR_SET_PTRACER
 ];
 

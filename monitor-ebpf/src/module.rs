@@ -6,8 +6,7 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind,
     module::{
-        MODULE_ARGS_MAX, MODULE_NAME_MAX, MODULE_SYSCALL_DELETE, MODULE_SYSCALL_FINIT, MODULE_SYSCALL_INIT,
-        ModuleEvent,
+        MODULE_ARGS_MAX, MODULE_NAME_MAX, MODULE_SYSCALL_DELETE, MODULE_SYSCALL_FINIT, MODULE_SYSCALL_INIT, ModuleEvent,
     },
     programs,
     record::Tail,

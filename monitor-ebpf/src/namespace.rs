@@ -6,8 +6,9 @@
 //! parent's return is an event.
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, counter,
+    EventKind, FLAG_READ_FAILED,
     config::KernelConfig,
+    counter,
     namespace::{
         CLONE_NEW_MASK, CSIGNAL, NS_FD_NSFS, NS_FD_PIDFD, NS_FD_UNKNOWN, NS_SYSCALL_CLONE, NS_SYSCALL_CLONE3,
         NS_SYSCALL_SETNS, NS_SYSCALL_UNSHARE, NSFS_MAGIC, NamespaceEvent, PIDFS_MAGIC,

@@ -27,10 +27,15 @@ pub fn fill(ev: &mut Event, table: &ProcessTable) {
 
 /// The inode of `/proc/PID/ns/KIND` (the namespace's identity), if readable.
 fn ns_inode(pid: &str, kind: &str) -> Option<u64> {
-    if !kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !kind
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         return None;
     }
-    std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 /// The host's namespace of `kind`: pid 1's, or agentmon's own where pid 1's cannot be read (a

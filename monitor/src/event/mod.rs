@@ -424,6 +424,65 @@ pub(crate) mod tests {
         ]
     }
 
+    /// The process kinds survive the log schema: what replay shows is what live showed.
+    #[test]
+    fn process_kinds_round_trip_through_the_log_schema() {
+        for b in process_samples() {
+            assert_eq!(super::Body::from_proto(b.to_proto()).as_ref(), Ok(&b));
+        }
+    }
+
+    /// A cred record: the arguments the syscall takes, the credentials before and after, the
+    /// capabilities gained, the executable from the tail.
+    #[test]
+    fn decodes_a_cred_record() {
+        use monitor_common::{
+            cred::{CRED_SYSCALL_SETRESUID, CredEvent, Creds},
+            record::Tail,
+        };
+        let exe = b"/usr/bin/setpriv";
+        let ev = CredEvent {
+            header: header(monitor_common::EventKind::Cred, size_of::<CredEvent>() + exe.len()),
+            result: 0,
+            args: [65534, u64::MAX, 7],
+            old: Creds {
+                cap_effective: 1 << 21,
+                ..Creds::default()
+            },
+            new: Creds {
+                uid: 65534,
+                euid: 65534,
+                cap_effective: (1 << 21) | (1 << 19),
+                ..Creds::default()
+            },
+            syscall: CRED_SYSCALL_SETRESUID,
+            has_old: 1,
+            _pad: [0; 6],
+            exe: Tail {
+                off: size_of::<CredEvent>() as u16,
+                len: exe.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+        };
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(exe);
+        let super::Body::Cred(c) = super::decode(&bytes).unwrap().body else {
+            panic!("not a cred event")
+        };
+        assert_eq!(c.syscall, "setresuid");
+        assert_eq!(
+            c.args,
+            [65534, u64::from(u32::MAX), 7],
+            "32-bit ids; -1 reads as u32::MAX"
+        );
+        assert_eq!(c.old.as_ref().map(|o| o.uid), Some(0));
+        assert_eq!(c.new.euid, 65534);
+        assert_eq!(c.cap_gained, ["CAP_SYS_PTRACE"]);
+        assert_eq!(c.kernel_exe.as_deref(), Some("/usr/bin/setpriv"));
+        assert_eq!(super::Body::Cred(c).kernel_exe(), Some("/usr/bin/setpriv"));
+    }
+
     #[test]
     fn rejects_short_and_unknown_records() {
         assert!(matches!(

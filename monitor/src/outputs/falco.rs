@@ -102,7 +102,10 @@ impl FalcoPayload {
                 f.insert("evt.arg.path", c.root.clone().unwrap_or_else(|| c.path.clone()).into());
             }
             Body::Module(m) => {
-                f.insert("evt.arg.path", m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into());
+                f.insert(
+                    "evt.arg.path",
+                    m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into(),
+                );
             }
             Body::Namespace(_) | Body::Cred(_) | Body::Prctl(_) | Body::Bpf(_) => {}
         }

@@ -317,7 +317,10 @@ mod tests {
             p.task_thread_pid,
             p.pid_level,
         ];
-        assert!(all.iter().chain(&p.cred_ids).all(|&o| o != KernelOffsets::UNKNOWN), "{p:?}");
+        assert!(
+            all.iter().chain(&p.cred_ids).all(|&o| o != KernelOffsets::UNKNOWN),
+            "{p:?}"
+        );
         // `struct cred` holds uid, gid, suid, sgid, euid, egid, fsuid, fsgid, in that order.
         assert_eq!(p.cred_ids[4], p.cred_ids[0] + 4, "gid after uid: {p:?}");
         assert_eq!(p.cred_ids[1], p.cred_ids[0] + 16, "euid after sgid: {p:?}");

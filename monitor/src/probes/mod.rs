@@ -167,7 +167,10 @@ impl Probes {
 
         for p in programs::PROGRAMS {
             if !tracefs::exists(p) {
-                tracing::info!("{}: this kernel has no such tracepoint (the feature is not built in); not attached", p.name);
+                tracing::info!(
+                    "{}: this kernel has no such tracepoint (the feature is not built in); not attached",
+                    p.name
+                );
                 continue;
             }
             probes.load_program(p)?;
