@@ -32,6 +32,8 @@ pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+/// Per-CPU state of an exec's environment scan (kernel-private).
+pub const ENV_SCAN: &str = "ENV_SCAN";
 // processes
 /// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
 pub const CRED_BEFORE: &str = "CRED_BEFORE";
@@ -54,6 +56,7 @@ pub const ALL: &[&str] = &[
     MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
+    ENV_SCAN,
     // processes
     CRED_BEFORE,
 ];

@@ -7,12 +7,17 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use monitor_common::{
-    EventKind, programs,
+    EventKind, counter, programs,
     rename_comm::{RenameCommEvent, SYSCALL_EXECVE, SYSCALL_EXECVEAT},
     tracepoint::TaskRename,
 };
 
-use crate::{actor, maps, record::Record, scope, task, tracepoint};
+use crate::{
+    actor,
+    maps::{self, OrCount},
+    record::Record,
+    scope, task,
+};
 
 #[tracepoint(category = "task", name = "task_rename")]
 pub fn task_rename(ctx: TracePointContext) -> u32 {
@@ -40,7 +45,9 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     if nr == SYSCALL_EXECVE || nr == SYSCALL_EXECVEAT {
         return None;
     }
-    let r: TaskRename = tracepoint::record(ctx)?;
+    // SAFETY: the record is a `TaskRename` (its layout checked against the format file at
+    // start-up); the read goes through bpf_probe_read_kernel, which fails cleanly.
+    let r: TaskRename = unsafe { ctx.read_at::<TaskRename>(0) }.or_count(counter::ARG_READ_FAILED)?;
     let mut rec = Record::<RenameCommEvent>::start(EventKind::RenameComm, &cfg.offsets)?;
     let exe = actor::exe(&mut rec, cfg);
     let ev = rec.fixed();

@@ -248,6 +248,8 @@ pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     p.mm_env_start = get("mm_struct", "env_start");
     p.mm_env_end = get("mm_struct", "env_end");
     p.bprm_file = get("linux_binprm", "file");
+    p.bprm_filename = get("linux_binprm", "filename");
+    p.bprm_interp = get("linux_binprm", "interp");
     // x86-64's syscall calling convention.
     for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
         *slot = get("pt_regs", reg);
