@@ -585,3 +585,74 @@ fn pivot_root_is_seen() {
     // The executable as the kernel now reaches it: the old root is under put_old.
     assert_eq!(e["exe"], "/old/usr/sbin/pivot_root", "{e}");
 }
+
+/// Rules on the process fields, for the record/replay test.
+const PROCESS_RULES: &str = r#"
+- rule: Injection into another process
+  desc: a ptrace attach or memory write at another process
+  condition: evt.kind = ptrace and ptrace.request in (PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_POKEDATA)
+  output: "%proc.exe (%proc.name) -> %target.pid %target.exe"
+  priority: WARNING
+- rule: Root dropped to another user
+  desc: a cred change away from root
+  condition: evt.kind = cred and cred.old_euid = 0 and cred.euid != 0 and not evt.failed
+  output: "%cred.syscall %cred.old_euid -> %cred.euid caps %cap.effective"
+  priority: NOTICE
+"#;
+
+/// A recording of process events replays to the live verdicts, on the same events: the target's
+/// executable found live, the credentials, the kernel's path of the executable all travel in the
+/// log.
+#[test]
+fn process_events_record_and_replay_to_the_same_verdicts() {
+    let rules = rules_dir(&format!("{SPOOF_RULE}{PROCESS_RULES}"));
+    let log = tempfile::tempdir().expect("tempdir");
+    let log = log.path().join("proc.log");
+    let log_arg = log.to_str().expect("path");
+    let script = format!(
+        r#"{PY_PRELUDE}
+target = child("victim")
+name("sshd")
+assert libc.ptrace(0x4206, target, None, None) == 0
+libc.ptrace(17, target, None, None)
+os.kill(target, 9)
+os.setresuid(65534, 65534, 65534)
+"#
+    );
+    let live = exec_rules(rules.path(), &["--record", log_arg], &[PYTHON, "-c", &script]);
+    assert!(live.status.success(), "{}", live.stderr);
+    let fired = live.fired();
+    for rule in [
+        "Injection into another process",
+        "Root dropped to another user",
+        "Process pretends to be sshd",
+    ] {
+        assert!(fired.contains(&rule.to_string()), "{rule} not in {fired:?}");
+    }
+    let inject = &live.alerts_of("Injection into another process")[0];
+    assert!(
+        inject["output"]
+            .as_str()
+            .is_some_and(|o| o.contains(&python_exe()) && o.contains("(sshd)")),
+        "{inject}"
+    );
+    let replay = agentmon_e2e::agentmon()
+        .args(["replay", "--json", "--rules"])
+        .arg(rules.path())
+        .arg(log_arg)
+        .output()
+        .expect("replay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replayed = agentmon_e2e::parse_json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let key = |a: &Value| (a["rule"].to_string(), a["event"]["ktime_ns"].as_u64());
+    let mut want: Vec<_> = live.alerts().into_iter().map(key).collect();
+    let mut got: Vec<_> = replayed.iter().map(key).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    for l in live.alerts() {
+        let r = replayed.iter().find(|r| key(r) == key(l)).expect("matched above");
+        assert_eq!(r["event"], l["event"], "event of {}", l["rule"]);
+        assert_eq!(r["output"], l["output"], "output of {}", l["rule"]);
+    }
+}
