@@ -18,12 +18,7 @@ use monitor_common::{
     tracepoint::CapsetArgs,
 };
 
-use crate::{
-    actor, args,
-    maps::{self, OrCount},
-    record::Record,
-    scope, tracepoint,
-};
+use crate::{actor, args, maps, record::Record, scope, tracepoint};
 
 /// The caller's credentials at a call's entry, by thread (`pid_tgid`), until its exit. LRU: an
 /// entry left by a thread that never reached the exit is evicted, never blocks a later one.
@@ -157,17 +152,16 @@ pub fn sys_exit_capset(ctx: TracePointContext) -> u32 {
 }
 named!(sys_exit_capset = programs::SYS_EXIT_CAPSET.name);
 
-/// Entry: keeps the caller's credentials. A failure only costs the event its "before" half.
+/// Entry: keeps the caller's credentials. A failure loses no event, only its "before" half (the
+/// event then has no `old` credentials, which userspace shows): not counted as a lost event.
 #[inline(always)]
 fn keep_before() -> Option<()> {
     let cfg = maps::config()?;
     if !scope::is_watched(cfg) {
         return None;
     }
-    let before = actor::creds(&cfg.offsets.process).or_count(counter::TASK_READ_FAILED)?;
-    CRED_BEFORE
-        .insert(bpf_get_current_pid_tgid(), before, 0)
-        .or_count(counter::MAP_INSERT_FAILED)?;
+    let before = actor::creds(&cfg.offsets.process)?;
+    CRED_BEFORE.insert(bpf_get_current_pid_tgid(), before, 0).ok()?;
     Some(())
 }
 
