@@ -1,11 +1,16 @@
 //! Processes, on the real kernel: a watched agent injects into another process (ptrace,
-//! process_vm_writev), changes namespaces (unshare, setns, clone, clone3), identity (set*id,
+//! `process_vm_writev`), changes namespaces (unshare, setns, clone, clone3), identity (set*id,
 //! capset), its name (prctl, /proc/self/comm, a binary symlinked as `sshd`), loads eBPF, tries to
-//! load a kernel module, changes its root (chroot, pivot_root) — each in its plain form and in the
+//! load a kernel module, changes its root (chroot, `pivot_root`) — each in its plain form and in the
 //! form that tries to dodge, and agentmon reports it as the kernel saw it: the target, the result,
 //! the credentials before and after, and the kernel's path of the executable, not the name the
 //! process gave itself.
-use std::path::{Path, PathBuf};
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
+use std::path::Path;
 
 use agentmon_e2e::{ExecRun, exec_json, exec_rules, rules_dir};
 use serde_json::Value;
@@ -55,7 +60,7 @@ fn pid_named(run: &ExecRun, name: &str) -> u64 {
         .expect("pid")
 }
 
-const PY_PRELUDE: &str = r#"
+const PY_PRELUDE: &str = "
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
@@ -71,9 +76,9 @@ def child(n, seconds=30):
         os._exit(0)
     time.sleep(0.2)
     return pid
-"#;
+";
 
-/// ptrace(PTRACE_ATTACH) from one child at its sibling: the request, the target's pid and the
+/// `ptrace(PTRACE_ATTACH)` from one child at its sibling: the request, the target's pid and the
 /// target's executable (the kernel's, so the symlink the target was started through does not
 /// show), the result.
 #[test]
@@ -122,7 +127,7 @@ sys.exit(status >> 8)
     );
 }
 
-/// The quieter form: PTRACE_SEIZE (no stop signal), then PTRACE_INTERRUPT, a memory read and a
+/// The quieter form: `PTRACE_SEIZE` (no stop signal), then `PTRACE_INTERRUPT`, a memory read and a
 /// write of the same word (PEEKDATA/POKEDATA), from a process that calls itself `systemd`.
 #[test]
 fn ptrace_seize_and_poke_are_seen_under_a_spoofed_name() {
@@ -155,8 +160,8 @@ os.kill(target, 9)
     }
 }
 
-/// process_vm_writev into a child's copy of a buffer (the child checks it changed), and
-/// process_vm_readv back: the target pid and the bytes moved.
+/// `process_vm_writev` into a child's copy of a buffer (the child checks it changed), and
+/// `process_vm_readv` back: the target pid and the bytes moved.
 #[test]
 fn process_vm_writev_into_a_child_is_seen_with_its_bytes() {
     let script = format!(
@@ -213,13 +218,13 @@ fn unshare_of_user_and_mount_namespaces_is_seen() {
     assert_eq!(mnt["result"], 0, "{mnt}");
 }
 
-/// The same without a tool: raw clone(2) with CLONE_NEWUSER|CLONE_NEWNET and clone3(2) with
-/// CLONE_NEWUSER (its flags read from `struct clone_args` in user memory); the child's pid is the
-/// result. A plain fork (no CLONE_NEW* flag) is not an event.
+/// The same without a tool: raw clone(2) with `CLONE_NEWUSER|CLONE_NEWNET` and clone3(2) with
+/// `CLONE_NEWUSER` (its flags read from `struct clone_args` in user memory); the child's pid is the
+/// result. A plain fork (no `CLONE_NEW`* flag) is not an event.
 #[test]
 fn clone_and_clone3_with_new_namespaces_are_seen() {
     let script = format!(
-        r#"{PY_PRELUDE}
+        "{PY_PRELUDE}
 pid = libc.syscall(56, 0x10000000 | 0x40000000 | 17, 0, 0, 0, 0)
 if pid == 0:
     os._exit(0)
@@ -234,7 +239,7 @@ os.waitpid(pid3, 0)
 if os.fork() == 0:
     os._exit(0)
 os.wait()
-"#
+"
     );
     let run = python(&script);
     assert!(run.status.success(), "{}", run.stderr);
@@ -361,18 +366,18 @@ fn a_refused_setuid_is_seen_with_eperm() {
     assert_eq!(e["exe"], python_exe(), "{e}");
 }
 
-/// capset dropping CAP_SYS_ADMIN from the effective set (ctypes, no tool): the sets passed and the
+/// capset dropping `CAP_SYS_ADMIN` from the effective set (ctypes, no tool): the sets passed and the
 /// effective capabilities after.
 #[test]
 fn capset_is_seen_with_the_capabilities_after() {
     let script = format!(
-        r#"{PY_PRELUDE}
+        "{PY_PRELUDE}
 hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
 data = (ctypes.c_uint32 * 6)()
 assert libc.capget(ctypes.byref(hdr), ctypes.byref(data)) == 0
 data[0] &= ~(1 << 21)
 assert libc.capset(ctypes.byref(hdr), ctypes.byref(data)) == 0, ctypes.get_errno()
-"#
+"
     );
     let run = python(&script);
     assert!(run.status.success(), "{}", run.stderr);
@@ -396,7 +401,7 @@ const SPOOF_RULE: &str = r#"
   priority: WARNING
 "#;
 
-/// prctl(PR_SET_NAME, "sshd"): a rename_comm event with the old and new names and the kernel's
+/// `prctl(PR_SET_NAME`, "sshd"): a `rename_comm` event with the old and new names and the kernel's
 /// path of the executable; the next event of the process says `sshd` but runs python.
 #[test]
 fn prctl_set_name_is_a_rename_and_the_executable_stays_known() {
@@ -460,8 +465,8 @@ fn a_binary_symlinked_as_sshd_shows_its_real_executable() {
     );
 }
 
-/// bpf(BPF_MAP_CREATE) from ctypes: the command, the map type and name read from the attribute
-/// union; a refused BPF_PROG_LOAD is seen with its error.
+/// `bpf(BPF_MAP_CREATE)` from ctypes: the command, the map type and name read from the attribute
+/// union; a refused `BPF_PROG_LOAD` is seen with its error.
 #[test]
 fn bpf_map_create_and_a_refused_prog_load_are_seen() {
     let script = format!(
@@ -490,7 +495,7 @@ assert libc.syscall(321, 5, prog, 128) < 0
     assert!(prog["result"].as_i64().is_some_and(|r| r < 0), "{prog}");
 }
 
-/// finit_module of a file that is no module. This kernel is built without module support (no
+/// `finit_module` of a file that is no module. This kernel is built without module support (no
 /// `*_module` tracepoints; the syscalls return ENOSYS, so nothing can be loaded): agentmon starts
 /// without those programs and says so, and the attempt fails. On a kernel with modules the attempt
 /// is an event with the kernel's path of the file.
@@ -558,15 +563,15 @@ except OSError:
     assert_eq!(ok["root"], real.to_str().unwrap(), "{ok}");
     assert_eq!(ok["exe"], python_exe(), "{ok}");
     let failed = the(&run, "chroot", "refused", |e| e["path"] == "/nonexistent");
-    assert_eq!(failed["result"], -libc::ENOENT as i64, "{failed}");
+    assert_eq!(failed["result"], i64::from(-libc::ENOENT), "{failed}");
     assert!(failed.get("root").is_none(), "{failed}");
 }
 
-/// pivot_root in a new mount namespace onto a tmpfs: both paths as passed and the new root.
+/// `pivot_root` in a new mount namespace onto a tmpfs: both paths as passed and the new root.
 #[test]
 fn pivot_root_is_seen() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir: PathBuf = tmp.path().to_path_buf();
+    let dir = tmp.path().to_path_buf();
     let script = format!(
         "unshare -m /bin/sh -c 'mount --make-rprivate / && mount -t tmpfs none {d} && mkdir {d}/old \
          && cd {d} && pivot_root . old'",

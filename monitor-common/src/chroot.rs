@@ -15,9 +15,9 @@ pub struct ChrootEvent {
     /// One of `CHROOT_SYSCALL_*`.
     pub syscall: u8,
     pub _pad: [u8; 7],
-    /// chroot: the path; pivot_root: `new_root`, as passed.
+    /// chroot: the path; `pivot_root`: `new_root`, as passed.
     pub path: Tail,
-    /// pivot_root: `put_old` as passed.
+    /// `pivot_root`: `put_old` as passed.
     pub put_old: Tail,
     /// After success: the kernel's path of the caller's new root.
     pub root: Tail,

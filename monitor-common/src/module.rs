@@ -18,20 +18,20 @@ pub const MODULE_NAME_MAX: usize = 64;
 pub struct ModuleEvent {
     pub header: EventHeader,
     pub result: i64,
-    /// init_module: the image's length; else 0.
+    /// `init_module`: the image's length; else 0.
     pub len: u64,
-    /// finit_module/delete_module flags.
+    /// `finit_module/delete_module` flags.
     pub flags: u32,
-    /// finit_module: the descriptor; else -1.
+    /// `finit_module`: the descriptor; else -1.
     pub fd: i32,
     /// One of `MODULE_SYSCALL_*`.
     pub syscall: u8,
     pub _pad: [u8; 7],
-    /// finit_module: the kernel's path of the file.
+    /// `finit_module`: the kernel's path of the file.
     pub path: Tail,
-    /// delete_module: the name as passed.
+    /// `delete_module`: the name as passed.
     pub name: Tail,
-    /// init_module/finit_module: the parameter string.
+    /// `init_module/finit_module`: the parameter string.
     pub args: Tail,
     /// The kernel's path of the caller's executable.
     pub exe: Tail,

@@ -1,5 +1,5 @@
 //! `prctl`: process attributes that matter to security, set with `prctl(2)` — dumpability,
-//! seccomp, no_new_privs, capability bounding and ambient sets, securebits, keepcaps, the ptracer
+//! seccomp, `no_new_privs`, capability bounding and ambient sets, securebits, keepcaps, the ptracer
 //! allowed in, the memory map's fields — and `seccomp(2)`, seen at the syscall's exit with its
 //! result. `PR_SET_NAME` is a `rename_comm` event. A variable-length record (`crate::record`).
 use crate::{EventHeader, record::Tail};

@@ -16,7 +16,7 @@ use crate::{
 /// The path of `task`'s executable file; `None` for a task without memory map (a kernel thread) or
 /// with unknown offsets.
 #[inline(always)]
-pub fn exe_path(cfg: &KernelConfig, task: *const u8) -> Option<KPath> {
+pub(crate) fn exe_path(cfg: &KernelConfig, task: *const u8) -> Option<KPath> {
     let off = &cfg.offsets;
     let mm: *const u8 = read_field(task, off.task_mm)?;
     let file: *const u8 = read_field(mm, off.path.mm_exe_file)?;
@@ -25,13 +25,13 @@ pub fn exe_path(cfg: &KernelConfig, task: *const u8) -> Option<KPath> {
 
 /// Appends the kernel's path of the current task's executable to `rec`.
 #[inline(always)]
-pub fn exe<T>(rec: &mut Record<T>, cfg: &KernelConfig) -> Tail {
+pub(crate) fn exe<T>(rec: &mut Record<T>, cfg: &KernelConfig) -> Tail {
     rec.path(&cfg.offsets.path, exe_path(cfg, current_task()))
 }
 
 /// The level of the current task's pid namespace (0: the initial one), `u32::MAX` if unknown.
 #[inline(always)]
-pub fn pidns_level(po: &ProcessOffsets) -> u32 {
+pub(crate) fn pidns_level(po: &ProcessOffsets) -> u32 {
     read_field::<*const u8>(current_task(), po.task_thread_pid)
         .and_then(|pid| read_field::<u32>(pid, po.pid_level))
         .unwrap_or(u32::MAX)
@@ -39,7 +39,7 @@ pub fn pidns_level(po: &ProcessOffsets) -> u32 {
 
 /// The current task's credentials (`task->cred`); `None` when an offset is unknown or a read fails.
 #[inline(always)]
-pub fn creds(po: &ProcessOffsets) -> Option<Creds> {
+pub(crate) fn creds(po: &ProcessOffsets) -> Option<Creds> {
     let cred: *const u8 = read_field(current_task(), po.task_cred)?;
     let id = |i: usize| read_field::<u32>(cred, po.cred_ids[i]);
     Some(Creds {

@@ -12,7 +12,7 @@ use monitor_common::{
 use crate::{actor, args, maps, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_bpf")]
-pub fn sys_exit_bpf(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_bpf(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -20,10 +20,7 @@ named!(sys_exit_bpf = programs::SYS_EXIT_BPF.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let a: BpfArgs = args::current_as(&cfg.offsets.regs)?;
     let cmd = a.cmd as u32;
     if !bpf_cmd_is_event(cmd) {

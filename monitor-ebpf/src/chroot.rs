@@ -10,17 +10,17 @@ use monitor_common::{
     tracepoint::{ChrootArgs, PivotRootArgs},
 };
 
-use crate::{actor, args, maps, path, record::Record, scope, task, tracepoint};
+use crate::{actor, args, path, record::Record, scope, task, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chroot")]
-pub fn sys_exit_chroot(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_chroot(ctx: TracePointContext) -> u32 {
     emit(&ctx, CHROOT_SYSCALL_CHROOT);
     0
 }
 named!(sys_exit_chroot = programs::SYS_EXIT_CHROOT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_pivot_root")]
-pub fn sys_exit_pivot_root(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_pivot_root(ctx: TracePointContext) -> u32 {
     emit(&ctx, CHROOT_SYSCALL_PIVOT_ROOT);
     0
 }
@@ -28,10 +28,7 @@ named!(sys_exit_pivot_root = programs::SYS_EXIT_PIVOT_ROOT.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let regs = &cfg.offsets.regs;
     let (first, second) = if syscall == CHROOT_SYSCALL_CHROOT {

@@ -27,126 +27,126 @@ static CRED_BEFORE: LruHashMap<u64, Creds> = LruHashMap::with_max_entries(4096, 
 named!(CRED_BEFORE = names::CRED_BEFORE);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setuid")]
-pub fn sys_enter_setuid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setuid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setuid = programs::SYS_ENTER_SETUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setuid")]
-pub fn sys_exit_setuid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setuid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETUID);
     0
 }
 named!(sys_exit_setuid = programs::SYS_EXIT_SETUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setgid")]
-pub fn sys_enter_setgid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setgid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setgid = programs::SYS_ENTER_SETGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setgid")]
-pub fn sys_exit_setgid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setgid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETGID);
     0
 }
 named!(sys_exit_setgid = programs::SYS_EXIT_SETGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setreuid")]
-pub fn sys_enter_setreuid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setreuid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setreuid = programs::SYS_ENTER_SETREUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setreuid")]
-pub fn sys_exit_setreuid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setreuid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETREUID);
     0
 }
 named!(sys_exit_setreuid = programs::SYS_EXIT_SETREUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setregid")]
-pub fn sys_enter_setregid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setregid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setregid = programs::SYS_ENTER_SETREGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setregid")]
-pub fn sys_exit_setregid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setregid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETREGID);
     0
 }
 named!(sys_exit_setregid = programs::SYS_EXIT_SETREGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setresuid")]
-pub fn sys_enter_setresuid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setresuid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setresuid = programs::SYS_ENTER_SETRESUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setresuid")]
-pub fn sys_exit_setresuid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setresuid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETRESUID);
     0
 }
 named!(sys_exit_setresuid = programs::SYS_EXIT_SETRESUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setresgid")]
-pub fn sys_enter_setresgid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setresgid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setresgid = programs::SYS_ENTER_SETRESGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setresgid")]
-pub fn sys_exit_setresgid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setresgid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETRESGID);
     0
 }
 named!(sys_exit_setresgid = programs::SYS_EXIT_SETRESGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setfsuid")]
-pub fn sys_enter_setfsuid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setfsuid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setfsuid = programs::SYS_ENTER_SETFSUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setfsuid")]
-pub fn sys_exit_setfsuid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setfsuid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETFSUID);
     0
 }
 named!(sys_exit_setfsuid = programs::SYS_EXIT_SETFSUID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setfsgid")]
-pub fn sys_enter_setfsgid(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_setfsgid(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_setfsgid = programs::SYS_ENTER_SETFSGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setfsgid")]
-pub fn sys_exit_setfsgid(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setfsgid(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_SETFSGID);
     0
 }
 named!(sys_exit_setfsgid = programs::SYS_EXIT_SETFSGID.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_capset")]
-pub fn sys_enter_capset(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_capset(_ctx: TracePointContext) -> u32 {
     keep_before();
     0
 }
 named!(sys_enter_capset = programs::SYS_ENTER_CAPSET.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_capset")]
-pub fn sys_exit_capset(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_capset(ctx: TracePointContext) -> u32 {
     emit(&ctx, CRED_SYSCALL_CAPSET);
     0
 }
@@ -156,10 +156,7 @@ named!(sys_exit_capset = programs::SYS_EXIT_CAPSET.name);
 /// event then has no `old` credentials, which userspace shows): not counted as a lost event.
 #[inline(always)]
 fn keep_before() -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let before = actor::creds(&cfg.offsets.process)?;
     CRED_BEFORE.insert(bpf_get_current_pid_tgid(), before, 0).ok()?;
     Some(())
@@ -176,10 +173,7 @@ struct CapData {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let raw = args::current(&cfg.offsets.regs)?;
     let key = bpf_get_current_pid_tgid();

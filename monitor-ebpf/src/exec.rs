@@ -27,21 +27,21 @@ use crate::{args, enforce, env, maps, path, record::Record, scope, task, tracepo
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
-pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
     ran(&ctx);
     0
 }
 named!(sched_process_exec = programs::SCHED_PROCESS_EXEC.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execve")]
-pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_execve(ctx: TracePointContext) -> u32 {
     failed(&ctx, EXEC_FAILED_EXECVE);
     0
 }
 named!(sys_exit_execve = programs::SYS_EXIT_EXECVE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
-pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
     failed(&ctx, EXEC_FAILED_EXECVEAT);
     0
 }
@@ -141,7 +141,7 @@ fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
     let result = tracepoint::sys_exit_ret(ctx)?;
     // A successful exec is reported by `sched_process_exec`; a name that does not exist is a
     // `PATH` search going on to its next directory, not an attempt worth an event.
-    if result >= 0 || crate::args::is_not_found(result) {
+    if result >= 0 || args::is_not_found(result) {
         return None;
     }
     let (dfd, filename, argv) = if origin == EXEC_FAILED_EXECVE {

@@ -13,24 +13,24 @@ use monitor_common::{
     tracepoint::{DeleteModuleArgs, FinitModuleArgs, InitModuleArgs},
 };
 
-use crate::{actor, args, maps, path, record::Record, scope, task, tracepoint};
+use crate::{actor, args, path, record::Record, scope, task, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_init_module")]
-pub fn sys_exit_init_module(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_init_module(ctx: TracePointContext) -> u32 {
     emit(&ctx, MODULE_SYSCALL_INIT);
     0
 }
 named!(sys_exit_init_module = programs::SYS_EXIT_INIT_MODULE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_finit_module")]
-pub fn sys_exit_finit_module(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_finit_module(ctx: TracePointContext) -> u32 {
     emit(&ctx, MODULE_SYSCALL_FINIT);
     0
 }
 named!(sys_exit_finit_module = programs::SYS_EXIT_FINIT_MODULE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_delete_module")]
-pub fn sys_exit_delete_module(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_delete_module(ctx: TracePointContext) -> u32 {
     emit(&ctx, MODULE_SYSCALL_DELETE);
     0
 }
@@ -38,10 +38,7 @@ named!(sys_exit_delete_module = programs::SYS_EXIT_DELETE_MODULE.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let regs = &cfg.offsets.regs;
     let mut rec = Record::<ModuleEvent>::start(EventKind::Module, &cfg.offsets)?;

@@ -21,28 +21,28 @@ use monitor_common::{
 use crate::{actor, args, maps, path, record::Record, scope, task, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_unshare")]
-pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
     emit(&ctx, NS_SYSCALL_UNSHARE);
     0
 }
 named!(sys_exit_unshare = programs::SYS_EXIT_UNSHARE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_setns")]
-pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_setns(ctx: TracePointContext) -> u32 {
     emit(&ctx, NS_SYSCALL_SETNS);
     0
 }
 named!(sys_exit_setns = programs::SYS_EXIT_SETNS.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_clone")]
-pub fn sys_exit_clone(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_clone(ctx: TracePointContext) -> u32 {
     emit(&ctx, NS_SYSCALL_CLONE);
     0
 }
 named!(sys_exit_clone = programs::SYS_EXIT_CLONE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_clone3")]
-pub fn sys_exit_clone3(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_clone3(ctx: TracePointContext) -> u32 {
     emit(&ctx, NS_SYSCALL_CLONE3);
     0
 }
@@ -79,10 +79,7 @@ fn setns_target(cfg: &KernelConfig, fd: i64) -> (u8, u64, *const u8) {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let regs = &cfg.offsets.regs;
     let mut hdr_flags = 0;

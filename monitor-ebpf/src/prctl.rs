@@ -8,17 +8,17 @@ use monitor_common::{
     tracepoint::{PrctlArgs, SeccompArgs},
 };
 
-use crate::{actor, args, maps, record::Record, scope, tracepoint};
+use crate::{actor, args, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_prctl")]
-pub fn sys_exit_prctl(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_prctl(ctx: TracePointContext) -> u32 {
     emit(&ctx, PRCTL_SYSCALL_PRCTL);
     0
 }
 named!(sys_exit_prctl = programs::SYS_EXIT_PRCTL.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_seccomp")]
-pub fn sys_exit_seccomp(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_seccomp(ctx: TracePointContext) -> u32 {
     emit(&ctx, PRCTL_SYSCALL_SECCOMP);
     0
 }
@@ -26,10 +26,7 @@ named!(sys_exit_seccomp = programs::SYS_EXIT_SECCOMP.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let regs = &cfg.offsets.regs;
     let (option, call_args) = if syscall == PRCTL_SYSCALL_PRCTL {
         let a: PrctlArgs = args::current_as(regs)?;

@@ -3,17 +3,17 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use monitor_common::{EventKind, process_vm::ProcessVmEvent, programs, tracepoint::ProcessVmArgs};
 
-use crate::{actor, args, maps, record::Record, scope, tracepoint};
+use crate::{actor, args, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_process_vm_readv")]
-pub fn sys_exit_process_vm_readv(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_process_vm_readv(ctx: TracePointContext) -> u32 {
     emit(&ctx, false);
     0
 }
 named!(sys_exit_process_vm_readv = programs::SYS_EXIT_PROCESS_VM_READV.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_process_vm_writev")]
-pub fn sys_exit_process_vm_writev(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_process_vm_writev(ctx: TracePointContext) -> u32 {
     emit(&ctx, true);
     0
 }
@@ -21,10 +21,7 @@ named!(sys_exit_process_vm_writev = programs::SYS_EXIT_PROCESS_VM_WRITEV.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, write: bool) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a: ProcessVmArgs = args::current_as(&cfg.offsets.regs)?;
     let mut rec = Record::<ProcessVmEvent>::start(EventKind::ProcessVm, &cfg.offsets)?;

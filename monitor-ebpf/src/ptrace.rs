@@ -8,10 +8,10 @@ use monitor_common::{
     tracepoint::PtraceArgs,
 };
 
-use crate::{actor, args, maps, record::Record, scope, tracepoint};
+use crate::{actor, args, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_ptrace")]
-pub fn sys_exit_ptrace(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_ptrace(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -19,10 +19,7 @@ named!(sys_exit_ptrace = programs::SYS_EXIT_PTRACE.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a: PtraceArgs = args::current_as(&cfg.offsets.regs)?;
     let request = a.request as i64;

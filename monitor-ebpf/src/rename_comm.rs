@@ -12,15 +12,10 @@ use monitor_common::{
     tracepoint::TaskRename,
 };
 
-use crate::{
-    actor,
-    maps::{self, OrCount},
-    record::Record,
-    scope, task,
-};
+use crate::{actor, maps::OrCount, record::Record, scope, task};
 
 #[tracepoint(category = "task", name = "task_rename")]
-pub fn task_rename(ctx: TracePointContext) -> u32 {
+pub(crate) fn task_rename(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -37,10 +32,7 @@ fn current_syscall(offset: u32) -> i64 {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let nr = current_syscall(cfg.offsets.process.regs_syscall_nr);
     if nr == SYSCALL_EXECVE || nr == SYSCALL_EXECVEAT {
         return None;

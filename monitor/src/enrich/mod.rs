@@ -2,22 +2,18 @@
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
 //! ([`agents`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by hand
 //! (rule fixtures, tests, benchmarks).
-pub mod agents;
-pub mod clock;
-pub mod proctable;
-pub mod resolve;
+pub(crate) mod agents;
+pub(crate) mod clock;
+pub(crate) mod proctable;
+pub(crate) mod resolve;
 pub mod synthetic;
 // processes
-pub mod target;
+pub(crate) mod target;
 
+pub use proctable::Ancestor;
 use serde::Serialize;
 
-pub use self::{
-    agents::{CgroupIndex, CgroupName},
-    clock::Clock,
-    proctable::{Ancestor, ProcessTable},
-    resolve::Resolver,
-};
+pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
@@ -46,7 +42,7 @@ pub struct Enriched {
 impl Enriched {
     /// An event with nothing in it (a reused buffer's start, or the stand-in for an event a log no
     /// longer holds).
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Enriched {
             time: String::new(),
             event: Event {
@@ -64,7 +60,7 @@ impl Enriched {
 
 /// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
 /// event in order.
-pub struct Enricher {
+pub(crate) struct Enricher {
     table: ProcessTable,
     cgroups: CgroupIndex,
     clock: Clock,
@@ -72,7 +68,7 @@ pub struct Enricher {
 }
 
 impl Enricher {
-    pub fn new(cgroups: CgroupIndex) -> Self {
+    pub(crate) fn new(cgroups: CgroupIndex) -> Self {
         Self {
             table: ProcessTable::new(),
             cgroups,
@@ -83,12 +79,12 @@ impl Enricher {
 
     /// Learns from the event (fork/exec/exit/chdir keep the process table current). Every event
     /// goes through here, enriched or not.
-    pub fn observe(&mut self, ev: &Event) {
+    pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub fn enrich(&mut self, mut event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
         target::fill(&mut event, &self.table);
         // The kernel's path of the executable where the kind carries it, else the table's.
@@ -125,15 +121,11 @@ impl Enricher {
         }
     }
 
-    pub fn cgroups(&self) -> &CgroupIndex {
-        &self.cgroups
-    }
-
-    pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
+    pub(crate) fn cgroups_mut(&mut self) -> &mut CgroupIndex {
         &mut self.cgroups
     }
 
-    pub fn table_mut(&mut self) -> &mut ProcessTable {
+    pub(crate) fn table_mut(&mut self) -> &mut ProcessTable {
         &mut self.table
     }
 }

@@ -8,7 +8,7 @@ use super::ProcessTable;
 use crate::event::{Body, Event};
 
 /// Fills the target's executable and the namespace verdict into `ev`'s body.
-pub fn fill(ev: &mut Event, table: &ProcessTable) {
+pub(crate) fn fill(ev: &mut Event, table: &ProcessTable) {
     match &mut ev.body {
         Body::Ptrace(p) if p.target_exe.is_none() => {
             p.target_exe = target_exe(p.caller_pidns_level, p.target_pid, table);

@@ -47,7 +47,7 @@ impl KindInfo for BpfInfo {
             attr_type: (ev.attr_type != BPF_NO_TYPE).then_some(ev.attr_type),
             name: c_string(&ev.name),
             result: ev.result,
-            kernel_exe: tail_string(bytes, &ev.exe, "bpf exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "bpf exe", notes)?,
         })
     }
 

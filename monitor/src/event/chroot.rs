@@ -17,9 +17,9 @@ const SYSCALLS: [(u8, &str); 2] = [(CHROOT_SYSCALL_CHROOT, "chroot"), (CHROOT_SY
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChrootInfo {
     pub syscall: &'static str,
-    /// As passed: chroot's path, pivot_root's `new_root`.
+    /// As passed: chroot's path, `pivot_root`'s `new_root`.
     pub path: String,
-    /// pivot_root: `put_old` as passed.
+    /// `pivot_root`: `put_old` as passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub put_old: Option<String>,
     /// After success: the kernel's path of the new root.
@@ -43,11 +43,11 @@ impl KindInfo for ChrootInfo {
         let ev: ChrootEvent = read_record(bytes, "chroot event")?;
         Ok(Self {
             syscall: syscall_name(&SYSCALLS, ev.syscall),
-            path: tail_string(bytes, &ev.path, "chroot path", notes)?.unwrap_or_default(),
-            put_old: tail_string(bytes, &ev.put_old, "pivot_root put_old", notes)?,
-            root: tail_string(bytes, &ev.root, "chroot root", notes)?,
+            path: tail_string(bytes, ev.path, "chroot path", notes)?.unwrap_or_default(),
+            put_old: tail_string(bytes, ev.put_old, "pivot_root put_old", notes)?,
+            root: tail_string(bytes, ev.root, "chroot root", notes)?,
             result: ev.result,
-            kernel_exe: tail_string(bytes, &ev.exe, "chroot exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "chroot exe", notes)?,
         })
     }
 

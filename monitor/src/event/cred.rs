@@ -170,7 +170,7 @@ impl KindInfo for CredInfo {
             ev.result,
             (ev.has_old != 0).then(|| Creds::of_wire(&ev.old)),
             Creds::of_wire(&ev.new),
-            tail_string(bytes, &ev.exe, "cred exe", notes)?,
+            tail_string(bytes, ev.exe, "cred exe", notes)?,
         ))
     }
 

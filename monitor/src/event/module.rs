@@ -22,16 +22,16 @@ const SYSCALLS: [(u8, &str); 3] = [
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ModuleInfo {
     pub syscall: &'static str,
-    /// finit_module: the kernel's path of the file.
+    /// `finit_module`: the kernel's path of the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// delete_module: the name.
+    /// `delete_module`: the name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The parameter string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<String>,
-    /// init_module: the image's length.
+    /// `init_module`: the image's length.
     pub len: u64,
     pub flags: u32,
     pub fd: i32,
@@ -48,14 +48,14 @@ impl KindInfo for ModuleInfo {
         let ev: ModuleEvent = read_record(bytes, "module event")?;
         Ok(Self {
             syscall: syscall_name(&SYSCALLS, ev.syscall),
-            path: tail_string(bytes, &ev.path, "module path", notes)?,
-            name: tail_string(bytes, &ev.name, "module name", notes)?,
-            params: tail_string(bytes, &ev.args, "module parameters", notes)?,
+            path: tail_string(bytes, ev.path, "module path", notes)?,
+            name: tail_string(bytes, ev.name, "module name", notes)?,
+            params: tail_string(bytes, ev.args, "module parameters", notes)?,
             len: ev.len,
             flags: ev.flags,
             fd: ev.fd,
             result: ev.result,
-            kernel_exe: tail_string(bytes, &ev.exe, "module exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "module exe", notes)?,
         })
     }
 

@@ -116,9 +116,9 @@ impl KindInfo for NamespaceInfo {
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: NamespaceEvent = read_record(bytes, "namespace event")?;
-        let ns_type = tail_string(bytes, &ev.ns_type, "namespace type", notes)?;
+        let ns_type = tail_string(bytes, ev.ns_type, "namespace type", notes)?;
         let mut info = Self::build(ev.syscall, ev.flags, ev.result, ev.fd, ev.fd_kind, ev.ns_inode, ns_type);
-        info.kernel_exe = tail_string(bytes, &ev.exe, "namespace exe", notes)?;
+        info.kernel_exe = tail_string(bytes, ev.exe, "namespace exe", notes)?;
         Ok(info)
     }
 
@@ -176,7 +176,7 @@ impl KindInfo for NamespaceInfo {
         let syscall = u8::try_from(p.syscall)
             .ok()
             .filter(|s| SYSCALLS.iter().any(|(id, _)| id == s))
-            .ok_or(ConvertError::OutOfRange {
+            .ok_or_else(|| ConvertError::OutOfRange {
                 what: "namespace syscall",
                 value: u64::from(p.syscall),
             })?;

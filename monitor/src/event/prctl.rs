@@ -61,7 +61,7 @@ impl KindInfo for PrctlInfo {
             ev.option,
             args,
             ev.result,
-            tail_string(bytes, &ev.exe, "prctl exe", notes)?,
+            tail_string(bytes, ev.exe, "prctl exe", notes)?,
         ))
     }
 

@@ -5,14 +5,14 @@
 use super::{Line, Value, field::Field};
 
 /// The name of `v` in `table`, else `v` in decimal.
-pub fn name_of<T: PartialEq + Copy + std::fmt::Display>(table: &[(T, &'static str)], v: T) -> String {
+pub(crate) fn name_of<T: PartialEq + Copy + std::fmt::Display>(table: &[(T, &'static str)], v: T) -> String {
     table
         .iter()
         .find(|(n, _)| *n == v)
         .map_or_else(|| v.to_string(), |(_, name)| (*name).to_string())
 }
 
-pub const PTRACE_REQUESTS: &[(i64, &str)] = &[
+pub(crate) const PTRACE_REQUESTS: &[(i64, &str)] = &[
     (0, "PTRACE_TRACEME"),
     (1, "PTRACE_PEEKTEXT"),
     (2, "PTRACE_PEEKDATA"),
@@ -58,7 +58,7 @@ pub const PTRACE_REQUESTS: &[(i64, &str)] = &[
     (0x4212, "PTRACE_SET_SYSCALL_INFO"),
 ];
 
-pub const PRCTL_OPTIONS: &[(u64, &str)] = &[
+pub(crate) const PRCTL_OPTIONS: &[(u64, &str)] = &[
     (4, "PR_SET_DUMPABLE"),
     (8, "PR_SET_KEEPCAPS"),
     (15, "PR_SET_NAME"),
@@ -72,14 +72,14 @@ pub const PRCTL_OPTIONS: &[(u64, &str)] = &[
     (0x5961_6d61, "PR_SET_PTRACER"),
 ];
 
-pub const SECCOMP_OPS: &[(u64, &str)] = &[
+pub(crate) const SECCOMP_OPS: &[(u64, &str)] = &[
     (0, "SECCOMP_SET_MODE_STRICT"),
     (1, "SECCOMP_SET_MODE_FILTER"),
     (2, "SECCOMP_GET_ACTION_AVAIL"),
     (3, "SECCOMP_GET_NOTIF_SIZES"),
 ];
 
-pub const BPF_CMDS: &[(u32, &str)] = &[
+pub(crate) const BPF_CMDS: &[(u32, &str)] = &[
     (0, "BPF_MAP_CREATE"),
     (1, "BPF_MAP_LOOKUP_ELEM"),
     (2, "BPF_MAP_UPDATE_ELEM"),
@@ -121,7 +121,7 @@ pub const BPF_CMDS: &[(u32, &str)] = &[
 ];
 
 /// `CLONE_NEW*` flags and the names `/proc/PID/ns/` gives their namespaces.
-pub const NAMESPACE_FLAGS: &[(u64, &str)] = &[
+pub(crate) const NAMESPACE_FLAGS: &[(u64, &str)] = &[
     (0x0000_0080, "time"),
     (0x0002_0000, "mnt"),
     (0x0200_0000, "cgroup"),
@@ -134,7 +134,7 @@ pub const NAMESPACE_FLAGS: &[(u64, &str)] = &[
 
 /// The namespace names in `flags`. `time` only where the flag can mean it (not in clone(2)'s
 /// exit-signal byte).
-pub fn namespace_names(flags: u64, time_possible: bool) -> Vec<String> {
+pub(crate) fn namespace_names(flags: u64, time_possible: bool) -> Vec<String> {
     NAMESPACE_FLAGS
         .iter()
         .filter(|(bit, name)| flags & bit != 0 && (time_possible || *name != "time"))
@@ -188,7 +188,7 @@ const CAPS: [&str; 41] = [
 ];
 
 /// The capability names of a set's bits (unnamed bits as `CAP_<n>`).
-pub fn capability_names(set: u64) -> Vec<String> {
+pub(crate) fn capability_names(set: u64) -> Vec<String> {
     (0..64)
         .filter(|bit| set & (1u64 << bit) != 0)
         .map(|bit| CAPS.get(bit).map_or_else(|| format!("CAP_{bit}"), |n| (*n).to_string()))
@@ -197,17 +197,17 @@ pub fn capability_names(set: u64) -> Vec<String> {
 
 /// A kind's syscall name from its wire id (`table`: id → name), `unknown` for an id the kernel
 /// side does not write.
-pub fn syscall_name(table: &[(u8, &'static str)], id: u8) -> &'static str {
+pub(crate) fn syscall_name(table: &[(u8, &'static str)], id: u8) -> &'static str {
     table.iter().find(|(i, _)| *i == id).map_or("unknown", |(_, n)| n)
 }
 
 /// The wire id of a syscall name (0 for `unknown`).
-pub fn syscall_id(table: &[(u8, &'static str)], name: &str) -> u32 {
+pub(crate) fn syscall_id(table: &[(u8, &'static str)], name: &str) -> u32 {
     table.iter().find(|(_, n)| *n == name).map_or(0, |(i, _)| u32::from(*i))
 }
 
 /// A syscall name from the log, which must be one of `table`'s.
-pub fn syscall_from_log(
+pub(crate) fn syscall_from_log(
     table: &[(u8, &'static str)],
     id: u32,
     what: &'static str,
@@ -216,14 +216,14 @@ pub fn syscall_from_log(
         .iter()
         .find(|(i, _)| u32::from(*i) == id)
         .map(|(_, n)| *n)
-        .ok_or(crate::schema::ConvertError::OutOfRange {
+        .ok_or_else(|| crate::schema::ConvertError::OutOfRange {
             what,
             value: u64::from(id),
         })
 }
 
 /// `evt.failed` / `evt.errno` of a syscall result.
-pub fn result_field(result: i64, field: Field) -> Option<Value<'static>> {
+pub(crate) fn result_field(result: i64, field: Field) -> Option<Value<'static>> {
     match field {
         Field::EvtFailed => Some(Value::Bool(result < 0)),
         Field::EvtErrno => Some(Value::Num(if result < 0 { result.unsigned_abs() } else { 0 })),
@@ -232,14 +232,14 @@ pub fn result_field(result: i64, field: Field) -> Option<Value<'static>> {
 }
 
 /// ` failed errno=N` for a failed call; nothing otherwise.
-pub fn describe_result(line: &mut Line<'_>, result: i64) {
+pub(crate) fn describe_result(line: &mut Line<'_>, result: i64) {
     if result < 0 {
         line.lit(" failed errno=").num(-result);
     }
 }
 
 /// ` exe=PATH` when the kernel's path of the executable is known.
-pub fn describe_exe(line: &mut Line<'_>, exe: Option<&str>) {
+pub(crate) fn describe_exe(line: &mut Line<'_>, exe: Option<&str>) {
     if let Some(exe) = exe {
         line.lit(" exe=").val(exe);
     }

@@ -48,7 +48,7 @@ impl KindInfo for ProcessVmInfo {
             result: ev.result,
             local_iovcnt: ev.local_iovcnt,
             remote_iovcnt: ev.remote_iovcnt,
-            kernel_exe: tail_string(bytes, &ev.exe, "process_vm exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "process_vm exe", notes)?,
         })
     }
 

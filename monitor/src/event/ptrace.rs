@@ -53,7 +53,7 @@ impl KindInfo for PtraceInfo {
             addr: ev.addr,
             data: ev.data,
             result: ev.result,
-            kernel_exe: tail_string(bytes, &ev.exe, "ptrace exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "ptrace exe", notes)?,
         })
     }
 

@@ -33,7 +33,7 @@ impl KindInfo for RenameCommInfo {
             new_comm: c_string(&ev.new_comm),
             task_pid: ev.task_pid,
             syscall_nr: ev.syscall_nr,
-            kernel_exe: tail_string(bytes, &ev.exe, "rename_comm exe", notes)?,
+            kernel_exe: tail_string(bytes, ev.exe, "rename_comm exe", notes)?,
         })
     }
 

@@ -10,8 +10,8 @@ use crate::{
 };
 
 /// One alert as Falco would post it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FalcoPayload {
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct FalcoPayload {
     pub output: String,
     pub priority: &'static str,
     pub rule: String,
@@ -24,7 +24,7 @@ pub struct FalcoPayload {
 }
 
 /// Falco's capitalisation of a priority.
-pub fn falco_priority(p: Priority) -> &'static str {
+pub(crate) fn falco_priority(p: Priority) -> &'static str {
     match p {
         Priority::Emergency => "Emergency",
         Priority::Alert => "Alert",
@@ -38,7 +38,7 @@ pub fn falco_priority(p: Priority) -> &'static str {
 }
 
 /// This machine's host name (`hostname` of the payload).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -50,7 +50,7 @@ pub fn hostname() -> String {
 }
 
 impl FalcoPayload {
-    pub fn from_alert(a: &Alert, hostname: &str) -> Self {
+    pub(crate) fn from_alert(a: &Alert, hostname: &str) -> Self {
         let e = &a.event;
         let h = &e.event.header;
         let mut f: BTreeMap<&'static str, Value> = BTreeMap::new();
@@ -86,7 +86,6 @@ impl FalcoPayload {
             Body::Chdir(c) => {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
             // processes
             Body::Ptrace(p) => {
                 f.insert("evt.arg.request", p.request.clone().into());
@@ -107,7 +106,14 @@ impl FalcoPayload {
                     m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into(),
                 );
             }
-            Body::Namespace(_) | Body::Cred(_) | Body::Prctl(_) | Body::Bpf(_) => {}
+            Body::Fork(_)
+            | Body::Exit(_)
+            | Body::Deny(_)
+            // processes without a Falco argument field
+            | Body::Namespace(_)
+            | Body::Cred(_)
+            | Body::Prctl(_)
+            | Body::Bpf(_) => {}
         }
         Self {
             output: a.output.clone(),
