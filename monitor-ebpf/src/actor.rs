@@ -1,6 +1,7 @@
-//! What the process kinds (ptrace, process_vm, namespace, cred, rename_comm, prctl, bpf, module,
-//! chroot) read of the calling task: the kernel's path of its executable (`mm->exe_file`), which a
-//! renamed binary, a symlink or a spoofed `comm` cannot change, and its credentials.
+//! What the process kinds (`ptrace`, `process_vm`, `namespace`, `cred`, `rename_comm`, `prctl`,
+//! `bpf`, `module`, `chroot`) read of the calling task: the kernel's path of its executable
+//! (`mm->exe_file`), which a renamed binary, a symlink or a spoofed `comm` cannot change, and its
+//! credentials.
 use monitor_common::{
     config::{KernelConfig, ProcessOffsets},
     cred::Creds,

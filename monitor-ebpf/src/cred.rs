@@ -178,8 +178,8 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let raw = args::current(&cfg.offsets.regs)?;
     let key = bpf_get_current_pid_tgid();
     // SAFETY: a value of this map, copied out at once.
-    let before = unsafe { CRED_BEFORE.get(&key) }.copied();
-    let _ = CRED_BEFORE.remove(&key);
+    let before = unsafe { CRED_BEFORE.get(key) }.copied();
+    let _ = CRED_BEFORE.remove(key);
     let after = actor::creds(&cfg.offsets.process);
     let mut hdr_flags = 0;
     let mut call_args = [raw[0], raw[1], raw[2]];
