@@ -137,6 +137,37 @@ fields! {
     FileLength = "file.length", Num, false, "truncate: the length set";
     FileDev = "file.dev", Num, false, "mknod: the device number";
     FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
+    // processes
+    TargetPid = "target.pid", Num, false, "the process acted on, as the caller named it (ptrace, process_vm)";
+    TargetExe = "target.exe", Str, false, "executable of the process acted on (from /proc or the process table)";
+    PtraceRequest = "ptrace.request", Str, false, "ptrace request (PTRACE_ATTACH, PTRACE_POKEDATA, …)";
+    ProcessVmWrite = "process_vm.write", Bool, false, "process_vm_writev (else process_vm_readv)";
+    NsSyscall = "ns.syscall", Str, false, "unshare, setns, clone or clone3";
+    NsType = "ns.type", StrList, false, "namespaces entered or created (mnt, net, user, pid, …)";
+    NsFlags = "ns.flags", Num, false, "the flags passed (clone/unshare) or setns's nstype";
+    NsHost = "ns.host", Bool, false, "setns into a namespace of pid 1 (as agentmon sees it)";
+    CredSyscall = "cred.syscall", Str, false, "setuid, setresuid, capset, …";
+    CredUid = "cred.uid", Num, false, "real uid after the call";
+    CredEuid = "cred.euid", Num, false, "effective uid after the call";
+    CredGid = "cred.gid", Num, false, "real gid after the call";
+    CredEgid = "cred.egid", Num, false, "effective gid after the call";
+    CredOldUid = "cred.old_uid", Num, false, "real uid before the call";
+    CredOldEuid = "cred.old_euid", Num, false, "effective uid before the call";
+    CredOldGid = "cred.old_gid", Num, false, "real gid before the call";
+    CredOldEgid = "cred.old_egid", Num, false, "effective gid before the call";
+    CapEffective = "cap.effective", StrList, false, "effective capabilities after the call (CAP_SYS_ADMIN, …)";
+    CapGained = "cap.gained", StrList, false, "effective capabilities gained by the call";
+    CommOld = "comm.old", Str, false, "command name before a rename";
+    CommNew = "comm.new", Str, false, "command name after a rename";
+    PrctlOption = "prctl.option", Str, false, "prctl option (PR_SET_DUMPABLE, …) or seccomp operation (SECCOMP_SET_MODE_FILTER, …)";
+    PrctlArg = "prctl.arg", Num, false, "prctl's second argument (seccomp: its flags)";
+    BpfCmd = "bpf.cmd", Str, false, "bpf command (BPF_PROG_LOAD, BPF_MAP_CREATE, …)";
+    BpfType = "bpf.type", Num, false, "program type (BPF_PROG_LOAD) or map type (BPF_MAP_CREATE)";
+    BpfName = "bpf.name", Str, false, "program or map name (BPF_PROG_LOAD, BPF_MAP_CREATE)";
+    ModulePath = "module.path", Str, false, "finit_module: the kernel's path of the module file";
+    ModuleName = "module.name", Str, false, "delete_module: the module's name";
+    ChrootPath = "chroot.path", Str, false, "the kernel's path of the new root (after success), else the path as passed";
+    ChrootRawPath = "chroot.raw_path", Str, false, "chroot's path or pivot_root's new_root, as passed";
 }
 
 impl Field {
