@@ -2,8 +2,8 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs,
-    RawSysEnter, RawSysExit, SysEnterArgs, SysExitArgs, TaskRename,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs, RawSysEnter,
+    RawSysExit, SysEnterArgs, SysExitArgs, TaskRename,
 };
 
 /// Where a program attaches.

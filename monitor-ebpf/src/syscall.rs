@@ -13,7 +13,10 @@ use aya_ebpf::{
 };
 use monitor_common::{
     EventKind, FLAG_READ_FAILED, counter, maps as names, programs,
-    syscall::{EPERM, NS_FLAGS, REPORT_FIRST, REPORT_NS_FLAGS, REPORT_REFUSED, ReportedKey, SYSCALL_SLOTS, SyscallEvent, SyscallKey},
+    syscall::{
+        EPERM, NS_FLAGS, REPORT_FIRST, REPORT_NS_FLAGS, REPORT_REFUSED, ReportedKey, SYSCALL_SLOTS, SyscallEvent,
+        SyscallKey,
+    },
 };
 
 use crate::{
@@ -66,12 +69,12 @@ fn count(ctx: &TracePointContext) -> Option<()> {
         nr: nr as u32,
         _pad: 0,
     };
-    match SYSCALL_COUNTS.get_ptr_mut(&key) {
+    match SYSCALL_COUNTS.get_ptr_mut(key) {
         // SAFETY: this CPU's slot of a live entry; programs do not migrate while they run.
         Some(n) => unsafe { *n += 1 },
         // A racing insert from another CPU only sets that CPU's slot: both counts survive.
         None => SYSCALL_COUNTS
-            .insert(&key, &1, u64::from(BPF_ANY))
+            .insert(key, 1, u64::from(BPF_ANY))
             .or_count(counter::MAP_INSERT_FAILED)?,
     }
     Some(())
@@ -127,10 +130,10 @@ fn report(ctx: &TracePointContext) -> Option<()> {
 fn first_call(tgid: u32, nr: u32) -> bool {
     let key = ReportedKey { tgid, nr };
     // SAFETY: only whether the entry exists is used.
-    if unsafe { SYSCALL_REPORTED.get(&key) }.is_some() {
+    if unsafe { SYSCALL_REPORTED.get(key) }.is_some() {
         return false;
     }
     // A full LRU evicts an old pair (reported again later): never a lost report.
-    let _ = SYSCALL_REPORTED.insert(&key, &1, 0);
+    let _ = SYSCALL_REPORTED.insert(key, 1, 0);
     true
 }

@@ -67,7 +67,7 @@ pub(crate) fn default_agent(command: &[String]) -> String {
 
 /// A fresh cgroup under `parent` (default: the root) for a command agentmon launches.
 pub(crate) fn fresh_cgroup(root: &Path, parent: Option<&Path>, what: &str) -> Result<CgroupGuard> {
-    let parent = Cgroup::open(root, parent.unwrap_or(Path::new("/")))?;
+    let parent = Cgroup::open(root, parent.unwrap_or_else(|| Path::new("/")))?;
     let name = format!("agentmon-{what}-{}-{}", std::process::id(), nanos());
     Ok(CgroupGuard(Cgroup::create(root, &parent.path, &name)?))
 }

@@ -88,7 +88,10 @@ pub async fn run(args: LearnArgs) -> Result<i32> {
         session.check_drops()?;
         (agent, cgroups)
     } else {
-        let agent = args.name.clone().unwrap_or_else(|| super::exec::default_agent(&args.command));
+        let agent = args
+            .name
+            .clone()
+            .unwrap_or_else(|| super::exec::default_agent(&args.command));
         let guard = super::exec::fresh_cgroup(&root, args.parent_cgroup.as_deref(), "learn")?;
         session.watch(&guard.0, &agent)?;
         let code = super::exec::supervise(&mut session, &guard.0, &args.command, None, None, args.duration).await?;
@@ -126,8 +129,7 @@ pub async fn run(args: LearnArgs) -> Result<i32> {
         .take_learner()
         .context("the learner is gone from the pipeline")?;
     let profile = learner.finish(&agent, &counts, coverage);
-    std::fs::write(&args.output, profile.to_yaml())
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, profile.to_yaml()).with_context(|| format!("writing {}", args.output.display()))?;
     super::report(format_args!(
         "profile written to {}: {} executables, {} read / {} write / {} exec entries, {} destinations, {} syscalls; {} events{}",
         args.output.display(),

@@ -51,7 +51,11 @@ pub fn run(args: ProfileArgs) -> i32 {
                     p.files.exec.len(),
                     p.network.connect.len(),
                     p.syscalls.len(),
-                    if p.coverage.complete { "" } else { " (incomplete: events were lost while learning)" }
+                    if p.coverage.complete {
+                        ""
+                    } else {
+                        " (incomplete: events were lost while learning)"
+                    }
                 );
                 0
             }

@@ -166,10 +166,10 @@ pub use link::LinkInfo;
 pub use mknod::MknodInfo;
 pub use mount::MountInfo;
 pub use open::OpenInfo;
-pub use syscall::SyscallInfo;
 pub(crate) use open::syscall_name as open_syscall_name;
 pub use rename::RenameInfo;
 pub use symlink::SymlinkInfo;
+pub use syscall::SyscallInfo;
 pub use truncate::TruncateInfo;
 pub use unlink::UnlinkInfo;
 // processes

@@ -261,7 +261,7 @@ impl Probes {
                 .with_context(|| missing(maps::SYSCALL_COUNTS))?,
         )?;
         let mut out = BTreeMap::new();
-        for entry in map.iter() {
+        for entry in &map {
             let (key, values) = entry.context("reading SYSCALL_COUNTS")?;
             *out.entry((key.cgroup_id, key.nr)).or_default() += values.iter().sum::<u64>();
         }

@@ -28,7 +28,9 @@ use crate::{
 };
 
 /// System trees (rule 1).
-const SYSTEM_TREES: &[&str] = &["/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/proc", "/sys"];
+const SYSTEM_TREES: &[&str] = &[
+    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/proc", "/sys",
+];
 /// Sensitive roots (rule 2).
 pub(crate) const SENSITIVE_ROOTS: &[&str] = &[
     "/etc", "/dev", "/root", "/home", "/run", "/var/run", "/var/lib", "/boot", "/mnt", "/media", "/srv",
@@ -61,7 +63,10 @@ impl Learner {
         self.events += 1;
         match &e.event.body {
             Body::Exec(x) if x.result == 0 => {
-                for p in [e.resolved_path.as_deref(), x.exe_path.as_deref()].into_iter().flatten() {
+                for p in [e.resolved_path.as_deref(), x.exe_path.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
                     if p.starts_with('/') {
                         self.executables.insert(p.to_string());
                         self.exec.insert((p.to_string(), false));
@@ -170,6 +175,7 @@ pub(crate) fn minimise(entries: impl IntoIterator<Item = String>) -> BTreeSet<St
 
 /// The ELF interpreter (`PT_INTERP`) of a binary, by its kernel path (symlinks resolved), if any.
 pub(crate) fn elf_interpreter(path: &str) -> Option<String> {
+    const PT_INTERP: u32 = 3;
     let f = std::fs::File::open(path).ok()?;
     let mut h = [0u8; 64];
     f.read_exact_at(&mut h, 0).ok()?;
@@ -186,7 +192,6 @@ pub(crate) fn elf_interpreter(path: &str) -> Option<String> {
     for i in 0..u64::from(phnum.min(64)) {
         let mut ph = [0u8; 56];
         f.read_exact_at(&mut ph, phoff + i * phentsize).ok()?;
-        const PT_INTERP: u32 = 3;
         if u32::from_le_bytes([ph[0], ph[1], ph[2], ph[3]]) == PT_INTERP {
             let (off, size) = (u64_at(&ph, 8), u64_at(&ph, 32).min(4096));
             let mut name = vec![0u8; size as usize];
@@ -207,7 +212,10 @@ mod tests {
 
     #[test]
     fn paths_generalise_by_the_documented_rule() {
-        assert_eq!(generalise("/usr/lib/x86_64-linux-gnu/libc.so.6", false, Use::Read), "/usr/");
+        assert_eq!(
+            generalise("/usr/lib/x86_64-linux-gnu/libc.so.6", false, Use::Read),
+            "/usr/"
+        );
         assert_eq!(generalise("/proc/1234/stat", false, Use::Read), "/proc/");
         assert_eq!(generalise("/usr/local/bin/tool", false, Use::Write), "/usr/local/bin/");
         assert_eq!(generalise("/etc/hosts", false, Use::Read), "/etc/hosts");
@@ -221,7 +229,13 @@ mod tests {
 
     #[test]
     fn trees_absorb_what_they_cover() {
-        let m = minimise(["/w/".into(), "/w/a/".into(), "/w/x".into(), "/wx/".into(), "/etc/hosts".into()]);
+        let m = minimise([
+            "/w/".into(),
+            "/w/a/".into(),
+            "/w/x".into(),
+            "/wx/".into(),
+            "/etc/hosts".into(),
+        ]);
         assert_eq!(m.into_iter().collect::<Vec<_>>(), ["/etc/hosts", "/w/", "/wx/"]);
     }
 

@@ -150,24 +150,15 @@ pub(crate) fn covers(entry: &str, path: &str) -> bool {
     }
 }
 
-/// Whether some entry of `set` covers `path`.
-pub(crate) fn any_covers(set: &BTreeSet<String>, path: &str) -> bool {
-    set.iter().any(|e| covers(e, path))
-}
-
 impl Profile {
     /// Profile from YAML text (errors as `name:line:col: message`).
+    #[cfg(test)]
     pub(crate) fn from_yaml(name: &str, text: &str) -> Result<Self, read::ProfileErrors> {
-        read::parse(name, text)
+        read::parse_with_notes(name, text).map(|(p, _)| p)
     }
 
     /// The profile as YAML.
     pub(crate) fn to_yaml(&self) -> String {
         write::to_yaml(self)
-    }
-
-    /// Syscall names the profile allows (besides the baseline).
-    pub(crate) fn syscall_names(&self) -> impl Iterator<Item = &str> {
-        self.syscalls.keys().map(String::as_str)
     }
 }

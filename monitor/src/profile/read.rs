@@ -43,11 +43,7 @@ pub(crate) fn check_file(path: &Path) -> Result<(Profile, Vec<String>), ProfileE
     parse_with_notes(&path.display().to_string(), &text)
 }
 
-pub(super) fn parse(name: &str, text: &str) -> Result<Profile, ProfileErrors> {
-    parse_with_notes(name, text).map(|(p, _)| p)
-}
-
-fn parse_with_notes(name: &str, text: &str) -> Result<(Profile, Vec<String>), ProfileErrors> {
+pub(super) fn parse_with_notes(name: &str, text: &str) -> Result<(Profile, Vec<String>), ProfileErrors> {
     let mut r = Reader {
         name,
         errors: Vec::new(),
@@ -127,7 +123,7 @@ impl Reader<'_> {
         match version {
             Some(VERSION) => {}
             Some(other) => self.err(
-                root.get("version").map_or(root.at(), Node::at),
+                root.get("version").map_or_else(|| root.at(), Node::at),
                 format_args!("unknown profile version {other} (this agentmon reads version {VERSION})"),
             ),
             None => self.err(root.at(), format_args!("missing `version: {VERSION}`")),
@@ -139,7 +135,10 @@ impl Reader<'_> {
         match n {
             Node::Map { entries, .. } => Some(entries),
             other => {
-                self.err(other.at(), format_args!("{what} must be a mapping, not {}", other.kind_name()));
+                self.err(
+                    other.at(),
+                    format_args!("{what} must be a mapping, not {}", other.kind_name()),
+                );
                 None
             }
         }
@@ -149,7 +148,10 @@ impl Reader<'_> {
         match n {
             Node::Seq { items, .. } => Some(items),
             other => {
-                self.err(other.at(), format_args!("{what} must be a list, not {}", other.kind_name()));
+                self.err(
+                    other.at(),
+                    format_args!("{what} must be a list, not {}", other.kind_name()),
+                );
                 None
             }
         }
@@ -214,7 +216,9 @@ impl Reader<'_> {
             "agentmon",
         ];
         let mut c = Coverage::default();
-        let Some(entries) = self.map(n, "coverage") else { return c };
+        let Some(entries) = self.map(n, "coverage") else {
+            return c;
+        };
         for (k, v) in entries {
             let Some(key) = self.key(k, KEYS) else { continue };
             match key {
@@ -250,7 +254,9 @@ impl Reader<'_> {
     /// A list of absolute, normalised paths (`trees`: a trailing `/` is allowed).
     fn paths(&mut self, n: &Node, trees: bool) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let Some(items) = self.seq(n, "a path list") else { return out };
+        let Some(items) = self.seq(n, "a path list") else {
+            return out;
+        };
         for item in items {
             let Some(p) = self.string(item) else { continue };
             if let Some(problem) = path_problem(&p, trees) {
@@ -278,7 +284,9 @@ impl Reader<'_> {
 
     fn network(&mut self, n: &Node) -> Network {
         let mut net = Network::default();
-        let Some(entries) = self.map(n, "network") else { return net };
+        let Some(entries) = self.map(n, "network") else {
+            return net;
+        };
         for (k, v) in entries {
             match self.key(k, &["connect", "listen", "unix"]) {
                 Some("connect") => {
@@ -395,7 +403,9 @@ impl Reader<'_> {
     }
 
     fn syscalls(&mut self, n: &Node, p: &mut Profile) {
-        let Some(entries) = self.map(n, "syscalls (name: count)") else { return };
+        let Some(entries) = self.map(n, "syscalls (name: count)") else {
+            return;
+        };
         for (k, v) in entries {
             let name = k.as_str().unwrap_or_default();
             if syscalls::number(name).is_none() {
@@ -423,7 +433,7 @@ fn path_problem(p: &str, trees: bool) -> Option<&'static str> {
         return Some("executables are files, not trees (no trailing /)");
     }
     let body = p.trim_end_matches('/');
-    if body.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") && body != "" {
+    if body.split('/').skip(1).any(|c| c.is_empty() || c == "." || c == "..") && !body.is_empty() {
         return Some("paths must be normalised (no empty, `.` or `..` components)");
     }
     None
@@ -438,10 +448,16 @@ mod tests {
         let text = "version: 1\nfiles:\n  read: [relative/x, /ok/]\n  wirte: []\nsyscalls:\n  opn: 3\n  mount: 1\nnetwork:\n  connect:\n    - {addr: nope, port: 80}\n";
         let e = parse_with_notes("p.yaml", text).unwrap_err();
         assert_eq!(e.errors.len(), 4, "{e:?}");
-        assert!(e.errors[0].starts_with("p.yaml:3:10: `relative/x`: paths must be absolute"), "{e:?}");
+        assert!(
+            e.errors[0].starts_with("p.yaml:3:10: `relative/x`: paths must be absolute"),
+            "{e:?}"
+        );
         assert!(e.errors[1].starts_with("p.yaml:4:3: unknown key `wirte`"), "{e:?}");
         assert!(e.errors[2].starts_with("p.yaml:6:3: unknown syscall `opn`"), "{e:?}");
-        assert!(e.errors[3].starts_with("p.yaml:10:15: `nope` is not an IP address"), "{e:?}");
+        assert!(
+            e.errors[3].starts_with("p.yaml:10:14: `nope` is not an IP address"),
+            "{e:?}"
+        );
         assert_eq!(e.notes.len(), 1);
         assert!(e.notes[0].contains("`mount` is always refused"), "{e:?}");
     }

@@ -410,7 +410,10 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), TABLE.len());
         assert!(TABLE.iter().all(|&(n, _)| n < monitor_common::syscall::SYSCALL_SLOTS));
-        assert_eq!((number("openat"), number("mount"), name(59)), (Some(257), Some(165), Some("execve")));
+        assert_eq!(
+            (number("openat"), number("mount"), name(59)),
+            (Some(257), Some(165), Some("execve"))
+        );
         assert_eq!((number("clone3"), number("open_tree_attr")), (Some(435), Some(467)));
     }
 }

@@ -23,8 +23,8 @@ use std::{
 
 use anyhow::{Context, Result};
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    Scope,
 };
 
 use crate::profile::{Profile, is_tree, learn::SENSITIVE_ROOTS};
@@ -81,7 +81,11 @@ impl Prepared {
 /// Where a profile path is granted: itself, its nearest existing ancestor (trees), or nowhere.
 fn anchor(entry: &str) -> Option<PathBuf> {
     let path = Path::new(entry.trim_end_matches('/'));
-    let path = if path.as_os_str().is_empty() { Path::new("/") } else { path };
+    let path = if path.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        path
+    };
     if path.exists() {
         return Some(path.to_path_buf());
     }
@@ -115,7 +119,11 @@ fn rights(p: &Profile, abi: ABI) -> BTreeMap<PathBuf, BitFlags<AccessFs>> {
         | AccessFs::ReadDir;
     let mut out: BTreeMap<PathBuf, BitFlags<AccessFs>> = BTreeMap::new();
     let lists = [
-        (&p.files.read, AccessFs::ReadFile | AccessFs::ReadDir, BitFlags::from(AccessFs::ReadFile)),
+        (
+            &p.files.read,
+            AccessFs::ReadFile | AccessFs::ReadDir,
+            BitFlags::from(AccessFs::ReadFile),
+        ),
         (&p.files.write, tree_write, AccessFs::WriteFile | AccessFs::Truncate),
         (
             &p.files.exec,
@@ -126,7 +134,11 @@ fn rights(p: &Profile, abi: ABI) -> BTreeMap<PathBuf, BitFlags<AccessFs>> {
     for (entries, tree, file) in lists {
         for e in entries {
             let Some(at) = anchor(e) else { continue };
-            let mut r = if at.is_dir() { tree } else { file & AccessFs::from_file(abi) };
+            let mut r = if at.is_dir() {
+                tree
+            } else {
+                file & AccessFs::from_file(abi)
+            };
             if e.starts_with("/dev/") {
                 r |= AccessFs::IoctlDev;
             }

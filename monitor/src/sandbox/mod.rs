@@ -22,15 +22,6 @@ pub(crate) enum Mode {
     Audit,
 }
 
-impl Mode {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Audit => "audit",
-        }
-    }
-}
-
 /// What the child applies.
 pub(crate) struct Sandbox {
     landlock: Option<landlock::Prepared>,
