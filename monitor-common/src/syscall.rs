@@ -19,15 +19,6 @@ pub const REPORT_REFUSED: u32 = 1 << 0;
 /// result (audit mode: the profile does not list it).
 pub const REPORT_FIRST: u32 = 1 << 1;
 
-/// `SANDBOX_SYSCALLS` flag (`clone`, `unshare`): report a call whose first argument has a namespace
-/// flag ([`NS_FLAGS`]), whatever its result (audit mode).
-pub const REPORT_NS_FLAGS: u32 = 1 << 2;
-
-/// `CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
-/// CLONE_NEWNET | CLONE_NEWTIME`.
-pub const NS_FLAGS: u64 =
-    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
-
 /// `EPERM`: what the sandbox's seccomp filter answers.
 pub const EPERM: i64 = 1;
 

@@ -13,10 +13,7 @@ use aya_ebpf::{
 };
 use monitor_common::{
     EventKind, FLAG_READ_FAILED, counter, maps as names, programs,
-    syscall::{
-        EPERM, NS_FLAGS, REPORT_FIRST, REPORT_NS_FLAGS, REPORT_REFUSED, ReportedKey, SYSCALL_SLOTS, SyscallEvent,
-        SyscallKey,
-    },
+    syscall::{EPERM, REPORT_FIRST, REPORT_REFUSED, ReportedKey, SYSCALL_SLOTS, SyscallEvent, SyscallKey},
 };
 
 use crate::{
@@ -93,16 +90,14 @@ fn report(ctx: &TracePointContext) -> Option<()> {
     if flags == 0 {
         return None;
     }
-    let regs = args::current(&cfg.offsets.regs);
     let why = if flags & REPORT_REFUSED != 0 && ret == -EPERM {
         REPORT_REFUSED
-    } else if flags & REPORT_NS_FLAGS != 0 && regs.is_some_and(|a| a[0] & NS_FLAGS != 0) {
-        REPORT_NS_FLAGS
     } else if flags & REPORT_FIRST != 0 && first_call((bpf_get_current_pid_tgid() >> 32) as u32, nr) {
         REPORT_FIRST
     } else {
         return None;
     };
+    let regs = args::current(&cfg.offsets.regs);
     let mut entry = submit::reserve::<SyscallEvent>()?;
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` is the reserved record, written only here before submit.

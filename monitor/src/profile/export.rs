@@ -4,6 +4,7 @@
 //! for the responder, for `exec --sandbox`).
 use std::{collections::BTreeSet, fmt::Write as _};
 
+use monitor_common::namespace::{CLONE_NEW_MASK, CSIGNAL};
 use serde_json::{Value, json};
 
 use super::Profile;
@@ -82,16 +83,16 @@ pub(crate) fn oci_seccomp(p: &Profile) -> Value {
             .filter(|n| seccomp::always_refused(n).is_none()),
     );
     let refused: Vec<&str> = seccomp::ALWAYS_REFUSED.iter().map(|(n, _)| *n).collect();
-    // MASKED_EQ: (arg & value) == valueTwo.
-    let no_ns = |index: u32| json!({"index": index, "value": monitor_common::syscall::NS_FLAGS, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"});
+    // MASKED_EQ: (arg & value) == valueTwo. clone's low byte is its exit signal, not a flag.
+    let no_ns = |mask: u64| json!({"index": 0, "value": mask, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"});
     let mut syscalls = vec![
         json!({"names": allowed, "action": "SCMP_ACT_ALLOW", "comment": "the profile's syscalls and agentmon's baseline"}),
-        json!({"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [no_ns(0)], "comment": "clone without namespace flags"}),
+        json!({"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [no_ns(CLONE_NEW_MASK & !CSIGNAL)], "comment": "clone without namespace flags"}),
         json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS, "comment": "flags out of reach: ENOSYS makes the C library use clone"}),
         json!({"names": refused, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM, "comment": "agentmon's fixed deny list"}),
     ];
     if p.syscalls.contains_key("unshare") {
-        syscalls.push(json!({"names": ["unshare"], "action": "SCMP_ACT_ALLOW", "args": [no_ns(0)]}));
+        syscalls.push(json!({"names": ["unshare"], "action": "SCMP_ACT_ALLOW", "args": [no_ns(CLONE_NEW_MASK)]}));
     }
     json!({
         "defaultAction": "SCMP_ACT_ERRNO",
@@ -238,6 +239,26 @@ pub(crate) fn rules(p: &Profile, target: Target) -> String {
             "a syscall the sandbox's filter refuses or the profile does not list",
             "evt.kind = syscall",
             "%proc.exe called %syscall.name, not allowed by its profile (agent=%agent.name pid=%proc.pid errno=%evt.errno)",
+        );
+    }
+    // New namespaces: the sandbox refuses them whatever the profile says. Under an enforcing
+    // sandbox the refused call is a syscall event already; with nothing applied (audit, or an agent
+    // agentmon did not launch) the namespace events say what was made. Audit mode reports setns as
+    // a syscall the filter would refuse; elsewhere it is this rule's.
+    let namespaces = "ns.type in (mnt, net, user, pid, uts, ipc, cgroup, time)";
+    let ns_cond = match target {
+        Target::Sandbox(Mode::Enforce) => None,
+        Target::Sandbox(Mode::Audit) => Some(format!("evt.kind = namespace and ns.syscall != setns and {namespaces}")),
+        Target::Export => Some(format!("evt.kind = namespace and (ns.syscall = setns or {namespaces})")),
+    };
+    if let Some(cond) = ns_cond {
+        rule(
+            &mut o,
+            "Profile deviation: namespaces",
+            "seccomp",
+            "namespaces created or entered (unshare, clone, clone3 with CLONE_NEW* flags; setns): the sandbox always refuses them",
+            &cond,
+            "%proc.exe entered namespaces %ns.type with %ns.syscall, which its sandbox refuses (agent=%agent.name pid=%proc.pid errno=%evt.errno)",
         );
     }
     o

@@ -61,6 +61,10 @@ impl Sandbox {
     /// filters (last, so the calls before them are not filtered). Async-signal-safe: syscalls on
     /// memory prepared before fork, no allocation.
     pub(crate) fn apply_in_child(&self) -> std::io::Result<()> {
+        if self.landlock.is_none() && self.seccomp.is_none() {
+            // Audit mode: the agent runs as it would without a sandbox.
+            return Ok(());
+        }
         // SAFETY: prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error());

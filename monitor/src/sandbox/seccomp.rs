@@ -14,7 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
-use monitor_common::syscall::{NS_FLAGS, REPORT_FIRST, REPORT_NS_FLAGS, REPORT_REFUSED, SYSCALL_SLOTS};
+use monitor_common::{
+    namespace::{CLONE_NEW_MASK, CSIGNAL},
+    syscall::{REPORT_FIRST, REPORT_REFUSED, SYSCALL_SLOTS},
+};
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
@@ -134,6 +137,13 @@ fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Result<
     SeccompCondition::new(arg, len, op, value).context("seccomp condition")
 }
 
+/// Whether the profile makes processes (then the filter allows `clone` without namespace flags).
+fn forks(p: &Profile) -> bool {
+    ["clone", "clone3", "fork", "vfork"]
+        .iter()
+        .any(|n| p.syscalls.contains_key(*n))
+}
+
 pub(crate) fn build(p: &Profile) -> Result<Filters> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let allowed = unconditional(p);
@@ -143,12 +153,13 @@ pub(crate) fn build(p: &Profile) -> Result<Filters> {
         }
     }
     let uses = |n: &str| p.syscalls.contains_key(n);
-    // clone without namespace flags: a fork; needed too when clone3 answers ENOSYS.
-    if uses("clone") || uses("clone3") || uses("fork") || uses("vfork") {
+    // clone without namespace flags: a fork; needed too when clone3 answers ENOSYS. (Its low byte
+    // is the exit signal, not a flag.)
+    if forks(p) {
         let no_ns = SeccompRule::new(vec![cond(
             0,
             SeccompCmpArgLen::Qword,
-            SeccompCmpOp::MaskedEq(NS_FLAGS),
+            SeccompCmpOp::MaskedEq(CLONE_NEW_MASK & !CSIGNAL),
             0,
         )?])
         .context("seccomp rule")?;
@@ -158,7 +169,7 @@ pub(crate) fn build(p: &Profile) -> Result<Filters> {
         let no_ns = SeccompRule::new(vec![cond(
             0,
             SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(NS_FLAGS),
+            SeccompCmpOp::MaskedEq(CLONE_NEW_MASK),
             0,
         )?])
         .context("seccomp rule")?;
@@ -197,10 +208,21 @@ pub(crate) fn build(p: &Profile) -> Result<Filters> {
     })
 }
 
+/// Whether the filter lets some calls of a [`CONDITIONAL`] syscall through (those without namespace
+/// flags, or with a usual personality; `clone3` answers `ENOSYS`, and the C library then uses
+/// `clone`).
+fn conditionally_allowed(p: &Profile, name: &str) -> bool {
+    match name {
+        "clone" | "clone3" => forks(p),
+        other => p.syscalls.contains_key(other),
+    }
+}
+
 /// What `SANDBOX_SYSCALLS` holds for this profile and mode, indexed by number: in enforce mode every
 /// syscall the filter may refuse is reported when it returns `EPERM`; in audit mode (nothing
-/// applied) the first call per process of each one the profile does not allow, and every
-/// `clone`/`unshare` with namespace flags.
+/// applied) the first call per process of each one the filter would refuse outright. Calls refused
+/// for their arguments in enforce mode — namespace flags to `clone`/`clone3`/`unshare` — are, in
+/// audit mode, the namespace events' (`profile::export::rules` alerts on them).
 pub(crate) fn report_flags(p: &Profile, mode: Mode) -> Vec<u32> {
     let allowed = unconditional(p);
     let mut flags = vec![0u32; SYSCALL_SLOTS as usize];
@@ -209,13 +231,11 @@ pub(crate) fn report_flags(p: &Profile, mode: Mode) -> Vec<u32> {
             continue;
         };
         let free = allowed.contains(name);
+        let conditional = CONDITIONAL.contains(&name);
         *slot = match mode {
             Mode::Enforce if !free => REPORT_REFUSED,
-            Mode::Audit if name == "clone" || name == "unshare" => REPORT_NS_FLAGS,
-            Mode::Audit if !free && !CONDITIONAL.contains(&name) => REPORT_FIRST,
-            Mode::Audit if name == "clone3" || (name == "personality" && !p.syscalls.contains_key(name)) => {
-                REPORT_FIRST
-            }
+            Mode::Audit if !free && !conditional => REPORT_FIRST,
+            Mode::Audit if conditional && !conditionally_allowed(p, name) => REPORT_FIRST,
             _ => 0,
         };
     }
@@ -249,16 +269,21 @@ mod tests {
 
     #[test]
     fn enforce_reports_refusals_and_audit_first_calls() {
-        let p = profile(&["read", "clone"]);
+        let p = profile(&["read", "clone3"]);
         let enforce = report_flags(&p, Mode::Enforce);
         let audit = report_flags(&p, Mode::Audit);
         let at = |f: &[u32], n: &str| f[syscalls::number(n).unwrap() as usize];
         assert_eq!((at(&enforce, "read"), at(&enforce, "mount")), (0, REPORT_REFUSED));
         assert_eq!(at(&enforce, "clone"), REPORT_REFUSED);
         assert_eq!((at(&audit, "read"), at(&audit, "mount")), (0, REPORT_FIRST));
+        // A profile that forks: clone and clone3 are allowed without namespace flags (those are
+        // the namespace events'); unshare, never used, would be refused outright.
+        assert_eq!((at(&audit, "clone"), at(&audit, "clone3")), (0, 0));
+        assert_eq!(at(&audit, "unshare"), REPORT_FIRST);
+        let single = report_flags(&profile(&["read"]), Mode::Audit);
         assert_eq!(
-            (at(&audit, "clone"), at(&audit, "unshare")),
-            (REPORT_NS_FLAGS, REPORT_NS_FLAGS)
+            (at(&single, "clone"), at(&single, "clone3")),
+            (REPORT_FIRST, REPORT_FIRST)
         );
     }
 }
