@@ -11,8 +11,12 @@ use super::Profile;
 use crate::sandbox::{Mode, seccomp};
 
 /// What runc does between applying a container's filter and exec'ing its process (Go runtime
-/// threads included): allowed in the exported profile so the container can start.
+/// threads included): allowed in the exported profile so the container can start. (`fstatfs` and
+/// `statfs`: runc checks that `/proc/self/fd` is procfs before closing inherited descriptors;
+/// without them no container starts — `tests/sandbox.rs` runs one.)
 const CONTAINER_RUNTIME: &[&str] = &[
+    "fstatfs",
+    "statfs",
     "execve",
     "execveat",
     "fcntl",
