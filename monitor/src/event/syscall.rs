@@ -13,22 +13,32 @@ use crate::{
     schema::{self, ConvertError},
 };
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyscallInfo {
     pub nr: u32,
     /// The result: `-errno` on failure.
     pub result: i64,
     /// The six argument registers.
-    #[serde(serialize_with = "hex_args")]
     pub args: [u64; 6],
     /// Reported because it returned `-EPERM` under a filter that may refuse it (else: first call of
     /// an unlisted syscall).
     pub refused: bool,
 }
 
-/// Arguments as hex strings (flags and pointers read best that way; u64 does not fit JSON numbers).
-fn hex_args<S: Serializer>(args: &[u64; 6], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(args.iter().map(|a| format!("{a:#x}")))
+/// JSON: `name` (from the number), `nr`, `result`, `args` as hex strings (flags and pointers read
+/// best that way; a u64 does not fit a JSON number), `refused`.
+impl Serialize for SyscallInfo {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let args: Vec<String> = self.args.iter().map(|a| format!("{a:#x}")).collect();
+        let mut st = s.serialize_struct("SyscallInfo", 5)?;
+        st.serialize_field("name", &self.name())?;
+        st.serialize_field("nr", &self.nr)?;
+        st.serialize_field("result", &self.result)?;
+        st.serialize_field("args", &args)?;
+        st.serialize_field("refused", &self.refused)?;
+        st.end()
+    }
 }
 
 impl SyscallInfo {
