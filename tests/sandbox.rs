@@ -2,7 +2,7 @@
 //! C build, its test and a script run (`tests/fixtures/sandbox-workload/`) — and writes its profile;
 //! `agentmon exec --sandbox PROFILE` then reruns it unchanged and undenied, while the same workload
 //! hijacked (`run.sh attack …`: read a credential file it never read, mount, make a user namespace,
-//! write outside its trees) is refused by Landlock and seccomp before anything happens, each refusal
+//! write outside its trees, remove the credentials) is refused by Landlock and seccomp before anything happens, each refusal
 //! alerted as the sandbox's. `--sandbox-mode audit` lets the attack run and alerts on each
 //! deviation. The exported OCI seccomp profile has Docker's schema and refuses mount in a real
 //! container.
@@ -82,6 +82,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The credential file (the audited attack removes it).
+fn write_secret(path: &Path) {
+    std::fs::write(path, format!("[default]\naws_secret_access_key = {SECRET}\n")).unwrap();
+}
+
 fn learn() -> Learned {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
@@ -94,7 +99,7 @@ fn learn() -> Learned {
         std::fs::create_dir(r.join(d)).unwrap();
     }
     let secret = r.join("creds/credentials");
-    std::fs::write(&secret, format!("[default]\naws_secret_access_key = {SECRET}\n")).unwrap();
+    write_secret(&secret);
     let profile = r.join("profile.yaml");
     let out = agentmon()
         .arg("learn")
@@ -143,6 +148,7 @@ impl Learned {
     /// `run.sh attack` against this workload's targets.
     fn attack(&self, mode: &str) -> (ExecRun, String) {
         let _ = std::fs::remove_file(&self.outside);
+        write_secret(&self.secret);
         let r = self.exec(mode, &[&self.secret, &self.mnt, &self.outside]);
         (r, self.log())
     }
@@ -235,6 +241,10 @@ fn opened(e: &Value, path: &Path) -> bool {
     e["kind"] == "open" && e["resolved_path"].as_str() == Some(&*path.to_string_lossy())
 }
 
+fn removed(e: &Value, path: &Path) -> bool {
+    e["kind"] == "unlink" && e["resolved_path"].as_str() == Some(&*path.to_string_lossy())
+}
+
 fn syscall(e: &Value, name: &str) -> bool {
     e["kind"] == "syscall" && e["name"] == name
 }
@@ -325,10 +335,15 @@ fn the_enforced_profile_refuses_the_attack_before_it_happens_and_alerts_each_den
         log.contains("write: errno 13"),
         "write outside refused with EACCES: {log}"
     );
+    assert!(
+        log.contains("unlink: errno 13"),
+        "removing the credentials refused with EACCES: {log}"
+    );
     // Synchronously: nothing happened.
     assert!(!log.contains("read: ok") && !r.stderr.contains(SECRET) && !log.contains(SECRET));
     assert!(!mounted(&w.mnt), "a mount exists at {}", w.mnt.display());
     assert!(!w.outside.exists(), "{} was created", w.outside.display());
+    assert!(w.secret.exists(), "{} was removed", w.secret.display());
     let opens: Vec<&Value> = r.events.iter().filter(|e| opened(e, &w.secret)).collect();
     assert!(!opens.is_empty(), "the refused open is an event");
     assert!(
@@ -348,6 +363,11 @@ fn the_enforced_profile_refuses_the_attack_before_it_happens_and_alerts_each_den
     });
     assert_eq!(write["action_result"], landlock);
     assert_eq!(write["event"]["result"], -13);
+    let unlink = alert(&r, "Profile deviation: file write", "the removal", |e| {
+        removed(e, &w.secret)
+    });
+    assert_eq!(unlink["action_result"], landlock);
+    assert_eq!(unlink["event"]["result"], -13);
     let mount = alert(&r, "Profile deviation: syscall", "mount", |e| syscall(e, "mount"));
     assert_eq!(mount["action_result"], seccomp);
     assert_eq!(
@@ -360,7 +380,7 @@ fn the_enforced_profile_refuses_the_attack_before_it_happens_and_alerts_each_den
     assert_eq!(unshare["event"]["result"], -1);
     assert_eq!(
         sandbox_alerts(&r).len(),
-        4,
+        5,
         "nothing else deviated: {:#?}",
         sandbox_alerts(&r).iter().map(|a| &a["output"]).collect::<Vec<_>>()
     );
@@ -378,7 +398,7 @@ fn audit_mode_lets_the_attack_run_and_alerts_each_deviation() {
         "{}",
         r.stderr
     );
-    for line in ["read: ok", "mount: ok", "unshare: ok", "write: ok"] {
+    for line in ["read: ok", "mount: ok", "unshare: ok", "write: ok", "unlink: ok"] {
         assert!(
             log.contains(line),
             "audit mode applies nothing: `{line}` missing from {log}"
@@ -386,10 +406,11 @@ fn audit_mode_lets_the_attack_run_and_alerts_each_deviation() {
     }
     assert!(mounted(&w.mnt), "the audited mount happened");
     assert!(w.outside.exists(), "the audited write happened");
+    assert!(!w.secret.exists(), "the audited removal happened");
     let _ = std::fs::remove_file(&w.outside);
 
     let audit = "alerted (audit mode: allowed)";
-    let expected: [(&str, &str, Pred<'_>); 4] = [
+    let expected: [(&str, &str, Pred<'_>); 5] = [
         (
             "Profile deviation: file read",
             "the credential read",
@@ -399,6 +420,11 @@ fn audit_mode_lets_the_attack_run_and_alerts_each_deviation() {
             "Profile deviation: file write",
             "the write outside",
             Box::new(|e: &Value| opened(e, &w.outside)),
+        ),
+        (
+            "Profile deviation: file write",
+            "the removal",
+            Box::new(|e: &Value| removed(e, &w.secret)),
         ),
         (
             "Profile deviation: syscall",

@@ -215,9 +215,9 @@ pub(crate) fn rules(p: &Profile, target: Target) -> String {
         &mut o,
         "Profile deviation: file write",
         "landlock",
-        "a file written or created outside the profile's write trees (or refused)",
-        "evt.kind = open and (file.write or file.create) and not (file.path in (profile_write_files) or file.path startswith (profile_write_trees) or file.path in (profile_write_dirs))",
-        "%proc.exe wrote %file.path outside its profile (agent=%agent.name pid=%proc.pid errno=%evt.errno)",
+        "a file written, created, renamed, linked, removed or truncated outside the profile's write trees (or refused)",
+        "((evt.kind = open and (file.write or file.create)) or evt.kind in (rename, unlink, link, symlink, truncate, mknod)) and not (file.path in (profile_write_files) or file.path startswith (profile_write_trees) or file.path in (profile_write_dirs))",
+        "%proc.exe wrote %file.path outside its profile (%evt.kind, agent=%agent.name pid=%proc.pid errno=%evt.errno)",
     );
     rule(
         &mut o,

@@ -241,11 +241,14 @@ fn sandbox_result(alert: &Alert) -> String {
         return "alerted (audit mode: allowed)".into();
     }
     let ev = &alert.event.event;
+    // The call's errno (0: it succeeded); connects are seen at entry, before any result.
     let errno = match &ev.body {
-        Body::Open(o) if o.failed() => -o.result,
-        Body::Exec(x) if x.result < 0 => -x.result,
+        Body::Connect(_) => return "alerted (outcome not seen: connects are seen at syscall entry)".into(),
+        Body::Open(o) => (-o.result).max(0),
+        Body::Exec(x) => (-x.result).max(0),
         Body::Syscall(s) if s.refused => libc::EPERM.into(),
-        _ => 0,
+        Body::Namespace(n) => (-n.result).max(0),
+        b => b.file_op().map_or(0, |op| (-op.result).max(0)),
     };
     match errno {
         e if has("landlock") && (e == i64::from(libc::EACCES) || e == i64::from(libc::EPERM)) => {
