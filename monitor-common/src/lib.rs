@@ -25,6 +25,11 @@ pub mod open;
 pub mod programs;
 pub mod record;
 pub mod tracepoint;
+// network
+pub mod listen;
+pub mod net;
+pub mod send;
+pub mod socket;
 
 /// Header present at the start of every ring-buffer record.
 #[repr(C)]
@@ -96,7 +101,7 @@ event_kinds! {
     Exec = 1, "exec";
     /// A file was opened (payload [`open::OpenEvent`]).
     Open = 2, "open";
-    /// A socket connected (payload [`connect::ConnectEvent`]).
+    /// A socket connected or tried to (payload [`connect::ConnectEvent`]).
     Connect = 3, "connect";
     /// A filesystem was mounted (payload [`mount::MountEvent`]).
     Mount = 4, "mount";
@@ -108,6 +113,13 @@ event_kinds! {
     Deny = 7, "deny";
     /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8, "chdir";
+    // network
+    /// A datagram sent to an address without connect (payload [`send::SendEvent`]).
+    Send = 26, "send";
+    /// A socket listens for connections or datagrams (payload [`listen::ListenEvent`]).
+    Listen = 27, "listen";
+    /// A raw, packet or netlink socket was created (payload [`socket::SocketEvent`]).
+    Socket = 28, "socket";
 }
 
 /// The largest wire value of a kind plus one: tables indexed by kind have this many slots.

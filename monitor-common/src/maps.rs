@@ -32,6 +32,11 @@ pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+// network
+/// Threads inside a `connect` syscall → whether a cgroup connect hook reported it (kernel-private).
+pub const CONNECT_SEEN: &str = "CONNECT_SEEN";
+/// Report state per (socket, destination) of unconnected sends (kernel-private).
+pub const SEND_SEEN: &str = "SEND_SEEN";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -51,6 +56,9 @@ pub const ALL: &[&str] = &[
     MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
+    // network
+    CONNECT_SEEN,
+    SEND_SEEN,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -184,6 +184,104 @@ syscall_args! {
     FchdirArgs { fd = "fd" }
 }
 
+// network
+syscall_args! {
+    /// `socket(int family, int type, int protocol)`.
+    SocketArgs { family = "family", sock_type = "type", protocol = "protocol" }
+}
+
+syscall_args! {
+    /// `bind(int fd, struct sockaddr *umyaddr, int addrlen)`.
+    BindArgs { fd = "fd", addr = "umyaddr", addrlen = "addrlen" }
+}
+
+syscall_args! {
+    /// `listen(int fd, int backlog)`.
+    ListenArgs { fd = "fd", backlog = "backlog" }
+}
+
+/// The `sock/inet_sock_set_state` record: a TCP (or SCTP, MPTCP) socket changed state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InetSockSetState {
+    pub common: TraceEntry,
+    pub skaddr: u64,
+    pub oldstate: i32,
+    pub newstate: i32,
+    /// Local and remote port, host order.
+    pub sport: u16,
+    pub dport: u16,
+    pub family: u16,
+    pub protocol: u16,
+    pub saddr: [u8; 4],
+    pub daddr: [u8; 4],
+    pub saddr_v6: [u8; 16],
+    pub daddr_v6: [u8; 16],
+}
+
+/// `TCP_LISTEN` in `InetSockSetState::newstate`.
+pub const TCP_LISTEN: i32 = 10;
+
+impl Layout for InetSockSetState {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "skaddr",
+            offset: offset_of!(InetSockSetState, skaddr),
+            size: 8,
+        },
+        Field {
+            name: "oldstate",
+            offset: offset_of!(InetSockSetState, oldstate),
+            size: 4,
+        },
+        Field {
+            name: "newstate",
+            offset: offset_of!(InetSockSetState, newstate),
+            size: 4,
+        },
+        Field {
+            name: "sport",
+            offset: offset_of!(InetSockSetState, sport),
+            size: 2,
+        },
+        Field {
+            name: "dport",
+            offset: offset_of!(InetSockSetState, dport),
+            size: 2,
+        },
+        Field {
+            name: "family",
+            offset: offset_of!(InetSockSetState, family),
+            size: 2,
+        },
+        Field {
+            name: "protocol",
+            offset: offset_of!(InetSockSetState, protocol),
+            size: 2,
+        },
+        Field {
+            name: "saddr",
+            offset: offset_of!(InetSockSetState, saddr),
+            size: 4,
+        },
+        Field {
+            name: "daddr",
+            offset: offset_of!(InetSockSetState, daddr),
+            size: 4,
+        },
+        Field {
+            name: "saddr_v6",
+            offset: offset_of!(InetSockSetState, saddr_v6),
+            size: 16,
+        },
+        Field {
+            name: "daddr_v6",
+            offset: offset_of!(InetSockSetState, daddr_v6),
+            size: 16,
+        },
+    ];
+}
+
 /// A `__data_loc` field: where a variable-length field (a string) sits in the record.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug)]

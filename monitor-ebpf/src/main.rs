@@ -56,6 +56,15 @@ mod submit;
 mod task;
 #[cfg(target_arch = "bpf")]
 mod tracepoint;
+// network
+#[cfg(target_arch = "bpf")]
+mod listen;
+#[cfg(target_arch = "bpf")]
+mod net;
+#[cfg(target_arch = "bpf")]
+mod send;
+#[cfg(target_arch = "bpf")]
+mod socket;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

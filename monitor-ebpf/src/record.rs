@@ -152,6 +152,39 @@ impl<T> Record<T> {
         }
     }
 
+    // network
+    /// Appends `len` bytes of kernel memory (a unix socket's name, which may hold NULs), at most
+    /// `max` (≤ `RECORD_SLACK`).
+    #[inline(always)]
+    pub fn kernel_bytes(&mut self, src: *const u8, len: u64, max: usize) -> Tail {
+        let Some(at) = self.next(max) else {
+            return absent(TAIL_NO_ROOM);
+        };
+        let (n, flags) = if len > max as u64 {
+            (max, TAIL_TRUNCATED)
+        } else {
+            (len as usize, 0)
+        };
+        if n == 0 {
+            return absent(TAIL_ABSENT);
+        }
+        // SAFETY: `at < RECORD_MAX`, `n ≤ max ≤ RECORD_SLACK`; the helper checks `src`.
+        let rc = unsafe {
+            gen_::bpf_probe_read_kernel(self.base.add(at).cast(), (n & (RECORD_SLACK - 1)) as u32, src.cast())
+        };
+        if rc != 0 {
+            count(counter::READ_FAILURES);
+            return absent(TAIL_READ_FAILED);
+        }
+        self.len += n;
+        Tail {
+            off: at as u16,
+            len: n as u16,
+            flags,
+            _pad: 0,
+        }
+    }
+
     /// Appends the kernel's path of `p` (walked from kernel objects; `None`: an absent tail).
     #[inline(always)]
     pub fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {

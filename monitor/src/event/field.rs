@@ -116,7 +116,7 @@ fields! {
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
     ExecPath = "exec.path", Str, false, "resolved path of the executed file";
-    NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
+    NetFamily = "net.family", Str, false, "inet, inet6, unix, packet, netlink or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
     MountSource = "mount.source", Str, false, "mount source";
@@ -126,6 +126,14 @@ fields! {
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
+    // network
+    NetRawAddr = "net.raw_addr", Str, false, "destination as passed (unix sockets: the path given to connect; net.addr is the socket the kernel connected to)";
+    NetProto = "net.proto", Str, false, "the socket's protocol: tcp, udp, icmp, icmpv6, sctp, mptcp, raw; netlink families (route, sock_diag, netfilter, audit, …); packet ethertypes (all, ip, arp, ipv6); other";
+    SocketType = "socket.type", Str, false, "the socket's type: stream, dgram, raw, seqpacket, rdm, dccp, packet";
+    NetVerdict = "net.verdict", Str, false, "the kernel's verdict: allowed, denied (deny rule), quarantined, unchecked (no cgroup hook saw it)";
+    NetLocalAddr = "net.local_addr", Addr, false, "local address a socket listens on (unix: the socket's path, @name if abstract)";
+    NetLocalPort = "net.local_port", Num, false, "local port a socket listens on";
+    NetDatagrams = "net.datagrams", Num, false, "datagrams a send event stands for (1 for the first to a destination)";
 }
 
 impl Field {

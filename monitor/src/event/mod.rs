@@ -7,6 +7,8 @@
 //! bounded by its buffer.
 pub mod field;
 mod line;
+// network
+mod net;
 
 pub use field::{Field, FieldType, Value};
 pub use line::{Line, escaped};
@@ -124,16 +126,25 @@ kinds! {
     Exit(ExitInfo) = exit;
     Deny(DenyInfo) = deny;
     Chdir(ChdirInfo) = chdir;
+    // network
+    Send(SendInfo) = send;
+    Listen(ListenInfo) = listen;
+    Socket(SocketInfo) = socket;
 }
 
 pub use chdir::ChdirInfo;
-pub use connect::{ConnectInfo, Family};
+pub use connect::ConnectInfo;
 pub use deny::DenyInfo;
 pub use exec::{ExecInfo, split_args};
 pub use exit::{ExitInfo, exit_status};
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::{OpenInfo, syscall_name as open_syscall_name};
+// network
+pub use listen::ListenInfo;
+pub use net::{Family, Verdict};
+pub use send::SendInfo;
+pub use socket::SocketInfo;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -326,12 +337,7 @@ pub(crate) mod tests {
                 kernel_path: None,
                 dir_path: None,
             }),
-            Body::Connect(ConnectInfo {
-                family: Family::Other,
-                addr: String::new(),
-                port: 0,
-                fd: 0,
-            }),
+            Body::Connect(ConnectInfo::new(Family::Other, "", 0)),
             Body::Mount(MountInfo {
                 source: String::new(),
                 target: String::new(),
@@ -348,6 +354,17 @@ pub(crate) mod tests {
             Body::Chdir(ChdirInfo {
                 path: String::new(),
                 fd: -1,
+            }),
+            // network
+            Body::Send(SendInfo::new(Family::Inet, "127.0.0.1", 53)),
+            Body::Listen(ListenInfo::new(Family::Inet, "0.0.0.0", 80)),
+            Body::Socket(SocketInfo {
+                family: Family::Packet,
+                af: 17,
+                sock_type: 3,
+                type_flags: 0,
+                protocol: 0,
+                result: 3,
             }),
         ];
         for b in &samples {

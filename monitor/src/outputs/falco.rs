@@ -78,6 +78,20 @@ impl FalcoPayload {
                 f.insert("fd.sip", c.addr.clone().into());
                 f.insert("fd.sport", c.port.into());
             }
+            // network
+            Body::Send(s) => {
+                f.insert("fd.sip", s.addr.clone().into());
+                f.insert("fd.sport", s.port.into());
+            }
+            Body::Listen(l) => {
+                f.insert("fd.cip", l.addr.clone().into());
+                f.insert("fd.cport", l.port.into());
+            }
+            Body::Socket(s) => {
+                f.insert("evt.arg.domain", s.af.into());
+                f.insert("evt.arg.type", u32::from(s.sock_type).into());
+                f.insert("evt.arg.proto", s.protocol.into());
+            }
             Body::Mount(m) => {
                 f.insert("evt.arg.source", m.source.clone().into());
                 f.insert("evt.arg.target", m.target.clone().into());
