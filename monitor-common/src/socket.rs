@@ -1,6 +1,6 @@
 //! `socket`: a socket that reaches below the transport layer or into the kernel — `SOCK_RAW` in
-//! any family, `AF_PACKET`, `AF_NETLINK` (but `NETLINK_ROUTE`, which every `getaddrinfo` opens) —
-//! seen at `sys_exit_socket`, failed attempts included.
+//! any family but netlink, `AF_PACKET`, `AF_NETLINK` of any protocol but `NETLINK_ROUTE` (which
+//! every `getaddrinfo` opens) — seen at `sys_exit_socket`, failed attempts included.
 use crate::EventHeader;
 
 #[repr(C)]

@@ -28,9 +28,12 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     let a: SocketArgs = args::current_as(&cfg.offsets.regs)?;
     // `int` arguments: the registers' low 32 bits.
     let (family, sock_type, protocol) = (a.family as u32, a.sock_type as u32, a.protocol as u32);
-    let interesting = sock_type & SOCK_TYPE_MASK == u32::from(SOCK_RAW)
-        || family == u32::from(AF_PACKET)
-        || (family == u32::from(AF_NETLINK) && protocol != NETLINK_ROUTE);
+    // Netlink sockets are SOCK_RAW (or SOCK_DGRAM) by nature: their protocol decides.
+    let interesting = if family == u32::from(AF_NETLINK) {
+        protocol != NETLINK_ROUTE
+    } else {
+        family == u32::from(AF_PACKET) || sock_type & SOCK_TYPE_MASK == u32::from(SOCK_RAW)
+    };
     if !interesting {
         return None;
     }
