@@ -9,6 +9,8 @@
 //!   address, by any route; the port is the one the kernel assigned. (Stream sockets are reported
 //!   when they listen.)
 //! - `sys_exit_bind`: a unix datagram socket bound to a name.
+use core::mem::offset_of;
+
 use aya_ebpf::{
     helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
     macros::{cgroup_sock, tracepoint},
@@ -128,8 +130,8 @@ named!(inet_sock_set_state = programs::INET_SOCK_SET_STATE.name);
 /// passes here (many in softirq context, on behalf of no task): the state is tested first.
 #[inline(always)]
 fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
-    let st: InetSockSetState = tracepoint::record(ctx)?;
-    if st.newstate != TCP_LISTEN {
+    let newstate: i32 = tracepoint::field_at(ctx, offset_of!(InetSockSetState, newstate) as u32)?;
+    if newstate != TCP_LISTEN {
         return None;
     }
     let cfg = maps::config()?;
@@ -139,6 +141,7 @@ fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
     if current_syscall(cfg) == Some(NR_LISTEN) {
         return None;
     }
+    let st: InetSockSetState = tracepoint::record(ctx)?;
     let mut rec = Record::<ListenEvent>::start(EventKind::Listen, &cfg.offsets)?;
     let ev = rec.fixed();
     let mut addr = [0u8; 16];
