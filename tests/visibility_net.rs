@@ -607,14 +607,15 @@ say("PORT", port)
 }
 
 /// A quarantined agent's connects are refused (EPERM) and reported with the verdict
-/// `quarantined`; releasing it restores them.
+/// `quarantined`; releasing it restores them. The quarantine itself is triggered by a connect.
 #[test]
 fn quarantined_connects_are_refused_and_reported_so() {
     let cg = TestCgroup::new("net-quarantine");
     let state = tempfile::tempdir().unwrap();
-    let trigger = format!("/nonexistent/agentmon-net-quarantine-{}", std::process::id());
+    let trigger = TcpListener::bind("127.0.0.1:0").unwrap();
+    let trigger_port = trigger.local_addr().unwrap().port();
     let rules = rules_dir(&format!(
-        "- rule: Quarantine on trigger\n  desc: test\n  condition: evt.kind = open and file.path = {trigger}\n  output: trigger\n  priority: CRITICAL\n  action: quarantine\n"
+        "- rule: Quarantine on trigger\n  desc: test\n  condition: evt.kind = connect and net.port = {trigger_port}\n  output: trigger\n  priority: CRITICAL\n  action: quarantine\n"
     ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -630,14 +631,19 @@ fn quarantined_connects_are_refused_and_reported_so() {
         ],
         &[("AGENTMON_STATE_DIR", &state_dir)],
     );
-    let mut trigger_proc = command_in(&cg.path, "/bin/cat", &[&trigger]).spawn().unwrap();
+    let connect = |port: u16| {
+        format!(
+            "import socket\ntry:\n    socket.socket().connect(('127.0.0.1', {port}))\nexcept PermissionError:\n    raise SystemExit(3)\n"
+        )
+    };
+    // Not waited for: it may be frozen before it exits.
+    let mut trigger_proc = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &connect(trigger_port)])
+        .spawn()
+        .unwrap();
     m.wait_stderr("quarantined", Duration::from_secs(10));
     std::fs::write(cg.path.join("cgroup.freeze"), "0").unwrap();
     assert!(wait_for(Duration::from_secs(5), || !is_frozen(&cg.path)));
-    let py = format!(
-        "import socket\ntry:\n    socket.socket().connect(('127.0.0.1', {port}))\nexcept PermissionError:\n    raise SystemExit(3)\n"
-    );
-    let out = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &py])
+    let out = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &connect(port)])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "refused with EPERM");
@@ -655,7 +661,7 @@ fn quarantined_connects_are_refused_and_reported_so() {
         .output()
         .unwrap();
     assert!(rel.status.success(), "{}", String::from_utf8_lossy(&rel.stderr));
-    let out = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &py])
+    let out = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &connect(port)])
         .output()
         .unwrap();
     assert!(

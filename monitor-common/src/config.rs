@@ -82,6 +82,11 @@ pub struct PathOffsets {
     pub mm_env_end: u32,
     /// `linux_binprm.file`
     pub bprm_file: u32,
+    /// `linux_binprm.filename`
+    pub bprm_filename: u32,
+    /// `linux_binprm.interp`
+    pub bprm_interp: u32,
+    pub _pad: u32,
 }
 
 /// Offsets of the fields the network programs read: a descriptor's `struct file` → `struct socket`
@@ -164,6 +169,9 @@ impl KernelOffsets {
                 mm_env_start: Self::UNKNOWN,
                 mm_env_end: Self::UNKNOWN,
                 bprm_file: Self::UNKNOWN,
+                bprm_filename: Self::UNKNOWN,
+                bprm_interp: Self::UNKNOWN,
+                _pad: 0,
             },
             regs: RegsOffsets {
                 args: [Self::UNKNOWN; 6],

@@ -32,6 +32,8 @@ pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+/// Per-CPU state of an exec's environment scan (kernel-private).
+pub const ENV_SCAN: &str = "ENV_SCAN";
 // network
 /// Threads inside a `connect` syscall → whether a cgroup connect hook reported it (kernel-private).
 pub const CONNECT_SEEN: &str = "CONNECT_SEEN";
@@ -56,6 +58,7 @@ pub const ALL: &[&str] = &[
     MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
+    ENV_SCAN,
     // network
     CONNECT_SEEN,
     SEND_SEEN,

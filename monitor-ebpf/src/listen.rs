@@ -141,7 +141,7 @@ fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
     if current_syscall(cfg) == Some(NR_LISTEN) {
         return None;
     }
-    let st: InetSockSetState = tracepoint::record(ctx)?;
+    let st: InetSockSetState = tracepoint::field_at(ctx, 0)?;
     let mut rec = Record::<ListenEvent>::start(EventKind::Listen, &cfg.offsets)?;
     let ev = rec.fixed();
     let mut addr = [0u8; 16];

@@ -30,16 +30,6 @@ pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
     (str_result(n, buf), if n > 0 { n as usize } else { 0 })
 }
 
-/// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]); also returns the length
-/// read, NUL included (0 on failure).
-#[inline(always)]
-pub fn read_kernel_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
-    let dst = buf.as_mut_ptr();
-    // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
-    let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
-    (str_result(n, buf), if n > 0 { n as usize } else { 0 })
-}
-
 #[inline(always)]
 fn str_result(n: i64, buf: &mut [u8]) -> u16 {
     if n < 0 {

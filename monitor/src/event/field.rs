@@ -115,7 +115,7 @@ fields! {
     FileWrite = "file.write", Bool, false, "opened for writing";
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
-    ExecPath = "exec.path", Str, false, "resolved path of the executed file";
+    ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
     NetFamily = "net.family", Str, false, "inet, inet6, unix, packet, netlink or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
@@ -126,6 +126,7 @@ fields! {
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
+    ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
     // network
     NetRawAddr = "net.raw_addr", Str, false, "destination as passed (unix sockets: the path given to connect; net.addr is the socket the kernel connected to)";
     NetProto = "net.proto", Str, false, "the socket's protocol: tcp, udp, icmp, icmpv6, sctp, mptcp, raw; netlink families (route, sock_diag, netfilter, audit, …); packet ethertypes (all, ip, arp, ipv6); other";
