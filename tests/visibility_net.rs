@@ -14,7 +14,10 @@ use serde_json::Value;
 
 /// Helpers every agent script imports: its own network namespace set up, io_uring by hand.
 const NETLIB: &str = r#"
-import ctypes, mmap, os, socket, struct, subprocess, sys
+import ctypes, mmap, os, signal, socket, struct, subprocess, sys
+
+# A script that blocks (a full socket queue, a connect that hangs) fails instead of hanging.
+signal.alarm(60)
 
 def say(*a):
     # stdout is agentmon's (JSON lines): the script reports on stderr, one write per line.
@@ -325,6 +328,65 @@ say("PORT", port)
         (bound[0]["seen_at"].as_str(), bound[0]["protocol"].as_u64()),
         (Some("cgroup/post_bind"), Some(17))
     );
+}
+
+/// Unix datagrams sent without connect — `sendto` by a relative path (joined to the kernel's path
+/// of the working directory), `sendmsg` to an abstract name, `sendmmsg` whose second message names
+/// the destination — are `send` events, one per socket and destination and second.
+#[test]
+fn unix_datagrams_sent_without_connect_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_s = dir.path().to_string_lossy().into_owned();
+    let run = run_agent(
+        &format!(
+            r#"
+os.chdir({dir_s:?})
+os.mkdir("agents")
+rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+rx.bind("agents/d.sock")
+ab = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ab.bind("\0agentmon-test-dgram")
+tx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+# The receiver queues at most 10 datagrams (net.unix.max_dgram_qlen): 5 here, 2 below.
+for _ in range(5):
+    tx.sendto(b"x", "agents/d.sock")
+tx.sendmsg([b"y"], [], 0, "\0agentmon-test-dgram")
+# sendmmsg: the first message to nowhere in particular (a connected peer is not needed: no name
+# is an error only at send time), the second to the bound path.
+mm = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+mm.connect("agents/d.sock")
+target = ctypes.create_string_buffer(struct.pack("=H", socket.AF_UNIX) + os.path.abspath("agents/d.sock").encode() + b"\0", 110)
+data = ctypes.create_string_buffer(b"z")
+iov = struct.pack("QQ", ctypes.addressof(data), 1)
+iovb = ctypes.create_string_buffer(iov)
+def msghdr(name, namelen):
+    return struct.pack("QIxxxxQQQQixxxx", name, namelen, ctypes.addressof(iovb), 1, 0, 0, 0) + struct.pack("Ixxxx", 0)
+vec = ctypes.create_string_buffer(msghdr(0, 0) + msghdr(ctypes.addressof(target), 110))
+say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
+"#
+        ),
+        None,
+    );
+    assert_eq!(reported(&run, "SENDMMSG"), "2", "both messages sent");
+    let path = dir.path().join("agents/d.sock").to_string_lossy().into_owned();
+    let unix = events_of(&run, "send", |e| e["family"] == "unix");
+    let to_path: Vec<&Value> = unix.iter().copied().filter(|e| e["addr"] == path.as_str()).collect();
+    assert_eq!(
+        to_path.len(),
+        2,
+        "sendto (five datagrams, one event) and sendmmsg: {}",
+        brief(unix.iter().copied())
+    );
+    assert_eq!(
+        (to_path[0]["raw_addr"].as_str(), to_path[0]["datagrams"].as_u64()),
+        (Some("agents/d.sock"), Some(1))
+    );
+    assert_eq!(to_path[0]["verdict"], "unchecked");
+    assert_eq!(to_path[0]["sock_type"], "dgram", "read from the kernel's socket");
+    assert!(to_path[1].get("raw_addr").is_none(), "an absolute path is its own");
+    assert_ne!(to_path[0]["socket_cookie"], to_path[1]["socket_cookie"], "two sockets");
+    let ab = unix.iter().filter(|e| e["addr"] == "@agentmon-test-dgram").count();
+    assert_eq!(ab, 1, "sendmsg to an abstract name: {}", brief(unix.iter().copied()));
 }
 
 /// Where an agent listens: TCP after bind, TCP with the port the kernel picked at `listen`, IPv6,

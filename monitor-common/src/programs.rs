@@ -3,7 +3,7 @@
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
     ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, InetSockSetState, Layout, MountArgs,
-    MoveMountArgs, SysEnterArgs, SysExitArgs,
+    MoveMountArgs, SendmmsgArgs, SendmsgArgs, SendtoArgs, SysEnterArgs, SysExitArgs,
 };
 
 /// Where a program attaches.
@@ -126,6 +126,9 @@ pub const SYS_EXIT_LISTEN: Program = Program::syscall("sys_exit_listen", SysExit
 pub const SYS_EXIT_BIND: Program = Program::syscall("sys_exit_bind", SysExitArgs::FIELDS);
 pub const SYS_EXIT_SOCKET: Program = Program::syscall("sys_exit_socket", SysExitArgs::FIELDS);
 pub const INET_SOCK_SET_STATE: Program = Program::tracepoint("sock", "inet_sock_set_state", InetSockSetState::FIELDS);
+pub const SYS_ENTER_SENDTO: Program = Program::syscall("sys_enter_sendto", SysEnterArgs::<SendtoArgs>::FIELDS);
+pub const SYS_ENTER_SENDMSG: Program = Program::syscall("sys_enter_sendmsg", SysEnterArgs::<SendmsgArgs>::FIELDS);
+pub const SYS_ENTER_SENDMMSG: Program = Program::syscall("sys_enter_sendmmsg", SysEnterArgs::<SendmmsgArgs>::FIELDS);
 pub const SENDMSG4: Program = Program {
     name: "sendmsg4",
     attach: Attach::CgroupSockAddr(SockAddrHook::SendMsg4),
@@ -172,6 +175,9 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_BIND,
     SYS_EXIT_SOCKET,
     INET_SOCK_SET_STATE,
+    SYS_ENTER_SENDTO,
+    SYS_ENTER_SENDMSG,
+    SYS_ENTER_SENDMMSG,
     SENDMSG4,
     SENDMSG6,
     POST_BIND4,

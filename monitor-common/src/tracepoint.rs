@@ -208,6 +208,21 @@ syscall_args! {
 }
 
 syscall_args! {
+    /// `sendto(int fd, void *buff, size_t len, unsigned int flags, struct sockaddr *addr, int addr_len)`.
+    SendtoArgs { fd = "fd", buff = "buff", len = "len", flags = "flags", addr = "addr", addr_len = "addr_len" }
+}
+
+syscall_args! {
+    /// `sendmsg(int fd, struct user_msghdr *msg, unsigned int flags)`.
+    SendmsgArgs { fd = "fd", msg = "msg", flags = "flags" }
+}
+
+syscall_args! {
+    /// `sendmmsg(int fd, struct mmsghdr *mmsg, unsigned int vlen, unsigned int flags)`.
+    SendmmsgArgs { fd = "fd", mmsg = "mmsg", vlen = "vlen", flags = "flags" }
+}
+
+syscall_args! {
     /// `listen(int fd, int backlog)`.
     ListenArgs { fd = "fd", backlog = "backlog" }
 }

@@ -315,14 +315,15 @@ impl<T> Record<T> {
         Some(n + 1)
     }
 
-    /// Copies the record into the ring buffer (a full ring counts a drop) and counts it. `batched`:
-    /// the high-volume kinds' wakeup policy (`submit::wakeup_flags`).
+    /// Copies the record into the ring buffer (a full ring counts a drop) and counts it; returns
+    /// whether it is there. `batched`: the high-volume kinds' wakeup policy
+    /// (`submit::wakeup_flags`).
     #[inline(always)]
-    pub fn submit(self, batched: bool) {
+    pub fn submit(self, batched: bool) -> bool {
         let len = self.len();
         // SAFETY: the header is at the start of the buffer.
         unsafe { (*self.base.cast::<EventHeader>()).size = len as u32 };
-        submit::output(self.base, len, batched);
+        submit::output(self.base, len, batched)
     }
 }
 

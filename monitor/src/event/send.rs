@@ -1,21 +1,35 @@
 //! `send` events: datagrams sent to an address without `connect`, one event per (socket,
-//! destination) and second, with the kernel's verdict.
-use monitor_common::{EventKind, net::VERDICT_ALLOWED, send::SendEvent};
+//! destination) and second, with the kernel's verdict (UDP) or the path (unix).
+use std::path::Path;
+
+use monitor_common::{
+    EventKind,
+    net::{AF_UNIX, VERDICT_ALLOWED, VERDICT_UNCHECKED},
+    send::SendEvent,
+};
 use serde::Serialize;
 
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
-    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from},
-    read_record,
+    connect::tail_bytes,
+    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    read_record, tail_string,
 };
-use crate::schema::{self, ConvertError};
+use crate::{
+    enrich::resolve::normalize_lexically,
+    schema::{self, ConvertError},
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SendInfo {
     pub family: Family,
-    /// Destination address (IPv4/IPv6 text).
+    /// Destination address (IPv4/IPv6 text); unix: the path (joined to the kernel's path of the
+    /// working directory when relative), `@name` for an abstract socket.
     pub addr: String,
     pub port: u16,
+    /// Unix: the path as passed, when it differs from `addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_addr: Option<String>,
     #[serde(serialize_with = "ser_sock_type")]
     pub sock_type: u16,
     pub protocol: u16,
@@ -37,6 +51,7 @@ impl SendInfo {
             family,
             addr: addr.into(),
             port,
+            raw_addr: None,
             sock_type: monitor_common::net::SOCK_DGRAM,
             protocol: monitor_common::net::IPPROTO_UDP,
             verdict: Verdict::Allowed,
@@ -53,34 +68,50 @@ impl KindInfo for SendInfo {
         Field::NetFamily,
         Field::NetAddr,
         Field::NetPort,
+        Field::NetRawAddr,
         Field::NetProto,
         Field::SocketType,
         Field::NetVerdict,
         Field::NetDatagrams,
     ];
 
-    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: SendEvent = read_record(bytes, "send event")?;
+        let (addr, raw_addr) = if ev.family == AF_UNIX {
+            let raw = unix_name(&tail_bytes(bytes, &ev.path).unwrap_or_default());
+            let dir = tail_string(bytes, &ev.dir_path, "send directory path", notes)?;
+            match dir {
+                Some(dir) if !raw.starts_with('/') && !raw.starts_with('@') && !raw.is_empty() => {
+                    let joined = normalize_lexically(&Path::new(&dir).join(&raw));
+                    (joined.to_string_lossy().into_owned(), Some(raw))
+                }
+                _ => (raw, None),
+            }
+        } else {
+            (inet_addr(ev.family, &ev.addr), None)
+        };
         Ok(SendInfo {
             family: Family::of(ev.family),
-            addr: inet_addr(ev.family, &ev.addr),
+            addr,
             port: ev.port,
+            raw_addr,
             sock_type: ev.sock_type,
             protocol: ev.protocol,
             verdict: Verdict::of(ev.verdict),
-            rule_id: (ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id),
+            rule_id: (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id),
             datagrams: ev.datagrams,
             socket_cookie: ev.socket_cookie,
         })
     }
 
     fn describe(&self, line: &mut Line<'_>) {
-        line.lit("send ")
-            .lit(self.family.name())
-            .lit(" ")
-            .val(&self.addr)
-            .lit(":")
-            .num(self.port);
+        line.lit("send ").lit(self.family.name()).lit(" ").val(&self.addr);
+        if matches!(self.family, Family::Inet | Family::Inet6) {
+            line.lit(":").num(self.port);
+        }
+        if let Some(raw) = &self.raw_addr {
+            line.lit(" (as passed: ").val(raw).lit(")");
+        }
         let proto = proto_name(self.family, self.protocol);
         if !proto.is_empty() {
             line.lit(" ").lit(proto);
@@ -93,6 +124,7 @@ impl KindInfo for SendInfo {
             Field::NetFamily => Value::Str(self.family.name()),
             Field::NetAddr => Value::Str(&self.addr),
             Field::NetPort => Value::Num(self.port.into()),
+            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
             Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
             Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
             Field::NetVerdict => Value::Str(self.verdict.name()),
@@ -114,6 +146,7 @@ impl KindInfo for SendInfo {
             rule_id: self.rule_id,
             datagrams: self.datagrams,
             socket_cookie: self.socket_cookie,
+            raw_addr: self.raw_addr.clone(),
         }
     }
 
@@ -122,6 +155,7 @@ impl KindInfo for SendInfo {
             family: Family::from_proto(p.family)?,
             addr: p.addr,
             port: u16_from("port", p.port)?,
+            raw_addr: p.raw_addr,
             sock_type: u16_from("socket type", p.sock_type)?,
             protocol: u16_from("protocol", p.protocol)?,
             verdict: Verdict::from_proto(p.verdict)?,
@@ -134,12 +168,21 @@ impl KindInfo for SendInfo {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::{EventKind, net::*, send::SendEvent};
+    use monitor_common::{
+        EventKind,
+        net::*,
+        record::{TAIL_ABSENT, Tail},
+        send::SendEvent,
+    };
 
     use crate::event::{Body, Family, Verdict, decode, tests::*};
 
     #[test]
     fn decodes_destination_count_and_verdict() {
+        let absent = Tail {
+            flags: TAIL_ABSENT,
+            ..Tail::default()
+        };
         let mut addr = [0u8; 16];
         addr[..4].copy_from_slice(&[10, 0, 0, 53]);
         let ev = SendEvent {
@@ -154,6 +197,8 @@ mod tests {
             verdict: VERDICT_DENIED,
             _pad: [0; 3],
             addr,
+            path: absent,
+            dir_path: absent,
         };
         let Body::Send(s) = decode(&bytes_of(&ev)).unwrap().body else {
             panic!("not a send")
@@ -162,5 +207,45 @@ mod tests {
         assert_eq!((s.verdict, s.rule_id, s.datagrams), (Verdict::Denied, Some(2), 5));
         let json = serde_json::to_value(Body::Send(s)).unwrap();
         assert_eq!((json["sock_type"].as_str(), json["kind"].as_str()), (Some("dgram"), Some("send")));
+    }
+
+    #[test]
+    fn a_unix_send_names_the_path_joined_to_the_working_directory() {
+        let path = b"agents/d.sock";
+        let dir = b"/run";
+        let off = size_of::<SendEvent>();
+        let ev = SendEvent {
+            header: header(EventKind::Send, off + path.len() + dir.len()),
+            socket_cookie: 1,
+            datagrams: 1,
+            rule_id: 0,
+            family: AF_UNIX,
+            port: 0,
+            sock_type: SOCK_DGRAM,
+            protocol: 0,
+            verdict: VERDICT_UNCHECKED,
+            _pad: [0; 3],
+            addr: [0; 16],
+            path: Tail {
+                off: off as u16,
+                len: path.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+            dir_path: Tail {
+                off: (off + path.len()) as u16,
+                len: dir.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+        };
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(path);
+        bytes.extend_from_slice(dir);
+        let Body::Send(s) = decode(&bytes).unwrap().body else {
+            panic!("not a send")
+        };
+        assert_eq!((s.addr.as_str(), s.raw_addr.as_deref()), ("/run/agents/d.sock", Some("agents/d.sock")));
+        assert_eq!((s.family, s.verdict, s.rule_id), (Family::Unix, Verdict::Unchecked, None));
     }
 }
