@@ -1,6 +1,13 @@
 //! Discovery on real cgroup trees shaped like each runtime's naming, with real processes inside.
 //! Each test builds its own uniquely named tree under the cgroup2 mount and removes it on drop.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::{Child, Command},
     sync::atomic::{AtomicU32, Ordering},
@@ -92,7 +99,7 @@ fn added(events: &[DiscoveryEvent]) -> Vec<(String, agentmon::discovery::AgentId
         .iter()
         .filter_map(|e| match e {
             DiscoveryEvent::Added { cgroup, agent } => Some((cgroup.rel.clone(), (**agent).clone())),
-            _ => None,
+            DiscoveryEvent::Removed { .. } => None,
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -267,7 +274,7 @@ agents:
         name: "web".into(),
         namespace: "default".into(),
         labels: [("app.kubernetes.io/component".to_string(), "agent".to_string())].into(),
-        containers: Default::default(),
+        containers: BTreeMap::default(),
     });
     let mut d2 = t2.discovery(d_yaml, Some(store));
     assert!(d2.scan().is_empty());

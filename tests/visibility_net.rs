@@ -1,18 +1,18 @@
 //! Network visibility on the real kernel (issue 11, "every way in"): every route to a destination
-//! is one event with the kernel's verdict — `connect(2)`, io_uring `IORING_OP_CONNECT`, TCP Fast
+//! is one event with the kernel's verdict — `connect(2)`, `io_uring` `IORING_OP_CONNECT`, TCP Fast
 //! Open `sendto`, unconnected UDP `sendto` — plus where an agent listens, raw and packet sockets,
 //! and unix sockets named by the socket the kernel connected them to.
 //!
 //! Traffic stays inside a network namespace each test creates (`unshare -n`), with the addresses
 //! it needs (169.254.169.254 included) put on that namespace's `lo`, or on loopback. The agent side
-//! is a Python script (ctypes for what the standard library lacks: io_uring, raw `connect`) run
+//! is a Python script (ctypes for what the standard library lacks: `io_uring`, raw `connect`) run
 //! under `agentmon exec`.
-use std::{net::TcpListener, path::Path, process::Stdio, time::Duration};
+use std::{fmt::Write as _, net::TcpListener, path::Path, process::Stdio, time::Duration};
 
 use agentmon_e2e::*;
 use serde_json::Value;
 
-/// Helpers every agent script imports: its own network namespace set up, io_uring by hand.
+/// Helpers every agent script imports: its own network namespace set up, `io_uring` by hand.
 const NETLIB: &str = r#"
 import ctypes, mmap, os, signal, socket, struct, subprocess, sys
 
@@ -87,17 +87,18 @@ def fast_open(host, port):
 /// Runs `script` (Python, with [`NETLIB`] importable) under `agentmon exec` in a network namespace
 /// of its own, with `rules` or without any.
 fn run_agent(script: &str, rules: Option<&Path>) -> ExecRun {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("netlib.py"), NETLIB).expect("netlib.py");
-    let main = dir.path().join("agent.py");
-    std::fs::write(
-        &main,
-        format!(
-            "import sys\nsys.path.insert(0, {:?})\nfrom netlib import *\n{script}",
-            dir.path()
-        ),
-    )
-    .expect("agent.py");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let lib_dir = dir.path().to_string_lossy().into_owned();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    };
+    write("netlib.py", NETLIB);
+    let main = write(
+        "agent.py",
+        &format!("import sys\nsys.path.insert(0, {lib_dir:?})\nfrom netlib import *\n{script}"),
+    );
     let main = main.to_string_lossy().into_owned();
     let cmd = ["/usr/bin/unshare", "-n", "/usr/bin/python3", "-S", main.as_str()];
     let run = match rules {
@@ -113,7 +114,7 @@ fn events_of<'a>(run: &'a ExecRun, kind: &str, pred: impl Fn(&Value) -> bool) ->
 }
 
 /// Events in a line each, with only what these tests look at (for failure messages).
-fn brief<'a>(evs: impl IntoIterator<Item = &'a Value>) -> String {
+fn brief(evs: &[&Value]) -> String {
     let keys = [
         "kind",
         "comm",
@@ -132,7 +133,7 @@ fn brief<'a>(evs: impl IntoIterator<Item = &'a Value>) -> String {
         out.push_str("\n  ");
         for k in keys {
             if let Some(v) = e.get(k) {
-                out.push_str(&format!("{k}={v} "));
+                let _ = write!(out, "{k}={v} ");
             }
         }
     }
@@ -156,9 +157,9 @@ fn reported(run: &ExecRun, key: &str) -> String {
 
 const METADATA: &str = "169.254.169.254";
 
-/// Every route to a TCP connect — the syscall, io_uring, TCP Fast Open — is exactly one `connect`
+/// Every route to a TCP connect — the syscall, `io_uring`, TCP Fast Open — is exactly one `connect`
 /// event, seen at the cgroup hook (no descriptor, no result: the hook sees the attempt) with the
-/// kernel's copy of the destination and its verdict. Without the hook, the io_uring and Fast Open
+/// kernel's copy of the destination and its verdict. Without the hook, the `io_uring` and Fast Open
 /// forms produce no event at all; without the deduplication the syscall form produces two.
 #[test]
 fn every_route_to_the_metadata_service_is_one_connect_event_with_its_verdict() {
@@ -192,12 +193,7 @@ say("PORTS", plain, uring, tfo)
         .zip(&ports)
     {
         let evs = events_of(&run, "connect", |e| to(e, METADATA, *port));
-        assert_eq!(
-            evs.len(),
-            1,
-            "{route}: exactly one connect event: {}",
-            brief(evs.iter().copied())
-        );
+        assert_eq!(evs.len(), 1, "{route}: exactly one connect event: {}", brief(&evs));
         let e = evs[0];
         assert_eq!(e["family"], "inet", "{route}");
         assert_eq!(e["sock_type"], "stream", "{route}");
@@ -233,7 +229,7 @@ say("SHORT", libc.connect(s.fileno(), sa, 8), ctypes.get_errno())
     );
     assert_eq!(reported(&run, "SHORT"), "-1 22", "EINVAL");
     let evs = events_of(&run, "connect", |e| e["result"] == -22);
-    assert_eq!(evs.len(), 1, "{}", brief(run.of_kind("connect")));
+    assert_eq!(evs.len(), 1, "{}", brief(&run.of_kind("connect")));
     assert_eq!(evs[0]["verdict"], "unchecked");
     assert_eq!(evs[0]["addr"], METADATA, "the address as passed, read at exit");
     assert_eq!(evs[0]["port"], 81);
@@ -304,7 +300,7 @@ say("PORT", port)
         counts,
         [1, 30, 1],
         "first, the 29 + 1 after a second, a new socket: {}",
-        brief(to_port.iter().copied())
+        brief(&to_port)
     );
     assert_eq!(to_port[0]["socket_cookie"], to_port[1]["socket_cookie"]);
     assert_ne!(to_port[0]["socket_cookie"], to_port[2]["socket_cookie"]);
@@ -323,7 +319,7 @@ say("PORT", port)
     );
     // The receiver's bind is where it listens.
     let bound = events_of(&run, "listen", |e| e["addr"] == METADATA && e["port"] == port);
-    assert_eq!(bound.len(), 1, "{}", brief(run.of_kind("listen")));
+    assert_eq!(bound.len(), 1, "{}", brief(&run.of_kind("listen")));
     assert_eq!(
         (bound[0]["seen_at"].as_str(), bound[0]["protocol"].as_u64()),
         (Some("cgroup/post_bind"), Some(17))
@@ -375,7 +371,7 @@ say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
         to_path.len(),
         2,
         "sendto (five datagrams, one event) and sendmmsg: {}",
-        brief(unix.iter().copied())
+        brief(&unix)
     );
     assert_eq!(
         (to_path[0]["raw_addr"].as_str(), to_path[0]["datagrams"].as_u64()),
@@ -386,11 +382,11 @@ say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
     assert!(to_path[1].get("raw_addr").is_none(), "an absolute path is its own");
     assert_ne!(to_path[0]["socket_cookie"], to_path[1]["socket_cookie"], "two sockets");
     let ab = unix.iter().filter(|e| e["addr"] == "@agentmon-test-dgram").count();
-    assert_eq!(ab, 1, "sendmsg to an abstract name: {}", brief(unix.iter().copied()));
+    assert_eq!(ab, 1, "sendmsg to an abstract name: {}", brief(&unix));
 }
 
 /// Where an agent listens: TCP after bind, TCP with the port the kernel picked at `listen`, IPv6,
-/// a listen through io_uring (`IORING_OP_BIND` + `IORING_OP_LISTEN`, no `listen` syscall), unix
+/// a listen through `io_uring` (`IORING_OP_BIND` + `IORING_OP_LISTEN`, no `listen` syscall), unix
 /// stream sockets by relative path and abstract name (the kernel's path and name), a unix datagram
 /// socket bound to a path. Each exactly once.
 #[test]
@@ -438,7 +434,7 @@ g.bind("dgram.sock")
             evs.len(),
             1,
             "{what}: exactly one listen event: {}",
-            brief(run.of_kind("listen"))
+            brief(&run.of_kind("listen"))
         );
         evs[0].clone()
     };
@@ -510,12 +506,7 @@ os.waitpid(pid, 0)
         socks
             .iter()
             .find(|e| e["family"] == family && e["protocol"] == protocol)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no {family} socket of protocol {protocol}: {}",
-                    brief(socks.iter().copied())
-                )
-            })
+            .unwrap_or_else(|| panic!("no {family} socket of protocol {protocol}: {}", brief(&socks)))
     };
     let raw = find("inet", 1);
     assert_eq!(raw["sock_type"], "raw");
@@ -525,7 +516,7 @@ os.waitpid(pid, 0)
     assert!(
         !socks.iter().any(|e| e["family"] == "netlink" && e["protocol"] == 0),
         "NETLINK_ROUTE is not reported: {}",
-        brief(socks.iter().copied())
+        brief(&socks)
     );
     assert_eq!(
         socks
@@ -581,7 +572,7 @@ c4.connect("\0agentmon-test-peer")
         let e = unix
             .iter()
             .find(|e| e["raw_addr"] == raw)
-            .unwrap_or_else(|| panic!("no connect passed as {raw}: {}", brief(unix.iter().copied())));
+            .unwrap_or_else(|| panic!("no connect passed as {raw}: {}", brief(&unix)));
         assert_eq!(e["addr"], real.as_str(), "{raw}: the kernel's path of the socket");
         assert_eq!(
             (e["result"].as_i64(), e["verdict"].as_str()),
@@ -592,12 +583,12 @@ c4.connect("\0agentmon-test-peer")
     let ab = unix
         .iter()
         .find(|e| e["addr"] == "@agentmon-test-peer")
-        .unwrap_or_else(|| panic!("{}", brief(unix.iter().copied())));
+        .unwrap_or_else(|| panic!("{}", brief(&unix)));
     assert!(ab.get("raw_addr").is_none(), "the name as passed is the kernel's");
-    assert_eq!(unix.len(), 4, "one event per connect: {}", brief(unix.iter().copied()));
+    assert_eq!(unix.len(), 4, "one event per connect: {}", brief(&unix));
 }
 
-/// A deny rule refuses every route to the destination with EPERM — the syscall, io_uring, TCP Fast
+/// A deny rule refuses every route to the destination with EPERM — the syscall, `io_uring`, TCP Fast
 /// Open, and UDP datagrams sent without connect — and each event shows the verdict and the rule.
 #[test]
 fn a_deny_rule_refuses_every_route_and_the_events_show_the_verdict() {
@@ -637,12 +628,7 @@ say("PORT", port)
     );
     let port: u16 = reported(&run, "PORT").parse().unwrap();
     let denied = events_of(&run, "connect", |e| to(e, METADATA, port));
-    assert_eq!(
-        denied.len(),
-        3,
-        "syscall, io_uring, fast open: {}",
-        brief(denied.iter().copied())
-    );
+    assert_eq!(denied.len(), 3, "syscall, io_uring, fast open: {}", brief(&denied));
     for e in &denied {
         assert_eq!(
             (e["verdict"].as_str(), e["denied"].as_bool()),
@@ -652,7 +638,7 @@ say("PORT", port)
         assert!(e["rule_id"].is_u64(), "{e}");
     }
     let udp = events_of(&run, "send", |e| to(e, METADATA, 53));
-    assert_eq!(udp.len(), 1, "{}", brief(run.of_kind("send")));
+    assert_eq!(udp.len(), 1, "{}", brief(&run.of_kind("send")));
     assert_eq!(
         (udp[0]["verdict"].as_str(), udp[0]["denied"].as_bool()),
         (Some("denied"), Some(true))

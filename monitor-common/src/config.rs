@@ -215,5 +215,6 @@ pub struct KernelConfig {
     pub deny_kinds: u32,
 }
 
+// SAFETY: repr(C), Copy, only u32 fields (padding spelled out as `_pad`): any bit pattern is valid.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelConfig {}

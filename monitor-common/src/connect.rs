@@ -1,6 +1,6 @@
 //! `connect`: a socket connected (or tried to) to an address. Seen where the kernel decides:
 //! inet and inet6 connects at the cgroup `connect4`/`connect6` hooks, whatever the route (the
-//! `connect` syscall, io_uring `IORING_OP_CONNECT`, TCP Fast Open `sendto`/`sendmsg`), with the
+//! `connect` syscall, `io_uring` `IORING_OP_CONNECT`, TCP Fast Open `sendto`/`sendmsg`), with the
 //! verdict; everything those hooks do not see (unix sockets, sockets created outside the watched
 //! cgroup, attempts refused before the hook) at `sys_exit_connect`, with the result. A
 //! variable-length record (`crate::record`).
@@ -41,13 +41,13 @@ pub struct ConnectEvent {
     pub _pad: [u8; 2],
     /// Bytes of `addr` that hold the address.
     pub addr_len: u32,
-    /// AF_INET: 4 address bytes; AF_INET6: 16 address bytes; AF_UNIX: `sun_path` (abstract names
+    /// `AF_INET`: 4 address bytes; `AF_INET6`: 16 address bytes; `AF_UNIX`: `sun_path` (abstract names
     /// start with NUL).
     pub addr: [u8; CONNECT_ADDR_LEN],
-    /// AF_UNIX, successful connects: the kernel's path of the socket inode connected to (walked
+    /// `AF_UNIX`, successful connects: the kernel's path of the socket inode connected to (walked
     /// from the peer socket's `unix_sock.path`), for sockets bound in the filesystem.
     pub peer_path: Tail,
-    /// AF_UNIX, successful connects: the peer's address as the kernel holds it (`sun_path` bytes;
+    /// `AF_UNIX`, successful connects: the peer's address as the kernel holds it (`sun_path` bytes;
     /// abstract names start with NUL).
     pub peer_name: Tail,
 }

@@ -9,6 +9,9 @@
 //! - The kernel tables userspace fills ([`config`], [`enforce`]) and the counters it reads
 //!   ([`counter`]).
 #![cfg_attr(not(any(feature = "user", test)), no_std)]
+// The bpfel build runs inside `monitor/build.rs` (aya-build), whose output is only `warning:` lines
+// nobody reads: there, a warning fails the build. (Host builds are held to clippy -D warnings.)
+#![cfg_attr(target_arch = "bpf", deny(warnings))]
 
 pub mod chdir;
 pub mod config;
@@ -132,7 +135,7 @@ pub const FLAG_READ_FAILED: u16 = 1 << 1;
 /// The kernel side already denied this action (SIGKILL at syscall entry / connect refused).
 pub const FLAG_DENIED: u16 = 1 << 2;
 
-/// Maximum cgroup depth the in-kernel scope check walks (levels 0..MAX_CGROUP_LEVELS).
+/// Maximum cgroup depth the in-kernel scope check walks (levels `0..MAX_CGROUP_LEVELS`).
 pub const MAX_CGROUP_LEVELS: u32 = 32;
 
 /// Batching window of high-volume (open) records, nanoseconds. The kernel submits them without waking

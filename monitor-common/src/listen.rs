@@ -1,6 +1,6 @@
 //! `listen`: a socket that accepts connections or datagrams — where an agent listens. TCP (and
 //! other stream/seqpacket) sockets at `sys_exit_listen`, with the local address read from the
-//! kernel's socket; TCP listens that reach no `listen` syscall (io_uring `IORING_OP_LISTEN`) at
+//! kernel's socket; TCP listens that reach no `listen` syscall (`io_uring` `IORING_OP_LISTEN`) at
 //! the `sock:inet_sock_set_state` tracepoint; UDP sockets bound to an address at the cgroup
 //! `post_bind4`/`post_bind6` hooks (every route to `bind`); unix datagram sockets bound to a path
 //! at `sys_exit_bind`. A variable-length record (`crate::record`).
@@ -26,11 +26,11 @@ pub struct ListenEvent {
     /// `LISTEN_SEEN_*`.
     pub seen: u8,
     pub _pad: [u8; 3],
-    /// Local address: 4 bytes (AF_INET) or 16 (AF_INET6).
+    /// Local address: 4 bytes (`AF_INET`) or 16 (`AF_INET6`).
     pub addr: [u8; 16],
-    /// AF_UNIX: the kernel's path of the socket inode (sockets bound in the filesystem).
+    /// `AF_UNIX`: the kernel's path of the socket inode (sockets bound in the filesystem).
     pub path: Tail,
-    /// AF_UNIX: the bound address as the kernel holds it (`sun_path` bytes; abstract names start
+    /// `AF_UNIX`: the bound address as the kernel holds it (`sun_path` bytes; abstract names start
     /// with NUL).
     pub name: Tail,
 }

@@ -37,7 +37,7 @@ pub enum SockAddrHook {
 /// The `cgroup_sock` hooks agentmon uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SockHook {
-    /// After an inet socket was bound (`bind(2)`, io_uring `IORING_OP_BIND`), port assigned.
+    /// After an inet socket was bound (`bind(2)`, `io_uring` `IORING_OP_BIND`), port assigned.
     PostBind4,
     PostBind6,
 }

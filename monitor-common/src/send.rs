@@ -1,5 +1,5 @@
 //! `send`: a datagram sent to an address without `connect`. UDP (`sendto`, `sendmsg`, `sendmmsg`,
-//! io_uring sends) at the cgroup `sendmsg4`/`sendmsg6` hooks, with the verdict; unix datagram
+//! `io_uring` sends) at the cgroup `sendmsg4`/`sendmsg6` hooks, with the verdict; unix datagram
 //! sockets at `sys_enter_sendto`/`sendmsg`/`sendmmsg`, with the path as passed (and, for a
 //! relative one, the kernel's path of the working directory). One event per (socket,
 //! destination) and second: the first datagram to a new destination is always reported, the
@@ -29,11 +29,11 @@ pub struct SendEvent {
     /// `crate::net::VERDICT_*`.
     pub verdict: u8,
     pub _pad: [u8; 3],
-    /// Destination address: 4 bytes (AF_INET) or 16 (AF_INET6).
+    /// Destination address: 4 bytes (`AF_INET`) or 16 (`AF_INET6`).
     pub addr: [u8; 16],
-    /// AF_UNIX: the destination's `sun_path` bytes as passed (abstract names start with NUL).
+    /// `AF_UNIX`: the destination's `sun_path` bytes as passed (abstract names start with NUL).
     pub path: Tail,
-    /// AF_UNIX, relative paths: the kernel's path of the sender's working directory.
+    /// `AF_UNIX`, relative paths: the kernel's path of the sender's working directory.
     pub dir_path: Tail,
 }
 

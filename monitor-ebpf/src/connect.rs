@@ -1,7 +1,7 @@
 //! Connects → [`ConnectEvent`], one per connect, whatever its route.
 //!
 //! - inet/inet6: the cgroup `connect4`/`connect6` hooks (attached to every watched cgroup) see
-//!   every route to a connect — the `connect` syscall, io_uring `IORING_OP_CONNECT`, TCP Fast Open
+//!   every route to a connect — the `connect` syscall, `io_uring` `IORING_OP_CONNECT`, TCP Fast Open
 //!   `sendto`/`sendmsg(MSG_FASTOPEN)` — with the kernel's copy of the address, and decide: a
 //!   quarantined agent or a deny-rule destination is refused (EPERM, plus a [`DenyEvent`]). The
 //!   event carries that verdict; the connect's result is not known there.
@@ -12,15 +12,15 @@
 //! No connect is reported twice: `sys_enter_connect` marks the thread in `CONNECT_SEEN`, a hook
 //! that runs inside that syscall flips the mark, and `sys_exit_connect` reports only unmarked ones.
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user, generated as gen_},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
     macros::{cgroup_sock_addr, map, tracepoint},
     maps::LruHashMap,
     programs::{SockAddrContext, TracePointContext},
 };
 use monitor_common::{
-    EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,
+    EventKind, FLAG_DENIED,
     config::KernelConfig,
-    connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_ADDR_LEN, CONNECT_SEEN_HOOK, CONNECT_SEEN_SYSCALL, ConnectEvent},
+    connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_SEEN_HOOK, CONNECT_SEEN_SYSCALL, ConnectEvent},
     counter,
     deny::{DENY_CONNECT, DenyEvent},
     maps as names,
@@ -35,7 +35,7 @@ use crate::{
     maps::{self, OrCount},
     net,
     record::Record,
-    scope, submit, task, tracepoint,
+    scope, strings, submit, task, tracepoint,
 };
 
 /// Thread id → [`PENDING`] while it is inside `connect`, [`HOOK_REPORTED`] once a hook reported it.
@@ -47,8 +47,11 @@ named!(CONNECT_SEEN = names::CONNECT_SEEN);
 const PENDING: u32 = 0;
 const HOOK_REPORTED: u32 = 1;
 
+const EBADF: i64 = 9;
+const ENOTSOCK: i64 = 88;
+
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
-pub fn sys_enter_connect(_ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_connect(_ctx: TracePointContext) -> u32 {
     mark_pending();
     0
 }
@@ -56,10 +59,7 @@ named!(sys_enter_connect = programs::SYS_ENTER_CONNECT.name);
 
 #[inline(always)]
 fn mark_pending() -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    scope::watched()?;
     let tid = bpf_get_current_pid_tgid() as u32;
     // A failed insert only risks a second report of this connect at exit, never a missed one.
     CONNECT_SEEN
@@ -68,7 +68,7 @@ fn mark_pending() -> Option<()> {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_exit_connect")]
-pub fn sys_exit_connect(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_connect(ctx: TracePointContext) -> u32 {
     emit_exit(&ctx);
     0
 }
@@ -76,10 +76,7 @@ named!(sys_exit_connect = programs::SYS_EXIT_CONNECT.name);
 
 #[inline(always)]
 fn emit_exit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let tid = bpf_get_current_pid_tgid() as u32;
     // SAFETY: a plain u32 value, read once; a racing update can only come from this thread.
     let mark = unsafe { CONNECT_SEEN.get(tid) }.copied();
@@ -101,8 +98,6 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
     };
     let off = &cfg.offsets;
     // ENOTSOCK/EBADF: no socket behind the descriptor to read.
-    const EBADF: i64 = 9;
-    const ENOTSOCK: i64 = 88;
     let sk = if result == -EBADF || result == -ENOTSOCK {
         None
     } else {
@@ -145,39 +140,20 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
 unsafe fn read_addr(ev: *mut ConnectEvent, sa: *const u8, family: u16, addrlen: u32) -> u16 {
     // SAFETY: the caller's contract; `sa` is only read through the helpers.
     unsafe {
-        let dst = (&raw mut (*ev).addr).cast::<u8>();
-        let mut flags = 0u16;
+        // sockaddr_in: address at +4 (4 bytes); sockaddr_in6: flowinfo at +4, address at +8;
+        // sockaddr_un: sun_path after the 2-byte family, maybe abstract (leading NUL): bytes.
+        let (src, len) = match family {
+            AF_INET => (sa.add(4), 4),
+            AF_INET6 => (sa.add(8), 16),
+            AF_UNIX => (sa.add(2), u64::from(addrlen.saturating_sub(2))),
+            _ => (sa, 0),
+        };
         if family == AF_INET || family == AF_INET6 {
             let port = bpf_probe_read_user::<u16>(sa.add(2).cast()).unwrap_or(0);
             (*ev).port = u16::from_be(port);
-            // sockaddr_in: address at +4 (4 bytes); sockaddr_in6: flowinfo at +4, address at +8.
-            let (src, len) = if family == AF_INET {
-                (sa.add(4), 4u32)
-            } else {
-                (sa.add(8), 16u32)
-            };
-            if gen_::bpf_probe_read_user(dst.cast(), len, src.cast()) == 0 {
-                (*ev).addr_len = len;
-            } else {
-                flags |= FLAG_READ_FAILED;
-                maps::count(counter::READ_FAILURES);
-            }
-        } else if family == AF_UNIX {
-            // sun_path follows the 2-byte family; it may be abstract (leading NUL), so copy bytes.
-            let mut len = addrlen.saturating_sub(2);
-            if len > CONNECT_ADDR_LEN as u32 {
-                len = CONNECT_ADDR_LEN as u32;
-                flags |= FLAG_TRUNCATED;
-            }
-            if len > 0 {
-                if gen_::bpf_probe_read_user(dst.cast(), len, sa.add(2).cast()) == 0 {
-                    (*ev).addr_len = len;
-                } else {
-                    flags |= FLAG_READ_FAILED;
-                    maps::count(counter::READ_FAILURES);
-                }
-            }
         }
+        let (flags, copied) = strings::read_user_bytes(src, len, &mut (*ev).addr);
+        (*ev).addr_len = copied;
         flags
     }
 }
@@ -185,14 +161,14 @@ unsafe fn read_addr(ev: *mut ConnectEvent, sa: *const u8, family: u16, addrlen: 
 /// cgroup `connect4` hook (attached to each watched cgroup): reports the connect with its verdict;
 /// refuses it with EPERM when the agent is quarantined or a deny rule covers the destination.
 #[cgroup_sock_addr(connect4)]
-pub fn connect4(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect4(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, false)
 }
 named!(connect4 = programs::CONNECT4.name);
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
-pub fn connect6(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect6(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, true)
 }
 named!(connect6 = programs::CONNECT6.name);

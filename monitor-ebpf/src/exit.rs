@@ -2,10 +2,10 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{EventKind, config::KernelOffsets, exit::ExitEvent, programs};
 
-use crate::{header, maps, scope, submit, task, tracepoint};
+use crate::{header, scope, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+pub(crate) fn sched_process_exit(ctx: TracePointContext) -> u32 {
     emit_exit(&ctx);
     0
 }
@@ -13,18 +13,15 @@ named!(sched_process_exit = programs::SCHED_PROCESS_EXIT.name);
 
 #[inline(always)]
 fn emit_exit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let off = &cfg.offsets;
-    let last_thread = if off.exit_group_dead != KernelOffsets::UNKNOWN {
-        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
-        dead != 0
-    } else {
+    let last_thread = if off.exit_group_dead == KernelOffsets::UNKNOWN {
         // Older kernels: approximate with "the thread group leader exits".
         let pid_tgid = bpf_get_current_pid_tgid();
         pid_tgid as u32 == (pid_tgid >> 32) as u32
+    } else {
+        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
+        dead != 0
     };
     if !last_thread {
         return None;

@@ -4,7 +4,7 @@
 //!   kernel's socket after the call (so a port the kernel assigned at `listen` is the real one), a
 //!   unix socket's path walked from its inode and its name as bound.
 //! - `sock:inet_sock_set_state` to `TCP_LISTEN` outside a `listen` syscall: a listen that took
-//!   another route (io_uring `IORING_OP_LISTEN`). Inside `listen` the exit program reports it.
+//!   another route (`io_uring` `IORING_OP_LISTEN`). Inside `listen` the exit program reports it.
 //! - cgroup `post_bind4`/`post_bind6` (attached to every watched cgroup): a UDP socket bound to an
 //!   address, by any route; the port is the one the kernel assigned. (Stream sockets are reported
 //!   when they listen.)
@@ -26,21 +26,13 @@ use monitor_common::{
     tracepoint::{BindArgs, InetSockSetState, ListenArgs, TCP_LISTEN},
 };
 
-use crate::{
-    args,
-    maps::{self, OrCount},
-    net,
-    record::Record,
-    scope, task,
-    task::read_field,
-    tracepoint,
-};
+use crate::{args, maps::OrCount, net, record::Record, scope, task, task::read_field, tracepoint};
 
 /// x86-64 `__NR_listen`.
 const NR_LISTEN: u64 = 50;
 
 #[tracepoint(category = "syscalls", name = "sys_exit_listen")]
-pub fn sys_exit_listen(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_listen(ctx: TracePointContext) -> u32 {
     listened(&ctx);
     0
 }
@@ -48,10 +40,7 @@ named!(sys_exit_listen = programs::SYS_EXIT_LISTEN.name);
 
 #[inline(always)]
 fn listened(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     if tracepoint::sys_exit_ret(ctx)? != 0 {
         return None;
     }
@@ -63,7 +52,7 @@ fn listened(ctx: &TracePointContext) -> Option<()> {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_exit_bind")]
-pub fn sys_exit_bind(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_bind(ctx: TracePointContext) -> u32 {
     bound_unix(&ctx);
     0
 }
@@ -72,10 +61,7 @@ named!(sys_exit_bind = programs::SYS_EXIT_BIND.name);
 /// A unix datagram socket bound to a name (inet binds are the `post_bind` hooks').
 #[inline(always)]
 fn bound_unix(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     if tracepoint::sys_exit_ret(ctx)? != 0 {
         return None;
     }
@@ -120,7 +106,7 @@ fn from_sock(cfg: &KernelConfig, sk: *const u8, fd: i64, seen: u8) -> Option<()>
 }
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
-pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
+pub(crate) fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
     tcp_listen(&ctx);
     0
 }
@@ -134,10 +120,7 @@ fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
     if newstate != TCP_LISTEN {
         return None;
     }
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     if current_syscall(cfg) == Some(NR_LISTEN) {
         return None;
     }
@@ -176,14 +159,14 @@ fn current_syscall(cfg: &KernelConfig) -> Option<u64> {
 }
 
 #[cgroup_sock(post_bind4)]
-pub fn post_bind4(ctx: SockContext) -> i32 {
+pub(crate) fn post_bind4(ctx: SockContext) -> i32 {
     bound_inet(&ctx, false);
     1
 }
 named!(post_bind4 = programs::POST_BIND4.name);
 
 #[cgroup_sock(post_bind6)]
-pub fn post_bind6(ctx: SockContext) -> i32 {
+pub(crate) fn post_bind6(ctx: SockContext) -> i32 {
     bound_inet(&ctx, true);
     1
 }
@@ -199,10 +182,7 @@ fn bound_inet(ctx: &SockContext, v6: bool) -> Option<()> {
     if sock_type != SOCK_DGRAM {
         return None;
     }
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let mut rec = Record::<ListenEvent>::start(EventKind::Listen, &cfg.offsets)?;
     let ev = rec.fixed();
     // SAFETY: as above, and `ev` is the record's fixed part in this CPU's scratch buffer.

@@ -20,11 +20,7 @@ use monitor_common::{
     tracepoint::{FsconfigArgs, FsopenArgs, MountArgs, MoveMountArgs},
 };
 
-use crate::{
-    enforce, header,
-    maps::{self, OrCount},
-    scope, strings, submit, tracepoint,
-};
+use crate::{enforce, header, maps::OrCount, scope, strings, submit, tracepoint};
 
 /// tgid → fstype/source given to `fsopen`/`fsconfig`, consumed by `move_mount`.
 #[map]
@@ -37,28 +33,28 @@ const FSCONFIG_SET_STRING: u64 = 1;
 const SOURCE_KEY: [u8; 8] = *b"source\0\0";
 
 #[tracepoint(category = "syscalls", name = "sys_enter_mount")]
-pub fn sys_enter_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_mount(ctx: TracePointContext) -> u32 {
     emit_mount(&ctx);
     0
 }
 named!(sys_enter_mount = programs::SYS_ENTER_MOUNT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fsopen")]
-pub fn sys_enter_fsopen(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fsopen(ctx: TracePointContext) -> u32 {
     remember_fsopen(&ctx);
     0
 }
 named!(sys_enter_fsopen = programs::SYS_ENTER_FSOPEN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fsconfig")]
-pub fn sys_enter_fsconfig(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fsconfig(ctx: TracePointContext) -> u32 {
     remember_fsconfig(&ctx);
     0
 }
 named!(sys_enter_fsconfig = programs::SYS_ENTER_FSCONFIG.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_move_mount")]
-pub fn sys_enter_move_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_move_mount(ctx: TracePointContext) -> u32 {
     emit_move_mount(&ctx);
     0
 }
@@ -71,10 +67,7 @@ fn tgid() -> u32 {
 
 #[inline(always)]
 fn emit_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: MountArgs = tracepoint::sys_enter(ctx)?;
 
     let mut entry = submit::reserve::<MountEvent>()?;
@@ -112,11 +105,12 @@ fn deny_rule(cfg: &KernelConfig, fstype: &[u8; 32]) -> Option<u32> {
 /// Remembers the fstype; a failed insert loses the coming mount event's fstype and source, so it is
 /// counted (`MAP_INSERT_FAILED`; the LRU map evicts rather than fills, so this is rare).
 #[inline(always)]
+#[expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "the 160-byte value goes by reference: a by-value copy would cost BPF stack"
+)]
 fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: FsopenArgs = tracepoint::sys_enter(ctx)?;
     let tgid = tgid();
     // Insert a zeroed entry, then fill it in place (the value is too large for the BPF stack).
@@ -125,9 +119,9 @@ fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
         fstype: [0; 32],
     };
     MOUNT_PENDING
-        .insert(&tgid, &zero, 0)
+        .insert(tgid, &zero, 0)
         .or_count(counter::MAP_INSERT_FAILED)?;
-    let p = MOUNT_PENDING.get_ptr_mut(&tgid).or_count(counter::MAP_INSERT_FAILED)?;
+    let p = MOUNT_PENDING.get_ptr_mut(tgid).or_count(counter::MAP_INSERT_FAILED)?;
     // SAFETY: `p` is a valid map value of this process (only its own syscalls write it).
     unsafe { strings::read_user_str(args.fs_name as *const u8, &mut (*p).fstype) };
     // Deny at fsopen: the filesystem context is never created.
@@ -142,15 +136,12 @@ fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
 /// keys, and processes without an `fsopen` in flight, are none of its business.
 #[inline(always)]
 fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    scope::watched()?;
     let args: FsconfigArgs = tracepoint::sys_enter(ctx)?;
     if args.cmd != FSCONFIG_SET_STRING {
         return None;
     }
-    let p = MOUNT_PENDING.get_ptr_mut(&tgid())?;
+    let p = MOUNT_PENDING.get_ptr_mut(tgid())?;
     let mut key = [0u8; 8];
     // A failed read is counted (`READ_FAILURES`); the mount is then reported without its source.
     strings::read_user_str(args.key as *const u8, &mut key);
@@ -164,10 +155,7 @@ fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
 
 #[inline(always)]
 fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: MoveMountArgs = tracepoint::sys_enter(ctx)?;
     let tgid = tgid();
 
@@ -177,7 +165,7 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
     // valid map value.
     unsafe {
         fill_mount(ev, cfg, args.flags, MOUNT_SYSCALL_MOVE_MOUNT);
-        match MOUNT_PENDING.get(&tgid) {
+        match MOUNT_PENDING.get(tgid) {
             Some(p) => {
                 (*ev).source = p.source;
                 (*ev).fstype = p.fstype;
@@ -192,7 +180,7 @@ fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
         if denied.is_some() {
             (*ev).header.flags |= FLAG_DENIED;
         }
-        let _ = MOUNT_PENDING.remove(&tgid);
+        let _ = MOUNT_PENDING.remove(tgid);
         submit::submit(entry);
         if let Some(rule_id) = denied {
             enforce::kill_current(DENY_MOUNT, rule_id);

@@ -21,7 +21,7 @@ use crate::{
 /// The `struct sock` of the task's descriptor `fd` (through `file.private_data` → `socket.sk`).
 /// Only meaningful when `fd` is a socket: callers ask after a syscall that succeeded on it.
 #[inline(always)]
-pub fn fd_sock(off: &KernelOffsets, task: *const u8, fd: i64) -> Option<*const u8> {
+pub(crate) fn fd_sock(off: &KernelOffsets, task: *const u8, fd: i64) -> Option<*const u8> {
     let file = path::fd_file(&off.path, task, fd)?;
     let socket: *const u8 = read_field(file, off.net.file_private_data)?;
     let sk: *const u8 = read_field(socket, off.net.socket_sk)?;
@@ -30,7 +30,7 @@ pub fn fd_sock(off: &KernelOffsets, task: *const u8, fd: i64) -> Option<*const u
 
 /// A socket's family, type and protocol (0 where unreadable).
 #[inline(always)]
-pub fn sock_kind(off: &KernelOffsets, sk: *const u8) -> (u16, u16, u16) {
+pub(crate) fn sock_kind(off: &KernelOffsets, sk: *const u8) -> (u16, u16, u16) {
     let n = &off.net;
     (
         read_field::<u16>(sk, n.sock_family).unwrap_or(0),
@@ -41,7 +41,7 @@ pub fn sock_kind(off: &KernelOffsets, sk: *const u8) -> (u16, u16, u16) {
 
 /// A bound inet socket's local port (host order) and address (4 or 16 bytes, by family).
 #[inline(always)]
-pub fn sock_local(off: &KernelOffsets, sk: *const u8, v6: bool) -> (u16, [u8; 16]) {
+pub(crate) fn sock_local(off: &KernelOffsets, sk: *const u8, v6: bool) -> (u16, [u8; 16]) {
     let n = &off.net;
     let port = read_field::<u16>(sk, n.sock_num).unwrap_or(0);
     let mut addr = [0u8; 16];
@@ -56,7 +56,7 @@ pub fn sock_local(off: &KernelOffsets, sk: *const u8, v6: bool) -> (u16, [u8; 16
 
 /// A connected unix socket's peer.
 #[inline(always)]
-pub fn unix_peer(off: &KernelOffsets, sk: *const u8) -> Option<*const u8> {
+pub(crate) fn unix_peer(off: &KernelOffsets, sk: *const u8) -> Option<*const u8> {
     let peer: *const u8 = read_field(sk, off.net.unix_peer)?;
     (!peer.is_null()).then_some(peer)
 }
@@ -65,7 +65,7 @@ pub fn unix_peer(off: &KernelOffsets, sk: *const u8) -> Option<*const u8> {
 /// filesystem) and its name as the kernel holds it (`sun_path` bytes, an abstract name starting
 /// with NUL) to `rec`: `(path, name)`, each absent where the socket has none.
 #[inline(always)]
-pub fn unix_identity<T>(rec: &mut Record<T>, off: &KernelOffsets, usk: *const u8) -> (Tail, Tail) {
+pub(crate) fn unix_identity<T>(rec: &mut Record<T>, off: &KernelOffsets, usk: *const u8) -> (Tail, Tail) {
     let n = &off.net;
     let p: Option<KPath> =
         path::path_at(&off.path, usk, n.unix_path).filter(|p| !p.dentry.is_null() && !p.mnt.is_null());
@@ -74,7 +74,7 @@ pub fn unix_identity<T>(rec: &mut Record<T>, off: &KernelOffsets, usk: *const u8
         Some(ua) => {
             // `len` counts the family's two bytes; the name follows them.
             let len = read_field::<i32>(ua, n.unix_address_len).unwrap_or(0);
-            let len = (len as i64 - 2).clamp(0, 108) as u64;
+            let len = (i64::from(len) - 2).clamp(0, 108) as u64;
             // SAFETY: pointer arithmetic only; the bytes are read with bpf_probe_read_kernel.
             let sun_path = unsafe { ua.add(n.unix_address_name as usize + 2) };
             if n.unix_address_name == KernelOffsets::UNKNOWN {
@@ -91,7 +91,7 @@ pub fn unix_identity<T>(rec: &mut Record<T>, off: &KernelOffsets, usk: *const u8
 /// The verdict on a destination seen at a cgroup `sock_addr` hook: `(VERDICT_*, rule_id)`.
 /// Quarantined agents are refused, then the family's deny rules are asked.
 #[inline(always)]
-pub fn verdict(cfg: &KernelConfig, ctx: &SockAddrContext, v6: bool) -> (u8, u32) {
+pub(crate) fn verdict(cfg: &KernelConfig, ctx: &SockAddrContext, v6: bool) -> (u8, u32) {
     if scope::any_ancestor_in(cfg, &enforce::QUARANTINE) {
         return (VERDICT_QUARANTINED, RULE_ID_QUARANTINE);
     }
@@ -108,7 +108,7 @@ pub fn verdict(cfg: &KernelConfig, ctx: &SockAddrContext, v6: bool) -> (u8, u32)
 /// A destination at a `sock_addr` hook: family, port (host order), address (4 or 16 bytes), the
 /// socket's type and protocol. The kernel's copy of the address, not the caller's memory.
 #[inline(always)]
-pub fn destination(ctx: &SockAddrContext, v6: bool) -> (u16, u16, [u8; 16], u16, u16) {
+pub(crate) fn destination(ctx: &SockAddrContext, v6: bool) -> (u16, u16, [u8; 16], u16, u16) {
     let sa = ctx.sock_addr;
     let mut addr = [0u8; 16];
     // SAFETY: `sock_addr` is the program's context (`struct bpf_sock_addr`), readable field by
@@ -180,10 +180,12 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
     };
     let (_, port, addr, _, _) = destination(ctx, true);
     // ::ffff:a.b.c.d — the IPv4 rules apply.
-    if w0 == 0 && w1 == 0 && w2 == u32::from_ne_bytes([0, 0, 0xff, 0xff]) {
-        if let Some(id) = rule4(w3.to_ne_bytes(), port) {
-            return Some(id);
-        }
+    if w0 == 0
+        && w1 == 0
+        && w2 == u32::from_ne_bytes([0, 0, 0xff, 0xff])
+        && let Some(id) = rule4(w3.to_ne_bytes(), port)
+    {
+        return Some(id);
     }
     let key = Key::new(128, addr);
     let rule = enforce::DENY_NET6.get(&key)?;

@@ -5,20 +5,28 @@ use monitor_common::{
     config::{FAST_LEVELS, KernelConfig},
 };
 
-use crate::maps::WATCHED;
+use crate::maps::{self, WATCHED};
+
+/// How every program starts: the kernel config, if the current task is watched (`None`: return at
+/// once; a missing config is counted by [`maps::config`]).
+#[inline(always)]
+pub(crate) fn watched() -> Option<&'static KernelConfig> {
+    let cfg = maps::config()?;
+    is_watched(cfg).then_some(cfg)
+}
 
 /// Returns true when the task's cgroup, or its ancestor at one of the levels where userspace put a
 /// watched cgroup, is in `WATCHED`. Costs one helper call and one hash lookup per such level (usually
 /// one), so unwatched workloads pay almost nothing.
 #[inline(always)]
-pub fn is_watched(cfg: &KernelConfig) -> bool {
+pub(crate) fn is_watched(cfg: &KernelConfig) -> bool {
     any_ancestor_in(cfg, &WATCHED)
 }
 
 /// Whether the task's ancestor cgroup at one of the watched levels is a key of `set` (the watched
 /// cgroups, or the quarantined ones).
 #[inline(always)]
-pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
+pub(crate) fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
     let n = cfg.n_levels;
     if n == 0 {
         return false;
@@ -47,6 +55,8 @@ pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
 /// Is the task's ancestor cgroup at `level` in `set`?
 #[inline(always)]
 fn ancestor_in(level: u32, set: &HashMap<u64, u32>) -> bool {
+    // SAFETY: the helper has no memory preconditions; a level past the task's depth returns 0.
     let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
-    id != 0 && unsafe { set.get(&id) }.is_some()
+    // SAFETY: only whether the entry exists is used, not its value.
+    id != 0 && unsafe { set.get(id) }.is_some()
 }

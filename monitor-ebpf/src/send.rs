@@ -1,7 +1,7 @@
 //! Datagrams sent to an address without `connect` → [`SendEvent`].
 //!
 //! - UDP: the cgroup `sendmsg4`/`sendmsg6` hooks (attached to every watched cgroup) run for every
-//!   datagram sent with a destination (`sendto`, `sendmsg`, `sendmmsg`, io_uring), with the
+//!   datagram sent with a destination (`sendto`, `sendmsg`, `sendmmsg`, `io_uring`), with the
 //!   kernel's copy of it. The deny tables and the quarantine set that refuse connects refuse such
 //!   datagrams too (EPERM).
 //! - Unix datagram sockets (no cgroup hook this object can attach): `sys_enter_sendto`,
@@ -40,13 +40,13 @@ static SEND_SEEN: LruHashMap<SendKey, SendState> = LruHashMap::with_max_entries(
 named!(SEND_SEEN = names::SEND_SEEN);
 
 #[cgroup_sock_addr(sendmsg4)]
-pub fn sendmsg4(ctx: SockAddrContext) -> i32 {
+pub(crate) fn sendmsg4(ctx: SockAddrContext) -> i32 {
     send_hook(&ctx, false)
 }
 named!(sendmsg4 = programs::SENDMSG4.name);
 
 #[cgroup_sock_addr(sendmsg6)]
-pub fn sendmsg6(ctx: SockAddrContext) -> i32 {
+pub(crate) fn sendmsg6(ctx: SockAddrContext) -> i32 {
     send_hook(&ctx, true)
 }
 named!(sendmsg6 = programs::SENDMSG6.name);
@@ -124,7 +124,7 @@ fn reported(key: &SendKey, now: u64) {
         unreported: 0,
     };
     // A failed insert (LRU: rare) only reports the next datagram again.
-    let _ = SEND_SEEN.insert(key, &state, 0);
+    let _ = SEND_SEEN.insert(key, state, 0);
 }
 
 /// Fills the fixed part but the tails.
@@ -159,7 +159,7 @@ unsafe fn fill(
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_sendto")]
-pub fn sys_enter_sendto(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_sendto(ctx: TracePointContext) -> u32 {
     sendto(&ctx);
     0
 }
@@ -167,10 +167,7 @@ named!(sys_enter_sendto = programs::SYS_ENTER_SENDTO.name);
 
 #[inline(always)]
 fn sendto(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let a: SendtoArgs = tracepoint::sys_enter(ctx)?;
     // Most sends name no destination (a connected socket): nothing more to read.
     if a.addr == 0 {
@@ -191,7 +188,7 @@ fn msg_name(msghdr: u64) -> Option<(u64, u32)> {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_sendmsg")]
-pub fn sys_enter_sendmsg(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_sendmsg(ctx: TracePointContext) -> u32 {
     sendmsg(&ctx);
     0
 }
@@ -199,10 +196,7 @@ named!(sys_enter_sendmsg = programs::SYS_ENTER_SENDMSG.name);
 
 #[inline(always)]
 fn sendmsg(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let a: SendmsgArgs = tracepoint::sys_enter(ctx)?;
     let (name, len) = msg_name(a.msg)?;
     if name == 0 {
@@ -212,7 +206,7 @@ fn sendmsg(ctx: &TracePointContext) -> Option<()> {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_sendmmsg")]
-pub fn sys_enter_sendmmsg(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_sendmmsg(ctx: TracePointContext) -> u32 {
     sendmmsg(&ctx);
     0
 }
@@ -225,18 +219,16 @@ const MMSGHDR_SIZE: u64 = 64;
 /// limit would fold the others of the same socket and destination into it anyway).
 #[inline(always)]
 fn sendmmsg(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let a: SendmmsgArgs = tracepoint::sys_enter(ctx)?;
     let vlen = (a.vlen as u32).min(SENDMMSG_SCANNED);
     let mut i = 0u32;
     while i < SENDMMSG_SCANNED && i < vlen {
-        if let Some((name, len)) = msg_name(a.mmsg + u64::from(i) * MMSGHDR_SIZE) {
-            if name != 0 && is_unix(name) {
-                return report_unix(cfg, a.fd, name, len);
-            }
+        if let Some((name, len)) = msg_name(a.mmsg + u64::from(i) * MMSGHDR_SIZE)
+            && name != 0
+            && is_unix(name)
+        {
+            return report_unix(cfg, a.fd, name, len);
         }
         i += 1;
     }

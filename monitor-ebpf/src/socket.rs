@@ -10,10 +10,10 @@ use monitor_common::{
     tracepoint::SocketArgs,
 };
 
-use crate::{args, header, maps, scope, submit, tracepoint};
+use crate::{args, header, scope, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_socket")]
-pub fn sys_exit_socket(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_socket(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -21,10 +21,7 @@ named!(sys_exit_socket = programs::SYS_EXIT_SOCKET.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let a: SocketArgs = args::current_as(&cfg.offsets.regs)?;
     // `int` arguments: the registers' low 32 bits.
     let (family, sock_type, protocol) = (a.family as u32, a.sock_type as u32, a.protocol as u32);

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::{discovery::identity::Runtime, rules::Action};
 
-pub const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
+pub(crate) const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -40,9 +40,9 @@ pub struct Config {
     #[serde(default)]
     pub agents: Vec<AgentSpec>,
     #[serde(default)]
-    pub discovery: DiscoveryConfig,
+    pub(crate) discovery: DiscoveryConfig,
     #[serde(default)]
-    pub kubernetes: KubernetesConfig,
+    pub(crate) kubernetes: KubernetesConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct Config {
     /// Directory of rule files, used when `--rules` is not given (default: `$AGENTMON_RULES`,
     /// `/etc/agentmon/rules`, …).
     #[serde(default)]
-    pub rules_dir: Option<PathBuf>,
+    pub(crate) rules_dir: Option<PathBuf>,
 }
 
 /// One kind of agent.
@@ -59,23 +59,23 @@ pub struct Config {
 pub struct AgentSpec {
     /// Name used in alerts, rules and metrics; may use `{pod}`, `{namespace}`, `{container}`,
     /// `{container_id}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
-    pub name: Template,
+    pub(crate) name: Template,
     /// Every criterion given must hold.
     #[serde(rename = "match")]
-    pub selector: Selector,
+    pub(crate) selector: Selector,
     /// Code and configuration directories of the agent that drift rules protect.
     #[serde(default)]
-    pub protect: Vec<PathBuf>,
+    pub(crate) protect: Vec<PathBuf>,
     /// Overrides the action of every rule matched by this agent (e.g. `alert` for a dry run).
     #[serde(default)]
-    pub action: Option<Action>,
+    pub(crate) action: Option<Action>,
 }
 
 /// Criteria selecting agent cgroups. Strings are globs (`*`, `?`, `[…]`; in `cgroup`, `*` stays
 /// within one path component and `**` spans several) except `container_id` (prefix, ≥ 12 hex).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Selector {
+pub(crate) struct Selector {
     /// cgroup path relative to the cgroup2 root, e.g. `/system.slice/agent-*.service`.
     pub cgroup: Option<PathGlob>,
     pub container_id: Option<String>,
@@ -104,7 +104,7 @@ impl Selector {
     }
 
     /// Whether the selector needs Kubernetes metadata.
-    pub fn needs_kubernetes(&self) -> bool {
+    pub(crate) fn needs_kubernetes(&self) -> bool {
         self.container_name.is_some() || self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
     }
 }
@@ -112,7 +112,7 @@ impl Selector {
 /// Runtime names accepted in `match.runtime`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RuntimeName {
+pub(crate) enum RuntimeName {
     Containerd,
     Crio,
     Docker,
@@ -120,7 +120,7 @@ pub enum RuntimeName {
 }
 
 impl RuntimeName {
-    pub fn matches(&self, rt: Option<Runtime>) -> bool {
+    pub(crate) fn matches(self, rt: Option<Runtime>) -> bool {
         matches!(
             (self, rt),
             (RuntimeName::Containerd, Some(Runtime::Containerd))
@@ -136,18 +136,18 @@ impl RuntimeName {
 /// language's `glob` operator, whose `*` crosses `/` ([`crate::rules`]).
 #[derive(Clone, Deserialize)]
 #[serde(try_from = "String")]
-pub struct PathGlob {
+pub(crate) struct PathGlob {
     pattern: glob::Pattern,
 }
 
 impl PathGlob {
-    pub fn new(s: &str) -> Result<Self, String> {
+    pub(crate) fn new(s: &str) -> Result<Self, String> {
         glob::Pattern::new(s)
             .map(|pattern| Self { pattern })
             .map_err(|e| format!("invalid glob {s:?}: {e}"))
     }
 
-    pub fn matches(&self, s: &str) -> bool {
+    pub(crate) fn matches(&self, s: &str) -> bool {
         let opts = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
@@ -156,7 +156,7 @@ impl PathGlob {
         self.pattern.matches_with(s, opts)
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         self.pattern.as_str()
     }
 }
@@ -175,7 +175,7 @@ impl fmt::Debug for PathGlob {
 }
 
 /// Variables a name template may use.
-pub const TEMPLATE_VARS: &[&str] = &[
+pub(crate) const TEMPLATE_VARS: &[&str] = &[
     "pod",
     "namespace",
     "container",
@@ -189,11 +189,11 @@ pub const TEMPLATE_VARS: &[&str] = &[
 /// An agent-name template such as `{namespace}/{pod}`; `{{`/`}}` are literal braces.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Template(String);
+pub(crate) struct Template(String);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("template variable {{{0}}} has no value for this cgroup")]
-pub struct MissingVar(pub String);
+pub(crate) struct MissingVar(pub String);
 
 enum Piece<'a> {
     Lit(&'a str),
@@ -235,7 +235,7 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 impl Template {
-    pub fn new(s: &str) -> Result<Self, String> {
+    pub(crate) fn new(s: &str) -> Result<Self, String> {
         if s.trim().is_empty() {
             return Err("agent name must not be empty".into());
         }
@@ -243,12 +243,12 @@ impl Template {
         Ok(Self(s.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Substitutes variables; `lookup` returns `None` for a variable without a value (or an empty one).
-    pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MissingVar> {
+    pub(crate) fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MissingVar> {
         let mut out = String::new();
         // Validated in `new`, so this cannot fail.
         for p in pieces(&self.0).unwrap_or_default() {
@@ -273,7 +273,7 @@ impl TryFrom<String> for Template {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DiscoveryConfig {
+pub(crate) struct DiscoveryConfig {
     /// How often the cgroup tree is rescanned for new and removed agents (e.g. `1s`, `500ms`).
     #[serde(default = "default_rescan", with = "humantime_serde_lite")]
     pub rescan_interval: Duration,
@@ -297,7 +297,7 @@ mod humantime_serde_lite {
 
     use serde::{Deserialize, Deserializer, de::Error};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         let dur = humantime::parse_duration(&s).map_err(|e| D::Error::custom(format!("duration {s:?}: {e}")))?;
         if dur.is_zero() {
@@ -310,19 +310,19 @@ mod humantime_serde_lite {
 /// Kubernetes metadata (pod name, namespace, labels, container names).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KubernetesConfig {
-    /// `auto` (default): on when running in a pod (KUBERNETES_SERVICE_HOST is set); `true`; `false`.
+pub(crate) struct KubernetesConfig {
+    /// `auto` (default): on when running in a pod (`KUBERNETES_SERVICE_HOST` is set); `true`; `false`.
     #[serde(default)]
     pub enabled: Toggle,
     /// Node whose pods are watched; default `$NODE_NAME`.
     pub node_name: Option<String>,
-    /// API server URL; default from KUBERNETES_SERVICE_HOST/PORT.
+    /// API server URL; default from `KUBERNETES_SERVICE_HOST`/`_PORT`.
     pub api_server: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Toggle {
+pub(crate) enum Toggle {
     #[default]
     Auto,
     #[serde(alias = "on", alias = "yes")]
@@ -342,13 +342,13 @@ pub struct MetricsConfig {
 #[serde(deny_unknown_fields)]
 pub struct OutputsConfig {
     /// Append alerts as JSON lines to this file (`--output-file` overrides it).
-    pub file: Option<PathBuf>,
-    pub webhook: Option<WebhookConfig>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) webhook: Option<WebhookConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
+pub(crate) struct WebhookConfig {
     /// e.g. `http://falcosidekick.falco:2801/`.
     pub url: String,
     /// Alerts waiting to be sent; more are dropped (and counted).
@@ -371,7 +371,7 @@ fn default_attempts() -> u32 {
 
 impl Config {
     /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
@@ -382,7 +382,7 @@ impl Config {
     /// Parses and validates `text`; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let cfg: Config = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             let msg = e.to_string();
             // The crate appends " at line L column C"; the prefix already says it.
             let message = match msg.find(" at line ") {
@@ -550,9 +550,9 @@ outputs:
         assert_eq!(t.render(vars).unwrap(), "ns/p-1:{x}");
         let t = Template::new("{container}").unwrap();
         assert_eq!(t.render(vars), Err(MissingVar("container".into())));
-        assert!(Template::new("{pod").is_err());
-        assert!(Template::new("a}").is_err());
-        assert!(Template::new(" ").is_err());
+        Template::new("{pod").unwrap_err();
+        Template::new("a}").unwrap_err();
+        Template::new(" ").unwrap_err();
         assert_eq!(Template::new("plain").unwrap().render(|_| None).unwrap(), "plain");
     }
 }

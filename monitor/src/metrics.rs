@@ -30,7 +30,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::rules::Alert;
 
-pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -166,7 +166,7 @@ impl Metrics {
 
     /// The kernel's running total of events lost for `reason` (`monitor_common::counter::LOST`);
     /// the counter follows it (totals only grow while the probes stay loaded).
-    pub fn kernel_lost(&self, reason: &str, total: u64) {
+    pub(crate) fn kernel_lost(&self, reason: &str, total: u64) {
         let c = self.inner.kernel_lost.get_or_create(&ReasonLabel {
             reason: reason.to_string(),
         });
@@ -195,7 +195,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn output_dropped(&self, output: &str, n: u64) {
+    pub(crate) fn output_dropped(&self, output: &str, n: u64) {
         self.inner
             .output_dropped
             .get_or_create(&OutputLabel {
@@ -204,7 +204,7 @@ impl Metrics {
             .inc_by(n);
     }
 
-    pub fn output_failed(&self, output: &str) {
+    pub(crate) fn output_failed(&self, output: &str) {
         self.inner
             .output_failed
             .get_or_create(&OutputLabel {
@@ -230,7 +230,7 @@ impl Metrics {
         self.inner.ready.store(ready, Ordering::Relaxed);
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::Relaxed)
     }
 

@@ -1,5 +1,10 @@
 //! The webhook output against a local HTTP receiver: Falco payload shape, retry after a 500,
 //! bounded queue, and the metrics it moves (scraped over HTTP).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -72,16 +77,16 @@ async fn receiver(failures: usize) -> Receiver {
     let addr = listener.local_addr().unwrap();
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let hits = Arc::new(AtomicUsize::new(0));
-    let (b, h) = (bodies.clone(), hits.clone());
+    let (b, h) = (Arc::clone(&bodies), Arc::clone(&hits));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (b, h) = (b.clone(), h.clone());
+            let (b, h) = (Arc::clone(&b), Arc::clone(&h));
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
-                    let (b, h) = (b.clone(), h.clone());
+                    let (b, h) = (Arc::clone(&b), Arc::clone(&h));
                     async move {
                         assert_eq!(req.method(), hyper::Method::POST);
                         let body = req.into_body().collect().await.unwrap().to_bytes();

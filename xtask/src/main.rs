@@ -3,11 +3,18 @@
 //! - `setup`: installs what the eBPF build needs (rust-src for the installed nightly, bpf-linker built
 //!   against the nightly's LLVM) and the test tools; idempotent and fast when already installed.
 //! - `run`: builds agentmon and runs it with the default rules on the demo agent.
-//! - `test`: setup, then every test of the workspace (unit, rule fixtures, end-to-end on the kernel).
+//! - `test`: setup, the checks (`cargo fmt --check`, clippy `-D warnings` on the workspace and on the
+//!   eBPF programs), then every test of the workspace (unit, rule fixtures, end-to-end on the kernel).
 //! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md), with agentmon and the
 //!   benchmark tool `agentmon-bench` (`bench/`).
 //! - `install`: puts the binary, unit, config and rules in place on a host.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer tool: benchmark tables on stdout, what it is doing on stderr"
+)]
 mod bench;
+mod check;
 mod setup;
 mod storm;
 
@@ -36,7 +43,8 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Run every test (needs root: loads eBPF programs).
+    /// Check formatting and clippy (every warning an error), then run every test (needs root: loads
+    /// eBPF programs).
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter after `--`).
         #[arg(last = true)]
@@ -58,8 +66,7 @@ enum Cmd {
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs a command in the workspace root, failing with its exit status.
@@ -120,6 +127,7 @@ fn main() -> Result<()> {
         Cmd::Test { args } => {
             setup::setup()?;
             setup::setup_test_tools()?;
+            check::checks()?;
             // The end-to-end tests run the real binary: build it first.
             run(cargo().args(["build", "-p", "monitor", "--bin", "agentmon"]))?;
             run(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(&args))

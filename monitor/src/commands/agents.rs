@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// Config file naming the agents to watch (default /etc/agentmon/config.yaml when no --cgroup
     /// is given). See docs/DEPLOY.md.
     #[arg(long, value_name = "FILE")]
@@ -30,7 +30,7 @@ pub struct AgentArgs {
 }
 
 /// Discovered agents and the tasks that find them.
-pub struct Agents {
+pub(crate) struct Agents {
     pub config: Option<Config>,
     pub metrics: Metrics,
     /// Where alerts go besides stdout (file, webhook); see [`Agents::take_sinks`].
@@ -51,7 +51,7 @@ impl Drop for Agents {
 impl Agents {
     /// Loads the config (when given, or by default when `cgroups_given` is false) and starts the
     /// metrics server, pod watcher and discovery.
-    pub async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool) -> Result<Self> {
+    pub(crate) async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool) -> Result<Self> {
         let path = match (&args.config, cgroups_given) {
             (Some(p), _) => Some(p.clone()),
             (None, false) => Some(PathBuf::from(config::DEFAULT_PATH)),
@@ -74,7 +74,7 @@ impl Agents {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
                 Err(e) if args.metrics_addr.is_some() || config.is_some() => {
-                    tracing::error!("{e}; continuing without /metrics")
+                    tracing::error!("{e}; continuing without /metrics");
                 }
                 // The default address on an ad-hoc run (another agentmon may hold it).
                 Err(e) => tracing::warn!("{e}; continuing without /metrics"),
@@ -111,12 +111,12 @@ impl Agents {
     }
 
     /// The alert outputs (`--output-file`, `outputs:`), for the pipeline.
-    pub fn take_sinks(&mut self) -> AlertSinks {
+    pub(crate) fn take_sinks(&mut self) -> AlertSinks {
         std::mem::replace(&mut self.sinks, AlertSinks::none())
     }
 
     /// Watches the agents found by the first scan, then reports ready.
-    pub fn apply_initial(&mut self, session: &mut Session) {
+    pub(crate) fn apply_initial(&mut self, session: &mut Session) {
         for ev in std::mem::take(&mut self.initial) {
             self.apply(session, ev);
         }
@@ -124,7 +124,7 @@ impl Agents {
     }
 
     /// The next discovery event; never resolves without a config.
-    pub async fn recv(&mut self) -> Option<DiscoveryEvent> {
+    pub(crate) async fn recv(&mut self) -> Option<DiscoveryEvent> {
         match &mut self.rx {
             Some(rx) => rx.recv().await,
             None => std::future::pending().await,
@@ -133,7 +133,7 @@ impl Agents {
 
     /// Watches an added agent or unwatches a removed one. Failures are logged: one agent that
     /// cannot be watched must not stop the monitoring of the others.
-    pub fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
+    pub(crate) fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
         match ev {
             DiscoveryEvent::Added { cgroup, agent } => {
                 match session.watch(&cgroup, &agent.name) {

@@ -14,7 +14,7 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Runtime::Containerd => "containerd",
             Runtime::Crio => "crio",
@@ -54,7 +54,7 @@ pub struct Identity {
 
 impl Identity {
     /// The first 12 characters of the container ID, as `docker ps`/`crictl ps` show it.
-    pub fn short_id(&self) -> Option<&str> {
+    pub(crate) fn short_id(&self) -> Option<&str> {
         self.container_id.as_deref().map(|id| &id[..id.len().min(12)])
     }
 }
@@ -116,7 +116,7 @@ fn pod_uid_of(comp: &str) -> Option<String> {
 }
 
 /// Reads the identity of the cgroup at `rel` (relative to the cgroup2 root, e.g. `/kubepods.slice/…`).
-pub fn identify(rel: &str) -> Identity {
+pub(crate) fn identify(rel: &str) -> Identity {
     let mut id = Identity::default();
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let mut in_kubepods = false;
@@ -143,7 +143,7 @@ pub fn identify(rel: &str) -> Identity {
             id.container_id = Some(cid);
             id.runtime = rt;
         }
-        if comp.ends_with(".service") || comp.ends_with(".scope") {
+        if matches!(comp.rsplit_once('.'), Some((_, "service" | "scope"))) {
             id.systemd_unit = Some((*comp).to_string());
         }
     }

@@ -31,20 +31,20 @@ pub struct AgentIdentity {
     /// Rendered name (alerts, rules, metrics).
     pub name: String,
     /// Index of the matching entry in the config's `agents`.
-    pub spec: usize,
+    pub(crate) spec: usize,
     #[serde(flatten)]
     pub identity: Identity,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod_name: Option<String>,
+    pub(crate) pod_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     /// Directories drift rules protect.
-    pub protect: Vec<PathBuf>,
+    pub(crate) protect: Vec<PathBuf>,
     /// Action override for every rule matched by this agent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
+    pub(crate) action: Option<Action>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,14 +85,10 @@ impl Discovery {
     }
 
     /// Walks only below `dir` (absolute, inside the hierarchy). Selectors still see full paths.
+    #[must_use]
     pub fn with_scope(mut self, dir: PathBuf) -> Self {
         self.scope = dir;
         self
-    }
-
-    /// Agents currently known, by cgroup id.
-    pub fn agents(&self) -> impl Iterator<Item = (&Cgroup, &AgentIdentity)> {
-        self.known.values().map(|(c, a)| (c, a))
     }
 
     /// Walks the tree once and returns what changed since the previous scan: removals first.
@@ -154,14 +150,14 @@ impl Discovery {
         }
         let Ok(entries) = fs::read_dir(dir) else { return };
         for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 self.walk(&e.path(), found);
             }
         }
     }
 
     /// The agent the cgroup at `rel` (relative to the root) is, if any.
-    pub fn select(&self, rel: &str) -> Option<AgentIdentity> {
+    pub(crate) fn select(&self, rel: &str) -> Option<AgentIdentity> {
         let identity = identify(rel);
         let pod = match (&self.pods, &identity.pod_uid) {
             (Some(store), Some(uid)) => store.get(uid),
@@ -192,7 +188,7 @@ impl Discovery {
     }
 
     /// Renders the name; `None` defers the agent while its Kubernetes metadata is still on its way.
-    fn render_name(&self, a: &AgentSpec, c: &Candidate) -> Option<String> {
+    fn render_name(&self, a: &AgentSpec, c: &Candidate<'_>) -> Option<String> {
         let leaf = c.rel.rsplit('/').next().unwrap_or(c.rel);
         let short = c.identity.short_id();
         let lookup = |v: &str| -> Option<&str> {
@@ -204,7 +200,7 @@ impl Discovery {
                 "pod_uid" => c.identity.pod_uid.as_deref(),
                 "unit" => c.identity.systemd_unit.as_deref(),
                 "cgroup" => Some(leaf),
-                "runtime" => c.identity.runtime.map(|r| r.as_str()),
+                "runtime" => c.identity.runtime.map(identity::Runtime::as_str),
                 _ => None,
             }
         };
@@ -259,7 +255,7 @@ impl Discovery {
     }
 }
 
-fn matches(a: &AgentSpec, c: &Candidate) -> bool {
+fn matches(a: &AgentSpec, c: &Candidate<'_>) -> bool {
     let s = &a.selector;
     let id = &c.identity;
     let glob_ok = |g: &Option<crate::config::PathGlob>, v: Option<&str>| match g {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum PathMatch {
+pub(crate) enum PathMatch {
     /// The whole path equals this string.
     Exact(String),
     /// The path starts with this string.
@@ -21,7 +21,7 @@ pub enum PathMatch {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum DenySpec {
+pub(crate) enum DenySpec {
     Exec(PathMatch),
     Open {
         path: PathMatch,
@@ -40,7 +40,7 @@ pub enum DenySpec {
 /// in kernel deny notices).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyEntry {
-    pub rule_id: u32,
-    pub rule: String,
-    pub spec: DenySpec,
+    pub(crate) rule_id: u32,
+    pub(crate) rule: String,
+    pub(crate) spec: DenySpec,
 }

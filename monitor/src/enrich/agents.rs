@@ -1,11 +1,11 @@
 //! cgroup → agent naming: which watched agent a cgroup id belongs to, and its path.
-use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
+use std::{collections::HashMap, fs, os::unix::fs::MetadataExt, path::PathBuf};
 
 use crate::cgroup::Cgroup;
 
 /// What the index knows of a cgroup id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CgroupName {
+pub(crate) struct CgroupName {
     /// Path relative to the cgroup2 root.
     pub path: String,
     /// Agent name of the watched cgroup it is (or is below).
@@ -16,23 +16,23 @@ pub struct CgroupName {
 
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
 #[derive(Default)]
-pub struct CgroupIndex {
+pub(crate) struct CgroupIndex {
     roots: Vec<(Cgroup, String)>,
-    names: std::collections::HashMap<u64, CgroupName>,
+    names: HashMap<u64, CgroupName>,
     root_path: PathBuf,
 }
 
 impl CgroupIndex {
-    pub fn new(root_path: PathBuf) -> Self {
+    pub(crate) fn new(root_path: PathBuf) -> Self {
         Self {
             roots: Vec::new(),
-            names: Default::default(),
+            names: HashMap::default(),
             root_path,
         }
     }
 
     /// Registers a watched cgroup and the agent name its events carry.
-    pub fn add_root(&mut self, cg: &Cgroup, agent: &str) {
+    pub(crate) fn add_root(&mut self, cg: &Cgroup, agent: &str) {
         self.names.insert(
             cg.id,
             CgroupName {
@@ -44,17 +44,17 @@ impl CgroupIndex {
         self.roots.push((cg.clone(), agent.to_string()));
     }
 
-    pub fn remove_root(&mut self, id: u64) {
+    pub(crate) fn remove_root(&mut self, id: u64) {
         self.roots.retain(|(c, _)| c.id != id);
     }
 
     /// The watched cgroup with this id.
-    pub fn root(&self, id: u64) -> Option<&Cgroup> {
+    pub(crate) fn root(&self, id: u64) -> Option<&Cgroup> {
         self.roots.iter().find(|(c, _)| c.id == id).map(|(c, _)| c)
     }
 
     /// The cgroup with this id, if it is (or was) below a watched cgroup.
-    pub fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
+    pub(crate) fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
         if !self.names.contains_key(&id) {
             self.rescan();
         }

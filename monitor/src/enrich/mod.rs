@@ -2,20 +2,16 @@
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
 //! ([`agents`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by hand
 //! (rule fixtures, tests, benchmarks).
-pub mod agents;
-pub mod clock;
-pub mod proctable;
-pub mod resolve;
+pub(crate) mod agents;
+pub(crate) mod clock;
+pub(crate) mod proctable;
+pub(crate) mod resolve;
 pub mod synthetic;
 
+pub use proctable::Ancestor;
 use serde::Serialize;
 
-pub use self::{
-    agents::{CgroupIndex, CgroupName},
-    clock::Clock,
-    proctable::{Ancestor, ProcessTable},
-    resolve::Resolver,
-};
+pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
@@ -44,7 +40,7 @@ pub struct Enriched {
 impl Enriched {
     /// An event with nothing in it (a reused buffer's start, or the stand-in for an event a log no
     /// longer holds).
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Enriched {
             time: String::new(),
             event: Event {
@@ -62,7 +58,7 @@ impl Enriched {
 
 /// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
 /// event in order.
-pub struct Enricher {
+pub(crate) struct Enricher {
     table: ProcessTable,
     cgroups: CgroupIndex,
     clock: Clock,
@@ -70,7 +66,7 @@ pub struct Enricher {
 }
 
 impl Enricher {
-    pub fn new(cgroups: CgroupIndex) -> Self {
+    pub(crate) fn new(cgroups: CgroupIndex) -> Self {
         Self {
             table: ProcessTable::new(),
             cgroups,
@@ -81,12 +77,12 @@ impl Enricher {
 
     /// Learns from the event (fork/exec/exit/chdir keep the process table current). Every event
     /// goes through here, enriched or not.
-    pub fn observe(&mut self, ev: &Event) {
+    pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub fn enrich(&mut self, event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, event: Event) -> Enriched {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
@@ -118,15 +114,11 @@ impl Enricher {
         }
     }
 
-    pub fn cgroups(&self) -> &CgroupIndex {
-        &self.cgroups
-    }
-
-    pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
+    pub(crate) fn cgroups_mut(&mut self) -> &mut CgroupIndex {
         &mut self.cgroups
     }
 
-    pub fn table_mut(&mut self) -> &mut ProcessTable {
+    pub(crate) fn table_mut(&mut self) -> &mut ProcessTable {
         &mut self.table
     }
 }

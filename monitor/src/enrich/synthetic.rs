@@ -115,7 +115,7 @@ pub fn open(path: &str, flags: i32) -> Body {
 
 /// The family an address is written in: a path or `@name` is a Unix socket, an address with a
 /// colon IPv6, anything else IPv4.
-pub fn family_of(addr: &str) -> Family {
+pub(crate) fn family_of(addr: &str) -> Family {
     if addr.starts_with('/') || addr.starts_with('@') {
         Family::Unix
     } else if addr.contains(':') {
@@ -168,7 +168,7 @@ pub fn exit(code: i32) -> Body {
 }
 
 /// A kernel deny notice: `what` was stopped by deny rule `rule_id`.
-pub fn deny(what: &'static str, rule_id: u32) -> Body {
+pub(crate) fn deny(what: &'static str, rule_id: u32) -> Body {
     Body::Deny(DenyInfo { what, rule_id })
 }
 
@@ -243,7 +243,7 @@ mod tests {
         let kinds: Vec<_> = (0..16).map(|i| every_kind(i).event.body.kind_name()).collect();
         assert_eq!(kinds[..8], kinds[8..]);
         let mut distinct = kinds.clone();
-        distinct.sort();
+        distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), 8, "{kinds:?}");
         let deny = every_kind(6);

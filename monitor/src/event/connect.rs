@@ -100,9 +100,9 @@ impl KindInfo for ConnectInfo {
             AF_UNIX => (Family::Unix, unix_name(raw)),
             af => (Family::of(af), String::new()),
         };
-        let kernel = match tail_string(bytes, &ev.peer_path, "connect peer path", notes)? {
+        let kernel = match tail_string(bytes, ev.peer_path, "connect peer path", notes)? {
             Some(path) => Some(path),
-            None => tail_bytes(bytes, &ev.peer_name).map(|b| unix_name(&b)),
+            None => tail_bytes(bytes, ev.peer_name).map(|b| unix_name(&b)),
         };
         let (addr, raw_addr) = match kernel {
             Some(k) if k != addr => (k, Some(addr)),
@@ -190,7 +190,7 @@ impl KindInfo for ConnectInfo {
 }
 
 /// The bytes a record's tail names (`None` when absent, unreadable or out of bounds).
-pub(super) fn tail_bytes(record: &[u8], t: &monitor_common::record::Tail) -> Option<Vec<u8>> {
+pub(super) fn tail_bytes(record: &[u8], t: monitor_common::record::Tail) -> Option<Vec<u8>> {
     use monitor_common::record::{TAIL_ABSENT, TAIL_NO_ROOM, TAIL_READ_FAILED};
     if t.flags & (TAIL_ABSENT | TAIL_NO_ROOM | TAIL_READ_FAILED) != 0 {
         return None;
@@ -208,7 +208,7 @@ mod tests {
         record::{TAIL_ABSENT, Tail},
     };
 
-    use crate::event::{Body, Family, KindInfo, Verdict, decode, tests::*};
+    use crate::event::{Body, Family, KindInfo, Value, Verdict, decode, tests::*};
 
     fn event(family: u16, port: u16, bytes: &[u8]) -> ConnectEvent {
         let mut addr = [0u8; CONNECT_ADDR_LEN];
@@ -279,7 +279,7 @@ mod tests {
         (ev.seen, ev.verdict, ev.result, ev.fd) = (CONNECT_SEEN_SYSCALL, VERDICT_UNCHECKED, -22, 3);
         let c = info(ev);
         assert_eq!((c.verdict, c.rule_id, c.result, c.fd), (Verdict::Unchecked, None, Some(-22), 3));
-        assert_eq!(c.field(crate::event::Field::EvtErrno).and_then(|v| v.as_num()), Some(22));
+        assert_eq!(c.field(crate::event::Field::EvtErrno).and_then(Value::as_num), Some(22));
     }
 
     #[test]

@@ -70,9 +70,9 @@ impl KindInfo for ListenInfo {
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ListenEvent = read_record(bytes, "listen event")?;
         let addr = if ev.family == AF_UNIX {
-            match tail_string(bytes, &ev.path, "listen socket path", notes)? {
+            match tail_string(bytes, ev.path, "listen socket path", notes)? {
                 Some(p) => p,
-                None => tail_bytes(bytes, &ev.name).map(|b| unix_name(&b)).unwrap_or_default(),
+                None => tail_bytes(bytes, ev.name).map(|b| unix_name(&b)).unwrap_or_default(),
             }
         } else {
             inet_addr(ev.family, &ev.addr)

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use monitor_common::net::{
     AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MPTCP, IPPROTO_RAW,
     IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, SOCK_DCCP, SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_RDM,
-    SOCK_SEQPACKET, SOCK_STREAM, VERDICT_ALLOWED, VERDICT_DENIED, VERDICT_QUARANTINED, VERDICT_UNCHECKED,
+    SOCK_SEQPACKET, SOCK_STREAM, VERDICT_ALLOWED, VERDICT_DENIED, VERDICT_QUARANTINED,
 };
 use serde::{Serialize, Serializer};
 
@@ -78,7 +78,7 @@ impl Family {
 }
 
 /// `socket.type`: the name of a socket type (`SOCK_*`, flags masked off); empty when unknown.
-pub fn sock_type_name(t: u16) -> &'static str {
+pub(super) fn sock_type_name(t: u16) -> &'static str {
     match t {
         SOCK_STREAM => "stream",
         SOCK_DGRAM => "dgram",
@@ -94,7 +94,7 @@ pub fn sock_type_name(t: u16) -> &'static str {
 /// `net.proto`: the name of a socket's protocol in its family — inet: `tcp`, `udp`, `icmp`, …;
 /// netlink: `route`, `sock_diag`, `netfilter`, `audit`, …; packet: the ethertype (`all`, `ip`,
 /// `arp`, `ipv6`); `other` for any other number, empty for 0 in inet (the type's default).
-pub fn proto_name(family: Family, p: u16) -> &'static str {
+pub(super) fn proto_name(family: Family, p: u16) -> &'static str {
     match family {
         Family::Netlink => match p {
             0 => "route",
@@ -161,7 +161,7 @@ impl Verdict {
             VERDICT_ALLOWED => Verdict::Allowed,
             VERDICT_DENIED => Verdict::Denied,
             VERDICT_QUARANTINED => Verdict::Quarantined,
-            VERDICT_UNCHECKED => Verdict::Unchecked,
+            // `VERDICT_UNCHECKED`, and any value a newer kernel side might add.
             _ => Verdict::Unchecked,
         }
     }
@@ -208,7 +208,7 @@ impl Verdict {
 }
 
 /// An inet address (4 or 16 bytes, by family) as text.
-pub fn inet_addr(family: u16, bytes: &[u8; 16]) -> String {
+pub(super) fn inet_addr(family: u16, bytes: &[u8; 16]) -> String {
     match family {
         AF_INET => Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
         AF_INET6 => Ipv6Addr::from(*bytes).to_string(),
@@ -218,7 +218,7 @@ pub fn inet_addr(family: u16, bytes: &[u8; 16]) -> String {
 
 /// A unix socket address (`sun_path` bytes) as text: a path, or `@name` for an abstract socket
 /// (every byte after the leading NUL, trailing NULs trimmed).
-pub fn unix_name(raw: &[u8]) -> String {
+pub(super) fn unix_name(raw: &[u8]) -> String {
     match raw.first() {
         Some(0) => {
             let name = &raw[1..];
@@ -230,12 +230,16 @@ pub fn unix_name(raw: &[u8]) -> String {
 }
 
 /// Serializes a socket type number by name.
-pub fn ser_sock_type<S: Serializer>(t: &u16, s: S) -> Result<S::Ok, S::Error> {
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's `serialize_with` passes a reference"
+)]
+pub(super) fn ser_sock_type<S: Serializer>(t: &u16, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(sock_type_name(*t))
 }
 
 /// `u16::try_from` for a number read back from the log.
-pub fn u16_from(what: &'static str, v: u32) -> Result<u16, ConvertError> {
+pub(super) fn u16_from(what: &'static str, v: u32) -> Result<u16, ConvertError> {
     u16::try_from(v).map_err(|_| ConvertError::OutOfRange {
         what,
         value: u64::from(v),

@@ -78,8 +78,8 @@ impl KindInfo for SendInfo {
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: SendEvent = read_record(bytes, "send event")?;
         let (addr, raw_addr) = if ev.family == AF_UNIX {
-            let raw = unix_name(&tail_bytes(bytes, &ev.path).unwrap_or_default());
-            let dir = tail_string(bytes, &ev.dir_path, "send directory path", notes)?;
+            let raw = unix_name(&tail_bytes(bytes, ev.path).unwrap_or_default());
+            let dir = tail_string(bytes, ev.dir_path, "send directory path", notes)?;
             match dir {
                 Some(dir) if !raw.starts_with('/') && !raw.starts_with('@') && !raw.is_empty() => {
                     let joined = normalize_lexically(&Path::new(&dir).join(&raw));

@@ -111,7 +111,7 @@ impl SocketInfo {
 mod tests {
     use monitor_common::{EventKind, socket::SocketEvent};
 
-    use crate::event::{Body, Family, KindInfo, decode, field::Field, tests::*};
+    use crate::event::{Body, Family, KindInfo, Value, decode, field::Field, tests::*};
 
     #[test]
     fn names_family_type_and_protocol() {
@@ -119,7 +119,7 @@ mod tests {
             header: header(EventKind::Socket, size_of::<SocketEvent>()),
             result: -1,
             family: 17,
-            sock_type: 3 | 0o2000000,
+            sock_type: 3 | 0o2_000_000,
             protocol: u32::from(0x0003u16.to_be()),
             _pad: 0,
         };
@@ -127,9 +127,9 @@ mod tests {
             panic!("not a socket")
         };
         assert_eq!(s.family, Family::Packet);
-        assert_eq!(s.field(Field::SocketType).and_then(|v| v.as_str()), Some("raw"));
-        assert_eq!(s.field(Field::NetProto).and_then(|v| v.as_str()), Some("all"));
-        assert_eq!(s.field(Field::EvtErrno).and_then(|v| v.as_num()), Some(1));
-        assert_eq!(s.type_flags, 0o2000000);
+        assert_eq!(s.field(Field::SocketType).and_then(Value::as_str), Some("raw"));
+        assert_eq!(s.field(Field::NetProto).and_then(Value::as_str), Some("all"));
+        assert_eq!(s.field(Field::EvtErrno).and_then(Value::as_num), Some(1));
+        assert_eq!(s.type_flags, 0o2_000_000);
     }
 }

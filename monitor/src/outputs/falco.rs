@@ -10,8 +10,8 @@ use crate::{
 };
 
 /// One alert as Falco would post it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FalcoPayload {
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct FalcoPayload {
     pub output: String,
     pub priority: &'static str,
     pub rule: String,
@@ -24,7 +24,7 @@ pub struct FalcoPayload {
 }
 
 /// Falco's capitalisation of a priority.
-pub fn falco_priority(p: Priority) -> &'static str {
+pub(crate) fn falco_priority(p: Priority) -> &'static str {
     match p {
         Priority::Emergency => "Emergency",
         Priority::Alert => "Alert",
@@ -38,7 +38,7 @@ pub fn falco_priority(p: Priority) -> &'static str {
 }
 
 /// This machine's host name (`hostname` of the payload).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -50,7 +50,7 @@ pub fn hostname() -> String {
 }
 
 impl FalcoPayload {
-    pub fn from_alert(a: &Alert, hostname: &str) -> Self {
+    pub(crate) fn from_alert(a: &Alert, hostname: &str) -> Self {
         let e = &a.event;
         let h = &e.event.header;
         let mut f: BTreeMap<&'static str, Value> = BTreeMap::new();

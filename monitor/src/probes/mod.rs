@@ -21,11 +21,11 @@ use monitor_common::{
 
 use crate::cgroup::Cgroup;
 
-pub mod bpffs;
-pub mod btf;
+pub(crate) mod bpffs;
+pub(crate) mod btf;
 #[cfg(test)]
 mod tests;
-pub mod tracefs;
+pub(crate) mod tracefs;
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
@@ -34,15 +34,15 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 /// counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelCounters {
-    pub ringbuf_drops: u64,
-    pub read_failures: u64,
-    pub events: u64,
-    pub denied: u64,
-    pub arg_read_failed: u64,
-    pub no_config: u64,
-    pub task_read_failed: u64,
+    pub(crate) ringbuf_drops: u64,
+    pub(crate) read_failures: u64,
+    pub(crate) events: u64,
+    pub(crate) denied: u64,
+    pub(crate) arg_read_failed: u64,
+    pub(crate) no_config: u64,
+    pub(crate) task_read_failed: u64,
     pub map_insert_failed: u64,
-    pub no_scratch: u64,
+    pub(crate) no_scratch: u64,
 }
 
 impl KernelCounters {
@@ -87,7 +87,7 @@ enum CgroupLink {
 }
 
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
-pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
+pub(crate) const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
 
 /// The cgroup programs (`sock_addr`, `sock`), attached to every watched cgroup.
 fn cgroup_programs() -> impl Iterator<Item = &'static Program> {
@@ -117,7 +117,7 @@ fn missing(map: &str) -> String {
 }
 
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
-pub fn check_privileges() -> Result<()> {
+pub(crate) fn check_privileges() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
@@ -126,7 +126,7 @@ pub fn check_privileges() -> Result<()> {
 }
 
 impl Probes {
-    /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
+    /// Loads and attaches everything. Needs root (`CAP_BPF` + `CAP_PERFMON` + `CAP_SYS_ADMIN` for tracing).
     pub fn load(opts: &ProbeOptions) -> Result<Self> {
         if !opts.ringbuf_bytes.is_power_of_two() || opts.ringbuf_bytes < 4096 {
             bail!(
@@ -271,12 +271,12 @@ impl Probes {
     }
 
     /// Stops watching the cgroup with this id.
-    pub fn unwatch(&mut self, id: u64) -> Result<()> {
+    pub(crate) fn unwatch(&mut self, id: u64) -> Result<()> {
         let Some(level) = self.watched.remove(&id) else {
             return Ok(());
         };
         let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
-        map.remove(&id).ok();
+        let _ = map.remove(&id);
         for link in self.sock_links.remove(&id).unwrap_or_default() {
             match link {
                 CgroupLink::SockAddr(prog, link) => {
@@ -302,7 +302,7 @@ impl Probes {
         self.update_levels()
     }
 
-    pub fn watched(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn watched(&self) -> impl Iterator<Item = u64> + '_ {
         self.watched.keys().copied()
     }
 
@@ -317,7 +317,7 @@ impl Probes {
     }
 
     /// Takes the event ring buffer (once).
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
+    pub(crate) fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
         let map = self
             .ebpf
             .take_map(maps::EVENTS)
@@ -349,7 +349,7 @@ impl Probes {
     }
 
     /// Records which deny tables have entries (the programs skip empty ones).
-    pub fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
+    pub(crate) fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
         self.config.deny_kinds = kinds;
         self.write_config()
     }
