@@ -120,7 +120,12 @@ fn configmap_config_loads_and_matches_the_daemonset() {
         .to_string();
     let cfg = Config::parse(&text, Path::new("configmap.yaml:config.yaml")).unwrap();
     assert!(cfg.needs_kubernetes());
-    let port = cfg.metrics.addr.expect("metrics.addr set").port();
+    let port = cfg
+        .metrics
+        .addr
+        .and_then(agentmon::config::MetricsAddr::socket)
+        .expect("metrics.addr set")
+        .port();
 
     let ds = docs(&deploy_dir().join("kubernetes/daemonset.yaml"));
     let spec = &find(&ds, "DaemonSet", "agentmon")["spec"]["template"]["spec"];

@@ -11,6 +11,7 @@ pub mod synthetic;
 pub use proctable::Ancestor;
 use serde::Serialize;
 
+pub use self::agents::ContainerInfo;
 pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
 use crate::event::{Body, Event};
 
@@ -31,6 +32,9 @@ pub struct Enriched {
     /// Name of the watched agent the event belongs to.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub agent: String,
+    /// The container the agent is (shared by all its events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<std::sync::Arc<ContainerInfo>>,
     /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,8 +55,14 @@ impl Enriched {
             ancestors: Vec::new(),
             cgroup: String::new(),
             agent: String::new(),
+            container: None,
             resolved_path: None,
         }
+    }
+
+    /// The container's name, image and short ID for rules (`""` when the agent is no container).
+    pub fn container_field(&self, f: impl Fn(&ContainerInfo) -> &str) -> &str {
+        self.container.as_deref().map_or("", f)
     }
 }
 
@@ -86,9 +96,9 @@ impl Enricher {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone()),
-            None => (String::new(), String::new()),
+        let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
+            None => (String::new(), String::new(), None),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
@@ -110,6 +120,7 @@ impl Enricher {
             ancestors,
             cgroup,
             agent,
+            container,
             resolved_path,
         }
     }

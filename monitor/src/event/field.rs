@@ -118,6 +118,9 @@ fields! {
     MountFstype = "mount.fstype", Str, false, "filesystem type";
     AgentName = "agent.name", Str, true, "name of the watched agent";
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
+    ContainerId = "container.id", Str, true, "the agent's container ID, first 12 hex digits (\"\" when the agent is no container)";
+    ContainerName = "container.name", Str, true, "the agent's container name: Kubernetes', else the runtime's (\"\" when unknown)";
+    ContainerImage = "container.image", Str, true, "the image of the agent's container, as its runtime names it (\"\" when unknown)";
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
     ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
