@@ -71,7 +71,15 @@ class Ring:
         struct.pack_into("I", self.cq, self.cq_off[0], head + 1)
         return res
 
-IORING_OP_CONNECT, IORING_OP_BIND, IORING_OP_LISTEN = 16, 56, 57
+IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_BIND, IORING_OP_LISTEN = 9, 16, 56, 57
+
+def iov_of(data):
+    """A one-entry iovec over the ctypes buffer `data` (its string; the caller keeps both alive)."""
+    return ctypes.create_string_buffer(struct.pack("QQ", ctypes.addressof(data), len(data.value)))
+
+def mmsghdr(name, namelen, iov):
+    """A struct mmsghdr (a msghdr, then msg_len): the destination at address `name`, one iovec."""
+    return struct.pack("QIxxxxQQQQixxxx", name, namelen, ctypes.addressof(iov), 1, 0, 0, 0) + struct.pack("Ixxxx", 0)
 
 def uring_connect(ring, sock, host, port):
     sa = sockaddr_in(host, port)
@@ -326,6 +334,65 @@ say("PORT", port)
     );
 }
 
+/// Every route to send a UDP datagram without `connect` is a `send` event at the cgroup
+/// `sendmsg4`/`sendmsg6` hooks, with the kernel's copy of the destination: `sendto`, `sendmsg`,
+/// `sendmmsg` (two datagrams to one destination: one event), `io_uring` `IORING_OP_SENDMSG` (no
+/// send syscall), IPv6, and an IPv4-mapped IPv6 destination from an IPv6 socket (the dodge around
+/// IPv4 rules: the kernel sends it as IPv4). Each from its own socket to its own port.
+#[test]
+fn every_route_to_send_a_udp_datagram_is_a_send_event() {
+    let run = run_agent(
+        r#"
+netns("169.254.169.254/32")
+M = "169.254.169.254"
+def udp(family=socket.AF_INET):
+    return socket.socket(family, socket.SOCK_DGRAM)
+say("SENDTO", udp().sendto(b"q", (M, 5301)))
+say("SENDMSG", udp().sendmsg([b"q"], [], 0, (M, 5302)))
+data = ctypes.create_string_buffer(b"q")
+iov = iov_of(data)
+dst = sockaddr_in(M, 5303)
+vec = ctypes.create_string_buffer(mmsghdr(ctypes.addressof(dst), 16, iov) * 2)
+mm = udp()
+say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
+ring = Ring()
+dst_uring = sockaddr_in(M, 5304)
+hdr = ctypes.create_string_buffer(mmsghdr(ctypes.addressof(dst_uring), 16, iov))
+ur = udp()
+say("URING", ring.op(IORING_OP_SENDMSG, ur.fileno(), addr=ctypes.addressof(hdr), length=1))
+say("V6", udp(socket.AF_INET6).sendto(b"q", ("::1", 5305)))
+say("MAPPED", udp(socket.AF_INET6).sendto(b"q", ("::ffff:" + M, 5306)))
+"#,
+        None,
+    );
+    let routes = [
+        ("SENDTO", "1", "inet", METADATA, 5301),
+        ("SENDMSG", "1", "inet", METADATA, 5302),
+        ("SENDMMSG", "2", "inet", METADATA, 5303),
+        ("URING", "1", "inet", METADATA, 5304),
+        ("V6", "1", "inet6", "::1", 5305),
+        ("MAPPED", "1", "inet", METADATA, 5306),
+    ];
+    let sends = run.of_kind("send");
+    for (route, sent, family, addr, port) in routes {
+        assert_eq!(reported(&run, route), sent, "{route}: datagrams sent");
+        let evs = events_of(&run, "send", |e| e["port"] == port);
+        assert_eq!(evs.len(), 1, "{route}: exactly one send event: {}", brief(&sends));
+        let e = evs[0];
+        assert_eq!(
+            (e["family"].as_str(), e["addr"].as_str()),
+            (Some(family), Some(addr)),
+            "{route}: the kernel's destination"
+        );
+        assert_eq!(
+            (e["protocol"].as_u64(), e["sock_type"].as_str(), e["verdict"].as_str()),
+            (Some(17), Some("dgram"), Some("allowed")),
+            "{route}"
+        );
+        assert_eq!(e["datagrams"], 1, "{route}");
+    }
+}
+
 /// Unix datagrams sent without connect — `sendto` by a relative path (joined to the kernel's path
 /// of the working directory), `sendmsg` to an abstract name, `sendmmsg` whose second message names
 /// the destination — are `send` events, one per socket and destination and second.
@@ -353,11 +420,8 @@ mm = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 mm.connect("agents/d.sock")
 target = ctypes.create_string_buffer(struct.pack("=H", socket.AF_UNIX) + os.path.abspath("agents/d.sock").encode() + b"\0", 110)
 data = ctypes.create_string_buffer(b"z")
-iov = struct.pack("QQ", ctypes.addressof(data), 1)
-iovb = ctypes.create_string_buffer(iov)
-def msghdr(name, namelen):
-    return struct.pack("QIxxxxQQQQixxxx", name, namelen, ctypes.addressof(iovb), 1, 0, 0, 0) + struct.pack("Ixxxx", 0)
-vec = ctypes.create_string_buffer(msghdr(0, 0) + msghdr(ctypes.addressof(target), 110))
+iov = iov_of(data)
+vec = ctypes.create_string_buffer(mmsghdr(0, 0, iov) + mmsghdr(ctypes.addressof(target), 110, iov))
 say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
 "#
         ),
@@ -589,7 +653,8 @@ c4.connect("\0agentmon-test-peer")
 }
 
 /// A deny rule refuses every route to the destination with EPERM — the syscall, `io_uring`, TCP Fast
-/// Open, and UDP datagrams sent without connect — and each event shows the verdict and the rule.
+/// Open, UDP datagrams sent without connect, and each of them from an IPv6 socket to the IPv4-mapped
+/// address — and each event shows the verdict and the rule.
 #[test]
 fn a_deny_rule_refuses_every_route_and_the_events_show_the_verdict() {
     let rules = rules_dir(
@@ -613,12 +678,15 @@ ring = Ring()
 attempt("URING", lambda: uring_connect(ring, socket.socket(), "169.254.169.254", port))
 attempt("TFO", lambda: fast_open("169.254.169.254", port))
 attempt("UDP", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("169.254.169.254", 53)))
+# The dodge around IPv4 rules: an IPv6 socket to the IPv4-mapped address.
+attempt("MAPPED", lambda: socket.socket(socket.AF_INET6).connect(("::ffff:169.254.169.254", port)))
+attempt("MAPPED_UDP", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"q", ("::ffff:169.254.169.254", 54)))
 attempt("OTHER", lambda: socket.socket().connect(("10.99.0.1", port)))
 say("PORT", port)
 "#,
         Some(rules.path()),
     );
-    for route in ["PLAIN", "URING", "TFO", "UDP"] {
+    for route in ["PLAIN", "URING", "TFO", "UDP", "MAPPED", "MAPPED_UDP"] {
         assert_eq!(reported(&run, route), "EPERM", "{route}: {}", run.stderr);
     }
     assert_eq!(
@@ -627,8 +695,12 @@ say("PORT", port)
         "other destinations still connect"
     );
     let port: u16 = reported(&run, "PORT").parse().unwrap();
-    let denied = events_of(&run, "connect", |e| to(e, METADATA, port));
+    let mut denied = events_of(&run, "connect", |e| to(e, METADATA, port));
     assert_eq!(denied.len(), 3, "syscall, io_uring, fast open: {}", brief(&denied));
+    let mapped = events_of(&run, "connect", |e| to(e, "::ffff:169.254.169.254", port));
+    assert_eq!(mapped.len(), 1, "IPv4-mapped: {}", brief(&run.of_kind("connect")));
+    assert_eq!(mapped[0]["family"], "inet6", "the kernel saw an IPv6 connect");
+    denied.extend(mapped);
     for e in &denied {
         assert_eq!(
             (e["verdict"].as_str(), e["denied"].as_bool()),
@@ -637,17 +709,25 @@ say("PORT", port)
         );
         assert!(e["rule_id"].is_u64(), "{e}");
     }
-    let udp = events_of(&run, "send", |e| to(e, METADATA, 53));
-    assert_eq!(udp.len(), 1, "{}", brief(&run.of_kind("send")));
-    assert_eq!(
-        (udp[0]["verdict"].as_str(), udp[0]["denied"].as_bool()),
-        (Some("denied"), Some(true))
-    );
+    for udp_port in [53, 54] {
+        let udp = events_of(&run, "send", |e| to(e, METADATA, udp_port));
+        assert_eq!(udp.len(), 1, "port {udp_port}: {}", brief(&run.of_kind("send")));
+        assert_eq!(
+            (udp[0]["verdict"].as_str(), udp[0]["denied"].as_bool()),
+            (Some("denied"), Some(true)),
+            "port {udp_port}"
+        );
+    }
     let allowed = events_of(&run, "connect", |e| to(e, "10.99.0.1", port));
     assert_eq!(allowed.len(), 1);
     assert_eq!(allowed[0]["verdict"], "allowed");
     let alerts = run.alerts_of("No metadata");
-    assert_eq!(alerts.len(), 3, "{:?}", run.fired());
+    assert_eq!(
+        alerts.len(),
+        4,
+        "the mapped address is the same address: {:?}",
+        run.fired()
+    );
     for a in &alerts {
         assert_eq!(a["action_result"], "denied in kernel: connect() refused with EPERM");
         assert!(a["output"].as_str().unwrap().ends_with(" denied"), "{a}");
