@@ -111,9 +111,12 @@ impl FalcoPayload {
                 f.insert("fd.sip", s.addr.clone().into());
                 f.insert("fd.sport", s.port.into());
             }
+            // The listening side is the server, and its own (local) end.
             Body::Listen(l) => {
-                f.insert("fd.cip", l.addr.clone().into());
-                f.insert("fd.cport", l.port.into());
+                for (addr, port) in [("fd.sip", "fd.sport"), ("fd.lip", "fd.lport")] {
+                    f.insert(addr, l.addr.clone().into());
+                    f.insert(port, l.port.into());
+                }
             }
             Body::Socket(s) => {
                 f.insert("evt.arg.domain", s.af.into());
@@ -154,5 +157,22 @@ mod tests {
         assert_eq!(split_image("registry:5000/ai/coder:2"), ("registry:5000/ai/coder", "2"));
         assert_eq!(split_image("busybox@sha256:abcd"), ("busybox", ""));
         assert_eq!(split_image(""), ("", ""));
+    }
+
+    #[test]
+    fn a_listen_is_the_server_and_local_end() {
+        use crate::{
+            enrich::synthetic::{Process, listen},
+            event::Family,
+        };
+        let event = Process::default().event(1, listen(Family::Inet, "0.0.0.0", 8080));
+        let p = FalcoPayload::from_alert(&Alert::synthetic(&event), "h");
+        for key in ["fd.sip", "fd.lip"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from("0.0.0.0")), "{key}");
+        }
+        for key in ["fd.sport", "fd.lport"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from(8080)), "{key}");
+        }
+        assert_eq!(p.output_fields.get("fd.cip"), None, "the client is not known at listen");
     }
 }
