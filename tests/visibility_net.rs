@@ -71,7 +71,7 @@ class Ring:
         struct.pack_into("I", self.cq, self.cq_off[0], head + 1)
         return res
 
-IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_BIND, IORING_OP_LISTEN = 9, 16, 56, 57
+IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_SOCKET, IORING_OP_BIND, IORING_OP_LISTEN = 9, 16, 45, 56, 57
 
 def iov_of(data):
     """A one-entry iovec over the ctypes buffer `data` (its string; the caller keeps both alive)."""
@@ -539,14 +539,19 @@ g.bind("dgram.sock")
     );
 }
 
-/// Raw inet, packet and netlink sockets are events (a refused attempt too); `NETLINK_ROUTE` (what
-/// every `getaddrinfo` opens) and ordinary TCP/UDP sockets are not.
+/// Raw inet, packet and netlink sockets are events (a refused attempt too); raw inet sockets made
+/// through `io_uring` (`IORING_OP_SOCKET`, no `socket` syscall) too, seen where the kernel creates
+/// them. `NETLINK_ROUTE` (what every `getaddrinfo` opens) and ordinary TCP/UDP sockets are not.
 #[test]
 fn raw_packet_and_netlink_sockets_are_reported() {
     let run = run_agent(
         r#"
 netns()
 r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+# io_uring makes raw sockets with no socket syscall: IPPROTO_RAW (inet), IPPROTO_UDP (inet6).
+ring = Ring()
+say("URING_RAW", ring.op(IORING_OP_SOCKET, socket.AF_INET, addr2=socket.SOCK_RAW, length=255))
+say("URING_RAW6", ring.op(IORING_OP_SOCKET, socket.AF_INET6, addr2=socket.SOCK_RAW, length=17))
 p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 d = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)
 n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
@@ -572,9 +577,29 @@ os.waitpid(pid, 0)
             .find(|e| e["family"] == family && e["protocol"] == protocol)
             .unwrap_or_else(|| panic!("no {family} socket of protocol {protocol}: {}", brief(&socks)))
     };
-    let raw = find("inet", 1);
-    assert_eq!(raw["sock_type"], "raw");
-    assert!(raw["result"].as_i64().unwrap() >= 0);
+    // Raw inet sockets, by the syscall and through io_uring: created, seen at the cgroup hook
+    // (no descriptor, no result), each once.
+    for (route, family, protocol) in [
+        ("socket(2)", "inet", 1),
+        ("IORING_OP_SOCKET", "inet", 255),
+        ("IORING_OP_SOCKET", "inet6", 17),
+    ] {
+        let raw = find(family, protocol);
+        assert_eq!(raw["sock_type"], "raw", "{route}");
+        assert!(raw.get("result").is_none(), "{route}: seen at the hook: {raw}");
+        let n = socks
+            .iter()
+            .filter(|e| e["family"] == family && e["protocol"] == protocol)
+            .count();
+        assert_eq!(n, 1, "{route} {family} {protocol}: once: {}", brief(&socks));
+    }
+    for route in ["URING_RAW", "URING_RAW6"] {
+        assert!(
+            reported(&run, route).parse::<i32>().is_ok_and(|fd| fd >= 0),
+            "{route}: {}",
+            run.stderr
+        );
+    }
     assert_eq!(find("packet", u64::from(3u16.to_be()))["sock_type"], "raw");
     find("netlink", 4);
     assert!(

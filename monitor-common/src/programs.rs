@@ -40,6 +40,9 @@ pub enum SockHook {
     /// After an inet socket was bound (`bind(2)`, `io_uring` `IORING_OP_BIND`), port assigned.
     PostBind4,
     PostBind6,
+    /// After an inet/inet6 socket was created by a task (`socket(2)`, `io_uring`
+    /// `IORING_OP_SOCKET`), before it has a descriptor.
+    SockCreate,
 }
 
 /// One program of the object.
@@ -145,6 +148,10 @@ pub const POST_BIND6: Program = Program {
     name: "post_bind6",
     attach: Attach::CgroupSock(SockHook::PostBind6),
 };
+pub const SOCK_CREATE: Program = Program {
+    name: "sock_create",
+    attach: Attach::CgroupSock(SockHook::SockCreate),
+};
 
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
@@ -182,4 +189,5 @@ pub const PROGRAMS: &[Program] = &[
     SENDMSG6,
     POST_BIND4,
     POST_BIND6,
+    SOCK_CREATE,
 ];

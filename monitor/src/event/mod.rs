@@ -362,7 +362,7 @@ pub(crate) mod tests {
                 sock_type: 3,
                 type_flags: 0,
                 protocol: 0,
-                result: 3,
+                result: Some(3),
             }),
         ];
         for b in &samples {

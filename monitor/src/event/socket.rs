@@ -1,5 +1,9 @@
 //! `socket` events: a raw, packet or netlink socket created (or an attempt refused).
-use monitor_common::{EventKind, net::SOCK_TYPE_MASK, socket::SocketEvent};
+use monitor_common::{
+    EventKind,
+    net::SOCK_TYPE_MASK,
+    socket::{SOCKET_SEEN_HOOK, SocketEvent},
+};
 use serde::Serialize;
 
 use super::{
@@ -22,8 +26,11 @@ pub struct SocketInfo {
     /// The protocol as passed (an ethertype in network order for packet sockets, the netlink
     /// family for netlink ones).
     pub protocol: u32,
-    /// The new descriptor, or `-errno`.
-    pub result: i64,
+    /// The syscall's result (the new descriptor, or `-errno`), when seen at its exit; absent for
+    /// a raw inet socket seen created at the cgroup `sock_create` hook (by any route; no
+    /// descriptor yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<i64>,
 }
 
 impl KindInfo for SocketInfo {
@@ -44,7 +51,7 @@ impl KindInfo for SocketInfo {
             sock_type: (ev.sock_type & SOCK_TYPE_MASK) as u16,
             type_flags: ev.sock_type & !SOCK_TYPE_MASK,
             protocol: ev.protocol,
-            result: ev.result,
+            result: (ev.seen != SOCKET_SEEN_HOOK).then_some(ev.result),
         })
     }
 
@@ -58,8 +65,8 @@ impl KindInfo for SocketInfo {
             line.lit(" ").lit(proto);
         }
         line.lit(" protocol=").num(self.protocol);
-        if self.result < 0 {
-            line.lit(" failed errno=").num(-self.result);
+        if let Some(r) = self.result.filter(|r| *r < 0) {
+            line.lit(" failed errno=").num(-r);
         }
     }
 
@@ -68,8 +75,9 @@ impl KindInfo for SocketInfo {
             Field::NetFamily => Value::Str(self.family.name()),
             Field::NetProto => Value::Str(self.proto()),
             Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
-            Field::EvtFailed => Value::Bool(self.result < 0),
-            Field::EvtErrno => Value::Num(self.result.min(0).unsigned_abs()),
+            // Seen created at the hook: it did not fail.
+            Field::EvtFailed => Value::Bool(self.result.is_some_and(|r| r < 0)),
+            Field::EvtErrno => Value::Num(self.result.unwrap_or(0).min(0).unsigned_abs()),
             _ => return None,
         })
     }
@@ -98,6 +106,16 @@ impl KindInfo for SocketInfo {
 }
 
 impl SocketInfo {
+    /// Where it was seen: `cgroup/sock_create` (created, any route) or `sys_exit_socket`
+    /// (result).
+    pub fn seen_at(&self) -> &'static str {
+        if self.result.is_some() {
+            "sys_exit_socket"
+        } else {
+            "cgroup/sock_create"
+        }
+    }
+
     /// `net.proto`: the protocol's name in the family (16-bit protocols only; others `other`).
     fn proto(&self) -> &'static str {
         match u16::try_from(self.protocol) {
@@ -109,7 +127,10 @@ impl SocketInfo {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::{EventKind, socket::SocketEvent};
+    use monitor_common::{
+        EventKind,
+        socket::{SOCKET_SEEN_HOOK, SOCKET_SEEN_SYSCALL, SocketEvent},
+    };
 
     use crate::event::{Body, Family, KindInfo, Value, decode, field::Field, tests::*};
 
@@ -121,7 +142,8 @@ mod tests {
             family: 17,
             sock_type: 3 | 0o2_000_000,
             protocol: u32::from(0x0003u16.to_be()),
-            _pad: 0,
+            seen: SOCKET_SEEN_SYSCALL,
+            _pad: [0; 3],
         };
         let Body::Socket(s) = decode(&bytes_of(&ev)).unwrap().body else {
             panic!("not a socket")
@@ -131,5 +153,26 @@ mod tests {
         assert_eq!(s.field(Field::NetProto).and_then(Value::as_str), Some("all"));
         assert_eq!(s.field(Field::EvtErrno).and_then(Value::as_num), Some(1));
         assert_eq!(s.type_flags, 0o2_000_000);
+        assert_eq!(s.seen_at(), "sys_exit_socket");
+    }
+
+    #[test]
+    fn a_socket_seen_at_the_hook_has_no_result_and_did_not_fail() {
+        let ev = SocketEvent {
+            header: header(EventKind::Socket, size_of::<SocketEvent>()),
+            result: 0,
+            family: 2,
+            sock_type: 3,
+            protocol: 1,
+            seen: SOCKET_SEEN_HOOK,
+            _pad: [0; 3],
+        };
+        let Body::Socket(s) = decode(&bytes_of(&ev)).unwrap().body else {
+            panic!("not a socket")
+        };
+        assert_eq!((s.result, s.seen_at()), (None, "cgroup/sock_create"));
+        assert_eq!(s.field(Field::NetProto).and_then(Value::as_str), Some("icmp"));
+        assert_eq!(s.field(Field::EvtFailed), Some(Value::Bool(false)));
+        assert_eq!(s.field(Field::EvtErrno).and_then(Value::as_num), Some(0));
     }
 }

@@ -79,6 +79,9 @@ fn object_programs_are_the_contract_s() {
                     (SockHook::PostBind6, ProgramSection::CgroupSock { attach_type }) => {
                         matches!(attach_type, CgroupSockAttachType::PostBind6)
                     }
+                    (SockHook::SockCreate, ProgramSection::CgroupSock { attach_type }) => {
+                        matches!(attach_type, CgroupSockAttachType::SockCreate)
+                    }
                     _ => false,
                 };
                 assert!(ok, "{}: {section:?}, contract says {hook:?}", p.name);

@@ -531,7 +531,17 @@ mod tests {
             sock_type: 3,
             type_flags: 0o2_000_000,
             protocol: 12,
-            result: -13,
+            result: Some(-13),
+        });
+        both(&e);
+        // A raw socket seen created at the cgroup hook: no result.
+        e.event.body = Body::Socket(SocketInfo {
+            family: Family::Inet,
+            af: 2,
+            sock_type: 3,
+            type_flags: 0,
+            protocol: 1,
+            result: None,
         });
         both(&e);
     }

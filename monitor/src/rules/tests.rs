@@ -632,7 +632,7 @@ fn network_kinds_carry_their_fields() {
         sock_type: 3,
         type_flags: 0,
         protocol: u32::from(3u16.to_be()),
-        result: 5,
+        result: Some(5),
     });
     assert_eq!(fired(&mut set, &enriched(packet, "x", "/x", 5)), ["packet socket"]);
     // A connect through a symlink named `innocent`: the kernel's path and the path as passed.
