@@ -39,6 +39,9 @@ pub const ENV_SCAN: &str = "ENV_SCAN";
 pub const CONNECT_SEEN: &str = "CONNECT_SEEN";
 /// Report state per (socket, destination) of unconnected sends (kernel-private).
 pub const SEND_SEEN: &str = "SEND_SEEN";
+// processes
+/// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
+pub const CRED_BEFORE: &str = "CRED_BEFORE";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -62,6 +65,8 @@ pub const ALL: &[&str] = &[
     // network
     CONNECT_SEEN,
     SEND_SEEN,
+    // processes
+    CRED_BEFORE,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

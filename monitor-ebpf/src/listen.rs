@@ -12,7 +12,6 @@
 use core::mem::offset_of;
 
 use aya_ebpf::{
-    helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
     macros::{cgroup_sock, tracepoint},
     programs::{SockContext, TracePointContext},
 };
@@ -26,10 +25,10 @@ use monitor_common::{
     tracepoint::{BindArgs, InetSockSetState, ListenArgs, TCP_LISTEN},
 };
 
-use crate::{args, maps::OrCount, net, record::Record, scope, task, task::read_field, tracepoint};
+use crate::{args, maps::OrCount, net, record::Record, scope, task, tracepoint};
 
 /// x86-64 `__NR_listen`.
-const NR_LISTEN: u64 = 50;
+const NR_LISTEN: i64 = 50;
 
 #[tracepoint(category = "syscalls", name = "sys_exit_listen")]
 pub(crate) fn sys_exit_listen(ctx: TracePointContext) -> u32 {
@@ -121,7 +120,7 @@ fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
         return None;
     }
     let cfg = scope::watched()?;
-    if current_syscall(cfg) == Some(NR_LISTEN) {
+    if args::current_syscall(cfg.offsets.process.regs_syscall_nr) == Some(NR_LISTEN) {
         return None;
     }
     let st: InetSockSetState = tracepoint::field_at(ctx, 0)?;
@@ -147,15 +146,6 @@ fn tcp_listen(ctx: &TracePointContext) -> Option<()> {
     }
     rec.submit(false);
     Some(())
-}
-
-/// The number of the syscall the current task is in (`pt_regs.orig_ax`); `None` if unknown.
-#[inline(always)]
-fn current_syscall(cfg: &KernelConfig) -> Option<u64> {
-    // SAFETY: both helpers take no user input; the task is the trusted current task, as
-    // bpf_task_pt_regs requires; the registers are read with bpf_probe_read_kernel.
-    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
-    read_field::<u64>(regs, cfg.offsets.net.regs_syscall_nr)
 }
 
 #[cgroup_sock(post_bind4)]

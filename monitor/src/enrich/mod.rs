@@ -7,6 +7,8 @@ pub(crate) mod clock;
 pub(crate) mod proctable;
 pub(crate) mod resolve;
 pub mod synthetic;
+// processes
+pub(crate) mod target;
 
 pub use proctable::Ancestor;
 use serde::Serialize;
@@ -35,7 +37,8 @@ pub struct Enriched {
     /// The container the agent is (shared by all its events).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<std::sync::Arc<ContainerInfo>>,
-    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// open/exec and the file operations (rename, unlink, …: the object changed): the absolute path
+    /// the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
@@ -92,15 +95,25 @@ impl Enricher {
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub(crate) fn enrich(&mut self, event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
-        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
+        target::fill(&mut event, &self.table);
+        // The kernel's path of the executable where the kind carries it, else the table's.
+        let exe = match event.body.kernel_exe() {
+            Some(exe) => exe.to_string(),
+            None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
+        };
         let ancestors = self.table.ancestors(pid);
         let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
             Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
             None => (String::new(), String::new(), None),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        // files: the object a file operation changed, and the one it took (kept in the body).
+        let file_op_target = event
+            .body
+            .file_op_mut()
+            .map(|op| op.resolve(&mut self.resolver, pid, event.header.tid, cwd));
         let resolved_path = match &event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
             Body::Open(o) => Some(
@@ -111,7 +124,7 @@ impl Enricher {
                 x.target()
                     .unwrap_or_else(|| self.resolver.resolve(pid, -100, &x.filename, cwd)),
             ),
-            _ => None,
+            _ => file_op_target,
         };
         Enriched {
             time: self.clock.rfc3339(event.header.ktime_ns),

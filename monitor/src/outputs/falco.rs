@@ -131,7 +131,44 @@ impl FalcoPayload {
             Body::Chdir(c) => {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+            // processes
+            Body::Ptrace(p) => {
+                f.insert("evt.arg.request", p.request.clone().into());
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::ProcessVm(p) => {
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::RenameComm(r) => {
+                f.insert("evt.arg.name", r.new_comm.clone().into());
+            }
+            Body::Chroot(c) => {
+                f.insert("evt.arg.path", c.root.clone().unwrap_or_else(|| c.path.clone()).into());
+            }
+            Body::Module(m) => {
+                f.insert(
+                    "evt.arg.path",
+                    m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into(),
+                );
+            }
+            Body::Fork(_)
+            | Body::Exit(_)
+            | Body::Deny(_)
+            // processes without a Falco argument field
+            | Body::Namespace(_)
+            | Body::Cred(_)
+            | Body::Prctl(_)
+            | Body::Bpf(_) => {}
+            // files: Falco names the object `fd.name` and a rename's or link's other name `oldpath`.
+            b => {
+                if let Some(op) = b.file_op() {
+                    let name = e.resolved_path.clone().unwrap_or_else(|| op.shown_path().to_string());
+                    f.insert("fd.name", name.into());
+                    if let Some(src) = op.resolved_source.as_ref().or(op.source.as_ref()) {
+                        f.insert("evt.arg.oldpath", src.clone().into());
+                    }
+                }
+            }
         }
         Self {
             output: a.output.clone(),
