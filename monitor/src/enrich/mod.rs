@@ -119,8 +119,17 @@ impl Enricher {
             agent_root: root_id.is_some_and(|r| self.is_agent_root(pid, r)),
             dst_agent: String::new(),
         };
-        if let Body::Connect(c) = &event.body
-            && let Some(other) = self.listeners.agent_at(&agent, &c.addr, c.port)
+        let dst = match &event.body {
+            Body::Connect(c) => Some((c.addr.as_str(), c.port)),
+            Body::Send(s) => Some((s.addr.as_str(), s.port)),
+            Body::Listen(l) if !agent.is_empty() => {
+                self.listeners.listen(&agent, &l.addr, l.port);
+                None
+            }
+            _ => None,
+        };
+        if let Some((addr, port)) = dst
+            && let Some(other) = self.listeners.agent_at(&agent, addr, port)
         {
             other.clone_into(&mut facts.dst_agent);
         }
@@ -175,11 +184,9 @@ impl Enricher {
         !parent_inside
     }
 
-    /// A watched agent listens on `addr` (`port` for inet; a unix socket path with port 0).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "fed by listen events once they are rule kinds")
-    )]
+    /// A watched agent listens on `addr` (`port` for inet; a unix socket path with port 0), as its
+    /// listen events say.
+    #[cfg(test)]
     pub(crate) fn note_listen(&mut self, agent: &str, addr: &str, port: u16) {
         self.listeners.listen(agent, addr, port);
     }
