@@ -9,6 +9,7 @@ use crate::{
     config::{self, Config, Toggle},
     discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher},
     discovery::{Discovery, DiscoveryEvent},
+    event::Esc,
     metrics::{self, Metrics},
     outputs::AlertSinks,
     session::Session,
@@ -144,23 +145,23 @@ impl Agents {
                         }
                         session.pipeline.set_action_override(&agent.name, agent.action);
                         tracing::info!(
-                            agent = %agent.name,
-                            cgroup = %cgroup.rel,
+                            agent = %Esc(&agent.name),
+                            cgroup = %Esc(&cgroup.rel),
                             id = cgroup.id,
                             container = agent.identity.container_id.as_deref().unwrap_or(""),
                             "watching agent"
                         );
                     }
                     Err(e) => {
-                        tracing::error!(agent = %agent.name, cgroup = %cgroup.rel, "cannot watch agent: {e:#}");
+                        tracing::error!(agent = %Esc(&agent.name), cgroup = %Esc(&cgroup.rel), "cannot watch agent: {:#}", Esc(&e));
                     }
                 }
             }
             DiscoveryEvent::Removed { id, path, agent } => {
                 if let Err(e) = session.unwatch(id, &agent) {
-                    tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
+                    tracing::warn!(agent = %Esc(&agent), cgroup = %Esc(&path), "unwatching: {:#}", Esc(&e));
                 }
-                tracing::info!(%agent, cgroup = %path, id, "agent gone");
+                tracing::info!(agent = %Esc(&agent), cgroup = %Esc(&path), id, "agent gone");
             }
         }
         self.metrics.set_watched(session.probes.watched().count());

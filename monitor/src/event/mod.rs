@@ -9,7 +9,7 @@ pub(crate) mod field;
 mod line;
 
 pub(crate) use field::{Field, Value};
-pub(crate) use line::{Line, escaped};
+pub(crate) use line::{Esc, Line, escaped};
 
 use monitor_common::{
     EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,

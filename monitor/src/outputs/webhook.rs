@@ -14,11 +14,11 @@ use thiserror::Error;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::falco::{FalcoPayload, hostname};
-use crate::{config::WebhookConfig, metrics::Metrics, rules::Alert};
+use crate::{config::WebhookConfig, event::Esc, metrics::Metrics, rules::Alert};
 
 const OUTPUT_NAME: &str = "webhook";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookOptions {
     pub url: String,
     /// Alerts waiting to be sent.
@@ -114,7 +114,7 @@ impl Webhook {
             Ok(()) => true,
             Err(_) => {
                 self.dropped(1);
-                tracing::warn!(rule = %alert.rule, "webhook queue full: alert dropped");
+                tracing::warn!(rule = %Esc(&alert.rule), "webhook queue full: alert dropped");
                 false
             }
         }
@@ -177,10 +177,10 @@ async fn worker(
                 if let Some(m) = &metrics {
                     m.output_dropped(OUTPUT_NAME, 1);
                 }
-                tracing::error!(rule = %payload.rule, attempt, "webhook gave up on an alert: {why}");
+                tracing::error!(rule = %Esc(&payload.rule), attempt, "webhook gave up on an alert: {}", Esc(&why));
                 break;
             }
-            tracing::warn!(rule = %payload.rule, attempt, "webhook delivery failed, retrying in {backoff:?}: {why}");
+            tracing::warn!(rule = %Esc(&payload.rule), attempt, "webhook delivery failed, retrying in {backoff:?}: {}", Esc(&why));
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(opts.max_backoff);
             attempt += 1;

@@ -149,7 +149,11 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     }
     writeln!(out, "events per agent:")?;
     for (k, n) in &s.events_by_agent {
-        let k = if k.is_empty() { "(none)" } else { k };
+        let k = if k.is_empty() {
+            "(none)".into()
+        } else {
+            crate::event::escaped(k)
+        };
         writeln!(out, "  {k:<20} {n}")?;
     }
     writeln!(out, "alerts: {}", s.alerts)?;
