@@ -33,6 +33,18 @@ pub struct WebhookOptions {
     pub headers: BTreeMap<String, String>,
 }
 
+impl std::fmt::Debug for WebhookOptions {
+    /// Without secrets: the URL redacted, header names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOptions")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("queue", &self.queue)
+            .field("max_attempts", &self.max_attempts)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl WebhookOptions {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -59,7 +71,7 @@ impl WebhookOptions {
 #[derive(Debug, Error)]
 pub enum WebhookError {
     #[error("webhook client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(reqwest::Error),
     #[error("webhook header {0:?} is invalid")]
     Header(String),
 }
@@ -94,7 +106,8 @@ impl Webhook {
             .timeout(opts.timeout)
             .default_headers(headers)
             .user_agent(concat!("agentmon/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| WebhookError::Client(e.without_url()))?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WebhookStats::default());
         let task = tokio::spawn(worker(client, opts, rx, Arc::clone(&stats), metrics.clone()));
@@ -166,7 +179,8 @@ async fn worker(
                         format!("HTTP {s}"),
                     )
                 }
-                Err(e) => (true, e.to_string()),
+                // Without the URL, which may carry a token in its query or user part.
+                Err(e) => (true, e.without_url().to_string()),
             };
             stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
             if let Some(m) = &metrics {

@@ -11,12 +11,17 @@
 //!   [`RecorderOptions::sync_interval`] after the last sync, on rotation, on [`Recorder::flush`] and on
 //!   close: this bounds what a machine crash (power loss, kernel panic) can take.
 //! - a failed write is cut back off the file (`ftruncate` to the last complete frame) and returned as
-//!   an error, so a full disk never leaves a half frame in the middle of the log.
+//!   an error, so a full disk never leaves a half frame in the middle of the log;
+//! - loss is never silent: the records of a batch that could not be written are accounted for by a
+//!   `Lost` record (their ids, how many events and alerts, the error), which takes the next id and is
+//!   written in a frame of its own at once (a small write may still fit) or, failing that, before
+//!   anything else as soon as writes succeed again. Until it is written nothing else is: ids in a
+//!   log only increase, and every gap is followed by the record that explains it
+//!   ([`Recorder::lost_total`] counts them; `log verify` reports the gap).
 use std::{
     ffi::OsString,
-    fs::{File, OpenOptions},
+    fs::File,
     io::Write,
-    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -442,13 +447,10 @@ impl Drop for Recorder {
     }
 }
 
+/// A new log file: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600 (an existing file or a symlink at the
+/// name is an error).
 fn open_new(path: &Path) -> Result<File, RecordError> {
-    OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| RecordError::io(path, e))
+    crate::files::create_new(path).map_err(|e| RecordError::io(path, e))
 }
 
 /// Frame header space, then the encoded message.
