@@ -110,6 +110,13 @@ impl Texts {
         TextId((self.texts.len() - 1) as u32)
     }
 
+    /// Whether the text was a quoted YAML scalar (`"…"`, `'…'`).
+    pub(super) fn quoted(&self, id: TextId) -> bool {
+        self.texts
+            .get(id.0 as usize)
+            .is_some_and(|t| t.style == ScalarStyle::Quoted)
+    }
+
     pub(super) fn get(&self, id: TextId) -> &str {
         self.texts.get(id.0 as usize).map_or("", |t| t.value.as_str())
     }

@@ -20,6 +20,8 @@ mod source;
 mod yaml;
 
 #[cfg(test)]
+mod bombs;
+#[cfg(test)]
 mod tests;
 
 use std::{
@@ -140,9 +142,42 @@ fn file_error(path: &Path, at: LineCol, message: String) -> RulesError {
     }
 }
 
+/// Stack of the thread that compiles a rule set: expansion recurses once per nesting level
+/// (bounded by the compiler's limits), which may be deeper than a caller's thread allows.
+const COMPILE_STACK: usize = 256 << 20;
+
 impl RuleSet {
-    /// Compiles rule files given as (name, contents).
+    /// Compiles rule files given as (name, contents). Runs on a thread of its own with a large stack;
+    /// whatever goes wrong there (a limit, a bug) is an error, never the caller's crash.
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        let internal = |what: String| RulesError {
+            errors: vec![RuleError {
+                file: files.first().map_or("<rules>", |f| f.0.as_str()).into(),
+                at: LineCol { line: 1, col: 1 },
+                message: format!("internal error while compiling the rules: {what}"),
+            }],
+        };
+        std::thread::scope(|s| {
+            let compile = std::thread::Builder::new()
+                .name("agentmon-rules".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(s, || Self::compile(files));
+            match compile {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    Err(internal(what))
+                }),
+                // No thread: compile here (the limits still bound the recursion).
+                Err(_) => Self::compile(files),
+            }
+        })
+    }
+
+    fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
         let mut items = RawItems::default();
         let mut errors = Vec::new();
