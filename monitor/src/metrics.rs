@@ -64,6 +64,7 @@ struct Inner {
     output_dropped: Family<OutputLabel, Counter>,
     output_failed: Family<OutputLabel, Counter>,
     ringbuf_fill: Gauge,
+    record_lost: Counter,
     rule_eval: Histogram,
     watched: Gauge,
     ready: AtomicBool,
@@ -124,6 +125,12 @@ impl Metrics {
             "Bytes waiting in the ring buffer at the last sample",
             ringbuf_fill.clone(),
         );
+        let record_lost = Counter::default();
+        registry.register(
+            "record_lost_records",
+            "Records (events, alerts, notices) the recording could not write (--record)",
+            record_lost.clone(),
+        );
         // 1 µs … ~16 ms.
         let rule_eval = Histogram::new(exponential_buckets(1e-6, 2.0, 15));
         registry.register(
@@ -144,6 +151,7 @@ impl Metrics {
                 output_dropped,
                 output_failed,
                 ringbuf_fill,
+                record_lost,
                 rule_eval,
                 watched,
                 ready: AtomicBool::new(false),
@@ -173,6 +181,14 @@ impl Metrics {
         let seen = c.get();
         if total > seen {
             c.inc_by(total - seen);
+        }
+    }
+
+    /// The recording's running total of records it could not write; the counter follows it.
+    pub(crate) fn record_lost(&self, total: u64) {
+        let seen = self.inner.record_lost.get();
+        if total > seen {
+            self.inner.record_lost.inc_by(total - seen);
         }
     }
 

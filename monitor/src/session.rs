@@ -237,6 +237,7 @@ impl Session {
             printed = s.printed,
             alerts = s.alerts,
             decode_errors = s.decode_errors,
+            record_lost = self.pipeline.recording_lost(),
             kernel_events = k.events,
             drops = k.ringbuf_drops,
             read_failures = k.read_failures,
