@@ -57,7 +57,7 @@ pub(crate) fn utf8_at(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let before = &e.as_bytes()[..valid];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         // Valid UTF-8 up to `valid`: count characters, not bytes.
         let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
@@ -161,6 +161,7 @@ fn c_path(p: &Path) -> io::Result<CString> {
 
 /// A directory only agentmon's user can use, held open: its files are opened relative to it, so a
 /// path component swapped for a symlink after the check cannot redirect them.
+#[derive(Debug)]
 pub(crate) struct PrivateDir {
     fd: OwnedFd,
     path: PathBuf,
@@ -334,7 +335,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
         std::fs::write(&p, vec![b'x'; 2000]).unwrap();
-        assert!(read_limited(&p, 1999, "rule file").is_err());
+        read_limited(&p, 1999, "rule file").unwrap_err();
         assert_eq!(read_limited(&p, 2000, "rule file").unwrap().len(), 2000);
     }
 
@@ -355,11 +356,11 @@ mod tests {
         std::fs::write(&target, "keep").unwrap();
         let link = dir.path().join("link");
         symlink(&target, &link).unwrap();
-        assert!(create_new(&link).is_err());
-        assert!(create_new(&target).is_err());
+        create_new(&link).unwrap_err();
+        create_new(&target).unwrap_err();
         let dangling = dir.path().join("dangling");
         symlink(dir.path().join("nowhere"), &dangling).unwrap();
-        assert!(create_new(&dangling).is_err());
+        create_new(&dangling).unwrap_err();
         assert!(!dir.path().join("nowhere").exists());
         let f = create_new(&dir.path().join("new")).unwrap();
         assert_eq!(f.metadata().unwrap().mode() & 0o777, 0o600);
@@ -398,17 +399,17 @@ mod tests {
         assert_eq!(std::fs::metadata(p.join("q.json")).unwrap().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read_dir(&p).unwrap().count(), 1, "no temporary file left");
         assert!(d.read("missing", 100).unwrap().is_none());
-        assert!(d.read("q.json", 2).is_err());
+        d.read("q.json", 2).unwrap_err();
         // A symlink planted in the directory is not followed.
         let outside = dir.path().join("outside");
         std::fs::write(&outside, "secret").unwrap();
         symlink(&outside, p.join("evil")).unwrap();
-        assert!(d.read("evil", 100).is_err());
-        assert!(d.open_lock("evil").is_err());
+        d.read("evil", 100).unwrap_err();
+        d.open_lock("evil").unwrap_err();
         // Nor is a symlink in place of the directory.
         let alias = dir.path().join("alias");
         symlink(&p, &alias).unwrap();
-        assert!(PrivateDir::open(&alias, true).is_err());
+        PrivateDir::open(&alias, true).unwrap_err();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         PrivateDir::open(&p, false).unwrap().unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o700);
