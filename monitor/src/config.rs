@@ -343,8 +343,14 @@ pub(crate) enum Toggle {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`; `--metrics-addr` overrides it.
+    /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`); `--metrics-addr`
+    /// overrides it.
     pub addr: Option<SocketAddr>,
+    /// A second address serving only `/healthz` and `/readyz` (kubelet probes on the pod's address
+    /// while `/metrics` stays on loopback).
+    pub health_addr: Option<SocketAddr>,
+    /// `/metrics` requires `Authorization: Bearer <the token in this file>`.
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

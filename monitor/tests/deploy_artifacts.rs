@@ -120,7 +120,9 @@ fn configmap_config_loads_and_matches_the_daemonset() {
         .to_string();
     let cfg = Config::parse(&text, Path::new("configmap.yaml:config.yaml")).unwrap();
     assert!(cfg.needs_kubernetes());
-    let port = cfg.metrics.addr.expect("metrics.addr set").port();
+    // /metrics on loopback; the probes on a listener that serves only them.
+    assert!(cfg.metrics.addr.expect("metrics.addr set").ip().is_loopback());
+    let port = cfg.metrics.health_addr.expect("metrics.health_addr set").port();
 
     let ds = docs(&deploy_dir().join("kubernetes/daemonset.yaml"));
     let spec = &find(&ds, "DaemonSet", "agentmon")["spec"]["template"]["spec"];

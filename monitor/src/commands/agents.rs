@@ -10,7 +10,7 @@ use crate::{
     discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher},
     discovery::{Discovery, DiscoveryEvent},
     event::Esc,
-    metrics::{self, Metrics},
+    metrics::{self, Access, Metrics},
     outputs::AlertSinks,
     session::Session,
 };
@@ -70,8 +70,20 @@ impl Agents {
         };
         let metrics = Metrics::new();
         let mut tasks = Vec::new();
+        let mcfg = config.as_ref().map(|c| &c.metrics);
+        // A token that cannot be read is fatal: better no monitor than metrics open to anyone.
+        let access = match mcfg.and_then(|m| m.bearer_token_file.as_deref()) {
+            Some(p) => Access::token_file(p).context("starting the metrics server")?,
+            None => Access::open(),
+        };
+        if let Some(addr) = mcfg.and_then(|m| m.health_addr) {
+            match metrics::serve(addr, metrics.clone(), Access::health_only()).await {
+                Ok((_, task)) => tasks.push(task),
+                Err(e) => tracing::error!("{e}; continuing without the health endpoints"),
+            }
+        }
         if let Some(addr) = metrics_addr(args, config.as_ref())? {
-            match metrics::serve(addr, metrics.clone()).await {
+            match metrics::serve(addr, metrics.clone(), access).await {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
                 Err(e) if args.metrics_addr.is_some() || config.is_some() => {
