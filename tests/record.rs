@@ -130,3 +130,83 @@ fn recording_verifies_and_replays_to_the_live_alerts() {
     );
     assert_eq!(hit["event"]["pid"], live_ls["pid"]);
 }
+
+/// The issue's attack: the agent fills the disk the recording is on, acts, and frees the space. The
+/// loss is alerted live, counted in the final stats line, marked in the log, and the log fails
+/// `log verify` (it used to pass: "OK: 104 frames").
+#[test]
+fn a_full_disk_is_alerted_counted_and_fails_verification() {
+    let fs = Tmpfs::new("256k");
+    let log = fs.path().join("live.agentlog");
+    let filler = fs.path().join("filler");
+    let rules = rules_dir(
+        "- rule: Agent ran id\n  desc: a rule that fires after the space is back\n  condition: evt.kind = exec and proc.name = id\n  priority: NOTICE\n",
+    );
+    let script = format!(
+        "dd if=/dev/zero of={f} bs=4k 2>/dev/null; for i in $(seq 100); do /bin/true; done; sleep 1; rm {f}; \
+         for i in $(seq 5); do /bin/true; done; id >/dev/null; sleep 0.3",
+        f = filler.display()
+    );
+    let log_arg = log.to_str().unwrap();
+    let live = exec_rules(rules.path(), &["--record", log_arg], &["/bin/bash", "-c", &script]);
+    assert!(live.status.success(), "{}", live.stderr);
+    let failed = live.alerts_of("agentmon recording failed");
+    assert!(
+        !failed.is_empty(),
+        "no recording-failure alert; fired: {:?}\n{}",
+        live.fired(),
+        live.stderr
+    );
+    assert_eq!(failed[0]["priority"], "critical");
+    assert!(
+        failed[0]["output"].as_str().unwrap().contains("records lost so far"),
+        "{}",
+        failed[0]
+    );
+    assert!(
+        !live.alerts_of("Agent ran id").is_empty(),
+        "monitoring went on: {:?}",
+        live.fired()
+    );
+    // The final stats line counts the lost records.
+    let lost: u64 = live
+        .stderr
+        .split("record_lost=")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no record_lost= in the stats line:\n{}", live.stderr));
+    assert!(lost >= 100, "{lost} records lost; 100 execs were not recorded");
+
+    let verify = agentmon().args(["log", "verify", log_arg]).output().unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(1),
+        "a log with lost records must fail verification:\n{text}"
+    );
+    assert!(text.contains("missing: the recorder could not write them"), "{text}");
+    assert!(!text.contains(": OK:"), "{text}");
+
+    let cat = agentmon().args(["log", "cat", log_arg]).output().unwrap();
+    let out = String::from_utf8_lossy(&cat.stdout);
+    assert!(out.contains("LOST: records #"), "{out}");
+    assert_eq!(cat.status.code(), Some(1), "log cat reports the gap as a problem");
+    let stats = agentmon().args(["log", "stats", log_arg]).output().unwrap();
+    let out = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        out.contains(&format!(
+            "records the recorder could not write (recorded losses): {lost}"
+        )),
+        "{out}"
+    );
+    // The alert of after the space was freed is in the log.
+    let cat = agentmon().args(["log", "cat", "--json", log_arg]).output().unwrap();
+    let recorded = parse_json_lines(&String::from_utf8_lossy(&cat.stdout));
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r["record"] == "alert" && r.to_string().contains("Agent ran id")),
+        "the alert after the loss is recorded"
+    );
+}
