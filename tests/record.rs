@@ -1,6 +1,6 @@
 //! `--record`: the recording of a live run verifies, holds every event printed live, and replays
-//! through the same rules to the same alerts.
-use std::collections::BTreeSet;
+//! through the same rules to the same alerts; a recording on a full disk is never silently incomplete.
+use std::{collections::BTreeSet, time::Duration};
 
 use agentmon_e2e::*;
 use serde_json::Value;
@@ -209,4 +209,49 @@ fn a_full_disk_is_alerted_counted_and_fails_verification() {
             .any(|r| r["record"] == "alert" && r.to_string().contains("Agent ran id")),
         "the alert after the loss is recorded"
     );
+}
+
+/// `--on-record-failure stop`: when the recording cannot be written, the watched agent is
+/// quarantined (frozen), so nothing it does goes unrecorded.
+#[test]
+fn on_record_failure_stop_freezes_the_agent() {
+    let fs = Tmpfs::new("256k");
+    let log = fs.path().join("stop.agentlog");
+    let filler = fs.path().join("filler");
+    let cg = TestCgroup::new("recstop");
+    let state = tempfile::tempdir().unwrap();
+    let rules = rules_dir(
+        "- rule: Agent ran id\n  desc: t\n  condition: evt.kind = exec and proc.name = id\n  priority: NOTICE\n",
+    );
+    let mut m = Monitor::start_env(
+        &[
+            "--rules",
+            rules.path().to_str().unwrap(),
+            "--cgroup",
+            cg.path.to_str().unwrap(),
+            "--record",
+            log.to_str().unwrap(),
+            "--on-record-failure",
+            "stop",
+        ],
+        &[("AGENTMON_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    assert!(!is_frozen(&cg.path));
+    let script = format!(
+        "dd if=/dev/zero of={} bs=4k 2>/dev/null; for i in $(seq 100); do /bin/true; done; sleep 30",
+        filler.display()
+    );
+    let mut agent = command_in(&cg.path, "/bin/bash", &["-c", &script]).spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(15), || is_frozen(&cg.path)),
+        "the agent was not stopped:\n{}",
+        m.stderr()
+    );
+    m.wait_stderr("quarantined", Duration::from_secs(5));
+    let (events, _) = m.stop();
+    let alert = find(&events, |e| e["rule"] == "agentmon recording failed").expect("alert printed");
+    assert_eq!(alert["action"], "quarantine", "{alert}");
+    drop(cg);
+    let _ = agent.kill();
+    let _ = agent.wait();
 }

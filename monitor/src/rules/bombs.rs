@@ -211,3 +211,50 @@ fn deep_rule_sets_compile_on_a_stack_of_their_own() {
         .unwrap();
     assert_eq!(t.join().unwrap(), Ok(1));
 }
+
+/// Pieces rule files are made of, for the property tests below.
+fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just("- rule: r\n  condition: ".to_string()),
+        Just("- macro: m\n  condition: ".to_string()),
+        Just("- list: l\n  items: [".to_string()),
+        Just("\n".to_string()),
+        Just("proc.name in (l, m) ".to_string()),
+        Just("m or not (m and evt.kind = exec) ".to_string()),
+        Just("file.path glob \"/tmp/*\" ".to_string()),
+        Just("\"".to_string()),
+        Just("(".to_string()),
+        Just(")".to_string()),
+        Just("]".to_string()),
+        Just("  exceptions:\n    - name: e\n      fields: [proc.name]\n      values: [[l]]\n".to_string()),
+        "[ -~]{0,12}",
+        any::<String>(),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// Any text, and any jumble of rule-file pieces, compiles to a rule set or to errors with a
+    /// position inside the file — never a panic. (These stand in for a `cargo fuzz` target of the
+    /// rule parser: cargo-fuzz is not installed on the build machines.)
+    #[test]
+    fn arbitrary_rule_files_never_panic(pieces in proptest::collection::vec(piece(), 0..24)) {
+        let text: String = pieces.concat();
+        if let Err(e) = RuleSet::from_sources(&[("p.yaml".into(), text.clone())]) {
+            let lines = text.lines().count().max(1) + 1;
+            for err in &e.errors {
+                proptest::prop_assert!(err.at.line >= 1 && err.at.line <= lines, "{err} in {text:?}");
+                proptest::prop_assert!(!err.message.contains("internal error"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_as_a_rule_file_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.yaml"), &bytes).unwrap();
+        let _ = RuleSet::load_dir(dir.path());
+    }
+}
