@@ -20,6 +20,9 @@ use std::{
 
 use serde_json::Value;
 
+#[path = "support/containers.rs"]
+pub mod containers;
+
 /// The `agentmon` binary built in the same target directory as this test.
 pub fn agentmon_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("AGENTMON_BIN") {

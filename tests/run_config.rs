@@ -98,10 +98,18 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Waits for agentmon's `/readyz` on `port` to answer 200.
+/// Waits for agentmon's `/readyz` on `port` to say nothing matches yet: started (200, so a node
+/// without agents does not hold a DaemonSet rollout back), and saying that nothing is watched.
+fn wait_unmatched(port: u16) {
+    wait_until("/readyz to say no agent matched", Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b.contains("no cgroup matches"))
+    });
+}
+
+/// Waits for agentmon's `/readyz` on `port` to answer 200 watching an agent.
 fn wait_ready(port: u16) {
     wait_until("/readyz", Duration::from_secs(60), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b == "ready\n")
     });
 }
 
@@ -123,7 +131,7 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     let port = g.start_agentmon(std::fs::File::create(&out_path).unwrap(), |c| {
         c.args(["--json", "--no-rules", "--config"]).arg(&cfg)
     });
-    wait_ready(port);
+    wait_unmatched(port);
     assert_eq!(metric(port, "agentmon_watched_agents"), Some(0.0));
 
     let agent = top.join("agent-1");
@@ -131,6 +139,11 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     wait_until("the agent to be watched", Duration::from_secs(10), || {
         metric(port, "agentmon_watched_agents") == Some(1.0)
     });
+    assert_eq!(
+        http_get(port, "/readyz"),
+        Some((200, "ready\n".to_string())),
+        "ready once an agent is watched"
+    );
     let procs = agent.join("cgroup.procs");
     let st = Command::new("sh")
         .arg("-c")
@@ -150,6 +163,12 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     wait_until("the agent to be dropped", Duration::from_secs(10), || {
         metric(port, "agentmon_watched_agents") == Some(0.0)
     });
+    let (code, body) = http_get(port, "/readyz").expect("/readyz answered");
+    assert_eq!(
+        (code, body.contains("no cgroup matches")),
+        (200, true),
+        "nothing watched any more: {body}"
+    );
 
     // SIGTERM: clean exit.
     let mut child = g.agentmon.take().unwrap();
@@ -304,7 +323,7 @@ fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
     let port = g.start_agentmon(std::fs::File::create(&out_path).unwrap(), |c| {
         c.args(["--json", "--config"]).arg(&cfg).arg("--rules").arg(&rules)
     });
-    wait_ready(port);
+    wait_unmatched(port);
     for name in ["dry-1", "live-1"] {
         std::fs::create_dir(top.join(name)).unwrap();
     }
@@ -400,4 +419,54 @@ fn a_recorded_event_reaches_the_file_after_its_drain() {
     );
     let child = g.agentmon.as_mut().unwrap();
     assert!(child.try_wait().unwrap().is_none(), "agentmon still runs");
+}
+
+#[test]
+fn an_empty_config_warns_and_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    // `metrics.addr` in the file (here with `off` accepted too, checked below).
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(&cfg, format!("metrics: {{addr: \"127.0.0.1:{port}\"}}\n")).unwrap();
+    let mut child = Command::new(agentmon_e2e::agentmon_bin())
+        .args(["run", "--no-rules", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let answer = std::cell::RefCell::new(None);
+    let started = Instant::now();
+    while answer.borrow().is_none() && started.elapsed() < Duration::from_secs(60) {
+        *answer.borrow_mut() = http_get(port, "/readyz").filter(|(_, b)| !b.contains("starting"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    let (code, body) = answer.into_inner().expect("/readyz answered");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("names no agents"), "{body}");
+    assert!(stderr.contains("THE CONFIG NAMES NO AGENTS"), "{stderr}");
+    assert!(status.success(), "{stderr}");
+
+    // `metrics: {addr: off}` in the file: no server, and the run is fine.
+    std::fs::write(&cfg, "metrics: {addr: off}\n").unwrap();
+    let out = Command::new("timeout")
+        .args(["-s", "TERM", "3"])
+        .arg(agentmon_e2e::agentmon_bin())
+        .args(["run", "--no-rules", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("serving /metrics"), "{err}");
+    assert!(err.contains("THE CONFIG NAMES NO AGENTS"), "{err}");
 }

@@ -29,6 +29,40 @@ pub struct KernelOffsets {
     /// Where a syscall's arguments sit in the user registers saved at entry (`struct pt_regs`), read
     /// at the syscall's exit.
     pub regs: RegsOffsets,
+    /// Credentials, namespaces and the syscall number (the processes group).
+    pub process: ProcessOffsets,
+}
+
+/// Offsets the process kinds read: a task's credentials, what a descriptor's inode is (setns:
+/// nsfs or pidfs, the namespace's type), and the syscall a task is in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessOffsets {
+    /// `task_struct.cred` (the effective credentials)
+    pub task_cred: u32,
+    /// `cred.uid`, `euid`, `suid`, `fsuid`, `gid`, `egid`, `sgid`, `fsgid` (each a `kuid_t`/`kgid_t`)
+    pub cred_ids: [u32; 8],
+    /// `cred.cap_effective`, `cred.cap_permitted`
+    pub cred_cap_effective: u32,
+    pub cred_cap_permitted: u32,
+    /// `file.f_inode`
+    pub file_inode: u32,
+    /// `inode.i_ino`, `inode.i_sb`, `inode.i_private`
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub inode_private: u32,
+    /// `super_block.s_magic`
+    pub sb_magic: u32,
+    /// `ns_common.ops`
+    pub ns_common_ops: u32,
+    /// `proc_ns_operations.name`
+    pub ns_ops_name: u32,
+    /// `pt_regs.orig_ax`: the syscall number the task entered with.
+    pub regs_syscall_nr: u32,
+    /// `task_struct.thread_pid`, `pid.level`: how deep the task's pid namespace is.
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub _pad: u32,
 }
 
 /// Offsets of the fields the kernel-side path walk reads: from a task to its open files, working
@@ -137,6 +171,23 @@ impl KernelOffsets {
             },
             regs: RegsOffsets {
                 args: [Self::UNKNOWN; 6],
+            },
+            process: ProcessOffsets {
+                task_cred: Self::UNKNOWN,
+                cred_ids: [Self::UNKNOWN; 8],
+                cred_cap_effective: Self::UNKNOWN,
+                cred_cap_permitted: Self::UNKNOWN,
+                file_inode: Self::UNKNOWN,
+                inode_ino: Self::UNKNOWN,
+                inode_sb: Self::UNKNOWN,
+                inode_private: Self::UNKNOWN,
+                sb_magic: Self::UNKNOWN,
+                ns_common_ops: Self::UNKNOWN,
+                ns_ops_name: Self::UNKNOWN,
+                regs_syscall_nr: Self::UNKNOWN,
+                task_thread_pid: Self::UNKNOWN,
+                pid_level: Self::UNKNOWN,
+                _pad: 0,
             },
         }
     }

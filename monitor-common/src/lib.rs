@@ -21,6 +21,7 @@ pub mod deny;
 pub mod enforce;
 pub mod exec;
 pub mod exit;
+pub mod file_op;
 pub mod fork;
 pub mod maps;
 pub mod mount;
@@ -28,6 +29,16 @@ pub mod open;
 pub mod programs;
 pub mod record;
 pub mod tracepoint;
+// processes
+pub mod bpf;
+pub mod chroot;
+pub mod cred;
+pub mod module;
+pub mod namespace;
+pub mod prctl;
+pub mod process_vm;
+pub mod ptrace;
+pub mod rename_comm;
 
 /// Header present at the start of every ring-buffer record.
 #[repr(C)]
@@ -111,6 +122,42 @@ event_kinds! {
     Deny = 7, "deny";
     /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8, "chdir";
+    // files: operations by name or descriptor other than opens (payload [`file_op::FileOpEvent`]).
+    /// A file was renamed, or renamed over another (rename, renameat, renameat2).
+    Rename = 9, "rename";
+    /// A name was removed (unlink, unlinkat, rmdir).
+    Unlink = 10, "unlink";
+    /// A hard link was made (link, linkat).
+    Link = 11, "link";
+    /// A symbolic link was made (symlink, symlinkat).
+    Symlink = 12, "symlink";
+    /// A mode changed (chmod, fchmod, fchmodat, fchmodat2).
+    Chmod = 13, "chmod";
+    /// An owner or group changed (chown, lchown, fchown, fchownat).
+    Chown = 14, "chown";
+    /// A file's size was set (truncate, ftruncate).
+    Truncate = 15, "truncate";
+    /// A device node, FIFO or socket node was made (mknod, mknodat).
+    Mknod = 16, "mknod";
+    // processes
+    /// A ptrace request at another process (payload [`ptrace::PtraceEvent`]).
+    Ptrace = 34, "ptrace";
+    /// Another process's memory read or written (payload [`process_vm::ProcessVmEvent`]).
+    ProcessVm = 35, "process_vm";
+    /// New or other namespaces entered (payload [`namespace::NamespaceEvent`]).
+    Namespace = 36, "namespace";
+    /// User/group ids or capabilities changed (payload [`cred::CredEvent`]).
+    Cred = 37, "cred";
+    /// The command name changed other than by exec (payload [`rename_comm::RenameCommEvent`]).
+    RenameComm = 38, "rename_comm";
+    /// A security-relevant prctl or seccomp(2) (payload [`prctl::PrctlEvent`]).
+    Prctl = 39, "prctl";
+    /// A bpf(2) command (payload [`bpf::BpfEvent`]).
+    Bpf = 40, "bpf";
+    /// A kernel module loaded or removed (payload [`module::ModuleEvent`]).
+    Module = 41, "module";
+    /// The root directory changed (payload [`chroot::ChrootEvent`]).
+    Chroot = 42, "chroot";
 }
 
 /// The largest wire value of a kind plus one: tables indexed by kind have this many slots.

@@ -34,6 +34,9 @@ pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 pub const PATH_WALK: &str = "PATH_WALK";
 /// Per-CPU state of an exec's environment scan (kernel-private).
 pub const ENV_SCAN: &str = "ENV_SCAN";
+// processes
+/// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
+pub const CRED_BEFORE: &str = "CRED_BEFORE";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -54,6 +57,8 @@ pub const ALL: &[&str] = &[
     RECORD_SCRATCH,
     PATH_WALK,
     ENV_SCAN,
+    // processes
+    CRED_BEFORE,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -3,7 +3,7 @@
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
     ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs,
-    SysEnterArgs, SysExitArgs,
+    SysEnterArgs, SysExitArgs, TaskRename,
 };
 
 /// Where a program attaches.
@@ -92,6 +92,29 @@ pub const SYS_ENTER_CHDIR: Program = Program::syscall("sys_enter_chdir", SysEnte
 pub const SYS_EXIT_CHDIR: Program = Program::syscall("sys_exit_chdir", SysExitArgs::FIELDS);
 pub const SYS_ENTER_FCHDIR: Program = Program::syscall("sys_enter_fchdir", SysEnterArgs::<FchdirArgs>::FIELDS);
 pub const SYS_EXIT_FCHDIR: Program = Program::syscall("sys_exit_fchdir", SysExitArgs::FIELDS);
+// files: the file_op kinds, each seen at its syscall's exit (arguments from the saved registers).
+pub const SYS_EXIT_RENAME: Program = Program::syscall("sys_exit_rename", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RENAMEAT: Program = Program::syscall("sys_exit_renameat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RENAMEAT2: Program = Program::syscall("sys_exit_renameat2", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNLINK: Program = Program::syscall("sys_exit_unlink", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNLINKAT: Program = Program::syscall("sys_exit_unlinkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RMDIR: Program = Program::syscall("sys_exit_rmdir", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LINK: Program = Program::syscall("sys_exit_link", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LINKAT: Program = Program::syscall("sys_exit_linkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SYMLINK: Program = Program::syscall("sys_exit_symlink", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SYMLINKAT: Program = Program::syscall("sys_exit_symlinkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHMOD: Program = Program::syscall("sys_exit_chmod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMOD: Program = Program::syscall("sys_exit_fchmod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMODAT: Program = Program::syscall("sys_exit_fchmodat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMODAT2: Program = Program::syscall("sys_exit_fchmodat2", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHOWN: Program = Program::syscall("sys_exit_chown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LCHOWN: Program = Program::syscall("sys_exit_lchown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHOWN: Program = Program::syscall("sys_exit_fchown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHOWNAT: Program = Program::syscall("sys_exit_fchownat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_TRUNCATE: Program = Program::syscall("sys_exit_truncate", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FTRUNCATE: Program = Program::syscall("sys_exit_ftruncate", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MKNOD: Program = Program::syscall("sys_exit_mknod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MKNODAT: Program = Program::syscall("sys_exit_mknodat", SysExitArgs::FIELDS);
 pub const CONNECT4: Program = Program {
     name: "connect4",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect4),
@@ -100,6 +123,63 @@ pub const CONNECT6: Program = Program {
     name: "connect6",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
 };
+
+// processes: all seen at syscall exit (cred: also at entry, for the credentials before the call)
+pub const SYS_EXIT_PTRACE: Program = Program::syscall("sys_exit_ptrace", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PROCESS_VM_READV: Program = Program::syscall("sys_exit_process_vm_readv", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PROCESS_VM_WRITEV: Program = Program::syscall("sys_exit_process_vm_writev", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNSHARE: Program = Program::syscall("sys_exit_unshare", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SETNS: Program = Program::syscall("sys_exit_setns", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CLONE: Program = Program::syscall("sys_exit_clone", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CLONE3: Program = Program::syscall("sys_exit_clone3", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETUID: Program = Program::syscall("sys_enter_setuid", &[]);
+pub const SYS_EXIT_SETUID: Program = Program::syscall("sys_exit_setuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETGID: Program = Program::syscall("sys_enter_setgid", &[]);
+pub const SYS_EXIT_SETGID: Program = Program::syscall("sys_exit_setgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETREUID: Program = Program::syscall("sys_enter_setreuid", &[]);
+pub const SYS_EXIT_SETREUID: Program = Program::syscall("sys_exit_setreuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETREGID: Program = Program::syscall("sys_enter_setregid", &[]);
+pub const SYS_EXIT_SETREGID: Program = Program::syscall("sys_exit_setregid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETRESUID: Program = Program::syscall("sys_enter_setresuid", &[]);
+pub const SYS_EXIT_SETRESUID: Program = Program::syscall("sys_exit_setresuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETRESGID: Program = Program::syscall("sys_enter_setresgid", &[]);
+pub const SYS_EXIT_SETRESGID: Program = Program::syscall("sys_exit_setresgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETFSUID: Program = Program::syscall("sys_enter_setfsuid", &[]);
+pub const SYS_EXIT_SETFSUID: Program = Program::syscall("sys_exit_setfsuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETFSGID: Program = Program::syscall("sys_enter_setfsgid", &[]);
+pub const SYS_EXIT_SETFSGID: Program = Program::syscall("sys_exit_setfsgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_CAPSET: Program = Program::syscall("sys_enter_capset", &[]);
+pub const SYS_EXIT_CAPSET: Program = Program::syscall("sys_exit_capset", SysExitArgs::FIELDS);
+pub const TASK_RENAME: Program = Program {
+    name: "task_rename",
+    attach: Attach::TracePoint {
+        category: "task",
+        name: "task_rename",
+        fields: TaskRename::FIELDS,
+    },
+};
+pub const SYS_EXIT_PRCTL: Program = Program::syscall("sys_exit_prctl", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SECCOMP: Program = Program::syscall("sys_exit_seccomp", SysExitArgs::FIELDS);
+pub const SYS_EXIT_BPF: Program = Program::syscall("sys_exit_bpf", SysExitArgs::FIELDS);
+pub const SYS_EXIT_INIT_MODULE: Program = Program::syscall("sys_exit_init_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FINIT_MODULE: Program = Program::syscall("sys_exit_finit_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_DELETE_MODULE: Program = Program::syscall("sys_exit_delete_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHROOT: Program = Program::syscall("sys_exit_chroot", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PIVOT_ROOT: Program = Program::syscall("sys_exit_pivot_root", SysExitArgs::FIELDS);
+
+/// Programs whose tracepoint a kernel may lack for want of the feature itself (a kernel built
+/// without module support has no `*_module` syscalls): the loader skips them, saying so, when the
+/// tracepoint does not exist; every other program must attach.
+pub const OPTIONAL: &[&str] = &[
+    SYS_EXIT_INIT_MODULE.name,
+    SYS_EXIT_FINIT_MODULE.name,
+    SYS_EXIT_DELETE_MODULE.name,
+];
+
+/// Whether the program may be missing from a kernel ([`OPTIONAL`]).
+pub fn is_optional(p: &Program) -> bool {
+    OPTIONAL.iter().any(|name| crate::same_name(name, p.name))
+}
 
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
@@ -121,7 +201,65 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_FCHDIR,
     SYS_ENTER_FSCONFIG,
     SYS_ENTER_MOVE_MOUNT,
+    // files
+    SYS_EXIT_RENAME,
+    SYS_EXIT_RENAMEAT,
+    SYS_EXIT_RENAMEAT2,
+    SYS_EXIT_UNLINK,
+    SYS_EXIT_UNLINKAT,
+    SYS_EXIT_RMDIR,
+    SYS_EXIT_LINK,
+    SYS_EXIT_LINKAT,
+    SYS_EXIT_SYMLINK,
+    SYS_EXIT_SYMLINKAT,
+    SYS_EXIT_CHMOD,
+    SYS_EXIT_FCHMOD,
+    SYS_EXIT_FCHMODAT,
+    SYS_EXIT_FCHMODAT2,
+    SYS_EXIT_CHOWN,
+    SYS_EXIT_LCHOWN,
+    SYS_EXIT_FCHOWN,
+    SYS_EXIT_FCHOWNAT,
+    SYS_EXIT_TRUNCATE,
+    SYS_EXIT_FTRUNCATE,
+    SYS_EXIT_MKNOD,
+    SYS_EXIT_MKNODAT,
     SCHED_PROCESS_FORK,
     CONNECT4,
     CONNECT6,
+    // processes
+    SYS_EXIT_PTRACE,
+    SYS_EXIT_PROCESS_VM_READV,
+    SYS_EXIT_PROCESS_VM_WRITEV,
+    SYS_EXIT_UNSHARE,
+    SYS_EXIT_SETNS,
+    SYS_EXIT_CLONE,
+    SYS_EXIT_CLONE3,
+    SYS_ENTER_SETUID,
+    SYS_EXIT_SETUID,
+    SYS_ENTER_SETGID,
+    SYS_EXIT_SETGID,
+    SYS_ENTER_SETREUID,
+    SYS_EXIT_SETREUID,
+    SYS_ENTER_SETREGID,
+    SYS_EXIT_SETREGID,
+    SYS_ENTER_SETRESUID,
+    SYS_EXIT_SETRESUID,
+    SYS_ENTER_SETRESGID,
+    SYS_EXIT_SETRESGID,
+    SYS_ENTER_SETFSUID,
+    SYS_EXIT_SETFSUID,
+    SYS_ENTER_SETFSGID,
+    SYS_EXIT_SETFSGID,
+    SYS_ENTER_CAPSET,
+    SYS_EXIT_CAPSET,
+    TASK_RENAME,
+    SYS_EXIT_PRCTL,
+    SYS_EXIT_SECCOMP,
+    SYS_EXIT_BPF,
+    SYS_EXIT_INIT_MODULE,
+    SYS_EXIT_FINIT_MODULE,
+    SYS_EXIT_DELETE_MODULE,
+    SYS_EXIT_CHROOT,
+    SYS_EXIT_PIVOT_ROOT,
 ];

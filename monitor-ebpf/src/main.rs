@@ -40,10 +40,21 @@ mod exec;
 mod exit;
 #[cfg(target_arch = "bpf")]
 mod fork;
+// files
+#[cfg(target_arch = "bpf")]
+mod chmod;
+#[cfg(target_arch = "bpf")]
+mod chown;
+#[cfg(target_arch = "bpf")]
+mod file_op;
 #[cfg(target_arch = "bpf")]
 mod header;
 #[cfg(target_arch = "bpf")]
+mod link;
+#[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod mknod;
 #[cfg(target_arch = "bpf")]
 mod mount;
 #[cfg(target_arch = "bpf")]
@@ -53,15 +64,44 @@ mod path;
 #[cfg(target_arch = "bpf")]
 mod record;
 #[cfg(target_arch = "bpf")]
+mod rename;
+#[cfg(target_arch = "bpf")]
 mod scope;
 #[cfg(target_arch = "bpf")]
 mod strings;
 #[cfg(target_arch = "bpf")]
 mod submit;
 #[cfg(target_arch = "bpf")]
+mod symlink;
+#[cfg(target_arch = "bpf")]
 mod task;
 #[cfg(target_arch = "bpf")]
 mod tracepoint;
+#[cfg(target_arch = "bpf")]
+mod truncate;
+#[cfg(target_arch = "bpf")]
+mod unlink;
+// processes
+#[cfg(target_arch = "bpf")]
+mod actor;
+#[cfg(target_arch = "bpf")]
+mod bpf;
+#[cfg(target_arch = "bpf")]
+mod chroot;
+#[cfg(target_arch = "bpf")]
+mod cred;
+#[cfg(target_arch = "bpf")]
+mod module;
+#[cfg(target_arch = "bpf")]
+mod namespace;
+#[cfg(target_arch = "bpf")]
+mod prctl;
+#[cfg(target_arch = "bpf")]
+mod process_vm;
+#[cfg(target_arch = "bpf")]
+mod ptrace;
+#[cfg(target_arch = "bpf")]
+mod rename_comm;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

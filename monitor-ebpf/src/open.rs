@@ -170,7 +170,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
 /// Whether the string at `t` in the record starts with `/`.
 #[inline(always)]
 fn starts_with_slash(rec: &Record<OpenEvent>, t: Tail) -> bool {
-    rec.byte_at(t.off as usize) == Some(b'/')
+    rec.byte_at(t.off as usize) == b'/'
 }
 
 /// The deny rule covering the kernel's path of the opened file, if any.

@@ -54,7 +54,7 @@ impl<T> Record<T> {
             core::ptr::write_bytes(base, 0, size_of::<T>());
             (*scratch).len = size_of::<T>() as u64;
         }
-        header::fill(base.cast::<EventHeader>(), kind, size_of::<T>(), off);
+        header::fill(header_of(base), kind, size_of::<T>(), off);
         Some(Self {
             scratch,
             base,
@@ -250,9 +250,9 @@ impl<T> Record<T> {
 
     /// The byte at `off` of the record.
     #[inline(always)]
-    pub(crate) fn byte_at(&self, off: usize) -> Option<u8> {
+    pub(crate) fn byte_at(&self, off: usize) -> u8 {
         // SAFETY: the offset is masked inside the buffer.
-        Some(unsafe { *self.base.add(off & (RECORD_MAX - 1)) })
+        unsafe { *self.base.add(off & (RECORD_MAX - 1)) }
     }
 
     /// Copies the string at `t` into a deny-table lookup key, NUL-terminated (cut to the key's
@@ -288,9 +288,19 @@ impl<T> Record<T> {
     pub(crate) fn submit(self, batched: bool) {
         let len = self.len();
         // SAFETY: the header is at the start of the buffer.
-        unsafe { (*self.base.cast::<EventHeader>()).size = len as u32 };
+        unsafe { (*header_of(self.base)).size = len as u32 };
         submit::output(self.base, len, batched);
     }
+}
+
+/// The header at the start of the scratch bytes.
+#[inline(always)]
+#[expect(
+    clippy::cast_ptr_alignment,
+    reason = "the bytes follow Scratch's u64 length in a repr(C) struct: they start 8-aligned"
+)]
+fn header_of(base: *mut u8) -> *mut EventHeader {
+    base.cast::<EventHeader>()
 }
 
 #[inline(always)]

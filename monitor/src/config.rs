@@ -46,6 +46,9 @@ pub struct Config {
     pub(crate) discovery: DiscoveryConfig,
     #[serde(default)]
     pub(crate) kubernetes: KubernetesConfig,
+    /// Where container runtimes are asked for names, images and labels.
+    #[serde(default)]
+    pub(crate) runtimes: RuntimesConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -61,7 +64,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     /// Name used in alerts, rules and metrics; may use `{pod}`, `{namespace}`, `{container}`,
-    /// `{container_id}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
+    /// `{container_id}`, `{image}`, `{label:KEY}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
     pub(crate) name: Template,
     /// Every criterion given must hold.
     #[serde(rename = "match")]
@@ -82,8 +85,14 @@ pub(crate) struct Selector {
     /// cgroup path relative to the cgroup2 root, e.g. `/system.slice/agent-*.service`.
     pub cgroup: Option<PathGlob>,
     pub container_id: Option<String>,
-    /// Kubernetes container name (from the API server).
+    /// Container name: the Kubernetes container name (from the API server), else the runtime's
+    /// (what `docker ps` / `podman ps` show).
     pub container_name: Option<PathGlob>,
+    /// Container image as the runtime names it (`registry/repo:tag`), from the runtime.
+    pub image: Option<PathGlob>,
+    /// Container labels (from the runtime); every label given must be present with this exact value.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     pub runtime: Option<RuntimeName>,
     pub namespace: Option<PathGlob>,
     pub pod: Option<PathGlob>,
@@ -99,6 +108,8 @@ impl Selector {
         self.cgroup.is_none()
             && self.container_id.is_none()
             && self.container_name.is_none()
+            && self.image.is_none()
+            && self.labels.is_empty()
             && self.runtime.is_none()
             && self.namespace.is_none()
             && self.pod.is_none()
@@ -108,7 +119,12 @@ impl Selector {
 
     /// Whether the selector needs Kubernetes metadata.
     pub(crate) fn needs_kubernetes(&self) -> bool {
-        self.container_name.is_some() || self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
+        self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
+    }
+
+    /// Whether the selector needs what only the container runtime knows (name, image, labels).
+    pub(crate) fn needs_runtime(&self) -> bool {
+        self.container_name.is_some() || self.image.is_some() || !self.labels.is_empty()
     }
 }
 
@@ -183,17 +199,21 @@ impl fmt::Debug for PathGlob {
     }
 }
 
-/// Variables a name template may use.
+/// Variables a name template may use (besides `{label:KEY}`).
 pub(crate) const TEMPLATE_VARS: &[&str] = &[
     "pod",
     "namespace",
     "container",
     "container_id",
+    "image",
     "pod_uid",
     "unit",
     "cgroup",
     "runtime",
 ];
+
+/// `{label:KEY}`: the value of a container label (else a pod label).
+pub const LABEL_VAR_PREFIX: &str = "label:";
 
 /// An agent-name template such as `{namespace}/{pod}`; `{{`/`}}` are literal braces.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -224,9 +244,10 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
                 .find('}')
                 .ok_or_else(|| format!("unclosed '{{' in name template {t:?}"))?;
             let var = &r[..end];
-            if !TEMPLATE_VARS.contains(&var) {
+            let label_ok = var.strip_prefix(LABEL_VAR_PREFIX).is_some_and(|k| !k.is_empty());
+            if !TEMPLATE_VARS.contains(&var) && !label_ok {
                 return Err(format!(
-                    "unknown variable {{{var}}} in name template {t:?} (known: {})",
+                    "unknown variable {{{var}}} in name template {t:?} (known: {}, label:KEY)",
                     TEMPLATE_VARS.join(", ")
                 ));
             }
@@ -343,14 +364,110 @@ pub(crate) enum Toggle {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`); `--metrics-addr`
-    /// overrides it.
-    pub addr: Option<SocketAddr>,
+    /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`), or `off`;
+    /// `--metrics-addr` overrides it.
+    pub addr: Option<MetricsAddr>,
     /// A second address serving only `/healthz` and `/readyz` (kubelet probes on the pod's address
     /// while `/metrics` stays on loopback).
     pub health_addr: Option<SocketAddr>,
     /// `/metrics` requires `Authorization: Bearer <the token in this file>`.
     pub bearer_token_file: Option<PathBuf>,
+}
+
+/// Where the metrics server listens, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MetricsAddr {
+    Off,
+    At(SocketAddr),
+}
+
+impl MetricsAddr {
+    /// The address to bind, `None` when off.
+    pub fn socket(self) -> Option<SocketAddr> {
+        match self {
+            MetricsAddr::Off => None,
+            MetricsAddr::At(a) => Some(a),
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(MetricsAddr::Off);
+        }
+        s.parse()
+            .map(MetricsAddr::At)
+            .map_err(|e| format!("metrics address {s:?}: {e}; expected IP:PORT or `off`"))
+    }
+}
+
+impl TryFrom<String> for MetricsAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Container runtimes asked for the name, image and labels of a container (see
+/// [`crate::discovery::runtime`]). Each is used when its socket or state exists; a path set to `off`
+/// (or `""`) disables that source.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimesConfig {
+    /// Docker Engine API socket.
+    #[serde(default = "default_docker_socket")]
+    pub docker_socket: PathBuf,
+    /// Podman's API socket (`podman system service`, or systemd's `podman.socket`); asked first.
+    #[serde(default = "default_podman_socket")]
+    pub podman_socket: PathBuf,
+    /// Podman's storage root (`containers.json`: name and image, no labels), when its socket is
+    /// not there.
+    #[serde(default = "default_podman_storage")]
+    pub podman_storage: PathBuf,
+    /// containerd's runtime v2 task state (one OCI bundle per container: CRI annotations).
+    #[serde(default = "default_containerd_state")]
+    pub containerd_state: PathBuf,
+    /// CRI-O's run root (one OCI bundle per container: CRI-O annotations, labels included).
+    #[serde(default = "default_crio_state")]
+    pub crio_state: PathBuf,
+    /// How long discovery waits for a runtime's answer before naming a new container without it.
+    #[serde(default = "default_runtime_timeout", with = "humantime_serde_lite")]
+    pub timeout: Duration,
+}
+
+fn default_docker_socket() -> PathBuf {
+    "/var/run/docker.sock".into()
+}
+fn default_podman_socket() -> PathBuf {
+    "/run/podman/podman.sock".into()
+}
+fn default_podman_storage() -> PathBuf {
+    "/var/lib/containers/storage".into()
+}
+fn default_containerd_state() -> PathBuf {
+    "/run/containerd/io.containerd.runtime.v2.task".into()
+}
+fn default_crio_state() -> PathBuf {
+    "/run/containers/storage".into()
+}
+fn default_runtime_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+impl Default for RuntimesConfig {
+    fn default() -> Self {
+        Self {
+            docker_socket: default_docker_socket(),
+            podman_socket: default_podman_socket(),
+            podman_storage: default_podman_storage(),
+            containerd_state: default_containerd_state(),
+            crio_state: default_crio_state(),
+            timeout: default_runtime_timeout(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -595,7 +712,10 @@ outputs:
         assert!(a.selector.namespace.as_ref().unwrap().matches("ai-prod"));
         assert_eq!(a.selector.pod_labels["app"], "coder");
         assert_eq!(cfg.discovery.rescan_interval, Duration::from_millis(250));
-        assert_eq!(cfg.metrics.addr, Some("0.0.0.0:9464".parse().unwrap()));
+        assert_eq!(
+            cfg.metrics.addr.and_then(MetricsAddr::socket),
+            Some("0.0.0.0:9464".parse().unwrap())
+        );
         assert!(cfg.needs_kubernetes());
         let w = cfg.outputs.webhook.unwrap();
         assert_eq!((w.queue, w.max_attempts), (1024, 5));
@@ -676,6 +796,31 @@ outputs:
     }
 
     #[test]
+    fn metrics_off_and_runtime_selectors() {
+        let cfg = parse("metrics: {addr: off}\n").unwrap();
+        assert_eq!(cfg.metrics.addr, Some(MetricsAddr::Off));
+        let err = parse("metrics: {addr: nowhere}\n").unwrap_err();
+        assert!(err.to_string().contains("expected IP:PORT or `off`"), "{err}");
+        let cfg = parse(
+            "agents:\n  - name: \"{label:app}-{image}\"\n    match: {runtime: docker, image: \"ai/*\", labels: {app: coder}}\n\
+             runtimes: {docker_socket: /tmp/d.sock, timeout: 500ms}\n",
+        )
+        .unwrap();
+        let s = &cfg.agents[0].selector;
+        assert!(s.needs_runtime() && !s.needs_kubernetes());
+        assert!(s.image.as_ref().unwrap().matches("ai/coder"));
+        assert_eq!(s.labels["app"], "coder");
+        assert_eq!(cfg.runtimes.docker_socket, PathBuf::from("/tmp/d.sock"));
+        assert_eq!(cfg.runtimes.timeout, Duration::from_millis(500));
+        assert_eq!(cfg.runtimes.podman_socket, PathBuf::from("/run/podman/podman.sock"));
+        // A container name alone does not need Kubernetes any more (the runtime knows it).
+        let cfg = parse("agents:\n  - name: a\n    match: {container_name: coder}\n").unwrap();
+        assert!(!cfg.needs_kubernetes());
+        let err = parse("agents:\n  - name: \"{label:}\"\n    match: {cgroup: /a}\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variable {label:}"), "{err}");
+    }
+
+    #[test]
     fn globs_keep_star_within_a_component() {
         let g = PathGlob::new("/system.slice/agent-*.service").unwrap();
         assert!(g.matches("/system.slice/agent-1.service"));
@@ -700,5 +845,12 @@ outputs:
         Template::new("a}").unwrap_err();
         Template::new(" ").unwrap_err();
         assert_eq!(Template::new("plain").unwrap().render(|_| None).unwrap(), "plain");
+        let t = Template::new("{label:team}/{container}").unwrap();
+        let vars = |v: &str| match v {
+            "label:team" => Some("ai"),
+            "container" => Some("coder"),
+            _ => None,
+        };
+        assert_eq!(t.render(vars).unwrap(), "ai/coder");
     }
 }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use crate::{
     cgroup::Cgroup,
     enforce,
-    enrich::CgroupIndex,
+    enrich::{CgroupIndex, ContainerInfo},
     event::Esc,
     outputs::Printer,
     pipeline::{Filter, Pipeline},
@@ -81,8 +81,16 @@ impl Session {
 
     /// Watches `cg` and its descendants; learns the processes already inside.
     pub(crate) fn watch(&mut self, cg: &Cgroup, agent: &str) -> Result<()> {
+        self.watch_container(cg, agent, None)
+    }
+
+    /// [`Session::watch`] for an agent that is a container: its events carry `container`.
+    pub(crate) fn watch_container(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) -> Result<()> {
         self.probes.watch(cg)?;
-        self.pipeline.enricher_mut().cgroups_mut().add_root(cg, agent);
+        self.pipeline
+            .enricher_mut()
+            .cgroups_mut()
+            .add_root(cg, agent, container);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                 for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {

@@ -60,6 +60,7 @@ fn alert(rule: &str) -> Alert {
             ancestors: vec![],
             cgroup: "/system.slice/agent.service".into(),
             agent: "coder".into(),
+            container: None,
             resolved_path: Some("/usr/bin/curl".into()),
         },
     }
@@ -222,7 +223,10 @@ async fn metrics_endpoint_moves_with_the_handle() {
     assert_eq!(scrape(addr, "/healthz").await.0, 200);
     assert_eq!(scrape(addr, "/readyz").await.0, 503);
     assert_eq!(scrape(addr, "/nope").await.0, 404);
-    m.set_ready(true);
+    m.set_readiness(metrics::Readiness::NoAgentMatched);
+    let (code, body) = scrape(addr, "/readyz").await;
+    assert_eq!((code, body.contains("no cgroup matches")), (200, true), "{body}");
+    m.set_readiness(metrics::Readiness::Ready);
     assert_eq!(scrape(addr, "/readyz").await.0, 200);
 
     let before = scrape(addr, "/metrics").await.1;
@@ -346,7 +350,7 @@ async fn metrics_require_the_bearer_token_and_health_listeners_serve_no_metrics(
     .unwrap();
     assert_eq!(scrape(addr, "/metrics").await.0, 404);
     assert_eq!(scrape(addr, "/healthz").await.0, 200);
-    m.set_ready(true);
+    m.set_readiness(metrics::Readiness::Ready);
     assert_eq!(scrape(addr, "/readyz").await.0, 200);
     server.abort();
 }

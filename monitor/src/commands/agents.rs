@@ -1,16 +1,19 @@
 //! The config-driven side of `agentmon run`: load the config, start the metrics server, the
-//! Kubernetes pod watcher and discovery, and apply discovery events to the session.
+//! Kubernetes pod watcher, the container runtime lookups and discovery, and apply discovery events
+//! to the session. `/readyz` says whether anything is watched.
 use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
-    config::{self, Config, Toggle},
+    config::{self, Config, MetricsAddr, Toggle},
     discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher},
-    discovery::{Discovery, DiscoveryEvent},
+    discovery::runtime::{self, ContainerStore},
+    discovery::{AgentIdentity, Discovery, DiscoveryEvent},
+    enrich::ContainerInfo,
     event::Esc,
-    metrics::{self, Access, Metrics},
+    metrics::{self, Access, Metrics, Readiness},
     outputs::AlertSinks,
     session::Session,
 };
@@ -108,8 +111,16 @@ impl Agents {
             tasks,
         };
         let Some(cfg) = config else { return Ok(agents) };
+        if cfg.agents.is_empty() {
+            tracing::warn!(
+                config = %path.clone().unwrap_or_default().display(),
+                "THE CONFIG NAMES NO AGENTS: nothing is discovered or watched{}; /readyz answers 503",
+                if cgroups_given { " besides --cgroup" } else { "" }
+            );
+        }
         let pods = start_kubernetes(&cfg, &mut agents.tasks).await;
-        let d = Discovery::new(root.to_path_buf(), cfg.agents.clone(), pods);
+        let containers = start_runtimes(&cfg, &mut agents.tasks);
+        let d = Discovery::new(root.to_path_buf(), cfg.agents.clone(), pods).with_containers(containers);
         let (initial, rx, task) = d.spawn(cfg.discovery.rescan_interval);
         tracing::info!(
             config = %path.unwrap_or_default().display(),
@@ -128,12 +139,29 @@ impl Agents {
         std::mem::replace(&mut self.sinks, AlertSinks::none())
     }
 
-    /// Watches the agents found by the first scan, then reports ready.
+    /// Watches the agents found by the first scan, then reports ready if anything is watched.
     pub(crate) fn apply_initial(&mut self, session: &mut Session) {
         for ev in std::mem::take(&mut self.initial) {
             self.apply(session, ev);
         }
-        self.metrics.set_ready(true);
+        let r = self.readiness(session);
+        if r == Readiness::NoAgentMatched {
+            tracing::warn!(
+                "NO AGENT FOUND: no cgroup of this host matches the config's agents; nothing is watched \
+                 until one appears (/readyz says so, with 200: agentmon itself is up)"
+            );
+        }
+        self.metrics.set_readiness(r);
+    }
+
+    fn readiness(&self, session: &Session) -> Readiness {
+        if session.probes.watched().next().is_some() {
+            Readiness::Ready
+        } else if self.config.as_ref().is_some_and(|c| c.agents.is_empty()) {
+            Readiness::NoAgentsConfigured
+        } else {
+            Readiness::NoAgentMatched
+        }
     }
 
     /// The next discovery event; never resolves without a config.
@@ -149,7 +177,7 @@ impl Agents {
     pub(crate) fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
         match ev {
             DiscoveryEvent::Added { cgroup, agent } => {
-                match session.watch(&cgroup, &agent.name) {
+                match session.watch_container(&cgroup, &agent.name, container_info(&agent)) {
                     Ok(()) => {
                         if !agent.protect.is_empty() {
                             // As the agent sees them (inside its container, if any).
@@ -161,6 +189,8 @@ impl Agents {
                             cgroup = %Esc(&cgroup.rel),
                             id = cgroup.id,
                             container = agent.identity.container_id.as_deref().unwrap_or(""),
+                            container_name = agent.container_name.as_deref().unwrap_or(""),
+                            image = agent.image.as_deref().unwrap_or(""),
                             "watching agent"
                         );
                     }
@@ -177,21 +207,52 @@ impl Agents {
             }
         }
         self.metrics.set_watched(session.probes.watched().count());
+        // Once started (the first scan applied), readiness follows what is watched.
+        if self.metrics.readiness() != Readiness::Starting {
+            self.metrics.set_readiness(self.readiness(session));
+        }
     }
 }
 
-fn metrics_addr(args: &AgentArgs, cfg: Option<&Config>) -> Result<Option<SocketAddr>> {
-    let text = match (&args.metrics_addr, cfg.and_then(|c| c.metrics.addr)) {
-        (Some(a), _) => a.clone(),
-        (None, Some(a)) => return Ok(Some(a)),
-        (None, None) => metrics::DEFAULT_ADDR.to_string(),
-    };
-    if text == "off" {
-        return Ok(None);
+/// What the events of a container agent carry about it.
+fn container_info(agent: &AgentIdentity) -> Option<ContainerInfo> {
+    let id = agent.identity.container_id.as_deref()?;
+    Some(ContainerInfo::new(
+        id,
+        agent.container_name.as_deref(),
+        agent.image.as_deref(),
+    ))
+}
+
+/// Starts the lookups of container names, images and labels in the runtimes found on this host.
+fn start_runtimes(cfg: &Config, tasks: &mut Vec<JoinHandle<()>>) -> ContainerStore {
+    let sources = runtime::sources(&cfg.runtimes);
+    if sources.is_empty() {
+        if cfg.agents.iter().any(|a| a.selector.needs_runtime()) {
+            tracing::warn!(
+                "agents match on container names, images or labels but no container runtime answers here \
+                 (runtimes: in the config); they will not be found"
+            );
+        }
+        return ContainerStore::none();
     }
-    text.parse()
-        .map(Some)
-        .with_context(|| format!("--metrics-addr {text:?}: expected IP:PORT or `off`"))
+    let names: Vec<String> = sources.iter().map(|s| s.describe()).collect();
+    tracing::info!(sources = %names.join(", "), "container identity from the runtimes");
+    let (store, task) = ContainerStore::spawn(sources, cfg.runtimes.timeout);
+    tasks.push(task);
+    store
+}
+
+fn metrics_addr(args: &AgentArgs, cfg: Option<&Config>) -> Result<Option<SocketAddr>> {
+    let addr = match (&args.metrics_addr, cfg.and_then(|c| c.metrics.addr)) {
+        (Some(a), _) => a
+            .parse::<MetricsAddr>()
+            .map_err(anyhow::Error::msg)
+            .context("--metrics-addr")?,
+        (None, Some(a)) => a,
+        (None, None) => metrics::DEFAULT_ADDR.parse().map_err(anyhow::Error::msg)?,
+    };
+    Ok(addr.socket())
 }
 
 /// Starts the pod watcher when the config enables Kubernetes (or `auto` and in a pod).

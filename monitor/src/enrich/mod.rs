@@ -7,10 +7,13 @@ pub(crate) mod clock;
 pub(crate) mod proctable;
 pub(crate) mod resolve;
 pub mod synthetic;
+// processes
+pub(crate) mod target;
 
 pub use proctable::Ancestor;
 use serde::Serialize;
 
+pub use self::agents::ContainerInfo;
 pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
 use crate::event::{Body, Event};
 
@@ -31,7 +34,11 @@ pub struct Enriched {
     /// Name of the watched agent the event belongs to.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub agent: String,
-    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// The container the agent is (shared by all its events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<std::sync::Arc<ContainerInfo>>,
+    /// open/exec and the file operations (rename, unlink, …: the object changed): the absolute path
+    /// the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
@@ -51,8 +58,14 @@ impl Enriched {
             ancestors: Vec::new(),
             cgroup: String::new(),
             agent: String::new(),
+            container: None,
             resolved_path: None,
         }
+    }
+
+    /// The container's name, image and short ID for rules (`""` when the agent is no container).
+    pub fn container_field(&self, f: impl Fn(&ContainerInfo) -> &str) -> &str {
+        self.container.as_deref().map_or("", f)
     }
 }
 
@@ -82,15 +95,25 @@ impl Enricher {
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub(crate) fn enrich(&mut self, event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
-        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
+        target::fill(&mut event, &self.table);
+        // The kernel's path of the executable where the kind carries it, else the table's.
+        let exe = match event.body.kernel_exe() {
+            Some(exe) => exe.to_string(),
+            None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
+        };
         let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone()),
-            None => (String::new(), String::new()),
+        let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
+            None => (String::new(), String::new(), None),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        // files: the object a file operation changed, and the one it took (kept in the body).
+        let file_op_target = event
+            .body
+            .file_op_mut()
+            .map(|op| op.resolve(&mut self.resolver, pid, event.header.tid, cwd));
         let resolved_path = match &event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
             Body::Open(o) => Some(
@@ -101,7 +124,7 @@ impl Enricher {
                 x.target()
                     .unwrap_or_else(|| self.resolver.resolve(pid, -100, &x.filename, cwd)),
             ),
-            _ => None,
+            _ => file_op_target,
         };
         Enriched {
             time: self.clock.rfc3339(event.header.ktime_ns),
@@ -110,6 +133,7 @@ impl Enricher {
             ancestors,
             cgroup,
             agent,
+            container,
             resolved_path,
         }
     }

@@ -31,6 +31,8 @@ pub struct Process {
     pub ancestors: Vec<Ancestor>,
     pub cgroup: String,
     pub agent: String,
+    /// The container the agent is.
+    pub container: Option<std::sync::Arc<super::ContainerInfo>>,
 }
 
 impl Default for Process {
@@ -48,6 +50,7 @@ impl Default for Process {
             ancestors: Vec::new(),
             cgroup: String::new(),
             agent: String::new(),
+            container: None,
         }
     }
 }
@@ -84,6 +87,7 @@ impl Process {
             ancestors: self.ancestors.clone(),
             cgroup: self.cgroup.clone(),
             agent: self.agent.clone(),
+            container: self.container.clone(),
             resolved_path,
         }
     }

@@ -49,6 +49,16 @@ pub(crate) fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// `registry:5000/repo:tag` → (`registry:5000/repo`, `tag`); a digest (`repo@sha256:…`) is no tag.
+fn split_image(image: &str) -> (&str, &str) {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => (&image[..image.len() - tag.len() - 1], tag),
+        None => (image, ""),
+    }
+}
+
 impl FalcoPayload {
     pub(crate) fn from_alert(a: &Alert, hostname: &str) -> Self {
         let e = &a.event;
@@ -63,6 +73,24 @@ impl FalcoPayload {
         f.insert("group.gid", h.gid.into());
         f.insert("agent.name", e.agent.clone().into());
         f.insert("cgroup.path", e.cgroup.clone().into());
+        // As Falco: the 12-digit ID, the whole one, the name and the image (with its tag). Falco
+        // says `host` for what runs outside containers; so does this.
+        match e.container.as_deref() {
+            Some(c) => {
+                f.insert("container.id", c.id.clone().into());
+                f.insert("container.full_id", c.full_id.clone().into());
+                let or_null = |s: &str| if s.is_empty() { Value::Null } else { s.into() };
+                f.insert("container.name", or_null(&c.name));
+                f.insert("container.image", or_null(&c.image));
+                let (repo, tag) = split_image(&c.image);
+                f.insert("container.image.repository", or_null(repo));
+                f.insert("container.image.tag", or_null(tag));
+            }
+            None => {
+                f.insert("container.id", "host".into());
+                f.insert("container.name", "host".into());
+            }
+        }
         f.insert("agentmon.action", serde_json::to_value(a.action).unwrap_or(Value::Null));
         f.insert("agentmon.action_result", a.action_result.clone().into());
         match &e.event.body {
@@ -86,7 +114,44 @@ impl FalcoPayload {
             Body::Chdir(c) => {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+            // processes
+            Body::Ptrace(p) => {
+                f.insert("evt.arg.request", p.request.clone().into());
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::ProcessVm(p) => {
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::RenameComm(r) => {
+                f.insert("evt.arg.name", r.new_comm.clone().into());
+            }
+            Body::Chroot(c) => {
+                f.insert("evt.arg.path", c.root.clone().unwrap_or_else(|| c.path.clone()).into());
+            }
+            Body::Module(m) => {
+                f.insert(
+                    "evt.arg.path",
+                    m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into(),
+                );
+            }
+            Body::Fork(_)
+            | Body::Exit(_)
+            | Body::Deny(_)
+            // processes without a Falco argument field
+            | Body::Namespace(_)
+            | Body::Cred(_)
+            | Body::Prctl(_)
+            | Body::Bpf(_) => {}
+            // files: Falco names the object `fd.name` and a rename's or link's other name `oldpath`.
+            b => {
+                if let Some(op) = b.file_op() {
+                    let name = e.resolved_path.clone().unwrap_or_else(|| op.shown_path().to_string());
+                    f.insert("fd.name", name.into());
+                    if let Some(src) = op.resolved_source.as_ref().or(op.source.as_ref()) {
+                        f.insert("evt.arg.oldpath", src.clone().into());
+                    }
+                }
+            }
         }
         Self {
             output: a.output.clone(),
@@ -98,5 +163,19 @@ impl FalcoPayload {
             tags: a.tags.clone(),
             hostname: hostname.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_repository_and_tag() {
+        assert_eq!(split_image("ai/coder:1.2"), ("ai/coder", "1.2"));
+        assert_eq!(split_image("registry:5000/ai/coder"), ("registry:5000/ai/coder", ""));
+        assert_eq!(split_image("registry:5000/ai/coder:2"), ("registry:5000/ai/coder", "2"));
+        assert_eq!(split_image("busybox@sha256:abcd"), ("busybox", ""));
+        assert_eq!(split_image(""), ("", ""));
     }
 }

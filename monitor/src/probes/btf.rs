@@ -254,6 +254,28 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
         *slot = get("pt_regs", reg);
     }
+    // processes
+    let pr = &mut off.process;
+    pr.task_cred = get("task_struct", "cred");
+    for (slot, id) in pr
+        .cred_ids
+        .iter_mut()
+        .zip(["uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid"])
+    {
+        *slot = get("cred", id);
+    }
+    pr.cred_cap_effective = get("cred", "cap_effective");
+    pr.cred_cap_permitted = get("cred", "cap_permitted");
+    pr.file_inode = get("file", "f_inode");
+    pr.inode_ino = get("inode", "i_ino");
+    pr.inode_sb = get("inode", "i_sb");
+    pr.inode_private = get("inode", "i_private");
+    pr.sb_magic = get("super_block", "s_magic");
+    pr.ns_common_ops = get("ns_common", "ops");
+    pr.ns_ops_name = get("proc_ns_operations", "name");
+    pr.regs_syscall_nr = get("pt_regs", "orig_ax");
+    pr.task_thread_pid = get("task_struct", "thread_pid");
+    pr.pid_level = get("pid", "level");
     off
 }
 
@@ -275,6 +297,35 @@ mod tests {
         );
         assert_eq!(off.mm_arg_end, off.mm_arg_start + 8);
         assert_ne!(off.task_mm, KernelOffsets::UNKNOWN);
+    }
+
+    /// Every offset the process kinds read exists in this kernel's BTF.
+    #[test]
+    fn resolves_the_process_offsets() {
+        let btf = Btf::from_sys_fs().expect("/sys/kernel/btf/vmlinux");
+        let p = kernel_offsets(&btf).process;
+        let all = [
+            p.task_cred,
+            p.cred_cap_effective,
+            p.cred_cap_permitted,
+            p.file_inode,
+            p.inode_ino,
+            p.inode_sb,
+            p.inode_private,
+            p.sb_magic,
+            p.ns_common_ops,
+            p.ns_ops_name,
+            p.regs_syscall_nr,
+            p.task_thread_pid,
+            p.pid_level,
+        ];
+        assert!(
+            all.iter().chain(&p.cred_ids).all(|&o| o != KernelOffsets::UNKNOWN),
+            "{p:?}"
+        );
+        // `struct cred` holds uid, gid, suid, sgid, euid, egid, fsuid, fsgid, in that order.
+        assert_eq!(p.cred_ids[4], p.cred_ids[0] + 4, "gid after uid: {p:?}");
+        assert_eq!(p.cred_ids[1], p.cred_ids[0] + 16, "euid after sgid: {p:?}");
     }
 
     #[test]

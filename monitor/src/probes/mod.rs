@@ -166,6 +166,13 @@ impl Probes {
         probes.write_config()?;
 
         for p in programs::PROGRAMS {
+            if !tracefs::exists(p) {
+                tracing::info!(
+                    "{}: this kernel has no such tracepoint (the feature is not built in); not attached",
+                    p.name
+                );
+                continue;
+            }
             probes.load_program(p)?;
         }
         Ok(probes)

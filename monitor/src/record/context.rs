@@ -116,6 +116,11 @@ fn same_process(c: &proto::Context, ev: &Enriched) -> bool {
         && p.exe == ev.exe
         && p.cgroup == ev.cgroup
         && p.agent == ev.agent
+        && match (&p.container, ev.container.as_deref()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.full_id == b.full_id && a.name == b.name && a.image == b.image,
+            _ => false,
+        }
         && p.ancestors.len() == ev.ancestors.len()
         && p.ancestors
             .iter()

@@ -3,7 +3,10 @@
 //! To proto never fails. From proto checks what the schema cannot: required sub-messages present,
 //! enums known, ports in range. Strings the live side holds as `&'static str` (open syscall, deny
 //! target) are stored as enums.
-use std::time::{Duration, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use super::{
     ConvertError,
@@ -11,8 +14,7 @@ use super::{
     proto,
 };
 use crate::{
-    enrich::Ancestor,
-    enrich::Enriched,
+    enrich::{Ancestor, ContainerInfo, Enriched},
     event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
@@ -98,7 +100,24 @@ pub(crate) fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
             .collect(),
         cgroup: e.cgroup.clone(),
         agent: e.agent.clone(),
+        container: e.container.as_deref().map(container_to_proto),
     }
+}
+
+pub(crate) fn container_to_proto(c: &ContainerInfo) -> proto::Container {
+    proto::Container {
+        full_id: c.full_id.clone(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+    }
+}
+
+pub(crate) fn container_from_proto(c: &proto::Container) -> Arc<ContainerInfo> {
+    Arc::new(ContainerInfo::new(
+        &c.full_id,
+        Some(c.name.as_str()),
+        Some(c.image.as_str()),
+    ))
 }
 
 /// The body's own path: what `resolved_path` usually equals (an open's kernel path, when the
@@ -166,6 +185,7 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
         ancestors: Vec::new(),
         cgroup: String::new(),
         agent: String::new(),
+        container: None,
         resolved_path,
     };
     fill_context(&mut ev, ctx);
@@ -182,11 +202,18 @@ pub(crate) fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
         ev.ancestors.clear();
         ev.cgroup.clear();
         ev.agent.clear();
+        ev.container = None;
         return;
     };
     ev.exe.clone_from(&p.exe);
     ev.cgroup.clone_from(&p.cgroup);
     ev.agent.clone_from(&p.agent);
+    // Shared while consecutive events are of the same container (the usual case).
+    match (&p.container, &ev.container) {
+        (None, _) => ev.container = None,
+        (Some(c), Some(mine)) if mine.full_id == c.full_id && mine.name == c.name && mine.image == c.image => {}
+        (Some(c), _) => ev.container = Some(container_from_proto(c)),
+    }
     ev.ancestors.truncate(p.ancestors.len());
     for (i, a) in p.ancestors.iter().enumerate() {
         match ev.ancestors.get_mut(i) {
@@ -222,6 +249,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
             .into_iter()
             .map(|a| Ancestor { pid: a.pid, exe: a.exe })
             .collect(),
+        container: process.container.as_ref().map(container_from_proto),
         cgroup: process.cgroup,
         agent: process.agent,
         resolved_path: p.resolved_path,
@@ -369,6 +397,28 @@ mod tests {
             same(e, &roundtrip(e));
             same(e, &entry_roundtrip(e));
         }
+    }
+
+    #[test]
+    fn the_container_round_trips_with_the_process_context() {
+        let mut e = synthetic::every_kind(0);
+        e.container = Some(Arc::new(ContainerInfo::new(
+            "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e",
+            Some("coder"),
+            Some("ai/coder:1"),
+        )));
+        for back in [roundtrip(&e), entry_roundtrip(&e)] {
+            same(&e, &back);
+            assert_eq!(back.container.as_deref().map(|c| c.id.as_str()), Some("4f1c9a0e2b7d"));
+            assert_eq!(back.container_field(|c| &c.name), "coder");
+        }
+        // A context of another container is another context.
+        let mut cache = ContextCache::default();
+        let first = cache.context_for(&e, time_ns(&e), 0);
+        assert!(first.define.is_some());
+        assert!(cache.context_for(&e, time_ns(&e), 1).define.is_none());
+        e.container = None;
+        assert!(cache.context_for(&e, time_ns(&e), 2).define.is_some());
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub(super) fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
         Field::ProcPexe => ev.ancestors.first().map_or("", |a| a.exe.as_str()),
         Field::AgentName => &ev.agent,
         Field::AgentCgroup => &ev.cgroup,
+        Field::ContainerId => ev.container_field(|c| &c.id),
+        Field::ContainerName => ev.container_field(|c| &c.name),
+        Field::ContainerImage => ev.container_field(|c| &c.image),
         // The path the enrich stage resolved (cwd/dirfd joined, symlinks followed), where it did.
         Field::FilePath | Field::ExecPath if ev.resolved_path.is_some() && body.field(field).is_some() => {
             ev.resolved_path.as_deref().unwrap_or_default()

@@ -565,3 +565,26 @@ fn per_kind(set: &RuleSet) -> [usize; 4] {
     use crate::rules::Kind;
     [Kind::Exec, Kind::Open, Kind::Connect, Kind::Mount].map(|k| set.summary().per_kind.get(&k).copied().unwrap_or(0))
 }
+
+#[test]
+fn container_fields_come_from_the_agent() {
+    let mut set = load(
+        r#"
+- rule: Coder image
+  desc: test
+  condition: container.image startswith "ai/" and container.name = coder
+  output: "%container.name %container.id %container.image"
+  priority: NOTICE
+"#,
+    );
+    let mut e = exec("/bin/sh", &["sh"], 1);
+    assert!(fired(&mut set, &e).is_empty(), "no container, no match");
+    e.container = Some(std::sync::Arc::new(crate::enrich::ContainerInfo::new(
+        "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e",
+        Some("coder"),
+        Some("ai/coder:1"),
+    )));
+    let alerts = set.evaluate(&e);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].output, "coder 4f1c9a0e2b7d ai/coder:1");
+}
