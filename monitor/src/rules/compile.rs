@@ -11,6 +11,7 @@ use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
     rc::Rc,
+    sync::Arc,
 };
 
 use super::{
@@ -685,10 +686,10 @@ impl<'a> Compiler<'a> {
                         let names: Vec<String> = names.iter().map(|v| v.text.clone()).collect();
                         let mut alts = Vec::new();
                         if !ips.is_empty() {
-                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips), at));
+                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips.into()), at));
                         }
                         if !names.is_empty() {
-                            alts.push(Self::leaf(f.field, Pred::Eq(names), at));
+                            alts.push(Self::leaf(f.field, Pred::Eq(names.into()), at));
                         }
                         let any = if alts.len() == 1 {
                             alts.remove(0)
@@ -697,11 +698,11 @@ impl<'a> Compiler<'a> {
                         };
                         return Some(if op == Op::Ne { negated(any) } else { any });
                     }
-                    Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts()), at))),
-                    Op::StartsWith => Pred::Prefix(texts()),
-                    Op::EndsWith => Pred::Suffix(texts()),
-                    Op::Contains => Pred::Contains(texts()),
+                    Op::Eq | Op::In => Pred::Eq(texts().into()),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts().into()), at))),
+                    Op::StartsWith => Pred::Prefix(texts().into()),
+                    Op::EndsWith => Pred::Suffix(texts().into()),
+                    Op::Contains => Pred::Contains(texts().into()),
                     Op::Glob => {
                         for v in &items {
                             if let Some(c) = v.text.chars().find(|c| matches!(c, '{' | '}' | '[' | ']')) {
@@ -715,7 +716,7 @@ impl<'a> Compiler<'a> {
                                 return None;
                             }
                         }
-                        Pred::Glob(Box::new(GlobSet::new(
+                        Pred::Glob(Arc::new(GlobSet::new(
                             items.iter().map(|v| FlatGlob::new(&v.text)).collect(),
                         )))
                     }
@@ -733,7 +734,7 @@ impl<'a> Compiler<'a> {
                                 }
                             }
                         }
-                        Pred::Cidr(nets)
+                        Pred::Cidr(nets.into())
                     }
                     _ => {
                         let expected = if f.ty == FieldType::Addr {
@@ -764,8 +765,8 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 let pred = match op {
-                    Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums), at))),
+                    Op::Eq | Op::In => Pred::NumIn(nums.into()),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums.into()), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
