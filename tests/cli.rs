@@ -188,11 +188,11 @@ fn agent_text_cannot_forge_output_lines_or_reach_the_terminal() {
 }
 
 /// Unchecked inputs and loose files, with the real binary: an endless config, a rule bomb and a
-/// non-UTF-8 rule file end in a clear error at once; `--output-file` does not follow a symlink to
+/// non-UTF-8 rule file end in a clear error (a reader without its limits would never end, or
+/// would name no limit); `--output-file` does not follow a symlink to
 /// another user's file nor append to a file another user owns.
 #[test]
 fn bad_inputs_and_planted_files_are_refused_at_once() {
-    let t = std::time::Instant::now();
     let out = agentmon().args(["run", "--config", "/dev/zero"]).output().unwrap();
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     let err = one_line(&out.stderr);
@@ -200,7 +200,6 @@ fn bad_inputs_and_planted_files_are_refused_at_once() {
         err.contains("/dev/zero") && err.contains("the limit for a config file"),
         "{err}"
     );
-    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
 
     let dir = tempfile::tempdir().unwrap();
     let mut bomb = String::from("- list: l0\n  items: [a, b]\n");
@@ -212,12 +211,10 @@ fn bad_inputs_and_planted_files_are_refused_at_once() {
     let mut latin1 = b"- rule: caf".to_vec();
     latin1.push(0xe9);
     latin1.extend_from_slice(b"\n  condition: evt.kind = exec\n");
-    let t = std::time::Instant::now();
     let out = agentmon().args(["rules", "check"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "an error, not a crash: {out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bomb.yaml:33:3: list `l16` is too large"), "{err}");
-    assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("latin1.yaml"), &latin1).unwrap();
     let out = agentmon().args(["rules", "check"]).arg(dir.path()).output().unwrap();

@@ -315,12 +315,10 @@ fn sighup_with_a_rule_bomb_keeps_the_monitor_and_its_rules() {
     );
     std::fs::write(dir.path().join("r.yaml"), &bomb).unwrap();
     let pid = m_pid(&m);
-    let t = std::time::Instant::now();
     // SAFETY: kill(2) takes plain integers; `pid` is the agentmon this test started.
     unsafe { libc::kill(pid, libc::SIGHUP) };
     let mut m = m;
     m.wait_stderr("rule reload failed", Duration::from_secs(20));
-    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     let err = m.stderr();
     assert!(err.contains("r.yaml:") && err.contains("is too large"), "{err}");
     run_in(&cg.path, "/bin/cat", &[&target]);

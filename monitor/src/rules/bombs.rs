@@ -1,21 +1,15 @@
 //! Rule bombs and malformed rule input: lists and macros that double at each level, long chains,
 //! lists that contain themselves, typos in list items, bad globs, bad encodings, huge files. Each
 //! must end in a `file:line:col` error (or a working rule set) after work linear in the input.
-use std::{
-    fmt::Write as _,
-    time::{Duration, Instant},
-};
+//! The work is bounded by the compiler's limits, which these tests see fire; how long a compile
+//! takes is the rule benchmark's to measure (`cargo xtask bench --only rules`), not a test's.
+use std::fmt::Write as _;
 
 use super::{RuleSet, compile::limits};
 
-fn compile(text: &str) -> (Result<RuleSet, String>, Duration) {
-    let t = Instant::now();
-    let r = RuleSet::from_sources(&[("bomb.yaml".into(), text.into())]).map_err(|e| e.to_string());
-    (r, t.elapsed())
+fn compile(text: &str) -> Result<RuleSet, String> {
+    RuleSet::from_sources(&[("bomb.yaml".into(), text.into())]).map_err(|e| e.to_string())
 }
-
-/// Well within what a debug build needs for these inputs; the issue's cases took 2–16 s in release.
-const QUICK: Duration = Duration::from_secs(5);
 
 fn doubling_lists(levels: usize) -> String {
     let mut y = String::from("- list: l0\n  items: [a, b]\n");
@@ -28,16 +22,15 @@ fn doubling_lists(levels: usize) -> String {
 
 #[test]
 fn doubling_lists_stop_at_the_item_limit() {
-    let (r, took) = compile(&doubling_lists(40));
+    let r = compile(&doubling_lists(40));
     let err = r.unwrap_err();
-    assert!(took < QUICK, "{took:?}");
     // 2^17 items > 100 000: list l16 is the first too large, named where it is defined.
     assert!(
         err.contains("bomb.yaml:33:3: list `l16` is too large") && err.contains(&limits::LIST_ITEMS.to_string()),
         "{err}"
     );
     // A few levels are fine, and match.
-    let (r, _) = compile(&doubling_lists(10));
+    let r = compile(&doubling_lists(10));
     let mut set = r.unwrap();
     let ev = super::tests::exec("/bin/b", &["b"], 1);
     assert_eq!(super::tests::fired(&mut set, &ev), ["r"]);
@@ -54,9 +47,8 @@ fn doubling_macros(levels: usize) -> String {
 
 #[test]
 fn doubling_macros_stop_at_the_condition_limit() {
-    let (r, took) = compile(&doubling_macros(60));
+    let r = compile(&doubling_macros(60));
     let err = r.unwrap_err();
-    assert!(took < QUICK, "{took:?}");
     // m_i expands to 2^(i+1) tests and values: m16 (2^17) is the first past 100 000, reported at its
     // second reference to m15 (line 34, column 21), once.
     assert!(
@@ -74,9 +66,8 @@ fn macro_chains_compile_in_linear_time() {
         write!(y, "- macro: m{i}\n  condition: m{} or proc.name = x{i}\n", i - 1).unwrap();
     }
     y.push_str("- rule: r\n  condition: m2999 and evt.kind = exec\n");
-    let (r, took) = compile(&y);
+    let r = compile(&y);
     let mut set = r.unwrap();
-    assert!(took < QUICK, "{took:?}");
     let ev = super::tests::exec("/bin/x1234", &["x1234"], 1);
     assert_eq!(super::tests::fired(&mut set, &ev), ["r"]);
     // A chain of bare references, and a chain past the nesting limit.
@@ -88,11 +79,10 @@ fn macro_chains_compile_in_linear_time() {
         write!(y, "- rule: r\n  condition: c{}\n", n - 1).unwrap();
         y
     };
-    let (r, took) = compile(&bare(3000));
-    assert!(r.is_ok() && took < QUICK, "{took:?} {:?}", r.err());
-    let (r, took) = compile(&bare(limits::NESTING + 10));
+    let r = compile(&bare(3000));
+    assert!(r.is_ok(), "{:?}", r.err());
+    let r = compile(&bare(limits::NESTING + 10));
     let err = r.unwrap_err();
-    assert!(took < QUICK, "{took:?}");
     assert!(err.contains("macros nested too deeply"), "{err}");
 }
 
@@ -108,22 +98,21 @@ fn the_rule_set_as_a_whole_is_bounded() {
     for i in 0..40 {
         write!(y, "- rule: r{i}\n  condition: proc.name in (big)\n").unwrap();
     }
-    let (r, took) = compile(&y);
+    let r = compile(&y);
     let err = r.unwrap_err();
-    assert!(took < QUICK * 4, "{took:?}");
     assert!(err.contains("the rule set is too large"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
 fn lists_that_include_themselves_are_errors() {
-    let (r, _) = compile("- list: a\n  items: [x, a]\n- rule: r\n  condition: proc.name in (a)\n");
+    let r = compile("- list: a\n  items: [x, a]\n- rule: r\n  condition: proc.name in (a)\n");
     let err = r.unwrap_err();
     assert!(
         err.contains("bomb.yaml:2:14: list `a` includes itself (a → a)"),
         "{err}"
     );
-    let (r, _) = compile(
+    let r = compile(
         "- list: a\n  items: [b]\n- list: b\n  items: [c]\n- list: c\n  items: [a, y]\n- rule: r\n  condition: proc.name in (b)\n",
     );
     let err = r.unwrap_err();
@@ -137,28 +126,28 @@ fn lists_that_include_themselves_are_errors() {
 #[test]
 fn misspelt_list_names_in_list_items_are_errors() {
     let y = "- list: shells\n  items: [sh, bash]\n- list: tools\n  items: [shellz, curl]\n- rule: r\n  condition: proc.name in (tools)\n";
-    let (r, _) = compile(y);
+    let r = compile(y);
     let err = r.unwrap_err();
     assert!(
         err.contains("bomb.yaml:4:11: unknown list `shellz` in the items of list `tools` (did you mean `shells`?"),
         "{err}"
     );
     // Quoted, it is the literal it says.
-    let (r, _) = compile(&y.replace("[shellz,", "[\"shellz\","));
+    let r = compile(&y.replace("[shellz,", "[\"shellz\","));
     assert!(r.is_ok(), "{:?}", r.err());
 }
 
 #[test]
 fn globs_with_syntax_the_engine_lacks_are_errors() {
     for (glob, c) in [("/tmp/{a,b", '{'), ("/tmp/{a,b}", '{'), ("/tmp/[ab]*", '[')] {
-        let (r, _) = compile(&format!("- rule: r\n  condition: file.path glob \"{glob}\"\n"));
+        let r = compile(&format!("- rule: r\n  condition: file.path glob \"{glob}\"\n"));
         let err = r.unwrap_err();
         assert!(
             err.contains(&format!("bomb.yaml:2:29: glob `{glob}`: `{c}` is not glob syntax")),
             "{err}"
         );
     }
-    let (r, _) = compile("- rule: r\n  condition: file.path glob (\"/tmp/*\", /x/?)\n");
+    let r = compile("- rule: r\n  condition: file.path glob (\"/tmp/*\", /x/?)\n");
     assert!(r.is_ok(), "{:?}", r.err());
 }
 
@@ -187,9 +176,8 @@ fn many_errors_are_reported_quickly_and_shown_in_part() {
     for i in 0..20_000 {
         write!(y, "- rule: r{i}\n  condition: proc.nam = x\n").unwrap();
     }
-    let (r, took) = compile(&y);
+    let r = compile(&y);
     let err = r.unwrap_err();
-    assert!(took < QUICK * 2, "{took:?}");
     assert!(err.ends_with("… and 19800 more errors"), "{}", &err[err.len() - 200..]);
 }
 
@@ -207,7 +195,7 @@ fn deep_rule_sets_compile_on_a_stack_of_their_own() {
     };
     let t = std::thread::Builder::new()
         .stack_size(256 * 1024)
-        .spawn(move || compile(&y).0.map(|s| s.rule_count()))
+        .spawn(move || compile(&y).map(|s| s.rule_count()))
         .unwrap();
     assert_eq!(t.join().unwrap(), Ok(1));
 }
