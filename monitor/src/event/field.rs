@@ -110,7 +110,7 @@ fields! {
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
     ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
-    NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
+    NetFamily = "net.family", Str, false, "inet, inet6, unix, packet, netlink or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
     MountSource = "mount.source", Str, false, "mount source";
@@ -137,6 +137,14 @@ fields! {
     FileLength = "file.length", Num, false, "truncate: the length set";
     FileDev = "file.dev", Num, false, "mknod: the device number";
     FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
+    // network
+    NetRawAddr = "net.raw_addr", Str, false, "destination as passed (unix sockets: the path given to connect; net.addr is the socket the kernel connected to)";
+    NetProto = "net.proto", Str, false, "the socket's protocol: tcp, udp, icmp, icmpv6, sctp, mptcp, raw; netlink families (route, sock_diag, netfilter, audit, …); packet ethertypes (all, ip, arp, ipv6); other";
+    SocketType = "socket.type", Str, false, "the socket's type: stream, dgram, raw, seqpacket, rdm, dccp, packet";
+    NetVerdict = "net.verdict", Str, false, "the kernel's verdict: allowed, denied (deny rule), quarantined, unchecked (no cgroup hook saw it)";
+    NetLocalAddr = "net.local_addr", Addr, false, "local address a socket listens on (unix: the socket's path, @name if abstract)";
+    NetLocalPort = "net.local_port", Num, false, "local port a socket listens on";
+    NetDatagrams = "net.datagrams", Num, false, "datagrams a send event stands for (1 for the first to a destination)";
     // processes
     TargetPid = "target.pid", Num, false, "the process acted on, as the caller named it (ptrace, process_vm)";
     TargetExe = "target.exe", Str, false, "executable of the process acted on (from /proc or the process table)";
