@@ -187,7 +187,12 @@ impl Session {
     /// Reloads the rules from `dir` atomically: on any error the old rules (and kernel deny tables)
     /// stay active and the error is logged.
     pub(crate) fn reload_rules(&mut self, dir: &std::path::Path) {
-        let new = match RuleSet::load_dir(dir) {
+        // The level the running set was loaded with (`--rules-maturity`, the config file).
+        let maturity = self
+            .pipeline
+            .rules_mut()
+            .map_or_else(Default::default, |r| r.maturity());
+        let new = match RuleSet::load_dir_with(dir, maturity) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("rule reload failed, keeping the old rules:\n{e}");

@@ -3,7 +3,7 @@
 use std::{path::Path, sync::Arc};
 
 use super::{
-    RuleSet,
+    Maturity, RuleSet,
     error::{FileRef, RuleError, RulesError},
     yaml::{Node, parse_documents},
 };
@@ -45,12 +45,13 @@ impl FixtureResult {
 /// Loads the rules of `dir` and runs every fixture in `dir/tests/*.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
     let sources = super::read_sources(dir)?;
-    // Compile once up front so rule errors are reported as such.
-    RuleSet::from_sources(&sources)?;
+    // Compile once up front so rule errors are reported as such. Fixtures test every rule, whatever
+    // its maturity.
+    RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
     let fixtures = load_fixtures(&dir.join("tests"))?;
     let mut results = Vec::new();
     for f in &fixtures {
-        let mut set = RuleSet::from_sources(&sources)?;
+        let mut set = RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
         results.push(run(&mut set, f));
     }
     Ok(results)

@@ -30,7 +30,7 @@ use std::{
 
 /// What [`RuleSet::deny_entries`] hands to the kernel deny tables.
 pub use crate::enforce::spec::DenyEntry;
-pub use alert::{Action, Alert, Priority};
+pub use alert::{Action, Alert, Maturity, Priority};
 pub(crate) use error::RuleError;
 pub use error::RulesError;
 pub(crate) use fields::{Kind, catalogue as field_catalogue, rule_kinds};
@@ -56,6 +56,8 @@ pub(crate) struct Summary {
     pub macros: usize,
     pub sequences: usize,
     pub deny_rules: usize,
+    /// Rules left off because their maturity is above the set's level (see [`RuleSet::maturity`]).
+    pub above_maturity: usize,
     /// Enabled rules that can match each kind, by kind.
     pub per_kind: std::collections::BTreeMap<Kind, usize>,
 }
@@ -70,6 +72,7 @@ pub struct RuleSet {
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
+    maturity: Maturity,
 }
 
 impl RuleSet {
@@ -77,6 +80,11 @@ impl RuleSet {
     /// `tests/` are not read). Any error anywhere loads nothing.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
         Self::from_sources(&read_sources(dir)?)
+    }
+
+    /// [`RuleSet::load_dir`] with the rules up to `maturity` on (`load_dir` is `Maturity::Stable`).
+    pub fn load_dir_with(dir: &Path, maturity: Maturity) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(&read_sources(dir)?, maturity)
     }
 }
 
@@ -106,8 +114,14 @@ fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
 }
 
 impl RuleSet {
-    /// Compiles rule files given as (name, contents).
+    /// Compiles rule files given as (name, contents), with the stable rules on.
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(files, Maturity::Stable)
+    }
+
+    /// Compiles rule files; rules whose `maturity` is above `maturity` are checked but off (as
+    /// `enabled: false`), so `incubating` turns on stable and incubating rules.
+    pub fn from_sources_with(files: &[(String, String)], maturity: Maturity) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
         let mut items = RawItems::default();
         let mut errors = Vec::new();
@@ -129,8 +143,13 @@ impl RuleSet {
             let mut deny = DenyTable {
                 entries: &mut set.deny,
                 rules: &mut set.summary.deny_rules,
+                level: maturity,
             };
-            if let Some(rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+            if let Some(mut rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+                if raw.enabled && raw.maturity > maturity {
+                    set.summary.above_maturity += 1;
+                    rule.enabled = false;
+                }
                 set.rules.push(rule);
             }
         }
@@ -140,6 +159,7 @@ impl RuleSet {
             errors.sort_by(|a, b| (&a.file, a.at.line, a.at.col).cmp(&(&b.file, b.at.line, b.at.col)));
             return Err(RulesError { errors });
         }
+        set.maturity = maturity;
         set.summary.files = files.len();
         set.summary.lists = items.lists.len();
         set.summary.macros = items.macros.len();
@@ -237,6 +257,11 @@ impl RuleSet {
                 s.forget(agent);
             }
         }
+    }
+
+    /// The maturity level the set was loaded with (rules above it are off).
+    pub fn maturity(&self) -> Maturity {
+        self.maturity
     }
 
     /// Number of enabled rules.
