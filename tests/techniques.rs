@@ -27,8 +27,11 @@ const PYTHON: &str = "/usr/bin/python3";
 /// on the same stdout).
 fn run(script: &str) -> ExecRun {
     let script = format!("exec >/dev/null\n{script}");
-    exec_rules(&shipped_rules(), &[], &["/bin/bash", "-c", &script])
+    exec_rules(&shipped_rules(), SANDBOX, &["/bin/bash", "-c", &script])
 }
+
+/// Every rule on, whatever its maturity (the techniques include incubating and sandbox rules).
+const SANDBOX: &[&str] = &["--rules-maturity", "sandbox"];
 
 /// Every rule in `rules` fired at least once (all missing ones are reported together).
 fn assert_fired(r: &ExecRun, rules: &[&str]) {
@@ -443,6 +446,10 @@ fn network_shapes_inside_a_private_network_namespace() {
     // Addresses assigned to lo inside a network namespace this test created: nothing leaves it.
     let dir = tmp();
     let cat = copy_as(dir.path(), "/usr/bin/python3.11", "cat").display().to_string();
+    let ncat = copy_as(dir.path(), "/usr/bin/python3.11", "ncat").display().to_string();
+    let udp = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'x', ('198.51.100.7', 31337))\n\
+               p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n";
+    let listen = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(1)\n";
     let connect = |addr: &str, port: u16| {
         format!(
             "import socket\ns = socket.socket()\ns.settimeout(1)\ntry:\n    s.connect(('{addr}', {port}))\nexcept OSError:\n    pass\n"
@@ -453,12 +460,18 @@ fn network_shapes_inside_a_private_network_namespace() {
          (exec 3<>/dev/tcp/198.51.100.7/4444) 2>/dev/null || true
          {cat} -S -c \"{c1}\"
          {PYTHON} -S -c \"{c2}\"
+         {PYTHON} -S -c \"{udp}\"
+         {ncat} -S -c \"{listen}\"
          ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o ConnectTimeout=2 -p 2222 198.51.100.7 true 2>/dev/null || true",
         c1 = connect("198.51.100.7", 80),
         c2 = connect("10.96.0.1", 443),
     );
     let script = format!("exec >/dev/null\n{script}");
-    let r = exec_rules(&shipped_rules(), &[], &["unshare", "-n", "/bin/bash", "-c", &script]);
+    let r = exec_rules(
+        &shipped_rules(),
+        SANDBOX,
+        &["unshare", "-n", "/bin/bash", "-c", &script],
+    );
     assert!(r.status.success(), "{}", r.stderr);
     assert_fired(
         &r,
@@ -468,6 +481,9 @@ fn network_shapes_inside_a_private_network_namespace() {
             "Network connection by a program that never makes one",
             "Connection to the Kubernetes API server",
             "SSH to a non-standard port",
+            "UDP traffic to an unexpected port",
+            "Packet socket created",
+            "Listener opened by a shell or netcat",
         ],
     );
 }
