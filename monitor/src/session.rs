@@ -224,6 +224,7 @@ impl Session {
     pub(crate) fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
         let result = self.probes.unwatch(id);
         self.pipeline.enricher_mut().cgroups_mut().remove_root(id);
+        self.pipeline.enricher_mut().forget_agent(agent);
         self.protected.retain(|(a, _)| a != agent);
         if let Some(r) = self.pipeline.rules_mut() {
             r.forget_agent(agent);
