@@ -29,6 +29,8 @@ pub struct KernelOffsets {
     /// Where a syscall's arguments sit in the user registers saved at entry (`struct pt_regs`), read
     /// at the syscall's exit.
     pub regs: RegsOffsets,
+    /// From a socket's descriptor to its local address and its unix peer (network kinds).
+    pub net: NetOffsets,
     /// Credentials, namespaces and the syscall number (the processes group).
     pub process: ProcessOffsets,
 }
@@ -121,6 +123,40 @@ pub struct PathOffsets {
     pub _pad: u32,
 }
 
+/// Offsets of the fields the network programs read: a descriptor's `struct file` → `struct socket`
+/// → `struct sock` (family, type, protocol, local address), a unix socket's peer, bound path and
+/// name. (The syscall number in the saved registers is `ProcessOffsets::regs_syscall_nr`.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NetOffsets {
+    /// `file.private_data` (a socket file's `struct socket`)
+    pub file_private_data: u32,
+    /// `socket.sk`
+    pub socket_sk: u32,
+    /// `sock.__sk_common.skc_family`
+    pub sock_family: u32,
+    /// `sock.__sk_common.skc_num` (local port, host order)
+    pub sock_num: u32,
+    /// `sock.__sk_common.skc_rcv_saddr`
+    pub sock_rcv_saddr: u32,
+    /// `sock.__sk_common.skc_v6_rcv_saddr`
+    pub sock_v6_rcv_saddr: u32,
+    /// `sock.sk_type`
+    pub sock_type: u32,
+    /// `sock.sk_protocol`
+    pub sock_protocol: u32,
+    /// `unix_sock.peer`
+    pub unix_peer: u32,
+    /// `unix_sock.path` (a `struct path`)
+    pub unix_path: u32,
+    /// `unix_sock.addr` (a `struct unix_address *`)
+    pub unix_addr: u32,
+    /// `unix_address.len`
+    pub unix_address_len: u32,
+    /// `unix_address.name` (a `struct sockaddr_un`)
+    pub unix_address_name: u32,
+}
+
 /// Offsets in `struct pt_regs` of the registers holding a syscall's six arguments, in order
 /// (x86-64: `di`, `si`, `dx`, `r10`, `r8`, `r9`).
 #[repr(C)]
@@ -171,6 +207,21 @@ impl KernelOffsets {
             },
             regs: RegsOffsets {
                 args: [Self::UNKNOWN; 6],
+            },
+            net: NetOffsets {
+                file_private_data: Self::UNKNOWN,
+                socket_sk: Self::UNKNOWN,
+                sock_family: Self::UNKNOWN,
+                sock_num: Self::UNKNOWN,
+                sock_rcv_saddr: Self::UNKNOWN,
+                sock_v6_rcv_saddr: Self::UNKNOWN,
+                sock_type: Self::UNKNOWN,
+                sock_protocol: Self::UNKNOWN,
+                unix_peer: Self::UNKNOWN,
+                unix_path: Self::UNKNOWN,
+                unix_addr: Self::UNKNOWN,
+                unix_address_len: Self::UNKNOWN,
+                unix_address_name: Self::UNKNOWN,
             },
             process: ProcessOffsets {
                 task_cred: Self::UNKNOWN,

@@ -30,6 +30,11 @@ pub mod programs;
 pub mod record;
 pub mod syscall;
 pub mod tracepoint;
+// network
+pub mod listen;
+pub mod net;
+pub mod send;
+pub mod socket;
 // processes
 pub mod bpf;
 pub mod chroot;
@@ -111,7 +116,7 @@ event_kinds! {
     Exec = 1, "exec";
     /// A file was opened (payload [`open::OpenEvent`]).
     Open = 2, "open";
-    /// A socket connected (payload [`connect::ConnectEvent`]).
+    /// A socket connected or tried to (payload [`connect::ConnectEvent`]).
     Connect = 3, "connect";
     /// A filesystem was mounted (payload [`mount::MountEvent`]).
     Mount = 4, "mount";
@@ -140,6 +145,13 @@ event_kinds! {
     Truncate = 15, "truncate";
     /// A device node, FIFO or socket node was made (mknod, mknodat).
     Mknod = 16, "mknod";
+    // network
+    /// A datagram sent to an address without connect (payload [`send::SendEvent`]).
+    Send = 26, "send";
+    /// A socket listens for connections or datagrams (payload [`listen::ListenEvent`]).
+    Listen = 27, "listen";
+    /// A raw, packet or netlink socket was created (payload [`socket::SocketEvent`]).
+    Socket = 28, "socket";
     // processes
     /// A ptrace request at another process (payload [`ptrace::PtraceEvent`]).
     Ptrace = 34, "ptrace";

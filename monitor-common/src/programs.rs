@@ -2,8 +2,9 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs, RawSysEnter,
-    RawSysExit, SysEnterArgs, SysExitArgs, TaskRename,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, InetSockSetState, Layout, MountArgs,
+    MoveMountArgs, RawSysEnter, RawSysExit, SendmmsgArgs, SendmsgArgs, SendtoArgs, SysEnterArgs, SysExitArgs,
+    TaskRename,
 };
 
 /// Where a program attaches.
@@ -20,6 +21,8 @@ pub enum Attach {
     RawTracePoint { name: &'static str },
     /// A cgroup `sock_addr` program, attached to every watched cgroup.
     CgroupSockAddr(SockAddrHook),
+    /// A cgroup `sock` program, attached to every watched cgroup.
+    CgroupSock(SockHook),
 }
 
 /// The `cgroup_sock_addr` hooks agentmon uses.
@@ -27,6 +30,20 @@ pub enum Attach {
 pub enum SockAddrHook {
     Connect4,
     Connect6,
+    /// `udp_sendmsg` with a destination (unconnected sends).
+    SendMsg4,
+    SendMsg6,
+}
+
+/// The `cgroup_sock` hooks agentmon uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockHook {
+    /// After an inet socket was bound (`bind(2)`, `io_uring` `IORING_OP_BIND`), port assigned.
+    PostBind4,
+    PostBind6,
+    /// After an inet/inet6 socket was created by a task (`socket(2)`, `io_uring`
+    /// `IORING_OP_SOCKET`), before it has a descriptor.
+    SockCreate,
 }
 
 /// One program of the object.
@@ -46,6 +63,13 @@ impl Program {
                 name,
                 fields,
             },
+        }
+    }
+
+    const fn tracepoint(category: &'static str, name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            attach: Attach::TracePoint { category, name, fields },
         }
     }
 
@@ -122,6 +146,35 @@ pub const CONNECT4: Program = Program {
 pub const CONNECT6: Program = Program {
     name: "connect6",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
+};
+// network
+pub const SYS_EXIT_CONNECT: Program = Program::syscall("sys_exit_connect", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LISTEN: Program = Program::syscall("sys_exit_listen", SysExitArgs::FIELDS);
+pub const SYS_EXIT_BIND: Program = Program::syscall("sys_exit_bind", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SOCKET: Program = Program::syscall("sys_exit_socket", SysExitArgs::FIELDS);
+pub const INET_SOCK_SET_STATE: Program = Program::tracepoint("sock", "inet_sock_set_state", InetSockSetState::FIELDS);
+pub const SYS_ENTER_SENDTO: Program = Program::syscall("sys_enter_sendto", SysEnterArgs::<SendtoArgs>::FIELDS);
+pub const SYS_ENTER_SENDMSG: Program = Program::syscall("sys_enter_sendmsg", SysEnterArgs::<SendmsgArgs>::FIELDS);
+pub const SYS_ENTER_SENDMMSG: Program = Program::syscall("sys_enter_sendmmsg", SysEnterArgs::<SendmmsgArgs>::FIELDS);
+pub const SENDMSG4: Program = Program {
+    name: "sendmsg4",
+    attach: Attach::CgroupSockAddr(SockAddrHook::SendMsg4),
+};
+pub const SENDMSG6: Program = Program {
+    name: "sendmsg6",
+    attach: Attach::CgroupSockAddr(SockAddrHook::SendMsg6),
+};
+pub const POST_BIND4: Program = Program {
+    name: "post_bind4",
+    attach: Attach::CgroupSock(SockHook::PostBind4),
+};
+pub const POST_BIND6: Program = Program {
+    name: "post_bind6",
+    attach: Attach::CgroupSock(SockHook::PostBind6),
+};
+pub const SOCK_CREATE: Program = Program {
+    name: "sock_create",
+    attach: Attach::CgroupSock(SockHook::SockCreate),
 };
 
 // processes: all seen at syscall exit (cred: also at entry, for the credentials before the call)
@@ -252,6 +305,20 @@ pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_FORK,
     CONNECT4,
     CONNECT6,
+    // network
+    SYS_EXIT_CONNECT,
+    SYS_EXIT_LISTEN,
+    SYS_EXIT_BIND,
+    SYS_EXIT_SOCKET,
+    INET_SOCK_SET_STATE,
+    SYS_ENTER_SENDTO,
+    SYS_ENTER_SENDMSG,
+    SYS_ENTER_SENDMMSG,
+    SENDMSG4,
+    SENDMSG6,
+    POST_BIND4,
+    POST_BIND6,
+    SOCK_CREATE,
     // processes
     SYS_EXIT_PTRACE,
     SYS_EXIT_PROCESS_VM_READV,

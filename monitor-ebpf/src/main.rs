@@ -83,6 +83,15 @@ mod tracepoint;
 mod truncate;
 #[cfg(target_arch = "bpf")]
 mod unlink;
+// network
+#[cfg(target_arch = "bpf")]
+mod listen;
+#[cfg(target_arch = "bpf")]
+mod net;
+#[cfg(target_arch = "bpf")]
+mod send;
+#[cfg(target_arch = "bpf")]
+mod socket;
 // processes
 #[cfg(target_arch = "bpf")]
 mod actor;

@@ -1,18 +1,14 @@
 //! `task/task_rename` → [`RenameCommEvent`]: a task's `comm` is about to change (the tracepoint runs
 //! in the renaming task, before the copy). Renames done by exec itself (the syscall the task is in
 //! is `execve`/`execveat`, read from `pt_regs.orig_ax`) are skipped: the exec event reports them.
-use aya_ebpf::{
-    helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
-    macros::tracepoint,
-    programs::TracePointContext,
-};
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind, counter, programs,
     rename_comm::{RenameCommEvent, SYSCALL_EXECVE, SYSCALL_EXECVEAT},
     tracepoint::TaskRename,
 };
 
-use crate::{actor, maps::OrCount, record::Record, scope, task};
+use crate::{actor, args, maps::OrCount, record::Record, scope};
 
 #[tracepoint(category = "task", name = "task_rename")]
 pub(crate) fn task_rename(ctx: TracePointContext) -> u32 {
@@ -21,19 +17,10 @@ pub(crate) fn task_rename(ctx: TracePointContext) -> u32 {
 }
 named!(task_rename = programs::TASK_RENAME.name);
 
-/// The syscall number the current task entered with, -1 if unknown.
-#[inline(always)]
-fn current_syscall(offset: u32) -> i64 {
-    // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
-    // bpf_task_pt_regs requires; the register is then read with bpf_probe_read_kernel.
-    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
-    task::read_field::<i64>(regs, offset).unwrap_or(-1)
-}
-
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
     let cfg = scope::watched()?;
-    let nr = current_syscall(cfg.offsets.process.regs_syscall_nr);
+    let nr = args::current_syscall(cfg.offsets.process.regs_syscall_nr).unwrap_or(-1);
     if nr == SYSCALL_EXECVE || nr == SYSCALL_EXECVEAT {
         return None;
     }

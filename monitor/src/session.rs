@@ -9,6 +9,7 @@ use crate::{
     cgroup::Cgroup,
     enforce,
     enrich::{CgroupIndex, ContainerInfo},
+    event::Esc,
     outputs::Printer,
     pipeline::{Filter, Pipeline},
     probes::{ProbeOptions, Probes},
@@ -67,7 +68,7 @@ impl Session {
             .take_completions()
             .ok_or_else(|| anyhow::anyhow!("the pipeline's completions are taken"))?;
         for q in crate::respond::state::load_quarantined().unwrap_or_default() {
-            tracing::warn!(agent = %q.agent, cgroup = %q.cgroup.display(), rule = %q.rule, "agent is quarantined (frozen); `agentmon release` thaws it");
+            tracing::warn!(agent = %Esc(&q.agent), cgroup = %Esc(q.cgroup.display()), rule = %Esc(&q.rule), "agent is quarantined (frozen); `agentmon release` thaws it");
         }
         Ok(Self {
             probes,
@@ -190,7 +191,12 @@ impl Session {
     /// Reloads the rules from `dir` atomically: on any error the old rules (and kernel deny tables)
     /// stay active and the error is logged.
     pub(crate) fn reload_rules(&mut self, dir: &std::path::Path) {
-        let new = match RuleSet::load_with(Some(dir), &self.extra_rules) {
+        // The level the running set was loaded with (`--rules-maturity`, the config file).
+        let maturity = self
+            .pipeline
+            .rules_mut()
+            .map_or_else(Default::default, |r| r.maturity());
+        let new = match RuleSet::load_with(Some(dir), &self.extra_rules, maturity) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("rule reload failed, keeping the old rules:\n{e}");
@@ -222,6 +228,7 @@ impl Session {
     pub(crate) fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
         let result = self.probes.unwatch(id);
         self.pipeline.enricher_mut().cgroups_mut().remove_root(id);
+        self.pipeline.enricher_mut().forget_agent(agent);
         self.protected.retain(|(a, _)| a != agent);
         if let Some(r) = self.pipeline.rules_mut() {
             r.forget_agent(agent);
@@ -252,6 +259,7 @@ impl Session {
             printed = s.printed,
             alerts = s.alerts,
             decode_errors = s.decode_errors,
+            record_lost = self.pipeline.recording_lost(),
             kernel_events = k.events,
             drops = k.ringbuf_drops,
             read_failures = k.read_failures,

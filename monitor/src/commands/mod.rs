@@ -27,6 +27,10 @@ pub(crate) struct MonitorArgs {
     /// Rule directory (default: $AGENTMON_RULES, /etc/agentmon/rules, or the shipped rules/).
     #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
     pub rules: Option<PathBuf>,
+    /// Rule maturity level to run: stable (default), incubating (stable and incubating) or sandbox
+    /// (every rule). Overrides the config file's rules_maturity.
+    #[arg(long, value_name = "LEVEL", conflicts_with = "no_rules")]
+    pub rules_maturity: Option<crate::rules::Maturity>,
     /// Run without rules: print events only.
     #[arg(long)]
     pub no_rules: bool,
@@ -107,17 +111,20 @@ impl MonitorArgs {
         if dir.is_none() && extra.is_empty() {
             return Ok(None);
         }
-        let set = crate::rules::RuleSet::load_with(dir.as_deref(), extra).map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(dir = ?dir.as_ref().map(|d| d.display()), rules = set.rule_count(), "rules loaded");
+        let maturity = self.rules_maturity.unwrap_or_default();
+        let set =
+            crate::rules::RuleSet::load_with(dir.as_deref(), extra, maturity).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(dir = ?dir.as_ref().map(|d| d.display()), rules = set.rule_count(), maturity = maturity.as_str(), "rules loaded");
         Ok(Some((dir, set)))
     }
 }
 
 /// Prints `agentmon: MESSAGE` on stderr: a failure the operator must see whatever the log level
-/// (a command that cannot run, a damaged log file).
+/// (a command that cannot run, a damaged log file). One line: control characters in it (from a log
+/// or a command line) are escaped.
 #[expect(clippy::print_stderr, reason = "the command line's own error line")]
 pub(crate) fn report(message: impl std::fmt::Display) {
-    eprintln!("agentmon: {message}");
+    eprintln!("agentmon: {}", crate::event::Esc(message));
 }
 
 /// `$AGENTMON_RULES`, `/etc/agentmon/rules`, the `rules/` of the source tree this binary was built

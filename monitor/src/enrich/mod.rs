@@ -4,6 +4,7 @@
 //! (rule fixtures, tests, benchmarks).
 pub(crate) mod agents;
 pub(crate) mod clock;
+pub(crate) mod lineage;
 pub(crate) mod proctable;
 pub(crate) mod resolve;
 pub mod synthetic;
@@ -13,8 +14,8 @@ pub(crate) mod target;
 pub use proctable::Ancestor;
 use serde::Serialize;
 
-pub use self::agents::ContainerInfo;
 pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
+pub use self::{agents::ContainerInfo, lineage::AgentFacts};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
@@ -42,6 +43,9 @@ pub struct Enriched {
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
+    /// Lineage and destination facts (`proc.is_agent_root`, `net.dst_agent`).
+    #[serde(flatten, skip_serializing_if = "AgentFacts::is_empty")]
+    pub facts: AgentFacts,
 }
 
 impl Enriched {
@@ -60,6 +64,7 @@ impl Enriched {
             agent: String::new(),
             container: None,
             resolved_path: None,
+            facts: AgentFacts::default(),
         }
     }
 
@@ -76,6 +81,7 @@ pub(crate) struct Enricher {
     cgroups: CgroupIndex,
     clock: Clock,
     resolver: Resolver,
+    listeners: lineage::Listeners,
 }
 
 impl Enricher {
@@ -85,6 +91,7 @@ impl Enricher {
             cgroups,
             clock: Clock::new(),
             resolver: Resolver::new(),
+            listeners: lineage::Listeners::default(),
         }
     }
 
@@ -104,10 +111,28 @@ impl Enricher {
             None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
         };
         let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
-            None => (String::new(), String::new(), None),
+        let (cgroup, agent, container, root_id) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone(), Some(c.root_id)),
+            None => (String::new(), String::new(), None, None),
         };
+        let mut facts = AgentFacts {
+            agent_root: root_id.is_some_and(|r| self.is_agent_root(pid, r)),
+            dst_agent: String::new(),
+        };
+        let dst = match &event.body {
+            Body::Connect(c) => Some((c.addr.as_str(), c.port)),
+            Body::Send(s) => Some((s.addr.as_str(), s.port)),
+            Body::Listen(l) if !agent.is_empty() => {
+                self.listeners.listen(&agent, &l.addr, l.port);
+                None
+            }
+            _ => None,
+        };
+        if let Some((addr, port)) = dst
+            && let Some(other) = self.listeners.agent_at(&agent, addr, port)
+        {
+            other.clone_into(&mut facts.dst_agent);
+        }
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         // files: the object a file operation changed, and the one it took (kept in the body).
         let file_op_target = event
@@ -135,7 +160,40 @@ impl Enricher {
             agent,
             container,
             resolved_path,
+            facts,
         }
+    }
+
+    /// Whether `pid`, in the agent whose root cgroup is `root_id`, is the agent's root: its parent
+    /// (when the process was first seen) is outside the agent. Decided once and kept in the process
+    /// table; a fork seen inside the agent makes a non-root child.
+    fn is_agent_root(&mut self, pid: u32, root_id: u64) -> bool {
+        let Some(p) = self.table.get(pid) else { return false };
+        if let Some(known) = p.agent_root {
+            return known;
+        }
+        let ppid = p.ppid;
+        let parent_cgroup = match self.table.get(ppid).map(|p| p.cgroup_id) {
+            Some(id) if id != 0 => Some(id),
+            // The parent never produced an event (not watched, or idle since before monitoring).
+            _ => lineage::proc_cgroup_id(ppid, self.cgroups.root_path()),
+        };
+        let parent_inside =
+            ppid != 0 && parent_cgroup.is_some_and(|id| self.cgroups.lookup(id).is_some_and(|c| c.root_id == root_id));
+        self.table.set_agent_root(pid, !parent_inside);
+        !parent_inside
+    }
+
+    /// A watched agent listens on `addr` (`port` for inet; a unix socket path with port 0), as its
+    /// listen events say.
+    #[cfg(test)]
+    pub(crate) fn note_listen(&mut self, agent: &str, addr: &str, port: u16) {
+        self.listeners.listen(agent, addr, port);
+    }
+
+    /// Forgets an agent that is no longer watched (its listeners).
+    pub(crate) fn forget_agent(&mut self, agent: &str) {
+        self.listeners.forget(agent);
     }
 
     pub(crate) fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -144,5 +202,104 @@ impl Enricher {
 
     pub(crate) fn table_mut(&mut self) -> &mut ProcessTable {
         &mut self.table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CgroupIndex, Enricher, synthetic};
+    use crate::{cgroup::Cgroup, event::Event};
+
+    fn ev(cgroup_id: u64, pid: u32, ppid: u32, body: crate::event::Body) -> Event {
+        let who = synthetic::Process {
+            pid,
+            ppid,
+            cgroup_id,
+            ..Default::default()
+        };
+        who.event(1, body).event
+    }
+
+    fn step(e: &mut Enricher, ev: Event) -> super::Enriched {
+        e.observe(&ev);
+        e.enrich(ev)
+    }
+
+    #[test]
+    fn the_agent_root_is_the_process_entering_the_cgroup_not_a_name() {
+        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
+        for (id, name) in [(11, "a"), (12, "b")] {
+            let cg = Cgroup {
+                path: format!("/nonexistent-cgroup-root/{name}").into(),
+                rel: format!("/{name}"),
+                id,
+                level: 1,
+            };
+            index.add_root(&cg, name, None);
+        }
+        let mut e = Enricher::new(index);
+        // 500's parent (4_000_000, no such process) never showed up in the agent: 500 entered it.
+        let launch = step(
+            &mut e,
+            ev(11, 500, 4_000_000, synthetic::exec("/bin/sh", vec!["sh".into()])),
+        );
+        assert!(launch.facts.agent_root);
+        // Its forked child is not, even when it runs a binary named agentmon.
+        step(&mut e, ev(11, 500, 4_000_000, synthetic::fork(501)));
+        let fake = step(
+            &mut e,
+            ev(11, 501, 500, synthetic::exec("/tmp/agentmon", vec!["agentmon".into()])),
+        );
+        assert!(!fake.facts.agent_root);
+        step(&mut e, ev(11, 501, 500, synthetic::fork(502)));
+        let shell = step(&mut e, ev(11, 502, 501, synthetic::exec("/bin/sh", vec!["sh".into()])));
+        assert!(!shell.facts.agent_root);
+        // Reparented to a process outside (its parent exited): still not the root.
+        let orphan = step(&mut e, ev(11, 502, 1, synthetic::open("/etc/passwd", 0)));
+        assert!(!orphan.facts.agent_root);
+        // A process first seen in agent b whose parent was last seen in agent a entered b.
+        step(&mut e, ev(11, 500, 4_000_000, synthetic::fork(503)));
+        let moved = step(&mut e, ev(12, 600, 500, synthetic::exec("/bin/sh", vec!["sh".into()])));
+        assert!(moved.facts.agent_root);
+        // The root keeps being the root.
+        assert!(
+            step(&mut e, ev(11, 500, 4_000_000, synthetic::open("/x", 0)))
+                .facts
+                .agent_root
+        );
+    }
+
+    #[test]
+    fn a_connect_names_the_other_agent_listening_there() {
+        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
+        for (id, name) in [(11, "a"), (12, "b")] {
+            let cg = Cgroup {
+                path: format!("/nonexistent-cgroup-root/{name}").into(),
+                rel: format!("/{name}"),
+                id,
+                level: 1,
+            };
+            index.add_root(&cg, name, None);
+        }
+        let mut e = Enricher::new(index);
+        e.note_listen("b", "0.0.0.0", 8080);
+        let c = |e: &mut Enricher, cg, port| {
+            step(
+                e,
+                ev(
+                    cg,
+                    700,
+                    1,
+                    synthetic::connect(crate::event::Family::Inet, "127.0.0.1", port),
+                ),
+            )
+            .facts
+            .dst_agent
+        };
+        assert_eq!(c(&mut e, 11, 8080), "b");
+        assert_eq!(c(&mut e, 11, 8081), "");
+        assert_eq!(c(&mut e, 12, 8080), "", "b reaching its own listener");
+        e.forget_agent("b");
+        assert_eq!(c(&mut e, 11, 8080), "");
     }
 }

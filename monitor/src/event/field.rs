@@ -104,13 +104,16 @@ fields! {
     ProcUid = "proc.uid", Num, true, "user id";
     ProcAexe = "proc.aexe", StrList, true, "executables of all ancestors";
     ProcPexe = "proc.pexe", Str, true, "executable of the parent";
+    ProcExeName = "proc.exe_name", Str, true, "basename of proc.exe: the program's name as the kernel knows it (proc.name is comm, which the process sets)";
+    ProcPexeName = "proc.pexe_name", Str, true, "basename of proc.pexe";
+    ProcIsAgentRoot = "proc.is_agent_root", Bool, true, "the process is its agent's root: the one agentmon exec started or that entered the agent's cgroup from outside (a pid fact, not a name)";
     FilePath = "file.path", Str, false, "the path of the object the kernel opened or ran (walked from kernel objects), else the path as passed resolved against the working directory";
     FileRawPath = "file.raw_path", Str, false, "path as passed to the syscall";
     FileWrite = "file.write", Bool, false, "opened for writing; on the other file operations (rename, unlink, link, …) always true: the object at file.path is changed";
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
     ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
-    NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
+    NetFamily = "net.family", Str, false, "inet, inet6, unix, packet, netlink or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
     MountSource = "mount.source", Str, false, "mount source";
@@ -140,6 +143,14 @@ fields! {
     FileLength = "file.length", Num, false, "truncate: the length set";
     FileDev = "file.dev", Num, false, "mknod: the device number";
     FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
+    // network
+    NetRawAddr = "net.raw_addr", Str, false, "destination as passed (unix sockets: the path given to connect; net.addr is the socket the kernel connected to)";
+    NetProto = "net.proto", Str, false, "the socket's protocol: tcp, udp, icmp, icmpv6, sctp, mptcp, raw; netlink families (route, sock_diag, netfilter, audit, …); packet ethertypes (all, ip, arp, ipv6); other";
+    SocketType = "socket.type", Str, false, "the socket's type: stream, dgram, raw, seqpacket, rdm, dccp, packet";
+    NetVerdict = "net.verdict", Str, false, "the kernel's verdict: allowed, denied (deny rule), quarantined, unchecked (no cgroup hook saw it)";
+    NetLocalAddr = "net.local_addr", Addr, false, "local address a socket listens on (unix: the socket's path, @name if abstract)";
+    NetLocalPort = "net.local_port", Num, false, "local port a socket listens on";
+    NetDatagrams = "net.datagrams", Num, false, "datagrams a send event stands for (1 for the first to a destination)";
     // processes
     TargetPid = "target.pid", Num, false, "the process acted on, as the caller named it (ptrace, process_vm)";
     TargetExe = "target.exe", Str, false, "executable of the process acted on (from /proc or the process table)";
@@ -170,6 +181,7 @@ fields! {
     ModulePath = "module.path", Str, false, "finit_module: the kernel's path of the module file";
     ModuleName = "module.name", Str, false, "delete_module: the module's name";
     ChrootPath = "chroot.path", Str, false, "the kernel's path of the new root (after success), else the path as passed";
+    NetDstAgent = "net.dst_agent", Str, false, "connect: the other watched agent listening at the destination (from its listen events), absent when none";
     ChrootRawPath = "chroot.raw_path", Str, false, "chroot's path or pivot_root's new_root, as passed";
 }
 

@@ -9,11 +9,13 @@ pub(crate) mod field;
 // files: what the file-operation kinds share.
 pub(crate) mod file_op;
 mod line;
+// network
+mod net;
 // processes
 pub(crate) mod process_names;
 
 pub(crate) use field::{Field, Value};
-pub(crate) use line::{Line, escaped};
+pub(crate) use line::{Esc, Line, escaped};
 
 use monitor_common::{
     EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,
@@ -137,6 +139,10 @@ kinds! {
     Chown(ChownInfo) = chown;
     Truncate(TruncateInfo) = truncate;
     Mknod(MknodInfo) = mknod;
+    // network
+    Send(SendInfo) = send;
+    Listen(ListenInfo) = listen;
+    Socket(SocketInfo) = socket;
     // processes
     Ptrace(PtraceInfo) = ptrace;
     ProcessVm(ProcessVmInfo) = process_vm;
@@ -152,7 +158,7 @@ kinds! {
 }
 
 pub use chdir::ChdirInfo;
-pub use connect::{ConnectInfo, Family};
+pub use connect::ConnectInfo;
 pub use deny::DenyInfo;
 pub use exec::ExecInfo;
 pub(crate) use exec::split_args;
@@ -172,6 +178,11 @@ pub use symlink::SymlinkInfo;
 pub use syscall::SyscallInfo;
 pub use truncate::TruncateInfo;
 pub use unlink::UnlinkInfo;
+// network
+pub use listen::ListenInfo;
+pub use net::{Family, Verdict};
+pub use send::SendInfo;
+pub use socket::SocketInfo;
 // processes
 pub use bpf::BpfInfo;
 pub use chroot::ChrootInfo;
@@ -389,12 +400,7 @@ pub(crate) mod tests {
                 kernel_path: None,
                 dir_path: None,
             }),
-            Body::Connect(ConnectInfo {
-                family: Family::Other,
-                addr: String::new(),
-                port: 0,
-                fd: 0,
-            }),
+            Body::Connect(ConnectInfo::new(Family::Other, "", 0)),
             Body::Mount(MountInfo {
                 source: String::new(),
                 target: String::new(),
@@ -427,6 +433,17 @@ pub(crate) mod tests {
             Body::Chown(ChownInfo(file_op::tests::sample("chown"))),
             Body::Truncate(TruncateInfo(file_op::tests::sample("truncate"))),
             Body::Mknod(MknodInfo(file_op::tests::sample("mknod"))),
+            // network
+            Body::Send(SendInfo::new(Family::Inet, "127.0.0.1", 53)),
+            Body::Listen(ListenInfo::new(Family::Inet, "0.0.0.0", 80)),
+            Body::Socket(SocketInfo {
+                family: Family::Packet,
+                af: 17,
+                sock_type: 3,
+                type_flags: 0,
+                protocol: 0,
+                result: Some(3),
+            }),
         ];
         let samples: Vec<Body> = samples.into_iter().chain(process_samples()).collect();
         for b in &samples {

@@ -106,6 +106,23 @@ impl FalcoPayload {
                 f.insert("fd.sip", c.addr.clone().into());
                 f.insert("fd.sport", c.port.into());
             }
+            // network
+            Body::Send(s) => {
+                f.insert("fd.sip", s.addr.clone().into());
+                f.insert("fd.sport", s.port.into());
+            }
+            // The listening side is the server, and its own (local) end.
+            Body::Listen(l) => {
+                for (addr, port) in [("fd.sip", "fd.sport"), ("fd.lip", "fd.lport")] {
+                    f.insert(addr, l.addr.clone().into());
+                    f.insert(port, l.port.into());
+                }
+            }
+            Body::Socket(s) => {
+                f.insert("evt.arg.domain", s.af.into());
+                f.insert("evt.arg.type", u32::from(s.sock_type).into());
+                f.insert("evt.arg.proto", s.protocol.into());
+            }
             Body::Mount(m) => {
                 f.insert("evt.arg.source", m.source.clone().into());
                 f.insert("evt.arg.target", m.target.clone().into());
@@ -182,5 +199,22 @@ mod tests {
         assert_eq!(split_image("registry:5000/ai/coder:2"), ("registry:5000/ai/coder", "2"));
         assert_eq!(split_image("busybox@sha256:abcd"), ("busybox", ""));
         assert_eq!(split_image(""), ("", ""));
+    }
+
+    #[test]
+    fn a_listen_is_the_server_and_local_end() {
+        use crate::{
+            enrich::synthetic::{Process, listen},
+            event::Family,
+        };
+        let event = Process::default().event(1, listen(Family::Inet, "0.0.0.0", 8080));
+        let p = FalcoPayload::from_alert(&Alert::synthetic(&event), "h");
+        for key in ["fd.sip", "fd.lip"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from("0.0.0.0")), "{key}");
+        }
+        for key in ["fd.sport", "fd.lport"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from(8080)), "{key}");
+        }
+        assert_eq!(p.output_fields.get("fd.cip"), None, "the client is not known at listen");
     }
 }

@@ -250,6 +250,26 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     p.bprm_file = get("linux_binprm", "file");
     p.bprm_filename = get("linux_binprm", "filename");
     p.bprm_interp = get("linux_binprm", "interp");
+    // network
+    let n = &mut off.net;
+    let sk_common = get("sock", "__sk_common");
+    let in_common = |m: &str| match (sk_common, get("sock_common", m)) {
+        (KernelOffsets::UNKNOWN, _) | (_, KernelOffsets::UNKNOWN) => KernelOffsets::UNKNOWN,
+        (a, b) => a + b,
+    };
+    n.file_private_data = get("file", "private_data");
+    n.socket_sk = get("socket", "sk");
+    n.sock_family = in_common("skc_family");
+    n.sock_num = in_common("skc_num");
+    n.sock_rcv_saddr = in_common("skc_rcv_saddr");
+    n.sock_v6_rcv_saddr = in_common("skc_v6_rcv_saddr");
+    n.sock_type = get("sock", "sk_type");
+    n.sock_protocol = get("sock", "sk_protocol");
+    n.unix_peer = get("unix_sock", "peer");
+    n.unix_path = get("unix_sock", "path");
+    n.unix_addr = get("unix_sock", "addr");
+    n.unix_address_len = get("unix_address", "len");
+    n.unix_address_name = get("unix_address", "name");
     // x86-64's syscall calling convention.
     for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
         *slot = get("pt_regs", reg);
@@ -297,6 +317,29 @@ mod tests {
         );
         assert_eq!(off.mm_arg_end, off.mm_arg_start + 8);
         assert_ne!(off.task_mm, KernelOffsets::UNKNOWN);
+        // network
+        let n = off.net;
+        for (name, v) in [
+            ("file.private_data", n.file_private_data),
+            ("socket.sk", n.socket_sk),
+            ("skc_family", n.sock_family),
+            ("skc_num", n.sock_num),
+            ("skc_rcv_saddr", n.sock_rcv_saddr),
+            ("skc_v6_rcv_saddr", n.sock_v6_rcv_saddr),
+            ("sk_type", n.sock_type),
+            ("sk_protocol", n.sock_protocol),
+            ("unix_sock.peer", n.unix_peer),
+            ("unix_sock.path", n.unix_path),
+            ("unix_sock.addr", n.unix_addr),
+            ("unix_address.len", n.unix_address_len),
+            ("unix_address.name", n.unix_address_name),
+        ] {
+            assert_ne!(v, KernelOffsets::UNKNOWN, "{name}");
+        }
+        // `struct sock` starts with its `sock_common`: skc_family right after the address and
+        // port pairs and the hash.
+        assert_eq!(n.sock_family, 16, "skc_family");
+        assert_eq!(n.unix_address_name, 8, "unix_address: refcnt, len, name");
     }
 
     /// Every offset the process kinds read exists in this kernel's BTF.

@@ -20,7 +20,7 @@ pub(crate) mod state;
 
 use crate::{
     cgroup::Cgroup,
-    event::Body,
+    event::{Body, Esc},
     rules::{Action, Alert},
 };
 
@@ -194,7 +194,7 @@ fn spawn_action(action: Action, alert: &Alert, target: Option<Cgroup>, agent: u6
             (Some(cg), _) => quarantine::quarantine(cg, &name, &rule),
         };
         let result = result.unwrap_or_else(|e| {
-            tracing::error!(%rule, agent = %name, "action {} failed: {e:#}", action.as_str());
+            tracing::error!(rule = %Esc(&rule), agent = %Esc(&name), "action {} failed: {:#}", action.as_str(), Esc(&e));
             format!("{} failed: {e:#}", action.as_str())
         });
         let _ = tx.send(Done { agent, result });
@@ -211,11 +211,18 @@ fn respond_now(mut alert: Alert) -> Alert {
     let ev = &alert.event.event;
     let result = match alert.action {
         Action::Deny => match (&ev.body, ev.header.denied) {
-            (Body::Connect(_), _) => "denied in kernel: connect() refused with EPERM".to_string(),
+            (Body::Connect(_), true) => "denied in kernel: connect() refused with EPERM".to_string(),
+            (Body::Send(_), true) => "denied in kernel: datagram refused with EPERM".to_string(),
+            // Seen at the syscall's exit only (no cgroup hook checked it) and refused by the
+            // kernel anyway.
+            (Body::Connect(c), false) if c.result.is_some_and(|r| r < 0) => {
+                "connect failed before the kernel's check; nothing to stop".to_string()
+            }
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
-                // The kernel table matches the path as passed; this form (e.g. a relative path)
-                // escaped it, so stop the offender from here.
+                // The kernel table missed this form (a path form it does not match; a connect on
+                // a socket created outside the agent's cgroup, which no cgroup hook checks), so
+                // stop the offender from here.
                 // SAFETY: kill(2) on the offending pid.
                 let rc = unsafe { libc::kill(ev.header.pid as i32, libc::SIGKILL) };
                 if rc == 0 {
@@ -267,11 +274,11 @@ fn finish(alert: &mut Alert, result: String) {
     alert.action_latency_us = Some(latency.as_micros() as u64);
     if alert.action != Action::Alert {
         tracing::warn!(
-            rule = %alert.rule,
-            agent = %alert.event.agent,
+            rule = %Esc(&alert.rule),
+            agent = %Esc(&alert.event.agent),
             latency_us = latency.as_micros() as u64,
             "{}",
-            alert.action_result
+            Esc(&alert.action_result)
         );
     }
 }

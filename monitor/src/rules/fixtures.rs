@@ -1,9 +1,9 @@
 //! Rule fixtures (`rules test`): YAML files under `<rules dir>/tests/` describing events in a
 //! compact form and which rules must (not) fire. Format: `docs/RULES.md`.
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
 use super::{
-    RuleSet,
+    Maturity, RuleSet,
     error::{FileRef, RuleError, RulesError},
     yaml::{Node, parse_documents},
 };
@@ -45,12 +45,13 @@ impl FixtureResult {
 /// Loads the rules of `dir` and runs every fixture in `dir/tests/*.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
     let sources = super::read_sources(dir)?;
-    // Compile once up front so rule errors are reported as such.
-    RuleSet::from_sources(&sources)?;
+    // Compile once up front so rule errors are reported as such. Fixtures test every rule, whatever
+    // its maturity.
+    RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
     let fixtures = load_fixtures(&dir.join("tests"))?;
     let mut results = Vec::new();
     for f in &fixtures {
-        let mut set = RuleSet::from_sources(&sources)?;
+        let mut set = RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
         results.push(run(&mut set, f));
     }
     Ok(results)
@@ -108,10 +109,7 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<Fixture>, RulesError> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (name, text) in &sources {
-        let file = FileRef {
-            name: Arc::from(name.as_str()),
-            text: Arc::from(text.as_str()),
-        };
+        let file = FileRef::new(name, text);
         match parse_documents(text) {
             Err(e) => errors.push(file.error(e.at, e.message)),
             Ok(docs) => {
@@ -173,12 +171,25 @@ fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, R
     }
 }
 
+/// The network event key of a fixture event (`connect`, `send`, `listen`) and its address.
+fn network_event<'n>(file: &FileRef, n: &'n Node) -> Result<Option<(&'static str, &'n str)>, RuleError> {
+    for key in ["connect", "send", "listen"] {
+        if let Some(addr) = string(file, n, key)? {
+            return Ok(Some((key, addr)));
+        }
+    }
+    Ok(None)
+}
+
 const FIXTURE_KEYS: &[&str] = &["fixture", "agent", "exe", "protected", "events", "expect", "expect_not"];
 const EVENT_KEYS: &[&str] = &[
     "exec",
     "open",
     "connect",
     "mount",
+    // network
+    "send",
+    "listen",
     "args",
     "raw",
     "exe",
@@ -195,6 +206,22 @@ const EVENT_KEYS: &[&str] = &[
     "fstype",
     "at",
     "expect",
+    "rename",
+    "unlink",
+    "link",
+    "symlink",
+    "chmod",
+    "chown",
+    "truncate",
+    "mknod",
+    "mode",
+    "agent_root",
+    "dst_agent",
+];
+
+/// The file-operation kinds a fixture event may name (`rename: NEW`, `source: OLD`).
+const FILE_OPS: &[&str] = &[
+    "rename", "unlink", "link", "symlink", "chmod", "chown", "truncate", "mknod",
 ];
 
 /// Unknown keys are errors: a typo must not silently change what a fixture tests.
@@ -288,7 +315,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
             _ => libc::O_RDONLY,
         };
         (synthetic::open(raw.unwrap_or(path), bits), Some(path.to_string()))
-    } else if let Some(addr) = string(file, n, "connect")? {
+    } else if let Some((key, addr)) = network_event(file, n)? {
         let family = match string(file, n, "family")? {
             Some("inet") => Family::Inet,
             Some("inet6") => Family::Inet6,
@@ -303,13 +330,40 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         };
         let port = number(file, n, "port", 0)?;
         let port = u16::try_from(port).map_err(|_| file.error(n.at(), "`port`: at most 65535"))?;
-        (synthetic::connect(family, addr, port), None)
+        let body = match key {
+            "send" => synthetic::send(family, addr, port),
+            "listen" => synthetic::listen(family, addr, port),
+            _ => synthetic::connect(family, addr, port),
+        };
+        (body, None)
     } else if let Some(target) = string(file, n, "mount")? {
         let source = string(file, n, "source")?.unwrap_or("none");
         let fstype = string(file, n, "fstype")?.unwrap_or("");
         (synthetic::mount(source, target, fstype), None)
+    } else if let Some((kind, path)) = FILE_OPS
+        .iter()
+        .find_map(|k| Some((*k, string(file, n, k).transpose()?)))
+        .map(|(k, p)| p.map(|p| (k, p)))
+        .transpose()?
+    {
+        let source = string(file, n, "source")?;
+        let mode = match string(file, n, "mode")? {
+            None => None,
+            // Octal, as chmod takes it: `mode: "4755"`.
+            Some(m) => Some(u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
+                file.error(
+                    n.at(),
+                    format!("`mode`: expected an octal mode such as 4755, found `{m}`"),
+                )
+            })?),
+        };
+        let body = synthetic::file_op(kind, path, source, mode).unwrap_or_else(|| unreachable!("a FILE_OPS kind"));
+        (body, Some(path.to_string()))
     } else {
-        return Err(file.error(n.at(), "an event needs one of `exec`, `open`, `connect`, `mount`"));
+        return Err(file.error(
+            n.at(),
+            "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`",
+        ));
     };
     let comm: String = match string(file, n, "comm")? {
         Some(c) => c.to_string(),
@@ -337,6 +391,14 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
     };
     let mut e = who.event(ktime_ns, body);
     e.resolved_path = resolved;
+    e.facts.agent_root = match string(file, n, "agent_root")? {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(file.error(n.at(), format!("`agent_root`: expected true or false, found `{other}`"))),
+    };
+    if let Some(a) = string(file, n, "dst_agent")? {
+        a.clone_into(&mut e.facts.dst_agent);
+    }
     Ok(e)
 }
 

@@ -20,17 +20,18 @@ mod source;
 pub(crate) mod yaml;
 
 #[cfg(test)]
+mod bombs;
+#[cfg(test)]
 mod tests;
 
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 /// What [`RuleSet::deny_entries`] hands to the kernel deny tables.
 pub use crate::enforce::spec::DenyEntry;
-pub use alert::{Action, Alert, Priority};
+pub use alert::{Action, Alert, Maturity, Priority};
 pub(crate) use error::RuleError;
 pub use error::RulesError;
 pub(crate) use fields::{Kind, catalogue as field_catalogue, rule_kinds};
@@ -56,6 +57,8 @@ pub(crate) struct Summary {
     pub macros: usize,
     pub sequences: usize,
     pub deny_rules: usize,
+    /// Rules left off because their maturity is above the set's level (see [`RuleSet::maturity`]).
+    pub above_maturity: usize,
     /// Enabled rules that can match each kind, by kind.
     pub per_kind: std::collections::BTreeMap<Kind, usize>,
 }
@@ -70,6 +73,7 @@ pub struct RuleSet {
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
+    maturity: Maturity,
 }
 
 impl RuleSet {
@@ -79,19 +83,35 @@ impl RuleSet {
         Self::from_sources(&read_sources(dir)?)
     }
 
-    /// [`RuleSet::load_dir`] plus rule files made by agentmon itself (a sandbox's profile rules),
+    /// [`RuleSet::load_dir`] with the rules up to `maturity` on (`load_dir` is `Maturity::Stable`).
+    pub fn load_dir_with(dir: &Path, maturity: Maturity) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(&read_sources(dir)?, maturity)
+    }
+
+    /// [`RuleSet::load_dir_with`] plus rule files made by agentmon itself (a sandbox's profile rules),
     /// compiled as one set (`dir`: `None` for those alone).
-    pub(crate) fn load_with(dir: Option<&Path>, extra: &[(String, String)]) -> Result<RuleSet, RulesError> {
+    pub(crate) fn load_with(
+        dir: Option<&Path>,
+        extra: &[(String, String)],
+        maturity: Maturity,
+    ) -> Result<RuleSet, RulesError> {
         let mut files = match dir {
             Some(d) => read_sources(d)?,
             None => Vec::new(),
         };
         files.extend_from_slice(extra);
-        Self::from_sources(&files)
+        Self::from_sources_with(&files, maturity)
     }
 }
 
-/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+/// Largest rule file read.
+pub(crate) const MAX_RULE_FILE_BYTES: u64 = 8 << 20;
+/// Largest rule directory read (all its rule files together).
+pub(crate) const MAX_RULE_DIR_BYTES: u64 = 32 << 20;
+
+/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name; each file at
+/// most [`MAX_RULE_FILE_BYTES`], all of them at most [`MAX_RULE_DIR_BYTES`], UTF-8 (an invalid byte
+/// is an error at its line and column).
 fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
     let mut paths: Vec<PathBuf> = entries
@@ -109,24 +129,90 @@ fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
         });
     }
     let mut files = Vec::new();
+    let mut total = 0u64;
     for p in paths {
-        let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
+        let bytes = crate::files::read_limited(&p, MAX_RULE_FILE_BYTES, "rule file").map_err(|e| io_error(&p, &e))?;
+        total += bytes.len() as u64;
+        if total > MAX_RULE_DIR_BYTES {
+            return Err(file_error(
+                &p,
+                LineCol { line: 1, col: 1 },
+                format!(
+                    "the rule files of {} exceed {MAX_RULE_DIR_BYTES} bytes in all (the limit)",
+                    dir.display()
+                ),
+            ));
+        }
+        let text = crate::files::utf8_at(bytes).map_err(|(line, col)| {
+            file_error(
+                &p,
+                LineCol { line, col },
+                "invalid UTF-8: rule files must be UTF-8 text".into(),
+            )
+        })?;
         files.push((p.display().to_string(), text));
     }
     Ok(files)
 }
 
+fn file_error(path: &Path, at: LineCol, message: String) -> RulesError {
+    RulesError {
+        errors: vec![RuleError {
+            file: path.display().to_string().into(),
+            at,
+            message,
+        }],
+    }
+}
+
+/// Stack of the thread that compiles a rule set: expansion recurses once per nesting level
+/// (bounded by the compiler's limits), which may be deeper than a caller's thread allows.
+const COMPILE_STACK: usize = 256 << 20;
+
 impl RuleSet {
-    /// Compiles rule files given as (name, contents).
+    /// Compiles rule files given as (name, contents), with the stable rules on.
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(files, Maturity::Stable)
+    }
+
+    /// Compiles rule files; rules whose `maturity` is above `maturity` are checked but off (as
+    /// `enabled: false`), so `incubating` turns on stable and incubating rules. Runs on a thread of
+    /// its own with a large stack; whatever goes wrong there (a limit, a bug) is an error, never the
+    /// caller's crash.
+    pub fn from_sources_with(files: &[(String, String)], maturity: Maturity) -> Result<RuleSet, RulesError> {
+        let internal = |what: String| RulesError {
+            errors: vec![RuleError {
+                file: files.first().map_or("<rules>", |f| f.0.as_str()).into(),
+                at: LineCol { line: 1, col: 1 },
+                message: format!("internal error while compiling the rules: {what}"),
+            }],
+        };
+        std::thread::scope(|s| {
+            let compile = std::thread::Builder::new()
+                .name("agentmon-rules".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(s, || Self::compile(files, maturity));
+            match compile {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    Err(internal(what))
+                }),
+                // No thread: compile here (the limits still bound the recursion).
+                Err(_) => Self::compile(files, maturity),
+            }
+        })
+    }
+
+    fn compile(files: &[(String, String)], maturity: Maturity) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
         let mut items = RawItems::default();
         let mut errors = Vec::new();
         for (name, text) in files {
-            let file = FileRef {
-                name: Arc::from(name.as_str()),
-                text: Arc::from(text.as_str()),
-            };
+            let file = FileRef::new(name, text);
             read_file(&file, &mut texts, &mut items, &mut errors);
         }
         let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
@@ -140,8 +226,13 @@ impl RuleSet {
             let mut deny = DenyTable {
                 entries: &mut set.deny,
                 rules: &mut set.summary.deny_rules,
+                level: maturity,
             };
-            if let Some(rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+            if let Some(mut rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+                if raw.enabled && raw.maturity > maturity {
+                    set.summary.above_maturity += 1;
+                    rule.enabled = false;
+                }
                 set.rules.push(rule);
             }
         }
@@ -151,6 +242,7 @@ impl RuleSet {
             errors.sort_by(|a, b| (&a.file, a.at.line, a.at.col).cmp(&(&b.file, b.at.line, b.at.col)));
             return Err(RulesError { errors });
         }
+        set.maturity = maturity;
         set.summary.files = files.len();
         set.summary.lists = items.lists.len();
         set.summary.macros = items.macros.len();
@@ -250,6 +342,11 @@ impl RuleSet {
         }
     }
 
+    /// The maturity level the set was loaded with (rules above it are off).
+    pub fn maturity(&self) -> Maturity {
+        self.maturity
+    }
+
     /// Number of enabled rules.
     pub fn rule_count(&self) -> usize {
         self.summary.enabled
@@ -280,23 +377,10 @@ impl RuleSet {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> RulesError {
-    RulesError {
-        errors: vec![RuleError {
-            file: path.display().to_string().into(),
-            at: LineCol { line: 1, col: 1 },
-            message: format!("cannot read: {e}"),
-        }],
-    }
+    file_error(path, LineCol { line: 1, col: 1 }, format!("cannot read: {e}"))
 }
 
 fn dedup(errors: &mut Vec<RuleError>) {
-    let mut seen = Vec::new();
-    errors.retain(|e| {
-        if seen.contains(e) {
-            false
-        } else {
-            seen.push(e.clone());
-            true
-        }
-    });
+    let mut seen = HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
 }

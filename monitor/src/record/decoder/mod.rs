@@ -15,7 +15,7 @@ use super::{
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
 use crate::{
-    enrich::Enriched,
+    enrich::{AgentFacts, Enriched},
     event::{Body, ConnectInfo, ExitInfo, Family, ForkInfo, OpenInfo},
 };
 
@@ -108,7 +108,7 @@ impl EventDecoder {
     fn decode_in_place(&mut self, payload: &[u8]) -> Option<()> {
         let mut w = Wire::new(payload);
         let (mut time_unix_ns, mut context, mut resolved_is_raw, mut time_adjust_ns) = (0i64, 0u32, false, 0i64);
-        let (mut header, mut resolved, mut body) = (None, None, None);
+        let (mut header, mut resolved, mut facts, mut body) = (None, None, None, None);
         let mut seen = 0u32;
         // The fields in the order the writer emits them (see `Wire::take`); then anything else.
         if w.take(1, VARINT) {
@@ -135,6 +135,10 @@ impl EventDecoder {
             time_adjust_ns = zigzag64(w.varint()?);
             seen |= 1 << 8;
         }
+        if w.take(9, LEN) {
+            facts = Some(w.bytes()?);
+            seen |= 1 << 9;
+        }
         for field in [10, 11, 12, 14, 15] {
             if w.take(field, LEN) {
                 body = Some((field, w.bytes()?));
@@ -157,6 +161,7 @@ impl EventDecoder {
                 6 => context = w.varint_field(wt)? as u32,
                 7 => resolved_is_raw = w.varint_field(wt)? != 0,
                 8 => time_adjust_ns = zigzag64(w.varint_field(wt)?),
+                9 => facts = Some(w.len_field(wt)?),
                 // Inline process fields (only embedded events have them), rarer bodies: the general
                 // path.
                 4 | 13 | 16 | 17 => return None,
@@ -197,6 +202,7 @@ impl EventDecoder {
         if !read_body(&mut self.cur.ev.event.body, body_field, body_bytes) {
             return None;
         }
+        read_facts(&mut self.cur.ev.facts, facts)?;
         let Enriched {
             event, resolved_path, ..
         } = &mut self.cur.ev;
@@ -236,6 +242,7 @@ impl EventDecoder {
             },
         );
         self.cur.ev.event.body = body;
+        self.cur.ev.facts = convert::facts_from_proto(p.facts);
         match (p.resolved_path, p.resolved_is_raw) {
             (Some(r), _) => self.cur.ev.resolved_path = Some(r),
             (None, true) => {
@@ -283,6 +290,25 @@ impl EventDecoder {
 fn set_str(s: &mut String, v: &str) {
     s.clear();
     s.push_str(v);
+}
+
+/// An `AgentFacts` message into the reused facts (cleared when absent).
+fn read_facts(f: &mut AgentFacts, bytes: Option<&[u8]>) -> Option<()> {
+    f.agent_root = false;
+    f.dst_agent.clear();
+    let Some(bytes) = bytes else {
+        return Some(());
+    };
+    let mut w = Wire::new(bytes);
+    while !w.done() {
+        let (field, wt) = w.key()?;
+        match field {
+            1 => f.agent_root = w.varint_field(wt)? != 0,
+            2 => set_str(&mut f.dst_agent, w.str_field(wt)?),
+            _ => w.skip(wt)?,
+        }
+    }
+    Some(())
 }
 
 fn set_opt(s: &mut Option<String>, v: &str) {
@@ -367,6 +393,8 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
         }
         12 => {
             let (mut family, mut addr, mut port, mut fd) = (0, "", 0u64, 0);
+            let (mut raw_addr, mut sock_type, mut protocol, mut verdict, mut rule_id, mut result) =
+                (None, 0u64, 0u64, 0, None, None);
             while !w.done() {
                 let (f, wt) = w.key()?;
                 match f {
@@ -374,25 +402,32 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                     2 => addr = w.str_field(wt)?,
                     3 => port = u64::from(w.varint_field(wt)? as u32),
                     4 => fd = w.varint_field(wt)? as i32,
+                    // network
+                    5 => raw_addr = Some(w.str_field(wt)?),
+                    6 => sock_type = u64::from(w.varint_field(wt)? as u32),
+                    7 => protocol = u64::from(w.varint_field(wt)? as u32),
+                    8 => verdict = w.varint_field(wt)? as i32,
+                    9 => rule_id = Some(w.varint_field(wt)? as u32),
+                    10 => result = Some(zigzag64(w.varint_field(wt)?)),
                     _ => w.skip(wt)?,
                 }
             }
             let family = Family::from_proto(family).ok()?;
             let port = u16::try_from(port).ok()?;
-            match body {
-                Body::Connect(c) => {
-                    set_str(&mut c.addr, addr);
-                    (c.family, c.port, c.fd) = (family, port, fd);
-                }
-                _ => {
-                    *body = Body::Connect(ConnectInfo {
-                        family,
-                        addr: addr.to_owned(),
-                        port,
-                        fd,
-                    });
-                }
+            let sock_type = u16::try_from(sock_type).ok()?;
+            let protocol = u16::try_from(protocol).ok()?;
+            let verdict = crate::event::Verdict::from_proto(verdict).ok()?;
+            if !matches!(body, Body::Connect(_)) {
+                *body = Body::Connect(ConnectInfo::new(family, "", 0));
             }
+            let Body::Connect(c) = body else { return None };
+            set_str(&mut c.addr, addr);
+            match raw_addr {
+                Some(r) => set_opt(&mut c.raw_addr, r),
+                None => c.raw_addr = None,
+            }
+            (c.family, c.port, c.fd, c.sock_type, c.protocol) = (family, port, fd, sock_type, protocol);
+            (c.verdict, c.rule_id, c.result) = (verdict, rule_id, result);
         }
         14 => {
             let mut child_pid = 0;
