@@ -164,6 +164,13 @@ pub(crate) fn rules(p: &Profile, target: Target) -> String {
         "profile_unix_sockets",
         p.network.unix.iter().map(String::as_str),
     );
+    // Numbers, unquoted: the list is compared with a numeric field.
+    let ports: BTreeSet<String> = p.network.listen.iter().map(|l| l.port.to_string()).collect();
+    let _ = writeln!(
+        o,
+        "- list: profile_listen_ports\n  items: [{}]\n",
+        ports.into_iter().collect::<Vec<_>>().join(", ")
+    );
     let dests: Vec<String> = p
         .network
         .connect
@@ -223,9 +230,17 @@ pub(crate) fn rules(p: &Profile, target: Target) -> String {
         &mut o,
         "Profile deviation: connect",
         "landlock",
-        "a connection to a destination the profile does not list (the sandbox refuses TCP by port only)",
-        &format!("evt.kind = connect and net.family in (inet, inet6){inet_ok}"),
-        "%proc.exe connected to %net.addr port %net.port, not in its profile (agent=%agent.name pid=%proc.pid)",
+        "a connection or datagram to a destination the profile does not list (the sandbox refuses TCP by port only)",
+        &format!("evt.kind in (connect, send) and net.family in (inet, inet6){inet_ok}"),
+        "%proc.exe connected to %net.addr port %net.port, not in its profile (%evt.kind, agent=%agent.name pid=%proc.pid errno=%evt.errno)",
+    );
+    rule(
+        &mut o,
+        "Profile deviation: listen",
+        "landlock",
+        "a port listened on (or a UDP port bound) that the profile does not list (the sandbox refuses TCP binds to other ports, before the listen is seen)",
+        "evt.kind = listen and net.family in (inet, inet6) and not net.local_port in (profile_listen_ports)",
+        "%proc.exe listens on %net.local_addr port %net.local_port, not in its profile (agent=%agent.name pid=%proc.pid)",
     );
     rule(
         &mut o,
@@ -274,7 +289,7 @@ mod tests {
     use crate::rules::RuleSet;
 
     fn sample() -> Profile {
-        let text = "version: 1\nagent: a\nexecutables: [/usr/bin/sh]\nfiles:\n  read: [/usr/, /etc/hosts]\n  write: [/w/]\n  exec: [/usr/]\nnetwork:\n  connect:\n    - {addr: 127.0.0.1, port: 8080}\n  unix: [/run/x.sock]\nsyscalls:\n  read: 3\n  clone: 1\n  unshare: 1\n";
+        let text = "version: 1\nagent: a\nexecutables: [/usr/bin/sh]\nfiles:\n  read: [/usr/, /etc/hosts]\n  write: [/w/]\n  exec: [/usr/]\nnetwork:\n  connect:\n    - {addr: 127.0.0.1, port: 8080}\n  listen:\n    - {port: 7000, proto: tcp}\n  unix: [/run/x.sock]\nsyscalls:\n  read: 3\n  clone: 1\n  unshare: 1\n";
         Profile::from_yaml("p.yaml", text).unwrap()
     }
 
@@ -295,6 +310,46 @@ mod tests {
         if let Err(e) = RuleSet::from_sources(&[("p.yaml".into(), empty)]) {
             panic!("{e}");
         }
+    }
+
+    #[test]
+    fn the_rules_alert_on_what_the_profile_does_not_list_and_only_that() {
+        use crate::{
+            enrich::synthetic::{self, Process},
+            event::Family,
+        };
+        let mut set = RuleSet::from_sources(&[("p.yaml".into(), rules(&sample(), Target::Export))]).unwrap();
+        let proc = Process {
+            agent: "a".into(),
+            ..Process::default()
+        };
+        let mut fired =
+            |body| -> Vec<String> { set.evaluate(&proc.event(1, body)).into_iter().map(|a| a.rule).collect() };
+        let none: Vec<String> = Vec::new();
+        let listed = [
+            synthetic::open("/etc/hosts", libc::O_RDONLY),
+            synthetic::open("/usr/lib/x.so", libc::O_RDONLY),
+            synthetic::open("/w/out/a.o", libc::O_WRONLY | libc::O_CREAT),
+            synthetic::connect(Family::Inet, "127.0.0.1", 8080),
+            synthetic::listen(Family::Inet, "0.0.0.0", 7000),
+            synthetic::connect(Family::Unix, "/run/x.sock", 0),
+        ];
+        for body in listed {
+            assert_eq!(fired(body.clone()), none, "{body:?}");
+        }
+        let deviations = [
+            (synthetic::open("/etc/shadow", libc::O_RDONLY), "file read"),
+            (synthetic::open("/etc/x", libc::O_WRONLY), "file write"),
+            (synthetic::connect(Family::Inet, "10.0.0.1", 8080), "connect"),
+            (synthetic::send(Family::Inet, "10.0.0.1", 53), "connect"),
+            (synthetic::listen(Family::Inet, "0.0.0.0", 7001), "listen"),
+            (synthetic::connect(Family::Unix, "/run/docker.sock", 0), "unix socket"),
+        ];
+        for (body, what) in deviations {
+            assert_eq!(fired(body.clone()), [format!("Profile deviation: {what}")], "{body:?}");
+        }
+        let unlink = synthetic::file_op("unlink", "/etc/hosts", None, None).unwrap();
+        assert_eq!(fired(unlink), ["Profile deviation: file write"]);
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::{
     path::Path,
 };
 
-use super::{Coverage, Dest, Profile, Proto, syscalls};
+use monitor_common::net::{IPPROTO_TCP, IPPROTO_UDP};
+
+use super::{Coverage, Dest, Listen, Profile, Proto, syscalls};
 use crate::{
     enrich::Enriched,
     event::{Body, Family},
@@ -53,6 +55,7 @@ pub(crate) struct Learner {
     write: BTreeSet<(String, bool)>,
     exec: BTreeSet<(String, bool)>,
     connect: BTreeSet<Dest>,
+    listen: BTreeSet<Listen>,
     unix: BTreeSet<String>,
     abstract_unix: bool,
     events: u64,
@@ -90,7 +93,7 @@ impl Learner {
                     self.connect.insert(Dest {
                         addr: c.addr.clone(),
                         port: c.port,
-                        proto: Proto::Any,
+                        proto: proto_of(c.protocol),
                     });
                 }
                 Family::Unix if !c.addr.is_empty() => {
@@ -99,6 +102,20 @@ impl Learner {
                 }
                 _ => {}
             },
+            // Datagrams sent without connect: destinations too.
+            Body::Send(s) if matches!(s.family, Family::Inet | Family::Inet6) && !s.addr.is_empty() => {
+                self.connect.insert(Dest {
+                    addr: s.addr.clone(),
+                    port: s.port,
+                    proto: proto_of(s.protocol),
+                });
+            }
+            Body::Listen(l) if matches!(l.family, Family::Inet | Family::Inet6) && l.port != 0 => {
+                self.listen.insert(Listen {
+                    port: l.port,
+                    proto: proto_of(l.protocol),
+                });
+            }
             _ => {}
         }
     }
@@ -123,6 +140,7 @@ impl Learner {
         p.files.write = minimise(self.write.iter().map(|(f, d)| generalise(f, *d, Use::Write)));
         p.files.exec = minimise(self.exec.iter().map(|(f, d)| generalise(f, *d, Use::Exec)));
         p.network.connect = self.connect;
+        p.network.listen = self.listen;
         p.network.unix = self.unix;
         p.scope.abstract_unix = !self.abstract_unix;
         for (&nr, &n) in counts {
@@ -132,6 +150,15 @@ impl Learner {
             }
         }
         p
+    }
+}
+
+/// A socket's transport, as the profile names it.
+fn proto_of(protocol: u16) -> Proto {
+    match protocol {
+        IPPROTO_TCP => Proto::Tcp,
+        IPPROTO_UDP => Proto::Udp,
+        _ => Proto::Any,
     }
 }
 

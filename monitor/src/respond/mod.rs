@@ -248,9 +248,10 @@ fn sandbox_result(alert: &Alert) -> String {
         return "alerted (audit mode: allowed)".into();
     }
     let ev = &alert.event.event;
-    // The call's errno (0: it succeeded); connects are seen at entry, before any result.
+    // The call's errno (0: it succeeded). A connect seen at the cgroup hook has no result, but got
+    // past Landlock, which decides before the hook runs (a refused one is seen at the syscall's exit).
     let errno = match &ev.body {
-        Body::Connect(_) => return "alerted (outcome not seen: connects are seen at syscall entry)".into(),
+        Body::Connect(c) => c.result.map_or(0, |r| (-r).max(0)),
         Body::Open(o) => (-o.result).max(0),
         Body::Exec(x) => (-x.result).max(0),
         Body::Syscall(s) if s.refused => libc::EPERM.into(),
