@@ -600,7 +600,7 @@ fn the_exported_oci_seccomp_profile_is_dockers_schema_and_refuses_mount_in_a_con
             Ok(e) => e,
             Err(podman) => {
                 skip(
-                    "sandbox::the_exported_oci_seccomp_profile_…_refuses_mount_in_a_container",
+                    "sandbox::the_exported_oci_seccomp_profile_is_dockers_schema_and_refuses_mount_in_a_container",
                     &format!("neither docker ({docker}) nor podman ({podman}) runs here"),
                 );
                 return;
