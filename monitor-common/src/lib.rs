@@ -10,6 +10,7 @@
 //!   ([`counter`]).
 #![cfg_attr(not(any(feature = "user", test)), no_std)]
 
+pub mod cgroup_move;
 pub mod chdir;
 pub mod config;
 pub mod connect;
@@ -19,7 +20,11 @@ pub mod enforce;
 pub mod exec;
 pub mod exit;
 pub mod fork;
+pub mod io_uring_op;
+pub mod io_uring_setup;
 pub mod maps;
+pub mod memfd;
+pub mod mmap;
 pub mod mount;
 pub mod open;
 pub mod programs;
@@ -108,6 +113,18 @@ event_kinds! {
     Deny = 7, "deny";
     /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8, "chdir";
+    // mounts, scope, io_uring, code loading
+    /// A process of a watched agent moved to another cgroup, or a watched process moved one
+    /// (payload [`cgroup_move::CgroupMoveEvent`]).
+    CgroupMove = 48, "cgroup_move";
+    /// An io_uring instance was created (payload [`io_uring_setup::IoUringSetupEvent`]).
+    IoUringSetup = 49, "io_uring_setup";
+    /// An operation was submitted to an io_uring (payload [`io_uring_op::IoUringOpEvent`]).
+    IoUringOp = 50, "io_uring_op";
+    /// An anonymous memory file was created (payload [`memfd::MemfdEvent`]).
+    Memfd = 51, "memfd";
+    /// A file was mapped executable (payload [`mmap::MmapEvent`]).
+    Mmap = 52, "mmap";
 }
 
 /// The largest wire value of a kind plus one: tables indexed by kind have this many slots.

@@ -26,12 +26,17 @@ pub const QUARANTINE: &str = "QUARANTINE";
 pub const PATH_SCRATCH: &str = "PATH_SCRATCH";
 /// chdir/fchdir arguments between syscall entry and exit, by thread (kernel-private).
 pub const CHDIR_ARGS: &str = "CHDIR_ARGS";
-/// fsopen/fsconfig state until `move_mount`, by process (kernel-private).
-pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 /// Per-CPU scratch a variable-length record is built in (kernel-private).
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+// mounts, scope, io_uring, code loading
+/// Processes in scope by tgid → [`crate::cgroup_move::Lineage`] (their agent; escaped or not).
+/// Userspace seeds it with the processes already in a cgroup it starts watching.
+pub const LINEAGE: &str = "LINEAGE";
+/// Array of one: how many escaped processes are alive (kernel-private); the scope check consults
+/// `LINEAGE` for out-of-cgroup tasks only while it is nonzero.
+pub const ESCAPES: &str = "ESCAPES";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -48,9 +53,11 @@ pub const ALL: &[&str] = &[
     QUARANTINE,
     PATH_SCRATCH,
     CHDIR_ARGS,
-    MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
+    // mounts, scope, io_uring, code loading
+    LINEAGE,
+    ESCAPES,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

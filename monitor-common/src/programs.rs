@@ -2,8 +2,7 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, Layout, MountArgs, MoveMountArgs,
-    SchedProcessExec, SysEnterArgs, SysExitArgs,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, Layout, SchedProcessExec, SysEnterArgs, SysExitArgs,
 };
 
 /// Where a program attaches.
@@ -76,15 +75,35 @@ pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs
 pub const SYS_EXIT_CREAT: Program = Program::syscall("sys_exit_creat", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN_BY_HANDLE_AT: Program = Program::syscall("sys_exit_open_by_handle_at", SysExitArgs::FIELDS);
 pub const SYS_ENTER_CONNECT: Program = Program::syscall("sys_enter_connect", SysEnterArgs::<ConnectArgs>::FIELDS);
-pub const SYS_ENTER_MOUNT: Program = Program::syscall("sys_enter_mount", SysEnterArgs::<MountArgs>::FIELDS);
-pub const SYS_ENTER_FSOPEN: Program = Program::syscall("sys_enter_fsopen", SysEnterArgs::<FsopenArgs>::FIELDS);
-pub const SYS_ENTER_FSCONFIG: Program = Program::syscall("sys_enter_fsconfig", SysEnterArgs::<FsconfigArgs>::FIELDS);
-pub const SYS_ENTER_MOVE_MOUNT: Program =
-    Program::syscall("sys_enter_move_mount", SysEnterArgs::<MoveMountArgs>::FIELDS);
 pub const SYS_ENTER_CHDIR: Program = Program::syscall("sys_enter_chdir", SysEnterArgs::<ChdirArgs>::FIELDS);
 pub const SYS_EXIT_CHDIR: Program = Program::syscall("sys_exit_chdir", SysExitArgs::FIELDS);
 pub const SYS_ENTER_FCHDIR: Program = Program::syscall("sys_enter_fchdir", SysEnterArgs::<FchdirArgs>::FIELDS);
 pub const SYS_EXIT_FCHDIR: Program = Program::syscall("sys_exit_fchdir", SysExitArgs::FIELDS);
+// mounts, scope, io_uring, code loading: syscall arguments are read at exit from the saved
+// registers (`monitor-ebpf/src/args.rs`), so these read only the exit record's `ret`.
+pub const SYS_EXIT_MOUNT: Program = Program::syscall("sys_exit_mount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSOPEN: Program = Program::syscall("sys_exit_fsopen", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSMOUNT: Program = Program::syscall("sys_exit_fsmount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MOVE_MOUNT: Program = Program::syscall("sys_exit_move_mount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_OPEN_TREE: Program = Program::syscall("sys_exit_open_tree", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MOUNT_SETATTR: Program = Program::syscall("sys_exit_mount_setattr", SysExitArgs::FIELDS);
+pub const CGROUP_ATTACH_TASK: Program = Program {
+    name: "cgroup_attach_task",
+    attach: Attach::RawTracePoint {
+        name: "cgroup_attach_task",
+    },
+};
+pub const SYS_EXIT_IO_URING_SETUP: Program = Program::syscall("sys_exit_io_uring_setup", SysExitArgs::FIELDS);
+pub const IO_URING_SUBMIT_REQ: Program = Program {
+    name: "io_uring_submit_req",
+    attach: Attach::RawTracePoint {
+        name: "io_uring_submit_req",
+    },
+};
+pub const SYS_EXIT_MEMFD_CREATE: Program = Program::syscall("sys_exit_memfd_create", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MMAP: Program = Program::syscall("sys_exit_mmap", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MPROTECT: Program = Program::syscall("sys_exit_mprotect", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PKEY_MPROTECT: Program = Program::syscall("sys_exit_pkey_mprotect", SysExitArgs::FIELDS);
 pub const CONNECT4: Program = Program {
     name: "connect4",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect4),
@@ -104,15 +123,25 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_CREAT,
     SYS_EXIT_OPEN_BY_HANDLE_AT,
     SYS_ENTER_CONNECT,
-    SYS_ENTER_MOUNT,
-    SYS_ENTER_FSOPEN,
     SYS_ENTER_CHDIR,
     SYS_EXIT_CHDIR,
     SYS_ENTER_FCHDIR,
     SYS_EXIT_FCHDIR,
-    SYS_ENTER_FSCONFIG,
-    SYS_ENTER_MOVE_MOUNT,
     SCHED_PROCESS_FORK,
+    // mounts, scope, io_uring, code loading
+    SYS_EXIT_MOUNT,
+    SYS_EXIT_FSOPEN,
+    SYS_EXIT_FSMOUNT,
+    SYS_EXIT_MOVE_MOUNT,
+    SYS_EXIT_OPEN_TREE,
+    SYS_EXIT_MOUNT_SETATTR,
+    CGROUP_ATTACH_TASK,
+    SYS_EXIT_IO_URING_SETUP,
+    IO_URING_SUBMIT_REQ,
+    SYS_EXIT_MEMFD_CREATE,
+    SYS_EXIT_MMAP,
+    SYS_EXIT_MPROTECT,
+    SYS_EXIT_PKEY_MPROTECT,
     CONNECT4,
     CONNECT6,
 ];

@@ -33,3 +33,12 @@ pub fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
     // pattern valid.
     Some(unsafe { core::ptr::read_unaligned((&raw const all).cast::<A>()) })
 }
+
+/// Only the current syscall's argument `i` (0..6): a cheap filter before reading the rest. `None`
+/// when it cannot be read (not counted: the caller decides whether that loses an event).
+#[inline(always)]
+pub fn nth(regs_off: &RegsOffsets, i: usize) -> Option<u64> {
+    // SAFETY: as in `current`.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    read_field(regs, *regs_off.args.get(i)?)
+}

@@ -193,6 +193,23 @@ impl<T> Record<T> {
         }
     }
 
+    /// Makes the verifier forget how the record's length was reached: the length is stored in the
+    /// record (its header's `size`, rewritten at submit) and read back from map memory, where it
+    /// is any value in bounds. A kind with several optional strings calls it between appends, so
+    /// the verifier's paths through them (each read may succeed, fail or be cut) converge there:
+    /// the states it explores grow with the number of strings, not exponentially.
+    #[inline(always)]
+    pub fn settle(&mut self) {
+        let size = self.base.cast::<EventHeader>();
+        // SAFETY: the header is at the start of the scratch buffer, this CPU's map value.
+        let len = unsafe {
+            core::ptr::write_volatile(&raw mut (*size).size, self.len as u32);
+            core::ptr::read_volatile(&raw const (*size).size)
+        };
+        // Bounded again for the verifier; `next` checks room against the real limit.
+        self.len = (len as usize) & (2 * RECORD_MAX - 1);
+    }
+
     /// The byte at `off` of the record.
     #[inline(always)]
     pub fn byte_at(&self, off: usize) -> Option<u8> {

@@ -1,9 +1,10 @@
 //! Enrichment: what userspace knows around a decoded event — the process and its ancestry
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
-//! ([`agents`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by hand
-//! (rule fixtures, tests, benchmarks).
+//! ([`agents`]; for a process that left its agent's cgroup, [`lineage`]) and the wall-clock time
+//! ([`clock`]). [`synthetic`] builds enriched events by hand (rule fixtures, tests, benchmarks).
 pub mod agents;
 pub mod clock;
+pub mod lineage;
 pub mod proctable;
 pub mod resolve;
 pub mod synthetic;
@@ -67,6 +68,7 @@ pub struct Enricher {
     cgroups: CgroupIndex,
     clock: Clock,
     resolver: Resolver,
+    lineage: lineage::Lineage,
 }
 
 impl Enricher {
@@ -76,6 +78,7 @@ impl Enricher {
             cgroups,
             clock: Clock::new(),
             resolver: Resolver::new(),
+            lineage: lineage::Lineage::default(),
         }
     }
 
@@ -83,6 +86,7 @@ impl Enricher {
     /// goes through here, enriched or not.
     pub fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
+        self.lineage.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
@@ -92,7 +96,7 @@ impl Enricher {
         let ancestors = self.table.ancestors(pid);
         let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
             Some(c) => (c.path.clone(), c.agent.clone()),
-            None => (String::new(), String::new()),
+            None => self.escaped_agent(&event),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         let resolved_path = match &event.body {
@@ -112,6 +116,35 @@ impl Enricher {
             cgroup,
             agent,
             resolved_path,
+        }
+    }
+
+    /// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left
+    /// its agent's cgroup (or a move of one, reported by the process that moved it).
+    fn escaped_agent(&mut self, event: &Event) -> (String, String) {
+        let (cgroup, agent_id) = match (self.lineage.get(event.header.pid), &event.body) {
+            (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
+            (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
+            _ => return (String::new(), String::new()),
+        };
+        let agent = self
+            .cgroups
+            .lookup(agent_id)
+            .map(|c| c.agent.clone())
+            .unwrap_or_default();
+        (cgroup, agent)
+    }
+
+    /// The watched cgroup of the agent an event belongs to (0: none): by its cgroup, or by lineage
+    /// for a process that left it. Responses (kill, quarantine) act on that cgroup.
+    pub fn agent_root(&mut self, event: &Event) -> u64 {
+        if let Some(c) = self.cgroups.lookup(event.header.cgroup_id) {
+            return c.root_id;
+        }
+        match (self.lineage.get(event.header.pid), &event.body) {
+            (Some(e), _) => e.agent_cgroup_id,
+            (None, Body::CgroupMove(m)) => m.agent_cgroup_id,
+            _ => 0,
         }
     }
 

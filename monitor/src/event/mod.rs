@@ -124,6 +124,12 @@ kinds! {
     Exit(ExitInfo) = exit;
     Deny(DenyInfo) = deny;
     Chdir(ChdirInfo) = chdir;
+    // mounts, scope, io_uring, code loading
+    CgroupMove(CgroupMoveInfo) = cgroup_move;
+    IoUringSetup(IoUringSetupInfo) = io_uring_setup;
+    IoUringOp(IoUringOpInfo) = io_uring_op;
+    Memfd(MemfdInfo) = memfd;
+    Mmap(MmapInfo) = mmap;
 }
 
 pub use chdir::ChdirInfo;
@@ -134,6 +140,12 @@ pub use exit::{ExitInfo, exit_status};
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
 pub use open::{OpenInfo, syscall_name as open_syscall_name};
+// mounts, scope, io_uring, code loading
+pub use cgroup_move::CgroupMoveInfo;
+pub use io_uring_op::{IoUringOpInfo, opcode_name as io_uring_opcode_name};
+pub use io_uring_setup::IoUringSetupInfo;
+pub use memfd::MemfdInfo;
+pub use mmap::MmapInfo;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -332,13 +344,7 @@ pub(crate) mod tests {
                 port: 0,
                 fd: 0,
             }),
-            Body::Mount(MountInfo {
-                source: String::new(),
-                target: String::new(),
-                fstype: String::new(),
-                flags: 0,
-                syscall: "mount",
-            }),
+            Body::Mount(crate::enrich::synthetic::mount_info("", "", "")),
             Body::Fork(ForkInfo { child_pid: 1 }),
             Body::Exit(exit_status(0)),
             Body::Deny(DenyInfo {
@@ -349,6 +355,12 @@ pub(crate) mod tests {
                 path: String::new(),
                 fd: -1,
             }),
+            // mounts, scope, io_uring, code loading
+            crate::enrich::synthetic::cgroup_move(1, "/elsewhere", true),
+            crate::enrich::synthetic::io_uring_setup(8, 0),
+            crate::enrich::synthetic::io_uring_op(18, Some("/etc/shadow")),
+            crate::enrich::synthetic::memfd("x"),
+            crate::enrich::synthetic::mmap("/tmp/x.so"),
         ];
         for b in &samples {
             let v = serde_json::to_value(b).unwrap();

@@ -159,11 +159,9 @@ impl Pipeline {
             {
                 alert.action = *a;
             }
-            let cgroups = self.enricher.cgroups_mut();
-            let agent = cgroups
-                .lookup(alert.event.event.header.cgroup_id)
-                .map_or(0, |c| c.root_id);
-            let target = cgroups.root(agent).cloned();
+            // By lineage too: a process that left its agent's cgroup is still the agent's.
+            let agent = self.enricher.agent_root(&alert.event.event);
+            let target = self.enricher.cgroups().root(agent).cloned();
             self.responder.submit(alert, seq, agent, target, &mut self.answered);
         }
         self.emit_answered();
