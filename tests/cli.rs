@@ -62,15 +62,17 @@ fn exec_exits_with_the_commands_status() {
 #[test]
 fn exec_loses_no_event_of_a_short_script() {
     let tag = format!("nolose-{}", std::process::id());
-    // 400 opens of distinct (missing) paths and 30 execs with distinct arguments.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // 400 opens of distinct files and 30 execs with distinct arguments.
     let script = format!(
-        "i=0; while [ $i -lt 400 ]; do true < /nonexistent/{tag}-$i 2>/dev/null; i=$((i+1)); done; \
+        "i=0; while [ $i -lt 400 ]; do : > {d}/{tag}-$i; i=$((i+1)); done; \
          j=0; while [ $j -lt 30 ]; do /bin/true {tag}-exec-$j; j=$((j+1)); done"
     );
     let run = exec_json(&[], &["/bin/sh", "-c", &script]);
     assert!(run.status.success(), "{}", run.stderr);
     for i in 0..400 {
-        let p = format!("/nonexistent/{tag}-{i}");
+        let p = format!("{d}/{tag}-{i}");
         assert!(
             find(&run.events, |e| e["kind"] == "open" && e["path"] == p.as_str()).is_some(),
             "open {i} missing"

@@ -135,7 +135,10 @@ fn denied_mount_kills_the_caller_at_entry_for_both_mount_apis() {
 fn quarantine_freezes_cuts_network_and_release_restores() {
     let cg = TestCgroup::new("quarantine");
     let state = tempfile::tempdir().unwrap();
-    let trigger = format!("/nonexistent/agentmon-quarantine-{}", std::process::id());
+    // An existing file: opens of names that do not exist are searches, not events.
+    let files = tempfile::tempdir().unwrap();
+    let trigger = files.path().join("quarantine-trigger").display().to_string();
+    std::fs::write(&trigger, "").unwrap();
     let rules = rules_dir(&format!(
         "- rule: Quarantine on trigger\n  desc: test\n  condition: evt.kind = open and file.path = {trigger}\n  output: trigger\n  priority: CRITICAL\n  action: quarantine\n"
     ));
@@ -205,10 +208,13 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
 fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     let cg = TestCgroup::new("reload");
     let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
     let (m1, m2) = (
-        format!("/nonexistent/agentmon-reload-1-{}", std::process::id()),
-        format!("/nonexistent/agentmon-reload-2-{}", std::process::id()),
+        files.path().join("reload-1").display().to_string(),
+        files.path().join("reload-2").display().to_string(),
     );
+    std::fs::write(&m1, "").unwrap();
+    std::fs::write(&m2, "").unwrap();
     let rule = |name: &str, path: &str| {
         format!(
             "- rule: {name}\n  desc: t\n  condition: evt.kind = open and file.path = {path}\n  output: hit\n  priority: NOTICE\n"

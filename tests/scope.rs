@@ -11,18 +11,24 @@ fn nested_child_cgroup_is_watched_and_sibling_is_not() {
     let grandchild = watched.child("inner/deeper");
     let m = Monitor::start(&["--cgroup", watched.path.to_str().unwrap()]);
 
-    let marker = |tag: &str| format!("/nonexistent/agentmon-scope-{}-{tag}", std::process::id());
+    // Existing marker files (opens of names that do not exist are searches, not events).
+    let files = tempfile::tempdir().unwrap();
+    let marker = |tag: &str| {
+        let p = files.path().join(format!("scope-{tag}"));
+        std::fs::write(&p, "").unwrap();
+        p.display().to_string()
+    };
     let (in_child, in_grandchild, in_sibling, in_root) =
         (marker("child"), marker("grandchild"), marker("sibling"), marker("root"));
     // A cgroup created after the monitor started is covered too (grandchild was created before; make one now).
     let late = watched.child("late");
     let in_late = marker("late");
 
-    assert!(!run_in(&sibling.path, "/bin/cat", &[&in_sibling]).success());
-    assert!(!run_in(&child, "/bin/cat", &[&in_child]).success());
-    assert!(!run_in(&grandchild, "/bin/cat", &[&in_grandchild]).success());
-    assert!(!run_in(&late, "/bin/cat", &[&in_late]).success());
-    assert!(!run_in(&watched.path, "/bin/cat", &[&in_root]).success());
+    assert!(run_in(&sibling.path, "/bin/cat", &[&in_sibling]).success());
+    assert!(run_in(&child, "/bin/cat", &[&in_child]).success());
+    assert!(run_in(&grandchild, "/bin/cat", &[&in_grandchild]).success());
+    assert!(run_in(&late, "/bin/cat", &[&in_late]).success());
+    assert!(run_in(&watched.path, "/bin/cat", &[&in_root]).success());
 
     for (path, cg) in [
         (&in_child, &child),
@@ -64,8 +70,13 @@ fn two_cgroups_are_watched_at_once_and_sigterm_exits_cleanly() {
         "--cgroup",
         b.path.to_str().unwrap(),
     ]);
-    let pa = format!("/nonexistent/agentmon-two-a-{}", std::process::id());
-    let pb = format!("/nonexistent/agentmon-two-b-{}", std::process::id());
+    let files = tempfile::tempdir().unwrap();
+    let (pa, pb) = (
+        files.path().join("two-a").display().to_string(),
+        files.path().join("two-b").display().to_string(),
+    );
+    std::fs::write(&pa, "").unwrap();
+    std::fs::write(&pb, "").unwrap();
     run_in(&a.path, "/bin/cat", &[&pa]);
     run_in(&b.path, "/bin/cat", &[&pb]);
     assert!(

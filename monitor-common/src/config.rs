@@ -247,6 +247,11 @@ pub struct PathOffsets {
     pub mm_env_end: u32,
     /// `linux_binprm.file`
     pub bprm_file: u32,
+    /// `linux_binprm.filename`
+    pub bprm_filename: u32,
+    /// `linux_binprm.interp`
+    pub bprm_interp: u32,
+    pub _pad: u32,
 }
 
 /// Offsets in `struct pt_regs` of the registers holding a syscall's six arguments, in order
@@ -293,6 +298,9 @@ impl KernelOffsets {
                 mm_env_start: Self::UNKNOWN,
                 mm_env_end: Self::UNKNOWN,
                 bprm_file: Self::UNKNOWN,
+                bprm_filename: Self::UNKNOWN,
+                bprm_interp: Self::UNKNOWN,
+                _pad: 0,
             },
             regs: RegsOffsets {
                 args: [Self::UNKNOWN; 6],

@@ -30,6 +30,8 @@ pub const CHDIR_ARGS: &str = "CHDIR_ARGS";
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
 pub const PATH_WALK: &str = "PATH_WALK";
+/// Per-CPU state of an exec's environment scan (kernel-private).
+pub const ENV_SCAN: &str = "ENV_SCAN";
 // mounts, scope, io_uring, code loading
 /// Processes in scope by tgid → [`crate::cgroup_move::Lineage`] (their agent; escaped or not).
 /// Userspace seeds it with the processes already in a cgroup it starts watching.
@@ -55,6 +57,7 @@ pub const ALL: &[&str] = &[
     CHDIR_ARGS,
     RECORD_SCRATCH,
     PATH_WALK,
+    ENV_SCAN,
     // mounts, scope, io_uring, code loading
     LINEAGE,
     ESCAPES,

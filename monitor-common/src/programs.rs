@@ -1,9 +1,7 @@
 //! The programs of agentmon's eBPF object: each one's name (its function in `monitor-ebpf`) and where
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
-use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, Layout, SchedProcessExec, SysEnterArgs, SysExitArgs,
-};
+use crate::tracepoint::{ChdirArgs, ConnectArgs, FchdirArgs, Field, Layout, SysEnterArgs, SysExitArgs};
 
 /// Where a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +58,14 @@ impl Program {
     }
 }
 
-pub const SCHED_PROCESS_EXEC: Program = Program::sched("sched_process_exec", SchedProcessExec::FIELDS);
+pub const SCHED_PROCESS_EXEC: Program = Program {
+    name: "sched_process_exec",
+    attach: Attach::RawTracePoint {
+        name: "sched_process_exec",
+    },
+};
+pub const SYS_EXIT_EXECVE: Program = Program::syscall("sys_exit_execve", SysExitArgs::FIELDS);
+pub const SYS_EXIT_EXECVEAT: Program = Program::syscall("sys_exit_execveat", SysExitArgs::FIELDS);
 /// Reads `group_dead` at the offset found at run time (`tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD`).
 pub const SCHED_PROCESS_EXIT: Program = Program::sched("sched_process_exit", &[]);
 pub const SCHED_PROCESS_FORK: Program = Program {
@@ -116,6 +121,8 @@ pub const CONNECT6: Program = Program {
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
+    SYS_EXIT_EXECVE,
+    SYS_EXIT_EXECVEAT,
     SCHED_PROCESS_EXIT,
     SYS_EXIT_OPENAT,
     SYS_EXIT_OPENAT2,

@@ -9,8 +9,9 @@
 /// With [`RECORD_SLACK`] it stays under the kernel's 32 KiB limit for a per-CPU map value.
 pub const RECORD_MAX: usize = 16 * 1024;
 /// Room kept after the tail's end for one more string of the longest kind, so that writes at a
-/// masked offset stay inside the scratch buffer (the verifier proves `offset + size` in bounds).
-pub const RECORD_SLACK: usize = PATH_MAX + 512;
+/// masked offset stay inside the scratch buffer (the verifier proves `offset + size` in bounds). A
+/// power of two: sizes are bounded by masking with it.
+pub const RECORD_SLACK: usize = 2 * PATH_MAX;
 
 /// Longest path read (`PATH_MAX`, NUL included).
 pub const PATH_MAX: usize = 4096;

@@ -9,12 +9,13 @@
 //! - `sys_enter_*` records are a [`SysEnterArgs<A>`]: the common header, the syscall number and the
 //!   syscall's arguments, one 8-byte slot each, typed per syscall (`A` = [`OpenatArgs`], …).
 //! - `sys_exit_*` records are a [`SysExitArgs`] (the return value).
-//! - `sched/sched_process_exec` is a [`SchedProcessExec`], whose filename is a [`DataLoc`].
+//! - A `__data_loc` field (a string inside the record) is a [`DataLoc`].
 //! - `sched/sched_process_exit`'s `group_dead` moves between kernel versions: its offset is looked up
 //!   at run time by [`SCHED_PROCESS_EXIT_GROUP_DEAD`] (absent on older kernels) and handed over in
 //!   `config::KernelOffsets::exit_group_dead`.
-//! - The raw tracepoint `sched_process_fork` gets its `TP_PROTO` arguments instead of a record
-//!   ([`SchedProcessForkRaw`]); no format file describes them.
+//! - The raw tracepoints `sched_process_fork` and `sched_process_exec` get their `TP_PROTO`
+//!   arguments instead of a record ([`SchedProcessForkRaw`], [`SchedProcessExecRaw`]); no format
+//!   file describes them.
 use core::mem::{offset_of, size_of};
 
 /// One field of a tracepoint record, as its format file names it.
@@ -143,6 +144,17 @@ syscall_args! {
 }
 
 syscall_args! {
+    /// `execve(const char *filename, const char *const *argv, const char *const *envp)`.
+    ExecveArgs { filename = "filename", argv = "argv", envp = "envp" }
+}
+
+syscall_args! {
+    /// `execveat(int fd, const char *filename, const char *const *argv, const char *const *envp,
+    /// int flags)`.
+    ExecveatArgs { fd = "fd", filename = "filename", argv = "argv", envp = "envp", flags = "flags" }
+}
+
+syscall_args! {
     /// `connect(int fd, struct sockaddr *uservaddr, int addrlen)`.
     ConnectArgs { fd = "fd", addr = "uservaddr", addrlen = "addrlen" }
 }
@@ -260,37 +272,6 @@ impl DataLoc {
     }
 }
 
-/// The `sched/sched_process_exec` record.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct SchedProcessExec {
-    pub common: TraceEntry,
-    /// The executed path (`bprm->filename`), a kernel string inside the record.
-    pub filename: DataLoc,
-    pub pid: i32,
-    pub old_pid: i32,
-}
-
-impl Layout for SchedProcessExec {
-    const FIELDS: &'static [Field] = &[
-        Field {
-            name: "filename",
-            offset: offset_of!(SchedProcessExec, filename),
-            size: size_of::<DataLoc>(),
-        },
-        Field {
-            name: "pid",
-            offset: offset_of!(SchedProcessExec, pid),
-            size: size_of::<i32>(),
-        },
-        Field {
-            name: "old_pid",
-            offset: offset_of!(SchedProcessExec, old_pid),
-            size: size_of::<i32>(),
-        },
-    ];
-}
-
 /// Field of `sched/sched_process_exit` whose offset userspace reads from the format file at start-up
 /// (it is not at the same place on every kernel): nonzero when the whole thread group is gone.
 pub const SCHED_PROCESS_EXIT_GROUP_DEAD: &str = "group_dead";
@@ -302,6 +283,16 @@ pub const SCHED_PROCESS_EXIT_GROUP_DEAD: &str = "group_dead";
 pub struct SchedProcessForkRaw {
     pub parent: u64,
     pub child: u64,
+}
+
+/// The arguments of the raw tracepoint `sched_process_exec`:
+/// `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SchedProcessExecRaw {
+    pub task: u64,
+    pub old_pid: u64,
+    pub bprm: u64,
 }
 
 #[cfg(test)]
@@ -318,8 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn exec_filename_is_a_data_loc_at_8() {
-        assert_eq!(offset_of!(SchedProcessExec, filename), 8);
+    fn a_data_loc_splits_into_offset_and_length() {
         let loc = DataLoc((12 << 16) | 24);
         assert_eq!((loc.offset(), loc.len()), (24, 12));
     }

@@ -34,6 +34,15 @@ pub fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
     Some(unsafe { core::ptr::read_unaligned((&raw const all).cast::<A>()) })
 }
 
+/// Whether a syscall result says the name does not exist (`ENOENT`, `ENOTDIR`): lookups that fail
+/// this way are searches (`PATH`, library and config paths), not attempts the kernel refused.
+#[inline(always)]
+pub fn is_not_found(result: i64) -> bool {
+    const ENOENT: i64 = 2;
+    const ENOTDIR: i64 = 20;
+    result == -ENOENT || result == -ENOTDIR
+}
+
 /// Only the current syscall's argument `i` (0..6): a cheap filter before reading the rest. `None`
 /// when it cannot be read (not counted: the caller decides whether that loses an event).
 #[inline(always)]

@@ -118,7 +118,7 @@ fn emit_attach(ctx: &RawTracePointContext) -> Option<()> {
             off,
         );
         fill(ev, co, dst, tgid, flags, after.map_or(0, |l| l.agent_cgroup_id));
-        (*ev).header.flags |= strings::read_kernel_str_len(args.path as *const u8, &mut (*ev).dest_path).0;
+        (*ev).header.flags |= strings::read_kernel_str(args.path as *const u8, &mut (*ev).dest_path);
     }
     if let Some(l) = after {
         lineage::track(tgid, l.agent_cgroup_id, l.flags);
@@ -167,7 +167,7 @@ pub fn emit_born_elsewhere(cfg: &KernelConfig, child: *const u8, child_tgid: u32
         fill(ev, co, dst, child_tgid, flags, after.agent_cgroup_id);
         let kn: *const u8 = read_field(dst, co.kn).unwrap_or(core::ptr::null());
         let name: *const u8 = read_field(kn, co.kn_name).unwrap_or(core::ptr::null());
-        (*ev).header.flags |= strings::read_kernel_str_len(name, &mut (*ev).dest_path).0;
+        (*ev).header.flags |= strings::read_kernel_str(name, &mut (*ev).dest_path);
     }
     lineage::track(child_tgid, after.agent_cgroup_id, after.flags);
     submit::submit(entry);

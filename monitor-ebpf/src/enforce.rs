@@ -2,7 +2,7 @@
 //! responses the kernel allows here (BPF LSM is refused): SIGKILL of the offending task at syscall
 //! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup sock_addr programs.
 use aya_ebpf::{
-    helpers::{bpf_probe_read_kernel_buf, generated::bpf_send_signal},
+    helpers::generated::bpf_send_signal,
     macros::map,
     maps::{HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
@@ -65,15 +65,6 @@ pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, le
     unsafe {
         (*key).prefix_len = (len * 8) as u32;
         trie.get(&*key).copied()
-    }
-}
-
-/// Copies the scratch key's path into an event buffer of the same size.
-#[inline(always)]
-pub fn copy_path(key: *const Key<PathKey>, dst: &mut [u8; DENY_PATH_LEN]) {
-    // SAFETY: as in `lookup_path`; the helper copies exactly `dst.len()` bytes.
-    unsafe {
-        let _ = bpf_probe_read_kernel_buf((&raw const (*key).data.data).cast::<u8>(), dst);
     }
 }
 

@@ -1,87 +1,191 @@
-//! `sched_process_exec` → [`ExecEvent`]: the executed path and the new image's argv.
-//!
-//! At this point the kernel has copied argv into the new stack (`mm->arg_start..arg_end`), so the
-//! read does not depend on the caller's pages being faulted in, unlike at `sys_enter_execve`.
-use core::ffi::c_void;
-
-use aya_ebpf::{helpers::generated as gen_, macros::tracepoint, programs::TracePointContext};
+//! Execs → [`ExecEvent`]:
+//! - the raw `sched_process_exec` tracepoint, once the new image is set up: the file name as passed
+//!   (the kernel's copy), the kernel's path of the binary now running (`mm->exe_file`: a script's
+//!   interpreter, a memfd's `/memfd:…`), the argv area (copied into the new stack by the kernel, so
+//!   always readable), and the environment strings that change what runs, found by scanning the
+//!   whole environment (`crate::env`). A deny-table match on the name as passed or on the running
+//!   binary kills the task before the new image runs a single instruction.
+//! - `sys_exit_execve` / `sys_exit_execveat` returning an error: the attempt, with its errno, its
+//!   file name and first arguments (user memory, readable at exit).
+use aya_ebpf::{
+    helpers::generated::bpf_get_current_task,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
+};
 use monitor_common::{
-    EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED, counter,
+    EventKind, FLAG_DENIED,
+    config::KernelConfig,
     deny::DENY_EXEC,
     enforce::DENY_KIND_EXEC,
-    exec::{EXEC_ARGS_LEN, ExecEvent},
+    exec::{EXEC_FAILED_ARG_MAX, EXEC_FAILED_ARGS, EXEC_FAILED_EXECVE, EXEC_FAILED_EXECVEAT, EXEC_RAN, ExecEvent},
     programs,
-    tracepoint::SchedProcessExec,
+    record::{ARGS_MAX, PATH_MAX, Tail},
+    tracepoint::{ExecveArgs, ExecveatArgs},
 };
 
-use crate::{enforce, header, maps, scope, strings, submit, task, tracepoint};
+use crate::{args, enforce, env, maps, path, record::Record, scope, task, tracepoint};
 
-#[tracepoint(category = "sched", name = "sched_process_exec")]
-pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
-    emit(&ctx);
+/// Raw tracepoint: `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    ran(&ctx);
     0
 }
 named!(sched_process_exec = programs::SCHED_PROCESS_EXEC.name);
 
+#[tracepoint(category = "syscalls", name = "sys_exit_execve")]
+pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
+    failed(&ctx, EXEC_FAILED_EXECVE);
+    0
+}
+named!(sys_exit_execve = programs::SYS_EXIT_EXECVE.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
+pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
+    failed(&ctx, EXEC_FAILED_EXECVEAT);
+    0
+}
+named!(sys_exit_execveat = programs::SYS_EXIT_EXECVEAT.name);
+
 #[inline(always)]
-fn emit(ctx: &TracePointContext) -> Option<()> {
+fn ran(ctx: &RawTracePointContext) -> Option<()> {
     let cfg = maps::config()?;
     if !scope::is_watched(cfg) {
         return None;
     }
     let off = &cfg.offsets;
-    let rec: SchedProcessExec = tracepoint::record(ctx)?;
-    let filename = tracepoint::data_loc_ptr(ctx, rec.filename);
+    let po = &off.path;
+    let bprm = tracepoint::exec_bprm(ctx);
+    let filename: *const u8 = task::read_field(bprm, po.bprm_filename)?;
+    let interp: *const u8 = task::read_field(bprm, po.bprm_interp).unwrap_or(filename);
+    let task_ptr = task::current_task();
+    let mm: Option<*const u8> = task::read_field(task_ptr, off.task_mm);
 
-    // The executed path, read once into the per-CPU lookup key: a deny rule kills the task now,
-    // before the new image runs a single instruction.
-    let key = enforce::path_scratch()?;
-    // SAFETY: `key` is this CPU's scratch entry, valid for the whole program run.
-    let (str_flags, len) = unsafe { strings::read_kernel_str_len(filename, &mut (*key).data.data) };
-    let denied = if cfg.deny_kinds & DENY_KIND_EXEC != 0 && len > 0 {
-        enforce::lookup_path(&enforce::DENY_EXEC, key, len).map(|r| r.rule_id)
+    let mut rec = Record::<ExecEvent>::start(EventKind::Exec, off)?;
+    let filename_t = rec.kernel_str(filename, PATH_MAX);
+    let exe_file: Option<*const u8> = mm.and_then(|mm| task::read_field(mm, po.mm_exe_file));
+    let exe_path = rec.path(po, exe_file.and_then(|f| path::path_at(po, f, po.file_path)));
+    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != Some(b'/') {
+        rec.path(po, path::dir_path(po, task_ptr, -100))
     } else {
-        None
+        Tail::ABSENT
     };
+    let (mut args_t, mut args_total, mut env_t, mut env_total) = (Tail::ABSENT, 0u64, Tail::ABSENT, 0u64);
+    if let Some(mm) = mm {
+        let start: u64 = task::read_field(mm, off.mm_arg_start).unwrap_or(0);
+        let end: u64 = task::read_field(mm, off.mm_arg_end).unwrap_or(0);
+        if end > start {
+            args_total = end - start;
+            args_t = rec.user_bytes(start, args_total, ARGS_MAX);
+        }
+        let env_start: u64 = task::read_field(mm, po.mm_env_start).unwrap_or(0);
+        let env_end: u64 = task::read_field(mm, po.mm_env_end).unwrap_or(0);
+        if env_end > env_start {
+            env_total = env_end - env_start;
+            let from = rec.used();
+            env::scan(env_start, env_end);
+            env_t = rec.since(from);
+        }
+    }
+    let denied = deny_rule(cfg, &rec, filename_t, exe_path);
+    let ev = rec.fixed();
+    // SAFETY: the record's fixed part in this CPU's scratch buffer.
+    unsafe {
+        (*ev).result = 0;
+        (*ev).args_total = args_total as u32;
+        (*ev).env_total = env_total as u32;
+        (*ev).origin = EXEC_RAN;
+        (*ev).script = u8::from(interp != filename);
+        (*ev).filename = filename_t;
+        (*ev).exe_path = exe_path;
+        (*ev).cwd_path = cwd_path;
+        (*ev).args = args_t;
+        (*ev).env = env_t;
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
+    }
     if let Some(rule_id) = denied {
         enforce::kill_current(DENY_EXEC, rule_id);
     }
+    rec.submit(false);
+    Some(())
+}
 
-    let mut entry = submit::reserve::<ExecEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit; `key` as above.
-    unsafe {
-        header::fill(&raw mut (*ev).header, EventKind::Exec, size_of::<ExecEvent>(), off);
-        enforce::copy_path(key, &mut (*ev).filename);
-        let mut flags = str_flags;
-        if denied.is_some() {
-            flags |= FLAG_DENIED;
-        }
-        (*ev).args_len = 0;
-        (*ev).args_total = 0;
-        let mm: Option<*const u8> = task::read_field(task::current_task(), off.task_mm);
-        if let Some(mm) = mm {
-            let start: u64 = task::read_field(mm, off.mm_arg_start).unwrap_or(0);
-            let end: u64 = task::read_field(mm, off.mm_arg_end).unwrap_or(0);
-            if end > start {
-                let total = end - start;
-                (*ev).args_total = total as u32;
-                let mut len = total as u32;
-                if len > EXEC_ARGS_LEN as u32 {
-                    len = EXEC_ARGS_LEN as u32;
-                    flags |= FLAG_TRUNCATED;
-                }
-                let dst = (&raw mut (*ev).args).cast::<c_void>();
-                if gen_::bpf_probe_read_user(dst, len, start as *const c_void) == 0 {
-                    (*ev).args_len = len;
-                } else {
-                    flags |= FLAG_READ_FAILED;
-                    maps::count(counter::READ_FAILURES);
-                }
-            }
-        }
-        (*ev).header.flags |= flags;
+/// The deny rule covering the name as passed or the binary now running.
+#[inline(always)]
+fn deny_rule(cfg: &KernelConfig, rec: &Record<ExecEvent>, filename: Tail, exe: Tail) -> Option<u32> {
+    if cfg.deny_kinds & DENY_KIND_EXEC == 0 {
+        return None;
     }
-    submit::submit(entry);
+    let key = enforce::path_scratch()?;
+    for t in [filename, exe] {
+        if t.len == 0 {
+            continue;
+        }
+        if let Some(len) = rec.copy_to_key(t, key)
+            && let Some(rule) = enforce::lookup_path(&enforce::DENY_EXEC, key, len)
+        {
+            return Some(rule.rule_id);
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
+    let cfg = maps::config()?;
+    if !scope::is_watched(cfg) {
+        return None;
+    }
+    let result = tracepoint::sys_exit_ret(ctx)?;
+    // A successful exec is reported by `sched_process_exec`; a name that does not exist is a
+    // `PATH` search going on to its next directory, not an attempt worth an event.
+    if result >= 0 || crate::args::is_not_found(result) {
+        return None;
+    }
+    let (dfd, filename, argv) = if origin == EXEC_FAILED_EXECVE {
+        let a: ExecveArgs = args::current_as(&cfg.offsets.regs)?;
+        (-100i64, a.filename, a.argv)
+    } else {
+        let a: ExecveatArgs = args::current_as(&cfg.offsets.regs)?;
+        (i64::from(a.fd as i32), a.filename, a.argv)
+    };
+    let po = &cfg.offsets.path;
+    let mut rec = Record::<ExecEvent>::start(EventKind::Exec, &cfg.offsets)?;
+    let filename_t = rec.user_str(filename, PATH_MAX);
+    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != Some(b'/') {
+        // SAFETY: the helper has no preconditions; the task is read through bpf_probe_read_kernel.
+        let task_ptr = unsafe { bpf_get_current_task() } as *const u8;
+        rec.path(po, path::dir_path(po, task_ptr, dfd))
+    } else {
+        Tail::ABSENT
+    };
+    // The first arguments, NUL-separated like an argv area.
+    let from = rec.used();
+    let mut i = 0;
+    while i < EXEC_FAILED_ARGS {
+        let p: Option<u64> = task::read_user(argv + (i as u64) * 8);
+        match p {
+            Some(p) if p != 0 => {
+                rec.user_str(p, EXEC_FAILED_ARG_MAX);
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let args_t = rec.since(from);
+    let ev = rec.fixed();
+    // SAFETY: the record's fixed part in this CPU's scratch buffer.
+    unsafe {
+        (*ev).result = result;
+        (*ev).origin = origin;
+        (*ev).filename = filename_t;
+        (*ev).exe_path = Tail::ABSENT;
+        (*ev).cwd_path = cwd_path;
+        (*ev).args = args_t;
+        (*ev).env = Tail::ABSENT;
+    }
+    rec.submit(false);
     Some(())
 }

@@ -36,6 +36,8 @@ mod connect;
 #[cfg(target_arch = "bpf")]
 mod enforce;
 #[cfg(target_arch = "bpf")]
+mod env;
+#[cfg(target_arch = "bpf")]
 mod exec;
 #[cfg(target_arch = "bpf")]
 mod exit;

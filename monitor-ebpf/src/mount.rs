@@ -162,7 +162,6 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         MOUNT_SYSCALL_FSOPEN => {
             f.flags = a[1];
             f.fstype = rec.user_str(a[0], FSTYPE_MAX);
-            rec.settle();
             if deny {
                 strings::read_user_str(a[0] as *const u8, &mut f.key);
             }
@@ -230,21 +229,16 @@ fn classic(
     let off = &cfg.offsets.path;
     f.flags = a[3];
     f.source = rec.user_str(a[0], MOUNT_STRING_MAX);
-    rec.settle();
     f.target = rec.user_str(a[1], PATH_MAX);
-    rec.settle();
     f.fstype = rec.user_str(a[2], FSTYPE_MAX);
-    rec.settle();
     if deny {
         strings::read_user_str(a[2] as *const u8, &mut f.key);
     }
     if relative(rec, f.target) {
         f.target_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
-        rec.settle();
     }
     if f.flags & (MS_BIND | MS_MOVE) != 0 && relative(rec, f.source) {
         f.source_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
-        rec.settle();
     }
 }
 
@@ -266,30 +260,24 @@ fn move_mount(
     f.dfd = to_dfd as i32;
     f.flags = a[4];
     f.source = rec.user_str(a[1], PATH_MAX);
-    rec.settle();
     f.target = rec.user_str(a[3], PATH_MAX);
-    rec.settle();
     if f.flags & MOVE_MOUNT_F_EMPTY_PATH != 0 && f.source.len == 0 {
         if let Some(p) = path::fd_path(off, task, from_dfd) {
             describe_object(rec, cfg, p, deny, f);
             if result == 0 {
                 // The moved mount is attached now: walked from its root, the path is where it went.
                 f.kernel_target = rec.path(off, Some(p));
-                rec.settle();
             }
         }
     } else if relative(rec, f.source) {
         f.source_dir = rec.path(off, path::dir_path(off, task, from_dfd));
-        rec.settle();
     }
     if f.flags & MOVE_MOUNT_T_EMPTY_PATH != 0 && f.target.len == 0 {
         if f.kernel_target.flags & monitor_common::record::TAIL_ABSENT != 0 {
             f.kernel_target = rec.path(off, path::fd_path(off, task, to_dfd));
-            rec.settle();
         }
     } else if relative(rec, f.target) {
         f.target_dir = rec.path(off, path::dir_path(off, task, to_dfd));
-        rec.settle();
     }
 }
 
@@ -311,30 +299,25 @@ fn open_tree(
     let clone = f.flags & OPEN_TREE_CLONE != 0;
     f.deniable = clone;
     f.source = rec.user_str(a[1], PATH_MAX);
-    rec.settle();
     if result >= 0
         && let Some(p) = path::fd_path(off, task, result)
     {
         f.fstype = rec.kernel_str(fstype_name(cfg, p.mnt), FSTYPE_MAX);
-        rec.settle();
         if deny {
-            strings::read_kernel_str_len(fstype_name(cfg, p.mnt), &mut f.key);
+            strings::read_kernel_str(fstype_name(cfg, p.mnt), &mut f.key);
         }
         if clone {
             f.detached = MOUNT_DETACHED;
         } else {
             f.kernel_source = rec.path(off, Some(p));
-            rec.settle();
         }
     }
     if f.flags & AT_EMPTY_PATH != 0 && f.source.len == 0 {
         if f.kernel_source.flags & monitor_common::record::TAIL_ABSENT != 0 {
             f.kernel_source = rec.path(off, path::fd_path(off, task, dfd));
-            rec.settle();
         }
     } else if relative(rec, f.source) {
         f.source_dir = rec.path(off, path::dir_path(off, task, dfd));
-        rec.settle();
     }
 }
 
@@ -354,7 +337,6 @@ fn mount_setattr(
     f.dfd = dfd as i32;
     f.flags = a[2];
     f.target = rec.user_str(a[1], PATH_MAX);
-    rec.settle();
     if a[4] >= size_of::<MountAttr>() as u64 {
         // SAFETY: user memory, read through the helper (which fails cleanly); a failed read leaves
         // the attributes 0.
@@ -371,12 +353,10 @@ fn mount_setattr(
                 f.detached = MOUNT_DETACHED;
             } else {
                 f.kernel_target = rec.path(off, Some(p));
-                rec.settle();
             }
         }
     } else if relative(rec, f.target) {
         f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
-        rec.settle();
     }
 }
 
@@ -390,12 +370,10 @@ fn describe_object(rec: &mut Record<MountEvent>, cfg: &KernelConfig, p: KPath, d
     let mount = unsafe { p.mnt.sub(cfg.offsets.path.mount_mnt as usize) };
     let devname: *const u8 = read_field(mount, mo.mount_devname).unwrap_or(core::ptr::null());
     f.source = rec.kernel_str(devname, MOUNT_STRING_MAX);
-    rec.settle();
     let fstype = fstype_name(cfg, p.mnt);
     f.fstype = rec.kernel_str(fstype, FSTYPE_MAX);
-    rec.settle();
     if deny {
-        strings::read_kernel_str_len(fstype, &mut f.key);
+        strings::read_kernel_str(fstype, &mut f.key);
     }
 }
 

@@ -115,6 +115,11 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         return None;
     }
     let result = tracepoint::sys_exit_ret(ctx)?;
+    // Probing for files that do not exist (library and config search paths) is the bulk of failed
+    // opens and says nothing; refused ones (EACCES, EPERM, …) are events.
+    if crate::args::is_not_found(result) {
+        return None;
+    }
     let (dfd, filename, flags, mode, hdr_flags) = request(cfg, syscall)?;
     let off = &cfg.offsets.path;
     // SAFETY: the helper has no preconditions; the task is only read through bpf_probe_read_kernel.

@@ -81,11 +81,10 @@ fn step(buf: *mut WalkBuf) -> Option<i64> {
     let dentry = w.dentry as *const u8;
     let mount = w.mount as *const u8;
     let parent: u64 = read_field(dentry, o.dentry_parent)?;
-    if w.dentry == w.mnt_root || w.dentry == parent {
-        if w.dentry != w.mnt_root {
-            // A dentry that is its own parent but not a mount's root: unlinked from the tree.
-            return None;
-        }
+    // A dentry that is its own parent but not a mount's root is not in any directory tree: a
+    // pseudo file (memfd, pipe, socket, anonymous inode). Its name is all there is: `/memfd:NAME`.
+    let pseudo = w.dentry == parent && w.dentry != w.mnt_root;
+    if w.dentry == w.mnt_root && !pseudo {
         let up: u64 = read_field(mount, o.mount_parent)?;
         if up == w.mount {
             w.end = 1;
@@ -116,6 +115,10 @@ fn step(buf: *mut WalkBuf) -> Option<i64> {
         *base.add(at) = b'/';
     }
     w.dentry = parent;
+    if pseudo {
+        w.end = 1;
+        return Some(STEP_STOP);
+    }
     Some(STEP_GO_ON)
 }
 

@@ -20,8 +20,11 @@ use crate::{
     submit,
 };
 
+/// The record and how much of it is used. The length lives in map memory, not on a program's
+/// stack, so a `bpf_loop` step (e.g. the environment scan) can append too ([`Record::resume`]).
 #[repr(C)]
 pub struct Scratch {
+    len: u64,
     pub bytes: [u8; RECORD_MAX + RECORD_SLACK],
 }
 
@@ -32,9 +35,8 @@ named!(RECORD_SCRATCH = names::RECORD_SCRATCH);
 
 /// A record being built. `T` is the kind's fixed part (an `EventHeader` first).
 pub struct Record<T> {
+    scratch: *mut Scratch,
     base: *mut u8,
-    /// Bytes used so far (fixed part and tail).
-    len: usize,
     _kind: core::marker::PhantomData<T>,
 }
 
@@ -48,13 +50,65 @@ impl<T> Record<T> {
         // smaller than the buffer.
         let base = unsafe { (*scratch).bytes.as_mut_ptr() };
         // SAFETY: as above; zeroing the fixed part keeps no stale bytes of an earlier record.
-        unsafe { core::ptr::write_bytes(base, 0, size_of::<T>()) };
+        unsafe {
+            core::ptr::write_bytes(base, 0, size_of::<T>());
+            (*scratch).len = size_of::<T>() as u64;
+        }
         header::fill(base.cast::<EventHeader>(), kind, size_of::<T>(), off);
         Some(Self {
+            scratch,
             base,
-            len: size_of::<T>(),
             _kind: core::marker::PhantomData,
         })
+    }
+
+    /// The record this CPU is building, from inside a `bpf_loop` step of the program that started
+    /// it.
+    #[inline(always)]
+    pub fn resume() -> Option<Self> {
+        let scratch = RECORD_SCRATCH.get_ptr_mut(0)?;
+        // SAFETY: as in `start`.
+        let base = unsafe { (*scratch).bytes.as_mut_ptr() };
+        Some(Self {
+            scratch,
+            base,
+            _kind: core::marker::PhantomData,
+        })
+    }
+
+    /// Bytes used so far (fixed part and tail), bounded for the verifier.
+    #[inline(always)]
+    fn len(&self) -> usize {
+        // SAFETY: this CPU's scratch entry.
+        (unsafe { (*self.scratch).len } as usize).min(RECORD_MAX)
+    }
+
+    #[inline(always)]
+    fn grow(&mut self, n: usize) {
+        // SAFETY: as above.
+        unsafe { (*self.scratch).len = (self.len() + n) as u64 };
+    }
+
+    /// Bytes used so far: where the next appended string goes (see [`Record::since`]).
+    #[inline(always)]
+    pub fn used(&self) -> usize {
+        self.len()
+    }
+
+    /// The area appended since [`Record::used`] returned `from`, as one tail (several
+    /// NUL-terminated strings: an argv-like list).
+    #[inline(always)]
+    pub fn since(&self, from: usize) -> Tail {
+        let to = self.len();
+        if to <= from {
+            return absent(TAIL_ABSENT);
+        }
+        Tail {
+            off: from as u16,
+            len: (to - from) as u16,
+            flags: 0,
+            _pad: 0,
+        }
     }
 
     /// The fixed part, to fill in.
@@ -66,7 +120,8 @@ impl<T> Record<T> {
     /// Where the next tail string starts, if at least `room` more bytes fit.
     #[inline(always)]
     fn next(&self, room: usize) -> Option<usize> {
-        (self.len + room <= RECORD_MAX).then_some(self.len & (RECORD_MAX - 1))
+        let len = self.len();
+        (len + room <= RECORD_MAX).then_some(len & (RECORD_MAX - 1))
     }
 
     /// Appends a NUL-terminated string read with `read` (a probe-read-str helper), at most `max`
@@ -83,7 +138,7 @@ impl<T> Record<T> {
             return absent(TAIL_READ_FAILED);
         }
         let n = (n as usize).min(max);
-        self.len += n;
+        self.grow(n);
         Tail {
             off: at as u16,
             // Without the NUL.
@@ -143,7 +198,7 @@ impl<T> Record<T> {
             count(counter::READ_FAILURES);
             return absent(TAIL_READ_FAILED);
         }
-        self.len += n;
+        self.grow(n);
         Tail {
             off: at as u16,
             len: n as u16,
@@ -184,30 +239,13 @@ impl<T> Record<T> {
         if rc != 0 {
             return absent(TAIL_READ_FAILED);
         }
-        self.len += n;
+        self.grow(n);
         Tail {
             off: at as u16,
             len: n as u16,
             flags: w.flags,
             _pad: 0,
         }
-    }
-
-    /// Makes the verifier forget how the record's length was reached: the length is stored in the
-    /// record (its header's `size`, rewritten at submit) and read back from map memory, where it
-    /// is any value in bounds. A kind with several optional strings calls it between appends, so
-    /// the verifier's paths through them (each read may succeed, fail or be cut) converge there:
-    /// the states it explores grow with the number of strings, not exponentially.
-    #[inline(always)]
-    pub fn settle(&mut self) {
-        let size = self.base.cast::<EventHeader>();
-        // SAFETY: the header is at the start of the scratch buffer, this CPU's map value.
-        let len = unsafe {
-            core::ptr::write_volatile(&raw mut (*size).size, self.len as u32);
-            core::ptr::read_volatile(&raw const (*size).size)
-        };
-        // Bounded again for the verifier; `next` checks room against the real limit.
-        self.len = (len as usize) & (2 * RECORD_MAX - 1);
     }
 
     /// The byte at `off` of the record.
@@ -248,7 +286,7 @@ impl<T> Record<T> {
     /// the high-volume kinds' wakeup policy (`submit::wakeup_flags`).
     #[inline(always)]
     pub fn submit(self, batched: bool) {
-        let len = self.len & (RECORD_MAX - 1);
+        let len = self.len();
         // SAFETY: the header is at the start of the buffer.
         unsafe { (*self.base.cast::<EventHeader>()).size = len as u32 };
         submit::output(self.base, len, batched);

@@ -1,7 +1,7 @@
 //! Ring-buffer policy: a fixed-size record is reserved with [`reserve`] (a full ring buffer counts a
-//! drop, never silent) and handed over with [`submit`] (rare kinds: the kernel's default wakeup) or
-//! [`submit_batched`] (high-volume kinds: wakeups batched per window); a variable-length record built
-//! in scratch memory (`crate::record`) is copied in with [`output`], under either policy.
+//! drop, never silent) and handed over with [`submit`] (the kernel's default wakeup); a
+//! variable-length record built in scratch memory (`crate::record`) is copied in with [`output`],
+//! with the default wakeup or, for the high-volume kinds, wakeups batched per window.
 use aya_ebpf::{helpers::generated as gen_, maps::ring_buf::RingBufEntry};
 use monitor_common::{BATCH_WINDOW_NS, counter};
 
@@ -67,14 +67,6 @@ fn batched_flags() -> u64 {
     } else {
         BPF_RB_NO_WAKEUP
     }
-}
-
-/// Submits a reserved high-volume record with the batched wakeup policy ([`batched_flags`]).
-/// Rare, security-relevant kinds use [`submit`].
-#[inline(always)]
-pub fn submit_batched<T: 'static>(entry: RingBufEntry<T>) {
-    entry.submit(batched_flags());
-    count(counter::EVENTS);
 }
 
 /// Copies `len` bytes at `data` (a record built in scratch memory) into the ring buffer; a full ring

@@ -31,3 +31,10 @@ pub fn parent_tgid(off: &KernelOffsets) -> u32 {
         None => 0,
     }
 }
+
+/// Reads a `T` from user memory; `None` if it cannot be read.
+#[inline(always)]
+pub fn read_user<T>(addr: u64) -> Option<T> {
+    // SAFETY: bpf_probe_read_user checks the address and fails cleanly.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_user(addr as *const T) }.ok()
+}

@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use monitor_common::{
     counter,
-    tracepoint::{DataLoc, SchedProcessForkRaw, SysEnterArgs, SysExitArgs},
+    tracepoint::{SchedProcessExecRaw, SchedProcessForkRaw, SysEnterArgs, SysExitArgs},
 };
 
 use crate::maps::OrCount;
@@ -29,26 +29,12 @@ pub fn sys_exit_ret(ctx: &TracePointContext) -> Option<i64> {
     unsafe { ctx.read_at::<i64>(offset_of!(SysExitArgs, ret)) }.or_count(counter::ARG_READ_FAILED)
 }
 
-/// The fixed part of a record whose layout is `T` (e.g. `SchedProcessExec`).
-#[inline(always)]
-pub fn record<T>(ctx: &TracePointContext) -> Option<T> {
-    // SAFETY: the record starts with a `T`; read as in `sys_enter`.
-    unsafe { ctx.read_at::<T>(0) }.or_count(counter::ARG_READ_FAILED)
-}
-
 /// A `T` at an offset userspace found in the format file at start-up (the caller handles
 /// `KernelOffsets::UNKNOWN`).
 #[inline(always)]
 pub fn field_at<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
     // SAFETY: the offset is the field's in this kernel's record; read as in `sys_enter`.
     unsafe { ctx.read_at::<T>(offset as usize) }.or_count(counter::ARG_READ_FAILED)
-}
-
-/// Where a `__data_loc` field's data (a kernel string) sits: inside the record itself.
-#[inline(always)]
-pub fn data_loc_ptr(ctx: &TracePointContext, loc: DataLoc) -> *const u8 {
-    // Pointer arithmetic only; the string is read with bpf_probe_read_kernel_str.
-    (ctx.as_ptr() as *const u8).wrapping_add(loc.offset())
 }
 
 /// The child task of a `sched_process_fork` raw tracepoint.
@@ -58,4 +44,13 @@ pub fn fork_child(ctx: &RawTracePointContext) -> *const u8 {
     // SAFETY: a raw tracepoint's context is its `TP_PROTO` arguments, one u64 each; the verifier
     // checks this context read is within them.
     unsafe { (*args).child as *const u8 }
+}
+
+/// The `linux_binprm` of a `sched_process_exec` raw tracepoint.
+#[inline(always)]
+pub fn exec_bprm(ctx: &RawTracePointContext) -> *const u8 {
+    let args = ctx.as_ptr() as *const SchedProcessExecRaw;
+    // SAFETY: a raw tracepoint's context is its `TP_PROTO` arguments, one u64 each; the verifier
+    // checks this context read is within them.
+    unsafe { (*args).bprm as *const u8 }
 }

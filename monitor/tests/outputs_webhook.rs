@@ -49,11 +49,7 @@ fn alert(rule: &str) -> Alert {
                     read_failed: false,
                     denied: false,
                 },
-                body: Body::Exec(ExecInfo {
-                    filename: "/usr/bin/curl".into(),
-                    argv: vec!["curl".into(), "http://x".into()],
-                    argv_truncated: false,
-                }),
+                body: Body::Exec(ExecInfo::new("/usr/bin/curl", vec!["curl".into(), "http://x".into()])),
             },
             exe: "/usr/bin/curl".into(),
             ancestors: vec![],

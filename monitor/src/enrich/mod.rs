@@ -105,7 +105,10 @@ impl Enricher {
                 o.target()
                     .unwrap_or_else(|| self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
             ),
-            Body::Exec(x) => Some(self.resolver.resolve(pid, -100, &x.filename, cwd)),
+            Body::Exec(x) => Some(
+                x.target()
+                    .unwrap_or_else(|| self.resolver.resolve(pid, -100, &x.filename, cwd)),
+            ),
             _ => None,
         };
         Enriched {

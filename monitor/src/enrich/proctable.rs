@@ -70,8 +70,10 @@ impl ProcessTable {
         entry.comm.clone_from(&h.comm);
         entry.cgroup_id = h.cgroup_id;
         match &ev.body {
-            Body::Exec(x) => {
-                entry.exe.clone_from(&x.filename);
+            // A failed attempt leaves the process as it was.
+            Body::Exec(x) if !x.failed() => {
+                // The binary the kernel runs, not a name the process chose.
+                entry.exe.clone_from(x.exe_path.as_ref().unwrap_or(&x.filename));
                 entry.argv.clone_from(&x.argv);
             }
             Body::Fork(f) => {
@@ -209,11 +211,7 @@ mod tests {
             100,
             me,
             1,
-            Body::Exec(ExecInfo {
-                filename: "/usr/bin/agent".into(),
-                argv: vec!["agent".into()],
-                argv_truncated: false,
-            }),
+            Body::Exec(ExecInfo::new("/usr/bin/agent", vec!["agent".into()])),
         ));
         t.observe(&ev(100, me, 2, Body::Fork(ForkInfo { child_pid: 101 })));
         assert_eq!(
@@ -225,11 +223,7 @@ mod tests {
             101,
             100,
             3,
-            Body::Exec(ExecInfo {
-                filename: "/bin/sh".into(),
-                argv: vec!["sh".into(), "-c".into(), "id".into()],
-                argv_truncated: false,
-            }),
+            Body::Exec(ExecInfo::new("/bin/sh", vec!["sh".into(), "-c".into(), "id".into()])),
         ));
         let anc = t.ancestors(101);
         assert_eq!(

@@ -97,11 +97,7 @@ pub fn ancestor(pid: u32, exe: &str) -> Ancestor {
 }
 
 pub fn exec(filename: &str, argv: Vec<String>) -> Body {
-    Body::Exec(ExecInfo {
-        filename: filename.into(),
-        argv,
-        argv_truncated: false,
-    })
+    Body::Exec(ExecInfo::new(filename, argv))
 }
 
 /// An `openat` of `path` relative to the working directory; mode 0o644 when it creates the file.

@@ -115,7 +115,7 @@ fields! {
     FileWrite = "file.write", Bool, false, "opened for writing";
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
-    ExecPath = "exec.path", Str, false, "resolved path of the executed file";
+    ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
     NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
@@ -126,6 +126,7 @@ fields! {
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
+    ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
     // mounts, scope, io_uring, code loading
     MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree or mount_setattr";
     MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";

@@ -323,11 +323,7 @@ pub(crate) mod tests {
     fn json_kind_tags_are_the_kind_names() {
         use super::*;
         let samples = [
-            Body::Exec(ExecInfo {
-                filename: String::new(),
-                argv: Vec::new(),
-                argv_truncated: false,
-            }),
+            Body::Exec(ExecInfo::new(String::new(), Vec::new())),
             Body::Open(OpenInfo {
                 path: String::new(),
                 flags: 0,

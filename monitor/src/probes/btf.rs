@@ -248,6 +248,8 @@ pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     p.mm_env_start = get("mm_struct", "env_start");
     p.mm_env_end = get("mm_struct", "env_end");
     p.bprm_file = get("linux_binprm", "file");
+    p.bprm_filename = get("linux_binprm", "filename");
+    p.bprm_interp = get("linux_binprm", "interp");
     // mounts, scope, io_uring, code loading
     let m = &mut off.mount;
     m.mount_devname = get("mount", "mnt_devname");

@@ -85,10 +85,10 @@ pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
 
 /// The body's own path: what `resolved_path` usually equals (an open's kernel path, when the
 /// kernel side captured it).
-fn raw_path(b: &Body) -> Option<&str> {
+pub(crate) fn raw_path(b: &Body) -> Option<&str> {
     match b {
         Body::Open(o) => Some(o.kernel_path.as_deref().unwrap_or(&o.path)),
-        Body::Exec(x) => Some(&x.filename),
+        Body::Exec(x) => Some(x.exe_path.as_deref().unwrap_or(&x.filename)),
         _ => None,
     }
 }

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     enrich::Enriched,
-    event::{Body, ConnectInfo, ExecInfo, ExitInfo, Family, ForkInfo, OpenInfo},
+    event::{Body, ConnectInfo, ExitInfo, Family, ForkInfo, OpenInfo},
 };
 
 /// Decodes the event entries of one log file (call [`EventDecoder::reset`] between files and after
@@ -202,11 +202,7 @@ impl EventDecoder {
         } = &mut self.cur.ev;
         match (resolved, resolved_is_raw) {
             (Some(r), _) => set_opt(resolved_path, r),
-            (None, true) => match &event.body {
-                Body::Open(o) => set_opt(resolved_path, &o.path),
-                Body::Exec(x) => set_opt(resolved_path, &x.filename),
-                _ => return None,
-            },
+            (None, true) => set_opt(resolved_path, convert::raw_path(&event.body)?),
             (None, false) => *resolved_path = None,
         }
         self.cur.finish(
@@ -243,15 +239,10 @@ impl EventDecoder {
         match (p.resolved_path, p.resolved_is_raw) {
             (Some(r), _) => self.cur.ev.resolved_path = Some(r),
             (None, true) => {
-                let raw = match &self.cur.ev.event.body {
-                    Body::Open(o) => &o.path,
-                    Body::Exec(x) => &x.filename,
-                    _ => return Err(ConvertError::Missing("path for resolved_is_raw")),
-                };
-                match &mut self.cur.ev.resolved_path {
-                    Some(r) => r.clone_from(raw),
-                    None => self.cur.ev.resolved_path = Some(raw.clone()),
-                }
+                let raw = convert::raw_path(&self.cur.ev.event.body)
+                    .ok_or(ConvertError::Missing("path for resolved_is_raw"))?
+                    .to_owned();
+                self.cur.ev.resolved_path = Some(raw);
             }
             (None, false) => self.cur.ev.resolved_path = None,
         }
@@ -311,37 +302,6 @@ fn read_body(body: &mut Body, field: u32, bytes: &[u8]) -> bool {
 fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
     let mut w = Wire::new(bytes);
     match field {
-        10 => {
-            if !matches!(body, Body::Exec(_)) {
-                *body = Body::Exec(ExecInfo {
-                    filename: String::new(),
-                    argv: Vec::new(),
-                    argv_truncated: false,
-                });
-            }
-            let Body::Exec(x) = body else { return None };
-            let mut n = 0;
-            let (mut filename, mut truncated) = ("", false);
-            while !w.done() {
-                let (f, wt) = w.key()?;
-                match f {
-                    1 => filename = w.str_field(wt)?,
-                    2 => {
-                        let a = w.str_field(wt)?;
-                        match x.argv.get_mut(n) {
-                            Some(s) => set_str(s, a),
-                            None => x.argv.push(a.to_owned()),
-                        }
-                        n += 1;
-                    }
-                    3 => truncated = w.varint_field(wt)? != 0,
-                    _ => w.skip(wt)?,
-                }
-            }
-            x.argv.truncate(n);
-            set_str(&mut x.filename, filename);
-            x.argv_truncated = truncated;
-        }
         11 => {
             if !matches!(body, Body::Open(_)) {
                 *body = Body::Open(OpenInfo {

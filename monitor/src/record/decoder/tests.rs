@@ -7,7 +7,13 @@ use crate::{enrich::synthetic::every_kind, record::context::ContextCache};
 
 /// `n` events of the kinds a recorded agent's log is made of (exec, open, connect, fork, exit).
 fn recorded_shapes(n: usize) -> Vec<Enriched> {
-    let usual = |e: &Enriched| !matches!(e.event.body, Body::Mount(_) | Body::Deny(_) | Body::Chdir(_));
+    // The kinds the fast path knows (the high-volume ones; exec, mount, deny, chdir take prost's).
+    let usual = |e: &Enriched| {
+        !matches!(
+            e.event.body,
+            Body::Exec(_) | Body::Mount(_) | Body::Deny(_) | Body::Chdir(_)
+        )
+    };
     (0..).map(every_kind).filter(usual).take(n).collect()
 }
 
