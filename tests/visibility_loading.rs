@@ -56,8 +56,8 @@ fd = os.memfd_create("agentmon-payload", 0)
 os.write(fd, open("/bin/true", "rb").read())
 os.execve(fd, ["payload"], {})
 "#;
+    // The shipped rule's action is `kill`: the payload may die before it exits by itself.
     let run = exec_rules(&shipped_rules(), &[], &["/usr/bin/python3", "-c", py]);
-    assert!(run.status.success(), "{}", run.stderr);
     let memfd = run.of_kind("memfd");
     assert_eq!(memfd.len(), 1, "{memfd:?}");
     assert_eq!(memfd[0]["name"], "agentmon-payload");
