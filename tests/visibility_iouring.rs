@@ -124,7 +124,11 @@ fn setup_and_an_openat_of_a_credential_file_are_seen_with_its_path() {
         canonical(&dir.path().join("home/.aws")).as_str(),
         "the directory fd's kernel path, not the symlink"
     );
-    assert_eq!(rel["full_path"], canonical(&creds).as_str(), "what rules see as file.path");
+    assert_eq!(
+        rel["full_path"],
+        canonical(&creds).as_str(),
+        "what rules see as file.path"
+    );
 }
 
 #[test]
@@ -143,12 +147,12 @@ fn an_sqpoll_ring_submits_without_a_syscall_and_is_still_seen() {
     let open = ops(&run, "openat");
     assert_eq!(open.len(), 1, "{:?}", run.of_kind("io_uring_op"));
     assert_eq!(open[0]["full_path"], canonical(&creds).as_str());
-    assert_eq!(open[0]["sq_thread"], true, "submitted by the kernel thread: {}", open[0]);
-    assert!(
-        open[0]["comm"].as_str().unwrap().starts_with("iou-sqp"),
-        "{}",
+    assert_eq!(
+        open[0]["sq_thread"], true,
+        "submitted by the kernel thread: {}",
         open[0]
     );
+    assert!(open[0]["comm"].as_str().unwrap().starts_with("iou-sqp"), "{}", open[0]);
 }
 
 #[test]
@@ -176,7 +180,11 @@ fn other_operations_are_seen_by_opcode_and_rename_by_both_paths() {
     assert_eq!(ops(&run, "nop").len(), 1, "{:?}", run.of_kind("io_uring_op"));
     let connect = ops(&run, "connect");
     assert_eq!(connect.len(), 1);
-    assert!(connect[0]["fd"].as_i64().unwrap() >= 0, "the socket's fd: {}", connect[0]);
+    assert!(
+        connect[0]["fd"].as_i64().unwrap() >= 0,
+        "the socket's fd: {}",
+        connect[0]
+    );
     let rename = ops(&run, "renameat");
     assert_eq!(rename.len(), 1);
     assert_eq!(rename[0]["path"], old.display().to_string().as_str());

@@ -82,7 +82,11 @@ m = mmap.mmap(fd, 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_EXEC)
     let maps: Vec<_> = run
         .of_kind("mmap")
         .into_iter()
-        .filter(|e| e["path"].as_str().is_some_and(|p| p.contains("memfd:agentmon-shellcode")))
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("memfd:agentmon-shellcode"))
+        })
         .collect();
     assert_eq!(maps.len(), 1, "{:?}", run.of_kind("mmap"));
     assert_eq!(maps[0]["prot"], 5, "PROT_READ | PROT_EXEC");
@@ -144,7 +148,11 @@ assert libc.mprotect(p, 4096, mmap.PROT_READ | mmap.PROT_EXEC) == 0, ctypes.get_
     let prot = mappings(&run, &canonical(&data));
     assert_eq!(prot.len(), 1, "{:?}", run.of_kind("mmap"));
     assert_eq!(prot[0]["syscall"], "mprotect");
-    assert_eq!(prot[0]["fd"], -1, "found through the mapping, the fd was closed: {}", prot[0]);
+    assert_eq!(
+        prot[0]["fd"], -1,
+        "found through the mapping, the fd was closed: {}",
+        prot[0]
+    );
     assert_eq!(prot[0]["result"], 0);
 }
 
@@ -174,7 +182,15 @@ assert p == 2**64 - 1 and ctypes.get_errno() == 1, (p, ctypes.get_errno())
     );
     let run = exec_json(
         &[],
-        &["unshare", "-m", "--propagation", "private", "/usr/bin/python3", "-c", &py],
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "/usr/bin/python3",
+            "-c",
+            &py,
+        ],
     );
     assert!(run.status.success(), "{}", run.stderr);
     let target = format!("{}/dropped.so", mnt.display());

@@ -66,7 +66,15 @@ fn run_py(py: &str) -> ExecRun {
     let script = format!("{MOUNT_API}\n{py}");
     let run = exec_json(
         &[],
-        &["unshare", "-m", "--propagation", "private", "/usr/bin/python3", "-c", &script],
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "/usr/bin/python3",
+            "-c",
+            &script,
+        ],
     );
     assert!(run.status.success(), "{}", run.stderr);
     run
@@ -83,7 +91,13 @@ fn mounts<'a>(run: &'a ExecRun, syscall: &str) -> Vec<&'a Value> {
 /// The one mount event of `syscall` matching `pred`.
 fn mount_where<'a>(run: &'a ExecRun, syscall: &str, pred: impl Fn(&Value) -> bool) -> &'a Value {
     let found: Vec<_> = mounts(run, syscall).into_iter().filter(|e| pred(e)).collect();
-    assert_eq!(found.len(), 1, "{syscall} events: {:?}\nstderr: {}", run.of_kind("mount"), run.stderr);
+    assert_eq!(
+        found.len(),
+        1,
+        "{syscall} events: {:?}\nstderr: {}",
+        run.of_kind("mount"),
+        run.stderr
+    );
     found[0]
 }
 
@@ -107,8 +121,16 @@ fn mount_is_seen_at_exit_and_a_relative_target_through_a_symlink_is_the_kernels_
     assert_eq!(plain["result"], 0);
     let rel = mount_where(&run, "mount", |e| e["source"] == "agentmon-rel");
     assert_eq!(rel["target"], "./b", "the target as passed");
-    assert_eq!(rel["target_dir"], t.real("").trim_end_matches('/'), "the kernel's cwd, not the symlink");
-    assert_eq!(rel["target_path"], t.real("b").as_str(), "what rules see as mount.target");
+    assert_eq!(
+        rel["target_dir"],
+        t.real("").trim_end_matches('/'),
+        "the kernel's cwd, not the symlink"
+    );
+    assert_eq!(
+        rel["target_path"],
+        t.real("b").as_str(),
+        "what rules see as mount.target"
+    );
 }
 
 #[test]
@@ -170,7 +192,10 @@ fn open_tree_clone_is_a_detached_bind_mount_and_its_attachment_is_seen() {
     for tree in &trees {
         assert_eq!(tree["detached"], true, "a clone is attached nowhere: {tree}");
         assert!(tree["result"].as_i64().unwrap() >= 0);
-        assert!(!tree["fstype"].as_str().unwrap().is_empty(), "the source's filesystem type: {tree}");
+        assert!(
+            !tree["fstype"].as_str().unwrap().is_empty(),
+            "the source's filesystem type: {tree}"
+        );
     }
     let rel = mount_where(&run, "open_tree", |e| e["source"] == "src");
     assert_eq!(rel["source_path"], t.real("src").as_str(), "joined to the kernel's cwd");
@@ -246,7 +271,15 @@ fn the_mount_attempt_rule_sees_the_new_api() {
     let run = exec_rules(
         rules.path(),
         &[],
-        &["unshare", "-m", "--propagation", "private", "/usr/bin/python3", "-c", &script],
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "/usr/bin/python3",
+            "-c",
+            &script,
+        ],
     );
     assert!(run.status.success(), "{}", run.stderr);
     let outputs: Vec<_> = run
@@ -259,7 +292,10 @@ fn the_mount_attempt_rule_sees_the_new_api() {
         "{outputs:?}"
     );
     assert!(
-        outputs.contains(&format!("move_mount agentmon-rule on {} (detached=false)", t.real("dst"))),
+        outputs.contains(&format!(
+            "move_mount agentmon-rule on {} (detached=false)",
+            t.real("dst")
+        )),
         "{outputs:?}"
     );
 }

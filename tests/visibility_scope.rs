@@ -188,3 +188,36 @@ fn moves_inside_the_agents_cgroup_are_events_but_not_escapes() {
     assert_eq!(open_of(&m, &after)["cgroup_id"], cgroup_id(&inner));
     assert!(agent.wait().unwrap().success());
 }
+
+#[test]
+fn killing_the_agent_also_kills_its_processes_that_left_the_cgroup() {
+    let watched = TestCgroup::new("hop-kill");
+    let elsewhere = TestCgroup::new("hop-kill-to");
+    let files = Markers::new();
+    let trigger = files.get("trigger");
+    let pidfile = files.0.path().join("sleeper.pid");
+    let rules = rules_dir(&format!(
+        "- rule: Kill on trigger\n  desc: test\n  condition: evt.kind = open and file.path = {trigger}\n  output: trigger\n  priority: CRITICAL\n  action: kill\n"
+    ));
+    let m = Monitor::start(&[
+        "--rules",
+        rules.path().to_str().unwrap(),
+        "--cgroup",
+        watched.path.to_str().unwrap(),
+    ]);
+    // The escaped shell leaves a sleeper behind (in the other cgroup), then trips the rule.
+    let script = format!(
+        "echo $$ > {procs}; sleep 60 & echo $! > {pidfile}; sleep 0.3; cat {trigger} >/dev/null; sleep 60",
+        procs = elsewhere.path.join("cgroup.procs").display(),
+        pidfile = pidfile.display(),
+    );
+    let mut agent = command_in(&watched.path, "/bin/sh", &["-c", &script]).spawn().unwrap();
+    m.wait_event(WAIT, |e| e["rule"] == "Kill on trigger")
+        .unwrap_or_else(|| panic!("no alert; stderr: {}", m.stderr()));
+    let sleeper: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // SAFETY: kill(pid, 0) only probes for the process.
+    let gone = wait_for(WAIT, || unsafe { libc::kill(sleeper, 0) } != 0);
+    assert!(gone, "the escaped sleeper {sleeper} survived the kill of its agent");
+    let status = agent.wait().unwrap();
+    assert!(!status.success(), "the escaped shell was killed too: {status:?}");
+}

@@ -72,6 +72,15 @@ impl Lineage {
         self.escaped.get(&pid)
     }
 
+    /// The live escaped processes of the agent of watched cgroup `agent`.
+    pub fn of_agent(&self, agent: u64) -> Vec<u32> {
+        self.escaped
+            .iter()
+            .filter(|(_, e)| e.agent_cgroup_id == agent && e.exited_at_ns.is_none())
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.escaped.len()
     }

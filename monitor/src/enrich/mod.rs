@@ -151,6 +151,11 @@ impl Enricher {
         }
     }
 
+    /// The live processes of the agent of watched cgroup `agent` that left its cgroup.
+    pub fn escaped_of(&self, agent: u64) -> Vec<u32> {
+        self.lineage.of_agent(agent)
+    }
+
     pub fn cgroups(&self) -> &CgroupIndex {
         &self.cgroups
     }

@@ -34,6 +34,11 @@ pub fn opcode_name(opcode: u8) -> String {
         .map_or_else(|| format!("op{opcode}"), |n| (*n).to_string())
 }
 
+/// The opcode of an operation name (`openat` → 18).
+pub fn opcode_of(name: &str) -> Option<u8> {
+    OPCODES.iter().position(|n| *n == name).and_then(|i| u8::try_from(i).ok())
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IoUringOpInfo {
     /// The operation's name (`openat`, `connect`, …) and number.
@@ -197,5 +202,6 @@ mod tests {
         assert_eq!(opcode_name(16), "connect");
         assert_eq!(opcode_name(39), "linkat");
         assert_eq!(opcode_name(250), "op250");
+        assert_eq!(super::opcode_of("openat2"), Some(28));
     }
 }

@@ -142,7 +142,7 @@ pub use mount::MountInfo;
 pub use open::{OpenInfo, syscall_name as open_syscall_name};
 // mounts, scope, io_uring, code loading
 pub use cgroup_move::CgroupMoveInfo;
-pub use io_uring_op::{IoUringOpInfo, opcode_name as io_uring_opcode_name};
+pub use io_uring_op::{IoUringOpInfo, opcode_name as io_uring_opcode_name, opcode_of as io_uring_opcode_of};
 pub use io_uring_setup::IoUringSetupInfo;
 pub use memfd::MemfdInfo;
 pub use mmap::MmapInfo;

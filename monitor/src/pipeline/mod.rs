@@ -8,7 +8,7 @@ use crate::{
     metrics::Metrics,
     outputs::{AlertSinks, Printer},
     record::LiveRecorder,
-    respond::{Answered, Completions, Done, Responder},
+    respond::{Answered, Completions, Done, Responder, Target},
     rules::{Action, RuleSet},
 };
 
@@ -159,9 +159,13 @@ impl Pipeline {
             {
                 alert.action = *a;
             }
-            // By lineage too: a process that left its agent's cgroup is still the agent's.
+            // By lineage too: a process that left its agent's cgroup is still the agent's, and a
+            // kill or quarantine brings it back into the cgroup first.
             let agent = self.enricher.agent_root(&alert.event.event);
-            let target = self.enricher.cgroups().root(agent).cloned();
+            let target = self.enricher.cgroups().root(agent).cloned().map(|cgroup| Target {
+                cgroup,
+                escaped: self.enricher.escaped_of(agent),
+            });
             self.responder.submit(alert, seq, agent, target, &mut self.answered);
         }
         self.emit_answered();

@@ -50,11 +50,32 @@ pub struct Done {
     result: String,
 }
 
+/// What a kill or quarantine acts on: the agent's watched cgroup, and the agent's processes that
+/// left it (followed by lineage; `crate::enrich::lineage`), which are moved back into it first so
+/// the action covers them too.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub cgroup: Cgroup,
+    pub escaped: Vec<u32>,
+}
+
+impl Target {
+    /// Moves the escaped processes back into the agent's cgroup (a process gone meanwhile is
+    /// skipped). Returns how many moved.
+    fn rehome(&self) -> usize {
+        let procs = self.cgroup.path.join("cgroup.procs");
+        self.escaped
+            .iter()
+            .filter(|pid| std::fs::write(&procs, pid.to_string()).is_ok())
+            .count()
+    }
+}
+
 struct Queued {
     alert: Alert,
     event_seq: u64,
     /// `Some` until its action has been started; kill and quarantine only.
-    target: Option<Option<Cgroup>>,
+    target: Option<Option<Target>>,
     done: bool,
     deferred: bool,
 }
@@ -106,7 +127,7 @@ impl Responder {
         alert: Alert,
         event_seq: u64,
         agent: u64,
-        target: Option<Cgroup>,
+        target: Option<Target>,
         out: &mut Vec<Answered>,
     ) {
         let deferred = matches!(alert.action, Action::Kill | Action::Quarantine);
@@ -175,14 +196,18 @@ impl Responder {
 }
 
 /// Runs a kill or quarantine on a worker thread; its result comes back through `tx`.
-fn spawn_action(action: Action, alert: &Alert, target: Option<Cgroup>, agent: u64, tx: mpsc::UnboundedSender<Done>) {
+fn spawn_action(action: Action, alert: &Alert, target: Option<Target>, agent: u64, tx: mpsc::UnboundedSender<Done>) {
     let name = alert.event.agent.clone();
     let rule = alert.rule.clone();
     let run = move || {
+        let rehomed = target.as_ref().map_or(0, Target::rehome);
+        if rehomed > 0 {
+            tracing::info!(agent = %name, rehomed, "moved processes that had left the agent's cgroup back into it");
+        }
         let result = match (&target, action) {
             (None, _) => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
-            (Some(cg), Action::Kill) => kill::kill(cg),
-            (Some(cg), _) => quarantine::quarantine(cg, &name, &rule),
+            (Some(t), Action::Kill) => kill::kill(&t.cgroup),
+            (Some(t), _) => quarantine::quarantine(&t.cgroup, &name, &rule),
         };
         let result = result.unwrap_or_else(|e| {
             tracing::error!(%rule, agent = %name, "action {} failed: {e:#}", action.as_str());

@@ -195,6 +195,13 @@ const EVENT_KEYS: &[&str] = &[
     "fstype",
     "at",
     "expect",
+    // mounts, scope, io_uring, code loading
+    "cgroup_move",
+    "io_uring_setup",
+    "io_uring",
+    "path",
+    "memfd",
+    "mmap",
 ];
 
 /// Unknown keys are errors: a typo must not silently change what a fixture tests.
@@ -308,8 +315,14 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         let source = string(file, n, "source")?.unwrap_or("none");
         let fstype = string(file, n, "fstype")?.unwrap_or("");
         (synthetic::mount(source, target, fstype), None)
+    } else if let Some(body) = visibility_event(file, n)? {
+        (body, None)
     } else {
-        return Err(file.error(n.at(), "an event needs one of `exec`, `open`, `connect`, `mount`"));
+        return Err(file.error(
+            n.at(),
+            "an event needs one of `exec`, `open`, `connect`, `mount`, `cgroup_move`, `io_uring_setup`, \
+             `io_uring`, `memfd`, `mmap`",
+        ));
     };
     let comm: String = match string(file, n, "comm")? {
         Some(c) => c.to_string(),
@@ -338,6 +351,37 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
     let mut e = who.event(ktime_ns, body);
     e.resolved_path = resolved;
     Ok(e)
+}
+
+// mounts, scope, io_uring, code loading
+/// The event of the mount, scope, io_uring and code-loading kinds a fixture event describes, if
+/// it is one: `cgroup_move: DEST` (the process left its agent's cgroup for DEST),
+/// `io_uring_setup: FLAGS` (a ring of 8 entries), `io_uring: OP` with an optional `path` (`flags`
+/// as for `open`), `memfd: NAME`, `mmap: PATH` (mapped `PROT_READ | PROT_EXEC`).
+fn visibility_event(file: &FileRef, n: &Node) -> Result<Option<crate::event::Body>, RuleError> {
+    use crate::event::Body;
+    Ok(Some(if let Some(dest) = string(file, n, "cgroup_move")? {
+        synthetic::cgroup_move(number(file, n, "pid", 100)? as u32, dest, true)
+    } else if string(file, n, "io_uring_setup")?.is_some() {
+        synthetic::io_uring_setup(8, number(file, n, "io_uring_setup", 0)? as u32)
+    } else if let Some(op) = string(file, n, "io_uring")? {
+        let opcode = crate::event::io_uring_opcode_of(op)
+            .ok_or_else(|| file.error(n.at(), format!("`io_uring`: no operation named `{op}`")))?;
+        let mut body = synthetic::io_uring_op(opcode, string(file, n, "path")?);
+        let flags = strings(file, n.get("flags"), "flags")?;
+        if let Body::IoUringOp(u) = &mut body
+            && flags.iter().any(|f| f == "write")
+        {
+            u.flags = libc::O_WRONLY as u64;
+        }
+        body
+    } else if let Some(name) = string(file, n, "memfd")? {
+        synthetic::memfd(name)
+    } else if let Some(path) = string(file, n, "mmap")? {
+        synthetic::mmap(path)
+    } else {
+        return Ok(None);
+    }))
 }
 
 fn basename(path: &str) -> &str {
