@@ -191,3 +191,27 @@ fn other_operations_are_seen_by_opcode_and_rename_by_both_paths() {
     assert_eq!(rename[0]["path2"], new.display().to_string().as_str());
     assert!(new.exists());
 }
+
+#[test]
+fn a_deny_rule_refuses_io_uring_before_the_ring_reaches_the_process() {
+    let rules = rules_dir(
+        "- rule: No io_uring\n  desc: test\n  condition: evt.kind = io_uring_setup\n  output: io_uring refused\n  priority: CRITICAL\n  action: deny\n",
+    );
+    let py = format!("{RING}\nr = Ring()\nprint('agentmon-ring-fd', r.fd, flush=True)\n");
+    let script = format!("/usr/bin/python3 -c \"$0\" >&2; echo status=$? >&2");
+    let run = exec_rules(rules.path(), &[], &["/bin/sh", "-c", &script, &py]);
+    assert!(run.stderr.contains("status=137"), "killed: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("agentmon-ring-fd"),
+        "the ring never reached the process: {}",
+        run.stderr
+    );
+    let a = run.alerts_of("No io_uring");
+    assert_eq!(a.len(), 1, "{:?}", run.fired());
+    assert_eq!(
+        a[0]["action_result"],
+        "denied in kernel: process killed (SIGKILL) before the syscall returned"
+    );
+    let deny = run.of_kind("deny");
+    assert!(deny.iter().any(|d| d["what"] == "io_uring"), "{deny:?}");
+}

@@ -39,6 +39,9 @@ pub const LINEAGE: &str = "LINEAGE";
 /// Array of one: how many escaped processes are alive (kernel-private); the scope check consults
 /// `LINEAGE` for out-of-cgroup tasks only while it is nonzero.
 pub const ESCAPES: &str = "ESCAPES";
+/// Array of one: the rule id of the deny rule refusing io_uring (read when `DENY_KIND_IO_URING`
+/// is set).
+pub const DENY_IO_URING: &str = "DENY_IO_URING";
 
 /// Every map of the object.
 pub const ALL: &[&str] = &[
@@ -61,6 +64,7 @@ pub const ALL: &[&str] = &[
     // mounts, scope, io_uring, code loading
     LINEAGE,
     ESCAPES,
+    DENY_IO_URING,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

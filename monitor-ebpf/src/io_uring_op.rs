@@ -4,12 +4,15 @@
 //! has been prepared when the tracepoint fires, so operations that name files by path hold the
 //! kernel's copy of it (`struct filename`, read through offsets from BTF); the kernel's path of the
 //! directory a relative path starts from is walked too. Other operations carry their opcode and fd.
-//! io_uring is built for volume: these records use the batched wakeup policy, like opens.
+//! io_uring is built for volume: these records use the batched wakeup policy, like opens. Under a
+//! deny rule refusing io_uring, a submission kills its process (the operation may have been issued
+//! already: the kernel does not wait for the program).
 use aya_ebpf::{EbpfContext, macros::raw_tracepoint, programs::RawTracePointContext};
 use monitor_common::{
-    EventKind,
+    EventKind, FLAG_DENIED,
     config::{IoUringOffsets, KernelOffsets},
     counter,
+    deny::DENY_IO_URING,
     io_uring_op::{
         IORING_OP_LINKAT, IORING_OP_MKDIRAT, IORING_OP_OPENAT, IORING_OP_OPENAT2, IORING_OP_RENAMEAT, IORING_OP_STATX,
         IORING_OP_SYMLINKAT, IORING_OP_UNLINKAT, IOURING_OP_DIRECT, IOURING_OP_FIXED_FILE, IOURING_OP_SQ_THREAD,
@@ -21,6 +24,7 @@ use monitor_common::{
 };
 
 use crate::{
+    enforce,
     maps::{self, OrCount},
     path,
     record::Record,
@@ -149,9 +153,13 @@ fn emit(ctx: &RawTracePointContext) -> Option<()> {
             dir_path = rec.path(off, path::dir_path(off, current, i64::from(fd)));
         }
     }
+    let denied = enforce::io_uring_rule(cfg.deny_kinds);
     let ev = rec.fixed();
     // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
     unsafe {
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
         (*ev).user_data = read_field(req, io.req_user_data).unwrap_or(0);
         (*ev).flags = flags;
         (*ev).mode = mode;
@@ -163,6 +171,10 @@ fn emit(ctx: &RawTracePointContext) -> Option<()> {
         (*ev).dir_path = dir_path;
     }
     rec.submit(true);
+    // A ring the process got without a setup of its own (inherited, passed over a socket).
+    if let Some(rule_id) = denied {
+        enforce::kill_current(DENY_IO_URING, rule_id);
+    }
     Some(())
 }
 

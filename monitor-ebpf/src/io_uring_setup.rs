@@ -1,12 +1,14 @@
 //! `io_uring_setup` at exit → [`IoUringSetupEvent`]: the entries asked for, the ring's flags
 //! (`SQPOLL`: a kernel thread submits for the process) and what the kernel answered (read back from
-//! the caller's `io_uring_params` after the call), failures included.
+//! the caller's `io_uring_params` after the call), failures included. A deny rule refusing io_uring
+//! kills the caller before the call returns: it never gets the ring.
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, counter, io_uring_setup::IoUringSetupEvent, programs, tracepoint::IoUringSetupArgs,
+    EventKind, FLAG_DENIED, FLAG_READ_FAILED, counter, deny::DENY_IO_URING, io_uring_setup::IoUringSetupEvent,
+    programs, tracepoint::IoUringSetupArgs,
 };
 
-use crate::{args, header, maps, scope, submit, tracepoint};
+use crate::{args, enforce, header, maps, scope, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_io_uring_setup")]
 pub fn sys_exit_io_uring_setup(ctx: TracePointContext) -> u32 {
@@ -38,6 +40,7 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
     let a: IoUringSetupArgs = args::current_as(&cfg.offsets.regs)?;
     // SAFETY: user memory, read through the helper (which fails cleanly).
     let params = unsafe { bpf_probe_read_user(a.params as *const Params) };
+    let denied = enforce::io_uring_rule(cfg.deny_kinds);
     let mut entry = submit::reserve::<IoUringSetupEvent>()?;
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` is the reserved record, written only here before submit.
@@ -68,7 +71,13 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
                 (*ev).wq_fd = 0;
             }
         }
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
     }
     submit::submit(entry);
+    if let Some(rule_id) = denied {
+        enforce::kill_current(DENY_IO_URING, rule_id);
+    }
     Some(())
 }
