@@ -206,6 +206,28 @@ fn open_tree_clone_is_a_detached_bind_mount_and_its_attachment_is_seen() {
 }
 
 #[test]
+fn open_tree_attr_clones_and_sets_attributes_in_one_call() {
+    let t = Tree::new();
+    // Linux 6.15+: the clone and its attributes in one syscall (no mount_setattr to see).
+    let py = format!(
+        "attr = ctypes.create_string_buffer(struct.pack('QQQQ', MOUNT_ATTR_RDONLY, 0, 0, 0), 32)\n\
+         r = libc.syscall(467, AT_FDCWD, b'{src}', OPEN_TREE_CLONE, attr, 32)\n\
+         if r < 0 and ctypes.get_errno() == 38:\n    print('ENOSYS', file=sys.stderr); sys.exit(0)\n\
+         assert r >= 0, ctypes.get_errno()\n",
+        src = t.path("real/src"),
+    );
+    let run = run_py(&py);
+    if run.stderr.contains("ENOSYS") {
+        eprintln!("SKIPPED: this kernel has no open_tree_attr (Linux 6.15+)");
+        return;
+    }
+    let m = mount_where(&run, "open_tree_attr", |_| true);
+    assert_eq!(m["detached"], true, "{m}");
+    assert_eq!(m["attr_set"], 1, "MOUNT_ATTR_RDONLY: {m}");
+    assert_eq!(m["source_path"], t.path("real/src").as_str());
+}
+
+#[test]
 fn mount_setattr_on_a_detached_mount_fd_and_on_a_relative_path() {
     let t = Tree::new();
     let py = format!(

@@ -22,6 +22,8 @@ pub const MOUNT_SYSCALL_FSMOUNT: u8 = 3;
 pub const MOUNT_SYSCALL_OPEN_TREE: u8 = 4;
 /// `mount_setattr(2)`: a mount's attributes change (read-only, nosuid, idmap, propagation, …).
 pub const MOUNT_SYSCALL_MOUNT_SETATTR: u8 = 5;
+/// `open_tree_attr(2)` (Linux 6.15+): `open_tree` with `mount_setattr`'s attributes for the clone.
+pub const MOUNT_SYSCALL_OPEN_TREE_ATTR: u8 = 6;
 
 /// `MountEvent::detached`: the mount object the call produced or changed is not attached to any
 /// mount tree (an `fsmount` fd, an `open_tree(OPEN_TREE_CLONE)` fd, or a `mount_setattr` on one).

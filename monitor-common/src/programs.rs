@@ -92,6 +92,8 @@ pub const SYS_EXIT_FSMOUNT: Program = Program::syscall("sys_exit_fsmount", SysEx
 pub const SYS_EXIT_MOVE_MOUNT: Program = Program::syscall("sys_exit_move_mount", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN_TREE: Program = Program::syscall("sys_exit_open_tree", SysExitArgs::FIELDS);
 pub const SYS_EXIT_MOUNT_SETATTR: Program = Program::syscall("sys_exit_mount_setattr", SysExitArgs::FIELDS);
+/// Linux 6.15+ (`open_tree` and `mount_setattr` in one call): optional.
+pub const SYS_EXIT_OPEN_TREE_ATTR: Program = Program::syscall("sys_exit_open_tree_attr", SysExitArgs::FIELDS);
 pub const CGROUP_ATTACH_TASK: Program = Program {
     name: "cgroup_attach_task",
     attach: Attach::RawTracePoint {
@@ -118,6 +120,10 @@ pub const CONNECT6: Program = Program {
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
 };
 
+/// Programs whose tracepoint only newer kernels have: where it does not exist, the loader leaves the
+/// program out with a warning instead of failing (docs/COVERAGE.md says what is then not seen).
+pub const OPTIONAL: &[&str] = &[SYS_EXIT_OPEN_TREE_ATTR.name];
+
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
@@ -142,6 +148,7 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_MOVE_MOUNT,
     SYS_EXIT_OPEN_TREE,
     SYS_EXIT_MOUNT_SETATTR,
+    SYS_EXIT_OPEN_TREE_ATTR,
     CGROUP_ATTACH_TASK,
     SYS_EXIT_IO_URING_SETUP,
     IO_URING_SUBMIT_REQ,

@@ -18,7 +18,8 @@ use monitor_common::{
     enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT},
     mount::{
         MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_MOUNT,
-        MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE, MountEvent,
+        MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE, MOUNT_SYSCALL_OPEN_TREE_ATTR,
+        MountEvent,
     },
     programs,
     record::{PATH_MAX, Tail},
@@ -67,6 +68,15 @@ pub fn sys_exit_open_tree(ctx: TracePointContext) -> u32 {
     0
 }
 named!(sys_exit_open_tree = programs::SYS_EXIT_OPEN_TREE.name);
+
+/// `open_tree_attr(dfd, filename, flags, uattr, usize)` (Linux 6.15+): an `open_tree` whose clone
+/// gets `mount_setattr`'s attributes in the same call; reported as `open_tree` with them.
+#[tracepoint(category = "syscalls", name = "sys_exit_open_tree_attr")]
+pub fn sys_exit_open_tree_attr(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_OPEN_TREE_ATTR);
+    0
+}
+named!(sys_exit_open_tree_attr = programs::SYS_EXIT_OPEN_TREE_ATTR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mount_setattr")]
 pub fn sys_exit_mount_setattr(ctx: TracePointContext) -> u32 {
@@ -179,6 +189,10 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         }
         MOUNT_SYSCALL_MOVE_MOUNT => move_mount(&mut rec, cfg, task, &a, result, deny, &mut f),
         MOUNT_SYSCALL_OPEN_TREE => open_tree(&mut rec, cfg, task, &a, result, deny, &mut f),
+        MOUNT_SYSCALL_OPEN_TREE_ATTR => {
+            open_tree(&mut rec, cfg, task, &a, result, deny, &mut f);
+            read_attr(&a, &mut f);
+        }
         _ => mount_setattr(&mut rec, cfg, task, &a, deny, &mut f),
     }
     let denied = if deny && f.deniable {
@@ -337,15 +351,7 @@ fn mount_setattr(
     f.dfd = dfd as i32;
     f.flags = a[2];
     f.target = rec.user_str(a[1], PATH_MAX);
-    if a[4] >= size_of::<MountAttr>() as u64 {
-        // SAFETY: user memory, read through the helper (which fails cleanly); a failed read leaves
-        // the attributes 0.
-        if let Ok(attr) = unsafe { bpf_probe_read_user(a[3] as *const MountAttr) } {
-            f.attr_set = attr.attr_set;
-            f.attr_clr = attr.attr_clr;
-            f.propagation = attr.propagation;
-        }
-    }
+    read_attr(a, f);
     if f.flags & AT_EMPTY_PATH != 0 && f.target.len == 0 {
         if let Some(p) = path::fd_path(off, task, dfd) {
             describe_object(rec, cfg, p, deny, f);
@@ -357,6 +363,20 @@ fn mount_setattr(
         }
     } else if relative(rec, f.target) {
         f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+}
+
+/// The `struct mount_attr` of `mount_setattr` and `open_tree_attr` (arguments 4 and 5).
+#[inline(always)]
+fn read_attr(a: &[u64; 6], f: &mut Fields) {
+    if a[4] >= size_of::<MountAttr>() as u64 {
+        // SAFETY: user memory, read through the helper (which fails cleanly); a failed read leaves
+        // the attributes 0.
+        if let Ok(attr) = unsafe { bpf_probe_read_user(a[3] as *const MountAttr) } {
+            f.attr_set = attr.attr_set;
+            f.attr_clr = attr.attr_clr;
+            f.propagation = attr.propagation;
+        }
     }
 }
 

@@ -128,7 +128,7 @@ fields! {
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
     ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
     // mounts, scope, io_uring, code loading
-    MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree or mount_setattr";
+    MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr or mount_setattr";
     MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";
     MountFlags = "mount.flags", Num, false, "the call's flags (MS_*, MOVE_MOUNT_*, OPEN_TREE_*, …)";
     MountAttrSet = "mount.attr_set", Num, false, "mount attributes set (fsmount attr_flags, mount_setattr attr_set: MOUNT_ATTR_*)";

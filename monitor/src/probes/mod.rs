@@ -181,6 +181,19 @@ impl Probes {
             .with_context(|| format!("program {} missing from the eBPF object", p.name))?;
         let loading = || format!("loading {} (verifier)", p.name);
         match p.attach {
+            Attach::TracePoint { category, name, .. }
+                if programs::OPTIONAL.contains(&p.name)
+                    && !std::path::Path::new(tracefs::TRACEFS)
+                        .join("events")
+                        .join(category)
+                        .join(name)
+                        .exists() =>
+            {
+                tracing::warn!(
+                    "tracepoint {category}/{name} does not exist on this kernel: {} is not attached",
+                    p.name
+                );
+            }
             Attach::TracePoint { category, name, .. } => {
                 let tp: &mut TracePoint = prog.try_into()?;
                 tp.load().with_context(loading)?;
