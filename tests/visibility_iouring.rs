@@ -215,3 +215,31 @@ fn a_deny_rule_refuses_io_uring_before_the_ring_reaches_the_process() {
     let deny = run.of_kind("deny");
     assert!(deny.iter().any(|d| d["what"] == "io_uring"), "{deny:?}");
 }
+
+#[test]
+fn an_io_uring_connect_is_refused_by_a_connect_deny_rule() {
+    // The cgroup connect hooks run for a connect submitted through io_uring too.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rules = rules_dir(&format!(
+        "- rule: No port\n  desc: test\n  condition: evt.kind = connect and net.addr in_cidr (127.0.0.0/8) and net.port = {port}\n  output: refused\n  priority: CRITICAL\n  action: deny\n"
+    ));
+    let py = format!(
+        "{RING}\nimport socket\n\
+         r = Ring()\n\
+         s = socket.socket()\n\
+         sa = ctypes.create_string_buffer(struct.pack('!HH4s8x', socket.AF_INET, {port}, bytes([127, 0, 0, 1])), 16)\n\
+         struct.pack_into('H', sa, 0, socket.AF_INET)\n\
+         res = r.submit(IORING_OP_CONNECT, fd=s.fileno(), addr=ctypes.addressof(sa), off=16)\n\
+         assert res == -1, res\n"
+    );
+    let run = exec_rules(rules.path(), &[], &["/usr/bin/python3", "-c", &py]);
+    assert!(
+        run.status.success(),
+        "EPERM (-1) came back in the completion: {}",
+        run.stderr
+    );
+    assert_eq!(ops(&run, "connect").len(), 1);
+    let deny = run.of_kind("deny");
+    assert!(deny.iter().any(|d| d["what"] == "connect"), "{deny:?}");
+}
