@@ -1,6 +1,13 @@
 //! Discovery on real cgroup trees shaped like each runtime's naming, with real processes inside.
 //! Each test builds its own uniquely named tree under the cgroup2 mount and removes it on drop.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::{Child, Command},
     sync::atomic::{AtomicU32, Ordering},
@@ -92,7 +99,7 @@ fn added(events: &[DiscoveryEvent]) -> Vec<(String, agentmon::discovery::AgentId
         .iter()
         .filter_map(|e| match e {
             DiscoveryEvent::Added { cgroup, agent } => Some((cgroup.rel.clone(), (**agent).clone())),
-            _ => None,
+            DiscoveryEvent::Removed { .. } => None,
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -267,8 +274,74 @@ agents:
         name: "web".into(),
         namespace: "default".into(),
         labels: [("app.kubernetes.io/component".to_string(), "agent".to_string())].into(),
-        containers: Default::default(),
+        containers: BTreeMap::default(),
     });
     let mut d2 = t2.discovery(d_yaml, Some(store));
     assert!(d2.scan().is_empty());
+}
+
+/// A runtime that knows one container.
+struct OneContainer(&'static str, agentmon::discovery::runtime::ContainerMeta);
+
+impl agentmon::discovery::runtime::ContainerSource for OneContainer {
+    fn runtime(&self) -> Runtime {
+        Runtime::Docker
+    }
+    fn describe(&self) -> String {
+        "test runtime".into()
+    }
+    fn available(&self) -> bool {
+        true
+    }
+    fn inspect<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> agentmon::discovery::runtime::BoxFuture<
+        'a,
+        Result<Option<agentmon::discovery::runtime::ContainerMeta>, agentmon::discovery::runtime::RuntimeError>,
+    > {
+        Box::pin(async move { Ok((id == self.0).then(|| self.1.clone())) })
+    }
+}
+
+#[tokio::test]
+async fn waits_for_the_runtime_then_selects_and_names_by_its_answer() {
+    use agentmon::discovery::runtime::{ContainerMeta, ContainerStore};
+    let mut t = Tree::new("runtime");
+    t.spawn_in(&format!("docker/{CID}"));
+    t.spawn_in(&format!("docker/{CID2}"));
+    let meta = ContainerMeta {
+        name: "coder".into(),
+        image: "ai/coder:1".into(),
+        labels: [("team".to_string(), "ai".to_string())].into(),
+    };
+    let (store, _task) = ContainerStore::spawn(
+        vec![std::sync::Arc::new(OneContainer(CID, meta))],
+        Duration::from_secs(1),
+    );
+    let mut d = t
+        .discovery(
+            "agents:\n  - name: \"{label:team}-{container}@{image}\"\n    match: {runtime: docker, image: \"ai/*\", labels: {team: ai}}\n\
+             \x20 - name: \"{container}\"\n    match: {cgroup: \"$TOP/docker/*\"}\n",
+            None,
+        )
+        .with_containers(store.clone());
+    // Both containers could be agents: neither is named before its runtime answered.
+    assert!(added(&d.scan()).is_empty());
+    let mut got = Vec::new();
+    for _ in 0..250 {
+        got.extend(added(&d.scan()));
+        if got.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    let coder = got.iter().find(|(rel, _)| rel.ends_with(CID)).unwrap();
+    assert_eq!(coder.1.name, "ai-coder@ai/coder:1");
+    assert_eq!(coder.1.container_name.as_deref(), Some("coder"));
+    assert_eq!(coder.1.image.as_deref(), Some("ai/coder:1"));
+    // The runtime does not know the other: the second entry names it by its short ID.
+    let other = got.iter().find(|(rel, _)| rel.ends_with(CID2)).unwrap();
+    assert_eq!(other.1.name, &CID2[..12]);
 }

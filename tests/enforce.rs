@@ -234,6 +234,7 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     )
     .unwrap();
     let pid = m_pid(&m);
+    // SAFETY: kill(2) takes plain integers; `pid` is the agentmon this test started.
     unsafe { libc::kill(pid, libc::SIGHUP) };
     let mut m = m;
     m.wait_stderr("rule reload failed", Duration::from_secs(10));
@@ -246,6 +247,7 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     );
     // A good file: the new rule replaces the old.
     std::fs::write(dir.path().join("r.yaml"), rule("Second", &m2)).unwrap();
+    // SAFETY: kill(2) takes plain integers; `pid` is the agentmon this test started.
     unsafe { libc::kill(pid, libc::SIGHUP) };
     m.wait_stderr("rules reloaded", Duration::from_secs(10));
     run_in(&cg.path, "/bin/cat", &[&m2]);

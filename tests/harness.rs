@@ -1,5 +1,10 @@
 //! Shared helpers for the end-to-end tests: the real `agentmon` binary, uniquely named cgroups that are
 //! removed even when a test fails, and processes started inside a chosen cgroup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     io::{BufRead, BufReader},
     os::unix::{fs::MetadataExt, process::CommandExt},
@@ -14,6 +19,9 @@ use std::{
 };
 
 use serde_json::Value;
+
+#[path = "support/containers.rs"]
+pub mod containers;
 
 /// The `agentmon` binary built in the same target directory as this test.
 pub fn agentmon_bin() -> PathBuf {
@@ -88,7 +96,7 @@ pub fn cgroup_id(path: &Path) -> u64 {
 fn subtree(dir: &Path, out: &mut Vec<PathBuf>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 subtree(&e.path(), out);
             }
         }
@@ -232,7 +240,7 @@ pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
 /// A running `agentmon run --json …`; collects its JSON lines; stopped with SIGTERM.
 pub struct Monitor {
     child: Child,
-    /// Each stdout line as JSON, with the CLOCK_BOOTTIME (the clock of event timestamps) it was
+    /// Each stdout line as JSON, with the `CLOCK_BOOTTIME` (the clock of event timestamps) it was
     /// read at. Parsed by the reader thread, so looking at it never holds the pipe up for long.
     lines: Arc<Mutex<Vec<(Value, u64)>>>,
     stderr: Arc<Mutex<String>>,
@@ -264,7 +272,7 @@ impl Monitor {
         let stderr = Arc::new(Mutex::new(String::new()));
         let out = child.stdout.take().expect("stdout");
         let err = child.stderr.take().expect("stderr");
-        let l = lines.clone();
+        let l = Arc::clone(&lines);
         let r1 = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let read_at = boottime_ns();
@@ -275,7 +283,7 @@ impl Monitor {
                 l.lock().expect("lock").push((v, read_at));
             }
         });
-        let s = stderr.clone();
+        let s = Arc::clone(&stderr);
         let r2 = std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 let mut g = s.lock().expect("lock");
@@ -303,12 +311,11 @@ impl Monitor {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agentmon exited ({status}) before '{needle}': {}", self.stderr());
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for '{needle}' on agentmon's stderr: {}",
-                    self.stderr()
-                );
-            }
+            assert!(
+                Instant::now() <= deadline,
+                "timed out waiting for '{needle}' on agentmon's stderr: {}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -331,7 +338,7 @@ impl Monitor {
             .collect()
     }
 
-    /// Events so far, each with the CLOCK_BOOTTIME at which this test read it from agentmon's
+    /// Events so far, each with the `CLOCK_BOOTTIME` at which this test read it from agentmon's
     /// stdout (compare with the event's `ktime_ns` for its delivery latency).
     pub fn events_read_at(&self) -> Vec<(Value, u64)> {
         self.lines.lock().expect("lock").clone()
@@ -397,11 +404,11 @@ pub fn is_frozen(cgroup: &Path) -> bool {
         .any(|l| l.trim() == "frozen 1")
 }
 
-/// CLOCK_BOOTTIME now, in ns: the clock of the kernel's event timestamps (`ktime_ns`).
+/// `CLOCK_BOOTTIME` now, in ns: the clock of the kernel's event timestamps (`ktime_ns`).
 pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &raw mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 

@@ -1,6 +1,11 @@
 //! The Kubernetes pod watcher against recorded API responses (`tests/fixtures/k8s/`) served by a
 //! local HTTP server: list, an expired watch (410) that forces a relist, a watch stream, and
 //! re-watching from the last resourceVersion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     convert::Infallible,
     sync::{Arc, Mutex},
@@ -35,10 +40,10 @@ async fn api_server(seen: Arc<Mutex<Vec<Seen>>>) -> String {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let seen = seen.clone();
+            let seen = Arc::clone(&seen);
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
-                    let seen = seen.clone();
+                    let seen = Arc::clone(&seen);
                     async move {
                         let query = req.uri().query().unwrap_or("").to_string();
                         let auth = req
@@ -87,7 +92,7 @@ async fn api_server(seen: Arc<Mutex<Vec<Seen>>>) -> String {
 #[tokio::test]
 async fn lists_once_then_follows_the_watch() {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let base = api_server(seen.clone()).await;
+    let base = api_server(Arc::clone(&seen)).await;
     let client = KubeClient::new(&base, Some("test-token".into()), None).unwrap();
 
     // A plain list first.
@@ -215,7 +220,7 @@ agents:
         std::path::Path::new("t.yaml"),
     )
     .unwrap();
-    let mut d = agentmon::discovery::Discovery::new(root.clone(), cfg.agents, Some(store)).with_scope(top.clone());
+    let mut d = agentmon::discovery::Discovery::new(root, cfg.agents, Some(store)).with_scope(top);
     let events = d.scan();
     assert_eq!(events.len(), 1, "only the `agent` container: {events:?}");
     let DiscoveryEvent::Added { cgroup, agent } = &events[0] else {

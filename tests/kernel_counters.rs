@@ -18,7 +18,7 @@ fn a_full_map_counts_the_lost_event() {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         probes.watch(&cg).expect("watch");
         let chdir_in_cgroup = |times: usize| {
-            let script = "cd / && ".repeat(times) + "true";
+            let script = format!("{}true", "cd / && ".repeat(times));
             let procs = cg.path.join("cgroup.procs");
             let mut cmd = std::process::Command::new("/bin/sh");
             cmd.args(["-c", &format!("echo $$ > {} && {script}", procs.display())]);

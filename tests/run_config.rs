@@ -2,11 +2,17 @@
 //! and watched, its exec shows up in the output and moves `/metrics` by exactly one, and its removal
 //! is noticed; a recorded event reaches the file while agentmon runs. Needs root, BPF and a cgroup2
 //! mount.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -28,6 +34,21 @@ impl Drop for Guard {
             let _ = cg.kill_all(Duration::from_secs(1));
             let _ = cg.remove();
         }
+    }
+}
+
+impl Guard {
+    /// Starts `agentmon run` with the arguments `args` adds and `--metrics-addr` on a free local
+    /// port (stderr inherited, stdout to `stdout`); the guard ends it. Returns the port.
+    fn start_agentmon(&mut self, stdout: impl Into<Stdio>, args: impl FnOnce(&mut Command) -> &mut Command) -> u16 {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = Command::new(agentmon_e2e::agentmon_bin());
+        args(cmd.arg("run"));
+        cmd.args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stdout(stdout)
+            .stderr(Stdio::inherit());
+        self.agentmon = Some(cmd.spawn().unwrap());
+        port
     }
 }
 
@@ -77,6 +98,21 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for agentmon's `/readyz` on `port` to say nothing matches yet: started (200, so a node
+/// without agents does not hold a DaemonSet rollout back), and saying that nothing is watched.
+fn wait_unmatched(port: u16) {
+    wait_until("/readyz to say no agent matched", Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b.contains("no cgroup matches"))
+    });
+}
+
+/// Waits for agentmon's `/readyz` on `port` to answer 200 watching an agent.
+fn wait_ready(port: u16) {
+    wait_until("/readyz", Duration::from_secs(60), || {
+        http_get(port, "/readyz").is_some_and(|(s, b)| s == 200 && b == "ready\n")
+    });
+}
+
 #[test]
 fn discovers_an_agent_started_later_and_counts_its_events() {
     let (mut g, rel) = test_cgroup("run");
@@ -91,21 +127,11 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
         ),
     )
     .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out_path = dir.path().join("out.jsonl");
-    g.agentmon = Some(
-        Command::new(agentmon_e2e::agentmon_bin())
-            .args(["run", "--json", "--no-rules", "--config"])
-            .arg(&cfg)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("/readyz", Duration::from_secs(60), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    let port = g.start_agentmon(std::fs::File::create(&out_path).unwrap(), |c| {
+        c.args(["--json", "--no-rules", "--config"]).arg(&cfg)
     });
+    wait_unmatched(port);
     assert_eq!(metric(port, "agentmon_watched_agents"), Some(0.0));
 
     let agent = top.join("agent-1");
@@ -113,6 +139,11 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     wait_until("the agent to be watched", Duration::from_secs(10), || {
         metric(port, "agentmon_watched_agents") == Some(1.0)
     });
+    assert_eq!(
+        http_get(port, "/readyz"),
+        Some((200, "ready\n".to_string())),
+        "ready once an agent is watched"
+    );
     let procs = agent.join("cgroup.procs");
     let st = Command::new("sh")
         .arg("-c")
@@ -132,6 +163,12 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     wait_until("the agent to be dropped", Duration::from_secs(10), || {
         metric(port, "agentmon_watched_agents") == Some(0.0)
     });
+    let (code, body) = http_get(port, "/readyz").expect("/readyz answered");
+    assert_eq!(
+        (code, body.contains("no cgroup matches")),
+        (200, true),
+        "nothing watched any more: {body}"
+    );
 
     // SIGTERM: clean exit.
     let mut child = g.agentmon.take().unwrap();
@@ -151,21 +188,21 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
 }
 
 /// A webhook receiver on 127.0.0.1 answering 200 and recording the JSON bodies.
-async fn receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+async fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
     use http_body_util::BodyExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = bodies.clone();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let b = Arc::clone(&bodies);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let b = b.clone();
+            let b = Arc::clone(&b);
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let b = b.clone();
+                    let b = Arc::clone(&b);
                     async move {
                         let body = req.into_body().collect().await.unwrap().to_bytes();
                         b.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
@@ -202,25 +239,13 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
     )
     .unwrap();
     let rules = agentmon_e2e::shipped_rules();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    g.agentmon = Some(
-        Command::new(agentmon_e2e::agentmon_bin())
-            .args(["run", "--json", "--rules"])
-            .arg(&rules)
-            .arg("--config")
-            .arg(&cfg)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    let port = g.start_agentmon(Stdio::null(), |c| {
+        c.args(["--json", "--rules"]).arg(&rules).arg("--config").arg(&cfg)
+    });
     let agent = top.join("agent-1");
     std::fs::create_dir(&agent).unwrap();
     tokio::task::spawn_blocking(move || {
-        wait_until("/readyz", Duration::from_secs(60), || {
-            http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
-        });
+        wait_ready(port);
         wait_until("the agent to be watched", Duration::from_secs(10), || {
             metric(port, "agentmon_watched_agents") == Some(1.0)
         });
@@ -294,23 +319,11 @@ fn a_per_agent_action_override_turns_a_kill_into_an_alert() {
          output: \"sleep %proc.pid\"\n  priority: WARNING\n  action: kill\n",
     )
     .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out_path = dir.path().join("out.jsonl");
-    g.agentmon = Some(
-        Command::new(agentmon_e2e::agentmon_bin())
-            .args(["run", "--json", "--config"])
-            .arg(&cfg)
-            .arg("--rules")
-            .arg(&rules)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("/readyz", Duration::from_secs(60), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    let port = g.start_agentmon(std::fs::File::create(&out_path).unwrap(), |c| {
+        c.args(["--json", "--config"]).arg(&cfg).arg("--rules").arg(&rules)
     });
+    wait_unmatched(port);
     for name in ["dry-1", "live-1"] {
         std::fs::create_dir(top.join(name)).unwrap();
     }
@@ -376,19 +389,9 @@ fn a_recorded_event_reaches_the_file_after_its_drain() {
     )
     .unwrap();
     let log = dir.path().join("run.agentlog");
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    g.agentmon = Some(
-        Command::new(agentmon_e2e::agentmon_bin())
-            .args(["run", "--no-rules", "--config"])
-            .arg(&cfg)
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
-            .arg("--record")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    let port = g.start_agentmon(Stdio::null(), |c| {
+        c.args(["--no-rules", "--config"]).arg(&cfg).arg("--record").arg(&log)
+    });
     wait_until("the agent to be watched", Duration::from_secs(60), || {
         metric(port, "agentmon_watched_agents") == Some(1.0)
     });
@@ -416,4 +419,54 @@ fn a_recorded_event_reaches_the_file_after_its_drain() {
     );
     let child = g.agentmon.as_mut().unwrap();
     assert!(child.try_wait().unwrap().is_none(), "agentmon still runs");
+}
+
+#[test]
+fn an_empty_config_warns_and_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    // `metrics.addr` in the file (here with `off` accepted too, checked below).
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(&cfg, format!("metrics: {{addr: \"127.0.0.1:{port}\"}}\n")).unwrap();
+    let mut child = Command::new(agentmon_e2e::agentmon_bin())
+        .args(["run", "--no-rules", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let answer = std::cell::RefCell::new(None);
+    let started = Instant::now();
+    while answer.borrow().is_none() && started.elapsed() < Duration::from_secs(60) {
+        *answer.borrow_mut() = http_get(port, "/readyz").filter(|(_, b)| !b.contains("starting"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    let (code, body) = answer.into_inner().expect("/readyz answered");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("names no agents"), "{body}");
+    assert!(stderr.contains("THE CONFIG NAMES NO AGENTS"), "{stderr}");
+    assert!(status.success(), "{stderr}");
+
+    // `metrics: {addr: off}` in the file: no server, and the run is fine.
+    std::fs::write(&cfg, "metrics: {addr: off}\n").unwrap();
+    let out = Command::new("timeout")
+        .args(["-s", "TERM", "3"])
+        .arg(agentmon_e2e::agentmon_bin())
+        .args(["run", "--no-rules", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("serving /metrics"), "{err}");
+    assert!(err.contains("THE CONFIG NAMES NO AGENTS"), "{err}");
 }

@@ -1,6 +1,11 @@
 //! Execs as the kernel saw them: the binary that runs (not the name it was started by, nor the
 //! `comm` it sets), its whole argv, the environment strings that change what it loads wherever they
 //! sit, and attempts the kernel refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use agentmon_e2e::*;
 use serde_json::Value;
 

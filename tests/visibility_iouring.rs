@@ -1,12 +1,17 @@
-//! io_uring: its setup by an agent is an event, and the operations it submits are seen — a file
+//! `io_uring`: its setup by an agent is an event, and the operations it submits are seen — a file
 //! opened through `IORING_OP_OPENAT` is named by the path the kernel copied for it (joined to the
 //! kernel's path of its directory fd), whether the process submitted it with `io_uring_enter` or a
 //! SQPOLL kernel thread picked it up without any syscall. The rings are built by hand (Python
 //! ctypes), as a payload without liburing would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use agentmon_e2e::*;
 use serde_json::Value;
 
-/// Python: a hand-built io_uring (`ring(flags)`), and `submit(ring, sqe)` that queues one entry,
+/// Python: a hand-built `io_uring` (`ring(flags)`), and `submit(ring, sqe)` that queues one entry,
 /// enters the kernel if needed and returns its completion's result.
 const RING: &str = r#"
 import ctypes, mmap, os, struct, sys, time
@@ -143,7 +148,7 @@ fn an_sqpoll_ring_submits_without_a_syscall_and_is_still_seen() {
     );
     let run = run_py(&py);
     let setup = run.of_kind("io_uring_setup");
-    assert_eq!(setup[0]["flags"], 2, "IORING_SETUP_SQPOLL: {:?}", setup);
+    assert_eq!(setup[0]["flags"], 2, "IORING_SETUP_SQPOLL: {setup:?}");
     let open = ops(&run, "openat");
     assert_eq!(open.len(), 1, "{:?}", run.of_kind("io_uring_op"));
     assert_eq!(open[0]["full_path"], canonical(&creds).as_str());
@@ -198,8 +203,8 @@ fn a_deny_rule_refuses_io_uring_before_the_ring_reaches_the_process() {
         "- rule: No io_uring\n  desc: test\n  condition: evt.kind = io_uring_setup\n  output: io_uring refused\n  priority: CRITICAL\n  action: deny\n",
     );
     let py = format!("{RING}\nr = Ring()\nprint('agentmon-ring-fd', r.fd, flush=True)\n");
-    let script = format!("/usr/bin/python3 -c \"$0\" >&2; echo status=$? >&2");
-    let run = exec_rules(rules.path(), &[], &["/bin/sh", "-c", &script, &py]);
+    let script = "/usr/bin/python3 -c \"$0\" >&2; echo status=$? >&2";
+    let run = exec_rules(rules.path(), &[], &["/bin/sh", "-c", script, &py]);
     assert!(run.stderr.contains("status=137"), "killed: {}", run.stderr);
     assert!(
         !run.stderr.contains("agentmon-ring-fd"),

@@ -2,6 +2,11 @@
 //! mapping of it), and shared objects mapped executable (`LD_PRELOAD`, `dlopen`, `mprotect` adding
 //! `PROT_EXEC`) — each an event naming the kernel's path of the mapped file, failed attempts (a
 //! `noexec` mount) included.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{path::Path, process::Command};
 
 use agentmon_e2e::*;
@@ -25,6 +30,7 @@ fn mappings<'a>(run: &'a ExecRun, path: &str) -> Vec<&'a Value> {
 
 /// Builds a shared object at `dir/name` with gcc; `None` (the caller skips, saying why) without
 /// a C compiler.
+#[expect(clippy::print_stderr, reason = "the skip is the test's output")]
 fn build_so(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
     let src = dir.join("dropped.c");
     std::fs::write(

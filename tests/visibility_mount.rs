@@ -4,6 +4,11 @@
 //! as the kernel's path (walked from the mount object, or the path as passed joined to the kernel's
 //! path of its starting directory), and refused attempts with their errno. Every test runs in a
 //! private mount namespace (`unshare -m`), so nothing it mounts is seen on the host.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use agentmon_e2e::*;
 use serde_json::Value;
 

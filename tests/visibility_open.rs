@@ -1,6 +1,11 @@
 //! Opens as the kernel saw them: whatever string, symlink, directory or page a process used to name
 //! a file, the event carries the path of the file the kernel opened (`kernel_path`, which rules
 //! match as `file.path`). Each test performs the plain form and the dodging form of a route.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use agentmon_e2e::*;
 use serde_json::Value;
 
@@ -97,7 +102,7 @@ fn a_3000_byte_path_is_read_whole_and_resolved() {
 
 /// Python that opens the path written in file `argv[1]` through a private mapping of that file that
 /// the process never touches: the path's page is not faulted in when the syscall starts.
-const OPEN_FROM_UNTOUCHED_PAGE: &str = r#"
+const OPEN_FROM_UNTOUCHED_PAGE: &str = "
 import ctypes, mmap, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
@@ -107,7 +112,7 @@ fd = os.open(sys.argv[1], os.O_RDONLY)
 # A fresh private mapping, never read by this process: its page is not in the page table yet.
 p = libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_PRIVATE, fd, 0)
 print(libc.open(p, os.O_RDONLY), flush=True)
-"#;
+";
 
 #[test]
 fn a_path_in_a_page_not_faulted_in_is_still_seen_and_denied() {

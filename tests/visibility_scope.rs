@@ -3,6 +3,11 @@
 //! there with `clone3(CLONE_INTO_CGROUP)` — is reported (`cgroup_move`) and stays watched, its
 //! children too, its events still named for the agent; a process that was never the agent's, in
 //! the same destination cgroup, stays unwatched.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{path::Path, time::Duration};
 
 use agentmon_e2e::*;

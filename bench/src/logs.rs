@@ -25,7 +25,7 @@ use crate::session::AgentSession;
 
 /// Which synthetic events a generated log holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mix {
+pub(crate) enum Mix {
     /// A realistic agent session ([`AgentSession`]).
     #[default]
     Session,
@@ -35,7 +35,7 @@ pub enum Mix {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct GenArgs {
+pub(crate) struct GenArgs {
     file: PathBuf,
     /// Events to write; 0: until killed.
     count: u64,
@@ -54,7 +54,7 @@ pub struct GenArgs {
 }
 
 /// `log-gen`: writes the log, then its size and speed on stderr.
-pub fn generate(a: &GenArgs) -> Result<()> {
+pub(crate) fn generate(a: &GenArgs) -> Result<()> {
     let opts = RecorderOptions {
         max_bytes: None,
         sync_every_frames: a.sync_frames,
@@ -70,7 +70,7 @@ pub fn generate(a: &GenArgs) -> Result<()> {
         }
     })?;
     let took = start.elapsed();
-    let bytes = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(&a.file).map_or(0, |m| m.len());
     eprintln!(
         "wrote {} events ({bytes} bytes) in {:.3} s: {:.0} events/s, {:.0} ns/event (sync every {} frames)",
         a.count,
@@ -153,7 +153,7 @@ impl ThroughputReport {
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
     Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
@@ -246,7 +246,7 @@ fn measure(path: &Path) -> Result<ThroughputReport> {
 }
 
 /// `log-read FILE`: the passes of [`measure`], then [`chain_hash_speeds`].
-pub fn read(file: &Path) -> Result<()> {
+pub(crate) fn read(file: &Path) -> Result<()> {
     let r = measure(file)?;
     println!(
         "{} bytes, {} frames, {} events (single thread)",

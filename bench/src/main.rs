@@ -5,6 +5,11 @@
 //! - `rules`, `rules-log`: rule-matching throughput ([`rules`]).
 //! - `log-gen`, `log-read`: synthetic logs through the real recorder, and how fast logs are read
 //!   ([`logs`]; the realistic event stream is [`session`]).
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark tool: results on stdout, progress and skipped inputs on stderr"
+)]
 mod logs;
 mod rules;
 mod session;

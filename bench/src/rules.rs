@@ -2,6 +2,7 @@
 //! event mix (`cargo xtask bench --only rules`); `rules-log` times `RuleSet::evaluate` alone over the
 //! events of a recorded log.
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -18,7 +19,7 @@ use agentmon::{
 use anyhow::{Context, Result, anyhow};
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     /// Rule directory (the shipped rules by default).
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -44,9 +45,10 @@ fn extra_rules(n: usize) -> String {
             3 => format!("evt.kind = open and file.path glob \"/etc/site{i}/*.key\""),
             _ => format!("evt.kind = mount and mount.fstype = fs{i}"),
         };
-        y.push_str(&format!(
+        let _ = write!(
+            y,
             "- rule: Extra rule {i}\n  desc: generated\n  condition: {cond}\n  output: extra {i} %proc.exe\n  priority: NOTICE\n"
-        ));
+        );
     }
     y
 }
@@ -105,7 +107,7 @@ fn rule_sources(dir: &Path) -> Result<Vec<(String, String)>> {
 }
 
 /// `rules`: prints one line, `rules=N events=N seconds=S events_per_sec=R alerts=N`.
-pub fn synthetic_mix(args: &RulesArgs) -> Result<()> {
+pub(crate) fn synthetic_mix(args: &RulesArgs) -> Result<()> {
     let dir = match &args.rules {
         Some(d) => d.clone(),
         None => agentmon::commands::default_rules_dir().context("no rule directory")?,
@@ -133,7 +135,7 @@ pub fn synthetic_mix(args: &RulesArgs) -> Result<()> {
 }
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct RulesLogArgs {
+pub(crate) struct RulesLogArgs {
     /// Directory holding the rule files (*.yaml).
     #[arg(long)]
     rules: PathBuf,
@@ -199,7 +201,7 @@ fn pass(rules: &Path, events: &[Enriched], hot: bool) -> Result<(Duration, usize
 }
 
 /// `rules-log`: every pass, then the best cold and hot pass.
-pub fn recorded(args: &RulesLogArgs) -> Result<()> {
+pub(crate) fn recorded(args: &RulesLogArgs) -> Result<()> {
     let events = load_events(&args.log)?;
     let n = events.len().max(1) as f64;
     let per_event = |d: Duration| d.as_nanos() as f64 / n;

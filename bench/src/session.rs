@@ -19,7 +19,7 @@ use agentmon::{
 /// The mix is calibrated on a real recording (`agentmon exec --record` of a script running python,
 /// ls, cat, grep and sh in a loop): ~91% opens, ~2.5% each exec, fork and exit, ~85 payload bytes
 /// per event.
-pub struct AgentSession {
+pub(crate) struct AgentSession {
     rng: u64,
     ktime_ns: u64,
     next_pid: u32,
@@ -55,7 +55,7 @@ impl Default for AgentSession {
             rng: 0x9e37_79b9_7f4a_7c15,
             ktime_ns: 5_000_000_000,
             next_pid: 2000,
-            queue: Default::default(),
+            queue: VecDeque::default(),
         }
     }
 }

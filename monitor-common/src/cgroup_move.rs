@@ -63,5 +63,6 @@ pub struct Lineage {
 /// The process left its agent's cgroup subtree: the scope check admits it by this entry.
 pub const LINEAGE_ESCAPED: u32 = 1 << 0;
 
+// SAFETY: repr(C), Copy, integers with the padding spelled out as `_pad`: any bit pattern is valid.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for Lineage {}

@@ -34,7 +34,7 @@ pub struct KernelOffsets {
     pub mount: MountOffsets,
     /// cgroups (a destination's ancestors, a task's cgroup).
     pub cgroup: CgroupOffsets,
-    /// io_uring requests (opcode, fd, the paths of path operations).
+    /// `io_uring` requests (opcode, fd, the paths of path operations).
     pub io_uring: IoUringOffsets,
     /// `vm_area_struct.vm_file`: the file behind a mapping (`mprotect`).
     pub vma_file: u32,
@@ -82,7 +82,7 @@ pub struct CgroupOffsets {
     pub _pad: u32,
 }
 
-/// Offsets of the fields read from an io_uring request (`struct io_kiocb`) and the per-opcode
+/// Offsets of the fields read from an `io_uring` request (`struct io_kiocb`) and the per-opcode
 /// command data inside it (`struct io_open`, `io_rename`, …, at `io_kiocb.cmd`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -127,7 +127,7 @@ pub struct IoUringOffsets {
     pub link_oldpath: u32,
     pub link_newpath: u32,
     pub link_flags: u32,
-    /// `task_struct.flags` (`PF_IO_WORKER`: an io_uring kernel thread, e.g. the SQPOLL thread)
+    /// `task_struct.flags` (`PF_IO_WORKER`: an `io_uring` kernel thread, e.g. the SQPOLL thread)
     pub task_flags: u32,
 }
 
@@ -334,5 +334,6 @@ pub struct KernelConfig {
     pub deny_kinds: u32,
 }
 
+// SAFETY: repr(C), Copy, only u32 fields (padding spelled out as `_pad`): any bit pattern is valid.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelConfig {}

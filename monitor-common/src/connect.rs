@@ -21,7 +21,7 @@ pub struct ConnectEvent {
     pub addrlen: u32,
     /// Bytes copied into `addr`.
     pub addr_len: u32,
-    /// AF_INET: 4 address bytes; AF_INET6: 16 address bytes; AF_UNIX: `sun_path` (abstract names
+    /// `AF_INET`: 4 address bytes; `AF_INET6`: 16 address bytes; `AF_UNIX`: `sun_path` (abstract names
     /// start with NUL).
     pub addr: [u8; CONNECT_ADDR_LEN],
     pub _pad: [u8; 4],

@@ -21,7 +21,7 @@ pub struct PathRule {
     pub flags: u32,
 }
 
-/// Only deny opens for writing (O_WRONLY/O_RDWR/O_CREAT/O_TRUNC).
+/// Only deny opens for writing (`O_WRONLY`/`O_RDWR`/`O_CREAT`/`O_TRUNC`).
 pub const PATH_RULE_WRITE_ONLY: u32 = 1;
 
 /// Value of a network deny entry (LPM tries keyed by IPv4/IPv6 address bytes).
@@ -43,7 +43,7 @@ pub const DENY_KIND_OPEN: u32 = 1 << 1;
 pub const DENY_KIND_MOUNT: u32 = 1 << 2;
 pub const DENY_KIND_CONNECT: u32 = 1 << 3;
 // mounts, scope, io_uring, code loading (a high bit, clear of the ones other kinds take next)
-/// An `action: deny` rule refuses io_uring to watched agents (`DENY_IO_URING` holds its rule id):
+/// An `action: deny` rule refuses `io_uring` to watched agents (`DENY_IO_URING` holds its rule id):
 /// `io_uring_setup` and every submission kill the caller before it returns.
 pub const DENY_KIND_IO_URING: u32 = 1 << 12;
 
@@ -52,7 +52,10 @@ pub const RULE_ID_QUARANTINE: u32 = u32::MAX;
 
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: repr(C), Copy, a byte array: any bit pattern is valid.
     unsafe impl aya::Pod for super::PathKey {}
+    // SAFETY: repr(C), Copy, two u32: no padding, any bit pattern is valid.
     unsafe impl aya::Pod for super::PathRule {}
+    // SAFETY: repr(C), Copy, integers with the padding spelled out as `_pad`: any bit pattern is valid.
     unsafe impl aya::Pod for super::NetRule {}
 }

@@ -1,4 +1,4 @@
-//! `io_uring_op`: an operation submitted to an io_uring instance (from the raw tracepoint
+//! `io_uring_op`: an operation submitted to an `io_uring` instance (from the raw tracepoint
 //! `io_uring_submit_req`, after the kernel prepared it), whether the process submitted it with
 //! `io_uring_enter` or a kernel SQPOLL thread picked it up. Operations that name files by path
 //! (`OPENAT`, `OPENAT2`, `STATX`, `RENAMEAT`, `UNLINKAT`, `MKDIRAT`, `SYMLINKAT`, `LINKAT`) carry

@@ -1,4 +1,4 @@
-//! `io_uring_setup`: a process created an io_uring instance — the way to submit file and network
+//! `io_uring_setup`: a process created an `io_uring` instance — the way to submit file and network
 //! operations without their syscalls — seen at the syscall's exit, failed attempts included.
 use crate::EventHeader;
 

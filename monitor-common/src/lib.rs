@@ -9,6 +9,9 @@
 //! - The kernel tables userspace fills ([`config`], [`enforce`]) and the counters it reads
 //!   ([`counter`]).
 #![cfg_attr(not(any(feature = "user", test)), no_std)]
+// The bpfel build runs inside `monitor/build.rs` (aya-build), whose output is only `warning:` lines
+// nobody reads: there, a warning fails the build. (Host builds are held to clippy -D warnings.)
+#![cfg_attr(target_arch = "bpf", deny(warnings))]
 
 pub mod cgroup_move;
 pub mod chdir;
@@ -117,9 +120,9 @@ event_kinds! {
     /// A process of a watched agent moved to another cgroup, or a watched process moved one
     /// (payload [`cgroup_move::CgroupMoveEvent`]).
     CgroupMove = 48, "cgroup_move";
-    /// An io_uring instance was created (payload [`io_uring_setup::IoUringSetupEvent`]).
+    /// An `io_uring` instance was created (payload [`io_uring_setup::IoUringSetupEvent`]).
     IoUringSetup = 49, "io_uring_setup";
-    /// An operation was submitted to an io_uring (payload [`io_uring_op::IoUringOpEvent`]).
+    /// An operation was submitted to an `io_uring` (payload [`io_uring_op::IoUringOpEvent`]).
     IoUringOp = 50, "io_uring_op";
     /// An anonymous memory file was created (payload [`memfd::MemfdEvent`]).
     Memfd = 51, "memfd";
@@ -137,7 +140,7 @@ pub const FLAG_READ_FAILED: u16 = 1 << 1;
 /// The kernel side already denied this action (SIGKILL at syscall entry / connect refused).
 pub const FLAG_DENIED: u16 = 1 << 2;
 
-/// Maximum cgroup depth the in-kernel scope check walks (levels 0..MAX_CGROUP_LEVELS).
+/// Maximum cgroup depth the in-kernel scope check walks (levels `0..MAX_CGROUP_LEVELS`).
 pub const MAX_CGROUP_LEVELS: u32 = 32;
 
 /// Batching window of high-volume (open) records, nanoseconds. The kernel submits them without waking

@@ -39,7 +39,7 @@ pub const LINEAGE: &str = "LINEAGE";
 /// Array of one: how many escaped processes are alive (kernel-private); the scope check consults
 /// `LINEAGE` for out-of-cgroup tasks only while it is nonzero.
 pub const ESCAPES: &str = "ESCAPES";
-/// Array of one: the rule id of the deny rule refusing io_uring (read when `DENY_KIND_IO_URING`
+/// Array of one: the rule id of the deny rule refusing `io_uring` (read when `DENY_KIND_IO_URING`
 /// is set).
 pub const DENY_IO_URING: &str = "DENY_IO_URING";
 

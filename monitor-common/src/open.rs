@@ -19,13 +19,13 @@ pub struct OpenEvent {
     /// `O_*` flags (openat2: lower 32 bits of `open_how.flags`; creat: `O_CREAT|O_WRONLY|O_TRUNC`).
     pub flags: u32,
     pub mode: u32,
-    /// Directory fd a relative path is relative to (`AT_FDCWD` = -100; open_by_handle_at: the mount fd).
+    /// Directory fd a relative path is relative to (`AT_FDCWD` = -100; `open_by_handle_at`: the mount fd).
     pub dfd: i32,
     /// One of `OPEN_SYSCALL_*`.
     pub syscall: u8,
     pub _pad: [u8; 3],
     /// The path as passed (read at exit, when the kernel has faulted its page in); absent for
-    /// open_by_handle_at.
+    /// `open_by_handle_at`.
     pub path: Tail,
     /// The kernel's path of the file it opened (successful opens).
     pub kernel_path: Tail,

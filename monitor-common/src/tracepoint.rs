@@ -16,7 +16,7 @@
 //! - The raw tracepoints `sched_process_fork` and `sched_process_exec` get their `TP_PROTO`
 //!   arguments instead of a record ([`SchedProcessForkRaw`], [`SchedProcessExecRaw`]); no format
 //!   file describes them.
-use core::mem::{offset_of, size_of};
+use core::mem::offset_of;
 
 /// One field of a tracepoint record, as its format file names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn a_data_loc_splits_into_offset_and_length() {
-        let loc = DataLoc((12 << 16) | 24);
+        let loc = DataLoc((12 << 16) + 24);
         assert_eq!((loc.offset(), loc.len()), (24, 12));
     }
 }

@@ -10,7 +10,7 @@ use crate::{maps::OrCount, task::read_field};
 /// The current syscall's six arguments (unused slots hold whatever the registers held). A failed
 /// read loses the event (`counter::ARG_READ_FAILED`).
 #[inline(always)]
-pub fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
+pub(crate) fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
     // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
     // bpf_task_pt_regs requires, and the registers are then read with bpf_probe_read_kernel.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
@@ -26,7 +26,7 @@ pub fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
 /// The current syscall's arguments as `A`, a `monitor_common::tracepoint` argument struct (one
 /// 8-byte slot per parameter, in order).
 #[inline(always)]
-pub fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
+pub(crate) fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
     const { assert!(size_of::<A>() <= size_of::<[u64; 6]>()) };
     let all = current(regs_off)?;
     // SAFETY: `A` is a `#[repr(C)]` struct of at most six `u64` slots (asserted above), any bit
@@ -37,7 +37,7 @@ pub fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
 /// Whether a syscall result says the name does not exist (`ENOENT`, `ENOTDIR`): lookups that fail
 /// this way are searches (`PATH`, library and config paths), not attempts the kernel refused.
 #[inline(always)]
-pub fn is_not_found(result: i64) -> bool {
+pub(crate) fn is_not_found(result: i64) -> bool {
     const ENOENT: i64 = 2;
     const ENOTDIR: i64 = 20;
     result == -ENOENT || result == -ENOTDIR
@@ -46,7 +46,7 @@ pub fn is_not_found(result: i64) -> bool {
 /// Only the current syscall's argument `i` (0..6): a cheap filter before reading the rest. `None`
 /// when it cannot be read (not counted: the caller decides whether that loses an event).
 #[inline(always)]
-pub fn nth(regs_off: &RegsOffsets, i: usize) -> Option<u64> {
+pub(crate) fn nth(regs_off: &RegsOffsets, i: usize) -> Option<u64> {
     // SAFETY: as in `current`.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
     read_field(regs, *regs_off.args.get(i)?)

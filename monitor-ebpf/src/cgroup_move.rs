@@ -33,7 +33,7 @@ use crate::{
 /// Raw tracepoint: `TP_PROTO(struct cgroup *dst_cgrp, const char *path, struct task_struct *task,
 /// bool threadgroup)`.
 #[raw_tracepoint(tracepoint = "cgroup_attach_task")]
-pub fn cgroup_attach_task(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn cgroup_attach_task(ctx: RawTracePointContext) -> i32 {
     emit_attach(&ctx);
     0
 }
@@ -131,7 +131,12 @@ fn emit_attach(ctx: &RawTracePointContext) -> Option<()> {
 /// inherited (`inherited`): if it was born in another cgroup than its parent's
 /// (`clone3(CLONE_INTO_CGROUP)`), its lineage follows the destination, and the birth is reported.
 #[inline(always)]
-pub fn emit_born_elsewhere(cfg: &KernelConfig, child: *const u8, child_tgid: u32, inherited: Lineage) -> Option<()> {
+pub(crate) fn emit_born_elsewhere(
+    cfg: &KernelConfig,
+    child: *const u8,
+    child_tgid: u32,
+    inherited: Lineage,
+) -> Option<()> {
     let co = &cfg.offsets.cgroup;
     let dst = task_cgroup(co, child)?;
     if dst == task_cgroup(co, task::current_task())? {

@@ -34,7 +34,7 @@ struct ChdirPending {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_chdir")]
-pub fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
     stash_chdir(&ctx, |ctx| {
         let a: ChdirArgs = tracepoint::sys_enter(ctx)?;
         Some(ChdirPending {
@@ -47,12 +47,12 @@ pub fn sys_enter_chdir(ctx: TracePointContext) -> u32 {
 named!(sys_enter_chdir = programs::SYS_ENTER_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchdir")]
-pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
     stash_chdir(&ctx, |ctx| {
         let a: FchdirArgs = tracepoint::sys_enter(ctx)?;
         Some(ChdirPending {
             path: 0,
-            fd: a.fd as u32 as i64,
+            fd: i64::from(a.fd as u32),
         })
     });
     0
@@ -60,14 +60,14 @@ pub fn sys_enter_fchdir(ctx: TracePointContext) -> u32 {
 named!(sys_enter_fchdir = programs::SYS_ENTER_FCHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_chdir")]
-pub fn sys_exit_chdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_chdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }
 named!(sys_exit_chdir = programs::SYS_EXIT_CHDIR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fchdir")]
-pub fn sys_exit_fchdir(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fchdir(ctx: TracePointContext) -> u32 {
     emit_chdir(&ctx);
     0
 }
@@ -76,13 +76,10 @@ named!(sys_exit_fchdir = programs::SYS_EXIT_FCHDIR.name);
 /// Keeps the arguments until the syscall's exit; a full map loses the event (`MAP_INSERT_FAILED`).
 #[inline(always)]
 fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) -> Option<ChdirPending>) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    scope::watched()?;
     let args = args(ctx)?;
     CHDIR_ARGS
-        .insert(&bpf_get_current_pid_tgid(), &args, 0)
+        .insert(bpf_get_current_pid_tgid(), args, 0)
         .or_count(counter::MAP_INSERT_FAILED)
 }
 
@@ -92,8 +89,8 @@ fn stash_chdir(ctx: &TracePointContext, args: impl FnOnce(&TracePointContext) ->
 fn emit_chdir(ctx: &TracePointContext) -> Option<()> {
     let key = bpf_get_current_pid_tgid();
     // SAFETY: map values are plain data, copied out at once.
-    let args = *unsafe { CHDIR_ARGS.get(&key) }?;
-    let _ = CHDIR_ARGS.remove(&key);
+    let args = *unsafe { CHDIR_ARGS.get(key) }?;
+    let _ = CHDIR_ARGS.remove(key);
     let ret = tracepoint::sys_exit_ret(ctx)?;
     if ret != 0 {
         return None;

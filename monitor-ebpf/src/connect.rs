@@ -1,15 +1,13 @@
 //! `sys_enter_connect` → [`ConnectEvent`].
-use core::ffi::c_void;
-
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated as gen_},
+    helpers::bpf_probe_read_user,
     macros::{cgroup_sock_addr, tracepoint},
     maps::lpm_trie::Key,
     programs::{SockAddrContext, TracePointContext},
 };
 use monitor_common::{
-    EventKind, FLAG_READ_FAILED, FLAG_TRUNCATED,
-    connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_ADDR_LEN, ConnectEvent},
+    EventKind,
+    connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent},
     counter,
     deny::{DENY_CONNECT, DenyEvent},
     enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
@@ -17,10 +15,10 @@ use monitor_common::{
     tracepoint::ConnectArgs,
 };
 
-use crate::{enforce, header, maps, scope, submit, tracepoint};
+use crate::{enforce, header, maps, scope, strings, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
-pub fn sys_enter_connect(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_enter_connect(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -28,10 +26,7 @@ named!(sys_enter_connect = programs::SYS_ENTER_CONNECT.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let args: ConnectArgs = tracepoint::sys_enter(ctx)?;
     let (fd, addrlen) = (args.fd, args.addrlen);
     let sa = args.addr as *const u8;
@@ -50,43 +45,23 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         (*ev).fd = fd as i32;
         (*ev).addrlen = addrlen as u32;
         (*ev).port = 0;
-        (*ev).addr_len = 0;
         (*ev)._pad = [0; 4];
         let family = bpf_probe_read_user::<u16>(sa.cast()).unwrap_or(0);
         (*ev).family = family;
-        let dst = (&raw mut (*ev).addr).cast::<u8>();
-        let mut flags = 0u16;
+        // sockaddr_in: address at +4 (4 bytes); sockaddr_in6: flowinfo at +4, address at +8;
+        // sockaddr_un: sun_path after the 2-byte family, maybe abstract (leading NUL): bytes.
+        let (src, len) = match family {
+            AF_INET => (sa.add(4), 4),
+            AF_INET6 => (sa.add(8), 16),
+            AF_UNIX => (sa.add(2), u64::from((addrlen as u32).saturating_sub(2))),
+            _ => (sa, 0),
+        };
         if family == AF_INET || family == AF_INET6 {
             let port = bpf_probe_read_user::<u16>(sa.add(2).cast()).unwrap_or(0);
             (*ev).port = u16::from_be(port);
-            // sockaddr_in: address at +4 (4 bytes); sockaddr_in6: flowinfo at +4, address at +8.
-            let (src, len) = if family == AF_INET {
-                (sa.add(4), 4u32)
-            } else {
-                (sa.add(8), 16u32)
-            };
-            if gen_::bpf_probe_read_user(dst.cast::<c_void>(), len, src.cast()) == 0 {
-                (*ev).addr_len = len;
-            } else {
-                flags |= FLAG_READ_FAILED;
-                maps::count(counter::READ_FAILURES);
-            }
-        } else if family == AF_UNIX {
-            // sun_path follows the 2-byte family; it may be abstract (leading NUL), so copy bytes.
-            let mut len = (addrlen as u32).saturating_sub(2);
-            if len > CONNECT_ADDR_LEN as u32 {
-                len = CONNECT_ADDR_LEN as u32;
-                flags |= FLAG_TRUNCATED;
-            }
-            if len > 0 {
-                if gen_::bpf_probe_read_user(dst.cast::<c_void>(), len, sa.add(2).cast()) == 0 {
-                    (*ev).addr_len = len;
-                } else {
-                    flags |= FLAG_READ_FAILED;
-                    maps::count(counter::READ_FAILURES);
-                }
-            }
         }
+        let (flags, copied) = strings::read_user_bytes(src, len, &mut (*ev).addr);
+        (*ev).addr_len = copied;
         (*ev).header.flags |= flags;
     }
     submit::submit(entry);
@@ -96,14 +71,14 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
 /// cgroup `connect4` hook (attached to each watched cgroup): refuses with EPERM when the agent is
 /// quarantined or a deny rule covers the destination.
 #[cgroup_sock_addr(connect4)]
-pub fn connect4(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect4(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for4)
 }
 named!(connect4 = programs::CONNECT4.name);
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
-pub fn connect6(ctx: SockAddrContext) -> i32 {
+pub(crate) fn connect6(ctx: SockAddrContext) -> i32 {
     connect_hook(&ctx, rule_for6)
 }
 named!(connect6 = programs::CONNECT6.name);
@@ -161,12 +136,15 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
             (*sa).user_ip6[3],
         ]
     };
+    // SAFETY: as in `rule_for4`.
     let port = u16::from_be(unsafe { (*sa).user_port } as u16);
     // ::ffff:a.b.c.d — the IPv4 rules apply.
-    if w[0] == 0 && w[1] == 0 && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff]) {
-        if let Some(id) = rule4(w[3].to_ne_bytes(), port) {
-            return Some(id);
-        }
+    if w[0] == 0
+        && w[1] == 0
+        && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff])
+        && let Some(id) = rule4(w[3].to_ne_bytes(), port)
+    {
+        return Some(id);
     }
     let mut addr = [0u8; 16];
     let mut i = 0;
@@ -183,7 +161,7 @@ fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
     (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
 }
 
-/// Deny notice from sock_addr context (no task-memory reads allowed here, so no ppid).
+/// Deny notice from `sock_addr` context (no task-memory reads allowed here, so no ppid).
 #[inline(always)]
 fn emit_refused(rule_id: u32) {
     maps::count(counter::DENIED);

@@ -1,6 +1,6 @@
 //! Synchronous in-kernel deny: lookup tables filled by userspace from `action: deny` rules, and the
 //! responses the kernel allows here (BPF LSM is refused): SIGKILL of the offending task at syscall
-//! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup sock_addr programs.
+//! entry (exec/open/mount), or a refused `connect()` (EPERM) from the cgroup `sock_addr` programs.
 use aya_ebpf::{
     helpers::generated::bpf_send_signal,
     macros::map,
@@ -19,41 +19,41 @@ use crate::{
     submit,
 };
 
-/// LPM tries need BPF_F_NO_PREALLOC.
+/// LPM tries need `BPF_F_NO_PREALLOC`.
 const NO_PREALLOC: u32 = 1;
 const SIGKILL: u32 = 9;
 
 #[map]
-pub static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_EXEC: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_EXEC = names::DENY_EXEC);
 #[map]
-pub static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_OPEN = names::DENY_OPEN);
 /// fstype (NUL padded) → rule id; the all-zero key denies every mount.
 #[map]
-pub static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
+pub(crate) static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);
 named!(DENY_MOUNT = names::DENY_MOUNT);
 #[map]
-pub static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_NET4: LpmTrie<[u8; 4], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_NET4 = names::DENY_NET4);
 #[map]
-pub static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+pub(crate) static DENY_NET6: LpmTrie<[u8; 16], NetRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_NET6 = names::DENY_NET6);
 /// Watched cgroup id → `monitor_common::maps::PRESENT` while its agent is quarantined (pinned, so
 /// `agentmon release` can reach it).
 #[map]
-pub static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
+pub(crate) static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
 named!(QUARANTINE = names::QUARANTINE);
 
 // mounts, scope, io_uring, code loading
-/// The rule id of the deny rule refusing io_uring (one entry).
+/// The rule id of the deny rule refusing `io_uring` (one entry).
 #[map]
-pub static DENY_IO_URING: Array<u32> = Array::with_max_entries(1, 0);
+pub(crate) static DENY_IO_URING: Array<u32> = Array::with_max_entries(1, 0);
 named!(DENY_IO_URING = names::DENY_IO_URING);
 
-/// The deny rule refusing io_uring to watched agents, if there is one.
+/// The deny rule refusing `io_uring` to watched agents, if there is one.
 #[inline(always)]
-pub fn io_uring_rule(deny_kinds: u32) -> Option<u32> {
+pub(crate) fn io_uring_rule(deny_kinds: u32) -> Option<u32> {
     if deny_kinds & monitor_common::enforce::DENY_KIND_IO_URING == 0 {
         return None;
     }
@@ -68,13 +68,13 @@ named!(PATH_SCRATCH = names::PATH_SCRATCH);
 /// The path key buffer of this CPU, for the caller to fill with a NUL-terminated string; a missing
 /// one loses the event (counted `NO_SCRATCH`).
 #[inline(always)]
-pub fn path_scratch() -> Option<*mut Key<PathKey>> {
+pub(crate) fn path_scratch() -> Option<*mut Key<PathKey>> {
     PATH_SCRATCH.get_ptr_mut(0).or_count(counter::NO_SCRATCH)
 }
 
 /// Looks a NUL-terminated path of `len` bytes (NUL included) up in `trie`.
 #[inline(always)]
-pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
+pub(crate) fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, len: usize) -> Option<PathRule> {
     let len = if len > DENY_PATH_LEN { DENY_PATH_LEN } else { len };
     // SAFETY: `key` is this CPU's scratch entry (`path_scratch`), valid for the whole program run.
     unsafe {
@@ -85,26 +85,26 @@ pub fn lookup_path(trie: &LpmTrie<PathKey, PathRule>, key: *mut Key<PathKey>, le
 
 /// Whether an open with these flags is covered by the rule.
 #[inline(always)]
-pub fn open_matches(rule: &PathRule, flags: u32) -> bool {
-    if rule.flags & PATH_RULE_WRITE_ONLY == 0 {
-        return true;
-    }
+pub(crate) fn open_matches(rule: &PathRule, flags: u32) -> bool {
     const O_ACCMODE: u32 = 3;
     const O_CREAT: u32 = 0o100;
     const O_TRUNC: u32 = 0o1000;
+    if rule.flags & PATH_RULE_WRITE_ONLY == 0 {
+        return true;
+    }
     flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0
 }
 
 /// Mount deny rule for this fstype (NUL-padded), or for any mount.
 #[inline(always)]
-pub fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
+pub(crate) fn mount_rule(fstype: &[u8; DENY_FSTYPE_LEN]) -> Option<u32> {
     // SAFETY: map values are plain data; userspace only replaces whole entries.
-    unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(&MOUNT_ANY_KEY)) }.copied()
+    unsafe { DENY_MOUNT.get(fstype).or_else(|| DENY_MOUNT.get(MOUNT_ANY_KEY)) }.copied()
 }
 
 /// Kills the current task (delivered before it returns to user space) and reports it.
 #[inline(always)]
-pub fn kill_current(what: u8, rule_id: u32) {
+pub(crate) fn kill_current(what: u8, rule_id: u32) {
     // SAFETY: the helper has no memory preconditions; it signals the current task.
     unsafe { bpf_send_signal(SIGKILL) };
     maps::count(counter::DENIED);
@@ -113,7 +113,7 @@ pub fn kill_current(what: u8, rule_id: u32) {
 
 /// Emits a [`DenyEvent`] naming the rule.
 #[inline(always)]
-pub fn emit_deny(what: u8, rule_id: u32) {
+pub(crate) fn emit_deny(what: u8, rule_id: u32) {
     let Some(cfg) = maps::config() else { return };
     let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;

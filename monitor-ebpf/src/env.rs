@@ -24,7 +24,7 @@ const VALUE_MAX: usize = 1024;
 const MAX_STEPS: u32 = 1 << 20;
 
 #[repr(C)]
-pub struct EnvScan {
+pub(crate) struct EnvScan {
     cursor: u64,
     end: u64,
     /// 1 while the cursor is inside a string longer than one step read (not at a name).
@@ -33,7 +33,7 @@ pub struct EnvScan {
 }
 
 #[map]
-pub static ENV_SCAN: PerCpuArray<EnvScan> = PerCpuArray::with_max_entries(1, 0);
+pub(crate) static ENV_SCAN: PerCpuArray<EnvScan> = PerCpuArray::with_max_entries(1, 0);
 named!(ENV_SCAN = names::ENV_SCAN);
 
 const GO_ON: i64 = 0;
@@ -125,7 +125,7 @@ fn step() -> Option<i64> {
 /// Scans the environment area `start..end`, appending the selected strings to the record being
 /// built on this CPU.
 #[inline(always)]
-pub fn scan(start: u64, end: u64) -> Option<()> {
+pub(crate) fn scan(start: u64, end: u64) -> Option<()> {
     let st = ENV_SCAN.get_ptr_mut(0)?;
     // SAFETY: this CPU's map value.
     unsafe {

@@ -27,21 +27,21 @@ use crate::{args, enforce, env, maps, path, record::Record, scope, task, tracepo
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
-pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
     ran(&ctx);
     0
 }
 named!(sched_process_exec = programs::SCHED_PROCESS_EXEC.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execve")]
-pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_execve(ctx: TracePointContext) -> u32 {
     failed(&ctx, EXEC_FAILED_EXECVE);
     0
 }
 named!(sys_exit_execve = programs::SYS_EXIT_EXECVE.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
-pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
     failed(&ctx, EXEC_FAILED_EXECVEAT);
     0
 }
@@ -65,7 +65,7 @@ fn ran(ctx: &RawTracePointContext) -> Option<()> {
     let filename_t = rec.kernel_str(filename, PATH_MAX);
     let exe_file: Option<*const u8> = mm.and_then(|mm| task::read_field(mm, po.mm_exe_file));
     let exe_path = rec.path(po, exe_file.and_then(|f| path::path_at(po, f, po.file_path)));
-    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != Some(b'/') {
+    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != b'/' {
         rec.path(po, path::dir_path(po, task_ptr, -100))
     } else {
         Tail::ABSENT
@@ -141,7 +141,7 @@ fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
     let result = tracepoint::sys_exit_ret(ctx)?;
     // A successful exec is reported by `sched_process_exec`; a name that does not exist is a
     // `PATH` search going on to its next directory, not an attempt worth an event.
-    if result >= 0 || crate::args::is_not_found(result) {
+    if result >= 0 || args::is_not_found(result) {
         return None;
     }
     let (dfd, filename, argv) = if origin == EXEC_FAILED_EXECVE {
@@ -154,7 +154,7 @@ fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
     let po = &cfg.offsets.path;
     let mut rec = Record::<ExecEvent>::start(EventKind::Exec, &cfg.offsets)?;
     let filename_t = rec.user_str(filename, PATH_MAX);
-    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != Some(b'/') {
+    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != b'/' {
         // SAFETY: the helper has no preconditions; the task is read through bpf_probe_read_kernel.
         let task_ptr = unsafe { bpf_get_current_task() } as *const u8;
         rec.path(po, path::dir_path(po, task_ptr, dfd))

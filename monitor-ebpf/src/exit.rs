@@ -6,7 +6,7 @@ use monitor_common::{EventKind, config::KernelOffsets, exit::ExitEvent, programs
 use crate::{header, lineage, maps, scope, submit, task, tracepoint};
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+pub(crate) fn sched_process_exit(ctx: TracePointContext) -> u32 {
     emit_exit(&ctx);
     0
 }
@@ -44,12 +44,12 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
 /// Whether the exiting thread is its process's last.
 #[inline(always)]
 fn last_thread(ctx: &TracePointContext, off: &KernelOffsets) -> Option<bool> {
-    Some(if off.exit_group_dead != KernelOffsets::UNKNOWN {
-        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
-        dead != 0
-    } else {
+    Some(if off.exit_group_dead == KernelOffsets::UNKNOWN {
         // Older kernels: approximate with "the thread group leader exits".
         let pid_tgid = bpf_get_current_pid_tgid();
         pid_tgid as u32 == (pid_tgid >> 32) as u32
+    } else {
+        let dead: u8 = tracepoint::field_at(ctx, off.exit_group_dead)?;
+        dead != 0
     })
 }

@@ -6,15 +6,11 @@
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use monitor_common::{EventKind, counter, fork::ForkEvent, programs};
 
-use crate::{
-    cgroup_move, header, lineage,
-    maps::{self, OrCount},
-    scope, submit, task, tracepoint,
-};
+use crate::{cgroup_move, header, lineage, maps::OrCount, scope, submit, task, tracepoint};
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *parent, struct task_struct *child)`.
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
-pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     emit_fork(&ctx);
     0
 }
@@ -22,10 +18,7 @@ named!(sched_process_fork = programs::SCHED_PROCESS_FORK.name);
 
 #[inline(always)]
 fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let off = &cfg.offsets;
     let child = tracepoint::fork_child(ctx);
     let child_pid: u32 = task::read_field(child, off.task_pid).or_count(counter::TASK_READ_FAILED)?;

@@ -9,15 +9,15 @@ use crate::task;
 
 /// Writes the header of a record of `size` bytes, parent included.
 #[inline(always)]
-pub fn fill(h: *mut EventHeader, kind: EventKind, size: usize, off: &KernelOffsets) {
+pub(crate) fn fill(h: *mut EventHeader, kind: EventKind, size: usize, off: &KernelOffsets) {
     fill_basic(h, kind, size);
     // SAFETY: `h` points into a reserved ring-buffer record (the caller's contract).
     unsafe { (*h).ppid = task::parent_tgid(off) };
 }
 
-/// [`fill`] without the parent (for program types that cannot read task memory, e.g. sock_addr).
+/// [`fill`] without the parent (for program types that cannot read task memory, e.g. `sock_addr`).
 #[inline(always)]
-pub fn fill_basic(h: *mut EventHeader, kind: EventKind, size: usize) {
+pub(crate) fn fill_basic(h: *mut EventHeader, kind: EventKind, size: usize) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let uid_gid = bpf_get_current_uid_gid();
     // SAFETY: `h` points into a reserved ring-buffer record (the caller's contract); every field is

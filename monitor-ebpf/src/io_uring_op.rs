@@ -1,11 +1,11 @@
-//! io_uring submissions (raw tracepoint `io_uring_submit_req`) → [`IoUringOpEvent`]: every
+//! `io_uring` submissions (raw tracepoint `io_uring_submit_req`) → [`IoUringOpEvent`]: every
 //! operation a watched process submits to a ring, whether through `io_uring_enter` or picked up by
 //! the ring's SQPOLL kernel thread (a thread of the same process, in the same cgroup). The request
 //! has been prepared when the tracepoint fires, so operations that name files by path hold the
 //! kernel's copy of it (`struct filename`, read through offsets from BTF); the kernel's path of the
 //! directory a relative path starts from is walked too. Other operations carry their opcode and fd.
-//! io_uring is built for volume: these records use the batched wakeup policy, like opens. Under a
-//! deny rule refusing io_uring, a submission kills its process (the operation may have been issued
+//! `io_uring` is built for volume: these records use the batched wakeup policy, like opens. Under a
+//! deny rule refusing `io_uring`, a submission kills its process (the operation may have been issued
 //! already: the kernel does not wait for the program).
 use aya_ebpf::{EbpfContext, macros::raw_tracepoint, programs::RawTracePointContext};
 use monitor_common::{
@@ -23,18 +23,11 @@ use monitor_common::{
     tracepoint::IoUringSubmitReqRaw,
 };
 
-use crate::{
-    enforce,
-    maps::{self, OrCount},
-    path,
-    record::Record,
-    scope, task,
-    task::read_field,
-};
+use crate::{enforce, maps::OrCount, path, record::Record, scope, task, task::read_field};
 
 /// Raw tracepoint: `TP_PROTO(struct io_kiocb *req)`.
 #[raw_tracepoint(tracepoint = "io_uring_submit_req")]
-pub fn io_uring_submit_req(ctx: RawTracePointContext) -> i32 {
+pub(crate) fn io_uring_submit_req(ctx: RawTracePointContext) -> i32 {
     emit(&ctx);
     0
 }
@@ -42,7 +35,7 @@ named!(io_uring_submit_req = programs::IO_URING_SUBMIT_REQ.name);
 
 /// `REQ_F_FIXED_FILE` (bit 0 of `io_kiocb.flags`, = `IOSQE_FIXED_FILE`).
 const REQ_F_FIXED_FILE: u64 = 1;
-/// `PF_IO_WORKER`: an io_uring kernel thread (the SQPOLL thread submits).
+/// `PF_IO_WORKER`: an `io_uring` kernel thread (the SQPOLL thread submits).
 const PF_IO_WORKER: u32 = 0x10;
 
 /// Where an opcode's command data keeps what the record reports (offsets in the command data;
@@ -115,10 +108,7 @@ fn layout(io: &IoUringOffsets, opcode: u8) -> Option<Layout> {
 
 #[inline(always)]
 fn emit(ctx: &RawTracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     // SAFETY: a raw tracepoint's context is its `TP_PROTO` arguments; the verifier checks the read.
     let req = unsafe { (*(ctx.as_ptr() as *const IoUringSubmitReqRaw)).req } as *const u8;
     let io = &cfg.offsets.io_uring;
@@ -148,7 +138,7 @@ fn emit(ctx: &RawTracePointContext) -> Option<()> {
         {
             op_flags |= IOURING_OP_DIRECT;
         }
-        if path.len > 0 && rec.byte_at(path.off as usize) != Some(b'/') {
+        if path.len > 0 && rec.byte_at(path.off as usize) != b'/' {
             let off = &cfg.offsets.path;
             dir_path = rec.path(off, path::dir_path(off, current, i64::from(fd)));
         }

@@ -1,6 +1,6 @@
 //! `io_uring_setup` at exit → [`IoUringSetupEvent`]: the entries asked for, the ring's flags
 //! (`SQPOLL`: a kernel thread submits for the process) and what the kernel answered (read back from
-//! the caller's `io_uring_params` after the call), failures included. A deny rule refusing io_uring
+//! the caller's `io_uring_params` after the call), failures included. A deny rule refusing `io_uring`
 //! kills the caller before the call returns: it never gets the ring.
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
@@ -11,7 +11,7 @@ use monitor_common::{
 use crate::{args, enforce, header, maps, scope, submit, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_io_uring_setup")]
-pub fn sys_exit_io_uring_setup(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_io_uring_setup(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -32,10 +32,7 @@ struct Params {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a: IoUringSetupArgs = args::current_as(&cfg.offsets.regs)?;
     // SAFETY: user memory, read through the helper (which fails cleanly).

@@ -25,23 +25,23 @@ use crate::{
 
 /// tgid → the agent of a process in scope (escaped or not).
 #[map]
-pub static LINEAGE: HashMap<u32, Lineage> = HashMap::with_max_entries(65536, 0);
+pub(crate) static LINEAGE: HashMap<u32, Lineage> = HashMap::with_max_entries(65536, 0);
 named!(LINEAGE = names::LINEAGE);
 
 /// Number of escaped processes alive (one entry).
 #[map]
-pub static ESCAPES: Array<u64> = Array::with_max_entries(1, 0);
+pub(crate) static ESCAPES: Array<u64> = Array::with_max_entries(1, 0);
 named!(ESCAPES = names::ESCAPES);
 
 /// The current process's tgid.
 #[inline(always)]
-pub fn current_tgid() -> u32 {
+pub(crate) fn current_tgid() -> u32 {
     (bpf_get_current_pid_tgid() >> 32) as u32
 }
 
 /// Whether any escaped process is alive (one array read).
 #[inline(always)]
-pub fn any_escaped() -> bool {
+pub(crate) fn any_escaped() -> bool {
     match ESCAPES.get_ptr(0) {
         // SAFETY: a valid map value pointer, read once.
         Some(p) => (unsafe { core::ptr::read_volatile(p) }) != 0,
@@ -51,7 +51,7 @@ pub fn any_escaped() -> bool {
 
 /// Whether the current process left a watched agent's cgroup and stays in scope by lineage.
 #[inline(always)]
-pub fn escaped_in_scope() -> bool {
+pub(crate) fn escaped_in_scope() -> bool {
     if !any_escaped() {
         return false;
     }
@@ -63,11 +63,11 @@ pub fn escaped_in_scope() -> bool {
 
 /// The entry of `tgid`, if its agent is still watched.
 #[inline(always)]
-pub fn get(tgid: u32) -> Option<Lineage> {
+pub(crate) fn get(tgid: u32) -> Option<Lineage> {
     // SAFETY: map values are plain data, copied out.
-    let l = *unsafe { LINEAGE.get(&tgid) }?;
+    let l = *unsafe { LINEAGE.get(tgid) }?;
     // SAFETY: a lookup; the value is not used.
-    unsafe { WATCHED.get(&l.agent_cgroup_id) }.map(|_| l)
+    unsafe { WATCHED.get(l.agent_cgroup_id) }.map(|_| l)
 }
 
 /// Adds `delta` (wrapping: `u64::MAX` is -1) to the escaped count, atomically.
@@ -87,16 +87,16 @@ fn add_escapes(delta: u64) {
 /// escaped count right if it replaces an entry. A full map loses the lineage (counted
 /// `MAP_INSERT_FAILED`): the process is then followed by its cgroup only.
 #[inline(always)]
-pub fn track(tgid: u32, agent_cgroup_id: u64, flags: u32) {
+pub(crate) fn track(tgid: u32, agent_cgroup_id: u64, flags: u32) {
     // SAFETY: as in `get`.
-    let was_escaped = unsafe { LINEAGE.get(&tgid) }.is_some_and(|l| l.flags & LINEAGE_ESCAPED != 0);
+    let was_escaped = unsafe { LINEAGE.get(tgid) }.is_some_and(|l| l.flags & LINEAGE_ESCAPED != 0);
     let entry = Lineage {
         agent_cgroup_id,
         flags,
         _pad: 0,
     };
     if LINEAGE
-        .insert(&tgid, &entry, 0)
+        .insert(tgid, entry, 0)
         .or_count(counter::MAP_INSERT_FAILED)
         .is_none()
     {
@@ -114,7 +114,7 @@ pub fn track(tgid: u32, agent_cgroup_id: u64, flags: u32) {
 /// or, for a parent in scope by its cgroup without one, is recorded under the parent's watched
 /// cgroup. Returns the child's entry.
 #[inline(always)]
-pub fn inherit(cfg: &KernelConfig, child_tgid: u32) -> Option<Lineage> {
+pub(crate) fn inherit(cfg: &KernelConfig, child_tgid: u32) -> Option<Lineage> {
     let entry = match get(current_tgid()) {
         Some(l) => l,
         None => Lineage {
@@ -129,12 +129,12 @@ pub fn inherit(cfg: &KernelConfig, child_tgid: u32) -> Option<Lineage> {
 
 /// The process `tgid` ended: its entry goes.
 #[inline(always)]
-pub fn forget(tgid: u32) {
+pub(crate) fn forget(tgid: u32) {
     // SAFETY: as in `get`.
-    let Some(l) = (unsafe { LINEAGE.get(&tgid) }).copied() else {
+    let Some(l) = (unsafe { LINEAGE.get(tgid) }).copied() else {
         return;
     };
-    if LINEAGE.remove(&tgid).is_ok() && l.flags & LINEAGE_ESCAPED != 0 {
+    if LINEAGE.remove(tgid).is_ok() && l.flags & LINEAGE_ESCAPED != 0 {
         add_escapes(u64::MAX);
     }
 }

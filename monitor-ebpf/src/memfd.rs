@@ -8,10 +8,10 @@ use monitor_common::{
     tracepoint::MemfdCreateArgs,
 };
 
-use crate::{args, maps, record::Record, scope, tracepoint};
+use crate::{args, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_memfd_create")]
-pub fn sys_exit_memfd_create(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_memfd_create(ctx: TracePointContext) -> u32 {
     emit(&ctx);
     0
 }
@@ -19,10 +19,7 @@ named!(sys_exit_memfd_create = programs::SYS_EXIT_MEMFD_CREATE.name);
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a: MemfdCreateArgs = args::current_as(&cfg.offsets.regs)?;
     let mut rec = Record::<MemfdEvent>::start(EventKind::Memfd, &cfg.offsets)?;

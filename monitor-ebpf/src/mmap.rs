@@ -22,24 +22,24 @@ use monitor_common::{
     tracepoint::{MmapArgs, MprotectArgs},
 };
 
-use crate::{args, maps, path, record::Record, scope, task, tracepoint};
+use crate::{args, path, record::Record, scope, task, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mmap")]
-pub fn sys_exit_mmap(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mmap(ctx: TracePointContext) -> u32 {
     emit(&ctx, MMAP_SYSCALL_MMAP);
     0
 }
 named!(sys_exit_mmap = programs::SYS_EXIT_MMAP.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mprotect")]
-pub fn sys_exit_mprotect(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mprotect(ctx: TracePointContext) -> u32 {
     emit(&ctx, MMAP_SYSCALL_MPROTECT);
     0
 }
 named!(sys_exit_mprotect = programs::SYS_EXIT_MPROTECT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_pkey_mprotect")]
-pub fn sys_exit_pkey_mprotect(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_pkey_mprotect(ctx: TracePointContext) -> u32 {
     emit(&ctx, MMAP_SYSCALL_PKEY_MPROTECT);
     0
 }
@@ -50,10 +50,7 @@ const PROT_ARG: usize = 2;
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let regs = &cfg.offsets.regs;
     // Not executable: not this kind's business (an unreadable register is not one either).
     if args::nth(regs, PROT_ARG)? & PROT_EXEC == 0 {

@@ -26,7 +26,7 @@ use monitor_common::{
 };
 
 use crate::{
-    args, enforce, maps,
+    args, enforce,
     path::{self, KPath},
     record::Record,
     scope, strings, task,
@@ -35,35 +35,35 @@ use crate::{
 };
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mount")]
-pub fn sys_exit_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mount(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_MOUNT);
     0
 }
 named!(sys_exit_mount = programs::SYS_EXIT_MOUNT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fsopen")]
-pub fn sys_exit_fsopen(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fsopen(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_FSOPEN);
     0
 }
 named!(sys_exit_fsopen = programs::SYS_EXIT_FSOPEN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_fsmount")]
-pub fn sys_exit_fsmount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_fsmount(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_FSMOUNT);
     0
 }
 named!(sys_exit_fsmount = programs::SYS_EXIT_FSMOUNT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_move_mount")]
-pub fn sys_exit_move_mount(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_move_mount(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_MOVE_MOUNT);
     0
 }
 named!(sys_exit_move_mount = programs::SYS_EXIT_MOVE_MOUNT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_open_tree")]
-pub fn sys_exit_open_tree(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_open_tree(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_OPEN_TREE);
     0
 }
@@ -72,21 +72,21 @@ named!(sys_exit_open_tree = programs::SYS_EXIT_OPEN_TREE.name);
 /// `open_tree_attr(dfd, filename, flags, uattr, usize)` (Linux 6.15+): an `open_tree` whose clone
 /// gets `mount_setattr`'s attributes in the same call; reported as `open_tree` with them.
 #[tracepoint(category = "syscalls", name = "sys_exit_open_tree_attr")]
-pub fn sys_exit_open_tree_attr(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_open_tree_attr(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_OPEN_TREE_ATTR);
     0
 }
 named!(sys_exit_open_tree_attr = programs::SYS_EXIT_OPEN_TREE_ATTR.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_mount_setattr")]
-pub fn sys_exit_mount_setattr(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_mount_setattr(ctx: TracePointContext) -> u32 {
     emit(&ctx, MOUNT_SYSCALL_MOUNT_SETATTR);
     0
 }
 named!(sys_exit_mount_setattr = programs::SYS_EXIT_MOUNT_SETATTR.name);
 
 const AT_FDCWD: i64 = -100;
-/// `AT_EMPTY_PATH` (open_tree, mount_setattr): the dfd itself is the object.
+/// `AT_EMPTY_PATH` (`open_tree`, `mount_setattr`): the dfd itself is the object.
 const AT_EMPTY_PATH: u64 = 0x1000;
 /// `MS_BIND`, `MS_MOVE`: mount(2)'s source is a path.
 const MS_BIND: u64 = 4096;
@@ -94,12 +94,12 @@ const MS_MOVE: u64 = 8192;
 /// `MOVE_MOUNT_F_EMPTY_PATH`, `MOVE_MOUNT_T_EMPTY_PATH`: the from/to dfd itself is the object.
 const MOVE_MOUNT_F_EMPTY_PATH: u64 = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: u64 = 0x40;
-/// `OPEN_TREE_CLONE`: open_tree makes a detached copy of the tree.
+/// `OPEN_TREE_CLONE`: `open_tree` makes a detached copy of the tree.
 const OPEN_TREE_CLONE: u64 = 1;
 /// Longest filesystem type name read.
 const FSTYPE_MAX: usize = 256;
 
-/// `struct mount_attr` (mount_setattr).
+/// `struct mount_attr` (`mount_setattr`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct MountAttr {
@@ -118,7 +118,7 @@ struct Fields {
     dfd: i32,
     from_dfd: i32,
     detached: u8,
-    /// Whether a mount deny rule applies to this call (open_tree without a clone mounts nothing).
+    /// Whether a mount deny rule applies to this call (`open_tree` without a clone mounts nothing).
     deniable: bool,
     source: Tail,
     kernel_source: Tail,
@@ -157,10 +157,7 @@ impl Fields {
 
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
-    let cfg = maps::config()?;
-    if !scope::is_watched(cfg) {
-        return None;
-    }
+    let cfg = scope::watched()?;
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a = args::current(&cfg.offsets.regs)?;
     let mut rec = Record::<MountEvent>::start(EventKind::Mount, &cfg.offsets)?;
@@ -425,5 +422,5 @@ fn is_detached(off: &PathOffsets, task: *const u8, mnt: *const u8) -> bool {
 /// Whether the string at `t` is a non-empty path that does not start with `/`.
 #[inline(always)]
 fn relative(rec: &Record<MountEvent>, t: Tail) -> bool {
-    t.len > 0 && rec.byte_at(t.off as usize) != Some(b'/')
+    t.len > 0 && rec.byte_at(t.off as usize) != b'/'
 }

@@ -26,35 +26,35 @@ use monitor_common::{
 use crate::{args, enforce, maps, path, record::Record, scope, tracepoint};
 
 #[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn sys_exit_openat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_openat(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT);
     0
 }
 named!(sys_exit_openat = programs::SYS_EXIT_OPENAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_openat2")]
-pub fn sys_exit_openat2(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_openat2(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPENAT2);
     0
 }
 named!(sys_exit_openat2 = programs::SYS_EXIT_OPENAT2.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_open")]
-pub fn sys_exit_open(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_open(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPEN);
     0
 }
 named!(sys_exit_open = programs::SYS_EXIT_OPEN.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_creat")]
-pub fn sys_exit_creat(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_creat(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_CREAT);
     0
 }
 named!(sys_exit_creat = programs::SYS_EXIT_CREAT.name);
 
 #[tracepoint(category = "syscalls", name = "sys_exit_open_by_handle_at")]
-pub fn sys_exit_open_by_handle_at(ctx: TracePointContext) -> u32 {
+pub(crate) fn sys_exit_open_by_handle_at(ctx: TracePointContext) -> u32 {
     emit(&ctx, OPEN_SYSCALL_OPEN_BY_HANDLE_AT);
     0
 }
@@ -117,7 +117,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let result = tracepoint::sys_exit_ret(ctx)?;
     // Probing for files that do not exist (library and config search paths) is the bulk of failed
     // opens and says nothing; refused ones (EACCES, EPERM, …) are events.
-    if crate::args::is_not_found(result) {
+    if args::is_not_found(result) {
         return None;
     }
     let (dfd, filename, flags, mode, hdr_flags) = request(cfg, syscall)?;
@@ -170,7 +170,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
 /// Whether the string at `t` in the record starts with `/`.
 #[inline(always)]
 fn starts_with_slash(rec: &Record<OpenEvent>, t: Tail) -> bool {
-    rec.byte_at(t.off as usize) == Some(b'/')
+    rec.byte_at(t.off as usize) == b'/'
 }
 
 /// The deny rule covering the kernel's path of the opened file, if any.

@@ -24,14 +24,14 @@ const WALK_END: usize = 2 * PATH_MAX;
 /// the verifier then sees each step's position as any value in bounds, and checks the step once
 /// instead of once per possible depth.
 #[repr(C)]
-pub struct WalkBuf {
+pub(crate) struct WalkBuf {
     state: Walk,
-    pub bytes: [u8; WALK_END + 512],
+    pub(crate) bytes: [u8; WALK_END + 512],
 }
 
 /// One walk buffer per CPU.
 #[map]
-pub static PATH_WALK: PerCpuArray<WalkBuf> = PerCpuArray::with_max_entries(1, 0);
+pub(crate) static PATH_WALK: PerCpuArray<WalkBuf> = PerCpuArray::with_max_entries(1, 0);
 named!(PATH_WALK = names::PATH_WALK);
 
 /// Dentries and mount crossings walked at most (deeper paths are reported partial).
@@ -39,19 +39,19 @@ const MAX_STEPS: u32 = 1024;
 
 /// A `struct path` in kernel memory.
 #[derive(Clone, Copy)]
-pub struct KPath {
-    pub mnt: *const u8,
-    pub dentry: *const u8,
+pub(crate) struct KPath {
+    pub(crate) mnt: *const u8,
+    pub(crate) dentry: *const u8,
 }
 
 /// A walked path inside this CPU's [`PATH_WALK`] buffer.
 #[derive(Clone, Copy)]
-pub struct Walked {
+pub(crate) struct Walked {
     /// Offset of the first byte (a `/`) in the buffer.
-    pub start: usize,
-    pub len: usize,
+    pub(crate) start: usize,
+    pub(crate) len: usize,
     /// `TAIL_PARTIAL` when the walk stopped before the root.
-    pub flags: u16,
+    pub(crate) flags: u16,
 }
 
 /// The walk's state, kept in [`WalkBuf`] between `bpf_loop` steps.
@@ -136,7 +136,7 @@ extern "C" fn walk_step(_index: u64, _ctx: *mut c_void) -> i64 {
 /// Walks `p` to its absolute path. `None` only when the walk cannot start (unknown offsets, the
 /// buffer missing); a walk that stops before the root gives the part it walked, flagged partial.
 #[inline(always)]
-pub fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
+pub(crate) fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
     if p.mnt.is_null() || p.dentry.is_null() {
         return None;
     }
@@ -176,7 +176,7 @@ pub fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
 
 /// The `struct path` at `base + offset` (a `file.f_path`, an `fs_struct.pwd`, …).
 #[inline(always)]
-pub fn path_at(off: &PathOffsets, base: *const u8, offset: u32) -> Option<KPath> {
+pub(crate) fn path_at(off: &PathOffsets, base: *const u8, offset: u32) -> Option<KPath> {
     Some(KPath {
         mnt: read_field(base, offset + off.path_mnt)?,
         dentry: read_field(base, offset + off.path_dentry)?,
@@ -185,7 +185,7 @@ pub fn path_at(off: &PathOffsets, base: *const u8, offset: u32) -> Option<KPath>
 
 /// The `struct file` of the task's descriptor `fd`.
 #[inline(always)]
-pub fn fd_file(off: &PathOffsets, task: *const u8, fd: i64) -> Option<*const u8> {
+pub(crate) fn fd_file(off: &PathOffsets, task: *const u8, fd: i64) -> Option<*const u8> {
     if fd < 0 {
         return None;
     }
@@ -202,14 +202,14 @@ pub fn fd_file(off: &PathOffsets, task: *const u8, fd: i64) -> Option<*const u8>
 
 /// The path of the task's descriptor `fd`.
 #[inline(always)]
-pub fn fd_path(off: &PathOffsets, task: *const u8, fd: i64) -> Option<KPath> {
+pub(crate) fn fd_path(off: &PathOffsets, task: *const u8, fd: i64) -> Option<KPath> {
     path_at(off, fd_file(off, task, fd)?, off.file_path)
 }
 
 /// The path a `*at()` syscall's relative names start from: the directory `dfd`, or the working
 /// directory for `AT_FDCWD`.
 #[inline(always)]
-pub fn dir_path(off: &PathOffsets, task: *const u8, dfd: i64) -> Option<KPath> {
+pub(crate) fn dir_path(off: &PathOffsets, task: *const u8, dfd: i64) -> Option<KPath> {
     const AT_FDCWD: i64 = -100;
     if dfd == AT_FDCWD {
         let fs: *const u8 = read_field(task, off.task_fs)?;

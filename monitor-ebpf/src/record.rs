@@ -23,18 +23,18 @@ use crate::{
 /// The record and how much of it is used. The length lives in map memory, not on a program's
 /// stack, so a `bpf_loop` step (e.g. the environment scan) can append too ([`Record::resume`]).
 #[repr(C)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     len: u64,
-    pub bytes: [u8; RECORD_MAX + RECORD_SLACK],
+    pub(crate) bytes: [u8; RECORD_MAX + RECORD_SLACK],
 }
 
 /// One record under construction per CPU.
 #[map]
-pub static RECORD_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+pub(crate) static RECORD_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 named!(RECORD_SCRATCH = names::RECORD_SCRATCH);
 
 /// A record being built. `T` is the kind's fixed part (an `EventHeader` first).
-pub struct Record<T> {
+pub(crate) struct Record<T> {
     scratch: *mut Scratch,
     base: *mut u8,
     _kind: core::marker::PhantomData<T>,
@@ -44,7 +44,7 @@ impl<T> Record<T> {
     /// Starts a record of `kind` with its header filled (parent included) and the fixed part zeroed.
     /// `None` (counted `NO_SCRATCH`) if the scratch buffer is missing.
     #[inline(always)]
-    pub fn start(kind: EventKind, off: &KernelOffsets) -> Option<Self> {
+    pub(crate) fn start(kind: EventKind, off: &KernelOffsets) -> Option<Self> {
         let scratch = RECORD_SCRATCH.get_ptr_mut(0).or_count(counter::NO_SCRATCH)?;
         // SAFETY: the scratch entry is this CPU's, valid for the program run; the fixed part is far
         // smaller than the buffer.
@@ -54,7 +54,7 @@ impl<T> Record<T> {
             core::ptr::write_bytes(base, 0, size_of::<T>());
             (*scratch).len = size_of::<T>() as u64;
         }
-        header::fill(base.cast::<EventHeader>(), kind, size_of::<T>(), off);
+        header::fill(header_of(base), kind, size_of::<T>(), off);
         Some(Self {
             scratch,
             base,
@@ -65,7 +65,7 @@ impl<T> Record<T> {
     /// The record this CPU is building, from inside a `bpf_loop` step of the program that started
     /// it.
     #[inline(always)]
-    pub fn resume() -> Option<Self> {
+    pub(crate) fn resume() -> Option<Self> {
         let scratch = RECORD_SCRATCH.get_ptr_mut(0)?;
         // SAFETY: as in `start`.
         let base = unsafe { (*scratch).bytes.as_mut_ptr() };
@@ -91,14 +91,14 @@ impl<T> Record<T> {
 
     /// Bytes used so far: where the next appended string goes (see [`Record::since`]).
     #[inline(always)]
-    pub fn used(&self) -> usize {
+    pub(crate) fn used(&self) -> usize {
         self.len()
     }
 
     /// The area appended since [`Record::used`] returned `from`, as one tail (several
     /// NUL-terminated strings: an argv-like list).
     #[inline(always)]
-    pub fn since(&self, from: usize) -> Tail {
+    pub(crate) fn since(&self, from: usize) -> Tail {
         let to = self.len();
         if to <= from {
             return absent(TAIL_ABSENT);
@@ -113,7 +113,7 @@ impl<T> Record<T> {
 
     /// The fixed part, to fill in.
     #[inline(always)]
-    pub fn fixed(&mut self) -> *mut T {
+    pub(crate) fn fixed(&mut self) -> *mut T {
         self.base.cast::<T>()
     }
 
@@ -150,7 +150,7 @@ impl<T> Record<T> {
 
     /// Appends a user string (a null pointer gives an empty, absent tail).
     #[inline(always)]
-    pub fn user_str(&mut self, src: u64, max: usize) -> Tail {
+    pub(crate) fn user_str(&mut self, src: u64, max: usize) -> Tail {
         if src == 0 {
             return absent(TAIL_ABSENT);
         }
@@ -162,7 +162,7 @@ impl<T> Record<T> {
 
     /// Appends a kernel string.
     #[inline(always)]
-    pub fn kernel_str(&mut self, src: *const u8, max: usize) -> Tail {
+    pub(crate) fn kernel_str(&mut self, src: *const u8, max: usize) -> Tail {
         if src.is_null() {
             return absent(TAIL_ABSENT);
         }
@@ -174,7 +174,7 @@ impl<T> Record<T> {
 
     /// Appends `len` bytes of user memory (a NUL-separated area such as argv), at most `max`.
     #[inline(always)]
-    pub fn user_bytes(&mut self, src: u64, len: u64, max: usize) -> Tail {
+    pub(crate) fn user_bytes(&mut self, src: u64, len: u64, max: usize) -> Tail {
         let Some(at) = self.next(max) else {
             return absent(TAIL_NO_ROOM);
         };
@@ -209,7 +209,7 @@ impl<T> Record<T> {
 
     /// Appends the kernel's path of `p` (walked from kernel objects; `None`: an absent tail).
     #[inline(always)]
-    pub fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {
+    pub(crate) fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {
         let Some(p) = p else {
             return absent(TAIL_ABSENT);
         };
@@ -250,15 +250,15 @@ impl<T> Record<T> {
 
     /// The byte at `off` of the record.
     #[inline(always)]
-    pub fn byte_at(&self, off: usize) -> Option<u8> {
+    pub(crate) fn byte_at(&self, off: usize) -> u8 {
         // SAFETY: the offset is masked inside the buffer.
-        Some(unsafe { *self.base.add(off & (RECORD_MAX - 1)) })
+        unsafe { *self.base.add(off & (RECORD_MAX - 1)) }
     }
 
     /// Copies the string at `t` into a deny-table lookup key, NUL-terminated (cut to the key's
     /// size); returns its length with the NUL.
     #[inline(always)]
-    pub fn copy_to_key(
+    pub(crate) fn copy_to_key(
         &self,
         t: Tail,
         key: *mut aya_ebpf::maps::lpm_trie::Key<monitor_common::enforce::PathKey>,
@@ -285,12 +285,22 @@ impl<T> Record<T> {
     /// Copies the record into the ring buffer (a full ring counts a drop) and counts it. `batched`:
     /// the high-volume kinds' wakeup policy (`submit::wakeup_flags`).
     #[inline(always)]
-    pub fn submit(self, batched: bool) {
+    pub(crate) fn submit(self, batched: bool) {
         let len = self.len();
         // SAFETY: the header is at the start of the buffer.
-        unsafe { (*self.base.cast::<EventHeader>()).size = len as u32 };
+        unsafe { (*header_of(self.base)).size = len as u32 };
         submit::output(self.base, len, batched);
     }
+}
+
+/// The header at the start of the scratch bytes.
+#[inline(always)]
+#[expect(
+    clippy::cast_ptr_alignment,
+    reason = "the bytes follow Scratch's u64 length in a repr(C) struct: they start 8-aligned"
+)]
+fn header_of(base: *mut u8) -> *mut EventHeader {
+    base.cast::<EventHeader>()
 }
 
 #[inline(always)]

@@ -6,7 +6,19 @@ use monitor_common::{
     config::{CgroupOffsets, FAST_LEVELS, KernelConfig},
 };
 
-use crate::{lineage, maps::WATCHED, task::read_field};
+use crate::{
+    lineage,
+    maps::{self, WATCHED},
+    task::read_field,
+};
+
+/// How every program starts: the kernel config, if the current task is watched (`None`: return at
+/// once; a missing config is counted by [`maps::config`]).
+#[inline(always)]
+pub(crate) fn watched() -> Option<&'static KernelConfig> {
+    let cfg = maps::config()?;
+    is_watched(cfg).then_some(cfg)
+}
 
 /// Returns true when the task's cgroup, or its ancestor at one of the levels where userspace put a
 /// watched cgroup, is in `WATCHED`, or when the task's process left a watched agent's cgroup (it
@@ -14,7 +26,7 @@ use crate::{lineage, maps::WATCHED, task::read_field};
 /// one), plus, only while some escaped process is alive, one more lookup: unwatched workloads pay
 /// almost nothing.
 #[inline(always)]
-pub fn is_watched(cfg: &KernelConfig) -> bool {
+pub(crate) fn is_watched(cfg: &KernelConfig) -> bool {
     any_ancestor_in(cfg, &WATCHED) || lineage::escaped_in_scope()
 }
 
@@ -24,7 +36,7 @@ pub fn is_watched(cfg: &KernelConfig) -> bool {
 /// level, and inlined, every one of them would be a separate path through the rest of the caller
 /// for the verifier; a call returns to a single place.
 #[inline(never)]
-pub fn watched_root(cfg: &KernelConfig) -> Option<u64> {
+pub(crate) fn watched_root(cfg: &KernelConfig) -> Option<u64> {
     first_ancestor_in(cfg, &WATCHED, |level| {
         // SAFETY: the helper has no preconditions.
         Some(unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) })
@@ -35,7 +47,7 @@ pub fn watched_root(cfg: &KernelConfig) -> Option<u64> {
 /// is, or is below, if any: the same test as [`watched_root`], for a cgroup that is not the
 /// current task's.
 #[inline(never)]
-pub fn cgroup_watched_root(cfg: &KernelConfig, cgrp: *const u8) -> Option<u64> {
+pub(crate) fn cgroup_watched_root(cfg: &KernelConfig, cgrp: *const u8) -> Option<u64> {
     let co = &cfg.offsets.cgroup;
     let depth: i32 = read_field(cgrp, co.level)?;
     first_ancestor_in(cfg, &WATCHED, |level| {
@@ -51,7 +63,7 @@ pub fn cgroup_watched_root(cfg: &KernelConfig, cgrp: *const u8) -> Option<u64> {
 
 /// The id of a cgroup (its kernfs node's id: the directory's inode number).
 #[inline(always)]
-pub fn cgroup_id(co: &CgroupOffsets, cgrp: *const u8) -> Option<u64> {
+pub(crate) fn cgroup_id(co: &CgroupOffsets, cgrp: *const u8) -> Option<u64> {
     let kn: *const u8 = read_field(cgrp, co.kn)?;
     read_field(kn, co.kn_id)
 }
@@ -59,7 +71,7 @@ pub fn cgroup_id(co: &CgroupOffsets, cgrp: *const u8) -> Option<u64> {
 /// Whether the task's ancestor cgroup at one of the watched levels is a key of `set` (the watched
 /// cgroups, or the quarantined ones).
 #[inline(always)]
-pub fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
+pub(crate) fn any_ancestor_in(cfg: &KernelConfig, set: &HashMap<u64, u32>) -> bool {
     first_ancestor_in(cfg, set, |level| {
         // SAFETY: the helper has no preconditions.
         Some(unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) })
@@ -83,7 +95,7 @@ fn first_ancestor_in(
     let found = |level: u32| {
         let id = ancestor(level)?;
         // SAFETY: a lookup; the value is not used.
-        Some((id != 0 && unsafe { set.get(&id) }.is_some()).then_some(id))
+        Some((id != 0 && unsafe { set.get(id) }.is_some()).then_some(id))
     };
     if n as usize <= FAST_LEVELS {
         // `levels` is sorted (userspace writes them in increasing order).

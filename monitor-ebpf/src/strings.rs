@@ -1,4 +1,5 @@
-//! Reads of NUL-terminated user and kernel strings into fixed buffers. They never lose the event:
+//! Reads of NUL-terminated user and kernel strings, and of user bytes, into fixed buffers. They
+//! never lose the event:
 //! they return `FLAG_*` bits for it instead — truncated when the string filled the buffer,
 //! read-failed (and counted, `counter::READ_FAILURES`) when the memory could not be read, the buffer
 //! then holding an empty string.
@@ -12,13 +13,13 @@ use crate::maps::count;
 /// Reads a NUL-terminated user string into `buf`. Returns `FLAG_*` bits. A null `src` reads as an
 /// empty string without failure.
 #[inline(always)]
-pub fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
+pub(crate) fn read_user_str(src: *const u8, buf: &mut [u8]) -> u16 {
     read_user_str_len(src, buf).0
 }
 
 /// [`read_user_str`] that also returns the length read, NUL included (0 on failure).
 #[inline(always)]
-pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
+pub(crate) fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
     let dst = buf.as_mut_ptr();
     if src.is_null() {
         // SAFETY: `buf` is a valid, non-empty buffer (every caller's is a fixed array).
@@ -33,7 +34,7 @@ pub fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) {
 /// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]; a null `src` reads as
 /// an empty string without failure). Returns `FLAG_*` bits.
 #[inline(always)]
-pub fn read_kernel_str(src: *const u8, buf: &mut [u8]) -> u16 {
+pub(crate) fn read_kernel_str(src: *const u8, buf: &mut [u8]) -> u16 {
     let dst = buf.as_mut_ptr();
     if src.is_null() {
         // SAFETY: `buf` is a valid, non-empty buffer (every caller's is a fixed array).
@@ -43,6 +44,30 @@ pub fn read_kernel_str(src: *const u8, buf: &mut [u8]) -> u16 {
     // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
     let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
     str_result(n, buf)
+}
+
+/// Copies `len` bytes of user memory at `src` into `buf`, at most `buf.len()` of them (more:
+/// truncated). Returns `FLAG_*` bits and the bytes copied (0 when nothing was to be read, or the
+/// read failed).
+#[inline(always)]
+pub(crate) fn read_user_bytes(src: *const u8, len: u64, buf: &mut [u8]) -> (u16, u32) {
+    let cap = buf.len() as u32;
+    let mut len = u32::try_from(len).unwrap_or(u32::MAX);
+    let mut flags = 0;
+    if len > cap {
+        len = cap;
+        flags = FLAG_TRUNCATED;
+    }
+    if len == 0 {
+        return (flags, 0);
+    }
+    // SAFETY: the helper writes at most `len` ≤ `buf.len()` bytes into `buf` and checks `src` itself.
+    if unsafe { gen_::bpf_probe_read_user(buf.as_mut_ptr().cast::<c_void>(), len, src.cast()) } == 0 {
+        (flags, len)
+    } else {
+        count(counter::READ_FAILURES);
+        (flags | FLAG_READ_FAILED, 0)
+    }
 }
 
 #[inline(always)]

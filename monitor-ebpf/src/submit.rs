@@ -9,7 +9,7 @@ use crate::maps::{EVENTS, LAST_WAKEUP, count};
 
 /// Reserves a `T` record in the ring buffer; a full buffer counts a drop (never silent).
 #[inline(always)]
-pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+pub(crate) fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
         count(counter::RINGBUF_DROPS);
@@ -19,7 +19,7 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
 
 /// Submits a filled record and counts it.
 #[inline(always)]
-pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+pub(crate) fn submit<T: 'static>(entry: RingBufEntry<T>) {
     entry.submit(0);
     count(counter::EVENTS);
 }
@@ -72,7 +72,7 @@ fn batched_flags() -> u64 {
 /// Copies `len` bytes at `data` (a record built in scratch memory) into the ring buffer; a full ring
 /// counts a drop. `batched`: the high-volume wakeup policy, else the kernel's default wakeup.
 #[inline(always)]
-pub fn output(data: *const u8, len: usize, batched: bool) {
+pub(crate) fn output(data: *const u8, len: usize, batched: bool) {
     let flags = if batched { batched_flags() } else { 0 };
     // SAFETY: `data` is valid for `len` bytes (the caller's scratch record, `len` bounded by it).
     let record = unsafe { core::slice::from_raw_parts(data, len) };

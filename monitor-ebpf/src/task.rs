@@ -7,7 +7,7 @@ use monitor_common::config::KernelOffsets;
 
 /// Reads a `T` at `base + offset` in kernel memory; `None` if the offset is unknown or the read fails.
 #[inline(always)]
-pub fn read_field<T>(base: *const u8, offset: u32) -> Option<T> {
+pub(crate) fn read_field<T>(base: *const u8, offset: u32) -> Option<T> {
     if base.is_null() || offset == KernelOffsets::UNKNOWN {
         return None;
     }
@@ -17,14 +17,14 @@ pub fn read_field<T>(base: *const u8, offset: u32) -> Option<T> {
 
 /// The current `task_struct`.
 #[inline(always)]
-pub fn current_task() -> *const u8 {
+pub(crate) fn current_task() -> *const u8 {
     // SAFETY: the helper has no preconditions; the pointer is only read through `read_field`.
     unsafe { bpf_get_current_task() as *const u8 }
 }
 
 /// tgid of the current task's `real_parent`, 0 if unknown.
 #[inline(always)]
-pub fn parent_tgid(off: &KernelOffsets) -> u32 {
+pub(crate) fn parent_tgid(off: &KernelOffsets) -> u32 {
     let parent: Option<*const u8> = read_field(current_task(), off.task_real_parent);
     match parent {
         Some(p) => read_field::<u32>(p, off.task_tgid).unwrap_or(0),
@@ -34,7 +34,7 @@ pub fn parent_tgid(off: &KernelOffsets) -> u32 {
 
 /// Reads a `T` from user memory; `None` if it cannot be read.
 #[inline(always)]
-pub fn read_user<T>(addr: u64) -> Option<T> {
+pub(crate) fn read_user<T>(addr: u64) -> Option<T> {
     // SAFETY: bpf_probe_read_user checks the address and fails cleanly.
     unsafe { aya_ebpf::helpers::bpf_probe_read_user(addr as *const T) }.ok()
 }

@@ -16,7 +16,7 @@ use crate::maps::OrCount;
 
 /// The arguments of a `sys_enter_*` record, typed as `A` (e.g. `OpenatArgs`).
 #[inline(always)]
-pub fn sys_enter<A>(ctx: &TracePointContext) -> Option<A> {
+pub(crate) fn sys_enter<A>(ctx: &TracePointContext) -> Option<A> {
     // SAFETY: the record is a `SysEnterArgs<A>`; the read goes through bpf_probe_read_kernel, which
     // fails cleanly.
     unsafe { ctx.read_at::<A>(SysEnterArgs::<A>::ARGS_OFFSET) }.or_count(counter::ARG_READ_FAILED)
@@ -24,7 +24,7 @@ pub fn sys_enter<A>(ctx: &TracePointContext) -> Option<A> {
 
 /// The return value in a `sys_exit_*` record.
 #[inline(always)]
-pub fn sys_exit_ret(ctx: &TracePointContext) -> Option<i64> {
+pub(crate) fn sys_exit_ret(ctx: &TracePointContext) -> Option<i64> {
     // SAFETY: the record is a `SysExitArgs`; read as in `sys_enter`.
     unsafe { ctx.read_at::<i64>(offset_of!(SysExitArgs, ret)) }.or_count(counter::ARG_READ_FAILED)
 }
@@ -32,14 +32,14 @@ pub fn sys_exit_ret(ctx: &TracePointContext) -> Option<i64> {
 /// A `T` at an offset userspace found in the format file at start-up (the caller handles
 /// `KernelOffsets::UNKNOWN`).
 #[inline(always)]
-pub fn field_at<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
+pub(crate) fn field_at<T>(ctx: &TracePointContext, offset: u32) -> Option<T> {
     // SAFETY: the offset is the field's in this kernel's record; read as in `sys_enter`.
     unsafe { ctx.read_at::<T>(offset as usize) }.or_count(counter::ARG_READ_FAILED)
 }
 
 /// The child task of a `sched_process_fork` raw tracepoint.
 #[inline(always)]
-pub fn fork_child(ctx: &RawTracePointContext) -> *const u8 {
+pub(crate) fn fork_child(ctx: &RawTracePointContext) -> *const u8 {
     let args = ctx.as_ptr() as *const SchedProcessForkRaw;
     // SAFETY: a raw tracepoint's context is its `TP_PROTO` arguments, one u64 each; the verifier
     // checks this context read is within them.
@@ -48,7 +48,7 @@ pub fn fork_child(ctx: &RawTracePointContext) -> *const u8 {
 
 /// The `linux_binprm` of a `sched_process_exec` raw tracepoint.
 #[inline(always)]
-pub fn exec_bprm(ctx: &RawTracePointContext) -> *const u8 {
+pub(crate) fn exec_bprm(ctx: &RawTracePointContext) -> *const u8 {
     let args = ctx.as_ptr() as *const SchedProcessExecRaw;
     // SAFETY: a raw tracepoint's context is its `TP_PROTO` arguments, one u64 each; the verifier
     // checks this context read is within them.

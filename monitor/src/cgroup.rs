@@ -35,7 +35,7 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Cgr
 }
 
 /// Mount point of the cgroup v2 hierarchy, from `mountinfo` text (hybrid layouts included).
-pub fn cgroup2_mount_from(mountinfo: &str) -> Option<PathBuf> {
+pub(crate) fn cgroup2_mount_from(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
         let (pre, post) = line.split_once(" - ")?;
         let fstype = post.split_whitespace().next()?;
@@ -83,7 +83,7 @@ pub struct Cgroup {
     /// Inode number = `bpf_get_current_cgroup_id()` of its tasks.
     pub id: u64,
     /// Depth below the root (root = 0).
-    pub level: u32,
+    pub(crate) level: u32,
 }
 
 impl Cgroup {
@@ -130,11 +130,11 @@ impl Cgroup {
     }
 
     /// This cgroup and every descendant, deepest first.
-    pub fn subtree(&self) -> Vec<PathBuf> {
+    pub(crate) fn subtree(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             if let Ok(entries) = fs::read_dir(dir) {
                 for e in entries.flatten() {
-                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
                         walk(&e.path(), out);
                     }
                 }
@@ -152,27 +152,23 @@ impl Cgroup {
     }
 
     /// Freezes (`true`) or thaws every task of the subtree (`cgroup.freeze`).
-    pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+    pub(crate) fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
         self.write("cgroup.freeze", if frozen { "1" } else { "0" })
     }
 
     /// Whether `cgroup.events` reports the subtree frozen.
-    pub fn is_frozen(&self) -> bool {
-        fs::read_to_string(self.path.join("cgroup.events"))
-            .map(|t| t.lines().any(|l| l.trim() == "frozen 1"))
-            .unwrap_or(false)
+    pub(crate) fn is_frozen(&self) -> bool {
+        fs::read_to_string(self.path.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l.trim() == "frozen 1"))
     }
 
     /// Whether any task is in the subtree (`populated` of `cgroup.events`; an unreadable file reads
     /// as empty, e.g. a cgroup that is gone).
-    pub fn is_populated(&self) -> bool {
-        fs::read_to_string(self.path.join("cgroup.events"))
-            .map(|t| t.lines().any(|l| l.trim() == "populated 1"))
-            .unwrap_or(false)
+    pub(crate) fn is_populated(&self) -> bool {
+        fs::read_to_string(self.path.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l.trim() == "populated 1"))
     }
 
     /// Tgids of the whole subtree.
-    pub fn subtree_procs(&self) -> Vec<u32> {
+    pub(crate) fn subtree_procs(&self) -> Vec<u32> {
         let mut pids = Vec::new();
         for dir in self.subtree() {
             if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::{discovery::identity::Runtime, rules::Action};
 
-pub const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
+pub(crate) const DEFAULT_PATH: &str = "/etc/agentmon/config.yaml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -40,9 +40,12 @@ pub struct Config {
     #[serde(default)]
     pub agents: Vec<AgentSpec>,
     #[serde(default)]
-    pub discovery: DiscoveryConfig,
+    pub(crate) discovery: DiscoveryConfig,
     #[serde(default)]
-    pub kubernetes: KubernetesConfig,
+    pub(crate) kubernetes: KubernetesConfig,
+    /// Where container runtimes are asked for names, images and labels.
+    #[serde(default)]
+    pub(crate) runtimes: RuntimesConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
@@ -50,7 +53,7 @@ pub struct Config {
     /// Directory of rule files, used when `--rules` is not given (default: `$AGENTMON_RULES`,
     /// `/etc/agentmon/rules`, …).
     #[serde(default)]
-    pub rules_dir: Option<PathBuf>,
+    pub(crate) rules_dir: Option<PathBuf>,
 }
 
 /// One kind of agent.
@@ -58,29 +61,35 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     /// Name used in alerts, rules and metrics; may use `{pod}`, `{namespace}`, `{container}`,
-    /// `{container_id}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
-    pub name: Template,
+    /// `{container_id}`, `{image}`, `{label:KEY}`, `{pod_uid}`, `{unit}`, `{cgroup}`, `{runtime}`.
+    pub(crate) name: Template,
     /// Every criterion given must hold.
     #[serde(rename = "match")]
-    pub selector: Selector,
+    pub(crate) selector: Selector,
     /// Code and configuration directories of the agent that drift rules protect.
     #[serde(default)]
-    pub protect: Vec<PathBuf>,
+    pub(crate) protect: Vec<PathBuf>,
     /// Overrides the action of every rule matched by this agent (e.g. `alert` for a dry run).
     #[serde(default)]
-    pub action: Option<Action>,
+    pub(crate) action: Option<Action>,
 }
 
 /// Criteria selecting agent cgroups. Strings are globs (`*`, `?`, `[…]`; in `cgroup`, `*` stays
 /// within one path component and `**` spans several) except `container_id` (prefix, ≥ 12 hex).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Selector {
+pub(crate) struct Selector {
     /// cgroup path relative to the cgroup2 root, e.g. `/system.slice/agent-*.service`.
     pub cgroup: Option<PathGlob>,
     pub container_id: Option<String>,
-    /// Kubernetes container name (from the API server).
+    /// Container name: the Kubernetes container name (from the API server), else the runtime's
+    /// (what `docker ps` / `podman ps` show).
     pub container_name: Option<PathGlob>,
+    /// Container image as the runtime names it (`registry/repo:tag`), from the runtime.
+    pub image: Option<PathGlob>,
+    /// Container labels (from the runtime); every label given must be present with this exact value.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     pub runtime: Option<RuntimeName>,
     pub namespace: Option<PathGlob>,
     pub pod: Option<PathGlob>,
@@ -96,6 +105,8 @@ impl Selector {
         self.cgroup.is_none()
             && self.container_id.is_none()
             && self.container_name.is_none()
+            && self.image.is_none()
+            && self.labels.is_empty()
             && self.runtime.is_none()
             && self.namespace.is_none()
             && self.pod.is_none()
@@ -104,15 +115,20 @@ impl Selector {
     }
 
     /// Whether the selector needs Kubernetes metadata.
-    pub fn needs_kubernetes(&self) -> bool {
-        self.container_name.is_some() || self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
+    pub(crate) fn needs_kubernetes(&self) -> bool {
+        self.namespace.is_some() || self.pod.is_some() || !self.pod_labels.is_empty()
+    }
+
+    /// Whether the selector needs what only the container runtime knows (name, image, labels).
+    pub(crate) fn needs_runtime(&self) -> bool {
+        self.container_name.is_some() || self.image.is_some() || !self.labels.is_empty()
     }
 }
 
 /// Runtime names accepted in `match.runtime`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RuntimeName {
+pub(crate) enum RuntimeName {
     Containerd,
     Crio,
     Docker,
@@ -120,7 +136,7 @@ pub enum RuntimeName {
 }
 
 impl RuntimeName {
-    pub fn matches(&self, rt: Option<Runtime>) -> bool {
+    pub(crate) fn matches(self, rt: Option<Runtime>) -> bool {
         matches!(
             (self, rt),
             (RuntimeName::Containerd, Some(Runtime::Containerd))
@@ -136,18 +152,18 @@ impl RuntimeName {
 /// language's `glob` operator, whose `*` crosses `/` ([`crate::rules`]).
 #[derive(Clone, Deserialize)]
 #[serde(try_from = "String")]
-pub struct PathGlob {
+pub(crate) struct PathGlob {
     pattern: glob::Pattern,
 }
 
 impl PathGlob {
-    pub fn new(s: &str) -> Result<Self, String> {
+    pub(crate) fn new(s: &str) -> Result<Self, String> {
         glob::Pattern::new(s)
             .map(|pattern| Self { pattern })
             .map_err(|e| format!("invalid glob {s:?}: {e}"))
     }
 
-    pub fn matches(&self, s: &str) -> bool {
+    pub(crate) fn matches(&self, s: &str) -> bool {
         let opts = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
@@ -156,7 +172,7 @@ impl PathGlob {
         self.pattern.matches_with(s, opts)
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         self.pattern.as_str()
     }
 }
@@ -174,26 +190,30 @@ impl fmt::Debug for PathGlob {
     }
 }
 
-/// Variables a name template may use.
-pub const TEMPLATE_VARS: &[&str] = &[
+/// Variables a name template may use (besides `{label:KEY}`).
+pub(crate) const TEMPLATE_VARS: &[&str] = &[
     "pod",
     "namespace",
     "container",
     "container_id",
+    "image",
     "pod_uid",
     "unit",
     "cgroup",
     "runtime",
 ];
 
+/// `{label:KEY}`: the value of a container label (else a pod label).
+pub const LABEL_VAR_PREFIX: &str = "label:";
+
 /// An agent-name template such as `{namespace}/{pod}`; `{{`/`}}` are literal braces.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Template(String);
+pub(crate) struct Template(String);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("template variable {{{0}}} has no value for this cgroup")]
-pub struct MissingVar(pub String);
+pub(crate) struct MissingVar(pub String);
 
 enum Piece<'a> {
     Lit(&'a str),
@@ -215,9 +235,10 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
                 .find('}')
                 .ok_or_else(|| format!("unclosed '{{' in name template {t:?}"))?;
             let var = &r[..end];
-            if !TEMPLATE_VARS.contains(&var) {
+            let label_ok = var.strip_prefix(LABEL_VAR_PREFIX).is_some_and(|k| !k.is_empty());
+            if !TEMPLATE_VARS.contains(&var) && !label_ok {
                 return Err(format!(
-                    "unknown variable {{{var}}} in name template {t:?} (known: {})",
+                    "unknown variable {{{var}}} in name template {t:?} (known: {}, label:KEY)",
                     TEMPLATE_VARS.join(", ")
                 ));
             }
@@ -235,7 +256,7 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 impl Template {
-    pub fn new(s: &str) -> Result<Self, String> {
+    pub(crate) fn new(s: &str) -> Result<Self, String> {
         if s.trim().is_empty() {
             return Err("agent name must not be empty".into());
         }
@@ -243,12 +264,12 @@ impl Template {
         Ok(Self(s.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Substitutes variables; `lookup` returns `None` for a variable without a value (or an empty one).
-    pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MissingVar> {
+    pub(crate) fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, MissingVar> {
         let mut out = String::new();
         // Validated in `new`, so this cannot fail.
         for p in pieces(&self.0).unwrap_or_default() {
@@ -273,7 +294,7 @@ impl TryFrom<String> for Template {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DiscoveryConfig {
+pub(crate) struct DiscoveryConfig {
     /// How often the cgroup tree is rescanned for new and removed agents (e.g. `1s`, `500ms`).
     #[serde(default = "default_rescan", with = "humantime_serde_lite")]
     pub rescan_interval: Duration,
@@ -297,7 +318,7 @@ mod humantime_serde_lite {
 
     use serde::{Deserialize, Deserializer, de::Error};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         let dur = humantime::parse_duration(&s).map_err(|e| D::Error::custom(format!("duration {s:?}: {e}")))?;
         if dur.is_zero() {
@@ -310,19 +331,19 @@ mod humantime_serde_lite {
 /// Kubernetes metadata (pod name, namespace, labels, container names).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KubernetesConfig {
-    /// `auto` (default): on when running in a pod (KUBERNETES_SERVICE_HOST is set); `true`; `false`.
+pub(crate) struct KubernetesConfig {
+    /// `auto` (default): on when running in a pod (`KUBERNETES_SERVICE_HOST` is set); `true`; `false`.
     #[serde(default)]
     pub enabled: Toggle,
     /// Node whose pods are watched; default `$NODE_NAME`.
     pub node_name: Option<String>,
-    /// API server URL; default from KUBERNETES_SERVICE_HOST/PORT.
+    /// API server URL; default from `KUBERNETES_SERVICE_HOST`/`_PORT`.
     pub api_server: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Toggle {
+pub(crate) enum Toggle {
     #[default]
     Auto,
     #[serde(alias = "on", alias = "yes")]
@@ -334,21 +355,117 @@ pub enum Toggle {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`; `--metrics-addr` overrides it.
-    pub addr: Option<SocketAddr>,
+    /// Address of `/metrics`, `/healthz`, `/readyz`, or `off`; `--metrics-addr` overrides it.
+    pub addr: Option<MetricsAddr>,
+}
+
+/// Where the metrics server listens, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MetricsAddr {
+    Off,
+    At(SocketAddr),
+}
+
+impl MetricsAddr {
+    /// The address to bind, `None` when off.
+    pub fn socket(self) -> Option<SocketAddr> {
+        match self {
+            MetricsAddr::Off => None,
+            MetricsAddr::At(a) => Some(a),
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(MetricsAddr::Off);
+        }
+        s.parse()
+            .map(MetricsAddr::At)
+            .map_err(|e| format!("metrics address {s:?}: {e}; expected IP:PORT or `off`"))
+    }
+}
+
+impl TryFrom<String> for MetricsAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Container runtimes asked for the name, image and labels of a container (see
+/// [`crate::discovery::runtime`]). Each is used when its socket or state exists; a path set to `off`
+/// (or `""`) disables that source.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimesConfig {
+    /// Docker Engine API socket.
+    #[serde(default = "default_docker_socket")]
+    pub docker_socket: PathBuf,
+    /// Podman's API socket (`podman system service`, or systemd's `podman.socket`); asked first.
+    #[serde(default = "default_podman_socket")]
+    pub podman_socket: PathBuf,
+    /// Podman's storage root (`containers.json`: name and image, no labels), when its socket is
+    /// not there.
+    #[serde(default = "default_podman_storage")]
+    pub podman_storage: PathBuf,
+    /// containerd's runtime v2 task state (one OCI bundle per container: CRI annotations).
+    #[serde(default = "default_containerd_state")]
+    pub containerd_state: PathBuf,
+    /// CRI-O's run root (one OCI bundle per container: CRI-O annotations, labels included).
+    #[serde(default = "default_crio_state")]
+    pub crio_state: PathBuf,
+    /// How long discovery waits for a runtime's answer before naming a new container without it.
+    #[serde(default = "default_runtime_timeout", with = "humantime_serde_lite")]
+    pub timeout: Duration,
+}
+
+fn default_docker_socket() -> PathBuf {
+    "/var/run/docker.sock".into()
+}
+fn default_podman_socket() -> PathBuf {
+    "/run/podman/podman.sock".into()
+}
+fn default_podman_storage() -> PathBuf {
+    "/var/lib/containers/storage".into()
+}
+fn default_containerd_state() -> PathBuf {
+    "/run/containerd/io.containerd.runtime.v2.task".into()
+}
+fn default_crio_state() -> PathBuf {
+    "/run/containers/storage".into()
+}
+fn default_runtime_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+impl Default for RuntimesConfig {
+    fn default() -> Self {
+        Self {
+            docker_socket: default_docker_socket(),
+            podman_socket: default_podman_socket(),
+            podman_storage: default_podman_storage(),
+            containerd_state: default_containerd_state(),
+            crio_state: default_crio_state(),
+            timeout: default_runtime_timeout(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputsConfig {
     /// Append alerts as JSON lines to this file (`--output-file` overrides it).
-    pub file: Option<PathBuf>,
-    pub webhook: Option<WebhookConfig>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) webhook: Option<WebhookConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
+pub(crate) struct WebhookConfig {
     /// e.g. `http://falcosidekick.falco:2801/`.
     pub url: String,
     /// Alerts waiting to be sent; more are dropped (and counted).
@@ -371,7 +488,7 @@ fn default_attempts() -> u32 {
 
 impl Config {
     /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
@@ -382,7 +499,7 @@ impl Config {
     /// Parses and validates `text`; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let cfg: Config = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             let msg = e.to_string();
             // The crate appends " at line L column C"; the prefix already says it.
             let message = match msg.find(" at line ") {
@@ -496,7 +613,10 @@ outputs:
         assert!(a.selector.namespace.as_ref().unwrap().matches("ai-prod"));
         assert_eq!(a.selector.pod_labels["app"], "coder");
         assert_eq!(cfg.discovery.rescan_interval, Duration::from_millis(250));
-        assert_eq!(cfg.metrics.addr, Some("0.0.0.0:9464".parse().unwrap()));
+        assert_eq!(
+            cfg.metrics.addr.and_then(MetricsAddr::socket),
+            Some("0.0.0.0:9464".parse().unwrap())
+        );
         assert!(cfg.needs_kubernetes());
         let w = cfg.outputs.webhook.unwrap();
         assert_eq!((w.queue, w.max_attempts), (1024, 5));
@@ -530,6 +650,31 @@ outputs:
     }
 
     #[test]
+    fn metrics_off_and_runtime_selectors() {
+        let cfg = parse("metrics: {addr: off}\n").unwrap();
+        assert_eq!(cfg.metrics.addr, Some(MetricsAddr::Off));
+        let err = parse("metrics: {addr: nowhere}\n").unwrap_err();
+        assert!(err.to_string().contains("expected IP:PORT or `off`"), "{err}");
+        let cfg = parse(
+            "agents:\n  - name: \"{label:app}-{image}\"\n    match: {runtime: docker, image: \"ai/*\", labels: {app: coder}}\n\
+             runtimes: {docker_socket: /tmp/d.sock, timeout: 500ms}\n",
+        )
+        .unwrap();
+        let s = &cfg.agents[0].selector;
+        assert!(s.needs_runtime() && !s.needs_kubernetes());
+        assert!(s.image.as_ref().unwrap().matches("ai/coder"));
+        assert_eq!(s.labels["app"], "coder");
+        assert_eq!(cfg.runtimes.docker_socket, PathBuf::from("/tmp/d.sock"));
+        assert_eq!(cfg.runtimes.timeout, Duration::from_millis(500));
+        assert_eq!(cfg.runtimes.podman_socket, PathBuf::from("/run/podman/podman.sock"));
+        // A container name alone does not need Kubernetes any more (the runtime knows it).
+        let cfg = parse("agents:\n  - name: a\n    match: {container_name: coder}\n").unwrap();
+        assert!(!cfg.needs_kubernetes());
+        let err = parse("agents:\n  - name: \"{label:}\"\n    match: {cgroup: /a}\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variable {label:}"), "{err}");
+    }
+
+    #[test]
     fn globs_keep_star_within_a_component() {
         let g = PathGlob::new("/system.slice/agent-*.service").unwrap();
         assert!(g.matches("/system.slice/agent-1.service"));
@@ -550,9 +695,16 @@ outputs:
         assert_eq!(t.render(vars).unwrap(), "ns/p-1:{x}");
         let t = Template::new("{container}").unwrap();
         assert_eq!(t.render(vars), Err(MissingVar("container".into())));
-        assert!(Template::new("{pod").is_err());
-        assert!(Template::new("a}").is_err());
-        assert!(Template::new(" ").is_err());
+        Template::new("{pod").unwrap_err();
+        Template::new("a}").unwrap_err();
+        Template::new(" ").unwrap_err();
         assert_eq!(Template::new("plain").unwrap().render(|_| None).unwrap(), "plain");
+        let t = Template::new("{label:team}/{container}").unwrap();
+        let vars = |v: &str| match v {
+            "label:team" => Some("ai"),
+            "container" => Some("coder"),
+            _ => None,
+        };
+        assert_eq!(t.render(vars).unwrap(), "ai/coder");
     }
 }

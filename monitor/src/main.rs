@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 const EXIT_AGENTMON_ERROR: u8 = 125;
 
 #[derive(Parser, Debug)]
+#[expect(
+    clippy::doc_markdown,
+    reason = "the doc comments are the --help text, where backticks would show"
+)]
 #[command(
     name = "agentmon",
     version,
@@ -37,6 +41,10 @@ enum Command {
     Rules(commands::rules::RulesArgs),
 }
 
+#[expect(
+    clippy::print_stderr,
+    reason = "before logging is set up, and for the final error, stderr is the interface"
+)]
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -6,7 +6,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
     },
     time::Duration,
 };
@@ -30,7 +30,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::rules::Alert;
 
-pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -66,7 +66,48 @@ struct Inner {
     ringbuf_fill: Gauge,
     rule_eval: Histogram,
     watched: Gauge,
-    ready: AtomicBool,
+    readiness: AtomicU8,
+}
+
+/// What `/readyz` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Readiness {
+    /// Probes not attached or the first discovery scan not applied yet (503).
+    Starting = 0,
+    /// Watching at least one agent (200).
+    Ready = 1,
+    /// The config names no agents (and no `--cgroup` was given): nothing can ever be watched (503).
+    NoAgentsConfigured = 2,
+    /// The config's agents match no cgroup of this host yet (200: agentmon is up and will watch
+    /// one as soon as it appears; a DaemonSet node without agents must not hold a rollout back).
+    NoAgentMatched = 3,
+}
+
+impl Readiness {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Readiness::Ready,
+            2 => Readiness::NoAgentsConfigured,
+            3 => Readiness::NoAgentMatched,
+            _ => Readiness::Starting,
+        }
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(self) -> bool {
+        matches!(self, Readiness::Ready | Readiness::NoAgentMatched)
+    }
+
+    /// The `/readyz` body.
+    pub fn text(self) -> &'static str {
+        match self {
+            Readiness::Starting => "not ready: starting\n",
+            Readiness::Ready => "ready\n",
+            Readiness::NoAgentsConfigured => "not ready: the config names no agents, nothing is watched\n",
+            Readiness::NoAgentMatched => "ready: no cgroup matches the config's agents yet, nothing is watched\n",
+        }
+    }
 }
 
 /// Handle to agentmon's metrics; clone freely.
@@ -146,7 +187,7 @@ impl Metrics {
                 ringbuf_fill,
                 rule_eval,
                 watched,
-                ready: AtomicBool::new(false),
+                readiness: AtomicU8::new(Readiness::Starting as u8),
             }),
         }
     }
@@ -166,7 +207,7 @@ impl Metrics {
 
     /// The kernel's running total of events lost for `reason` (`monitor_common::counter::LOST`);
     /// the counter follows it (totals only grow while the probes stay loaded).
-    pub fn kernel_lost(&self, reason: &str, total: u64) {
+    pub(crate) fn kernel_lost(&self, reason: &str, total: u64) {
         let c = self.inner.kernel_lost.get_or_create(&ReasonLabel {
             reason: reason.to_string(),
         });
@@ -195,7 +236,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn output_dropped(&self, output: &str, n: u64) {
+    pub(crate) fn output_dropped(&self, output: &str, n: u64) {
         self.inner
             .output_dropped
             .get_or_create(&OutputLabel {
@@ -204,7 +245,7 @@ impl Metrics {
             .inc_by(n);
     }
 
-    pub fn output_failed(&self, output: &str) {
+    pub(crate) fn output_failed(&self, output: &str) {
         self.inner
             .output_failed
             .get_or_create(&OutputLabel {
@@ -225,13 +266,14 @@ impl Metrics {
         self.inner.ringbuf_fill.set(bytes.min(i64::MAX as u64) as i64);
     }
 
-    /// `/readyz` answers 200 once set (probes attached, agents discovered), 503 before.
-    pub fn set_ready(&self, ready: bool) {
-        self.inner.ready.store(ready, Ordering::Relaxed);
+    /// `/readyz` answers 200 when probes are attached and discovery applied ([`Readiness::Ready`],
+    /// or [`Readiness::NoAgentMatched`] with that said in the body), 503 with the reason otherwise.
+    pub fn set_readiness(&self, r: Readiness) {
+        self.inner.readiness.store(r as u8, Ordering::Relaxed);
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Relaxed)
+    pub fn readiness(&self) -> Readiness {
+        Readiness::from_u8(self.inner.readiness.load(Ordering::Relaxed))
     }
 
     /// The OpenMetrics text exposition.
@@ -267,8 +309,15 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
             r
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if metrics.is_ready() => text(StatusCode::OK, "ready\n"),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+        "/readyz" => {
+            let r = metrics.readiness();
+            let status = if r.is_ready() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            text(status, r.text())
+        }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use aya::maps::{MapData, RingBuf};
 use tokio::io::{Interest, unix::AsyncFd};
 
-pub struct EventReader {
+pub(crate) struct EventReader {
     fd: AsyncFd<RingBuf<MapData>>,
     positions: Positions,
 }
 
 impl EventReader {
-    pub fn new(ring: RingBuf<MapData>) -> Result<Self> {
+    pub(crate) fn new(ring: RingBuf<MapData>) -> Result<Self> {
         let positions = Positions::map(&ring)?;
         // SAFETY: the ring buffer owns its map fd for as long as the AsyncFd owns the ring buffer, and
         // `as_raw_fd` always returns that same fd.
@@ -25,7 +25,7 @@ impl EventReader {
     }
 
     /// Waits until records are available, then passes each to `f`. Returns how many were read.
-    pub async fn read_batch(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize> {
+    pub(crate) async fn read_batch(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize> {
         let mut guard = self.fd.readable_mut().await.context("waiting on the ring buffer")?;
         let ring = guard.get_inner_mut();
         let mut n = 0;
@@ -38,7 +38,7 @@ impl EventReader {
     }
 
     /// Reads whatever is available now without waiting.
-    pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
         let ring = self.fd.get_mut();
         let mut n = 0;
         while let Some(item) = ring.next() {
@@ -50,12 +50,12 @@ impl EventReader {
 
     /// Whether nothing at all is in the ring: no record to read and none reserved by a program that
     /// has not committed it yet ([`drain`](Self::drain) stops silently at such a record).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }
 
     /// Bytes reserved in the ring and not yet read (records and their headers): its fill level.
-    pub fn pending_bytes(&self) -> u64 {
+    pub(crate) fn pending_bytes(&self) -> u64 {
         let (consumer, producer) = self.positions.load();
         producer.wrapping_sub(consumer) as u64
     }
@@ -71,6 +71,7 @@ struct Positions {
 
 // SAFETY: the mapping is read-only, lives as long as the value, and is only read with atomic loads.
 unsafe impl Send for Positions {}
+// SAFETY: as for Send: shared access only ever does atomic loads from the read-only mapping.
 unsafe impl Sync for Positions {}
 
 impl Positions {
@@ -96,6 +97,10 @@ impl Positions {
     }
 
     /// (consumer, producer) positions.
+    #[expect(
+        clippy::cast_ptr_alignment,
+        reason = "the producer page follows the consumer page: page-aligned"
+    )]
     fn load(&self) -> (usize, usize) {
         // SAFETY: both words lie inside the mapping, are page-aligned, and are only written
         // atomically (the consumer position by aya, the producer position by the kernel).

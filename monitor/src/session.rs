@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use crate::{
     cgroup::Cgroup,
     enforce,
-    enrich::CgroupIndex,
+    enrich::{CgroupIndex, ContainerInfo},
     outputs::Printer,
     pipeline::{Filter, Pipeline},
     probes::{ProbeOptions, Probes},
@@ -21,7 +21,8 @@ use crate::{
 /// [`Session::pump`]). It must not be shorter than the kernel's batching window
 /// ([`monitor_common::BATCH_WINDOW_NS`]): records submitted without a wakeup within that window of a
 /// wakeup are only picked up by this drain.
-pub const BATCH_DRAIN_INTERVAL: std::time::Duration = std::time::Duration::from_nanos(monitor_common::BATCH_WINDOW_NS);
+pub(crate) const BATCH_DRAIN_INTERVAL: std::time::Duration =
+    std::time::Duration::from_nanos(monitor_common::BATCH_WINDOW_NS);
 
 /// What ended a wait of [`Session::pump`].
 enum Woken {
@@ -33,11 +34,10 @@ enum Woken {
     Action(crate::respond::Done),
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub probes: Probes,
     pub reader: EventReader,
     pub pipeline: Pipeline,
-    pub root: PathBuf,
     drops_seen: u64,
     protected: Vec<(String, Vec<PathBuf>)>,
     /// When the next straggler drain is due; `None` while idle (then only a kernel wakeup runs one).
@@ -47,7 +47,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn start(
+    pub(crate) fn start(
         root: PathBuf,
         opts: &ProbeOptions,
         printer: Printer,
@@ -59,7 +59,7 @@ impl Session {
             enforce::tables::apply(&mut probes, r.deny_entries())?;
         }
         let reader = EventReader::new(probes.take_ring()?)?;
-        let mut pipeline = Pipeline::new(CgroupIndex::new(root.clone()), printer, filter);
+        let mut pipeline = Pipeline::new(CgroupIndex::new(root), printer, filter);
         pipeline.set_rules(rules);
         let completions = pipeline
             .take_completions()
@@ -71,7 +71,6 @@ impl Session {
             probes,
             reader,
             pipeline,
-            root,
             drops_seen: 0,
             protected: Vec::new(),
             straggler: None,
@@ -80,9 +79,17 @@ impl Session {
     }
 
     /// Watches `cg` and its descendants; learns the processes already inside.
-    pub fn watch(&mut self, cg: &Cgroup, agent: &str) -> Result<()> {
+    pub(crate) fn watch(&mut self, cg: &Cgroup, agent: &str) -> Result<()> {
+        self.watch_container(cg, agent, None)
+    }
+
+    /// [`Session::watch`] for an agent that is a container: its events carry `container`.
+    pub(crate) fn watch_container(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) -> Result<()> {
         self.probes.watch(cg)?;
-        self.pipeline.enricher_mut().cgroups_mut().add_root(cg, agent);
+        self.pipeline
+            .enricher_mut()
+            .cgroups_mut()
+            .add_root(cg, agent, container);
         for dir in cg.subtree() {
             if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                 for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
@@ -103,7 +110,7 @@ impl Session {
     /// that a program has reserved but not yet committed) and lapses once the ring is empty. An idle
     /// monitor thus sleeps on epoll alone, and no record waits for longer than about a window after
     /// the previous drain.
-    pub async fn pump(&mut self) -> Result<usize> {
+    pub(crate) async fn pump(&mut self) -> Result<usize> {
         let Self {
             reader,
             pipeline,
@@ -143,7 +150,7 @@ impl Session {
 
     /// Processes every record already in the ring buffer, then waits (up to `grace`) for the
     /// responses still running, so their alerts are out before the caller stops.
-    pub async fn finish(&mut self, grace: std::time::Duration) -> usize {
+    pub(crate) async fn finish(&mut self, grace: std::time::Duration) -> usize {
         let mut n = self.drain();
         let deadline = Instant::now() + grace;
         while self.pipeline.pending_actions() > 0 {
@@ -170,7 +177,7 @@ impl Session {
     }
 
     /// Processes every record already in the ring buffer.
-    pub fn drain(&mut self) -> usize {
+    pub(crate) fn drain(&mut self) -> usize {
         let Self { reader, pipeline, .. } = self;
         let n = reader.drain(|rec| pipeline.handle_record(rec));
         pipeline.flush();
@@ -179,7 +186,7 @@ impl Session {
 
     /// Reloads the rules from `dir` atomically: on any error the old rules (and kernel deny tables)
     /// stay active and the error is logged.
-    pub fn reload_rules(&mut self, dir: &std::path::Path) {
+    pub(crate) fn reload_rules(&mut self, dir: &std::path::Path) {
         let new = match RuleSet::load_dir(dir) {
             Ok(r) => r,
             Err(e) => {
@@ -209,7 +216,7 @@ impl Session {
 
     /// Stops watching the agent whose watched cgroup has this id, and forgets what was held for it:
     /// its cgroup names, protected paths, action override and pending sequence matches.
-    pub fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
+    pub(crate) fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
         let result = self.probes.unwatch(id);
         self.pipeline.enricher_mut().cgroups_mut().remove_root(id);
         self.protected.retain(|(a, _)| a != agent);
@@ -221,7 +228,7 @@ impl Session {
     }
 
     /// Declares an agent's protected paths (code/config) for drift rules.
-    pub fn protect(&mut self, agent: &str, paths: Vec<PathBuf>) {
+    pub(crate) fn protect(&mut self, agent: &str, paths: Vec<PathBuf>) {
         if let Some(r) = self.pipeline.rules_mut() {
             r.set_protected(agent, paths.clone());
         }
@@ -229,7 +236,7 @@ impl Session {
     }
 
     /// Logs the session's totals (the benchmark and operators read this line).
-    pub fn log_final_stats(&mut self) {
+    pub(crate) fn log_final_stats(&mut self) {
         let k = self.probes.counters().unwrap_or_default();
         let s = self.pipeline.stats;
         tracing::info!(
@@ -251,7 +258,7 @@ impl Session {
 
     /// Reports ring-buffer drops that happened since the last call (never silent), samples the
     /// ring's fill level and hands the kernel's lost-event counters to the metrics.
-    pub fn check_drops(&mut self) -> Result<u64> {
+    pub(crate) fn check_drops(&mut self) -> Result<u64> {
         self.pipeline.ringbuf_fill(self.reader.pending_bytes());
         let k = self.probes.counters()?;
         self.pipeline.kernel_lost(&k);

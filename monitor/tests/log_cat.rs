@@ -1,5 +1,10 @@
 //! `agentmon log cat` on a damaged log: by default it reports the damaged frame and goes on with the
 //! next intact one; with `--no-resync` it stops there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::process::Command;
 
 use agentmon::{

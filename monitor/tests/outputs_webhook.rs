@@ -1,5 +1,10 @@
 //! The webhook output against a local HTTP receiver: Falco payload shape, retry after a 500,
 //! bounded queue, and the metrics it moves (scraped over HTTP).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -55,6 +60,7 @@ fn alert(rule: &str) -> Alert {
             ancestors: vec![],
             cgroup: "/system.slice/agent.service".into(),
             agent: "coder".into(),
+            container: None,
             resolved_path: Some("/usr/bin/curl".into()),
         },
     }
@@ -72,16 +78,16 @@ async fn receiver(failures: usize) -> Receiver {
     let addr = listener.local_addr().unwrap();
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let hits = Arc::new(AtomicUsize::new(0));
-    let (b, h) = (bodies.clone(), hits.clone());
+    let (b, h) = (Arc::clone(&bodies), Arc::clone(&hits));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (b, h) = (b.clone(), h.clone());
+            let (b, h) = (Arc::clone(&b), Arc::clone(&h));
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
-                    let (b, h) = (b.clone(), h.clone());
+                    let (b, h) = (Arc::clone(&b), Arc::clone(&h));
                     async move {
                         assert_eq!(req.method(), hyper::Method::POST);
                         let body = req.into_body().collect().await.unwrap().to_bytes();
@@ -213,7 +219,10 @@ async fn metrics_endpoint_moves_with_the_handle() {
     assert_eq!(scrape(addr, "/healthz").await.0, 200);
     assert_eq!(scrape(addr, "/readyz").await.0, 503);
     assert_eq!(scrape(addr, "/nope").await.0, 404);
-    m.set_ready(true);
+    m.set_readiness(metrics::Readiness::NoAgentMatched);
+    let (code, body) = scrape(addr, "/readyz").await;
+    assert_eq!((code, body.contains("no cgroup matches")), (200, true), "{body}");
+    m.set_readiness(metrics::Readiness::Ready);
     assert_eq!(scrape(addr, "/readyz").await.0, 200);
 
     let before = scrape(addr, "/metrics").await.1;

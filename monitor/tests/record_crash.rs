@@ -2,8 +2,14 @@
 //!
 //! The writer is a child process: this test binary again, running only [`writer`] (ignored in
 //! ordinary runs), which records synthetic events through the real recorder until it is killed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] fns: a failed step fails the test"
+)]
 use std::{
     io::{BufRead, BufReader, Write},
+    os::unix::process::ExitStatusExt,
     path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -12,7 +18,8 @@ use std::{
 use agentmon::{
     enrich::synthetic::every_kind,
     record::{
-        FrameReader, ReaderOptions, Record, Recorder, RecorderOptions, reader::decode_entry, verify::verify_file,
+        FrameReader, ReaderOptions, Record, Recorder, RecorderOptions, context::ContextTable, reader::decode_entry,
+        verify::verify_file,
     },
 };
 
@@ -65,7 +72,7 @@ fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
     let start = Instant::now();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut last_reported = 0;
-    while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < min_bytes {
+    while std::fs::metadata(path).map_or(0, |m| m.len()) < min_bytes {
         assert!(start.elapsed() < Duration::from_secs(60), "the writer never got going");
         let line = lines.next().expect("the writer ended").unwrap();
         // The test harness's own lines ("running 1 test", "test writer ... ") are not ids; the first
@@ -77,7 +84,6 @@ fn record_then_kill(path: &Path, min_bytes: u64) -> u64 {
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
     let status = child.wait().unwrap();
-    use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     last_reported
 }
@@ -102,7 +108,7 @@ fn kill_9_loses_at_most_the_frame_being_written() {
         let mut end_of_last = 0u64;
         let mut truncated_at = None;
         let mut r = FrameReader::open(&path, ReaderOptions::default()).unwrap();
-        let mut contexts = Default::default();
+        let mut contexts = ContextTable::default();
         while let Some(item) = r.next_frame() {
             match item {
                 Ok(f) => {

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use crate::workspace_root;
 
 #[derive(clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// open+close pairs per storm (each pair is two syscalls; the open is an event when watched).
     #[arg(long, default_value_t = 1_000_000)]
     pub iterations: u64,
@@ -42,7 +42,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Part {
+pub(crate) enum Part {
     /// Overhead and drops on the open/close storm.
     Storm,
     /// CPU used by a monitor with nothing to do.
@@ -57,9 +57,7 @@ pub enum Part {
 
 /// The agentmon binary under measurement.
 fn agentmon_release() -> PathBuf {
-    std::env::var_os("AGENTMON_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(crate::agentmon_release)
+    std::env::var_os("AGENTMON_BIN").map_or_else(crate::agentmon_release, PathBuf::from)
 }
 
 /// The benchmark tool (`bench/`), built by `cargo xtask bench`.
@@ -155,7 +153,7 @@ fn stop_monitor(mut m: Monitor) -> Result<String> {
     let mut line = String::new();
     while m.stderr.read_line(&mut line)? > 0 {
         if line.contains("final stats") {
-            stats = line.clone();
+            stats.clone_from(&line);
         }
         line.clear();
     }
@@ -174,7 +172,7 @@ fn field(stats: &str, key: &str) -> u64 {
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
@@ -309,9 +307,9 @@ fn action_latency(reps: usize) -> Result<()> {
     println!(
         "Action latency, offending open() → response complete (median of {reps}): kill {:.0} µs (max {:.0}), quarantine/freeze {:.0} µs (max {:.0})",
         median(kill_us.clone()),
-        kill_us.iter().cloned().fold(0.0, f64::max),
+        kill_us.iter().copied().fold(0.0, f64::max),
         median(freeze_us.clone()),
-        freeze_us.iter().cloned().fold(0.0, f64::max)
+        freeze_us.iter().copied().fold(0.0, f64::max)
     );
     Ok(())
 }
@@ -327,9 +325,10 @@ fn measure_agentmon(args: &[&std::ffi::OsStr]) -> Result<(f64, f64, f64)> {
         .spawn()?;
     // wait4 gives this child's own resource usage (peak RSS, CPU time).
     let mut status = 0i32;
-    // SAFETY: the rusage struct is ours; the pid is our child, reaped here exactly once.
+    // SAFETY: rusage is plain integers: all zeroes is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    // SAFETY: status and rusage are ours; the pid is our child, reaped here exactly once.
+    let rc = unsafe { libc::wait4(child.id() as i32, &raw mut status, 0, &raw mut ru) };
     let wall = start.elapsed().as_secs_f64();
     if rc < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("agentmon {args:?} failed (wait status {status})");
@@ -420,7 +419,7 @@ fn replay(n: u64, reps: usize) -> Result<()> {
     Ok(())
 }
 
-pub fn bench(a: BenchArgs) -> Result<()> {
+pub(crate) fn bench(a: BenchArgs) -> Result<()> {
     let run = |p: Part| a.only.is_empty() || a.only.contains(&p);
     if run(Part::Storm) {
         storm_overhead(&a)?;

@@ -3,11 +3,22 @@
 //! - `setup`: installs what the eBPF build needs (rust-src for the installed nightly, bpf-linker built
 //!   against the nightly's LLVM) and the test tools; idempotent and fast when already installed.
 //! - `run`: builds agentmon and runs it with the default rules on the demo agent.
-//! - `test`: setup, then every test of the workspace (unit, rule fixtures, end-to-end on the kernel).
+//! - `test`: setup, the checks (`cargo fmt --check`, clippy `-D warnings` on the workspace and on the
+//!   eBPF programs), the container runtimes and agentmon's test image, then every test of the
+//!   workspace (unit, rule fixtures, end-to-end on the kernel, real containers).
 //! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md), with agentmon and the
 //!   benchmark tool `agentmon-bench` (`bench/`).
 //! - `install`: puts the binary, unit, config and rules in place on a host.
+//! - `image`: agentmon's container image, with docker or podman, without a registry.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer tool: benchmark tables on stdout, what it is doing on stderr"
+)]
 mod bench;
+mod check;
+mod containers;
+mod image;
 mod setup;
 mod storm;
 
@@ -36,7 +47,8 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Run every test (needs root: loads eBPF programs).
+    /// Check formatting and clippy (every warning an error), then run every test (needs root: loads
+    /// eBPF programs).
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter after `--`).
         #[arg(last = true)]
@@ -47,6 +59,8 @@ enum Cmd {
     /// Internal: open/close storm used by the benchmark.
     #[command(hide = true)]
     Storm(storm::StormArgs),
+    /// Build agentmon's container image (deploy/Dockerfile) with docker or podman, no registry needed.
+    Image(image::ImageArgs),
     /// Install agentmon as a host service (binary, systemd unit, config, rules).
     Install {
         /// Root to install into (for packaging); default `/`.
@@ -58,8 +72,7 @@ enum Cmd {
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs a command in the workspace root, failing with its exit status.
@@ -85,6 +98,67 @@ pub fn agentmon_release() -> PathBuf {
 
 fn build_release() -> Result<()> {
     run(cargo().args(["build", "--release", "-p", "monitor", "--bin", "agentmon"]))
+}
+
+/// Image the container tests run as the DaemonSet would (built by `test` from the dev build).
+const TEST_IMAGE: &str = "agentmon:test";
+
+/// `cargo xtask test`: tools, the binary, the runtimes (a dockerd only if none answers, stopped
+/// afterwards), the test image, then every test; the container tests' skips are listed at the end.
+fn test(args: &[String]) -> Result<()> {
+    setup::setup()?;
+    setup::setup_test_tools()?;
+    check::checks()?;
+    // The end-to-end tests run the real binary: build it first.
+    run(cargo().args(["build", "-p", "monitor", "--bin", "agentmon"]))?;
+    let skips = workspace_root().join("target/agentmon-test-skips.txt");
+    let _ = std::fs::remove_file(&skips);
+    let mut notes = Vec::new();
+    if let Err(e) = containers::install() {
+        notes.push(format!("installing the container runtimes failed: {e:#}"));
+    }
+    let dockerd = match containers::Dockerd::start_if_needed() {
+        Ok(Some(d)) => {
+            eprintln!("xtask: dockerd started (pid {}); stopped after the tests", d.pid());
+            Some(d)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            notes.push(format!("dockerd could not start: {e:#}"));
+            None
+        }
+    };
+    let image = image::ImageArgs {
+        tag: TEST_IMAGE.into(),
+        engine: None,
+        base: None,
+        dev: true,
+    };
+    let t = std::time::Instant::now();
+    match image::image(&image) {
+        Ok(()) => eprintln!(
+            "xtask: test image {TEST_IMAGE} built in {:.1} s",
+            t.elapsed().as_secs_f64()
+        ),
+        Err(e) => notes.push(format!("building {TEST_IMAGE} failed: {e:#}")),
+    }
+    let result = run(cargo()
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(args)
+        .env("AGENTMON_TEST_SKIPS", &skips)
+        .env("AGENTMON_TEST_IMAGE", TEST_IMAGE));
+    drop(dockerd);
+    let skipped = std::fs::read_to_string(&skips).unwrap_or_default();
+    if !notes.is_empty() || !skipped.trim().is_empty() {
+        eprintln!("\nxtask: container tests summary:");
+        for n in &notes {
+            eprintln!("  {n}");
+        }
+        for l in skipped.lines().filter(|l| !l.trim().is_empty()) {
+            eprintln!("  SKIPPED {l}");
+        }
+    }
+    result
 }
 
 fn main() -> Result<()> {
@@ -117,13 +191,8 @@ fn main() -> Result<()> {
                 .status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Test { args } => {
-            setup::setup()?;
-            setup::setup_test_tools()?;
-            // The end-to-end tests run the real binary: build it first.
-            run(cargo().args(["build", "-p", "monitor", "--bin", "agentmon"]))?;
-            run(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(&args))
-        }
+        Cmd::Test { args } => test(&args),
+        Cmd::Image(a) => image::image(&a),
         Cmd::Bench(a) => {
             setup::setup()?;
             build_release()?;

@@ -21,15 +21,21 @@ fn output(cmd: &mut Command) -> Result<String> {
 }
 
 /// rust-src for the nightly, and bpf-linker linked against the nightly's own LLVM.
-pub fn setup() -> Result<()> {
-    let installed = output(Command::new("rustup").args(["component", "list", "--toolchain", "nightly", "--installed"]))
-        .context("the `nightly` toolchain must be installed (rustup toolchain list)")?;
-    if !installed.lines().any(|l| l.starts_with("rust-src")) {
-        eprintln!("xtask: installing rust-src for the nightly toolchain");
-        run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
-    }
+pub(crate) fn setup() -> Result<()> {
+    nightly_component("rust-src")?;
     if !succeeds(Command::new("bpf-linker").arg("--version")) {
         install_bpf_linker()?;
+    }
+    Ok(())
+}
+
+/// Installs a component of the nightly toolchain if it is missing.
+fn nightly_component(name: &str) -> Result<()> {
+    let installed = output(Command::new("rustup").args(["component", "list", "--toolchain", "nightly", "--installed"]))
+        .context("the `nightly` toolchain must be installed (rustup toolchain list)")?;
+    if !installed.lines().any(|l| l.starts_with(name)) {
+        eprintln!("xtask: installing {name} for the nightly toolchain");
+        run(Command::new("rustup").args(["component", "add", name, "--toolchain", "nightly"]))?;
     }
     Ok(())
 }
@@ -69,8 +75,16 @@ fn install_bpf_linker() -> Result<()> {
     result
 }
 
-/// Tools the test suite calls: kubernetes-validate (manifests), systemd-analyze (unit file).
-pub fn setup_test_tools() -> Result<()> {
+/// Tools the test suite calls: rustfmt and clippy (the checks; clippy also for the nightly, which
+/// lints the eBPF programs), kubernetes-validate (manifests), systemd-analyze (unit file).
+pub(crate) fn setup_test_tools() -> Result<()> {
+    for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
+        if !succeeds(crate::cargo().args([tool, "--version"])) {
+            eprintln!("xtask: installing {component}");
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    nightly_component("clippy")?;
     if !succeeds(Command::new("kubernetes-validate").arg("--version")) {
         eprintln!("xtask: installing kubernetes-validate (PyPI)");
         let ok = succeeds(Command::new("python3").args(["-m", "pip", "install", "--quiet", "kubernetes-validate"]));
@@ -89,7 +103,7 @@ pub fn setup_test_tools() -> Result<()> {
 }
 
 /// Copies binary, unit, config and rules under `prefix`.
-pub fn install(prefix: &Path) -> Result<()> {
+pub(crate) fn install(prefix: &Path) -> Result<()> {
     let root = workspace_root();
     let put = |from: &Path, to: &str, mode: u32| -> Result<()> {
         let dest = prefix.join(to.trim_start_matches('/'));

@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::{Context, Result};
 
 #[derive(clap::Args)]
-pub struct StormArgs {
+pub(crate) struct StormArgs {
     /// open+close pairs to run.
     #[arg(long, default_value_t = 1_000_000)]
     pub iterations: u64,
@@ -13,7 +13,7 @@ pub struct StormArgs {
     pub cgroup: Option<PathBuf>,
 }
 
-pub fn storm(a: StormArgs) -> Result<()> {
+pub(crate) fn storm(a: StormArgs) -> Result<()> {
     if let Some(cg) = &a.cgroup {
         std::fs::write(cg.join("cgroup.procs"), "0").with_context(|| format!("joining {}", cg.display()))?;
     }

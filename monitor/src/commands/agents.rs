@@ -1,21 +1,24 @@
 //! The config-driven side of `agentmon run`: load the config, start the metrics server, the
-//! Kubernetes pod watcher and discovery, and apply discovery events to the session.
+//! Kubernetes pod watcher, the container runtime lookups and discovery, and apply discovery events
+//! to the session. `/readyz` says whether anything is watched.
 use std::{net::SocketAddr, path::Path, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
-    config::{self, Config, Toggle},
+    config::{self, Config, MetricsAddr, Toggle},
     discovery::k8s::{KubeClient, PodStore, spawn_pod_watcher},
-    discovery::{Discovery, DiscoveryEvent},
-    metrics::{self, Metrics},
+    discovery::runtime::{self, ContainerStore},
+    discovery::{AgentIdentity, Discovery, DiscoveryEvent},
+    enrich::ContainerInfo,
+    metrics::{self, Metrics, Readiness},
     outputs::AlertSinks,
     session::Session,
 };
 
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// Config file naming the agents to watch (default /etc/agentmon/config.yaml when no --cgroup
     /// is given). See docs/DEPLOY.md.
     #[arg(long, value_name = "FILE")]
@@ -30,7 +33,7 @@ pub struct AgentArgs {
 }
 
 /// Discovered agents and the tasks that find them.
-pub struct Agents {
+pub(crate) struct Agents {
     pub config: Option<Config>,
     pub metrics: Metrics,
     /// Where alerts go besides stdout (file, webhook); see [`Agents::take_sinks`].
@@ -51,7 +54,7 @@ impl Drop for Agents {
 impl Agents {
     /// Loads the config (when given, or by default when `cgroups_given` is false) and starts the
     /// metrics server, pod watcher and discovery.
-    pub async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool) -> Result<Self> {
+    pub(crate) async fn start(args: &AgentArgs, root: &Path, cgroups_given: bool) -> Result<Self> {
         let path = match (&args.config, cgroups_given) {
             (Some(p), _) => Some(p.clone()),
             (None, false) => Some(PathBuf::from(config::DEFAULT_PATH)),
@@ -74,7 +77,7 @@ impl Agents {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
                 Err(e) if args.metrics_addr.is_some() || config.is_some() => {
-                    tracing::error!("{e}; continuing without /metrics")
+                    tracing::error!("{e}; continuing without /metrics");
                 }
                 // The default address on an ad-hoc run (another agentmon may hold it).
                 Err(e) => tracing::warn!("{e}; continuing without /metrics"),
@@ -95,8 +98,16 @@ impl Agents {
             tasks,
         };
         let Some(cfg) = config else { return Ok(agents) };
+        if cfg.agents.is_empty() {
+            tracing::warn!(
+                config = %path.clone().unwrap_or_default().display(),
+                "THE CONFIG NAMES NO AGENTS: nothing is discovered or watched{}; /readyz answers 503",
+                if cgroups_given { " besides --cgroup" } else { "" }
+            );
+        }
         let pods = start_kubernetes(&cfg, &mut agents.tasks).await;
-        let d = Discovery::new(root.to_path_buf(), cfg.agents.clone(), pods);
+        let containers = start_runtimes(&cfg, &mut agents.tasks);
+        let d = Discovery::new(root.to_path_buf(), cfg.agents.clone(), pods).with_containers(containers);
         let (initial, rx, task) = d.spawn(cfg.discovery.rescan_interval);
         tracing::info!(
             config = %path.unwrap_or_default().display(),
@@ -111,20 +122,37 @@ impl Agents {
     }
 
     /// The alert outputs (`--output-file`, `outputs:`), for the pipeline.
-    pub fn take_sinks(&mut self) -> AlertSinks {
+    pub(crate) fn take_sinks(&mut self) -> AlertSinks {
         std::mem::replace(&mut self.sinks, AlertSinks::none())
     }
 
-    /// Watches the agents found by the first scan, then reports ready.
-    pub fn apply_initial(&mut self, session: &mut Session) {
+    /// Watches the agents found by the first scan, then reports ready if anything is watched.
+    pub(crate) fn apply_initial(&mut self, session: &mut Session) {
         for ev in std::mem::take(&mut self.initial) {
             self.apply(session, ev);
         }
-        self.metrics.set_ready(true);
+        let r = self.readiness(session);
+        if r == Readiness::NoAgentMatched {
+            tracing::warn!(
+                "NO AGENT FOUND: no cgroup of this host matches the config's agents; nothing is watched \
+                 until one appears (/readyz says so, with 200: agentmon itself is up)"
+            );
+        }
+        self.metrics.set_readiness(r);
+    }
+
+    fn readiness(&self, session: &Session) -> Readiness {
+        if session.probes.watched().next().is_some() {
+            Readiness::Ready
+        } else if self.config.as_ref().is_some_and(|c| c.agents.is_empty()) {
+            Readiness::NoAgentsConfigured
+        } else {
+            Readiness::NoAgentMatched
+        }
     }
 
     /// The next discovery event; never resolves without a config.
-    pub async fn recv(&mut self) -> Option<DiscoveryEvent> {
+    pub(crate) async fn recv(&mut self) -> Option<DiscoveryEvent> {
         match &mut self.rx {
             Some(rx) => rx.recv().await,
             None => std::future::pending().await,
@@ -133,10 +161,10 @@ impl Agents {
 
     /// Watches an added agent or unwatches a removed one. Failures are logged: one agent that
     /// cannot be watched must not stop the monitoring of the others.
-    pub fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
+    pub(crate) fn apply(&mut self, session: &mut Session, ev: DiscoveryEvent) {
         match ev {
             DiscoveryEvent::Added { cgroup, agent } => {
-                match session.watch(&cgroup, &agent.name) {
+                match session.watch_container(&cgroup, &agent.name, container_info(&agent)) {
                     Ok(()) => {
                         if !agent.protect.is_empty() {
                             // As the agent sees them (inside its container, if any).
@@ -148,6 +176,8 @@ impl Agents {
                             cgroup = %cgroup.rel,
                             id = cgroup.id,
                             container = agent.identity.container_id.as_deref().unwrap_or(""),
+                            container_name = agent.container_name.as_deref().unwrap_or(""),
+                            image = agent.image.as_deref().unwrap_or(""),
                             "watching agent"
                         );
                     }
@@ -164,21 +194,52 @@ impl Agents {
             }
         }
         self.metrics.set_watched(session.probes.watched().count());
+        // Once started (the first scan applied), readiness follows what is watched.
+        if self.metrics.readiness() != Readiness::Starting {
+            self.metrics.set_readiness(self.readiness(session));
+        }
     }
 }
 
-fn metrics_addr(args: &AgentArgs, cfg: Option<&Config>) -> Result<Option<SocketAddr>> {
-    let text = match (&args.metrics_addr, cfg.and_then(|c| c.metrics.addr)) {
-        (Some(a), _) => a.clone(),
-        (None, Some(a)) => return Ok(Some(a)),
-        (None, None) => metrics::DEFAULT_ADDR.to_string(),
-    };
-    if text == "off" {
-        return Ok(None);
+/// What the events of a container agent carry about it.
+fn container_info(agent: &AgentIdentity) -> Option<ContainerInfo> {
+    let id = agent.identity.container_id.as_deref()?;
+    Some(ContainerInfo::new(
+        id,
+        agent.container_name.as_deref(),
+        agent.image.as_deref(),
+    ))
+}
+
+/// Starts the lookups of container names, images and labels in the runtimes found on this host.
+fn start_runtimes(cfg: &Config, tasks: &mut Vec<JoinHandle<()>>) -> ContainerStore {
+    let sources = runtime::sources(&cfg.runtimes);
+    if sources.is_empty() {
+        if cfg.agents.iter().any(|a| a.selector.needs_runtime()) {
+            tracing::warn!(
+                "agents match on container names, images or labels but no container runtime answers here \
+                 (runtimes: in the config); they will not be found"
+            );
+        }
+        return ContainerStore::none();
     }
-    text.parse()
-        .map(Some)
-        .with_context(|| format!("--metrics-addr {text:?}: expected IP:PORT or `off`"))
+    let names: Vec<String> = sources.iter().map(|s| s.describe()).collect();
+    tracing::info!(sources = %names.join(", "), "container identity from the runtimes");
+    let (store, task) = ContainerStore::spawn(sources, cfg.runtimes.timeout);
+    tasks.push(task);
+    store
+}
+
+fn metrics_addr(args: &AgentArgs, cfg: Option<&Config>) -> Result<Option<SocketAddr>> {
+    let addr = match (&args.metrics_addr, cfg.and_then(|c| c.metrics.addr)) {
+        (Some(a), _) => a
+            .parse::<MetricsAddr>()
+            .map_err(anyhow::Error::msg)
+            .context("--metrics-addr")?,
+        (None, Some(a)) => a,
+        (None, None) => metrics::DEFAULT_ADDR.parse().map_err(anyhow::Error::msg)?,
+    };
+    Ok(addr.socket())
 }
 
 /// Starts the pod watcher when the config enables Kubernetes (or `auto` and in a pod).

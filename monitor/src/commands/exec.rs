@@ -11,28 +11,24 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::MonitorArgs;
-use crate::{
-    cgroup::{Cgroup, cgroup2_root},
-    outputs::Printer,
-    session::Session,
-};
+use crate::cgroup::{Cgroup, cgroup2_root};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ExecArgs {
     /// Parent cgroup for the new one (absolute, or relative to the cgroup2 mount). Default: the root.
     #[arg(long, value_name = "PATH")]
-    pub parent_cgroup: Option<PathBuf>,
+    pub(crate) parent_cgroup: Option<PathBuf>,
     /// Agent name used in events and alerts (default: the command's file name).
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The agent's own code/config path (drift rules alert on writes below it); repeatable.
     #[arg(long, value_name = "PATH")]
-    pub protect: Vec<PathBuf>,
+    pub(crate) protect: Vec<PathBuf>,
     #[command(flatten)]
-    pub monitor: MonitorArgs,
+    pub(crate) monitor: MonitorArgs,
     /// The command to run and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// Removes the exec cgroup on every exit path (killing leftovers first).
@@ -56,16 +52,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     };
     let name = format!("agentmon-exec-{}-{}", std::process::id(), nanos());
     // Probes first: a missing privilege fails before anything is created.
-    let rules = args.monitor.load_rules()?;
-    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
-    let mut session = Session::start(
-        root.clone(),
-        &args.monitor.probe_options(),
-        Printer::stdout(args.monitor.json),
-        args.monitor.filter(),
-        rules.map(|(_, r)| r),
-    )?;
-    args.monitor.record.attach(&mut session.pipeline)?;
+    let (mut session, rules_dir) = args.monitor.start_session(root.clone())?;
     let guard = CgroupGuard(Cgroup::create(&root, &parent.path, &name)?);
     let agent = args.name.clone().unwrap_or_else(|| {
         std::path::Path::new(&args.command[0])
@@ -108,7 +95,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
             } else {
                 126
             };
-            eprintln!("agentmon: cannot run {}: {e}", args.command[0]);
+            super::report(format_args!("cannot run {}: {e}", args.command[0]));
             return Ok(code);
         }
     };
@@ -158,6 +145,5 @@ fn forward(pid: Option<u32>, sig: i32) {
 fn nanos() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
+        .map_or(0, |d| d.subsec_nanos())
 }

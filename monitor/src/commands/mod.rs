@@ -1,7 +1,9 @@
 //! The `agentmon` subcommands.
 use std::path::PathBuf;
 
-pub mod agents;
+use crate::{outputs::Printer, session::Session};
+
+pub(crate) mod agents;
 pub mod exec;
 pub mod log;
 pub mod release;
@@ -11,7 +13,12 @@ pub mod run;
 
 /// Options shared by the live-monitoring commands.
 #[derive(Clone, Debug, clap::Args)]
-pub struct MonitorArgs {
+#[expect(
+    clippy::doc_markdown,
+    reason = "the doc comments are the --help text, where backticks would show"
+)]
+#[expect(clippy::struct_excessive_bools, reason = "each bool is a command-line flag")]
+pub(crate) struct MonitorArgs {
     /// Print one JSON object per line instead of readable text.
     #[arg(long)]
     pub json: bool,
@@ -35,13 +42,30 @@ pub struct MonitorArgs {
 }
 
 impl MonitorArgs {
-    pub fn probe_options(&self) -> crate::probes::ProbeOptions {
+    /// How every live session starts (`exec`, `run`): the rules loaded, the probes loaded with
+    /// them, and the recorder attached if `--record` was given. Returns the session and the rule
+    /// directory SIGHUP reloads (`None` with `--no-rules`).
+    pub(crate) fn start_session(&self, root: PathBuf) -> anyhow::Result<(Session, Option<PathBuf>)> {
+        let rules = self.load_rules()?;
+        let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
+        let mut session = Session::start(
+            root,
+            &self.probe_options(),
+            Printer::stdout(self.json),
+            self.filter(),
+            rules.map(|(_, r)| r),
+        )?;
+        self.record.attach(&mut session.pipeline)?;
+        Ok((session, rules_dir))
+    }
+
+    fn probe_options(&self) -> crate::probes::ProbeOptions {
         crate::probes::ProbeOptions {
             ringbuf_bytes: self.ringbuf_size,
         }
     }
 
-    pub fn filter(&self) -> crate::pipeline::Filter {
+    fn filter(&self) -> crate::pipeline::Filter {
         crate::pipeline::Filter {
             events: self.events || self.no_rules || self.lifecycle,
             lifecycle: self.lifecycle,
@@ -49,7 +73,7 @@ impl MonitorArgs {
     }
 
     /// The rule directory to use, or None with --no-rules.
-    pub fn rules_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+    pub(crate) fn rules_dir(&self) -> anyhow::Result<Option<PathBuf>> {
         if self.no_rules {
             return Ok(None);
         }
@@ -62,12 +86,19 @@ impl MonitorArgs {
     }
 
     /// Loads the rules (if any), failing with every error as `file:line:col: message`.
-    pub fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
+    fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
         let Some(dir) = self.rules_dir()? else { return Ok(None) };
         let set = crate::rules::RuleSet::load_dir(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
         Ok(Some((dir, set)))
     }
+}
+
+/// Prints `agentmon: MESSAGE` on stderr: a failure the operator must see whatever the log level
+/// (a command that cannot run, a damaged log file).
+#[expect(clippy::print_stderr, reason = "the command line's own error line")]
+pub(crate) fn report(message: impl std::fmt::Display) {
+    eprintln!("agentmon: {message}");
 }
 
 /// `$AGENTMON_RULES`, `/etc/agentmon/rules`, the `rules/` of the source tree this binary was built

@@ -1,4 +1,5 @@
 //! `agentmon release AGENT`: thaw a quarantined agent (or `--kill` it); `--list` shows them.
+#![expect(clippy::print_stdout, reason = "the list and the outcome are this command's output")]
 use anyhow::{Result, bail};
 
 use crate::respond;
@@ -6,25 +7,25 @@ use crate::respond;
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReleaseArgs {
     /// Agent name, cgroup path or cgroup id of a quarantined agent.
-    pub agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// End the agent (kill every process) instead of thawing it.
     #[arg(long)]
-    pub kill: bool,
+    pub(crate) kill: bool,
     /// List quarantined agents.
     #[arg(long, conflicts_with = "agent")]
-    pub list: bool,
+    pub(crate) list: bool,
 }
 
 pub fn run(args: ReleaseArgs) -> Result<i32> {
     if args.list {
         for q in respond::state::load_quarantined()? {
             println!(
-                "{}\t{}\tsince={}\trule={}\tpids={:?}",
+                "{}\t{}\tsince={}\trule={}\tpids=[{}]",
                 q.agent,
                 q.cgroup.display(),
                 q.since,
                 q.rule,
-                q.pids
+                q.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
             );
         }
         return Ok(0);

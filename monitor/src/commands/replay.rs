@@ -20,31 +20,31 @@ use crate::{
 pub struct ReplayArgs {
     /// Log files, in order; a file's rotated continuations (FILE.1, …) are included.
     #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Evaluate the events with the rules in DIR. Without it, the alerts recorded live are printed.
     #[arg(long, value_name = "DIR")]
-    pub rules: Option<PathBuf>,
+    pub(crate) rules: Option<PathBuf>,
     /// One JSON object per alert and line.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Only events at or after this time (RFC 3339, e.g. 2026-11-26T19:00:00Z).
     #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Only events before this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Only events of this agent.
     #[arg(long, value_name = "NAME")]
-    pub agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// Do not check the hash chain (tampering) of every frame, only checksums and sequence numbers
     /// (damage, truncation, missing or reordered frames): faster (docs/BENCHMARKS.md), for repeated
     /// hunts through a log that `agentmon log verify` already checked.
     #[arg(long)]
-    pub skip_chain: bool,
+    pub(crate) skip_chain: bool,
     /// Stop reading a file at its first damaged frame (reported with its byte offset) instead of
     /// resynchronising on the next intact frame and going on.
     #[arg(long)]
-    pub no_resync: bool,
+    pub(crate) no_resync: bool,
 }
 
 /// Loads the rule engine for `--rules DIR` (the same loader as live monitoring; replay never runs
@@ -55,7 +55,7 @@ fn load_rules(dir: &Path) -> Result<Box<dyn Evaluator>> {
     Ok(Box::new(set))
 }
 
-fn parse_time(flag: &str, s: &Option<String>) -> Result<Option<i64>> {
+fn parse_time(flag: &str, s: Option<&str>) -> Result<Option<i64>> {
     let Some(s) = s else { return Ok(None) };
     let t = humantime::parse_rfc3339_weak(s).with_context(|| format!("{flag} {s:?}: expected RFC 3339 time"))?;
     let d = t
@@ -70,8 +70,8 @@ pub fn run(args: ReplayArgs) -> Result<i32> {
 
 fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
     let filter = ReplayOptions {
-        since_ns: parse_time("--since", &args.since)?,
-        until_ns: parse_time("--until", &args.until)?,
+        since_ns: parse_time("--since", args.since.as_deref())?,
+        until_ns: parse_time("--until", args.until.as_deref())?,
         agent: args.agent.clone(),
         skip_chain: args.skip_chain,
         no_resync: args.no_resync,
@@ -103,7 +103,7 @@ fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
             if e.is_truncation() {
                 tracing::warn!("{}: {e}", path.display());
             } else {
-                eprintln!("agentmon: {}: {e} (skipped)", path.display());
+                super::report(format_args!("{}: {e} (skipped)", path.display()));
             }
         },
         |b| progress.set(b),

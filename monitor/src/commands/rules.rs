@@ -1,4 +1,9 @@
 //! `agentmon rules check DIR`, `agentmon rules test DIR` and `agentmon rules fields`.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "these commands' output is their result: summaries on stdout, rule errors on stderr"
+)]
 use std::path::PathBuf;
 
 use crate::rules::{RuleSet, fixtures};
@@ -6,11 +11,11 @@ use crate::rules::{RuleSet, fixtures};
 #[derive(Clone, Debug, clap::Args)]
 pub struct RulesArgs {
     #[command(subcommand)]
-    pub command: RulesCommand,
+    pub(crate) command: RulesCommand,
 }
 
 #[derive(Clone, Debug, clap::Subcommand)]
-pub enum RulesCommand {
+pub(crate) enum RulesCommand {
     /// Validate the rule files in DIR: prints `file:line:col: message` per error, else a summary.
     Check {
         /// Directory holding the rule files (*.yaml).

@@ -6,21 +6,17 @@ use anyhow::Result;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::MonitorArgs;
-use crate::{
-    cgroup::{Cgroup, cgroup2_root},
-    outputs::Printer,
-    session::Session,
-};
+use crate::cgroup::{Cgroup, cgroup2_root};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// cgroup v2 directory to watch (absolute, or relative to the cgroup2 mount); repeatable.
     #[arg(long = "cgroup", value_name = "PATH")]
-    pub cgroups: Vec<PathBuf>,
+    pub(crate) cgroups: Vec<PathBuf>,
     #[command(flatten)]
-    pub agents: super::agents::AgentArgs,
+    pub(crate) agents: super::agents::AgentArgs,
     #[command(flatten)]
-    pub monitor: MonitorArgs,
+    pub(crate) monitor: MonitorArgs,
 }
 
 pub async fn run(args: RunArgs) -> Result<i32> {
@@ -36,16 +32,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     if monitor.rules.is_none() && !monitor.no_rules {
         monitor.rules = agents.config.as_ref().and_then(|c| c.rules_dir.clone());
     }
-    let rules = monitor.load_rules()?;
-    let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
-    let mut session = Session::start(
-        root,
-        &args.monitor.probe_options(),
-        Printer::stdout(args.monitor.json),
-        args.monitor.filter(),
-        rules.map(|(_, r)| r),
-    )?;
-    args.monitor.record.attach(&mut session.pipeline)?;
+    let (mut session, rules_dir) = monitor.start_session(root)?;
     for cg in &cgroups {
         session.watch(cg, &cg.rel)?;
         tracing::info!(cgroup = %cg.path.display(), id = cg.id, "watching");

@@ -1,6 +1,7 @@
 //! Who a cgroup belongs to, read from its path alone: container runtime and ID, Kubernetes pod UID
-//! and QoS class, systemd unit. Handles the systemd and cgroupfs drivers of containerd, CRI-O and
-//! Docker (and Podman's `libpod-`).
+//! and QoS class, systemd unit. Handles the systemd and cgroupfs drivers of containerd, CRI-O,
+//! Docker and Podman (`libpod-<id>.scope` under systemd, `/libpod_parent/libpod-<id>` with
+//! cgroupfs). What the runtime itself knows (names, images, labels) is [`super::runtime`]'s.
 use serde::Serialize;
 
 /// Container runtime, as named by its cgroup.
@@ -14,7 +15,7 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Runtime::Containerd => "containerd",
             Runtime::Crio => "crio",
@@ -54,7 +55,7 @@ pub struct Identity {
 
 impl Identity {
     /// The first 12 characters of the container ID, as `docker ps`/`crictl ps` show it.
-    pub fn short_id(&self) -> Option<&str> {
+    pub(crate) fn short_id(&self) -> Option<&str> {
         self.container_id.as_deref().map(|id| &id[..id.len().min(12)])
     }
 }
@@ -81,10 +82,14 @@ fn container_of(comp: &str, parent: Option<&str>) -> Option<(String, Option<Runt
             return Some((id.to_ascii_lowercase(), Some(*rt)));
         }
     }
-    // cgroupfs driver: `/docker/<id>`, `/kubepods/<qos>/pod<uid>/<id>`, CRI-O `crio-<id>` without
+    // cgroupfs driver: `/docker/<id>`, `/kubepods/<qos>/pod<uid>/<id>`, CRI-O `crio-<id>` and
+    // Podman `libpod-<id>` (below `libpod_parent`, or a pod's `machine-libpod_pod_<id>`) without
     // `.scope`.
     if let Some(id) = comp.strip_prefix("crio-").filter(|id| is_hex_id(id, 64)) {
         return Some((id.to_ascii_lowercase(), Some(Runtime::Crio)));
+    }
+    if let Some(id) = comp.strip_prefix("libpod-").filter(|id| is_hex_id(id, 64)) {
+        return Some((id.to_ascii_lowercase(), Some(Runtime::Podman)));
     }
     if is_hex_id(comp, 64) {
         let rt = (parent == Some("docker")).then_some(Runtime::Docker);
@@ -116,7 +121,7 @@ fn pod_uid_of(comp: &str) -> Option<String> {
 }
 
 /// Reads the identity of the cgroup at `rel` (relative to the cgroup2 root, e.g. `/kubepods.slice/…`).
-pub fn identify(rel: &str) -> Identity {
+pub(crate) fn identify(rel: &str) -> Identity {
     let mut id = Identity::default();
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let mut in_kubepods = false;
@@ -143,7 +148,7 @@ pub fn identify(rel: &str) -> Identity {
             id.container_id = Some(cid);
             id.runtime = rt;
         }
-        if comp.ends_with(".service") || comp.ends_with(".scope") {
+        if matches!(comp.rsplit_once('.'), Some((_, "service" | "scope"))) {
             id.systemd_unit = Some((*comp).to_string());
         }
     }
@@ -237,6 +242,19 @@ mod tests {
         let id = identify(&format!("/machine.slice/libpod-{CID}.scope/container"));
         assert_eq!(id.runtime, Some(Runtime::Podman));
         assert_eq!(id.container_id.as_deref(), Some(CID));
+    }
+
+    #[test]
+    fn podman_cgroupfs_driver() {
+        // Where Podman 4.3 (cgroup_manager = cgroupfs) puts a container, as seen on a real host.
+        let id = identify(&format!("/libpod_parent/libpod-{CID}"));
+        assert_eq!(id.runtime, Some(Runtime::Podman));
+        assert_eq!(id.container_id.as_deref(), Some(CID));
+        assert_eq!(id.systemd_unit, None);
+        // Inside a pod: `/libpod_parent/<pod id>/libpod-<id>`.
+        let id = identify(&format!("/libpod_parent/{}/libpod-{CID}", &CID[..32]));
+        assert_eq!(id.container_id.as_deref(), Some(CID));
+        assert_eq!(identify("/libpod_parent/libpod-conmon").container_id, None);
     }
 
     #[test]

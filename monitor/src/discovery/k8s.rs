@@ -5,6 +5,7 @@
 //! and kube-rs + k8s-openapi would add several minutes of build and megabytes of binary.
 use std::{
     collections::{BTreeMap, HashMap},
+    fmt::Write as _,
     path::{Path, PathBuf},
     sync::{Arc, RwLock},
     time::Duration,
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+pub(crate) const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 #[derive(Debug, Error)]
 pub enum K8sError {
@@ -68,7 +69,7 @@ impl PodStore {
     }
 
     pub fn len(&self) -> usize {
-        self.pods.read().map(|p| p.len()).unwrap_or(0)
+        self.pods.read().map_or(0, |p| p.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,7 +82,7 @@ impl PodStore {
         }
     }
 
-    pub fn remove(&self, uid: &str) {
+    pub(crate) fn remove(&self, uid: &str) {
         if let Ok(mut p) = self.pods.write() {
             p.remove(uid);
         }
@@ -117,6 +118,10 @@ struct ContainerStatus {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the fields are named as the Kubernetes API names them"
+)]
 struct PodStatus {
     container_statuses: Vec<ContainerStatus>,
     init_container_statuses: Vec<ContainerStatus>,
@@ -194,7 +199,7 @@ pub struct KubeClient {
 impl KubeClient {
     /// A client for `base` (e.g. `https://10.96.0.1:443`), trusting only `ca_pem` when given.
     pub fn new(base: &str, token: Option<String>, ca_pem: Option<&[u8]>) -> Result<Self, K8sError> {
-        Self::build(base, token.map(Token::Static).unwrap_or(Token::None), ca_pem)
+        Self::build(base, token.map_or(Token::None, Token::Static), ca_pem)
     }
 
     fn build(base: &str, token: Token, ca_pem: Option<&[u8]>) -> Result<Self, K8sError> {
@@ -213,7 +218,7 @@ impl KubeClient {
 
     /// The in-cluster client: `KUBERNETES_SERVICE_HOST`/`PORT`, the service-account token and CA
     /// (or `api_server` when given).
-    pub fn in_cluster(api_server: Option<&str>) -> Result<Self, K8sError> {
+    pub(crate) fn in_cluster(api_server: Option<&str>) -> Result<Self, K8sError> {
         let base = match api_server {
             Some(s) => s.to_string(),
             None => {
@@ -234,7 +239,8 @@ impl KubeClient {
     }
 
     fn pods_url(&self, node: &str) -> String {
-        format!("{}/api/v1/pods", self.base) + "?fieldSelector=" + &percent_encode(&format!("spec.nodeName={node}"))
+        let selector = percent_encode(&format!("spec.nodeName={node}"));
+        format!("{}/api/v1/pods?fieldSelector={selector}", self.base)
     }
 
     fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, K8sError> {
@@ -278,7 +284,7 @@ impl KubeClient {
 
     /// Watches the pods of `node` from `rv`, applying changes to `store`, until the server ends the
     /// watch (returns the last resourceVersion seen) or it fails.
-    pub async fn watch_pods(&self, node: &str, rv: &str, store: &PodStore) -> Result<String, K8sError> {
+    pub(crate) async fn watch_pods(&self, node: &str, rv: &str, store: &PodStore) -> Result<String, K8sError> {
         let url = format!(
             "{}&watch=true&allowWatchBookmarks=true&timeoutSeconds=290&resourceVersion={}",
             self.pods_url(node),
@@ -332,7 +338,7 @@ fn apply_watch_line(line: &[u8], store: &PodStore) -> Result<Option<String>, K8s
         source,
     })?;
     if ev.kind == "ERROR" {
-        let code = ev.object.get("code").and_then(|c| c.as_u64()).unwrap_or(0);
+        let code = ev.object.get("code").and_then(serde_json::Value::as_u64).unwrap_or(0);
         let msg = ev
             .object
             .get("message")
@@ -369,7 +375,7 @@ fn percent_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

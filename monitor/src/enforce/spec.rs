@@ -8,14 +8,14 @@
 //!   writing; SIGKILL at syscall entry, so the file is never read or written.
 //! - connect: destination CIDR (IPv4/IPv6) and optional port; `connect()` fails with EPERM.
 //! - mount: any mount, or by filesystem type; SIGKILL at syscall entry.
-//! - io_uring: any use; SIGKILL at `io_uring_setup`'s exit (the ring never reaches the process) and
+//! - `io_uring`: any use; SIGKILL at `io_uring_setup`'s exit (the ring never reaches the process) and
 //!   at every submission.
 use std::net::IpAddr;
 
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum PathMatch {
+pub(crate) enum PathMatch {
     /// The whole path equals this string.
     Exact(String),
     /// The path starts with this string.
@@ -23,7 +23,7 @@ pub enum PathMatch {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum DenySpec {
+pub(crate) enum DenySpec {
     Exec(PathMatch),
     Open {
         path: PathMatch,
@@ -37,7 +37,7 @@ pub enum DenySpec {
     MountAny,
     MountFstype(String),
     // mounts, scope, io_uring, code loading
-    /// io_uring refused: the watched process is killed at `io_uring_setup` and at any submission.
+    /// `io_uring` refused: the watched process is killed at `io_uring_setup` and at any submission.
     IoUring,
 }
 
@@ -45,7 +45,7 @@ pub enum DenySpec {
 /// in kernel deny notices).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyEntry {
-    pub rule_id: u32,
-    pub rule: String,
-    pub spec: DenySpec,
+    pub(crate) rule_id: u32,
+    pub(crate) rule: String,
+    pub(crate) spec: DenySpec,
 }

@@ -1,60 +1,95 @@
-//! cgroup → agent naming: which watched agent a cgroup id belongs to, and its path.
-use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
+//! cgroup → agent naming: which watched agent a cgroup id belongs to, its path, and the container
+//! the agent is (held once per agent and shared by its events, so no event pays a lookup).
+use std::{collections::HashMap, fs, os::unix::fs::MetadataExt, path::PathBuf, sync::Arc};
+
+use serde::Serialize;
 
 use crate::cgroup::Cgroup;
 
+/// The container an agent is, as its events carry it (Falco's `container.*` fields).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    /// The first 12 hex digits of the ID (`docker ps`, Falco's `container.id`).
+    pub id: String,
+    /// The whole ID.
+    pub full_id: String,
+    /// The Kubernetes container name, else the runtime's; empty when unknown.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The image, as the runtime names it; empty when unknown.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub image: String,
+}
+
+impl ContainerInfo {
+    pub fn new(full_id: &str, name: Option<&str>, image: Option<&str>) -> Self {
+        // IDs are hex, but one read back from a log is input: cut on a character boundary.
+        let short = full_id.char_indices().nth(12).map_or(full_id, |(i, _)| &full_id[..i]);
+        Self {
+            id: short.to_string(),
+            full_id: full_id.to_string(),
+            name: name.unwrap_or_default().to_string(),
+            image: image.unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// What the index knows of a cgroup id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CgroupName {
+pub(crate) struct CgroupName {
     /// Path relative to the cgroup2 root.
     pub path: String,
     /// Agent name of the watched cgroup it is (or is below).
     pub agent: String,
     /// Id of that watched cgroup (the agent's cgroup).
     pub root_id: u64,
+    /// The container the agent is, if it is one.
+    pub container: Option<Arc<ContainerInfo>>,
 }
 
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
 #[derive(Default)]
-pub struct CgroupIndex {
-    roots: Vec<(Cgroup, String)>,
-    names: std::collections::HashMap<u64, CgroupName>,
+pub(crate) struct CgroupIndex {
+    roots: Vec<(Cgroup, String, Option<Arc<ContainerInfo>>)>,
+    names: HashMap<u64, CgroupName>,
     root_path: PathBuf,
 }
 
 impl CgroupIndex {
-    pub fn new(root_path: PathBuf) -> Self {
+    pub(crate) fn new(root_path: PathBuf) -> Self {
         Self {
             roots: Vec::new(),
-            names: Default::default(),
+            names: HashMap::default(),
             root_path,
         }
     }
 
-    /// Registers a watched cgroup and the agent name its events carry.
-    pub fn add_root(&mut self, cg: &Cgroup, agent: &str) {
+    /// Registers a watched cgroup, the agent name its events carry and the container it is.
+    pub(crate) fn add_root(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) {
+        let container = container.map(Arc::new);
         self.names.insert(
             cg.id,
             CgroupName {
                 path: cg.rel.clone(),
                 agent: agent.to_string(),
                 root_id: cg.id,
+                container: container.clone(),
             },
         );
-        self.roots.push((cg.clone(), agent.to_string()));
+        self.roots.push((cg.clone(), agent.to_string(), container));
     }
 
-    pub fn remove_root(&mut self, id: u64) {
-        self.roots.retain(|(c, _)| c.id != id);
+    pub(crate) fn remove_root(&mut self, id: u64) {
+        self.roots.retain(|(c, _, _)| c.id != id);
     }
 
     /// The watched cgroup with this id.
-    pub fn root(&self, id: u64) -> Option<&Cgroup> {
-        self.roots.iter().find(|(c, _)| c.id == id).map(|(c, _)| c)
+    pub(crate) fn root(&self, id: u64) -> Option<&Cgroup> {
+        self.roots.iter().find(|(c, _, _)| c.id == id).map(|(c, _, _)| c)
     }
 
     /// The cgroup with this id, if it is (or was) below a watched cgroup.
-    pub fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
+    pub(crate) fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
         if !self.names.contains_key(&id) {
             self.rescan();
         }
@@ -62,7 +97,7 @@ impl CgroupIndex {
     }
 
     fn rescan(&mut self) {
-        for (root, agent) in &self.roots {
+        for (root, agent, container) in &self.roots {
             for dir in root.subtree() {
                 if let Ok(meta) = fs::metadata(&dir) {
                     let rel = dir
@@ -75,10 +110,25 @@ impl CgroupIndex {
                             path: rel,
                             agent: agent.clone(),
                             root_id: root.id,
+                            container: container.clone(),
                         },
                     );
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContainerInfo;
+
+    #[test]
+    fn short_ids_are_cut_on_characters() {
+        let c = ContainerInfo::new("4f1c9a0e2b7d6c5a8e3f", Some("coder"), None);
+        assert_eq!((c.id.as_str(), c.image.as_str()), ("4f1c9a0e2b7d", ""));
+        assert_eq!(ContainerInfo::new("abc", None, None).id, "abc");
+        // From a damaged or hostile log: no panic on a multi-byte character.
+        assert_eq!(ContainerInfo::new("ééééééééééééé", None, None).id, "éééééééééééé");
     }
 }

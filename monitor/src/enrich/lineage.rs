@@ -12,16 +12,16 @@ const EXITED_TTL_NS: u64 = 30_000_000_000;
 
 /// Where an escaped process belongs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Escaped {
+pub(crate) struct Escaped {
     /// The watched cgroup of its agent.
-    pub agent_cgroup_id: u64,
+    pub(crate) agent_cgroup_id: u64,
     /// The cgroup it is in (relative to the cgroup2 root, as the kernel named it).
-    pub cgroup: String,
+    pub(crate) cgroup: String,
     exited_at_ns: Option<u64>,
 }
 
 #[derive(Default)]
-pub struct Lineage {
+pub(crate) struct Lineage {
     escaped: HashMap<u32, Escaped>,
     /// Exits seen since the last sweep of exited entries.
     exits: usize,
@@ -29,7 +29,7 @@ pub struct Lineage {
 
 impl Lineage {
     /// Learns from one event (every event comes through here, before it is enriched).
-    pub fn observe(&mut self, ev: &Event) {
+    pub(crate) fn observe(&mut self, ev: &Event) {
         match &ev.body {
             Body::CgroupMove(m) if m.left_scope => {
                 self.escaped.insert(
@@ -68,25 +68,17 @@ impl Lineage {
     }
 
     /// The escaped process `pid`, if it is one.
-    pub fn get(&self, pid: u32) -> Option<&Escaped> {
+    pub(crate) fn get(&self, pid: u32) -> Option<&Escaped> {
         self.escaped.get(&pid)
     }
 
     /// The live escaped processes of the agent of watched cgroup `agent`.
-    pub fn of_agent(&self, agent: u64) -> Vec<u32> {
+    pub(crate) fn of_agent(&self, agent: u64) -> Vec<u32> {
         self.escaped
             .iter()
             .filter(|(_, e)| e.agent_cgroup_id == agent && e.exited_at_ns.is_none())
             .map(|(pid, _)| *pid)
             .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.escaped.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.escaped.is_empty()
     }
 
     fn sweep(&mut self, now_ns: u64) {

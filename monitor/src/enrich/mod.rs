@@ -2,21 +2,18 @@
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
 //! ([`agents`]; for a process that left its agent's cgroup, [`lineage`]) and the wall-clock time
 //! ([`clock`]). [`synthetic`] builds enriched events by hand (rule fixtures, tests, benchmarks).
-pub mod agents;
-pub mod clock;
-pub mod lineage;
-pub mod proctable;
-pub mod resolve;
+pub(crate) mod agents;
+pub(crate) mod clock;
+pub(crate) mod lineage;
+pub(crate) mod proctable;
+pub(crate) mod resolve;
 pub mod synthetic;
 
+pub use proctable::Ancestor;
 use serde::Serialize;
 
-pub use self::{
-    agents::{CgroupIndex, CgroupName},
-    clock::Clock,
-    proctable::{Ancestor, ProcessTable},
-    resolve::Resolver,
-};
+pub use self::agents::ContainerInfo;
+pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
@@ -36,6 +33,9 @@ pub struct Enriched {
     /// Name of the watched agent the event belongs to.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub agent: String,
+    /// The container the agent is (shared by all its events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<std::sync::Arc<ContainerInfo>>,
     /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,7 +45,7 @@ pub struct Enriched {
 impl Enriched {
     /// An event with nothing in it (a reused buffer's start, or the stand-in for an event a log no
     /// longer holds).
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Enriched {
             time: String::new(),
             event: Event {
@@ -56,14 +56,20 @@ impl Enriched {
             ancestors: Vec::new(),
             cgroup: String::new(),
             agent: String::new(),
+            container: None,
             resolved_path: None,
         }
+    }
+
+    /// The container's name, image and short ID for rules (`""` when the agent is no container).
+    pub fn container_field(&self, f: impl Fn(&ContainerInfo) -> &str) -> &str {
+        self.container.as_deref().map_or("", f)
     }
 }
 
 /// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
 /// event in order.
-pub struct Enricher {
+pub(crate) struct Enricher {
     table: ProcessTable,
     cgroups: CgroupIndex,
     clock: Clock,
@@ -72,7 +78,7 @@ pub struct Enricher {
 }
 
 impl Enricher {
-    pub fn new(cgroups: CgroupIndex) -> Self {
+    pub(crate) fn new(cgroups: CgroupIndex) -> Self {
         Self {
             table: ProcessTable::new(),
             cgroups,
@@ -84,18 +90,18 @@ impl Enricher {
 
     /// Learns from the event (fork/exec/exit/chdir keep the process table current). Every event
     /// goes through here, enriched or not.
-    pub fn observe(&mut self, ev: &Event) {
+    pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
         self.lineage.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub fn enrich(&mut self, event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, event: Event) -> Enriched {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone()),
+        let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
             None => self.escaped_agent(&event),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
@@ -118,29 +124,29 @@ impl Enricher {
             ancestors,
             cgroup,
             agent,
+            container,
             resolved_path,
         }
     }
 
     /// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left
     /// its agent's cgroup (or a move of one, reported by the process that moved it).
-    fn escaped_agent(&mut self, event: &Event) -> (String, String) {
+    fn escaped_agent(&mut self, event: &Event) -> (String, String, Option<std::sync::Arc<ContainerInfo>>) {
         let (cgroup, agent_id) = match (self.lineage.get(event.header.pid), &event.body) {
             (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
             (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
-            _ => return (String::new(), String::new()),
+            _ => return (String::new(), String::new(), None),
         };
-        let agent = self
-            .cgroups
-            .lookup(agent_id)
-            .map(|c| c.agent.clone())
-            .unwrap_or_default();
-        (cgroup, agent)
+        match self.cgroups.lookup(agent_id) {
+            // The agent's container: the process left the cgroup, not the container it was started in.
+            Some(c) => (cgroup, c.agent.clone(), c.container.clone()),
+            None => (cgroup, String::new(), None),
+        }
     }
 
     /// The watched cgroup of the agent an event belongs to (0: none): by its cgroup, or by lineage
     /// for a process that left it. Responses (kill, quarantine) act on that cgroup.
-    pub fn agent_root(&mut self, event: &Event) -> u64 {
+    pub(crate) fn agent_root(&mut self, event: &Event) -> u64 {
         if let Some(c) = self.cgroups.lookup(event.header.cgroup_id) {
             return c.root_id;
         }
@@ -152,19 +158,19 @@ impl Enricher {
     }
 
     /// The live processes of the agent of watched cgroup `agent` that left its cgroup.
-    pub fn escaped_of(&self, agent: u64) -> Vec<u32> {
+    pub(crate) fn escaped_of(&self, agent: u64) -> Vec<u32> {
         self.lineage.of_agent(agent)
     }
 
-    pub fn cgroups(&self) -> &CgroupIndex {
+    pub(crate) fn cgroups(&self) -> &CgroupIndex {
         &self.cgroups
     }
 
-    pub fn cgroups_mut(&mut self) -> &mut CgroupIndex {
+    pub(crate) fn cgroups_mut(&mut self) -> &mut CgroupIndex {
         &mut self.cgroups
     }
 
-    pub fn table_mut(&mut self) -> &mut ProcessTable {
+    pub(crate) fn table_mut(&mut self) -> &mut ProcessTable {
         &mut self.table
     }
 }

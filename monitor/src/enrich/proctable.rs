@@ -9,10 +9,10 @@ use crate::event::{Body, Event};
 /// How long (in kernel ns) an exited process stays known, so late events can still name it.
 const EXITED_TTL_NS: u64 = 30_000_000_000;
 /// Ancestry is cut after this many generations.
-pub const MAX_ANCESTORS: usize = 16;
+pub(crate) const MAX_ANCESTORS: usize = 16;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Process {
+pub(crate) struct Process {
     pub pid: u32,
     pub ppid: u32,
     /// Executable path (last exec's filename, or `/proc/PID/exe`).
@@ -29,36 +29,28 @@ pub struct Process {
 /// One ancestor as reported with events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Ancestor {
-    pub pid: u32,
-    pub exe: String,
+    pub(crate) pid: u32,
+    pub(crate) exe: String,
 }
 
 #[derive(Default)]
-pub struct ProcessTable {
+pub(crate) struct ProcessTable {
     procs: HashMap<u32, Process>,
     last_gc_ns: u64,
 }
 
 impl ProcessTable {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn get(&self, pid: u32) -> Option<&Process> {
+    pub(crate) fn get(&self, pid: u32) -> Option<&Process> {
         self.procs.get(&pid)
-    }
-
-    pub fn len(&self) -> usize {
-        self.procs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
     }
 
     /// Learns from one event: fork adds the child (inheriting the parent's image), exec replaces the
     /// image, exit marks the process for removal. Every event refreshes its own process's basics.
-    pub fn observe(&mut self, ev: &Event) {
+    pub(crate) fn observe(&mut self, ev: &Event) {
         let h = &ev.header;
         let entry = self.procs.entry(h.pid).or_insert_with(|| Process {
             pid: h.pid,
@@ -100,7 +92,7 @@ impl ProcessTable {
     }
 
     /// Tells the table a process's working directory (e.g. the command `agentmon exec` just started).
-    pub fn seed_cwd(&mut self, pid: u32, cwd: &str) {
+    pub(crate) fn seed_cwd(&mut self, pid: u32, cwd: &str) {
         let entry = self.procs.entry(pid).or_insert_with(|| Process {
             pid,
             ..Default::default()
@@ -109,7 +101,7 @@ impl ProcessTable {
     }
 
     /// Records a process seen in `/proc` (a process that existed before monitoring started).
-    pub fn learn_from_proc(&mut self, pid: u32) -> Option<&Process> {
+    pub(crate) fn learn_from_proc(&mut self, pid: u32) -> Option<&Process> {
         if let std::collections::hash_map::Entry::Vacant(e) = self.procs.entry(pid) {
             let p = read_proc(pid)?;
             e.insert(p);
@@ -118,7 +110,7 @@ impl ProcessTable {
     }
 
     /// Parent chain of `pid`, nearest first, looking processes up in `/proc` when unknown.
-    pub fn ancestors(&mut self, pid: u32) -> Vec<Ancestor> {
+    pub(crate) fn ancestors(&mut self, pid: u32) -> Vec<Ancestor> {
         let mut out = Vec::new();
         let mut cur = self
             .procs
@@ -151,7 +143,7 @@ impl ProcessTable {
 }
 
 /// Reads a process's parent, exe, argv and comm from `/proc`.
-pub fn read_proc(pid: u32) -> Option<Process> {
+pub(crate) fn read_proc(pid: u32) -> Option<Process> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm is in parentheses and may contain spaces; fields after the last ')' are space separated.
     let open = stat.find('(')?;

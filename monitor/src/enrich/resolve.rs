@@ -11,7 +11,7 @@ use std::{
 const AT_FDCWD: i32 = -100;
 
 /// Folds `.` and `..` without touching the filesystem (`/a/../b` → `/b`; never above `/`).
-pub fn normalize_lexically(path: &Path) -> PathBuf {
+pub(crate) fn normalize_lexically(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -49,14 +49,14 @@ const CACHE_CAP: usize = 8192;
 /// Resolves paths with small time-bounded caches (canonical directories, per-process "same root"),
 /// so the hot path costs one `lstat` per event instead of a `/proc` walk and a full canonicalize.
 #[derive(Default)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     dirs: HashMap<PathBuf, (Option<PathBuf>, Instant)>,
     roots: HashMap<u32, (bool, Instant)>,
     our_root: Option<PathBuf>,
 }
 
 impl Resolver {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -98,10 +98,10 @@ impl Resolver {
         real
     }
 
-    /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for *at() syscalls, else
-    /// AT_FDCWD). `cwd` is the process's tracked working directory, used for AT_FDCWD instead of
+    /// Absolute, normalized form of `path` as seen by `pid` (`dfd` for `*at()` syscalls, else
+    /// `AT_FDCWD`). `cwd` is the process's tracked working directory, used for `AT_FDCWD` instead of
     /// `/proc` (which is gone once a short-lived process exits).
-    pub fn resolve(&mut self, pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
+    pub(crate) fn resolve(&mut self, pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
         if path.is_empty() {
             return String::new();
         }
@@ -126,9 +126,7 @@ impl Resolver {
         // Resolve symlinks in the directory part (cached), then look at the last component only: it
         // may be a symlink itself, or not exist yet (O_CREAT).
         let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
-            return std::fs::canonicalize(&joined)
-                .map(|r| r.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| lexical());
+            return std::fs::canonicalize(&joined).map_or_else(|_| lexical(), |r| r.to_string_lossy().into_owned());
         };
         let Some(real_parent) = self.real_dir(parent) else {
             return lexical();
@@ -167,14 +165,14 @@ fn self_reference(pid: u32, path: &Path) -> Option<String> {
     Some(own)
 }
 
-/// One-off resolution without caches (see [`Resolver::resolve`]).
-pub fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
-    Resolver::new().resolve(pid, dfd, path, cwd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One-off resolution without caches.
+    fn resolve(pid: u32, dfd: i32, path: &str, cwd: Option<&str>) -> String {
+        Resolver::new().resolve(pid, dfd, path, cwd)
+    }
 
     #[test]
     fn self_references_name_the_process_not_agentmon() {

@@ -33,6 +33,8 @@ pub struct Process {
     pub ancestors: Vec<Ancestor>,
     pub cgroup: String,
     pub agent: String,
+    /// The container the agent is.
+    pub container: Option<std::sync::Arc<super::ContainerInfo>>,
 }
 
 impl Default for Process {
@@ -50,6 +52,7 @@ impl Default for Process {
             ancestors: Vec::new(),
             cgroup: String::new(),
             agent: String::new(),
+            container: None,
         }
     }
 }
@@ -86,6 +89,7 @@ impl Process {
             ancestors: self.ancestors.clone(),
             cgroup: self.cgroup.clone(),
             agent: self.agent.clone(),
+            container: self.container.clone(),
             resolved_path,
         }
     }
@@ -116,7 +120,7 @@ pub fn open(path: &str, flags: i32) -> Body {
 
 /// The family an address is written in: a path or `@name` is a Unix socket, an address with a
 /// colon IPv6, anything else IPv4.
-pub fn family_of(addr: &str) -> Family {
+pub(crate) fn family_of(addr: &str) -> Family {
     if addr.starts_with('/') || addr.starts_with('@') {
         Family::Unix
     } else if addr.contains(':') {
@@ -197,7 +201,7 @@ pub fn io_uring_setup(entries: u32, flags: u32) -> Body {
     })
 }
 
-/// An io_uring operation `opcode` (`IORING_OP_*`) on fd 3, or, with `path`, of that absolute path
+/// An `io_uring` operation `opcode` (`IORING_OP_*`) on fd 3, or, with `path`, of that absolute path
 /// (read-only for the open operations).
 pub fn io_uring_op(opcode: u8, path: Option<&str>) -> Body {
     Body::IoUringOp(IoUringOpInfo {
@@ -254,7 +258,7 @@ pub fn exit(code: i32) -> Body {
 }
 
 /// A kernel deny notice: `what` was stopped by deny rule `rule_id`.
-pub fn deny(what: &'static str, rule_id: u32) -> Body {
+pub(crate) fn deny(what: &'static str, rule_id: u32) -> Body {
     Body::Deny(DenyInfo { what, rule_id })
 }
 
@@ -329,7 +333,7 @@ mod tests {
         let kinds: Vec<_> = (0..16).map(|i| every_kind(i).event.body.kind_name()).collect();
         assert_eq!(kinds[..8], kinds[8..]);
         let mut distinct = kinds.clone();
-        distinct.sort();
+        distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), 8, "{kinds:?}");
         let deny = every_kind(6);

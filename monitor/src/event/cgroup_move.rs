@@ -13,6 +13,7 @@ use super::{DecodeError, Field, KindInfo, Line, Notes, Value, c_string, read_rec
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[expect(clippy::struct_excessive_bools, reason = "each bool is a fact of the move the kernel reported")]
 pub struct CgroupMoveInfo {
     /// The process moved (the event's own `pid` is the one that moved it).
     pub moved_pid: u32,

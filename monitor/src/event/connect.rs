@@ -27,7 +27,7 @@ impl Family {
     }
 
     /// A family as the log stores it (`schema::Family` as `i32`).
-    pub fn from_proto(v: i32) -> Result<Family, ConvertError> {
+    pub(crate) fn from_proto(v: i32) -> Result<Family, ConvertError> {
         Ok(match schema::Family::try_from(v) {
             Ok(schema::Family::Inet) => Family::Inet,
             Ok(schema::Family::Inet6) => Family::Inet6,
@@ -42,7 +42,7 @@ impl Family {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Family::Inet => "inet",
             Family::Inet6 => "inet6",
@@ -54,12 +54,12 @@ impl Family {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConnectInfo {
-    pub family: Family,
+    pub(crate) family: Family,
     /// IPv4/IPv6 text form, or the unix socket path (`@name` for abstract sockets); empty if unread.
     pub addr: String,
     /// Port for inet families, 0 otherwise.
-    pub port: u16,
-    pub fd: i32,
+    pub(crate) port: u16,
+    pub(crate) fd: i32,
 }
 
 impl KindInfo for ConnectInfo {

@@ -10,7 +10,7 @@ use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyInfo {
-    /// exec, open, mount, connect or io_uring.
+    /// exec, open, mount, connect or `io_uring`.
     pub what: &'static str,
     pub rule_id: u32,
 }

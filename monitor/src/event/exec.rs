@@ -41,7 +41,7 @@ pub struct ExecInfo {
 }
 
 /// Splits a NUL-separated area (argv, environment).
-pub fn split_args(raw: &[u8]) -> Vec<String> {
+pub(crate) fn split_args(raw: &[u8]) -> Vec<String> {
     let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
     if raw.is_empty() {
         return Vec::new();
@@ -90,7 +90,7 @@ impl ExecInfo {
 }
 
 /// The NUL-separated area a tail names.
-fn tail_area(bytes: &[u8], t: &Tail, what: &'static str, notes: &mut Notes) -> Result<Vec<String>, DecodeError> {
+fn tail_area(bytes: &[u8], t: Tail, what: &'static str, notes: &mut Notes) -> Result<Vec<String>, DecodeError> {
     Ok(tail_string(bytes, t, what, notes)?
         .map(|s| split_args(s.as_bytes()))
         .unwrap_or_default())
@@ -111,15 +111,15 @@ impl KindInfo for ExecInfo {
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ExecEvent = read_record(bytes, "exec event")?;
-        let argv = tail_area(bytes, &ev.args, "exec argv", notes)?;
-        let env = tail_area(bytes, &ev.env, "exec environment", notes)?
+        let argv = tail_area(bytes, ev.args, "exec argv", notes)?;
+        let env = tail_area(bytes, ev.env, "exec environment", notes)?
             .into_iter()
             .filter(|e| env_is_selected(e))
             .collect();
         Ok(ExecInfo {
-            filename: tail_string(bytes, &ev.filename, "exec file name", notes)?.unwrap_or_default(),
-            exe_path: tail_string(bytes, &ev.exe_path, "exec binary path", notes)?,
-            cwd_path: tail_string(bytes, &ev.cwd_path, "exec working directory", notes)?,
+            filename: tail_string(bytes, ev.filename, "exec file name", notes)?.unwrap_or_default(),
+            exe_path: tail_string(bytes, ev.exe_path, "exec binary path", notes)?,
+            cwd_path: tail_string(bytes, ev.cwd_path, "exec working directory", notes)?,
             argv,
             argv_truncated: ev.origin == EXEC_RAN && u64::from(ev.args_total) > u64::from(ev.args.len),
             env,

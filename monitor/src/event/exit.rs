@@ -50,7 +50,7 @@ impl KindInfo for ExitInfo {
 }
 
 /// Splits a wait status into exit code / signal (-1 = unknown).
-pub fn exit_status(raw: i32) -> ExitInfo {
+pub(crate) fn exit_status(raw: i32) -> ExitInfo {
     if raw < 0 {
         return ExitInfo {
             exit_code: None,

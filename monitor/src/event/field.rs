@@ -7,7 +7,7 @@
 
 /// How a field's values compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldType {
+pub(crate) enum FieldType {
     /// `evt.kind`: resolved at compile time.
     Kind,
     Str,
@@ -20,7 +20,7 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FieldType::Kind => "kind",
             FieldType::Str => "string",
@@ -34,7 +34,7 @@ impl FieldType {
 
 /// A kind field's value, borrowed from the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value<'a> {
+pub(crate) enum Value<'a> {
     Str(&'a str),
     Num(u64),
     Bool(bool),
@@ -42,27 +42,21 @@ pub enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    pub fn as_str(self) -> Option<&'a str> {
+    pub(crate) fn as_str(self) -> Option<&'a str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
         }
     }
-    pub fn as_num(self) -> Option<u64> {
+    pub(crate) fn as_num(self) -> Option<u64> {
         match self {
             Value::Num(n) => Some(n),
             _ => None,
         }
     }
-    pub fn as_bool(self) -> Option<bool> {
+    pub(crate) fn as_bool(self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(b),
-            _ => None,
-        }
-    }
-    pub fn as_strs(self) -> Option<&'a [String]> {
-        match self {
-            Value::Strs(s) => Some(s),
             _ => None,
         }
     }
@@ -72,12 +66,12 @@ impl<'a> Value<'a> {
 macro_rules! fields {
     ($($variant:ident = $name:literal, $ty:ident, $common:literal, $doc:literal;)*) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Field {
+        pub(crate) enum Field {
             $($variant,)*
         }
 
         /// Every field, in declaration order (its index is `Field as usize`).
-        pub const CATALOGUE: &[FieldInfo] = &[
+        pub(crate) const CATALOGUE: &[FieldInfo] = &[
             $(FieldInfo {
                 name: $name,
                 field: Field::$variant,
@@ -90,7 +84,7 @@ macro_rules! fields {
 }
 
 /// One field of the catalogue.
-pub struct FieldInfo {
+pub(crate) struct FieldInfo {
     pub name: &'static str,
     pub field: Field,
     pub ty: FieldType,
@@ -124,6 +118,9 @@ fields! {
     MountFstype = "mount.fstype", Str, false, "filesystem type";
     AgentName = "agent.name", Str, true, "name of the watched agent";
     AgentCgroup = "agent.cgroup", Str, true, "cgroup path of the agent";
+    ContainerId = "container.id", Str, true, "the agent's container ID, first 12 hex digits (\"\" when the agent is no container)";
+    ContainerName = "container.name", Str, true, "the agent's container name: Kubernetes', else the runtime's (\"\" when unknown)";
+    ContainerImage = "container.image", Str, true, "the image of the agent's container, as its runtime names it (\"\" when unknown)";
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
     ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
@@ -148,11 +145,11 @@ fields! {
 }
 
 impl Field {
-    pub fn info(self) -> &'static FieldInfo {
+    pub(crate) fn info(self) -> &'static FieldInfo {
         &CATALOGUE[self as usize]
     }
 
-    pub fn from_name(name: &str) -> Option<Field> {
+    pub(crate) fn from_name(name: &str) -> Option<Field> {
         CATALOGUE.iter().find(|f| f.name == name).map(|f| f.field)
     }
 }

@@ -1,4 +1,4 @@
-//! `io_uring_op` events: an operation submitted to an io_uring, with the path the kernel copied
+//! `io_uring_op` events: an operation submitted to an `io_uring`, with the path the kernel copied
 //! for the operations that name files by path.
 use std::path::Path;
 
@@ -28,14 +28,14 @@ const OPCODES: &[&str] = &[
 ];
 
 /// The name of an opcode (`op42` for one this build does not know).
-pub fn opcode_name(opcode: u8) -> String {
+pub(crate) fn opcode_name(opcode: u8) -> String {
     OPCODES
         .get(usize::from(opcode))
         .map_or_else(|| format!("op{opcode}"), |n| (*n).to_string())
 }
 
 /// The opcode of an operation name (`openat` → 18).
-pub fn opcode_of(name: &str) -> Option<u8> {
+pub(crate) fn opcode_of(name: &str) -> Option<u8> {
     OPCODES.iter().position(|n| *n == name).and_then(|i| u8::try_from(i).ok())
 }
 
@@ -103,9 +103,9 @@ impl KindInfo for IoUringOpInfo {
         Ok(IoUringOpInfo {
             op: opcode_name(ev.opcode),
             opcode: ev.opcode,
-            path: tail_string(bytes, &ev.path, "io_uring path", notes)?,
-            path2: tail_string(bytes, &ev.path2, "io_uring second path", notes)?,
-            dir_path: tail_string(bytes, &ev.dir_path, "io_uring directory path", notes)?,
+            path: tail_string(bytes, ev.path, "io_uring path", notes)?,
+            path2: tail_string(bytes, ev.path2, "io_uring second path", notes)?,
+            dir_path: tail_string(bytes, ev.dir_path, "io_uring directory path", notes)?,
             full_path: None,
             fd: ev.fd,
             flags: ev.flags,

@@ -1,4 +1,4 @@
-//! `io_uring_setup` events: a process created an io_uring instance (or tried to).
+//! `io_uring_setup` events: a process created an `io_uring` instance (or tried to).
 use monitor_common::{
     EventKind,
     io_uring_setup::{IORING_SETUP_SQPOLL, IoUringSetupEvent},
@@ -26,6 +26,7 @@ pub struct IoUringSetupInfo {
     pub wq_fd: u32,
 }
 
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }

@@ -4,33 +4,33 @@
 //! line of its own in the operator's terminal or log, nor send terminal escape sequences.
 use std::fmt::Write;
 
-pub struct Line<'a>(&'a mut String);
+pub(crate) struct Line<'a>(&'a mut String);
 
 impl<'a> Line<'a> {
-    pub fn new(out: &'a mut String) -> Self {
+    pub(crate) fn new(out: &'a mut String) -> Self {
         Self(out)
     }
 
     /// Literal text, written as is (the caller's own words, never event data).
-    pub fn lit(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn lit(&mut self, s: &str) -> &mut Self {
         self.0.push_str(s);
         self
     }
 
     /// A value from the event, escaped.
-    pub fn val(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn val(&mut self, s: &str) -> &mut Self {
         escape_into(s, self.0);
         self
     }
 
     /// A number or other value whose text form holds nothing to escape.
-    pub fn num(&mut self, n: impl std::fmt::Display) -> &mut Self {
+    pub(crate) fn num(&mut self, n: impl std::fmt::Display) -> &mut Self {
         let _ = write!(self.0, "{n}");
         self
     }
 
     /// A list of values as `["a", "b"]`, each escaped.
-    pub fn list(&mut self, items: &[String]) -> &mut Self {
+    pub(crate) fn list(&mut self, items: &[String]) -> &mut Self {
         self.0.push('[');
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
@@ -52,7 +52,7 @@ impl<'a> Line<'a> {
 }
 
 /// Appends `s` with control characters and other non-printables escaped.
-pub fn escape_into(s: &str, out: &mut String) {
+pub(super) fn escape_into(s: &str, out: &mut String) {
     if !s.chars().any(needs_escape) {
         out.push_str(s);
         return;
@@ -63,7 +63,7 @@ pub fn escape_into(s: &str, out: &mut String) {
 }
 
 /// `s` escaped as [`escape_into`] does.
-pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
     if s.chars().any(needs_escape) {
         let mut out = String::with_capacity(s.len() + 8);
         escape_into(s, &mut out);

@@ -28,7 +28,7 @@ impl KindInfo for MemfdInfo {
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: MemfdEvent = read_record(bytes, "memfd event")?;
         Ok(MemfdInfo {
-            name: tail_string(bytes, &ev.name, "memfd name", notes)?.unwrap_or_default(),
+            name: tail_string(bytes, ev.name, "memfd name", notes)?.unwrap_or_default(),
             flags: ev.flags,
             result: ev.result,
         })

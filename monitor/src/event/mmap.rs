@@ -59,7 +59,7 @@ impl KindInfo for MmapInfo {
                 .iter()
                 .find(|(id, _, _)| *id == ev.syscall)
                 .map_or("mmap", |(_, n, _)| *n),
-            path: tail_string(bytes, &ev.path, "mapped file path", notes)?,
+            path: tail_string(bytes, ev.path, "mapped file path", notes)?,
             prot: ev.prot,
             flags: ev.flags,
             fd: ev.fd,

@@ -5,11 +5,11 @@
 //! registry: one line per kind makes it a variant of [`Body`] and wires it into decoding, text output
 //! and the rule engine. Decoding never trusts the record: sizes are checked and every string is
 //! bounded by its buffer.
-pub mod field;
+pub(crate) mod field;
 mod line;
 
-pub use field::{Field, FieldType, Value};
-pub use line::{Line, escaped};
+pub(crate) use field::{Field, Value};
+pub(crate) use line::{Line, escaped};
 
 use monitor_common::{
     EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,
@@ -21,7 +21,7 @@ use thiserror::Error;
 use crate::schema::{self, ConvertError};
 
 /// What one event kind provides; implemented in the kind's file and registered in [`kinds!`].
-pub trait KindInfo: Sized {
+pub(crate) trait KindInfo: Sized {
     /// Its kind on the wire.
     const KIND: EventKind;
     /// Whether rules are evaluated on it (not on process lifecycle or deny notices, which the
@@ -59,7 +59,7 @@ macro_rules! kinds {
         }
 
         impl Body {
-            pub fn kind(&self) -> EventKind {
+            pub(crate) fn kind(&self) -> EventKind {
                 match self {
                     $(Body::$variant(_) => $info::KIND,)*
                 }
@@ -70,33 +70,33 @@ macro_rules! kinds {
             }
 
             /// Whether rules are evaluated on this event.
-            pub fn has_rules(&self) -> bool {
+            pub(crate) fn has_rules(&self) -> bool {
                 match self {
                     $(Body::$variant(_) => $info::RULES,)*
                 }
             }
 
-            pub fn describe(&self, line: &mut Line<'_>) {
+            pub(crate) fn describe(&self, line: &mut Line<'_>) {
                 match self {
                     $(Body::$variant(x) => x.describe(line),)*
                 }
             }
 
             /// A kind field's value (`None`: this kind does not carry it).
-            pub fn field(&self, field: Field) -> Option<Value<'_>> {
+            pub(crate) fn field(&self, field: Field) -> Option<Value<'_>> {
                 match self {
                     $(Body::$variant(x) => x.field(field),)*
                 }
             }
 
             /// The body as the log schema stores it.
-            pub fn to_proto(&self) -> schema::event::Body {
+            pub(crate) fn to_proto(&self) -> schema::event::Body {
                 match self {
                     $(Body::$variant(x) => schema::event::Body::$variant(x.to_proto()),)*
                 }
             }
 
-            pub fn from_proto(b: schema::event::Body) -> Result<Body, ConvertError> {
+            pub(crate) fn from_proto(b: schema::event::Body) -> Result<Body, ConvertError> {
                 Ok(match b {
                     $(schema::event::Body::$variant(p) => Body::$variant($info::from_proto(p)?),)*
                 })
@@ -111,7 +111,7 @@ macro_rules! kinds {
         }
 
         /// Every registered kind: whether rules apply to it, and the fields it carries.
-        pub const KINDS: &[(EventKind, bool, &[Field])] = &[$(($info::KIND, $info::RULES, $info::FIELDS),)*];
+        pub(crate) const KINDS: &[(EventKind, bool, &[Field])] = &[$(($info::KIND, $info::RULES, $info::FIELDS),)*];
     };
 }
 
@@ -135,20 +135,23 @@ kinds! {
 pub use chdir::ChdirInfo;
 pub use connect::{ConnectInfo, Family};
 pub use deny::DenyInfo;
-pub use exec::{ExecInfo, split_args};
-pub use exit::{ExitInfo, exit_status};
+pub use exec::ExecInfo;
+pub(crate) use exec::split_args;
+pub use exit::ExitInfo;
 pub use fork::ForkInfo;
 pub use mount::MountInfo;
-pub use open::{OpenInfo, syscall_name as open_syscall_name};
+pub use open::OpenInfo;
+pub(crate) use open::syscall_name as open_syscall_name;
 // mounts, scope, io_uring, code loading
 pub use cgroup_move::CgroupMoveInfo;
-pub use io_uring_op::{IoUringOpInfo, opcode_name as io_uring_opcode_name, opcode_of as io_uring_opcode_of};
+pub use io_uring_op::IoUringOpInfo;
+pub(crate) use io_uring_op::{opcode_name as io_uring_opcode_name, opcode_of as io_uring_opcode_of};
 pub use io_uring_setup::IoUringSetupInfo;
 pub use memfd::MemfdInfo;
 pub use mmap::MmapInfo;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     #[error("record of {len} bytes is shorter than the {need}-byte {what}")]
     Short {
         len: usize,
@@ -179,7 +182,7 @@ pub struct Notes {
 /// latter noted). Lossy UTF-8; bounds are checked against the record.
 pub(crate) fn tail_string(
     record: &[u8],
-    t: &Tail,
+    t: Tail,
     what: &'static str,
     notes: &mut Notes,
 ) -> Result<Option<String>, DecodeError> {
@@ -206,7 +209,7 @@ pub(crate) fn tail_string(
 /// Fields common to every event.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Header {
-    /// Nanoseconds since boot (CLOCK_BOOTTIME) at the hook.
+    /// Nanoseconds since boot (`CLOCK_BOOTTIME`) at the hook.
     pub ktime_ns: u64,
     /// Process id (tgid).
     pub pid: u32,
@@ -274,7 +277,7 @@ fn decode_header(h: &EventHeader) -> Header {
 }
 
 /// Decodes one ring-buffer record.
-pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let raw: EventHeader = read_record(bytes, "event header")?;
     let kind = EventKind::from_u16(raw.kind).ok_or(DecodeError::UnknownKind(raw.kind))?;
     // The record's own size, when it says it is shorter than what was read (ring-buffer records
@@ -293,7 +296,7 @@ pub(crate) mod tests {
     use monitor_common::EventHeader;
 
     /// A header for hand-built records in unit tests.
-    pub fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {
+    pub(crate) fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {
         let mut comm = [0u8; 16];
         comm[..4].copy_from_slice(b"test");
         EventHeader {
@@ -312,9 +315,9 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn bytes_of<T>(v: &T) -> Vec<u8> {
+    pub(crate) fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a #[repr(C)] struct as bytes.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+        unsafe { std::slice::from_raw_parts(std::ptr::from_ref::<T>(v).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
 
     /// The JSON `kind` tag of every registered kind is its name in `monitor-common`, and every
@@ -342,7 +345,7 @@ pub(crate) mod tests {
             }),
             Body::Mount(crate::enrich::synthetic::mount_info("", "", "")),
             Body::Fork(ForkInfo { child_pid: 1 }),
-            Body::Exit(exit_status(0)),
+            Body::Exit(exit::exit_status(0)),
             Body::Deny(DenyInfo {
                 what: "exec",
                 rule_id: 0,
@@ -363,7 +366,7 @@ pub(crate) mod tests {
             assert_eq!(v["kind"], b.kind_name());
         }
         let registered: Vec<_> = KINDS.iter().map(|(k, _, _)| *k).collect();
-        assert_eq!(registered, monitor_common::EventKind::ALL);
+        assert_eq!(registered, EventKind::ALL);
         assert_eq!(samples.len(), KINDS.len(), "a sample per kind");
     }
 

@@ -69,10 +69,12 @@ pub struct MountInfo {
     pub target_path: String,
 }
 
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_minus_one(v: &i32) -> bool {
     *v == -1
 }
@@ -85,6 +87,7 @@ impl MountInfo {
     /// Fills `source_path` and `target_path`: the source and target as the kernel saw them — the
     /// object's path where the call named one, else the string as passed (joined to its starting
     /// directory when relative, `.`/`..` folded; a device name is not a path and stays as is).
+    #[must_use]
     pub fn resolve(mut self) -> Self {
         let source_is_path = self.syscall != "mount" || self.source_dir.is_some();
         self.source_path = match &self.kernel_source {
@@ -147,13 +150,13 @@ impl KindInfo for MountInfo {
         let s = |t, what, notes: &mut Notes| tail_string(bytes, t, what, notes);
         Ok(MountInfo {
             syscall: syscall_name(ev.syscall),
-            source: s(&ev.source, "mount source", notes)?.unwrap_or_default(),
-            target: s(&ev.target, "mount target", notes)?.unwrap_or_default(),
-            fstype: s(&ev.fstype, "mount fstype", notes)?.unwrap_or_default(),
-            kernel_source: s(&ev.kernel_source, "mount kernel source", notes)?,
-            source_dir: s(&ev.source_dir, "mount source directory", notes)?,
-            kernel_target: s(&ev.kernel_target, "mount kernel target", notes)?,
-            target_dir: s(&ev.target_dir, "mount target directory", notes)?,
+            source: s(ev.source, "mount source", notes)?.unwrap_or_default(),
+            target: s(ev.target, "mount target", notes)?.unwrap_or_default(),
+            fstype: s(ev.fstype, "mount fstype", notes)?.unwrap_or_default(),
+            kernel_source: s(ev.kernel_source, "mount kernel source", notes)?,
+            source_dir: s(ev.source_dir, "mount source directory", notes)?,
+            kernel_target: s(ev.kernel_target, "mount kernel target", notes)?,
+            target_dir: s(ev.target_dir, "mount target directory", notes)?,
             result: ev.result,
             flags: ev.flags,
             attr_set: ev.attr_set,

@@ -40,14 +40,14 @@ pub struct OpenInfo {
 
 impl OpenInfo {
     /// Opened for reading (`O_RDONLY` or `O_RDWR`).
-    pub fn reads(&self) -> bool {
+    pub(crate) fn reads(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32
     }
     /// Opened for writing (`O_WRONLY` or `O_RDWR`).
     pub fn writes(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
     }
-    pub fn creates(&self) -> bool {
+    pub(crate) fn creates(&self) -> bool {
         self.flags & libc::O_CREAT as u32 != 0
     }
     pub fn truncates(&self) -> bool {
@@ -83,7 +83,7 @@ const SYSCALLS: [(u8, &str, schema::OpenSyscall); 5] = [
 ];
 
 /// The syscall an `OpenSyscall` value of the log names.
-pub fn syscall_name(v: i32) -> Option<&'static str> {
+pub(crate) fn syscall_name(v: i32) -> Option<&'static str> {
     let v = schema::OpenSyscall::try_from(v).ok()?;
     SYSCALLS.iter().find(|(_, _, p)| *p == v).map(|(_, name, _)| *name)
 }
@@ -103,9 +103,9 @@ impl KindInfo for OpenInfo {
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: OpenEvent = read_record(bytes, "open event")?;
         Ok(OpenInfo {
-            path: tail_string(bytes, &ev.path, "open path", notes)?.unwrap_or_default(),
-            kernel_path: tail_string(bytes, &ev.kernel_path, "open kernel path", notes)?,
-            dir_path: tail_string(bytes, &ev.dir_path, "open directory path", notes)?,
+            path: tail_string(bytes, ev.path, "open path", notes)?.unwrap_or_default(),
+            kernel_path: tail_string(bytes, ev.kernel_path, "open kernel path", notes)?,
+            dir_path: tail_string(bytes, ev.dir_path, "open directory path", notes)?,
             result: ev.result,
             flags: ev.flags,
             mode: ev.mode,

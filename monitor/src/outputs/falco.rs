@@ -10,8 +10,8 @@ use crate::{
 };
 
 /// One alert as Falco would post it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FalcoPayload {
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct FalcoPayload {
     pub output: String,
     pub priority: &'static str,
     pub rule: String,
@@ -24,7 +24,7 @@ pub struct FalcoPayload {
 }
 
 /// Falco's capitalisation of a priority.
-pub fn falco_priority(p: Priority) -> &'static str {
+pub(crate) fn falco_priority(p: Priority) -> &'static str {
     match p {
         Priority::Emergency => "Emergency",
         Priority::Alert => "Alert",
@@ -38,7 +38,7 @@ pub fn falco_priority(p: Priority) -> &'static str {
 }
 
 /// This machine's host name (`hostname` of the payload).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -49,8 +49,18 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// `registry:5000/repo:tag` → (`registry:5000/repo`, `tag`); a digest (`repo@sha256:…`) is no tag.
+fn split_image(image: &str) -> (&str, &str) {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => (&image[..image.len() - tag.len() - 1], tag),
+        None => (image, ""),
+    }
+}
+
 impl FalcoPayload {
-    pub fn from_alert(a: &Alert, hostname: &str) -> Self {
+    pub(crate) fn from_alert(a: &Alert, hostname: &str) -> Self {
         let e = &a.event;
         let h = &e.event.header;
         let mut f: BTreeMap<&'static str, Value> = BTreeMap::new();
@@ -63,6 +73,24 @@ impl FalcoPayload {
         f.insert("group.gid", h.gid.into());
         f.insert("agent.name", e.agent.clone().into());
         f.insert("cgroup.path", e.cgroup.clone().into());
+        // As Falco: the 12-digit ID, the whole one, the name and the image (with its tag). Falco
+        // says `host` for what runs outside containers; so does this.
+        match e.container.as_deref() {
+            Some(c) => {
+                f.insert("container.id", c.id.clone().into());
+                f.insert("container.full_id", c.full_id.clone().into());
+                let or_null = |s: &str| if s.is_empty() { Value::Null } else { s.into() };
+                f.insert("container.name", or_null(&c.name));
+                f.insert("container.image", or_null(&c.image));
+                let (repo, tag) = split_image(&c.image);
+                f.insert("container.image.repository", or_null(repo));
+                f.insert("container.image.tag", or_null(tag));
+            }
+            None => {
+                f.insert("container.id", "host".into());
+                f.insert("container.name", "host".into());
+            }
+        }
         f.insert("agentmon.action", serde_json::to_value(a.action).unwrap_or(Value::Null));
         f.insert("agentmon.action_result", a.action_result.clone().into());
         match &e.event.body {
@@ -120,5 +148,19 @@ impl FalcoPayload {
             tags: a.tags.clone(),
             hostname: hostname.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_repository_and_tag() {
+        assert_eq!(split_image("ai/coder:1.2"), ("ai/coder", "1.2"));
+        assert_eq!(split_image("registry:5000/ai/coder"), ("registry:5000/ai/coder", ""));
+        assert_eq!(split_image("registry:5000/ai/coder:2"), ("registry:5000/ai/coder", "2"));
+        assert_eq!(split_image("busybox@sha256:abcd"), ("busybox", ""));
+        assert_eq!(split_image(""), ("", ""));
     }
 }

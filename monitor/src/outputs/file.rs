@@ -12,8 +12,8 @@ use crate::rules::Alert;
 #[derive(Debug, Error)]
 #[error("opening output file {path}: {error}")]
 pub struct OpenError {
-    pub path: PathBuf,
-    pub error: io::Error,
+    pub(crate) path: PathBuf,
+    pub(crate) error: io::Error,
 }
 
 pub struct JsonLines {
@@ -36,7 +36,7 @@ impl JsonLines {
         Ok(Self::new(Box::new(LineWriter::new(f))))
     }
 
-    pub fn new(out: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn new(out: Box<dyn Write + Send>) -> Self {
         Self { out }
     }
 

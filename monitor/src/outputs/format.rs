@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use crate::{enrich::Enriched, event::Line, rules::Alert};
 
 /// Writes one event as a line: JSON (`--json`) or [`event_text`].
-pub fn write_event(out: &mut impl Write, json: bool, e: &Enriched) -> io::Result<()> {
+pub(crate) fn write_event(out: &mut impl Write, json: bool, e: &Enriched) -> io::Result<()> {
     if json {
         serde_json::to_writer(&mut *out, e)?;
         out.write_all(b"\n")
@@ -17,7 +17,7 @@ pub fn write_event(out: &mut impl Write, json: bool, e: &Enriched) -> io::Result
 
 /// Writes one alert as a line: JSON (`--json`; the alert with its triggering event) or
 /// [`alert_text`].
-pub fn write_alert(out: &mut impl Write, json: bool, a: &Alert) -> io::Result<()> {
+pub(crate) fn write_alert(out: &mut impl Write, json: bool, a: &Alert) -> io::Result<()> {
     if json {
         serde_json::to_writer(&mut *out, a)?;
         out.write_all(b"\n")
@@ -27,7 +27,7 @@ pub fn write_alert(out: &mut impl Write, json: bool, a: &Alert) -> io::Result<()
 }
 
 /// The readable one-line form: `TIME COMM[PID] ppid=… uid=… WHAT [FLAGS]`.
-pub fn event_text(e: &Enriched) -> String {
+pub(crate) fn event_text(e: &Enriched) -> String {
     let h = &e.event.header;
     let mut out = String::with_capacity(128);
     let mut line = Line::new(&mut out);
@@ -56,7 +56,7 @@ pub fn event_text(e: &Enriched) -> String {
 
 /// The readable one-line form of an alert: `TIME ALERT RULE [PRIORITY] OUTPUT (AGENT; action ACTION:
 /// RESULT)`; without `: RESULT` when no action was taken (replay).
-pub fn alert_text(a: &Alert) -> String {
+pub(crate) fn alert_text(a: &Alert) -> String {
     let mut out = String::with_capacity(160);
     let mut line = Line::new(&mut out);
     line.lit(&a.event.time)

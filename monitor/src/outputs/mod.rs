@@ -2,15 +2,14 @@
 //! formatted by [`format`]), and the alert destinations besides it ([`sinks`]): a JSON-lines file
 //! ([`file`]) and an HTTP webhook in Falco's JSON format ([`webhook`], [`falco`]), e.g. for
 //! falcosidekick.
-pub mod falco;
-pub mod file;
-pub mod format;
-pub mod sinks;
-pub mod stdout;
-pub mod webhook;
+pub(crate) mod falco;
+pub(crate) mod file;
+pub(crate) mod format;
+pub(crate) mod sinks;
+pub(crate) mod stdout;
+pub(crate) mod webhook;
 
-pub use falco::FalcoPayload;
-pub use file::JsonLines;
-pub use sinks::AlertSinks;
-pub use stdout::Printer;
-pub use webhook::{Webhook, WebhookOptions};
+pub use file::{JsonLines, OpenError};
+pub use sinks::{AlertSinks, SinkError};
+pub(crate) use stdout::Printer;
+pub use webhook::{Webhook, WebhookError, WebhookOptions, WebhookStats};

@@ -22,7 +22,7 @@ pub struct AlertSinks {
 
 impl AlertSinks {
     /// No destinations (alerts still go wherever the caller prints them).
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self {
             file: None,
             webhook: None,
@@ -32,7 +32,7 @@ impl AlertSinks {
     /// `file` (`--output-file`) overrides `outputs.file`. Needs a Tokio runtime for the webhook;
     /// `metrics` counts its failed attempts and drops.
     pub fn new(file: Option<&Path>, cfg: Option<&OutputsConfig>, metrics: Option<Metrics>) -> Result<Self, SinkError> {
-        let file = file.or(cfg.and_then(|c| c.file.as_deref()));
+        let file = file.or_else(|| cfg.and_then(|c| c.file.as_deref()));
         let file = file.map(JsonLines::file).transpose()?;
         let webhook = cfg
             .and_then(|c| c.webhook.as_ref())

@@ -17,17 +17,17 @@ struct Drops {
     total: u64,
 }
 
-pub struct Printer {
+pub(crate) struct Printer {
     json: bool,
     out: Box<dyn Write + Send>,
 }
 
 impl Printer {
-    pub fn new(json: bool, out: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn new(json: bool, out: Box<dyn Write + Send>) -> Self {
         Self { json, out }
     }
 
-    pub fn stdout(json: bool) -> Self {
+    pub(crate) fn stdout(json: bool) -> Self {
         // Buffered: the session flushes after every ring-buffer batch, so output stays prompt.
         Self::new(
             json,
@@ -35,19 +35,19 @@ impl Printer {
         )
     }
 
-    pub fn event(&mut self, e: &Enriched) {
+    pub(crate) fn event(&mut self, e: &Enriched) {
         if let Err(err) = format::write_event(&mut self.out, self.json, e) {
             tracing::error!("writing event: {err}");
         }
     }
 
-    pub fn alert(&mut self, a: &Alert) {
+    pub(crate) fn alert(&mut self, a: &Alert) {
         if let Err(err) = format::write_alert(&mut self.out, self.json, a) {
             tracing::error!("writing alert: {err}");
         }
     }
 
-    pub fn drops(&mut self, lost: u64, total: u64) {
+    pub(crate) fn drops(&mut self, lost: u64, total: u64) {
         tracing::warn!(lost, total, "ring buffer full: events were lost");
         if self.json {
             let _ = serde_json::to_writer(
@@ -62,7 +62,7 @@ impl Printer {
         }
     }
 
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let _ = self.out.flush();
     }
 }

@@ -46,7 +46,7 @@ impl WebhookOptions {
         }
     }
 
-    pub fn from_config(c: &WebhookConfig) -> Self {
+    pub(crate) fn from_config(c: &WebhookConfig) -> Self {
         Self {
             queue: c.queue,
             max_attempts: c.max_attempts,
@@ -69,7 +69,7 @@ pub enum WebhookError {
 pub struct WebhookStats {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
-    pub failed_attempts: AtomicU64,
+    pub(crate) failed_attempts: AtomicU64,
 }
 
 pub struct Webhook {
@@ -97,7 +97,7 @@ impl Webhook {
             .build()?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WebhookStats::default());
-        let task = tokio::spawn(worker(client, opts, rx, stats.clone(), metrics.clone()));
+        let task = tokio::spawn(worker(client, opts, rx, Arc::clone(&stats), metrics.clone()));
         Ok(Self {
             tx,
             stats,

@@ -14,7 +14,7 @@ use crate::{
 
 /// Which events are printed.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Print events (not only alerts).
     pub events: bool,
     /// Also print fork/exit/chdir (process lifecycle) events.
@@ -22,14 +22,14 @@ pub struct Filter {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub records: u64,
     pub decode_errors: u64,
     pub printed: u64,
     pub alerts: u64,
 }
 
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     enricher: Enricher,
     printer: Printer,
     filter: Filter,
@@ -49,7 +49,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(cgroups: CgroupIndex, printer: Printer, filter: Filter) -> Self {
+    pub(crate) fn new(cgroups: CgroupIndex, printer: Printer, filter: Filter) -> Self {
         let (responder, completions) = Responder::new();
         Self {
             enricher: Enricher::new(cgroups),
@@ -69,7 +69,7 @@ impl Pipeline {
 
     /// From now on, every alert of `agent` takes `action` instead of its rule's (`None`: the rule's).
     /// Kernel deny tables are not per agent: a `deny` rule still denies in the kernel.
-    pub fn set_action_override(&mut self, agent: &str, action: Option<Action>) {
+    pub(crate) fn set_action_override(&mut self, agent: &str, action: Option<Action>) {
         match action {
             Some(a) => {
                 self.action_overrides.insert(agent.to_string(), a);
@@ -80,39 +80,39 @@ impl Pipeline {
         }
     }
 
-    pub fn set_recorder(&mut self, recorder: LiveRecorder) {
+    pub(crate) fn set_recorder(&mut self, recorder: LiveRecorder) {
         self.recorder = Some(recorder);
     }
 
     /// Counts events, drops and alerts in `m` from now on.
-    pub fn set_metrics(&mut self, m: Metrics) {
+    pub(crate) fn set_metrics(&mut self, m: Metrics) {
         self.metrics = Some(m);
     }
 
     /// Also sends alerts to these outputs (file, webhook) from now on.
-    pub fn set_sinks(&mut self, s: AlertSinks) {
+    pub(crate) fn set_sinks(&mut self, s: AlertSinks) {
         self.sinks = Some(s);
     }
 
-    pub fn take_sinks(&mut self) -> Option<AlertSinks> {
+    pub(crate) fn take_sinks(&mut self) -> Option<AlertSinks> {
         self.sinks.take()
     }
 
     /// Installs (or replaces) the rule set; returns the previous one.
-    pub fn set_rules(&mut self, rules: Option<RuleSet>) -> Option<RuleSet> {
+    pub(crate) fn set_rules(&mut self, rules: Option<RuleSet>) -> Option<RuleSet> {
         std::mem::replace(&mut self.rules, rules)
     }
 
-    pub fn rules_mut(&mut self) -> Option<&mut RuleSet> {
+    pub(crate) fn rules_mut(&mut self) -> Option<&mut RuleSet> {
         self.rules.as_mut()
     }
 
-    pub fn enricher_mut(&mut self) -> &mut Enricher {
+    pub(crate) fn enricher_mut(&mut self) -> &mut Enricher {
         &mut self.enricher
     }
 
     /// Handles one raw ring-buffer record.
-    pub fn handle_record(&mut self, bytes: &[u8]) {
+    pub(crate) fn handle_record(&mut self, bytes: &[u8]) {
         self.stats.records += 1;
         match event::decode(bytes) {
             Ok(ev) => self.handle_event(ev),
@@ -123,7 +123,7 @@ impl Pipeline {
         }
     }
 
-    pub fn handle_event(&mut self, ev: Event) {
+    pub(crate) fn handle_event(&mut self, ev: Event) {
         self.enricher.observe(&ev);
         if let Some(m) = &self.metrics {
             m.event(ev.body.kind_name());
@@ -172,18 +172,18 @@ impl Pipeline {
     }
 
     /// A kill or quarantine finished: its alert, and those of the same agent queued behind it, go out.
-    pub fn action_done(&mut self, done: Done) {
+    pub(crate) fn action_done(&mut self, done: Done) {
         self.responder.complete(done, &mut self.answered);
         self.emit_answered();
     }
 
     /// Where this pipeline's finished actions arrive, for [`Pipeline::action_done`] (once).
-    pub fn take_completions(&mut self) -> Option<Completions> {
+    pub(crate) fn take_completions(&mut self) -> Option<Completions> {
         self.completions.take()
     }
 
     /// Alerts waiting for a kill or quarantine to finish.
-    pub fn pending_actions(&self) -> usize {
+    pub(crate) fn pending_actions(&self) -> usize {
         self.responder.pending()
     }
 
@@ -215,14 +215,14 @@ impl Pipeline {
     }
 
     /// The ring buffer's fill level in bytes, for the metrics.
-    pub fn ringbuf_fill(&mut self, bytes: u64) {
+    pub(crate) fn ringbuf_fill(&mut self, bytes: u64) {
         if let Some(m) = &self.metrics {
             m.set_ringbuf_fill(bytes);
         }
     }
 
     /// The kernel's lost-event totals by reason, for the metrics.
-    pub fn kernel_lost(&mut self, counters: &crate::probes::KernelCounters) {
+    pub(crate) fn kernel_lost(&mut self, counters: &crate::probes::KernelCounters) {
         if let Some(m) = &self.metrics {
             for (reason, total) in counters.lost() {
                 m.kernel_lost(reason, total);
@@ -230,7 +230,7 @@ impl Pipeline {
         }
     }
 
-    pub fn report_drops(&mut self, lost: u64, total: u64) {
+    pub(crate) fn report_drops(&mut self, lost: u64, total: u64) {
         if let Some(m) = &self.metrics {
             m.drops(lost);
         }
@@ -241,7 +241,7 @@ impl Pipeline {
     }
 
     /// After a ring-buffer drain: the recording's batch goes to its file, the printed lines out.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if let Some(r) = &mut self.recorder {
             r.end_batch();
         }

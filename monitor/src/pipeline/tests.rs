@@ -71,7 +71,7 @@ fn pipeline(filter: Filter) -> (Pipeline, Captured) {
             id,
             level: 1,
         };
-        index.add_root(&cg, name);
+        index.add_root(&cg, name, None);
     }
     let mut p = Pipeline::new(index, Printer::new(true, Box::new(out.clone())), filter);
     p.set_rules(Some(RuleSet::from_sources(&[("t.yaml".into(), RULES.into())]).unwrap()));

@@ -1,10 +1,10 @@
 //! bpffs: pinned maps (the quarantine set) live at /sys/fs/bpf; mount it there if it is missing.
 use anyhow::{Context, Result};
 
-pub const BPFFS: &str = "/sys/fs/bpf";
+pub(crate) const BPFFS: &str = "/sys/fs/bpf";
 
 /// Mounts bpffs at /sys/fs/bpf unless a bpf filesystem is already mounted there.
-pub fn ensure_mounted() -> Result<()> {
+pub(crate) fn ensure_mounted() -> Result<()> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     let mounted = mounts.lines().any(|l| {
         l.split_once(" - ").is_some_and(|(pre, post)| {

@@ -9,7 +9,7 @@ use monitor_common::config::KernelOffsets;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum BtfError {
+pub(crate) enum BtfError {
     #[error("BTF blob is too short or malformed at byte {0}")]
     Malformed(usize),
     #[error("bad BTF magic {0:#x}")]
@@ -41,12 +41,12 @@ struct Member {
 struct Type {
     kind: u32,
     /// Referenced type for modifiers/typedefs.
-    type_ref: u32,
+    referenced: u32,
     members: Vec<Member>,
 }
 
 /// Parsed BTF: type table plus an index of named structs.
-pub struct Btf {
+pub(crate) struct Btf {
     types: Vec<Type>,
     structs: HashMap<String, u32>,
 }
@@ -71,13 +71,13 @@ fn str_at(strings: &[u8], off: u32) -> String {
 
 impl Btf {
     /// Reads the running kernel's BTF.
-    pub fn from_sys_fs() -> anyhow::Result<Self> {
+    pub(crate) fn from_sys_fs() -> anyhow::Result<Self> {
         let path = "/sys/kernel/btf/vmlinux";
         let data = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
         Ok(Self::parse(&data)?)
     }
 
-    pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+    pub(crate) fn parse(data: &[u8]) -> Result<Self, BtfError> {
         let magic = data
             .get(0..2)
             .map(|m| u16::from_le_bytes([m[0], m[1]]))
@@ -102,7 +102,7 @@ impl Btf {
         // Type id 0 is "void".
         let mut types = vec![Type {
             kind: 0,
-            type_ref: 0,
+            referenced: 0,
             members: Vec::new(),
         }];
         let mut structs = HashMap::new();
@@ -144,7 +144,7 @@ impl Btf {
             }
             types.push(Type {
                 kind,
-                type_ref: size_or_type,
+                referenced: size_or_type,
                 members,
             });
         }
@@ -161,7 +161,7 @@ impl Btf {
                         KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
                     ) =>
                 {
-                    id = t.type_ref
+                    id = t.referenced;
                 }
                 _ => break,
             }
@@ -193,7 +193,7 @@ impl Btf {
     }
 
     /// Byte offset of `member` in `struct strukt`, looking inside anonymous members.
-    pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
+    pub(crate) fn member_offset(&self, strukt: &str, member: &str) -> Result<u32, BtfError> {
         let id = *self
             .structs
             .get(strukt)
@@ -209,7 +209,7 @@ impl Btf {
 
 /// Resolves every offset the kernel side uses; unknown ones stay `UNKNOWN` and are logged, so the
 /// monitor still runs (with empty ppid/argv/exit code) on a kernel whose BTF lacks a field.
-pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
+pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     let mut off = KernelOffsets::unknown();
     let get = |s: &str, m: &str| match btf.member_offset(s, m) {
         Ok(v) => v,
@@ -275,7 +275,7 @@ pub fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     off
 }
 
-/// The io_uring request offsets. Kernels without io_uring (or whose structs moved) leave them
+/// The `io_uring` request offsets. Kernels without `io_uring` (or whose structs moved) leave them
 /// unknown: the opcode is then missing too and submissions are not reported (logged once).
 fn io_uring_offsets(btf: &Btf) -> monitor_common::config::IoUringOffsets {
     let mut io = monitor_common::config::IoUringOffsets::unknown();
@@ -386,7 +386,7 @@ mod tests {
     fn rejects_garbage() {
         assert!(matches!(
             Btf::parse(&[0, 1, 2]),
-            Err(BtfError::Malformed(_)) | Err(BtfError::Magic(_))
+            Err(BtfError::Malformed(_) | BtfError::Magic(_))
         ));
         assert!(Btf::parse(&[]).is_err());
     }

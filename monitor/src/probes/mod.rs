@@ -19,11 +19,11 @@ use monitor_common::{
 
 use crate::cgroup::Cgroup;
 
-pub mod bpffs;
-pub mod btf;
+pub(crate) mod bpffs;
+pub(crate) mod btf;
 #[cfg(test)]
 mod tests;
-pub mod tracefs;
+pub(crate) mod tracefs;
 
 /// The compiled eBPF object, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agentmon-ebpf"));
@@ -32,15 +32,15 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 /// counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelCounters {
-    pub ringbuf_drops: u64,
-    pub read_failures: u64,
-    pub events: u64,
-    pub denied: u64,
-    pub arg_read_failed: u64,
-    pub no_config: u64,
-    pub task_read_failed: u64,
+    pub(crate) ringbuf_drops: u64,
+    pub(crate) read_failures: u64,
+    pub(crate) events: u64,
+    pub(crate) denied: u64,
+    pub(crate) arg_read_failed: u64,
+    pub(crate) no_config: u64,
+    pub(crate) task_read_failed: u64,
     pub map_insert_failed: u64,
-    pub no_scratch: u64,
+    pub(crate) no_scratch: u64,
 }
 
 impl KernelCounters {
@@ -78,9 +78,9 @@ pub struct Probes {
 }
 
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
-pub const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
+pub(crate) const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
 
-/// The cgroup sock_addr programs, attached to every watched cgroup.
+/// The cgroup `sock_addr` programs, attached to every watched cgroup.
 fn sock_addr_programs() -> impl Iterator<Item = &'static Program> {
     programs::PROGRAMS
         .iter()
@@ -108,7 +108,7 @@ fn missing(map: &str) -> String {
 }
 
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
-pub fn check_privileges() -> Result<()> {
+pub(crate) fn check_privileges() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("agentmon needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to load its eBPF programs");
@@ -117,7 +117,7 @@ pub fn check_privileges() -> Result<()> {
 }
 
 impl Probes {
-    /// Loads and attaches everything. Needs root (CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for tracing).
+    /// Loads and attaches everything. Needs root (`CAP_BPF` + `CAP_PERFMON` + `CAP_SYS_ADMIN` for tracing).
     pub fn load(opts: &ProbeOptions) -> Result<Self> {
         if !opts.ringbuf_bytes.is_power_of_two() || opts.ringbuf_bytes < 4096 {
             bail!(
@@ -312,12 +312,12 @@ impl Probes {
     }
 
     /// Stops watching the cgroup with this id.
-    pub fn unwatch(&mut self, id: u64) -> Result<()> {
+    pub(crate) fn unwatch(&mut self, id: u64) -> Result<()> {
         let Some(level) = self.watched.remove(&id) else {
             return Ok(());
         };
         let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
-        map.remove(&id).ok();
+        let _ = map.remove(&id);
         for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
             if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
                 let _ = p.detach(link);
@@ -333,7 +333,7 @@ impl Probes {
         self.purge_lineage(id)
     }
 
-    pub fn watched(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn watched(&self) -> impl Iterator<Item = u64> + '_ {
         self.watched.keys().copied()
     }
 
@@ -348,7 +348,7 @@ impl Probes {
     }
 
     /// Takes the event ring buffer (once).
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
+    pub(crate) fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
         let map = self
             .ebpf
             .take_map(maps::EVENTS)
@@ -380,7 +380,7 @@ impl Probes {
     }
 
     /// Records which deny tables have entries (the programs skip empty ones).
-    pub fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
+    pub(crate) fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
         self.config.deny_kinds = kinds;
         self.write_config()
     }

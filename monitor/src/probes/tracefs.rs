@@ -6,10 +6,10 @@ use std::{fs, path::Path};
 use anyhow::{Context, Result, bail};
 use monitor_common::programs::{Attach, Program};
 
-pub const TRACEFS: &str = "/sys/kernel/tracing";
+pub(crate) const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// Mounts tracefs at /sys/kernel/tracing if it is not there yet.
-pub fn ensure_mounted() -> Result<()> {
+pub(crate) fn ensure_mounted() -> Result<()> {
     if Path::new(TRACEFS).join("events").exists() {
         return Ok(());
     }
@@ -25,27 +25,27 @@ pub fn ensure_mounted() -> Result<()> {
 
 /// One `field:` line of a format file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FormatField {
+pub(crate) struct FormatField {
     pub name: String,
     pub offset: usize,
     pub size: usize,
 }
 
 /// The text of a tracepoint's `format` file.
-pub fn read_format(category: &str, event: &str) -> Result<String> {
+pub(crate) fn read_format(category: &str, event: &str) -> Result<String> {
     let path = format!("{TRACEFS}/events/{category}/{event}/format");
     fs::read_to_string(&path).with_context(|| format!("reading {path}"))
 }
 
 /// Byte offset of `field` in a tracepoint record, from its `format` file.
-pub fn field_offset(category: &str, event: &str, field: &str) -> Option<u32> {
+pub(crate) fn field_offset(category: &str, event: &str, field: &str) -> Option<u32> {
     let text = read_format(category, event).ok()?;
     let f = parse_fields(&text).into_iter().find(|f| f.name == field)?;
     u32::try_from(f.offset).ok()
 }
 
 /// The fields a format file declares, in order.
-pub fn parse_fields(format: &str) -> Vec<FormatField> {
+pub(crate) fn parse_fields(format: &str) -> Vec<FormatField> {
     format
         .lines()
         .filter_map(|line| {
@@ -97,7 +97,7 @@ fn compare_layout(p: &Program, format: &str) -> (Vec<String>, Vec<String>) {
 /// a kernel that moved a field fails at start-up with a clear error instead of producing wrong
 /// events. A field that is only renamed (or a format file that cannot be read) is logged: the
 /// offsets may still be right, and attaching reports a tracepoint that does not exist.
-pub fn check_layouts(programs: &[Program]) -> Result<()> {
+pub(crate) fn check_layouts(programs: &[Program]) -> Result<()> {
     let mut mismatches = Vec::new();
     for p in programs {
         let Attach::TracePoint { category, name, fields } = p.attach else {
@@ -130,7 +130,7 @@ pub fn check_layouts(programs: &[Program]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::programs::{self, Attach};
+    use monitor_common::programs;
 
     use super::*;
 

@@ -23,7 +23,7 @@ const MAX_VARINT: usize = 10;
 
 /// Writer side: the payload of the batch being built, after room for the frame header.
 #[derive(Default)]
-pub struct BatchBuilder {
+pub(crate) struct BatchBuilder {
     /// Frame header space, `first_id`, entries.
     buf: Vec<u8>,
     entries: u64,
@@ -32,7 +32,7 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     /// An empty batch whose first entry will get id `next_id`.
-    pub fn new(next_id: u64) -> Self {
+    pub(crate) fn new(next_id: u64) -> Self {
         Self {
             buf: Vec::with_capacity(FRAME_HEADER_LEN + 64 * 1024 + 4096),
             entries: 0,
@@ -40,17 +40,18 @@ impl BatchBuilder {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries == 0
     }
 
     /// Entries so far.
-    pub fn entries(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> u64 {
         self.entries
     }
 
     /// Size of the frame this batch makes, with an entry of `extra` payload bytes more.
-    pub fn frame_len_with(&self, extra: usize) -> usize {
+    pub(crate) fn frame_len_with(&self, extra: usize) -> usize {
         let now = if self.is_empty() {
             FRAME_HEADER_LEN + MAX_VARINT
         } else {
@@ -60,17 +61,17 @@ impl BatchBuilder {
     }
 
     /// Payload bytes so far.
-    pub fn payload_len(&self) -> usize {
+    pub(crate) fn payload_len(&self) -> usize {
         self.buf.len().saturating_sub(FRAME_HEADER_LEN)
     }
 
     /// The id the next entry gets.
-    pub fn next_id(&self) -> u64 {
+    pub(crate) fn next_id(&self) -> u64 {
         self.next_id
     }
 
     /// Appends an entry; returns its id.
-    pub fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
+    pub(crate) fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
         if self.entries == 0 {
             self.buf.clear();
             self.buf.resize(FRAME_HEADER_LEN, 0);
@@ -86,12 +87,12 @@ impl BatchBuilder {
     }
 
     /// The frame (header space + payload) to seal and write.
-    pub fn frame_mut(&mut self) -> &mut [u8] {
+    pub(crate) fn frame_mut(&mut self) -> &mut [u8] {
         &mut self.buf
     }
 
     /// Empties the batch once its frame was written (or could not be); its ids stay used.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.entries = 0;
         self.buf.clear();
     }
@@ -119,7 +120,7 @@ pub struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
-    pub fn of(frame: &Frame<'a>) -> Self {
+    pub(crate) fn of(frame: &Frame<'a>) -> Self {
         Self {
             frame_offset: frame.offset,
             payload: frame.payload,
@@ -128,12 +129,12 @@ impl<'a> Entries<'a> {
         }
     }
 
-    fn fail(&mut self, at: usize, reason: String) -> Option<Result<Entry<'a>, FrameError>> {
+    fn fail(&mut self, at: usize, reason: String) -> Result<Entry<'a>, FrameError> {
         self.pos = None;
-        Some(Err(FrameError {
+        Err(FrameError {
             offset: self.frame_offset + (FRAME_HEADER_LEN + at) as u64,
             problem: Problem::Payload { kind: "batch", reason },
-        }))
+        })
     }
 }
 
@@ -146,7 +147,7 @@ impl<'a> Iterator for Entries<'a> {
         if at == 0 {
             match varint(self.payload, &mut at) {
                 Some(id) if id > 0 => self.next_id = id,
-                _ => return self.fail(0, "no first entry id".into()),
+                _ => return Some(self.fail(0, "no first entry id".into())),
             }
         }
         if at == self.payload.len() {
@@ -154,17 +155,16 @@ impl<'a> Iterator for Entries<'a> {
             return None;
         }
         let start = at;
-        let kind = match EntryKind::from_u8(self.payload[at]) {
-            Some(k) => k,
-            None => return self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])),
+        let Some(kind) = EntryKind::from_u8(self.payload[at]) else {
+            return Some(self.fail(start, format!("entry kind {} cannot be in a batch", self.payload[at])));
         };
         at += 1;
         let Some(len) = varint(self.payload, &mut at) else {
-            return self.fail(start, "entry length cut off".into());
+            return Some(self.fail(start, "entry length cut off".into()));
         };
         let end = match usize::try_from(len).ok().and_then(|l| at.checked_add(l)) {
             Some(end) if end <= self.payload.len() => end,
-            _ => return self.fail(start, format!("entry of {len} bytes overruns the batch")),
+            _ => return Some(self.fail(start, format!("entry of {len} bytes overruns the batch"))),
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);

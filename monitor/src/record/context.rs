@@ -21,7 +21,7 @@ use crate::enrich::Enriched;
 
 /// Writer side: which context each process's events refer to.
 #[derive(Default)]
-pub struct ContextCache {
+pub(crate) struct ContextCache {
     by_pid: HashMap<u32, Cached>,
     /// The pid each slot was last given to (index: id − 1).
     slot_owner: Vec<u32>,
@@ -37,7 +37,7 @@ struct Cached {
 
 /// What the writer needs for one event: the context id to refer to, the wall-clock offset the
 /// event's time is relative to, and a Context record to write first if the context is new.
-pub struct ContextRef {
+pub(crate) struct ContextRef {
     pub id: u32,
     pub wall_offset_ns: i64,
     pub define: Option<proto::Context>,
@@ -46,7 +46,7 @@ pub struct ContextRef {
 impl ContextCache {
     /// The context of `ev`, written as record number `record` of the current file. `time_ns` is the
     /// event's wall-clock time (the offset of a new context is taken from it).
-    pub fn context_for(&mut self, ev: &Enriched, time_ns: i64, record: u64) -> ContextRef {
+    pub(crate) fn context_for(&mut self, ev: &Enriched, time_ns: i64, record: u64) -> ContextRef {
         let pid = ev.event.header.pid;
         if let Some(c) = self.by_pid.get(&pid)
             && record.saturating_sub(c.defined_at) < CONTEXT_REFRESH_RECORDS
@@ -99,7 +99,7 @@ impl ContextCache {
     }
 
     /// Forgets everything (a new file starts with no contexts).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = Self::default();
     }
 }
@@ -116,6 +116,11 @@ fn same_process(c: &proto::Context, ev: &Enriched) -> bool {
         && p.exe == ev.exe
         && p.cgroup == ev.cgroup
         && p.agent == ev.agent
+        && match (&p.container, ev.container.as_deref()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.full_id == b.full_id && a.name == b.name && a.image == b.image,
+            _ => false,
+        }
         && p.ancestors.len() == ev.ancestors.len()
         && p.ancestors
             .iter()
@@ -139,10 +144,10 @@ fn context_of(ev: &Enriched, id: u32, wall_offset_ns: i64) -> proto::Context {
 }
 
 /// Largest context accepted (a real one is a few hundred bytes: paths are at most 4 KiB each).
-pub const MAX_CONTEXT_BYTES: usize = 1 << 20;
+pub(crate) const MAX_CONTEXT_BYTES: usize = 1 << 20;
 /// Largest total size of the contexts held at once, so that a crafted log cannot make a reader
 /// hold 4096 contexts of the largest frame size.
-pub const MAX_CONTEXT_TABLE_BYTES: usize = 64 << 20;
+pub(crate) const MAX_CONTEXT_TABLE_BYTES: usize = 64 << 20;
 
 /// Reader side: the contexts defined so far in the current file.
 #[derive(Default)]
@@ -154,7 +159,7 @@ pub struct ContextTable {
     bytes: usize,
 }
 
-pub struct Defined {
+pub(crate) struct Defined {
     pub ctx: proto::Context,
     /// Unique per definition within this table's life.
     pub generation: u64,
@@ -162,7 +167,7 @@ pub struct Defined {
 }
 
 impl ContextTable {
-    pub fn define(&mut self, ctx: proto::Context) -> Result<(), ConvertError> {
+    pub(crate) fn define(&mut self, ctx: proto::Context) -> Result<(), ConvertError> {
         if ctx.id == 0 || ctx.id > MAX_CONTEXTS {
             return Err(ConvertError::OutOfRange {
                 what: "context id",
@@ -191,7 +196,7 @@ impl ContextTable {
         Ok(())
     }
 
-    pub fn get(&self, id: u32) -> Result<&Defined, ConvertError> {
+    pub(crate) fn get(&self, id: u32) -> Result<&Defined, ConvertError> {
         id.checked_sub(1)
             .and_then(|i| self.slots.get(i as usize))
             .and_then(Option::as_ref)
@@ -200,14 +205,14 @@ impl ContextTable {
 
     /// After a reading problem: forgets every context if what was lost may have (re)defined one
     /// ([`FrameError::may_lose_context`]).
-    pub fn after_damage(&mut self, e: &FrameError) {
+    pub(crate) fn after_damage(&mut self, e: &FrameError) {
         if e.may_lose_context() {
             self.clear();
         }
     }
 
     /// Forgets every context: at a new file, and after damage (a lost frame may have redefined one).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.slots.clear();
         self.bytes = 0;
     }
@@ -245,7 +250,7 @@ mod tests {
     fn slots_wrap_and_evict_their_previous_owner() {
         let mut cache = ContextCache::default();
         let mut ev = every_kind(0);
-        for pid in 0..MAX_CONTEXTS + 1 {
+        for pid in 0..=MAX_CONTEXTS {
             ev.event.header.pid = 10_000 + pid;
             let r = cache.context_for(&ev, 0, 0);
             assert_eq!(r.id, pid % MAX_CONTEXTS + 1);

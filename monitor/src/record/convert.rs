@@ -3,7 +3,10 @@
 //! To proto never fails. From proto checks what the schema cannot: required sub-messages present,
 //! enums known, ports in range. Strings the live side holds as `&'static str` (open syscall, deny
 //! target) are stored as enums.
-use std::time::{Duration, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use super::{
     ConvertError,
@@ -11,8 +14,7 @@ use super::{
     proto,
 };
 use crate::{
-    enrich::Ancestor,
-    enrich::Enriched,
+    enrich::{Ancestor, ContainerInfo, Enriched},
     event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
@@ -20,14 +22,14 @@ use crate::{
 // ---- time ----
 
 /// Parses the live RFC 3339 `time` into ns since the epoch; `None` if it is not RFC 3339 UTC.
-pub fn parse_time_ns(text: &str) -> Option<i64> {
+pub(crate) fn parse_time_ns(text: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339(text).ok()?;
     let d = t.duration_since(UNIX_EPOCH).ok()?;
     i64::try_from(d.as_nanos()).ok()
 }
 
 /// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`crate::enrich::Clock`] does.
-pub fn format_time_ns(ns: i64) -> String {
+pub(crate) fn format_time_ns(ns: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64);
     humantime::format_rfc3339_micros(t).to_string()
 }
@@ -35,30 +37,48 @@ pub fn format_time_ns(ns: i64) -> String {
 /// An event's wall-clock time as recorded: its `time` text in ns since the epoch (0 when the text is
 /// not an RFC 3339 time, which the live clock never writes). The log stores the instant, and readers
 /// render it as the live clock does.
-pub fn time_ns(e: &Enriched) -> i64 {
+pub(crate) fn time_ns(e: &Enriched) -> i64 {
     parse_time_ns(&e.time).unwrap_or(0)
 }
 
 // ---- events ----
 
+/// [`Header`] and the schema's `EventHeader` carry the same fields by the same names, written here
+/// once for both directions: `header!(own h => Type)` copies the fields an event entry carries
+/// itself (the rest are its context's, see `Event.context`), `header!(all h => Type)` every field
+/// (an alert's embedded event). `h` is a variable, moved from.
+macro_rules! header {
+    (own $h:ident => $($to:ident)::+) => {
+        $($to)::+ {
+            ktime_ns: $h.ktime_ns,
+            tid: $h.tid,
+            truncated: $h.truncated,
+            read_failed: $h.read_failed,
+            denied: $h.denied,
+            ..Default::default()
+        }
+    };
+    (all $h:ident => $($to:ident)::+) => {
+        $($to)::+ {
+            pid: $h.pid,
+            ppid: $h.ppid,
+            uid: $h.uid,
+            gid: $h.gid,
+            cgroup_id: $h.cgroup_id,
+            comm: $h.comm,
+            ..header!(own $h => $($to)::+)
+        }
+    };
+}
+
 /// The copy of an event an alert carries when the event itself was not recorded: every field inline
 /// (see `Event` in the schema).
-pub fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
-    let h = &e.event.header;
+pub(crate) fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
     proto::Event {
         time_unix_ns: time_ns(e),
-        header: Some(proto::EventHeader {
-            ktime_ns: h.ktime_ns,
-            pid: h.pid,
-            tid: h.tid,
-            ppid: h.ppid,
-            uid: h.uid,
-            gid: h.gid,
-            cgroup_id: h.cgroup_id,
-            comm: h.comm.clone(),
-            truncated: h.truncated,
-            read_failed: h.read_failed,
-            denied: h.denied,
+        header: Some({
+            let h = e.event.header.clone();
+            header!(all h => proto::EventHeader)
         }),
         process: Some(process_to_proto(e)),
         resolved_path: e.resolved_path.clone(),
@@ -67,7 +87,7 @@ pub fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
     }
 }
 
-pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
+pub(crate) fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
     proto::ProcessContext {
         exe: e.exe.clone(),
         ancestors: e
@@ -80,7 +100,24 @@ pub fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
             .collect(),
         cgroup: e.cgroup.clone(),
         agent: e.agent.clone(),
+        container: e.container.as_deref().map(container_to_proto),
     }
+}
+
+pub(crate) fn container_to_proto(c: &ContainerInfo) -> proto::Container {
+    proto::Container {
+        full_id: c.full_id.clone(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+    }
+}
+
+pub(crate) fn container_from_proto(c: &proto::Container) -> Arc<ContainerInfo> {
+    Arc::new(ContainerInfo::new(
+        &c.full_id,
+        Some(c.name.as_str()),
+        Some(c.image.as_str()),
+    ))
 }
 
 /// The body's own path: what `resolved_path` usually equals (an open's kernel path, when the
@@ -95,7 +132,7 @@ pub(crate) fn raw_path(b: &Body) -> Option<&str> {
 
 /// An Event entry, referring to context `ctx` for its process fields (see `Event.context`).
 /// `time_ns` is the event's [`time_ns`].
-pub fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Event {
+pub(crate) fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Event {
     let h = &e.event.header;
     let adjust = i128::from(time_ns) - i128::from(h.ktime_ns) - i128::from(ctx.wall_offset_ns);
     let (time_unix_ns, time_adjust_ns) = match i64::try_from(adjust) {
@@ -105,14 +142,7 @@ pub fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Ev
     let resolved_is_raw = e.resolved_path.is_some() && e.resolved_path.as_deref() == raw_path(&e.event.body);
     proto::Event {
         time_unix_ns,
-        header: Some(proto::EventHeader {
-            ktime_ns: h.ktime_ns,
-            tid: h.tid,
-            truncated: h.truncated,
-            read_failed: h.read_failed,
-            denied: h.denied,
-            ..Default::default()
-        }),
+        header: Some(header!(own h => proto::EventHeader)),
         process: None,
         resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
         body: Some(e.event.body.to_proto()),
@@ -123,7 +153,7 @@ pub fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Ev
 }
 
 /// An Event entry, its process fields taken from its context in `contexts`.
-pub fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enriched, ConvertError> {
+pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enriched, ConvertError> {
     if p.context == 0 {
         return Err(ConvertError::Missing("process context"));
     }
@@ -148,20 +178,14 @@ pub fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enri
     let mut ev = Enriched {
         time,
         event: Event {
-            header: Header {
-                ktime_ns: h.ktime_ns,
-                tid: h.tid,
-                truncated: h.truncated,
-                read_failed: h.read_failed,
-                denied: h.denied,
-                ..Default::default()
-            },
+            header: header!(own h => Header),
             body,
         },
         exe: String::new(),
         ancestors: Vec::new(),
         cgroup: String::new(),
         agent: String::new(),
+        container: None,
         resolved_path,
     };
     fill_context(&mut ev, ctx);
@@ -169,7 +193,7 @@ pub fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Result<Enri
 }
 
 /// Copies a context's process fields into `ev`, reusing `ev`'s string buffers.
-pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
+pub(crate) fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
     let h = &mut ev.event.header;
     (h.pid, h.ppid, h.uid, h.gid, h.cgroup_id) = (ctx.pid, ctx.ppid, ctx.uid, ctx.gid, ctx.cgroup_id);
     h.comm.clone_from(&ctx.comm);
@@ -178,11 +202,18 @@ pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
         ev.ancestors.clear();
         ev.cgroup.clear();
         ev.agent.clear();
+        ev.container = None;
         return;
     };
     ev.exe.clone_from(&p.exe);
     ev.cgroup.clone_from(&p.cgroup);
     ev.agent.clone_from(&p.agent);
+    // Shared while consecutive events are of the same container (the usual case).
+    match (&p.container, &ev.container) {
+        (None, _) => ev.container = None,
+        (Some(c), Some(mine)) if mine.full_id == c.full_id && mine.name == c.name && mine.image == c.image => {}
+        (Some(c), _) => ev.container = Some(container_from_proto(c)),
+    }
     ev.ancestors.truncate(p.ancestors.len());
     for (i, a) in p.ancestors.iter().enumerate() {
         match ev.ancestors.get_mut(i) {
@@ -199,7 +230,7 @@ pub fn fill_context(ev: &mut Enriched, ctx: &proto::Context) {
 }
 
 /// The event an alert embeds (see [`embedded_event_to_proto`]).
-pub fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
+pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertError> {
     if p.context != 0 {
         return Err(ConvertError::UnknownContext(p.context));
     }
@@ -209,19 +240,7 @@ pub fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertErr
     Ok(Enriched {
         time: format_time_ns(p.time_unix_ns),
         event: Event {
-            header: Header {
-                ktime_ns: h.ktime_ns,
-                pid: h.pid,
-                tid: h.tid,
-                ppid: h.ppid,
-                uid: h.uid,
-                gid: h.gid,
-                cgroup_id: h.cgroup_id,
-                comm: h.comm,
-                truncated: h.truncated,
-                read_failed: h.read_failed,
-                denied: h.denied,
-            },
+            header: header!(all h => Header),
             body,
         },
         exe: process.exe,
@@ -230,6 +249,7 @@ pub fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, ConvertErr
             .into_iter()
             .map(|a| Ancestor { pid: a.pid, exe: a.exe })
             .collect(),
+        container: process.container.as_ref().map(container_from_proto),
         cgroup: process.cgroup,
         agent: process.agent,
         resolved_path: p.resolved_path,
@@ -241,13 +261,13 @@ fn unknown(what: &'static str, value: i32) -> ConvertError {
 }
 
 /// The body of a logged event (each kind converts itself: [`crate::event::KindInfo::from_proto`]).
-pub fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
+pub(crate) fn body_from_proto(b: proto::event::Body) -> Result<Body, ConvertError> {
     Body::from_proto(b)
 }
 
 // ---- alerts ----
 
-pub fn priority_to_proto(p: Priority) -> proto::Priority {
+pub(crate) fn priority_to_proto(p: Priority) -> proto::Priority {
     match p {
         Priority::Emergency => proto::Priority::Emergency,
         Priority::Alert => proto::Priority::Alert,
@@ -260,7 +280,7 @@ pub fn priority_to_proto(p: Priority) -> proto::Priority {
     }
 }
 
-pub fn priority_from_proto(v: i32) -> Result<Priority, ConvertError> {
+pub(crate) fn priority_from_proto(v: i32) -> Result<Priority, ConvertError> {
     Ok(match proto::Priority::try_from(v) {
         Ok(proto::Priority::Emergency) => Priority::Emergency,
         Ok(proto::Priority::Alert) => Priority::Alert,
@@ -274,7 +294,7 @@ pub fn priority_from_proto(v: i32) -> Result<Priority, ConvertError> {
     })
 }
 
-pub fn action_to_proto(a: Action) -> proto::Action {
+pub(crate) fn action_to_proto(a: Action) -> proto::Action {
     match a {
         Action::Alert => proto::Action::Alert,
         Action::Kill => proto::Action::Kill,
@@ -283,7 +303,7 @@ pub fn action_to_proto(a: Action) -> proto::Action {
     }
 }
 
-pub fn action_from_proto(v: i32) -> Result<Action, ConvertError> {
+pub(crate) fn action_from_proto(v: i32) -> Result<Action, ConvertError> {
     Ok(match proto::Action::try_from(v) {
         Ok(proto::Action::Alert) => Action::Alert,
         Ok(proto::Action::Kill) => Action::Kill,
@@ -295,7 +315,7 @@ pub fn action_from_proto(v: i32) -> Result<Action, ConvertError> {
 
 /// The alert as recorded. `event_seq` is the record id of the triggering event in the same log; 0
 /// means it was not recorded, and the event is embedded instead.
-pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
+pub(crate) fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
     proto::Alert {
         rule: a.rule.clone(),
         priority: priority_to_proto(a.priority) as i32,
@@ -311,7 +331,7 @@ pub fn alert_to_proto(a: &Alert, event_seq: u64) -> proto::Alert {
 
 /// Rebuilds an alert. `event` is the triggering event, looked up by `p.event_seq` by the caller; it
 /// is only used when the alert does not embed its event.
-pub fn alert_from_proto(p: proto::Alert, event: Option<Enriched>) -> Result<Alert, ConvertError> {
+pub(crate) fn alert_from_proto(p: proto::Alert, event: Option<Enriched>) -> Result<Alert, ConvertError> {
     let event = match p.event {
         Some(e) => embedded_event_from_proto(e)?,
         None => event.ok_or(ConvertError::Missing("alert's triggering event"))?,
@@ -377,6 +397,28 @@ mod tests {
             same(e, &roundtrip(e));
             same(e, &entry_roundtrip(e));
         }
+    }
+
+    #[test]
+    fn the_container_round_trips_with_the_process_context() {
+        let mut e = synthetic::every_kind(0);
+        e.container = Some(Arc::new(ContainerInfo::new(
+            "4f1c9a0e2b7d6c5a8e3f1b2c4d6e8f0a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e",
+            Some("coder"),
+            Some("ai/coder:1"),
+        )));
+        for back in [roundtrip(&e), entry_roundtrip(&e)] {
+            same(&e, &back);
+            assert_eq!(back.container.as_deref().map(|c| c.id.as_str()), Some("4f1c9a0e2b7d"));
+            assert_eq!(back.container_field(|c| &c.name), "coder");
+        }
+        // A context of another container is another context.
+        let mut cache = ContextCache::default();
+        let first = cache.context_for(&e, time_ns(&e), 0);
+        assert!(first.define.is_some());
+        assert!(cache.context_for(&e, time_ns(&e), 1).define.is_none());
+        e.container = None;
+        assert!(cache.context_for(&e, time_ns(&e), 2).define.is_some());
     }
 
     #[test]
@@ -523,8 +565,8 @@ mod tests {
             Err(ConvertError::UnknownEnum { .. })
         ));
         p.header = None;
-        assert!(embedded_event_from_proto(p).is_err());
+        embedded_event_from_proto(p).unwrap_err();
         assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());
-        assert!(action_from_proto(0).is_err());
+        action_from_proto(0).unwrap_err();
     }
 }

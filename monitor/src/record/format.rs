@@ -21,23 +21,23 @@
 //! frame before, so a removed, reordered, replaced or inserted frame breaks it.
 use thiserror::Error;
 
-pub const FRAME_MAGIC: [u8; 4] = *b"AMLF";
+pub(crate) const FRAME_MAGIC: [u8; 4] = *b"AMLF";
 pub const FRAME_HEADER_LEN: usize = 60;
 /// Largest payload accepted (writer and reader).
-pub const MAX_PAYLOAD_LEN: usize = 16 << 20;
+pub(crate) const MAX_PAYLOAD_LEN: usize = 16 << 20;
 /// `LogHeader.magic`.
-pub const LOG_MAGIC: &str = "agentmon-log";
+pub(crate) const LOG_MAGIC: &str = "agentmon-log";
 /// The format version written, and the only one read.
-pub const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// Context ids are slots `1..=MAX_CONTEXTS` (bounds the reader's memory).
-pub const MAX_CONTEXTS: u32 = 4096;
+pub(crate) const MAX_CONTEXTS: u32 = 4096;
 /// A writer redefines a context it keeps using after this many records, so a damaged frame that
 /// defined it costs the context of a bounded number of events.
-pub const CONTEXT_REFRESH_RECORDS: u64 = 1024;
+pub(crate) const CONTEXT_REFRESH_RECORDS: u64 = 1024;
 
-pub type ChainHash = [u8; 32];
+pub(crate) type ChainHash = [u8; 32];
 /// The chain's starting value for file 0.
-pub const ZERO_HASH: ChainHash = [0; 32];
+pub(crate) const ZERO_HASH: ChainHash = [0; 32];
 
 /// What a frame's payload is. (The numbers are shared with [`EntryKind`], so a kind byte never
 /// means two things.)
@@ -55,11 +55,11 @@ pub enum FrameKind {
 impl FrameKind {
     const ALL: [Self; 3] = [Self::Header, Self::Trailer, Self::Batch];
 
-    pub fn from_u8(v: u8) -> Option<Self> {
+    pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Header => "header",
             Self::Trailer => "trailer",
@@ -85,7 +85,7 @@ pub enum EntryKind {
 impl EntryKind {
     const ALL: [Self; 4] = [Self::Event, Self::Alert, Self::Drops, Self::Context];
 
-    pub fn from_u8(v: u8) -> Option<Self> {
+    pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|k| *k as u8 == v)
     }
 }
@@ -147,7 +147,7 @@ impl FrameError {
     /// Whether what was lost here may have defined a process context (a batch), so that the
     /// contexts known so far can no longer be trusted. A damaged header or trailer cannot redefine
     /// one, and a frame that only breaks the chain is still read (nothing is lost).
-    pub fn may_lose_context(&self) -> bool {
+    pub(crate) fn may_lose_context(&self) -> bool {
         match self.problem {
             Problem::PayloadChecksum { kind, .. } => kind == FrameKind::Batch,
             Problem::Chain => false,
@@ -159,11 +159,11 @@ impl FrameError {
 /// The fixed part of a frame, parsed and checked ([`parse_header`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
-    pub payload_len: u32,
-    pub seq: u64,
-    pub kind: FrameKind,
-    pub payload_crc: u32,
-    pub chain: ChainHash,
+    pub(crate) payload_len: u32,
+    pub(crate) seq: u64,
+    pub(crate) kind: FrameKind,
+    pub(crate) payload_crc: u32,
+    pub(crate) chain: ChainHash,
 }
 
 impl FrameHeader {
@@ -179,7 +179,7 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Checks the fixed part of a frame: magic, header checksum, kind, reserved bytes, length.
-pub fn parse_header(b: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, Problem> {
+pub(crate) fn parse_header(b: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, Problem> {
     if b[0..4] != FRAME_MAGIC {
         let mut found = [0u8; 4];
         found.copy_from_slice(&b[0..4]);
@@ -212,7 +212,7 @@ pub fn parse_header(b: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, Problem> 
 }
 
 /// Checks a payload against its header's checksum.
-pub fn check_payload(h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
+pub(crate) fn check_payload(h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
     let computed = crc32c::crc32c(payload);
     if computed != h.payload_crc {
         return Err(Problem::PayloadChecksum {
@@ -227,7 +227,7 @@ pub fn check_payload(h: &FrameHeader, payload: &[u8]) -> Result<(), Problem> {
 /// Smallest payload chained with BLAKE3 instead of SHA-256: where BLAKE3 overtakes it
 /// (`agentmon-bench log-read` prints both by size; docs/BENCHMARKS.md has the development VM's
 /// figures).
-pub const BLAKE3_FROM: usize = 2048;
+pub(crate) const BLAKE3_FROM: usize = 2048;
 
 /// The chain hash of a frame given the previous frame's: H(prev ‖ bytes 4..24 ‖ payload). H is
 /// SHA-256 for payloads under [`BLAKE3_FROM`] bytes (a quiet agent's batch of one event), which the
@@ -235,7 +235,8 @@ pub const BLAKE3_FROM: usize = 2048;
 /// (a busy agent's batches of up to 64 KiB), where its SIMD parallelism makes it up to 2.5× faster.
 /// The payload length is in the frame header, which its CRC and the chain cover, so reader and
 /// writer always agree on the hash.
-pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainHash {
+pub(crate) fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainHash {
+    use sha2::Digest as _;
     if payload.len() >= BLAKE3_FROM {
         let mut h = blake3::Hasher::new();
         h.update(prev);
@@ -243,7 +244,6 @@ pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainH
         h.update(payload);
         return *h.finalize().as_bytes();
     }
-    use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(prev);
     h.update(&frame_head[4..24]);
@@ -252,7 +252,7 @@ pub fn chain_hash(prev: &ChainHash, frame_head: &[u8], payload: &[u8]) -> ChainH
 }
 
 /// Whether a parsed frame continues the chain ending in `prev`.
-pub fn check_chain(
+pub(crate) fn check_chain(
     prev: &ChainHash,
     raw_head: &[u8; FRAME_HEADER_LEN],
     h: &FrameHeader,
@@ -268,7 +268,7 @@ pub fn check_chain(
 /// Fills in the frame header of `buf`, whose payload is already at `buf[FRAME_HEADER_LEN..]`, and
 /// returns the frame's chain hash. The payload must not exceed [`MAX_PAYLOAD_LEN`] (checked by the
 /// caller).
-pub fn seal(buf: &mut [u8], kind: FrameKind, seq: u64, prev: &ChainHash) -> ChainHash {
+pub(crate) fn seal(buf: &mut [u8], kind: FrameKind, seq: u64, prev: &ChainHash) -> ChainHash {
     let payload_len = (buf.len() - FRAME_HEADER_LEN) as u32;
     let (head, payload) = buf.split_at_mut(FRAME_HEADER_LEN);
     head[0..4].copy_from_slice(&FRAME_MAGIC);
@@ -284,8 +284,9 @@ pub fn seal(buf: &mut [u8], kind: FrameKind, seq: u64, prev: &ChainHash) -> Chai
     chain
 }
 
-/// One whole frame as bytes (tests, tools): header + payload.
-pub fn encode_frame(kind: FrameKind, seq: u64, prev: &ChainHash, payload: &[u8]) -> (Vec<u8>, ChainHash) {
+/// One whole frame as bytes: header + payload (tests forge frames with it).
+#[cfg(test)]
+pub(crate) fn encode_frame(kind: FrameKind, seq: u64, prev: &ChainHash, payload: &[u8]) -> (Vec<u8>, ChainHash) {
     let mut buf = vec![0u8; FRAME_HEADER_LEN];
     buf.extend_from_slice(payload);
     let chain = seal(&mut buf, kind, seq, prev);
@@ -365,7 +366,7 @@ mod tests {
             g[i] ^= 0x01;
             assert!(parse_header(&head(&g)).is_err(), "flip at {i} went unnoticed");
         }
-        let mut g = f.clone();
+        let mut g = f;
         g[FRAME_HEADER_LEN] ^= 0x80;
         let h = parse_header(&head(&g)).unwrap();
         assert!(matches!(

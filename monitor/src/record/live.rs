@@ -3,14 +3,14 @@
 use super::{RecordError, Recorder};
 use crate::{enrich::Enriched, rules::Alert};
 
-pub struct LiveRecorder {
+pub(crate) struct LiveRecorder {
     rec: Recorder,
     /// Records that could not be written.
     pub failures: u64,
 }
 
 impl LiveRecorder {
-    pub fn new(rec: Recorder) -> Self {
+    pub(crate) fn new(rec: Recorder) -> Self {
         Self { rec, failures: 0 }
     }
 
@@ -22,7 +22,7 @@ impl LiveRecorder {
     }
 
     /// Records the event (in the current batch); returns its id, 0 if it could not be recorded.
-    pub fn event(&mut self, ev: &Enriched) -> u64 {
+    pub(crate) fn event(&mut self, ev: &Enriched) -> u64 {
         match self.rec.record_event(ev) {
             Ok(seq) => seq,
             Err(e) => {
@@ -34,7 +34,7 @@ impl LiveRecorder {
 
     /// Records an alert and writes it at once; `event_seq` is what [`LiveRecorder::event`] returned
     /// for its event. With `embed_event`, the alert also carries a copy of its event.
-    pub fn alert(&mut self, alert: &Alert, event_seq: u64, embed_event: bool) {
+    pub(crate) fn alert(&mut self, alert: &Alert, event_seq: u64, embed_event: bool) {
         let r = if embed_event {
             self.rec.record_alert_with_event(alert, event_seq)
         } else {
@@ -45,22 +45,16 @@ impl LiveRecorder {
         }
     }
 
-    pub fn drops(&mut self, lost: u64, total: u64) {
+    pub(crate) fn drops(&mut self, lost: u64, total: u64) {
         if let Err(e) = self.rec.record_drops(lost, total) {
             self.failed("a drop notice", &e);
         }
     }
 
     /// Writes the records of the batch (the live pipeline calls it after every ring-buffer drain).
-    pub fn end_batch(&mut self) {
+    pub(crate) fn end_batch(&mut self) {
         if let Err(e) = self.rec.end_batch() {
             self.failed("a batch", &e);
-        }
-    }
-
-    pub fn flush(&mut self) {
-        if let Err(e) = self.rec.flush() {
-            self.failed("(sync)", &e);
         }
     }
 }

@@ -10,24 +10,25 @@
 //! - [`writer::Recorder`] appends to a log (one `write(2)` per batch, size-based rotation).
 //! - [`reader::FrameReader`] / [`reader::RecordReader`] stream a log back (memory flat in its size).
 //! - [`replay`] runs recorded events through an [`replay::Evaluator`] (the rule engine).
-pub mod batch;
+pub(crate) mod batch;
 pub mod context;
-pub mod convert;
+pub(crate) mod convert;
 pub mod decoder;
 pub mod format;
-pub mod live;
+pub(crate) mod live;
 pub mod reader;
-pub mod replay;
+pub(crate) mod replay;
 pub mod verify;
 mod wire;
-pub mod writer;
+pub(crate) mod writer;
 
 pub use crate::schema as proto;
-pub use crate::schema::ConvertError;
-pub use format::{ChainHash, FrameError, FrameKind, Problem};
-pub use live::LiveRecorder;
+pub(crate) use crate::schema::ConvertError;
+pub use batch::{Entries, Entry};
+pub(crate) use format::FrameError;
+pub(crate) use live::LiveRecorder;
 pub use reader::{FrameReader, ReaderOptions, Record, RecordReader};
-pub use replay::{Evaluator, ReplayOptions, ReplayStats};
+pub(crate) use replay::{Evaluator, ReplayOptions};
 pub use writer::{Recorder, RecorderOptions};
 
 use thiserror::Error;

@@ -9,7 +9,7 @@
 //!   error, then the end — or, with `resync`, that frame is accepted and the chain goes on from it.
 //!
 //! No input makes it panic; sizes are bounded by [`MAX_PAYLOAD_LEN`].
-use std::{fs::File, io::Read, path::Path};
+use std::{collections::VecDeque, fs::File, io::Read, path::Path};
 
 use prost::Message;
 
@@ -98,7 +98,7 @@ pub struct Frame<'a> {
     /// Byte offset of the frame in its file.
     pub offset: u64,
     pub header: FrameHeader,
-    pub payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
 }
 
 impl<'a> Frame<'a> {
@@ -138,7 +138,7 @@ impl FrameReader<File> {
 }
 
 impl<R: Read> FrameReader<R> {
-    pub fn new(r: R, opts: ReaderOptions) -> Self {
+    pub(crate) fn new(r: R, opts: ReaderOptions) -> Self {
         Self {
             src: Source::new(r),
             opts,
@@ -154,27 +154,12 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// The file's header, once its first frame was read.
-    pub fn log_header(&self) -> Option<&proto::LogHeader> {
+    pub(crate) fn log_header(&self) -> Option<&proto::LogHeader> {
         self.header.as_ref()
     }
 
-    /// Chain hash of the last frame accepted (the link a rotated continuation must start from).
-    pub fn last_chain(&self) -> ChainHash {
-        self.prev_chain
-    }
-
-    /// Sequence number the next frame should have.
-    pub fn next_seq(&self) -> u64 {
-        self.expect_seq
-    }
-
-    /// Frames yielded so far.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
     /// Bytes consumed so far (for progress reporting).
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.src.pos + self.pending_consume as u64
     }
 
@@ -452,10 +437,10 @@ pub enum Record {
 #[derive(Clone, Debug)]
 pub struct Located {
     /// Byte offset in its file (of a header or trailer frame, or of the entry in a batch).
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// A batch entry's id, which alerts name their event by (`batch.rs`); a header's or trailer's
     /// frame sequence number.
-    pub seq: u64,
+    pub(crate) seq: u64,
     pub record: Record,
 }
 
@@ -508,7 +493,7 @@ pub struct RecordReader<R> {
     frames: FrameReader<R>,
     contexts: ContextTable,
     /// The rest of the current frame's records.
-    pending: std::collections::VecDeque<Result<Located, FrameError>>,
+    pending: VecDeque<Result<Located, FrameError>>,
 }
 
 impl RecordReader<File> {
@@ -518,16 +503,12 @@ impl RecordReader<File> {
 }
 
 impl<R: Read> RecordReader<R> {
-    pub fn new(r: R, opts: ReaderOptions) -> Self {
+    pub(crate) fn new(r: R, opts: ReaderOptions) -> Self {
         Self {
             frames: FrameReader::new(r, opts),
             contexts: ContextTable::default(),
-            pending: Default::default(),
+            pending: VecDeque::default(),
         }
-    }
-
-    pub fn frames(&self) -> &FrameReader<R> {
-        &self.frames
     }
 }
 

@@ -23,7 +23,7 @@ use crate::{enrich::Enriched, rules::Alert};
 /// sequences) may live in `self`; events come in recorded order. The event's `time` text may be
 /// empty (it is rendered only for alerts; `event.header.ktime_ns` orders events); replay fills it in
 /// the alerts returned.
-pub trait Evaluator {
+pub(crate) trait Evaluator {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert>;
 }
 
@@ -42,7 +42,7 @@ impl<F: FnMut(&Enriched) -> Vec<Alert>> Evaluator for F {
 
 /// Which recorded events are replayed, and how strictly the log is checked.
 #[derive(Clone, Debug, Default)]
-pub struct ReplayOptions {
+pub(crate) struct ReplayOptions {
     /// Only events at or after this wall-clock time (ns since the epoch).
     pub since_ns: Option<i64>,
     /// Only events before this time.
@@ -75,7 +75,7 @@ impl ReplayOptions {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReplayStats {
+pub(crate) struct ReplayStats {
     pub files: u64,
     pub events: u64,
     /// Events that passed the filter and were evaluated.
@@ -93,13 +93,13 @@ const EVENT_CACHE: usize = 4096;
 
 /// Recent events by record id, bounded: what rebuilds a recorded alert that names its event.
 #[derive(Default)]
-pub struct RecentEvents {
+pub(crate) struct RecentEvents {
     by_seq: HashMap<u64, Enriched>,
     order: VecDeque<u64>,
 }
 
 impl RecentEvents {
-    pub fn insert(&mut self, seq: u64, ev: Enriched) {
+    pub(crate) fn insert(&mut self, seq: u64, ev: Enriched) {
         if self.order.len() == EVENT_CACHE
             && let Some(old) = self.order.pop_front()
         {
@@ -112,7 +112,7 @@ impl RecentEvents {
     /// A recorded alert with its triggering event: the copy it embeds, else the event it names if it
     /// is among the recent ones (`None` when it is too far back). An alert that neither names nor
     /// embeds an event is malformed.
-    pub fn rebuild(&self, p: proto::Alert) -> Result<Option<Alert>, ConvertError> {
+    pub(crate) fn rebuild(&self, p: proto::Alert) -> Result<Option<Alert>, ConvertError> {
         let event = match p.event_seq {
             _ if p.event.is_some() => None,
             0 => None,
@@ -126,7 +126,7 @@ impl RecentEvents {
 }
 
 /// Where alerts come from.
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// Re-evaluate every replayed event.
     Rules(&'a mut dyn Evaluator),
     /// The alerts the recording holds.
@@ -136,7 +136,7 @@ pub enum Source<'a> {
 /// Streams `paths` (in order; a rotated log's files continue each other's sequence) through
 /// `source`. Damaged frames are skipped (resync) and reported to `on_problem`, which also gets
 /// truncated tails; `progress` gets the bytes read so far across all files.
-pub fn replay(
+pub(crate) fn replay(
     paths: &[PathBuf],
     mut source: Source<'_>,
     options: &ReplayOptions,
@@ -256,7 +256,7 @@ pub fn replay(
                 }
             }
         }
-        done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done += std::fs::metadata(path).map_or(0, |m| m.len());
         progress(done);
     }
     stats

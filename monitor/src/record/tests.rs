@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 
 use super::{
-    format::{self, EntryKind, FRAME_HEADER_LEN, FrameKind, Problem},
-    reader::{FrameReader, Located, ReaderOptions, Record, RecordReader},
-    replay::{self, ReplayOptions, ReplayStats, Source},
-    verify::{self, verify_file, verify_files, with_rotations},
+    context::ContextTable,
+    format::{EntryKind, FRAME_HEADER_LEN, FrameKind, Problem},
+    reader::Located,
+    replay::{ReplayStats, Source},
+    verify::{verify_file, verify_files, with_rotations},
     *,
 };
 use crate::{
@@ -213,7 +214,7 @@ fn flipped_bytes_are_found_at_their_frame() {
         );
     }
     // In the file header frame.
-    let mut b = orig.clone();
+    let mut b = orig;
     b[70] ^= 1;
     assert_eq!(first(&verify_bytes(dir.path(), &b)).0, 0);
 }
@@ -456,7 +457,7 @@ fn rotation_links_files_into_one_chain() {
 /// Test evaluator: alerts on every connect to the metadata service.
 struct MetadataRule;
 
-impl replay::Evaluator for MetadataRule {
+impl Evaluator for MetadataRule {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
         match &ev.event.body {
             Body::Connect(c) if c.addr == "169.254.169.254" => vec![Alert::synthetic(ev)],
@@ -556,9 +557,9 @@ fn replay_skips_damage_and_reports_it() {
 /// Replays `paths` through `eval`; returns the stats, the alerts and the problems reported.
 fn replay_all(
     paths: &[PathBuf],
-    eval: &mut dyn replay::Evaluator,
+    eval: &mut dyn Evaluator,
     options: &ReplayOptions,
-) -> (ReplayStats, Vec<Alert>, Vec<format::FrameError>) {
+) -> (ReplayStats, Vec<Alert>, Vec<FrameError>) {
     let (mut alerts, mut problems) = (Vec::new(), Vec::new());
     let stats = replay::replay(
         paths,
@@ -704,7 +705,7 @@ proptest! {
     #[test]
     fn arbitrary_payloads_never_panic(kind in 1u8..=8, payload in proptest::collection::vec(any::<u8>(), 0..256)) {
         if let Some(kind) = EntryKind::from_u8(kind) {
-            let _ = reader::decode_entry(kind, &payload, &mut Default::default());
+            let _ = reader::decode_entry(kind, &payload, &mut ContextTable::default());
         }
     }
 
@@ -757,8 +758,8 @@ fn frames_of_bytes(bytes: &[u8]) -> Vec<(u64, usize)> {
 
 #[test]
 fn logs_of_other_format_versions_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
     use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
     for version in [1, 2, 4] {
         let header = proto::LogHeader {
             magic: format::LOG_MAGIC.into(),
@@ -840,7 +841,7 @@ fn replay_stops_at_damage_when_told_not_to_resynchronise() {
 }
 
 // mounts, scope, io_uring, code loading
-/// The kinds of the mount, scope, io_uring and code-loading group, with their kernel-side fields
+/// The kinds of the mount, scope, `io_uring` and code-loading group, with their kernel-side fields
 /// filled, go through a log unchanged, and replaying it gives the verdicts rules gave live.
 #[test]
 fn mount_scope_io_uring_and_loading_kinds_round_trip_and_replay_gives_live_verdicts() {

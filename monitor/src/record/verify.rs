@@ -19,20 +19,20 @@ const MAX_KEPT: usize = 100;
 
 #[derive(Clone, Debug, Default)]
 pub struct FileReport {
-    pub path: PathBuf,
-    pub header: Option<proto::LogHeader>,
+    pub(crate) path: PathBuf,
+    pub(crate) header: Option<proto::LogHeader>,
     pub trailer: Option<proto::Trailer>,
-    pub frames: u64,
+    pub(crate) frames: u64,
     pub events: u64,
-    pub alerts: u64,
-    pub drops: u64,
+    pub(crate) alerts: u64,
+    pub(crate) drops: u64,
     /// Sequence number of the first and last intact frames.
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
-    pub last_chain: ChainHash,
+    pub(crate) first_seq: Option<u64>,
+    pub(crate) last_seq: Option<u64>,
+    pub(crate) last_chain: ChainHash,
     /// Damage and tampering, in file order (at most [`MAX_KEPT`]; see `error_count`).
     pub errors: Vec<FrameError>,
-    pub error_count: u64,
+    pub(crate) error_count: u64,
     /// The file ends inside a frame (all frames before it are intact).
     pub truncated: Option<FrameError>,
 }
@@ -44,12 +44,13 @@ impl FileReport {
     }
 
     /// Closed or rotated cleanly: a trailer, nothing cut off.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.trailer.is_some() && self.truncated.is_none()
     }
 
     /// The first problem, by byte offset.
-    pub fn first_problem(&self) -> Option<&FrameError> {
+    #[cfg(test)]
+    pub(crate) fn first_problem(&self) -> Option<&FrameError> {
         self.errors.first().or(self.truncated.as_ref())
     }
 
@@ -156,35 +157,35 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
 
 /// A broken link between two consecutive files of a rotated log.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkError {
+pub(crate) struct LinkError {
     pub file: PathBuf,
     pub problem: String,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub files: Vec<FileReport>,
     pub links: Vec<LinkError>,
 }
 
 impl Report {
-    pub fn intact(&self) -> bool {
+    pub(crate) fn intact(&self) -> bool {
         self.links.is_empty() && self.files.iter().all(FileReport::intact)
     }
 
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.files.iter().all(FileReport::complete)
     }
 }
 
 /// Verifies files in the order given; where a file continues the one before it (rotation), checks
 /// the link: trailer names it, header names the previous file, chain and sequence continue.
-pub fn verify_files(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Report {
+pub(crate) fn verify_files(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Report {
     let mut report = Report::default();
     let mut done = 0u64;
     for path in paths {
         let rep = verify_file(path, |b| progress(done + b));
-        done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done += std::fs::metadata(path).map_or(0, |m| m.len());
         if let Some(prev) = report.files.last()
             && let Some(problem) = link_problem(prev, &rep)
         {
@@ -245,7 +246,7 @@ fn base(p: &Path) -> String {
 }
 
 /// `FILE` and its existing continuations `FILE.1`, `FILE.2`, … in order.
-pub fn with_rotations(base: &Path) -> Vec<PathBuf> {
+pub(crate) fn with_rotations(base: &Path) -> Vec<PathBuf> {
     let mut out = vec![base.to_path_buf()];
     for i in 1.. {
         let p = rotated_path(base, i);
@@ -260,7 +261,7 @@ pub fn with_rotations(base: &Path) -> Vec<PathBuf> {
 /// Each path followed by its rotated continuations (unless listed already), duplicates removed:
 /// `log verify FILE` checks the whole rotated log, and `FILE FILE.*` (where `FILE.10` sorts before
 /// `FILE.2`) still comes out in order.
-pub fn expand_rotations(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn expand_rotations(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     for p in paths {
         for q in with_rotations(p) {

@@ -4,28 +4,28 @@
 //! means.
 
 /// Wire types.
-pub const VARINT: u8 = 0;
-pub const FIXED64: u8 = 1;
-pub const LEN: u8 = 2;
-pub const FIXED32: u8 = 5;
+pub(super) const VARINT: u8 = 0;
+pub(super) const FIXED64: u8 = 1;
+pub(super) const LEN: u8 = 2;
+pub(super) const FIXED32: u8 = 5;
 
 /// A cursor over one message's bytes.
-pub struct Wire<'a> {
+pub(super) struct Wire<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Wire<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
+    pub(super) fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
 
-    pub fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
     #[inline]
-    pub fn varint(&mut self) -> Option<u64> {
+    pub(super) fn varint(&mut self) -> Option<u64> {
         // Most keys and values fit in one byte.
         let b = *self.buf.get(self.pos)?;
         if b < 0x80 {
@@ -56,7 +56,7 @@ impl<'a> Wire<'a> {
     /// byte). Decoders read the fields a writer emits, in the order it emits them, with these
     /// well-predicted tests before falling back to a general loop over whatever is left.
     #[inline]
-    pub fn take(&mut self, field: u32, wt: u8) -> bool {
+    pub(super) fn take(&mut self, field: u32, wt: u8) -> bool {
         debug_assert!((1..16).contains(&field));
         if self.buf.get(self.pos) == Some(&(((field << 3) as u8) | wt)) {
             self.pos += 1;
@@ -68,7 +68,7 @@ impl<'a> Wire<'a> {
 
     /// The next field's number and wire type.
     #[inline]
-    pub fn key(&mut self) -> Option<(u32, u8)> {
+    pub(super) fn key(&mut self) -> Option<(u32, u8)> {
         let k = u32::try_from(self.varint()?).ok()?;
         let field = k >> 3;
         let wire = (k & 7) as u8;
@@ -80,7 +80,7 @@ impl<'a> Wire<'a> {
 
     /// A length-delimited field's bytes.
     #[inline]
-    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+    pub(super) fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = usize::try_from(self.varint()?).ok()?;
         let end = self.pos.checked_add(len)?;
         let b = self.buf.get(self.pos..end)?;
@@ -89,7 +89,7 @@ impl<'a> Wire<'a> {
     }
 
     /// Skips a field of an unknown number (groups are not accepted).
-    pub fn skip(&mut self, wire: u8) -> Option<()> {
+    pub(super) fn skip(&mut self, wire: u8) -> Option<()> {
         match wire {
             VARINT => self.varint().map(drop),
             FIXED64 => self.advance(8),
@@ -110,7 +110,7 @@ impl<'a> Wire<'a> {
 
     /// A varint field, checking its wire type.
     #[inline]
-    pub fn varint_field(&mut self, wire: u8) -> Option<u64> {
+    pub(super) fn varint_field(&mut self, wire: u8) -> Option<u64> {
         if wire != VARINT {
             return None;
         }
@@ -119,7 +119,7 @@ impl<'a> Wire<'a> {
 
     /// A length-delimited field, checking its wire type.
     #[inline]
-    pub fn len_field(&mut self, wire: u8) -> Option<&'a [u8]> {
+    pub(super) fn len_field(&mut self, wire: u8) -> Option<&'a [u8]> {
         if wire != LEN {
             return None;
         }
@@ -127,13 +127,13 @@ impl<'a> Wire<'a> {
     }
 
     #[inline]
-    pub fn str_field(&mut self, wire: u8) -> Option<&'a str> {
+    pub(super) fn str_field(&mut self, wire: u8) -> Option<&'a str> {
         utf8(self.len_field(wire)?)
     }
 
     /// A length-delimited field's bytes as text (its key already read).
     #[inline]
-    pub fn str(&mut self) -> Option<&'a str> {
+    pub(super) fn str(&mut self) -> Option<&'a str> {
         utf8(self.bytes()?)
     }
 }
@@ -141,7 +141,7 @@ impl<'a> Wire<'a> {
 /// `b` as text if it is valid UTF-8. Recorded strings are paths and names, nearly always ASCII,
 /// which is checked a word at a time; `std::str::from_utf8` takes the general road for the rest.
 #[inline]
-pub fn utf8(b: &[u8]) -> Option<&str> {
+pub(super) fn utf8(b: &[u8]) -> Option<&str> {
     if b.is_ascii() {
         // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
         return Some(unsafe { std::str::from_utf8_unchecked(b) });
@@ -149,11 +149,11 @@ pub fn utf8(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
 }
 
-pub fn zigzag64(v: u64) -> i64 {
+pub(super) fn zigzag64(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-pub fn zigzag32(v: u64) -> i32 {
+pub(super) fn zigzag32(v: u64) -> i32 {
     let v = v as u32;
     ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn varints_and_zigzag_match_prost() {
-        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX, (-100i64) as u64] {
+        for v in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX, (-100i64) as u64] {
             let mut buf = Vec::new();
             prost::encoding::encode_varint(v, &mut buf);
             assert_eq!(Wire::new(&buf).varint(), Some(v));

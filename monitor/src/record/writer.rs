@@ -36,7 +36,7 @@ use super::{
 use crate::{enrich::Enriched, rules::Alert};
 
 /// Smallest accepted `max_bytes` (a header and a few frames must fit).
-pub const MIN_MAX_BYTES: u64 = 1024;
+pub(crate) const MIN_MAX_BYTES: u64 = 1024;
 
 #[derive(Clone, Debug)]
 pub struct RecorderOptions {
@@ -52,7 +52,7 @@ pub struct RecorderOptions {
 }
 
 /// Default [`RecorderOptions::batch_bytes`].
-pub const DEFAULT_BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const DEFAULT_BATCH_BYTES: usize = 64 * 1024;
 
 impl Default for RecorderOptions {
     fn default() -> Self {
@@ -97,12 +97,11 @@ fn hostname() -> String {
 pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The path of the `index`-th file of a rotated log: `FILE`, `FILE.1`, `FILE.2`, …
-pub fn rotated_path(base: &Path, index: u32) -> PathBuf {
+pub(crate) fn rotated_path(base: &Path, index: u32) -> PathBuf {
     if index == 0 {
         return base.to_path_buf();
     }
@@ -190,13 +189,8 @@ impl Recorder {
     }
 
     /// The file being written.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Sequence number the next frame will get.
-    pub fn next_seq(&self) -> u64 {
-        self.next_seq
     }
 
     /// Records an enriched event in the current batch; returns its id (for
@@ -231,7 +225,7 @@ impl Recorder {
 
     /// [`Recorder::record_alert`] for an alert recorded long after its event: it also carries a copy
     /// of the event, so it can be rebuilt however far back the event is.
-    pub fn record_alert_with_event(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
+    pub(crate) fn record_alert_with_event(&mut self, alert: &Alert, event_id: u64) -> Result<(), RecordError> {
         let mut msg = convert::alert_to_proto(alert, event_id);
         msg.event
             .get_or_insert_with(|| convert::embedded_event_to_proto(&alert.event));
@@ -246,7 +240,7 @@ impl Recorder {
 
     /// Records a ring-buffer drop notice (events lost before they reached agentmon) and writes it at
     /// once.
-    pub fn record_drops(&mut self, lost: u64, total: u64) -> Result<(), RecordError> {
+    pub(crate) fn record_drops(&mut self, lost: u64, total: u64) -> Result<(), RecordError> {
         let msg = proto::Drops {
             lost,
             total,
@@ -325,7 +319,7 @@ impl Recorder {
     }
 
     /// Writes the batch and makes everything written so far durable (`fdatasync`).
-    pub fn flush(&mut self) -> Result<(), RecordError> {
+    pub(crate) fn flush(&mut self) -> Result<(), RecordError> {
         self.end_batch()?;
         self.sync()
     }

@@ -14,9 +14,9 @@ use std::{
 
 use tokio::sync::mpsc;
 
-pub mod kill;
-pub mod quarantine;
-pub mod state;
+pub(crate) mod kill;
+pub(crate) mod quarantine;
+pub(crate) mod state;
 
 use crate::{
     cgroup::Cgroup,
@@ -24,18 +24,18 @@ use crate::{
     rules::{Action, Alert},
 };
 
-/// CLOCK_BOOTTIME now, in ns (the clock of event timestamps).
-pub fn boottime_ns() -> u64 {
+/// `CLOCK_BOOTTIME` now, in ns (the clock of event timestamps).
+pub(crate) fn boottime_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &raw mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// An alert whose response is complete, with the record id of its triggering event (0 if it was
 /// not recorded).
 #[derive(Debug)]
-pub struct Answered {
+pub(crate) struct Answered {
     pub alert: Alert,
     pub event_seq: u64,
     /// The response ran on a worker thread: the alert leaves the pipeline later than its event.
@@ -44,7 +44,7 @@ pub struct Answered {
 
 /// A finished worker-thread action.
 #[derive(Debug)]
-pub struct Done {
+pub(crate) struct Done {
     /// The agent queue it belongs to.
     agent: u64,
     result: String,
@@ -54,9 +54,9 @@ pub struct Done {
 /// left it (followed by lineage; `crate::enrich::lineage`), which are moved back into it first so
 /// the action covers them too.
 #[derive(Clone, Debug)]
-pub struct Target {
-    pub cgroup: Cgroup,
-    pub escaped: Vec<u32>,
+pub(crate) struct Target {
+    pub(crate) cgroup: Cgroup,
+    pub(crate) escaped: Vec<u32>,
 }
 
 impl Target {
@@ -74,19 +74,27 @@ impl Target {
 struct Queued {
     alert: Alert,
     event_seq: u64,
-    /// `Some` until its action has been started; kill and quarantine only.
-    target: Option<Option<Target>>,
+    /// The action still to be started, and on what (kill and quarantine only).
+    start: ToStart,
     done: bool,
     deferred: bool,
 }
 
+/// Whether a queued alert's action still has to be started.
+enum ToStart {
+    /// Nothing to start: the alert's action took no time, or it has been started.
+    Nothing,
+    /// Start it on the agent (`None`: unknown, which the action reports as its result).
+    On(Option<Target>),
+}
+
 /// Where finished actions arrive, to be handed to [`Responder::complete`]. Kept apart from the
 /// responder so the live loop can wait on it while the pipeline is busy with the ring buffer.
-pub struct Completions(mpsc::UnboundedReceiver<Done>);
+pub(crate) struct Completions(mpsc::UnboundedReceiver<Done>);
 
 impl Completions {
     /// The next finished action (cancel-safe).
-    pub async fn next(&mut self) -> Done {
+    pub(crate) async fn next(&mut self) -> Done {
         match self.0.recv().await {
             Some(d) => d,
             // The responder (and its sender) is gone: nothing more will finish.
@@ -95,13 +103,14 @@ impl Completions {
     }
 
     /// A finished action, if one is waiting.
-    pub fn try_next(&mut self) -> Option<Done> {
+    #[cfg(test)]
+    pub(crate) fn try_next(&mut self) -> Option<Done> {
         self.0.try_recv().ok()
     }
 }
 
 /// Runs responses and hands alerts back in per-agent order once they are answered.
-pub struct Responder {
+pub(crate) struct Responder {
     done_tx: mpsc::UnboundedSender<Done>,
     /// Agents (by watched cgroup id; 0 when unknown) with an action in flight, and their alerts
     /// queued behind it.
@@ -110,7 +119,7 @@ pub struct Responder {
 
 impl Responder {
     /// A responder and the channel its finished actions come back on.
-    pub fn new() -> (Self, Completions) {
+    pub(crate) fn new() -> (Self, Completions) {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let r = Self {
             done_tx,
@@ -122,7 +131,7 @@ impl Responder {
     /// Takes a matched alert of the agent whose watched cgroup is `target` (`agent`: its id, 0 when
     /// unknown). Alerts that are answered now, this one and any that waited for nothing else, are
     /// appended to `out` in order.
-    pub fn submit(
+    pub(crate) fn submit(
         &mut self,
         alert: Alert,
         event_seq: u64,
@@ -139,15 +148,15 @@ impl Responder {
             });
             return;
         }
-        let (alert, target, done) = if deferred {
-            (alert, Some(target), false)
+        let (alert, start, done) = if deferred {
+            (alert, ToStart::On(target), false)
         } else {
-            (respond_now(alert), None, true)
+            (respond_now(alert), ToStart::Nothing, true)
         };
         self.queues.entry(agent).or_default().push_back(Queued {
             alert,
             event_seq,
-            target,
+            start,
             done,
             deferred: true,
         });
@@ -155,7 +164,7 @@ impl Responder {
     }
 
     /// Applies a finished action and appends the alerts it releases to `out`.
-    pub fn complete(&mut self, done: Done, out: &mut Vec<Answered>) {
+    pub(crate) fn complete(&mut self, done: Done, out: &mut Vec<Answered>) {
         if let Some(head) = self.queues.get_mut(&done.agent).and_then(|q| q.front_mut()) {
             finish(&mut head.alert, done.result);
             head.done = true;
@@ -164,7 +173,7 @@ impl Responder {
     }
 
     /// Alerts still waiting for an action (theirs or an earlier one of the same agent).
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.queues.values().map(VecDeque::len).sum()
     }
 
@@ -187,7 +196,7 @@ impl Responder {
                 self.queues.remove(&agent);
             }
             Some(head) => {
-                if let Some(target) = head.target.take() {
+                if let ToStart::On(target) = std::mem::replace(&mut head.start, ToStart::Nothing) {
                     spawn_action(head.alert.action, &head.alert, target, agent, self.done_tx.clone());
                 }
             }

@@ -21,7 +21,7 @@ fn quarantine_map() -> Result<HashMap<MapData, u64, u32>> {
 
 /// Quarantines the agent: connects from its cgroup are refused in the kernel, then every task is
 /// frozen (`cgroup.freeze`), and the quarantine is recorded.
-pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
+pub(crate) fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
     quarantine_map()?
         .insert(cg.id, 1, 0)
         .context("adding the cgroup to the kernel quarantine set")?;
@@ -36,8 +36,7 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
     let pids = cg.subtree_procs();
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     let n = pids.len();
     update_quarantined(|list| {
         list.retain(|q| q.cgroup_id != cg.id);
@@ -59,7 +58,7 @@ pub fn quarantine(cg: &Cgroup, agent: &str, rule: &str) -> Result<String> {
 
 /// Releases a quarantined agent (by agent name, cgroup path or cgroup id): thaws it and lets it
 /// connect again. With `kill`, ends it instead.
-pub fn release(which: &str, kill_it: bool) -> Result<Quarantined> {
+pub(crate) fn release(which: &str, kill_it: bool) -> Result<Quarantined> {
     update_quarantined(|list| {
         let pos = list
             .iter()

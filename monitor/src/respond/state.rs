@@ -6,17 +6,15 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// Default directory for agentmon's state (`AGENTMON_STATE_DIR` overrides it).
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
 
-pub fn state_dir() -> PathBuf {
-    std::env::var_os("AGENTMON_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+pub(crate) fn state_dir() -> PathBuf {
+    std::env::var_os("AGENTMON_STATE_DIR").map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from)
 }
 
 /// One quarantined agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quarantined {
+pub(crate) struct Quarantined {
     pub agent: String,
     pub cgroup: PathBuf,
     pub cgroup_id: u64,
@@ -33,7 +31,7 @@ fn state_file() -> PathBuf {
 }
 
 /// The quarantine list (empty if there is no state file yet).
-pub fn load_quarantined() -> Result<Vec<Quarantined>> {
+pub(crate) fn load_quarantined() -> Result<Vec<Quarantined>> {
     let f = state_file();
     match std::fs::read(&f) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", f.display())),
@@ -45,7 +43,7 @@ pub fn load_quarantined() -> Result<Vec<Quarantined>> {
 /// Changes the quarantine list under a lock: one writer at a time in this process (responses run
 /// on worker threads) and across processes (`agentmon release` beside a running monitor), so no
 /// update is lost. The list is written back (write-then-rename) when `change` succeeds.
-pub fn update_quarantined<R>(change: impl FnOnce(&mut Vec<Quarantined>) -> Result<R>) -> Result<R> {
+pub(crate) fn update_quarantined<R>(change: impl FnOnce(&mut Vec<Quarantined>) -> Result<R>) -> Result<R> {
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let f = state_file();

@@ -20,7 +20,7 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Priority::Emergency => "emergency",
             Priority::Alert => "alert",
@@ -51,7 +51,7 @@ pub enum Action {
 
 impl Action {
     /// The action's name as rules write it (`alert`, `kill`, `quarantine`, `deny`).
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Alert => "alert",
             Action::Kill => "kill",

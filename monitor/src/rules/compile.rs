@@ -17,7 +17,7 @@ struct MacroDef {
 }
 
 /// Resolves names and types; collects errors.
-pub struct Compiler<'a> {
+pub(super) struct Compiler<'a> {
     texts: &'a Texts,
     lists: HashMap<String, Vec<Value>>,
     macros: HashMap<String, MacroDef>,
@@ -26,19 +26,19 @@ pub struct Compiler<'a> {
 }
 
 /// The right-hand side of a test, independent of where it was written.
-pub enum RhsIn {
+pub(super) enum RhsIn {
     Items { items: Vec<ValIn>, parenthesized: bool },
     Dynamic(String, Loc),
 }
 
-pub struct ValIn {
+pub(super) struct ValIn {
     pub text: String,
     pub loc: Loc,
     pub quoted: bool,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(texts: &'a Texts, lists: &[RawList], macros: &[RawMacro]) -> Self {
+    pub(super) fn new(texts: &'a Texts, lists: &[RawList], macros: &[RawMacro]) -> Self {
         let mut c = Compiler {
             texts,
             lists: HashMap::new(),
@@ -91,7 +91,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Parses and checks a condition text.
-    pub fn condition(&mut self, text: TextId) -> Option<Cond> {
+    pub(super) fn condition(&mut self, text: TextId) -> Option<Cond> {
         match parse(self.texts.get(text)) {
             Ok(e) => self.expr(&e, text),
             Err(e) => {
@@ -101,7 +101,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub fn error(&mut self, at: Loc, message: impl Into<String>) {
+    pub(super) fn error(&mut self, at: Loc, message: impl Into<String>) {
         self.errors.push(self.texts.error(at, message));
     }
 
@@ -139,7 +139,7 @@ impl<'a> Compiler<'a> {
                 if f.ty == FieldType::Kind {
                     return Some(Cond::Const(true));
                 }
-                Some(self.leaf(f.field, Pred::Exists, at))
+                Some(Self::leaf(f.field, Pred::Exists, at))
             }
             Expr::Bare { name, offset } => {
                 let at = loc(text, *offset);
@@ -151,7 +151,7 @@ impl<'a> Compiler<'a> {
                     return self.macro_cond(name);
                 }
                 match lookup(name) {
-                    Some(f) if f.ty == FieldType::Bool => Some(self.leaf(f.field, Pred::Bool(true), at)),
+                    Some(f) if f.ty == FieldType::Bool => Some(Self::leaf(f.field, Pred::Bool(true), at)),
                     Some(f) => {
                         self.error(
                             at,
@@ -206,7 +206,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Checks one `field op value` test.
-    pub fn test(&mut self, field: &str, at: Loc, op: Op, op_at: Loc, rhs: RhsIn) -> Option<Cond> {
+    pub(super) fn test(&mut self, field: &str, at: Loc, op: Op, op_at: Loc, rhs: RhsIn) -> Option<Cond> {
         let f = self.field(field, at)?;
         let items = match rhs {
             RhsIn::Dynamic(name, dyn_at) => {
@@ -228,7 +228,7 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
-                return Some(self.leaf(f.field, Pred::Protected { prefix }, at));
+                return Some(Self::leaf(f.field, Pred::Protected { prefix }, at));
             }
             RhsIn::Items { items, parenthesized } => {
                 if parenthesized && matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
@@ -293,10 +293,10 @@ impl<'a> Compiler<'a> {
                         let names: Vec<String> = names.iter().map(|v| v.text.clone()).collect();
                         let mut alts = Vec::new();
                         if !ips.is_empty() {
-                            alts.push(self.leaf(f.field, Pred::AddrEq(ips), at));
+                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips), at));
                         }
                         if !names.is_empty() {
-                            alts.push(self.leaf(f.field, Pred::Eq(names), at));
+                            alts.push(Self::leaf(f.field, Pred::Eq(names), at));
                         }
                         let any = if alts.len() == 1 {
                             alts.remove(0)
@@ -306,7 +306,7 @@ impl<'a> Compiler<'a> {
                         return Some(if op == Op::Ne { negated(any) } else { any });
                     }
                     Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::Eq(texts()), at))),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts()), at))),
                     Op::StartsWith => Pred::Prefix(texts()),
                     Op::EndsWith => Pred::Suffix(texts()),
                     Op::Contains => Pred::Contains(texts()),
@@ -338,7 +338,7 @@ impl<'a> Compiler<'a> {
                         return type_error(self, expected);
                     }
                 };
-                Some(self.leaf(f.field, pred, at))
+                Some(Self::leaf(f.field, pred, at))
             }
             FieldType::Num => {
                 if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
@@ -359,11 +359,11 @@ impl<'a> Compiler<'a> {
                 }
                 let pred = match op {
                     Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(negated(self.leaf(f.field, Pred::NumIn(nums), at))),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
-                Some(self.leaf(f.field, pred, at))
+                Some(Self::leaf(f.field, pred, at))
             }
             FieldType::Bool => {
                 let value = match (items.as_slice(), op) {
@@ -382,12 +382,12 @@ impl<'a> Compiler<'a> {
                     }
                     _ => return type_error(self, "= true, = false, or the field alone"),
                 };
-                Some(self.leaf(f.field, Pred::Bool(value), at))
+                Some(Self::leaf(f.field, Pred::Bool(value), at))
             }
         }
     }
 
-    fn leaf(&self, field: Field, pred: Pred, loc: Loc) -> Cond {
+    fn leaf(field: Field, pred: Pred, loc: Loc) -> Cond {
         Cond::Test(Test {
             field,
             ty: info(field).ty,
@@ -439,7 +439,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// An exception as a condition: any of its value tuples, each an AND over its fields.
-    pub fn exception(&mut self, ex: &RawException) -> Option<Cond> {
+    pub(super) fn exception(&mut self, ex: &RawException) -> Option<Cond> {
         let mut cases = Vec::new();
         for tuple in &ex.values {
             let mut parts = Vec::new();

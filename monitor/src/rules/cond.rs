@@ -10,7 +10,7 @@ use super::{
 };
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Cond {
+pub(super) enum Cond {
     Const(bool),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -21,7 +21,7 @@ pub enum Cond {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Test {
+pub(super) struct Test {
     pub field: Field,
     /// The field's type, kept here so evaluation needs no catalogue lookup.
     pub ty: FieldType,
@@ -34,7 +34,7 @@ pub struct Test {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Pred {
+pub(super) enum Pred {
     /// Equal to any of these.
     Eq(Vec<String>),
     Prefix(Vec<String>),
@@ -55,7 +55,7 @@ pub enum Pred {
 }
 
 /// `!=`: every test negated (De Morgan over an OR of tests).
-pub fn negated(c: Cond) -> Cond {
+pub(super) fn negated(c: Cond) -> Cond {
     match c {
         Cond::Test(mut t) => {
             t.negate = !t.negate;
@@ -68,7 +68,7 @@ pub fn negated(c: Cond) -> Cond {
 
 /// The condition as it stands for one event kind: `evt.kind` tests and fields the kind lacks become
 /// constants, and constants are folded away.
-pub fn specialize(c: &Cond, k: Kind) -> Cond {
+pub(super) fn specialize(c: &Cond, k: Kind) -> Cond {
     fold(c, &|leaf| match leaf {
         Cond::Kind(set) => Some(set.contains(k)),
         Cond::Test(t) if !kinds_of(t.field).contains(k) => Some(false),
@@ -78,7 +78,7 @@ pub fn specialize(c: &Cond, k: Kind) -> Cond {
 
 /// `c` with the tests and `evt.kind` tests `known` decides replaced by their value, and constants
 /// folded away.
-pub fn fold(c: &Cond, known: &impl Fn(&Cond) -> Option<bool>) -> Cond {
+pub(super) fn fold(c: &Cond, known: &impl Fn(&Cond) -> Option<bool>) -> Cond {
     match c {
         Cond::Const(b) => Cond::Const(*b),
         Cond::Kind(_) | Cond::Test(_) => known(c).map_or_else(|| c.clone(), Cond::Const),
@@ -107,7 +107,7 @@ pub fn fold(c: &Cond, known: &impl Fn(&Cond) -> Option<bool>) -> Cond {
 }
 
 /// Kinds for which the condition is not always false.
-pub fn applicable_kinds(c: &Cond) -> KindSet {
+pub(super) fn applicable_kinds(c: &Cond) -> KindSet {
     rule_kinds()
         .filter(|k| specialize(c, *k) != Cond::Const(false))
         .fold(KindSet::NONE, |s, k| s.union(KindSet::of(k)))

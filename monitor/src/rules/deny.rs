@@ -7,7 +7,7 @@ use super::{
 use crate::enforce::spec::{DenySpec, PathMatch};
 
 /// Why a deny condition cannot be expressed, and where (`None` = the rule as a whole).
-pub struct DenyError {
+pub(super) struct DenyError {
     pub at: Option<super::error::Loc>,
     pub message: String,
 }
@@ -20,7 +20,7 @@ fn err<T>(at: Option<super::error::Loc>, message: impl Into<String>) -> Result<T
 }
 
 /// The kernel specs equivalent to `cond`.
-pub fn compile(cond: &Cond) -> Result<Vec<DenySpec>, DenyError> {
+pub(super) fn compile(cond: &Cond) -> Result<Vec<DenySpec>, DenyError> {
     let mut specs = Vec::new();
     for atoms in dnf(cond)? {
         let alt = Cond::And(atoms.iter().map(|a| (*a).clone()).collect());

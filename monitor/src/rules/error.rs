@@ -8,7 +8,7 @@ use super::yaml::{LineCol, Node, ScalarStyle, scalar_position};
 
 /// One problem in a rule file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleError {
+pub(crate) struct RuleError {
     pub file: Arc<str>,
     pub at: LineCol,
     pub message: String,
@@ -24,7 +24,7 @@ impl fmt::Display for RuleError {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("{}", render(.errors))]
 pub struct RulesError {
-    pub errors: Vec<RuleError>,
+    pub(crate) errors: Vec<RuleError>,
 }
 
 fn render(errors: &[RuleError]) -> String {
@@ -35,7 +35,8 @@ fn render(errors: &[RuleError]) -> String {
 #[derive(Debug)]
 struct Text {
     file: Arc<str>,
-    file_text: Arc<str>,
+    /// The whole file, to place positions inside the scalar.
+    whole_file: Arc<str>,
     at: LineCol,
     style: ScalarStyle,
     value: String,
@@ -43,26 +44,26 @@ struct Text {
 
 /// Index of a registered text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TextId(pub u32);
+pub(super) struct TextId(pub u32);
 
 /// A byte offset inside a registered text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Loc {
+pub(super) struct Loc {
     pub text: TextId,
     pub offset: u32,
 }
 
 /// One rule file's name and contents.
 #[derive(Clone, Debug)]
-pub struct FileRef {
+pub(super) struct FileRef {
     pub name: Arc<str>,
     pub text: Arc<str>,
 }
 
 impl FileRef {
-    pub fn error(&self, at: LineCol, message: impl Into<String>) -> RuleError {
+    pub(super) fn error(&self, at: LineCol, message: impl Into<String>) -> RuleError {
         RuleError {
-            file: self.name.clone(),
+            file: Arc::clone(&self.name),
             at,
             message: message.into(),
         }
@@ -70,20 +71,20 @@ impl FileRef {
 }
 
 #[derive(Debug, Default)]
-pub struct Texts {
+pub(super) struct Texts {
     texts: Vec<Text>,
 }
 
 impl Texts {
     /// Registers a scalar node; non-scalars register as empty text at their position.
-    pub fn add(&mut self, file: &FileRef, node: &Node) -> TextId {
+    pub(super) fn add(&mut self, file: &FileRef, node: &Node) -> TextId {
         let (value, style) = match node {
             Node::Scalar { value, style, .. } => (value.clone(), *style),
             _ => (String::new(), ScalarStyle::Plain),
         };
         self.texts.push(Text {
-            file: file.name.clone(),
-            file_text: file.text.clone(),
+            file: Arc::clone(&file.name),
+            whole_file: Arc::clone(&file.text),
             at: node.at(),
             style,
             value,
@@ -91,16 +92,16 @@ impl Texts {
         TextId((self.texts.len() - 1) as u32)
     }
 
-    pub fn get(&self, id: TextId) -> &str {
+    pub(super) fn get(&self, id: TextId) -> &str {
         self.texts.get(id.0 as usize).map_or("", |t| t.value.as_str())
     }
 
-    pub fn error(&self, loc: Loc, message: impl Into<String>) -> RuleError {
+    pub(super) fn error(&self, loc: Loc, message: impl Into<String>) -> RuleError {
         let message = message.into();
         match self.texts.get(loc.text.0 as usize) {
             Some(t) => RuleError {
-                file: t.file.clone(),
-                at: scalar_position(&t.file_text, t.at, t.style, &t.value, loc.offset as usize),
+                file: Arc::clone(&t.file),
+                at: scalar_position(&t.whole_file, t.at, t.style, &t.value, loc.offset as usize),
                 message,
             },
             None => RuleError {

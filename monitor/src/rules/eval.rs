@@ -11,7 +11,7 @@ use super::{
 use crate::{enrich::Enriched, event::Body};
 
 /// One event plus values computed on first use.
-pub struct EventView<'a> {
+pub(super) struct EventView<'a> {
     pub ev: &'a Enriched,
     /// The agent's protected paths.
     pub protected: &'a [String],
@@ -22,7 +22,7 @@ pub struct EventView<'a> {
 }
 
 impl<'a> EventView<'a> {
-    pub fn new(ev: &'a Enriched, protected: &'a [String]) -> Self {
+    pub(super) fn new(ev: &'a Enriched, protected: &'a [String]) -> Self {
         Self {
             ev,
             protected,
@@ -54,7 +54,7 @@ impl<'a> EventView<'a> {
     }
 }
 
-pub fn eval(c: &Cond, v: &EventView) -> bool {
+pub(super) fn eval(c: &Cond, v: &EventView<'_>) -> bool {
     match c {
         Cond::Const(b) => *b,
         Cond::And(parts) => parts.iter().all(|p| eval(p, v)),
@@ -66,7 +66,7 @@ pub fn eval(c: &Cond, v: &EventView) -> bool {
 }
 
 /// A test on a field the event does not carry is false, negated (`!=`) or not.
-fn test(t: &Test, v: &EventView) -> bool {
+fn test(t: &Test, v: &EventView<'_>) -> bool {
     match raw_test(t, v) {
         Some(r) => r != t.negate,
         None => false,
@@ -74,7 +74,7 @@ fn test(t: &Test, v: &EventView) -> bool {
 }
 
 /// The predicate's result, `None` when the event lacks the field.
-fn raw_test(t: &Test, v: &EventView) -> Option<bool> {
+fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
     Some(match &t.pred {
         Pred::Bool(want) => bool_value(t.field, v.ev)? == *want,
         Pred::NumIn(nums) => nums.contains(&num_value(t.field, v.ev)?),

@@ -3,57 +3,57 @@
 //! event has) and from the event's own kind ([`crate::event::Body::field`]).
 use std::{fmt::Write, net::IpAddr, sync::OnceLock};
 
-pub use crate::event::field::{CATALOGUE, Field, FieldInfo, FieldType};
+pub(super) use crate::event::field::{CATALOGUE, Field, FieldInfo, FieldType};
 use crate::{
     enrich::Enriched,
     event::{self, Body, Value},
 };
 
 /// An event kind, as rules name it (`evt.kind = open`).
-pub type Kind = monitor_common::EventKind;
+pub(crate) type Kind = monitor_common::EventKind;
 
 /// The kind rules evaluate this event as; `None` for kinds rules do not see (process lifecycle,
 /// deny notices).
-pub fn kind_of(body: &Body) -> Option<Kind> {
+pub(super) fn kind_of(body: &Body) -> Option<Kind> {
     body.has_rules().then(|| body.kind())
 }
 
 /// The kinds rules apply to, in wire order.
-pub fn rule_kinds() -> impl Iterator<Item = Kind> {
+pub(crate) fn rule_kinds() -> impl Iterator<Item = Kind> {
     event::KINDS.iter().filter(|(_, rules, _)| *rules).map(|(k, _, _)| *k)
 }
 
 /// A set of event kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct KindSet(u64);
+pub(super) struct KindSet(u64);
 
 impl KindSet {
-    pub const NONE: KindSet = KindSet(0);
+    pub(super) const NONE: KindSet = KindSet(0);
 
-    pub fn of(k: Kind) -> KindSet {
-        KindSet(1 << (k as u16 as u32 % 64))
+    pub(super) fn of(k: Kind) -> KindSet {
+        KindSet(1 << (u32::from(k as u16) % 64))
     }
     /// Every kind rules apply to.
-    pub fn rules() -> KindSet {
+    pub(super) fn rules() -> KindSet {
         rule_kinds().fold(KindSet::NONE, |s, k| s.union(KindSet::of(k)))
     }
-    pub fn contains(self, k: Kind) -> bool {
+    pub(super) fn contains(self, k: Kind) -> bool {
         self.0 & KindSet::of(k).0 != 0
     }
-    pub fn union(self, o: KindSet) -> KindSet {
+    pub(super) fn union(self, o: KindSet) -> KindSet {
         KindSet(self.0 | o.0)
     }
-    pub fn kinds(self) -> impl Iterator<Item = Kind> {
+    pub(super) fn kinds(self) -> impl Iterator<Item = Kind> {
         rule_kinds().filter(move |k| self.contains(*k))
     }
-    pub fn names(self) -> String {
+    pub(super) fn names(self) -> String {
         self.kinds().map(Kind::name).collect::<Vec<_>>().join(", ")
     }
 }
 
 /// The rule kinds an event of which carries `field`: every one for a common field, else those
 /// whose kind lists it.
-pub fn kinds_of(field: Field) -> KindSet {
+pub(super) fn kinds_of(field: Field) -> KindSet {
     static TABLE: OnceLock<Vec<KindSet>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         CATALOGUE
@@ -73,32 +73,32 @@ pub fn kinds_of(field: Field) -> KindSet {
 }
 
 /// One value per event kind (a rule's condition specialised for each kind it can match).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PerKind<T>(Vec<(Kind, T)>);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PerKind<T>(Vec<(Kind, T)>);
 
 impl<T> PerKind<T> {
-    pub fn from_fn(kinds: KindSet, mut f: impl FnMut(Kind) -> T) -> Self {
+    pub(super) fn from_fn(kinds: KindSet, mut f: impl FnMut(Kind) -> T) -> Self {
         Self(kinds.kinds().map(|k| (k, f(k))).collect())
     }
-    pub fn get(&self, k: Kind) -> Option<&T> {
+    pub(super) fn get(&self, k: Kind) -> Option<&T> {
         self.0.iter().find(|(kind, _)| *kind == k).map(|(_, t)| t)
     }
-    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+    pub(super) fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
         self.0.iter().map(|(k, _)| *k)
     }
 }
 
-pub fn lookup(name: &str) -> Option<&'static FieldInfo> {
+pub(super) fn lookup(name: &str) -> Option<&'static FieldInfo> {
     Field::from_name(name).map(Field::info)
 }
 
-pub fn info(field: Field) -> &'static FieldInfo {
+pub(super) fn info(field: Field) -> &'static FieldInfo {
     field.info()
 }
 
 /// Reads a string field, `None` when the event does not carry it. `proc.args` is read through
 /// [`super::eval::EventView`], which joins argv once.
-pub fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
+pub(super) fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
     let body = &ev.event.body;
     Some(match field {
         Field::EvtKind => body.kind_name(),
@@ -107,6 +107,9 @@ pub fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
         Field::ProcPexe => ev.ancestors.first().map_or("", |a| a.exe.as_str()),
         Field::AgentName => &ev.agent,
         Field::AgentCgroup => &ev.cgroup,
+        Field::ContainerId => ev.container_field(|c| &c.id),
+        Field::ContainerName => ev.container_field(|c| &c.name),
+        Field::ContainerImage => ev.container_field(|c| &c.image),
         // The path the enrich stage resolved (cwd/dirfd joined, symlinks followed), where it did.
         Field::FilePath | Field::ExecPath if ev.resolved_path.is_some() && body.field(field).is_some() => {
             ev.resolved_path.as_deref().unwrap_or_default()
@@ -115,7 +118,7 @@ pub fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
     })
 }
 
-pub fn num_value(field: Field, ev: &Enriched) -> Option<u64> {
+pub(super) fn num_value(field: Field, ev: &Enriched) -> Option<u64> {
     let h = &ev.event.header;
     Some(match field {
         Field::ProcPid => h.pid.into(),
@@ -125,12 +128,12 @@ pub fn num_value(field: Field, ev: &Enriched) -> Option<u64> {
     })
 }
 
-pub fn bool_value(field: Field, ev: &Enriched) -> Option<bool> {
+pub(super) fn bool_value(field: Field, ev: &Enriched) -> Option<bool> {
     ev.event.body.field(field)?.as_bool()
 }
 
 /// Calls `f` on each value of a multi-valued field until it returns true.
-pub fn any_value(field: Field, ev: &Enriched, mut f: impl FnMut(&str) -> bool) -> bool {
+pub(super) fn any_value(field: Field, ev: &Enriched, mut f: impl FnMut(&str) -> bool) -> bool {
     match field {
         Field::ProcAexe => ev.ancestors.iter().any(|a| f(&a.exe)),
         _ => match ev.event.body.field(field) {
@@ -141,22 +144,22 @@ pub fn any_value(field: Field, ev: &Enriched, mut f: impl FnMut(&str) -> bool) -
 }
 
 /// Normalises an address: IPv4-mapped IPv6 becomes IPv4.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
 /// A field's value as text, for `%field` substitution in outputs and for sequence keys.
-pub fn render(field: Field, ev: &Enriched) -> String {
+pub(super) fn render(field: Field, ev: &Enriched) -> String {
     let mut out = String::new();
     render_into(field, ev, &mut out);
     out
 }
 
 /// [`render`], appended to `out` (an output template renders every field without allocating).
-pub fn render_into(field: Field, ev: &Enriched, out: &mut String) {
+pub(super) fn render_into(field: Field, ev: &Enriched, out: &mut String) {
     match info(field).ty {
         FieldType::Num => {
             if let Some(n) = num_value(field, ev) {
@@ -197,7 +200,7 @@ pub fn render_into(field: Field, ev: &Enriched, out: &mut String) {
 }
 
 /// `(name, type, kinds, description)` of every field, for `agentmon rules fields`.
-pub fn catalogue() -> impl Iterator<Item = (&'static str, &'static str, String, &'static str)> {
+pub(crate) fn catalogue() -> impl Iterator<Item = (&'static str, &'static str, String, &'static str)> {
     CATALOGUE
         .iter()
         .map(|f| (f.name, f.ty.name(), kinds_of(f.field).names(), f.doc))

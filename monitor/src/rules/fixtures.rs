@@ -18,8 +18,8 @@ use crate::{
 /// One fixture: events fed in order to a fresh rule set.
 #[derive(Debug)]
 pub struct Fixture {
-    pub file: String,
-    pub name: String,
+    pub(crate) file: String,
+    pub(crate) name: String,
     agent: String,
     protected: Vec<String>,
     events: Vec<(Enriched, Option<Vec<String>>)>,
@@ -167,7 +167,7 @@ fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, R
     match string(file, node, key)? {
         None => Ok(default),
         Some(s) => s.parse().map_err(|_| {
-            let at = node.get(key).map_or(node.at(), Node::at);
+            let at = node.get(key).map_or_else(|| node.at(), Node::at);
             file.error(at, format!("`{key}`: expected a number, found `{s}`"))
         }),
     }
@@ -237,7 +237,7 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
             Some(s) => humantime::parse_duration(s)
                 .map_err(|_| file.error(ev.at(), format!("`at`: expected a duration such as 5s, found `{s}`")))?
                 .as_nanos()
-                .min(u64::MAX as u128) as u64,
+                .min(u128::from(u64::MAX)) as u64,
             None => t + 1_000_000,
         };
         let expect = match ev.get("expect") {
@@ -245,7 +245,7 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
             None => None,
         };
         let mut e = event(file, ev, &default_exe, t)?;
-        e.agent = agent.clone();
+        e.agent.clone_from(&agent);
         e.cgroup = format!("agentmon/{agent}");
         events.push((e, expect));
     }
@@ -354,7 +354,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
 }
 
 // mounts, scope, io_uring, code loading
-/// The event of the mount, scope, io_uring and code-loading kinds a fixture event describes, if
+/// The event of the mount, scope, `io_uring` and code-loading kinds a fixture event describes, if
 /// it is one: `cgroup_move: DEST` (the process left its agent's cgroup for DEST),
 /// `io_uring_setup: FLAGS` (a ring of 8 entries), `io_uring: OP` with an optional `path` (`flags`
 /// as for `open`), `memfd: NAME`, `mmap: PATH` (mapped `PROT_READ | PROT_EXEC`).

@@ -12,11 +12,11 @@ enum Segment {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Template(Vec<Segment>);
+pub(super) struct Template(Vec<Segment>);
 
 impl Template {
     /// Parses `text`; `%name` must name a field (write `%%` for a literal `%`).
-    pub fn parse(texts: &Texts, id: TextId) -> Result<Template, RuleError> {
+    pub(super) fn parse(texts: &Texts, id: TextId) -> Result<Template, RuleError> {
         let text = texts.get(id);
         let mut segs = Vec::new();
         let mut lit = String::new();
@@ -73,7 +73,7 @@ impl Template {
     }
 
     /// The default output when a rule has none.
-    pub fn default_for(rule: &str) -> Template {
+    pub(super) fn default_for(rule: &str) -> Template {
         Template(vec![
             Segment::Text(format!("{rule} (agent=")),
             Segment::Field(Field::AgentName),
@@ -85,7 +85,7 @@ impl Template {
         ])
     }
 
-    pub fn render(&self, ev: &Enriched) -> String {
+    pub(super) fn render(&self, ev: &Enriched) -> String {
         // The text plus a typical field value each: usually no reallocation.
         let guess: usize = self
             .0

@@ -1,7 +1,7 @@
 //! The rule engine: Falco-style YAML rules (`rule`/`list`/`macro`, exceptions, sequences) compiled
 //! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
 //! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
-pub mod alert;
+pub(crate) mod alert;
 mod compile;
 mod cond;
 mod deny;
@@ -23,15 +23,18 @@ mod yaml;
 mod tests;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
+/// What [`RuleSet::deny_entries`] hands to the kernel deny tables.
+pub use crate::enforce::spec::DenyEntry;
 pub use alert::{Action, Alert, Priority};
-pub use error::{RuleError, RulesError};
-pub use fields::{Kind, catalogue as field_catalogue, rule_kinds};
-pub use yaml::LineCol;
+pub(crate) use error::RuleError;
+pub use error::RulesError;
+pub(crate) use fields::{Kind, catalogue as field_catalogue, rule_kinds};
+pub(crate) use yaml::LineCol;
 
 use self::{
     compile::Compiler,
@@ -41,11 +44,11 @@ use self::{
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
 };
-use crate::{enforce::spec::DenyEntry, enrich::Enriched};
+use crate::enrich::Enriched;
 
 /// Counts for `rules check`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub files: usize,
     pub rules: usize,
     pub enabled: usize,
@@ -117,9 +120,9 @@ impl RuleSet {
         }
         let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
         let mut set = RuleSet::default();
-        let mut names: HashMap<&str, ()> = HashMap::new();
+        let mut names: HashSet<&str> = HashSet::new();
         for raw in &items.rules {
-            if names.insert(raw.name.as_str(), ()).is_some() {
+            if !names.insert(raw.name.as_str()) {
                 errors.push(raw.file.error(raw.at, format!("rule `{}` is defined twice", raw.name)));
                 continue;
             }
@@ -220,22 +223,14 @@ impl RuleSet {
 
     /// Declares an agent's protected code/config paths (read by `agent.protected`). Replaces any
     /// earlier list for that agent.
-    pub fn set_protected(&mut self, agent: &str, paths: Vec<PathBuf>) {
+    pub(crate) fn set_protected(&mut self, agent: &str, paths: Vec<PathBuf>) {
         let paths = paths.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
         self.protected.insert(agent.to_string(), paths);
     }
 
-    /// Carries per-agent settings (protected paths) over from the set this one replaces, e.g. on
-    /// reload. Sequence state is not carried over.
-    pub fn inherit_agent_state(&mut self, previous: &RuleSet) {
-        for (agent, paths) in &previous.protected {
-            self.protected.entry(agent.clone()).or_insert_with(|| paths.clone());
-        }
-    }
-
     /// Drops everything held for an agent that is no longer watched: its protected paths and its
     /// pending sequence matches.
-    pub fn forget_agent(&mut self, agent: &str) {
+    pub(crate) fn forget_agent(&mut self, agent: &str) {
         self.protected.remove(agent);
         for r in &mut self.rules {
             if let Matcher::Sequence(s) = &mut r.matcher {
@@ -249,7 +244,7 @@ impl RuleSet {
         self.summary.enabled
     }
 
-    pub fn summary(&self) -> &Summary {
+    pub(crate) fn summary(&self) -> &Summary {
         &self.summary
     }
 
@@ -261,7 +256,8 @@ impl RuleSet {
     }
 
     /// Sequence partial matches currently held, across rules and agents.
-    pub fn pending_sequences(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn pending_sequences(&self) -> usize {
         self.rules
             .iter()
             .map(|r| match &r.matcher {

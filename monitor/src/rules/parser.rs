@@ -11,7 +11,7 @@
 use super::lexer::{LexError, Token, TokenKind, tokenize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(super) enum Op {
     Eq,
     Ne,
     Lt,
@@ -48,7 +48,7 @@ impl Op {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Op::Eq => "=",
             Op::Ne => "!=",
@@ -68,14 +68,14 @@ impl Op {
 
 /// A literal value (or, inside parentheses, possibly a list name).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
+pub(super) struct Item {
     pub text: String,
     pub offset: u32,
     pub quoted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rhs {
+pub(super) enum Rhs {
     One(Item),
     /// `( a, b, list_name )`.
     Many(Vec<Item>),
@@ -84,7 +84,7 @@ pub enum Rhs {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expr {
+pub(super) enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
@@ -107,11 +107,11 @@ pub enum Expr {
 }
 
 /// Dynamic list fields allowed on the right of an operator.
-pub const DYNAMIC_LISTS: &[&str] = &["agent.protected"];
+pub(super) const DYNAMIC_LISTS: &[&str] = &["agent.protected"];
 
-pub type ParseError = LexError;
+pub(super) type ParseError = LexError;
 
-pub fn parse(text: &str) -> Result<Expr, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Expr, ParseError> {
     let tokens = tokenize(text)?;
     let mut p = Parser {
         tokens,
@@ -336,7 +336,7 @@ mod tests {
         assert!(err.message.contains("expected `,` or `)`"));
         let err = parse("(a or b").unwrap_err();
         assert!(err.message.contains("expected `)`"));
-        assert!(parse("a b").is_err());
+        parse("a b").unwrap_err();
         let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
         assert!(
             parse(&deep)
@@ -344,6 +344,6 @@ mod tests {
                 .message
                 .starts_with("condition nested too deeply")
         );
-        assert!(parse(&format!("{}a", "not ".repeat(5000))).is_err());
+        parse(&format!("{}a", "not ".repeat(5000))).unwrap_err();
     }
 }

@@ -6,7 +6,7 @@ use super::fields::canonical_ip;
 /// The rule language's `glob`: `*` matches any run of characters, `/` included (the path is one flat
 /// string), `?` any one character. Not the config file's [`crate::config::PathGlob`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FlatGlob {
+pub(super) struct FlatGlob {
     chars: Vec<char>,
     /// Fast form for the common shapes, decided once at compile time.
     shape: Shape,
@@ -40,7 +40,7 @@ fn shape_of(pattern: &str) -> Shape {
 }
 
 impl FlatGlob {
-    pub fn new(pattern: &str) -> Self {
+    pub(super) fn new(pattern: &str) -> Self {
         FlatGlob {
             chars: pattern.chars().collect(),
             shape: shape_of(pattern),
@@ -49,7 +49,7 @@ impl FlatGlob {
 
     /// Matches without allocating: a plain string test for the common shapes, else backtracking to
     /// the last `*` on a mismatch.
-    pub fn matches(&self, text: &str) -> bool {
+    pub(super) fn matches(&self, text: &str) -> bool {
         match &self.shape {
             Shape::Literal(l) => return text == l,
             Shape::Suffix(l) => return text.ends_with(l.as_str()),
@@ -90,7 +90,7 @@ impl FlatGlob {
 /// the common shapes are indexed so that a string that matches none, the usual case, is rejected
 /// after a few byte tests and one multi-pattern scan instead of one string test per glob.
 #[derive(Clone, Debug)]
-pub struct GlobSet {
+pub(super) struct GlobSet {
     globs: Vec<FlatGlob>,
     /// The set matches everything (`*`).
     always: bool,
@@ -232,7 +232,7 @@ impl PartialEq for GlobSet {
 }
 
 impl GlobSet {
-    pub fn new(globs: Vec<FlatGlob>) -> Self {
+    pub(super) fn new(globs: Vec<FlatGlob>) -> Self {
         let mut set = GlobSet {
             globs: Vec::new(),
             always: false,
@@ -290,7 +290,7 @@ impl GlobSet {
     }
 
     /// Whether any glob of the set matches `text` (the same as testing each in turn).
-    pub fn matches(&self, text: &str) -> bool {
+    pub(super) fn matches(&self, text: &str) -> bool {
         if self.always {
             return true;
         }
@@ -321,14 +321,14 @@ impl GlobSet {
 
 /// An address range. IPv4-mapped IPv6 ranges are stored as IPv4 so both spellings match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
+pub(super) struct Cidr {
     pub addr: IpAddr,
     pub prefix_len: u8,
 }
 
 impl Cidr {
     /// Parses `addr/len` or a bare address (a single host).
-    pub fn parse(text: &str) -> Option<Cidr> {
+    pub(super) fn parse(text: &str) -> Option<Cidr> {
         let (addr, len) = match text.split_once('/') {
             Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
             None => (text, None),
@@ -350,7 +350,7 @@ impl Cidr {
         })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(super) fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical_ip(ip);
         ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix_len) == self.addr
     }

@@ -13,16 +13,16 @@ use crate::enrich::Enriched;
 
 /// A set of facts about one event (each boolean field true, or false).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Facts(u8);
+pub(super) struct Facts(u8);
 
 /// The boolean fields facts are kept for, each with two bits: true, false.
 const BOOL_FIELDS: [Field; 3] = [Field::FileRead, Field::FileWrite, Field::FileCreate];
 
 impl Facts {
-    pub const NONE: Facts = Facts(0);
+    pub(super) const NONE: Facts = Facts(0);
 
     /// The event's facts.
-    pub fn of(ev: &Enriched) -> Facts {
+    pub(super) fn of(ev: &Enriched) -> Facts {
         BOOL_FIELDS
             .iter()
             .enumerate()
@@ -40,23 +40,23 @@ impl Facts {
         }
     }
 
-    pub fn union(self, o: Facts) -> Facts {
+    pub(super) fn union(self, o: Facts) -> Facts {
         Facts(self.0 | o.0)
     }
 
-    pub fn intersection(self, o: Facts) -> Facts {
+    pub(super) fn intersection(self, o: Facts) -> Facts {
         Facts(self.0 & o.0)
     }
 
     /// Whether every fact of `need` is among these.
-    pub fn covers(self, need: Facts) -> bool {
+    pub(super) fn covers(self, need: Facts) -> bool {
         need.0 & !self.0 == 0
     }
 }
 
 /// Facts that hold whenever `c` does (sound, not complete: `not`, and tests of other fields, need
 /// nothing).
-pub fn need(c: &Cond) -> Facts {
+pub(super) fn need(c: &Cond) -> Facts {
     match c {
         // A boolean test is true when the field is present and equals `want` (`!=`: the other value).
         Cond::Test(t) => match t.pred {
@@ -77,14 +77,14 @@ pub fn need(c: &Cond) -> Facts {
 /// events that have them ([`KindCond::matches`]), so the boolean tests of those facts are taken out
 /// of it (`file.read and file.path glob ...` becomes the glob test).
 #[derive(Clone, Debug, PartialEq)]
-pub struct KindCond {
+pub(super) struct KindCond {
     /// Without the tests of `need`: true alone does not mean a match.
     cond: Cond,
     pub need: Facts,
 }
 
 impl KindCond {
-    pub fn new(cond: Cond) -> Self {
+    pub(super) fn new(cond: Cond) -> Self {
         let need = need(&cond);
         let known = |leaf: &Cond| {
             let fact = self::need(leaf);
@@ -97,7 +97,7 @@ impl KindCond {
     }
 
     /// Whether the event matches: it has the facts needed, and the rest of the condition holds.
-    pub fn matches(&self, v: &EventView) -> bool {
+    pub(super) fn matches(&self, v: &EventView<'_>) -> bool {
         v.facts.covers(self.need) && eval(&self.cond, v)
     }
 }
@@ -173,10 +173,9 @@ mod tests {
                 Ast::Leaf(i) => match (*i, open) {
                     (0, Some((w, _, _))) => w,
                     (1, Some((_, r, _))) => r,
-                    (2, Some((_, _, c))) => c,
+                    (2 | 5, Some((_, _, c))) => c,
                     (3, Some((w, _, _))) => !w,
                     (4, Some((_, r, _))) => !r,
-                    (5, Some((_, _, c))) => c,
                     (6, _) => open.is_some(),
                     (7, _) => open.is_none(),
                     (8, _) => true,

@@ -18,7 +18,7 @@ use crate::{
 
 /// What a rule reports.
 #[derive(Debug)]
-pub struct RuleMeta {
+pub(super) struct RuleMeta {
     pub name: String,
     pub desc: String,
     pub priority: Priority,
@@ -28,33 +28,33 @@ pub struct RuleMeta {
 }
 
 #[derive(Debug)]
-pub enum Matcher {
+pub(super) enum Matcher {
     /// Condition per event kind (`None`: the rule never matches that kind).
     Condition(PerKind<KindCond>),
     Sequence(Sequence),
 }
 
 #[derive(Debug)]
-pub struct Rule {
+pub(super) struct Rule {
     pub meta: RuleMeta,
     pub enabled: bool,
     pub matcher: Matcher,
 }
 
 /// Where deny rules put their kernel entries.
-pub struct DenyTable<'a> {
+pub(super) struct DenyTable<'a> {
     pub entries: &'a mut Vec<DenyEntry>,
     /// Enabled deny rules so far (the next rule's `rule_id`).
     pub rules: &'a mut usize,
 }
 
 /// Compiles one rule; problems go to `errors` (or the compiler's), deny entries to `deny`.
-pub fn compile(
+pub(super) fn compile(
     raw: &RawRule,
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     texts: &Texts,
     errors: &mut Vec<RuleError>,
-    deny: &mut DenyTable,
+    deny: &mut DenyTable<'_>,
 ) -> Option<Rule> {
     let before = errors.len() + compiler.errors.len();
     let output = match raw.output {
@@ -103,10 +103,10 @@ fn condition_matcher(
     raw: &RawRule,
     text: TextId,
     exceptions: &[Cond],
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     texts: &Texts,
     errors: &mut Vec<RuleError>,
-    deny: &mut DenyTable,
+    deny: &mut DenyTable<'_>,
 ) -> Option<Matcher> {
     let cond = with_exceptions(compiler.condition(text)?, exceptions);
     let kinds = applicable_kinds(&cond);
@@ -151,7 +151,7 @@ fn condition_matcher(
 fn sequence_matcher(
     raw: &RawRule,
     exceptions: &[Cond],
-    compiler: &mut Compiler,
+    compiler: &mut Compiler<'_>,
     errors: &mut Vec<RuleError>,
 ) -> Option<Matcher> {
     if raw.action == Action::Deny {
@@ -198,6 +198,6 @@ fn sequence_matcher(
             same,
         });
     }
-    let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
+    let within_ns = raw.within.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64);
     Some(Matcher::Sequence(Sequence::new(steps, within_ns)))
 }

@@ -36,13 +36,13 @@ mod reference;
 mod tests;
 
 /// Partial matches kept per rule and agent.
-pub const MAX_PARTIALS: usize = 256;
+pub(super) const MAX_PARTIALS: usize = 256;
 
 /// Stale queue entries tolerated (beyond twice the live ones) before a queue is compacted.
 const SLACK: usize = 32;
 
 #[derive(Debug)]
-pub struct Step {
+pub(super) struct Step {
     /// The step's condition specialised per event kind (`None`: never matches that kind).
     pub by_kind: PerKind<KindCond>,
     /// Fields that must equal the previous step's values.
@@ -50,7 +50,7 @@ pub struct Step {
 }
 
 #[derive(Debug)]
-pub struct Sequence {
+pub(super) struct Sequence {
     pub steps: Vec<Step>,
     pub within_ns: u64,
     /// Partial matches kept per agent: [`MAX_PARTIALS`] (tests lower it).
@@ -90,7 +90,7 @@ struct Ref {
 }
 
 impl Sequence {
-    pub fn new(steps: Vec<Step>, within_ns: u64) -> Self {
+    pub(super) fn new(steps: Vec<Step>, within_ns: u64) -> Self {
         Self {
             steps,
             within_ns,
@@ -99,12 +99,12 @@ impl Sequence {
         }
     }
 
-    pub fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
+    pub(super) fn kinds_used(&self) -> impl Iterator<Item = Kind> + '_ {
         super::fields::rule_kinds().filter(|k| self.steps.iter().any(|s| s.by_kind.get(*k).is_some()))
     }
 
     /// Facts an event of this kind needs to match any step (an event without them changes nothing).
-    pub fn need(&self, kind: Kind) -> Facts {
+    pub(super) fn need(&self, kind: Kind) -> Facts {
         self.steps
             .iter()
             .filter_map(|s| s.by_kind.get(kind))
@@ -116,7 +116,7 @@ impl Sequence {
     /// Feeds one event; true when it completes the sequence. Costs at most one condition evaluation
     /// and one lookup per step. Allocates only to hold a new partial match, and for the lookup when
     /// a matching step compares several fields or a field that is not a string.
-    pub fn observe(&mut self, kind: Kind, v: &EventView) -> bool {
+    pub(super) fn observe(&mut self, kind: Kind, v: &EventView<'_>) -> bool {
         let Sequence {
             steps,
             within_ns,
@@ -187,12 +187,13 @@ impl Sequence {
         completed
     }
 
-    pub fn forget(&mut self, agent: &str) {
+    pub(super) fn forget(&mut self, agent: &str) {
         self.agents.remove(agent);
     }
 
     /// Partial matches currently held (all agents).
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn pending(&self) -> usize {
         self.agents.values().map(|p| p.len).sum()
     }
 }
@@ -234,7 +235,7 @@ impl Partials {
     }
 
     /// Adds a partial match, replacing an identical older one and enforcing the cap.
-    fn insert(&mut self, cap: usize, next: usize, key: Cow<str>, started_ns: u64) {
+    fn insert(&mut self, cap: usize, next: usize, key: Cow<'_, str>, started_ns: u64) {
         let key = match self.waiting[next].remove_entry(&*key) {
             Some((k, _)) => {
                 self.len -= 1;
@@ -247,7 +248,7 @@ impl Partials {
         }
         let stamp = self.stamp;
         self.stamp += 1;
-        self.waiting[next].insert(key.clone(), Entry { started_ns, stamp });
+        self.waiting[next].insert(Arc::clone(&key), Entry { started_ns, stamp });
         self.len += 1;
         let r = Ref { stamp, next, key };
         self.order.push_back(r.clone());
@@ -284,7 +285,7 @@ impl Partials {
     }
 }
 
-fn step_matches(step: &Step, kind: Kind, v: &EventView) -> bool {
+fn step_matches(step: &Step, kind: Kind, v: &EventView<'_>) -> bool {
     step.by_kind.get(kind).is_some_and(|c| c.matches(v))
 }
 
@@ -308,13 +309,13 @@ fn key<'a>(n: usize, mut values: impl Iterator<Item = Cow<'a, str>>) -> Cow<'a, 
 /// Key of the values of these `same` fields in the current event: what a partial match waiting
 /// for the step captures from the previous step's event, and what it is compared with. Borrowed
 /// from the event for a single string field.
-fn values_key<'a>(same: &[Field], v: &'a EventView) -> Cow<'a, str> {
+fn values_key<'a>(same: &[Field], v: &'a EventView<'_>) -> Cow<'a, str> {
     key(same.len(), same.iter().map(|f| same_value(*f, v)))
 }
 
 /// A field's value for `same`: as [`render`]ed (`str_value` is `Some` only for string fields, which
 /// render as just that string; checked by a test), without copying string fields.
-fn same_value<'a>(f: Field, v: &'a EventView) -> Cow<'a, str> {
+fn same_value<'a>(f: Field, v: &'a EventView<'_>) -> Cow<'a, str> {
     match str_value(f, v.ev) {
         Some(s) if f != Field::ProcArgs => Cow::Borrowed(s),
         _ => Cow::Owned(render(f, v.ev)),

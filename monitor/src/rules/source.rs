@@ -9,13 +9,13 @@ use crate::rules::{Action, Priority};
 
 /// A value written in YAML (a list item, an exception value).
 #[derive(Clone, Debug)]
-pub struct Value {
+pub(super) struct Value {
     pub text: String,
     pub loc: Loc,
 }
 
 #[derive(Debug)]
-pub struct RawList {
+pub(super) struct RawList {
     pub name: String,
     pub file: FileRef,
     pub at: LineCol,
@@ -23,7 +23,7 @@ pub struct RawList {
 }
 
 #[derive(Debug)]
-pub struct RawMacro {
+pub(super) struct RawMacro {
     pub name: String,
     pub file: FileRef,
     pub at: LineCol,
@@ -31,7 +31,7 @@ pub struct RawMacro {
 }
 
 #[derive(Debug)]
-pub struct RawStep {
+pub(super) struct RawStep {
     pub condition: TextId,
     pub alias: Option<String>,
     /// Fields whose value must equal the previous step's.
@@ -39,7 +39,7 @@ pub struct RawStep {
 }
 
 #[derive(Debug)]
-pub struct RawException {
+pub(super) struct RawException {
     pub name: String,
     pub fields: Vec<Value>,
     pub comps: Vec<Value>,
@@ -48,7 +48,7 @@ pub struct RawException {
 }
 
 #[derive(Debug)]
-pub struct RawRule {
+pub(super) struct RawRule {
     pub name: String,
     pub file: FileRef,
     pub at: LineCol,
@@ -65,7 +65,7 @@ pub struct RawRule {
 }
 
 #[derive(Debug, Default)]
-pub struct RawItems {
+pub(super) struct RawItems {
     pub lists: Vec<RawList>,
     pub macros: Vec<RawMacro>,
     pub rules: Vec<RawRule>,
@@ -92,7 +92,7 @@ struct Reader<'a> {
 }
 
 /// Reads one file's items into `items`; problems go to `errors`.
-pub fn read_file(file: &FileRef, texts: &mut Texts, items: &mut RawItems, errors: &mut Vec<RuleError>) {
+pub(super) fn read_file(file: &FileRef, texts: &mut Texts, items: &mut RawItems, errors: &mut Vec<RuleError>) {
     let docs = match parse_documents(&file.text) {
         Ok(d) => d,
         Err(e) => {
@@ -110,7 +110,7 @@ pub fn read_file(file: &FileRef, texts: &mut Texts, items: &mut RawItems, errors
             }
             Node::Map { .. } => r.item(&doc, items),
             Node::Scalar { ref value, .. } if value.is_empty() => {}
-            other => r.err(other.at(), "expected a list of `rule`, `list` or `macro` items"),
+            other @ Node::Scalar { .. } => r.err(other.at(), "expected a list of `rule`, `list` or `macro` items"),
         }
     }
 }
@@ -281,7 +281,7 @@ impl Reader<'_> {
             (None, true, _) => self.err(at, format!("rule `{name}`: missing `condition` (or `sequence`)")),
             (None, false, None) => self.err(at, format!("rule `{name}`: a sequence needs `within` (e.g. `60s`)")),
             (None, false, Some(_)) if sequence.len() < 2 => {
-                self.err(at, format!("rule `{name}`: a sequence needs at least two steps"))
+                self.err(at, format!("rule `{name}`: a sequence needs at least two steps"));
             }
             (Some(_), true, Some(_)) => self.err(at, format!("rule `{name}`: `within` only applies to sequences")),
             _ => {}
@@ -444,7 +444,7 @@ impl Reader<'_> {
     }
 }
 
-pub fn parse_priority(s: &str) -> Option<Priority> {
+pub(super) fn parse_priority(s: &str) -> Option<Priority> {
     Some(match s.to_ascii_lowercase().as_str() {
         "emergency" => Priority::Emergency,
         "alert" => Priority::Alert,

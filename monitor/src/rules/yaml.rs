@@ -7,7 +7,7 @@ use yaml_rust2::{
 
 /// A 1-based line and column (columns count characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct LineCol {
+pub(crate) struct LineCol {
     pub line: usize,
     pub col: usize,
 }
@@ -22,14 +22,14 @@ impl LineCol {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScalarStyle {
+pub(super) enum ScalarStyle {
     Plain,
     Quoted,
     Block,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Node {
+pub(super) enum Node {
     Scalar {
         value: String,
         style: ScalarStyle,
@@ -46,13 +46,13 @@ pub enum Node {
 }
 
 impl Node {
-    pub fn at(&self) -> LineCol {
+    pub(super) fn at(&self) -> LineCol {
         match self {
             Node::Scalar { at, .. } | Node::Seq { at, .. } | Node::Map { at, .. } => *at,
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(super) fn as_str(&self) -> Option<&str> {
         match self {
             Node::Scalar { value, .. } => Some(value),
             _ => None,
@@ -60,14 +60,14 @@ impl Node {
     }
 
     /// The value for `key` in a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(super) fn get(&self, key: &str) -> Option<&Node> {
         match self {
             Node::Map { entries, .. } => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub fn kind_name(&self) -> &'static str {
+    pub(super) fn kind_name(&self) -> &'static str {
         match self {
             Node::Scalar { .. } => "a scalar",
             Node::Seq { .. } => "a list",
@@ -78,13 +78,13 @@ impl Node {
 
 /// A YAML syntax error.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyntaxError {
+pub(super) struct SyntaxError {
     pub at: LineCol,
     pub message: String,
 }
 
 /// Parses every document of `text`.
-pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+pub(super) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
@@ -170,7 +170,13 @@ impl MarkedEventReceiver for TreeBuilder {
 /// from the scalar's start and pairing each non-blank character of the value with the next equal
 /// character in the source, which handles plain, quoted, folded and literal scalars (escape sequences
 /// in double-quoted strings only shift columns within the escaped run).
-pub fn scalar_position(file_text: &str, start: LineCol, style: ScalarStyle, value: &str, offset: usize) -> LineCol {
+pub(super) fn scalar_position(
+    file_text: &str,
+    start: LineCol,
+    style: ScalarStyle,
+    value: &str,
+    offset: usize,
+) -> LineCol {
     let Some(mut src) = byte_offset(file_text, start) else {
         return start;
     };

@@ -113,7 +113,7 @@ fn record_json(seq: u64, offset: u64, r: &Record, alert: Option<&Alert>) -> serd
         (Record::Trailer(t), _) => tagged(
             "trailer",
             serde_json::json!({
-                "reason": proto::trailer::Reason::try_from(t.reason).map(|r| r.as_str_name()).unwrap_or("UNKNOWN"),
+                "reason": proto::trailer::Reason::try_from(t.reason).map_or("UNKNOWN", |r| r.as_str_name()),
                 "next_file": t.next_file,
                 "frames": t.frames,
                 "events": t.events,

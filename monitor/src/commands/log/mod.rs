@@ -21,11 +21,11 @@ use crate::{
 };
 
 /// `verify` exit status when logs are intact but incomplete (truncated tail or no trailer).
-pub const EXIT_INCOMPLETE: i32 = 3;
+pub(crate) const EXIT_INCOMPLETE: i32 = 3;
 
 /// Recording options of `agentmon run` / `agentmon exec`.
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     /// Record every event and alert to FILE (a new file; see docs/RECORDING.md).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -41,7 +41,7 @@ pub struct RecordArgs {
 }
 
 impl RecordArgs {
-    pub fn options(&self) -> RecorderOptions {
+    pub(crate) fn options(&self) -> RecorderOptions {
         RecorderOptions {
             max_bytes: self.record_max_bytes,
             sync_every_frames: self.record_sync_frames,
@@ -51,7 +51,7 @@ impl RecordArgs {
     }
 
     /// Starts recording into `pipeline` if `--record` was given.
-    pub fn attach(&self, pipeline: &mut Pipeline) -> Result<()> {
+    pub(crate) fn attach(&self, pipeline: &mut Pipeline) -> Result<()> {
         if let Some(path) = &self.record {
             let rec = Recorder::create(path, self.options()).context("starting the recording")?;
             tracing::info!(path = %path.display(), "recording events and alerts");
@@ -64,11 +64,11 @@ impl RecordArgs {
 #[derive(Debug, clap::Args)]
 pub struct LogArgs {
     #[command(subcommand)]
-    pub command: LogCommand,
+    pub(crate) command: LogCommand,
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum LogCommand {
+pub(crate) enum LogCommand {
     /// Check checksums, hash chain and rotation links. Exit status: 0 intact and complete, 1 damaged
     /// or tampered with, 3 intact but incomplete (cut off by a crash, or not closed).
     Verify {
@@ -217,7 +217,7 @@ fn report_problem(path: &Path, e: &FrameError) -> bool {
         tracing::warn!("{}: {e}", path.display());
         false
     } else {
-        eprintln!("agentmon: {}: {e}", path.display());
+        super::report(format_args!("{}: {e}", path.display()));
         true
     }
 }

@@ -41,7 +41,7 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
     let mut done = 0;
     for path in files {
         s.files += 1;
-        s.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        s.bytes += std::fs::metadata(path).map_or(0, |m| m.len());
         let mut r = FrameReader::open(
             path,
             ReaderOptions {
@@ -104,9 +104,7 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                     EntryKind::Alert => {
                         s.alerts += 1;
                         if let Ok(a) = proto::Alert::decode(entry.payload) {
-                            let prio = convert::priority_from_proto(a.priority)
-                                .map(|p| p.as_str())
-                                .unwrap_or("unknown");
+                            let prio = convert::priority_from_proto(a.priority).map_or("unknown", |p| p.as_str());
                             *s.alerts_by_priority.entry(prio.into()).or_default() += 1;
                             *s.alerts_by_rule.entry(a.rule).or_default() += 1;
                         }
@@ -119,7 +117,7 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                 }
             }
         }
-        done += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done += std::fs::metadata(path).map_or(0, |m| m.len());
     }
     progress.finish();
     if first_ns <= last_ns {
@@ -136,6 +134,10 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
     Ok(i32::from(s.problems > 0))
 }
 
+#[expect(
+    clippy::use_debug,
+    reason = "rule names are agent-influenced text: printed quoted and escaped"
+)]
 fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     writeln!(out, "files: {} ({} bytes, {} frames)", s.files, s.bytes, s.frames)?;
     if let (Some(a), Some(b)) = (&s.first_event, &s.last_event) {

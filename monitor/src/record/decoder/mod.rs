@@ -82,7 +82,7 @@ impl Current {
 
 impl EventDecoder {
     /// After a reading problem: forgets the defined contexts if the damage may have hit one.
-    pub fn after_damage(&mut self, e: &FrameError) {
+    pub(crate) fn after_damage(&mut self, e: &FrameError) {
         self.contexts.after_damage(e);
     }
 
@@ -256,13 +256,13 @@ impl EventDecoder {
     }
 
     /// The last decoded event with its `time` text rendered.
-    pub fn event_with_time(&mut self) -> &Enriched {
+    pub(crate) fn event_with_time(&mut self) -> &Enriched {
         self.render_time();
         &self.cur.ev
     }
 
     /// The last decoded event's time text (as live output printed it).
-    pub fn time_text(&mut self) -> &str {
+    pub(crate) fn time_text(&mut self) -> &str {
         self.render_time();
         &self.cur.ev.time
     }
@@ -275,7 +275,7 @@ impl EventDecoder {
     }
 
     /// The last decoded event's wall-clock time, ns since the epoch.
-    pub fn time_ns(&self) -> i64 {
+    pub(crate) fn time_ns(&self) -> i64 {
         self.cur.time_ns
     }
 }
@@ -390,7 +390,7 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                         addr: addr.to_owned(),
                         port,
                         fd,
-                    })
+                    });
                 }
             }
         }

@@ -1,6 +1,5 @@
 //! The fast decoder against prost and the general path, on every kind and on damaged input.
 use proptest::prelude::*;
-use prost::Message;
 
 use super::*;
 use crate::{enrich::synthetic::every_kind, record::context::ContextCache};

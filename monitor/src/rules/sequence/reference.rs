@@ -19,19 +19,19 @@ struct Partial {
     captured: Vec<String>,
 }
 
-/// Per agent, (next step, captured key, started_ns) of each partial match in insertion order,
+/// Per agent, (next step, captured key, `started_ns`) of each partial match in insertion order,
 /// agents sorted.
-pub type Snapshot = Vec<(String, Vec<(usize, String, u64)>)>;
+pub(super) type Snapshot = Vec<(String, Vec<(usize, String, u64)>)>;
 
 #[derive(Debug)]
-pub struct Reference {
-    pub within_ns: u64,
-    pub cap: usize,
+pub(super) struct Reference {
+    pub(crate) within_ns: u64,
+    pub(crate) cap: usize,
     partials: HashMap<String, VecDeque<Partial>>,
 }
 
 impl Reference {
-    pub fn new(within_ns: u64, cap: usize) -> Self {
+    pub(super) fn new(within_ns: u64, cap: usize) -> Self {
         Self {
             within_ns,
             cap,
@@ -39,7 +39,7 @@ impl Reference {
         }
     }
 
-    pub fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView) -> bool {
+    pub(super) fn observe(&mut self, steps: &[Step], kind: Kind, v: &EventView<'_>) -> bool {
         let Reference {
             within_ns,
             cap,
@@ -99,15 +99,15 @@ impl Reference {
         completed
     }
 
-    pub fn forget(&mut self, agent: &str) {
+    pub(super) fn forget(&mut self, agent: &str) {
         self.partials.remove(agent);
     }
 
-    pub fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.partials.values().map(VecDeque::len).sum()
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(super) fn snapshot(&self) -> Snapshot {
         let mut out: Snapshot = self
             .partials
             .iter()
@@ -127,7 +127,7 @@ impl Reference {
     }
 }
 
-fn capture(steps: &[Step], next: usize, v: &EventView) -> Vec<String> {
+fn capture(steps: &[Step], next: usize, v: &EventView<'_>) -> Vec<String> {
     steps
         .get(next)
         .map(|s| s.same.iter().map(|f| render(*f, v.ev)).collect())
@@ -142,7 +142,7 @@ fn push(list: &mut VecDeque<Partial>, p: Partial, cap: usize) {
     list.push_back(p);
 }
 
-fn same_value(f: Field, v: &EventView, want: &str) -> bool {
+fn same_value(f: Field, v: &EventView<'_>, want: &str) -> bool {
     match str_value(f, v.ev) {
         Some(s) if f != Field::ProcArgs => s == want,
         _ => render(f, v.ev) == want,

@@ -13,7 +13,7 @@ use crate::{
         RuleSet,
         eval::EventView,
         rule::Matcher,
-        tests::{self, exec},
+        tests::{self, FETCH_WRITE_EXEC, exec},
     },
 };
 
@@ -42,7 +42,7 @@ impl Sequence {
 
 impl Partials {
     fn check(&self) {
-        let held: usize = self.waiting.iter().map(|m| m.len()).sum();
+        let held: usize = self.waiting.iter().map(std::collections::HashMap::len).sum();
         assert_eq!(held, self.len);
         assert!(self.len > 0, "an agent without partial matches is dropped");
         assert!(self.waiting[0].is_empty(), "nothing waits for the first step");
@@ -78,24 +78,14 @@ fn connect(addr: &str, t: u64) -> Enriched {
     tests::connect(Family::Inet, addr, 443, t)
 }
 
-const WRITE_EXEC: &str = r#"
+const WRITE_EXEC: &str = "
 - rule: write then exec
   sequence:
     - condition: evt.kind = open and file.write
     - condition: evt.kind = exec
       same: [file.path]
   within: 10s
-"#;
-
-const FETCH_WRITE_EXEC: &str = r#"
-- rule: fetch write exec
-  sequence:
-    - condition: evt.kind = connect
-    - condition: evt.kind = open and file.write
-    - condition: evt.kind = exec
-      same: [file.path]
-  within: 1m
-"#;
+";
 
 fn held(seq: &Sequence) -> Vec<(usize, String, u64)> {
     seq.snapshot().into_iter().flat_map(|(_, h)| h).collect()
@@ -218,7 +208,7 @@ fn completion_consumes_the_partial_match() {
 #[test]
 fn an_event_does_not_advance_what_it_created_or_advanced() {
     let mut seq = compile(
-        r#"
+        "
 - rule: three opens
   sequence:
     - condition: evt.kind = open
@@ -227,7 +217,7 @@ fn an_event_does_not_advance_what_it_created_or_advanced() {
     - condition: evt.kind = open
       same: [file.path]
   within: 1m
-"#,
+",
     );
     assert!(!observe(&mut seq, &open("/a", false, 1)));
     assert_eq!(held(&seq), [entry(1, "/a", 1)]);
@@ -242,7 +232,7 @@ fn an_event_does_not_advance_what_it_created_or_advanced() {
 #[test]
 fn several_same_fields_and_non_string_fields_key_partial_matches() {
     let mut seq = compile(
-        r#"
+        "
 - rule: keyed
   sequence:
     - condition: evt.kind = exec
@@ -251,7 +241,7 @@ fn several_same_fields_and_non_string_fields_key_partial_matches() {
     - condition: evt.kind in (exec, connect)
       same: [file.path, proc.argv]
   within: 1m
-"#,
+",
     );
     observe(&mut seq, &exec("/bin/a", &["a", "b c"], 1));
     assert_eq!(held(&seq), [entry(1, "5:a b c3:1006:/bin/a", 1)]);
@@ -373,7 +363,7 @@ const MODEL_RULES: &[&str] = &[
     - condition: evt.kind = connect
   within: 1m
 "#,
-    r#"
+    "
 - rule: opens
   sequence:
     - condition: evt.kind = open
@@ -382,8 +372,8 @@ const MODEL_RULES: &[&str] = &[
     - condition: evt.kind in (open, exec)
       same: [file.raw_path, proc.name]
   within: 1m
-"#,
-    r#"
+",
+    "
 - rule: mixed
   sequence:
     - condition: evt.kind in (open, exec, connect)
@@ -394,7 +384,7 @@ const MODEL_RULES: &[&str] = &[
     - condition: evt.kind in (open, exec)
       same: [file.write, proc.aexe]
   within: 1m
-"#,
+",
 ];
 
 proptest! {
