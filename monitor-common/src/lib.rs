@@ -22,6 +22,7 @@ pub mod deny;
 pub mod enforce;
 pub mod exec;
 pub mod exit;
+pub mod file_op;
 pub mod fork;
 pub mod io_uring_op;
 pub mod io_uring_setup;
@@ -116,6 +117,23 @@ event_kinds! {
     Deny = 7, "deny";
     /// The working directory changed (payload [`chdir::ChdirEvent`]).
     Chdir = 8, "chdir";
+    // files: operations by name or descriptor other than opens (payload [`file_op::FileOpEvent`]).
+    /// A file was renamed, or renamed over another (rename, renameat, renameat2).
+    Rename = 9, "rename";
+    /// A name was removed (unlink, unlinkat, rmdir).
+    Unlink = 10, "unlink";
+    /// A hard link was made (link, linkat).
+    Link = 11, "link";
+    /// A symbolic link was made (symlink, symlinkat).
+    Symlink = 12, "symlink";
+    /// A mode changed (chmod, fchmod, fchmodat, fchmodat2).
+    Chmod = 13, "chmod";
+    /// An owner or group changed (chown, lchown, fchown, fchownat).
+    Chown = 14, "chown";
+    /// A file's size was set (truncate, ftruncate).
+    Truncate = 15, "truncate";
+    /// A device node, FIFO or socket node was made (mknod, mknodat).
+    Mknod = 16, "mknod";
     // mounts, scope, io_uring, code loading
     /// A process of a watched agent moved to another cgroup, or a watched process moved one
     /// (payload [`cgroup_move::CgroupMoveEvent`]).

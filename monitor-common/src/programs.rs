@@ -84,6 +84,29 @@ pub const SYS_ENTER_CHDIR: Program = Program::syscall("sys_enter_chdir", SysEnte
 pub const SYS_EXIT_CHDIR: Program = Program::syscall("sys_exit_chdir", SysExitArgs::FIELDS);
 pub const SYS_ENTER_FCHDIR: Program = Program::syscall("sys_enter_fchdir", SysEnterArgs::<FchdirArgs>::FIELDS);
 pub const SYS_EXIT_FCHDIR: Program = Program::syscall("sys_exit_fchdir", SysExitArgs::FIELDS);
+// files: the file_op kinds, each seen at its syscall's exit (arguments from the saved registers).
+pub const SYS_EXIT_RENAME: Program = Program::syscall("sys_exit_rename", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RENAMEAT: Program = Program::syscall("sys_exit_renameat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RENAMEAT2: Program = Program::syscall("sys_exit_renameat2", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNLINK: Program = Program::syscall("sys_exit_unlink", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNLINKAT: Program = Program::syscall("sys_exit_unlinkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_RMDIR: Program = Program::syscall("sys_exit_rmdir", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LINK: Program = Program::syscall("sys_exit_link", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LINKAT: Program = Program::syscall("sys_exit_linkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SYMLINK: Program = Program::syscall("sys_exit_symlink", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SYMLINKAT: Program = Program::syscall("sys_exit_symlinkat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHMOD: Program = Program::syscall("sys_exit_chmod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMOD: Program = Program::syscall("sys_exit_fchmod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMODAT: Program = Program::syscall("sys_exit_fchmodat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHMODAT2: Program = Program::syscall("sys_exit_fchmodat2", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHOWN: Program = Program::syscall("sys_exit_chown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LCHOWN: Program = Program::syscall("sys_exit_lchown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHOWN: Program = Program::syscall("sys_exit_fchown", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FCHOWNAT: Program = Program::syscall("sys_exit_fchownat", SysExitArgs::FIELDS);
+pub const SYS_EXIT_TRUNCATE: Program = Program::syscall("sys_exit_truncate", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FTRUNCATE: Program = Program::syscall("sys_exit_ftruncate", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MKNOD: Program = Program::syscall("sys_exit_mknod", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MKNODAT: Program = Program::syscall("sys_exit_mknodat", SysExitArgs::FIELDS);
 // mounts, scope, io_uring, code loading: syscall arguments are read at exit from the saved
 // registers (`monitor-ebpf/src/args.rs`), so these read only the exit record's `ret`.
 pub const SYS_EXIT_MOUNT: Program = Program::syscall("sys_exit_mount", SysExitArgs::FIELDS);
@@ -140,6 +163,29 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_CHDIR,
     SYS_ENTER_FCHDIR,
     SYS_EXIT_FCHDIR,
+    // files
+    SYS_EXIT_RENAME,
+    SYS_EXIT_RENAMEAT,
+    SYS_EXIT_RENAMEAT2,
+    SYS_EXIT_UNLINK,
+    SYS_EXIT_UNLINKAT,
+    SYS_EXIT_RMDIR,
+    SYS_EXIT_LINK,
+    SYS_EXIT_LINKAT,
+    SYS_EXIT_SYMLINK,
+    SYS_EXIT_SYMLINKAT,
+    SYS_EXIT_CHMOD,
+    SYS_EXIT_FCHMOD,
+    SYS_EXIT_FCHMODAT,
+    SYS_EXIT_FCHMODAT2,
+    SYS_EXIT_CHOWN,
+    SYS_EXIT_LCHOWN,
+    SYS_EXIT_FCHOWN,
+    SYS_EXIT_FCHOWNAT,
+    SYS_EXIT_TRUNCATE,
+    SYS_EXIT_FTRUNCATE,
+    SYS_EXIT_MKNOD,
+    SYS_EXIT_MKNODAT,
     SCHED_PROCESS_FORK,
     // mounts, scope, io_uring, code loading
     SYS_EXIT_MOUNT,

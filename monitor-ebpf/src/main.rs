@@ -50,6 +50,13 @@ mod exec;
 mod exit;
 #[cfg(target_arch = "bpf")]
 mod fork;
+// files
+#[cfg(target_arch = "bpf")]
+mod chmod;
+#[cfg(target_arch = "bpf")]
+mod chown;
+#[cfg(target_arch = "bpf")]
+mod file_op;
 #[cfg(target_arch = "bpf")]
 mod header;
 #[cfg(target_arch = "bpf")]
@@ -59,9 +66,13 @@ mod io_uring_setup;
 #[cfg(target_arch = "bpf")]
 mod lineage;
 #[cfg(target_arch = "bpf")]
+mod link;
+#[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod memfd;
+#[cfg(target_arch = "bpf")]
+mod mknod;
 #[cfg(target_arch = "bpf")]
 mod mmap;
 #[cfg(target_arch = "bpf")]
@@ -73,15 +84,23 @@ mod path;
 #[cfg(target_arch = "bpf")]
 mod record;
 #[cfg(target_arch = "bpf")]
+mod rename;
+#[cfg(target_arch = "bpf")]
 mod scope;
 #[cfg(target_arch = "bpf")]
 mod strings;
 #[cfg(target_arch = "bpf")]
 mod submit;
 #[cfg(target_arch = "bpf")]
+mod symlink;
+#[cfg(target_arch = "bpf")]
 mod task;
 #[cfg(target_arch = "bpf")]
 mod tracepoint;
+#[cfg(target_arch = "bpf")]
+mod truncate;
+#[cfg(target_arch = "bpf")]
+mod unlink;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

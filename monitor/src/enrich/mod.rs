@@ -36,7 +36,8 @@ pub struct Enriched {
     /// The container the agent is (shared by all its events).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<std::sync::Arc<ContainerInfo>>,
-    /// open/exec: the absolute path the process really named (cwd/dirfd joined, `..` folded,
+    /// open/exec and the file operations (rename, unlink, …: the object changed): the absolute path
+    /// the process really named (cwd/dirfd joined, `..` folded,
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
@@ -96,7 +97,7 @@ impl Enricher {
     }
 
     /// The event with its process, ancestry, agent and resolved path.
-    pub(crate) fn enrich(&mut self, event: Event) -> Enriched {
+    pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
         let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
         let ancestors = self.table.ancestors(pid);
@@ -105,6 +106,11 @@ impl Enricher {
             None => self.escaped_agent(&event),
         };
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        // files: the object a file operation changed, and the one it took (kept in the body).
+        let file_op_target = event
+            .body
+            .file_op_mut()
+            .map(|op| op.resolve(&mut self.resolver, pid, event.header.tid, cwd));
         let resolved_path = match &event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
             Body::Open(o) => Some(
@@ -115,7 +121,7 @@ impl Enricher {
                 x.target()
                     .unwrap_or_else(|| self.resolver.resolve(pid, -100, &x.filename, cwd)),
             ),
-            _ => None,
+            _ => file_op_target,
         };
         Enriched {
             time: self.clock.rfc3339(event.header.ktime_ns),

@@ -141,6 +141,38 @@ impl Resolver {
     }
 }
 
+impl Resolver {
+    /// `path` (absolute: a name joined to the kernel's path of its starting directory) with the
+    /// symlinks of its directories resolved and `..` after them taken physically, and its last
+    /// component followed only when `follow_last` (a rename, unlink or link acts on a symlink
+    /// itself; chmod follows it). Against the filesystem as it is now: a directory symlink swapped
+    /// or removed since the syscall resolves to what it is now, or stays lexical when it is gone.
+    pub(crate) fn resolve_name(&mut self, pid: u32, path: &Path, follow_last: bool) -> String {
+        let lexical = || normalize_lexically(path).to_string_lossy().into_owned();
+        if let Some(own) = self_reference(pid, &normalize_lexically(path)) {
+            return own;
+        }
+        if !path.is_absolute() || !self.shares_our_root(pid) {
+            return lexical();
+        }
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return lexical();
+        };
+        let Some(real_parent) = self.real_dir(parent) else {
+            return lexical();
+        };
+        let candidate = real_parent.join(name);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(m) if follow_last && m.file_type().is_symlink() => {
+                std::fs::canonicalize(&candidate).unwrap_or(candidate)
+            }
+            _ => candidate,
+        }
+        .to_string_lossy()
+        .into_owned()
+    }
+}
+
 /// `/proc/self/…`, `/proc/thread-self/…`, `/dev/fd/N` and `/dev/std{in,out,err}` rewritten for
 /// `pid`; an fd link is followed while the process is alive (the file it really names).
 fn self_reference(pid: u32, path: &Path) -> Option<String> {

@@ -106,7 +106,7 @@ fields! {
     ProcPexe = "proc.pexe", Str, true, "executable of the parent";
     FilePath = "file.path", Str, false, "the path of the object the kernel opened or ran (walked from kernel objects), else the path as passed resolved against the working directory";
     FileRawPath = "file.raw_path", Str, false, "path as passed to the syscall";
-    FileWrite = "file.write", Bool, false, "opened for writing";
+    FileWrite = "file.write", Bool, false, "opened for writing; on the other file operations (rename, unlink, link, …) always true: the object at file.path is changed";
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
     ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
@@ -124,6 +124,19 @@ fields! {
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
     ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
+    // files
+    EvtSyscall = "evt.syscall", Str, false, "the syscall the event came from (openat2, renameat2, fchmod, …)";
+    FileSource = "file.source", Str, false, "the object a rename, link or symlink takes: the old name, the existing file, the symlink's target (resolved against the link's directory), joined to the kernel's path of its directory";
+    FileRawSource = "file.raw_source", Str, false, "the source name as passed (a symlink's target text)";
+    FileExchange = "file.exchange", Bool, false, "a rename with RENAME_EXCHANGE: both names were written";
+    FileMode = "file.mode", Num, false, "chmod: the new mode; mknod: the mode with its file type bits";
+    FileSetuid = "file.setuid", Bool, false, "the mode set has the setuid bit";
+    FileSetgid = "file.setgid", Bool, false, "the mode set has the setgid bit";
+    FileUid = "file.uid", Num, false, "chown: the new owner (4294967295: unchanged)";
+    FileGid = "file.gid", Num, false, "chown: the new group (4294967295: unchanged)";
+    FileLength = "file.length", Num, false, "truncate: the length set";
+    FileDev = "file.dev", Num, false, "mknod: the device number";
+    FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
     // mounts, scope, io_uring, code loading
     MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr or mount_setattr";
     MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";

@@ -6,6 +6,8 @@
 //! and the rule engine. Decoding never trusts the record: sizes are checked and every string is
 //! bounded by its buffer.
 pub(crate) mod field;
+// files: what the file-operation kinds share.
+pub(crate) mod file_op;
 mod line;
 
 pub(crate) use field::{Field, Value};
@@ -124,6 +126,15 @@ kinds! {
     Exit(ExitInfo) = exit;
     Deny(DenyInfo) = deny;
     Chdir(ChdirInfo) = chdir;
+    // files
+    Rename(RenameInfo) = rename;
+    Unlink(UnlinkInfo) = unlink;
+    Link(LinkInfo) = link;
+    Symlink(SymlinkInfo) = symlink;
+    Chmod(ChmodInfo) = chmod;
+    Chown(ChownInfo) = chown;
+    Truncate(TruncateInfo) = truncate;
+    Mknod(MknodInfo) = mknod;
     // mounts, scope, io_uring, code loading
     CgroupMove(CgroupMoveInfo) = cgroup_move;
     IoUringSetup(IoUringSetupInfo) = io_uring_setup;
@@ -139,9 +150,19 @@ pub use exec::ExecInfo;
 pub(crate) use exec::split_args;
 pub use exit::ExitInfo;
 pub use fork::ForkInfo;
+// files
+pub use chmod::ChmodInfo;
+pub use chown::ChownInfo;
+pub use file_op::FileOp;
+pub use link::LinkInfo;
+pub use mknod::MknodInfo;
 pub use mount::MountInfo;
 pub use open::OpenInfo;
 pub(crate) use open::syscall_name as open_syscall_name;
+pub use rename::RenameInfo;
+pub use symlink::SymlinkInfo;
+pub use truncate::TruncateInfo;
+pub use unlink::UnlinkInfo;
 // mounts, scope, io_uring, code loading
 pub use cgroup_move::CgroupMoveInfo;
 pub use io_uring_op::IoUringOpInfo;
@@ -354,6 +375,15 @@ pub(crate) mod tests {
                 path: String::new(),
                 fd: -1,
             }),
+            // files
+            Body::Rename(RenameInfo(file_op::tests::sample("rename"))),
+            Body::Unlink(UnlinkInfo(file_op::tests::sample("unlink"))),
+            Body::Link(LinkInfo(file_op::tests::sample("link"))),
+            Body::Symlink(SymlinkInfo(file_op::tests::sample("symlink"))),
+            Body::Chmod(ChmodInfo(file_op::tests::sample("chmod"))),
+            Body::Chown(ChownInfo(file_op::tests::sample("chown"))),
+            Body::Truncate(TruncateInfo(file_op::tests::sample("truncate"))),
+            Body::Mknod(MknodInfo(file_op::tests::sample("mknod"))),
             // mounts, scope, io_uring, code loading
             crate::enrich::synthetic::cgroup_move(1, "/elsewhere", true),
             crate::enrich::synthetic::io_uring_setup(8, 0),

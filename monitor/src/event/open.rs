@@ -98,6 +98,7 @@ impl KindInfo for OpenInfo {
         Field::FileCreate,
         Field::EvtFailed,
         Field::EvtErrno,
+        Field::EvtSyscall,
     ];
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
@@ -138,6 +139,7 @@ impl KindInfo for OpenInfo {
             Field::FileCreate => Value::Bool(self.creates()),
             Field::EvtFailed => Value::Bool(self.failed()),
             Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
+            Field::EvtSyscall => Value::Str(self.syscall),
             _ => return None,
         })
     }

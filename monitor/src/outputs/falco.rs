@@ -137,6 +137,16 @@ impl FalcoPayload {
                 f.insert("evt.arg.prot", m.prot.into());
             }
             Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+            // files: Falco names the object `fd.name` and a rename's or link's other name `oldpath`.
+            b => {
+                if let Some(op) = b.file_op() {
+                    let name = e.resolved_path.clone().unwrap_or_else(|| op.shown_path().to_string());
+                    f.insert("fd.name", name.into());
+                    if let Some(src) = op.resolved_source.as_ref().or(op.source.as_ref()) {
+                        f.insert("evt.arg.oldpath", src.clone().into());
+                    }
+                }
+            }
         }
         Self {
             output: a.output.clone(),
