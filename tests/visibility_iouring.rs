@@ -198,6 +198,26 @@ fn other_operations_are_seen_by_opcode_and_rename_by_both_paths() {
 }
 
 #[test]
+fn an_io_uring_setup_refused_by_a_seccomp_filter_is_seen_with_its_errno() {
+    // Docker's default seccomp profile refuses io_uring_setup with EPERM: the filter skips the
+    // syscall before `sys_enter_*`, but its exit still runs, and the setup program sees the attempt.
+    let py = format!(
+        "{}\n\
+         params = ctypes.create_string_buffer(120)\n\
+         struct.pack_into('I', params, 8, IORING_SETUP_SQPOLL)\n\
+         assert libc.syscall(SETUP, 16, params) == -1\n\
+         assert ctypes.get_errno() == 1, ctypes.get_errno()\n",
+        seccomp_refusing_py(&[425]) // io_uring_setup
+    );
+    let run = run_py(&py);
+    let setup = run.of_kind("io_uring_setup");
+    assert_eq!(setup.len(), 1, "{setup:?}");
+    assert_eq!(setup[0]["result"], -1, "EPERM from the filter: {}", setup[0]);
+    assert_eq!(setup[0]["entries"], 16);
+    assert_eq!(setup[0]["flags"], 2, "IORING_SETUP_SQPOLL");
+}
+
+#[test]
 fn a_deny_rule_refuses_io_uring_before_the_ring_reaches_the_process() {
     let rules = rules_dir(
         "- rule: No io_uring\n  desc: test\n  condition: evt.kind = io_uring_setup\n  output: io_uring refused\n  priority: CRITICAL\n  action: deny\n",

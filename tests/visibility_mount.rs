@@ -286,6 +286,35 @@ fn refused_mounts_are_seen_with_their_errno() {
 }
 
 #[test]
+fn mounts_refused_by_a_seccomp_filter_are_seen_at_exit_with_their_errno() {
+    // seccomp runs before `sys_enter_*` and skips the syscall, but the syscall's exit still runs
+    // (with the filter's errno as its result): the mount programs, at exit, see the attempt.
+    let t = Tree::new();
+    let target = t.path("real/a");
+    // Root in a private mount namespace: the same mount succeeds before the filter is installed.
+    let py = format!(
+        "libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]\n\
+         assert libc.mount(b'agentmon-before', b'{target}', b'tmpfs', 0, None) == 0\n\
+         {}\n\
+         assert libc.mount(b'agentmon-seccomp', b'{target}', b'tmpfs', 0, None) == -1\n\
+         assert ctypes.get_errno() == 1, ctypes.get_errno()\n\
+         assert libc.syscall(FSOPEN, b'agentmon-seccomp-fs', 0) == -1\n",
+        seccomp_refusing_py(&[165, 430]) // mount, fsopen
+    );
+    let run = run_py(&py);
+    assert_eq!(
+        mount_where(&run, "mount", |e| e["source"] == "agentmon-before")["result"],
+        0
+    );
+    let m = mount_where(&run, "mount", |e| e["source"] == "agentmon-seccomp");
+    assert_eq!(m["result"], -1, "EPERM from the filter: {m}");
+    assert_eq!(m["target_path"], target.as_str());
+    assert_eq!(m["fstype"], "tmpfs");
+    let f = mount_where(&run, "fsopen", |e| e["fstype"] == "agentmon-seccomp-fs");
+    assert_eq!(f["result"], -1, "EPERM from the filter: {f}");
+}
+
+#[test]
 fn the_mount_attempt_rule_sees_the_new_api() {
     let rules = rules_dir(
         "- rule: Any mount\n  desc: test\n  condition: evt.kind = mount and not evt.failed and mount.syscall in (fsmount, move_mount)\n  output: \"%mount.syscall %mount.source on %mount.target (detached=%mount.detached)\"\n  priority: WARNING\n",
