@@ -125,6 +125,35 @@ fn ld_preload_of_a_dropped_so_is_seen_by_its_kernel_path() {
 }
 
 #[test]
+fn a_library_renamed_into_place_then_loaded_is_an_executable_mapping_of_a_file_the_agent_wrote() {
+    // Built outside the agent, so no open of the agent's writes it: the agent only renames it under
+    // a new name (the write-then-map sequence's other way in) and loads it from there.
+    let dir = scratch();
+    let Some(so) = build_so(dir.path(), "staged.so") else {
+        return;
+    };
+    let placed = dir.path().join("placed.so");
+    let py = format!(
+        "import ctypes, os\nos.rename('{so}', '{placed}')\nassert ctypes.CDLL('{placed}').agentmon_dropped() == 42\n",
+        so = so.display(),
+        placed = placed.display()
+    );
+    let run = exec_rules(&shipped_rules(), &[], &["/usr/bin/python3", "-c", &py]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let placed = canonical(&placed);
+    assert!(!mappings(&run, &placed).is_empty(), "{:?}", run.of_kind("mmap"));
+    let alerts = run.alerts_of("Executable mapping of file written by agent");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["output"].as_str().unwrap().contains(placed.as_str())),
+        "fired: {:?}; renames: {:?}",
+        run.fired(),
+        run.of_kind("rename")
+    );
+}
+
+#[test]
 fn dlopen_and_mprotect_to_exec_are_seen() {
     let dir = scratch();
     let Some(so) = build_so(dir.path(), "plugin.so") else {

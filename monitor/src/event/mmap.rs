@@ -48,6 +48,7 @@ impl KindInfo for MmapInfo {
         Field::FilePath,
         Field::MmapProt,
         Field::MmapSyscall,
+        Field::EvtSyscall,
         Field::EvtFailed,
         Field::EvtErrno,
     ];
@@ -87,7 +88,7 @@ impl KindInfo for MmapInfo {
         Some(match field {
             Field::FilePath => Value::Str(self.path.as_deref()?),
             Field::MmapProt => Value::Num(self.prot.into()),
-            Field::MmapSyscall => Value::Str(self.syscall),
+            Field::MmapSyscall | Field::EvtSyscall => Value::Str(self.syscall),
             Field::EvtFailed => Value::Bool(self.failed()),
             Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
             _ => return None,

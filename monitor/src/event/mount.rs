@@ -136,6 +136,7 @@ impl KindInfo for MountInfo {
         Field::MountFstype,
         // mounts, scope, io_uring, code loading
         Field::MountSyscall,
+        Field::EvtSyscall,
         Field::MountRawTarget,
         Field::MountFlags,
         Field::MountAttrSet,
@@ -199,7 +200,7 @@ impl KindInfo for MountInfo {
             Field::MountSource => Value::Str(&self.source_path),
             Field::MountTarget => Value::Str(&self.target_path),
             Field::MountFstype => Value::Str(&self.fstype),
-            Field::MountSyscall => Value::Str(self.syscall),
+            Field::MountSyscall | Field::EvtSyscall => Value::Str(self.syscall),
             Field::MountRawTarget => Value::Str(&self.target),
             Field::MountFlags => Value::Num(self.flags),
             Field::MountAttrSet => Value::Num(self.attr_set),
@@ -278,7 +279,7 @@ mod tests {
         record::{TAIL_ABSENT, Tail},
     };
 
-    use crate::event::{Body, decode, tests::*};
+    use crate::event::{Body, Field, Value, decode, tests::*};
 
     /// A mount record of `syscall` with its tails in order source, kernel source, source dir,
     /// target, kernel target, target dir, fstype.
@@ -368,6 +369,9 @@ mod tests {
         ));
         assert_eq!(m.syscall, "move_mount");
         assert_eq!(m.target_path, "/real/t");
+        for f in [Field::MountSyscall, Field::EvtSyscall] {
+            assert_eq!(crate::event::KindInfo::field(&m, f), Some(Value::Str("move_mount")));
+        }
         let p = crate::event::KindInfo::to_proto(&m);
         assert_eq!(<super::MountInfo as crate::event::KindInfo>::from_proto(p).unwrap(), m);
     }
