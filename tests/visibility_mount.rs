@@ -53,7 +53,7 @@ def sc(*a):
     if r < 0:
         raise OSError(ctypes.get_errno(), "syscall %d" % a[0])
     return r
-FSOPEN, FSCONFIG, FSMOUNT, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR = 430, 431, 432, 429, 428, 442
+FSOPEN, FSCONFIG, FSMOUNT, MOVE_MOUNT, OPEN_TREE, MOUNT_SETATTR, FSPICK = 430, 431, 432, 429, 428, 442, 433
 AT_FDCWD, AT_EMPTY_PATH, AT_RECURSIVE = -100, 0x1000, 0x8000
 MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE, MOUNT_ATTR_RDONLY = 4, 1, 1
 def fsmount(source):
@@ -253,6 +253,73 @@ fn mount_setattr_on_a_detached_mount_fd_and_on_a_relative_path() {
     assert_eq!(on_path["target"], "t");
     assert_eq!(on_path["target_path"], t.real("t").as_str());
     assert_eq!(on_path["result"], 0);
+}
+
+#[test]
+fn fspick_reconfiguring_a_mount_is_seen_by_path_through_a_symlinked_cwd_and_by_fd() {
+    // fspick + fsconfig(FSCONFIG_CMD_RECONFIGURE): an existing mount's superblock remounted
+    // (read-only here; read-write is the attack), without mount(2). Plain: an absolute path.
+    // Dodging: a relative path from a working directory entered through a symlink, and an `O_PATH`
+    // fd of the mount (`FSPICK_EMPTY_PATH`) opened through the symlink.
+    let t = Tree::new();
+    let py = format!(
+        "libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]\n\
+         assert libc.mount(b'agentmon-pick', b'{a}', b'tmpfs', 0, None) == 0, ctypes.get_errno()\n\
+         assert libc.mount(b'agentmon-pick-fd', b'{b}', b'tmpfs', 0, None) == 0, ctypes.get_errno()\n\
+         def reconfigure_ro(fs):\n\
+         \x20   sc(FSCONFIG, fs, 0, b'ro', None, 0)\n\
+         \x20   sc(FSCONFIG, fs, 7, None, None, 0)\n\
+         reconfigure_ro(sc(FSPICK, AT_FDCWD, b'{a}', 0))\n\
+         assert os.statvfs('{a}').f_flag & os.ST_RDONLY\n\
+         os.chdir('{link}')\n\
+         sc(FSPICK, AT_FDCWD, b'a', 0)\n\
+         d = os.open('{link}/b', os.O_PATH)\n\
+         reconfigure_ro(sc(FSPICK, d, b'', 8))\n\
+         assert os.statvfs('{b}').f_flag & os.ST_RDONLY\n",
+        a = t.path("real/a"),
+        b = t.path("real/b"),
+        link = t.path("link"),
+    );
+    let run = run_py(&py);
+    let picks = mounts(&run, "fspick");
+    assert_eq!(picks.len(), 3, "{picks:?}");
+    let plain = mount_where(&run, "fspick", |e| e["target"] == t.path("real/a").as_str());
+    assert_eq!(plain["target_path"], t.real("a").as_str());
+    assert!(plain["result"].as_i64().unwrap() >= 0, "{plain}");
+    assert_eq!(
+        plain["fstype"], "tmpfs",
+        "from the filesystem context the call returned"
+    );
+    let rel = mount_where(&run, "fspick", |e| e["target"] == "a");
+    assert_eq!(rel["target_path"], t.real("a").as_str(), "joined to the kernel's cwd");
+    let by_fd = mount_where(&run, "fspick", |e| e["flags"] == 8);
+    assert_eq!(by_fd["target_path"], t.real("b").as_str(), "the fd's kernel path");
+    assert_eq!(by_fd["source"], "agentmon-pick-fd", "the mount's own device name");
+    assert_eq!(by_fd["fstype"], "tmpfs");
+}
+
+#[test]
+fn a_deny_rule_by_fstype_kills_fspick_by_path() {
+    // The fstype of an fspick by path comes from the filesystem context the call returned, so a
+    // deny rule by fstype holds there too (nothing is reconfigured: the caller dies at the exit).
+    let rules = rules_dir(
+        "- rule: No proc reconfiguration\n  desc: test\n  condition: evt.kind = mount and mount.fstype = proc\n  output: denied %mount.syscall %mount.target\n  priority: CRITICAL\n  action: deny\n",
+    );
+    let py = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = libc.syscall(433, -100, b'/proc', 0)\nprint('fspick returned', fd)\n";
+    let script = format!("/usr/bin/python3 -S -c \"{py}\" >&2; echo status=$? >&2");
+    let run = exec_rules(
+        rules.path(),
+        &[],
+        &["unshare", "-m", "--propagation", "private", "sh", "-c", &script],
+    );
+    assert!(run.stderr.contains("status=137"), "{}", run.stderr);
+    assert!(!run.stderr.contains("fspick returned"), "{}", run.stderr);
+    let alerts = run.alerts_of("No proc reconfiguration");
+    assert!(
+        alerts.iter().any(|a| a["output"] == "denied fspick /proc"),
+        "{:?}",
+        run.fired()
+    );
 }
 
 #[test]

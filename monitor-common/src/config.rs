@@ -54,6 +54,10 @@ pub struct MountOffsets {
     pub sb_type: u32,
     /// `file_system_type.name`
     pub fstype_name: u32,
+    /// `file.private_data` (an `fspick` fd's: its `struct fs_context`)
+    pub file_private_data: u32,
+    /// `fs_context.fs_type`
+    pub fc_fs_type: u32,
 }
 
 /// Offsets of the fields read from cgroups: a cgroup's level, ancestors and id, its hierarchy, and
@@ -139,6 +143,8 @@ impl MountOffsets {
             vfsmount_sb: u,
             sb_type: u,
             fstype_name: u,
+            file_private_data: u,
+            fc_fs_type: u,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `mount`: every way a mount is made or changed — `mount(2)` and the new mount API's `fsopen`,
-//! `fsmount`, `move_mount`, `open_tree` (bind clones included) and `mount_setattr` — seen at the
+//! `fsmount`, `move_mount`, `open_tree` (bind clones included), `mount_setattr` and `fspick` — seen at the
 //! syscall's exit, failed attempts included. A variable-length record (`crate::record`).
 //!
 //! Where the call names a kernel object (a mount fd), its strings are the kernel's: the device name
@@ -24,6 +24,9 @@ pub const MOUNT_SYSCALL_OPEN_TREE: u8 = 4;
 pub const MOUNT_SYSCALL_MOUNT_SETATTR: u8 = 5;
 /// `open_tree_attr(2)` (Linux 6.15+): `open_tree` with `mount_setattr`'s attributes for the clone.
 pub const MOUNT_SYSCALL_OPEN_TREE_ATTR: u8 = 6;
+/// `fspick(2)`: a context to reconfigure an existing mount's superblock (`fsconfig`'s
+/// `FSCONFIG_CMD_RECONFIGURE` then applies it, e.g. a remount read-write).
+pub const MOUNT_SYSCALL_FSPICK: u8 = 7;
 
 /// `MountEvent::detached`: the mount object the call produced or changed is not attached to any
 /// mount tree (an `fsmount` fd, an `open_tree(OPEN_TREE_CLONE)` fd, or a `mount_setattr` on one).

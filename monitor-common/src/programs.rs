@@ -115,6 +115,7 @@ pub const SYS_EXIT_FSMOUNT: Program = Program::syscall("sys_exit_fsmount", SysEx
 pub const SYS_EXIT_MOVE_MOUNT: Program = Program::syscall("sys_exit_move_mount", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN_TREE: Program = Program::syscall("sys_exit_open_tree", SysExitArgs::FIELDS);
 pub const SYS_EXIT_MOUNT_SETATTR: Program = Program::syscall("sys_exit_mount_setattr", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSPICK: Program = Program::syscall("sys_exit_fspick", SysExitArgs::FIELDS);
 /// Linux 6.15+ (`open_tree` and `mount_setattr` in one call): optional.
 pub const SYS_EXIT_OPEN_TREE_ATTR: Program = Program::syscall("sys_exit_open_tree_attr", SysExitArgs::FIELDS);
 pub const CGROUP_ATTACH_TASK: Program = Program {
@@ -194,6 +195,7 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_MOVE_MOUNT,
     SYS_EXIT_OPEN_TREE,
     SYS_EXIT_MOUNT_SETATTR,
+    SYS_EXIT_FSPICK,
     SYS_EXIT_OPEN_TREE_ATTR,
     CGROUP_ATTACH_TASK,
     SYS_EXIT_IO_URING_SETUP,

@@ -17,9 +17,9 @@ use monitor_common::{
     deny::DENY_MOUNT,
     enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT},
     mount::{
-        MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_MOUNT,
-        MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE, MOUNT_SYSCALL_OPEN_TREE_ATTR,
-        MountEvent,
+        MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_FSPICK,
+        MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE,
+        MOUNT_SYSCALL_OPEN_TREE_ATTR, MountEvent,
     },
     programs,
     record::{PATH_MAX, Tail},
@@ -85,6 +85,13 @@ pub(crate) fn sys_exit_mount_setattr(ctx: TracePointContext) -> u32 {
 }
 named!(sys_exit_mount_setattr = programs::SYS_EXIT_MOUNT_SETATTR.name);
 
+#[tracepoint(category = "syscalls", name = "sys_exit_fspick")]
+pub(crate) fn sys_exit_fspick(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_FSPICK);
+    0
+}
+named!(sys_exit_fspick = programs::SYS_EXIT_FSPICK.name);
+
 const AT_FDCWD: i64 = -100;
 /// `AT_EMPTY_PATH` (`open_tree`, `mount_setattr`): the dfd itself is the object.
 const AT_EMPTY_PATH: u64 = 0x1000;
@@ -94,6 +101,8 @@ const MS_MOVE: u64 = 8192;
 /// `MOVE_MOUNT_F_EMPTY_PATH`, `MOVE_MOUNT_T_EMPTY_PATH`: the from/to dfd itself is the object.
 const MOVE_MOUNT_F_EMPTY_PATH: u64 = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: u64 = 0x40;
+/// `FSPICK_EMPTY_PATH`: `fspick`'s dfd itself names the mount.
+const FSPICK_EMPTY_PATH: u64 = 0x8;
 /// `OPEN_TREE_CLONE`: `open_tree` makes a detached copy of the tree.
 const OPEN_TREE_CLONE: u64 = 1;
 /// Longest filesystem type name read.
@@ -190,6 +199,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
             open_tree(&mut rec, cfg, task, &a, result, deny, &mut f);
             read_attr(&a, &mut f);
         }
+        MOUNT_SYSCALL_FSPICK => fspick(&mut rec, cfg, task, &a, result, deny, &mut f),
         _ => mount_setattr(&mut rec, cfg, task, &a, deny, &mut f),
     }
     let denied = if deny && f.deniable {
@@ -360,6 +370,52 @@ fn mount_setattr(
         }
     } else if relative(rec, f.target) {
         f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+}
+
+/// `fspick(int dfd, const char *path, unsigned int flags)`. Its fd is a filesystem context, not a
+/// path: the mount is named by the dfd (`FSPICK_EMPTY_PATH`: its kernel path, device name and
+/// fstype) or by the path as passed, joined to the kernel's path of its directory when relative,
+/// with the fstype of the context the call returned.
+#[inline(always)]
+fn fspick(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    result: i64,
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    let dfd = i64::from(a[0] as i32);
+    f.dfd = dfd as i32;
+    f.flags = a[2];
+    f.target = rec.user_str(a[1], PATH_MAX);
+    if f.flags & FSPICK_EMPTY_PATH != 0 && f.target.len == 0 {
+        if let Some(p) = path::fd_path(off, task, dfd) {
+            describe_object(rec, cfg, p, deny, f);
+            f.kernel_target = rec.path(off, Some(p));
+        }
+        return;
+    }
+    if relative(rec, f.target) {
+        f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+    if result >= 0 {
+        // The new fd's `struct fs_context`: the superblock's filesystem type, for the record and
+        // for a deny rule by fstype.
+        let mo = &cfg.offsets.mount;
+        let fc: Option<*const u8> =
+            path::fd_file(off, task, result).and_then(|file| read_field(file, mo.file_private_data));
+        let ty: Option<*const u8> = fc.and_then(|fc| read_field(fc, mo.fc_fs_type));
+        let name = ty
+            .and_then(|t| read_field(t, mo.fstype_name))
+            .unwrap_or(core::ptr::null());
+        f.fstype = rec.kernel_str(name, FSTYPE_MAX);
+        if deny {
+            strings::read_kernel_str(name, &mut f.key);
+        }
     }
 }
 

@@ -138,7 +138,7 @@ fields! {
     FileDev = "file.dev", Num, false, "mknod: the device number";
     FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
     // mounts, scope, io_uring, code loading
-    MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr or mount_setattr";
+    MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr, mount_setattr or fspick";
     MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";
     MountFlags = "mount.flags", Num, false, "the call's flags (MS_*, MOVE_MOUNT_*, OPEN_TREE_*, …)";
     MountAttrSet = "mount.attr_set", Num, false, "mount attributes set (fsmount attr_flags, mount_setattr attr_set: MOUNT_ATTR_*)";

@@ -7,7 +7,7 @@ use monitor_common::{
     EventKind,
     mount::{
         MOUNT_DETACHED, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOUNT_SETATTR,
-        MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE, MOUNT_SYSCALL_OPEN_TREE_ATTR, MountEvent,
+        MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE, MOUNT_SYSCALL_OPEN_TREE_ATTR, MOUNT_SYSCALL_FSPICK, MountEvent,
     },
 };
 use serde::Serialize;
@@ -113,7 +113,7 @@ fn joined(path: &str, dir: Option<&str>) -> String {
     }
 }
 
-const SYSCALLS: [(u8, &str, schema::MountSyscall); 7] = [
+const SYSCALLS: [(u8, &str, schema::MountSyscall); 8] = [
     (MOUNT_SYSCALL_MOUNT, "mount", schema::MountSyscall::Mount),
     (MOUNT_SYSCALL_MOVE_MOUNT, "move_mount", schema::MountSyscall::MoveMount),
     (MOUNT_SYSCALL_FSOPEN, "fsopen", schema::MountSyscall::Fsopen),
@@ -121,6 +121,7 @@ const SYSCALLS: [(u8, &str, schema::MountSyscall); 7] = [
     (MOUNT_SYSCALL_OPEN_TREE, "open_tree", schema::MountSyscall::OpenTree),
     (MOUNT_SYSCALL_MOUNT_SETATTR, "mount_setattr", schema::MountSyscall::MountSetattr),
     (MOUNT_SYSCALL_OPEN_TREE_ATTR, "open_tree_attr", schema::MountSyscall::OpenTreeAttr),
+    (MOUNT_SYSCALL_FSPICK, "fspick", schema::MountSyscall::Fspick),
 ];
 
 /// The name of a `MOUNT_SYSCALL_*` value ("mount" for an unknown one).

@@ -256,6 +256,8 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     m.vfsmount_sb = get("vfsmount", "mnt_sb");
     m.sb_type = get("super_block", "s_type");
     m.fstype_name = get("file_system_type", "name");
+    m.file_private_data = get("file", "private_data");
+    m.fc_fs_type = get("fs_context", "fs_type");
     let c = &mut off.cgroup;
     c.level = get("cgroup", "level");
     c.ancestors = get("cgroup", "ancestors");
@@ -362,7 +364,10 @@ mod tests {
         let off = kernel_offsets(&btf);
         let u = KernelOffsets::UNKNOWN;
         assert!(
-            off.mount.mount_devname != u && off.mount.fstype_name == 0,
+            off.mount.mount_devname != u
+                && off.mount.fstype_name == 0
+                && off.mount.file_private_data != u
+                && off.mount.fc_fs_type != u,
             "{:?}",
             off.mount
         );
