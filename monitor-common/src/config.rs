@@ -29,6 +29,10 @@ pub struct KernelOffsets {
     /// Where a syscall's arguments sit in the user registers saved at entry (`struct pt_regs`), read
     /// at the syscall's exit.
     pub regs: RegsOffsets,
+    /// From a socket's descriptor to its local address and its unix peer (network kinds).
+    pub net: NetOffsets,
+    /// Credentials, namespaces and the syscall number (the processes group).
+    pub process: ProcessOffsets,
     // mounts, scope, io_uring, code loading
     /// Mount objects (device name, filesystem type).
     pub mount: MountOffsets,
@@ -39,6 +43,38 @@ pub struct KernelOffsets {
     /// `vm_area_struct.vm_file`: the file behind a mapping (`mprotect`).
     pub vma_file: u32,
     pub _pad_vis_mount: u32,
+}
+
+/// Offsets the process kinds read: a task's credentials, what a descriptor's inode is (setns:
+/// nsfs or pidfs, the namespace's type), and the syscall a task is in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessOffsets {
+    /// `task_struct.cred` (the effective credentials)
+    pub task_cred: u32,
+    /// `cred.uid`, `euid`, `suid`, `fsuid`, `gid`, `egid`, `sgid`, `fsgid` (each a `kuid_t`/`kgid_t`)
+    pub cred_ids: [u32; 8],
+    /// `cred.cap_effective`, `cred.cap_permitted`
+    pub cred_cap_effective: u32,
+    pub cred_cap_permitted: u32,
+    /// `file.f_inode`
+    pub file_inode: u32,
+    /// `inode.i_ino`, `inode.i_sb`, `inode.i_private`
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub inode_private: u32,
+    /// `super_block.s_magic`
+    pub sb_magic: u32,
+    /// `ns_common.ops`
+    pub ns_common_ops: u32,
+    /// `proc_ns_operations.name`
+    pub ns_ops_name: u32,
+    /// `pt_regs.orig_ax`: the syscall number the task entered with.
+    pub regs_syscall_nr: u32,
+    /// `task_struct.thread_pid`, `pid.level`: how deep the task's pid namespace is.
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub _pad: u32,
 }
 
 // mounts, scope, io_uring, code loading
@@ -54,9 +90,8 @@ pub struct MountOffsets {
     pub sb_type: u32,
     /// `file_system_type.name`
     pub fstype_name: u32,
-    /// `file.private_data` (an `fspick` fd's: its `struct fs_context`)
-    pub file_private_data: u32,
-    /// `fs_context.fs_type`
+    /// `fs_context.fs_type` (an `fspick` fd's `file.private_data` is its `struct fs_context`: read
+    /// with [`NetOffsets::file_private_data`])
     pub fc_fs_type: u32,
 }
 
@@ -143,7 +178,6 @@ impl MountOffsets {
             vfsmount_sb: u,
             sb_type: u,
             fstype_name: u,
-            file_private_data: u,
             fc_fs_type: u,
         }
     }
@@ -260,6 +294,40 @@ pub struct PathOffsets {
     pub _pad: u32,
 }
 
+/// Offsets of the fields the network programs read: a descriptor's `struct file` → `struct socket`
+/// → `struct sock` (family, type, protocol, local address), a unix socket's peer, bound path and
+/// name. (The syscall number in the saved registers is `ProcessOffsets::regs_syscall_nr`.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NetOffsets {
+    /// `file.private_data` (a socket file's `struct socket`; an `fspick` fd's `struct fs_context`)
+    pub file_private_data: u32,
+    /// `socket.sk`
+    pub socket_sk: u32,
+    /// `sock.__sk_common.skc_family`
+    pub sock_family: u32,
+    /// `sock.__sk_common.skc_num` (local port, host order)
+    pub sock_num: u32,
+    /// `sock.__sk_common.skc_rcv_saddr`
+    pub sock_rcv_saddr: u32,
+    /// `sock.__sk_common.skc_v6_rcv_saddr`
+    pub sock_v6_rcv_saddr: u32,
+    /// `sock.sk_type`
+    pub sock_type: u32,
+    /// `sock.sk_protocol`
+    pub sock_protocol: u32,
+    /// `unix_sock.peer`
+    pub unix_peer: u32,
+    /// `unix_sock.path` (a `struct path`)
+    pub unix_path: u32,
+    /// `unix_sock.addr` (a `struct unix_address *`)
+    pub unix_addr: u32,
+    /// `unix_address.len`
+    pub unix_address_len: u32,
+    /// `unix_address.name` (a `struct sockaddr_un`)
+    pub unix_address_name: u32,
+}
+
 /// Offsets in `struct pt_regs` of the registers holding a syscall's six arguments, in order
 /// (x86-64: `di`, `si`, `dx`, `r10`, `r8`, `r9`).
 #[repr(C)]
@@ -310,6 +378,38 @@ impl KernelOffsets {
             },
             regs: RegsOffsets {
                 args: [Self::UNKNOWN; 6],
+            },
+            net: NetOffsets {
+                file_private_data: Self::UNKNOWN,
+                socket_sk: Self::UNKNOWN,
+                sock_family: Self::UNKNOWN,
+                sock_num: Self::UNKNOWN,
+                sock_rcv_saddr: Self::UNKNOWN,
+                sock_v6_rcv_saddr: Self::UNKNOWN,
+                sock_type: Self::UNKNOWN,
+                sock_protocol: Self::UNKNOWN,
+                unix_peer: Self::UNKNOWN,
+                unix_path: Self::UNKNOWN,
+                unix_addr: Self::UNKNOWN,
+                unix_address_len: Self::UNKNOWN,
+                unix_address_name: Self::UNKNOWN,
+            },
+            process: ProcessOffsets {
+                task_cred: Self::UNKNOWN,
+                cred_ids: [Self::UNKNOWN; 8],
+                cred_cap_effective: Self::UNKNOWN,
+                cred_cap_permitted: Self::UNKNOWN,
+                file_inode: Self::UNKNOWN,
+                inode_ino: Self::UNKNOWN,
+                inode_sb: Self::UNKNOWN,
+                inode_private: Self::UNKNOWN,
+                sb_magic: Self::UNKNOWN,
+                ns_common_ops: Self::UNKNOWN,
+                ns_ops_name: Self::UNKNOWN,
+                regs_syscall_nr: Self::UNKNOWN,
+                task_thread_pid: Self::UNKNOWN,
+                pid_level: Self::UNKNOWN,
+                _pad: 0,
             },
             // mounts, scope, io_uring, code loading
             mount: MountOffsets::unknown(),

@@ -34,6 +34,21 @@ pub mod open;
 pub mod programs;
 pub mod record;
 pub mod tracepoint;
+// network
+pub mod listen;
+pub mod net;
+pub mod send;
+pub mod socket;
+// processes
+pub mod bpf;
+pub mod chroot;
+pub mod cred;
+pub mod module;
+pub mod namespace;
+pub mod prctl;
+pub mod process_vm;
+pub mod ptrace;
+pub mod rename_comm;
 
 /// Header present at the start of every ring-buffer record.
 #[repr(C)]
@@ -105,7 +120,7 @@ event_kinds! {
     Exec = 1, "exec";
     /// A file was opened (payload [`open::OpenEvent`]).
     Open = 2, "open";
-    /// A socket connected (payload [`connect::ConnectEvent`]).
+    /// A socket connected or tried to (payload [`connect::ConnectEvent`]).
     Connect = 3, "connect";
     /// A filesystem was mounted (payload [`mount::MountEvent`]).
     Mount = 4, "mount";
@@ -134,6 +149,32 @@ event_kinds! {
     Truncate = 15, "truncate";
     /// A device node, FIFO or socket node was made (mknod, mknodat).
     Mknod = 16, "mknod";
+    // network
+    /// A datagram sent to an address without connect (payload [`send::SendEvent`]).
+    Send = 26, "send";
+    /// A socket listens for connections or datagrams (payload [`listen::ListenEvent`]).
+    Listen = 27, "listen";
+    /// A raw, packet or netlink socket was created (payload [`socket::SocketEvent`]).
+    Socket = 28, "socket";
+    // processes
+    /// A ptrace request at another process (payload [`ptrace::PtraceEvent`]).
+    Ptrace = 34, "ptrace";
+    /// Another process's memory read or written (payload [`process_vm::ProcessVmEvent`]).
+    ProcessVm = 35, "process_vm";
+    /// New or other namespaces entered (payload [`namespace::NamespaceEvent`]).
+    Namespace = 36, "namespace";
+    /// User/group ids or capabilities changed (payload [`cred::CredEvent`]).
+    Cred = 37, "cred";
+    /// The command name changed other than by exec (payload [`rename_comm::RenameCommEvent`]).
+    RenameComm = 38, "rename_comm";
+    /// A security-relevant prctl or seccomp(2) (payload [`prctl::PrctlEvent`]).
+    Prctl = 39, "prctl";
+    /// A bpf(2) command (payload [`bpf::BpfEvent`]).
+    Bpf = 40, "bpf";
+    /// A kernel module loaded or removed (payload [`module::ModuleEvent`]).
+    Module = 41, "module";
+    /// The root directory changed (payload [`chroot::ChrootEvent`]).
+    Chroot = 42, "chroot";
     // mounts, scope, io_uring, code loading
     /// A process of a watched agent moved to another cgroup, or a watched process moved one
     /// (payload [`cgroup_move::CgroupMoveEvent`]).

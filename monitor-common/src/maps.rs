@@ -32,6 +32,14 @@ pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 pub const PATH_WALK: &str = "PATH_WALK";
 /// Per-CPU state of an exec's environment scan (kernel-private).
 pub const ENV_SCAN: &str = "ENV_SCAN";
+// network
+/// Threads inside a `connect` syscall → whether a cgroup connect hook reported it (kernel-private).
+pub const CONNECT_SEEN: &str = "CONNECT_SEEN";
+/// Report state per (socket, destination) of unconnected sends (kernel-private).
+pub const SEND_SEEN: &str = "SEND_SEEN";
+// processes
+/// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
+pub const CRED_BEFORE: &str = "CRED_BEFORE";
 // mounts, scope, io_uring, code loading
 /// Processes in scope by tgid → [`crate::cgroup_move::Lineage`] (their agent; escaped or not).
 /// Userspace seeds it with the processes already in a cgroup it starts watching.
@@ -61,6 +69,11 @@ pub const ALL: &[&str] = &[
     RECORD_SCRATCH,
     PATH_WALK,
     ENV_SCAN,
+    // network
+    CONNECT_SEEN,
+    SEND_SEEN,
+    // processes
+    CRED_BEFORE,
     // mounts, scope, io_uring, code loading
     LINEAGE,
     ESCAPES,

@@ -1,7 +1,10 @@
 //! The programs of agentmon's eBPF object: each one's name (its function in `monitor-ebpf`) and where
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
-use crate::tracepoint::{ChdirArgs, ConnectArgs, FchdirArgs, Field, Layout, SysEnterArgs, SysExitArgs};
+use crate::tracepoint::{
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, InetSockSetState, Layout, SendmmsgArgs, SendmsgArgs, SendtoArgs,
+    SysEnterArgs, SysExitArgs, TaskRename,
+};
 
 /// Where a program attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +20,8 @@ pub enum Attach {
     RawTracePoint { name: &'static str },
     /// A cgroup `sock_addr` program, attached to every watched cgroup.
     CgroupSockAddr(SockAddrHook),
+    /// A cgroup `sock` program, attached to every watched cgroup.
+    CgroupSock(SockHook),
 }
 
 /// The `cgroup_sock_addr` hooks agentmon uses.
@@ -24,6 +29,20 @@ pub enum Attach {
 pub enum SockAddrHook {
     Connect4,
     Connect6,
+    /// `udp_sendmsg` with a destination (unconnected sends).
+    SendMsg4,
+    SendMsg6,
+}
+
+/// The `cgroup_sock` hooks agentmon uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockHook {
+    /// After an inet socket was bound (`bind(2)`, `io_uring` `IORING_OP_BIND`), port assigned.
+    PostBind4,
+    PostBind6,
+    /// After an inet/inet6 socket was created by a task (`socket(2)`, `io_uring`
+    /// `IORING_OP_SOCKET`), before it has a descriptor.
+    SockCreate,
 }
 
 /// One program of the object.
@@ -43,6 +62,13 @@ impl Program {
                 name,
                 fields,
             },
+        }
+    }
+
+    const fn tracepoint(category: &'static str, name: &'static str, fields: &'static [Field]) -> Self {
+        Self {
+            name,
+            attach: Attach::TracePoint { category, name, fields },
         }
     }
 
@@ -143,10 +169,95 @@ pub const CONNECT6: Program = Program {
     name: "connect6",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect6),
 };
+// network
+pub const SYS_EXIT_CONNECT: Program = Program::syscall("sys_exit_connect", SysExitArgs::FIELDS);
+pub const SYS_EXIT_LISTEN: Program = Program::syscall("sys_exit_listen", SysExitArgs::FIELDS);
+pub const SYS_EXIT_BIND: Program = Program::syscall("sys_exit_bind", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SOCKET: Program = Program::syscall("sys_exit_socket", SysExitArgs::FIELDS);
+pub const INET_SOCK_SET_STATE: Program = Program::tracepoint("sock", "inet_sock_set_state", InetSockSetState::FIELDS);
+pub const SYS_ENTER_SENDTO: Program = Program::syscall("sys_enter_sendto", SysEnterArgs::<SendtoArgs>::FIELDS);
+pub const SYS_ENTER_SENDMSG: Program = Program::syscall("sys_enter_sendmsg", SysEnterArgs::<SendmsgArgs>::FIELDS);
+pub const SYS_ENTER_SENDMMSG: Program = Program::syscall("sys_enter_sendmmsg", SysEnterArgs::<SendmmsgArgs>::FIELDS);
+pub const SENDMSG4: Program = Program {
+    name: "sendmsg4",
+    attach: Attach::CgroupSockAddr(SockAddrHook::SendMsg4),
+};
+pub const SENDMSG6: Program = Program {
+    name: "sendmsg6",
+    attach: Attach::CgroupSockAddr(SockAddrHook::SendMsg6),
+};
+pub const POST_BIND4: Program = Program {
+    name: "post_bind4",
+    attach: Attach::CgroupSock(SockHook::PostBind4),
+};
+pub const POST_BIND6: Program = Program {
+    name: "post_bind6",
+    attach: Attach::CgroupSock(SockHook::PostBind6),
+};
+pub const SOCK_CREATE: Program = Program {
+    name: "sock_create",
+    attach: Attach::CgroupSock(SockHook::SockCreate),
+};
 
-/// Programs whose tracepoint only newer kernels have: where it does not exist, the loader leaves the
-/// program out with a warning instead of failing (docs/COVERAGE.md says what is then not seen).
-pub const OPTIONAL: &[&str] = &[SYS_EXIT_OPEN_TREE_ATTR.name];
+// processes: all seen at syscall exit (cred: also at entry, for the credentials before the call)
+pub const SYS_EXIT_PTRACE: Program = Program::syscall("sys_exit_ptrace", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PROCESS_VM_READV: Program = Program::syscall("sys_exit_process_vm_readv", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PROCESS_VM_WRITEV: Program = Program::syscall("sys_exit_process_vm_writev", SysExitArgs::FIELDS);
+pub const SYS_EXIT_UNSHARE: Program = Program::syscall("sys_exit_unshare", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SETNS: Program = Program::syscall("sys_exit_setns", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CLONE: Program = Program::syscall("sys_exit_clone", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CLONE3: Program = Program::syscall("sys_exit_clone3", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETUID: Program = Program::syscall("sys_enter_setuid", &[]);
+pub const SYS_EXIT_SETUID: Program = Program::syscall("sys_exit_setuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETGID: Program = Program::syscall("sys_enter_setgid", &[]);
+pub const SYS_EXIT_SETGID: Program = Program::syscall("sys_exit_setgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETREUID: Program = Program::syscall("sys_enter_setreuid", &[]);
+pub const SYS_EXIT_SETREUID: Program = Program::syscall("sys_exit_setreuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETREGID: Program = Program::syscall("sys_enter_setregid", &[]);
+pub const SYS_EXIT_SETREGID: Program = Program::syscall("sys_exit_setregid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETRESUID: Program = Program::syscall("sys_enter_setresuid", &[]);
+pub const SYS_EXIT_SETRESUID: Program = Program::syscall("sys_exit_setresuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETRESGID: Program = Program::syscall("sys_enter_setresgid", &[]);
+pub const SYS_EXIT_SETRESGID: Program = Program::syscall("sys_exit_setresgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETFSUID: Program = Program::syscall("sys_enter_setfsuid", &[]);
+pub const SYS_EXIT_SETFSUID: Program = Program::syscall("sys_exit_setfsuid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_SETFSGID: Program = Program::syscall("sys_enter_setfsgid", &[]);
+pub const SYS_EXIT_SETFSGID: Program = Program::syscall("sys_exit_setfsgid", SysExitArgs::FIELDS);
+pub const SYS_ENTER_CAPSET: Program = Program::syscall("sys_enter_capset", &[]);
+pub const SYS_EXIT_CAPSET: Program = Program::syscall("sys_exit_capset", SysExitArgs::FIELDS);
+pub const TASK_RENAME: Program = Program {
+    name: "task_rename",
+    attach: Attach::TracePoint {
+        category: "task",
+        name: "task_rename",
+        fields: TaskRename::FIELDS,
+    },
+};
+pub const SYS_EXIT_PRCTL: Program = Program::syscall("sys_exit_prctl", SysExitArgs::FIELDS);
+pub const SYS_EXIT_SECCOMP: Program = Program::syscall("sys_exit_seccomp", SysExitArgs::FIELDS);
+pub const SYS_EXIT_BPF: Program = Program::syscall("sys_exit_bpf", SysExitArgs::FIELDS);
+pub const SYS_EXIT_INIT_MODULE: Program = Program::syscall("sys_exit_init_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FINIT_MODULE: Program = Program::syscall("sys_exit_finit_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_DELETE_MODULE: Program = Program::syscall("sys_exit_delete_module", SysExitArgs::FIELDS);
+pub const SYS_EXIT_CHROOT: Program = Program::syscall("sys_exit_chroot", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PIVOT_ROOT: Program = Program::syscall("sys_exit_pivot_root", SysExitArgs::FIELDS);
+
+/// Programs whose tracepoint a kernel may lack for want of the feature itself (a kernel built
+/// without module support has no `*_module` syscalls) or because only newer kernels have the
+/// syscall (`open_tree_attr`, 6.15+): the loader skips them, saying so, when the tracepoint does
+/// not exist (docs/COVERAGE.md says what is then not seen); every other program must attach.
+pub const OPTIONAL: &[&str] = &[
+    SYS_EXIT_INIT_MODULE.name,
+    SYS_EXIT_FINIT_MODULE.name,
+    SYS_EXIT_DELETE_MODULE.name,
+    // mounts, scope, io_uring, code loading
+    SYS_EXIT_OPEN_TREE_ATTR.name,
+];
+
+/// Whether the program may be missing from a kernel ([`OPTIONAL`]).
+pub fn is_optional(p: &Program) -> bool {
+    OPTIONAL.iter().any(|name| crate::same_name(name, p.name))
+}
 
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
@@ -206,4 +317,53 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_PKEY_MPROTECT,
     CONNECT4,
     CONNECT6,
+    // network
+    SYS_EXIT_CONNECT,
+    SYS_EXIT_LISTEN,
+    SYS_EXIT_BIND,
+    SYS_EXIT_SOCKET,
+    INET_SOCK_SET_STATE,
+    SYS_ENTER_SENDTO,
+    SYS_ENTER_SENDMSG,
+    SYS_ENTER_SENDMMSG,
+    SENDMSG4,
+    SENDMSG6,
+    POST_BIND4,
+    POST_BIND6,
+    SOCK_CREATE,
+    // processes
+    SYS_EXIT_PTRACE,
+    SYS_EXIT_PROCESS_VM_READV,
+    SYS_EXIT_PROCESS_VM_WRITEV,
+    SYS_EXIT_UNSHARE,
+    SYS_EXIT_SETNS,
+    SYS_EXIT_CLONE,
+    SYS_EXIT_CLONE3,
+    SYS_ENTER_SETUID,
+    SYS_EXIT_SETUID,
+    SYS_ENTER_SETGID,
+    SYS_EXIT_SETGID,
+    SYS_ENTER_SETREUID,
+    SYS_EXIT_SETREUID,
+    SYS_ENTER_SETREGID,
+    SYS_EXIT_SETREGID,
+    SYS_ENTER_SETRESUID,
+    SYS_EXIT_SETRESUID,
+    SYS_ENTER_SETRESGID,
+    SYS_EXIT_SETRESGID,
+    SYS_ENTER_SETFSUID,
+    SYS_EXIT_SETFSUID,
+    SYS_ENTER_SETFSGID,
+    SYS_EXIT_SETFSGID,
+    SYS_ENTER_CAPSET,
+    SYS_EXIT_CAPSET,
+    TASK_RENAME,
+    SYS_EXIT_PRCTL,
+    SYS_EXIT_SECCOMP,
+    SYS_EXIT_BPF,
+    SYS_EXIT_INIT_MODULE,
+    SYS_EXIT_FINIT_MODULE,
+    SYS_EXIT_DELETE_MODULE,
+    SYS_EXIT_CHROOT,
+    SYS_EXIT_PIVOT_ROOT,
 ];

@@ -251,6 +251,119 @@ syscall_args! {
     FchdirArgs { fd = "fd" }
 }
 
+// network
+syscall_args! {
+    /// `socket(int family, int type, int protocol)`.
+    SocketArgs { family = "family", sock_type = "type", protocol = "protocol" }
+}
+
+syscall_args! {
+    /// `bind(int fd, struct sockaddr *umyaddr, int addrlen)`.
+    BindArgs { fd = "fd", addr = "umyaddr", addrlen = "addrlen" }
+}
+
+syscall_args! {
+    /// `sendto(int fd, void *buff, size_t len, unsigned int flags, struct sockaddr *addr, int addr_len)`.
+    SendtoArgs { fd = "fd", buff = "buff", len = "len", flags = "flags", addr = "addr", addr_len = "addr_len" }
+}
+
+syscall_args! {
+    /// `sendmsg(int fd, struct user_msghdr *msg, unsigned int flags)`.
+    SendmsgArgs { fd = "fd", msg = "msg", flags = "flags" }
+}
+
+syscall_args! {
+    /// `sendmmsg(int fd, struct mmsghdr *mmsg, unsigned int vlen, unsigned int flags)`.
+    SendmmsgArgs { fd = "fd", mmsg = "mmsg", vlen = "vlen", flags = "flags" }
+}
+
+syscall_args! {
+    /// `listen(int fd, int backlog)`.
+    ListenArgs { fd = "fd", backlog = "backlog" }
+}
+
+/// The `sock/inet_sock_set_state` record: a TCP (or SCTP, MPTCP) socket changed state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InetSockSetState {
+    pub common: TraceEntry,
+    pub skaddr: u64,
+    pub oldstate: i32,
+    pub newstate: i32,
+    /// Local and remote port, host order.
+    pub sport: u16,
+    pub dport: u16,
+    pub family: u16,
+    pub protocol: u16,
+    pub saddr: [u8; 4],
+    pub daddr: [u8; 4],
+    pub saddr_v6: [u8; 16],
+    pub daddr_v6: [u8; 16],
+}
+
+/// `TCP_LISTEN` in `InetSockSetState::newstate`.
+pub const TCP_LISTEN: i32 = 10;
+
+impl Layout for InetSockSetState {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "skaddr",
+            offset: offset_of!(InetSockSetState, skaddr),
+            size: 8,
+        },
+        Field {
+            name: "oldstate",
+            offset: offset_of!(InetSockSetState, oldstate),
+            size: 4,
+        },
+        Field {
+            name: "newstate",
+            offset: offset_of!(InetSockSetState, newstate),
+            size: 4,
+        },
+        Field {
+            name: "sport",
+            offset: offset_of!(InetSockSetState, sport),
+            size: 2,
+        },
+        Field {
+            name: "dport",
+            offset: offset_of!(InetSockSetState, dport),
+            size: 2,
+        },
+        Field {
+            name: "family",
+            offset: offset_of!(InetSockSetState, family),
+            size: 2,
+        },
+        Field {
+            name: "protocol",
+            offset: offset_of!(InetSockSetState, protocol),
+            size: 2,
+        },
+        Field {
+            name: "saddr",
+            offset: offset_of!(InetSockSetState, saddr),
+            size: 4,
+        },
+        Field {
+            name: "daddr",
+            offset: offset_of!(InetSockSetState, daddr),
+            size: 4,
+        },
+        Field {
+            name: "saddr_v6",
+            offset: offset_of!(InetSockSetState, saddr_v6),
+            size: 16,
+        },
+        Field {
+            name: "daddr_v6",
+            offset: offset_of!(InetSockSetState, daddr_v6),
+            size: 16,
+        },
+    ];
+}
+
 // files: the arguments of the syscalls the file_op kinds read at exit (from the saved registers).
 syscall_args! {
     /// `rename(const char *oldname, const char *newname)`.
@@ -367,6 +480,129 @@ syscall_args! {
 syscall_args! {
     /// `mknodat(int dfd, const char *filename, umode_t mode, unsigned int dev)`.
     MknodatArgs { dfd = "dfd", filename = "filename", mode = "mode", dev = "dev" }
+}
+
+// processes
+
+syscall_args! {
+    /// `ptrace(long request, long pid, unsigned long addr, unsigned long data)`.
+    PtraceArgs { request = "request", pid = "pid", addr = "addr", data = "data" }
+}
+
+syscall_args! {
+    /// `process_vm_readv/writev(pid_t pid, const struct iovec *lvec, unsigned long liovcnt,
+    /// const struct iovec *rvec, unsigned long riovcnt, unsigned long flags)`.
+    ProcessVmArgs {
+        pid = "pid",
+        lvec = "lvec",
+        liovcnt = "liovcnt",
+        rvec = "rvec",
+        riovcnt = "riovcnt",
+        flags = "flags",
+    }
+}
+
+syscall_args! {
+    /// `unshare(unsigned long unshare_flags)`.
+    UnshareArgs { flags = "unshare_flags" }
+}
+
+syscall_args! {
+    /// `setns(int fd, int flags)` (`flags` is the nstype).
+    SetnsArgs { fd = "fd", nstype = "flags" }
+}
+
+syscall_args! {
+    /// `clone(unsigned long clone_flags, unsigned long newsp, int *parent_tidptr,
+    /// int *child_tidptr, unsigned long tls)` (x86-64 order).
+    CloneArgs {
+        flags = "clone_flags",
+        newsp = "newsp",
+        parent_tid = "parent_tidptr",
+        child_tid = "child_tidptr",
+        tls = "tls",
+    }
+}
+
+syscall_args! {
+    /// `clone3(struct clone_args *uargs, size_t size)`.
+    Clone3Args { uargs = "uargs", size = "size" }
+}
+
+syscall_args! {
+    /// `capset(cap_user_header_t header, const cap_user_data_t data)`.
+    CapsetArgs { header = "header", data = "data" }
+}
+
+syscall_args! {
+    /// `prctl(int option, unsigned long arg2, arg3, arg4, arg5)`.
+    PrctlArgs { option = "option", arg2 = "arg2", arg3 = "arg3", arg4 = "arg4", arg5 = "arg5" }
+}
+
+syscall_args! {
+    /// `seccomp(unsigned int op, unsigned int flags, void *uargs)`.
+    SeccompArgs { op = "op", flags = "flags", uargs = "uargs" }
+}
+
+syscall_args! {
+    /// `bpf(int cmd, union bpf_attr *uattr, unsigned int size)`.
+    BpfArgs { cmd = "cmd", attr = "uattr", size = "size" }
+}
+
+syscall_args! {
+    /// `init_module(void *umod, unsigned long len, const char *uargs)`.
+    InitModuleArgs { image = "umod", len = "len", args = "uargs" }
+}
+
+syscall_args! {
+    /// `finit_module(int fd, const char *uargs, int flags)`.
+    FinitModuleArgs { fd = "fd", args = "uargs", flags = "flags" }
+}
+
+syscall_args! {
+    /// `delete_module(const char *name_user, unsigned int flags)`.
+    DeleteModuleArgs { name = "name_user", flags = "flags" }
+}
+
+syscall_args! {
+    /// `chroot(const char *filename)`.
+    ChrootArgs { filename = "filename" }
+}
+
+syscall_args! {
+    /// `pivot_root(const char *new_root, const char *put_old)`.
+    PivotRootArgs { new_root = "new_root", put_old = "put_old" }
+}
+
+/// The `task/task_rename` record: a task's comm about to change.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TaskRename {
+    pub common: TraceEntry,
+    pub pid: i32,
+    pub oldcomm: [u8; 16],
+    pub newcomm: [u8; 16],
+    pub oom_score_adj: i16,
+}
+
+impl Layout for TaskRename {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "pid",
+            offset: offset_of!(TaskRename, pid),
+            size: size_of::<i32>(),
+        },
+        Field {
+            name: "oldcomm",
+            offset: offset_of!(TaskRename, oldcomm),
+            size: 16,
+        },
+        Field {
+            name: "newcomm",
+            offset: offset_of!(TaskRename, newcomm),
+            size: 16,
+        },
+    ];
 }
 
 /// A `__data_loc` field: where a variable-length field (a string) sits in the record.

@@ -34,6 +34,17 @@ pub(crate) fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
     Some(unsafe { core::ptr::read_unaligned((&raw const all).cast::<A>()) })
 }
 
+/// The number of the syscall the current task is in (`pt_regs.orig_ax`, at `nr_offset` from BTF:
+/// `ProcessOffsets::regs_syscall_nr`); `None` if unreadable. In a tracepoint that is not a
+/// syscall's own (a state change, a rename), it tells which syscall got there.
+#[inline(always)]
+pub(crate) fn current_syscall(nr_offset: u32) -> Option<i64> {
+    // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
+    // bpf_task_pt_regs requires; the register is then read with bpf_probe_read_kernel.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    read_field::<i64>(regs, nr_offset)
+}
+
 /// Whether a syscall result says the name does not exist (`ENOENT`, `ENOTDIR`): lookups that fail
 /// this way are searches (`PATH`, library and config paths), not attempts the kernel refused.
 #[inline(always)]

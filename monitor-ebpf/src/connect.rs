@@ -1,59 +1,151 @@
-//! `sys_enter_connect` → [`ConnectEvent`].
+//! Connects → [`ConnectEvent`], one per connect, whatever its route.
+//!
+//! - inet/inet6: the cgroup `connect4`/`connect6` hooks (attached to every watched cgroup) see
+//!   every route to a connect — the `connect` syscall, `io_uring` `IORING_OP_CONNECT`, TCP Fast Open
+//!   `sendto`/`sendmsg(MSG_FASTOPEN)` — with the kernel's copy of the address, and decide: a
+//!   quarantined agent or a deny-rule destination is refused (EPERM, plus a [`DenyEvent`]). The
+//!   event carries that verdict; the connect's result is not known there.
+//! - Everything else, at `sys_exit_connect`, with the result: unix sockets (the path as passed and
+//!   the kernel's path of the socket connected to), inet sockets created outside the watched cgroup
+//!   (the hooks follow the socket's cgroup), and attempts the kernel refused before its hook ran.
+//!
+//! No connect is reported twice: `sys_enter_connect` marks the thread in `CONNECT_SEEN`, a hook
+//! that runs inside that syscall flips the mark, and `sys_exit_connect` reports only unmarked ones.
 use aya_ebpf::{
-    helpers::bpf_probe_read_user,
-    macros::{cgroup_sock_addr, tracepoint},
-    maps::lpm_trie::Key,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
+    macros::{cgroup_sock_addr, map, tracepoint},
+    maps::LruHashMap,
     programs::{SockAddrContext, TracePointContext},
 };
 use monitor_common::{
-    EventKind,
-    connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent},
+    EventKind, FLAG_DENIED,
+    config::KernelConfig,
+    connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_SEEN_HOOK, CONNECT_SEEN_SYSCALL, ConnectEvent},
     counter,
     deny::{DENY_CONNECT, DenyEvent},
-    enforce::{DENY_KIND_CONNECT, RULE_ID_QUARANTINE},
+    maps as names,
+    net::{VERDICT_ALLOWED, VERDICT_UNCHECKED},
     programs,
+    record::Tail,
     tracepoint::ConnectArgs,
 };
 
-use crate::{enforce, header, maps, scope, strings, submit, tracepoint};
+use crate::{
+    args, header,
+    maps::{self, OrCount},
+    net,
+    record::Record,
+    scope, strings, submit, task, tracepoint,
+};
+
+/// Thread id → [`PENDING`] while it is inside `connect`, [`HOOK_REPORTED`] once a hook reported it.
+/// LRU: a thread killed inside the syscall leaves an entry that ages out.
+#[map]
+static CONNECT_SEEN: LruHashMap<u32, u32> = LruHashMap::with_max_entries(8192, 0);
+named!(CONNECT_SEEN = names::CONNECT_SEEN);
+
+const PENDING: u32 = 0;
+const HOOK_REPORTED: u32 = 1;
+
+const EBADF: i64 = 9;
+const ENOTSOCK: i64 = 88;
 
 #[tracepoint(category = "syscalls", name = "sys_enter_connect")]
-pub(crate) fn sys_enter_connect(ctx: TracePointContext) -> u32 {
-    emit(&ctx);
+pub(crate) fn sys_enter_connect(_ctx: TracePointContext) -> u32 {
+    mark_pending();
     0
 }
 named!(sys_enter_connect = programs::SYS_ENTER_CONNECT.name);
 
 #[inline(always)]
-fn emit(ctx: &TracePointContext) -> Option<()> {
-    let cfg = scope::watched()?;
-    let args: ConnectArgs = tracepoint::sys_enter(ctx)?;
-    let (fd, addrlen) = (args.fd, args.addrlen);
-    let sa = args.addr as *const u8;
+fn mark_pending() -> Option<()> {
+    scope::watched()?;
+    let tid = bpf_get_current_pid_tgid() as u32;
+    // A failed insert only risks a second report of this connect at exit, never a missed one.
+    CONNECT_SEEN
+        .insert(tid, PENDING, 0)
+        .or_count(counter::MAP_INSERT_FAILED)
+}
 
-    let mut entry = submit::reserve::<ConnectEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit; `sa` is user memory,
-    // only read through bpf_probe_read_user (which fails cleanly).
-    unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Connect,
-            size_of::<ConnectEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).fd = fd as i32;
-        (*ev).addrlen = addrlen as u32;
-        (*ev).port = 0;
-        (*ev)._pad = [0; 4];
+#[tracepoint(category = "syscalls", name = "sys_exit_connect")]
+pub(crate) fn sys_exit_connect(ctx: TracePointContext) -> u32 {
+    emit_exit(&ctx);
+    0
+}
+named!(sys_exit_connect = programs::SYS_EXIT_CONNECT.name);
+
+#[inline(always)]
+fn emit_exit(ctx: &TracePointContext) -> Option<()> {
+    let cfg = scope::watched()?;
+    let tid = bpf_get_current_pid_tgid() as u32;
+    // SAFETY: a plain u32 value, read once; a racing update can only come from this thread.
+    let mark = unsafe { CONNECT_SEEN.get(tid) }.copied();
+    let _ = CONNECT_SEEN.remove(tid);
+    if mark == Some(HOOK_REPORTED) {
+        return None;
+    }
+    let result = tracepoint::sys_exit_ret(ctx)?;
+    let a: ConnectArgs = args::current_as(&cfg.offsets.regs)?;
+    let fd = i64::from(a.fd as i32);
+    let sa = a.addr as *const u8;
+    let mut rec = Record::<ConnectEvent>::start(EventKind::Connect, &cfg.offsets)?;
+    let ev = rec.fixed();
+    // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer; `sa` is user memory,
+    // only read through bpf_probe_read_user (which fails cleanly), after the kernel copied it.
+    let (family, flags) = unsafe {
         let family = bpf_probe_read_user::<u16>(sa.cast()).unwrap_or(0);
+        (family, read_addr(ev, sa, family, a.addrlen as u32))
+    };
+    let off = &cfg.offsets;
+    // ENOTSOCK/EBADF: no socket behind the descriptor to read.
+    let sk = if result == -EBADF || result == -ENOTSOCK {
+        None
+    } else {
+        net::fd_sock(off, task::current_task(), fd)
+    };
+    let (sock_type, protocol) = match sk {
+        Some(sk) => {
+            let (_, t, p) = net::sock_kind(off, sk);
+            (t, p)
+        }
+        None => (0, 0),
+    };
+    let (peer_path, peer_name) = match (family, result, sk.and_then(|sk| net::unix_peer(off, sk))) {
+        (AF_UNIX, 0, Some(peer)) => net::unix_identity(&mut rec, off, peer),
+        _ => (Tail::ABSENT, Tail::ABSENT),
+    };
+    let ev = rec.fixed();
+    // SAFETY: as above.
+    unsafe {
+        (*ev).result = result;
+        (*ev).fd = fd as i32;
         (*ev).family = family;
+        (*ev).sock_type = sock_type;
+        (*ev).protocol = protocol;
+        (*ev).seen = CONNECT_SEEN_SYSCALL;
+        (*ev).verdict = VERDICT_UNCHECKED;
+        (*ev).peer_path = peer_path;
+        (*ev).peer_name = peer_name;
+        (*ev).header.flags |= flags;
+    }
+    rec.submit(false);
+    Some(())
+}
+
+/// Copies the address of the user `sockaddr` at `sa` into the event; returns header flags.
+///
+/// # Safety
+/// `ev` is a record's fixed part in scratch memory.
+#[inline(always)]
+unsafe fn read_addr(ev: *mut ConnectEvent, sa: *const u8, family: u16, addrlen: u32) -> u16 {
+    // SAFETY: the caller's contract; `sa` is only read through the helpers.
+    unsafe {
         // sockaddr_in: address at +4 (4 bytes); sockaddr_in6: flowinfo at +4, address at +8;
         // sockaddr_un: sun_path after the 2-byte family, maybe abstract (leading NUL): bytes.
         let (src, len) = match family {
             AF_INET => (sa.add(4), 4),
             AF_INET6 => (sa.add(8), 16),
-            AF_UNIX => (sa.add(2), u64::from((addrlen as u32).saturating_sub(2))),
+            AF_UNIX => (sa.add(2), u64::from(addrlen.saturating_sub(2))),
             _ => (sa, 0),
         };
         if family == AF_INET || family == AF_INET6 {
@@ -62,108 +154,79 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
         }
         let (flags, copied) = strings::read_user_bytes(src, len, &mut (*ev).addr);
         (*ev).addr_len = copied;
-        (*ev).header.flags |= flags;
+        flags
     }
-    submit::submit(entry);
-    Some(())
 }
 
-/// cgroup `connect4` hook (attached to each watched cgroup): refuses with EPERM when the agent is
-/// quarantined or a deny rule covers the destination.
+/// cgroup `connect4` hook (attached to each watched cgroup): reports the connect with its verdict;
+/// refuses it with EPERM when the agent is quarantined or a deny rule covers the destination.
 #[cgroup_sock_addr(connect4)]
 pub(crate) fn connect4(ctx: SockAddrContext) -> i32 {
-    connect_hook(&ctx, rule_for4)
+    connect_hook(&ctx, false)
 }
 named!(connect4 = programs::CONNECT4.name);
 
 /// cgroup `connect6` hook; IPv4-mapped destinations are checked against the IPv4 rules too.
 #[cgroup_sock_addr(connect6)]
 pub(crate) fn connect6(ctx: SockAddrContext) -> i32 {
-    connect_hook(&ctx, rule_for6)
+    connect_hook(&ctx, true)
 }
 named!(connect6 = programs::CONNECT6.name);
 
-/// Shared by both families: quarantined agents are refused, then the family's deny rules are asked.
 /// Returns 0 (refuse with EPERM, reported) or 1 (allow; also when the configuration is missing,
 /// counted `NO_CONFIG`).
 #[inline(always)]
-fn connect_hook(ctx: &SockAddrContext, rule_for: impl Fn(&SockAddrContext) -> Option<u32>) -> i32 {
+fn connect_hook(ctx: &SockAddrContext, v6: bool) -> i32 {
     let Some(cfg) = maps::config() else { return 1 };
-    let refused = if scope::any_ancestor_in(cfg, &enforce::QUARANTINE) {
-        Some(RULE_ID_QUARANTINE)
-    } else if cfg.deny_kinds & DENY_KIND_CONNECT != 0 {
-        rule_for(ctx)
-    } else {
-        None
-    };
-    match refused {
-        Some(rule_id) => {
-            emit_refused(rule_id);
-            0
+    let (verdict, rule_id) = net::verdict(cfg, ctx, v6);
+    if scope::is_watched(cfg) {
+        emit_hook(ctx, cfg, v6, verdict, rule_id);
+    }
+    if verdict == VERDICT_ALLOWED {
+        return 1;
+    }
+    emit_refused(cfg, rule_id);
+    0
+}
+
+/// The hook's event: the kernel's copy of the destination, the socket's type and protocol, the
+/// verdict. Marks the thread's pending `connect` (if this runs inside one) as reported.
+#[inline(always)]
+fn emit_hook(ctx: &SockAddrContext, cfg: &KernelConfig, v6: bool, verdict: u8, rule_id: u32) -> Option<()> {
+    let (family, port, addr, sock_type, protocol) = net::destination(ctx, v6);
+    let mut rec = Record::<ConnectEvent>::start(EventKind::Connect, &cfg.offsets)?;
+    let ev = rec.fixed();
+    // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
+    unsafe {
+        (*ev).fd = -1;
+        (*ev).rule_id = rule_id;
+        (*ev).family = family;
+        (*ev).port = port;
+        (*ev).sock_type = sock_type;
+        (*ev).protocol = protocol;
+        (*ev).seen = CONNECT_SEEN_HOOK;
+        (*ev).verdict = verdict;
+        let dst = (&raw mut (*ev).addr).cast::<[u8; 16]>();
+        *dst = addr;
+        (*ev).addr_len = if v6 { 16 } else { 4 };
+        (*ev).peer_path = Tail::ABSENT;
+        (*ev).peer_name = Tail::ABSENT;
+        if verdict != VERDICT_ALLOWED {
+            (*ev).header.flags |= FLAG_DENIED;
         }
-        None => 1,
     }
-}
-
-#[inline(always)]
-fn rule4(addr: [u8; 4], port: u16) -> Option<u32> {
-    let key = Key::new(32, addr);
-    let rule = enforce::DENY_NET4.get(&key)?;
-    (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
-}
-
-/// The IPv4 deny rule covering the destination.
-#[inline(always)]
-fn rule_for4(ctx: &SockAddrContext) -> Option<u32> {
-    let sa = ctx.sock_addr;
-    // SAFETY: `sock_addr` is the program's context (`struct bpf_sock_addr`), readable field by field.
-    let ip = unsafe { (*sa).user_ip4 };
-    // SAFETY: as above.
-    let port = u16::from_be(unsafe { (*sa).user_port } as u16);
-    rule4(ip.to_ne_bytes(), port)
-}
-
-/// The deny rule covering an IPv6 destination (IPv4 rules for `::ffff:a.b.c.d`).
-#[inline(always)]
-fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
-    let sa = ctx.sock_addr;
-    // SAFETY: as in `rule_for4`.
-    let w = unsafe {
-        [
-            (*sa).user_ip6[0],
-            (*sa).user_ip6[1],
-            (*sa).user_ip6[2],
-            (*sa).user_ip6[3],
-        ]
-    };
-    // SAFETY: as in `rule_for4`.
-    let port = u16::from_be(unsafe { (*sa).user_port } as u16);
-    // ::ffff:a.b.c.d — the IPv4 rules apply.
-    if w[0] == 0
-        && w[1] == 0
-        && w[2] == u32::from_ne_bytes([0, 0, 0xff, 0xff])
-        && let Some(id) = rule4(w[3].to_ne_bytes(), port)
-    {
-        return Some(id);
+    rec.submit(false);
+    let tid = bpf_get_current_pid_tgid() as u32;
+    if let Some(mark) = CONNECT_SEEN.get_ptr_mut(tid) {
+        // SAFETY: a valid map value of this thread's entry.
+        unsafe { *mark = HOOK_REPORTED };
     }
-    let mut addr = [0u8; 16];
-    let mut i = 0;
-    while i < 4 {
-        let b = w[i].to_ne_bytes();
-        addr[i * 4] = b[0];
-        addr[i * 4 + 1] = b[1];
-        addr[i * 4 + 2] = b[2];
-        addr[i * 4 + 3] = b[3];
-        i += 1;
-    }
-    let key = Key::new(128, addr);
-    let rule = enforce::DENY_NET6.get(&key)?;
-    (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
+    Some(())
 }
 
-/// Deny notice from `sock_addr` context (no task-memory reads allowed here, so no ppid).
+/// Deny notice of a refused connect.
 #[inline(always)]
-fn emit_refused(rule_id: u32) {
+fn emit_refused(cfg: &KernelConfig, rule_id: u32) {
     maps::count(counter::DENIED);
     let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;
@@ -171,7 +234,12 @@ fn emit_refused(rule_id: u32) {
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
-        header::fill_basic(&raw mut (*ev).header, EventKind::Deny, size_of::<DenyEvent>());
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::Deny,
+            size_of::<DenyEvent>(),
+            &cfg.offsets,
+        );
         (*ev).what = DENY_CONNECT;
         (*ev)._pad = [0; 3];
         (*ev).rule_id = rule_id;

@@ -101,6 +101,36 @@ mod tracepoint;
 mod truncate;
 #[cfg(target_arch = "bpf")]
 mod unlink;
+// network
+#[cfg(target_arch = "bpf")]
+mod listen;
+#[cfg(target_arch = "bpf")]
+mod net;
+#[cfg(target_arch = "bpf")]
+mod send;
+#[cfg(target_arch = "bpf")]
+mod socket;
+// processes
+#[cfg(target_arch = "bpf")]
+mod actor;
+#[cfg(target_arch = "bpf")]
+mod bpf;
+#[cfg(target_arch = "bpf")]
+mod chroot;
+#[cfg(target_arch = "bpf")]
+mod cred;
+#[cfg(target_arch = "bpf")]
+mod module;
+#[cfg(target_arch = "bpf")]
+mod namespace;
+#[cfg(target_arch = "bpf")]
+mod prctl;
+#[cfg(target_arch = "bpf")]
+mod process_vm;
+#[cfg(target_arch = "bpf")]
+mod ptrace;
+#[cfg(target_arch = "bpf")]
+mod rename_comm;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

@@ -407,7 +407,7 @@ fn fspick(
         // for a deny rule by fstype.
         let mo = &cfg.offsets.mount;
         let fc: Option<*const u8> =
-            path::fd_file(off, task, result).and_then(|file| read_field(file, mo.file_private_data));
+            path::fd_file(off, task, result).and_then(|file| read_field(file, cfg.offsets.net.file_private_data));
         let ty: Option<*const u8> = fc.and_then(|fc| read_field(fc, mo.fc_fs_type));
         let name = ty
             .and_then(|t| read_field(t, mo.fstype_name))

@@ -207,6 +207,39 @@ impl<T> Record<T> {
         }
     }
 
+    // network
+    /// Appends `len` bytes of kernel memory (a unix socket's name, which may hold NULs), at most
+    /// `max` (≤ `RECORD_SLACK`).
+    #[inline(always)]
+    pub(crate) fn kernel_bytes(&mut self, src: *const u8, len: u64, max: usize) -> Tail {
+        let Some(at) = self.next(max) else {
+            return absent(TAIL_NO_ROOM);
+        };
+        let (n, flags) = if len > max as u64 {
+            (max, TAIL_TRUNCATED)
+        } else {
+            (len as usize, 0)
+        };
+        if n == 0 {
+            return absent(TAIL_ABSENT);
+        }
+        // SAFETY: `at < RECORD_MAX`, `n ≤ max ≤ RECORD_SLACK`; the helper checks `src`.
+        let rc = unsafe {
+            gen_::bpf_probe_read_kernel(self.base.add(at).cast(), (n & (RECORD_SLACK - 1)) as u32, src.cast())
+        };
+        if rc != 0 {
+            count(counter::READ_FAILURES);
+            return absent(TAIL_READ_FAILED);
+        }
+        self.grow(n);
+        Tail {
+            off: at as u16,
+            len: n as u16,
+            flags,
+            _pad: 0,
+        }
+    }
+
     /// Appends the kernel's path of `p` (walked from kernel objects; `None`: an absent tail).
     #[inline(always)]
     pub(crate) fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {
@@ -282,14 +315,15 @@ impl<T> Record<T> {
         Some(n + 1)
     }
 
-    /// Copies the record into the ring buffer (a full ring counts a drop) and counts it. `batched`:
-    /// the high-volume kinds' wakeup policy (`submit::wakeup_flags`).
+    /// Copies the record into the ring buffer (a full ring counts a drop) and counts it; returns
+    /// whether it is there. `batched`: the high-volume kinds' wakeup policy
+    /// (`submit::wakeup_flags`).
     #[inline(always)]
-    pub(crate) fn submit(self, batched: bool) {
+    pub(crate) fn submit(self, batched: bool) -> bool {
         let len = self.len();
         // SAFETY: the header is at the start of the buffer.
         unsafe { (*header_of(self.base)).size = len as u32 };
-        submit::output(self.base, len, batched);
+        submit::output(self.base, len, batched)
     }
 }
 

@@ -71,14 +71,17 @@ fn batched_flags() -> u64 {
 
 /// Copies `len` bytes at `data` (a record built in scratch memory) into the ring buffer; a full ring
 /// counts a drop. `batched`: the high-volume wakeup policy, else the kernel's default wakeup.
+/// Returns whether the record is in the ring buffer.
 #[inline(always)]
-pub(crate) fn output(data: *const u8, len: usize, batched: bool) {
+pub(crate) fn output(data: *const u8, len: usize, batched: bool) -> bool {
     let flags = if batched { batched_flags() } else { 0 };
     // SAFETY: `data` is valid for `len` bytes (the caller's scratch record, `len` bounded by it).
     let record = unsafe { core::slice::from_raw_parts(data, len) };
     if EVENTS.output::<[u8]>(record, flags).is_ok() {
         count(counter::EVENTS);
+        true
     } else {
         count(counter::RINGBUF_DROPS);
+        false
     }
 }

@@ -8,6 +8,8 @@ pub(crate) mod lineage;
 pub(crate) mod proctable;
 pub(crate) mod resolve;
 pub mod synthetic;
+// processes
+pub(crate) mod target;
 
 pub use proctable::Ancestor;
 use serde::Serialize;
@@ -99,7 +101,12 @@ impl Enricher {
     /// The event with its process, ancestry, agent and resolved path.
     pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
         let pid = event.header.pid;
-        let exe = self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default();
+        target::fill(&mut event, &self.table);
+        // The kernel's path of the executable where the kind carries it, else the table's.
+        let exe = match event.body.kernel_exe() {
+            Some(exe) => exe.to_string(),
+            None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
+        };
         let ancestors = self.table.ancestors(pid);
         let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
             Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),

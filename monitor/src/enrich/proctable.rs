@@ -61,7 +61,13 @@ impl ProcessTable {
         }
         entry.comm.clone_from(&h.comm);
         entry.cgroup_id = h.cgroup_id;
+        // The process kinds carry the kernel's path of the executable: what the process runs,
+        // whatever it was called when it was started or calls itself now.
+        if let Some(exe) = ev.body.kernel_exe() {
+            entry.exe = exe.to_string();
+        }
         match &ev.body {
+            Body::RenameComm(r) => entry.comm.clone_from(&r.new_comm),
             // A failed attempt leaves the process as it was.
             Body::Exec(x) if !x.failed() => {
                 // The binary the kernel runs, not a name the process chose.

@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::{Ancestor, Enriched};
 use crate::event::{
     Body, CgroupMoveInfo, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header,
-    IoUringOpInfo, IoUringSetupInfo, MemfdInfo, MmapInfo, MountInfo, OpenInfo,
+    IoUringOpInfo, IoUringSetupInfo, ListenInfo, MemfdInfo, MmapInfo, MountInfo, OpenInfo, SendInfo,
 };
 
 /// `AT_FDCWD`: a path relative to the working directory.
@@ -130,14 +130,23 @@ pub(crate) fn family_of(addr: &str) -> Family {
     }
 }
 
-/// A `connect` on fd 3.
+/// A `connect` on fd 3 (inet: a TCP connect the hook allowed; unix: a stream connect that
+/// succeeded).
 pub fn connect(family: Family, addr: &str, port: u16) -> Body {
-    Body::Connect(ConnectInfo {
-        family,
-        addr: addr.into(),
-        port,
-        fd: 3,
-    })
+    let mut c = ConnectInfo::new(family, addr, port);
+    c.fd = 3;
+    Body::Connect(c)
+}
+
+// network
+/// The first UDP datagram from a socket to `addr:port`.
+pub fn send(family: Family, addr: &str, port: u16) -> Body {
+    Body::Send(SendInfo::new(family, addr, port))
+}
+
+/// A TCP socket listening on `addr:port` (a unix stream socket for a path or `@name`).
+pub fn listen(family: Family, addr: &str, port: u16) -> Body {
+    Body::Listen(ListenInfo::new(family, addr, port))
 }
 
 /// A `mount(2)` without flags.

@@ -1,102 +1,144 @@
-//! `connect` events: the address a process connects to.
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use monitor_common::{EventKind, connect::{AF_INET, AF_INET6, AF_UNIX, ConnectEvent}};
+//! `connect` events: the address a socket connected to (or tried to), with the kernel's verdict;
+//! for unix sockets, the socket the kernel connected it to.
+use monitor_common::{
+    EventKind,
+    connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_SEEN_HOOK, ConnectEvent},
+    net::VERDICT_ALLOWED,
+};
 use serde::Serialize;
 
-use super::{Notes, DecodeError, Field, KindInfo, Line, Value, read_record};
+use super::{
+    DecodeError, Field, KindInfo, Line, Notes, Value,
+    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    read_record, tail_string,
+};
 use crate::schema::{self, ConvertError};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Inet,
-    Inet6,
-    Unix,
-    Other,
-}
-
-impl Family {
-    fn to_proto(self) -> schema::Family {
-        match self {
-            Family::Inet => schema::Family::Inet,
-            Family::Inet6 => schema::Family::Inet6,
-            Family::Unix => schema::Family::Unix,
-            Family::Other => schema::Family::Other,
-        }
-    }
-
-    /// A family as the log stores it (`schema::Family` as `i32`).
-    pub(crate) fn from_proto(v: i32) -> Result<Family, ConvertError> {
-        Ok(match schema::Family::try_from(v) {
-            Ok(schema::Family::Inet) => Family::Inet,
-            Ok(schema::Family::Inet6) => Family::Inet6,
-            Ok(schema::Family::Unix) => Family::Unix,
-            Ok(schema::Family::Other) => Family::Other,
-            _ => {
-                return Err(ConvertError::UnknownEnum {
-                    what: "address family",
-                    value: v,
-                });
-            }
-        })
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Family::Inet => "inet",
-            Family::Inet6 => "inet6",
-            Family::Unix => "unix",
-            Family::Other => "other",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConnectInfo {
-    pub(crate) family: Family,
-    /// IPv4/IPv6 text form, or the unix socket path (`@name` for abstract sockets); empty if unread.
+    pub family: Family,
+    /// The destination: IPv4/IPv6 text; for unix sockets the kernel's path of the socket connected
+    /// to (`@name` for abstract sockets) when the connect succeeded, else the path as passed; empty
+    /// if unread.
     pub addr: String,
     /// Port for inet families, 0 otherwise.
-    pub(crate) port: u16,
-    pub(crate) fd: i32,
+    pub port: u16,
+    /// Unix sockets: the path as passed (`@name` for abstract names), when it differs from `addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_addr: Option<String>,
+    /// The socket's descriptor; -1 when seen at the cgroup hook (which does not know it).
+    pub fd: i32,
+    /// `SOCK_*` of the socket (0 unknown).
+    #[serde(serialize_with = "ser_sock_type")]
+    pub sock_type: u16,
+    /// `IPPROTO_*` of the socket (0 unknown).
+    pub protocol: u16,
+    pub verdict: Verdict,
+    /// The deny rule that refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<u32>,
+    /// The syscall's result (0 or `-errno`), when seen at its exit; the cgroup hook sees the
+    /// attempt and its verdict, not its outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<i64>,
+}
+
+impl ConnectInfo {
+    /// A connect of a TCP socket (or a unix stream socket) seen at the hook and allowed: what
+    /// hand-made events (fixtures, tests) default to.
+    pub fn new(family: Family, addr: &str, port: u16) -> Self {
+        let inet = matches!(family, Family::Inet | Family::Inet6);
+        ConnectInfo {
+            family,
+            addr: addr.into(),
+            port,
+            raw_addr: None,
+            fd: -1,
+            sock_type: monitor_common::net::SOCK_STREAM,
+            protocol: if inet { monitor_common::net::IPPROTO_TCP } else { 0 },
+            verdict: if inet { Verdict::Allowed } else { Verdict::Unchecked },
+            rule_id: None,
+            result: if inet { None } else { Some(0) },
+        }
+    }
+
+    /// Where it was seen: `cgroup/connect` (every route, verdict) or `sys_exit_connect` (result).
+    pub fn seen_at(&self) -> &'static str {
+        if self.result.is_some() {
+            "sys_exit_connect"
+        } else {
+            "cgroup/connect"
+        }
+    }
 }
 
 impl KindInfo for ConnectInfo {
     const KIND: EventKind = EventKind::Connect;
-    const FIELDS: &'static [Field] = &[Field::NetFamily, Field::NetAddr, Field::NetPort];
+    const FIELDS: &'static [Field] = &[
+        Field::NetFamily,
+        Field::NetAddr,
+        Field::NetPort,
+        // network
+        Field::NetRawAddr,
+        Field::NetProto,
+        Field::SocketType,
+        Field::NetVerdict,
+        Field::EvtFailed,
+        Field::EvtErrno,
+    ];
 
-    fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
+    fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ConnectEvent = read_record(bytes, "connect event")?;
         let n = (ev.addr_len as usize).min(ev.addr.len());
         let raw = &ev.addr[..n];
         let (family, addr) = match ev.family {
-            AF_INET if n == 4 => (Family::Inet, Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
-            AF_INET => (Family::Inet, String::new()),
-            AF_INET6 if n == 16 => {
+            AF_INET | AF_INET6 if n == 4 || n == 16 => {
                 let mut a = [0u8; 16];
-                a.copy_from_slice(raw);
-                (Family::Inet6, Ipv6Addr::from(a).to_string())
+                a[..n].copy_from_slice(raw);
+                (Family::of(ev.family), inet_addr(ev.family, &a))
             }
-            AF_INET6 => (Family::Inet6, String::new()),
-            AF_UNIX => (Family::Unix, unix_path(raw)),
-            _ => (Family::Other, String::new()),
+            AF_UNIX => (Family::Unix, unix_name(raw)),
+            af => (Family::of(af), String::new()),
         };
+        let kernel = match tail_string(bytes, ev.peer_path, "connect peer path", notes)? {
+            Some(path) => Some(path),
+            None => tail_bytes(bytes, ev.peer_name).map(|b| unix_name(&b)),
+        };
+        let (addr, raw_addr) = match kernel {
+            Some(k) if k != addr => (k, Some(addr)),
+            _ => (addr, None),
+        };
+        let at_hook = ev.seen == CONNECT_SEEN_HOOK;
         Ok(ConnectInfo {
             family,
             addr,
             port: ev.port,
+            raw_addr,
             fd: ev.fd,
+            sock_type: ev.sock_type,
+            protocol: ev.protocol,
+            verdict: Verdict::of(ev.verdict),
+            rule_id: (at_hook && ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id),
+            result: (!at_hook).then_some(ev.result),
         })
     }
 
     fn describe(&self, line: &mut Line<'_>) {
-        line.lit("connect ")
-            .lit(self.family.name())
-            .lit(" ")
-            .val(&self.addr)
-            .lit(":")
-            .num(self.port);
+        line.lit("connect ").lit(self.family.name()).lit(" ").val(&self.addr);
+        if matches!(self.family, Family::Inet | Family::Inet6) {
+            line.lit(":").num(self.port);
+        }
+        if let Some(raw) = &self.raw_addr {
+            line.lit(" (as passed: ").val(raw).lit(")");
+        }
+        let proto = proto_name(self.family, self.protocol);
+        if !proto.is_empty() {
+            line.lit(" ").lit(proto);
+        }
+        line.lit(" ").lit(self.verdict.name());
+        if let Some(r) = self.result.filter(|r| *r < 0) {
+            line.lit(" failed errno=").num(-r);
+        }
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
@@ -104,6 +146,12 @@ impl KindInfo for ConnectInfo {
             Field::NetFamily => Value::Str(self.family.name()),
             Field::NetAddr => Value::Str(&self.addr),
             Field::NetPort => Value::Num(self.port.into()),
+            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
+            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
+            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
+            Field::NetVerdict => Value::Str(self.verdict.name()),
+            Field::EvtFailed => Value::Bool(self.result? < 0),
+            Field::EvtErrno => Value::Num(self.result?.min(0).unsigned_abs()),
             _ => return None,
         })
     }
@@ -116,6 +164,12 @@ impl KindInfo for ConnectInfo {
             addr: self.addr.clone(),
             port: u32::from(self.port),
             fd: self.fd,
+            raw_addr: self.raw_addr.clone(),
+            sock_type: u32::from(self.sock_type),
+            protocol: u32::from(self.protocol),
+            verdict: self.verdict.to_proto() as i32,
+            rule_id: self.rule_id,
+            result: self.result,
         }
     }
 
@@ -123,54 +177,74 @@ impl KindInfo for ConnectInfo {
         Ok(Self {
             family: Family::from_proto(p.family)?,
             addr: p.addr,
-            port: u16::try_from(p.port).map_err(|_| ConvertError::OutOfRange {
-                what: "port",
-                value: u64::from(p.port),
-            })?,
+            port: u16_from("port", p.port)?,
+            raw_addr: p.raw_addr,
             fd: p.fd,
+            sock_type: u16_from("socket type", p.sock_type)?,
+            protocol: u16_from("protocol", p.protocol)?,
+            verdict: Verdict::from_proto(p.verdict)?,
+            rule_id: p.rule_id,
+            result: p.result,
         })
     }
 }
 
-fn unix_path(raw: &[u8]) -> String {
-    match raw.first() {
-        Some(0) => {
-            // Abstract socket: name is every byte after the leading NUL (trailing NULs trimmed).
-            let name = &raw[1..];
-            let end = name.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-            format!("@{}", String::from_utf8_lossy(&name[..end]))
-        }
-        _ => super::c_string(raw),
+/// The bytes a record's tail names (`None` when absent, unreadable or out of bounds).
+pub(super) fn tail_bytes(record: &[u8], t: monitor_common::record::Tail) -> Option<Vec<u8>> {
+    use monitor_common::record::{TAIL_ABSENT, TAIL_NO_ROOM, TAIL_READ_FAILED};
+    if t.flags & (TAIL_ABSENT | TAIL_NO_ROOM | TAIL_READ_FAILED) != 0 {
+        return None;
     }
+    let (off, len) = (usize::from(t.off), usize::from(t.len));
+    record.get(off..off + len).map(<[u8]>::to_vec)
 }
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::{EventKind, connect::*};
+    use monitor_common::{
+        EventKind,
+        connect::*,
+        net::{SOCK_STREAM, VERDICT_ALLOWED, VERDICT_DENIED, VERDICT_UNCHECKED},
+        record::{TAIL_ABSENT, Tail},
+    };
 
-    use super::Family;
-    use crate::event::{Body, decode, tests::*};
+    use crate::event::{Body, Family, KindInfo, Value, Verdict, decode, tests::*};
 
     fn event(family: u16, port: u16, bytes: &[u8]) -> ConnectEvent {
         let mut addr = [0u8; CONNECT_ADDR_LEN];
         addr[..bytes.len()].copy_from_slice(bytes);
+        let absent = Tail {
+            flags: TAIL_ABSENT,
+            ..Tail::default()
+        };
         ConnectEvent {
             header: header(EventKind::Connect, size_of::<ConnectEvent>()),
-            fd: 3,
+            result: 0,
+            fd: -1,
+            rule_id: 0,
             family,
             port,
-            addrlen: 16,
+            sock_type: SOCK_STREAM,
+            protocol: 6,
+            seen: CONNECT_SEEN_HOOK,
+            verdict: VERDICT_ALLOWED,
+            _pad: [0; 2],
             addr_len: bytes.len() as u32,
             addr,
-            _pad: [0; 4],
+            peer_path: absent,
+            peer_name: absent,
+        }
+    }
+
+    fn info_of(bytes: &[u8]) -> super::ConnectInfo {
+        match decode(bytes).unwrap().body {
+            Body::Connect(c) => c,
+            other => panic!("{other:?}"),
         }
     }
 
     fn info(ev: ConnectEvent) -> super::ConnectInfo {
-        match decode(&bytes_of(&ev)).unwrap().body {
-            Body::Connect(c) => c,
-            other => panic!("{other:?}"),
-        }
+        info_of(&bytes_of(&ev))
     }
 
     #[test]
@@ -189,5 +263,57 @@ mod tests {
         let mut ev = event(AF_INET, 1, &[1, 2, 3, 4]);
         ev.addr_len = 10_000;
         assert_eq!(info(ev).addr, "");
+    }
+
+    #[test]
+    fn the_hook_gives_the_verdict_and_the_exit_the_result() {
+        let mut ev = event(AF_INET, 80, &[169, 254, 169, 254]);
+        ev.verdict = VERDICT_DENIED;
+        ev.rule_id = 3;
+        let c = info(ev);
+        assert_eq!((c.verdict, c.rule_id, c.result), (Verdict::Denied, Some(3), None));
+        assert_eq!(c.seen_at(), "cgroup/connect");
+        assert_eq!(c.field(crate::event::Field::EvtFailed), None, "the hook does not know the result");
+
+        let mut ev = event(AF_INET, 80, &[10, 0, 0, 1]);
+        (ev.seen, ev.verdict, ev.result, ev.fd) = (CONNECT_SEEN_SYSCALL, VERDICT_UNCHECKED, -22, 3);
+        let c = info(ev);
+        assert_eq!((c.verdict, c.rule_id, c.result, c.fd), (Verdict::Unchecked, None, Some(-22), 3));
+        assert_eq!(c.field(crate::event::Field::EvtErrno).and_then(Value::as_num), Some(22));
+    }
+
+    #[test]
+    fn a_unix_connect_names_the_socket_the_kernel_connected_to() {
+        let mut ev = event(AF_UNIX, 0, b"link.sock\0");
+        (ev.seen, ev.verdict) = (CONNECT_SEEN_SYSCALL, VERDICT_UNCHECKED);
+        let path = b"/run/agents/b.sock";
+        let off = size_of::<ConnectEvent>();
+        ev.peer_path = Tail {
+            off: off as u16,
+            len: path.len() as u16,
+            flags: 0,
+            _pad: 0,
+        };
+        ev.header.size = (off + path.len()) as u32;
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(path);
+        let c = info_of(&bytes);
+        assert_eq!(c.addr, "/run/agents/b.sock");
+        assert_eq!(c.raw_addr.as_deref(), Some("link.sock"));
+
+        // An abstract peer: its name as the kernel holds it.
+        let mut ev = event(AF_UNIX, 0, b"\0svc");
+        (ev.seen, ev.verdict) = (CONNECT_SEEN_SYSCALL, VERDICT_UNCHECKED);
+        ev.peer_name = Tail {
+            off: off as u16,
+            len: 4,
+            flags: 0,
+            _pad: 0,
+        };
+        ev.header.size = (off + 4) as u32;
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(b"\0svc");
+        let c = info_of(&bytes);
+        assert_eq!((c.addr.as_str(), c.raw_addr), ("@svc", None));
     }
 }

@@ -110,7 +110,7 @@ fields! {
     FileRead = "file.read", Bool, false, "opened for reading";
     FileCreate = "file.create", Bool, false, "opened with O_CREAT";
     ExecPath = "exec.path", Str, false, "the file that was run: the kernel's path of the binary, or of a script (not its interpreter)";
-    NetFamily = "net.family", Str, false, "inet, inet6, unix or other";
+    NetFamily = "net.family", Str, false, "inet, inet6, unix, packet, netlink or other";
     NetAddr = "net.addr", Addr, false, "destination address or unix socket path";
     NetPort = "net.port", Num, false, "destination port";
     MountSource = "mount.source", Str, false, "mount source";
@@ -137,6 +137,45 @@ fields! {
     FileLength = "file.length", Num, false, "truncate: the length set";
     FileDev = "file.dev", Num, false, "mknod: the device number";
     FileType = "file.type", Str, false, "mknod: fifo, chr, blk, sock or reg";
+    // network
+    NetRawAddr = "net.raw_addr", Str, false, "destination as passed (unix sockets: the path given to connect; net.addr is the socket the kernel connected to)";
+    NetProto = "net.proto", Str, false, "the socket's protocol: tcp, udp, icmp, icmpv6, sctp, mptcp, raw; netlink families (route, sock_diag, netfilter, audit, …); packet ethertypes (all, ip, arp, ipv6); other";
+    SocketType = "socket.type", Str, false, "the socket's type: stream, dgram, raw, seqpacket, rdm, dccp, packet";
+    NetVerdict = "net.verdict", Str, false, "the kernel's verdict: allowed, denied (deny rule), quarantined, unchecked (no cgroup hook saw it)";
+    NetLocalAddr = "net.local_addr", Addr, false, "local address a socket listens on (unix: the socket's path, @name if abstract)";
+    NetLocalPort = "net.local_port", Num, false, "local port a socket listens on";
+    NetDatagrams = "net.datagrams", Num, false, "datagrams a send event stands for (1 for the first to a destination)";
+    // processes
+    TargetPid = "target.pid", Num, false, "the process acted on, as the caller named it (ptrace, process_vm)";
+    TargetExe = "target.exe", Str, false, "executable of the process acted on (from /proc or the process table)";
+    PtraceRequest = "ptrace.request", Str, false, "ptrace request (PTRACE_ATTACH, PTRACE_POKEDATA, …)";
+    ProcessVmWrite = "process_vm.write", Bool, false, "process_vm_writev (else process_vm_readv)";
+    NsSyscall = "ns.syscall", Str, false, "unshare, setns, clone or clone3";
+    NsType = "ns.type", StrList, false, "namespaces entered or created (mnt, net, user, pid, …)";
+    NsFlags = "ns.flags", Num, false, "the flags passed (clone/unshare) or setns's nstype";
+    NsHost = "ns.host", Bool, false, "setns into a namespace of pid 1 (as agentmon sees it)";
+    CredSyscall = "cred.syscall", Str, false, "setuid, setresuid, capset, …";
+    CredUid = "cred.uid", Num, false, "real uid after the call";
+    CredEuid = "cred.euid", Num, false, "effective uid after the call";
+    CredGid = "cred.gid", Num, false, "real gid after the call";
+    CredEgid = "cred.egid", Num, false, "effective gid after the call";
+    CredOldUid = "cred.old_uid", Num, false, "real uid before the call";
+    CredOldEuid = "cred.old_euid", Num, false, "effective uid before the call";
+    CredOldGid = "cred.old_gid", Num, false, "real gid before the call";
+    CredOldEgid = "cred.old_egid", Num, false, "effective gid before the call";
+    CapEffective = "cap.effective", StrList, false, "effective capabilities after the call (CAP_SYS_ADMIN, …)";
+    CapGained = "cap.gained", StrList, false, "effective capabilities gained by the call";
+    CommOld = "comm.old", Str, false, "command name before a rename";
+    CommNew = "comm.new", Str, false, "command name after a rename";
+    PrctlOption = "prctl.option", Str, false, "prctl option (PR_SET_DUMPABLE, …) or seccomp operation (SECCOMP_SET_MODE_FILTER, …)";
+    PrctlArg = "prctl.arg", Num, false, "prctl's second argument (seccomp: its flags)";
+    BpfCmd = "bpf.cmd", Str, false, "bpf command (BPF_PROG_LOAD, BPF_MAP_CREATE, …)";
+    BpfType = "bpf.type", Num, false, "program type (BPF_PROG_LOAD) or map type (BPF_MAP_CREATE)";
+    BpfName = "bpf.name", Str, false, "program or map name (BPF_PROG_LOAD, BPF_MAP_CREATE)";
+    ModulePath = "module.path", Str, false, "finit_module: the kernel's path of the module file";
+    ModuleName = "module.name", Str, false, "delete_module: the module's name";
+    ChrootPath = "chroot.path", Str, false, "the kernel's path of the new root (after success), else the path as passed";
+    ChrootRawPath = "chroot.raw_path", Str, false, "chroot's path or pivot_root's new_root, as passed";
     // mounts, scope, io_uring, code loading
     MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr, mount_setattr or fspick";
     MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";

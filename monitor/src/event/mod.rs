@@ -9,6 +9,10 @@ pub(crate) mod field;
 // files: what the file-operation kinds share.
 pub(crate) mod file_op;
 mod line;
+// network
+mod net;
+// processes
+pub(crate) mod process_names;
 
 pub(crate) use field::{Field, Value};
 pub(crate) use line::{Line, escaped};
@@ -135,6 +139,20 @@ kinds! {
     Chown(ChownInfo) = chown;
     Truncate(TruncateInfo) = truncate;
     Mknod(MknodInfo) = mknod;
+    // network
+    Send(SendInfo) = send;
+    Listen(ListenInfo) = listen;
+    Socket(SocketInfo) = socket;
+    // processes
+    Ptrace(PtraceInfo) = ptrace;
+    ProcessVm(ProcessVmInfo) = process_vm;
+    Namespace(NamespaceInfo) = namespace;
+    Cred(CredInfo) = cred;
+    RenameComm(RenameCommInfo) = rename_comm;
+    Prctl(PrctlInfo) = prctl;
+    Bpf(BpfInfo) = bpf;
+    Module(ModuleInfo) = module;
+    Chroot(ChrootInfo) = chroot;
     // mounts, scope, io_uring, code loading
     CgroupMove(CgroupMoveInfo) = cgroup_move;
     IoUringSetup(IoUringSetupInfo) = io_uring_setup;
@@ -144,7 +162,7 @@ kinds! {
 }
 
 pub use chdir::ChdirInfo;
-pub use connect::{ConnectInfo, Family};
+pub use connect::ConnectInfo;
 pub use deny::DenyInfo;
 pub use exec::ExecInfo;
 pub(crate) use exec::split_args;
@@ -163,6 +181,40 @@ pub use rename::RenameInfo;
 pub use symlink::SymlinkInfo;
 pub use truncate::TruncateInfo;
 pub use unlink::UnlinkInfo;
+// network
+pub use listen::ListenInfo;
+pub use net::{Family, Verdict};
+pub use send::SendInfo;
+pub use socket::SocketInfo;
+// processes
+pub use bpf::BpfInfo;
+pub use chroot::ChrootInfo;
+pub use cred::{CredInfo, Creds};
+pub use module::ModuleInfo;
+pub use namespace::NamespaceInfo;
+pub use prctl::PrctlInfo;
+pub use process_vm::ProcessVmInfo;
+pub use ptrace::PtraceInfo;
+pub use rename_comm::RenameCommInfo;
+
+impl Body {
+    /// The kernel's path of the acting process's executable, on the kinds that carry it (the
+    /// process kinds): what the process table takes as the process's executable.
+    pub fn kernel_exe(&self) -> Option<&str> {
+        match self {
+            Body::Ptrace(x) => x.kernel_exe.as_deref(),
+            Body::ProcessVm(x) => x.kernel_exe.as_deref(),
+            Body::Namespace(x) => x.kernel_exe.as_deref(),
+            Body::Cred(x) => x.kernel_exe.as_deref(),
+            Body::RenameComm(x) => x.kernel_exe.as_deref(),
+            Body::Prctl(x) => x.kernel_exe.as_deref(),
+            Body::Bpf(x) => x.kernel_exe.as_deref(),
+            Body::Module(x) => x.kernel_exe.as_deref(),
+            Body::Chroot(x) => x.kernel_exe.as_deref(),
+            _ => None,
+        }
+    }
+}
 // mounts, scope, io_uring, code loading
 pub use cgroup_move::CgroupMoveInfo;
 pub use io_uring_op::IoUringOpInfo;
@@ -358,12 +410,7 @@ pub(crate) mod tests {
                 kernel_path: None,
                 dir_path: None,
             }),
-            Body::Connect(ConnectInfo {
-                family: Family::Other,
-                addr: String::new(),
-                port: 0,
-                fd: 0,
-            }),
+            Body::Connect(ConnectInfo::new(Family::Other, "", 0)),
             Body::Mount(crate::enrich::synthetic::mount_info("", "", "")),
             Body::Fork(ForkInfo { child_pid: 1 }),
             Body::Exit(exit::exit_status(0)),
@@ -384,6 +431,17 @@ pub(crate) mod tests {
             Body::Chown(ChownInfo(file_op::tests::sample("chown"))),
             Body::Truncate(TruncateInfo(file_op::tests::sample("truncate"))),
             Body::Mknod(MknodInfo(file_op::tests::sample("mknod"))),
+            // network
+            Body::Send(SendInfo::new(Family::Inet, "127.0.0.1", 53)),
+            Body::Listen(ListenInfo::new(Family::Inet, "0.0.0.0", 80)),
+            Body::Socket(SocketInfo {
+                family: Family::Packet,
+                af: 17,
+                sock_type: 3,
+                type_flags: 0,
+                protocol: 0,
+                result: Some(3),
+            }),
             // mounts, scope, io_uring, code loading
             crate::enrich::synthetic::cgroup_move(1, "/elsewhere", true),
             crate::enrich::synthetic::io_uring_setup(8, 0),
@@ -391,6 +449,7 @@ pub(crate) mod tests {
             crate::enrich::synthetic::memfd("x"),
             crate::enrich::synthetic::mmap("/tmp/x.so"),
         ];
+        let samples: Vec<Body> = samples.into_iter().chain(process_samples()).collect();
         for b in &samples {
             let v = serde_json::to_value(b).unwrap();
             assert_eq!(v["kind"], b.kind_name());
@@ -398,6 +457,87 @@ pub(crate) mod tests {
         let registered: Vec<_> = KINDS.iter().map(|(k, _, _)| *k).collect();
         assert_eq!(registered, EventKind::ALL);
         assert_eq!(samples.len(), KINDS.len(), "a sample per kind");
+    }
+
+    /// One event of each process kind, for the registry tests.
+    pub(crate) fn process_samples() -> Vec<super::Body> {
+        use super::*;
+        vec![
+            Body::Ptrace(PtraceInfo::from_proto(schema::Ptrace::default()).unwrap()),
+            Body::ProcessVm(ProcessVmInfo::from_proto(schema::ProcessVm::default()).unwrap()),
+            Body::Namespace(NamespaceInfo::from_proto(schema::Namespace::default()).unwrap()),
+            Body::Cred(
+                CredInfo::from_proto(schema::Cred {
+                    new: Some(schema::Creds::default()),
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+            Body::RenameComm(RenameCommInfo::from_proto(schema::RenameComm::default()).unwrap()),
+            Body::Prctl(PrctlInfo::from_proto(schema::Prctl::default()).unwrap()),
+            Body::Bpf(BpfInfo::from_proto(schema::Bpf::default()).unwrap()),
+            Body::Module(ModuleInfo::from_proto(schema::Module::default()).unwrap()),
+            Body::Chroot(ChrootInfo::from_proto(schema::Chroot::default()).unwrap()),
+        ]
+    }
+
+    /// The process kinds survive the log schema: what replay shows is what live showed.
+    #[test]
+    fn process_kinds_round_trip_through_the_log_schema() {
+        for b in process_samples() {
+            assert_eq!(super::Body::from_proto(b.to_proto()).as_ref(), Ok(&b));
+        }
+    }
+
+    /// A cred record: the arguments the syscall takes, the credentials before and after, the
+    /// capabilities gained, the executable from the tail.
+    #[test]
+    fn decodes_a_cred_record() {
+        use monitor_common::{
+            cred::{CRED_SYSCALL_SETRESUID, CredEvent, Creds},
+            record::Tail,
+        };
+        let exe = b"/usr/bin/setpriv";
+        let ev = CredEvent {
+            header: header(monitor_common::EventKind::Cred, size_of::<CredEvent>() + exe.len()),
+            result: 0,
+            args: [65534, u64::MAX, 7],
+            old: Creds {
+                cap_effective: 1 << 21,
+                ..Creds::default()
+            },
+            new: Creds {
+                uid: 65534,
+                euid: 65534,
+                cap_effective: (1 << 21) | (1 << 19),
+                ..Creds::default()
+            },
+            syscall: CRED_SYSCALL_SETRESUID,
+            has_old: 1,
+            _pad: [0; 6],
+            exe: Tail {
+                off: size_of::<CredEvent>() as u16,
+                len: exe.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+        };
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(exe);
+        let super::Body::Cred(c) = super::decode(&bytes).unwrap().body else {
+            panic!("not a cred event")
+        };
+        assert_eq!(c.syscall, "setresuid");
+        assert_eq!(
+            c.args,
+            [65534, u64::from(u32::MAX), 7],
+            "32-bit ids; -1 reads as u32::MAX"
+        );
+        assert_eq!(c.old.as_ref().map(|o| o.uid), Some(0));
+        assert_eq!(c.new.euid, 65534);
+        assert_eq!(c.cap_gained, ["CAP_SYS_PTRACE"]);
+        assert_eq!(c.kernel_exe.as_deref(), Some("/usr/bin/setpriv"));
+        assert_eq!(super::Body::Cred(c).kernel_exe(), Some("/usr/bin/setpriv"));
     }
 
     #[test]

@@ -106,6 +106,23 @@ impl FalcoPayload {
                 f.insert("fd.sip", c.addr.clone().into());
                 f.insert("fd.sport", c.port.into());
             }
+            // network
+            Body::Send(s) => {
+                f.insert("fd.sip", s.addr.clone().into());
+                f.insert("fd.sport", s.port.into());
+            }
+            // The listening side is the server, and its own (local) end.
+            Body::Listen(l) => {
+                for (addr, port) in [("fd.sip", "fd.sport"), ("fd.lip", "fd.lport")] {
+                    f.insert(addr, l.addr.clone().into());
+                    f.insert(port, l.port.into());
+                }
+            }
+            Body::Socket(s) => {
+                f.insert("evt.arg.domain", s.af.into());
+                f.insert("evt.arg.type", u32::from(s.sock_type).into());
+                f.insert("evt.arg.proto", s.protocol.into());
+            }
             Body::Mount(m) => {
                 f.insert("evt.arg.source", m.source_path.clone().into());
                 f.insert("evt.arg.target", m.target_path.clone().into());
@@ -136,7 +153,34 @@ impl FalcoPayload {
                 f.insert("fd.name", m.path.clone().unwrap_or_default().into());
                 f.insert("evt.arg.prot", m.prot.into());
             }
-            Body::Fork(_) | Body::Exit(_) | Body::Deny(_) => {}
+            // processes
+            Body::Ptrace(p) => {
+                f.insert("evt.arg.request", p.request.clone().into());
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::ProcessVm(p) => {
+                f.insert("evt.arg.pid", p.target_pid.into());
+            }
+            Body::RenameComm(r) => {
+                f.insert("evt.arg.name", r.new_comm.clone().into());
+            }
+            Body::Chroot(c) => {
+                f.insert("evt.arg.path", c.root.clone().unwrap_or_else(|| c.path.clone()).into());
+            }
+            Body::Module(m) => {
+                f.insert(
+                    "evt.arg.path",
+                    m.path.clone().or_else(|| m.name.clone()).unwrap_or_default().into(),
+                );
+            }
+            Body::Fork(_)
+            | Body::Exit(_)
+            | Body::Deny(_)
+            // processes without a Falco argument field
+            | Body::Namespace(_)
+            | Body::Cred(_)
+            | Body::Prctl(_)
+            | Body::Bpf(_) => {}
             // files: Falco names the object `fd.name` and a rename's or link's other name `oldpath`.
             b => {
                 if let Some(op) = b.file_op() {
@@ -172,5 +216,22 @@ mod tests {
         assert_eq!(split_image("registry:5000/ai/coder:2"), ("registry:5000/ai/coder", "2"));
         assert_eq!(split_image("busybox@sha256:abcd"), ("busybox", ""));
         assert_eq!(split_image(""), ("", ""));
+    }
+
+    #[test]
+    fn a_listen_is_the_server_and_local_end() {
+        use crate::{
+            enrich::synthetic::{Process, listen},
+            event::Family,
+        };
+        let event = Process::default().event(1, listen(Family::Inet, "0.0.0.0", 8080));
+        let p = FalcoPayload::from_alert(&Alert::synthetic(&event), "h");
+        for key in ["fd.sip", "fd.lip"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from("0.0.0.0")), "{key}");
+        }
+        for key in ["fd.sport", "fd.lport"] {
+            assert_eq!(p.output_fields.get(key), Some(&Value::from(8080)), "{key}");
+        }
+        assert_eq!(p.output_fields.get("fd.cip"), None, "the client is not known at listen");
     }
 }

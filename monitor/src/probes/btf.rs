@@ -250,13 +250,32 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     p.bprm_file = get("linux_binprm", "file");
     p.bprm_filename = get("linux_binprm", "filename");
     p.bprm_interp = get("linux_binprm", "interp");
+    // network
+    let n = &mut off.net;
+    let sk_common = get("sock", "__sk_common");
+    let in_common = |m: &str| match (sk_common, get("sock_common", m)) {
+        (KernelOffsets::UNKNOWN, _) | (_, KernelOffsets::UNKNOWN) => KernelOffsets::UNKNOWN,
+        (a, b) => a + b,
+    };
+    n.file_private_data = get("file", "private_data");
+    n.socket_sk = get("socket", "sk");
+    n.sock_family = in_common("skc_family");
+    n.sock_num = in_common("skc_num");
+    n.sock_rcv_saddr = in_common("skc_rcv_saddr");
+    n.sock_v6_rcv_saddr = in_common("skc_v6_rcv_saddr");
+    n.sock_type = get("sock", "sk_type");
+    n.sock_protocol = get("sock", "sk_protocol");
+    n.unix_peer = get("unix_sock", "peer");
+    n.unix_path = get("unix_sock", "path");
+    n.unix_addr = get("unix_sock", "addr");
+    n.unix_address_len = get("unix_address", "len");
+    n.unix_address_name = get("unix_address", "name");
     // mounts, scope, io_uring, code loading
     let m = &mut off.mount;
     m.mount_devname = get("mount", "mnt_devname");
     m.vfsmount_sb = get("vfsmount", "mnt_sb");
     m.sb_type = get("super_block", "s_type");
     m.fstype_name = get("file_system_type", "name");
-    m.file_private_data = get("file", "private_data");
     m.fc_fs_type = get("fs_context", "fs_type");
     let c = &mut off.cgroup;
     c.level = get("cgroup", "level");
@@ -274,6 +293,28 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
         *slot = get("pt_regs", reg);
     }
+    // processes
+    let pr = &mut off.process;
+    pr.task_cred = get("task_struct", "cred");
+    for (slot, id) in pr
+        .cred_ids
+        .iter_mut()
+        .zip(["uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid"])
+    {
+        *slot = get("cred", id);
+    }
+    pr.cred_cap_effective = get("cred", "cap_effective");
+    pr.cred_cap_permitted = get("cred", "cap_permitted");
+    pr.file_inode = get("file", "f_inode");
+    pr.inode_ino = get("inode", "i_ino");
+    pr.inode_sb = get("inode", "i_sb");
+    pr.inode_private = get("inode", "i_private");
+    pr.sb_magic = get("super_block", "s_magic");
+    pr.ns_common_ops = get("ns_common", "ops");
+    pr.ns_ops_name = get("proc_ns_operations", "name");
+    pr.regs_syscall_nr = get("pt_regs", "orig_ax");
+    pr.task_thread_pid = get("task_struct", "thread_pid");
+    pr.pid_level = get("pid", "level");
     off
 }
 
@@ -356,6 +397,58 @@ mod tests {
         );
         assert_eq!(off.mm_arg_end, off.mm_arg_start + 8);
         assert_ne!(off.task_mm, KernelOffsets::UNKNOWN);
+        // network
+        let n = off.net;
+        for (name, v) in [
+            ("file.private_data", n.file_private_data),
+            ("socket.sk", n.socket_sk),
+            ("skc_family", n.sock_family),
+            ("skc_num", n.sock_num),
+            ("skc_rcv_saddr", n.sock_rcv_saddr),
+            ("skc_v6_rcv_saddr", n.sock_v6_rcv_saddr),
+            ("sk_type", n.sock_type),
+            ("sk_protocol", n.sock_protocol),
+            ("unix_sock.peer", n.unix_peer),
+            ("unix_sock.path", n.unix_path),
+            ("unix_sock.addr", n.unix_addr),
+            ("unix_address.len", n.unix_address_len),
+            ("unix_address.name", n.unix_address_name),
+        ] {
+            assert_ne!(v, KernelOffsets::UNKNOWN, "{name}");
+        }
+        // `struct sock` starts with its `sock_common`: skc_family right after the address and
+        // port pairs and the hash.
+        assert_eq!(n.sock_family, 16, "skc_family");
+        assert_eq!(n.unix_address_name, 8, "unix_address: refcnt, len, name");
+    }
+
+    /// Every offset the process kinds read exists in this kernel's BTF.
+    #[test]
+    fn resolves_the_process_offsets() {
+        let btf = Btf::from_sys_fs().expect("/sys/kernel/btf/vmlinux");
+        let p = kernel_offsets(&btf).process;
+        let all = [
+            p.task_cred,
+            p.cred_cap_effective,
+            p.cred_cap_permitted,
+            p.file_inode,
+            p.inode_ino,
+            p.inode_sb,
+            p.inode_private,
+            p.sb_magic,
+            p.ns_common_ops,
+            p.ns_ops_name,
+            p.regs_syscall_nr,
+            p.task_thread_pid,
+            p.pid_level,
+        ];
+        assert!(
+            all.iter().chain(&p.cred_ids).all(|&o| o != KernelOffsets::UNKNOWN),
+            "{p:?}"
+        );
+        // `struct cred` holds uid, gid, suid, sgid, euid, egid, fsuid, fsgid, in that order.
+        assert_eq!(p.cred_ids[4], p.cred_ids[0] + 4, "gid after uid: {p:?}");
+        assert_eq!(p.cred_ids[1], p.cred_ids[0] + 16, "euid after sgid: {p:?}");
     }
 
     #[test]
@@ -364,10 +457,7 @@ mod tests {
         let off = kernel_offsets(&btf);
         let u = KernelOffsets::UNKNOWN;
         assert!(
-            off.mount.mount_devname != u
-                && off.mount.fstype_name == 0
-                && off.mount.file_private_data != u
-                && off.mount.fc_fs_type != u,
+            off.mount.mount_devname != u && off.mount.fstype_name == 0 && off.mount.fc_fs_type != u,
             "{:?}",
             off.mount
         );

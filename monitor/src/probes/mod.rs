@@ -6,7 +6,10 @@ use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock_addr::CgroupSockAddrLinkId},
+    programs::{
+        CgroupAttachMode, CgroupSock, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock::CgroupSockLinkId,
+        cgroup_sock_addr::CgroupSockAddrLinkId,
+    },
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
@@ -73,18 +76,25 @@ pub struct Probes {
     /// Watched cgroup id → its level, and how many watched cgroups sit at each level.
     watched: BTreeMap<u64, u32>,
     levels: BTreeMap<u32, usize>,
-    /// connect4/connect6 links per watched cgroup (enforcement), detached on unwatch.
-    sock_links: BTreeMap<u64, Vec<(&'static str, CgroupSockAddrLinkId)>>,
+    /// The cgroup socket programs' links per watched cgroup (connect/sendmsg verdicts and events,
+    /// post-bind events), detached on unwatch.
+    sock_links: BTreeMap<u64, Vec<CgroupLink>>,
+}
+
+/// A cgroup program attached to one watched cgroup.
+enum CgroupLink {
+    SockAddr(&'static str, CgroupSockAddrLinkId),
+    Sock(&'static str, CgroupSockLinkId),
 }
 
 /// Where pinned maps live (the quarantine set must outlive one agentmon process).
 pub(crate) const PIN_DIR: &str = "/sys/fs/bpf/agentmon";
 
-/// The cgroup `sock_addr` programs, attached to every watched cgroup.
-fn sock_addr_programs() -> impl Iterator<Item = &'static Program> {
+/// The cgroup programs (`sock_addr`, `sock`), attached to every watched cgroup.
+fn cgroup_programs() -> impl Iterator<Item = &'static Program> {
     programs::PROGRAMS
         .iter()
-        .filter(|p| matches!(p.attach, Attach::CgroupSockAddr(_)))
+        .filter(|p| matches!(p.attach, Attach::CgroupSockAddr(_) | Attach::CgroupSock(_)))
 }
 
 /// Load options.
@@ -167,6 +177,13 @@ impl Probes {
         probes.write_config()?;
 
         for p in programs::PROGRAMS {
+            if !tracefs::exists(p) {
+                tracing::info!(
+                    "{}: this kernel has no such tracepoint (the feature is not built in, or the kernel predates it); not attached",
+                    p.name
+                );
+                continue;
+            }
             probes.load_program(p)?;
         }
         Ok(probes)
@@ -181,19 +198,6 @@ impl Probes {
             .with_context(|| format!("program {} missing from the eBPF object", p.name))?;
         let loading = || format!("loading {} (verifier)", p.name);
         match p.attach {
-            Attach::TracePoint { category, name, .. }
-                if programs::OPTIONAL.contains(&p.name)
-                    && !std::path::Path::new(tracefs::TRACEFS)
-                        .join("events")
-                        .join(category)
-                        .join(name)
-                        .exists() =>
-            {
-                tracing::warn!(
-                    "tracepoint {category}/{name} does not exist on this kernel: {} is not attached",
-                    p.name
-                );
-            }
             Attach::TracePoint { category, name, .. } => {
                 let tp: &mut TracePoint = prog.try_into()?;
                 tp.load().with_context(loading)?;
@@ -209,6 +213,10 @@ impl Probes {
             Attach::CgroupSockAddr(_) => {
                 let sa: &mut CgroupSockAddr = prog.try_into()?;
                 sa.load().with_context(loading)?;
+            }
+            Attach::CgroupSock(_) => {
+                let s: &mut CgroupSock = prog.try_into()?;
+                s.load().with_context(loading)?;
             }
         }
         Ok(())
@@ -243,16 +251,27 @@ impl Probes {
             *self.levels.entry(cg.level).or_default() += 1;
             let dir = std::fs::File::open(&cg.path).with_context(|| format!("opening {}", cg.path.display()))?;
             let mut links = Vec::new();
-            for prog in sock_addr_programs() {
-                let p: &mut CgroupSockAddr = self
-                    .ebpf
-                    .program_mut(prog.name)
-                    .context("sock_addr program")?
-                    .try_into()?;
-                let link = p
-                    .attach(&dir, CgroupAttachMode::Single) // links (kernel ≥ 5.7) are multi-attach by nature; flags must be 0
-                    .with_context(|| format!("attaching {} to {}", prog.name, cg.path.display()))?;
-                links.push((prog.name, link));
+            for prog in cgroup_programs() {
+                let attaching = || format!("attaching {} to {}", prog.name, cg.path.display());
+                let p = self.ebpf.program_mut(prog.name).context("cgroup program")?;
+                // Links (kernel ≥ 5.7) are multi-attach by nature; flags must be 0 (`Single`).
+                let link = match prog.attach {
+                    Attach::CgroupSock(_) => {
+                        let p: &mut CgroupSock = p.try_into()?;
+                        CgroupLink::Sock(
+                            prog.name,
+                            p.attach(&dir, CgroupAttachMode::Single).with_context(attaching)?,
+                        )
+                    }
+                    _ => {
+                        let p: &mut CgroupSockAddr = p.try_into()?;
+                        CgroupLink::SockAddr(
+                            prog.name,
+                            p.attach(&dir, CgroupAttachMode::Single).with_context(attaching)?,
+                        )
+                    }
+                };
+                links.push(link);
             }
             self.sock_links.insert(cg.id, links);
         }
@@ -318,9 +337,20 @@ impl Probes {
         };
         let mut map: HashMap<_, u64, u32> = HashMap::try_from(self.map_mut(maps::WATCHED)?)?;
         let _ = map.remove(&id);
-        for (prog, link) in self.sock_links.remove(&id).unwrap_or_default() {
-            if let Ok(p) = <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("sock_addr program")?) {
-                let _ = p.detach(link);
+        for link in self.sock_links.remove(&id).unwrap_or_default() {
+            match link {
+                CgroupLink::SockAddr(prog, link) => {
+                    if let Ok(p) =
+                        <&mut CgroupSockAddr>::try_from(self.ebpf.program_mut(prog).context("cgroup program")?)
+                    {
+                        let _ = p.detach(link);
+                    }
+                }
+                CgroupLink::Sock(prog, link) => {
+                    if let Ok(p) = <&mut CgroupSock>::try_from(self.ebpf.program_mut(prog).context("cgroup program")?) {
+                        let _ = p.detach(link);
+                    }
+                }
             }
         }
         if let Some(n) = self.levels.get_mut(&level) {

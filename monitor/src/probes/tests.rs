@@ -1,10 +1,13 @@
 //! The embedded eBPF object against the contract in `monitor-common`.
 use std::collections::BTreeSet;
 
-use aya_obj::{Object, ProgramSection, programs::CgroupSockAddrAttachType};
+use aya_obj::{
+    Object, ProgramSection,
+    programs::{CgroupSockAddrAttachType, CgroupSockAttachType},
+};
 use monitor_common::{
     maps,
-    programs::{Attach, PROGRAMS, SockAddrHook},
+    programs::{Attach, PROGRAMS, SockAddrHook, SockHook},
 };
 use object::{Object as _, ObjectSection as _};
 
@@ -57,6 +60,27 @@ fn object_programs_are_the_contract_s() {
                     }
                     (SockAddrHook::Connect6, ProgramSection::CgroupSockAddr { attach_type }) => {
                         matches!(attach_type, CgroupSockAddrAttachType::Connect6)
+                    }
+                    (SockAddrHook::SendMsg4, ProgramSection::CgroupSockAddr { attach_type }) => {
+                        matches!(attach_type, CgroupSockAddrAttachType::UDPSendMsg4)
+                    }
+                    (SockAddrHook::SendMsg6, ProgramSection::CgroupSockAddr { attach_type }) => {
+                        matches!(attach_type, CgroupSockAddrAttachType::UDPSendMsg6)
+                    }
+                    _ => false,
+                };
+                assert!(ok, "{}: {section:?}, contract says {hook:?}", p.name);
+            }
+            Attach::CgroupSock(hook) => {
+                let ok = match (hook, section) {
+                    (SockHook::PostBind4, ProgramSection::CgroupSock { attach_type }) => {
+                        matches!(attach_type, CgroupSockAttachType::PostBind4)
+                    }
+                    (SockHook::PostBind6, ProgramSection::CgroupSock { attach_type }) => {
+                        matches!(attach_type, CgroupSockAttachType::PostBind6)
+                    }
+                    (SockHook::SockCreate, ProgramSection::CgroupSock { attach_type }) => {
+                        matches!(attach_type, CgroupSockAttachType::SockCreate)
                     }
                     _ => false,
                 };

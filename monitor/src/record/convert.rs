@@ -355,7 +355,7 @@ mod tests {
     use super::*;
     use crate::{
         enrich::synthetic,
-        event::{ConnectInfo, DenyInfo, ExitInfo, Family, OpenInfo},
+        event::{ConnectInfo, DenyInfo, ExitInfo, Family, ListenInfo, OpenInfo, SendInfo, SocketInfo, Verdict},
         record::context::ContextCache,
     };
 
@@ -492,14 +492,58 @@ mod tests {
             both(&e);
         }
         for family in [Family::Inet, Family::Inet6, Family::Unix, Family::Other] {
-            e.event.body = Body::Connect(ConnectInfo {
-                family,
-                addr: "x".into(),
-                port: u16::MAX,
-                fd: -1,
-            });
+            let mut c = ConnectInfo::new(family, "x", u16::MAX);
+            c.fd = -1;
+            e.event.body = Body::Connect(c);
             both(&e);
         }
+        // network
+        for verdict in [
+            Verdict::Allowed,
+            Verdict::Denied,
+            Verdict::Quarantined,
+            Verdict::Unchecked,
+        ] {
+            let mut c = ConnectInfo::new(Family::Unix, "/run/agents/b.sock", 0);
+            (c.raw_addr, c.verdict, c.rule_id, c.result) = (Some("b.sock".into()), verdict, Some(3), Some(-111));
+            (c.sock_type, c.protocol) = (5, 0);
+            e.event.body = Body::Connect(c);
+            both(&e);
+            let mut s = SendInfo::new(Family::Inet6, "fd00::53", 53);
+            (s.verdict, s.rule_id, s.datagrams, s.socket_cookie) = (verdict, None, 1000, u64::MAX);
+            e.event.body = Body::Send(s);
+            both(&e);
+        }
+        for seen_at in [
+            "sys_exit_listen",
+            "inet_sock_set_state",
+            "cgroup/post_bind",
+            "sys_exit_bind",
+        ] {
+            let mut l = ListenInfo::new(Family::Unix, "@agent", 0);
+            l.seen_at = seen_at;
+            e.event.body = Body::Listen(l);
+            both(&e);
+        }
+        e.event.body = Body::Socket(SocketInfo {
+            family: Family::Netlink,
+            af: 16,
+            sock_type: 3,
+            type_flags: 0o2_000_000,
+            protocol: 12,
+            result: Some(-13),
+        });
+        both(&e);
+        // A raw socket seen created at the cgroup hook: no result.
+        e.event.body = Body::Socket(SocketInfo {
+            family: Family::Inet,
+            af: 2,
+            sock_type: 3,
+            type_flags: 0,
+            protocol: 1,
+            result: None,
+        });
+        both(&e);
     }
 
     #[test]
@@ -546,9 +590,8 @@ mod tests {
         let mut p = embedded_event_to_proto(&synthetic::every_kind(0));
         p.body = Some(proto::event::Body::Connect(proto::Connect {
             family: proto::Family::Inet as i32,
-            addr: String::new(),
             port: 70_000,
-            fd: 0,
+            ..Default::default()
         }));
         assert!(matches!(
             embedded_event_from_proto(p.clone()),

@@ -236,11 +236,18 @@ fn respond_now(mut alert: Alert) -> Alert {
     let ev = &alert.event.event;
     let result = match alert.action {
         Action::Deny => match (&ev.body, ev.header.denied) {
-            (Body::Connect(_), _) => "denied in kernel: connect() refused with EPERM".to_string(),
+            (Body::Connect(_), true) => "denied in kernel: connect() refused with EPERM".to_string(),
+            (Body::Send(_), true) => "denied in kernel: datagram refused with EPERM".to_string(),
+            // Seen at the syscall's exit only (no cgroup hook checked it) and refused by the
+            // kernel anyway.
+            (Body::Connect(c), false) if c.result.is_some_and(|r| r < 0) => {
+                "connect failed before the kernel's check; nothing to stop".to_string()
+            }
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
-                // The kernel table matches the path as passed; this form (e.g. a relative path)
-                // escaped it, so stop the offender from here.
+                // The kernel table missed this form (a path form it does not match; a connect on
+                // a socket created outside the agent's cgroup, which no cgroup hook checks), so
+                // stop the offender from here.
                 // SAFETY: kill(2) on the offending pid.
                 let rc = unsafe { libc::kill(ev.header.pid as i32, libc::SIGKILL) };
                 if rc == 0 {

@@ -39,11 +39,18 @@ impl<'a> EventView<'a> {
         })
     }
 
-    fn ip(&self) -> Option<IpAddr> {
-        *self.ip.get_or_init(|| match &self.ev.event.body {
-            Body::Connect(c) => c.addr.parse().ok().map(canonical_ip),
-            _ => None,
-        })
+    /// An address field's value as an address (`None` for a unix socket path). `net.addr`, the
+    /// usual one, is parsed once per event.
+    fn ip(&self, field: Field) -> Option<IpAddr> {
+        let parse = || {
+            let text = self.ev.event.body.field(field)?.as_str()?;
+            text.parse().ok().map(canonical_ip)
+        };
+        if field == Field::NetAddr {
+            *self.ip.get_or_init(parse)
+        } else {
+            parse()
+        }
     }
 
     fn str_field(&self, field: Field) -> Option<&str> {
@@ -89,9 +96,9 @@ fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
             }
         }
         // Unix socket paths are not addresses: address tests are false for them.
-        Pred::AddrEq(ips) => ips.contains(&v.ip()?),
+        Pred::AddrEq(ips) => ips.contains(&v.ip(t.field)?),
         Pred::Cidr(nets) => {
-            let ip = v.ip()?;
+            let ip = v.ip(t.field)?;
             nets.iter().any(|n| n.contains(ip))
         }
         Pred::Exists => match t.ty {

@@ -173,12 +173,25 @@ fn number(file: &FileRef, node: &Node, key: &str, default: u64) -> Result<u64, R
     }
 }
 
+/// The network event key of a fixture event (`connect`, `send`, `listen`) and its address.
+fn network_event<'n>(file: &FileRef, n: &'n Node) -> Result<Option<(&'static str, &'n str)>, RuleError> {
+    for key in ["connect", "send", "listen"] {
+        if let Some(addr) = string(file, n, key)? {
+            return Ok(Some((key, addr)));
+        }
+    }
+    Ok(None)
+}
+
 const FIXTURE_KEYS: &[&str] = &["fixture", "agent", "exe", "protected", "events", "expect", "expect_not"];
 const EVENT_KEYS: &[&str] = &[
     "exec",
     "open",
     "connect",
     "mount",
+    // network
+    "send",
+    "listen",
     "args",
     "raw",
     "exe",
@@ -295,7 +308,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
             _ => libc::O_RDONLY,
         };
         (synthetic::open(raw.unwrap_or(path), bits), Some(path.to_string()))
-    } else if let Some(addr) = string(file, n, "connect")? {
+    } else if let Some((key, addr)) = network_event(file, n)? {
         let family = match string(file, n, "family")? {
             Some("inet") => Family::Inet,
             Some("inet6") => Family::Inet6,
@@ -310,7 +323,12 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         };
         let port = number(file, n, "port", 0)?;
         let port = u16::try_from(port).map_err(|_| file.error(n.at(), "`port`: at most 65535"))?;
-        (synthetic::connect(family, addr, port), None)
+        let body = match key {
+            "send" => synthetic::send(family, addr, port),
+            "listen" => synthetic::listen(family, addr, port),
+            _ => synthetic::connect(family, addr, port),
+        };
+        (body, None)
     } else if let Some(target) = string(file, n, "mount")? {
         let source = string(file, n, "source")?.unwrap_or("none");
         let fstype = string(file, n, "fstype")?.unwrap_or("");
@@ -320,8 +338,8 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
     } else {
         return Err(file.error(
             n.at(),
-            "an event needs one of `exec`, `open`, `connect`, `mount`, `cgroup_move`, `io_uring_setup`, \
-             `io_uring`, `memfd`, `mmap`",
+            "an event needs one of `exec`, `open`, `connect`, `mount`, `send`, `listen`, `cgroup_move`, \
+             `io_uring_setup`, `io_uring`, `memfd`, `mmap`",
         ));
     };
     let comm: String = match string(file, n, "comm")? {

@@ -588,3 +588,75 @@ fn container_fields_come_from_the_agent() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].output, "coder 4f1c9a0e2b7d ai/coder:1");
 }
+
+// network
+#[test]
+fn network_kinds_carry_their_fields() {
+    use crate::event::{SocketInfo, Verdict};
+    let mut set = load(
+        "- rule: udp to metadata\n  condition: evt.kind = send and net.addr in_cidr (169.254.169.254/32) and net.proto = udp and net.datagrams >= 1\n\
+         - rule: listens on any\n  condition: evt.kind = listen and net.local_addr in_cidr (0.0.0.0/32, ::/128) and net.local_port = 8080\n\
+         - rule: listens on agent socket\n  condition: evt.kind = listen and net.local_addr startswith /run/agents/\n\
+         - rule: refused\n  condition: net.verdict in (denied, quarantined)\n\
+         - rule: packet socket\n  condition: evt.kind = socket and net.family = packet and socket.type = raw and not evt.failed\n\
+         - rule: agent socket\n  condition: evt.kind = connect and net.addr startswith /run/agents/ and net.raw_addr = innocent\n",
+    );
+    let send = enriched(
+        synthetic::send(Family::Inet, "169.254.169.254", 53),
+        "python3",
+        "/usr/bin/python3",
+        1,
+    );
+    assert_eq!(fired(&mut set, &send), ["udp to metadata"]);
+    let any = enriched(
+        synthetic::listen(Family::Inet6, "::", 8080),
+        "python3",
+        "/usr/bin/python3",
+        2,
+    );
+    assert_eq!(fired(&mut set, &any), ["listens on any"]);
+    let unix = enriched(synthetic::listen(Family::Unix, "/run/agents/a.sock", 0), "x", "/x", 3);
+    assert_eq!(
+        fired(&mut set, &unix),
+        ["listens on agent socket"],
+        "a path is no address"
+    );
+    let mut refused = connect(Family::Inet, "10.0.0.1", 80, 4);
+    if let Body::Connect(c) = &mut refused.event.body {
+        c.verdict = Verdict::Quarantined;
+    }
+    assert_eq!(fired(&mut set, &refused), ["refused"]);
+    let packet = Body::Socket(SocketInfo {
+        family: Family::Packet,
+        af: 17,
+        sock_type: 3,
+        type_flags: 0,
+        protocol: u32::from(3u16.to_be()),
+        result: Some(5),
+    });
+    assert_eq!(fired(&mut set, &enriched(packet, "x", "/x", 5)), ["packet socket"]);
+    // A connect through a symlink named `innocent`: the kernel's path and the path as passed.
+    let mut linked = connect(Family::Unix, "/run/agents/b.sock", 0, 6);
+    assert!(
+        fired(&mut set, &linked).is_empty(),
+        "raw_addr is addr when nothing differed"
+    );
+    if let Body::Connect(c) = &mut linked.event.body {
+        c.raw_addr = Some("innocent".into());
+    }
+    assert_eq!(fired(&mut set, &linked), ["agent socket"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "- rule: l\n  condition: evt.kind = listen and net.local_port = 9\n- rule: s\n  condition: evt.kind = send and net.port = 53\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/t.yaml"),
+        "- fixture: f\n  events:\n    - listen: 0.0.0.0\n      port: 9\n      expect: [l]\n    - send: 10.0.0.53\n      port: 53\n      expect: [s]\n",
+    )
+    .unwrap();
+    let results = super::fixtures::run_dir(dir.path()).unwrap();
+    assert!(results[0].failures.is_empty(), "{:?}", results[0].failures);
+}

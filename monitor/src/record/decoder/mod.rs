@@ -367,6 +367,8 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
         }
         12 => {
             let (mut family, mut addr, mut port, mut fd) = (0, "", 0u64, 0);
+            let (mut raw_addr, mut sock_type, mut protocol, mut verdict, mut rule_id, mut result) =
+                (None, 0u64, 0u64, 0, None, None);
             while !w.done() {
                 let (f, wt) = w.key()?;
                 match f {
@@ -374,25 +376,32 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                     2 => addr = w.str_field(wt)?,
                     3 => port = u64::from(w.varint_field(wt)? as u32),
                     4 => fd = w.varint_field(wt)? as i32,
+                    // network
+                    5 => raw_addr = Some(w.str_field(wt)?),
+                    6 => sock_type = u64::from(w.varint_field(wt)? as u32),
+                    7 => protocol = u64::from(w.varint_field(wt)? as u32),
+                    8 => verdict = w.varint_field(wt)? as i32,
+                    9 => rule_id = Some(w.varint_field(wt)? as u32),
+                    10 => result = Some(zigzag64(w.varint_field(wt)?)),
                     _ => w.skip(wt)?,
                 }
             }
             let family = Family::from_proto(family).ok()?;
             let port = u16::try_from(port).ok()?;
-            match body {
-                Body::Connect(c) => {
-                    set_str(&mut c.addr, addr);
-                    (c.family, c.port, c.fd) = (family, port, fd);
-                }
-                _ => {
-                    *body = Body::Connect(ConnectInfo {
-                        family,
-                        addr: addr.to_owned(),
-                        port,
-                        fd,
-                    });
-                }
+            let sock_type = u16::try_from(sock_type).ok()?;
+            let protocol = u16::try_from(protocol).ok()?;
+            let verdict = crate::event::Verdict::from_proto(verdict).ok()?;
+            if !matches!(body, Body::Connect(_)) {
+                *body = Body::Connect(ConnectInfo::new(family, "", 0));
             }
+            let Body::Connect(c) = body else { return None };
+            set_str(&mut c.addr, addr);
+            match raw_addr {
+                Some(r) => set_opt(&mut c.raw_addr, r),
+                None => c.raw_addr = None,
+            }
+            (c.family, c.port, c.fd, c.sock_type, c.protocol) = (family, port, fd, sock_type, protocol);
+            (c.verdict, c.rule_id, c.result) = (verdict, rule_id, result);
         }
         14 => {
             let mut child_pid = 0;

@@ -1,0 +1,251 @@
+//! `send` events: datagrams sent to an address without `connect`, one event per (socket,
+//! destination) and second, with the kernel's verdict (UDP) or the path (unix).
+use std::path::Path;
+
+use monitor_common::{
+    EventKind,
+    net::{AF_UNIX, VERDICT_ALLOWED, VERDICT_UNCHECKED},
+    send::SendEvent,
+};
+use serde::Serialize;
+
+use super::{
+    DecodeError, Field, KindInfo, Line, Notes, Value,
+    connect::tail_bytes,
+    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    read_record, tail_string,
+};
+use crate::{
+    enrich::resolve::normalize_lexically,
+    schema::{self, ConvertError},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SendInfo {
+    pub family: Family,
+    /// Destination address (IPv4/IPv6 text); unix: the path (joined to the kernel's path of the
+    /// working directory when relative), `@name` for an abstract socket.
+    pub addr: String,
+    pub port: u16,
+    /// Unix: the path as passed, when it differs from `addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_addr: Option<String>,
+    #[serde(serialize_with = "ser_sock_type")]
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<u32>,
+    /// Datagrams this event stands for: 1 for the first to this destination from this socket,
+    /// else every one since the previous event.
+    pub datagrams: u64,
+    /// The kernel's cookie of the socket (the same on every event of one socket).
+    pub socket_cookie: u64,
+}
+
+impl SendInfo {
+    /// The first UDP datagram from a socket to `addr:port`, allowed: what hand-made events
+    /// (fixtures, tests) default to.
+    pub fn new(family: Family, addr: &str, port: u16) -> Self {
+        SendInfo {
+            family,
+            addr: addr.into(),
+            port,
+            raw_addr: None,
+            sock_type: monitor_common::net::SOCK_DGRAM,
+            protocol: monitor_common::net::IPPROTO_UDP,
+            verdict: Verdict::Allowed,
+            rule_id: None,
+            datagrams: 1,
+            socket_cookie: 0,
+        }
+    }
+}
+
+impl KindInfo for SendInfo {
+    const KIND: EventKind = EventKind::Send;
+    const FIELDS: &'static [Field] = &[
+        Field::NetFamily,
+        Field::NetAddr,
+        Field::NetPort,
+        Field::NetRawAddr,
+        Field::NetProto,
+        Field::SocketType,
+        Field::NetVerdict,
+        Field::NetDatagrams,
+    ];
+
+    fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
+        let ev: SendEvent = read_record(bytes, "send event")?;
+        let (addr, raw_addr) = if ev.family == AF_UNIX {
+            let raw = unix_name(&tail_bytes(bytes, ev.path).unwrap_or_default());
+            let dir = tail_string(bytes, ev.dir_path, "send directory path", notes)?;
+            match dir {
+                Some(dir) if !raw.starts_with('/') && !raw.starts_with('@') && !raw.is_empty() => {
+                    let joined = normalize_lexically(&Path::new(&dir).join(&raw));
+                    (joined.to_string_lossy().into_owned(), Some(raw))
+                }
+                _ => (raw, None),
+            }
+        } else {
+            (inet_addr(ev.family, &ev.addr), None)
+        };
+        Ok(SendInfo {
+            family: Family::of(ev.family),
+            addr,
+            port: ev.port,
+            raw_addr,
+            sock_type: ev.sock_type,
+            protocol: ev.protocol,
+            verdict: Verdict::of(ev.verdict),
+            rule_id: (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id),
+            datagrams: ev.datagrams,
+            socket_cookie: ev.socket_cookie,
+        })
+    }
+
+    fn describe(&self, line: &mut Line<'_>) {
+        line.lit("send ").lit(self.family.name()).lit(" ").val(&self.addr);
+        if matches!(self.family, Family::Inet | Family::Inet6) {
+            line.lit(":").num(self.port);
+        }
+        if let Some(raw) = &self.raw_addr {
+            line.lit(" (as passed: ").val(raw).lit(")");
+        }
+        let proto = proto_name(self.family, self.protocol);
+        if !proto.is_empty() {
+            line.lit(" ").lit(proto);
+        }
+        line.lit(" ").lit(self.verdict.name()).lit(" datagrams=").num(self.datagrams);
+    }
+
+    fn field(&self, field: Field) -> Option<Value<'_>> {
+        Some(match field {
+            Field::NetFamily => Value::Str(self.family.name()),
+            Field::NetAddr => Value::Str(&self.addr),
+            Field::NetPort => Value::Num(self.port.into()),
+            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
+            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
+            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
+            Field::NetVerdict => Value::Str(self.verdict.name()),
+            Field::NetDatagrams => Value::Num(self.datagrams),
+            _ => return None,
+        })
+    }
+
+    type Proto = schema::Send;
+
+    fn to_proto(&self) -> schema::Send {
+        schema::Send {
+            family: self.family.to_proto() as i32,
+            addr: self.addr.clone(),
+            port: u32::from(self.port),
+            sock_type: u32::from(self.sock_type),
+            protocol: u32::from(self.protocol),
+            verdict: self.verdict.to_proto() as i32,
+            rule_id: self.rule_id,
+            datagrams: self.datagrams,
+            socket_cookie: self.socket_cookie,
+            raw_addr: self.raw_addr.clone(),
+        }
+    }
+
+    fn from_proto(p: schema::Send) -> Result<Self, ConvertError> {
+        Ok(Self {
+            family: Family::from_proto(p.family)?,
+            addr: p.addr,
+            port: u16_from("port", p.port)?,
+            raw_addr: p.raw_addr,
+            sock_type: u16_from("socket type", p.sock_type)?,
+            protocol: u16_from("protocol", p.protocol)?,
+            verdict: Verdict::from_proto(p.verdict)?,
+            rule_id: p.rule_id,
+            datagrams: p.datagrams,
+            socket_cookie: p.socket_cookie,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use monitor_common::{
+        EventKind,
+        net::*,
+        record::{TAIL_ABSENT, Tail},
+        send::SendEvent,
+    };
+
+    use crate::event::{Body, Family, Verdict, decode, tests::*};
+
+    #[test]
+    fn decodes_destination_count_and_verdict() {
+        let absent = Tail {
+            flags: TAIL_ABSENT,
+            ..Tail::default()
+        };
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&[10, 0, 0, 53]);
+        let ev = SendEvent {
+            header: header(EventKind::Send, size_of::<SendEvent>()),
+            socket_cookie: 77,
+            datagrams: 5,
+            rule_id: 2,
+            family: AF_INET,
+            port: 53,
+            sock_type: SOCK_DGRAM,
+            protocol: IPPROTO_UDP,
+            verdict: VERDICT_DENIED,
+            _pad: [0; 3],
+            addr,
+            path: absent,
+            dir_path: absent,
+        };
+        let Body::Send(s) = decode(&bytes_of(&ev)).unwrap().body else {
+            panic!("not a send")
+        };
+        assert_eq!((s.family, s.addr.as_str(), s.port), (Family::Inet, "10.0.0.53", 53));
+        assert_eq!((s.verdict, s.rule_id, s.datagrams), (Verdict::Denied, Some(2), 5));
+        let json = serde_json::to_value(Body::Send(s)).unwrap();
+        assert_eq!((json["sock_type"].as_str(), json["kind"].as_str()), (Some("dgram"), Some("send")));
+    }
+
+    #[test]
+    fn a_unix_send_names_the_path_joined_to_the_working_directory() {
+        let path = b"agents/d.sock";
+        let dir = b"/run";
+        let off = size_of::<SendEvent>();
+        let ev = SendEvent {
+            header: header(EventKind::Send, off + path.len() + dir.len()),
+            socket_cookie: 1,
+            datagrams: 1,
+            rule_id: 0,
+            family: AF_UNIX,
+            port: 0,
+            sock_type: SOCK_DGRAM,
+            protocol: 0,
+            verdict: VERDICT_UNCHECKED,
+            _pad: [0; 3],
+            addr: [0; 16],
+            path: Tail {
+                off: off as u16,
+                len: path.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+            dir_path: Tail {
+                off: (off + path.len()) as u16,
+                len: dir.len() as u16,
+                flags: 0,
+                _pad: 0,
+            },
+        };
+        let mut bytes = bytes_of(&ev);
+        bytes.extend_from_slice(path);
+        bytes.extend_from_slice(dir);
+        let Body::Send(s) = decode(&bytes).unwrap().body else {
+            panic!("not a send")
+        };
+        assert_eq!((s.addr.as_str(), s.raw_addr.as_deref()), ("/run/agents/d.sock", Some("agents/d.sock")));
+        assert_eq!((s.family, s.verdict, s.rule_id), (Family::Unix, Verdict::Unchecked, None));
+    }
+}
