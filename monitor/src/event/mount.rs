@@ -376,4 +376,14 @@ mod tests {
         let p = crate::event::KindInfo::to_proto(&m);
         assert_eq!(<super::MountInfo as crate::event::KindInfo>::from_proto(p).unwrap(), m);
     }
+
+    #[test]
+    fn every_syscall_decodes_by_name_and_round_trips_through_the_log() {
+        for (id, name, _) in super::SYSCALLS {
+            let m = mount_of(&record(id, 0, [Some(b"src"), None, None, Some(b"/t"), None, None, Some(b"tmpfs")]));
+            assert_eq!(m.syscall, name);
+            let p = crate::event::KindInfo::to_proto(&m);
+            assert_eq!(<super::MountInfo as crate::event::KindInfo>::from_proto(p).unwrap(), m, "{name}");
+        }
+    }
 }
