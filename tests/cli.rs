@@ -1,5 +1,5 @@
 //! The command line: exit statuses, one-line errors, and no lost events on a short script.
-use std::os::unix::process::CommandExt;
+use std::{fmt::Write as _, os::unix::process::CommandExt};
 
 use agentmon_e2e::*;
 
@@ -125,4 +125,123 @@ fn lifecycle_events_track_fork_and_exit() {
             && e["exit_code"] == 3)
         .is_some()
     );
+}
+
+/// The issue's forgery: an argument holding a newline and a fake alert line, and terminal escape
+/// sequences. Live text output, `log cat` and `replay` must show them escaped: no line of output
+/// starts with the forged text, and no ESC or BEL byte reaches the terminal.
+#[test]
+fn agent_text_cannot_forge_output_lines_or_reach_the_terminal() {
+    let rules = rules_dir(
+        "- rule: Bash with arguments\n  desc: prints the agent-controlled argv\n  condition: evt.kind = exec and proc.name = bash\n  output: \"bash ran %proc.args\"\n  priority: NOTICE\n",
+    );
+    let forged = "x\n2026-12-01T00:00:00.000000Z ALERT Fake rule [critical] FORGED\u{1b}[2J\u{1b}]0;title\u{7}";
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("forged.agentlog");
+    let live = agentmon()
+        .arg("exec")
+        .arg("--events")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg("--record")
+        .arg(&log)
+        .args(["--", "/bin/bash", "-c", "true", forged])
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    let replay = agentmon()
+        .arg("replay")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let cat = agentmon().arg("log").arg("cat").arg(&log).output().unwrap();
+    assert!(cat.status.success(), "{}", String::from_utf8_lossy(&cat.stderr));
+    for (what, out) in [
+        ("live stdout", &live.stdout),
+        ("live stderr", &live.stderr),
+        ("replay", &replay.stdout),
+        ("log cat", &cat.stdout),
+    ] {
+        let text = String::from_utf8_lossy(out);
+        assert!(
+            !out.iter().any(|&b| b == 0x1b || b == 0x07),
+            "{what}: a raw ESC or BEL reached the output:\n{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("2026-12-01T00:00:00.000000Z ALERT")),
+            "{what}: a forged line:\n{text}"
+        );
+    }
+    // The alert and the event are there, with the text escaped.
+    let text = String::from_utf8_lossy(&live.stdout);
+    assert!(text.contains("bash ran"), "{text}");
+    assert!(
+        text.contains(r"x\n2026-12-01T00:00:00.000000Z ALERT Fake rule"),
+        "{text}"
+    );
+    assert!(text.contains(r"\x1b[2J"), "{text}");
+    assert!(String::from_utf8_lossy(&replay.stdout).contains(r"x\n2026-12-01"));
+    assert!(String::from_utf8_lossy(&cat.stdout).contains(r"x\n2026-12-01"));
+}
+
+/// Unchecked inputs and loose files, with the real binary: an endless config, a rule bomb and a
+/// non-UTF-8 rule file end in a clear error (a reader without its limits would never end, or
+/// would name no limit); `--output-file` does not follow a symlink to
+/// another user's file nor append to a file another user owns.
+#[test]
+fn bad_inputs_and_planted_files_are_refused_at_once() {
+    let out = agentmon().args(["run", "--config", "/dev/zero"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let err = one_line(&out.stderr);
+    assert!(
+        err.contains("/dev/zero") && err.contains("the limit for a config file"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = String::from("- list: l0\n  items: [a, b]\n");
+    for i in 1..24 {
+        write!(bomb, "- list: l{i}\n  items: [l{p}, l{p}]\n", p = i - 1).unwrap();
+    }
+    bomb.push_str("- rule: r\n  desc: t\n  condition: proc.name in (l23)\n  output: x\n  priority: NOTICE\n");
+    std::fs::write(dir.path().join("bomb.yaml"), &bomb).unwrap();
+    let mut latin1 = b"- rule: caf".to_vec();
+    latin1.push(0xe9);
+    latin1.extend_from_slice(b"\n  condition: evt.kind = exec\n");
+    let out = agentmon().args(["rules", "check"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an error, not a crash: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bomb.yaml:33:3: list `l16` is too large"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latin1.yaml"), &latin1).unwrap();
+    let out = agentmon().args(["rules", "check"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("latin1.yaml:1:12: invalid UTF-8"), "{err}");
+
+    // An alerts file planted by another user (nobody), directly or through a symlink.
+    let files = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(files.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let theirs = files.path().join("theirs");
+    std::fs::write(&theirs, "keep\n").unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let link = files.path().join("alerts.jsonl");
+    std::os::unix::fs::symlink(&theirs, &link).unwrap();
+    let cg = TestCgroup::new("outfile");
+    for (path, why) in [(&link, "symbolic link"), (&theirs, "belongs to uid 65534")] {
+        let out = agentmon()
+            .args(["run", "--metrics-addr", "off", "--cgroup"])
+            .arg(&cg.path)
+            .arg("--output-file")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{out:?}");
+        let err = one_line(&out.stderr);
+        assert!(err.contains(why), "{}: {err}", path.display());
+    }
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "keep\n");
 }

@@ -1,6 +1,13 @@
 //! Responses on the real kernel: in-kernel deny (connect EPERM, exec/open/mount killed at entry),
 //! kill, quarantine + release, rule reload on SIGHUP, and bad rule files.
-use std::{io::ErrorKind, net::TcpListener, process::Command, time::Duration};
+use std::{
+    fmt::Write as _,
+    io::ErrorKind,
+    net::TcpListener,
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    process::Command,
+    time::Duration,
+};
 
 use agentmon_e2e::*;
 
@@ -145,6 +152,8 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let state_dir = state.path().to_string_lossy().into_owned();
+    // A state directory any user can read: agentmon tightens it before writing agent names there.
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let cg_path = cg.path.to_string_lossy().into_owned();
     let rules_path = rules.path().to_string_lossy().into_owned();
     let mut m = Monitor::start_env(
@@ -165,6 +174,18 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
         String::from_utf8_lossy(&listed.stdout).contains(&cg_path),
         "quarantine recorded"
     );
+    // The state (agent names, cgroups, pids) is agentmon's alone: 0700 directory, 0600 file, and no
+    // temporary file left behind.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+    assert_eq!(mode(state.path()), 0o700, "state directory mode");
+    assert_eq!(mode(&state.path().join("quarantine.json")), 0o600, "state file mode");
+    let names: Vec<String> = std::fs::read_dir(state.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
 
     // An operator thaws it for inspection: the network stays cut (connect refused in the kernel).
     std::fs::write(cg.path.join("cgroup.freeze"), "0").unwrap();
@@ -257,6 +278,57 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     );
     let (events, _) = m.stop();
     assert_eq!(events.iter().filter(|e| e["rule"] == "First").count(), 1);
+}
+
+/// The rule bomb: lists and macros that double at each level (24 levels took 1.2 GB and
+/// aborted `rules check`, and killed a live monitor on SIGHUP). The reload fails with a
+/// `file:line:col` error at once, and the monitor lives on with its old rules.
+#[test]
+fn sighup_with_a_rule_bomb_keeps_the_monitor_and_its_rules() {
+    let cg = TestCgroup::new("bomb");
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let target = files.path().join("bomb-target").display().to_string();
+    std::fs::write(&target, "").unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        format!("- rule: Old\n  desc: t\n  condition: evt.kind = open and file.path = {target}\n  output: hit\n  priority: NOTICE\n"),
+    )
+    .unwrap();
+    let m = Monitor::start(&[
+        "--rules",
+        dir.path().to_str().unwrap(),
+        "--cgroup",
+        cg.path.to_str().unwrap(),
+    ]);
+    let mut bomb = String::from("- list: l0\n  items: [a, b]\n- macro: m0\n  condition: proc.name = a\n");
+    for i in 1..24 {
+        let p = i - 1;
+        write!(
+            bomb,
+            "- list: l{i}\n  items: [l{p}, l{p}]\n- macro: m{i}\n  condition: m{p} or m{p}\n"
+        )
+        .unwrap();
+    }
+    bomb.push_str(
+        "- rule: Bomb\n  desc: t\n  condition: m23 and proc.name in (l23)\n  output: x\n  priority: NOTICE\n",
+    );
+    std::fs::write(dir.path().join("r.yaml"), &bomb).unwrap();
+    let pid = m_pid(&m);
+    // SAFETY: kill(2) takes plain integers; `pid` is the agentmon this test started.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    let mut m = m;
+    m.wait_stderr("rule reload failed", Duration::from_secs(20));
+    let err = m.stderr();
+    assert!(err.contains("r.yaml:") && err.contains("is too large"), "{err}");
+    run_in(&cg.path, "/bin/cat", &[&target]);
+    assert!(
+        m.wait_event(Duration::from_secs(10), |e| e["rule"] == "Old").is_some(),
+        "the monitor lives on with its old rules:\n{}",
+        m.stderr()
+    );
+    let (_, status) = m.stop();
+    assert!(status.success(), "agentmon ends cleanly on SIGTERM: {status:?}");
 }
 
 fn m_pid(m: &Monitor) -> i32 {

@@ -424,6 +424,41 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// A small tmpfs mounted for one test; unmounted on drop (also when the test fails).
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn new(size: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "agentmon-test-tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .expect("running mount")
+            .success();
+        assert!(ok, "mounting a tmpfs on {}", dir.path().display());
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
 // mounts, scope, io_uring, code loading
 /// Python that installs a seccomp filter refusing the x86-64 syscalls `nrs` with `EPERM`
 /// (`SECCOMP_RET_ERRNO`, as a container runtime's default profile refuses `mount` or

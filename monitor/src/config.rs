@@ -32,6 +32,9 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Largest config file read: a real one is a few KiB.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The whole file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +161,12 @@ pub(crate) struct PathGlob {
 
 impl PathGlob {
     pub(crate) fn new(s: &str) -> Result<Self, String> {
+        // The glob crate takes braces literally; someone who writes them means alternatives.
+        if let Some(c) = s.chars().find(|c| matches!(c, '{' | '}')) {
+            return Err(format!(
+                "invalid glob {s:?}: `{c}` is not glob syntax here (no `{{a,b}}` alternatives): write one `agents` entry per alternative, or use `[…]`, `*`, `?`"
+            ));
+        }
         glob::Pattern::new(s)
             .map(|pattern| Self { pattern })
             .map_err(|e| format!("invalid glob {s:?}: {e}"))
@@ -355,8 +364,14 @@ pub(crate) enum Toggle {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`, or `off`; `--metrics-addr` overrides it.
+    /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`), or `off`;
+    /// `--metrics-addr` overrides it.
     pub addr: Option<MetricsAddr>,
+    /// A second address serving only `/healthz` and `/readyz` (kubelet probes on the pod's address
+    /// while `/metrics` stays on loopback).
+    pub health_addr: Option<SocketAddr>,
+    /// `/metrics` requires `Authorization: Bearer <the token in this file>`.
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 /// Where the metrics server listens, or `off`.
@@ -463,11 +478,15 @@ pub struct OutputsConfig {
     pub(crate) webhook: Option<WebhookConfig>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookConfig {
-    /// e.g. `http://falcosidekick.falco:2801/`.
+    /// e.g. `https://falcosidekick.falco:2801/`.
     pub url: String,
+    /// Accept an `http://` URL: alerts (command lines, paths) and the headers (tokens) then cross
+    /// the network in clear text.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Alerts waiting to be sent; more are dropped (and counted).
     #[serde(default = "default_queue")]
     pub queue: usize,
@@ -479,6 +498,82 @@ pub(crate) struct WebhookConfig {
     pub headers: BTreeMap<String, String>,
 }
 
+impl fmt::Debug for WebhookConfig {
+    /// Without secrets: the URL redacted ([`redact_url`]), header names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &redact_url(&self.url))
+            .field("allow_http", &self.allow_http)
+            .field("queue", &self.queue)
+            .field("max_attempts", &self.max_attempts)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `url` with its secrets replaced by `REDACTED`: the user name and password, and every query value
+/// (tokens are often passed as `?token=…`); the fragment is dropped. Text that is not a URL is
+/// redacted whole.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Ok(mut u) = reqwest::Url::parse(url) else {
+        return "<not a URL: REDACTED>".into();
+    };
+    if !u.username().is_empty() {
+        let _ = u.set_username("REDACTED");
+    }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("REDACTED"));
+    }
+    if u.query().is_some() {
+        let keys: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for k in keys {
+            q.append_pair(&k, "REDACTED");
+        }
+    }
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`): plain HTTP to it does
+/// not cross a network.
+fn is_loopback(u: &reqwest::Url) -> bool {
+    let host = u.host_str().unwrap_or("");
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+/// Checks a webhook URL: absolute, with a host, `https://` — or `http://` to a loopback address or
+/// with `allow_http`.
+fn check_webhook_url(url: &str, allow_http: bool) -> Result<(), String> {
+    let u = reqwest::Url::parse(url)
+        .map_err(|e| format!("outputs.webhook.url is not a valid URL ({e}): {}", redact_url(url)))?;
+    match u.scheme() {
+        "https" => {}
+        "http" if allow_http || is_loopback(&u) => {}
+        "http" => {
+            return Err(format!(
+                "outputs.webhook.url {} is http:// to another host: alerts and headers would cross the network in clear text; use https:// or set outputs.webhook.allow_http: true",
+                redact_url(url)
+            ));
+        }
+        other => {
+            return Err(format!(
+                "outputs.webhook.url must be https:// (or http:// with allow_http), not {other}://"
+            ));
+        }
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("outputs.webhook.url {} has no host", redact_url(url)));
+    }
+    Ok(())
+}
+
 fn default_queue() -> usize {
     1024
 }
@@ -487,11 +582,19 @@ fn default_attempts() -> u32 {
 }
 
 impl Config {
-    /// Reads and validates `path`.
+    /// Reads (at most [`MAX_CONFIG_BYTES`]; UTF-8, an invalid byte is an error at its position) and
+    /// validates `path`.
     pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        let bytes =
+            crate::files::read_limited(path, MAX_CONFIG_BYTES, "config file").map_err(|error| ConfigError::Read {
+                path: path.to_path_buf(),
+                error,
+            })?;
+        let text = crate::files::utf8_at(bytes).map_err(|(line, column)| ConfigError::Parse {
             path: path.to_path_buf(),
-            error,
+            line,
+            column,
+            message: "invalid UTF-8: the config file must be UTF-8 text".into(),
         })?;
         Self::parse(&text, path)
     }
@@ -546,12 +649,7 @@ impl Config {
             }
         }
         if let Some(w) = &self.outputs.webhook {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(invalid(format!(
-                    "outputs.webhook.url must be http(s)://, got {:?}",
-                    w.url
-                )));
-            }
+            check_webhook_url(&w.url, w.allow_http).map_err(invalid)?;
             if w.queue == 0 || w.max_attempts == 0 {
                 return Err(invalid(
                     "outputs.webhook.queue and max_attempts must be positive".into(),
@@ -604,6 +702,7 @@ outputs:
   file: /var/log/agentmon/alerts.jsonl
   webhook:
     url: http://falcosidekick:2801/
+    allow_http: true
 "#,
         )
         .unwrap();
@@ -647,6 +746,53 @@ outputs:
         let err = parse("agents:\n  - name: a\n    match: {cgroup: /a}\n    protect: [rel]\n").unwrap_err();
         assert!(err.to_string().contains("not absolute"), "{err}");
         assert!(parse("").unwrap().agents.is_empty());
+    }
+
+    #[test]
+    fn webhook_urls_are_checked_and_redacted() {
+        let hook = |url: &str, extra: &str| parse(&format!("outputs:\n  webhook:\n    url: \"{url}\"\n{extra}"));
+        let err = hook("http://sidekick:2801/?token=s3cret", "").unwrap_err().to_string();
+        assert!(err.contains("http:// to another host"), "{err}");
+        assert!(!err.contains("s3cret") && err.contains("token=REDACTED"), "{err}");
+        hook("http://sidekick:2801/", "    allow_http: true\n").unwrap();
+        hook("http://127.0.0.1:2801/", "").unwrap();
+        hook("http://[::1]:2801/", "").unwrap();
+        hook("http://localhost/", "").unwrap();
+        hook("https://sidekick/", "").unwrap();
+        for bad in ["ftp://x/", "sidekick:2801", "https://", "file:///etc/passwd"] {
+            assert!(hook(bad, "").is_err(), "{bad}");
+        }
+        assert_eq!(
+            redact_url("https://user:pw@hook.example/path?token=abc&x=1#frag"),
+            "https://REDACTED:REDACTED@hook.example/path?token=REDACTED&x=REDACTED"
+        );
+        assert_eq!(redact_url("not a url s3cret"), "<not a URL: REDACTED>");
+        let cfg = hook(
+            "https://hook/?t=s3cret",
+            "    headers: {Authorization: \"Bearer s3cret\"}\n",
+        )
+        .unwrap();
+        let shown = format!("{:?}", cfg.outputs.webhook.unwrap());
+        assert!(!shown.contains("s3cret") && shown.contains("Authorization"), "{shown}");
+    }
+
+    #[test]
+    fn config_files_are_read_with_a_limit() {
+        let err = Config::load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(err.contains("/dev/zero") && err.contains("limit"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.yaml");
+        std::fs::write(&p, b"agents: []\nmetrics: {addr: \"127.0.0.1:1\"}\n# \xff\n").unwrap();
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.contains("c.yaml:3:3: invalid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn brace_globs_are_refused() {
+        let err = parse("agents:\n  - name: x\n    match: {cgroup: \"/{a,b}/*\"}\n").unwrap_err();
+        assert!(err.to_string().contains("not glob syntax"), "{err}");
+        let err = parse("agents:\n  - name: x\n    match: {namespace: \"{a,b\"}\n").unwrap_err();
+        assert!(err.to_string().contains("not glob syntax"), "{err}");
     }
 
     #[test]

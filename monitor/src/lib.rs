@@ -18,6 +18,7 @@ pub mod discovery;
 mod enforce;
 pub mod enrich;
 pub mod event;
+mod files;
 pub mod metrics;
 pub mod outputs;
 mod pipeline;

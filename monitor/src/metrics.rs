@@ -1,6 +1,12 @@
 //! Prometheus metrics and the small HTTP server that exposes them with `/healthz` and `/readyz`.
 //!
 //! [`Metrics`] is a cheap-to-clone handle; every method is a few atomic operations.
+//!
+//! Who may scrape ([`Access`]): the server binds `127.0.0.1:9464` unless told otherwise, and
+//! `/metrics` can require a bearer token (`Authorization: Bearer …`, compared in constant time, as
+//! Prometheus sends it with `authorization: {credentials_file: …}`). `/healthz` and `/readyz` say
+//! only "ok"/"ready" and need none; a second listener can serve only them ([`Access::health_only`]),
+//! for kubelet probes on the pod's address while `/metrics` stays on loopback.
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -64,6 +70,7 @@ struct Inner {
     output_dropped: Family<OutputLabel, Counter>,
     output_failed: Family<OutputLabel, Counter>,
     ringbuf_fill: Gauge,
+    record_lost: Counter,
     rule_eval: Histogram,
     watched: Gauge,
     readiness: AtomicU8,
@@ -165,6 +172,12 @@ impl Metrics {
             "Bytes waiting in the ring buffer at the last sample",
             ringbuf_fill.clone(),
         );
+        let record_lost = Counter::default();
+        registry.register(
+            "record_lost_records",
+            "Records (events, alerts, notices) the recording could not write (--record)",
+            record_lost.clone(),
+        );
         // 1 µs … ~16 ms.
         let rule_eval = Histogram::new(exponential_buckets(1e-6, 2.0, 15));
         registry.register(
@@ -185,6 +198,7 @@ impl Metrics {
                 output_dropped,
                 output_failed,
                 ringbuf_fill,
+                record_lost,
                 rule_eval,
                 watched,
                 readiness: AtomicU8::new(Readiness::Starting as u8),
@@ -214,6 +228,14 @@ impl Metrics {
         let seen = c.get();
         if total > seen {
             c.inc_by(total - seen);
+        }
+    }
+
+    /// The recording's running total of records it could not write; the counter follows it.
+    pub(crate) fn record_lost(&self, total: u64) {
+        let seen = self.inner.record_lost.get();
+        if total > seen {
+            self.inner.record_lost.inc_by(total - seen);
         }
     }
 
@@ -289,9 +311,82 @@ impl Metrics {
 pub enum ServeError {
     #[error("binding the metrics server to {addr}: {error}")]
     Bind { addr: SocketAddr, error: std::io::Error },
+    #[error("metrics bearer token file {path}: {error}")]
+    Token { path: String, error: std::io::Error },
 }
 
-fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// Largest bearer token file read.
+const MAX_TOKEN_BYTES: u64 = 4096;
+
+/// What a listener serves, and to whom.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// `/metrics` requires `Authorization: Bearer <token>`.
+    token: Option<Arc<[u8]>>,
+    /// Only `/healthz` and `/readyz` (404 for `/metrics`).
+    health_only: bool,
+}
+
+impl Access {
+    /// Everything, to whoever reaches the address.
+    pub fn open() -> Self {
+        Self::default()
+    }
+
+    /// `/metrics` only with this bearer token.
+    pub fn with_token(token: &str) -> Self {
+        Self {
+            token: Some(Arc::from(token.as_bytes())),
+            health_only: false,
+        }
+    }
+
+    /// The token read from `path` (surrounding whitespace trimmed; empty is an error).
+    pub(crate) fn token_file(path: &std::path::Path) -> Result<Self, ServeError> {
+        let err = |error| ServeError::Token {
+            path: path.display().to_string(),
+            error,
+        };
+        let bytes = crate::files::read_limited(path, MAX_TOKEN_BYTES, "token file").map_err(err)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(err(std::io::Error::new(std::io::ErrorKind::InvalidData, "empty")));
+        }
+        Ok(Self::with_token(token))
+    }
+
+    /// `/healthz` and `/readyz` only.
+    pub fn health_only() -> Self {
+        Self {
+            token: None,
+            health_only: true,
+        }
+    }
+
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        let Some(token) = &self.token else { return true };
+        let Some(given) = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        else {
+            return false;
+        };
+        constant_time_eq(given, token)
+    }
+}
+
+/// Equality whose time depends on the lengths only, not on where the bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn respond(metrics: &Metrics, access: &Access, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let text = |status: StatusCode, body: &'static str| {
         let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
         *r.status_mut() = status;
@@ -301,6 +396,13 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     match req.uri().path() {
+        "/metrics" if access.health_only => text(StatusCode::NOT_FOUND, "not found\n"),
+        "/metrics" if !access.authorized(req) => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            r
+        }
         "/metrics" => {
             let mut r = Response::new(Full::new(Bytes::from(metrics.render())));
             if let Ok(v) = header::HeaderValue::from_str("application/openmetrics-text; version=1.0.0; charset=utf-8") {
@@ -322,13 +424,28 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
     }
 }
 
-/// Binds `addr` and serves `/metrics`, `/healthz` and `/readyz` until the task is aborted.
-/// Returns the bound address (useful with port 0) and the server task.
-pub async fn serve(addr: SocketAddr, metrics: Metrics) -> Result<(SocketAddr, JoinHandle<()>), ServeError> {
+/// Binds `addr` and serves `/metrics` (as `access` allows), `/healthz` and `/readyz` until the task
+/// is aborted. Returns the bound address (useful with port 0) and the server task.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Metrics,
+    access: Access,
+) -> Result<(SocketAddr, JoinHandle<()>), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|error| ServeError::Bind { addr, error })?;
     let local = listener.local_addr().unwrap_or(addr);
+    if access.health_only {
+        tracing::info!(addr = %local, "serving /healthz, /readyz");
+    } else {
+        tracing::info!(addr = %local, token = access.token.is_some(), "serving /metrics, /healthz, /readyz");
+        if access.token.is_none() && !local.ip().is_loopback() {
+            tracing::warn!(
+                addr = %local,
+                "/metrics is served without a token to whoever can reach this address; set metrics.bearer_token_file"
+            );
+        }
+    }
     let task = tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -340,9 +457,10 @@ pub async fn serve(addr: SocketAddr, metrics: Metrics) -> Result<(SocketAddr, Jo
                 }
             };
             let metrics = metrics.clone();
+            let access = access.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
-                    let r = respond(&metrics, &req);
+                    let r = respond(&metrics, &access, &req);
                     async move { Ok::<_, Infallible>(r) }
                 });
                 if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
@@ -351,7 +469,6 @@ pub async fn serve(addr: SocketAddr, metrics: Metrics) -> Result<(SocketAddr, Jo
             });
         }
     });
-    tracing::info!(addr = %local, "serving /metrics, /healthz, /readyz");
     Ok((local, task))
 }
 

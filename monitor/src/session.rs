@@ -9,6 +9,7 @@ use crate::{
     cgroup::Cgroup,
     enforce,
     enrich::{CgroupIndex, ContainerInfo},
+    event::Esc,
     outputs::Printer,
     pipeline::{Filter, Pipeline},
     probes::{ProbeOptions, Probes},
@@ -65,7 +66,7 @@ impl Session {
             .take_completions()
             .ok_or_else(|| anyhow::anyhow!("the pipeline's completions are taken"))?;
         for q in crate::respond::state::load_quarantined().unwrap_or_default() {
-            tracing::warn!(agent = %q.agent, cgroup = %q.cgroup.display(), rule = %q.rule, "agent is quarantined (frozen); `agentmon release` thaws it");
+            tracing::warn!(agent = %Esc(&q.agent), cgroup = %Esc(q.cgroup.display()), rule = %Esc(&q.rule), "agent is quarantined (frozen); `agentmon release` thaws it");
         }
         Ok(Self {
             probes,
@@ -244,6 +245,7 @@ impl Session {
             printed = s.printed,
             alerts = s.alerts,
             decode_errors = s.decode_errors,
+            record_lost = self.pipeline.recording_lost(),
             kernel_events = k.events,
             drops = k.ringbuf_drops,
             read_failures = k.read_failures,

@@ -120,12 +120,14 @@ fn configmap_config_loads_and_matches_the_daemonset() {
         .to_string();
     let cfg = Config::parse(&text, Path::new("configmap.yaml:config.yaml")).unwrap();
     assert!(cfg.needs_kubernetes());
-    let port = cfg
+    // /metrics on loopback; the probes on a listener that serves only them.
+    let metrics = cfg
         .metrics
         .addr
         .and_then(agentmon::config::MetricsAddr::socket)
-        .expect("metrics.addr set")
-        .port();
+        .expect("metrics.addr set");
+    assert!(metrics.ip().is_loopback(), "{metrics}");
+    let port = cfg.metrics.health_addr.expect("metrics.health_addr set").port();
 
     let ds = docs(&deploy_dir().join("kubernetes/daemonset.yaml"));
     let spec = &find(&ds, "DaemonSet", "agentmon")["spec"]["template"]["spec"];

@@ -138,7 +138,9 @@ async fn scrape(addr: SocketAddr, path: &str) -> (u16, String) {
 async fn posts_falco_json_and_retries_after_500() {
     let rx = receiver(1).await;
     let m = Metrics::new();
-    let (maddr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), m.clone()).await.unwrap();
+    let (maddr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), m.clone(), metrics::Access::open())
+        .await
+        .unwrap();
     let hook = Webhook::spawn(fast(format!("http://{}/", rx.addr)), Some(m.clone())).unwrap();
     assert!(hook.send(&alert("Agent exfiltration")));
     wait_for("the retried delivery", || rx.hits.load(Ordering::SeqCst) >= 2).await;
@@ -215,7 +217,9 @@ async fn full_queue_drops_and_counts() {
 #[tokio::test]
 async fn metrics_endpoint_moves_with_the_handle() {
     let m = Metrics::new();
-    let (addr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), m.clone()).await.unwrap();
+    let (addr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), m.clone(), metrics::Access::open())
+        .await
+        .unwrap();
     assert_eq!(scrape(addr, "/healthz").await.0, 200);
     assert_eq!(scrape(addr, "/readyz").await.0, 503);
     assert_eq!(scrape(addr, "/nope").await.0, 404);
@@ -290,4 +294,63 @@ async fn alert_sinks_fan_out_to_file_and_webhook() {
     sinks.shutdown(Duration::from_secs(1)).await;
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
     assert!(!m.render().contains("agentmon_output_dropped_total{"));
+}
+
+/// Who may scrape: with a token, `/metrics` answers 401 without it (or with a wrong one) and the
+/// metrics with it; the probes need none; a health-only listener serves no metrics at all.
+#[tokio::test]
+async fn metrics_require_the_bearer_token_and_health_listeners_serve_no_metrics() {
+    let m = Metrics::new();
+    let (addr, server) = metrics::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        m.clone(),
+        metrics::Access::with_token("s3cret-token"),
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let get = |auth: Option<&'static str>| {
+        let mut req = client.get(format!("http://{addr}/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let www = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, www, r.text().await.unwrap())
+        }
+    };
+    let (code, www, body) = get(None).await;
+    assert_eq!((code, www.as_deref()), (401, Some("Bearer")), "{body}");
+    assert!(!body.contains("agentmon_"), "{body}");
+    for wrong in [
+        "Bearer s3cret-tokeN",
+        "Bearer s3cret",
+        "Basic s3cret-token",
+        "s3cret-token",
+    ] {
+        assert_eq!(get(Some(wrong)).await.0, 401, "{wrong}");
+    }
+    let (code, _, body) = get(Some("Bearer s3cret-token")).await;
+    assert_eq!(code, 200);
+    assert!(body.contains("agentmon_watched_agents"), "{body}");
+    assert_eq!(scrape(addr, "/healthz").await.0, 200);
+    server.abort();
+
+    let (addr, server) = metrics::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        m.clone(),
+        metrics::Access::health_only(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scrape(addr, "/metrics").await.0, 404);
+    assert_eq!(scrape(addr, "/healthz").await.0, 200);
+    m.set_readiness(metrics::Readiness::Ready);
+    assert_eq!(scrape(addr, "/readyz").await.0, 200);
+    server.abort();
 }

@@ -12,7 +12,8 @@ use crate::{
     discovery::runtime::{self, ContainerStore},
     discovery::{AgentIdentity, Discovery, DiscoveryEvent},
     enrich::ContainerInfo,
-    metrics::{self, Metrics, Readiness},
+    event::Esc,
+    metrics::{self, Access, Metrics, Readiness},
     outputs::AlertSinks,
     session::Session,
 };
@@ -72,8 +73,20 @@ impl Agents {
         };
         let metrics = Metrics::new();
         let mut tasks = Vec::new();
+        let mcfg = config.as_ref().map(|c| &c.metrics);
+        // A token that cannot be read is fatal: better no monitor than metrics open to anyone.
+        let access = match mcfg.and_then(|m| m.bearer_token_file.as_deref()) {
+            Some(p) => Access::token_file(p).context("starting the metrics server")?,
+            None => Access::open(),
+        };
+        if let Some(addr) = mcfg.and_then(|m| m.health_addr) {
+            match metrics::serve(addr, metrics.clone(), Access::health_only()).await {
+                Ok((_, task)) => tasks.push(task),
+                Err(e) => tracing::error!("{e}; continuing without the health endpoints"),
+            }
+        }
         if let Some(addr) = metrics_addr(args, config.as_ref())? {
-            match metrics::serve(addr, metrics.clone()).await {
+            match metrics::serve(addr, metrics.clone(), access).await {
                 Ok((_, task)) => tasks.push(task),
                 // Monitoring matters more than its metrics; /readyz failing makes this visible.
                 Err(e) if args.metrics_addr.is_some() || config.is_some() => {
@@ -172,8 +185,8 @@ impl Agents {
                         }
                         session.pipeline.set_action_override(&agent.name, agent.action);
                         tracing::info!(
-                            agent = %agent.name,
-                            cgroup = %cgroup.rel,
+                            agent = %Esc(&agent.name),
+                            cgroup = %Esc(&cgroup.rel),
                             id = cgroup.id,
                             container = agent.identity.container_id.as_deref().unwrap_or(""),
                             container_name = agent.container_name.as_deref().unwrap_or(""),
@@ -182,15 +195,15 @@ impl Agents {
                         );
                     }
                     Err(e) => {
-                        tracing::error!(agent = %agent.name, cgroup = %cgroup.rel, "cannot watch agent: {e:#}");
+                        tracing::error!(agent = %Esc(&agent.name), cgroup = %Esc(&cgroup.rel), "cannot watch agent: {:#}", Esc(&e));
                     }
                 }
             }
             DiscoveryEvent::Removed { id, path, agent } => {
                 if let Err(e) = session.unwatch(id, &agent) {
-                    tracing::warn!(%agent, cgroup = %path, "unwatching: {e:#}");
+                    tracing::warn!(agent = %Esc(&agent), cgroup = %Esc(&path), "unwatching: {:#}", Esc(&e));
                 }
-                tracing::info!(%agent, cgroup = %path, id, "agent gone");
+                tracing::info!(agent = %Esc(&agent), cgroup = %Esc(&path), id, "agent gone");
             }
         }
         self.metrics.set_watched(session.probes.watched().count());

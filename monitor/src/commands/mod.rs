@@ -95,10 +95,11 @@ impl MonitorArgs {
 }
 
 /// Prints `agentmon: MESSAGE` on stderr: a failure the operator must see whatever the log level
-/// (a command that cannot run, a damaged log file).
+/// (a command that cannot run, a damaged log file). One line: control characters in it (from a log
+/// or a command line) are escaped.
 #[expect(clippy::print_stderr, reason = "the command line's own error line")]
 pub(crate) fn report(message: impl std::fmt::Display) {
-    eprintln!("agentmon: {message}");
+    eprintln!("agentmon: {}", crate::event::Esc(message));
 }
 
 /// `$AGENTMON_RULES`, `/etc/agentmon/rules`, the `rules/` of the source tree this binary was built

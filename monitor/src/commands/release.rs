@@ -2,7 +2,7 @@
 #![expect(clippy::print_stdout, reason = "the list and the outcome are this command's output")]
 use anyhow::{Result, bail};
 
-use crate::respond;
+use crate::{event::escaped, respond};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReleaseArgs {
@@ -21,10 +21,10 @@ pub fn run(args: ReleaseArgs) -> Result<i32> {
         for q in respond::state::load_quarantined()? {
             println!(
                 "{}\t{}\tsince={}\trule={}\tpids=[{}]",
-                q.agent,
-                q.cgroup.display(),
+                escaped(&q.agent),
+                escaped(&q.cgroup.to_string_lossy()),
                 q.since,
-                q.rule,
+                escaped(&q.rule),
                 q.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
             );
         }
@@ -35,6 +35,10 @@ pub fn run(args: ReleaseArgs) -> Result<i32> {
     };
     let q = respond::quarantine::release(&which, args.kill)?;
     let what = if args.kill { "killed" } else { "released" };
-    println!("{what} {} ({})", q.agent, q.cgroup.display());
+    println!(
+        "{what} {} ({})",
+        escaped(&q.agent),
+        escaped(&q.cgroup.to_string_lossy())
+    );
     Ok(0)
 }

@@ -310,7 +310,8 @@ impl Discovery {
                     tracing::warn!(
                         cgroup = c.rel,
                         template = a.name.as_str(),
-                        "{missing}; naming the agent {leaf}"
+                        "{missing}; naming the agent {}",
+                        crate::event::Esc(leaf)
                     );
                     Some(leaf.to_string())
                 }

@@ -83,6 +83,11 @@ impl CgroupIndex {
         self.roots.retain(|(c, _, _)| c.id != id);
     }
 
+    /// The watched cgroups and their agents' names.
+    pub(crate) fn roots(&self) -> impl Iterator<Item = (&Cgroup, &str)> {
+        self.roots.iter().map(|(c, a, _)| (c, a.as_str()))
+    }
+
     /// The watched cgroup with this id.
     pub(crate) fn root(&self, id: u64) -> Option<&Cgroup> {
         self.roots.iter().find(|(c, _, _)| c.id == id).map(|(c, _, _)| c)

@@ -62,6 +62,22 @@ pub(super) fn escape_into(s: &str, out: &mut String) {
     }
 }
 
+/// `x`'s text form escaped as [`escape_into`] does: for `tracing` log lines and error messages that
+/// show agent-controlled text (agent and cgroup names, rule names, paths inside errors), written
+/// `agent = %Esc(&name)` or `"…: {}", Esc(&e)`.
+pub(crate) struct Esc<T>(pub T);
+
+impl<T: std::fmt::Display> std::fmt::Display for Esc<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = if f.alternate() {
+            format!("{:#}", self.0)
+        } else {
+            self.0.to_string()
+        };
+        f.write_str(&escaped(&text))
+    }
+}
+
 /// `s` escaped as [`escape_into`] does.
 pub(crate) fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
     if s.chars().any(needs_escape) {
@@ -100,7 +116,7 @@ fn escape_char(c: char, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Line, escaped};
+    use super::{Esc, Line, escaped};
 
     #[test]
     fn values_cannot_start_a_line_or_reach_the_terminal() {
@@ -118,5 +134,7 @@ mod tests {
             .lit(" argv=")
             .list(&["sh".into(), "-c".into(), "a\"b\nc".into()]);
         assert_eq!(s, "exec /bin/sh argv=[\"sh\", \"-c\", \"a\\\"b\\nc\"]");
+        let e = anyhow::anyhow!("freezing /sys/fs/cgroup/a\nFAKE").context("quarantine");
+        assert_eq!(format!("{:#}", Esc(&e)), "quarantine: freezing /sys/fs/cgroup/a\\nFAKE");
     }
 }

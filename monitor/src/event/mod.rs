@@ -15,7 +15,7 @@ mod net;
 pub(crate) mod process_names;
 
 pub(crate) use field::{Field, Value};
-pub(crate) use line::{Line, escaped};
+pub(crate) use line::{Esc, Line, escaped};
 
 use monitor_common::{
     EventHeader, EventKind, FLAG_DENIED, FLAG_READ_FAILED, FLAG_TRUNCATED,

@@ -1,6 +1,5 @@
 //! Alerts as JSON lines appended to a file (`--output-file`, `outputs.file`).
 use std::{
-    fs::OpenOptions,
     io::{self, LineWriter, Write},
     path::{Path, PathBuf},
 };
@@ -21,18 +20,14 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    /// Appends to `path`, creating it (mode 0600) if needed.
+    /// Appends to `path`, creating it (mode 0600) if needed. An existing `path` must be a regular
+    /// file of agentmon's user, not a symlink nor a hard link; its mode is tightened to 0600
+    /// ([`crate::files::open_append`]).
     pub fn file(path: &Path) -> Result<Self, OpenError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|error| OpenError {
-                path: path.to_path_buf(),
-                error,
-            })?;
+        let f = crate::files::open_append(path).map_err(|error| OpenError {
+            path: path.to_path_buf(),
+            error,
+        })?;
         Ok(Self::new(Box::new(LineWriter::new(f))))
     }
 

@@ -14,11 +14,11 @@ use thiserror::Error;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::falco::{FalcoPayload, hostname};
-use crate::{config::WebhookConfig, metrics::Metrics, rules::Alert};
+use crate::{config::WebhookConfig, event::Esc, metrics::Metrics, rules::Alert};
 
 const OUTPUT_NAME: &str = "webhook";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebhookOptions {
     pub url: String,
     /// Alerts waiting to be sent.
@@ -31,6 +31,18 @@ pub struct WebhookOptions {
     /// Per-request timeout.
     pub timeout: Duration,
     pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for WebhookOptions {
+    /// Without secrets: the URL redacted, header names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOptions")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("queue", &self.queue)
+            .field("max_attempts", &self.max_attempts)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookOptions {
@@ -59,7 +71,7 @@ impl WebhookOptions {
 #[derive(Debug, Error)]
 pub enum WebhookError {
     #[error("webhook client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(reqwest::Error),
     #[error("webhook header {0:?} is invalid")]
     Header(String),
 }
@@ -94,7 +106,8 @@ impl Webhook {
             .timeout(opts.timeout)
             .default_headers(headers)
             .user_agent(concat!("agentmon/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| WebhookError::Client(e.without_url()))?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let stats = Arc::new(WebhookStats::default());
         let task = tokio::spawn(worker(client, opts, rx, Arc::clone(&stats), metrics.clone()));
@@ -114,7 +127,7 @@ impl Webhook {
             Ok(()) => true,
             Err(_) => {
                 self.dropped(1);
-                tracing::warn!(rule = %alert.rule, "webhook queue full: alert dropped");
+                tracing::warn!(rule = %Esc(&alert.rule), "webhook queue full: alert dropped");
                 false
             }
         }
@@ -166,7 +179,8 @@ async fn worker(
                         format!("HTTP {s}"),
                     )
                 }
-                Err(e) => (true, e.to_string()),
+                // Without the URL, which may carry a token in its query or user part.
+                Err(e) => (true, e.without_url().to_string()),
             };
             stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
             if let Some(m) = &metrics {
@@ -177,10 +191,10 @@ async fn worker(
                 if let Some(m) = &metrics {
                     m.output_dropped(OUTPUT_NAME, 1);
                 }
-                tracing::error!(rule = %payload.rule, attempt, "webhook gave up on an alert: {why}");
+                tracing::error!(rule = %Esc(&payload.rule), attempt, "webhook gave up on an alert: {}", Esc(&why));
                 break;
             }
-            tracing::warn!(rule = %payload.rule, attempt, "webhook delivery failed, retrying in {backoff:?}: {why}");
+            tracing::warn!(rule = %Esc(&payload.rule), attempt, "webhook delivery failed, retrying in {backoff:?}: {}", Esc(&why));
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(opts.max_backoff);
             attempt += 1;

@@ -7,10 +7,16 @@ use crate::{
     event::{self, Body, Event},
     metrics::Metrics,
     outputs::{AlertSinks, Printer},
-    record::LiveRecorder,
+    record::{
+        LiveRecorder,
+        live::{Failure, OnFailure},
+    },
     respond::{Answered, Completions, Done, Responder, Target},
     rules::{Action, RuleSet},
 };
+
+/// The rule name of the alerts a recording failure raises.
+pub(crate) const RECORDING_FAILED: &str = "agentmon recording failed";
 
 /// Which events are printed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,6 +43,8 @@ pub(crate) struct Pipeline {
     pub stats: Stats,
     /// `--record FILE`: every event (lifecycle ones too) and alert goes here.
     recorder: Option<LiveRecorder>,
+    /// What a recording failure does.
+    on_record_failure: OnFailure,
     metrics: Option<Metrics>,
     sinks: Option<AlertSinks>,
     /// Per-agent action overrides from the config (e.g. `alert` for a dry run of an agent).
@@ -58,6 +66,7 @@ impl Pipeline {
             rules: None,
             stats: Stats::default(),
             recorder: None,
+            on_record_failure: OnFailure::default(),
             metrics: None,
             sinks: None,
             action_overrides: HashMap::new(),
@@ -80,8 +89,75 @@ impl Pipeline {
         }
     }
 
-    pub(crate) fn set_recorder(&mut self, recorder: LiveRecorder) {
+    /// Records every event and alert from now on; `on_failure` says what a recording failure does.
+    pub(crate) fn set_recorder(&mut self, recorder: LiveRecorder, on_failure: OnFailure) {
         self.recorder = Some(recorder);
+        self.on_record_failure = on_failure;
+    }
+
+    /// Records the recording could not write (0 without `--record`).
+    pub(crate) fn recording_lost(&self) -> u64 {
+        self.recorder.as_ref().map_or(0, LiveRecorder::lost)
+    }
+
+    /// A spell of recording failures began: an alert for every watched agent, whose action is
+    /// quarantine with `--on-record-failure stop` (nothing the agents do goes unrecorded).
+    fn check_recording(&mut self) {
+        let Some(f) = self.recorder.as_mut().and_then(LiveRecorder::take_failure) else {
+            return;
+        };
+        self.recording_failed(&f);
+    }
+
+    fn recording_failed(&mut self, f: &Failure) {
+        let stop = self.on_record_failure == OnFailure::Stop;
+        let (action, consequence) = if stop {
+            (Action::Quarantine, "stopping the agent (--on-record-failure stop)")
+        } else {
+            (Action::Alert, "monitoring goes on")
+        };
+        let now = crate::respond::boottime_ns();
+        let time = crate::enrich::Clock::new().rfc3339(now);
+        let mut roots: Vec<(Option<crate::cgroup::Cgroup>, String)> = self
+            .enricher
+            .cgroups_mut()
+            .roots()
+            .map(|(c, a)| (Some(c.clone()), a.to_string()))
+            .collect();
+        if roots.is_empty() {
+            roots.push((None, String::new()));
+        }
+        for (cg, agent) in roots {
+            let mut event = Enriched::empty();
+            event.time.clone_from(&time);
+            event.event.header.ktime_ns = now;
+            if let Some(c) = &cg {
+                event.event.header.cgroup_id = c.id;
+                event.cgroup.clone_from(&c.rel);
+            }
+            event.agent = agent;
+            let alert = crate::rules::Alert {
+                rule: RECORDING_FAILED.into(),
+                priority: crate::rules::Priority::Critical,
+                tags: vec!["agentmon".into(), "recording".into()],
+                action,
+                action_result: String::new(),
+                action_latency_us: None,
+                output: format!(
+                    "the recording cannot be written: {} records lost so far ({}); {consequence}",
+                    f.lost, f.error
+                ),
+                event,
+            };
+            let id = cg.as_ref().map_or(0, |c| c.id);
+            // The agent's processes that left its cgroup are quarantined with it.
+            let target = cg.map(|cgroup| Target {
+                cgroup,
+                escaped: self.enricher.escaped_of(id),
+            });
+            self.responder.submit(alert, 0, id, target, &mut self.answered);
+        }
+        self.emit_answered();
     }
 
     /// Counts events, drops and alerts in `m` from now on.
@@ -137,6 +213,7 @@ impl Pipeline {
         let enriched = self.enricher.enrich(ev);
         // `--record`: every event, printed or not; alerts name their event by this id.
         let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
+        self.check_recording();
         if print {
             self.printer.event(&enriched);
             self.stats.printed += 1;
@@ -244,7 +321,11 @@ impl Pipeline {
     pub(crate) fn flush(&mut self) {
         if let Some(r) = &mut self.recorder {
             r.end_batch();
+            if let Some(m) = &self.metrics {
+                m.record_lost(r.lost());
+            }
         }
+        self.check_recording();
         self.printer.flush();
     }
 }

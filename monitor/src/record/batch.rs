@@ -70,6 +70,19 @@ impl BatchBuilder {
         self.next_id
     }
 
+    /// The id of the batch's first entry (the next id if it is empty).
+    pub(crate) fn first_id(&self) -> u64 {
+        self.next_id - self.entries
+    }
+
+    /// Takes the next id for a record written elsewhere (the batch must be empty).
+    pub(crate) fn reserve_id(&mut self) -> u64 {
+        debug_assert!(self.is_empty());
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// Appends an entry; returns its id.
     pub(crate) fn push(&mut self, kind: EntryKind, msg: &impl prost::Message) -> u64 {
         if self.entries == 0 {

@@ -80,10 +80,12 @@ pub enum EntryKind {
     Drops = 4,
     /// Process fields shared by the events that follow.
     Context = 6,
+    /// Records the recorder could not write (their ids are missing from the log).
+    Lost = 8,
 }
 
 impl EntryKind {
-    const ALL: [Self; 4] = [Self::Event, Self::Alert, Self::Drops, Self::Context];
+    const ALL: [Self; 5] = [Self::Event, Self::Alert, Self::Drops, Self::Context, Self::Lost];
 
     pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|k| *k as u8 == v)
@@ -119,6 +121,30 @@ pub enum Problem {
     Payload { kind: &'static str, reason: String },
     #[error("read error: {0}")]
     Io(String),
+    /// Record ids jump: the records between are not in the log. `why` is what the recorder's `Lost`
+    /// record says about them, if one accounts for exactly this gap.
+    #[error("{}", gap_text(*first, *last, why.as_deref()))]
+    RecordsMissing { first: u64, last: u64, why: Option<String> },
+}
+
+fn gap_text(first: u64, last: u64, why: Option<&str>) -> String {
+    let n = last.saturating_sub(first).saturating_add(1);
+    let ids = if first == last {
+        format!("record {first} is")
+    } else {
+        format!("records {first}..={last} ({n} records) are")
+    };
+    match why {
+        Some(why) => format!(
+            "{ids} missing: the recorder could not write them ({})",
+            crate::event::escaped(why)
+        ),
+        None => format!(
+            "{ids} missing: record ids jump from {} to {}",
+            first.saturating_sub(1),
+            last.saturating_add(1)
+        ),
+    }
 }
 
 fn seq_hint(expected: u64, found: u64) -> String {

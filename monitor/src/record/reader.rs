@@ -8,7 +8,11 @@
 //! - An intact frame that does not continue the chain (a frame removed, reordered or inserted): an
 //!   error, then the end — or, with `resync`, that frame is accepted and the chain goes on from it.
 //!
-//! No input makes it panic; sizes are bounded by [`MAX_PAYLOAD_LEN`].
+//! No input makes it panic; sizes are bounded by [`MAX_PAYLOAD_LEN`]. A frame's claimed length is
+//! checked against what the file holds before anything is read for it, and the search for the next
+//! intact frame after damage checks every candidate's payload checksum from one pass of running
+//! CRCs over the bytes (see [`FrameReader::scan`]), so reading costs time linear in the bytes
+//! present, whatever lengths crafted frame headers claim.
 use std::{collections::VecDeque, fs::File, io::Read, path::Path};
 
 use prost::Message;
@@ -37,7 +41,8 @@ pub struct ReaderOptions {
     pub skip_chain: bool,
 }
 
-/// A read buffer over `R` that knows the file offset of its first byte.
+/// A read buffer over `R` that knows the file offset of its first byte, and the file's length
+/// when there is one.
 struct Source<R> {
     r: R,
     buf: Vec<u8>,
@@ -46,10 +51,13 @@ struct Source<R> {
     /// File offset of `buf[start]`.
     pos: u64,
     eof: bool,
+    /// The file's length when last looked at, and the file to look at again (a log being written
+    /// grows); `None` for a stream.
+    len: Option<(u64, File)>,
 }
 
 impl<R: Read> Source<R> {
-    fn new(r: R) -> Self {
+    fn new(r: R, len: Option<(u64, File)>) -> Self {
         Self {
             r,
             buf: vec![0; CHUNK],
@@ -57,7 +65,27 @@ impl<R: Read> Source<R> {
             end: 0,
             pos: 0,
             eof: false,
+            len,
         }
+    }
+
+    /// Whether the input can hold `n` bytes from the current position: false only when it is a file
+    /// that is shorter (looked at again before saying so).
+    fn can_hold(&mut self, n: usize) -> bool {
+        let Some((len, file)) = &mut self.len else { return true };
+        let want = self.pos.saturating_add(n as u64);
+        if want <= *len {
+            return true;
+        }
+        if let Ok(m) = file.metadata() {
+            *len = m.len();
+        }
+        want <= *len
+    }
+
+    /// Bytes the file holds from the current position (`None` for a stream).
+    fn remaining(&self) -> Option<u64> {
+        self.len.as_ref().map(|(len, _)| len.saturating_sub(self.pos))
     }
 
     /// Tries to have `n` bytes buffered; returns how many are (fewer only at end of file).
@@ -67,9 +95,12 @@ impl<R: Read> Source<R> {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n, 0);
-                }
+            }
+            if self.end == self.buf.len() {
+                // Grow as bytes arrive (doubling, up to `n`), not to `n` at once: a length a crafted
+                // header claims costs only the bytes a stream really holds. (`n` > the length here.)
+                let len = (self.buf.len() * 2).min(n);
+                self.buf.resize(len, 0);
             }
             match self.r.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
@@ -129,18 +160,28 @@ pub struct FrameReader<R> {
     after_trailer: bool,
     header: Option<proto::LogHeader>,
     frames: u64,
+    /// A frame claiming more than the input holds was reported (cut-off frames after it are not).
+    tail_reported: bool,
 }
 
 impl FrameReader<File> {
     pub fn open(path: &Path, opts: ReaderOptions) -> std::io::Result<Self> {
-        Ok(Self::new(File::open(path)?, opts))
+        let f = File::open(path)?;
+        let len = f.metadata()?.len();
+        Ok(Self::with_len(f.try_clone()?, opts, Some((len, f))))
     }
 }
 
 impl<R: Read> FrameReader<R> {
-    pub(crate) fn new(r: R, opts: ReaderOptions) -> Self {
+    /// A reader of a stream whose length is not known (claimed lengths are then checked as the
+    /// bytes arrive).
+    pub fn new(r: R, opts: ReaderOptions) -> Self {
+        Self::with_len(r, opts, None)
+    }
+
+    fn with_len(r: R, opts: ReaderOptions, len: Option<(u64, File)>) -> Self {
         Self {
-            src: Source::new(r),
+            src: Source::new(r, len),
             opts,
             mode: Mode::Frames,
             pending_consume: 0,
@@ -150,6 +191,7 @@ impl<R: Read> FrameReader<R> {
             after_trailer: false,
             header: None,
             frames: 0,
+            tail_reported: false,
         }
     }
 
@@ -224,53 +266,102 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
-    /// Moves to the next offset that starts an intact frame; false at end of file.
+    /// Moves to the next offset that starts an intact frame (magic, header checksum, a length the
+    /// input can hold, payload checksum), or to a frame cut off by the end of the input; false at the
+    /// end.
+    ///
+    /// Crafted headers may each claim up to 16 MiB, overlapping one another; checking each claimed
+    /// payload on its own would cost their lengths times their number. Instead the candidates that
+    /// start within the next [`CHUNK`] bytes are checked together: one pass of a running CRC32C over
+    /// the bytes up to the farthest claimed end records the CRC at each payload's start and end, and a
+    /// payload's own CRC follows from those two (CRC32C is linear:
+    /// `crc(B) = crc(A‖B) ⊕ combine(crc(A), 0, |B|)`). Each step costs at most one frame's length
+    /// and moves on by [`CHUNK`] bytes (or stops at a frame), so a scan costs at most
+    /// `MAX_PAYLOAD_LEN / CHUNK` (64) passes over the bytes it skips: linear in the bytes present.
     fn scan(&mut self) -> std::io::Result<bool> {
         loop {
-            let avail = self.src.fill(FRAME_HEADER_LEN)?;
+            let avail = self.src.fill(CHUNK + FRAME_HEADER_LEN)?;
             if avail < FRAME_MAGIC.len() {
                 return Ok(false);
             }
-            let bytes = self.src.bytes();
-            match bytes.windows(4).position(|w| w == FRAME_MAGIC) {
-                Some(i) => {
-                    self.src.consume(i);
-                    if self.candidate_ok()? {
-                        return Ok(true);
-                    }
-                    self.src.consume(1);
+            // Candidates start before `zone`; a header needs all of its 60 bytes.
+            let zone = if avail >= CHUNK + FRAME_HEADER_LEN {
+                CHUNK
+            } else {
+                avail
+            };
+            let mut cands: Vec<(usize, usize, u32)> = Vec::new();
+            let mut tail = None;
+            let mut reach = 0;
+            let magics: Vec<usize> =
+                memchr::memmem::find_iter(&self.src.bytes()[..(zone + 3).min(avail)], &FRAME_MAGIC)
+                    .take_while(|&i| i < zone)
+                    .collect();
+            for i in magics {
+                let Some(raw) = self.src.bytes().get(i..i + FRAME_HEADER_LEN) else {
+                    // A header cut off by the end of the input.
+                    tail.get_or_insert(i);
+                    continue;
+                };
+                let mut head = [0u8; FRAME_HEADER_LEN];
+                head.copy_from_slice(raw);
+                let Ok(h) = format::parse_header(&head) else {
+                    continue;
+                };
+                let end = i + h.frame_len();
+                if !self.src.can_hold(end) {
+                    tail.get_or_insert(i);
+                    continue;
                 }
-                None => {
-                    // Keep the last 3 bytes: they may start a magic.
-                    let keep = (FRAME_MAGIC.len() - 1).min(bytes.len());
-                    let drop = bytes.len() - keep;
-                    if drop == 0 {
-                        // Fewer than 4 bytes left after a full fill means end of file.
-                        return Ok(false);
-                    }
-                    self.src.consume(drop);
+                reach = reach.max(end);
+                cands.push((i, end, h.payload_crc));
+            }
+            let avail = self.src.fill(reach)?;
+            let bytes = self.src.bytes();
+            // The CRC of bytes[..p] at every payload start and end, in one pass.
+            let mut points: Vec<usize> = cands
+                .iter()
+                .filter(|&&(_, end, _)| end <= avail)
+                .flat_map(|&(i, end, _)| [i + FRAME_HEADER_LEN, end])
+                .collect();
+            points.sort_unstable();
+            points.dedup();
+            let mut at = Vec::with_capacity(points.len());
+            let (mut crc, mut done) = (0u32, 0usize);
+            for p in points {
+                crc = crc32c::crc32c_append(crc, &bytes[done..p]);
+                done = p;
+                at.push((p, crc));
+            }
+            let crc_at = |p: usize| at.binary_search_by_key(&p, |&(q, _)| q).ok().map(|k| at[k].1);
+            for &(i, end, stored) in &cands {
+                if end > avail {
+                    // A stream that ended inside the claimed frame.
+                    tail.get_or_insert(i);
+                    continue;
+                }
+                let start = i + FRAME_HEADER_LEN;
+                if let (Some(a), Some(b)) = (crc_at(start), crc_at(end))
+                    && b ^ crc32c::crc32c_combine(a, 0, end - start) == stored
+                {
+                    self.src.consume(i);
+                    return Ok(true);
                 }
             }
+            if zone < CHUNK {
+                // The end of the input: a cut-off frame there is reported as such.
+                // One such report is enough: after a frame that claims more than the input holds,
+                // the frames cut off further on are the same damage.
+                return Ok(match tail.filter(|_| !self.tail_reported) {
+                    Some(i) => {
+                        self.src.consume(i);
+                        true
+                    }
+                    None => false,
+                });
+            }
+            self.src.consume(zone);
         }
-    }
-
-    /// Does an intact frame (or a truncated one, at the very end) start here?
-    fn candidate_ok(&mut self) -> std::io::Result<bool> {
-        let avail = self.src.fill(FRAME_HEADER_LEN)?;
-        if avail < FRAME_HEADER_LEN {
-            return Ok(true); // let step() report the truncated tail
-        }
-        let Some(h) = self.head() else { return Ok(false) };
-        let need = h.frame_len();
-        if self.src.fill(need)? < need {
-            return Ok(true); // truncated tail: reported by step()
-        }
-        Ok(format::check_payload(&h, &self.src.bytes()[FRAME_HEADER_LEN..need]).is_ok())
-    }
-
-    fn head(&self) -> Option<FrameHeader> {
-        let head: &[u8; FRAME_HEADER_LEN] = self.src.bytes().get(..FRAME_HEADER_LEN)?.try_into().ok()?;
-        format::parse_header(head).ok()
     }
 
     fn step(&mut self) -> Step {
@@ -315,6 +406,17 @@ impl<R: Read> FrameReader<R> {
             }
         };
         let need = h.frame_len();
+        // What the file cannot hold is not read (nor buffered): a cut-off tail, or a crafted length
+        // in the middle of the file — which is why the search goes on after it (with `resync`).
+        if !self.src.can_hold(need) {
+            let have = self.src.remaining().unwrap_or(0);
+            let p = Problem::Truncated {
+                have,
+                need: need as u64,
+            };
+            self.tail_reported = true;
+            return Step::Error(self.fail(offset, p, true));
+        }
         let avail = match self.src.fill(need) {
             Ok(a) => a,
             Err(e) => return Step::Error(self.fail(offset, Problem::Io(e.to_string()), false)),
@@ -324,7 +426,8 @@ impl<R: Read> FrameReader<R> {
                 have: avail as u64,
                 need: need as u64,
             };
-            return Step::Error(self.fail(offset, p, false));
+            self.tail_reported = true;
+            return Step::Error(self.fail(offset, p, true));
         }
         // The usual case first: a frame that continues the chain. The chain's hash covers the
         // payload, so its CRC is then redundant; it is checked only to tell damage from the other
@@ -428,6 +531,8 @@ pub enum Record {
     /// (see [`convert::alert_from_proto`]).
     Alert(Box<proto::Alert>),
     Drops(proto::Drops),
+    /// Records the recorder could not write.
+    Lost(proto::Lost),
     Trailer(proto::Trailer),
     /// Process fields the following events refer to (already applied to them).
     Context(Box<proto::Context>),
@@ -470,6 +575,7 @@ pub fn decode_entry(kind: EntryKind, payload: &[u8], contexts: &mut ContextTable
             proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?,
         )),
         EntryKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
+        EntryKind::Lost => Record::Lost(proto::Lost::decode(payload).map_err(|e| payload_err("lost", e))?),
     })
 }
 
@@ -498,14 +604,19 @@ pub struct RecordReader<R> {
 
 impl RecordReader<File> {
     pub fn open(path: &Path, opts: ReaderOptions) -> std::io::Result<Self> {
-        Ok(Self::new(File::open(path)?, opts))
+        Ok(Self::of(FrameReader::open(path, opts)?))
     }
 }
 
 impl<R: Read> RecordReader<R> {
-    pub(crate) fn new(r: R, opts: ReaderOptions) -> Self {
+    /// A reader of a stream (see [`FrameReader::new`]).
+    pub fn new(r: R, opts: ReaderOptions) -> Self {
+        Self::of(FrameReader::new(r, opts))
+    }
+
+    fn of(frames: FrameReader<R>) -> Self {
         Self {
-            frames: FrameReader::new(r, opts),
+            frames,
             contexts: ContextTable::default(),
             pending: VecDeque::default(),
         }

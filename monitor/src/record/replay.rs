@@ -253,6 +253,22 @@ pub(crate) fn replay(
                         }
                     }
                     EntryKind::Drops => {}
+                    // The log is incomplete here: a problem, like damage.
+                    EntryKind::Lost => {
+                        stats.problems += 1;
+                        let why = proto::Lost::decode(e.payload).ok();
+                        on_problem(
+                            path,
+                            &FrameError {
+                                offset: e.offset,
+                                problem: Problem::RecordsMissing {
+                                    first: why.as_ref().map_or(0, |l| l.first_id),
+                                    last: why.as_ref().map_or(0, |l| l.last_id),
+                                    why: why.map(|l| l.error),
+                                },
+                            },
+                        );
+                    }
                 }
             }
         }

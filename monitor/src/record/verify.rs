@@ -1,5 +1,7 @@
 //! Integrity check of logs (`agentmon log verify`): every frame's checksums, the sequence and the
-//! hash chain within each file, the trailer's counts, and the links between rotated files.
+//! hash chain within each file, the record ids (a gap is an error, whether or not a `Lost` record
+//! explains it: the log is missing records), the trailer's counts, and the links between rotated
+//! files.
 //!
 //! Payloads other than header and trailer are not decoded (a batch only into its entries, to count
 //! them): checksums and chain already prove they are the bytes the recorder wrote.
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use super::{
+    batch::Entry,
     format::{ChainHash, EntryKind, FrameError, FrameKind, Problem},
     proto,
     reader::{FrameReader, ReaderOptions},
@@ -26,6 +29,11 @@ pub struct FileReport {
     pub events: u64,
     pub(crate) alerts: u64,
     pub(crate) drops: u64,
+    /// Records missing where ids jump (those a `Lost` record accounts for included).
+    pub(crate) lost: u64,
+    /// Id of the first and last records (batch entries) read.
+    pub(crate) first_id: Option<u64>,
+    pub(crate) last_id: Option<u64>,
     /// Sequence number of the first and last intact frames.
     pub(crate) first_seq: Option<u64>,
     pub(crate) last_seq: Option<u64>,
@@ -63,7 +71,13 @@ impl FileReport {
 }
 
 /// Verifies one file on its own. `progress` is called with the bytes read so far.
-pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
+pub fn verify_file(path: &Path, progress: impl FnMut(u64)) -> FileReport {
+    verify_file_after(path, None, progress)
+}
+
+/// [`verify_file`] for a file that may continue another one whose last record id was
+/// `prev_last_id`: if it is a rotated continuation, its first record id must follow that one.
+fn verify_file_after(path: &Path, prev_last_id: Option<u64>, mut progress: impl FnMut(u64)) -> FileReport {
     let mut rep = FileReport {
         path: path.to_path_buf(),
         ..Default::default()
@@ -85,6 +99,9 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
         }
     };
     let mut trailer_offset = None;
+    let mut ids = IdCheck::default();
+    let mut continuation_checked = false;
+    let mut first_file = false;
     while let Some(item) = r.next_frame() {
         let f = match item {
             Ok(f) => f,
@@ -93,6 +110,8 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
                 continue;
             }
             Err(e) => {
+                // Damage: the records of the frames lost with it are not a gap of their own.
+                ids.expect = None;
                 rep.error(e);
                 continue;
             }
@@ -105,15 +124,41 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
         rep.last_seq = Some(f.header.seq);
         rep.last_chain = f.header.chain;
         match f.header.kind {
-            FrameKind::Header => {}
+            FrameKind::Header => {
+                first_file = proto::LogHeader::decode(f.payload).is_ok_and(|h| h.file_index == 0);
+            }
             FrameKind::Batch => {
                 for entry in f.entries() {
-                    match entry.map(|e| e.kind) {
-                        Ok(EntryKind::Event) => rep.events += 1,
-                        Ok(EntryKind::Alert) => rep.alerts += 1,
-                        Ok(EntryKind::Drops) => rep.drops += 1,
-                        Ok(EntryKind::Context) => {}
-                        Err(e) => rep.error(e),
+                    let e = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            ids.expect = None;
+                            rep.error(e);
+                            continue;
+                        }
+                    };
+                    if !continuation_checked {
+                        continuation_checked = true;
+                        if !first_file && let Some(last) = prev_last_id {
+                            ids.expect = Some(last.wrapping_add(1));
+                        }
+                    }
+                    if let Some(problem) = ids.next(&e, first_file) {
+                        if let Problem::RecordsMissing { first, last, .. } = problem {
+                            rep.lost += last - first + 1;
+                        }
+                        rep.error(FrameError {
+                            offset: e.offset,
+                            problem,
+                        });
+                    }
+                    rep.first_id.get_or_insert(e.id);
+                    rep.last_id = Some(e.id);
+                    match e.kind {
+                        EntryKind::Event => rep.events += 1,
+                        EntryKind::Alert => rep.alerts += 1,
+                        EntryKind::Drops => rep.drops += 1,
+                        EntryKind::Context | EntryKind::Lost => {}
                     }
                 }
             }
@@ -150,9 +195,66 @@ pub fn verify_file(path: &Path, mut progress: impl FnMut(u64)) -> FileReport {
             },
         });
     }
+    if let (Some(t), Some(offset)) = (&rep.trailer, trailer_offset)
+        && t.lost > rep.lost
+    {
+        let msg = format!(
+            "the trailer counts {} records the recorder could not write while this file was written; {} of them are gaps in this file",
+            t.lost, rep.lost
+        );
+        rep.error(FrameError {
+            offset,
+            problem: Problem::Payload {
+                kind: "trailer",
+                reason: msg,
+            },
+        });
+    }
     rep.errors.sort_by_key(|e| e.offset);
     progress(r.position());
     rep
+}
+
+/// Record ids within a file: each entry's id is one more than the one before (and 1 for the first
+/// record of a log). After damage the next id is taken as it comes.
+#[derive(Default)]
+struct IdCheck {
+    expect: Option<u64>,
+    seen: bool,
+}
+
+impl IdCheck {
+    /// What is wrong before entry `e`, if anything: missing ids (explained when `e` is the `Lost`
+    /// record of exactly those), or ids that go backwards.
+    fn next(&mut self, e: &Entry<'_>, first_file: bool) -> Option<Problem> {
+        let expect = match self.expect {
+            Some(x) => Some(x),
+            None if !self.seen && first_file => Some(1),
+            None => None,
+        };
+        self.seen = true;
+        self.expect = Some(e.id.wrapping_add(1));
+        let expect = expect?;
+        if e.id == expect {
+            return None;
+        }
+        if e.id < expect {
+            return Some(Problem::Payload {
+                kind: "batch",
+                reason: format!(
+                    "record id {} where {expect} was expected: ids go backwards (records repeated or reordered)",
+                    e.id
+                ),
+            });
+        }
+        let (first, last) = (expect, e.id - 1);
+        let why = (e.kind == EntryKind::Lost)
+            .then(|| proto::Lost::decode(e.payload).ok())
+            .flatten()
+            .filter(|l| (l.first_id, l.last_id) == (first, last))
+            .map(|l| format!("{} events, {} alerts: {}", l.events, l.alerts, l.error));
+        Some(Problem::RecordsMissing { first, last, why })
+    }
 }
 
 /// A broken link between two consecutive files of a rotated log.
@@ -184,7 +286,8 @@ pub(crate) fn verify_files(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> 
     let mut report = Report::default();
     let mut done = 0u64;
     for path in paths {
-        let rep = verify_file(path, |b| progress(done + b));
+        let prev_last_id = report.files.last().and_then(|f| f.last_id);
+        let rep = verify_file_after(path, prev_last_id, |b| progress(done + b));
         done += std::fs::metadata(path).map_or(0, |m| m.len());
         if let Some(prev) = report.files.last()
             && let Some(problem) = link_problem(prev, &rep)

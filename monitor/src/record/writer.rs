@@ -11,12 +11,17 @@
 //!   [`RecorderOptions::sync_interval`] after the last sync, on rotation, on [`Recorder::flush`] and on
 //!   close: this bounds what a machine crash (power loss, kernel panic) can take.
 //! - a failed write is cut back off the file (`ftruncate` to the last complete frame) and returned as
-//!   an error, so a full disk never leaves a half frame in the middle of the log.
+//!   an error, so a full disk never leaves a half frame in the middle of the log;
+//! - loss is never silent: the records of a batch that could not be written are accounted for by a
+//!   `Lost` record (their ids, how many events and alerts, the error), which takes the next id and is
+//!   written in a frame of its own at once (a small write may still fit) or, failing that, before
+//!   anything else as soon as writes succeed again. Until it is written nothing else is: ids in a
+//!   log only increase, and every gap is followed by the record that explains it
+//!   ([`Recorder::lost_total`] counts them; `log verify` reports the gap).
 use std::{
     ffi::OsString,
-    fs::{File, OpenOptions},
+    fs::File,
     io::Write,
-    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -143,7 +148,35 @@ pub struct Recorder {
     batch_alerts: u64,
     /// Id of the last record written to the file (0: none yet).
     written_id: u64,
+    /// Records lost and not yet accounted for in the log, with the id reserved for their `Lost`
+    /// record.
+    loss: Option<PendingLoss>,
+    /// Records lost since the recording began.
+    lost_total: u64,
+    /// Records lost while the current file was being written.
+    file_lost: u64,
+    /// Recent lost id ranges (for [`Recorder::was_lost`]).
+    lost_ranges: std::collections::VecDeque<(u64, u64)>,
+    /// The previous file's name, for the current file's header.
+    prev_file: String,
+    /// Rotations that failed (logged at the 1st, 2nd, 4th, …).
+    rotation_failures: u64,
 }
+
+/// Records that could not be written, waiting for their `Lost` record to be.
+#[derive(Clone, Debug)]
+struct PendingLoss {
+    first_id: u64,
+    last_id: u64,
+    events: u64,
+    alerts: u64,
+    error: String,
+    /// The id of the `Lost` record itself.
+    marker_id: u64,
+}
+
+/// Lost id ranges remembered for [`Recorder::was_lost`].
+const LOST_RANGES_KEPT: usize = 256;
 
 impl Recorder {
     /// Creates `path` (which must not exist) and writes its header frame.
@@ -183,6 +216,12 @@ impl Recorder {
             batch_events: 0,
             batch_alerts: 0,
             written_id: 0,
+            loss: None,
+            lost_total: 0,
+            file_lost: 0,
+            lost_ranges: std::collections::VecDeque::new(),
+            prev_file: String::new(),
+            rotation_failures: 0,
         };
         r.write_log_header(String::new())?;
         Ok(r)
@@ -257,13 +296,15 @@ impl Recorder {
         match kind {
             EntryKind::Event => self.batch_events += 1,
             EntryKind::Alert => self.batch_alerts += 1,
-            EntryKind::Context | EntryKind::Drops => {}
+            EntryKind::Context | EntryKind::Drops | EntryKind::Lost => {}
         }
         self.batch.push(kind, msg)
     }
 
     /// Before adding a record of about `len` bytes: writes the batch if the record would make it too
-    /// large, and rotates if the file would outgrow its limit. Returns whether it rotated.
+    /// large, and rotates if the file would outgrow its limit. Returns whether it rotated. A batch
+    /// that cannot be written is lost (and accounted for, see [`Recorder::end_batch`]), a rotation
+    /// that fails is tried again with the next record: the new record still goes in the next batch.
     fn make_room(&mut self, len: usize) -> Result<bool, RecordError> {
         if len > MAX_PAYLOAD_LEN - 32 {
             return Err(RecordError::TooLarge(len));
@@ -272,14 +313,30 @@ impl Recorder {
         if !self.batch.is_empty()
             && (frame_len - FRAME_HEADER_LEN > self.opts.batch_bytes.max(1) || frame_len > MAX_PAYLOAD_LEN)
         {
-            self.end_batch()?;
+            let _ = self.end_batch();
         }
         if self.needs_rotation(self.batch.frame_len_with(len)) {
-            self.end_batch()?;
-            self.rotate()?;
-            return Ok(true);
+            let _ = self.end_batch();
+            match self.rotate() {
+                Ok(()) => return Ok(true),
+                Err(e) => {
+                    self.rotation_failures += 1;
+                    if self.rotation_failures.is_power_of_two() {
+                        tracing::error!(
+                            path = %self.path.display(),
+                            failures = self.rotation_failures,
+                            "rotating the recording failed, going on in the current file: {e}"
+                        );
+                    }
+                }
+            }
         }
         Ok(false)
+    }
+
+    /// A `Lost` record is waiting to be written (writes are failing).
+    pub(crate) fn loss_pending(&self) -> bool {
+        self.loss.is_some()
     }
 
     fn end_batch_if_full(&mut self) -> Result<(), RecordError> {
@@ -293,23 +350,109 @@ impl Recorder {
     /// pipeline calls this after every ring-buffer drain.
     pub fn end_batch(&mut self) -> Result<(), RecordError> {
         if self.batch.is_empty() {
-            return Ok(());
+            // A loss not marked yet is marked as soon as a write succeeds, records or not.
+            return self.write_loss();
         }
         let (events, alerts) = (self.batch_events, self.batch_alerts);
         (self.batch_events, self.batch_alerts) = (0, 0);
-        let mut batch = std::mem::take(&mut self.batch);
-        let res = self.append(FrameKind::Batch, batch.frame_mut());
-        batch.clear();
-        self.batch = batch;
+        let last_id = self.batch.next_id() - 1;
+        let first_id = self.batch.first_id();
+        // A loss not yet in the log goes first; while it cannot be written, neither can this batch.
+        let res = match self.write_loss() {
+            Ok(()) => {
+                let mut batch = std::mem::take(&mut self.batch);
+                let res = self.append(FrameKind::Batch, batch.frame_mut());
+                batch.clear();
+                self.batch = batch;
+                res.map(|_| ())
+            }
+            Err(e) => {
+                self.batch.clear();
+                Err(e)
+            }
+        };
         if let Err(e) = res {
             // Contexts defined in the lost batch are unknown to readers: define everything again.
             self.contexts.clear();
+            self.lose(first_id, last_id, events, alerts, &e);
+            // A small frame may still fit (the file's last block): say so at once if it does.
+            let _ = self.write_loss();
             return Err(e);
         }
         self.file_events += events;
         self.file_alerts += alerts;
-        self.written_id = self.batch.next_id() - 1;
+        self.written_id = last_id;
         self.maybe_sync()
+    }
+
+    /// Counts records `first_id..=last_id` as lost and reserves the id of the `Lost` record that
+    /// accounts for them (merged with a loss not yet written, whose reserved id is then lost too).
+    fn lose(&mut self, first_id: u64, last_id: u64, events: u64, alerts: u64, e: &RecordError) {
+        let n = last_id + 1 - first_id;
+        self.lost_total += n;
+        self.file_lost += n;
+        if self.lost_ranges.len() == LOST_RANGES_KEPT {
+            self.lost_ranges.pop_front();
+        }
+        self.lost_ranges.push_back((first_id, last_id));
+        let loss = match self.loss.take() {
+            Some(mut l) => {
+                // Its reserved id was never written either; the ids run on without a hole.
+                self.lost_total += 1;
+                self.file_lost += 1;
+                l.last_id = last_id;
+                l.events += events;
+                l.alerts += alerts;
+                l
+            }
+            None => PendingLoss {
+                first_id,
+                last_id,
+                events,
+                alerts,
+                error: e.to_string(),
+                marker_id: 0,
+            },
+        };
+        let marker_id = self.batch.reserve_id();
+        self.loss = Some(PendingLoss { marker_id, ..loss });
+    }
+
+    /// Writes the pending `Lost` record, if any, in a frame of its own.
+    fn write_loss(&mut self) -> Result<(), RecordError> {
+        let Some(l) = &self.loss else { return Ok(()) };
+        let msg = proto::Lost {
+            first_id: l.first_id,
+            last_id: l.last_id,
+            events: l.events,
+            alerts: l.alerts,
+            error: l.error.clone(),
+            total: self.lost_total,
+            time_unix_ns: now_ns(),
+        };
+        let mut frame = BatchBuilder::new(l.marker_id);
+        frame.push(EntryKind::Lost, &msg);
+        self.append(FrameKind::Batch, frame.frame_mut())?;
+        self.loss = None;
+        Ok(())
+    }
+
+    /// Puts `file` where the recording is written and returns the file that was there (tests make
+    /// writes fail with `/dev/full`).
+    #[cfg(test)]
+    pub(crate) fn replace_file(&mut self, file: File) -> File {
+        std::mem::replace(&mut self.file, file)
+    }
+
+    /// Records lost since the recording began (write failures; each also accounted for by a `Lost`
+    /// record in the log once a write succeeds again).
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// Whether the record with this id was lost (among the recent losses).
+    pub(crate) fn was_lost(&self, id: u64) -> bool {
+        self.lost_ranges.iter().any(|&(a, b)| (a..=b).contains(&id))
     }
 
     /// Id of the last record handed to the kernel (0: none yet): what a crash of agentmon cannot
@@ -341,8 +484,11 @@ impl Recorder {
             return Ok(());
         }
         self.closed = true;
-        self.end_batch()?;
+        let batch = self.end_batch();
+        // The trailer counts what was lost even when its `Lost` record could not be written.
+        let _ = self.write_loss();
         self.write_trailer(proto::trailer::Reason::Closed, String::new())?;
+        batch?;
         self.sync()
     }
 
@@ -372,6 +518,7 @@ impl Recorder {
             events: self.file_events,
             alerts: self.file_alerts,
             end_time_unix_ns: now_ns(),
+            lost: self.file_lost,
         };
         let mut buf = Vec::with_capacity(128);
         encode_into(&mut buf, &t)?;
@@ -388,11 +535,21 @@ impl Recorder {
         holds_records && self.file_len + frame_len as u64 + trailer > max
     }
 
+    /// Ends the file with a trailer and goes on in the next one. The next file is created first, so
+    /// a name that is taken (or a symlink planted there) fails the rotation before the trailer is
+    /// written; a header that cannot be written is written before the next frame.
     fn rotate(&mut self) -> Result<(), RecordError> {
         let next_path = rotated_path(&self.base, self.file_index + 1);
-        self.write_trailer(proto::trailer::Reason::Rotated, base_name(&next_path))?;
-        self.sync()?;
         let file = open_new(&next_path)?;
+        if let Err(e) = self.write_trailer(proto::trailer::Reason::Rotated, base_name(&next_path)) {
+            drop(file);
+            let _ = std::fs::remove_file(&next_path);
+            return Err(e);
+        }
+        // The trailer is written: the rotation goes on whatever the sync says.
+        if let Err(e) = self.sync() {
+            tracing::error!(path = %self.path.display(), "syncing the recording before rotating: {e}");
+        }
         let prev_file = base_name(&self.path);
         tracing::info!(from = %self.path.display(), to = %next_path.display(), "rotating the recording");
         self.file = file;
@@ -403,13 +560,19 @@ impl Recorder {
         self.file_events = 0;
         self.file_alerts = 0;
         self.file_records = 0;
+        self.file_lost = 0;
         self.contexts.clear();
+        self.prev_file.clone_from(&prev_file);
         self.write_log_header(prev_file)
     }
 
     /// Seals `buf` (frame header space + payload) with the next sequence number and writes it with
     /// one `write(2)`.
     fn append(&mut self, kind: FrameKind, buf: &mut [u8]) -> Result<u64, RecordError> {
+        if kind != FrameKind::Header && self.file_frames == 0 {
+            // A rotation could not write the new file's header: it goes first.
+            self.write_log_header(self.prev_file.clone())?;
+        }
         let seq = self.next_seq;
         let chain = format::seal(buf, kind, seq, &self.chain);
         if let Err(e) = (&self.file).write_all(buf) {
@@ -442,13 +605,10 @@ impl Drop for Recorder {
     }
 }
 
+/// A new log file: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600 (an existing file or a symlink at the
+/// name is an error).
 fn open_new(path: &Path) -> Result<File, RecordError> {
-    OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| RecordError::io(path, e))
+    crate::files::create_new(path).map_err(|e| RecordError::io(path, e))
 }
 
 /// Frame header space, then the encoded message.

@@ -20,7 +20,7 @@ pub(crate) mod state;
 
 use crate::{
     cgroup::Cgroup,
-    event::Body,
+    event::{Body, Esc},
     rules::{Action, Alert},
 };
 
@@ -219,7 +219,7 @@ fn spawn_action(action: Action, alert: &Alert, target: Option<Target>, agent: u6
             (Some(t), _) => quarantine::quarantine(&t.cgroup, &name, &rule),
         };
         let result = result.unwrap_or_else(|e| {
-            tracing::error!(%rule, agent = %name, "action {} failed: {e:#}", action.as_str());
+            tracing::error!(rule = %Esc(&rule), agent = %Esc(&name), "action {} failed: {:#}", action.as_str(), Esc(&e));
             format!("{} failed: {e:#}", action.as_str())
         });
         let _ = tx.send(Done { agent, result });
@@ -270,11 +270,11 @@ fn finish(alert: &mut Alert, result: String) {
     alert.action_latency_us = Some(latency.as_micros() as u64);
     if alert.action != Action::Alert {
         tracing::warn!(
-            rule = %alert.rule,
-            agent = %alert.event.agent,
+            rule = %Esc(&alert.rule),
+            agent = %Esc(&alert.event.agent),
             latency_us = latency.as_micros() as u64,
             "{}",
-            alert.action_result
+            Esc(&alert.action_result)
         );
     }
 }

@@ -1,9 +1,13 @@
 //! The quarantine state file (`$AGENTMON_STATE_DIR/quarantine.json`): which agents are frozen, so
-//! quarantines survive agentmon restarts and `agentmon release` can find them.
+//! quarantines survive agentmon restarts and `agentmon release` can find them. It names agents,
+//! cgroups and pids, so it lives in a directory only agentmon's user (root) can enter, mode 0700,
+//! and is written 0600 ([`crate::files::PrivateDir`]).
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::files::PrivateDir;
 
 /// Default directory for agentmon's state (`AGENTMON_STATE_DIR` overrides it).
 pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/agentmon";
@@ -26,46 +30,54 @@ pub(crate) struct Quarantined {
     pub pids: Vec<u32>,
 }
 
-fn state_file() -> PathBuf {
-    state_dir().join("quarantine.json")
+const STATE_FILE: &str = "quarantine.json";
+const LOCK_FILE: &str = "quarantine.lock";
+/// Largest state file read (a list of agents; a real one is a few KiB).
+const MAX_STATE_BYTES: u64 = 16 << 20;
+
+/// The state directory, held open (see [`PrivateDir`]: 0700, owned by agentmon's user, symlinks not
+/// followed); `None` if it does not exist and `create` is false.
+fn open_dir(create: bool) -> Result<Option<PrivateDir>> {
+    let dir = state_dir();
+    PrivateDir::open(&dir, create).with_context(|| format!("state directory {}", dir.display()))
+}
+
+fn load_from(dir: &PrivateDir) -> Result<Vec<Quarantined>> {
+    let f = dir.join(STATE_FILE);
+    match dir.read(STATE_FILE, MAX_STATE_BYTES) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", f.display())),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", f.display())),
+    }
 }
 
 /// The quarantine list (empty if there is no state file yet).
 pub(crate) fn load_quarantined() -> Result<Vec<Quarantined>> {
-    let f = state_file();
-    match std::fs::read(&f) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", f.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", f.display())),
+    match open_dir(false)? {
+        Some(dir) => load_from(&dir),
+        None => Ok(Vec::new()),
     }
 }
 
 /// Changes the quarantine list under a lock: one writer at a time in this process (responses run
 /// on worker threads) and across processes (`agentmon release` beside a running monitor), so no
-/// update is lost. The list is written back (write-then-rename) when `change` succeeds.
+/// update is lost. The list is written back (a new temporary file in the state directory, renamed
+/// over the old list) when `change` succeeds.
 pub(crate) fn update_quarantined<R>(change: impl FnOnce(&mut Vec<Quarantined>) -> Result<R>) -> Result<R> {
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let f = state_file();
-    if let Some(dir) = f.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let lock_path = f.with_extension("lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
+    let dir = open_dir(true)?.ok_or_else(|| anyhow::anyhow!("state directory {} is missing", state_dir().display()))?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = dir
+        .open_lock(LOCK_FILE)
         .with_context(|| format!("opening {}", lock_path.display()))?;
     // SAFETY: flock(2) on a descriptor we own; released when `lock` is closed.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("locking {}", lock_path.display()));
     }
-    let mut list = load_quarantined()?;
+    let mut list = load_from(&dir)?;
     let r = change(&mut list)?;
-    // Write-then-rename so a crash never leaves a half-written list.
-    let tmp = f.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&list)?).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &f).with_context(|| format!("replacing {}", f.display()))?;
+    dir.write_atomic(STATE_FILE, &serde_json::to_vec_pretty(&list)?)
+        .with_context(|| format!("writing {}", dir.join(STATE_FILE).display()))?;
     Ok(r)
 }

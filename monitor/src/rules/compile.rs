@@ -1,6 +1,18 @@
 //! Conditions → typed, name-resolved [`Cond`] trees: macros expanded, lists inlined, values parsed
 //! and operators checked against field types.
-use std::{collections::HashMap, net::IpAddr};
+//!
+//! Expansion is bounded and linear in the input: every list is expanded once (memoized, in
+//! dependency order; a list that includes itself is an error), every macro is checked once (its
+//! validity and its expanded size are memoized, so a macro used by another costs one lookup there),
+//! and a condition is only expanded when its size is known to fit. The limits ([`limits`]) end a
+//! rule bomb — lists or macros that double at each level, a chain of thousands of macros — with a
+//! `file:line:col` error after a bounded amount of work instead of exhausting memory or time.
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+    rc::Rc,
+    sync::Arc,
+};
 
 use super::{
     cond::{Cond, Pred, Test, negated},
@@ -11,17 +23,100 @@ use super::{
     source::{RawException, RawList, RawMacro, Value},
 };
 
+/// What a rule set may expand to (`docs/RULES.md` § Limits).
+pub(super) mod limits {
+    /// Items of one list, once the lists it names are inlined.
+    pub(crate) const LIST_ITEMS: usize = 100_000;
+    /// Tests and values of one condition (a rule's, a macro's, a sequence step's, an exception's)
+    /// once its macros and lists are expanded.
+    pub(crate) const CONDITION_SIZE: usize = 100_000;
+    /// Tests and values of every list, macro and condition of the rule set together: what
+    /// compiling it may build in all.
+    pub(crate) const TOTAL_SIZE: usize = 2_000_000;
+    /// Nesting of parentheses, `not` and macro references within macro references, and of lists
+    /// within lists.
+    pub(crate) const NESTING: usize = 10_000;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MacroState {
+    Unchecked,
+    /// Being checked: a reference to it now is a reference to itself.
+    Checking,
+    /// Checked, without error; expands to this many tests and values.
+    Valid {
+        size: usize,
+    },
+    /// Checked; its errors are reported (once, in its own text).
+    Invalid,
+}
+
 struct MacroDef {
     text: TextId,
     expr: Option<Expr>,
+    state: MacroState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Checking a macro's own text: macros it names count their memoized size and stand for
+    /// `true`; nothing is kept.
+    Check,
+    /// Compiling a condition that is kept: macros are expanded.
+    Build,
+}
+
+/// What a condition being compiled has cost so far.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    mode: Mode,
+    /// Tests and values of the condition so far.
+    size: usize,
+    /// Current nesting (parentheses, `not`, macro references).
+    depth: usize,
+    /// The macro reference in the condition's own text that the expansion in progress started
+    /// from: where limit errors point.
+    outer: Option<Loc>,
+    /// A limit error was reported for this condition (one is enough).
+    over: bool,
+}
+
+impl Budget {
+    fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            size: 0,
+            depth: 0,
+            outer: None,
+            over: false,
+        }
+    }
+}
+
+/// Where a list stands while the lists are expanded.
+enum ListState {
+    /// Being expanded: a list naming it now includes itself.
+    Active,
+    Done(Rc<[Value]>),
+    Failed,
 }
 
 /// Resolves names and types; collects errors.
 pub(super) struct Compiler<'a> {
     texts: &'a Texts,
-    lists: HashMap<String, Vec<Value>>,
+    /// Every list, expanded (lists failed to expand are absent, their errors reported).
+    lists: HashMap<String, Rc<[Value]>>,
+    /// List names by length in characters, for the typo check.
+    names_by_len: HashMap<usize, Vec<String>>,
     macros: HashMap<String, MacroDef>,
     expanding: Vec<String>,
+    budget: Budget,
+    /// Lists that could not be expanded (their errors are reported).
+    failed_lists: HashSet<String>,
+    /// Tests and values built so far in all ([`limits::TOTAL_SIZE`]).
+    total: usize,
+    /// The total limit was reached: nothing more is compiled.
+    exhausted: bool,
     pub errors: Vec<RuleError>,
 }
 
@@ -42,21 +137,16 @@ impl<'a> Compiler<'a> {
         let mut c = Compiler {
             texts,
             lists: HashMap::new(),
+            names_by_len: HashMap::new(),
+            failed_lists: HashSet::new(),
             macros: HashMap::new(),
             expanding: Vec::new(),
+            budget: Budget::new(Mode::Build),
+            total: 0,
+            exhausted: false,
             errors: Vec::new(),
         };
-        let by_name: HashMap<&str, &RawList> = lists.iter().map(|l| (l.name.as_str(), l)).collect();
-        for l in lists {
-            if c.lists.contains_key(&l.name) {
-                c.errors
-                    .push(l.file.error(l.at, format!("list `{}` is defined twice", l.name)));
-                continue;
-            }
-            let mut out = Vec::new();
-            expand_list(l, &by_name, &mut vec![l.name.as_str()], &mut out);
-            c.lists.insert(l.name.clone(), out);
-        }
+        c.expand_lists(lists);
         for m in macros {
             if c.macros.contains_key(&m.name) || lookup(&m.name).is_some() {
                 c.errors.push(
@@ -77,6 +167,7 @@ impl<'a> Compiler<'a> {
                 MacroDef {
                     text: m.condition,
                     expr,
+                    state: MacroState::Unchecked,
                 },
             );
         }
@@ -85,15 +176,158 @@ impl<'a> Compiler<'a> {
         names.sort();
         let names: Vec<String> = names.into_iter().cloned().collect();
         for name in names {
-            c.macro_cond(&name);
+            c.check_macro(&name);
         }
         c
     }
 
-    /// Parses and checks a condition text.
+    /// Expands every list once, in dependency order: an item naming another list is replaced by that
+    /// list's items. Errors: a name defined twice, a list that includes itself, an item one or two
+    /// edits away from a list name (a typo), a list past [`limits::LIST_ITEMS`].
+    fn expand_lists(&mut self, lists: &[RawList]) {
+        let mut by_name: HashMap<&str, &RawList> = HashMap::new();
+        let mut order = Vec::new();
+        for l in lists {
+            if by_name.contains_key(l.name.as_str()) {
+                self.errors
+                    .push(l.file.error(l.at, format!("list `{}` is defined twice", l.name)));
+                continue;
+            }
+            by_name.insert(l.name.as_str(), l);
+            order.push(l);
+            self.names_by_len
+                .entry(l.name.chars().count())
+                .or_default()
+                .push(l.name.clone());
+        }
+        let mut state: HashMap<&str, ListState> = HashMap::new();
+        let mut stack = Vec::new();
+        for l in order {
+            self.expand_list(l, &by_name, &mut state, &mut stack);
+        }
+    }
+
+    fn expand_list<'l>(
+        &mut self,
+        list: &'l RawList,
+        by_name: &HashMap<&str, &'l RawList>,
+        state: &mut HashMap<&'l str, ListState>,
+        stack: &mut Vec<&'l str>,
+    ) -> Option<Rc<[Value]>> {
+        let name = list.name.as_str();
+        match state.get(name) {
+            Some(ListState::Done(v)) => return Some(Rc::clone(v)),
+            Some(ListState::Failed | ListState::Active) => return None,
+            None => {}
+        }
+        if stack.len() >= limits::NESTING {
+            self.errors.push(list.file.error(
+                list.at,
+                format!(
+                    "lists nested too deeply: more than {} levels (the limit)",
+                    limits::NESTING
+                ),
+            ));
+            state.insert(name, ListState::Failed);
+            self.failed_lists.insert(list.name.clone());
+            return None;
+        }
+        state.insert(name, ListState::Active);
+        stack.push(name);
+        let mut out: Vec<Value> = Vec::new();
+        let mut ok = true;
+        let mut too_large = false;
+        let too_many = |n: usize| n > limits::LIST_ITEMS;
+        for item in &list.items {
+            if let Some(inner) = by_name.get(item.text.as_str()) {
+                if matches!(state.get(inner.name.as_str()), Some(ListState::Active)) {
+                    let from = stack.iter().position(|n| *n == inner.name).unwrap_or(0);
+                    let mut cycle: Vec<&str> = stack[from..].to_vec();
+                    cycle.push(inner.name.as_str());
+                    self.error(
+                        item.loc,
+                        format!(
+                            "list `{name}` includes itself ({}): a list cannot contain itself",
+                            cycle.join(" → ")
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+                match self.expand_list(inner, by_name, state, stack) {
+                    Some(items) if too_many(out.len() + items.len()) => {
+                        (ok, too_large) = (false, true);
+                        break;
+                    }
+                    Some(items) => out.extend(items.iter().cloned()),
+                    // Its own error is reported.
+                    None => ok = false,
+                }
+            } else if !self.texts.quoted(item.loc.text)
+                && let Some(near) = near_name(&self.names_by_len, &item.text)
+            {
+                self.error(
+                    item.loc,
+                    format!(
+                        "unknown list `{}` in the items of list `{name}` (did you mean `{near}`? quote the item if it is meant literally)",
+                        item.text
+                    ),
+                );
+                ok = false;
+            } else {
+                out.push(item.clone());
+                if too_many(out.len()) {
+                    (ok, too_large) = (false, true);
+                    break;
+                }
+            }
+        }
+        if too_large {
+            self.errors.push(list.file.error(
+                list.at,
+                format!(
+                    "list `{name}` is too large: with the lists it names inlined it has more than {} items (the limit)",
+                    limits::LIST_ITEMS
+                ),
+            ));
+        }
+        stack.pop();
+        self.total += out.len();
+        if ok && self.total > limits::TOTAL_SIZE {
+            ok = false;
+            if !self.exhausted {
+                self.exhausted = true;
+                self.errors.push(list.file.error(
+                    list.at,
+                    format!(
+                        "the rule set is too large: its lists expand to more than {} items in all (the limit); compiling stopped here",
+                        limits::TOTAL_SIZE
+                    ),
+                ));
+            }
+        }
+        if ok {
+            let items: Rc<[Value]> = out.into();
+            state.insert(name, ListState::Done(Rc::clone(&items)));
+            self.lists.insert(list.name.clone(), Rc::clone(&items));
+            Some(items)
+        } else {
+            state.insert(name, ListState::Failed);
+            self.failed_lists.insert(list.name.clone());
+            None
+        }
+    }
+
+    /// Parses and checks a condition text (a rule's or a sequence step's) and builds it.
     pub(super) fn condition(&mut self, text: TextId) -> Option<Cond> {
         match parse(self.texts.get(text)) {
-            Ok(e) => self.expr(&e, text),
+            Ok(e) => {
+                let saved = std::mem::replace(&mut self.budget, Budget::new(Mode::Build));
+                let c = self.expr(&e, text);
+                let over = self.budget.over;
+                self.budget = saved;
+                c.filter(|_| !over)
+            }
             Err(e) => {
                 self.errors.push(self.texts.error(loc(text, e.offset), e.message));
                 None
@@ -105,37 +339,194 @@ impl<'a> Compiler<'a> {
         self.errors.push(self.texts.error(at, message));
     }
 
-    fn macro_cond(&mut self, name: &str) -> Option<Cond> {
-        let (text, expr) = {
-            let m = self.macros.get(name)?;
-            (m.text, m.expr.clone()?)
+    /// Checks a macro's text once; remembers whether it is valid and what it expands to.
+    fn check_macro(&mut self, name: &str) -> MacroState {
+        let Some(m) = self.macros.get_mut(name) else {
+            return MacroState::Invalid;
         };
-        if self.expanding.iter().any(|n| n == name) {
-            return None;
+        if m.state != MacroState::Unchecked {
+            return m.state;
         }
+        let Some(expr) = m.expr.take() else {
+            m.state = MacroState::Invalid;
+            return m.state;
+        };
+        let text = m.text;
+        m.state = MacroState::Checking;
+        // Nesting goes on from where the reference is (bounds the recursion); the size is the
+        // macro's own.
+        let depth = self.budget.depth;
+        let saved = std::mem::replace(&mut self.budget, Budget::new(Mode::Check));
+        self.budget.depth = depth;
         self.expanding.push(name.to_string());
         let c = self.expr(&expr, text);
         self.expanding.pop();
+        let checked = std::mem::replace(&mut self.budget, saved);
+        let state = match c {
+            Some(_) if !checked.over => MacroState::Valid { size: checked.size },
+            _ => MacroState::Invalid,
+        };
+        if let Some(m) = self.macros.get_mut(name) {
+            m.expr = Some(expr);
+            m.state = state;
+        }
+        state
+    }
+
+    /// A macro reference at `at`: in [`Mode::Check`] its memoized size and `true` in its place, in
+    /// [`Mode::Build`] its expansion (known to fit before it is built).
+    fn macro_ref(&mut self, name: &str, at: Loc) -> Option<Cond> {
+        let state = match self.macros.get(name).map(|m| m.state) {
+            Some(MacroState::Checking) => {
+                self.error(at, format!("macro `{name}` refers to itself"));
+                return None;
+            }
+            Some(MacroState::Unchecked) => self.check_macro(name),
+            Some(s) => s,
+            None => return None,
+        };
+        let MacroState::Valid { size } = state else {
+            return None;
+        };
+        let outer = self.budget.outer.is_none();
+        if outer {
+            self.budget.outer = Some(at);
+        }
+        let r = self.expand_macro(name, size, at);
+        if outer {
+            self.budget.outer = None;
+        }
+        r
+    }
+
+    fn expand_macro(&mut self, name: &str, size: usize, at: Loc) -> Option<Cond> {
+        if self.budget.mode == Mode::Check {
+            // Its size counts for this condition; nothing is built for it.
+            self.budget.size += size;
+            if self.budget.size > limits::CONDITION_SIZE {
+                self.over_limit(
+                    at,
+                    format!(
+                        "condition too large: macro `{name}` expands to {size} tests and values, which makes this condition larger than {} (the limit)",
+                        limits::CONDITION_SIZE
+                    ),
+                );
+                return None;
+            }
+            return Some(Cond::Const(true));
+        }
+        if self.budget.size + size > limits::CONDITION_SIZE {
+            self.over_limit(
+                at,
+                format!(
+                    "condition too large: expanding macro `{name}` makes it more than {} tests and values (the limit)",
+                    limits::CONDITION_SIZE
+                ),
+            );
+            return None;
+        }
+        let (text, expr) = {
+            let m = self.macros.get_mut(name)?;
+            (m.text, m.expr.take()?)
+        };
+        self.expanding.push(name.to_string());
+        let c = self.expr(&expr, text);
+        self.expanding.pop();
+        if let Some(m) = self.macros.get_mut(name) {
+            m.expr = Some(expr);
+        }
         c
     }
 
+    /// Counts `n` more tests and values for the condition and the rule set; `None` (and an error at
+    /// `at`, or where the expansion started) past a limit.
+    fn grow(&mut self, n: usize, at: Loc) -> Option<()> {
+        self.budget.size += n;
+        self.total += n;
+        if self.total > limits::TOTAL_SIZE {
+            if !self.exhausted {
+                self.exhausted = true;
+                let at = self.budget.outer.unwrap_or(at);
+                self.error(
+                    at,
+                    format!(
+                        "the rule set is too large: its lists, macros and conditions expand to more than {} tests and values in all (the limit); compiling stopped here",
+                        limits::TOTAL_SIZE
+                    ),
+                );
+            }
+            self.budget.over = true;
+            return None;
+        }
+        if self.budget.size > limits::CONDITION_SIZE {
+            self.over_limit(
+                at,
+                format!(
+                    "condition too large: its macros and lists expand to more than {} tests and values (the limit)",
+                    limits::CONDITION_SIZE
+                ),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    /// Reports a limit error for the condition being compiled (once).
+    fn over_limit(&mut self, at: Loc, message: String) {
+        if !self.budget.over {
+            let at = self.budget.outer.unwrap_or(at);
+            self.error(at, message);
+        }
+        self.budget.over = true;
+    }
+
     fn expr(&mut self, e: &Expr, text: TextId) -> Option<Cond> {
+        if self.exhausted || self.budget.over {
+            return None;
+        }
+        self.budget.depth += 1;
+        let c = if self.budget.depth > limits::NESTING {
+            self.over_limit(
+                loc(text, first_offset(e)),
+                format!(
+                    "macros nested too deeply: more than {} levels of macros, parentheses and `not` (the limit)",
+                    limits::NESTING
+                ),
+            );
+            None
+        } else {
+            self.expr_inner(e, text)
+        };
+        self.budget.depth -= 1;
+        c
+    }
+
+    fn expr_inner(&mut self, e: &Expr, text: TextId) -> Option<Cond> {
         match e {
             Expr::And(parts) | Expr::Or(parts) => {
-                // Check every part so all errors are reported.
-                let conds: Vec<Option<Cond>> = parts.iter().map(|p| self.expr(p, text)).collect();
-                let conds: Option<Vec<Cond>> = conds.into_iter().collect();
-                let conds = conds?;
-                Some(if matches!(e, Expr::And(_)) {
-                    Cond::And(conds)
-                } else {
-                    Cond::Or(conds)
-                })
+                let is_and = matches!(e, Expr::And(_));
+                // Check every part so all errors are reported; nested and/or of the same kind
+                // (a macro that is itself an `or` inside an `or`) merge, keeping trees shallow.
+                let mut conds = Vec::with_capacity(parts.len());
+                let mut ok = true;
+                for p in parts {
+                    match self.expr(p, text) {
+                        Some(Cond::And(inner)) if is_and => conds.extend(inner),
+                        Some(Cond::Or(inner)) if !is_and => conds.extend(inner),
+                        Some(c) => conds.push(c),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                Some(if is_and { Cond::And(conds) } else { Cond::Or(conds) })
             }
             Expr::Not(inner) => Some(Cond::Not(Box::new(self.expr(inner, text)?))),
             Expr::Exists { field, offset } => {
                 let at = loc(text, *offset);
                 let f = self.field(field, at)?;
+                self.grow(1, at)?;
                 if f.ty == FieldType::Kind {
                     return Some(Cond::Const(true));
                 }
@@ -144,14 +535,13 @@ impl<'a> Compiler<'a> {
             Expr::Bare { name, offset } => {
                 let at = loc(text, *offset);
                 if self.macros.contains_key(name) {
-                    if self.expanding.iter().any(|n| n == name) {
-                        self.error(at, format!("macro `{name}` refers to itself"));
-                        return None;
-                    }
-                    return self.macro_cond(name);
+                    return self.macro_ref(name, at);
                 }
                 match lookup(name) {
-                    Some(f) if f.ty == FieldType::Bool => Some(Self::leaf(f.field, Pred::Bool(true), at)),
+                    Some(f) if f.ty == FieldType::Bool => {
+                        self.grow(1, at)?;
+                        Some(Self::leaf(f.field, Pred::Bool(true), at))
+                    }
                     Some(f) => {
                         self.error(
                             at,
@@ -228,6 +618,7 @@ impl<'a> Compiler<'a> {
                     );
                     return None;
                 }
+                self.grow(1, at)?;
                 return Some(Self::leaf(f.field, Pred::Protected { prefix }, at));
             }
             RhsIn::Items { items, parenthesized } => {
@@ -243,7 +634,9 @@ impl<'a> Compiler<'a> {
                     return None;
                 }
                 // A list may be empty (e.g. `agent_ports` before it is filled in): matches nothing.
-                self.expand_items(items, parenthesized || op == Op::In)
+                let items = self.expand_items(items, parenthesized || op == Op::In)?;
+                self.grow(1 + items.len(), at)?;
+                items
             }
         };
         let texts = || items.iter().map(|v| v.text.clone()).collect::<Vec<_>>();
@@ -293,10 +686,10 @@ impl<'a> Compiler<'a> {
                         let names: Vec<String> = names.iter().map(|v| v.text.clone()).collect();
                         let mut alts = Vec::new();
                         if !ips.is_empty() {
-                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips), at));
+                            alts.push(Self::leaf(f.field, Pred::AddrEq(ips.into()), at));
                         }
                         if !names.is_empty() {
-                            alts.push(Self::leaf(f.field, Pred::Eq(names), at));
+                            alts.push(Self::leaf(f.field, Pred::Eq(names.into()), at));
                         }
                         let any = if alts.len() == 1 {
                             alts.remove(0)
@@ -305,14 +698,28 @@ impl<'a> Compiler<'a> {
                         };
                         return Some(if op == Op::Ne { negated(any) } else { any });
                     }
-                    Op::Eq | Op::In => Pred::Eq(texts()),
-                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts()), at))),
-                    Op::StartsWith => Pred::Prefix(texts()),
-                    Op::EndsWith => Pred::Suffix(texts()),
-                    Op::Contains => Pred::Contains(texts()),
-                    Op::Glob => Pred::Glob(Box::new(GlobSet::new(
-                        items.iter().map(|v| FlatGlob::new(&v.text)).collect(),
-                    ))),
+                    Op::Eq | Op::In => Pred::Eq(texts().into()),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::Eq(texts().into()), at))),
+                    Op::StartsWith => Pred::Prefix(texts().into()),
+                    Op::EndsWith => Pred::Suffix(texts().into()),
+                    Op::Contains => Pred::Contains(texts().into()),
+                    Op::Glob => {
+                        for v in &items {
+                            if let Some(c) = v.text.chars().find(|c| matches!(c, '{' | '}' | '[' | ']')) {
+                                self.error(
+                                    v.loc,
+                                    format!(
+                                        "glob `{}`: `{c}` is not glob syntax here (only `*` and `?` are): write alternatives as `glob (a, b)`, and test text with `{c}` in it with `contains`, `startswith` or `=`",
+                                        v.text
+                                    ),
+                                );
+                                return None;
+                            }
+                        }
+                        Pred::Glob(Arc::new(GlobSet::new(
+                            items.iter().map(|v| FlatGlob::new(&v.text)).collect(),
+                        )))
+                    }
                     Op::InCidr if f.ty == FieldType::Addr => {
                         let mut nets = Vec::new();
                         for v in &items {
@@ -327,7 +734,7 @@ impl<'a> Compiler<'a> {
                                 }
                             }
                         }
-                        Pred::Cidr(nets)
+                        Pred::Cidr(nets.into())
                     }
                     _ => {
                         let expected = if f.ty == FieldType::Addr {
@@ -358,8 +765,8 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 let pred = match op {
-                    Op::Eq | Op::In => Pred::NumIn(nums),
-                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums), at))),
+                    Op::Eq | Op::In => Pred::NumIn(nums.into()),
+                    Op::Ne => return Some(negated(Self::leaf(f.field, Pred::NumIn(nums.into()), at))),
                     Op::Lt | Op::Le | Op::Gt | Op::Ge if nums.len() == 1 => Pred::NumCmp(op, nums[0]),
                     _ => return type_error(self, "=, !=, <, <=, >, >= or in"),
                 };
@@ -397,12 +804,29 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    /// Inlines list names (unquoted items inside parentheses, or the single value of `in`).
-    fn expand_items(&mut self, items: Vec<ValIn>, lists_allowed: bool) -> Vec<Value> {
+    /// Inlines list names (unquoted items inside parentheses, or the single value of `in`); `None`
+    /// past the condition's size limit.
+    fn expand_items(&mut self, items: Vec<ValIn>, lists_allowed: bool) -> Option<Vec<Value>> {
         let mut out = Vec::new();
         for v in items {
             match self.lists.get(&v.text) {
-                Some(list) if lists_allowed && !v.quoted => out.extend(list.iter().cloned()),
+                Some(list) if lists_allowed && !v.quoted => {
+                    if self.budget.size + out.len() + list.len() > limits::CONDITION_SIZE {
+                        let name = v.text.clone();
+                        self.over_limit(
+                            v.loc,
+                            format!(
+                                "condition too large: inlining list `{name}` makes it more than {} tests and values (the limit)",
+                                limits::CONDITION_SIZE
+                            ),
+                        );
+                        return None;
+                    }
+                    let list = Rc::clone(list);
+                    out.extend(list.iter().cloned());
+                }
+                // A list that failed to expand (its error is reported): nothing to inline.
+                None if lists_allowed && !v.quoted && self.failed_lists.contains(&v.text) => {}
                 None if lists_allowed
                     && !v.quoted
                     && let Some(near) = self.near_list(&v.text) =>
@@ -421,25 +845,26 @@ impl<'a> Compiler<'a> {
                 }),
             }
         }
-        out
+        Some(out)
     }
 
     /// A defined list whose name is a likely typo of `name` (edit distance 1 or 2, names of at
-    /// least 5 characters), so that `in (shellz)` is not silently a literal.
+    /// least 5 characters), so that `in (shellz)` is not silently a literal. Only names of about
+    /// the same length are compared, each with a bounded edit distance.
     fn near_list(&self, name: &str) -> Option<String> {
-        if name.chars().count() < 5 {
-            return None;
-        }
-        let mut names: Vec<&String> = self.lists.keys().collect();
-        names.sort();
-        names
-            .into_iter()
-            .find(|l| l.chars().count() >= 5 && edit_distance(l, name) <= 2)
-            .cloned()
+        near_name(&self.names_by_len, name)
     }
 
     /// An exception as a condition: any of its value tuples, each an AND over its fields.
     pub(super) fn exception(&mut self, ex: &RawException) -> Option<Cond> {
+        let saved = std::mem::replace(&mut self.budget, Budget::new(Mode::Build));
+        let c = self.exception_cases(ex);
+        let over = self.budget.over;
+        self.budget = saved;
+        c.filter(|_| !over)
+    }
+
+    fn exception_cases(&mut self, ex: &RawException) -> Option<Cond> {
         let mut cases = Vec::new();
         for tuple in &ex.values {
             let mut parts = Vec::new();
@@ -486,19 +911,49 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// Levenshtein distance (small inputs: rule-set compile time only).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+/// Whether `a` and `b` are at most two edits apart (Levenshtein), computed in a band of width 2
+/// around the diagonal and abandoned as soon as every entry of a row exceeds 2.
+fn within_two_edits(a: &[char], b: &[char]) -> bool {
+    const MAX: usize = 2;
+    if a.len().abs_diff(b.len()) > MAX {
+        return false;
     }
-    prev[b.len()]
+    let far = MAX + 1;
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| j.min(far)).collect();
+    let mut cur = vec![far; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur.fill(far);
+        cur[0] = (i + 1).min(far);
+        let lo = (i + 1).saturating_sub(MAX).max(1);
+        let hi = (i + 1 + MAX).min(b.len());
+        for j in lo..=hi {
+            let cost = usize::from(*ca != b[j - 1]);
+            cur[j] = (prev[j - 1] + cost).min(prev[j] + 1).min(cur[j - 1] + 1).min(far);
+        }
+        if cur.iter().all(|&d| d > MAX) {
+            return false;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= MAX
+}
+
+/// The first list name (in name order) within two edits of `name`, for names of 5 characters or more.
+fn near_name(names_by_len: &HashMap<usize, Vec<String>>, name: &str) -> Option<String> {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() < 5 {
+        return None;
+    }
+    let mut found: Option<&String> = None;
+    for len in chars.len().saturating_sub(2).max(5)..=chars.len() + 2 {
+        for l in names_by_len.get(&len).into_iter().flatten() {
+            let lc: Vec<char> = l.chars().collect();
+            if found.is_none_or(|f| l < f) && within_two_edits(&lc, &chars) {
+                found = Some(l);
+            }
+        }
+    }
+    found.cloned()
 }
 
 fn type_name(ty: FieldType) -> &'static str {
@@ -515,28 +970,19 @@ fn loc(text: TextId, offset: u32) -> Loc {
     Loc { text, offset }
 }
 
+/// Where an expression starts in its text (for errors about the whole of it).
+fn first_offset(e: &Expr) -> u32 {
+    match e {
+        Expr::And(parts) | Expr::Or(parts) => parts.first().map_or(0, first_offset),
+        Expr::Not(inner) => first_offset(inner),
+        Expr::Cmp { offset, .. } | Expr::Exists { offset, .. } | Expr::Bare { offset, .. } => *offset,
+    }
+}
+
 fn val_in(i: &super::parser::Item, text: TextId) -> ValIn {
     ValIn {
         text: i.text.clone(),
         loc: loc(text, i.offset),
         quoted: i.quoted,
-    }
-}
-
-fn expand_list<'l>(
-    list: &'l RawList,
-    by_name: &HashMap<&str, &'l RawList>,
-    seen: &mut Vec<&'l str>,
-    out: &mut Vec<Value>,
-) {
-    for item in &list.items {
-        match by_name.get(item.text.as_str()) {
-            Some(inner) if !seen.contains(&inner.name.as_str()) => {
-                seen.push(inner.name.as_str());
-                expand_list(inner, by_name, seen, out);
-                seen.pop();
-            }
-            _ => out.push(item.clone()),
-        }
     }
 }

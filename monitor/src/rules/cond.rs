@@ -1,6 +1,6 @@
 //! The compiled condition tree: typed tests with parsed values, and its specialisation per event
 //! kind (what evaluation runs).
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use super::{
     error::Loc,
@@ -35,17 +35,18 @@ pub(super) struct Test {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Pred {
-    /// Equal to any of these.
-    Eq(Vec<String>),
-    Prefix(Vec<String>),
-    Suffix(Vec<String>),
-    Contains(Vec<String>),
-    Glob(Box<GlobSet>),
+    /// Equal to any of these. (The value sets are shared, not copied, by the per-kind copies of a
+    /// condition: a 90 000-item list costs its memory once, not once per event kind.)
+    Eq(Arc<[String]>),
+    Prefix(Arc<[String]>),
+    Suffix(Arc<[String]>),
+    Contains(Arc<[String]>),
+    Glob(Arc<GlobSet>),
     /// `net.addr` equal to any of these addresses (compared as addresses).
-    AddrEq(Vec<IpAddr>),
-    Cidr(Vec<Cidr>),
+    AddrEq(Arc<[IpAddr]>),
+    Cidr(Arc<[Cidr]>),
     NumCmp(Op, u64),
-    NumIn(Vec<u64>),
+    NumIn(Arc<[u64]>),
     Bool(bool),
     Exists,
     /// Equal to (`prefix: false`) or under (`prefix: true`) one of the agent's protected paths.

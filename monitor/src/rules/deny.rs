@@ -154,7 +154,7 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
                 }
             }
             (Kind::Mount, Field::MountFstype, Pred::Eq(v)) => {
-                if fstypes.replace(v.clone()).is_some() {
+                if fstypes.replace(v.to_vec()).is_some() {
                     return dup("fstype");
                 }
             }

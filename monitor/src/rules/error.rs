@@ -4,10 +4,10 @@ use std::{fmt, sync::Arc};
 
 use thiserror::Error;
 
-use super::yaml::{LineCol, Node, ScalarStyle, scalar_position};
+use super::yaml::{LineCol, LineIndex, Node, ScalarStyle, scalar_position};
 
 /// One problem in a rule file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RuleError {
     pub file: Arc<str>,
     pub at: LineCol,
@@ -27,8 +27,15 @@ pub struct RulesError {
     pub(crate) errors: Vec<RuleError>,
 }
 
+/// Errors shown; the count of the others follows them.
+const SHOWN: usize = 200;
+
 fn render(errors: &[RuleError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    let mut lines: Vec<String> = errors.iter().take(SHOWN).map(ToString::to_string).collect();
+    if errors.len() > SHOWN {
+        lines.push(format!("… and {} more errors", errors.len() - SHOWN));
+    }
+    lines.join("\n")
 }
 
 /// A YAML scalar whose text is parsed further (a condition, an output, a list item).
@@ -37,6 +44,7 @@ struct Text {
     file: Arc<str>,
     /// The whole file, to place positions inside the scalar.
     whole_file: Arc<str>,
+    lines: Arc<LineIndex>,
     at: LineCol,
     style: ScalarStyle,
     value: String,
@@ -58,9 +66,18 @@ pub(super) struct Loc {
 pub(super) struct FileRef {
     pub name: Arc<str>,
     pub text: Arc<str>,
+    pub lines: Arc<LineIndex>,
 }
 
 impl FileRef {
+    pub(super) fn new(name: &str, text: &str) -> Self {
+        Self {
+            name: Arc::from(name),
+            text: Arc::from(text),
+            lines: Arc::new(LineIndex::new(text)),
+        }
+    }
+
     pub(super) fn error(&self, at: LineCol, message: impl Into<String>) -> RuleError {
         RuleError {
             file: Arc::clone(&self.name),
@@ -85,11 +102,19 @@ impl Texts {
         self.texts.push(Text {
             file: Arc::clone(&file.name),
             whole_file: Arc::clone(&file.text),
+            lines: Arc::clone(&file.lines),
             at: node.at(),
             style,
             value,
         });
         TextId((self.texts.len() - 1) as u32)
+    }
+
+    /// Whether the text was a quoted YAML scalar (`"…"`, `'…'`).
+    pub(super) fn quoted(&self, id: TextId) -> bool {
+        self.texts
+            .get(id.0 as usize)
+            .is_some_and(|t| t.style == ScalarStyle::Quoted)
     }
 
     pub(super) fn get(&self, id: TextId) -> &str {
@@ -101,7 +126,7 @@ impl Texts {
         match self.texts.get(loc.text.0 as usize) {
             Some(t) => RuleError {
                 file: Arc::clone(&t.file),
-                at: scalar_position(&t.whole_file, t.at, t.style, &t.value, loc.offset as usize),
+                at: scalar_position(&t.whole_file, &t.lines, t.at, t.style, &t.value, loc.offset as usize),
                 message,
             },
             None => RuleError {

@@ -1,6 +1,6 @@
 //! Rule fixtures (`rules test`): YAML files under `<rules dir>/tests/` describing events in a
 //! compact form and which rules must (not) fire. Format: `docs/RULES.md`.
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
 use super::{
     RuleSet,
@@ -108,10 +108,7 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<Fixture>, RulesError> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (name, text) in &sources {
-        let file = FileRef {
-            name: Arc::from(name.as_str()),
-            text: Arc::from(text.as_str()),
-        };
+        let file = FileRef::new(name, text);
         match parse_documents(text) {
             Err(e) => errors.push(file.error(e.at, e.message)),
             Ok(docs) => {

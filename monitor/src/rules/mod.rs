@@ -20,12 +20,13 @@ mod source;
 mod yaml;
 
 #[cfg(test)]
+mod bombs;
+#[cfg(test)]
 mod tests;
 
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 /// What [`RuleSet::deny_entries`] hands to the kernel deny tables.
@@ -80,7 +81,14 @@ impl RuleSet {
     }
 }
 
-/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+/// Largest rule file read.
+pub(crate) const MAX_RULE_FILE_BYTES: u64 = 8 << 20;
+/// Largest rule directory read (all its rule files together).
+pub(crate) const MAX_RULE_DIR_BYTES: u64 = 32 << 20;
+
+/// (name, contents) of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name; each file at
+/// most [`MAX_RULE_FILE_BYTES`], all of them at most [`MAX_RULE_DIR_BYTES`], UTF-8 (an invalid byte
+/// is an error at its line and column).
 fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
     let mut paths: Vec<PathBuf> = entries
@@ -98,24 +106,83 @@ fn read_sources(dir: &Path) -> Result<Vec<(String, String)>, RulesError> {
         });
     }
     let mut files = Vec::new();
+    let mut total = 0u64;
     for p in paths {
-        let text = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
+        let bytes = crate::files::read_limited(&p, MAX_RULE_FILE_BYTES, "rule file").map_err(|e| io_error(&p, &e))?;
+        total += bytes.len() as u64;
+        if total > MAX_RULE_DIR_BYTES {
+            return Err(file_error(
+                &p,
+                LineCol { line: 1, col: 1 },
+                format!(
+                    "the rule files of {} exceed {MAX_RULE_DIR_BYTES} bytes in all (the limit)",
+                    dir.display()
+                ),
+            ));
+        }
+        let text = crate::files::utf8_at(bytes).map_err(|(line, col)| {
+            file_error(
+                &p,
+                LineCol { line, col },
+                "invalid UTF-8: rule files must be UTF-8 text".into(),
+            )
+        })?;
         files.push((p.display().to_string(), text));
     }
     Ok(files)
 }
 
+fn file_error(path: &Path, at: LineCol, message: String) -> RulesError {
+    RulesError {
+        errors: vec![RuleError {
+            file: path.display().to_string().into(),
+            at,
+            message,
+        }],
+    }
+}
+
+/// Stack of the thread that compiles a rule set: expansion recurses once per nesting level
+/// (bounded by the compiler's limits), which may be deeper than a caller's thread allows.
+const COMPILE_STACK: usize = 256 << 20;
+
 impl RuleSet {
-    /// Compiles rule files given as (name, contents).
+    /// Compiles rule files given as (name, contents). Runs on a thread of its own with a large stack;
+    /// whatever goes wrong there (a limit, a bug) is an error, never the caller's crash.
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        let internal = |what: String| RulesError {
+            errors: vec![RuleError {
+                file: files.first().map_or("<rules>", |f| f.0.as_str()).into(),
+                at: LineCol { line: 1, col: 1 },
+                message: format!("internal error while compiling the rules: {what}"),
+            }],
+        };
+        std::thread::scope(|s| {
+            let compile = std::thread::Builder::new()
+                .name("agentmon-rules".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(s, || Self::compile(files));
+            match compile {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    Err(internal(what))
+                }),
+                // No thread: compile here (the limits still bound the recursion).
+                Err(_) => Self::compile(files),
+            }
+        })
+    }
+
+    fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
         let mut items = RawItems::default();
         let mut errors = Vec::new();
         for (name, text) in files {
-            let file = FileRef {
-                name: Arc::from(name.as_str()),
-                text: Arc::from(text.as_str()),
-            };
+            let file = FileRef::new(name, text);
             read_file(&file, &mut texts, &mut items, &mut errors);
         }
         let mut compiler = Compiler::new(&texts, &items.lists, &items.macros);
@@ -269,23 +336,10 @@ impl RuleSet {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> RulesError {
-    RulesError {
-        errors: vec![RuleError {
-            file: path.display().to_string().into(),
-            at: LineCol { line: 1, col: 1 },
-            message: format!("cannot read: {e}"),
-        }],
-    }
+    file_error(path, LineCol { line: 1, col: 1 }, format!("cannot read: {e}"))
 }
 
 fn dedup(errors: &mut Vec<RuleError>) {
-    let mut seen = Vec::new();
-    errors.retain(|e| {
-        if seen.contains(e) {
-            false
-        } else {
-            seen.push(e.clone());
-            true
-        }
-    });
+    let mut seen = HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
 }

@@ -6,7 +6,7 @@ use yaml_rust2::{
 };
 
 /// A 1-based line and column (columns count characters).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub(crate) struct LineCol {
     pub line: usize,
     pub col: usize,
@@ -166,18 +166,55 @@ impl MarkedEventReceiver for TreeBuilder {
     }
 }
 
+/// Where each line of a file starts, to turn positions into byte offsets and back in
+/// `O(log lines)` instead of walking the file for every error.
+#[derive(Debug, Default)]
+pub(super) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(super) fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    fn byte_offset(&self, text: &str, at: LineCol) -> Option<usize> {
+        let line_start = *self.starts.get(at.line.checked_sub(1)?)?;
+        let line = text.get(line_start..)?;
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        let col = line
+            .char_indices()
+            .nth(at.col.saturating_sub(1))
+            .map_or(line.len(), |(i, _)| i);
+        Some(line_start + col)
+    }
+
+    fn line_col(&self, text: &str, offset: usize) -> LineCol {
+        let offset = offset.min(text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = self.starts[line - 1];
+        LineCol {
+            line,
+            col: text.get(line_start..offset).map_or(0, |s| s.chars().count()) + 1,
+        }
+    }
+}
+
 /// Maps byte offsets inside a scalar's value back to file positions. Works by walking the file text
 /// from the scalar's start and pairing each non-blank character of the value with the next equal
 /// character in the source, which handles plain, quoted, folded and literal scalars (escape sequences
 /// in double-quoted strings only shift columns within the escaped run).
 pub(super) fn scalar_position(
     file_text: &str,
+    index: &LineIndex,
     start: LineCol,
     style: ScalarStyle,
     value: &str,
     offset: usize,
 ) -> LineCol {
-    let Some(mut src) = byte_offset(file_text, start) else {
+    let Some(mut src) = index.byte_offset(file_text, start) else {
         return start;
     };
     // Block scalars (`|`, `>`) are marked at their first content character already.
@@ -190,7 +227,7 @@ pub(super) fn scalar_position(
             continue;
         }
         // Pair this value character with the next equal source character.
-        let rest = &file_text[src..];
+        let Some(rest) = file_text.get(src..) else { break };
         let Some((si, sc)) = rest
             .char_indices()
             .find(|&(_, c)| c == vc || (vc.is_whitespace() && c.is_whitespace()))
@@ -206,30 +243,7 @@ pub(super) fn scalar_position(
     if offset >= value.len() {
         found = src;
     }
-    line_col(file_text, found)
-}
-
-fn byte_offset(text: &str, at: LineCol) -> Option<usize> {
-    let mut line_start = 0;
-    for _ in 1..at.line {
-        line_start += text[line_start..].find('\n')? + 1;
-    }
-    let line = &text[line_start..];
-    let col = line
-        .char_indices()
-        .nth(at.col.saturating_sub(1))
-        .map_or(line.len(), |(i, _)| i);
-    Some(line_start + col)
-}
-
-fn line_col(text: &str, offset: usize) -> LineCol {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    LineCol {
-        line,
-        col: before[line_start..].chars().count() + 1,
-    }
+    index.line_col(file_text, found)
 }
 
 #[cfg(test)]
@@ -250,7 +264,7 @@ mod tests {
             panic!()
         };
         let off = value.find(needle).unwrap();
-        scalar_position(text, at, *style, value, off)
+        scalar_position(text, &LineIndex::new(text), at, *style, value, off)
     }
 
     #[test]

@@ -12,7 +12,12 @@ use crate::{
     enrich::Enriched,
     event::escaped,
     outputs::format::{alert_text, event_text},
-    record::{ReaderOptions, Record, RecordReader, convert, proto, replay::RecentEvents},
+    record::{
+        ReaderOptions, Record, RecordReader, convert,
+        format::{FrameError, Problem},
+        proto,
+        replay::RecentEvents,
+    },
     rules::Alert,
 };
 
@@ -39,6 +44,21 @@ pub(super) fn cat(files: &[PathBuf], json: bool, resync: bool) -> Result<i32> {
                             None
                         }
                         Record::Alert(p) => rebuild(&recent, p),
+                        Record::Lost(l) => {
+                            // Also on stderr: the log is incomplete here.
+                            damaged |= report_problem(
+                                path,
+                                &FrameError {
+                                    offset: loc.offset,
+                                    problem: Problem::RecordsMissing {
+                                        first: l.first_id,
+                                        last: l.last_id,
+                                        why: Some(l.error.clone()),
+                                    },
+                                },
+                            );
+                            None
+                        }
                         _ => None,
                     };
                     if json {
@@ -106,6 +126,18 @@ fn record_json(seq: u64, offset: u64, r: &Record, alert: Option<&Alert>) -> serd
             }),
         ),
         (Record::Context(c), _) => tagged("context", context_json(c)),
+        (Record::Lost(l), _) => tagged(
+            "lost",
+            serde_json::json!({
+                "first_id": l.first_id,
+                "last_id": l.last_id,
+                "events": l.events,
+                "alerts": l.alerts,
+                "error": l.error,
+                "total": l.total,
+                "time": convert::format_time_ns(l.time_unix_ns),
+            }),
+        ),
         (Record::Drops(d), _) => tagged(
             "drops",
             serde_json::json!({"lost": d.lost, "total": d.total, "time": convert::format_time_ns(d.time_unix_ns)}),
@@ -161,6 +193,15 @@ fn record_text(r: &Record, alert: Option<&Alert>) -> String {
             }
         ),
         (Record::Drops(d), _) => format!("DROPS: {} events lost ({} in all)", d.lost, d.total),
+        (Record::Lost(l), _) => format!(
+            "LOST: records #{}..=#{} could not be written ({} events, {} alerts; {} records lost in all): {}",
+            l.first_id,
+            l.last_id,
+            l.events,
+            l.alerts,
+            l.total,
+            escaped(&l.error)
+        ),
         (Record::Context(c), _) => {
             let p = c.process.clone().unwrap_or_default();
             format!(

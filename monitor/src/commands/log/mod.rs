@@ -16,6 +16,7 @@ use crate::{
     record::{
         LiveRecorder, Recorder, RecorderOptions,
         format::FrameError,
+        live::OnFailure,
         verify::{self, expand_rotations},
     },
 };
@@ -38,6 +39,11 @@ pub(crate) struct RecordArgs {
     /// …and at least every MS milliseconds while events come in (0: only by count).
     #[arg(long, value_name = "MS", default_value_t = 1000, requires = "record")]
     pub record_sync_ms: u64,
+    /// When the recording cannot be written (disk full, I/O error): `alert` keeps monitoring and
+    /// raises a critical alert for every watched agent; `stop` quarantines (freezes) them, so
+    /// nothing they do goes unrecorded. Either way the lost records are counted and marked in the log.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnFailure::Alert, requires = "record")]
+    pub on_record_failure: OnFailure,
 }
 
 impl RecordArgs {
@@ -55,7 +61,7 @@ impl RecordArgs {
         if let Some(path) = &self.record {
             let rec = Recorder::create(path, self.options()).context("starting the recording")?;
             tracing::info!(path = %path.display(), "recording events and alerts");
-            pipeline.set_recorder(LiveRecorder::new(rec));
+            pipeline.set_recorder(LiveRecorder::new(rec), self.on_record_failure);
         }
         Ok(())
     }

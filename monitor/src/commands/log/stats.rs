@@ -30,6 +30,8 @@ struct Stats {
     alerts_by_rule: BTreeMap<String, u64>,
     alerts_by_priority: BTreeMap<String, u64>,
     lost_events: u64,
+    /// Records the recorder could not write (its `Lost` records).
+    lost_records: u64,
     problems: u64,
     truncated: u64,
 }
@@ -114,6 +116,11 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
                             s.lost_events += d.lost;
                         }
                     }
+                    EntryKind::Lost => {
+                        if let Ok(l) = proto::Lost::decode(entry.payload) {
+                            s.lost_records += (l.last_id + 1).saturating_sub(l.first_id);
+                        }
+                    }
                 }
             }
         }
@@ -131,7 +138,7 @@ pub(super) fn stats(files: &[PathBuf], json: bool) -> Result<i32> {
     } else {
         print_stats(&mut out, &s)?;
     }
-    Ok(i32::from(s.problems > 0))
+    Ok(i32::from(s.problems > 0 || s.lost_records > 0))
 }
 
 #[expect(
@@ -149,7 +156,11 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     }
     writeln!(out, "events per agent:")?;
     for (k, n) in &s.events_by_agent {
-        let k = if k.is_empty() { "(none)" } else { k };
+        let k = if k.is_empty() {
+            "(none)".into()
+        } else {
+            crate::event::escaped(k)
+        };
         writeln!(out, "  {k:<20} {n}")?;
     }
     writeln!(out, "alerts: {}", s.alerts)?;
@@ -164,6 +175,13 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
             out,
             "events lost in the ring buffer (recorded drop notices): {}",
             s.lost_events
+        )?;
+    }
+    if s.lost_records > 0 {
+        writeln!(
+            out,
+            "records the recorder could not write (recorded losses): {}",
+            s.lost_records
         )?;
     }
     if s.problems + s.truncated > 0 {

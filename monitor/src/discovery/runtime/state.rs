@@ -170,6 +170,23 @@ fn annotations(json: &[u8]) -> Result<BTreeMap<String, String>, serde_json::Erro
     serde_json::from_slice::<OciSpec>(json).map(|s| s.annotations)
 }
 
+/// The annotations of the first OCI bundle config among `paths` that exists (a runtime keeps one
+/// per namespace or storage directory; the container is in at most one).
+async fn first_bundle_annotations(
+    paths: impl Iterator<Item = PathBuf>,
+) -> Result<Option<BTreeMap<String, String>>, RuntimeError> {
+    for path in paths {
+        let Some(json) = read_if_exists(&path).await? else {
+            continue;
+        };
+        return annotations(&json).map(Some).map_err(|source| RuntimeError::Decode {
+            what: path.display().to_string(),
+            source,
+        });
+    }
+    Ok(None)
+}
+
 /// containerd's runtime v2 task state (`/run/containerd/io.containerd.runtime.v2.task`).
 pub struct ContainerdState {
     root: PathBuf,
@@ -233,18 +250,12 @@ impl ContainerSource for ContainerdState {
                 return Ok(None);
             }
             // One directory per containerd namespace (k8s.io, moby, default, …).
-            for ns in subdirs(&self.root) {
-                let path = ns.join(id).join("config.json");
-                let Some(json) = read_if_exists(&path).await? else {
-                    continue;
-                };
-                let a = annotations(&json).map_err(|source| RuntimeError::Decode {
-                    what: path.display().to_string(),
-                    source,
-                })?;
-                return Ok(containerd_meta(&a));
-            }
-            Ok(None)
+            let bundles = subdirs(&self.root)
+                .into_iter()
+                .map(|ns| ns.join(id).join("config.json"));
+            Ok(first_bundle_annotations(bundles)
+                .await?
+                .and_then(|a| containerd_meta(&a)))
         })
     }
 }
@@ -307,18 +318,10 @@ impl ContainerSource for CrioState {
             if !is_hex(id) {
                 return Ok(None);
             }
-            for dir in storage_container_dirs(&self.root) {
-                let path = dir.join(id).join("userdata/config.json");
-                let Some(json) = read_if_exists(&path).await? else {
-                    continue;
-                };
-                let a = annotations(&json).map_err(|source| RuntimeError::Decode {
-                    what: path.display().to_string(),
-                    source,
-                })?;
-                return Ok(crio_meta(&a));
-            }
-            Ok(None)
+            let bundles = storage_container_dirs(&self.root)
+                .into_iter()
+                .map(|dir| dir.join(id).join("userdata/config.json"));
+            Ok(first_bundle_annotations(bundles).await?.and_then(|a| crio_meta(&a)))
         })
     }
 }
