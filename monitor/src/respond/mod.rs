@@ -211,7 +211,7 @@ fn spawn_action(action: Action, alert: &Alert, target: Option<Target>, agent: u6
     let run = move || {
         let rehomed = target.as_ref().map_or(0, Target::rehome);
         if rehomed > 0 {
-            tracing::info!(agent = %name, rehomed, "moved processes that had left the agent's cgroup back into it");
+            tracing::info!(agent = %Esc(&name), rehomed, "moved processes that had left the agent's cgroup back into it");
         }
         let result = match (&target, action) {
             (None, _) => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
