@@ -169,3 +169,31 @@ fn connect_to_another_agents_socket() {
     let _ = std::fs::remove_file(&sock);
     assert_fired(&r, "Connect to another agent");
 }
+
+/// The agent's own start is a pid fact (`proc.is_agent_root`), not a parent binary named
+/// agentmon: a copy of bash named `agentmon` starting a shell is still a shell spawned by the agent.
+#[test]
+fn a_binary_named_agentmon_starting_a_shell_still_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("agentmon");
+    std::fs::copy("/bin/bash", &fake).unwrap();
+    let f = fake.display();
+    // Two commands, so the fake forks before running sh (bash execs a lone `-c` command in place).
+    let r = run(&["/bin/bash", "-c", &format!("{f} -c '/bin/sh -c true; true'")]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let shells = r.alerts_of("Shell spawned by agent");
+    assert!(
+        shells
+            .iter()
+            .any(|a| a["event"]["ancestors"][0]["exe"].as_str() == Some(&fake.to_string_lossy())),
+        "no shell alert with the fake agentmon as parent; fired: {:?}; alerts: {shells:?}",
+        r.fired()
+    );
+    // The agent's own launch (the outer bash, which agentmon started) is not one.
+    assert!(
+        shells
+            .iter()
+            .all(|a| !a["event"]["exe"].as_str().unwrap_or_default().ends_with("/bash")),
+        "the agent's launch alerted: {shells:?}"
+    );
+}

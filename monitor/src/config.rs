@@ -57,6 +57,10 @@ pub struct Config {
     /// `/etc/agentmon/rules`, …).
     #[serde(default)]
     pub(crate) rules_dir: Option<PathBuf>,
+    /// Rule maturity level to run (`stable` when absent; `incubating` adds the incubating rules,
+    /// `sandbox` every rule); `--rules-maturity` overrides it.
+    #[serde(default)]
+    pub(crate) rules_maturity: Option<crate::rules::Maturity>,
 }
 
 /// One kind of agent.

@@ -188,7 +188,12 @@ impl Session {
     /// Reloads the rules from `dir` atomically: on any error the old rules (and kernel deny tables)
     /// stay active and the error is logged.
     pub(crate) fn reload_rules(&mut self, dir: &std::path::Path) {
-        let new = match RuleSet::load_dir(dir) {
+        // The level the running set was loaded with (`--rules-maturity`, the config file).
+        let maturity = self
+            .pipeline
+            .rules_mut()
+            .map_or_else(Default::default, |r| r.maturity());
+        let new = match RuleSet::load_dir_with(dir, maturity) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("rule reload failed, keeping the old rules:\n{e}");
@@ -220,6 +225,7 @@ impl Session {
     pub(crate) fn unwatch(&mut self, id: u64, agent: &str) -> Result<()> {
         let result = self.probes.unwatch(id);
         self.pipeline.enricher_mut().cgroups_mut().remove_root(id);
+        self.pipeline.enricher_mut().forget_agent(agent);
         self.protected.retain(|(a, _)| a != agent);
         if let Some(r) = self.pipeline.rules_mut() {
             r.forget_agent(agent);

@@ -62,6 +62,7 @@ fn alert(rule: &str) -> Alert {
             agent: "coder".into(),
             container: None,
             resolved_path: Some("/usr/bin/curl".into()),
+            facts: agentmon::enrich::AgentFacts::default(),
         },
     }
 }

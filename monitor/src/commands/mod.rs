@@ -25,6 +25,10 @@ pub(crate) struct MonitorArgs {
     /// Rule directory (default: $AGENTMON_RULES, /etc/agentmon/rules, or the shipped rules/).
     #[arg(long, value_name = "DIR", conflicts_with = "no_rules")]
     pub rules: Option<PathBuf>,
+    /// Rule maturity level to run: stable (default), incubating (stable and incubating) or sandbox
+    /// (every rule). Overrides the config file's rules_maturity.
+    #[arg(long, value_name = "LEVEL", conflicts_with = "no_rules")]
+    pub rules_maturity: Option<crate::rules::Maturity>,
     /// Run without rules: print events only.
     #[arg(long)]
     pub no_rules: bool,
@@ -88,8 +92,9 @@ impl MonitorArgs {
     /// Loads the rules (if any), failing with every error as `file:line:col: message`.
     fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
         let Some(dir) = self.rules_dir()? else { return Ok(None) };
-        let set = crate::rules::RuleSet::load_dir(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(dir = %dir.display(), rules = set.rule_count(), "rules loaded");
+        let maturity = self.rules_maturity.unwrap_or_default();
+        let set = crate::rules::RuleSet::load_dir_with(&dir, maturity).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(dir = %dir.display(), rules = set.rule_count(), maturity = maturity.as_str(), "rules loaded");
         Ok(Some((dir, set)))
     }
 }

@@ -6,7 +6,7 @@
 )]
 use std::path::PathBuf;
 
-use crate::rules::{RuleSet, fixtures};
+use crate::rules::{Maturity, RuleSet, fixtures};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct RulesArgs {
@@ -20,6 +20,10 @@ pub(crate) enum RulesCommand {
     Check {
         /// Directory holding the rule files (*.yaml).
         dir: PathBuf,
+        /// Count the rules on at this maturity level: stable, incubating (stable and incubating) or
+        /// sandbox (all). Every rule is checked whatever its maturity.
+        #[arg(long, default_value = "stable", value_name = "LEVEL")]
+        maturity: Maturity,
     },
     /// Run the fixtures in DIR/tests/*.yaml against the rules in DIR.
     Test {
@@ -33,7 +37,7 @@ pub(crate) enum RulesCommand {
 /// Exit status: 0 on success, 1 on invalid rules or failing fixtures.
 pub fn run(args: RulesArgs) -> i32 {
     match args.command {
-        RulesCommand::Check { dir } => check(&dir),
+        RulesCommand::Check { dir, maturity } => check(&dir, maturity),
         RulesCommand::Test { dir } => test(&dir),
         RulesCommand::Fields => {
             for (name, ty, kinds, doc) in crate::rules::field_catalogue() {
@@ -44,15 +48,17 @@ pub fn run(args: RulesArgs) -> i32 {
     }
 }
 
-fn check(dir: &std::path::Path) -> i32 {
-    match RuleSet::load_dir(dir) {
+fn check(dir: &std::path::Path, maturity: Maturity) -> i32 {
+    match RuleSet::load_dir_with(dir, maturity) {
         Ok(set) => {
             let s = set.summary();
             println!(
-                "{}: ok: {} rules ({} enabled, {} sequences, {} deny), {} lists, {} macros in {} files",
+                "{}: ok: {} rules ({} enabled at maturity {}, {} above it, {} sequences, {} deny), {} lists, {} macros in {} files",
                 dir.display(),
                 s.rules,
                 s.enabled,
+                maturity.as_str(),
+                s.above_maturity,
                 s.sequences,
                 s.deny_rules,
                 s.lists,
@@ -102,7 +108,7 @@ fn test(dir: &std::path::Path) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, test};
+    use super::{Maturity, check, test};
 
     #[test]
     fn exit_status_reflects_errors_and_failures() {
@@ -112,7 +118,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("tests")).unwrap();
         let fixture = dir.path().join("tests/t.yaml");
         std::fs::write(&fixture, "- fixture: f\n  events:\n    - mount: /mnt\n  expect: [m]\n").unwrap();
-        assert_eq!(check(dir.path()), 0);
+        assert_eq!(check(dir.path(), Maturity::Stable), 0);
         assert_eq!(test(dir.path()), 0);
         std::fs::write(
             &fixture,
@@ -121,9 +127,9 @@ mod tests {
         .unwrap();
         assert_eq!(test(dir.path()), 1);
         std::fs::write(&rules, "- rule: m\n  condition: evt.kind = mnt\n").unwrap();
-        assert_eq!(check(dir.path()), 1);
+        assert_eq!(check(dir.path(), Maturity::Stable), 1);
         assert_eq!(test(dir.path()), 1);
-        assert_eq!(check(&dir.path().join("missing")), 1);
+        assert_eq!(check(&dir.path().join("missing"), Maturity::Stable), 1);
     }
 
     #[test]

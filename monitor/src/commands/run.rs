@@ -32,6 +32,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     if monitor.rules.is_none() && !monitor.no_rules {
         monitor.rules = agents.config.as_ref().and_then(|c| c.rules_dir.clone());
     }
+    if monitor.rules_maturity.is_none() {
+        monitor.rules_maturity = agents.config.as_ref().and_then(|c| c.rules_maturity);
+    }
     let (mut session, rules_dir) = monitor.start_session(root)?;
     for cg in &cgroups {
         session.watch(cg, &cg.rel)?;

@@ -79,6 +79,11 @@ impl CgroupIndex {
         self.roots.push((cg.clone(), agent.to_string(), container));
     }
 
+    /// The cgroup2 mount the index reads.
+    pub(crate) fn root_path(&self) -> &std::path::Path {
+        &self.root_path
+    }
+
     pub(crate) fn remove_root(&mut self, id: u64) {
         self.roots.retain(|(c, _, _)| c.id != id);
     }

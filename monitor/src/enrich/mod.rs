@@ -1,7 +1,8 @@
 //! Enrichment: what userspace knows around a decoded event — the process and its ancestry
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
-//! ([`agents`]; for a process that left its agent's cgroup, [`lineage`]) and the wall-clock time
-//! ([`clock`]). [`synthetic`] builds enriched events by hand (rule fixtures, tests, benchmarks).
+//! ([`agents`]; for a process that left its agent's cgroup, [`escaped`]), facts the process cannot
+//! set ([`lineage`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by
+//! hand (rule fixtures, tests, benchmarks).
 pub(crate) mod agents;
 pub(crate) mod clock;
 pub(crate) mod lineage;
@@ -10,12 +11,14 @@ pub(crate) mod resolve;
 pub mod synthetic;
 // processes
 pub(crate) mod target;
+// mounts, scope, io_uring, code loading
+pub(crate) mod escaped;
 
 pub use proctable::Ancestor;
 use serde::Serialize;
 
-pub use self::agents::ContainerInfo;
 pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
+pub use self::{agents::ContainerInfo, lineage::AgentFacts};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
@@ -43,6 +46,9 @@ pub struct Enriched {
     /// symlinks resolved where possible). Rules match on this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_path: Option<String>,
+    /// Lineage and destination facts (`proc.is_agent_root`, `net.dst_agent`).
+    #[serde(flatten, skip_serializing_if = "AgentFacts::is_empty")]
+    pub facts: AgentFacts,
 }
 
 impl Enriched {
@@ -61,6 +67,7 @@ impl Enriched {
             agent: String::new(),
             container: None,
             resolved_path: None,
+            facts: AgentFacts::default(),
         }
     }
 
@@ -77,7 +84,8 @@ pub(crate) struct Enricher {
     cgroups: CgroupIndex,
     clock: Clock,
     resolver: Resolver,
-    lineage: lineage::Lineage,
+    listeners: lineage::Listeners,
+    escaped: escaped::Escapes,
 }
 
 impl Enricher {
@@ -87,7 +95,8 @@ impl Enricher {
             cgroups,
             clock: Clock::new(),
             resolver: Resolver::new(),
-            lineage: lineage::Lineage::default(),
+            listeners: lineage::Listeners::default(),
+            escaped: escaped::Escapes::default(),
         }
     }
 
@@ -95,7 +104,7 @@ impl Enricher {
     /// goes through here, enriched or not.
     pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
-        self.lineage.observe(ev);
+        self.escaped.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
@@ -108,10 +117,32 @@ impl Enricher {
             None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
         };
         let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent, container) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone()),
-            None => self.escaped_agent(&event),
+        let (cgroup, agent, container, root_id) = match self.cgroups.lookup(event.header.cgroup_id) {
+            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone(), Some(c.root_id)),
+            None => {
+                // A process that left its agent's cgroup: its agent by lineage, never its root.
+                let (cgroup, agent, container) = self.escaped_agent(&event);
+                (cgroup, agent, container, None)
+            }
         };
+        let mut facts = AgentFacts {
+            agent_root: root_id.is_some_and(|r| self.is_agent_root(pid, r)),
+            dst_agent: String::new(),
+        };
+        let dst = match &event.body {
+            Body::Connect(c) => Some((c.addr.as_str(), c.port)),
+            Body::Send(s) => Some((s.addr.as_str(), s.port)),
+            Body::Listen(l) if !agent.is_empty() => {
+                self.listeners.listen(&agent, &l.addr, l.port);
+                None
+            }
+            _ => None,
+        };
+        if let Some((addr, port)) = dst
+            && let Some(other) = self.listeners.agent_at(&agent, addr, port)
+        {
+            other.clone_into(&mut facts.dst_agent);
+        }
         let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
         // files: the object a file operation changed, and the one it took (kept in the body).
         let file_op_target = event
@@ -139,13 +170,14 @@ impl Enricher {
             agent,
             container,
             resolved_path,
+            facts,
         }
     }
 
     /// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left
     /// its agent's cgroup (or a move of one, reported by the process that moved it).
     fn escaped_agent(&mut self, event: &Event) -> (String, String, Option<std::sync::Arc<ContainerInfo>>) {
-        let (cgroup, agent_id) = match (self.lineage.get(event.header.pid), &event.body) {
+        let (cgroup, agent_id) = match (self.escaped.get(event.header.pid), &event.body) {
             (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
             (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
             _ => return (String::new(), String::new(), None),
@@ -163,7 +195,7 @@ impl Enricher {
         if let Some(c) = self.cgroups.lookup(event.header.cgroup_id) {
             return c.root_id;
         }
-        match (self.lineage.get(event.header.pid), &event.body) {
+        match (self.escaped.get(event.header.pid), &event.body) {
             (Some(e), _) => e.agent_cgroup_id,
             (None, Body::CgroupMove(m)) => m.agent_cgroup_id,
             _ => 0,
@@ -172,11 +204,43 @@ impl Enricher {
 
     /// The live processes of the agent of watched cgroup `agent` that left its cgroup.
     pub(crate) fn escaped_of(&self, agent: u64) -> Vec<u32> {
-        self.lineage.of_agent(agent)
+        self.escaped.of_agent(agent)
     }
 
     pub(crate) fn cgroups(&self) -> &CgroupIndex {
         &self.cgroups
+    }
+
+    /// Whether `pid`, in the agent whose root cgroup is `root_id`, is the agent's root: its parent
+    /// (when the process was first seen) is outside the agent. Decided once and kept in the process
+    /// table; a fork seen inside the agent makes a non-root child.
+    fn is_agent_root(&mut self, pid: u32, root_id: u64) -> bool {
+        let Some(p) = self.table.get(pid) else { return false };
+        if let Some(known) = p.agent_root {
+            return known;
+        }
+        let ppid = p.ppid;
+        let parent_cgroup = match self.table.get(ppid).map(|p| p.cgroup_id) {
+            Some(id) if id != 0 => Some(id),
+            // The parent never produced an event (not watched, or idle since before monitoring).
+            _ => lineage::proc_cgroup_id(ppid, self.cgroups.root_path()),
+        };
+        let parent_inside =
+            ppid != 0 && parent_cgroup.is_some_and(|id| self.cgroups.lookup(id).is_some_and(|c| c.root_id == root_id));
+        self.table.set_agent_root(pid, !parent_inside);
+        !parent_inside
+    }
+
+    /// A watched agent listens on `addr` (`port` for inet; a unix socket path with port 0), as its
+    /// listen events say.
+    #[cfg(test)]
+    pub(crate) fn note_listen(&mut self, agent: &str, addr: &str, port: u16) {
+        self.listeners.listen(agent, addr, port);
+    }
+
+    /// Forgets an agent that is no longer watched (its listeners).
+    pub(crate) fn forget_agent(&mut self, agent: &str) {
+        self.listeners.forget(agent);
     }
 
     pub(crate) fn cgroups_mut(&mut self) -> &mut CgroupIndex {
@@ -185,5 +249,104 @@ impl Enricher {
 
     pub(crate) fn table_mut(&mut self) -> &mut ProcessTable {
         &mut self.table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CgroupIndex, Enricher, synthetic};
+    use crate::{cgroup::Cgroup, event::Event};
+
+    fn ev(cgroup_id: u64, pid: u32, ppid: u32, body: crate::event::Body) -> Event {
+        let who = synthetic::Process {
+            pid,
+            ppid,
+            cgroup_id,
+            ..Default::default()
+        };
+        who.event(1, body).event
+    }
+
+    fn step(e: &mut Enricher, ev: Event) -> super::Enriched {
+        e.observe(&ev);
+        e.enrich(ev)
+    }
+
+    #[test]
+    fn the_agent_root_is_the_process_entering_the_cgroup_not_a_name() {
+        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
+        for (id, name) in [(11, "a"), (12, "b")] {
+            let cg = Cgroup {
+                path: format!("/nonexistent-cgroup-root/{name}").into(),
+                rel: format!("/{name}"),
+                id,
+                level: 1,
+            };
+            index.add_root(&cg, name, None);
+        }
+        let mut e = Enricher::new(index);
+        // 500's parent (4_000_000, no such process) never showed up in the agent: 500 entered it.
+        let launch = step(
+            &mut e,
+            ev(11, 500, 4_000_000, synthetic::exec("/bin/sh", vec!["sh".into()])),
+        );
+        assert!(launch.facts.agent_root);
+        // Its forked child is not, even when it runs a binary named agentmon.
+        step(&mut e, ev(11, 500, 4_000_000, synthetic::fork(501)));
+        let fake = step(
+            &mut e,
+            ev(11, 501, 500, synthetic::exec("/tmp/agentmon", vec!["agentmon".into()])),
+        );
+        assert!(!fake.facts.agent_root);
+        step(&mut e, ev(11, 501, 500, synthetic::fork(502)));
+        let shell = step(&mut e, ev(11, 502, 501, synthetic::exec("/bin/sh", vec!["sh".into()])));
+        assert!(!shell.facts.agent_root);
+        // Reparented to a process outside (its parent exited): still not the root.
+        let orphan = step(&mut e, ev(11, 502, 1, synthetic::open("/etc/passwd", 0)));
+        assert!(!orphan.facts.agent_root);
+        // A process first seen in agent b whose parent was last seen in agent a entered b.
+        step(&mut e, ev(11, 500, 4_000_000, synthetic::fork(503)));
+        let moved = step(&mut e, ev(12, 600, 500, synthetic::exec("/bin/sh", vec!["sh".into()])));
+        assert!(moved.facts.agent_root);
+        // The root keeps being the root.
+        assert!(
+            step(&mut e, ev(11, 500, 4_000_000, synthetic::open("/x", 0)))
+                .facts
+                .agent_root
+        );
+    }
+
+    #[test]
+    fn a_connect_names_the_other_agent_listening_there() {
+        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
+        for (id, name) in [(11, "a"), (12, "b")] {
+            let cg = Cgroup {
+                path: format!("/nonexistent-cgroup-root/{name}").into(),
+                rel: format!("/{name}"),
+                id,
+                level: 1,
+            };
+            index.add_root(&cg, name, None);
+        }
+        let mut e = Enricher::new(index);
+        e.note_listen("b", "0.0.0.0", 8080);
+        let c = |e: &mut Enricher, cg, port| {
+            step(
+                e,
+                ev(
+                    cg,
+                    700,
+                    1,
+                    synthetic::connect(crate::event::Family::Inet, "127.0.0.1", port),
+                ),
+            )
+            .facts
+            .dst_agent
+        };
+        assert_eq!(c(&mut e, 11, 8080), "b");
+        assert_eq!(c(&mut e, 11, 8081), "");
+        assert_eq!(c(&mut e, 12, 8080), "", "b reaching its own listener");
+        e.forget_agent("b");
+        assert_eq!(c(&mut e, 11, 8080), "");
     }
 }

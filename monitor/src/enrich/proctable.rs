@@ -24,6 +24,10 @@ pub(crate) struct Process {
     pub cwd: String,
     #[serde(skip)]
     pub exited_at_ns: Option<u64>,
+    /// Whether the process is its agent's root (see [`crate::enrich::AgentFacts::agent_root`]):
+    /// `Some(false)` for a child whose fork was seen, `None` until the enrich stage decides.
+    #[serde(skip)]
+    pub agent_root: Option<bool>,
 }
 
 /// One ancestor as reported with events.
@@ -79,6 +83,8 @@ impl ProcessTable {
                 child.pid = f.child_pid;
                 child.ppid = h.pid;
                 child.exited_at_ns = None;
+                // Forked inside a watched cgroup: not the agent's root, whatever it runs later.
+                child.agent_root = Some(false);
                 self.procs.insert(f.child_pid, child);
             }
             Body::Exit(_) => entry.exited_at_ns = Some(h.ktime_ns),
@@ -95,6 +101,13 @@ impl ProcessTable {
             _ => {}
         }
         self.gc(h.ktime_ns);
+    }
+
+    /// Records the enrich stage's decision that `pid` is (not) its agent's root.
+    pub(crate) fn set_agent_root(&mut self, pid: u32, root: bool) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.agent_root = Some(root);
+        }
     }
 
     /// Tells the table a process's working directory (e.g. the command `agentmon exec` just started).
@@ -174,6 +187,7 @@ pub(crate) fn read_proc(pid: u32) -> Option<Process> {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
         exited_at_ns: None,
+        agent_root: None,
     })
 }
 

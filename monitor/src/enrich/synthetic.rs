@@ -91,6 +91,7 @@ impl Process {
             agent: self.agent.clone(),
             container: self.container.clone(),
             resolved_path,
+            facts: crate::enrich::AgentFacts::default(),
         }
     }
 }
@@ -147,6 +148,54 @@ pub fn send(family: Family, addr: &str, port: u16) -> Body {
 /// A TCP socket listening on `addr:port` (a unix stream socket for a path or `@name`).
 pub fn listen(family: Family, addr: &str, port: u16) -> Body {
     Body::Listen(ListenInfo::new(family, addr, port))
+}
+
+/// A successful file operation of `kind` (`rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`,
+/// `truncate`, `mknod`) on the absolute `path`, with `source` (rename's old name, link's existing
+/// file, symlink's target) and `mode` (chmod, mknod); `None` for another kind name.
+pub fn file_op(kind: &str, path: &str, source: Option<&str>, mode: Option<u32>) -> Option<Body> {
+    use crate::event::{
+        ChmodInfo, ChownInfo, LinkInfo, MknodInfo, RenameInfo, SymlinkInfo, TruncateInfo, UnlinkInfo, file_op::FileOp,
+    };
+    let op = FileOp {
+        syscall: match kind {
+            "rename" => "renameat2",
+            "unlink" => "unlinkat",
+            "link" => "linkat",
+            "symlink" => "symlinkat",
+            "chmod" => "fchmodat",
+            "chown" => "fchownat",
+            "truncate" => "truncate",
+            "mknod" => "mknodat",
+            _ => return None,
+        },
+        result: 0,
+        path: path.into(),
+        dir_path: None,
+        kernel_path: None,
+        dfd: AT_FDCWD,
+        source: source.map(Into::into),
+        source_dir_path: None,
+        source_kernel_path: None,
+        source_dfd: source.map(|_| AT_FDCWD),
+        resolved_source: source.map(Into::into),
+        flags: 0,
+        mode,
+        uid: (kind == "chown").then_some(0),
+        gid: (kind == "chown").then_some(0),
+        dev: (kind == "mknod").then_some(0),
+        length: (kind == "truncate").then_some(0),
+    };
+    Some(match kind {
+        "rename" => Body::Rename(RenameInfo(op)),
+        "unlink" => Body::Unlink(UnlinkInfo(op)),
+        "link" => Body::Link(LinkInfo(op)),
+        "symlink" => Body::Symlink(SymlinkInfo(op)),
+        "chmod" => Body::Chmod(ChmodInfo(op)),
+        "chown" => Body::Chown(ChownInfo(op)),
+        "truncate" => Body::Truncate(TruncateInfo(op)),
+        _ => Body::Mknod(MknodInfo(op)),
+    })
 }
 
 /// A `mount(2)` without flags.

@@ -104,6 +104,9 @@ fields! {
     ProcUid = "proc.uid", Num, true, "user id";
     ProcAexe = "proc.aexe", StrList, true, "executables of all ancestors";
     ProcPexe = "proc.pexe", Str, true, "executable of the parent";
+    ProcExeName = "proc.exe_name", Str, true, "basename of proc.exe: the program's name as the kernel knows it (proc.name is comm, which the process sets)";
+    ProcPexeName = "proc.pexe_name", Str, true, "basename of proc.pexe";
+    ProcIsAgentRoot = "proc.is_agent_root", Bool, true, "the process is its agent's root: the one agentmon exec started or that entered the agent's cgroup from outside (a pid fact, not a name)";
     FilePath = "file.path", Str, false, "the path of the object the kernel opened or ran (walked from kernel objects), else the path as passed resolved against the working directory";
     FileRawPath = "file.raw_path", Str, false, "path as passed to the syscall";
     FileWrite = "file.write", Bool, false, "opened for writing; on the other file operations (rename, unlink, link, …) always true: the object at file.path is changed";
@@ -175,6 +178,7 @@ fields! {
     ModulePath = "module.path", Str, false, "finit_module: the kernel's path of the module file";
     ModuleName = "module.name", Str, false, "delete_module: the module's name";
     ChrootPath = "chroot.path", Str, false, "the kernel's path of the new root (after success), else the path as passed";
+    NetDstAgent = "net.dst_agent", Str, false, "connect: the other watched agent listening at the destination (from its listen events), absent when none";
     ChrootRawPath = "chroot.raw_path", Str, false, "chroot's path or pivot_root's new_root, as passed";
     // mounts, scope, io_uring, code loading
     MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr, mount_setattr or fspick";

@@ -55,7 +55,8 @@ pub(crate) fn event_text(e: &Enriched) -> String {
 }
 
 /// The readable one-line form of an alert: `TIME ALERT RULE [PRIORITY] OUTPUT (AGENT; action ACTION:
-/// RESULT)`; without `: RESULT` when no action was taken (replay).
+/// RESULT) tags=TAG,TAG`; without `: RESULT` when no action was taken (replay), without `tags=` when
+/// the rule has none. The tags carry the ATT&CK ids a SIEM groups alerts by.
 pub(crate) fn alert_text(a: &Alert) -> String {
     let mut out = String::with_capacity(160);
     let mut line = Line::new(&mut out);
@@ -74,5 +75,8 @@ pub(crate) fn alert_text(a: &Alert) -> String {
         line.lit(": ").val(&a.action_result);
     }
     line.lit(")");
+    for (i, t) in a.tags.iter().enumerate() {
+        line.lit(if i == 0 { " tags=" } else { "," }).val(t);
+    }
     out
 }

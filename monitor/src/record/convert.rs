@@ -187,6 +187,7 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
         agent: String::new(),
         container: None,
         resolved_path,
+        facts: crate::enrich::AgentFacts::default(),
     };
     fill_context(&mut ev, ctx);
     Ok(ev)
@@ -253,6 +254,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
         cgroup: process.cgroup,
         agent: process.agent,
         resolved_path: p.resolved_path,
+        facts: crate::enrich::AgentFacts::default(),
     })
 }
 

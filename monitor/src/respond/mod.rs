@@ -51,7 +51,7 @@ pub(crate) struct Done {
 }
 
 /// What a kill or quarantine acts on: the agent's watched cgroup, and the agent's processes that
-/// left it (followed by lineage; `crate::enrich::lineage`), which are moved back into it first so
+/// left it (followed by lineage; `crate::enrich::escaped`), which are moved back into it first so
 /// the action covers them too.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {

@@ -34,6 +34,43 @@ impl Priority {
     }
 }
 
+/// How far a rule is trusted, as Falco's `maturity_*` levels: `stable` rules are on by default,
+/// `incubating` and `sandbox` ones only when the operator asks for that level (each level includes
+/// the ones before it: `incubating` means stable and incubating).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Maturity {
+    /// Low false-positive rate on normal agent work; on by default.
+    #[default]
+    Stable,
+    /// Useful detections that need tuning to a site; opt-in.
+    Incubating,
+    /// Experimental or noisy; opt-in.
+    Sandbox,
+}
+
+impl Maturity {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Maturity::Stable => "stable",
+            Maturity::Incubating => "incubating",
+            Maturity::Sandbox => "sandbox",
+        }
+    }
+}
+
+impl std::str::FromStr for Maturity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stable" => Ok(Maturity::Stable),
+            "incubating" => Ok(Maturity::Incubating),
+            "sandbox" => Ok(Maturity::Sandbox),
+            _ => Err(format!("expected stable, incubating or sandbox, found `{s}`")),
+        }
+    }
+}
+
 /// What a rule asks agentmon to do when it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

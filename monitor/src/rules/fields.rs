@@ -62,6 +62,13 @@ pub(super) fn kinds_of(field: Field) -> KindSet {
                 if f.common {
                     return KindSet::rules();
                 }
+                // Filled by the enrich stage, not read from the body: the kinds that reach an agent.
+                if f.field == Field::NetDstAgent {
+                    return ["connect", "send"]
+                        .into_iter()
+                        .filter_map(Kind::from_name)
+                        .fold(KindSet::NONE, |s, k| s.union(KindSet::of(k)));
+                }
                 event::KINDS
                     .iter()
                     .filter(|(_, rules, fields)| *rules && fields.contains(&f.field))
@@ -105,6 +112,10 @@ pub(super) fn str_value(field: Field, ev: &Enriched) -> Option<&str> {
         Field::ProcExe => &ev.exe,
         Field::ProcName => &ev.event.header.comm,
         Field::ProcPexe => ev.ancestors.first().map_or("", |a| a.exe.as_str()),
+        Field::ProcExeName => basename(&ev.exe),
+        Field::ProcPexeName => basename(ev.ancestors.first().map_or("", |a| a.exe.as_str())),
+        Field::NetDstAgent if !ev.facts.dst_agent.is_empty() => &ev.facts.dst_agent,
+        Field::NetDstAgent => return None,
         Field::AgentName => &ev.agent,
         Field::AgentCgroup => &ev.cgroup,
         Field::ContainerId => ev.container_field(|c| &c.id),
@@ -129,7 +140,16 @@ pub(super) fn num_value(field: Field, ev: &Enriched) -> Option<u64> {
 }
 
 pub(super) fn bool_value(field: Field, ev: &Enriched) -> Option<bool> {
+    if field == Field::ProcIsAgentRoot {
+        return Some(ev.facts.agent_root);
+    }
     ev.event.body.field(field)?.as_bool()
+}
+
+/// The last component of a path (`/usr/bin/python3.12` → `python3.12`; a kernel path such as
+/// `/memfd:x (deleted)` → `memfd:x (deleted)`).
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Calls `f` on each value of a multi-valued field until it returns true.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{
-    RuleSet,
+    Maturity, RuleSet,
     error::{FileRef, RuleError, RulesError},
     yaml::{Node, parse_documents},
 };
@@ -45,12 +45,13 @@ impl FixtureResult {
 /// Loads the rules of `dir` and runs every fixture in `dir/tests/*.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
     let sources = super::read_sources(dir)?;
-    // Compile once up front so rule errors are reported as such.
-    RuleSet::from_sources(&sources)?;
+    // Compile once up front so rule errors are reported as such. Fixtures test every rule, whatever
+    // its maturity.
+    RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
     let fixtures = load_fixtures(&dir.join("tests"))?;
     let mut results = Vec::new();
     for f in &fixtures {
-        let mut set = RuleSet::from_sources(&sources)?;
+        let mut set = RuleSet::from_sources_with(&sources, Maturity::Sandbox)?;
         results.push(run(&mut set, f));
     }
     Ok(results)
@@ -205,6 +206,17 @@ const EVENT_KEYS: &[&str] = &[
     "fstype",
     "at",
     "expect",
+    "rename",
+    "unlink",
+    "link",
+    "symlink",
+    "chmod",
+    "chown",
+    "truncate",
+    "mknod",
+    "mode",
+    "agent_root",
+    "dst_agent",
     // mounts, scope, io_uring, code loading
     "cgroup_move",
     "io_uring_setup",
@@ -212,6 +224,11 @@ const EVENT_KEYS: &[&str] = &[
     "path",
     "memfd",
     "mmap",
+];
+
+/// The file-operation kinds a fixture event may name (`rename: NEW`, `source: OLD`).
+const FILE_OPS: &[&str] = &[
+    "rename", "unlink", "link", "symlink", "chmod", "chown", "truncate", "mknod",
 ];
 
 /// Unknown keys are errors: a typo must not silently change what a fixture tests.
@@ -330,13 +347,33 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         let source = string(file, n, "source")?.unwrap_or("none");
         let fstype = string(file, n, "fstype")?.unwrap_or("");
         (synthetic::mount(source, target, fstype), None)
+    } else if let Some((kind, path)) = FILE_OPS
+        .iter()
+        .find_map(|k| Some((*k, string(file, n, k).transpose()?)))
+        .map(|(k, p)| p.map(|p| (k, p)))
+        .transpose()?
+    {
+        let source = string(file, n, "source")?;
+        let mode = match string(file, n, "mode")? {
+            None => None,
+            // Octal, as chmod takes it: `mode: "4755"`.
+            Some(m) => Some(u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
+                file.error(
+                    n.at(),
+                    format!("`mode`: expected an octal mode such as 4755, found `{m}`"),
+                )
+            })?),
+        };
+        let body = synthetic::file_op(kind, path, source, mode).unwrap_or_else(|| unreachable!("a FILE_OPS kind"));
+        (body, Some(path.to_string()))
     } else if let Some(body) = visibility_event(file, n)? {
         (body, None)
     } else {
         return Err(file.error(
             n.at(),
-            "an event needs one of `exec`, `open`, `connect`, `mount`, `send`, `listen`, `cgroup_move`, \
-             `io_uring_setup`, `io_uring`, `memfd`, `mmap`",
+            "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, \
+             `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, `cgroup_move`, `io_uring_setup`, `io_uring`, \
+             `memfd`, `mmap`",
         ));
     };
     let comm: String = match string(file, n, "comm")? {
@@ -365,6 +402,14 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
     };
     let mut e = who.event(ktime_ns, body);
     e.resolved_path = resolved;
+    e.facts.agent_root = match string(file, n, "agent_root")? {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(file.error(n.at(), format!("`agent_root`: expected true or false, found `{other}`"))),
+    };
+    if let Some(a) = string(file, n, "dst_agent")? {
+        a.clone_into(&mut e.facts.dst_agent);
+    }
     Ok(e)
 }
 

@@ -31,7 +31,7 @@ use std::{
 
 /// What [`RuleSet::deny_entries`] hands to the kernel deny tables.
 pub use crate::enforce::spec::DenyEntry;
-pub use alert::{Action, Alert, Priority};
+pub use alert::{Action, Alert, Maturity, Priority};
 pub(crate) use error::RuleError;
 pub use error::RulesError;
 pub(crate) use fields::{Kind, catalogue as field_catalogue, rule_kinds};
@@ -57,6 +57,8 @@ pub(crate) struct Summary {
     pub macros: usize,
     pub sequences: usize,
     pub deny_rules: usize,
+    /// Rules left off because their maturity is above the set's level (see [`RuleSet::maturity`]).
+    pub above_maturity: usize,
     /// Enabled rules that can match each kind, by kind.
     pub per_kind: std::collections::BTreeMap<Kind, usize>,
 }
@@ -71,6 +73,7 @@ pub struct RuleSet {
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
+    maturity: Maturity,
 }
 
 impl RuleSet {
@@ -78,6 +81,11 @@ impl RuleSet {
     /// `tests/` are not read). Any error anywhere loads nothing.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
         Self::from_sources(&read_sources(dir)?)
+    }
+
+    /// [`RuleSet::load_dir`] with the rules up to `maturity` on (`load_dir` is `Maturity::Stable`).
+    pub fn load_dir_with(dir: &Path, maturity: Maturity) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(&read_sources(dir)?, maturity)
     }
 }
 
@@ -147,9 +155,16 @@ fn file_error(path: &Path, at: LineCol, message: String) -> RulesError {
 const COMPILE_STACK: usize = 256 << 20;
 
 impl RuleSet {
-    /// Compiles rule files given as (name, contents). Runs on a thread of its own with a large stack;
-    /// whatever goes wrong there (a limit, a bug) is an error, never the caller's crash.
+    /// Compiles rule files given as (name, contents), with the stable rules on.
     pub fn from_sources(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        Self::from_sources_with(files, Maturity::Stable)
+    }
+
+    /// Compiles rule files; rules whose `maturity` is above `maturity` are checked but off (as
+    /// `enabled: false`), so `incubating` turns on stable and incubating rules. Runs on a thread of
+    /// its own with a large stack; whatever goes wrong there (a limit, a bug) is an error, never the
+    /// caller's crash.
+    pub fn from_sources_with(files: &[(String, String)], maturity: Maturity) -> Result<RuleSet, RulesError> {
         let internal = |what: String| RulesError {
             errors: vec![RuleError {
                 file: files.first().map_or("<rules>", |f| f.0.as_str()).into(),
@@ -161,7 +176,7 @@ impl RuleSet {
             let compile = std::thread::Builder::new()
                 .name("agentmon-rules".into())
                 .stack_size(COMPILE_STACK)
-                .spawn_scoped(s, || Self::compile(files));
+                .spawn_scoped(s, || Self::compile(files, maturity));
             match compile {
                 Ok(handle) => handle.join().unwrap_or_else(|panic| {
                     let what = panic
@@ -172,12 +187,12 @@ impl RuleSet {
                     Err(internal(what))
                 }),
                 // No thread: compile here (the limits still bound the recursion).
-                Err(_) => Self::compile(files),
+                Err(_) => Self::compile(files, maturity),
             }
         })
     }
 
-    fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+    fn compile(files: &[(String, String)], maturity: Maturity) -> Result<RuleSet, RulesError> {
         let mut texts = Texts::default();
         let mut items = RawItems::default();
         let mut errors = Vec::new();
@@ -196,8 +211,13 @@ impl RuleSet {
             let mut deny = DenyTable {
                 entries: &mut set.deny,
                 rules: &mut set.summary.deny_rules,
+                level: maturity,
             };
-            if let Some(rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+            if let Some(mut rule) = rule::compile(raw, &mut compiler, &texts, &mut errors, &mut deny) {
+                if raw.enabled && raw.maturity > maturity {
+                    set.summary.above_maturity += 1;
+                    rule.enabled = false;
+                }
                 set.rules.push(rule);
             }
         }
@@ -207,6 +227,7 @@ impl RuleSet {
             errors.sort_by(|a, b| (&a.file, a.at.line, a.at.col).cmp(&(&b.file, b.at.line, b.at.col)));
             return Err(RulesError { errors });
         }
+        set.maturity = maturity;
         set.summary.files = files.len();
         set.summary.lists = items.lists.len();
         set.summary.macros = items.macros.len();
@@ -304,6 +325,11 @@ impl RuleSet {
                 s.forget(agent);
             }
         }
+    }
+
+    /// The maturity level the set was loaded with (rules above it are off).
+    pub fn maturity(&self) -> Maturity {
+        self.maturity
     }
 
     /// Number of enabled rules.

@@ -208,7 +208,10 @@ mod tests {
         #[test]
         fn rules_fire_as_their_conditions_say(a in condition()) {
             let events = events();
-            match load(&format!("- rule: r\n  condition: {}\n", a.text())) {
+            let text = format!("- rule: r\n  condition: {}\n", a.text());
+            match load(&text) {
+                // A test no kind of the rule carries is refused too (`rules check` reports it).
+                None if RuleSet::from_sources(&[("r.yaml".into(), text)]).is_err_and(|e| e.to_string().contains("can never be true")) => {}
                 Some(mut set) => {
                     for ev in &events {
                         prop_assert_eq!(!fired(&mut set, ev).is_empty(), a.holds(ev), "{} on {:?}", a.text(), ev.event.body);

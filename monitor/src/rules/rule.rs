@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     enforce::spec::DenyEntry,
-    rules::{Action, Priority},
+    rules::{Action, Maturity, Priority},
 };
 
 /// What a rule reports.
@@ -46,6 +46,8 @@ pub(super) struct DenyTable<'a> {
     pub entries: &'a mut Vec<DenyEntry>,
     /// Enabled deny rules so far (the next rule's `rule_id`).
     pub rules: &'a mut usize,
+    /// The set's maturity level: a deny rule above it is off and sends nothing to the kernel.
+    pub level: Maturity,
 }
 
 /// Compiles one rule; problems go to `errors` (or the compiler's), deny entries to `deny`.
@@ -86,6 +88,35 @@ pub(super) fn compile(
     })
 }
 
+/// Reports each test written in the rule itself (its condition or exception fields, not a macro it
+/// uses: macros serve many rules) on a field that none of the kinds the rule applies to carries:
+/// such a test is constant, so the part of the rule it guards can never fire
+/// (`evt.kind = exec and (proc.name = nc or net.port = 4444)`).
+fn dead_tests(rule: &str, cond: &Cond, kinds: KindSet, own: &[TextId], compiler: &mut Compiler<'_>) {
+    fn walk(c: &Cond, out: &mut Vec<(fields::Field, Loc)>) {
+        match c {
+            Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| walk(p, out)),
+            Cond::Not(inner) => walk(inner, out),
+            Cond::Test(t) => out.push((t.field, t.loc)),
+            Cond::Const(_) | Cond::Kind(_) => {}
+        }
+    }
+    let mut tests = Vec::new();
+    walk(cond, &mut tests);
+    for (field, at) in tests {
+        if own.contains(&at.text) && !fields::kinds_of(field).kinds().any(|k| kinds.contains(k)) {
+            compiler.error(
+                at,
+                format!(
+                    "rule `{rule}`: `{}` is on no event kind this rule applies to ({}): the test can never be true",
+                    fields::info(field).name,
+                    kinds.names()
+                ),
+            );
+        }
+    }
+}
+
 /// `cond and not (exception or ...)`.
 fn with_exceptions(cond: Cond, exceptions: &[Cond]) -> Cond {
     if exceptions.is_empty() {
@@ -117,6 +148,10 @@ fn condition_matcher(
         ));
         return None;
     }
+    let own: Vec<TextId> = std::iter::once(text)
+        .chain(raw.exceptions.iter().flat_map(|e| e.fields.iter().map(|f| f.loc.text)))
+        .collect();
+    dead_tests(&raw.name, &cond, kinds, &own, compiler);
     if raw.action == Action::Deny {
         if !raw.exceptions.is_empty() {
             errors.push(rule_error(
@@ -125,7 +160,7 @@ fn condition_matcher(
             return None;
         }
         match deny::compile(&cond) {
-            Ok(specs) if raw.enabled => {
+            Ok(specs) if raw.enabled && raw.maturity <= deny.level => {
                 let rule_id = *deny.rules as u32;
                 deny.entries.extend(specs.into_iter().map(|spec| DenyEntry {
                     rule_id,
@@ -173,6 +208,13 @@ fn sequence_matcher(
             cond = with_exceptions(cond, exceptions);
         }
         let kinds = applicable_kinds(&cond);
+        if kinds != KindSet::NONE {
+            let mut own = vec![s.condition];
+            if i + 1 == raw.sequence.len() {
+                own.extend(raw.exceptions.iter().flat_map(|e| e.fields.iter().map(|f| f.loc.text)));
+            }
+            dead_tests(&raw.name, &cond, kinds, &own, compiler);
+        }
         if kinds == KindSet::NONE {
             let step = s.alias.clone().unwrap_or_else(|| (i + 1).to_string());
             let at = Loc {

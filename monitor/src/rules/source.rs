@@ -5,7 +5,7 @@ use super::{
     error::{FileRef, Loc, RuleError, TextId, Texts},
     yaml::{LineCol, Node, parse_documents},
 };
-use crate::rules::{Action, Priority};
+use crate::rules::{Action, Maturity, Priority};
 
 /// A value written in YAML (a list item, an exception value).
 #[derive(Clone, Debug)]
@@ -60,6 +60,7 @@ pub(super) struct RawRule {
     pub priority: Priority,
     pub action: Action,
     pub tags: Vec<String>,
+    pub maturity: Maturity,
     pub enabled: bool,
     pub exceptions: Vec<RawException>,
 }
@@ -81,6 +82,7 @@ const RULE_KEYS: &[&str] = &[
     "priority",
     "action",
     "tags",
+    "maturity",
     "enabled",
     "exceptions",
 ];
@@ -322,10 +324,24 @@ impl Reader<'_> {
                 }
             }
         };
-        let tags = node
-            .get("tags")
-            .map(|n| self.values(n, "tags").into_iter().map(|v| v.text).collect())
-            .unwrap_or_default();
+        let tags = node.get("tags").map(|n| self.values(n, "tags")).unwrap_or_default();
+        for t in &tags {
+            if let Some(problem) = attack_id_problem(&t.text) {
+                let e = self.texts.error(t.loc, format!("tag `{}`: {problem}", t.text));
+                self.errors.push(e);
+            }
+        }
+        let tags = tags.into_iter().map(|v| v.text).collect();
+        let maturity = match node.get("maturity") {
+            None => Maturity::Stable,
+            Some(n) => {
+                let s = self.string(n, "maturity")?;
+                s.parse().unwrap_or_else(|e: String| {
+                    self.err(n.at(), format!("`maturity`: {e}"));
+                    Maturity::Stable
+                })
+            }
+        };
         let enabled = match node.get("enabled") {
             None => true,
             Some(n) => match n.as_str() {
@@ -360,6 +376,7 @@ impl Reader<'_> {
             priority,
             action,
             tags,
+            maturity,
             enabled,
             exceptions,
         })
@@ -442,6 +459,29 @@ impl Reader<'_> {
             values,
         })
     }
+}
+
+/// A tag that looks like a MITRE ATT&CK id (`T` or `TA` and a digit) but is not one: techniques are
+/// `T` and four digits with an optional `.` and three-digit sub-technique (`T1098.004`), tactics
+/// `TA` and four digits (`TA0003`). SIEMs group on these, so a typo must not pass silently.
+fn attack_id_problem(tag: &str) -> Option<&'static str> {
+    let b = tag.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let body = match b {
+        [b'T' | b't', b'A' | b'a', rest @ ..] if rest.first().is_some_and(u8::is_ascii_digit) => {
+            return (!(b[0] == b'T' && b[1] == b'A' && rest.len() == 4 && digits(rest)))
+                .then_some("an ATT&CK tactic id is `TA` and four digits, e.g. TA0003");
+        }
+        [b'T' | b't', rest @ ..] if rest.first().is_some_and(u8::is_ascii_digit) => rest,
+        _ => return None,
+    };
+    let ok = b[0] == b'T'
+        && match body.iter().position(|c| *c == b'.') {
+            None => body.len() == 4 && digits(body),
+            Some(4) => digits(&body[..4]) && body.len() == 8 && digits(&body[5..]),
+            Some(_) => false,
+        };
+    (!ok).then_some("an ATT&CK technique id is `T` and four digits, with an optional `.` and three-digit sub-technique, e.g. T1098.004")
 }
 
 pub(super) fn parse_priority(s: &str) -> Option<Priority> {

@@ -589,6 +589,102 @@ fn container_fields_come_from_the_agent() {
     assert_eq!(alerts[0].output, "coder 4f1c9a0e2b7d ai/coder:1");
 }
 
+const MATURITY_RULES: &str = "
+- rule: s
+  condition: evt.kind = exec and proc.name = sh
+  tags: [execution, T1059.004]
+- rule: i
+  condition: evt.kind = exec and proc.name = sh
+  maturity: incubating
+- rule: x
+  condition: evt.kind = exec and proc.name = sh
+  maturity: sandbox
+";
+
+#[test]
+fn maturity_levels_turn_rules_on_cumulatively() {
+    use super::Maturity;
+    let sources = [("r.yaml".to_string(), MATURITY_RULES.to_string())];
+    let ev = exec("/bin/sh", &["sh"], 1);
+    for (level, want) in [
+        (Maturity::Stable, vec!["s"]),
+        (Maturity::Incubating, vec!["s", "i"]),
+        (Maturity::Sandbox, vec!["s", "i", "x"]),
+    ] {
+        let mut set = RuleSet::from_sources_with(&sources, level).unwrap();
+        assert_eq!(fired(&mut set, &ev), want, "{level:?}");
+        assert_eq!(set.summary().above_maturity, 3 - want.len());
+        assert_eq!(set.maturity(), level);
+    }
+    // The default is stable; the tags (ATT&CK ids included) ride on the alert.
+    let alerts = load(MATURITY_RULES).evaluate(&ev);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].tags, ["execution", "T1059.004"]);
+    assert!(
+        crate::outputs::format::alert_text(&alerts[0]).ends_with(") tags=execution,T1059.004"),
+        "{}",
+        crate::outputs::format::alert_text(&alerts[0])
+    );
+    assert_eq!(
+        errors("- rule: a\n  condition: evt.kind = exec\n  maturity: beta\n"),
+        "r.yaml:3:13: `maturity`: expected stable, incubating or sandbox, found `beta`"
+    );
+    // Unknown keys are still errors.
+    assert!(
+        errors("- rule: a\n  condition: evt.kind = exec\n  maturty: stable\n")
+            .starts_with("r.yaml:3:3: unknown key `maturty` in a rule"),
+    );
+}
+
+#[test]
+fn attack_ids_in_tags_are_checked() {
+    for good in ["T1098", "T1098.004", "TA0003", "persistence", "tls", "Tor"] {
+        load(&format!("- rule: a\n  condition: evt.kind = exec\n  tags: [{good}]\n"));
+    }
+    for bad in ["T109", "T1098.04", "T1098.0044", "t1098", "TA003", "T10980"] {
+        let e = errors(&format!(
+            "- rule: a\n  condition: evt.kind = exec\n  tags: [x, {bad}]\n"
+        ));
+        assert!(
+            e.starts_with(&format!("r.yaml:3:13: tag `{bad}`: an ATT&CK")),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn tests_that_no_kind_of_the_rule_carries_are_errors() {
+    // `net.port` under an exec-only rule: the `or` branch can never be true.
+    assert_eq!(
+        errors("- rule: a\n  condition: evt.kind = exec and (proc.name = nc or net.port = 4444)\n"),
+        "r.yaml:2:53: rule `a`: `net.port` is on no event kind this rule applies to (exec): the test can never be true"
+    );
+    // Negated, and in an exception.
+    assert!(
+        errors("- rule: a\n  condition: evt.kind = open and not exec.env exists\n")
+            .contains("`exec.env` is on no event kind")
+    );
+    let e = errors(
+        "- rule: a\n  condition: evt.kind = open\n  exceptions:\n    - name: e\n      fields: [net.port]\n      values: [80]\n",
+    );
+    assert!(
+        e.starts_with("r.yaml:5:16: rule `a`: `net.port` is on no event kind"),
+        "{e}"
+    );
+    // In a sequence step.
+    let e = errors(
+        "- rule: a\n  sequence:\n    - condition: evt.kind = exec\n    - condition: evt.kind = connect and (net.port = 1 or file.write)\n  within: 1m\n",
+    );
+    assert!(
+        e.contains("`file.write` is on no event kind this rule applies to (connect)"),
+        "{e}"
+    );
+    // A macro serving several kinds is not the rule's own test; a field of one of the kinds is fine.
+    load(
+        "- macro: m\n  condition: (evt.kind = exec and proc.name = sh) or (evt.kind = connect and net.port = 1)\n- rule: a\n  condition: m and evt.kind = exec\n- rule: b\n  condition: evt.kind in (exec, connect) and (net.port = 1 or exec.path = /x)\n",
+    );
+}
+
 // network
 #[test]
 fn network_kinds_carry_their_fields() {
