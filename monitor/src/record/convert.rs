@@ -14,7 +14,7 @@ use super::{
     proto,
 };
 use crate::{
-    enrich::{Ancestor, ContainerInfo, Enriched},
+    enrich::{AgentFacts, Ancestor, ContainerInfo, Enriched},
     event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
@@ -82,9 +82,26 @@ pub(crate) fn embedded_event_to_proto(e: &Enriched) -> proto::Event {
         }),
         process: Some(process_to_proto(e)),
         resolved_path: e.resolved_path.clone(),
+        facts: facts_to_proto(&e.facts),
         body: Some(e.event.body.to_proto()),
         ..Default::default()
     }
+}
+
+/// The event's agent facts, absent when there are none (most events).
+fn facts_to_proto(f: &AgentFacts) -> Option<proto::AgentFacts> {
+    (!f.is_empty()).then(|| proto::AgentFacts {
+        agent_root: f.agent_root,
+        dst_agent: f.dst_agent.clone(),
+    })
+}
+
+pub(crate) fn facts_from_proto(f: Option<proto::AgentFacts>) -> AgentFacts {
+    f.map(|f| AgentFacts {
+        agent_root: f.agent_root,
+        dst_agent: f.dst_agent,
+    })
+    .unwrap_or_default()
 }
 
 pub(crate) fn process_to_proto(e: &Enriched) -> proto::ProcessContext {
@@ -149,6 +166,7 @@ pub(crate) fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> pr
         context: ctx.id,
         resolved_is_raw,
         time_adjust_ns,
+        facts: facts_to_proto(&e.facts),
     }
 }
 
@@ -187,7 +205,7 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
         agent: String::new(),
         container: None,
         resolved_path,
-        facts: crate::enrich::AgentFacts::default(),
+        facts: facts_from_proto(p.facts),
     };
     fill_context(&mut ev, ctx);
     Ok(ev)
@@ -254,7 +272,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
         cgroup: process.cgroup,
         agent: process.agent,
         resolved_path: p.resolved_path,
-        facts: crate::enrich::AgentFacts::default(),
+        facts: facts_from_proto(p.facts),
     })
 }
 

@@ -15,7 +15,7 @@ use super::{
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
 use crate::{
-    enrich::Enriched,
+    enrich::{AgentFacts, Enriched},
     event::{Body, ConnectInfo, ExitInfo, Family, ForkInfo, OpenInfo},
 };
 
@@ -108,7 +108,7 @@ impl EventDecoder {
     fn decode_in_place(&mut self, payload: &[u8]) -> Option<()> {
         let mut w = Wire::new(payload);
         let (mut time_unix_ns, mut context, mut resolved_is_raw, mut time_adjust_ns) = (0i64, 0u32, false, 0i64);
-        let (mut header, mut resolved, mut body) = (None, None, None);
+        let (mut header, mut resolved, mut facts, mut body) = (None, None, None, None);
         let mut seen = 0u32;
         // The fields in the order the writer emits them (see `Wire::take`); then anything else.
         if w.take(1, VARINT) {
@@ -135,6 +135,10 @@ impl EventDecoder {
             time_adjust_ns = zigzag64(w.varint()?);
             seen |= 1 << 8;
         }
+        if w.take(9, LEN) {
+            facts = Some(w.bytes()?);
+            seen |= 1 << 9;
+        }
         for field in [10, 11, 12, 14, 15] {
             if w.take(field, LEN) {
                 body = Some((field, w.bytes()?));
@@ -157,6 +161,7 @@ impl EventDecoder {
                 6 => context = w.varint_field(wt)? as u32,
                 7 => resolved_is_raw = w.varint_field(wt)? != 0,
                 8 => time_adjust_ns = zigzag64(w.varint_field(wt)?),
+                9 => facts = Some(w.len_field(wt)?),
                 // Inline process fields (only embedded events have them), rarer bodies: the general
                 // path.
                 4 | 13 | 16 | 17 => return None,
@@ -197,6 +202,7 @@ impl EventDecoder {
         if !read_body(&mut self.cur.ev.event.body, body_field, body_bytes) {
             return None;
         }
+        read_facts(&mut self.cur.ev.facts, facts)?;
         let Enriched {
             event, resolved_path, ..
         } = &mut self.cur.ev;
@@ -236,6 +242,7 @@ impl EventDecoder {
             },
         );
         self.cur.ev.event.body = body;
+        self.cur.ev.facts = convert::facts_from_proto(p.facts);
         match (p.resolved_path, p.resolved_is_raw) {
             (Some(r), _) => self.cur.ev.resolved_path = Some(r),
             (None, true) => {
@@ -283,6 +290,25 @@ impl EventDecoder {
 fn set_str(s: &mut String, v: &str) {
     s.clear();
     s.push_str(v);
+}
+
+/// An `AgentFacts` message into the reused facts (cleared when absent).
+fn read_facts(f: &mut AgentFacts, bytes: Option<&[u8]>) -> Option<()> {
+    f.agent_root = false;
+    f.dst_agent.clear();
+    let Some(bytes) = bytes else {
+        return Some(());
+    };
+    let mut w = Wire::new(bytes);
+    while !w.done() {
+        let (field, wt) = w.key()?;
+        match field {
+            1 => f.agent_root = w.varint_field(wt)? != 0,
+            2 => set_str(&mut f.dst_agent, w.str_field(wt)?),
+            _ => w.skip(wt)?,
+        }
+    }
+    Some(())
 }
 
 fn set_opt(s: &mut Option<String>, v: &str) {

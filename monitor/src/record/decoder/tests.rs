@@ -13,7 +13,17 @@ fn recorded_shapes(n: usize) -> Vec<Enriched> {
             Body::Exec(_) | Body::Mount(_) | Body::Deny(_) | Body::Chdir(_)
         )
     };
-    (0..).map(every_kind).filter(usual).take(n).collect()
+    (0..)
+        .map(every_kind)
+        .filter(usual)
+        .take(n)
+        .enumerate()
+        .map(|(i, mut e)| {
+            // The agent's root makes some of them.
+            e.facts.agent_root = i % 5 == 0;
+            e
+        })
+        .collect()
 }
 
 /// Encodes `events` as a writer would: (is a context, payload) of each Context and Event entry.
@@ -104,6 +114,9 @@ fn arb_event() -> impl Strategy<Value = Enriched> {
                 let h = &mut ev.event.header;
                 (h.pid, h.tid, h.ktime_ns, h.comm) = (pid, tid, ktime.max(k2), comm);
                 (h.truncated, h.read_failed, h.denied) = (fl[0], fl[1], fl[2]);
+                // The agent facts, on some events (the agent root's events carry them all).
+                ev.facts.agent_root = fd % 2 == 0;
+                ev.facts.dst_agent = if port % 3 == 0 { exe.clone() } else { String::new() };
                 ev.exe = exe;
                 match &mut ev.event.body {
                     Body::Open(o) => (o.path, o.dfd, o.flags) = (path.clone(), fd, flags),
