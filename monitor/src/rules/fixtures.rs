@@ -44,6 +44,14 @@ impl FixtureResult {
     }
 }
 
+impl Fixture {
+    /// The rules this fixture expects to fire (its `expect` and its events' `expect`).
+    pub fn expected(&self) -> impl Iterator<Item = &str> {
+        let per_event = self.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+        self.expect.iter().chain(per_event).map(String::as_str)
+    }
+}
+
 /// Loads the rules of `dir` and runs every fixture in `dir/tests/*.yaml`.
 pub fn run_dir(dir: &Path) -> Result<Vec<FixtureResult>, RulesError> {
     let sources = super::read_sources(dir)?;
