@@ -370,7 +370,7 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         };
         let body = synthetic::file_op(kind, path, source, mode).unwrap_or_else(|| unreachable!("a FILE_OPS kind"));
         (body, Some(path.to_string()))
-    } else if let Some(body) = kinds::event(file, n, string(file, n, "comm")?.unwrap_or(basename(&exe)))? {
+    } else if let Some(body) = kinds::event(file, n, string(file, n, "comm")?.unwrap_or_else(|| basename(&exe)))? {
         (body, None)
     } else {
         return Err(file.error(
