@@ -15,6 +15,8 @@ use crate::{
     event::Family,
 };
 
+mod kinds;
+
 /// One fixture: events fed in order to a fresh rule set.
 #[derive(Debug)]
 pub struct Fixture {
@@ -39,6 +41,14 @@ pub struct FixtureResult {
 impl FixtureResult {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+}
+
+impl Fixture {
+    /// The rules this fixture expects to fire (its `expect` and its events' `expect`).
+    pub fn expected(&self) -> impl Iterator<Item = &str> {
+        let per_event = self.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+        self.expect.iter().chain(per_event).map(String::as_str)
     }
 }
 
@@ -288,10 +298,11 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
 }
 
 fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<Enriched, RuleError> {
-    check_keys(file, n, EVENT_KEYS)?;
+    let keys: Vec<&str> = EVENT_KEYS.iter().chain(kinds::KEYS).copied().collect();
+    check_keys(file, n, &keys)?;
     let mut exe = string(file, n, "exe")?.unwrap_or(default_exe).to_string();
     let raw = string(file, n, "raw")?;
-    let (body, resolved) = if let Some(path) = string(file, n, "exec")? {
+    let (mut body, resolved) = if let Some(path) = string(file, n, "exec")? {
         exe = string(file, n, "exe")?.unwrap_or(path).to_string();
         let mut argv = strings(file, n.get("args"), "args")?;
         if argv.is_empty() {
@@ -366,16 +377,23 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         };
         let body = synthetic::file_op(kind, path, source, mode).unwrap_or_else(|| unreachable!("a FILE_OPS kind"));
         (body, Some(path.to_string()))
+    } else if let Some(body) = kinds::event(file, n, string(file, n, "comm")?.unwrap_or_else(|| basename(&exe)))? {
+        (body, None)
     } else if let Some(body) = visibility_event(file, n)? {
         (body, None)
     } else {
         return Err(file.error(
             n.at(),
-            "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, \
-             `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, `cgroup_move`, `io_uring_setup`, `io_uring`, \
-             `memfd`, `mmap`",
+            format!(
+                "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, {}, `cgroup_move`, `io_uring_setup`, `io_uring`, `memfd`, `mmap`",
+                kinds::KINDS
+            ),
         ));
     };
+    // A failed exec leaves the process running its executable.
+    if kinds::adjust(file, n, &mut body)? && string(file, n, "exe")?.is_none() {
+        default_exe.clone_into(&mut exe);
+    }
     let comm: String = match string(file, n, "comm")? {
         Some(c) => c.to_string(),
         None => basename(&exe).chars().take(15).collect(),
