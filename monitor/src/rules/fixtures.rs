@@ -227,6 +227,13 @@ const EVENT_KEYS: &[&str] = &[
     "mode",
     "agent_root",
     "dst_agent",
+    // mounts, scope, io_uring, code loading
+    "cgroup_move",
+    "io_uring_setup",
+    "io_uring",
+    "path",
+    "memfd",
+    "mmap",
 ];
 
 /// The file-operation kinds a fixture event may name (`rename: NEW`, `source: OLD`).
@@ -372,11 +379,13 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         (body, Some(path.to_string()))
     } else if let Some(body) = kinds::event(file, n, string(file, n, "comm")?.unwrap_or_else(|| basename(&exe)))? {
         (body, None)
+    } else if let Some(body) = visibility_event(file, n)? {
+        (body, None)
     } else {
         return Err(file.error(
             n.at(),
             format!(
-                "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, {}",
+                "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, {}, `cgroup_move`, `io_uring_setup`, `io_uring`, `memfd`, `mmap`",
                 kinds::KINDS
             ),
         ));
@@ -420,6 +429,37 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         a.clone_into(&mut e.facts.dst_agent);
     }
     Ok(e)
+}
+
+// mounts, scope, io_uring, code loading
+/// The event of the mount, scope, `io_uring` and code-loading kinds a fixture event describes, if
+/// it is one: `cgroup_move: DEST` (the process left its agent's cgroup for DEST),
+/// `io_uring_setup: FLAGS` (a ring of 8 entries), `io_uring: OP` with an optional `path` (`flags`
+/// as for `open`), `memfd: NAME`, `mmap: PATH` (mapped `PROT_READ | PROT_EXEC`).
+fn visibility_event(file: &FileRef, n: &Node) -> Result<Option<crate::event::Body>, RuleError> {
+    use crate::event::Body;
+    Ok(Some(if let Some(dest) = string(file, n, "cgroup_move")? {
+        synthetic::cgroup_move(number(file, n, "pid", 100)? as u32, dest, true)
+    } else if string(file, n, "io_uring_setup")?.is_some() {
+        synthetic::io_uring_setup(8, number(file, n, "io_uring_setup", 0)? as u32)
+    } else if let Some(op) = string(file, n, "io_uring")? {
+        let opcode = crate::event::io_uring_opcode_of(op)
+            .ok_or_else(|| file.error(n.at(), format!("`io_uring`: no operation named `{op}`")))?;
+        let mut body = synthetic::io_uring_op(opcode, string(file, n, "path")?);
+        let flags = strings(file, n.get("flags"), "flags")?;
+        if let Body::IoUringOp(u) = &mut body
+            && flags.iter().any(|f| f == "write")
+        {
+            u.flags = libc::O_WRONLY as u64;
+        }
+        body
+    } else if let Some(name) = string(file, n, "memfd")? {
+        synthetic::memfd(name)
+    } else if let Some(path) = string(file, n, "mmap")? {
+        synthetic::mmap(path)
+    } else {
+        return Ok(None);
+    }))
 }
 
 fn basename(path: &str) -> &str {
