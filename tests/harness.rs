@@ -458,3 +458,34 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
     }
 }
+
+// mounts, scope, io_uring, code loading
+/// Python that installs a seccomp filter refusing the x86-64 syscalls `nrs` with `EPERM`
+/// (`SECCOMP_RET_ERRNO`, as a container runtime's default profile refuses `mount` or
+/// `io_uring_setup`) and allowing everything else. Self-contained: paste it before the code to run
+/// under the filter.
+pub fn seccomp_refusing_py(nrs: &[u32]) -> String {
+    use std::fmt::Write as _;
+    // ld [nr]; one `jeq nr` per syscall, jumping to the refusal; allow; refuse.
+    let mut jumps = String::new();
+    for (i, nr) in nrs.iter().enumerate() {
+        let _ = writeln!(jumps, "    insn(0x15, {}, 0, {nr}),", nrs.len() - i);
+    }
+    format!(
+        r#"
+import ctypes as _ct, struct as _st
+def insn(code, jt, jf, k):
+    return _st.pack("HBBI", code, jt, jf, k)
+_prog = b"".join([
+    insn(0x20, 0, 0, 0),
+{jumps}    insn(0x06, 0, 0, 0x7fff0000),
+    insn(0x06, 0, 0, 0x00050001),
+])
+_filt = _ct.create_string_buffer(_prog, len(_prog))
+_fprog = _ct.create_string_buffer(_st.pack("HxxxxxxQ", len(_prog) // 8, _ct.addressof(_filt)), 16)
+_libc = _ct.CDLL(None, use_errno=True)
+assert _libc.prctl(38, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS"
+assert _libc.prctl(22, 2, _fprog, 0, 0) == 0, "PR_SET_SECCOMP"
+"#
+    )
+}

@@ -249,11 +249,12 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
         wait_until("the agent to be watched", Duration::from_secs(10), || {
             metric(port, "agentmon_watched_agents") == Some(1.0)
         });
-        // A shell exec'd inside the agent: "Shell spawned by agent".
+        // A shell the agent's root (the process that entered the cgroup) starts: "Shell spawned
+        // by agent". Not exec'd in place: the root's own exec is the agent's start.
         let st = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "echo $$ > {} && exec sh -c 'exit 0'",
+                "echo $$ > {} && sh -c 'exit 0'; exit 0",
                 agent.join("cgroup.procs").display()
             ))
             .status()

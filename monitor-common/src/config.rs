@@ -33,6 +33,16 @@ pub struct KernelOffsets {
     pub net: NetOffsets,
     /// Credentials, namespaces and the syscall number (the processes group).
     pub process: ProcessOffsets,
+    // mounts, scope, io_uring, code loading
+    /// Mount objects (device name, filesystem type).
+    pub mount: MountOffsets,
+    /// cgroups (a destination's ancestors, a task's cgroup).
+    pub cgroup: CgroupOffsets,
+    /// `io_uring` requests (opcode, fd, the paths of path operations).
+    pub io_uring: IoUringOffsets,
+    /// `vm_area_struct.vm_file`: the file behind a mapping (`mprotect`).
+    pub vma_file: u32,
+    pub _pad_vis_mount: u32,
 }
 
 /// Offsets the process kinds read: a task's credentials, what a descriptor's inode is (setns:
@@ -65,6 +75,167 @@ pub struct ProcessOffsets {
     pub task_thread_pid: u32,
     pub pid_level: u32,
     pub _pad: u32,
+}
+
+// mounts, scope, io_uring, code loading
+/// Offsets of the fields read from a mount object: its device name and filesystem type.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MountOffsets {
+    /// `mount.mnt_devname`
+    pub mount_devname: u32,
+    /// `vfsmount.mnt_sb`
+    pub vfsmount_sb: u32,
+    /// `super_block.s_type`
+    pub sb_type: u32,
+    /// `file_system_type.name`
+    pub fstype_name: u32,
+    /// `fs_context.fs_type` (an `fspick` fd's `file.private_data` is its `struct fs_context`: read
+    /// with [`NetOffsets::file_private_data`])
+    pub fc_fs_type: u32,
+}
+
+/// Offsets of the fields read from cgroups: a cgroup's level, ancestors and id, its hierarchy, and
+/// a task's cgroup on the default (v2) hierarchy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct CgroupOffsets {
+    /// `cgroup.level`
+    pub level: u32,
+    /// `cgroup.ancestors` (array of `struct cgroup *`, indexed by level)
+    pub ancestors: u32,
+    /// `cgroup.kn`
+    pub kn: u32,
+    /// `cgroup.root`
+    pub root: u32,
+    /// `kernfs_node.id` (the cgroup id: the directory's inode number)
+    pub kn_id: u32,
+    /// `kernfs_node.name`
+    pub kn_name: u32,
+    /// `cgroup_root.hierarchy_id` (0: the default, v2, hierarchy)
+    pub root_hierarchy_id: u32,
+    /// `task_struct.cgroups`
+    pub task_cgroups: u32,
+    /// `css_set.dfl_cgrp`
+    pub cset_dfl_cgrp: u32,
+    pub _pad: u32,
+}
+
+/// Offsets of the fields read from an `io_uring` request (`struct io_kiocb`) and the per-opcode
+/// command data inside it (`struct io_open`, `io_rename`, …, at `io_kiocb.cmd`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct IoUringOffsets {
+    /// `io_kiocb.cmd`
+    pub req_cmd: u32,
+    /// `io_kiocb.opcode`
+    pub req_opcode: u32,
+    /// `io_kiocb.flags`
+    pub req_flags: u32,
+    /// `io_kiocb.cqe` + `io_cqe.user_data`
+    pub req_user_data: u32,
+    /// `io_kiocb.cqe` + `io_cqe.fd`
+    pub req_fd: u32,
+    /// `filename.name`
+    pub filename_name: u32,
+    /// `io_open.dfd`, `.file_slot`, `.filename`, `.how` + `open_how.flags`, `.how` + `open_how.mode`
+    pub open_dfd: u32,
+    pub open_file_slot: u32,
+    pub open_filename: u32,
+    pub open_how_flags: u32,
+    pub open_how_mode: u32,
+    /// `io_statx.dfd`, `.filename`, `.flags`
+    pub statx_dfd: u32,
+    pub statx_filename: u32,
+    pub statx_flags: u32,
+    /// `io_rename.old_dfd`, `.oldpath`, `.newpath`, `.flags`
+    pub rename_dfd: u32,
+    pub rename_oldpath: u32,
+    pub rename_newpath: u32,
+    pub rename_flags: u32,
+    /// `io_unlink.dfd`, `.filename`, `.flags`
+    pub unlink_dfd: u32,
+    pub unlink_filename: u32,
+    pub unlink_flags: u32,
+    /// `io_mkdir.dfd`, `.filename`, `.mode`
+    pub mkdir_dfd: u32,
+    pub mkdir_filename: u32,
+    pub mkdir_mode: u32,
+    /// `io_link.old_dfd`, `.oldpath`, `.newpath`, `.flags` (`LINKAT` and `SYMLINKAT`)
+    pub link_dfd: u32,
+    pub link_oldpath: u32,
+    pub link_newpath: u32,
+    pub link_flags: u32,
+    /// `task_struct.flags` (`PF_IO_WORKER`: an `io_uring` kernel thread, e.g. the SQPOLL thread)
+    pub task_flags: u32,
+}
+
+impl MountOffsets {
+    pub const fn unknown() -> Self {
+        let u = KernelOffsets::UNKNOWN;
+        Self {
+            mount_devname: u,
+            vfsmount_sb: u,
+            sb_type: u,
+            fstype_name: u,
+            fc_fs_type: u,
+        }
+    }
+}
+
+impl CgroupOffsets {
+    pub const fn unknown() -> Self {
+        let u = KernelOffsets::UNKNOWN;
+        Self {
+            level: u,
+            ancestors: u,
+            kn: u,
+            root: u,
+            kn_id: u,
+            kn_name: u,
+            root_hierarchy_id: u,
+            task_cgroups: u,
+            cset_dfl_cgrp: u,
+            _pad: 0,
+        }
+    }
+}
+
+impl IoUringOffsets {
+    pub const fn unknown() -> Self {
+        let u = KernelOffsets::UNKNOWN;
+        Self {
+            req_cmd: u,
+            req_opcode: u,
+            req_flags: u,
+            req_user_data: u,
+            req_fd: u,
+            filename_name: u,
+            open_dfd: u,
+            open_file_slot: u,
+            open_filename: u,
+            open_how_flags: u,
+            open_how_mode: u,
+            statx_dfd: u,
+            statx_filename: u,
+            statx_flags: u,
+            rename_dfd: u,
+            rename_oldpath: u,
+            rename_newpath: u,
+            rename_flags: u,
+            unlink_dfd: u,
+            unlink_filename: u,
+            unlink_flags: u,
+            mkdir_dfd: u,
+            mkdir_filename: u,
+            mkdir_mode: u,
+            link_dfd: u,
+            link_oldpath: u,
+            link_newpath: u,
+            link_flags: u,
+            task_flags: u,
+        }
+    }
 }
 
 /// Offsets of the fields the kernel-side path walk reads: from a task to its open files, working
@@ -129,7 +300,7 @@ pub struct PathOffsets {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NetOffsets {
-    /// `file.private_data` (a socket file's `struct socket`)
+    /// `file.private_data` (a socket file's `struct socket`; an `fspick` fd's `struct fs_context`)
     pub file_private_data: u32,
     /// `socket.sk`
     pub socket_sk: u32,
@@ -240,6 +411,12 @@ impl KernelOffsets {
                 pid_level: Self::UNKNOWN,
                 _pad: 0,
             },
+            // mounts, scope, io_uring, code loading
+            mount: MountOffsets::unknown(),
+            cgroup: CgroupOffsets::unknown(),
+            io_uring: IoUringOffsets::unknown(),
+            vma_file: Self::UNKNOWN,
+            _pad_vis_mount: 0,
         }
     }
 }

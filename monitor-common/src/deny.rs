@@ -7,6 +7,9 @@ pub const DENY_EXEC: u8 = 1;
 pub const DENY_OPEN: u8 = 2;
 pub const DENY_MOUNT: u8 = 3;
 pub const DENY_CONNECT: u8 = 4;
+// mounts, scope, io_uring, code loading
+/// `io_uring` refused (at setup, or at a submission to a ring the process got otherwise).
+pub const DENY_IO_URING: u8 = 48;
 
 /// The kernel side stopped an action synchronously; `rule_id` names the deny entry that matched.
 #[repr(C)]

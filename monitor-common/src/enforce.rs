@@ -42,6 +42,10 @@ pub const DENY_KIND_EXEC: u32 = 1 << 0;
 pub const DENY_KIND_OPEN: u32 = 1 << 1;
 pub const DENY_KIND_MOUNT: u32 = 1 << 2;
 pub const DENY_KIND_CONNECT: u32 = 1 << 3;
+// mounts, scope, io_uring, code loading (a high bit, clear of the ones other kinds take next)
+/// An `action: deny` rule refuses `io_uring` to watched agents (`DENY_IO_URING` holds its rule id):
+/// `io_uring_setup` and every submission kill the caller before it returns.
+pub const DENY_KIND_IO_URING: u32 = 1 << 12;
 
 /// `rule_id` reported for connects refused because the agent is quarantined.
 pub const RULE_ID_QUARANTINE: u32 = u32::MAX;

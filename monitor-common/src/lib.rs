@@ -13,6 +13,7 @@
 // nobody reads: there, a warning fails the build. (Host builds are held to clippy -D warnings.)
 #![cfg_attr(target_arch = "bpf", deny(warnings))]
 
+pub mod cgroup_move;
 pub mod chdir;
 pub mod config;
 pub mod connect;
@@ -23,7 +24,11 @@ pub mod exec;
 pub mod exit;
 pub mod file_op;
 pub mod fork;
+pub mod io_uring_op;
+pub mod io_uring_setup;
 pub mod maps;
+pub mod memfd;
+pub mod mmap;
 pub mod mount;
 pub mod open;
 pub mod programs;
@@ -171,6 +176,18 @@ event_kinds! {
     Module = 41, "module";
     /// The root directory changed (payload [`chroot::ChrootEvent`]).
     Chroot = 42, "chroot";
+    // mounts, scope, io_uring, code loading
+    /// A process of a watched agent moved to another cgroup, or a watched process moved one
+    /// (payload [`cgroup_move::CgroupMoveEvent`]).
+    CgroupMove = 48, "cgroup_move";
+    /// An `io_uring` instance was created (payload [`io_uring_setup::IoUringSetupEvent`]).
+    IoUringSetup = 49, "io_uring_setup";
+    /// An operation was submitted to an `io_uring` (payload [`io_uring_op::IoUringOpEvent`]).
+    IoUringOp = 50, "io_uring_op";
+    /// An anonymous memory file was created (payload [`memfd::MemfdEvent`]).
+    Memfd = 51, "memfd";
+    /// A file was mapped executable (payload [`mmap::MmapEvent`]).
+    Mmap = 52, "mmap";
     // sandbox
     /// A syscall the sandbox reports: refused by its seccomp filter, or (audit mode) not in the
     /// profile (payload [`syscall::SyscallEvent`]).

@@ -26,8 +26,6 @@ pub const QUARANTINE: &str = "QUARANTINE";
 pub const PATH_SCRATCH: &str = "PATH_SCRATCH";
 /// chdir/fchdir arguments between syscall entry and exit, by thread (kernel-private).
 pub const CHDIR_ARGS: &str = "CHDIR_ARGS";
-/// fsopen/fsconfig state until `move_mount`, by process (kernel-private).
-pub const MOUNT_PENDING: &str = "MOUNT_PENDING";
 /// Per-CPU scratch a variable-length record is built in (kernel-private).
 pub const RECORD_SCRATCH: &str = "RECORD_SCRATCH";
 /// Per-CPU buffer a kernel path walk writes into (kernel-private).
@@ -42,6 +40,16 @@ pub const SEND_SEEN: &str = "SEND_SEEN";
 // processes
 /// Credentials at a set*id/capset call's entry, by thread, until its exit (kernel-private).
 pub const CRED_BEFORE: &str = "CRED_BEFORE";
+// mounts, scope, io_uring, code loading
+/// Processes in scope by tgid → [`crate::cgroup_move::Lineage`] (their agent; escaped or not).
+/// Userspace seeds it with the processes already in a cgroup it starts watching.
+pub const LINEAGE: &str = "LINEAGE";
+/// Array of one: how many escaped processes are alive (kernel-private); the scope check consults
+/// `LINEAGE` for out-of-cgroup tasks only while it is nonzero.
+pub const ESCAPES: &str = "ESCAPES";
+/// Array of one: the rule id of the deny rule refusing `io_uring` (read when `DENY_KIND_IO_URING`
+/// is set).
+pub const DENY_IO_URING: &str = "DENY_IO_URING";
 
 /// Per-CPU hash of syscall counts by watched cgroup and number ([`crate::syscall::SyscallKey`]),
 /// filled while `agentmon learn` runs.
@@ -66,7 +74,6 @@ pub const ALL: &[&str] = &[
     QUARANTINE,
     PATH_SCRATCH,
     CHDIR_ARGS,
-    MOUNT_PENDING,
     RECORD_SCRATCH,
     PATH_WALK,
     ENV_SCAN,
@@ -75,6 +82,10 @@ pub const ALL: &[&str] = &[
     SEND_SEEN,
     // processes
     CRED_BEFORE,
+    // mounts, scope, io_uring, code loading
+    LINEAGE,
+    ESCAPES,
+    DENY_IO_URING,
     // sandbox
     SYSCALL_COUNTS,
     SANDBOX_SYSCALLS,

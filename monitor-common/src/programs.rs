@@ -2,9 +2,8 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, FsconfigArgs, FsopenArgs, InetSockSetState, Layout, MountArgs,
-    MoveMountArgs, RawSysEnter, RawSysExit, SendmmsgArgs, SendmsgArgs, SendtoArgs, SysEnterArgs, SysExitArgs,
-    TaskRename,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, InetSockSetState, Layout, RawSysEnter, RawSysExit, SendmmsgArgs,
+    SendmsgArgs, SendtoArgs, SysEnterArgs, SysExitArgs, TaskRename,
 };
 
 /// Where a program attaches.
@@ -107,11 +106,6 @@ pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs
 pub const SYS_EXIT_CREAT: Program = Program::syscall("sys_exit_creat", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN_BY_HANDLE_AT: Program = Program::syscall("sys_exit_open_by_handle_at", SysExitArgs::FIELDS);
 pub const SYS_ENTER_CONNECT: Program = Program::syscall("sys_enter_connect", SysEnterArgs::<ConnectArgs>::FIELDS);
-pub const SYS_ENTER_MOUNT: Program = Program::syscall("sys_enter_mount", SysEnterArgs::<MountArgs>::FIELDS);
-pub const SYS_ENTER_FSOPEN: Program = Program::syscall("sys_enter_fsopen", SysEnterArgs::<FsopenArgs>::FIELDS);
-pub const SYS_ENTER_FSCONFIG: Program = Program::syscall("sys_enter_fsconfig", SysEnterArgs::<FsconfigArgs>::FIELDS);
-pub const SYS_ENTER_MOVE_MOUNT: Program =
-    Program::syscall("sys_enter_move_mount", SysEnterArgs::<MoveMountArgs>::FIELDS);
 pub const SYS_ENTER_CHDIR: Program = Program::syscall("sys_enter_chdir", SysEnterArgs::<ChdirArgs>::FIELDS);
 pub const SYS_EXIT_CHDIR: Program = Program::syscall("sys_exit_chdir", SysExitArgs::FIELDS);
 pub const SYS_ENTER_FCHDIR: Program = Program::syscall("sys_enter_fchdir", SysEnterArgs::<FchdirArgs>::FIELDS);
@@ -139,6 +133,34 @@ pub const SYS_EXIT_TRUNCATE: Program = Program::syscall("sys_exit_truncate", Sys
 pub const SYS_EXIT_FTRUNCATE: Program = Program::syscall("sys_exit_ftruncate", SysExitArgs::FIELDS);
 pub const SYS_EXIT_MKNOD: Program = Program::syscall("sys_exit_mknod", SysExitArgs::FIELDS);
 pub const SYS_EXIT_MKNODAT: Program = Program::syscall("sys_exit_mknodat", SysExitArgs::FIELDS);
+// mounts, scope, io_uring, code loading: syscall arguments are read at exit from the saved
+// registers (`monitor-ebpf/src/args.rs`), so these read only the exit record's `ret`.
+pub const SYS_EXIT_MOUNT: Program = Program::syscall("sys_exit_mount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSOPEN: Program = Program::syscall("sys_exit_fsopen", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSMOUNT: Program = Program::syscall("sys_exit_fsmount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MOVE_MOUNT: Program = Program::syscall("sys_exit_move_mount", SysExitArgs::FIELDS);
+pub const SYS_EXIT_OPEN_TREE: Program = Program::syscall("sys_exit_open_tree", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MOUNT_SETATTR: Program = Program::syscall("sys_exit_mount_setattr", SysExitArgs::FIELDS);
+pub const SYS_EXIT_FSPICK: Program = Program::syscall("sys_exit_fspick", SysExitArgs::FIELDS);
+/// Linux 6.15+ (`open_tree` and `mount_setattr` in one call): optional.
+pub const SYS_EXIT_OPEN_TREE_ATTR: Program = Program::syscall("sys_exit_open_tree_attr", SysExitArgs::FIELDS);
+pub const CGROUP_ATTACH_TASK: Program = Program {
+    name: "cgroup_attach_task",
+    attach: Attach::RawTracePoint {
+        name: "cgroup_attach_task",
+    },
+};
+pub const SYS_EXIT_IO_URING_SETUP: Program = Program::syscall("sys_exit_io_uring_setup", SysExitArgs::FIELDS);
+pub const IO_URING_SUBMIT_REQ: Program = Program {
+    name: "io_uring_submit_req",
+    attach: Attach::RawTracePoint {
+        name: "io_uring_submit_req",
+    },
+};
+pub const SYS_EXIT_MEMFD_CREATE: Program = Program::syscall("sys_exit_memfd_create", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MMAP: Program = Program::syscall("sys_exit_mmap", SysExitArgs::FIELDS);
+pub const SYS_EXIT_MPROTECT: Program = Program::syscall("sys_exit_mprotect", SysExitArgs::FIELDS);
+pub const SYS_EXIT_PKEY_MPROTECT: Program = Program::syscall("sys_exit_pkey_mprotect", SysExitArgs::FIELDS);
 pub const CONNECT4: Program = Program {
     name: "connect4",
     attach: Attach::CgroupSockAddr(SockAddrHook::Connect4),
@@ -221,12 +243,15 @@ pub const SYS_EXIT_CHROOT: Program = Program::syscall("sys_exit_chroot", SysExit
 pub const SYS_EXIT_PIVOT_ROOT: Program = Program::syscall("sys_exit_pivot_root", SysExitArgs::FIELDS);
 
 /// Programs whose tracepoint a kernel may lack for want of the feature itself (a kernel built
-/// without module support has no `*_module` syscalls): the loader skips them, saying so, when the
-/// tracepoint does not exist; every other program must attach.
+/// without module support has no `*_module` syscalls) or because only newer kernels have the
+/// syscall (`open_tree_attr`, 6.15+): the loader skips them, saying so, when the tracepoint does
+/// not exist (docs/COVERAGE.md says what is then not seen); every other program must attach.
 pub const OPTIONAL: &[&str] = &[
     SYS_EXIT_INIT_MODULE.name,
     SYS_EXIT_FINIT_MODULE.name,
     SYS_EXIT_DELETE_MODULE.name,
+    // mounts, scope, io_uring, code loading
+    SYS_EXIT_OPEN_TREE_ATTR.name,
 ];
 
 /// Whether the program may be missing from a kernel ([`OPTIONAL`]).
@@ -271,14 +296,10 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_CREAT,
     SYS_EXIT_OPEN_BY_HANDLE_AT,
     SYS_ENTER_CONNECT,
-    SYS_ENTER_MOUNT,
-    SYS_ENTER_FSOPEN,
     SYS_ENTER_CHDIR,
     SYS_EXIT_CHDIR,
     SYS_ENTER_FCHDIR,
     SYS_EXIT_FCHDIR,
-    SYS_ENTER_FSCONFIG,
-    SYS_ENTER_MOVE_MOUNT,
     // files
     SYS_EXIT_RENAME,
     SYS_EXIT_RENAMEAT,
@@ -303,6 +324,22 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_MKNOD,
     SYS_EXIT_MKNODAT,
     SCHED_PROCESS_FORK,
+    // mounts, scope, io_uring, code loading
+    SYS_EXIT_MOUNT,
+    SYS_EXIT_FSOPEN,
+    SYS_EXIT_FSMOUNT,
+    SYS_EXIT_MOVE_MOUNT,
+    SYS_EXIT_OPEN_TREE,
+    SYS_EXIT_MOUNT_SETATTR,
+    SYS_EXIT_FSPICK,
+    SYS_EXIT_OPEN_TREE_ATTR,
+    CGROUP_ATTACH_TASK,
+    SYS_EXIT_IO_URING_SETUP,
+    IO_URING_SUBMIT_REQ,
+    SYS_EXIT_MEMFD_CREATE,
+    SYS_EXIT_MMAP,
+    SYS_EXIT_MPROTECT,
+    SYS_EXIT_PKEY_MPROTECT,
     CONNECT4,
     CONNECT6,
     // network

@@ -53,3 +53,12 @@ pub(crate) fn is_not_found(result: i64) -> bool {
     const ENOTDIR: i64 = 20;
     result == -ENOENT || result == -ENOTDIR
 }
+
+/// Only the current syscall's argument `i` (0..6): a cheap filter before reading the rest. `None`
+/// when it cannot be read (not counted: the caller decides whether that loses an event).
+#[inline(always)]
+pub(crate) fn nth(regs_off: &RegsOffsets, i: usize) -> Option<u64> {
+    // SAFETY: as in `current`.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    read_field(regs, *regs_off.args.get(i)?)
+}

@@ -4,7 +4,7 @@
 use aya_ebpf::{
     helpers::generated::bpf_send_signal,
     macros::map,
-    maps::{HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use monitor_common::{
     EventKind, counter,
@@ -44,6 +44,21 @@ named!(DENY_NET6 = names::DENY_NET6);
 #[map]
 pub(crate) static QUARANTINE: HashMap<u64, u32> = HashMap::pinned(1024, 0);
 named!(QUARANTINE = names::QUARANTINE);
+
+// mounts, scope, io_uring, code loading
+/// The rule id of the deny rule refusing `io_uring` (one entry).
+#[map]
+pub(crate) static DENY_IO_URING: Array<u32> = Array::with_max_entries(1, 0);
+named!(DENY_IO_URING = names::DENY_IO_URING);
+
+/// The deny rule refusing `io_uring` to watched agents, if there is one.
+#[inline(always)]
+pub(crate) fn io_uring_rule(deny_kinds: u32) -> Option<u32> {
+    if deny_kinds & monitor_common::enforce::DENY_KIND_IO_URING == 0 {
+        return None;
+    }
+    DENY_IO_URING.get(0).copied()
+}
 
 /// Per-CPU scratch for a path lookup key (too large for the BPF stack next to everything else).
 #[map]

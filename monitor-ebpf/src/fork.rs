@@ -1,8 +1,12 @@
 //! `sched_process_fork` (raw tracepoint) → [`ForkEvent`]: new processes only, threads skipped.
+//! The child inherits the parent's lineage (`crate::lineage`); a child born in another cgroup than
+//! its parent's (`clone3(CLONE_INTO_CGROUP)`) outside every watched cgroup is an escape, reported
+//! as a `cgroup_move` (`crate::cgroup_move::emit_born_elsewhere`). This runs before the child is
+//! first scheduled, so its lineage is in place before any event of its own.
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use monitor_common::{EventKind, counter, fork::ForkEvent, programs};
 
-use crate::{header, maps::OrCount, scope, submit, task, tracepoint};
+use crate::{cgroup_move, header, lineage, maps::OrCount, scope, submit, task, tracepoint};
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *parent, struct task_struct *child)`.
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
@@ -21,6 +25,10 @@ fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
     let child_tgid: u32 = task::read_field(child, off.task_tgid).or_count(counter::TASK_READ_FAILED)?;
     if child_pid != child_tgid {
         return None; // a new thread, not a new process
+    }
+    // mounts, scope, io_uring, code loading: the child's lineage, and a birth outside the scope.
+    if let Some(lineage) = lineage::inherit(cfg, child_tgid) {
+        cgroup_move::emit_born_elsewhere(cfg, child, child_tgid, lineage);
     }
     let mut entry = submit::reserve::<ForkEvent>()?;
     let ev = entry.as_mut_ptr();

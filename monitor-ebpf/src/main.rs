@@ -7,6 +7,14 @@
 //! compile time. Every early return that gives up on an event is counted (`monitor_common::counter`).
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// Atomic adds on map values (`lineage.rs`): the bpf target has no compare-and-swap, so core's
+// atomic types offer no `fetch_add`; the intrinsic lowers to BPF's atomic add. The crate is built
+// with the nightly toolchain anyway (build-std).
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(
+    target_arch = "bpf",
+    expect(internal_features, reason = "core_intrinsics, for the atomic add above")
+)]
 // This crate's real build is the bpfel one inside `monitor/build.rs` (aya-build), where a warning
 // would only scroll by as a `warning: monitor@…` line: there, a warning fails the build. Host
 // clippy sees only the stub below.
@@ -26,6 +34,8 @@ macro_rules! named {
 
 #[cfg(target_arch = "bpf")]
 mod args;
+#[cfg(target_arch = "bpf")]
+mod cgroup_move;
 #[cfg(target_arch = "bpf")]
 mod chdir;
 #[cfg(target_arch = "bpf")]
@@ -50,11 +60,21 @@ mod file_op;
 #[cfg(target_arch = "bpf")]
 mod header;
 #[cfg(target_arch = "bpf")]
+mod io_uring_op;
+#[cfg(target_arch = "bpf")]
+mod io_uring_setup;
+#[cfg(target_arch = "bpf")]
+mod lineage;
+#[cfg(target_arch = "bpf")]
 mod link;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
+mod memfd;
+#[cfg(target_arch = "bpf")]
 mod mknod;
+#[cfg(target_arch = "bpf")]
+mod mmap;
 #[cfg(target_arch = "bpf")]
 mod mount;
 #[cfg(target_arch = "bpf")]

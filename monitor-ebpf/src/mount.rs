@@ -1,210 +1,482 @@
-//! Mounts → [`MountEvent`], through either API:
-//! - `sys_enter_mount`: classic `mount(2)`, everything in one call;
-//! - the new API (used by util-linux ≥ 2.39): `fsopen(fstype)` and `fsconfig(source)` are remembered
-//!   per process, and `move_mount(to_path)`, the call that attaches the mount, emits the event.
-use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid,
-    macros::{map, tracepoint},
-    maps::LruHashMap,
-    programs::TracePointContext,
-};
+//! Mounts → [`MountEvent`], every API, at the syscall's exit (failed attempts included):
+//! - `mount(2)`: the strings as passed (read after the kernel copied them), plus the kernel's path
+//!   of the working directory for a relative target (and source of a bind or move);
+//! - the new API: `fsopen` (the fstype; refused without the privilege to mount), `fsmount` (the
+//!   detached mount it made: usable through its fd without `move_mount`), `move_mount` (where the
+//!   mount went: walked from the moved mount itself once attached), `open_tree` (with
+//!   `OPEN_TREE_CLONE` a detached bind copy), `mount_setattr` (the attributes asked for, and the
+//!   kernel's path of the mount changed). Where the call names a mount by fd, the device name and
+//!   filesystem type are the mount object's own (`mnt_devname`, `sb->s_type->name`).
+//!
+//! A mount deny rule (fstype, or any mount) kills the caller before the call returns (the kernel
+//! has done the mount by then; BPF LSM, which could refuse it, is not available).
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind, FLAG_DENIED,
-    config::KernelConfig,
-    counter,
+    config::{KernelConfig, PathOffsets},
     deny::DENY_MOUNT,
-    enforce::DENY_KIND_MOUNT,
-    maps as names,
-    mount::{MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOVE_MOUNT, MountEvent, MountPending},
+    enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT},
+    mount::{
+        MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_FSPICK,
+        MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE,
+        MOUNT_SYSCALL_OPEN_TREE_ATTR, MountEvent,
+    },
     programs,
-    tracepoint::{FsconfigArgs, FsopenArgs, MountArgs, MoveMountArgs},
+    record::{PATH_MAX, Tail},
 };
 
-use crate::{enforce, header, maps::OrCount, scope, strings, submit, tracepoint};
+use crate::{
+    args, enforce,
+    path::{self, KPath},
+    record::Record,
+    scope, strings, task,
+    task::read_field,
+    tracepoint,
+};
 
-/// tgid → fstype/source given to `fsopen`/`fsconfig`, consumed by `move_mount`.
-#[map]
-static MOUNT_PENDING: LruHashMap<u32, MountPending> = LruHashMap::with_max_entries(1024, 0);
-named!(MOUNT_PENDING = names::MOUNT_PENDING);
-
-/// `FSCONFIG_SET_STRING`.
-const FSCONFIG_SET_STRING: u64 = 1;
-/// The `fsconfig` key that names the source, as read into an 8-byte buffer (NUL padded).
-const SOURCE_KEY: [u8; 8] = *b"source\0\0";
-
-#[tracepoint(category = "syscalls", name = "sys_enter_mount")]
-pub(crate) fn sys_enter_mount(ctx: TracePointContext) -> u32 {
-    emit_mount(&ctx);
+#[tracepoint(category = "syscalls", name = "sys_exit_mount")]
+pub(crate) fn sys_exit_mount(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_MOUNT);
     0
 }
-named!(sys_enter_mount = programs::SYS_ENTER_MOUNT.name);
+named!(sys_exit_mount = programs::SYS_EXIT_MOUNT.name);
 
-#[tracepoint(category = "syscalls", name = "sys_enter_fsopen")]
-pub(crate) fn sys_enter_fsopen(ctx: TracePointContext) -> u32 {
-    remember_fsopen(&ctx);
+#[tracepoint(category = "syscalls", name = "sys_exit_fsopen")]
+pub(crate) fn sys_exit_fsopen(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_FSOPEN);
     0
 }
-named!(sys_enter_fsopen = programs::SYS_ENTER_FSOPEN.name);
+named!(sys_exit_fsopen = programs::SYS_EXIT_FSOPEN.name);
 
-#[tracepoint(category = "syscalls", name = "sys_enter_fsconfig")]
-pub(crate) fn sys_enter_fsconfig(ctx: TracePointContext) -> u32 {
-    remember_fsconfig(&ctx);
+#[tracepoint(category = "syscalls", name = "sys_exit_fsmount")]
+pub(crate) fn sys_exit_fsmount(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_FSMOUNT);
     0
 }
-named!(sys_enter_fsconfig = programs::SYS_ENTER_FSCONFIG.name);
+named!(sys_exit_fsmount = programs::SYS_EXIT_FSMOUNT.name);
 
-#[tracepoint(category = "syscalls", name = "sys_enter_move_mount")]
-pub(crate) fn sys_enter_move_mount(ctx: TracePointContext) -> u32 {
-    emit_move_mount(&ctx);
+#[tracepoint(category = "syscalls", name = "sys_exit_move_mount")]
+pub(crate) fn sys_exit_move_mount(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_MOVE_MOUNT);
     0
 }
-named!(sys_enter_move_mount = programs::SYS_ENTER_MOVE_MOUNT.name);
+named!(sys_exit_move_mount = programs::SYS_EXIT_MOVE_MOUNT.name);
 
-#[inline(always)]
-fn tgid() -> u32 {
-    (bpf_get_current_pid_tgid() >> 32) as u32
+#[tracepoint(category = "syscalls", name = "sys_exit_open_tree")]
+pub(crate) fn sys_exit_open_tree(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_OPEN_TREE);
+    0
+}
+named!(sys_exit_open_tree = programs::SYS_EXIT_OPEN_TREE.name);
+
+/// `open_tree_attr(dfd, filename, flags, uattr, usize)` (Linux 6.15+): an `open_tree` whose clone
+/// gets `mount_setattr`'s attributes in the same call; reported as `open_tree` with them.
+#[tracepoint(category = "syscalls", name = "sys_exit_open_tree_attr")]
+pub(crate) fn sys_exit_open_tree_attr(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_OPEN_TREE_ATTR);
+    0
+}
+named!(sys_exit_open_tree_attr = programs::SYS_EXIT_OPEN_TREE_ATTR.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_mount_setattr")]
+pub(crate) fn sys_exit_mount_setattr(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_MOUNT_SETATTR);
+    0
+}
+named!(sys_exit_mount_setattr = programs::SYS_EXIT_MOUNT_SETATTR.name);
+
+#[tracepoint(category = "syscalls", name = "sys_exit_fspick")]
+pub(crate) fn sys_exit_fspick(ctx: TracePointContext) -> u32 {
+    emit(&ctx, MOUNT_SYSCALL_FSPICK);
+    0
+}
+named!(sys_exit_fspick = programs::SYS_EXIT_FSPICK.name);
+
+const AT_FDCWD: i64 = -100;
+/// `AT_EMPTY_PATH` (`open_tree`, `mount_setattr`): the dfd itself is the object.
+const AT_EMPTY_PATH: u64 = 0x1000;
+/// `MS_BIND`, `MS_MOVE`: mount(2)'s source is a path.
+const MS_BIND: u64 = 4096;
+const MS_MOVE: u64 = 8192;
+/// `MOVE_MOUNT_F_EMPTY_PATH`, `MOVE_MOUNT_T_EMPTY_PATH`: the from/to dfd itself is the object.
+const MOVE_MOUNT_F_EMPTY_PATH: u64 = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: u64 = 0x40;
+/// `FSPICK_EMPTY_PATH`: `fspick`'s dfd itself names the mount.
+const FSPICK_EMPTY_PATH: u64 = 0x8;
+/// `OPEN_TREE_CLONE`: `open_tree` makes a detached copy of the tree.
+const OPEN_TREE_CLONE: u64 = 1;
+/// Longest filesystem type name read.
+const FSTYPE_MAX: usize = 256;
+
+/// `struct mount_attr` (`mount_setattr`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
 }
 
-#[inline(always)]
-fn emit_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = scope::watched()?;
-    let args: MountArgs = tracepoint::sys_enter(ctx)?;
+/// The record's fields, filled per syscall and written into the record at the end.
+struct Fields {
+    flags: u64,
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    dfd: i32,
+    from_dfd: i32,
+    detached: u8,
+    /// Whether a mount deny rule applies to this call (`open_tree` without a clone mounts nothing).
+    deniable: bool,
+    source: Tail,
+    kernel_source: Tail,
+    source_dir: Tail,
+    target: Tail,
+    kernel_target: Tail,
+    target_dir: Tail,
+    fstype: Tail,
+    /// The fstype NUL padded (deny-table key), read only when mount deny rules exist.
+    key: [u8; DENY_FSTYPE_LEN],
+}
 
-    let mut entry = submit::reserve::<MountEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit.
-    unsafe {
-        fill_mount(ev, cfg, args.flags, MOUNT_SYSCALL_MOUNT);
-        (*ev).fstype = [0; 32];
-        let mut f = strings::read_user_str(args.source as *const u8, &mut (*ev).source);
-        f |= strings::read_user_str(args.target as *const u8, &mut (*ev).target);
-        f |= strings::read_user_str(args.fstype as *const u8, &mut (*ev).fstype);
-        let denied = deny_rule(cfg, &(*ev).fstype);
-        if denied.is_some() {
-            f |= FLAG_DENIED;
-        }
-        (*ev).header.flags |= f;
-        submit::submit(entry);
-        if let Some(rule_id) = denied {
-            enforce::kill_current(DENY_MOUNT, rule_id);
+impl Fields {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            flags: 0,
+            attr_set: 0,
+            attr_clr: 0,
+            propagation: 0,
+            dfd: -1,
+            from_dfd: -1,
+            detached: 0,
+            deniable: true,
+            source: Tail::ABSENT,
+            kernel_source: Tail::ABSENT,
+            source_dir: Tail::ABSENT,
+            target: Tail::ABSENT,
+            kernel_target: Tail::ABSENT,
+            target_dir: Tail::ABSENT,
+            fstype: Tail::ABSENT,
+            key: [0; DENY_FSTYPE_LEN],
         }
     }
-    Some(())
 }
 
-/// The deny rule for a mount of this fstype (NUL padded), if deny rules for mounts exist.
 #[inline(always)]
-fn deny_rule(cfg: &KernelConfig, fstype: &[u8; 32]) -> Option<u32> {
-    if cfg.deny_kinds & DENY_KIND_MOUNT == 0 {
-        return None;
-    }
-    let key: [u8; 32] = *fstype;
-    enforce::mount_rule(&key)
-}
-
-/// Remembers the fstype; a failed insert loses the coming mount event's fstype and source, so it is
-/// counted (`MAP_INSERT_FAILED`; the LRU map evicts rather than fills, so this is rare).
-#[inline(always)]
-#[expect(
-    clippy::needless_borrows_for_generic_args,
-    reason = "the 160-byte value goes by reference: a by-value copy would cost BPF stack"
-)]
-fn remember_fsopen(ctx: &TracePointContext) -> Option<()> {
+fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let cfg = scope::watched()?;
-    let args: FsopenArgs = tracepoint::sys_enter(ctx)?;
-    let tgid = tgid();
-    // Insert a zeroed entry, then fill it in place (the value is too large for the BPF stack).
-    let zero = MountPending {
-        source: [0; 128],
-        fstype: [0; 32],
+    let result = tracepoint::sys_exit_ret(ctx)?;
+    let a = args::current(&cfg.offsets.regs)?;
+    let mut rec = Record::<MountEvent>::start(EventKind::Mount, &cfg.offsets)?;
+    let mut f = Fields::new();
+    let deny = cfg.deny_kinds & DENY_KIND_MOUNT != 0;
+    let task = task::current_task();
+    match syscall {
+        MOUNT_SYSCALL_MOUNT => classic(&mut rec, cfg, task, &a, deny, &mut f),
+        MOUNT_SYSCALL_FSOPEN => {
+            f.flags = a[1];
+            f.fstype = rec.user_str(a[0], FSTYPE_MAX);
+            if deny {
+                strings::read_user_str(a[0] as *const u8, &mut f.key);
+            }
+        }
+        MOUNT_SYSCALL_FSMOUNT => {
+            f.dfd = a[0] as i32;
+            f.flags = a[1];
+            f.attr_set = a[2];
+            if result >= 0 {
+                f.detached = MOUNT_DETACHED;
+                if let Some(p) = path::fd_path(&cfg.offsets.path, task, result) {
+                    describe_object(&mut rec, cfg, p, deny, &mut f);
+                }
+            }
+        }
+        MOUNT_SYSCALL_MOVE_MOUNT => move_mount(&mut rec, cfg, task, &a, result, deny, &mut f),
+        MOUNT_SYSCALL_OPEN_TREE => open_tree(&mut rec, cfg, task, &a, result, deny, &mut f),
+        MOUNT_SYSCALL_OPEN_TREE_ATTR => {
+            open_tree(&mut rec, cfg, task, &a, result, deny, &mut f);
+            read_attr(&a, &mut f);
+        }
+        MOUNT_SYSCALL_FSPICK => fspick(&mut rec, cfg, task, &a, result, deny, &mut f),
+        _ => mount_setattr(&mut rec, cfg, task, &a, deny, &mut f),
+    }
+    let denied = if deny && f.deniable {
+        enforce::mount_rule(&f.key)
+    } else {
+        None
     };
-    MOUNT_PENDING
-        .insert(tgid, &zero, 0)
-        .or_count(counter::MAP_INSERT_FAILED)?;
-    let p = MOUNT_PENDING.get_ptr_mut(tgid).or_count(counter::MAP_INSERT_FAILED)?;
-    // SAFETY: `p` is a valid map value of this process (only its own syscalls write it).
-    unsafe { strings::read_user_str(args.fs_name as *const u8, &mut (*p).fstype) };
-    // Deny at fsopen: the filesystem context is never created.
-    // SAFETY: as above.
-    if let Some(rule_id) = deny_rule(cfg, unsafe { &(*p).fstype }) {
+    let ev = rec.fixed();
+    // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
+    unsafe {
+        (*ev).result = result;
+        (*ev).flags = f.flags;
+        (*ev).attr_set = f.attr_set;
+        (*ev).attr_clr = f.attr_clr;
+        (*ev).propagation = f.propagation;
+        (*ev).dfd = f.dfd;
+        (*ev).from_dfd = f.from_dfd;
+        (*ev).syscall = syscall;
+        (*ev).detached = f.detached;
+        (*ev).source = f.source;
+        (*ev).kernel_source = f.kernel_source;
+        (*ev).source_dir = f.source_dir;
+        (*ev).target = f.target;
+        (*ev).kernel_target = f.kernel_target;
+        (*ev).target_dir = f.target_dir;
+        (*ev).fstype = f.fstype;
+        if denied.is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
+    }
+    rec.submit(false);
+    if let Some(rule_id) = denied {
         enforce::kill_current(DENY_MOUNT, rule_id);
     }
     Some(())
 }
 
-/// Remembers the source given by `fsconfig(FSCONFIG_SET_STRING, "source", …)`; other commands and
-/// keys, and processes without an `fsopen` in flight, are none of its business.
+/// `mount(char *dev_name, char *dir_name, char *type, unsigned long flags, void *data)`.
 #[inline(always)]
-fn remember_fsconfig(ctx: &TracePointContext) -> Option<()> {
-    scope::watched()?;
-    let args: FsconfigArgs = tracepoint::sys_enter(ctx)?;
-    if args.cmd != FSCONFIG_SET_STRING {
-        return None;
+fn classic(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    f.flags = a[3];
+    f.source = rec.user_str(a[0], MOUNT_STRING_MAX);
+    f.target = rec.user_str(a[1], PATH_MAX);
+    f.fstype = rec.user_str(a[2], FSTYPE_MAX);
+    if deny {
+        strings::read_user_str(a[2] as *const u8, &mut f.key);
     }
-    let p = MOUNT_PENDING.get_ptr_mut(tgid())?;
-    let mut key = [0u8; 8];
-    // A failed read is counted (`READ_FAILURES`); the mount is then reported without its source.
-    strings::read_user_str(args.key as *const u8, &mut key);
-    if key != SOURCE_KEY {
-        return None;
+    if relative(rec, f.target) {
+        f.target_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
     }
-    // SAFETY: `p` is a valid map value of this process (only its own syscalls write it).
-    unsafe { strings::read_user_str(args.value as *const u8, &mut (*p).source) };
-    Some(())
+    if f.flags & (MS_BIND | MS_MOVE) != 0 && relative(rec, f.source) {
+        f.source_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
+    }
 }
 
+/// `move_mount(int from_dfd, const char *from_pathname, int to_dfd, const char *to_pathname,
+/// unsigned int flags)`.
 #[inline(always)]
-fn emit_move_mount(ctx: &TracePointContext) -> Option<()> {
-    let cfg = scope::watched()?;
-    let args: MoveMountArgs = tracepoint::sys_enter(ctx)?;
-    let tgid = tgid();
-
-    let mut entry = submit::reserve::<MountEvent>()?;
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit; the pending entry is a
-    // valid map value.
-    unsafe {
-        fill_mount(ev, cfg, args.flags, MOUNT_SYSCALL_MOVE_MOUNT);
-        match MOUNT_PENDING.get(tgid) {
-            Some(p) => {
-                (*ev).source = p.source;
-                (*ev).fstype = p.fstype;
+fn move_mount(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    result: i64,
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    let (from_dfd, to_dfd) = (i64::from(a[0] as i32), i64::from(a[2] as i32));
+    f.from_dfd = from_dfd as i32;
+    f.dfd = to_dfd as i32;
+    f.flags = a[4];
+    f.source = rec.user_str(a[1], PATH_MAX);
+    f.target = rec.user_str(a[3], PATH_MAX);
+    if f.flags & MOVE_MOUNT_F_EMPTY_PATH != 0 && f.source.len == 0 {
+        if let Some(p) = path::fd_path(off, task, from_dfd) {
+            describe_object(rec, cfg, p, deny, f);
+            if result == 0 {
+                // The moved mount is attached now: walked from its root, the path is where it went.
+                f.kernel_target = rec.path(off, Some(p));
             }
-            None => {
-                (*ev).source[0] = 0;
-                (*ev).fstype = [0; 32];
-            }
         }
-        (*ev).header.flags |= strings::read_user_str(args.to_pathname as *const u8, &mut (*ev).target);
-        let denied = deny_rule(cfg, &(*ev).fstype);
-        if denied.is_some() {
-            (*ev).header.flags |= FLAG_DENIED;
-        }
-        let _ = MOUNT_PENDING.remove(tgid);
-        submit::submit(entry);
-        if let Some(rule_id) = denied {
-            enforce::kill_current(DENY_MOUNT, rule_id);
-        }
+    } else if relative(rec, f.source) {
+        f.source_dir = rec.path(off, path::dir_path(off, task, from_dfd));
     }
-    Some(())
+    if f.flags & MOVE_MOUNT_T_EMPTY_PATH != 0 && f.target.len == 0 {
+        if f.kernel_target.flags & monitor_common::record::TAIL_ABSENT != 0 {
+            f.kernel_target = rec.path(off, path::fd_path(off, task, to_dfd));
+        }
+    } else if relative(rec, f.target) {
+        f.target_dir = rec.path(off, path::dir_path(off, task, to_dfd));
+    }
 }
 
-/// Fills the header and the scalar fields shared by both mount APIs (strings are the caller's).
-///
-/// # Safety
-/// `ev` points to a reserved, not yet submitted record.
+/// `open_tree(int dfd, const char *filename, unsigned flags)`.
 #[inline(always)]
-unsafe fn fill_mount(ev: *mut MountEvent, cfg: &KernelConfig, flags: u64, syscall: u8) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Mount,
-            size_of::<MountEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).flags = flags;
-        (*ev).syscall = syscall;
-        (*ev)._pad = [0; 7];
+fn open_tree(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    result: i64,
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    let dfd = i64::from(a[0] as i32);
+    f.dfd = dfd as i32;
+    f.flags = a[2];
+    let clone = f.flags & OPEN_TREE_CLONE != 0;
+    f.deniable = clone;
+    f.source = rec.user_str(a[1], PATH_MAX);
+    if result >= 0
+        && let Some(p) = path::fd_path(off, task, result)
+    {
+        f.fstype = rec.kernel_str(fstype_name(cfg, p.mnt), FSTYPE_MAX);
+        if deny {
+            strings::read_kernel_str(fstype_name(cfg, p.mnt), &mut f.key);
+        }
+        if clone {
+            f.detached = MOUNT_DETACHED;
+        } else {
+            f.kernel_source = rec.path(off, Some(p));
+        }
     }
+    if f.flags & AT_EMPTY_PATH != 0 && f.source.len == 0 {
+        if f.kernel_source.flags & monitor_common::record::TAIL_ABSENT != 0 {
+            f.kernel_source = rec.path(off, path::fd_path(off, task, dfd));
+        }
+    } else if relative(rec, f.source) {
+        f.source_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+}
+
+/// `mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *uattr,
+/// size_t usize)`.
+#[inline(always)]
+fn mount_setattr(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    let dfd = i64::from(a[0] as i32);
+    f.dfd = dfd as i32;
+    f.flags = a[2];
+    f.target = rec.user_str(a[1], PATH_MAX);
+    read_attr(a, f);
+    if f.flags & AT_EMPTY_PATH != 0 && f.target.len == 0 {
+        if let Some(p) = path::fd_path(off, task, dfd) {
+            describe_object(rec, cfg, p, deny, f);
+            if is_detached(off, task, p.mnt) {
+                f.detached = MOUNT_DETACHED;
+            } else {
+                f.kernel_target = rec.path(off, Some(p));
+            }
+        }
+    } else if relative(rec, f.target) {
+        f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+}
+
+/// `fspick(int dfd, const char *path, unsigned int flags)`. Its fd is a filesystem context, not a
+/// path: the mount is named by the dfd (`FSPICK_EMPTY_PATH`: its kernel path, device name and
+/// fstype) or by the path as passed, joined to the kernel's path of its directory when relative,
+/// with the fstype of the context the call returned.
+#[inline(always)]
+fn fspick(
+    rec: &mut Record<MountEvent>,
+    cfg: &KernelConfig,
+    task: *const u8,
+    a: &[u64; 6],
+    result: i64,
+    deny: bool,
+    f: &mut Fields,
+) {
+    let off = &cfg.offsets.path;
+    let dfd = i64::from(a[0] as i32);
+    f.dfd = dfd as i32;
+    f.flags = a[2];
+    f.target = rec.user_str(a[1], PATH_MAX);
+    if f.flags & FSPICK_EMPTY_PATH != 0 && f.target.len == 0 {
+        if let Some(p) = path::fd_path(off, task, dfd) {
+            describe_object(rec, cfg, p, deny, f);
+            f.kernel_target = rec.path(off, Some(p));
+        }
+        return;
+    }
+    if relative(rec, f.target) {
+        f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    }
+    if result >= 0 {
+        // The new fd's `struct fs_context`: the superblock's filesystem type, for the record and
+        // for a deny rule by fstype.
+        let mo = &cfg.offsets.mount;
+        let fc: Option<*const u8> =
+            path::fd_file(off, task, result).and_then(|file| read_field(file, cfg.offsets.net.file_private_data));
+        let ty: Option<*const u8> = fc.and_then(|fc| read_field(fc, mo.fc_fs_type));
+        let name = ty
+            .and_then(|t| read_field(t, mo.fstype_name))
+            .unwrap_or(core::ptr::null());
+        f.fstype = rec.kernel_str(name, FSTYPE_MAX);
+        if deny {
+            strings::read_kernel_str(name, &mut f.key);
+        }
+    }
+}
+
+/// The `struct mount_attr` of `mount_setattr` and `open_tree_attr` (arguments 4 and 5).
+#[inline(always)]
+fn read_attr(a: &[u64; 6], f: &mut Fields) {
+    if a[4] >= size_of::<MountAttr>() as u64 {
+        // SAFETY: user memory, read through the helper (which fails cleanly); a failed read leaves
+        // the attributes 0.
+        if let Ok(attr) = unsafe { bpf_probe_read_user(a[3] as *const MountAttr) } {
+            f.attr_set = attr.attr_set;
+            f.attr_clr = attr.attr_clr;
+            f.propagation = attr.propagation;
+        }
+    }
+}
+
+/// The device name and filesystem type of the mount `p` is on (a mount fd's): the record's source
+/// and fstype, and the deny key.
+#[inline(always)]
+fn describe_object(rec: &mut Record<MountEvent>, cfg: &KernelConfig, p: KPath, deny: bool, f: &mut Fields) {
+    let mo = &cfg.offsets.mount;
+    // SAFETY: pointer arithmetic only (`container_of(vfsmount, struct mount, mnt)`); read with
+    // bpf_probe_read_kernel.
+    let mount = unsafe { p.mnt.sub(cfg.offsets.path.mount_mnt as usize) };
+    let devname: *const u8 = read_field(mount, mo.mount_devname).unwrap_or(core::ptr::null());
+    f.source = rec.kernel_str(devname, MOUNT_STRING_MAX);
+    let fstype = fstype_name(cfg, p.mnt);
+    f.fstype = rec.kernel_str(fstype, FSTYPE_MAX);
+    if deny {
+        strings::read_kernel_str(fstype, &mut f.key);
+    }
+}
+
+/// `mnt->mnt_sb->s_type->name` of a `struct vfsmount *` (null when unknown).
+#[inline(always)]
+fn fstype_name(cfg: &KernelConfig, mnt: *const u8) -> *const u8 {
+    let mo = &cfg.offsets.mount;
+    let sb: Option<*const u8> = read_field(mnt, mo.vfsmount_sb);
+    let ty: Option<*const u8> = sb.and_then(|sb| read_field(sb, mo.sb_type));
+    ty.and_then(|t| read_field(t, mo.fstype_name))
+        .unwrap_or(core::ptr::null())
+}
+
+/// Whether the mount of `mnt` is attached nowhere: its own parent (as a detached mount from
+/// `fsmount` or `open_tree(OPEN_TREE_CLONE)` is), and not the root mount the task sees.
+#[inline(always)]
+fn is_detached(off: &PathOffsets, task: *const u8, mnt: *const u8) -> bool {
+    // SAFETY: pointer arithmetic only, as in `describe_object`.
+    let mount = unsafe { mnt.sub(off.mount_mnt as usize) };
+    let parent: Option<*const u8> = read_field(mount, off.mount_parent);
+    if parent != Some(mount) {
+        return false;
+    }
+    let fs: Option<*const u8> = read_field(task, off.task_fs);
+    let root: Option<*const u8> = fs.and_then(|fs| read_field(fs, off.fs_root + off.path_mnt));
+    root != Some(mnt)
+}
+
+/// Whether the string at `t` is a non-empty path that does not start with `/`.
+#[inline(always)]
+fn relative(rec: &Record<MountEvent>, t: Tail) -> bool {
+    t.len > 0 && rec.byte_at(t.off as usize) != b'/'
 }

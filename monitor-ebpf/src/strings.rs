@@ -31,6 +31,21 @@ pub(crate) fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) 
     (str_result(n, buf), if n > 0 { n as usize } else { 0 })
 }
 
+/// Reads a NUL-terminated kernel string into `buf` (like [`read_user_str`]; a null `src` reads as
+/// an empty string without failure). Returns `FLAG_*` bits.
+#[inline(always)]
+pub(crate) fn read_kernel_str(src: *const u8, buf: &mut [u8]) -> u16 {
+    let dst = buf.as_mut_ptr();
+    if src.is_null() {
+        // SAFETY: `buf` is a valid, non-empty buffer (every caller's is a fixed array).
+        unsafe { *dst = 0 };
+        return 0;
+    }
+    // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
+    let n = unsafe { gen_::bpf_probe_read_kernel_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
+    str_result(n, buf)
+}
+
 /// Copies `len` bytes of user memory at `src` into `buf`, at most `buf.len()` of them (more:
 /// truncated). Returns `FLAG_*` bits and the bytes copied (0 when nothing was to be read, or the
 /// read failed).

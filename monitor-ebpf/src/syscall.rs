@@ -56,7 +56,7 @@ named!(syscall_report = programs::SYSCALL_REPORT.name);
 #[inline(always)]
 fn count(ctx: &TracePointContext) -> Option<()> {
     let cfg = maps::config()?;
-    let cgroup_id = scope::watched_ancestor(cfg)?;
+    let cgroup_id = scope::watched_root(cfg)?;
     let nr = tracepoint::raw_sys_enter_id(ctx)?;
     if nr < 0 {
         return None;

@@ -1,7 +1,7 @@
 //! The shipped rule set (`rules/` at the repository root) must compile and pass its fixtures.
-use std::path::PathBuf;
+use std::{collections::HashSet, path::PathBuf};
 
-use agentmon::rules::{RuleSet, fixtures};
+use agentmon::rules::{Maturity, RuleSet, fixtures};
 
 fn rules_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")
@@ -47,6 +47,32 @@ fn every_default_rule_is_exercised_by_a_fixture() {
             "rule `{name}`: desc must say what it misses"
         );
     }
+}
+
+/// Issue 12: every shipped rule has a fixture that expects it to fire (naming it in `expect_not`
+/// or a comment is not enough). Disabled rules (`enabled: false`, the deny example) cannot fire, so
+/// only they are exempt; every maturity counts.
+#[test]
+fn every_enabled_rule_has_a_fixture_expecting_it() {
+    let set = match RuleSet::load_dir_with(&rules_dir(), Maturity::Sandbox) {
+        Ok(s) => s,
+        Err(e) => panic!("default rules do not compile:\n{e}"),
+    };
+    let fixtures = match fixtures::load_fixtures(&rules_dir().join("tests")) {
+        Ok(f) => f,
+        Err(e) => panic!("fixtures do not load:\n{e}"),
+    };
+    let expected: HashSet<&str> = fixtures.iter().flat_map(fixtures::Fixture::expected).collect();
+    let missing: Vec<&str> = set
+        .describe()
+        .filter(|(name, _, enabled)| *enabled && !expected.contains(name))
+        .map(|(name, _, _)| name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules no fixture in rules/tests/*.yaml expects to fire (add one to the test file named like the rule's file):\n{}",
+        missing.join("\n")
+    );
 }
 
 /// The YAML examples in docs/RULES.md must stay true: the rule example compiles and the fixture

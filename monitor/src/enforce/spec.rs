@@ -8,6 +8,8 @@
 //!   writing; SIGKILL at syscall entry, so the file is never read or written.
 //! - connect: destination CIDR (IPv4/IPv6) and optional port; `connect()` fails with EPERM.
 //! - mount: any mount, or by filesystem type; SIGKILL at syscall entry.
+//! - `io_uring`: any use; SIGKILL at `io_uring_setup`'s exit (the ring never reaches the process) and
+//!   at every submission.
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -34,6 +36,9 @@ pub(crate) enum DenySpec {
     },
     MountAny,
     MountFstype(String),
+    // mounts, scope, io_uring, code loading
+    /// `io_uring` refused: the watched process is killed at `io_uring_setup` and at any submission.
+    IoUring,
 }
 
 /// A deny spec with the rule it came from (`rule_id` indexes the rule set's deny rules and comes back

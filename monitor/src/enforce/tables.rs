@@ -2,11 +2,11 @@
 use std::net::IpAddr;
 
 use anyhow::{Context, Result, bail};
-use aya::maps::{HashMap, LpmTrie, MapData, lpm_trie::Key};
+use aya::maps::{Array, HashMap, LpmTrie, MapData, lpm_trie::Key};
 use monitor_common::{
     enforce::{
-        DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN,
-        MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
+        DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_IO_URING, DENY_KIND_MOUNT, DENY_KIND_OPEN,
+        DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
     },
     maps,
 };
@@ -103,7 +103,7 @@ pub(crate) fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
                     bail!("rule {}: prefix length /{prefix_len} is longer than {max}", e.rule);
                 }
             }
-            DenySpec::MountAny => {}
+            DenySpec::MountAny | DenySpec::IoUring => {}
         }
     }
     probes.set_deny_kinds(0)?;
@@ -173,6 +173,16 @@ pub(crate) fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
             mount.insert(key, e.rule_id, 0)?;
             kinds |= DENY_KIND_MOUNT;
         }
+    }
+    // mounts, scope, io_uring, code loading
+    if let Some(e) = entries.iter().find(|e| e.spec == DenySpec::IoUring) {
+        let map = probes
+            .ebpf_mut()
+            .map_mut(maps::DENY_IO_URING)
+            .with_context(|| format!("map {} missing", maps::DENY_IO_URING))?;
+        let mut rule: Array<_, u32> = Array::try_from(map)?;
+        rule.set(0, e.rule_id, 0)?;
+        kinds |= DENY_KIND_IO_URING;
     }
     probes.set_deny_kinds(kinds)?;
     tracing::info!(entries = entries.len(), "kernel deny tables loaded");

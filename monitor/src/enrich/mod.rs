@@ -1,7 +1,8 @@
 //! Enrichment: what userspace knows around a decoded event — the process and its ancestry
 //! ([`proctable`]), the path it really named ([`resolve`]), the agent its cgroup belongs to
-//! ([`agents`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by hand
-//! (rule fixtures, tests, benchmarks).
+//! ([`agents`]; for a process that left its agent's cgroup, [`escaped`]), facts the process cannot
+//! set ([`lineage`]) and the wall-clock time ([`clock`]). [`synthetic`] builds enriched events by
+//! hand (rule fixtures, tests, benchmarks).
 pub(crate) mod agents;
 pub(crate) mod clock;
 pub(crate) mod lineage;
@@ -10,6 +11,8 @@ pub(crate) mod resolve;
 pub mod synthetic;
 // processes
 pub(crate) mod target;
+// mounts, scope, io_uring, code loading
+pub(crate) mod escaped;
 
 pub use proctable::Ancestor;
 use serde::Serialize;
@@ -82,6 +85,7 @@ pub(crate) struct Enricher {
     clock: Clock,
     resolver: Resolver,
     listeners: lineage::Listeners,
+    escaped: escaped::Escapes,
 }
 
 impl Enricher {
@@ -92,6 +96,7 @@ impl Enricher {
             clock: Clock::new(),
             resolver: Resolver::new(),
             listeners: lineage::Listeners::default(),
+            escaped: escaped::Escapes::default(),
         }
     }
 
@@ -99,6 +104,7 @@ impl Enricher {
     /// goes through here, enriched or not.
     pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
+        self.escaped.observe(ev);
     }
 
     /// The event with its process, ancestry, agent and resolved path.
@@ -113,7 +119,11 @@ impl Enricher {
         let ancestors = self.table.ancestors(pid);
         let (cgroup, agent, container, root_id) = match self.cgroups.lookup(event.header.cgroup_id) {
             Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone(), Some(c.root_id)),
-            None => (String::new(), String::new(), None, None),
+            None => {
+                // A process that left its agent's cgroup: its agent by lineage, never its root.
+                let (cgroup, agent, container) = self.escaped_agent(&event);
+                (cgroup, agent, container, None)
+            }
         };
         let mut facts = AgentFacts {
             agent_root: root_id.is_some_and(|r| self.is_agent_root(pid, r)),
@@ -162,6 +172,43 @@ impl Enricher {
             resolved_path,
             facts,
         }
+    }
+
+    /// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left
+    /// its agent's cgroup (or a move of one, reported by the process that moved it).
+    fn escaped_agent(&mut self, event: &Event) -> (String, String, Option<std::sync::Arc<ContainerInfo>>) {
+        let (cgroup, agent_id) = match (self.escaped.get(event.header.pid), &event.body) {
+            (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
+            (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
+            _ => return (String::new(), String::new(), None),
+        };
+        match self.cgroups.lookup(agent_id) {
+            // The agent's container: the process left the cgroup, not the container it was started in.
+            Some(c) => (cgroup, c.agent.clone(), c.container.clone()),
+            None => (cgroup, String::new(), None),
+        }
+    }
+
+    /// The watched cgroup of the agent an event belongs to (0: none): by its cgroup, or by lineage
+    /// for a process that left it. Responses (kill, quarantine) act on that cgroup.
+    pub(crate) fn agent_root(&mut self, event: &Event) -> u64 {
+        if let Some(c) = self.cgroups.lookup(event.header.cgroup_id) {
+            return c.root_id;
+        }
+        match (self.escaped.get(event.header.pid), &event.body) {
+            (Some(e), _) => e.agent_cgroup_id,
+            (None, Body::CgroupMove(m)) => m.agent_cgroup_id,
+            _ => 0,
+        }
+    }
+
+    /// The live processes of the agent of watched cgroup `agent` that left its cgroup.
+    pub(crate) fn escaped_of(&self, agent: u64) -> Vec<u32> {
+        self.escaped.of_agent(agent)
+    }
+
+    pub(crate) fn cgroups(&self) -> &CgroupIndex {
+        &self.cgroups
     }
 
     /// Whether `pid`, in the agent whose root cgroup is `root_id`, is the agent's root: its parent

@@ -2,7 +2,8 @@
 //! test`), of tests, and of the benchmarks (`bench/`).
 //!
 //! [`Process`] says who did it (every field has a default), the body constructors ([`exec`],
-//! [`open`], [`connect`], [`mount`], [`fork`], [`exit`], [`deny`], [`chdir`]) say what happened, and
+//! [`open`], [`connect`], [`mount`], [`fork`], [`exit`], [`deny`], [`chdir`], [`cgroup_move`],
+//! [`io_uring_setup`], [`io_uring_op`], [`memfd`], [`mmap`]) say what happened, and
 //! [`Process::event`] puts them together. [`every_kind`] is a deterministic stream of every kind in
 //! turn; [`wall_time`] gives synthetic events a wall-clock time. (A made-up alert on such an event:
 //! [`crate::rules::Alert::synthetic`].)
@@ -10,8 +11,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::{Ancestor, Enriched};
 use crate::event::{
-    Body, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header, ListenInfo, MountInfo,
-    OpenInfo, SendInfo,
+    Body, CgroupMoveInfo, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header,
+    IoUringOpInfo, IoUringSetupInfo, ListenInfo, MemfdInfo, MmapInfo, MountInfo, OpenInfo, SendInfo,
 };
 
 /// `AT_FDCWD`: a path relative to the working directory.
@@ -199,12 +200,106 @@ pub fn file_op(kind: &str, path: &str, source: Option<&str>, mode: Option<u32>) 
 
 /// A `mount(2)` without flags.
 pub fn mount(source: &str, target: &str, fstype: &str) -> Body {
-    Body::Mount(MountInfo {
+    Body::Mount(mount_info(source, target, fstype))
+}
+
+/// The body of a successful `mount(2)` of absolute paths, without flags.
+pub fn mount_info(source: &str, target: &str, fstype: &str) -> MountInfo {
+    MountInfo {
+        syscall: "mount",
         source: source.into(),
         target: target.into(),
         fstype: fstype.into(),
+        kernel_source: None,
+        source_dir: None,
+        kernel_target: None,
+        target_dir: None,
+        result: 0,
         flags: 0,
-        syscall: "mount",
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: 0,
+        dfd: AT_FDCWD,
+        from_dfd: -1,
+        detached: false,
+        source_path: String::new(),
+        target_path: String::new(),
+    }
+    .resolve()
+}
+
+// mounts, scope, io_uring, code loading
+/// A process `moved_pid` of the agent of watched cgroup 4242 moved itself to `dest`
+/// (`left_scope`: outside every watched cgroup).
+pub fn cgroup_move(moved_pid: u32, dest: &str, left_scope: bool) -> Body {
+    Body::CgroupMove(CgroupMoveInfo {
+        moved_pid,
+        dest: dest.into(),
+        dest_id: 4343,
+        dest_level: 1,
+        agent_cgroup_id: 4242,
+        left_scope,
+        by_watched: true,
+        was_watched: true,
+        thread: false,
+        at_fork: false,
+    })
+}
+
+/// A successful `io_uring_setup` of `entries` with `flags`.
+pub fn io_uring_setup(entries: u32, flags: u32) -> Body {
+    Body::IoUringSetup(IoUringSetupInfo {
+        result: 3,
+        entries,
+        flags,
+        sq_entries: entries,
+        cq_entries: entries * 2,
+        features: 0,
+        wq_fd: 0,
+    })
+}
+
+/// An `io_uring` operation `opcode` (`IORING_OP_*`) on fd 3, or, with `path`, of that absolute path
+/// (read-only for the open operations).
+pub fn io_uring_op(opcode: u8, path: Option<&str>) -> Body {
+    Body::IoUringOp(IoUringOpInfo {
+        op: crate::event::io_uring_opcode_name(opcode),
+        opcode,
+        path: path.map(String::from),
+        path2: None,
+        dir_path: None,
+        full_path: path.map(String::from),
+        fd: if path.is_some() { AT_FDCWD } else { 3 },
+        flags: 0,
+        mode: 0,
+        user_data: 1,
+        sq_thread: false,
+        fixed_file: false,
+        direct: false,
+    })
+}
+
+/// A successful `memfd_create(name, MFD_CLOEXEC)`.
+pub fn memfd(name: &str) -> Body {
+    Body::Memfd(MemfdInfo {
+        name: name.into(),
+        flags: 1,
+        result: 3,
+    })
+}
+
+/// A successful `mmap` of `path` (fd 3) with `PROT_READ | PROT_EXEC`.
+pub fn mmap(path: &str) -> Body {
+    Body::Mmap(MmapInfo {
+        syscall: "mmap",
+        path: Some(path.into()),
+        prot: 5,
+        flags: 2,
+        fd: 3,
+        addr: 0x7f00_0000_0000,
+        len: 4096,
+        offset: 0,
+        result: 0x7f00_0000_0000,
     })
 }
 

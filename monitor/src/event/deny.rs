@@ -1,5 +1,8 @@
 //! `deny` notices: the kernel side stopped an action synchronously.
-use monitor_common::{EventKind, deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN, DenyEvent}};
+use monitor_common::{
+    EventKind,
+    deny::{DENY_CONNECT, DENY_EXEC, DENY_IO_URING, DENY_MOUNT, DENY_OPEN, DenyEvent},
+};
 use serde::Serialize;
 
 use super::{Notes, DecodeError, KindInfo, Line, read_record};
@@ -7,7 +10,7 @@ use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyInfo {
-    /// exec, open, mount or connect.
+    /// exec, open, mount, connect or `io_uring`.
     pub what: &'static str,
     pub rule_id: u32,
 }
@@ -23,6 +26,7 @@ impl KindInfo for DenyInfo {
             DENY_OPEN => "open",
             DENY_MOUNT => "mount",
             DENY_CONNECT => "connect",
+            DENY_IO_URING => "io_uring",
             _ => "unknown",
         };
         Ok(DenyInfo {
@@ -44,6 +48,7 @@ impl KindInfo for DenyInfo {
                 "open" => schema::DenyWhat::Open,
                 "mount" => schema::DenyWhat::Mount,
                 "connect" => schema::DenyWhat::Connect,
+                "io_uring" => schema::DenyWhat::IoUring,
                 _ => schema::DenyWhat::Unknown,
             } as i32,
             rule_id: self.rule_id,
@@ -57,6 +62,7 @@ impl KindInfo for DenyInfo {
                 Ok(schema::DenyWhat::Open) => "open",
                 Ok(schema::DenyWhat::Mount) => "mount",
                 Ok(schema::DenyWhat::Connect) => "connect",
+                Ok(schema::DenyWhat::IoUring) => "io_uring",
                 Ok(schema::DenyWhat::Unknown) => "unknown",
                 _ => {
                     return Err(ConvertError::UnknownEnum {

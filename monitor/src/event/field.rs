@@ -183,6 +183,24 @@ fields! {
     ChrootPath = "chroot.path", Str, false, "the kernel's path of the new root (after success), else the path as passed";
     NetDstAgent = "net.dst_agent", Str, false, "connect: the other watched agent listening at the destination (from its listen events), absent when none";
     ChrootRawPath = "chroot.raw_path", Str, false, "chroot's path or pivot_root's new_root, as passed";
+    // mounts, scope, io_uring, code loading
+    MountSyscall = "mount.syscall", Str, false, "mount, fsopen, fsmount, move_mount, open_tree, open_tree_attr, mount_setattr or fspick";
+    MountRawTarget = "mount.raw_target", Str, false, "mount point as passed to the syscall";
+    MountFlags = "mount.flags", Num, false, "the call's flags (MS_*, MOVE_MOUNT_*, OPEN_TREE_*, …)";
+    MountAttrSet = "mount.attr_set", Num, false, "mount attributes set (fsmount attr_flags, mount_setattr attr_set: MOUNT_ATTR_*)";
+    MountAttrClr = "mount.attr_clr", Num, false, "mount attributes cleared (mount_setattr attr_clr)";
+    MountDetached = "mount.detached", Bool, false, "the mount is attached nowhere (fsmount, open_tree clone): usable through its fd";
+    CgroupDest = "cgroup.dest", Str, false, "destination cgroup of a move, relative to the cgroup2 root";
+    CgroupLeftScope = "cgroup.left_scope", Bool, false, "the process left its agent's cgroup (it stays watched)";
+    CgroupMovedPid = "cgroup.moved_pid", Num, false, "the process moved";
+    IouringOp = "iouring.op", Str, false, "io_uring operation (openat, connect, …)";
+    IouringEntries = "iouring.entries", Num, false, "io_uring submission queue entries asked for";
+    IouringFlags = "iouring.flags", Num, false, "io_uring setup flags (IORING_SETUP_*)";
+    IouringSqpoll = "iouring.sqpoll", Bool, false, "a kernel thread submits the ring's operations (no syscall per operation)";
+    MemfdName = "memfd.name", Str, false, "name given to memfd_create";
+    MemfdFlags = "memfd.flags", Num, false, "memfd_create flags (MFD_*)";
+    MmapProt = "mmap.prot", Num, false, "protection of an executable file mapping (PROT_*)";
+    MmapSyscall = "mmap.syscall", Str, false, "mmap, mprotect or pkey_mprotect";
 }
 
 impl Field {

@@ -153,6 +153,12 @@ kinds! {
     Bpf(BpfInfo) = bpf;
     Module(ModuleInfo) = module;
     Chroot(ChrootInfo) = chroot;
+    // mounts, scope, io_uring, code loading
+    CgroupMove(CgroupMoveInfo) = cgroup_move;
+    IoUringSetup(IoUringSetupInfo) = io_uring_setup;
+    IoUringOp(IoUringOpInfo) = io_uring_op;
+    Memfd(MemfdInfo) = memfd;
+    Mmap(MmapInfo) = mmap;
     // sandbox
     Syscall(SyscallInfo) = syscall;
 }
@@ -212,6 +218,13 @@ impl Body {
         }
     }
 }
+// mounts, scope, io_uring, code loading
+pub use cgroup_move::CgroupMoveInfo;
+pub use io_uring_op::IoUringOpInfo;
+pub(crate) use io_uring_op::{opcode_name as io_uring_opcode_name, opcode_of as io_uring_opcode_of};
+pub use io_uring_setup::IoUringSetupInfo;
+pub use memfd::MemfdInfo;
+pub use mmap::MmapInfo;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub(crate) enum DecodeError {
@@ -401,13 +414,7 @@ pub(crate) mod tests {
                 dir_path: None,
             }),
             Body::Connect(ConnectInfo::new(Family::Other, "", 0)),
-            Body::Mount(MountInfo {
-                source: String::new(),
-                target: String::new(),
-                fstype: String::new(),
-                flags: 0,
-                syscall: "mount",
-            }),
+            Body::Mount(crate::enrich::synthetic::mount_info("", "", "")),
             Body::Fork(ForkInfo { child_pid: 1 }),
             Body::Exit(exit::exit_status(0)),
             Body::Deny(DenyInfo {
@@ -444,6 +451,12 @@ pub(crate) mod tests {
                 protocol: 0,
                 result: Some(3),
             }),
+            // mounts, scope, io_uring, code loading
+            crate::enrich::synthetic::cgroup_move(1, "/elsewhere", true),
+            crate::enrich::synthetic::io_uring_setup(8, 0),
+            crate::enrich::synthetic::io_uring_op(18, Some("/etc/shadow")),
+            crate::enrich::synthetic::memfd("x"),
+            crate::enrich::synthetic::mmap("/tmp/x.so"),
         ];
         let samples: Vec<Body> = samples.into_iter().chain(process_samples()).collect();
         for b in &samples {

@@ -124,13 +124,36 @@ impl FalcoPayload {
                 f.insert("evt.arg.proto", s.protocol.into());
             }
             Body::Mount(m) => {
-                f.insert("evt.arg.source", m.source.clone().into());
-                f.insert("evt.arg.target", m.target.clone().into());
+                f.insert("evt.arg.source", m.source_path.clone().into());
+                f.insert("evt.arg.target", m.target_path.clone().into());
                 f.insert("evt.arg.fstype", m.fstype.clone().into());
             }
             Body::Chdir(c) => {
                 f.insert("evt.arg.path", c.path.clone().into());
             }
+            // mounts, scope, io_uring, code loading
+            Body::CgroupMove(c) => {
+                f.insert("evt.arg.dest", c.dest.clone().into());
+                f.insert("evt.arg.pid", c.moved_pid.into());
+            }
+            Body::IoUringSetup(u) => {
+                f.insert("evt.arg.entries", u.entries.into());
+                f.insert("evt.arg.flags", u.flags.into());
+            }
+            Body::IoUringOp(u) => {
+                f.insert("evt.arg.op", u.op.clone().into());
+                if let Some(p) = &u.full_path {
+                    f.insert("fd.name", p.clone().into());
+                }
+            }
+            Body::Memfd(m) => {
+                f.insert("evt.arg.name", m.name.clone().into());
+            }
+            Body::Mmap(m) => {
+                f.insert("fd.name", m.path.clone().unwrap_or_default().into());
+                f.insert("evt.arg.prot", m.prot.into());
+            }
+            // sandbox
             Body::Syscall(c) => {
                 // Falco's `evt.type` of a syscall event is the syscall's name.
                 f.insert("evt.type", c.name().into_owned().into());

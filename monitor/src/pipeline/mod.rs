@@ -11,7 +11,7 @@ use crate::{
         LiveRecorder,
         live::{Failure, OnFailure},
     },
-    respond::{Answered, Completions, Done, Responder},
+    respond::{Answered, Completions, Done, Responder, Target},
     rules::{Action, RuleSet},
 };
 
@@ -162,7 +162,12 @@ impl Pipeline {
                 event,
             };
             let id = cg.as_ref().map_or(0, |c| c.id);
-            self.responder.submit(alert, 0, id, cg, &mut self.answered);
+            // The agent's processes that left its cgroup are quarantined with it.
+            let target = cg.map(|cgroup| Target {
+                cgroup,
+                escaped: self.enricher.escaped_of(id),
+            });
+            self.responder.submit(alert, 0, id, target, &mut self.answered);
         }
         self.emit_answered();
     }
@@ -247,11 +252,13 @@ impl Pipeline {
             {
                 alert.action = *a;
             }
-            let cgroups = self.enricher.cgroups_mut();
-            let agent = cgroups
-                .lookup(alert.event.event.header.cgroup_id)
-                .map_or(0, |c| c.root_id);
-            let target = cgroups.root(agent).cloned();
+            // By lineage too: a process that left its agent's cgroup is still the agent's, and a
+            // kill or quarantine brings it back into the cgroup first.
+            let agent = self.enricher.agent_root(&alert.event.event);
+            let target = self.enricher.cgroups().root(agent).cloned().map(|cgroup| Target {
+                cgroup,
+                escaped: self.enricher.escaped_of(agent),
+            });
             self.responder.submit(alert, seq, agent, target, &mut self.answered);
         }
         self.emit_answered();

@@ -270,6 +270,25 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     n.unix_addr = get("unix_sock", "addr");
     n.unix_address_len = get("unix_address", "len");
     n.unix_address_name = get("unix_address", "name");
+    // mounts, scope, io_uring, code loading
+    let m = &mut off.mount;
+    m.mount_devname = get("mount", "mnt_devname");
+    m.vfsmount_sb = get("vfsmount", "mnt_sb");
+    m.sb_type = get("super_block", "s_type");
+    m.fstype_name = get("file_system_type", "name");
+    m.fc_fs_type = get("fs_context", "fs_type");
+    let c = &mut off.cgroup;
+    c.level = get("cgroup", "level");
+    c.ancestors = get("cgroup", "ancestors");
+    c.kn = get("cgroup", "kn");
+    c.root = get("cgroup", "root");
+    c.kn_id = get("kernfs_node", "id");
+    c.kn_name = get("kernfs_node", "name");
+    c.root_hierarchy_id = get("cgroup_root", "hierarchy_id");
+    c.task_cgroups = get("task_struct", "cgroups");
+    c.cset_dfl_cgrp = get("css_set", "dfl_cgrp");
+    off.io_uring = io_uring_offsets(btf);
+    off.vma_file = get("vm_area_struct", "vm_file");
     // x86-64's syscall calling convention.
     for (slot, reg) in off.regs.args.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
         *slot = get("pt_regs", reg);
@@ -297,6 +316,67 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     pr.task_thread_pid = get("task_struct", "thread_pid");
     pr.pid_level = get("pid", "level");
     off
+}
+
+/// The `io_uring` request offsets. Kernels without `io_uring` (or whose structs moved) leave them
+/// unknown: the opcode is then missing too and submissions are not reported (logged once).
+fn io_uring_offsets(btf: &Btf) -> monitor_common::config::IoUringOffsets {
+    let mut io = monitor_common::config::IoUringOffsets::unknown();
+    let mut missing = Vec::new();
+    let mut get = |s: &str, m: &str| match btf.member_offset(s, m) {
+        Ok(v) => v,
+        Err(e) => {
+            missing.push(e.to_string());
+            KernelOffsets::UNKNOWN
+        }
+    };
+    // Offsets inside a member struct: `outer.member` + `inner.field`.
+    let both = |a: u32, b: u32| {
+        if a == KernelOffsets::UNKNOWN || b == KernelOffsets::UNKNOWN {
+            KernelOffsets::UNKNOWN
+        } else {
+            a + b
+        }
+    };
+    io.req_cmd = get("io_kiocb", "cmd");
+    io.req_opcode = get("io_kiocb", "opcode");
+    io.req_flags = get("io_kiocb", "flags");
+    let cqe = get("io_kiocb", "cqe");
+    io.req_user_data = both(cqe, get("io_cqe", "user_data"));
+    io.req_fd = both(cqe, get("io_cqe", "fd"));
+    io.filename_name = get("filename", "name");
+    io.open_dfd = get("io_open", "dfd");
+    io.open_file_slot = get("io_open", "file_slot");
+    io.open_filename = get("io_open", "filename");
+    let how = get("io_open", "how");
+    io.open_how_flags = both(how, get("open_how", "flags"));
+    io.open_how_mode = both(how, get("open_how", "mode"));
+    io.statx_dfd = get("io_statx", "dfd");
+    io.statx_filename = get("io_statx", "filename");
+    io.statx_flags = get("io_statx", "flags");
+    io.rename_dfd = get("io_rename", "old_dfd");
+    io.rename_oldpath = get("io_rename", "oldpath");
+    io.rename_newpath = get("io_rename", "newpath");
+    io.rename_flags = get("io_rename", "flags");
+    io.unlink_dfd = get("io_unlink", "dfd");
+    io.unlink_filename = get("io_unlink", "filename");
+    io.unlink_flags = get("io_unlink", "flags");
+    io.mkdir_dfd = get("io_mkdir", "dfd");
+    io.mkdir_filename = get("io_mkdir", "filename");
+    io.mkdir_mode = get("io_mkdir", "mode");
+    io.link_dfd = get("io_link", "old_dfd");
+    io.link_oldpath = get("io_link", "oldpath");
+    io.link_newpath = get("io_link", "newpath");
+    io.link_flags = get("io_link", "flags");
+    io.task_flags = get("task_struct", "flags");
+    if !missing.is_empty() {
+        tracing::warn!(
+            "BTF: {}; io_uring operations are reported without what needs them (opcode-only, or \
+             not at all without the opcode)",
+            missing.join("; ")
+        );
+    }
+    io
 }
 
 #[cfg(test)]
@@ -369,6 +449,32 @@ mod tests {
         // `struct cred` holds uid, gid, suid, sgid, euid, egid, fsuid, fsgid, in that order.
         assert_eq!(p.cred_ids[4], p.cred_ids[0] + 4, "gid after uid: {p:?}");
         assert_eq!(p.cred_ids[1], p.cred_ids[0] + 16, "euid after sgid: {p:?}");
+    }
+
+    #[test]
+    fn resolves_the_mount_cgroup_and_io_uring_offsets() {
+        let btf = Btf::from_sys_fs().expect("/sys/kernel/btf/vmlinux");
+        let off = kernel_offsets(&btf);
+        let u = KernelOffsets::UNKNOWN;
+        assert!(
+            off.mount.mount_devname != u && off.mount.fstype_name == 0 && off.mount.fc_fs_type != u,
+            "{:?}",
+            off.mount
+        );
+        assert!(
+            off.cgroup.ancestors > off.cgroup.level && off.cgroup.kn_id != u,
+            "{:?}",
+            off.cgroup
+        );
+        let io = off.io_uring;
+        assert_eq!(io.req_cmd, 0, "the command data is the request's first member");
+        assert_eq!(io.filename_name, 0, "struct filename starts with its name");
+        assert_eq!(io.req_fd, io.req_user_data + 12, "io_cqe: user_data, res, fd");
+        assert!(
+            io.open_filename != u && io.rename_newpath == io.rename_oldpath + 8,
+            "{io:?}"
+        );
+        assert_ne!(off.vma_file, u);
     }
 
     #[test]

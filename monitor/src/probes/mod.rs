@@ -13,6 +13,7 @@ use aya::{
 };
 use monitor_common::{
     MAX_CGROUP_LEVELS,
+    cgroup_move::{LINEAGE_ESCAPED, Lineage},
     config::{FAST_LEVELS, KernelConfig, KernelOffsets},
     counter, maps,
     programs::{self, Attach, Program},
@@ -182,7 +183,7 @@ impl Probes {
         for p in programs::PROGRAMS {
             if !tracefs::exists(p) {
                 tracing::info!(
-                    "{}: this kernel has no such tracepoint (the feature is not built in); not attached",
+                    "{}: this kernel has no such tracepoint (the feature is not built in, or the kernel predates it); not attached",
                     p.name
                 );
                 continue;
@@ -341,7 +342,59 @@ impl Probes {
             }
             self.sock_links.insert(cg.id, links);
         }
-        self.update_levels()
+        self.update_levels()?;
+        self.seed_lineage(cg)
+    }
+
+    // mounts, scope, io_uring, code loading
+    /// Records the processes already in `cg`'s subtree as the agent's in the kernel's `LINEAGE`
+    /// map, so one that later moves itself out of the subtree stays in scope. (Processes forked
+    /// or moved in from now on are recorded by the kernel side itself: the cgroup is in `WATCHED`.)
+    fn seed_lineage(&mut self, cg: &Cgroup) -> Result<()> {
+        let mut map: HashMap<_, u32, Lineage> = HashMap::try_from(self.map_mut(maps::LINEAGE)?)?;
+        let entry = Lineage {
+            agent_cgroup_id: cg.id,
+            flags: 0,
+            _pad: 0,
+        };
+        for pid in cg.subtree_procs() {
+            // A process that is already known (escaped from another agent, say) keeps its entry.
+            if map.get(&pid, 0).is_err() {
+                map.insert(pid, entry, 0)
+                    .with_context(|| format!("recording process {pid} of {}", cg.path.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the lineage of the processes of the agent of watched cgroup `id` that are still in
+    /// its cgroup (the kernel drops entries at exit, but no longer sees these). Escaped ones stay:
+    /// the kernel removes them at exit, keeping its count of escaped processes right.
+    fn purge_lineage(&mut self, id: u64) -> Result<()> {
+        let mut map: HashMap<_, u32, Lineage> = HashMap::try_from(self.map_mut(maps::LINEAGE)?)?;
+        let stale: Vec<u32> = map
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, l)| l.agent_cgroup_id == id && l.flags & LINEAGE_ESCAPED == 0)
+            .map(|(pid, _)| pid)
+            .collect();
+        for pid in stale {
+            let _ = map.remove(&pid);
+        }
+        Ok(())
+    }
+
+    /// The agents' processes that left their cgroup, as the kernel follows them: tgid → the
+    /// watched cgroup of their agent.
+    pub fn escaped(&self) -> Result<Vec<(u32, u64)>> {
+        let map: HashMap<_, u32, Lineage> =
+            HashMap::try_from(self.ebpf.map(maps::LINEAGE).with_context(|| missing(maps::LINEAGE))?)?;
+        Ok(map
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, l)| l.flags & LINEAGE_ESCAPED != 0)
+            .map(|(pid, l)| (pid, l.agent_cgroup_id))
+            .collect())
     }
 
     /// Stops watching the cgroup with this id.
@@ -373,7 +426,8 @@ impl Probes {
                 self.levels.remove(&level);
             }
         }
-        self.update_levels()
+        self.update_levels()?;
+        self.purge_lineage(id)
     }
 
     pub(crate) fn watched(&self) -> impl Iterator<Item = u64> + '_ {

@@ -24,7 +24,8 @@ pub(crate) fn ensure_mounted() -> Result<()> {
 }
 
 /// Whether `p` can attach here: always, except an optional program (`programs::OPTIONAL`) whose
-/// tracepoint this kernel lacks because the feature is not built in (e.g. module loading).
+/// tracepoint this kernel lacks because the feature is not built in (e.g. module loading) or the
+/// kernel predates the syscall (`open_tree_attr`).
 pub(crate) fn exists(p: &Program) -> bool {
     match p.attach {
         Attach::TracePoint { category, name, .. } if monitor_common::programs::is_optional(p) => {

@@ -50,6 +50,27 @@ pub(crate) struct Done {
     result: String,
 }
 
+/// What a kill or quarantine acts on: the agent's watched cgroup, and the agent's processes that
+/// left it (followed by lineage; `crate::enrich::escaped`), which are moved back into it first so
+/// the action covers them too.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub(crate) cgroup: Cgroup,
+    pub(crate) escaped: Vec<u32>,
+}
+
+impl Target {
+    /// Moves the escaped processes back into the agent's cgroup (a process gone meanwhile is
+    /// skipped). Returns how many moved.
+    fn rehome(&self) -> usize {
+        let procs = self.cgroup.path.join("cgroup.procs");
+        self.escaped
+            .iter()
+            .filter(|pid| std::fs::write(&procs, pid.to_string()).is_ok())
+            .count()
+    }
+}
+
 struct Queued {
     alert: Alert,
     event_seq: u64,
@@ -63,8 +84,8 @@ struct Queued {
 enum ToStart {
     /// Nothing to start: the alert's action took no time, or it has been started.
     Nothing,
-    /// Start it on the agent's cgroup (`None`: unknown, which the action reports as its result).
-    On(Option<Cgroup>),
+    /// Start it on the agent (`None`: unknown, which the action reports as its result).
+    On(Option<Target>),
 }
 
 /// Where finished actions arrive, to be handed to [`Responder::complete`]. Kept apart from the
@@ -115,7 +136,7 @@ impl Responder {
         alert: Alert,
         event_seq: u64,
         agent: u64,
-        target: Option<Cgroup>,
+        target: Option<Target>,
         out: &mut Vec<Answered>,
     ) {
         let deferred = matches!(alert.action, Action::Kill | Action::Quarantine);
@@ -184,14 +205,18 @@ impl Responder {
 }
 
 /// Runs a kill or quarantine on a worker thread; its result comes back through `tx`.
-fn spawn_action(action: Action, alert: &Alert, target: Option<Cgroup>, agent: u64, tx: mpsc::UnboundedSender<Done>) {
+fn spawn_action(action: Action, alert: &Alert, target: Option<Target>, agent: u64, tx: mpsc::UnboundedSender<Done>) {
     let name = alert.event.agent.clone();
     let rule = alert.rule.clone();
     let run = move || {
+        let rehomed = target.as_ref().map_or(0, Target::rehome);
+        if rehomed > 0 {
+            tracing::info!(agent = %Esc(&name), rehomed, "moved processes that had left the agent's cgroup back into it");
+        }
         let result = match (&target, action) {
             (None, _) => Err(anyhow::anyhow!("the event's agent cgroup is unknown")),
-            (Some(cg), Action::Kill) => kill::kill(cg),
-            (Some(cg), _) => quarantine::quarantine(cg, &name, &rule),
+            (Some(t), Action::Kill) => kill::kill(&t.cgroup),
+            (Some(t), _) => quarantine::quarantine(&t.cgroup, &name, &rule),
         };
         let result = result.unwrap_or_else(|e| {
             tracing::error!(rule = %Esc(&rule), agent = %Esc(&name), "action {} failed: {:#}", action.as_str(), Esc(&e));

@@ -195,6 +195,8 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
             Some(f) => f.into_iter().map(DenySpec::MountFstype).collect(),
             None => vec![DenySpec::MountAny],
         },
+        // mounts, scope, io_uring, code loading: no test but the kind (any use of io_uring).
+        Kind::IoUringSetup | Kind::IoUringOp => vec![DenySpec::IoUring],
         _ => {
             return err(
                 None,
@@ -210,6 +212,7 @@ fn supported(kind: Kind) -> &'static str {
         Kind::Open => "file.path =|startswith|in, optionally `and file.write`",
         Kind::Connect => "net.addr in_cidr|=|in, optionally `and net.port =`",
         Kind::Mount => "evt.kind = mount, optionally `and mount.fstype =|in`",
+        Kind::IoUringSetup | Kind::IoUringOp => "evt.kind = io_uring_setup (or io_uring_op) alone",
         _ => "nothing: this kind has no kernel deny table",
     }
 }

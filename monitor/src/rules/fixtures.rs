@@ -15,6 +15,8 @@ use crate::{
     event::Family,
 };
 
+mod kinds;
+
 /// One fixture: events fed in order to a fresh rule set.
 #[derive(Debug)]
 pub struct Fixture {
@@ -39,6 +41,14 @@ pub struct FixtureResult {
 impl FixtureResult {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+}
+
+impl Fixture {
+    /// The rules this fixture expects to fire (its `expect` and its events' `expect`).
+    pub fn expected(&self) -> impl Iterator<Item = &str> {
+        let per_event = self.events.iter().filter_map(|(_, e)| e.as_ref()).flatten();
+        self.expect.iter().chain(per_event).map(String::as_str)
     }
 }
 
@@ -217,6 +227,13 @@ const EVENT_KEYS: &[&str] = &[
     "mode",
     "agent_root",
     "dst_agent",
+    // mounts, scope, io_uring, code loading
+    "cgroup_move",
+    "io_uring_setup",
+    "io_uring",
+    "path",
+    "memfd",
+    "mmap",
 ];
 
 /// The file-operation kinds a fixture event may name (`rename: NEW`, `source: OLD`).
@@ -281,10 +298,11 @@ fn fixture(file: &FileRef, node: &Node) -> Result<Fixture, RuleError> {
 }
 
 fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<Enriched, RuleError> {
-    check_keys(file, n, EVENT_KEYS)?;
+    let keys: Vec<&str> = EVENT_KEYS.iter().chain(kinds::KEYS).copied().collect();
+    check_keys(file, n, &keys)?;
     let mut exe = string(file, n, "exe")?.unwrap_or(default_exe).to_string();
     let raw = string(file, n, "raw")?;
-    let (body, resolved) = if let Some(path) = string(file, n, "exec")? {
+    let (mut body, resolved) = if let Some(path) = string(file, n, "exec")? {
         exe = string(file, n, "exe")?.unwrap_or(path).to_string();
         let mut argv = strings(file, n.get("args"), "args")?;
         if argv.is_empty() {
@@ -359,12 +377,23 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         };
         let body = synthetic::file_op(kind, path, source, mode).unwrap_or_else(|| unreachable!("a FILE_OPS kind"));
         (body, Some(path.to_string()))
+    } else if let Some(body) = kinds::event(file, n, string(file, n, "comm")?.unwrap_or_else(|| basename(&exe)))? {
+        (body, None)
+    } else if let Some(body) = visibility_event(file, n)? {
+        (body, None)
     } else {
         return Err(file.error(
             n.at(),
-            "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`",
+            format!(
+                "an event needs one of `exec`, `open`, `connect`, `send`, `listen`, `mount`, `rename`, `unlink`, `link`, `symlink`, `chmod`, `chown`, `truncate`, `mknod`, {}, `cgroup_move`, `io_uring_setup`, `io_uring`, `memfd`, `mmap`",
+                kinds::KINDS
+            ),
         ));
     };
+    // A failed exec leaves the process running its executable.
+    if kinds::adjust(file, n, &mut body)? && string(file, n, "exe")?.is_none() {
+        default_exe.clone_into(&mut exe);
+    }
     let comm: String = match string(file, n, "comm")? {
         Some(c) => c.to_string(),
         None => basename(&exe).chars().take(15).collect(),
@@ -400,6 +429,37 @@ fn event(file: &FileRef, n: &Node, default_exe: &str, ktime_ns: u64) -> Result<E
         a.clone_into(&mut e.facts.dst_agent);
     }
     Ok(e)
+}
+
+// mounts, scope, io_uring, code loading
+/// The event of the mount, scope, `io_uring` and code-loading kinds a fixture event describes, if
+/// it is one: `cgroup_move: DEST` (the process left its agent's cgroup for DEST),
+/// `io_uring_setup: FLAGS` (a ring of 8 entries), `io_uring: OP` with an optional `path` (`flags`
+/// as for `open`), `memfd: NAME`, `mmap: PATH` (mapped `PROT_READ | PROT_EXEC`).
+fn visibility_event(file: &FileRef, n: &Node) -> Result<Option<crate::event::Body>, RuleError> {
+    use crate::event::Body;
+    Ok(Some(if let Some(dest) = string(file, n, "cgroup_move")? {
+        synthetic::cgroup_move(number(file, n, "pid", 100)? as u32, dest, true)
+    } else if string(file, n, "io_uring_setup")?.is_some() {
+        synthetic::io_uring_setup(8, number(file, n, "io_uring_setup", 0)? as u32)
+    } else if let Some(op) = string(file, n, "io_uring")? {
+        let opcode = crate::event::io_uring_opcode_of(op)
+            .ok_or_else(|| file.error(n.at(), format!("`io_uring`: no operation named `{op}`")))?;
+        let mut body = synthetic::io_uring_op(opcode, string(file, n, "path")?);
+        let flags = strings(file, n.get("flags"), "flags")?;
+        if let Body::IoUringOp(u) = &mut body
+            && flags.iter().any(|f| f == "write")
+        {
+            u.flags = libc::O_WRONLY as u64;
+        }
+        body
+    } else if let Some(name) = string(file, n, "memfd")? {
+        synthetic::memfd(name)
+    } else if let Some(path) = string(file, n, "mmap")? {
+        synthetic::mmap(path)
+    } else {
+        return Ok(None);
+    }))
 }
 
 fn basename(path: &str) -> &str {
