@@ -33,6 +33,7 @@ pub mod mount;
 pub mod open;
 pub mod programs;
 pub mod record;
+pub mod syscall;
 pub mod tracepoint;
 // network
 pub mod listen;
@@ -187,6 +188,10 @@ event_kinds! {
     Memfd = 51, "memfd";
     /// A file was mapped executable (payload [`mmap::MmapEvent`]).
     Mmap = 52, "mmap";
+    // sandbox
+    /// A syscall the sandbox reports: refused by its seccomp filter, or (audit mode) not in the
+    /// profile (payload [`syscall::SyscallEvent`]).
+    Syscall = 58, "syscall";
 }
 
 /// The largest wire value of a kind plus one: tables indexed by kind have this many slots.

@@ -51,6 +51,14 @@ pub const ESCAPES: &str = "ESCAPES";
 /// is set).
 pub const DENY_IO_URING: &str = "DENY_IO_URING";
 
+/// Per-CPU hash of syscall counts by watched cgroup and number ([`crate::syscall::SyscallKey`]),
+/// filled while `agentmon learn` runs.
+pub const SYSCALL_COUNTS: &str = "SYSCALL_COUNTS";
+/// Array indexed by syscall number: `crate::syscall::REPORT_*` flags, set by `exec --sandbox`.
+pub const SANDBOX_SYSCALLS: &str = "SANDBOX_SYSCALLS";
+/// LRU set of (process, syscall) pairs already reported once (kernel-private).
+pub const SYSCALL_REPORTED: &str = "SYSCALL_REPORTED";
+
 /// Every map of the object.
 pub const ALL: &[&str] = &[
     EVENTS,
@@ -78,6 +86,10 @@ pub const ALL: &[&str] = &[
     LINEAGE,
     ESCAPES,
     DENY_IO_URING,
+    // sandbox
+    SYSCALL_COUNTS,
+    SANDBOX_SYSCALLS,
+    SYSCALL_REPORTED,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

@@ -2,8 +2,8 @@
 //! it attaches. The loader (`monitor/src/probes/`) loads and attaches exactly [`PROGRAMS`]; a test
 //! there checks that the object holds these programs, with these attach points, and no others.
 use crate::tracepoint::{
-    ChdirArgs, ConnectArgs, FchdirArgs, Field, InetSockSetState, Layout, SendmmsgArgs, SendmsgArgs, SendtoArgs,
-    SysEnterArgs, SysExitArgs, TaskRename,
+    ChdirArgs, ConnectArgs, FchdirArgs, Field, InetSockSetState, Layout, RawSysEnter, RawSysExit, SendmmsgArgs,
+    SendmsgArgs, SendtoArgs, SysEnterArgs, SysExitArgs, TaskRename,
 };
 
 /// Where a program attaches.
@@ -259,6 +259,31 @@ pub fn is_optional(p: &Program) -> bool {
     OPTIONAL.iter().any(|name| crate::same_name(name, p.name))
 }
 
+// sandbox
+/// Counts every syscall of a watched task by number (`agentmon learn`).
+pub const SYSCALL_COUNT: Program = Program {
+    name: "syscall_count",
+    attach: Attach::TracePoint {
+        category: "raw_syscalls",
+        name: "sys_enter",
+        fields: RawSysEnter::FIELDS,
+    },
+};
+/// Reports the syscalls a sandbox flags (refused by its seccomp filter, or not in its profile).
+pub const SYSCALL_REPORT: Program = Program {
+    name: "syscall_report",
+    attach: Attach::TracePoint {
+        category: "raw_syscalls",
+        name: "sys_exit",
+        fields: RawSysExit::FIELDS,
+    },
+};
+
+/// Programs loaded with the others but attached only when a command asks for them
+/// (`Probes::attach_on_demand`): they run on every syscall of every task, so plain monitoring does
+/// not attach them. [`SYSCALL_COUNT`] while learning, [`SYSCALL_REPORT`] under a sandbox.
+pub const ON_DEMAND: &[&str] = &[SYSCALL_COUNT.name, SYSCALL_REPORT.name];
+
 /// Every program of the object, in load order.
 pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
@@ -366,4 +391,7 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_DELETE_MODULE,
     SYS_EXIT_CHROOT,
     SYS_EXIT_PIVOT_ROOT,
+    // sandbox (attached on demand)
+    SYSCALL_COUNT,
+    SYSCALL_REPORT,
 ];

@@ -94,6 +94,47 @@ impl Layout for SysExitArgs {
     ];
 }
 
+/// A `raw_syscalls/sys_enter` record (every syscall): its number. The six arguments follow, unread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RawSysEnter {
+    pub common: TraceEntry,
+    pub id: i64,
+}
+
+impl Layout for RawSysEnter {
+    const FIELDS: &'static [Field] = &[Field {
+        name: "id",
+        offset: offset_of!(RawSysEnter, id),
+        size: size_of::<i64>(),
+    }];
+}
+
+/// A `raw_syscalls/sys_exit` record (every syscall): its number and result. It is written for a
+/// syscall a seccomp filter refused too (whose `sys_enter` never ran), with the filter's result.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RawSysExit {
+    pub common: TraceEntry,
+    pub id: i64,
+    pub ret: i64,
+}
+
+impl Layout for RawSysExit {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "id",
+            offset: offset_of!(RawSysExit, id),
+            size: size_of::<i64>(),
+        },
+        Field {
+            name: "ret",
+            offset: offset_of!(RawSysExit, ret),
+            size: size_of::<i64>(),
+        },
+    ];
+}
+
 /// Declares the arguments of one syscall's `sys_enter_*` record: a struct of 8-byte slots, each
 /// named with the kernel's name of the parameter, and its [`Layout`] (the slots plus `__syscall_nr`).
 macro_rules! syscall_args {

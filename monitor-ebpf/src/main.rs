@@ -94,6 +94,8 @@ mod submit;
 #[cfg(target_arch = "bpf")]
 mod symlink;
 #[cfg(target_arch = "bpf")]
+mod syscall;
+#[cfg(target_arch = "bpf")]
 mod task;
 #[cfg(target_arch = "bpf")]
 mod tracepoint;

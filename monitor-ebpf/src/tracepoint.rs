@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use monitor_common::{
     counter,
-    tracepoint::{SchedProcessExecRaw, SchedProcessForkRaw, SysEnterArgs, SysExitArgs},
+    tracepoint::{RawSysEnter, RawSysExit, SchedProcessExecRaw, SchedProcessForkRaw, SysEnterArgs, SysExitArgs},
 };
 
 use crate::maps::OrCount;
@@ -27,6 +27,23 @@ pub(crate) fn sys_enter<A>(ctx: &TracePointContext) -> Option<A> {
 pub(crate) fn sys_exit_ret(ctx: &TracePointContext) -> Option<i64> {
     // SAFETY: the record is a `SysExitArgs`; read as in `sys_enter`.
     unsafe { ctx.read_at::<i64>(offset_of!(SysExitArgs, ret)) }.or_count(counter::ARG_READ_FAILED)
+}
+
+/// The syscall number in a `raw_syscalls/sys_enter` record.
+#[inline(always)]
+pub(crate) fn raw_sys_enter_id(ctx: &TracePointContext) -> Option<i64> {
+    // SAFETY: the record is a `RawSysEnter`; read as in `sys_enter`.
+    unsafe { ctx.read_at::<i64>(offset_of!(RawSysEnter, id)) }.or_count(counter::ARG_READ_FAILED)
+}
+
+/// The syscall number and result in a `raw_syscalls/sys_exit` record.
+#[inline(always)]
+pub(crate) fn raw_sys_exit(ctx: &TracePointContext) -> Option<(i64, i64)> {
+    // SAFETY: the record is a `RawSysExit`; read as in `sys_enter`.
+    let id = unsafe { ctx.read_at::<i64>(offset_of!(RawSysExit, id)) }.or_count(counter::ARG_READ_FAILED)?;
+    // SAFETY: as above.
+    let ret = unsafe { ctx.read_at::<i64>(offset_of!(RawSysExit, ret)) }.or_count(counter::ARG_READ_FAILED)?;
+    Some((id, ret))
 }
 
 /// A `T` at an offset userspace found in the format file at start-up (the caller handles

@@ -39,6 +39,10 @@ enum Command {
     Release(commands::release::ReleaseArgs),
     /// Validate rule files (`rules check DIR`) or run their fixtures (`rules test DIR`).
     Rules(commands::rules::RulesArgs),
+    /// Watch an agent (a command, or running cgroups) and write the profile of what it did.
+    Learn(commands::learn::LearnArgs),
+    /// Validate a profile (`profile check FILE`) or export it (`profile export --format …`).
+    Profile(commands::profile::ProfileArgs),
 }
 
 #[expect(
@@ -95,6 +99,8 @@ fn main() -> ExitCode {
             Command::Replay(a) => commands::replay::run(a),
             Command::Release(a) => commands::release::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),
+            Command::Learn(a) => commands::learn::run(a).await,
+            Command::Profile(a) => Ok(commands::profile::run(a)),
         }
     });
     match result {

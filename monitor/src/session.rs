@@ -45,6 +45,8 @@ pub(crate) struct Session {
     straggler: Option<Instant>,
     /// Kills and quarantines that finished, for the pipeline.
     completions: Completions,
+    /// Rule files made by agentmon (a sandbox's), compiled with the directory's on every reload.
+    extra_rules: Vec<(String, String)>,
 }
 
 impl Session {
@@ -76,6 +78,7 @@ impl Session {
             protected: Vec::new(),
             straggler: None,
             completions,
+            extra_rules: Vec::new(),
         })
     }
 
@@ -193,7 +196,7 @@ impl Session {
             .pipeline
             .rules_mut()
             .map_or_else(Default::default, |r| r.maturity());
-        let new = match RuleSet::load_dir_with(dir, maturity) {
+        let new = match RuleSet::load_with(Some(dir), &self.extra_rules, maturity) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("rule reload failed, keeping the old rules:\n{e}");
@@ -232,6 +235,11 @@ impl Session {
         }
         self.pipeline.set_action_override(agent, None);
         result
+    }
+
+    /// Rule files compiled with the rule directory's on every reload.
+    pub(crate) fn set_extra_rules(&mut self, extra: Vec<(String, String)>) {
+        self.extra_rules = extra;
     }
 
     /// Declares an agent's protected paths (code/config) for drift rules.

@@ -76,7 +76,8 @@ fn install_bpf_linker() -> Result<()> {
 }
 
 /// Tools the test suite calls: rustfmt and clippy (the checks; clippy also for the nightly, which
-/// lints the eBPF programs), kubernetes-validate (manifests), systemd-analyze (unit file).
+/// lints the eBPF programs), kubernetes-validate (manifests), systemd-analyze (unit file), and a C
+/// toolchain with the static C library (the sandbox tests' workload is a small C build).
 pub(crate) fn setup_test_tools() -> Result<()> {
     for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
         if !succeeds(crate::cargo().args([tool, "--version"])) {
@@ -91,6 +92,27 @@ pub(crate) fn setup_test_tools() -> Result<()> {
         if !ok {
             bail!("pip install kubernetes-validate failed");
         }
+    }
+    let c_tools = [
+        ("gcc", "/usr/bin/cc"),
+        ("make", "/usr/bin/make"),
+        ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
+    ];
+    let missing: Vec<&str> = c_tools
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "xtask: installing {} (for the sandbox tests' C workload)",
+            missing.join(" ")
+        );
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     if !succeeds(Command::new("systemd-analyze").arg("--version")) {
         eprintln!("xtask: installing systemd (for systemd-analyze verify)");

@@ -5,7 +5,9 @@ use crate::{outputs::Printer, session::Session};
 
 pub(crate) mod agents;
 pub mod exec;
+pub mod learn;
 pub mod log;
+pub mod profile;
 pub mod release;
 pub mod replay;
 pub mod rules;
@@ -50,8 +52,18 @@ impl MonitorArgs {
     /// them, and the recorder attached if `--record` was given. Returns the session and the rule
     /// directory SIGHUP reloads (`None` with `--no-rules`).
     pub(crate) fn start_session(&self, root: PathBuf) -> anyhow::Result<(Session, Option<PathBuf>)> {
-        let rules = self.load_rules()?;
-        let rules_dir = rules.as_ref().map(|(d, _)| d.clone());
+        self.start_session_with(root, Vec::new())
+    }
+
+    /// [`MonitorArgs::start_session`] with rule files made by agentmon (`extra`: a sandbox's
+    /// profile rules), kept across SIGHUP reloads; they apply with `--no-rules` too.
+    pub(crate) fn start_session_with(
+        &self,
+        root: PathBuf,
+        extra: Vec<(String, String)>,
+    ) -> anyhow::Result<(Session, Option<PathBuf>)> {
+        let rules = self.load_rules(&extra)?;
+        let rules_dir = rules.as_ref().and_then(|(d, _)| d.clone());
         let mut session = Session::start(
             root,
             &self.probe_options(),
@@ -59,6 +71,7 @@ impl MonitorArgs {
             self.filter(),
             rules.map(|(_, r)| r),
         )?;
+        session.set_extra_rules(extra);
         self.record.attach(&mut session.pipeline)?;
         Ok((session, rules_dir))
     }
@@ -89,12 +102,19 @@ impl MonitorArgs {
         })
     }
 
-    /// Loads the rules (if any), failing with every error as `file:line:col: message`.
-    fn load_rules(&self) -> anyhow::Result<Option<(PathBuf, crate::rules::RuleSet)>> {
-        let Some(dir) = self.rules_dir()? else { return Ok(None) };
+    /// Loads the rules (if any) with `extra`, failing with every error as `file:line:col: message`.
+    fn load_rules(
+        &self,
+        extra: &[(String, String)],
+    ) -> anyhow::Result<Option<(Option<PathBuf>, crate::rules::RuleSet)>> {
+        let dir = self.rules_dir()?;
+        if dir.is_none() && extra.is_empty() {
+            return Ok(None);
+        }
         let maturity = self.rules_maturity.unwrap_or_default();
-        let set = crate::rules::RuleSet::load_dir_with(&dir, maturity).map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(dir = %dir.display(), rules = set.rule_count(), maturity = maturity.as_str(), "rules loaded");
+        let set =
+            crate::rules::RuleSet::load_with(dir.as_deref(), extra, maturity).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(dir = ?dir.as_ref().map(|d| d.display()), rules = set.rule_count(), maturity = maturity.as_str(), "rules loaded");
         Ok(Some((dir, set)))
     }
 }

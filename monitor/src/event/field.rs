@@ -127,6 +127,9 @@ fields! {
     EvtFailed = "evt.failed", Bool, false, "the syscall failed (an attempt the kernel refused)";
     EvtErrno = "evt.errno", Num, false, "the syscall's error number (0 on success)";
     ExecEnv = "exec.env", StrList, false, "environment strings that change what runs (LD_*, *_PROXY, GLIBC_TUNABLES, …)";
+    SyscallName = "syscall.name", Str, false, "the system call's name (syscall events: what a sandbox refused or its profile does not list)";
+    SyscallNr = "syscall.nr", Num, false, "the system call's number";
+    SyscallRefused = "syscall.refused", Bool, false, "reported because it returned EPERM under a seccomp filter that may refuse it (else: the first call of a syscall the profile does not list)";
     // files
     EvtSyscall = "evt.syscall", Str, false, "the syscall the event came from (openat2, renameat2, fchmod, …)";
     FileSource = "file.source", Str, false, "the object a rename, link or symlink takes: the old name, the existing file, the symlink's target (resolved against the link's directory), joined to the kernel's path of its directory";

@@ -159,6 +159,8 @@ kinds! {
     IoUringOp(IoUringOpInfo) = io_uring_op;
     Memfd(MemfdInfo) = memfd;
     Mmap(MmapInfo) = mmap;
+    // sandbox
+    Syscall(SyscallInfo) = syscall;
 }
 
 pub use chdir::ChdirInfo;
@@ -179,6 +181,7 @@ pub use open::OpenInfo;
 pub(crate) use open::syscall_name as open_syscall_name;
 pub use rename::RenameInfo;
 pub use symlink::SymlinkInfo;
+pub use syscall::SyscallInfo;
 pub use truncate::TruncateInfo;
 pub use unlink::UnlinkInfo;
 // network
@@ -421,6 +424,12 @@ pub(crate) mod tests {
             Body::Chdir(ChdirInfo {
                 path: String::new(),
                 fd: -1,
+            }),
+            Body::Syscall(SyscallInfo {
+                nr: 165,
+                result: -1,
+                args: [0; 6],
+                refused: true,
             }),
             // files
             Body::Rename(RenameInfo(file_op::tests::sample("rename"))),

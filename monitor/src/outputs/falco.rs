@@ -153,6 +153,12 @@ impl FalcoPayload {
                 f.insert("fd.name", m.path.clone().unwrap_or_default().into());
                 f.insert("evt.arg.prot", m.prot.into());
             }
+            // sandbox
+            Body::Syscall(c) => {
+                // Falco's `evt.type` of a syscall event is the syscall's name.
+                f.insert("evt.type", c.name().into_owned().into());
+                f.insert("evt.res", c.result.into());
+            }
             // processes
             Body::Ptrace(p) => {
                 f.insert("evt.arg.request", p.request.clone().into());

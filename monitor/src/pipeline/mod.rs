@@ -54,6 +54,8 @@ pub(crate) struct Pipeline {
     completions: Option<Completions>,
     /// Answered alerts on their way out (reused buffer).
     answered: Vec<Answered>,
+    /// `agentmon learn`: every event (lifecycle ones excepted) also goes here.
+    learner: Option<crate::profile::learn::Learner>,
 }
 
 impl Pipeline {
@@ -73,7 +75,17 @@ impl Pipeline {
             responder,
             completions: Some(completions),
             answered: Vec::new(),
+            learner: None,
         }
+    }
+
+    /// `agentmon learn`: builds a profile from every event from now on.
+    pub(crate) fn set_learner(&mut self, learner: crate::profile::learn::Learner) {
+        self.learner = Some(learner);
+    }
+
+    pub(crate) fn take_learner(&mut self) -> Option<crate::profile::learn::Learner> {
+        self.learner.take()
     }
 
     /// From now on, every alert of `agent` takes `action` instead of its rule's (`None`: the rule's).
@@ -207,10 +219,14 @@ impl Pipeline {
         let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
         let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
         let to_rules = self.rules.is_some() && (print || !lifecycle);
-        if !print && !to_rules && self.recorder.is_none() {
+        let learn = self.learner.is_some() && !lifecycle;
+        if !print && !to_rules && !learn && self.recorder.is_none() {
             return;
         }
         let enriched = self.enricher.enrich(ev);
+        if let Some(l) = self.learner.as_mut().filter(|_| learn) {
+            l.observe(&enriched);
+        }
         // `--record`: every event, printed or not; alerts name their event by this id.
         let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
         self.check_recording();

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{
         CgroupAttachMode, CgroupSock, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock::CgroupSockLinkId,
-        cgroup_sock_addr::CgroupSockAddrLinkId,
+        cgroup_sock_addr::CgroupSockAddrLinkId, trace_point::TracePointLinkId,
     },
 };
 use monitor_common::{
@@ -17,6 +17,7 @@ use monitor_common::{
     config::{FAST_LEVELS, KernelConfig, KernelOffsets},
     counter, maps,
     programs::{self, Attach, Program},
+    syscall::{SYSCALL_SLOTS, SyscallKey},
     tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD,
 };
 
@@ -79,6 +80,8 @@ pub struct Probes {
     /// The cgroup socket programs' links per watched cgroup (connect/sendmsg verdicts and events,
     /// post-bind events), detached on unwatch.
     sock_links: BTreeMap<u64, Vec<CgroupLink>>,
+    /// On-demand programs (`programs::ON_DEMAND`) attached now.
+    on_demand: BTreeMap<&'static str, TracePointLinkId>,
 }
 
 /// A cgroup program attached to one watched cgroup.
@@ -173,6 +176,7 @@ impl Probes {
             watched: BTreeMap::new(),
             levels: BTreeMap::new(),
             sock_links: BTreeMap::new(),
+            on_demand: BTreeMap::new(),
         };
         probes.write_config()?;
 
@@ -190,7 +194,8 @@ impl Probes {
     }
 
     /// Loads one program (verifier) and attaches it where the contract says; cgroup programs are
-    /// attached per watched cgroup by [`Probes::watch`].
+    /// attached per watched cgroup by [`Probes::watch`], on-demand ones by
+    /// [`Probes::attach_on_demand`].
     fn load_program(&mut self, p: &Program) -> Result<()> {
         let prog = self
             .ebpf
@@ -201,8 +206,10 @@ impl Probes {
             Attach::TracePoint { category, name, .. } => {
                 let tp: &mut TracePoint = prog.try_into()?;
                 tp.load().with_context(loading)?;
-                tp.attach(category, name)
-                    .with_context(|| format!("attaching {category}/{name}"))?;
+                if !programs::ON_DEMAND.contains(&p.name) {
+                    tp.attach(category, name)
+                        .with_context(|| format!("attaching {category}/{name}"))?;
+                }
             }
             Attach::RawTracePoint { name } => {
                 let tp: &mut RawTracePoint = prog.try_into()?;
@@ -218,6 +225,66 @@ impl Probes {
                 let s: &mut CgroupSock = prog.try_into()?;
                 s.load().with_context(loading)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Attaches an on-demand program (`programs::ON_DEMAND`: it runs on every syscall of every task,
+    /// so only the commands that need it attach it). Attaching it twice is a no-op; dropping the
+    /// probes detaches it.
+    pub(crate) fn attach_on_demand(&mut self, p: &Program) -> Result<()> {
+        if self.on_demand.contains_key(p.name) {
+            return Ok(());
+        }
+        let Attach::TracePoint { category, name, .. } = p.attach else {
+            bail!("{} is not an on-demand tracepoint program", p.name);
+        };
+        let tp: &mut TracePoint = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?
+            .try_into()?;
+        let link = tp
+            .attach(category, name)
+            .with_context(|| format!("attaching {category}/{name}"))?;
+        self.on_demand.insert(p.name, link);
+        Ok(())
+    }
+
+    /// Detaches an on-demand program attached by [`Probes::attach_on_demand`].
+    pub(crate) fn detach_on_demand(&mut self, p: &Program) -> Result<()> {
+        let Some(link) = self.on_demand.remove(p.name) else {
+            return Ok(());
+        };
+        let tp: &mut TracePoint = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?
+            .try_into()?;
+        tp.detach(link).with_context(|| format!("detaching {}", p.name))
+    }
+
+    /// The syscall counts `SYSCALL_COUNT` kept, summed over CPUs: (watched cgroup id, syscall
+    /// number) → calls.
+    pub(crate) fn syscall_counts(&self) -> Result<BTreeMap<(u64, u32), u64>> {
+        let map: PerCpuHashMap<_, SyscallKey, u64> = PerCpuHashMap::try_from(
+            self.ebpf
+                .map(maps::SYSCALL_COUNTS)
+                .with_context(|| missing(maps::SYSCALL_COUNTS))?,
+        )?;
+        let mut out = BTreeMap::new();
+        for entry in &map {
+            let (key, values) = entry.context("reading SYSCALL_COUNTS")?;
+            *out.entry((key.cgroup_id, key.nr)).or_default() += values.iter().sum::<u64>();
+        }
+        Ok(out)
+    }
+
+    /// Writes the sandbox's `REPORT_*` flags, indexed by syscall number (`SANDBOX_SYSCALLS`).
+    pub(crate) fn set_sandbox_syscalls(&mut self, flags: &[u32]) -> Result<()> {
+        let mut arr: Array<_, u32> = Array::try_from(self.map_mut(maps::SANDBOX_SYSCALLS)?)?;
+        for (nr, f) in flags.iter().enumerate().take(SYSCALL_SLOTS as usize) {
+            arr.set(nr as u32, *f, 0).context("writing SANDBOX_SYSCALLS")?;
         }
         Ok(())
     }

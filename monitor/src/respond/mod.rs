@@ -257,10 +257,40 @@ fn respond_now(mut alert: Alert) -> Alert {
                 }
             }
         },
+        _ if alert.tags.iter().any(|t| t == "sandbox") => sandbox_result(&alert),
         _ => "alerted".to_string(),
     };
     finish(&mut alert, result);
     alert
+}
+
+/// What the sandbox did about a deviation its rules (`profile::export::rules`, tagged `sandbox`,
+/// `enforced` or `audit`, and the layer) alerted on: the kernel refused it — `EACCES` from Landlock
+/// (`EPERM` for its scopes), `EPERM` from the seccomp filter — or it went through.
+fn sandbox_result(alert: &Alert) -> String {
+    let has = |t: &str| alert.tags.iter().any(|x| x == t);
+    if has("audit") {
+        return "alerted (audit mode: allowed)".into();
+    }
+    let ev = &alert.event.event;
+    // The call's errno (0: it succeeded). A connect seen at the cgroup hook has no result, but got
+    // past Landlock, which decides before the hook runs (a refused one is seen at the syscall's exit).
+    let errno = match &ev.body {
+        Body::Connect(c) => c.result.map_or(0, |r| (-r).max(0)),
+        Body::Open(o) => (-o.result).max(0),
+        Body::Exec(x) => (-x.result).max(0),
+        Body::Syscall(s) if s.refused => libc::EPERM.into(),
+        Body::Namespace(n) => (-n.result).max(0),
+        b => b.file_op().map_or(0, |op| (-op.result).max(0)),
+    };
+    match errno {
+        e if has("landlock") && (e == i64::from(libc::EACCES) || e == i64::from(libc::EPERM)) => {
+            "denied by sandbox (landlock)".into()
+        }
+        e if has("seccomp") && e == i64::from(libc::EPERM) => "denied by sandbox (seccomp)".into(),
+        0 => "alerted (not refused: the sandbox allows it, its rules being coarser than the profile)".into(),
+        e => format!("alerted (failed with errno {e})"),
+    }
 }
 
 /// Fills `action_result` and `action_latency_us` (from the event's kernel timestamp to now).

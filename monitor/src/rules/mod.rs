@@ -17,7 +17,7 @@ mod prefilter;
 mod rule;
 mod sequence;
 mod source;
-mod yaml;
+pub(crate) mod yaml;
 
 #[cfg(test)]
 mod bombs;
@@ -86,6 +86,21 @@ impl RuleSet {
     /// [`RuleSet::load_dir`] with the rules up to `maturity` on (`load_dir` is `Maturity::Stable`).
     pub fn load_dir_with(dir: &Path, maturity: Maturity) -> Result<RuleSet, RulesError> {
         Self::from_sources_with(&read_sources(dir)?, maturity)
+    }
+
+    /// [`RuleSet::load_dir_with`] plus rule files made by agentmon itself (a sandbox's profile rules),
+    /// compiled as one set (`dir`: `None` for those alone).
+    pub(crate) fn load_with(
+        dir: Option<&Path>,
+        extra: &[(String, String)],
+        maturity: Maturity,
+    ) -> Result<RuleSet, RulesError> {
+        let mut files = match dir {
+            Some(d) => read_sources(d)?,
+            None => Vec::new(),
+        };
+        files.extend_from_slice(extra);
+        Self::from_sources_with(&files, maturity)
     }
 }
 

@@ -22,14 +22,14 @@ impl LineCol {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ScalarStyle {
+pub(crate) enum ScalarStyle {
     Plain,
     Quoted,
     Block,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Node {
+pub(crate) enum Node {
     Scalar {
         value: String,
         style: ScalarStyle,
@@ -46,13 +46,13 @@ pub(super) enum Node {
 }
 
 impl Node {
-    pub(super) fn at(&self) -> LineCol {
+    pub(crate) fn at(&self) -> LineCol {
         match self {
             Node::Scalar { at, .. } | Node::Seq { at, .. } | Node::Map { at, .. } => *at,
         }
     }
 
-    pub(super) fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Node::Scalar { value, .. } => Some(value),
             _ => None,
@@ -60,14 +60,14 @@ impl Node {
     }
 
     /// The value for `key` in a mapping.
-    pub(super) fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match self {
             Node::Map { entries, .. } => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub(super) fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         match self {
             Node::Scalar { .. } => "a scalar",
             Node::Seq { .. } => "a list",
@@ -78,13 +78,13 @@ impl Node {
 
 /// A YAML syntax error.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub at: LineCol,
     pub message: String,
 }
 
 /// Parses every document of `text`.
-pub(super) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
