@@ -19,11 +19,10 @@
 //!   log only increase, and every gap is followed by the record that explains it
 //!   ([`Recorder::lost_total`] counts them; `log verify` reports the gap).
 use std::{
-    ffi::OsString,
     fs::File,
     io::Write,
     path::{Path, PathBuf},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use prost::Message;
@@ -33,12 +32,17 @@ use super::{
     batch::BatchBuilder,
     context::ContextCache,
     convert,
-    format::{
-        self, ChainHash, EntryKind, FORMAT_VERSION, FRAME_HEADER_LEN, FrameKind, LOG_MAGIC, MAX_PAYLOAD_LEN, ZERO_HASH,
-    },
+    format::{self, ChainHash, EntryKind, FRAME_HEADER_LEN, FrameKind, MAX_PAYLOAD_LEN, ZERO_HASH},
     proto,
 };
 use crate::{enrich::Enriched, rules::Alert};
+
+mod files;
+mod loss;
+
+use files::{Ident, open_new};
+pub(crate) use files::{now_ns, rotated_path};
+use loss::PendingLoss;
 
 /// Smallest accepted `max_bytes` (a header and a few frames must fit).
 pub(crate) const MIN_MAX_BYTES: u64 = 1024;
@@ -68,57 +72,6 @@ impl Default for RecorderOptions {
             batch_bytes: DEFAULT_BATCH_BYTES,
         }
     }
-}
-
-/// Who wrote the log (the header's identity fields).
-#[derive(Clone, Debug)]
-struct Ident {
-    host: String,
-    boot_id: String,
-}
-
-impl Ident {
-    fn current() -> Self {
-        Self {
-            host: hostname(),
-            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-/// The path of the `index`-th file of a rotated log: `FILE`, `FILE.1`, `FILE.2`, …
-pub(crate) fn rotated_path(base: &Path, index: u32) -> PathBuf {
-    if index == 0 {
-        return base.to_path_buf();
-    }
-    let mut s = OsString::from(base.as_os_str());
-    s.push(format!(".{index}"));
-    PathBuf::from(s)
-}
-
-fn base_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// An open log. Not shared between threads: the live pipeline owns it.
@@ -162,22 +115,6 @@ pub struct Recorder {
     /// Rotations that failed (logged at the 1st, 2nd, 4th, …).
     rotation_failures: u64,
 }
-
-/// Records that could not be written, waiting for their `Lost` record to be.
-#[derive(Clone, Debug)]
-struct PendingLoss {
-    first_id: u64,
-    last_id: u64,
-    events: u64,
-    alerts: u64,
-    error: String,
-    /// The id of the `Lost` record itself.
-    marker_id: u64,
-}
-
-/// Lost id ranges remembered for [`Recorder::was_lost`].
-const LOST_RANGES_KEPT: usize = 256;
-
 impl Recorder {
     /// Creates `path` (which must not exist) and writes its header frame.
     pub fn create(path: impl AsRef<Path>, opts: RecorderOptions) -> Result<Self, RecordError> {
@@ -385,58 +322,6 @@ impl Recorder {
         self.maybe_sync()
     }
 
-    /// Counts records `first_id..=last_id` as lost and reserves the id of the `Lost` record that
-    /// accounts for them (merged with a loss not yet written, whose reserved id is then lost too).
-    fn lose(&mut self, first_id: u64, last_id: u64, events: u64, alerts: u64, e: &RecordError) {
-        let n = last_id + 1 - first_id;
-        self.lost_total += n;
-        self.file_lost += n;
-        if self.lost_ranges.len() == LOST_RANGES_KEPT {
-            self.lost_ranges.pop_front();
-        }
-        self.lost_ranges.push_back((first_id, last_id));
-        let loss = match self.loss.take() {
-            Some(mut l) => {
-                // Its reserved id was never written either; the ids run on without a hole.
-                self.lost_total += 1;
-                self.file_lost += 1;
-                l.last_id = last_id;
-                l.events += events;
-                l.alerts += alerts;
-                l
-            }
-            None => PendingLoss {
-                first_id,
-                last_id,
-                events,
-                alerts,
-                error: e.to_string(),
-                marker_id: 0,
-            },
-        };
-        let marker_id = self.batch.reserve_id();
-        self.loss = Some(PendingLoss { marker_id, ..loss });
-    }
-
-    /// Writes the pending `Lost` record, if any, in a frame of its own.
-    fn write_loss(&mut self) -> Result<(), RecordError> {
-        let Some(l) = &self.loss else { return Ok(()) };
-        let msg = proto::Lost {
-            first_id: l.first_id,
-            last_id: l.last_id,
-            events: l.events,
-            alerts: l.alerts,
-            error: l.error.clone(),
-            total: self.lost_total,
-            time_unix_ns: now_ns(),
-        };
-        let mut frame = BatchBuilder::new(l.marker_id);
-        frame.push(EntryKind::Lost, &msg);
-        self.append(FrameKind::Batch, frame.frame_mut())?;
-        self.loss = None;
-        Ok(())
-    }
-
     /// Puts `file` where the recording is written and returns the file that was there (tests make
     /// writes fail with `/dev/full`).
     #[cfg(test)]
@@ -492,80 +377,6 @@ impl Recorder {
         self.sync()
     }
 
-    fn write_log_header(&mut self, prev_file: String) -> Result<(), RecordError> {
-        let h = proto::LogHeader {
-            magic: LOG_MAGIC.to_string(),
-            format_version: FORMAT_VERSION,
-            host: self.ident.host.clone(),
-            boot_id: self.ident.boot_id.clone(),
-            start_time_unix_ns: now_ns(),
-            agentmon_version: env!("CARGO_PKG_VERSION").to_string(),
-            file_index: self.file_index,
-            prev_chain_hash: self.chain.to_vec(),
-            prev_file,
-        };
-        let mut buf = Vec::with_capacity(256);
-        encode_into(&mut buf, &h)?;
-        self.append(FrameKind::Header, &mut buf)?;
-        Ok(())
-    }
-
-    fn write_trailer(&mut self, reason: proto::trailer::Reason, next_file: String) -> Result<(), RecordError> {
-        let t = proto::Trailer {
-            reason: reason as i32,
-            next_file,
-            frames: self.file_frames + 1,
-            events: self.file_events,
-            alerts: self.file_alerts,
-            end_time_unix_ns: now_ns(),
-            lost: self.file_lost,
-        };
-        let mut buf = Vec::with_capacity(128);
-        encode_into(&mut buf, &t)?;
-        self.append(FrameKind::Trailer, &mut buf)?;
-        Ok(())
-    }
-
-    fn needs_rotation(&self, frame_len: usize) -> bool {
-        let Some(max) = self.opts.max_bytes else { return false };
-        // Room for the trailer that closes this file: its payload is a few varints and a file name.
-        let trailer = (FRAME_HEADER_LEN + 64 + base_name(&self.base).len() + 12) as u64;
-        // A file holding only its header takes the frame however large: rotating would not help.
-        let holds_records = self.file_frames > 1 || !self.batch.is_empty();
-        holds_records && self.file_len + frame_len as u64 + trailer > max
-    }
-
-    /// Ends the file with a trailer and goes on in the next one. The next file is created first, so
-    /// a name that is taken (or a symlink planted there) fails the rotation before the trailer is
-    /// written; a header that cannot be written is written before the next frame.
-    fn rotate(&mut self) -> Result<(), RecordError> {
-        let next_path = rotated_path(&self.base, self.file_index + 1);
-        let file = open_new(&next_path)?;
-        if let Err(e) = self.write_trailer(proto::trailer::Reason::Rotated, base_name(&next_path)) {
-            drop(file);
-            let _ = std::fs::remove_file(&next_path);
-            return Err(e);
-        }
-        // The trailer is written: the rotation goes on whatever the sync says.
-        if let Err(e) = self.sync() {
-            tracing::error!(path = %self.path.display(), "syncing the recording before rotating: {e}");
-        }
-        let prev_file = base_name(&self.path);
-        tracing::info!(from = %self.path.display(), to = %next_path.display(), "rotating the recording");
-        self.file = file;
-        self.path = next_path;
-        self.file_index += 1;
-        self.file_len = 0;
-        self.file_frames = 0;
-        self.file_events = 0;
-        self.file_alerts = 0;
-        self.file_records = 0;
-        self.file_lost = 0;
-        self.contexts.clear();
-        self.prev_file.clone_from(&prev_file);
-        self.write_log_header(prev_file)
-    }
-
     /// Seals `buf` (frame header space + payload) with the next sequence number and writes it with
     /// one `write(2)`.
     fn append(&mut self, kind: FrameKind, buf: &mut [u8]) -> Result<u64, RecordError> {
@@ -603,12 +414,6 @@ impl Drop for Recorder {
             tracing::error!(path = %self.path.display(), "closing the recording: {e}");
         }
     }
-}
-
-/// A new log file: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600 (an existing file or a symlink at the
-/// name is an error).
-fn open_new(path: &Path) -> Result<File, RecordError> {
-    crate::files::create_new(path).map_err(|e| RecordError::io(path, e))
 }
 
 /// Frame header space, then the encoded message.

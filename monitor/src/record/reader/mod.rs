@@ -13,21 +13,24 @@
 //! intact frame after damage checks every candidate's payload checksum from one pass of running
 //! CRCs over the bytes (see [`FrameReader::scan`]), so reading costs time linear in the bytes
 //! present, whatever lengths crafted frame headers claim.
-use std::{collections::VecDeque, fs::File, io::Read, path::Path};
+use std::{fs::File, io::Read, path::Path};
 
 use prost::Message;
 
 use super::{
     batch::Entries,
-    context::ContextTable,
-    convert,
     format::{
-        self, ChainHash, EntryKind, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind,
-        LOG_MAGIC, MAX_PAYLOAD_LEN, Problem,
+        self, ChainHash, FORMAT_VERSION, FRAME_HEADER_LEN, FRAME_MAGIC, FrameError, FrameHeader, FrameKind, LOG_MAGIC,
+        MAX_PAYLOAD_LEN, Problem,
     },
     proto,
 };
-use crate::enrich::Enriched;
+
+mod records;
+mod source;
+
+pub use records::{Located, Record, RecordReader, decode_entry};
+use source::Source;
 
 const CHUNK: usize = 256 * 1024;
 
@@ -39,88 +42,6 @@ pub struct ReaderOptions {
     /// missing or reordered frames are still found, a forgery with fixed-up checksums is not (that is
     /// what `log verify` is for). Replay of an already verified log uses it.
     pub skip_chain: bool,
-}
-
-/// A read buffer over `R` that knows the file offset of its first byte, and the file's length
-/// when there is one.
-struct Source<R> {
-    r: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// File offset of `buf[start]`.
-    pos: u64,
-    eof: bool,
-    /// The file's length when last looked at, and the file to look at again (a log being written
-    /// grows); `None` for a stream.
-    len: Option<(u64, File)>,
-}
-
-impl<R: Read> Source<R> {
-    fn new(r: R, len: Option<(u64, File)>) -> Self {
-        Self {
-            r,
-            buf: vec![0; CHUNK],
-            start: 0,
-            end: 0,
-            pos: 0,
-            eof: false,
-            len,
-        }
-    }
-
-    /// Whether the input can hold `n` bytes from the current position: false only when it is a file
-    /// that is shorter (looked at again before saying so).
-    fn can_hold(&mut self, n: usize) -> bool {
-        let Some((len, file)) = &mut self.len else { return true };
-        let want = self.pos.saturating_add(n as u64);
-        if want <= *len {
-            return true;
-        }
-        if let Ok(m) = file.metadata() {
-            *len = m.len();
-        }
-        want <= *len
-    }
-
-    /// Bytes the file holds from the current position (`None` for a stream).
-    fn remaining(&self) -> Option<u64> {
-        self.len.as_ref().map(|(len, _)| len.saturating_sub(self.pos))
-    }
-
-    /// Tries to have `n` bytes buffered; returns how many are (fewer only at end of file).
-    fn fill(&mut self, n: usize) -> std::io::Result<usize> {
-        while self.end - self.start < n && !self.eof {
-            if self.buf.len() - self.start < n.max(CHUNK) {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.end == self.buf.len() {
-                // Grow as bytes arrive (doubling, up to `n`), not to `n` at once: a length a crafted
-                // header claims costs only the bytes a stream really holds. (`n` > the length here.)
-                let len = (self.buf.len() * 2).min(n);
-                self.buf.resize(len, 0);
-            }
-            match self.r.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self.end - self.start)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.end - self.start);
-        self.start += n;
-        self.pos += n as u64;
-    }
 }
 
 /// One intact frame, borrowed from the reader until the next call.
@@ -520,153 +441,6 @@ enum Step {
     Skip(usize),
     End,
     Error(FrameError),
-}
-
-/// A decoded record: a header or trailer frame, or an entry of a batch frame.
-#[derive(Clone, Debug)]
-pub enum Record {
-    Header(proto::LogHeader),
-    Event(Box<Enriched>),
-    /// Kept in its recorded form: rebuilding an [`crate::rules::Alert`] needs the triggering event
-    /// (see [`convert::alert_from_proto`]).
-    Alert(Box<proto::Alert>),
-    Drops(proto::Drops),
-    /// Records the recorder could not write.
-    Lost(proto::Lost),
-    Trailer(proto::Trailer),
-    /// Process fields the following events refer to (already applied to them).
-    Context(Box<proto::Context>),
-}
-
-/// A decoded record with where it was.
-#[derive(Clone, Debug)]
-pub struct Located {
-    /// Byte offset in its file (of a header or trailer frame, or of the entry in a batch).
-    pub(crate) offset: u64,
-    /// A batch entry's id, which alerts name their event by (`batch.rs`); a header's or trailer's
-    /// frame sequence number.
-    pub(crate) seq: u64,
-    pub record: Record,
-}
-
-fn payload_err(kind: &'static str, reason: impl ToString) -> Problem {
-    Problem::Payload {
-        kind,
-        reason: reason.to_string(),
-    }
-}
-
-/// Decodes one batch entry (see [`Frame::entries`]). Contexts also define an entry of `contexts`;
-/// events are completed from `contexts`.
-pub fn decode_entry(kind: EntryKind, payload: &[u8], contexts: &mut ContextTable) -> Result<Record, Problem> {
-    Ok(match kind {
-        EntryKind::Context => {
-            let c = proto::Context::decode(payload).map_err(|e| payload_err("context", e))?;
-            contexts.define(c.clone()).map_err(|e| payload_err("context", e))?;
-            Record::Context(Box::new(c))
-        }
-        EntryKind::Event => {
-            let p = proto::Event::decode(payload).map_err(|e| payload_err("event", e))?;
-            Record::Event(Box::new(
-                convert::event_from_proto(p, contexts).map_err(|e| payload_err("event", e))?,
-            ))
-        }
-        EntryKind::Alert => Record::Alert(Box::new(
-            proto::Alert::decode(payload).map_err(|e| payload_err("alert", e))?,
-        )),
-        EntryKind::Drops => Record::Drops(proto::Drops::decode(payload).map_err(|e| payload_err("drops", e))?),
-        EntryKind::Lost => Record::Lost(proto::Lost::decode(payload).map_err(|e| payload_err("lost", e))?),
-    })
-}
-
-/// Decodes a header or trailer frame (`None` for a batch: its records are its entries).
-fn decode_frame(f: &Frame<'_>) -> Option<Result<Record, Problem>> {
-    Some(match f.header.kind {
-        FrameKind::Header => proto::LogHeader::decode(f.payload)
-            .map(Record::Header)
-            .map_err(|e| payload_err("header", e)),
-        FrameKind::Trailer => proto::Trailer::decode(f.payload)
-            .map(Record::Trailer)
-            .map_err(|e| payload_err("trailer", e)),
-        FrameKind::Batch => return None,
-    })
-}
-
-/// Record-level reader: frames decoded into [`Record`]s (a batch frame into its entries). An iterator
-/// of `Result`s; a truncated tail is an `Err` with [`FrameError::is_truncation`], after every
-/// complete record.
-pub struct RecordReader<R> {
-    frames: FrameReader<R>,
-    contexts: ContextTable,
-    /// The rest of the current frame's records.
-    pending: VecDeque<Result<Located, FrameError>>,
-}
-
-impl RecordReader<File> {
-    pub fn open(path: &Path, opts: ReaderOptions) -> std::io::Result<Self> {
-        Ok(Self::of(FrameReader::open(path, opts)?))
-    }
-}
-
-impl<R: Read> RecordReader<R> {
-    /// A reader of a stream (see [`FrameReader::new`]).
-    pub fn new(r: R, opts: ReaderOptions) -> Self {
-        Self::of(FrameReader::new(r, opts))
-    }
-
-    fn of(frames: FrameReader<R>) -> Self {
-        Self {
-            frames,
-            contexts: ContextTable::default(),
-            pending: VecDeque::default(),
-        }
-    }
-}
-
-impl<R: Read> Iterator for RecordReader<R> {
-    type Item = Result<Located, FrameError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some(item);
-            }
-            let f = match self.frames.next_frame()? {
-                Ok(f) => f,
-                Err(e) => {
-                    self.contexts.after_damage(&e);
-                    return Some(Err(e));
-                }
-            };
-            if let Some(record) = decode_frame(&f) {
-                let (offset, seq) = (f.offset, f.header.seq);
-                let item = record
-                    .map(|record| Located { offset, seq, record })
-                    .map_err(|problem| FrameError { offset, problem });
-                self.pending.push_back(item);
-            }
-            for entry in f.entries() {
-                let item = match entry {
-                    Ok(e) => decode_entry(e.kind, e.payload, &mut self.contexts)
-                        .map(|record| Located {
-                            offset: e.offset,
-                            seq: e.id,
-                            record,
-                        })
-                        .map_err(|problem| FrameError {
-                            offset: e.offset,
-                            problem,
-                        }),
-                    // A malformed batch: the rest of it (which may define contexts) is lost.
-                    Err(e) => {
-                        self.contexts.after_damage(&e);
-                        Err(e)
-                    }
-                };
-                self.pending.push_back(item);
-            }
-        }
-    }
 }
 
 // Keep the limit visible to readers of this module: the reader never buffers more than one frame.
