@@ -5,11 +5,14 @@
 //! - `rules`, `rules-log`: rule-matching throughput ([`rules`]).
 //! - `log-gen`, `log-read`: synthetic logs through the real recorder, and how fast logs are read
 //!   ([`logs`]; the realistic event stream is [`session`]).
+//! - `floor`: an immediately-returning program at each of agentmon's attach points, the storm
+//!   benchmark's floor ([`floor`]).
 #![expect(
     clippy::print_stdout,
     clippy::print_stderr,
     reason = "a benchmark tool: results on stdout, progress and skipped inputs on stderr"
 )]
+mod floor;
 mod logs;
 mod rules;
 mod session;
@@ -34,6 +37,8 @@ enum Cmd {
     RulesLog(rules::RulesLogArgs),
     /// Write a synthetic log through the real recorder.
     LogGen(logs::GenArgs),
+    /// Attach a program that returns at once at every attach point agentmon uses (the floor).
+    Floor(floor::FloorArgs),
     /// Verify/decode throughput of a log (single thread), and the chain hashes by payload size.
     LogRead {
         /// An intact log.
@@ -47,5 +52,6 @@ fn main() -> Result<()> {
         Cmd::RulesLog(a) => rules::recorded(&a),
         Cmd::LogGen(a) => logs::generate(&a),
         Cmd::LogRead { file } => logs::read(&file),
+        Cmd::Floor(a) => floor::run(&a),
     }
 }
