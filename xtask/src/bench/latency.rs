@@ -21,7 +21,13 @@ pub(super) fn action_latency(reps: usize) -> Result<()> {
     let root = cgroup2_root()?;
     let rules = std::env::temp_dir().join(format!("agentmon-bench-rules-{}", std::process::id()));
     fs::create_dir_all(&rules)?;
-    let trigger = |what: &str| format!("/nonexistent/agentmon-bench-{what}-{}", std::process::id());
+    // The marker files exist: opens that fail with ENOENT are not events (since the visibility
+    // work, opens are seen at exit and "not found" probes are skipped in the kernel).
+    let markers = super::TempDir::new("latency-markers")?;
+    let trigger = |what: &str| format!("{}/{what}", markers.0.display());
+    for what in ["kill", "quarantine"] {
+        fs::write(trigger(what), "").with_context(|| format!("writing {}", trigger(what)))?;
+    }
     fs::write(
         rules.join("bench.yaml"),
         format!(
