@@ -10,6 +10,7 @@ use monitor_common::net::{
 };
 use serde::{Serialize, Serializer};
 
+use super::{Field, Line, Value};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -245,3 +246,85 @@ pub(super) fn u16_from(what: &'static str, v: u32) -> Result<u16, ConvertError> 
         value: u64::from(v),
     })
 }
+
+/// What a connect and a send both name: the destination, the socket and the hook's verdict, as
+/// their text form and their rule fields show it.
+pub(super) struct Dest<'a> {
+    pub family: Family,
+    pub addr: &'a str,
+    pub port: u16,
+    pub raw_addr: Option<&'a str>,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub verdict: Verdict,
+}
+
+impl<'a> Dest<'a> {
+    /// `FAMILY ADDR[:PORT][ (as passed: RAW)][ PROTO] VERDICT`, after the kind's word.
+    pub(super) fn describe(&self, line: &mut Line<'_>) {
+        line.lit(self.family.name()).lit(" ").val(self.addr);
+        if matches!(self.family, Family::Inet | Family::Inet6) {
+            line.lit(":").num(self.port);
+        }
+        if let Some(raw) = self.raw_addr {
+            line.lit(" (as passed: ").val(raw).lit(")");
+        }
+        let proto = proto_name(self.family, self.protocol);
+        if !proto.is_empty() {
+            line.lit(" ").lit(proto);
+        }
+        line.lit(" ").lit(self.verdict.name());
+    }
+
+    /// The destination's rule fields (`None` for any other field).
+    pub(super) fn field(&self, field: Field) -> Option<Value<'a>> {
+        Some(match field {
+            Field::NetFamily => Value::Str(self.family.name()),
+            Field::NetAddr => Value::Str(self.addr),
+            Field::NetPort => Value::Num(self.port.into()),
+            Field::NetRawAddr => Value::Str(self.raw_addr.unwrap_or(self.addr)),
+            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
+            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
+            Field::NetVerdict => Value::Str(self.verdict.name()),
+            _ => return None,
+        })
+    }
+}
+
+/// The `FIELDS` of a kind that names a [`Dest`]: the destination's, then the kind's own.
+macro_rules! dest_fields {
+    ($($own:expr),* $(,)?) => {
+        &[
+            Field::NetFamily,
+            Field::NetAddr,
+            Field::NetPort,
+            Field::NetRawAddr,
+            Field::NetProto,
+            Field::SocketType,
+            Field::NetVerdict,
+            $($own),*
+        ]
+    };
+}
+pub(super) use dest_fields;
+
+/// `dest()` of the kinds that name a [`Dest`], by fields of the same names.
+macro_rules! dest_of {
+    ($($info:ty),+) => {$(
+        impl $info {
+            pub(super) fn dest(&self) -> Dest<'_> {
+                Dest {
+                    family: self.family,
+                    addr: &self.addr,
+                    port: self.port,
+                    raw_addr: self.raw_addr.as_deref(),
+                    sock_type: self.sock_type,
+                    protocol: self.protocol,
+                    verdict: self.verdict,
+                }
+            }
+        }
+    )+};
+}
+
+dest_of!(super::ConnectInfo, super::SendInfo);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
     connect::tail_bytes,
-    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    net::{Family, dest_fields, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::{
@@ -64,16 +64,7 @@ impl SendInfo {
 
 impl KindInfo for SendInfo {
     const KIND: EventKind = EventKind::Send;
-    const FIELDS: &'static [Field] = &[
-        Field::NetFamily,
-        Field::NetAddr,
-        Field::NetPort,
-        Field::NetRawAddr,
-        Field::NetProto,
-        Field::SocketType,
-        Field::NetVerdict,
-        Field::NetDatagrams,
-    ];
+    const FIELDS: &'static [Field] = dest_fields!(Field::NetDatagrams);
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: SendEvent = read_record(bytes, "send event")?;
@@ -105,31 +96,15 @@ impl KindInfo for SendInfo {
     }
 
     fn describe(&self, line: &mut Line<'_>) {
-        line.lit("send ").lit(self.family.name()).lit(" ").val(&self.addr);
-        if matches!(self.family, Family::Inet | Family::Inet6) {
-            line.lit(":").num(self.port);
-        }
-        if let Some(raw) = &self.raw_addr {
-            line.lit(" (as passed: ").val(raw).lit(")");
-        }
-        let proto = proto_name(self.family, self.protocol);
-        if !proto.is_empty() {
-            line.lit(" ").lit(proto);
-        }
-        line.lit(" ").lit(self.verdict.name()).lit(" datagrams=").num(self.datagrams);
+        line.lit("send ");
+        self.dest().describe(line);
+        line.lit(" datagrams=").num(self.datagrams);
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
-            Field::NetFamily => Value::Str(self.family.name()),
-            Field::NetAddr => Value::Str(&self.addr),
-            Field::NetPort => Value::Num(self.port.into()),
-            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
-            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
-            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
-            Field::NetVerdict => Value::Str(self.verdict.name()),
             Field::NetDatagrams => Value::Num(self.datagrams),
-            _ => return None,
+            _ => return self.dest().field(field),
         })
     }
 
