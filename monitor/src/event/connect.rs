@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
-    net::{Family, dest_fields, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
+    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::schema::{self, ConvertError};
@@ -131,33 +131,17 @@ impl KindInfo for ConnectInfo {
     type Proto = schema::Connect;
 
     fn to_proto(&self) -> schema::Connect {
-        schema::Connect {
-            family: self.family.to_proto() as i32,
-            addr: self.addr.clone(),
-            port: u32::from(self.port),
+        dest_to_proto!(self, schema::Connect {
             fd: self.fd,
-            raw_addr: self.raw_addr.clone(),
-            sock_type: u32::from(self.sock_type),
-            protocol: u32::from(self.protocol),
-            verdict: self.verdict.to_proto() as i32,
-            rule_id: self.rule_id,
             result: self.result,
-        }
+        })
     }
 
     fn from_proto(p: schema::Connect) -> Result<Self, ConvertError> {
-        Ok(Self {
-            family: Family::from_proto(p.family)?,
-            addr: p.addr,
-            port: u16_from("port", p.port)?,
-            raw_addr: p.raw_addr,
+        Ok(dest_from_proto!(p, Self {
             fd: p.fd,
-            sock_type: u16_from("socket type", p.sock_type)?,
-            protocol: u16_from("protocol", p.protocol)?,
-            verdict: Verdict::from_proto(p.verdict)?,
-            rule_id: p.rule_id,
             result: p.result,
-        })
+        }))
     }
 }
 

@@ -308,6 +308,45 @@ macro_rules! dest_fields {
 }
 pub(super) use dest_fields;
 
+/// `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }` of a kind
+/// that names a [`Dest`], read back from its log message `$p` (fields of the same names).
+macro_rules! dest_from_proto {
+    ($p:ident, $ty:ident { $($rest:tt)* }) => {
+        $ty {
+            family: Family::from_proto($p.family)?,
+            addr: $p.addr,
+            port: u16_from("port", $p.port)?,
+            raw_addr: $p.raw_addr,
+            sock_type: u16_from("socket type", $p.sock_type)?,
+            protocol: u16_from("protocol", $p.protocol)?,
+            verdict: Verdict::from_proto($p.verdict)?,
+            rule_id: $p.rule_id,
+            $($rest)*
+        }
+    };
+}
+pub(super) use dest_from_proto;
+
+/// The log message `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }`
+/// of `$info`, a kind that names a [`Dest`] (fields of the same names).
+macro_rules! dest_to_proto {
+    ($info:expr, $ty:path { $($rest:tt)* }) => {{
+        let info = $info;
+        $ty {
+            family: info.family.to_proto() as i32,
+            addr: info.addr.clone(),
+            port: u32::from(info.port),
+            raw_addr: info.raw_addr.clone(),
+            sock_type: u32::from(info.sock_type),
+            protocol: u32::from(info.protocol),
+            verdict: info.verdict.to_proto() as i32,
+            rule_id: info.rule_id,
+            $($rest)*
+        }
+    }};
+}
+pub(super) use dest_to_proto;
+
 /// `dest()` of the kinds that name a [`Dest`], by fields of the same names.
 macro_rules! dest_of {
     ($($info:ty),+) => {$(

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
     connect::tail_bytes,
-    net::{Family, dest_fields, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
+    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::{
@@ -111,33 +111,17 @@ impl KindInfo for SendInfo {
     type Proto = schema::Send;
 
     fn to_proto(&self) -> schema::Send {
-        schema::Send {
-            family: self.family.to_proto() as i32,
-            addr: self.addr.clone(),
-            port: u32::from(self.port),
-            sock_type: u32::from(self.sock_type),
-            protocol: u32::from(self.protocol),
-            verdict: self.verdict.to_proto() as i32,
-            rule_id: self.rule_id,
+        dest_to_proto!(self, schema::Send {
             datagrams: self.datagrams,
             socket_cookie: self.socket_cookie,
-            raw_addr: self.raw_addr.clone(),
-        }
+        })
     }
 
     fn from_proto(p: schema::Send) -> Result<Self, ConvertError> {
-        Ok(Self {
-            family: Family::from_proto(p.family)?,
-            addr: p.addr,
-            port: u16_from("port", p.port)?,
-            raw_addr: p.raw_addr,
-            sock_type: u16_from("socket type", p.sock_type)?,
-            protocol: u16_from("protocol", p.protocol)?,
-            verdict: Verdict::from_proto(p.verdict)?,
-            rule_id: p.rule_id,
+        Ok(dest_from_proto!(p, Self {
             datagrams: p.datagrams,
             socket_cookie: p.socket_cookie,
-        })
+        }))
     }
 }
 
