@@ -377,11 +377,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
 }
 
 #[cfg(test)]
+mod test_tails;
+
+#[cfg(test)]
 pub(crate) mod tests {
-    use monitor_common::{
-        EventHeader,
-        record::{TAIL_ABSENT, Tail},
-    };
+    use monitor_common::EventHeader;
+
+    pub(crate) use super::test_tails::tails;
 
     /// A header for hand-built records in unit tests.
     pub(crate) fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {
@@ -406,30 +408,6 @@ pub(crate) mod tests {
     pub(crate) fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a #[repr(C)] struct as bytes.
         unsafe { std::slice::from_raw_parts(std::ptr::from_ref::<T>(v).cast::<u8>(), size_of::<T>()) }.to_vec()
-    }
-
-    /// The tail of a hand-built record whose fixed part is `fixed` bytes: `strings` NUL
-    /// terminated one after the other, and the [`Tail`]s naming them (`None`: an absent tail).
-    pub(crate) fn tails<const N: usize>(fixed: usize, strings: [Option<&[u8]>; N]) -> ([Tail; N], Vec<u8>) {
-        let mut tail = Vec::new();
-        let tails = strings.map(|s| match s {
-            Some(s) => {
-                let off = fixed + tail.len();
-                tail.extend_from_slice(s);
-                tail.push(0);
-                Tail {
-                    off: off as u16,
-                    len: s.len() as u16,
-                    flags: 0,
-                    _pad: 0,
-                }
-            }
-            None => Tail {
-                flags: TAIL_ABSENT,
-                ..Tail::default()
-            },
-        });
-        (tails, tail)
     }
 
     /// The JSON `kind` tag of every registered kind is its name in `monitor-common`, and every
