@@ -43,6 +43,9 @@ pub(crate) struct VmArgs {
     /// Minutes to wait for one guest before declaring it hung.
     #[arg(long, default_value_t = 20)]
     timeout_min: u64,
+    /// Run this shell command in the guest instead of tests (debugging: `--shell 'agentmon doctor'`).
+    #[arg(long, value_name = "CMD")]
+    shell: Option<String>,
     /// Replace the plan's filters: `cargo xtask test-vm -- enforce denied_open`. The first word
     /// names the test binary, the rest are libtest filters.
     #[arg(last = true)]
@@ -227,7 +230,9 @@ fn plan(args: &VmArgs, tests: &[(String, PathBuf)]) -> Result<Vec<String>> {
             .with_context(|| format!("no kernel test binary named {name:?}"))
     };
     let mut lines = Vec::new();
-    if let Some((name, filters)) = args.only.split_first() {
+    if let Some(cmd) = &args.shell {
+        lines.push(format!("sh - {cmd}"));
+    } else if let Some((name, filters)) = args.only.split_first() {
         lines.push(format!("{name} {} {}", exe(name)?.display(), filters.join(" ")));
     } else if args.full {
         for (name, p) in tests {
@@ -378,6 +383,8 @@ fn build_initramfs(vm: &Path, busybox: &Path, tests: &[(String, PathBuf)], plan:
     let agentmon = ws.join("target/debug/agentmon");
     stage.binary(&agentmon)?;
     let wanted: BTreeSet<&str> = plan.iter().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    // The shell plan (`--shell`) finds agentmon in PATH.
+    symlink(&agentmon, root.join("usr/bin/agentmon"))?;
     for (_, exe) in tests {
         if wanted.contains(exe.to_string_lossy().as_ref()) {
             stage.binary(exe)?;
@@ -571,7 +578,7 @@ fn boot(name: &str, vmlinuz: &Path, initramfs: &Path, timeout: Duration) -> Resu
             Ok(line) => {
                 let line = line.trim_end_matches('\r');
                 eprintln!("[{name}] {line}");
-                if line.starts_with("AGENTMON-VM-INIT") {
+                if line.contains("AGENTMON-VM-INIT") {
                     outcome.boot = start.elapsed();
                 } else if let Some(rest) = line.strip_prefix("AGENTMON-VM-END ") {
                     outcome.per_binary.push(rest.to_string());
@@ -620,7 +627,11 @@ while read -r name bin filters; do
   [ -n "$name" ] || continue
   echo "AGENTMON-VM-BEGIN $name"
   t0=$(cut -d' ' -f1 /proc/uptime)
-  "$bin" $filters --test-threads=2 </dev/null 2>&1
+  if [ "$name" = sh ]; then
+    sh -c "$filters" </dev/null 2>&1
+  else
+    "$bin" $filters --test-threads=2 </dev/null 2>&1
+  fi
   r=$?
   t1=$(cut -d' ' -f1 /proc/uptime)
   echo "AGENTMON-VM-END $name rc=$r t=$(echo "$t0 $t1" | awk '{printf "%.0fs", $2-$1}')"

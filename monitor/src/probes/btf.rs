@@ -225,6 +225,7 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     off.task_exit_code = get("task_struct", "exit_code");
     off.mm_arg_start = get("mm_struct", "arg_start");
     off.mm_arg_end = get("mm_struct", "arg_end");
+    off.file_flags = get("file", "f_flags");
     let p = &mut off.path;
     p.task_files = get("task_struct", "files");
     p.task_fs = get("task_struct", "fs");
