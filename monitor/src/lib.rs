@@ -32,3 +32,7 @@ pub mod rules;
 mod sandbox;
 pub mod schema;
 mod session;
+
+/// The hasher of the hot path's maps (pids, cgroup ids, agent-controlled strings): fast, and seeded
+/// per map so crafted keys cannot aim at collisions.
+pub(crate) type FastHash = foldhash::fast::RandomState;

@@ -96,13 +96,13 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Exec(a) => commands::exec::run(a).await,
-            Command::Run(a) => commands::run::run(a).await,
+            Command::Exec(a) => on_worker(commands::exec::run(a)).await,
+            Command::Run(a) => on_worker(commands::run::run(a)).await,
             Command::Log(a) => commands::log::run(a),
             Command::Replay(a) => commands::replay::run(a),
             Command::Release(a) => commands::release::run(a),
             Command::Rules(a) => Ok(commands::rules::run(a)),
-            Command::Learn(a) => commands::learn::run(a).await,
+            Command::Learn(a) => on_worker(commands::learn::run(a)).await,
             Command::Profile(a) => Ok(commands::profile::run(a)),
             Command::Doctor(a) => Ok(commands::doctor::run(&a)),
         }
@@ -113,6 +113,17 @@ fn main() -> ExitCode {
             eprintln!("agentmon: {e:#}");
             ExitCode::from(EXIT_AGENTMON_ERROR)
         }
+    }
+}
+
+/// Runs a live command's future as a task of the runtime's workers rather than on the main
+/// thread: the worker that sees the ring buffer become readable runs the pipeline itself, with no
+/// hand-over to a parked main thread (a futex wakeup and a context switch per drain).
+async fn on_worker(f: impl Future<Output = anyhow::Result<i32>> + Send + 'static) -> anyhow::Result<i32> {
+    match tokio::spawn(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("the monitoring task ended: {e}")),
     }
 }
 

@@ -39,7 +39,7 @@ fn alert(rule: &str) -> Alert {
         action_latency_us: Some(120),
         output: format!("{rule} fired (proc=curl)"),
         event: Enriched {
-            time: "2026-11-26T19:00:00.123456Z".into(),
+            time: agentmon::enrich::WallTime::from_unix_ns(1_795_719_600_123_456_000),
             event: Event {
                 header: Header {
                     ktime_ns: 1,

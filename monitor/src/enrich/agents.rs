@@ -1,6 +1,12 @@
 //! cgroup → agent naming: which watched agent a cgroup id belongs to, its path, and the container
 //! the agent is (held once per agent and shared by its events, so no event pays a lookup).
-use std::{collections::HashMap, fs, os::unix::fs::MetadataExt, path::PathBuf, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    fs,
+    os::unix::fs::MetadataExt,
+    path::PathBuf,
+    sync::Arc,
+};
 
 use serde::Serialize;
 
@@ -47,11 +53,20 @@ pub(crate) struct CgroupName {
     pub container: Option<Arc<ContainerInfo>>,
 }
 
+/// How many unknown cgroup ids are remembered as such (beyond it the memory starts afresh).
+const MAX_MISSES: usize = 4096;
+
 /// Names cgroup ids (inode numbers) below the watched cgroups, rescanning their subtrees on a miss.
 #[derive(Default)]
 pub(crate) struct CgroupIndex {
     roots: Vec<(Cgroup, String, Option<Arc<ContainerInfo>>)>,
-    names: HashMap<u64, CgroupName>,
+    names: HashMap<u64, CgroupName, crate::FastHash>,
+    /// Ids a rescan did not find (a process that left its agent's cgroup keeps sending events from
+    /// one): not rescanned for again until the watched set changes or a rescan finds new cgroups,
+    /// so such events cost a lookup, not a walk of the subtrees.
+    misses: HashSet<u64, crate::FastHash>,
+    /// Changes whenever a name may have changed (see [`CgroupIndex::generation`]).
+    generation: u64,
     root_path: PathBuf,
 }
 
@@ -60,6 +75,8 @@ impl CgroupIndex {
         Self {
             roots: Vec::new(),
             names: HashMap::default(),
+            misses: HashSet::default(),
+            generation: 0,
             root_path,
         }
     }
@@ -67,6 +84,7 @@ impl CgroupIndex {
     /// Registers a watched cgroup, the agent name its events carry and the container it is.
     pub(crate) fn add_root(&mut self, cg: &Cgroup, agent: &str, container: Option<ContainerInfo>) {
         let container = container.map(Arc::new);
+        self.changed();
         self.names.insert(
             cg.id,
             CgroupName {
@@ -86,6 +104,18 @@ impl CgroupIndex {
 
     pub(crate) fn remove_root(&mut self, id: u64) {
         self.roots.retain(|(c, _, _)| c.id != id);
+        self.changed();
+    }
+
+    /// A counter that changes whenever what [`CgroupIndex::lookup`] answers for some id may have
+    /// changed: an enriched event's cgroup fields can be reused while it stays the same.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        self.misses.clear();
     }
 
     /// The watched cgroups and their agents' names.
@@ -100,8 +130,14 @@ impl CgroupIndex {
 
     /// The cgroup with this id, if it is (or was) below a watched cgroup.
     pub(crate) fn lookup(&mut self, id: u64) -> Option<&CgroupName> {
-        if !self.names.contains_key(&id) {
+        if !self.names.contains_key(&id) && !self.misses.contains(&id) {
             self.rescan();
+            if !self.names.contains_key(&id) {
+                if self.misses.len() >= MAX_MISSES {
+                    self.misses.clear();
+                }
+                self.misses.insert(id);
+            }
         }
         self.names.get(&id)
     }

@@ -22,7 +22,7 @@ pub(crate) struct Escaped {
 
 #[derive(Default)]
 pub(crate) struct Escapes {
-    escaped: HashMap<u32, Escaped>,
+    escaped: HashMap<u32, Escaped, crate::FastHash>,
     /// Exits seen since the last sweep of exited entries.
     exits: usize,
 }

@@ -36,7 +36,7 @@ enum Endpoint {
 /// The listening addresses of watched agents, maintained from their listen events.
 #[derive(Debug, Default)]
 pub(crate) struct Listeners {
-    by_endpoint: HashMap<Endpoint, String>,
+    by_endpoint: HashMap<Endpoint, String, crate::FastHash>,
 }
 
 /// At most this many listening endpoints are remembered (a scanner's bind loop cannot grow it).

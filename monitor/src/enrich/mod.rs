@@ -18,14 +18,14 @@ pub use proctable::Ancestor;
 use serde::Serialize;
 
 pub(crate) use self::{agents::CgroupIndex, clock::Clock, proctable::ProcessTable, resolve::Resolver};
-pub use self::{agents::ContainerInfo, lineage::AgentFacts};
+pub use self::{agents::ContainerInfo, clock::WallTime, lineage::AgentFacts};
 use crate::event::{Body, Event};
 
 /// An event with what userspace knows around it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Enriched {
-    /// Wall-clock time of the event (RFC 3339).
-    pub time: String,
+    /// Wall-clock time of the event (rendered as RFC 3339 text).
+    pub time: WallTime,
     #[serde(flatten)]
     pub event: Event,
     /// Executable of the process (from the process table).
@@ -56,7 +56,7 @@ impl Enriched {
     /// longer holds).
     pub(crate) fn empty() -> Self {
         Enriched {
-            time: String::new(),
+            time: WallTime::default(),
             event: Event {
                 header: crate::event::Header::default(),
                 body: Body::Fork(crate::event::ForkInfo { child_pid: 0 }),
@@ -77,6 +77,16 @@ impl Enriched {
     }
 }
 
+/// What an enriched event's process context (exe, ancestors, cgroup, agent, container) was
+/// computed from: while the next event has the same, its context is the same and is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ContextKey {
+    pid: u32,
+    cgroup_id: u64,
+    /// [`ProcessTable::generation`], [`CgroupIndex::generation`], [`Enricher::moves`].
+    generations: (u64, u64, u64),
+}
+
 /// The enrichment stage: the process table, the cgroup index and the path resolver, fed by every
 /// event in order.
 pub(crate) struct Enricher {
@@ -86,6 +96,14 @@ pub(crate) struct Enricher {
     resolver: Resolver,
     listeners: lineage::Listeners,
     escaped: escaped::Escapes,
+    /// Counts the cgroup moves seen (they change which agent an escaped process is named for).
+    moves: u64,
+    /// The event [`Enricher::enrich`] filled last, reused for the next one: consecutive events of
+    /// one process (an open storm) share their context, which is then neither recomputed nor
+    /// reallocated.
+    current: Enriched,
+    /// What `current`'s context was computed from (`None`: not computed, e.g. at the start).
+    current_key: Option<ContextKey>,
 }
 
 impl Enricher {
@@ -97,6 +115,9 @@ impl Enricher {
             resolver: Resolver::new(),
             listeners: lineage::Listeners::default(),
             escaped: escaped::Escapes::default(),
+            moves: 0,
+            current: Enriched::empty(),
+            current_key: None,
         }
     }
 
@@ -105,88 +126,92 @@ impl Enricher {
     pub(crate) fn observe(&mut self, ev: &Event) {
         self.table.observe(ev);
         self.escaped.observe(ev);
+        if matches!(ev.body, Body::CgroupMove(_)) {
+            self.moves = self.moves.wrapping_add(1);
+        }
     }
 
-    /// The event with its process, ancestry, agent and resolved path.
-    pub(crate) fn enrich(&mut self, mut event: Event) -> Enriched {
+    /// The event with its process, ancestry, agent and resolved path. The result lives until the
+    /// next call (one buffer, reused: see [`Enricher::current`]).
+    pub(crate) fn enrich(&mut self, mut event: Event) -> &Enriched {
+        let Self {
+            table,
+            cgroups,
+            clock,
+            resolver,
+            listeners,
+            escaped,
+            moves,
+            current: out,
+            current_key,
+        } = self;
         let pid = event.header.pid;
-        target::fill(&mut event, &self.table);
+        target::fill(&mut event, table);
+        let key = ContextKey {
+            pid,
+            cgroup_id: event.header.cgroup_id,
+            generations: (table.generation(), cgroups.generation(), *moves),
+        };
+        out.time = clock.wall(event.header.ktime_ns);
+        if *current_key != Some(key) {
+            fill_context(table, cgroups, escaped, &event, out);
+            // Filling may learn processes from /proc (a new generation): key on the state after it.
+            *current_key = Some(ContextKey {
+                generations: (table.generation(), cgroups.generation(), *moves),
+                ..key
+            });
+        }
         // The kernel's path of the executable where the kind carries it, else the table's.
-        let exe = match event.body.kernel_exe() {
-            Some(exe) => exe.to_string(),
-            None => self.table.get(pid).map(|p| p.exe.clone()).unwrap_or_default(),
-        };
-        let ancestors = self.table.ancestors(pid);
-        let (cgroup, agent, container, root_id) = match self.cgroups.lookup(event.header.cgroup_id) {
-            Some(c) => (c.path.clone(), c.agent.clone(), c.container.clone(), Some(c.root_id)),
-            None => {
-                // A process that left its agent's cgroup: its agent by lineage, never its root.
-                let (cgroup, agent, container) = self.escaped_agent(&event);
-                (cgroup, agent, container, None)
-            }
-        };
-        let mut facts = AgentFacts {
-            agent_root: root_id.is_some_and(|r| self.is_agent_root(pid, r)),
-            dst_agent: String::new(),
-        };
+        if let Some(exe) = event.body.kernel_exe() {
+            exe.clone_into(&mut out.exe);
+            // The table has it too now; a later event without it takes the table's again.
+            *current_key = None;
+        }
+        if matches!(event.body, Body::CgroupMove(_)) {
+            // A move's agent may come from its body (see `escaped_agent`): not the mover's context.
+            *current_key = None;
+        }
+        let root_id = cgroups.lookup(event.header.cgroup_id).map(|c| c.root_id);
+        out.facts.agent_root = root_id.is_some_and(|r| is_agent_root(table, cgroups, pid, r));
+        out.facts.dst_agent.clear();
         let dst = match &event.body {
             Body::Connect(c) => Some((c.addr.as_str(), c.port)),
             Body::Send(s) => Some((s.addr.as_str(), s.port)),
-            Body::Listen(l) if !agent.is_empty() => {
-                self.listeners.listen(&agent, &l.addr, l.port);
+            Body::Listen(l) if !out.agent.is_empty() => {
+                listeners.listen(&out.agent, &l.addr, l.port);
                 None
             }
             _ => None,
         };
         if let Some((addr, port)) = dst
-            && let Some(other) = self.listeners.agent_at(&agent, addr, port)
+            && let Some(other) = listeners.agent_at(&out.agent, addr, port)
         {
-            other.clone_into(&mut facts.dst_agent);
+            other.clone_into(&mut out.facts.dst_agent);
         }
-        let cwd = self.table.get(pid).map(|p| p.cwd.as_str());
+        let cwd = table.get(pid).map(|p| p.cwd.as_str());
         // files: the object a file operation changed, and the one it took (kept in the body).
         let file_op_target = event
             .body
             .file_op_mut()
-            .map(|op| op.resolve(&mut self.resolver, pid, event.header.tid, cwd));
-        let resolved_path = match &event.body {
+            .map(|op| op.resolve(resolver, pid, event.header.tid, cwd));
+        match &event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
-            Body::Open(o) => Some(
-                o.target()
-                    .unwrap_or_else(|| self.resolver.resolve(pid, o.dfd, &o.path, cwd)),
-            ),
-            Body::Exec(x) => Some(
-                x.target()
-                    .unwrap_or_else(|| self.resolver.resolve(pid, -100, &x.filename, cwd)),
-            ),
-            _ => file_op_target,
-        };
-        Enriched {
-            time: self.clock.rfc3339(event.header.ktime_ns),
-            event,
-            exe,
-            ancestors,
-            cgroup,
-            agent,
-            container,
-            resolved_path,
-            facts,
+            Body::Open(o) => match o.kernel_path.as_deref() {
+                Some(k) => set_path(&mut out.resolved_path, k),
+                None => {
+                    out.resolved_path = Some(o.target().unwrap_or_else(|| resolver.resolve(pid, o.dfd, &o.path, cwd)));
+                }
+            },
+            Body::Exec(x) => {
+                out.resolved_path = Some(
+                    x.target()
+                        .unwrap_or_else(|| resolver.resolve(pid, -100, &x.filename, cwd)),
+                );
+            }
+            _ => out.resolved_path = file_op_target,
         }
-    }
-
-    /// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left
-    /// its agent's cgroup (or a move of one, reported by the process that moved it).
-    fn escaped_agent(&mut self, event: &Event) -> (String, String, Option<std::sync::Arc<ContainerInfo>>) {
-        let (cgroup, agent_id) = match (self.escaped.get(event.header.pid), &event.body) {
-            (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
-            (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
-            _ => return (String::new(), String::new(), None),
-        };
-        match self.cgroups.lookup(agent_id) {
-            // The agent's container: the process left the cgroup, not the container it was started in.
-            Some(c) => (cgroup, c.agent.clone(), c.container.clone()),
-            None => (cgroup, String::new(), None),
-        }
+        out.event = event;
+        out
     }
 
     /// The watched cgroup of the agent an event belongs to (0: none): by its cgroup, or by lineage
@@ -211,26 +236,6 @@ impl Enricher {
         &self.cgroups
     }
 
-    /// Whether `pid`, in the agent whose root cgroup is `root_id`, is the agent's root: its parent
-    /// (when the process was first seen) is outside the agent. Decided once and kept in the process
-    /// table; a fork seen inside the agent makes a non-root child.
-    fn is_agent_root(&mut self, pid: u32, root_id: u64) -> bool {
-        let Some(p) = self.table.get(pid) else { return false };
-        if let Some(known) = p.agent_root {
-            return known;
-        }
-        let ppid = p.ppid;
-        let parent_cgroup = match self.table.get(ppid).map(|p| p.cgroup_id) {
-            Some(id) if id != 0 => Some(id),
-            // The parent never produced an event (not watched, or idle since before monitoring).
-            _ => lineage::proc_cgroup_id(ppid, self.cgroups.root_path()),
-        };
-        let parent_inside =
-            ppid != 0 && parent_cgroup.is_some_and(|id| self.cgroups.lookup(id).is_some_and(|c| c.root_id == root_id));
-        self.table.set_agent_root(pid, !parent_inside);
-        !parent_inside
-    }
-
     /// A watched agent listens on `addr` (`port` for inet; a unix socket path with port 0), as its
     /// listen events say.
     #[cfg(test)]
@@ -252,6 +257,80 @@ impl Enricher {
     }
 }
 
+/// The process context of `event`: its executable, ancestry, cgroup, agent and container.
+fn fill_context(
+    table: &mut ProcessTable,
+    cgroups: &mut CgroupIndex,
+    escaped: &escaped::Escapes,
+    event: &Event,
+    out: &mut Enriched,
+) {
+    let pid = event.header.pid;
+    out.exe.clear();
+    if let Some(p) = table.get(pid) {
+        out.exe.push_str(&p.exe);
+    }
+    out.ancestors = table.ancestors(pid);
+    match cgroups.lookup(event.header.cgroup_id) {
+        Some(c) => {
+            c.path.clone_into(&mut out.cgroup);
+            c.agent.clone_into(&mut out.agent);
+            out.container.clone_from(&c.container);
+        }
+        None => {
+            // A process that left its agent's cgroup: its agent by lineage, never its root.
+            (out.cgroup, out.agent, out.container) = escaped_agent(escaped, cgroups, event);
+        }
+    }
+}
+
+/// The cgroup and agent of an event whose cgroup no watched agent owns: a process that left its
+/// agent's cgroup (or a move of one, reported by the process that moved it).
+fn escaped_agent(
+    escaped: &escaped::Escapes,
+    cgroups: &mut CgroupIndex,
+    event: &Event,
+) -> (String, String, Option<std::sync::Arc<ContainerInfo>>) {
+    let (cgroup, agent_id) = match (escaped.get(event.header.pid), &event.body) {
+        (Some(e), _) => (e.cgroup.clone(), e.agent_cgroup_id),
+        (None, Body::CgroupMove(m)) if m.agent_cgroup_id != 0 => (String::new(), m.agent_cgroup_id),
+        _ => return (String::new(), String::new(), None),
+    };
+    match cgroups.lookup(agent_id) {
+        // The agent's container: the process left the cgroup, not the container it was started in.
+        Some(c) => (cgroup, c.agent.clone(), c.container.clone()),
+        None => (cgroup, String::new(), None),
+    }
+}
+
+/// Whether `pid`, in the agent whose root cgroup is `root_id`, is the agent's root: its parent
+/// (when the process was first seen) is outside the agent. Decided once and kept in the process
+/// table; a fork seen inside the agent makes a non-root child.
+fn is_agent_root(table: &mut ProcessTable, cgroups: &mut CgroupIndex, pid: u32, root_id: u64) -> bool {
+    let Some(p) = table.get(pid) else { return false };
+    if let Some(known) = p.agent_root {
+        return known;
+    }
+    let ppid = p.ppid;
+    let parent_cgroup = match table.get(ppid).map(|p| p.cgroup_id) {
+        Some(id) if id != 0 => Some(id),
+        // The parent never produced an event (not watched, or idle since before monitoring).
+        _ => lineage::proc_cgroup_id(ppid, cgroups.root_path()),
+    };
+    let parent_inside =
+        ppid != 0 && parent_cgroup.is_some_and(|id| cgroups.lookup(id).is_some_and(|c| c.root_id == root_id));
+    table.set_agent_root(pid, !parent_inside);
+    !parent_inside
+}
+
+/// Sets an optional path to `path`, reusing the string already there.
+fn set_path(slot: &mut Option<String>, path: &str) {
+    match slot {
+        Some(s) => path.clone_into(s),
+        None => *slot = Some(path.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CgroupIndex, Enricher, synthetic};
@@ -269,7 +348,7 @@ mod tests {
 
     fn step(e: &mut Enricher, ev: Event) -> super::Enriched {
         e.observe(&ev);
-        e.enrich(ev)
+        e.enrich(ev).clone()
     }
 
     #[test]

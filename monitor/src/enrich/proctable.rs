@@ -39,8 +39,11 @@ pub struct Ancestor {
 
 #[derive(Default)]
 pub(crate) struct ProcessTable {
-    procs: HashMap<u32, Process>,
+    procs: HashMap<u32, Process, crate::FastHash>,
     last_gc_ns: u64,
+    /// Changes whenever a process's parent or executable may have changed, or a process was added
+    /// or removed (see [`ProcessTable::generation`]).
+    generation: u64,
 }
 
 impl ProcessTable {
@@ -52,23 +55,43 @@ impl ProcessTable {
         self.procs.get(&pid)
     }
 
+    /// A counter that changes whenever an answer of [`ProcessTable::ancestors`] or a process's
+    /// `exe` may have changed: while it stays the same, an event's process context can be reused.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
     /// Learns from one event: fork adds the child (inheriting the parent's image), exec replaces the
     /// image, exit marks the process for removal. Every event refreshes its own process's basics.
     pub(crate) fn observe(&mut self, ev: &Event) {
         let h = &ev.header;
-        let entry = self.procs.entry(h.pid).or_insert_with(|| Process {
-            pid: h.pid,
-            ..Default::default()
+        let mut changed = matches!(ev.body, Body::Fork(_) | Body::Exec(_));
+        let entry = self.procs.entry(h.pid).or_insert_with(|| {
+            changed = true;
+            Process {
+                pid: h.pid,
+                ..Default::default()
+            }
         });
-        if h.ppid != 0 {
+        if h.ppid != 0 && entry.ppid != h.ppid {
             entry.ppid = h.ppid;
+            changed = true;
         }
-        entry.comm.clone_from(&h.comm);
+        if entry.comm != h.comm {
+            entry.comm.clone_from(&h.comm);
+        }
         entry.cgroup_id = h.cgroup_id;
         // The process kinds carry the kernel's path of the executable: what the process runs,
         // whatever it was called when it was started or calls itself now.
-        if let Some(exe) = ev.body.kernel_exe() {
-            entry.exe = exe.to_string();
+        if let Some(exe) = ev.body.kernel_exe()
+            && entry.exe != exe
+        {
+            exe.clone_into(&mut entry.exe);
+            changed = true;
         }
         match &ev.body {
             Body::RenameComm(r) => entry.comm.clone_from(&r.new_comm),
@@ -100,6 +123,9 @@ impl ProcessTable {
             }
             _ => {}
         }
+        if changed {
+            self.changed();
+        }
         self.gc(h.ktime_ns);
     }
 
@@ -117,6 +143,7 @@ impl ProcessTable {
             ..Default::default()
         });
         entry.cwd = cwd.to_string();
+        self.changed();
     }
 
     /// Records a process seen in `/proc` (a process that existed before monitoring started).
@@ -124,6 +151,7 @@ impl ProcessTable {
         if let std::collections::hash_map::Entry::Vacant(e) = self.procs.entry(pid) {
             let p = read_proc(pid)?;
             e.insert(p);
+            self.changed();
         }
         self.procs.get(&pid)
     }
@@ -156,8 +184,12 @@ impl ProcessTable {
             return;
         }
         self.last_gc_ns = now_ns;
+        let before = self.procs.len();
         self.procs
             .retain(|_, p| p.exited_at_ns.is_none_or(|t| now_ns.saturating_sub(t) < EXITED_TTL_NS));
+        if self.procs.len() != before {
+            self.changed();
+        }
     }
 }
 

@@ -50,8 +50,8 @@ const CACHE_CAP: usize = 8192;
 /// so the hot path costs one `lstat` per event instead of a `/proc` walk and a full canonicalize.
 #[derive(Default)]
 pub(crate) struct Resolver {
-    dirs: HashMap<PathBuf, (Option<PathBuf>, Instant)>,
-    roots: HashMap<u32, (bool, Instant)>,
+    dirs: HashMap<PathBuf, (Option<PathBuf>, Instant), crate::FastHash>,
+    roots: HashMap<u32, (bool, Instant), crate::FastHash>,
     our_root: Option<PathBuf>,
 }
 

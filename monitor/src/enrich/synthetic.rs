@@ -7,9 +7,8 @@
 //! [`Process::event`] puts them together. [`every_kind`] is a deterministic stream of every kind in
 //! turn; [`wall_time`] gives synthetic events a wall-clock time. (A made-up alert on such an event:
 //! [`crate::rules::Alert::synthetic`].)
-use std::time::{Duration, UNIX_EPOCH};
 
-use super::{Ancestor, Enriched};
+use super::{Ancestor, Enriched, WallTime};
 use crate::event::{
     Body, CgroupMoveInfo, ChdirInfo, ConnectInfo, DenyInfo, Event, ExecInfo, ExitInfo, Family, ForkInfo, Header,
     IoUringOpInfo, IoUringSetupInfo, ListenInfo, MemfdInfo, MmapInfo, MountInfo, OpenInfo, SendInfo,
@@ -60,7 +59,7 @@ impl Default for Process {
 impl Process {
     /// The event `body` of this process at kernel time `ktime_ns`. An open's or exec's own path is
     /// its resolved path; a deny notice is flagged denied, as the kernel flags it; the wall-clock
-    /// `time` is left empty (see [`wall_time`]).
+    /// `time` is the epoch (see [`wall_time`]).
     pub fn event(&self, ktime_ns: u64, body: Body) -> Enriched {
         let resolved_path = match &body {
             Body::Open(o) => Some(o.path.clone()),
@@ -68,7 +67,7 @@ impl Process {
             _ => None,
         };
         Enriched {
-            time: String::new(),
+            time: WallTime::default(),
             event: Event {
                 header: Header {
                     ktime_ns,
@@ -330,9 +329,9 @@ pub fn chdir(path: &str) -> Body {
 
 /// The wall-clock time of a synthetic event at kernel time `ktime_ns`: 2026-11-26T00:00:00Z plus
 /// the kernel time, in µs like the live clock's.
-pub fn wall_time(ktime_ns: u64) -> String {
-    let wall = Duration::from_secs(1_795_651_200) + Duration::from_micros(ktime_ns / 1_000);
-    humantime::format_rfc3339_micros(UNIX_EPOCH + wall).to_string()
+pub fn wall_time(ktime_ns: u64) -> WallTime {
+    let us = ktime_ns / 1_000;
+    WallTime::from_unix_ns(1_795_651_200_000_000_000 + i64::try_from(us).unwrap_or(0) * 1_000)
 }
 
 /// The `i`-th event of a deterministic stream of every body kind in turn (8), with realistic sizes
@@ -400,7 +399,7 @@ mod tests {
             every_kind(1).resolved_path.as_deref(),
             Some("/home/agent/work/file-1.txt")
         );
-        assert_eq!(every_kind(1).time, "2026-11-26T00:00:05.000001Z");
+        assert_eq!(every_kind(1).time.to_string(), "2026-11-26T00:00:05.000001Z");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(crate) fn split_args(raw: &[u8]) -> Vec<String> {
         return Vec::new();
     }
     raw.split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .map(super::lossy_string)
         .collect()
 }
 

@@ -279,7 +279,16 @@ pub(crate) fn tail_string(
         len,
         record: record.len(),
     })?;
-    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+    Ok(Some(lossy_string(bytes)))
+}
+
+/// `bytes` as text, invalid UTF-8 replaced by U+FFFD. Valid text (nearly all of it) takes the
+/// vectorised check and one copy, not the lossy path's chunk-by-chunk walk.
+pub(crate) fn lossy_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Fields common to every event.
@@ -333,7 +342,7 @@ pub(crate) fn read_record<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T
 /// The bytes of a NUL-terminated string in a fixed buffer, lossily as UTF-8.
 pub(crate) fn c_string(buf: &[u8]) -> String {
     let n = monitor_common::c_str_len(buf);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    lossy_string(&buf[..n])
 }
 
 fn decode_header(h: &EventHeader) -> Header {

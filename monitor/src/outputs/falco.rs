@@ -202,7 +202,7 @@ impl FalcoPayload {
             output: a.output.clone(),
             priority: falco_priority(a.priority),
             rule: a.rule.clone(),
-            time: e.time.clone(),
+            time: e.time.to_string(),
             output_fields: f,
             source: "syscall",
             tags: a.tags.clone(),

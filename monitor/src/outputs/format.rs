@@ -31,7 +31,7 @@ pub(crate) fn event_text(e: &Enriched) -> String {
     let h = &e.event.header;
     let mut out = String::with_capacity(128);
     let mut line = Line::new(&mut out);
-    line.lit(&e.time)
+    line.lit(&e.time.to_string())
         .lit(" ")
         .val(&h.comm)
         .lit("[")
@@ -60,7 +60,7 @@ pub(crate) fn event_text(e: &Enriched) -> String {
 pub(crate) fn alert_text(a: &Alert) -> String {
     let mut out = String::with_capacity(160);
     let mut line = Line::new(&mut out);
-    line.lit(&a.event.time)
+    line.lit(&a.event.time.to_string())
         .lit(" ALERT ")
         .val(&a.rule)
         .lit(" [")

@@ -56,7 +56,15 @@ pub(crate) struct Pipeline {
     answered: Vec<Answered>,
     /// `agentmon learn`: every event (lifecycle ones excepted) also goes here.
     learner: Option<crate::profile::learn::Learner>,
+    /// The metrics' event counter of each kind (by wire value), looked up once.
+    kind_counters: Vec<Option<prometheus_client::metrics::counter::Counter>>,
+    /// Events since rule evaluation was last timed for the metrics.
+    untimed: u32,
 }
+
+/// Rule evaluation is timed for the `rule_eval_seconds` histogram on one event in this many: a
+/// sample shows the distribution, and the other events pay no clock reads.
+const RULE_EVAL_SAMPLE: u32 = 16;
 
 impl Pipeline {
     pub(crate) fn new(cgroups: CgroupIndex, printer: Printer, filter: Filter) -> Self {
@@ -76,6 +84,9 @@ impl Pipeline {
             completions: Some(completions),
             answered: Vec::new(),
             learner: None,
+            kind_counters: Vec::new(),
+            // The first evaluation is timed: a monitor that has evaluated anything shows a sample.
+            untimed: RULE_EVAL_SAMPLE - 1,
         }
     }
 
@@ -129,7 +140,7 @@ impl Pipeline {
             (Action::Alert, "monitoring goes on")
         };
         let now = crate::respond::boottime_ns();
-        let time = crate::enrich::Clock::new().rfc3339(now);
+        let time = crate::enrich::Clock::new().wall(now);
         let mut roots: Vec<(Option<crate::cgroup::Cgroup>, String)> = self
             .enricher
             .cgroups_mut()
@@ -141,7 +152,7 @@ impl Pipeline {
         }
         for (cg, agent) in roots {
             let mut event = Enriched::empty();
-            event.time.clone_from(&time);
+            event.time = time;
             event.event.header.ktime_ns = now;
             if let Some(c) = &cg {
                 event.event.header.cgroup_id = c.id;
@@ -175,6 +186,19 @@ impl Pipeline {
     /// Counts events, drops and alerts in `m` from now on.
     pub(crate) fn set_metrics(&mut self, m: Metrics) {
         self.metrics = Some(m);
+        self.kind_counters.clear();
+    }
+
+    /// Counts one event of this kind in the metrics.
+    fn count_event(&mut self, body: &Body) {
+        let Some(m) = &self.metrics else { return };
+        let i = body.kind() as usize;
+        if self.kind_counters.len() <= i {
+            self.kind_counters.resize(i + 1, None);
+        }
+        self.kind_counters[i]
+            .get_or_insert_with(|| m.event_counter(body.kind_name()))
+            .inc();
     }
 
     /// Also sends alerts to these outputs (file, webhook) from now on.
@@ -213,9 +237,7 @@ impl Pipeline {
 
     pub(crate) fn handle_event(&mut self, ev: Event) {
         self.enricher.observe(&ev);
-        if let Some(m) = &self.metrics {
-            m.event(ev.body.kind_name());
-        }
+        self.count_event(&ev.body);
         let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
         let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
         let to_rules = self.rules.is_some() && (print || !lifecycle);
@@ -225,27 +247,39 @@ impl Pipeline {
         }
         let enriched = self.enricher.enrich(ev);
         if let Some(l) = self.learner.as_mut().filter(|_| learn) {
-            l.observe(&enriched);
+            l.observe(enriched);
         }
         // `--record`: every event, printed or not; alerts name their event by this id.
-        let seq = self.recorder.as_mut().map_or(0, |r| r.event(&enriched));
-        self.check_recording();
+        let seq = self.recorder.as_mut().map_or(0, |r| r.event(enriched));
         if print {
-            self.printer.event(&enriched);
+            self.printer.event(enriched);
             self.stats.printed += 1;
         }
-        if to_rules {
-            self.match_rules(&enriched, seq);
+        let alerts = match self.rules.as_mut().filter(|_| to_rules) {
+            Some(rules) => {
+                self.untimed += 1;
+                if self.untimed >= RULE_EVAL_SAMPLE
+                    && let Some(m) = &self.metrics
+                {
+                    self.untimed = 0;
+                    let started = std::time::Instant::now();
+                    let alerts = rules.evaluate(enriched);
+                    m.rule_eval(started.elapsed());
+                    alerts
+                } else {
+                    rules.evaluate(enriched)
+                }
+            }
+            None => Vec::new(),
+        };
+        self.check_recording();
+        if !alerts.is_empty() {
+            self.respond(alerts, seq);
         }
     }
 
-    fn match_rules(&mut self, enriched: &Enriched, seq: u64) {
-        let Some(rules) = self.rules.as_mut() else { return };
-        let started = std::time::Instant::now();
-        let alerts = rules.evaluate(enriched);
-        if let Some(m) = &self.metrics {
-            m.rule_eval(started.elapsed());
-        }
+    /// Hands a matched event's alerts to the responder, each aimed at its agent.
+    fn respond(&mut self, alerts: Vec<crate::rules::Alert>, seq: u64) {
         for mut alert in alerts {
             if let Some(a) = self.action_overrides.get(&alert.event.agent)
                 && alert.action != Action::Deny

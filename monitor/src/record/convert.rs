@@ -3,10 +3,7 @@
 //! To proto never fails. From proto checks what the schema cannot: required sub-messages present,
 //! enums known, ports in range. Strings the live side holds as `&'static str` (open syscall, deny
 //! target) are stored as enums.
-use std::{
-    sync::Arc,
-    time::{Duration, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use super::{
     ConvertError,
@@ -14,31 +11,22 @@ use super::{
     proto,
 };
 use crate::{
-    enrich::{AgentFacts, Ancestor, ContainerInfo, Enriched},
+    enrich::{AgentFacts, Ancestor, ContainerInfo, Enriched, WallTime},
     event::{Body, Event, Header},
     rules::{Action, Alert, Priority},
 };
 
 // ---- time ----
 
-/// Parses the live RFC 3339 `time` into ns since the epoch; `None` if it is not RFC 3339 UTC.
-pub(crate) fn parse_time_ns(text: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339(text).ok()?;
-    let d = t.duration_since(UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_nanos()).ok()
-}
-
-/// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`crate::enrich::Clock`] does.
+/// The live rendering of a wall-clock time (RFC 3339, µs, UTC), as [`WallTime`] does.
 pub(crate) fn format_time_ns(ns: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64);
-    humantime::format_rfc3339_micros(t).to_string()
+    WallTime::from_unix_ns(ns).to_string()
 }
 
-/// An event's wall-clock time as recorded: its `time` text in ns since the epoch (0 when the text is
-/// not an RFC 3339 time, which the live clock never writes). The log stores the instant, and readers
-/// render it as the live clock does.
+/// An event's wall-clock time as recorded: ns since the epoch. The log stores the instant, and
+/// readers render it as the live output does.
 pub(crate) fn time_ns(e: &Enriched) -> i64 {
-    parse_time_ns(&e.time).unwrap_or(0)
+    e.time.unix_ns()
 }
 
 // ---- events ----
@@ -177,12 +165,12 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
     }
     let ctx = &contexts.get(p.context)?.ctx;
     let h = p.header.ok_or(ConvertError::Missing("event header"))?;
-    let time = if p.time_unix_ns != 0 {
-        format_time_ns(p.time_unix_ns)
+    let time = WallTime::from_unix_ns(if p.time_unix_ns != 0 {
+        p.time_unix_ns
     } else {
         let ns = i128::from(h.ktime_ns) + i128::from(ctx.wall_offset_ns) + i128::from(p.time_adjust_ns);
-        format_time_ns(i64::try_from(ns).unwrap_or(0))
-    };
+        i64::try_from(ns).unwrap_or(0)
+    });
     let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
     let resolved_path = match p.resolved_path {
         Some(r) => Some(r),
@@ -257,7 +245,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
     let process = p.process.unwrap_or_default();
     let body = body_from_proto(p.body.ok_or(ConvertError::Missing("event body"))?)?;
     Ok(Enriched {
-        time: format_time_ns(p.time_unix_ns),
+        time: WallTime::from_unix_ns(p.time_unix_ns),
         event: Event {
             header: header!(all h => Header),
             body,
@@ -444,18 +432,16 @@ mod tests {
     #[test]
     fn times_are_recorded_as_instants() {
         let mut e = synthetic::every_kind(0);
-        for (text, back) in [
-            ("2026-11-26T19:26:37.123456Z", "2026-11-26T19:26:37.123456Z"),
-            // The live clock renders µs; a finer time keeps its instant, rendered to the µs.
-            ("2026-11-26T19:26:37.123456789Z", "2026-11-26T19:26:37.123456Z"),
-            // Not a time (the live clock never writes one): the epoch.
-            ("not a time", "1970-01-01T00:00:00.000000Z"),
+        for (ns, back) in [
+            (1_795_721_197_123_456_000, "2026-11-26T19:26:37.123456Z"),
+            // The outputs render µs; a finer time keeps its instant, rendered to the µs.
+            (1_795_721_197_123_456_789, "2026-11-26T19:26:37.123456Z"),
+            (0, "1970-01-01T00:00:00.000000Z"),
         ] {
-            e.time = text.into();
-            assert_eq!(
-                (roundtrip(&e).time, entry_roundtrip(&e).time),
-                (back.into(), back.into())
-            );
+            e.time = WallTime::from_unix_ns(ns);
+            let (a, b) = (roundtrip(&e).time, entry_roundtrip(&e).time);
+            assert_eq!((a.unix_ns(), b.unix_ns()), (ns, ns));
+            assert_eq!((a.to_string(), b.to_string()), (back.to_string(), back.to_string()));
         }
     }
 

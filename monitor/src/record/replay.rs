@@ -224,15 +224,12 @@ pub(crate) fn replay(
                         stats.replayed += 1;
                         match &mut source {
                             Source::Rules(eval) => {
-                                for mut a in eval.evaluate(dec.event()) {
-                                    // The reused event's time text is rendered only for alerts.
-                                    a.event.time.clear();
-                                    a.event.time.push_str(dec.time_text());
+                                for a in eval.evaluate(dec.event()) {
                                     stats.alerts += 1;
                                     on_alert(&a);
                                 }
                             }
-                            Source::Recorded => recent.insert(seq, dec.event_with_time().clone()),
+                            Source::Recorded => recent.insert(seq, dec.event().clone()),
                         }
                     }
                     EntryKind::Alert => {

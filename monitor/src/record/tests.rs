@@ -499,7 +499,7 @@ fn replay_evaluates_filters_and_reproduces_recorded_alerts() {
     assert!(alerts.iter().all(|a| a.event.agent == "coder"));
 
     // Time window: events 100..200 (synthetic events are 1 µs apart).
-    let t = |i| convert::parse_time_ns(&every_kind(i).time).unwrap();
+    let t = |i| every_kind(i).time.unix_ns();
     let (stats, _) = run(&ReplayOptions {
         since_ns: Some(t(100)),
         until_ns: Some(t(200)),
@@ -591,7 +591,7 @@ fn a_damaged_context_costs_its_events_their_attribution_until_redefined() {
     let mut ev = every_kind(1);
     for i in 0..n {
         ev.event.header.ktime_ns += 1_000;
-        ev.time = convert::format_time_ns(1_795_651_200_000_000_000 + i as i64 * 1_000);
+        ev.time = crate::enrich::WallTime::from_unix_ns(1_795_651_200_000_000_000 + i as i64 * 1_000);
         rec.record_event(&ev).unwrap();
         rec.end_batch().unwrap();
     }

@@ -2,8 +2,8 @@
 //!
 //! An event entry is small (its process fields are in a context record), so what remains is to avoid
 //! rebuilding the process fields for every event: they are copied into the reused event only
-//! when the event refers to another context than the one before, and the RFC 3339 time text is only
-//! rendered when someone needs it (an alert), not for every event.
+//! when the event refers to another context than the one before; the time stays a number until
+//! someone prints it.
 use prost::Message;
 
 use super::{
@@ -15,7 +15,7 @@ use super::{
     wire::{LEN, VARINT, Wire, zigzag32, zigzag64},
 };
 use crate::{
-    enrich::{AgentFacts, Enriched},
+    enrich::{AgentFacts, Enriched, WallTime},
     event::{Body, ConnectInfo, ExitInfo, Family, ForkInfo, OpenInfo},
 };
 
@@ -32,9 +32,6 @@ struct Current {
     ev: Enriched,
     /// Generation of the context whose fields `ev` holds (0: none).
     context: u64,
-    /// Wall-clock time of `ev`; `ev.time` is rendered from it on demand.
-    time_ns: i64,
-    time_rendered: bool,
 }
 
 impl Default for Current {
@@ -42,8 +39,6 @@ impl Default for Current {
         Self {
             ev: Enriched::empty(),
             context: 0,
-            time_ns: 0,
-            time_rendered: true,
         }
     }
 }
@@ -59,7 +54,7 @@ struct Own {
 
 impl Current {
     /// What both paths do once body and resolved path are in place: the event's own header fields,
-    /// its time (the text is rendered later, on demand) and its context's process fields (copied
+    /// its time and its context's process fields (copied
     /// only when the context differs from the previous event's).
     fn finish(&mut self, defined: &Defined, own: Own) {
         let ns = if own.time_unix_ns != 0 {
@@ -67,9 +62,7 @@ impl Current {
         } else {
             i128::from(own.ktime_ns) + i128::from(defined.ctx.wall_offset_ns) + i128::from(own.time_adjust_ns)
         };
-        self.time_ns = i64::try_from(ns).unwrap_or(0);
-        self.time_rendered = false;
-        self.ev.time.clear();
+        self.ev.time = WallTime::from_unix_ns(i64::try_from(ns).unwrap_or(0));
         if self.context != defined.generation {
             convert::fill_context(&mut self.ev, &defined.ctx);
             self.context = defined.generation;
@@ -256,34 +249,14 @@ impl EventDecoder {
         Ok(())
     }
 
-    /// The last decoded event. Its `time` text may be empty (not rendered yet): see
-    /// [`EventDecoder::time_text`].
+    /// The last decoded event.
     pub fn event(&self) -> &Enriched {
         &self.cur.ev
     }
 
-    /// The last decoded event with its `time` text rendered.
-    pub(crate) fn event_with_time(&mut self) -> &Enriched {
-        self.render_time();
-        &self.cur.ev
-    }
-
-    /// The last decoded event's time text (as live output printed it).
-    pub(crate) fn time_text(&mut self) -> &str {
-        self.render_time();
-        &self.cur.ev.time
-    }
-
-    fn render_time(&mut self) {
-        if !self.cur.time_rendered {
-            self.cur.ev.time = convert::format_time_ns(self.cur.time_ns);
-            self.cur.time_rendered = true;
-        }
-    }
-
     /// The last decoded event's wall-clock time, ns since the epoch.
     pub(crate) fn time_ns(&self) -> i64 {
-        self.cur.time_ns
+        self.cur.ev.time.unix_ns()
     }
 }
 
