@@ -15,8 +15,9 @@ fn a_denied_truncating_open_is_refused_before_it_truncates_where_bpf_lsm_runs() 
         "- rule: No secret writes\n  desc: test\n  condition: evt.kind = open and file.path = {}\n  output: denied %file.path\n  priority: CRITICAL\n  action: deny\n",
         secret.display()
     ));
-    // `: >` opens with O_WRONLY|O_CREAT|O_TRUNC; then the shell goes on (if it still lives).
-    let script = format!(": > {}; echo status=$? >&2; echo alive >&2", secret.display());
+    // `echo x >` opens with O_WRONLY|O_CREAT|O_TRUNC; then the shell goes on (if it still lives).
+    // (Not `: >`: a failed redirection of a special builtin ends a POSIX shell.)
+    let script = format!("echo x > {}; echo status=$? >&2; echo alive >&2", secret.display());
     let r = exec_rules(rules.path(), &[], &["/bin/sh", "-c", &script]);
     let how = mechanism("open");
     assert!(
