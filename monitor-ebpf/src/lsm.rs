@@ -71,7 +71,7 @@ named!(lsm_bprm_check_security = programs::LSM_BPRM_CHECK_SECURITY.name);
 #[inline(always)]
 fn refuse(what: u8, rule_id: u32) -> i32 {
     let key = denied_key(what);
-    let _ = LSM_DENIED.insert(&key, &rule_id, 0);
+    let _ = LSM_DENIED.insert(key, rule_id, 0);
     maps::count(counter::DENIED);
     enforce::emit_deny(what, rule_id);
     -EPERM
@@ -140,7 +140,7 @@ fn open_rule(file: *const u8) -> Option<u32> {
 pub(crate) fn take_denied(what: u8) -> Option<u32> {
     let key = denied_key(what);
     // SAFETY: map values are plain data; this thread is the only writer of its own key.
-    let rule = unsafe { LSM_DENIED.get(&key) }.copied()?;
-    let _ = LSM_DENIED.remove(&key);
+    let rule = unsafe { LSM_DENIED.get(key) }.copied()?;
+    let _ = LSM_DENIED.remove(key);
     Some(rule)
 }

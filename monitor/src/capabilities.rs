@@ -13,7 +13,7 @@ use std::{fmt::Write as _, path::Path};
 /// A kernel capability agentmon may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cap {
-    /// Kernel BTF (`/sys/kernel/btf/vmlinux`): task_struct offsets, LSM/fentry attach targets.
+    /// Kernel BTF (`/sys/kernel/btf/vmlinux`): `task_struct` offsets, LSM/fentry attach targets.
     Btf,
     /// BPF LSM programs load and attach, and `bpf` is an active LSM.
     BpfLsm,
@@ -131,7 +131,7 @@ pub enum Mechanism {
     Lsm(&'static str),
     /// Syscall tracepoint: deny is SIGKILL at entry.
     Tracepoint,
-    /// cgroup sock_addr program: deny makes connect() fail with EPERM before it is sent.
+    /// cgroup `sock_addr` program: deny makes `connect()` fail with EPERM before it is sent.
     CgroupSockAddr,
     /// Nothing on this kernel.
     None,
@@ -387,8 +387,7 @@ mod tests {
         c.plan()
             .into_iter()
             .find(|(x, _)| *x == h)
-            .map(|(_, m)| m)
-            .unwrap_or(Mechanism::None)
+            .map_or(Mechanism::None, |(_, m)| m)
     }
 
     #[test]

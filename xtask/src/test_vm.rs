@@ -76,7 +76,7 @@ const KERNELS: &[Kernel] = &[
 ];
 
 /// The fast subset: (test binary, libtest filters; empty = all of it). Load + one event per kind
-/// (events), the deny tests (enforce, vm_deny) and the capability table (capabilities).
+/// (`events`), the deny tests (`enforce`, `vm_deny`) and the capability table (`capabilities`).
 const FAST: &[(&str, &[&str])] = &[
     ("capabilities", &[]),
     // Every agentmon start verifies ~100 programs, ≈ 30 s under TCG: one test per kind only.
@@ -278,7 +278,7 @@ fn fetch_kernel(dir: &Path, k: &Kernel) -> Result<PathBuf> {
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(String::from))
         .collect();
-    names.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    names.sort_by_key(|n| version_key(n));
     let pkg = match names.last() {
         Some(p) => p.clone(),
         None => {
@@ -426,7 +426,9 @@ fn build_initramfs(vm: &Path, busybox: &Path, tests: &[(String, PathBuf)], plan:
         root.join("etc/nsswitch.conf"),
         "passwd: files\ngroup: files\nhosts: files\n",
     )?;
-    fs::write(root.join("plan"), plan.join("\n") + "\n")?;
+    let mut plan_text = plan.join("\n");
+    plan_text.push('\n');
+    fs::write(root.join("plan"), plan_text)?;
     let init = root.join("init");
     fs::write(&init, INIT)?;
     fs::set_permissions(&init, fs::Permissions::from_mode(0o755))?;
@@ -479,7 +481,7 @@ impl Stage {
             let resolved = if target.is_absolute() {
                 target
             } else {
-                src.parent().unwrap_or(Path::new("/")).join(target)
+                src.parent().unwrap_or_else(|| Path::new("/")).join(target)
             };
             return self.file(&resolved, &resolved, strip);
         }
@@ -524,7 +526,8 @@ impl Stage {
                 self.tree(&p, &[])?;
             } else {
                 self.file(&p, &p, false)?;
-                if name.ends_with(".so") {
+                // Extension modules and libraries: `.so` exactly, as the dynamic loader names them.
+                if Path::new(&name).extension().is_some_and(|e| e == "so") {
                     for lib in ldd(&p) {
                         self.file(&lib, &lib, false)?;
                     }
@@ -600,7 +603,9 @@ fn boot(name: &str, vmlinuz: &Path, initramfs: &Path, timeout: Duration) -> Resu
                 if line.contains("AGENTMON-VM-INIT") {
                     outcome.boot = start.elapsed();
                 } else if line.starts_with("AGENTMON-VM-PREFLIGHT") {
-                    outcome.per_binary.push("agentmon does not load (see the console)".into());
+                    outcome
+                        .per_binary
+                        .push("agentmon does not load (see the console)".into());
                 } else if let Some(rest) = line.strip_prefix("AGENTMON-VM-END ") {
                     outcome.per_binary.push(rest.to_string());
                 } else if let Some(rc) = line.strip_prefix("AGENTMON-VM-RESULT rc=") {

@@ -4,7 +4,7 @@
 use crate::capabilities::Capabilities;
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs;
 
 /// Prints the table on stdout; exit status 0 (a missing capability is a fact, not an error).
 #[expect(clippy::print_stdout, reason = "doctor's output is its interface")]
