@@ -508,3 +508,12 @@ pub fn mechanism(hook: &str) -> String {
         .unwrap_or_else(|| panic!("no {hook} mechanism in:\n{t}"))
         .to_string()
 }
+
+/// Whether a line of `stderr` (a shell's or a program's error message) says that `path` was
+/// refused with EPERM; agentmon's own capability log can say "Operation not permitted" too.
+pub fn refused_with_eperm(stderr: &str, path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    stderr
+        .lines()
+        .any(|l| l.contains(p.as_ref()) && l.contains("Operation not permitted"))
+}
