@@ -63,6 +63,7 @@ fn alert(rule: &str) -> Alert {
             container: None,
             resolved_path: Some("/usr/bin/curl".into()),
             facts: agentmon::enrich::AgentFacts::default(),
+            context_id: 0,
         },
     }
 }

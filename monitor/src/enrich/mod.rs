@@ -49,6 +49,11 @@ pub struct Enriched {
     /// Lineage and destination facts (`proc.is_agent_root`, `net.dst_agent`).
     #[serde(flatten, skip_serializing_if = "AgentFacts::is_empty")]
     pub facts: AgentFacts,
+    /// Names the process context (`exe`, `ancestors`, `cgroup`, `agent`, `container`) the enrich
+    /// stage filled in: two events with the same non-zero id carry the same context, so a consumer
+    /// that keeps contexts (the recording) need not compare them. 0: unknown.
+    #[serde(skip)]
+    pub context_id: u64,
 }
 
 impl Enriched {
@@ -68,6 +73,7 @@ impl Enriched {
             container: None,
             resolved_path: None,
             facts: AgentFacts::default(),
+            context_id: 0,
         }
     }
 
@@ -104,6 +110,8 @@ pub(crate) struct Enricher {
     current: Enriched,
     /// What `current`'s context was computed from (`None`: not computed, e.g. at the start).
     current_key: Option<ContextKey>,
+    /// The last [`Enriched::context_id`] given out.
+    last_context_id: u64,
 }
 
 impl Enricher {
@@ -118,6 +126,7 @@ impl Enricher {
             moves: 0,
             current: Enriched::empty(),
             current_key: None,
+            last_context_id: 0,
         }
     }
 
@@ -144,7 +153,12 @@ impl Enricher {
             moves,
             current: out,
             current_key,
+            last_context_id,
         } = self;
+        let mut new_context = || {
+            *last_context_id += 1;
+            *last_context_id
+        };
         let pid = event.header.pid;
         target::fill(&mut event, table);
         let key = ContextKey {
@@ -155,6 +169,7 @@ impl Enricher {
         out.time = clock.wall(event.header.ktime_ns);
         if *current_key != Some(key) {
             fill_context(table, cgroups, escaped, &event, out);
+            out.context_id = new_context();
             // Filling may learn processes from /proc (a new generation): key on the state after it.
             *current_key = Some(ContextKey {
                 generations: (table.generation(), cgroups.generation(), *moves),
@@ -164,6 +179,7 @@ impl Enricher {
         // The kernel's path of the executable where the kind carries it, else the table's.
         if let Some(exe) = event.body.kernel_exe() {
             exe.clone_into(&mut out.exe);
+            out.context_id = new_context();
             // The table has it too now; a later event without it takes the table's again.
             *current_key = None;
         }
@@ -393,6 +409,49 @@ mod tests {
                 .facts
                 .agent_root
         );
+    }
+
+    #[test]
+    fn the_context_is_kept_while_the_process_stays_the_same_and_renewed_when_it_changes() {
+        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
+        let cg = Cgroup {
+            path: "/nonexistent-cgroup-root/a".into(),
+            rel: "/a".into(),
+            id: 11,
+            level: 1,
+        };
+        index.add_root(&cg, "a", None);
+        let mut e = Enricher::new(index);
+        step(
+            &mut e,
+            ev(11, 700, 4_000_000, synthetic::exec("/bin/sh", vec!["sh".into()])),
+        );
+        let first = step(&mut e, ev(11, 700, 4_000_000, synthetic::open("/etc/hosts", 0)));
+        let second = step(&mut e, ev(11, 700, 4_000_000, synthetic::open("/etc/passwd", 0)));
+        assert_ne!(first.context_id, 0);
+        assert_eq!(first.context_id, second.context_id);
+        assert_eq!(second.resolved_path.as_deref(), Some("/etc/passwd"));
+        assert_eq!((second.exe.as_str(), second.agent.as_str()), ("/bin/sh", "a"));
+        // A new image: a new context, with the new executable.
+        step(
+            &mut e,
+            ev(
+                11,
+                700,
+                4_000_000,
+                synthetic::exec("/usr/bin/curl", vec!["curl".into()]),
+            ),
+        );
+        let after = step(&mut e, ev(11, 700, 4_000_000, synthetic::open("/etc/hosts", 0)));
+        assert_ne!(after.context_id, second.context_id);
+        assert_eq!(after.exe, "/usr/bin/curl");
+        // Another process in between: each gets its own.
+        step(&mut e, ev(11, 700, 4_000_000, synthetic::fork(701)));
+        let child = step(&mut e, ev(11, 701, 700, synthetic::open("/etc/hosts", 0)));
+        assert_eq!((child.exe.as_str(), child.ancestors[0].pid), ("/usr/bin/curl", 700));
+        let back = step(&mut e, ev(11, 700, 4_000_000, synthetic::open("/etc/hosts", 0)));
+        assert_ne!(back.context_id, child.context_id);
+        assert_eq!(back.exe, "/usr/bin/curl");
     }
 
     #[test]

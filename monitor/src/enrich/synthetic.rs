@@ -91,6 +91,7 @@ impl Process {
             container: self.container.clone(),
             resolved_path,
             facts: crate::enrich::AgentFacts::default(),
+            context_id: 0,
         }
     }
 }

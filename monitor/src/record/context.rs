@@ -31,6 +31,8 @@ pub(crate) struct ContextCache {
 
 struct Cached {
     ctx: proto::Context,
+    /// The [`Enriched::context_id`] it was made from (0: unknown).
+    context_id: u64,
     /// The record number (within the file) the context was defined at.
     defined_at: u64,
 }
@@ -50,7 +52,7 @@ impl ContextCache {
         let pid = ev.event.header.pid;
         if let Some(c) = self.by_pid.get(&pid)
             && record.saturating_sub(c.defined_at) < CONTEXT_REFRESH_RECORDS
-            && same_process(&c.ctx, ev)
+            && same_process(&c.ctx, c.context_id, ev)
         {
             return ContextRef {
                 id: c.ctx.id,
@@ -72,6 +74,7 @@ impl ContextCache {
             pid,
             Cached {
                 ctx: ctx.clone(),
+                context_id: ev.context_id,
                 defined_at: record,
             },
         );
@@ -104,16 +107,24 @@ impl ContextCache {
     }
 }
 
-fn same_process(c: &proto::Context, ev: &Enriched) -> bool {
+/// Whether `ev` has the process fields of context `c` (made from an event whose context id was
+/// `context_id`): the header's always compared, the enrich stage's only when the ids cannot tell.
+fn same_process(c: &proto::Context, context_id: u64, ev: &Enriched) -> bool {
     let h = &ev.event.header;
     let Some(p) = &c.process else { return false };
-    c.pid == h.pid
+    let same_header = c.pid == h.pid
         && c.ppid == h.ppid
         && c.uid == h.uid
         && c.gid == h.gid
         && c.cgroup_id == h.cgroup_id
-        && c.comm == h.comm
-        && p.exe == ev.exe
+        && c.comm == h.comm;
+    if !same_header {
+        return false;
+    }
+    if context_id != 0 && context_id == ev.context_id {
+        return true;
+    }
+    p.exe == ev.exe
         && p.cgroup == ev.cgroup
         && p.agent == ev.agent
         && match (&p.container, ev.container.as_deref()) {

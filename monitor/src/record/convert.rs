@@ -194,6 +194,7 @@ pub(crate) fn event_from_proto(p: proto::Event, contexts: &ContextTable) -> Resu
         container: None,
         resolved_path,
         facts: facts_from_proto(p.facts),
+        context_id: 0,
     };
     fill_context(&mut ev, ctx);
     Ok(ev)
@@ -261,6 +262,7 @@ pub(crate) fn embedded_event_from_proto(p: proto::Event) -> Result<Enriched, Con
         agent: process.agent,
         resolved_path: p.resolved_path,
         facts: facts_from_proto(p.facts),
+        context_id: 0,
     })
 }
 
