@@ -10,15 +10,15 @@
     reason = "test code outside #[test] fns: a failed step fails the test"
 )]
 use std::{
-    io::{Read, Write},
-    net::TcpListener,
     os::unix::net::UnixListener,
     path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
 
-use agentmon_e2e::{ExecRun, TestCgroup, agentmon_bin, cgroup_root, exec_rules, shipped_rules, wait_for};
+use agentmon_e2e::{
+    ExecRun, TestCgroup, agentmon_bin, agents_config, cgroup_root, exec_rules, serve_http, shipped_rules, wait_for,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -244,21 +244,13 @@ fn agent_and_mcp_configuration_modified_but_not_read() {
 
 /// Serves `n` HTTP requests on 127.0.0.1 with `body`; returns the port.
 fn local_http(n: usize, body: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming().take(n) {
-            let Ok(mut s) = s else { continue };
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
+    serve_http(
+        n,
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
 }
 
 #[test]
@@ -378,15 +370,7 @@ fn agent_connects_to_another_watched_agents_listener() {
     let top = TestCgroup::new("lateral");
     let rel = format!("/{}", top.path.strip_prefix(cgroup_root()).unwrap().display());
     let dir = tmp("lateral");
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
-             discovery: {{rescan_interval: 100ms}}\n"
-        ),
-    )
-    .unwrap();
+    let cfg = agents_config(dir.path(), &rel, "");
     let a = top.child("agent-a");
     let b = top.child("agent-b");
     let out = dir.path().join("out.jsonl");

@@ -12,11 +12,7 @@
     clippy::use_debug,
     reason = "test code outside #[test] fns: a failed step fails the test; the counts are the corpus' figure"
 )]
-use std::{
-    io::{Read, Write},
-    net::TcpListener,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use agentmon_e2e::*;
 
@@ -31,17 +27,11 @@ fn workspace(tag: &str) -> tempfile::TempDir {
 
 /// Serves `n` HTTP requests on 127.0.0.1 with a small JSON body; returns the port.
 fn local_api(n: usize) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming().take(n) {
-            let Ok(mut s) = s else { continue };
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}");
-        }
-    });
-    port
+    serve_http(
+        n,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}"
+            .into(),
+    )
 }
 
 /// Runs `script` with bash as the agent (HOME set to `home`) and checks the session: it succeeded,

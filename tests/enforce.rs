@@ -138,11 +138,7 @@ fn denied_mount_kills_the_caller_at_entry_for_both_mount_apis() {
         "mount -t tmpfs agentmon-e2e {d}; echo status=$? >&2",
         d = dir.path().display()
     );
-    let r = exec_rules(
-        rules.path(),
-        &[],
-        &["unshare", "-m", "--propagation", "private", "sh", "-c", &script],
-    );
+    let r = exec_rules(rules.path(), &[], &in_private_mount_ns(&["sh", "-c", &script]));
     assert!(r.stderr.contains("status=137"), "{}", r.stderr);
     let a = r.alerts_of("No tmpfs");
     assert!(!a.is_empty(), "{:?}", r.fired());
@@ -220,12 +216,7 @@ fn quarantine_freezes_cuts_network_and_release_restores() {
     );
 
     // Release: thawed and connected again.
-    let rel = agentmon()
-        .args(["release", &cg_path])
-        .env("AGENTMON_STATE_DIR", &state_dir)
-        .output()
-        .unwrap();
-    assert!(rel.status.success(), "{}", String::from_utf8_lossy(&rel.stderr));
+    release(&cg_path, &state_dir);
     assert!(!is_frozen(&cg.path));
     let out = command_in(&cg.path, "/bin/bash", &["-c", &probe]).output().unwrap();
     assert!(

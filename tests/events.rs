@@ -228,7 +228,7 @@ fn mount_reports_source_target_and_fstype() {
     let target = dir.path().to_string_lossy().into_owned();
     // A private mount namespace: the tmpfs never shows up on the host.
     let script = format!("mount -t tmpfs agentmon-e2e-src {target}");
-    let run = exec_json(&[], &["unshare", "-m", "--propagation", "private", "sh", "-c", &script]);
+    let run = exec_json(&[], &in_private_mount_ns(&["sh", "-c", &script]));
     assert!(run.status.success(), "{}", run.stderr);
     let m = find(&run.events, |e| e["kind"] == "mount" && e["target"] == target.as_str())
         .unwrap_or_else(|| panic!("{:?}", run.of_kind("mount")));
@@ -253,18 +253,7 @@ assert mnt >= 0, ctypes.get_errno()
 assert libc.syscall(429, mnt, b"", -100, b"{target}", 4) == 0, ctypes.get_errno()
 "#
     );
-    let run = exec_json(
-        &[],
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-c",
-            &py,
-        ],
-    );
+    let run = exec_json(&[], &in_private_mount_ns(&["/usr/bin/python3", "-c", &py]));
     assert!(run.status.success(), "{}", run.stderr);
     let m = find(&run.events, |e| e["kind"] == "mount" && e["target"] == target.as_str())
         .unwrap_or_else(|| panic!("{:?}", run.of_kind("mount")));

@@ -169,6 +169,14 @@ impl ExecRun {
         self.events.iter().filter(|e| e["kind"] == kind).collect()
     }
 
+    /// Events of `kind` whose `key` is `value`.
+    pub fn of_kind_with(&self, kind: &str, key: &str, value: &str) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["kind"] == kind && e[key] == value)
+            .collect()
+    }
+
     /// Alert records (they carry a `rule`).
     pub fn alerts(&self) -> Vec<&Value> {
         self.events.iter().filter(|e| e.get("rule").is_some()).collect()
@@ -199,6 +207,76 @@ pub fn parse_json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A scratch directory in /tmp named `prefix…`, removed when dropped.
+pub fn scratch_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp").unwrap()
+}
+
+/// A scratch directory in /tmp with `real/` and its subdirectories `dirs`, reached through a
+/// symlinked directory `link/` too: a path through `link/` is not the kernel's name of a file.
+pub struct LinkedTree {
+    pub dir: tempfile::TempDir,
+}
+
+impl LinkedTree {
+    pub fn new(prefix: &str, dirs: &[&str]) -> Self {
+        let dir = scratch_dir(prefix);
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        for d in dirs {
+            std::fs::create_dir_all(dir.path().join("real").join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        Self { dir }
+    }
+
+    /// `rel` in the tree, as text.
+    pub fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    /// The kernel's (canonical) path of `real/<rel>`.
+    pub fn real(&self, rel: &str) -> String {
+        canonical(self.dir.path().join("real").join(rel))
+    }
+}
+
+/// The canonical path of `p` (the kernel's name of the file), as text.
+pub fn canonical(p: impl AsRef<Path>) -> String {
+    std::fs::canonicalize(p).unwrap().display().to_string()
+}
+
+/// Answers `n` connections on 127.0.0.1 (each request read, up to 2 KiB) with `response`, from a
+/// thread; returns the port.
+pub fn serve_http(n: usize, response: String) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = std::io::Write::write_all(&mut s, response.as_bytes());
+        }
+    });
+    port
+}
+
+/// Writes `dir/config.yaml` for `agentmon run --config`: every cgroup `<rel>/agent-*` is an agent
+/// named by its cgroup, cgroups are rescanned every 100 ms, then `extra` (more top-level YAML).
+/// Returns the file's path.
+pub fn agents_config(dir: &Path, rel: &str, extra: &str) -> PathBuf {
+    let cfg = dir.join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
+             discovery: {{rescan_interval: 100ms}}\n{extra}"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
 /// The shipped rule directory.
 pub fn shipped_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
@@ -219,6 +297,21 @@ pub fn exec_rules(rules: &Path, extra: &[&str], cmd: &[&str]) -> ExecRun {
     exec_raw(&all, cmd)
 }
 
+/// `cmd` in a private mount namespace (`unshare -m --propagation private cmd…`): its mounts never
+/// reach the host.
+pub fn in_private_mount_ns<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["unshare", "-m", "--propagation", "private"];
+    all.extend_from_slice(cmd);
+    all
+}
+
+/// `cmd` as nobody (`setpriv --reuid=65534 --regid=65534 --clear-groups cmd…`).
+pub fn as_nobody<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    all.extend_from_slice(cmd);
+    all
+}
+
 /// `agentmon exec --json [extra…] -- cmd…`
 pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
     let out = agentmon()
@@ -235,6 +328,28 @@ pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
         status: out.status,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `agentmon release AGENT` with the quarantine state in `state_dir`; asserts it succeeded.
+pub fn release(agent: &str, state_dir: &str) {
+    let out = agentmon()
+        .args(["release", agent])
+        .env("AGENTMON_STATE_DIR", state_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `agentmon replay --json --rules RULES LOG`: what it printed; asserts it succeeded.
+pub fn replay_json(rules: &Path, log: &str) -> Vec<Value> {
+    let out = agentmon()
+        .args(["replay", "--json", "--rules"])
+        .arg(rules)
+        .arg(log)
+        .output()
+        .expect("replay");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    parse_json_lines(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// A running `agentmon run --json …`; collects its JSON lines; stopped with SIGTERM.

@@ -42,10 +42,7 @@ os.waitpid(pid, 0)
 fn a_kill_in_progress_does_not_hold_back_another_agents_events() {
     let victim = TestCgroup::new("respond-victim");
     let bystander = TestCgroup::new("respond-bystander");
-    let work = tempfile::Builder::new()
-        .prefix("agentmon-respond-")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let work = scratch_dir("agentmon-respond-");
     let trigger = work.path().join("kill-trigger");
     std::fs::copy("/bin/true", &trigger).unwrap();
     let marker = work.path().join("bystander-heartbeat");

@@ -54,10 +54,7 @@ fn interpreter_running_inline_code() {
 
 #[test]
 fn exec_from_writable_location_and_exec_of_written_file() {
-    let dir = tempfile::Builder::new()
-        .prefix("agentmon-e2e-")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let dir = scratch_dir("agentmon-e2e-");
     let payload = dir.path().join("payload");
     let script = format!("cp /bin/true {p} && chmod +x {p} && {p}", p = payload.display());
     let r = run(&["/bin/bash", "-c", &script]);
@@ -130,7 +127,7 @@ fn write_to_protected_agent_config() {
 fn mount_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let script = format!("mount -t tmpfs agentmon-e2e {}", dir.path().display());
-    let r = run(&["unshare", "-m", "--propagation", "private", "sh", "-c", &script]);
+    let r = run(&in_private_mount_ns(&["sh", "-c", &script]));
     assert_fired(&r, "Mount attempt");
 }
 

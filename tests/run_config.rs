@@ -118,15 +118,7 @@ fn discovers_an_agent_started_later_and_counts_its_events() {
     let (mut g, rel) = test_cgroup("run");
     let (root, top) = (g.root.clone(), g.top.clone());
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
-             discovery: {{rescan_interval: 100ms}}\n"
-        ),
-    )
-    .unwrap();
+    let cfg = agentmon_e2e::agents_config(dir.path(), &rel, "");
     let out_path = dir.path().join("out.jsonl");
     let port = g.start_agentmon(std::fs::File::create(&out_path).unwrap(), |c| {
         c.args(["--json", "--no-rules", "--config"]).arg(&cfg)
@@ -227,17 +219,14 @@ async fn alerts_reach_the_webhook_the_file_and_metrics() {
     let top = g.top.clone();
     let dir = tempfile::tempdir().unwrap();
     let alerts_file = dir.path().join("alerts.jsonl");
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "agents:\n  - name: \"{{cgroup}}\"\n    match: {{cgroup: \"{rel}/agent-*\"}}\n\
-             discovery: {{rescan_interval: 100ms}}\n\
-             outputs:\n  file: {}\n  webhook: {{url: \"http://127.0.0.1:{hook_port}/\"}}\n",
+    let cfg = agentmon_e2e::agents_config(
+        dir.path(),
+        &rel,
+        &format!(
+            "outputs:\n  file: {}\n  webhook: {{url: \"http://127.0.0.1:{hook_port}/\"}}\n",
             alerts_file.display()
         ),
-    )
-    .unwrap();
+    );
     let rules = agentmon_e2e::shipped_rules();
     let port = g.start_agentmon(Stdio::null(), |c| {
         c.args(["--json", "--rules"]).arg(&rules).arg("--config").arg(&cfg)

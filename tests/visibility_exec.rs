@@ -9,28 +9,9 @@
 use agentmon_e2e::*;
 use serde_json::Value;
 
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("agentmon-vis-exec-")
-        .tempdir_in("/tmp")
-        .unwrap()
-}
-
-fn canonical(p: &str) -> String {
-    std::fs::canonicalize(p).unwrap().display().to_string()
-}
-
-/// The exec events of `run` whose file name is `filename`.
-fn execs_of<'a>(run: &'a ExecRun, filename: &str) -> Vec<&'a Value> {
-    run.of_kind("exec")
-        .into_iter()
-        .filter(|e| e["filename"] == filename)
-        .collect()
-}
-
 #[test]
 fn a_renamed_or_symlinked_binary_is_named_by_what_runs() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-exec-");
     let copy = dir.path().join("sshd");
     std::fs::copy("/bin/true", &copy).unwrap();
     let link = dir.path().join("cron");
@@ -38,10 +19,10 @@ fn a_renamed_or_symlinked_binary_is_named_by_what_runs() {
     let (copy, link) = (copy.display().to_string(), link.display().to_string());
     let run = exec_json(&[], &["/bin/sh", "-c", &format!("{copy} && {link}")]);
     assert!(run.status.success(), "{}", run.stderr);
-    let c = &execs_of(&run, &copy)[0];
+    let c = &run.of_kind_with("exec", "filename", &copy)[0];
     assert_eq!(c["exe_path"], copy.as_str(), "a copy is its own file");
     assert_eq!(c["comm"], "sshd");
-    let l = &execs_of(&run, &link)[0];
+    let l = &run.of_kind_with("exec", "filename", &link)[0];
     assert_eq!(
         l["exe_path"],
         canonical("/bin/true").as_str(),
@@ -56,7 +37,7 @@ fn a_renamed_or_symlinked_binary_is_named_by_what_runs() {
 
 #[test]
 fn a_spoofed_comm_does_not_change_the_executable() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-exec-");
     let marker = dir.path().join("marker");
     std::fs::write(&marker, "").unwrap();
     let py = format!(
@@ -84,7 +65,7 @@ fn a_long_option_does_not_push_the_command_out_of_view() {
     // bash takes `-c` after a long (ignored) argument to its `-c` string's $0 slot.
     let run = exec_json(&[], &["/bin/bash", "-c", "true # sneaky", &pad]);
     assert!(run.status.success(), "{}", run.stderr);
-    let ev = &execs_of(&run, "/bin/bash")[0];
+    let ev = &run.of_kind_with("exec", "filename", "/bin/bash")[0];
     let argv: Vec<&str> = ev["argv"]
         .as_array()
         .unwrap()
@@ -107,7 +88,7 @@ fn loader_variables_are_seen_anywhere_in_the_environment() {
     cmd.push("/bin/true".into());
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     let run = exec_json(&[], &args);
-    let ev = &execs_of(&run, "/bin/true")[0];
+    let ev = &run.of_kind_with("exec", "filename", "/bin/true")[0];
     let env: Vec<&str> = ev["env"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(env.contains(&"LD_PRELOAD=/tmp/agentmon-vis-none.so"), "{env:?}");
     assert!(env.contains(&"https_proxy=http://127.0.0.1:9"), "{env:?}");
@@ -119,7 +100,7 @@ fn loader_variables_are_seen_anywhere_in_the_environment() {
 
 #[test]
 fn a_refused_exec_is_an_event_with_its_errno() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-exec-");
     // No execute bit.
     let noexec = dir.path().join("payload");
     std::fs::copy("/bin/true", &noexec).unwrap();
@@ -142,10 +123,10 @@ fn a_refused_exec_is_an_event_with_its_errno() {
             &script,
         ],
     );
-    let denied_bit = &execs_of(&run, &noexec)[0];
+    let denied_bit = &run.of_kind_with("exec", "filename", &noexec)[0];
     assert_eq!(denied_bit["result"], -13, "EACCES: {denied_bit}");
     let on_noexec = format!("{mnt}/t");
-    let denied_mount = &execs_of(&run, &on_noexec)[0];
+    let denied_mount = &run.of_kind_with("exec", "filename", &on_noexec)[0];
     assert_eq!(denied_mount["result"], -13, "EACCES on a noexec mount: {denied_mount}");
     // The failed attempt did not change the process's identity.
     assert_ne!(denied_mount["exe"], on_noexec.as_str());
@@ -153,7 +134,7 @@ fn a_refused_exec_is_an_event_with_its_errno() {
 
 #[test]
 fn a_script_is_named_by_its_own_path_and_runs_as_its_interpreter() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-exec-");
     std::fs::create_dir(dir.path().join("real")).unwrap();
     let script = dir.path().join("real/run.sh");
     std::fs::write(&script, "#!/bin/sh\ntrue\n").unwrap();
@@ -168,12 +149,12 @@ fn a_script_is_named_by_its_own_path_and_runs_as_its_interpreter() {
         ],
     );
     assert!(run.status.success(), "{}", run.stderr);
-    let ev = &execs_of(&run, "./run.sh")[0];
+    let ev = &run.of_kind_with("exec", "filename", "./run.sh")[0];
     assert_eq!(ev["script"], true);
     assert_eq!(ev["exe_path"], canonical("/bin/sh").as_str(), "the interpreter runs");
     assert_eq!(
         ev["resolved_path"],
-        canonical(&script.display().to_string()).as_str(),
+        canonical(script.display().to_string()).as_str(),
         "exec.path is the script, in the kernel's working directory"
     );
 }

@@ -55,7 +55,7 @@ impl Tree {
 
 /// The events of `kind` whose `key` equals `value`.
 fn events_where<'a>(run: &'a ExecRun, kind: &str, key: &str, value: &str) -> Vec<&'a Value> {
-    run.of_kind(kind).into_iter().filter(|e| e[key] == value).collect()
+    run.of_kind_with(kind, key, value)
 }
 
 /// The one event of `kind` with `key` = `value` (panics with what was seen otherwise).
@@ -588,14 +588,7 @@ fn file_operations_replay_to_the_live_alerts() {
                 .collect::<Vec<_>>()
         );
     }
-    let replay = agentmon()
-        .args(["replay", "--json", "--rules"])
-        .arg(rules.path())
-        .arg(log_arg)
-        .output()
-        .expect("replay");
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
-    let replayed = parse_json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let replayed = replay_json(rules.path(), log_arg);
     let key = |a: &Value| {
         (
             a["rule"].as_str().unwrap_or_default().to_string(),

@@ -67,18 +67,11 @@ class Ring:
 "#;
 
 fn scratch() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("agentmon-vis-iouring-")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let dir = scratch_dir("agentmon-vis-iouring-");
     std::fs::create_dir_all(dir.path().join("home/.aws")).unwrap();
     std::fs::write(dir.path().join("home/.aws/credentials"), "[default]\nkey=x\n").unwrap();
     std::os::unix::fs::symlink(dir.path().join("home/.aws"), dir.path().join("cfg")).unwrap();
     dir
-}
-
-fn canonical(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p).unwrap().display().to_string()
 }
 
 fn run_py(py: &str) -> ExecRun {
@@ -88,10 +81,7 @@ fn run_py(py: &str) -> ExecRun {
 }
 
 fn ops<'a>(run: &'a ExecRun, op: &str) -> Vec<&'a Value> {
-    run.of_kind("io_uring_op")
-        .into_iter()
-        .filter(|e| e["op"] == op)
-        .collect()
+    run.of_kind_with("io_uring_op", "op", op)
 }
 
 #[test]
@@ -126,7 +116,7 @@ fn setup_and_an_openat_of_a_credential_file_are_seen_with_its_path() {
     assert_eq!(rel["path"], "credentials", "the kernel's copy of the name");
     assert_eq!(
         rel["dir_path"],
-        canonical(&dir.path().join("home/.aws")).as_str(),
+        canonical(dir.path().join("home/.aws")).as_str(),
         "the directory fd's kernel path, not the symlink"
     );
     assert_eq!(

@@ -10,23 +10,6 @@
 use std::{path::Path, process::Command};
 
 use agentmon_e2e::*;
-use serde_json::Value;
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("agentmon-vis-load-")
-        .tempdir_in("/tmp")
-        .unwrap()
-}
-
-fn canonical(p: &Path) -> String {
-    std::fs::canonicalize(p).unwrap().display().to_string()
-}
-
-/// The executable-mapping events of `run` whose file is `path`.
-fn mappings<'a>(run: &'a ExecRun, path: &str) -> Vec<&'a Value> {
-    run.of_kind("mmap").into_iter().filter(|e| e["path"] == path).collect()
-}
 
 /// Builds a shared object at `dir/name` with gcc; `None` (the caller skips, saying why) without
 /// a C compiler.
@@ -101,7 +84,7 @@ m = mmap.mmap(fd, 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_EXEC)
 
 #[test]
 fn ld_preload_of_a_dropped_so_is_seen_by_its_kernel_path() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-load-");
     let Some(so) = build_so(dir.path(), "dropped.so") else {
         return;
     };
@@ -116,7 +99,7 @@ fn ld_preload_of_a_dropped_so_is_seen_by_its_kernel_path() {
     );
     let run = exec_json(&[], &["/bin/sh", "-c", &script]);
     assert!(run.status.success(), "{}", run.stderr);
-    let maps = mappings(&run, &real);
+    let maps = run.of_kind_with("mmap", "path", &real);
     assert_eq!(maps.len(), 2, "one per preload: {:?}", run.of_kind("mmap"));
     for m in maps {
         assert_eq!(m["comm"], "true", "mapped by the program it was preloaded into: {m}");
@@ -128,7 +111,7 @@ fn ld_preload_of_a_dropped_so_is_seen_by_its_kernel_path() {
 fn a_library_renamed_into_place_then_loaded_is_an_executable_mapping_of_a_file_the_agent_wrote() {
     // Built outside the agent, so no open of the agent's writes it: the agent only renames it under
     // a new name (the write-then-map sequence's other way in) and loads it from there.
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-load-");
     let Some(so) = build_so(dir.path(), "staged.so") else {
         return;
     };
@@ -141,7 +124,11 @@ fn a_library_renamed_into_place_then_loaded_is_an_executable_mapping_of_a_file_t
     let run = exec_rules(&shipped_rules(), &[], &["/usr/bin/python3", "-c", &py]);
     assert!(run.status.success(), "{}", run.stderr);
     let placed = canonical(&placed);
-    assert!(!mappings(&run, &placed).is_empty(), "{:?}", run.of_kind("mmap"));
+    assert!(
+        !run.of_kind_with("mmap", "path", &placed).is_empty(),
+        "{:?}",
+        run.of_kind("mmap")
+    );
     let alerts = run.alerts_of("Executable mapping of file written by agent");
     assert!(
         alerts
@@ -155,7 +142,7 @@ fn a_library_renamed_into_place_then_loaded_is_an_executable_mapping_of_a_file_t
 
 #[test]
 fn dlopen_and_mprotect_to_exec_are_seen() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-load-");
     let Some(so) = build_so(dir.path(), "plugin.so") else {
         return;
     };
@@ -179,8 +166,12 @@ assert libc.mprotect(p, 4096, mmap.PROT_READ | mmap.PROT_EXEC) == 0, ctypes.get_
     );
     let run = exec_json(&[], &["/usr/bin/python3", "-c", &py]);
     assert!(run.status.success(), "{}", run.stderr);
-    assert!(!mappings(&run, &canonical(&so)).is_empty(), "{:?}", run.of_kind("mmap"));
-    let prot = mappings(&run, &canonical(&data));
+    assert!(
+        !run.of_kind_with("mmap", "path", &canonical(&so)).is_empty(),
+        "{:?}",
+        run.of_kind("mmap")
+    );
+    let prot = run.of_kind_with("mmap", "path", &canonical(&data));
     assert_eq!(prot.len(), 1, "{:?}", run.of_kind("mmap"));
     assert_eq!(prot[0]["syscall"], "mprotect");
     assert_eq!(
@@ -193,7 +184,7 @@ assert libc.mprotect(p, 4096, mmap.PROT_READ | mmap.PROT_EXEC) == 0, ctypes.get_
 
 #[test]
 fn an_executable_mapping_refused_by_a_noexec_mount_is_seen_with_its_errno() {
-    let dir = scratch();
+    let dir = scratch_dir("agentmon-vis-load-");
     let Some(so) = build_so(dir.path(), "dropped.so") else {
         return;
     };
@@ -215,21 +206,10 @@ assert p == 2**64 - 1 and ctypes.get_errno() == 1, (p, ctypes.get_errno())
         mnt = mnt.display(),
         so = so.display()
     );
-    let run = exec_json(
-        &[],
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-c",
-            &py,
-        ],
-    );
+    let run = exec_json(&[], &in_private_mount_ns(&["/usr/bin/python3", "-c", &py]));
     assert!(run.status.success(), "{}", run.stderr);
     let target = format!("{}/dropped.so", mnt.display());
-    let m = mappings(&run, &target);
+    let m = run.of_kind_with("mmap", "path", &target);
     assert_eq!(m.len(), 1, "{:?}", run.of_kind("mmap"));
     assert_eq!(m[0]["result"], -1, "EPERM: {}", m[0]);
 }

@@ -12,35 +12,12 @@
 use agentmon_e2e::*;
 use serde_json::Value;
 
-/// A scratch directory with `real/{a,b,src,dst,t}` directories, reached through a symlinked
-/// directory `link/`.
-struct Tree {
-    dir: tempfile::TempDir,
-}
-
-impl Tree {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("agentmon-vis-mount-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        for d in ["a", "b", "src", "dst", "t"] {
-            std::fs::create_dir_all(dir.path().join("real").join(d)).unwrap();
-        }
-        std::fs::write(dir.path().join("real/src/inside"), "x").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
-        Self { dir }
-    }
-    fn path(&self, rel: &str) -> String {
-        self.dir.path().join(rel).display().to_string()
-    }
-    /// The kernel's (canonical) path of `real/<rel>`.
-    fn real(&self, rel: &str) -> String {
-        std::fs::canonicalize(self.dir.path().join("real").join(rel))
-            .unwrap()
-            .display()
-            .to_string()
-    }
+/// A scratch directory with `real/{a,b,src,dst,t}` directories (and a file `real/src/inside`),
+/// reached through a symlinked directory `link/`.
+fn tree() -> LinkedTree {
+    let t = LinkedTree::new("agentmon-vis-mount-", &["a", "b", "src", "dst", "t"]);
+    std::fs::write(t.dir.path().join("real/src/inside"), "x").unwrap();
+    t
 }
 
 /// Python preamble: the new mount API through `syscall()`, each call asserting success.
@@ -69,28 +46,14 @@ def setattr(dfd, path, flags, attr_set, attr_clr):
 /// Runs `py` (after [`MOUNT_API`]) as a watched agent in a private mount namespace.
 fn run_py(py: &str) -> ExecRun {
     let script = format!("{MOUNT_API}\n{py}");
-    let run = exec_json(
-        &[],
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-c",
-            &script,
-        ],
-    );
+    let run = exec_json(&[], &in_private_mount_ns(&["/usr/bin/python3", "-c", &script]));
     assert!(run.status.success(), "{}", run.stderr);
     run
 }
 
 /// The mount events of `syscall` in `run`.
 fn mounts<'a>(run: &'a ExecRun, syscall: &str) -> Vec<&'a Value> {
-    run.of_kind("mount")
-        .into_iter()
-        .filter(|e| e["syscall"] == syscall)
-        .collect()
+    run.of_kind_with("mount", "syscall", syscall)
 }
 
 /// The one mount event of `syscall` matching `pred`.
@@ -108,7 +71,7 @@ fn mount_where<'a>(run: &'a ExecRun, syscall: &str, pred: impl Fn(&Value) -> boo
 
 #[test]
 fn mount_is_seen_at_exit_and_a_relative_target_through_a_symlink_is_the_kernels_path() {
-    let t = Tree::new();
+    let t = tree();
     // Plain: an absolute target. Dodging: a relative target from a working directory entered
     // through a symlink (libc's mount(2) directly: util-linux would canonicalize it first).
     let py = format!(
@@ -157,7 +120,7 @@ fn fsmount_used_through_its_fd_without_move_mount_is_a_detached_mount() {
 
 #[test]
 fn move_mount_names_where_the_mount_went_even_through_a_symlink_and_a_relative_path() {
-    let t = Tree::new();
+    let t = tree();
     let py = format!(
         "mnt = fsmount(b'agentmon-moved')\n\
          os.chdir('{link}')\n\
@@ -180,7 +143,7 @@ fn move_mount_names_where_the_mount_went_even_through_a_symlink_and_a_relative_p
 
 #[test]
 fn open_tree_clone_is_a_detached_bind_mount_and_its_attachment_is_seen() {
-    let t = Tree::new();
+    let t = tree();
     // Plain: an absolute source; dodging: a relative one from a symlinked working directory.
     let py = format!(
         "a = sc(OPEN_TREE, AT_FDCWD, b'{src}', OPEN_TREE_CLONE | AT_RECURSIVE)\n\
@@ -212,7 +175,7 @@ fn open_tree_clone_is_a_detached_bind_mount_and_its_attachment_is_seen() {
 
 #[test]
 fn open_tree_attr_clones_and_sets_attributes_in_one_call() {
-    let t = Tree::new();
+    let t = tree();
     // Linux 6.15+: the clone and its attributes in one syscall (no mount_setattr to see).
     let py = format!(
         "attr = ctypes.create_string_buffer(struct.pack('QQQQ', MOUNT_ATTR_RDONLY, 0, 0, 0), 32)\n\
@@ -234,7 +197,7 @@ fn open_tree_attr_clones_and_sets_attributes_in_one_call() {
 
 #[test]
 fn mount_setattr_on_a_detached_mount_fd_and_on_a_relative_path() {
-    let t = Tree::new();
+    let t = tree();
     let py = format!(
         "mnt = fsmount(b'agentmon-attr')\n\
          setattr(mnt, b'', AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0)\n\
@@ -261,7 +224,7 @@ fn fspick_reconfiguring_a_mount_is_seen_by_path_through_a_symlinked_cwd_and_by_f
     // (read-only here; read-write is the attack), without mount(2). Plain: an absolute path.
     // Dodging: a relative path from a working directory entered through a symlink, and an `O_PATH`
     // fd of the mount (`FSPICK_EMPTY_PATH`) opened through the symlink.
-    let t = Tree::new();
+    let t = tree();
     let py = format!(
         "libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]\n\
          assert libc.mount(b'agentmon-pick', b'{a}', b'tmpfs', 0, None) == 0, ctypes.get_errno()\n\
@@ -307,11 +270,7 @@ fn a_deny_rule_by_fstype_kills_fspick_by_path() {
     );
     let py = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = libc.syscall(433, -100, b'/proc', 0)\nprint('fspick returned', fd)\n";
     let script = format!("/usr/bin/python3 -S -c \"{py}\" >&2; echo status=$? >&2");
-    let run = exec_rules(
-        rules.path(),
-        &[],
-        &["unshare", "-m", "--propagation", "private", "sh", "-c", &script],
-    );
+    let run = exec_rules(rules.path(), &[], &in_private_mount_ns(&["sh", "-c", &script]));
     assert!(run.stderr.contains("status=137"), "{}", run.stderr);
     assert!(!run.stderr.contains("fspick returned"), "{}", run.stderr);
     let alerts = run.alerts_of("No proc reconfiguration");
@@ -338,15 +297,7 @@ fn mount_rules_fire_once_per_mount_not_on_a_context_or_a_tree_fd() {
     let run = exec_rules(
         &shipped_rules(),
         &[],
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-c",
-            &py,
-        ],
+        &in_private_mount_ns(&["/usr/bin/python3", "-c", &py]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(mounts(&run, "fsopen").len(), 2, "{:?}", run.of_kind("mount"));
@@ -366,7 +317,7 @@ fn mount_rules_fire_once_per_mount_not_on_a_context_or_a_tree_fd() {
 
 #[test]
 fn refused_mounts_are_seen_with_their_errno() {
-    let t = Tree::new();
+    let t = tree();
     let target = t.path("real/a");
     // Without privilege (uid nobody), mount(2) and fsopen fail with EPERM.
     let py = format!(
@@ -398,7 +349,7 @@ fn refused_mounts_are_seen_with_their_errno() {
 fn mounts_refused_by_a_seccomp_filter_are_seen_at_exit_with_their_errno() {
     // seccomp runs before `sys_enter_*` and skips the syscall, but the syscall's exit still runs
     // (with the filter's errno as its result): the mount programs, at exit, see the attempt.
-    let t = Tree::new();
+    let t = tree();
     let target = t.path("real/a");
     // Root in a private mount namespace: the same mount succeeds before the filter is installed.
     let py = format!(
@@ -428,7 +379,7 @@ fn the_mount_attempt_rule_sees_the_new_api() {
     let rules = rules_dir(
         "- rule: Any mount\n  desc: test\n  condition: evt.kind = mount and not evt.failed and mount.syscall in (fsmount, move_mount)\n  output: \"%mount.syscall %mount.source on %mount.target (detached=%mount.detached)\"\n  priority: WARNING\n",
     );
-    let t = Tree::new();
+    let t = tree();
     let script = format!(
         "{MOUNT_API}\nmnt = fsmount(b'agentmon-rule')\nsc(MOVE_MOUNT, mnt, b'', AT_FDCWD, b'{}', MOVE_MOUNT_F_EMPTY_PATH)\n",
         t.path("link/dst")
@@ -436,15 +387,7 @@ fn the_mount_attempt_rule_sees_the_new_api() {
     let run = exec_rules(
         rules.path(),
         &[],
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "/usr/bin/python3",
-            "-c",
-            &script,
-        ],
+        &in_private_mount_ns(&["/usr/bin/python3", "-c", &script]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     let outputs: Vec<_> = run

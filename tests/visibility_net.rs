@@ -117,6 +117,18 @@ fn run_agent(script: &str, rules: Option<&Path>) -> ExecRun {
     run
 }
 
+/// Runs `script` as the agent in a scratch directory it made `agents/` in (for unix socket paths,
+/// relative ones too); the directory lasts as long as the returned handle.
+fn run_agent_in_agents_dir(script: &str) -> (tempfile::TempDir, ExecRun) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let script = format!(
+        "os.chdir({:?})\nos.mkdir(\"agents\")\n{script}",
+        dir.path().to_string_lossy()
+    );
+    let run = run_agent(&script, None);
+    (dir, run)
+}
+
 fn events_of<'a>(run: &'a ExecRun, kind: &str, pred: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
     run.of_kind(kind).into_iter().filter(|e| pred(e)).collect()
 }
@@ -398,13 +410,8 @@ say("MAPPED", udp(socket.AF_INET6).sendto(b"q", ("::ffff:" + M, 5306)))
 /// the destination — are `send` events, one per socket and destination and second.
 #[test]
 fn unix_datagrams_sent_without_connect_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir_s = dir.path().to_string_lossy().into_owned();
-    let run = run_agent(
-        &format!(
-            r#"
-os.chdir({dir_s:?})
-os.mkdir("agents")
+    let (dir, run) = run_agent_in_agents_dir(
+        r#"
 rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 rx.bind("agents/d.sock")
 ab = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -423,9 +430,7 @@ data = ctypes.create_string_buffer(b"z")
 iov = iov_of(data)
 vec = ctypes.create_string_buffer(mmsghdr(0, 0, iov) + mmsghdr(ctypes.addressof(target), 110, iov))
 say("SENDMMSG", libc.syscall(307, mm.fileno(), vec, 2, 0))
-"#
-        ),
-        None,
+"#,
     );
     assert_eq!(reported(&run, "SENDMMSG"), "2", "both messages sent");
     let path = dir.path().join("agents/d.sock").to_string_lossy().into_owned();
@@ -627,13 +632,8 @@ os.waitpid(pid, 0)
 /// passed. (Reading only the path as passed, the symlink and relative forms hide the socket.)
 #[test]
 fn unix_connect_is_identified_by_the_socket_the_kernel_connected_to() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir_s = dir.path().to_string_lossy().into_owned();
-    let run = run_agent(
-        &format!(
-            r#"
-os.chdir({dir_s:?})
-os.mkdir("agents")
+    let (dir, run) = run_agent_in_agents_dir(
+        r#"
 srv = socket.socket(socket.AF_UNIX)
 srv.bind("agents/b.sock")
 srv.listen(8)
@@ -651,9 +651,7 @@ ab.bind("\0agentmon-test-peer")
 ab.listen(8)
 c4 = socket.socket(socket.AF_UNIX)
 c4.connect("\0agentmon-test-peer")
-"#
-        ),
-        None,
+"#,
     );
     let real = dir.path().join("agents/b.sock").to_string_lossy().into_owned();
     let unix = events_of(&run, "connect", |e| e["family"] == "unix");
@@ -808,12 +806,7 @@ fn quarantined_connects_are_refused_and_reported_so() {
         (Some("quarantined"), Some(true)),
         "{e}"
     );
-    let rel = agentmon()
-        .args(["release", &cg_path])
-        .env("AGENTMON_STATE_DIR", &state_dir)
-        .output()
-        .unwrap();
-    assert!(rel.status.success(), "{}", String::from_utf8_lossy(&rel.stderr));
+    release(&cg_path, &state_dir);
     let out = command_in(&cg.path, "/usr/bin/python3", &["-S", "-c", &connect(port)])
         .output()
         .unwrap();

@@ -10,36 +10,15 @@ use agentmon_e2e::*;
 use serde_json::Value;
 
 /// A scratch directory under /tmp with a "secret" file in `real/`, reached through a symlinked
-/// directory `link/`.
-struct Tree {
-    dir: tempfile::TempDir,
-}
-
-impl Tree {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("agentmon-vis-open-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        std::fs::create_dir(dir.path().join("real")).unwrap();
-        std::fs::write(dir.path().join("real/secret"), "s3cret").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
-        Self { dir }
-    }
-    fn path(&self, rel: &str) -> String {
-        self.dir.path().join(rel).display().to_string()
-    }
-    /// The canonical path of the secret: what the kernel opens.
-    fn secret(&self) -> String {
-        std::fs::canonicalize(self.dir.path().join("real/secret"))
-            .unwrap()
-            .display()
-            .to_string()
-    }
+/// directory `link/`; `real("secret")` is the path the kernel opens.
+fn tree() -> LinkedTree {
+    let t = LinkedTree::new("agentmon-vis-open-", &[]);
+    std::fs::write(t.dir.path().join("real/secret"), "s3cret").unwrap();
+    t
 }
 
 fn opens_of<'a>(run: &'a ExecRun, raw: &str) -> Vec<&'a Value> {
-    run.of_kind("open").into_iter().filter(|e| e["path"] == raw).collect()
+    run.of_kind_with("open", "path", raw)
 }
 
 /// The one open of `raw` in `run`.
@@ -51,7 +30,7 @@ fn open_of<'a>(run: &'a ExecRun, raw: &str) -> &'a Value {
 
 #[test]
 fn a_symlink_chain_unlinked_at_once_still_names_the_real_file() {
-    let t = Tree::new();
+    let t = tree();
     // a -> b -> real/secret; the agent opens a and removes both links before the event is read.
     let (a, b) = (t.path("a"), t.path("b"));
     let script = format!(
@@ -61,17 +40,17 @@ fn a_symlink_chain_unlinked_at_once_still_names_the_real_file() {
     let run = exec_json(&[], &["/bin/sh", "-c", &script]);
     assert!(run.status.success(), "{}", run.stderr);
     let ev = open_of(&run, &a);
-    assert_eq!(ev["kernel_path"], t.secret().as_str());
+    assert_eq!(ev["kernel_path"], t.real("secret").as_str());
     assert_eq!(
         ev["resolved_path"],
-        t.secret().as_str(),
+        t.real("secret").as_str(),
         "rules match the kernel's path"
     );
 }
 
 #[test]
 fn proc_self_fd_and_cwd_forms_name_the_real_file() {
-    let t = Tree::new();
+    let t = tree();
     // /proc/self/fd/N/secret through a directory fd opened via the symlinked directory, and a
     // relative path after cd through the symlink.
     let script = format!(
@@ -83,20 +62,20 @@ fn proc_self_fd_and_cwd_forms_name_the_real_file() {
     assert!(run.status.success(), "{}", run.stderr);
     for raw in ["/proc/self/fd/3/secret", "./secret", "/proc/self/cwd/secret"] {
         let ev = open_of(&run, raw);
-        assert_eq!(ev["kernel_path"], t.secret().as_str(), "{raw}");
+        assert_eq!(ev["kernel_path"], t.real("secret").as_str(), "{raw}");
     }
 }
 
 #[test]
 fn a_3000_byte_path_is_read_whole_and_resolved() {
-    let t = Tree::new();
+    let t = tree();
     let padded = format!("{}secret", "./".repeat(1500));
     assert!(padded.len() > 3000);
     let script = format!("cd {} && cat {padded} >/dev/null", t.path("link"));
     let run = exec_json(&[], &["/bin/sh", "-c", &script]);
     assert!(run.status.success(), "{}", run.stderr);
     let ev = open_of(&run, &padded);
-    assert_eq!(ev["kernel_path"], t.secret().as_str());
+    assert_eq!(ev["kernel_path"], t.real("secret").as_str());
     assert!(ev.get("truncated").is_none(), "the whole path was read: {ev}");
 }
 
@@ -117,10 +96,10 @@ print(libc.open(p, os.O_RDONLY), file=sys.stderr, flush=True)
 
 #[test]
 fn a_path_in_a_page_not_faulted_in_is_still_seen_and_denied() {
-    let t = Tree::new();
+    let t = tree();
     let holder = t.path("path-holder");
     // The path, NUL-terminated, at the start of the file the process maps.
-    let mut bytes = t.secret().into_bytes();
+    let mut bytes = t.real("secret").into_bytes();
     bytes.push(0);
     bytes.resize(4096, 0);
     std::fs::write(&holder, &bytes).unwrap();
@@ -133,17 +112,17 @@ fn a_path_in_a_page_not_faulted_in_is_still_seen_and_denied() {
     ];
     let run = exec_json(&[], &cmd);
     assert!(run.status.success(), "{}", run.stderr);
-    let ev = open_of(&run, &t.secret());
-    assert_eq!(ev["kernel_path"], t.secret().as_str());
+    let ev = open_of(&run, &t.real("secret"));
+    assert_eq!(ev["kernel_path"], t.real("secret").as_str());
 
     // The same open under a deny rule for that file: killed before the open returns.
     let rules = rules_dir(&format!(
         "- rule: Deny secret\n  desc: t\n  condition: evt.kind = open and file.path = {}\n  output: denied\n  priority: CRITICAL\n  action: deny\n",
-        t.secret()
+        t.real("secret")
     ));
     let run = exec_rules(rules.path(), &[], &cmd);
     assert_eq!(run.status.code(), Some(128 + 9), "killed: {}", run.stderr);
-    let ev = open_of(&run, &t.secret());
+    let ev = open_of(&run, &t.real("secret"));
     assert_eq!(ev["denied"], true);
     let alert = &run.alerts_of("Deny secret")[0];
     assert!(
@@ -154,7 +133,7 @@ fn a_path_in_a_page_not_faulted_in_is_still_seen_and_denied() {
 
 #[test]
 fn a_refused_open_is_an_event_with_its_errno_and_target() {
-    let t = Tree::new();
+    let t = tree();
     std::fs::set_permissions(
         t.dir.path().join("real/secret"),
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
@@ -162,23 +141,12 @@ fn a_refused_open_is_an_event_with_its_errno_and_target() {
     .unwrap();
     // As nobody, through the symlinked directory and a relative path: EACCES.
     let script = format!("cd {} && cat ./secret", t.path("link"));
-    let run = exec_json(
-        &[],
-        &[
-            "/usr/bin/setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "/bin/sh",
-            "-c",
-            &script,
-        ],
-    );
+    let run = exec_json(&[], &as_nobody(&["/bin/sh", "-c", &script]));
     assert!(!run.status.success());
     let ev = open_of(&run, "./secret");
     assert_eq!(ev["result"], -13, "EACCES: {ev}");
     assert!(ev.get("kernel_path").is_none());
-    assert_eq!(ev["resolved_path"], t.secret().as_str(), "aimed at the real file");
+    assert_eq!(ev["resolved_path"], t.real("secret").as_str(), "aimed at the real file");
 
     // A name that does not exist is a search, not an attempt: no event.
     let run = exec_json(&[], &["/bin/cat", &t.path("real/absent")]);
@@ -187,7 +155,7 @@ fn a_refused_open_is_an_event_with_its_errno_and_target() {
 
 #[test]
 fn a_deep_directory_is_walked_to_the_root() {
-    let t = Tree::new();
+    let t = tree();
     // About 2 600 bytes of real directories: the kernel's path is long, not just the string.
     let mut deep = t.dir.path().join("real");
     for i in 0..50 {

@@ -12,7 +12,7 @@
 )]
 use std::path::Path;
 
-use agentmon_e2e::{ExecRun, exec_json, exec_rules, rules_dir};
+use agentmon_e2e::{ExecRun, as_nobody, exec_json, exec_rules, replay_json, rules_dir};
 use serde_json::Value;
 
 /// The Python interpreter, by a path that is not a shim (`/usr/bin/python3`).
@@ -306,16 +306,7 @@ fn cred<'a>(run: &'a ExecRun, syscall: &str) -> &'a Value {
 /// setpriv from root to nobody: the credentials before and after, the capabilities lost.
 #[test]
 fn setuid_from_root_to_nobody_shows_before_and_after() {
-    let run = exec_json(
-        &[],
-        &[
-            "/usr/bin/setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "/bin/true",
-        ],
-    );
+    let run = exec_json(&[], &as_nobody(&["/bin/true"]));
     assert!(run.status.success(), "{}", run.stderr);
     let uid = cred(&run, "setresuid");
     assert_eq!(uid["result"], 0, "{uid}");
@@ -346,15 +337,11 @@ fn setuid_from_root_to_nobody_shows_before_and_after() {
 fn a_refused_setuid_is_seen_with_eperm() {
     let run = exec_json(
         &[],
-        &[
-            "/usr/bin/setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
+        &as_nobody(&[
             PYTHON,
             "-c",
             "import os\ntry:\n    os.setuid(0)\nexcept PermissionError:\n    pass",
-        ],
+        ]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     let e = cred(&run, "setuid");
@@ -641,14 +628,7 @@ os.setresuid(65534, 65534, 65534)
             .is_some_and(|o| o.contains(&python_exe()) && o.contains("(sshd)")),
         "{inject}"
     );
-    let replay = agentmon_e2e::agentmon()
-        .args(["replay", "--json", "--rules"])
-        .arg(rules.path())
-        .arg(log_arg)
-        .output()
-        .expect("replay");
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
-    let replayed = agentmon_e2e::parse_json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let replayed = replay_json(rules.path(), log_arg);
     let key = |a: &Value| (a["rule"].to_string(), a["event"]["ktime_ns"].as_u64());
     let mut want: Vec<_> = live.alerts().into_iter().map(key).collect();
     let mut got: Vec<_> = replayed.iter().map(key).collect();

@@ -20,12 +20,7 @@ struct Markers(tempfile::TempDir);
 
 impl Markers {
     fn new() -> Self {
-        Self(
-            tempfile::Builder::new()
-                .prefix("agentmon-vis-scope-")
-                .tempdir_in("/tmp")
-                .unwrap(),
-        )
+        Self(scratch_dir("agentmon-vis-scope-"))
     }
     fn get(&self, tag: &str) -> String {
         let p = self.0.path().join(tag);

@@ -111,13 +111,7 @@ fn emit_attach(ctx: &RawTracePointContext) -> Option<()> {
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` is the reserved record, written only here before submit.
     unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::CgroupMove,
-            size_of::<CgroupMoveEvent>(),
-            off,
-        );
-        fill(ev, co, dst, tgid, flags, after.map_or(0, |l| l.agent_cgroup_id));
+        fill(ev, cfg, dst, tgid, flags, after.map_or(0, |l| l.agent_cgroup_id));
         (*ev).header.flags |= strings::read_kernel_str(args.path as *const u8, &mut (*ev).dest_path);
     }
     if let Some(l) = after {
@@ -163,13 +157,7 @@ pub(crate) fn emit_born_elsewhere(
     // SAFETY: `ev` is the reserved record, written only here before submit; the cgroup's kernfs
     // name is read with bpf_probe_read_kernel_str.
     unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::CgroupMove,
-            size_of::<CgroupMoveEvent>(),
-            &cfg.offsets,
-        );
-        fill(ev, co, dst, child_tgid, flags, after.agent_cgroup_id);
+        fill(ev, cfg, dst, child_tgid, flags, after.agent_cgroup_id);
         let kn: *const u8 = read_field(dst, co.kn).unwrap_or(core::ptr::null());
         let name: *const u8 = read_field(kn, co.kn_name).unwrap_or(core::ptr::null());
         (*ev).header.flags |= strings::read_kernel_str(name, &mut (*ev).dest_path);
@@ -186,14 +174,21 @@ fn task_cgroup(co: &CgroupOffsets, task: *const u8) -> Option<*const u8> {
     read_field(cset, co.cset_dfl_cgrp)
 }
 
-/// Fills the fixed fields of a move to `dst`.
+/// Fills the header and the fixed fields of a move to `dst`.
 ///
 /// # Safety
 /// `ev` points to a reserved, not yet submitted record.
 #[inline(always)]
-unsafe fn fill(ev: *mut CgroupMoveEvent, co: &CgroupOffsets, dst: *const u8, pid: u32, flags: u32, agent: u64) {
+unsafe fn fill(ev: *mut CgroupMoveEvent, cfg: &KernelConfig, dst: *const u8, pid: u32, flags: u32, agent: u64) {
+    let co = &cfg.offsets.cgroup;
     // SAFETY: the caller's contract.
     unsafe {
+        header::fill(
+            &raw mut (*ev).header,
+            EventKind::CgroupMove,
+            size_of::<CgroupMoveEvent>(),
+            &cfg.offsets,
+        );
         (*ev).pid = pid;
         (*ev).flags = flags;
         (*ev).dest_id = scope::cgroup_id(co, dst).unwrap_or(0);

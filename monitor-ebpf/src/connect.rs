@@ -22,7 +22,7 @@ use monitor_common::{
     config::KernelConfig,
     connect::{AF_INET, AF_INET6, AF_UNIX, CONNECT_SEEN_HOOK, CONNECT_SEEN_SYSCALL, ConnectEvent},
     counter,
-    deny::{DENY_CONNECT, DenyEvent},
+    deny::DENY_CONNECT,
     maps as names,
     net::{VERDICT_ALLOWED, VERDICT_UNCHECKED},
     programs,
@@ -31,11 +31,11 @@ use monitor_common::{
 };
 
 use crate::{
-    args, header,
+    args, enforce,
     maps::{self, OrCount},
     net,
     record::Record,
-    scope, strings, submit, task, tracepoint,
+    scope, strings, task, tracepoint,
 };
 
 /// Thread id → [`PENDING`] while it is inside `connect`, [`HOOK_REPORTED`] once a hook reported it.
@@ -185,7 +185,8 @@ fn connect_hook(ctx: &SockAddrContext, v6: bool) -> i32 {
     if verdict == VERDICT_ALLOWED {
         return 1;
     }
-    emit_refused(cfg, rule_id);
+    maps::count(counter::DENIED);
+    enforce::emit_deny(cfg, DENY_CONNECT, rule_id);
     0
 }
 
@@ -222,27 +223,4 @@ fn emit_hook(ctx: &SockAddrContext, cfg: &KernelConfig, v6: bool, verdict: u8, r
         unsafe { *mark = HOOK_REPORTED };
     }
     Some(())
-}
-
-/// Deny notice of a refused connect.
-#[inline(always)]
-fn emit_refused(cfg: &KernelConfig, rule_id: u32) {
-    maps::count(counter::DENIED);
-    let Some(mut entry) = submit::reserve::<DenyEvent>() else {
-        return;
-    };
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` is the reserved record, written only here before submit.
-    unsafe {
-        header::fill(
-            &raw mut (*ev).header,
-            EventKind::Deny,
-            size_of::<DenyEvent>(),
-            &cfg.offsets,
-        );
-        (*ev).what = DENY_CONNECT;
-        (*ev)._pad = [0; 3];
-        (*ev).rule_id = rule_id;
-    }
-    submit::submit(entry);
 }

@@ -7,7 +7,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use monitor_common::{
-    EventKind, counter,
+    EventKind,
+    config::KernelConfig,
+    counter,
     deny::DenyEvent,
     enforce::{DENY_FSTYPE_LEN, DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule},
     maps as names,
@@ -108,13 +110,14 @@ pub(crate) fn kill_current(what: u8, rule_id: u32) {
     // SAFETY: the helper has no memory preconditions; it signals the current task.
     unsafe { bpf_send_signal(SIGKILL) };
     maps::count(counter::DENIED);
-    emit_deny(what, rule_id);
+    if let Some(cfg) = maps::config() {
+        emit_deny(cfg, what, rule_id);
+    }
 }
 
 /// Emits a [`DenyEvent`] naming the rule.
 #[inline(always)]
-pub(crate) fn emit_deny(what: u8, rule_id: u32) {
-    let Some(cfg) = maps::config() else { return };
+pub(crate) fn emit_deny(cfg: &KernelConfig, what: u8, rule_id: u32) {
     let Some(mut entry) = submit::reserve::<DenyEvent>() else {
         return;
     };

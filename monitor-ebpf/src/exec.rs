@@ -65,7 +65,7 @@ fn ran(ctx: &RawTracePointContext) -> Option<()> {
     let filename_t = rec.kernel_str(filename, PATH_MAX);
     let exe_file: Option<*const u8> = mm.and_then(|mm| task::read_field(mm, po.mm_exe_file));
     let exe_path = rec.path(po, exe_file.and_then(|f| path::path_at(po, f, po.file_path)));
-    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != b'/' {
+    let cwd_path = if rec.is_relative(filename_t) {
         rec.path(po, path::dir_path(po, task_ptr, -100))
     } else {
         Tail::ABSENT
@@ -154,7 +154,7 @@ fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
     let po = &cfg.offsets.path;
     let mut rec = Record::<ExecEvent>::start(EventKind::Exec, &cfg.offsets)?;
     let filename_t = rec.user_str(filename, PATH_MAX);
-    let cwd_path = if filename_t.len > 0 && rec.byte_at(filename_t.off as usize) != b'/' {
+    let cwd_path = if rec.is_relative(filename_t) {
         // SAFETY: the helper has no preconditions; the task is read through bpf_probe_read_kernel.
         let task_ptr = unsafe { bpf_get_current_task() } as *const u8;
         rec.path(po, path::dir_path(po, task_ptr, dfd))

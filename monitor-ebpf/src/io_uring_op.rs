@@ -138,7 +138,7 @@ fn emit(ctx: &RawTracePointContext) -> Option<()> {
         {
             op_flags |= IOURING_OP_DIRECT;
         }
-        if path.len > 0 && rec.byte_at(path.off as usize) != b'/' {
+        if rec.is_relative(path) {
             let off = &cfg.offsets.path;
             dir_path = rec.path(off, path::dir_path(off, current, i64::from(fd)));
         }

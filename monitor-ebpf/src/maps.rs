@@ -23,7 +23,7 @@ pub(crate) static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
 named!(CONFIG = names::CONFIG);
 
 /// Single entry: `bpf_ktime_get_ns()` of the last batched record that forced a reader wakeup (see
-/// `submit::submit_batched`). Updated with plain loads and stores from every CPU: a lost race costs
+/// `submit::output`, batched). Updated with plain loads and stores from every CPU: a lost race costs
 /// at most one extra or one fewer wakeup, never a record (userspace's drain covers the window).
 #[map]
 pub(crate) static LAST_WAKEUP: Array<u64> = Array::with_max_entries(1, 0);

@@ -22,7 +22,7 @@ use monitor_common::{
         MOUNT_SYSCALL_OPEN_TREE_ATTR, MountEvent,
     },
     programs,
-    record::{PATH_MAX, Tail},
+    record::{PATH_MAX, TAIL_ABSENT, Tail},
 };
 
 use crate::{
@@ -164,6 +164,93 @@ impl Fields {
     }
 }
 
+/// One mount API call at its exit: what the program was given, the record being built and the
+/// fields filled per syscall.
+struct Call<'a> {
+    rec: &'a mut Record<MountEvent>,
+    cfg: &'a KernelConfig,
+    task: *const u8,
+    a: &'a [u64; 6],
+    result: i64,
+    /// Whether mount deny rules exist (then the fstype is read into the deny key too).
+    deny: bool,
+    f: &'a mut Fields,
+}
+
+impl Call<'_> {
+    /// The kernel's path of the object `fd` refers to.
+    #[inline(always)]
+    fn fd_path(&self, fd: i64) -> Option<KPath> {
+        path::fd_path(&self.cfg.offsets.path, self.task, fd)
+    }
+
+    /// Appends the kernel's path of `p`.
+    #[inline(always)]
+    fn path(&mut self, p: Option<KPath>) -> Tail {
+        self.rec.path(&self.cfg.offsets.path, p)
+    }
+
+    /// The kernel's path of the directory a relative `t` starts from (`dfd`, or the working
+    /// directory for `AT_FDCWD`); absent for an absolute or empty path.
+    #[inline(always)]
+    fn dir_of(&mut self, t: Tail, dfd: i64) -> Tail {
+        if !self.rec.is_relative(t) {
+            return Tail::ABSENT;
+        }
+        let off = &self.cfg.offsets.path;
+        self.rec.path(off, path::dir_path(off, self.task, dfd))
+    }
+
+    /// The `(int dfd, const char *path, unsigned flags, …)` calls (`open_tree`, `mount_setattr`,
+    /// `fspick`): their dfd and flags.
+    #[inline(always)]
+    fn dfd_and_flags(&mut self) -> i64 {
+        let dfd = i64::from(self.a[0] as i32);
+        self.f.dfd = dfd as i32;
+        self.f.flags = self.a[2];
+        dfd
+    }
+
+    /// Whether the call names its object by a descriptor itself: `empty_path_flag`
+    /// (`AT_EMPTY_PATH`, `MOVE_MOUNT_*_EMPTY_PATH`, …) with an empty path `t`.
+    #[inline(always)]
+    fn by_fd(&self, empty_path_flag: u64, t: Tail) -> bool {
+        self.f.flags & empty_path_flag != 0 && t.len == 0
+    }
+
+    /// The fstype, a kernel string: the record's, and the deny key.
+    #[inline(always)]
+    fn kernel_fstype(&mut self, name: *const u8) {
+        self.f.fstype = self.rec.kernel_str(name, FSTYPE_MAX);
+        if self.deny {
+            strings::read_kernel_str(name, &mut self.f.key);
+        }
+    }
+
+    /// The fstype as passed (user memory at `name`): the record's, and the deny key.
+    #[inline(always)]
+    fn user_fstype(&mut self, name: u64) {
+        self.f.fstype = self.rec.user_str(name, FSTYPE_MAX);
+        if self.deny {
+            strings::read_user_str(name as *const u8, &mut self.f.key);
+        }
+    }
+
+    /// The device name and filesystem type of the mount `p` is on (a mount fd's): the record's
+    /// source and fstype, and the deny key.
+    #[inline(always)]
+    fn describe_object(&mut self, p: KPath) {
+        let cfg = self.cfg;
+        let mo = &cfg.offsets.mount;
+        // SAFETY: pointer arithmetic only (`container_of(vfsmount, struct mount, mnt)`); read with
+        // bpf_probe_read_kernel.
+        let mount = unsafe { p.mnt.sub(cfg.offsets.path.mount_mnt as usize) };
+        let devname: *const u8 = read_field(mount, mo.mount_devname).unwrap_or(core::ptr::null());
+        self.f.source = self.rec.kernel_str(devname, MOUNT_STRING_MAX);
+        self.kernel_fstype(fstype_name(cfg, p.mnt));
+    }
+}
+
 #[inline(always)]
 fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let cfg = scope::watched()?;
@@ -172,35 +259,40 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let mut rec = Record::<MountEvent>::start(EventKind::Mount, &cfg.offsets)?;
     let mut f = Fields::new();
     let deny = cfg.deny_kinds & DENY_KIND_MOUNT != 0;
-    let task = task::current_task();
+    let mut c = Call {
+        rec: &mut rec,
+        cfg,
+        task: task::current_task(),
+        a: &a,
+        result,
+        deny,
+        f: &mut f,
+    };
     match syscall {
-        MOUNT_SYSCALL_MOUNT => classic(&mut rec, cfg, task, &a, deny, &mut f),
+        MOUNT_SYSCALL_MOUNT => classic(&mut c),
         MOUNT_SYSCALL_FSOPEN => {
-            f.flags = a[1];
-            f.fstype = rec.user_str(a[0], FSTYPE_MAX);
-            if deny {
-                strings::read_user_str(a[0] as *const u8, &mut f.key);
-            }
+            c.f.flags = a[1];
+            c.user_fstype(a[0]);
         }
         MOUNT_SYSCALL_FSMOUNT => {
-            f.dfd = a[0] as i32;
-            f.flags = a[1];
-            f.attr_set = a[2];
+            c.f.dfd = a[0] as i32;
+            c.f.flags = a[1];
+            c.f.attr_set = a[2];
             if result >= 0 {
-                f.detached = MOUNT_DETACHED;
-                if let Some(p) = path::fd_path(&cfg.offsets.path, task, result) {
-                    describe_object(&mut rec, cfg, p, deny, &mut f);
+                c.f.detached = MOUNT_DETACHED;
+                if let Some(p) = c.fd_path(result) {
+                    c.describe_object(p);
                 }
             }
         }
-        MOUNT_SYSCALL_MOVE_MOUNT => move_mount(&mut rec, cfg, task, &a, result, deny, &mut f),
-        MOUNT_SYSCALL_OPEN_TREE => open_tree(&mut rec, cfg, task, &a, result, deny, &mut f),
+        MOUNT_SYSCALL_MOVE_MOUNT => move_mount(&mut c),
+        MOUNT_SYSCALL_OPEN_TREE => open_tree(&mut c),
         MOUNT_SYSCALL_OPEN_TREE_ATTR => {
-            open_tree(&mut rec, cfg, task, &a, result, deny, &mut f);
-            read_attr(&a, &mut f);
+            open_tree(&mut c);
+            read_attr(&a, c.f);
         }
-        MOUNT_SYSCALL_FSPICK => fspick(&mut rec, cfg, task, &a, result, deny, &mut f),
-        _ => mount_setattr(&mut rec, cfg, task, &a, deny, &mut f),
+        MOUNT_SYSCALL_FSPICK => fspick(&mut c),
+        _ => mount_setattr(&mut c),
     }
     let denied = if deny && f.deniable {
         enforce::mount_rule(&f.key)
@@ -239,137 +331,93 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
 
 /// `mount(char *dev_name, char *dir_name, char *type, unsigned long flags, void *data)`.
 #[inline(always)]
-fn classic(
-    rec: &mut Record<MountEvent>,
-    cfg: &KernelConfig,
-    task: *const u8,
-    a: &[u64; 6],
-    deny: bool,
-    f: &mut Fields,
-) {
-    let off = &cfg.offsets.path;
-    f.flags = a[3];
-    f.source = rec.user_str(a[0], MOUNT_STRING_MAX);
-    f.target = rec.user_str(a[1], PATH_MAX);
-    f.fstype = rec.user_str(a[2], FSTYPE_MAX);
-    if deny {
-        strings::read_user_str(a[2] as *const u8, &mut f.key);
-    }
-    if relative(rec, f.target) {
-        f.target_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
-    }
-    if f.flags & (MS_BIND | MS_MOVE) != 0 && relative(rec, f.source) {
-        f.source_dir = rec.path(off, path::dir_path(off, task, AT_FDCWD));
+fn classic(c: &mut Call<'_>) {
+    let a = c.a;
+    c.f.flags = a[3];
+    c.f.source = c.rec.user_str(a[0], MOUNT_STRING_MAX);
+    c.f.target = c.rec.user_str(a[1], PATH_MAX);
+    c.user_fstype(a[2]);
+    c.f.target_dir = c.dir_of(c.f.target, AT_FDCWD);
+    if c.f.flags & (MS_BIND | MS_MOVE) != 0 {
+        c.f.source_dir = c.dir_of(c.f.source, AT_FDCWD);
     }
 }
 
 /// `move_mount(int from_dfd, const char *from_pathname, int to_dfd, const char *to_pathname,
 /// unsigned int flags)`.
 #[inline(always)]
-fn move_mount(
-    rec: &mut Record<MountEvent>,
-    cfg: &KernelConfig,
-    task: *const u8,
-    a: &[u64; 6],
-    result: i64,
-    deny: bool,
-    f: &mut Fields,
-) {
-    let off = &cfg.offsets.path;
+fn move_mount(c: &mut Call<'_>) {
+    let a = c.a;
     let (from_dfd, to_dfd) = (i64::from(a[0] as i32), i64::from(a[2] as i32));
-    f.from_dfd = from_dfd as i32;
-    f.dfd = to_dfd as i32;
-    f.flags = a[4];
-    f.source = rec.user_str(a[1], PATH_MAX);
-    f.target = rec.user_str(a[3], PATH_MAX);
-    if f.flags & MOVE_MOUNT_F_EMPTY_PATH != 0 && f.source.len == 0 {
-        if let Some(p) = path::fd_path(off, task, from_dfd) {
-            describe_object(rec, cfg, p, deny, f);
-            if result == 0 {
+    c.f.from_dfd = from_dfd as i32;
+    c.f.dfd = to_dfd as i32;
+    c.f.flags = a[4];
+    c.f.source = c.rec.user_str(a[1], PATH_MAX);
+    c.f.target = c.rec.user_str(a[3], PATH_MAX);
+    if c.by_fd(MOVE_MOUNT_F_EMPTY_PATH, c.f.source) {
+        if let Some(p) = c.fd_path(from_dfd) {
+            c.describe_object(p);
+            if c.result == 0 {
                 // The moved mount is attached now: walked from its root, the path is where it went.
-                f.kernel_target = rec.path(off, Some(p));
+                c.f.kernel_target = c.path(Some(p));
             }
         }
-    } else if relative(rec, f.source) {
-        f.source_dir = rec.path(off, path::dir_path(off, task, from_dfd));
+    } else {
+        c.f.source_dir = c.dir_of(c.f.source, from_dfd);
     }
-    if f.flags & MOVE_MOUNT_T_EMPTY_PATH != 0 && f.target.len == 0 {
-        if f.kernel_target.flags & monitor_common::record::TAIL_ABSENT != 0 {
-            f.kernel_target = rec.path(off, path::fd_path(off, task, to_dfd));
+    if c.by_fd(MOVE_MOUNT_T_EMPTY_PATH, c.f.target) {
+        if c.f.kernel_target.flags & TAIL_ABSENT != 0 {
+            c.f.kernel_target = c.path(c.fd_path(to_dfd));
         }
-    } else if relative(rec, f.target) {
-        f.target_dir = rec.path(off, path::dir_path(off, task, to_dfd));
+    } else {
+        c.f.target_dir = c.dir_of(c.f.target, to_dfd);
     }
 }
 
 /// `open_tree(int dfd, const char *filename, unsigned flags)`.
 #[inline(always)]
-fn open_tree(
-    rec: &mut Record<MountEvent>,
-    cfg: &KernelConfig,
-    task: *const u8,
-    a: &[u64; 6],
-    result: i64,
-    deny: bool,
-    f: &mut Fields,
-) {
-    let off = &cfg.offsets.path;
-    let dfd = i64::from(a[0] as i32);
-    f.dfd = dfd as i32;
-    f.flags = a[2];
-    let clone = f.flags & OPEN_TREE_CLONE != 0;
-    f.deniable = clone;
-    f.source = rec.user_str(a[1], PATH_MAX);
-    if result >= 0
-        && let Some(p) = path::fd_path(off, task, result)
+fn open_tree(c: &mut Call<'_>) {
+    let dfd = c.dfd_and_flags();
+    let clone = c.f.flags & OPEN_TREE_CLONE != 0;
+    c.f.deniable = clone;
+    c.f.source = c.rec.user_str(c.a[1], PATH_MAX);
+    if c.result >= 0
+        && let Some(p) = c.fd_path(c.result)
     {
-        f.fstype = rec.kernel_str(fstype_name(cfg, p.mnt), FSTYPE_MAX);
-        if deny {
-            strings::read_kernel_str(fstype_name(cfg, p.mnt), &mut f.key);
-        }
+        c.kernel_fstype(fstype_name(c.cfg, p.mnt));
         if clone {
-            f.detached = MOUNT_DETACHED;
+            c.f.detached = MOUNT_DETACHED;
         } else {
-            f.kernel_source = rec.path(off, Some(p));
+            c.f.kernel_source = c.path(Some(p));
         }
     }
-    if f.flags & AT_EMPTY_PATH != 0 && f.source.len == 0 {
-        if f.kernel_source.flags & monitor_common::record::TAIL_ABSENT != 0 {
-            f.kernel_source = rec.path(off, path::fd_path(off, task, dfd));
+    if c.by_fd(AT_EMPTY_PATH, c.f.source) {
+        if c.f.kernel_source.flags & TAIL_ABSENT != 0 {
+            c.f.kernel_source = c.path(c.fd_path(dfd));
         }
-    } else if relative(rec, f.source) {
-        f.source_dir = rec.path(off, path::dir_path(off, task, dfd));
+    } else {
+        c.f.source_dir = c.dir_of(c.f.source, dfd);
     }
 }
 
 /// `mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *uattr,
 /// size_t usize)`.
 #[inline(always)]
-fn mount_setattr(
-    rec: &mut Record<MountEvent>,
-    cfg: &KernelConfig,
-    task: *const u8,
-    a: &[u64; 6],
-    deny: bool,
-    f: &mut Fields,
-) {
-    let off = &cfg.offsets.path;
-    let dfd = i64::from(a[0] as i32);
-    f.dfd = dfd as i32;
-    f.flags = a[2];
-    f.target = rec.user_str(a[1], PATH_MAX);
-    read_attr(a, f);
-    if f.flags & AT_EMPTY_PATH != 0 && f.target.len == 0 {
-        if let Some(p) = path::fd_path(off, task, dfd) {
-            describe_object(rec, cfg, p, deny, f);
-            if is_detached(off, task, p.mnt) {
-                f.detached = MOUNT_DETACHED;
+fn mount_setattr(c: &mut Call<'_>) {
+    let dfd = c.dfd_and_flags();
+    c.f.target = c.rec.user_str(c.a[1], PATH_MAX);
+    read_attr(c.a, c.f);
+    if c.by_fd(AT_EMPTY_PATH, c.f.target) {
+        if let Some(p) = c.fd_path(dfd) {
+            c.describe_object(p);
+            if is_detached(&c.cfg.offsets.path, c.task, p.mnt) {
+                c.f.detached = MOUNT_DETACHED;
             } else {
-                f.kernel_target = rec.path(off, Some(p));
+                c.f.kernel_target = c.path(Some(p));
             }
         }
-    } else if relative(rec, f.target) {
-        f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
+    } else {
+        c.f.target_dir = c.dir_of(c.f.target, dfd);
     }
 }
 
@@ -378,44 +426,29 @@ fn mount_setattr(
 /// fstype) or by the path as passed, joined to the kernel's path of its directory when relative,
 /// with the fstype of the context the call returned.
 #[inline(always)]
-fn fspick(
-    rec: &mut Record<MountEvent>,
-    cfg: &KernelConfig,
-    task: *const u8,
-    a: &[u64; 6],
-    result: i64,
-    deny: bool,
-    f: &mut Fields,
-) {
-    let off = &cfg.offsets.path;
-    let dfd = i64::from(a[0] as i32);
-    f.dfd = dfd as i32;
-    f.flags = a[2];
-    f.target = rec.user_str(a[1], PATH_MAX);
-    if f.flags & FSPICK_EMPTY_PATH != 0 && f.target.len == 0 {
-        if let Some(p) = path::fd_path(off, task, dfd) {
-            describe_object(rec, cfg, p, deny, f);
-            f.kernel_target = rec.path(off, Some(p));
+fn fspick(c: &mut Call<'_>) {
+    let dfd = c.dfd_and_flags();
+    c.f.target = c.rec.user_str(c.a[1], PATH_MAX);
+    if c.by_fd(FSPICK_EMPTY_PATH, c.f.target) {
+        if let Some(p) = c.fd_path(dfd) {
+            c.describe_object(p);
+            c.f.kernel_target = c.path(Some(p));
         }
         return;
     }
-    if relative(rec, f.target) {
-        f.target_dir = rec.path(off, path::dir_path(off, task, dfd));
-    }
-    if result >= 0 {
+    c.f.target_dir = c.dir_of(c.f.target, dfd);
+    if c.result >= 0 {
         // The new fd's `struct fs_context`: the superblock's filesystem type, for the record and
         // for a deny rule by fstype.
+        let cfg = c.cfg;
         let mo = &cfg.offsets.mount;
-        let fc: Option<*const u8> =
-            path::fd_file(off, task, result).and_then(|file| read_field(file, cfg.offsets.net.file_private_data));
+        let fc: Option<*const u8> = path::fd_file(&cfg.offsets.path, c.task, c.result)
+            .and_then(|file| read_field(file, cfg.offsets.net.file_private_data));
         let ty: Option<*const u8> = fc.and_then(|fc| read_field(fc, mo.fc_fs_type));
         let name = ty
             .and_then(|t| read_field(t, mo.fstype_name))
             .unwrap_or(core::ptr::null());
-        f.fstype = rec.kernel_str(name, FSTYPE_MAX);
-        if deny {
-            strings::read_kernel_str(name, &mut f.key);
-        }
+        c.kernel_fstype(name);
     }
 }
 
@@ -430,23 +463,6 @@ fn read_attr(a: &[u64; 6], f: &mut Fields) {
             f.attr_clr = attr.attr_clr;
             f.propagation = attr.propagation;
         }
-    }
-}
-
-/// The device name and filesystem type of the mount `p` is on (a mount fd's): the record's source
-/// and fstype, and the deny key.
-#[inline(always)]
-fn describe_object(rec: &mut Record<MountEvent>, cfg: &KernelConfig, p: KPath, deny: bool, f: &mut Fields) {
-    let mo = &cfg.offsets.mount;
-    // SAFETY: pointer arithmetic only (`container_of(vfsmount, struct mount, mnt)`); read with
-    // bpf_probe_read_kernel.
-    let mount = unsafe { p.mnt.sub(cfg.offsets.path.mount_mnt as usize) };
-    let devname: *const u8 = read_field(mount, mo.mount_devname).unwrap_or(core::ptr::null());
-    f.source = rec.kernel_str(devname, MOUNT_STRING_MAX);
-    let fstype = fstype_name(cfg, p.mnt);
-    f.fstype = rec.kernel_str(fstype, FSTYPE_MAX);
-    if deny {
-        strings::read_kernel_str(fstype, &mut f.key);
     }
 }
 
@@ -473,10 +489,4 @@ fn is_detached(off: &PathOffsets, task: *const u8, mnt: *const u8) -> bool {
     let fs: Option<*const u8> = read_field(task, off.task_fs);
     let root: Option<*const u8> = fs.and_then(|fs| read_field(fs, off.fs_root + off.path_mnt));
     root != Some(mnt)
-}
-
-/// Whether the string at `t` is a non-empty path that does not start with `/`.
-#[inline(always)]
-fn relative(rec: &Record<MountEvent>, t: Tail) -> bool {
-    t.len > 0 && rec.byte_at(t.off as usize) != b'/'
 }

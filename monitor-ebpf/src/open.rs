@@ -133,7 +133,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     } else {
         Tail::ABSENT
     };
-    let relative = path.len > 0 && !starts_with_slash(&rec, path);
+    let relative = rec.is_relative(path);
     // An `int` argument: only the register's low 32 bits are the value.
     let dfd = i64::from(dfd as i32);
     let dir_path = if result < 0 && relative {
@@ -171,12 +171,6 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         enforce::kill_current(DENY_OPEN, rule_id);
     }
     Some(())
-}
-
-/// Whether the string at `t` in the record starts with `/`.
-#[inline(always)]
-fn starts_with_slash(rec: &Record<OpenEvent>, t: Tail) -> bool {
-    rec.byte_at(t.off as usize) == b'/'
 }
 
 /// The deny rule covering the kernel's path of the opened file, if any.

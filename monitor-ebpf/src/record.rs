@@ -183,36 +183,10 @@ impl<T> Record<T> {
     /// Appends `len` bytes of user memory (a NUL-separated area such as argv), at most `max`.
     #[inline(always)]
     pub(crate) fn user_bytes(&mut self, src: u64, len: u64, max: usize) -> Tail {
-        let Some(at) = self.next(max) else {
-            return absent(TAIL_NO_ROOM);
-        };
-        let (n, flags) = if len > max as u64 {
-            (max, TAIL_TRUNCATED)
-        } else {
-            (len as usize, 0)
-        };
-        if n == 0 {
-            return absent(TAIL_ABSENT);
-        }
-        // SAFETY: `at < RECORD_MAX`, `n ≤ max ≤ RECORD_SLACK`; the helper checks `src`.
-        let rc = unsafe {
-            gen_::bpf_probe_read_user(
-                self.base.add(at).cast(),
-                (n & (RECORD_SLACK - 1)) as u32,
-                src as *const c_void,
-            )
-        };
-        if rc != 0 {
-            count(counter::READ_FAILURES);
-            return absent(TAIL_READ_FAILED);
-        }
-        self.grow(n);
-        Tail {
-            off: at as u16,
-            len: n as u16,
-            flags,
-            _pad: 0,
-        }
+        // SAFETY: the helper checks `src` and writes at most `size` bytes to `dst`.
+        self.push_bytes_with(len, max, |dst, size| unsafe {
+            gen_::bpf_probe_read_user(dst, size, src as *const c_void)
+        })
     }
 
     // network
@@ -220,6 +194,15 @@ impl<T> Record<T> {
     /// `max` (≤ `RECORD_SLACK`).
     #[inline(always)]
     pub(crate) fn kernel_bytes(&mut self, src: *const u8, len: u64, max: usize) -> Tail {
+        // SAFETY: as in `user_bytes`.
+        self.push_bytes_with(len, max, |dst, size| unsafe {
+            gen_::bpf_probe_read_kernel(dst, size, src.cast())
+        })
+    }
+
+    /// Appends `len` bytes read with `read` (a probe-read helper), at most `max` (≤ `RECORD_SLACK`).
+    #[inline(always)]
+    fn push_bytes_with(&mut self, len: u64, max: usize, read: impl FnOnce(*mut c_void, u32) -> i64) -> Tail {
         let Some(at) = self.next(max) else {
             return absent(TAIL_NO_ROOM);
         };
@@ -231,14 +214,19 @@ impl<T> Record<T> {
         if n == 0 {
             return absent(TAIL_ABSENT);
         }
-        // SAFETY: `at < RECORD_MAX`, `n ≤ max ≤ RECORD_SLACK`; the helper checks `src`.
-        let rc = unsafe {
-            gen_::bpf_probe_read_kernel(self.base.add(at).cast(), (n & (RECORD_SLACK - 1)) as u32, src.cast())
-        };
+        // SAFETY: `at < RECORD_MAX` and `n ≤ max ≤ RECORD_SLACK`, so the helper writes inside the
+        // buffer.
+        let rc = read(unsafe { self.base.add(at) }.cast(), (n & (RECORD_SLACK - 1)) as u32);
         if rc != 0 {
             count(counter::READ_FAILURES);
             return absent(TAIL_READ_FAILED);
         }
+        self.appended(at, n, flags)
+    }
+
+    /// Takes the `n` bytes written at `at` into the record: their tail.
+    #[inline(always)]
+    fn appended(&mut self, at: usize, n: usize, flags: u16) -> Tail {
         self.grow(n);
         Tail {
             off: at as u16,
@@ -280,13 +268,13 @@ impl<T> Record<T> {
         if rc != 0 {
             return absent(TAIL_READ_FAILED);
         }
-        self.grow(n);
-        Tail {
-            off: at as u16,
-            len: n as u16,
-            flags: w.flags,
-            _pad: 0,
-        }
+        self.appended(at, n, w.flags)
+    }
+
+    /// Whether the string at `t` is a non-empty path that does not start with `/`.
+    #[inline(always)]
+    pub(crate) fn is_relative(&self, t: Tail) -> bool {
+        t.len > 0 && self.byte_at(t.off as usize) != b'/'
     }
 
     /// The byte at `off` of the record.

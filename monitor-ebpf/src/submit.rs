@@ -24,41 +24,40 @@ pub(crate) fn submit<T: 'static>(entry: RingBufEntry<T>) {
     count(counter::EVENTS);
 }
 
-/// Pending bytes above which a batched record wakes the reader at once (or a quarter of the ring,
-/// if that is smaller).
-const BATCH_WAKEUP_BYTES: u64 = 64 * 1024;
 const BPF_RB_AVAIL_DATA: u64 = 0;
 const BPF_RB_RING_SIZE: u64 = 1;
 const BPF_RB_NO_WAKEUP: u64 = 1;
 const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
-/// The wakeup flags of a high-volume record: the reader is woken when 64 KiB (or a quarter of the
-/// ring, if smaller) are pending, or when the last forced wakeup is at least [`BATCH_WINDOW_NS`] old:
-/// an isolated record after a quiet spell wakes it at once, and a storm costs at most one wakeup per
-/// window plus the size threshold's. Records submitted without a wakeup are picked up by the reader's
-/// drain one window after each wakeup-driven drain (it repeats while records keep coming;
-/// `monitor/src/session.rs`). Must be called after the record's space is reserved (or, for
-/// [`output`], right before the copy, which reserves it): a drain that starts later than the time
-/// read here sees the record.
+/// While a quarter of the ring is pending, a batched record wakes the reader at most once per this
+/// many ns. A wakeup is an `irq_work` self-IPI (in a VM, an APIC write that exits to the host): one per
+/// record for as long as the reader is behind made the watched agent's storm twice as slow, and
+/// taught the reader nothing the first wakeup had not.
+const CATCH_UP_WAKEUP_NS: u64 = BATCH_WINDOW_NS / 16;
+
+/// The wakeup flags of a high-volume record: the reader is woken when the last forced wakeup is at
+/// least [`BATCH_WINDOW_NS`] old (an isolated record after a quiet spell wakes it at once), or when a
+/// quarter of the ring is pending and the last forced wakeup is at least [`CATCH_UP_WAKEUP_NS`] old
+/// (a reader that fell behind is hurried before the ring fills). A storm thus costs about one wakeup
+/// per window. Records submitted without a wakeup are picked up by the reader's drain one window
+/// after each wakeup-driven drain (it repeats while records keep coming; `monitor/src/session.rs`).
+/// Must be called after the record's space is reserved (or, for [`output`], right before the copy,
+/// which reserves it): a drain that starts later than the time read here sees the record.
 #[inline(always)]
 fn batched_flags() -> u64 {
-    let quarter = EVENTS.query(BPF_RB_RING_SIZE) / 4;
-    let threshold = if quarter < BATCH_WAKEUP_BYTES {
-        quarter
-    } else {
-        BATCH_WAKEUP_BYTES
-    };
     // SAFETY: the helper has no preconditions.
     let now = unsafe { gen_::bpf_ktime_get_ns() };
     let last = LAST_WAKEUP.get_ptr_mut(0);
     // A missing entry cannot happen (array of one); wake then, to be safe. Another CPU may have
     // stored a later time than `now`: that wakeup is on its way, so no wakeup here.
-    let idle = match last {
+    let since = match last {
         // SAFETY: a valid map value pointer; a racing store from another CPU only costs a wakeup.
-        Some(p) => now.saturating_sub(unsafe { *p }) >= BATCH_WINDOW_NS,
-        None => true,
+        Some(p) => now.saturating_sub(unsafe { *p }),
+        None => u64::MAX,
     };
-    if idle || EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold {
+    let wake = since >= BATCH_WINDOW_NS
+        || (since >= CATCH_UP_WAKEUP_NS && EVENTS.query(BPF_RB_AVAIL_DATA) >= EVENTS.query(BPF_RB_RING_SIZE) / 4);
+    if wake {
         if let Some(p) = last {
             // SAFETY: as above.
             unsafe { *p = now };

@@ -4,7 +4,7 @@
 //! flags and `--network none`, uniquely named and removed even when a test fails.
 //!
 //! `cargo xtask test` installs the runtimes and starts dockerd when none answers; run alone, a test
-//! binary starts one itself (`--iptables=false --ip6tables=false --bridge=none`) and stops it, by
+//! binary starts one itself (`dockerd.rs`) and stops it, by
 //! its pid, when it exits. A test whose runtime cannot start at all is skipped, not failed: it says
 //! so on stderr and in `$AGENTMON_TEST_SKIPS`, which `cargo xtask test` lists at the end.
 use std::{
@@ -17,6 +17,9 @@ use std::{
     },
     time::{Duration, Instant},
 };
+
+#[path = "dockerd.rs"]
+mod dockerd;
 
 /// The hardening flags of the mission's recipe, with `--network none` (no test container gets a
 /// network: no bridge, no NAT, nothing to reach).
@@ -106,15 +109,7 @@ fn ensure_dockerd() -> Result<(), String> {
                 return Ok(());
             }
             let log = std::env::temp_dir().join(format!("agentmon-e2e-dockerd-{}.log", std::process::id()));
-            let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-            let err = out.try_clone().map_err(|e| e.to_string())?;
-            let child = Command::new("/usr/sbin/dockerd")
-                .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .map_err(|e| format!("starting dockerd: {e}"))?;
+            let child = dockerd::spawn_dockerd(&log).map_err(|e| format!("starting dockerd: {e}"))?;
             if let Ok(mut g) = OUR_DOCKERD.lock() {
                 *g = Some(child);
             }

@@ -530,34 +530,16 @@ fn sandbox_overhead(iterations: u32, reps: usize) -> Result<()> {
     let n = iterations.to_string();
     let rules = workspace_root().join("rules");
     // Each case: the agentmon arguments before `-- bench.sh N` (none: the workload alone).
+    let exec: Vec<&std::ffi::OsStr> = vec!["exec".as_ref(), "--rules".as_ref(), rules.as_os_str()];
+    let sandboxed = [&exec[..], &["--sandbox".as_ref(), profile.as_os_str()]].concat();
     let cases: [(&str, Vec<&std::ffi::OsStr>); 4] = [
         ("(a) workload alone", vec![]),
-        (
-            "(b) agentmon exec (default rules)",
-            vec!["exec".as_ref(), "--rules".as_ref(), rules.as_os_str()],
-        ),
+        ("(b) agentmon exec (default rules)", exec.clone()),
         (
             "(c) exec --sandbox, audit mode",
-            vec![
-                "exec".as_ref(),
-                "--rules".as_ref(),
-                rules.as_os_str(),
-                "--sandbox".as_ref(),
-                profile.as_os_str(),
-                "--sandbox-mode".as_ref(),
-                "audit".as_ref(),
-            ],
+            [&sandboxed[..], &["--sandbox-mode".as_ref(), "audit".as_ref()]].concat(),
         ),
-        (
-            "(d) exec --sandbox, enforced (Landlock + seccomp)",
-            vec![
-                "exec".as_ref(),
-                "--rules".as_ref(),
-                rules.as_os_str(),
-                "--sandbox".as_ref(),
-                profile.as_os_str(),
-            ],
-        ),
+        ("(d) exec --sandbox, enforced (Landlock + seccomp)", sandboxed),
     ];
     // (a) runs in a fresh cgroup below the root too, as `agentmon exec` makes one: not in this
     // session's, whose CPU may be shared or limited.

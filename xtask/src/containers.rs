@@ -14,6 +14,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::{run, workspace_root};
 
+#[path = "../../tests/support/dockerd.rs"]
+mod dockerd;
+
 /// The Docker client of Debian's package (a newer client earlier in PATH may not speak to dockerd
 /// 20.10's API).
 pub(crate) const DOCKER: &str = "/usr/bin/docker";
@@ -74,19 +77,13 @@ impl Dockerd {
             bail!("dockerd is not installed");
         }
         let log = workspace_root().join("target/dockerd.log");
-        let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
         eprintln!(
-            "xtask: starting dockerd --iptables=false --ip6tables=false --bridge=none (log: {})",
+            "xtask: starting dockerd {} (log: {})",
+            dockerd::DOCKERD_ARGS.join(" "),
             log.display()
         );
-        let child = Command::new("/usr/sbin/dockerd")
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .context("starting dockerd")?;
+        let child =
+            dockerd::spawn_dockerd(&log).with_context(|| format!("starting dockerd (log: {})", log.display()))?;
         let mut d = Self { child };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !docker_answers() {

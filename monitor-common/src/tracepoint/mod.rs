@@ -135,10 +135,24 @@ impl Layout for RawSysExit {
     ];
 }
 
-/// Declares the arguments of one syscall's `sys_enter_*` record: a struct of 8-byte slots, each
-/// named with the kernel's name of the parameter, and its [`Layout`] (the slots plus `__syscall_nr`).
+/// The kernel's name of a `syscall_args!` field: given, or the field's own.
+macro_rules! kernel_name {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident, $kernel:literal) => {
+        $kernel
+    };
+}
+
+/// Declares the arguments of syscalls' `sys_enter_*` records, one struct each: 8-byte slots, each
+/// named with the kernel's name of the parameter (`field = "kernel_name"`, or just `field` where the
+/// names are the same), and its [`Layout`] (the slots plus `__syscall_nr`). One invocation per file
+/// lists its syscalls.
 macro_rules! syscall_args {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident = $kernel:literal),+ $(,)? }) => {
+    ($(
+        $(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident $(= $kernel:literal)?),+ $(,)? }
+    )*) => {$(
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, Debug)]
@@ -150,13 +164,13 @@ macro_rules! syscall_args {
             const FIELDS: &'static [Field] = &[
                 SYSCALL_NR,
                 $(Field {
-                    name: $kernel,
+                    name: kernel_name!($field $(, $kernel)?),
                     offset: SysEnterArgs::<$name>::ARGS_OFFSET + offset_of!($name, $field),
                     size: size_of::<u64>(),
                 }),+
             ];
         }
-    };
+    )*};
 }
 
 mod files;

@@ -5,37 +5,25 @@ use super::{Field, Layout, SYSCALL_NR, SysEnterArgs, TraceEntry};
 
 syscall_args! {
     /// `connect(int fd, struct sockaddr *uservaddr, int addrlen)`.
-    ConnectArgs { fd = "fd", addr = "uservaddr", addrlen = "addrlen" }
-}
+    ConnectArgs { fd, addr = "uservaddr", addrlen }
 
-syscall_args! {
     /// `socket(int family, int type, int protocol)`.
-    SocketArgs { family = "family", sock_type = "type", protocol = "protocol" }
-}
+    SocketArgs { family, sock_type = "type", protocol }
 
-syscall_args! {
     /// `bind(int fd, struct sockaddr *umyaddr, int addrlen)`.
-    BindArgs { fd = "fd", addr = "umyaddr", addrlen = "addrlen" }
-}
+    BindArgs { fd, addr = "umyaddr", addrlen }
 
-syscall_args! {
     /// `sendto(int fd, void *buff, size_t len, unsigned int flags, struct sockaddr *addr, int addr_len)`.
-    SendtoArgs { fd = "fd", buff = "buff", len = "len", flags = "flags", addr = "addr", addr_len = "addr_len" }
-}
+    SendtoArgs { fd, buff, len, flags, addr, addr_len }
 
-syscall_args! {
     /// `sendmsg(int fd, struct user_msghdr *msg, unsigned int flags)`.
-    SendmsgArgs { fd = "fd", msg = "msg", flags = "flags" }
-}
+    SendmsgArgs { fd, msg, flags }
 
-syscall_args! {
     /// `sendmmsg(int fd, struct mmsghdr *mmsg, unsigned int vlen, unsigned int flags)`.
-    SendmmsgArgs { fd = "fd", mmsg = "mmsg", vlen = "vlen", flags = "flags" }
-}
+    SendmmsgArgs { fd, mmsg, vlen, flags }
 
-syscall_args! {
     /// `listen(int fd, int backlog)`.
-    ListenArgs { fd = "fd", backlog = "backlog" }
+    ListenArgs { fd, backlog }
 }
 
 /// The `sock/inet_sock_set_state` record: a TCP (or SCTP, MPTCP) socket changed state.

@@ -5,103 +5,58 @@ use super::{Field, Layout, SYSCALL_NR, SysEnterArgs, TraceEntry};
 
 syscall_args! {
     /// `execve(const char *filename, const char *const *argv, const char *const *envp)`.
-    ExecveArgs { filename = "filename", argv = "argv", envp = "envp" }
-}
+    ExecveArgs { filename, argv, envp }
 
-syscall_args! {
     /// `execveat(int fd, const char *filename, const char *const *argv, const char *const *envp,
     /// int flags)`.
-    ExecveatArgs { fd = "fd", filename = "filename", argv = "argv", envp = "envp", flags = "flags" }
-}
+    ExecveatArgs { fd, filename, argv, envp, flags }
 
-syscall_args! {
     /// `ptrace(long request, long pid, unsigned long addr, unsigned long data)`.
-    PtraceArgs { request = "request", pid = "pid", addr = "addr", data = "data" }
-}
+    PtraceArgs { request, pid, addr, data }
 
-syscall_args! {
     /// `process_vm_readv/writev(pid_t pid, const struct iovec *lvec, unsigned long liovcnt,
     /// const struct iovec *rvec, unsigned long riovcnt, unsigned long flags)`.
-    ProcessVmArgs {
-        pid = "pid",
-        lvec = "lvec",
-        liovcnt = "liovcnt",
-        rvec = "rvec",
-        riovcnt = "riovcnt",
-        flags = "flags",
-    }
-}
+    ProcessVmArgs { pid, lvec, liovcnt, rvec, riovcnt, flags }
 
-syscall_args! {
     /// `unshare(unsigned long unshare_flags)`.
     UnshareArgs { flags = "unshare_flags" }
-}
 
-syscall_args! {
     /// `setns(int fd, int flags)` (`flags` is the nstype).
-    SetnsArgs { fd = "fd", nstype = "flags" }
-}
+    SetnsArgs { fd, nstype = "flags" }
 
-syscall_args! {
     /// `clone(unsigned long clone_flags, unsigned long newsp, int *parent_tidptr,
     /// int *child_tidptr, unsigned long tls)` (x86-64 order).
-    CloneArgs {
-        flags = "clone_flags",
-        newsp = "newsp",
-        parent_tid = "parent_tidptr",
-        child_tid = "child_tidptr",
-        tls = "tls",
-    }
-}
+    CloneArgs { flags = "clone_flags", newsp, parent_tid = "parent_tidptr", child_tid = "child_tidptr", tls }
 
-syscall_args! {
     /// `clone3(struct clone_args *uargs, size_t size)`.
-    Clone3Args { uargs = "uargs", size = "size" }
-}
+    Clone3Args { uargs, size }
 
-syscall_args! {
     /// `capset(cap_user_header_t header, const cap_user_data_t data)`.
-    CapsetArgs { header = "header", data = "data" }
-}
+    CapsetArgs { header, data }
 
-syscall_args! {
     /// `prctl(int option, unsigned long arg2, arg3, arg4, arg5)`.
-    PrctlArgs { option = "option", arg2 = "arg2", arg3 = "arg3", arg4 = "arg4", arg5 = "arg5" }
-}
+    PrctlArgs { option, arg2, arg3, arg4, arg5 }
 
-syscall_args! {
     /// `seccomp(unsigned int op, unsigned int flags, void *uargs)`.
-    SeccompArgs { op = "op", flags = "flags", uargs = "uargs" }
-}
+    SeccompArgs { op, flags, uargs }
 
-syscall_args! {
     /// `bpf(int cmd, union bpf_attr *uattr, unsigned int size)`.
-    BpfArgs { cmd = "cmd", attr = "uattr", size = "size" }
-}
+    BpfArgs { cmd, attr = "uattr", size }
 
-syscall_args! {
     /// `init_module(void *umod, unsigned long len, const char *uargs)`.
-    InitModuleArgs { image = "umod", len = "len", args = "uargs" }
-}
+    InitModuleArgs { image = "umod", len, args = "uargs" }
 
-syscall_args! {
     /// `finit_module(int fd, const char *uargs, int flags)`.
-    FinitModuleArgs { fd = "fd", args = "uargs", flags = "flags" }
-}
+    FinitModuleArgs { fd, args = "uargs", flags }
 
-syscall_args! {
     /// `delete_module(const char *name_user, unsigned int flags)`.
-    DeleteModuleArgs { name = "name_user", flags = "flags" }
-}
+    DeleteModuleArgs { name = "name_user", flags }
 
-syscall_args! {
     /// `chroot(const char *filename)`.
-    ChrootArgs { filename = "filename" }
-}
+    ChrootArgs { filename }
 
-syscall_args! {
     /// `pivot_root(const char *new_root, const char *put_old)`.
-    PivotRootArgs { new_root = "new_root", put_old = "put_old" }
+    PivotRootArgs { new_root, put_old }
 }
 
 /// The `task/task_rename` record: a task's comm about to change.

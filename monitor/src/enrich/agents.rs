@@ -97,6 +97,23 @@ impl CgroupIndex {
         self.roots.push((cg.clone(), agent.to_string(), container));
     }
 
+    /// An index of agents whose cgroups do not exist (`(cgroup id, agent name)`, each at
+    /// `/<name>` under a missing cgroup2 root), for tests of the stages after it.
+    #[cfg(test)]
+    pub(crate) fn of_test_agents(agents: &[(u64, &str)]) -> Self {
+        let mut index = Self::new("/nonexistent-cgroup-root".into());
+        for &(id, name) in agents {
+            let cg = Cgroup {
+                path: format!("/nonexistent-cgroup-root/{name}").into(),
+                rel: format!("/{name}"),
+                id,
+                level: 1,
+            };
+            index.add_root(&cg, name, None);
+        }
+        index
+    }
+
     /// The cgroup2 mount the index reads.
     pub(crate) fn root_path(&self) -> &std::path::Path {
         &self.root_path

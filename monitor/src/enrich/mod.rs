@@ -350,7 +350,7 @@ fn set_path(slot: &mut Option<String>, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::{CgroupIndex, Enricher, synthetic};
-    use crate::{cgroup::Cgroup, event::Event};
+    use crate::event::Event;
 
     fn ev(cgroup_id: u64, pid: u32, ppid: u32, body: crate::event::Body) -> Event {
         let who = synthetic::Process {
@@ -369,17 +369,7 @@ mod tests {
 
     #[test]
     fn the_agent_root_is_the_process_entering_the_cgroup_not_a_name() {
-        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
-        for (id, name) in [(11, "a"), (12, "b")] {
-            let cg = Cgroup {
-                path: format!("/nonexistent-cgroup-root/{name}").into(),
-                rel: format!("/{name}"),
-                id,
-                level: 1,
-            };
-            index.add_root(&cg, name, None);
-        }
-        let mut e = Enricher::new(index);
+        let mut e = Enricher::new(CgroupIndex::of_test_agents(&[(11, "a"), (12, "b")]));
         // 500's parent (4_000_000, no such process) never showed up in the agent: 500 entered it.
         let launch = step(
             &mut e,
@@ -413,15 +403,7 @@ mod tests {
 
     #[test]
     fn the_context_is_kept_while_the_process_stays_the_same_and_renewed_when_it_changes() {
-        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
-        let cg = Cgroup {
-            path: "/nonexistent-cgroup-root/a".into(),
-            rel: "/a".into(),
-            id: 11,
-            level: 1,
-        };
-        index.add_root(&cg, "a", None);
-        let mut e = Enricher::new(index);
+        let mut e = Enricher::new(CgroupIndex::of_test_agents(&[(11, "a")]));
         step(
             &mut e,
             ev(11, 700, 4_000_000, synthetic::exec("/bin/sh", vec!["sh".into()])),
@@ -456,17 +438,7 @@ mod tests {
 
     #[test]
     fn a_connect_names_the_other_agent_listening_there() {
-        let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
-        for (id, name) in [(11, "a"), (12, "b")] {
-            let cg = Cgroup {
-                path: format!("/nonexistent-cgroup-root/{name}").into(),
-                rel: format!("/{name}"),
-                id,
-                level: 1,
-            };
-            index.add_root(&cg, name, None);
-        }
-        let mut e = Enricher::new(index);
+        let mut e = Enricher::new(CgroupIndex::of_test_agents(&[(11, "a"), (12, "b")]));
         e.note_listen("b", "0.0.0.0", 8080);
         let c = |e: &mut Enricher, cg, port| {
             step(

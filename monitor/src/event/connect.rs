@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
-    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::schema::{self, ConvertError};
@@ -74,18 +74,7 @@ impl ConnectInfo {
 
 impl KindInfo for ConnectInfo {
     const KIND: EventKind = EventKind::Connect;
-    const FIELDS: &'static [Field] = &[
-        Field::NetFamily,
-        Field::NetAddr,
-        Field::NetPort,
-        // network
-        Field::NetRawAddr,
-        Field::NetProto,
-        Field::SocketType,
-        Field::NetVerdict,
-        Field::EvtFailed,
-        Field::EvtErrno,
-    ];
+    const FIELDS: &'static [Field] = dest_fields!(Field::EvtFailed, Field::EvtErrno);
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: ConnectEvent = read_record(bytes, "connect event")?;
@@ -124,18 +113,8 @@ impl KindInfo for ConnectInfo {
     }
 
     fn describe(&self, line: &mut Line<'_>) {
-        line.lit("connect ").lit(self.family.name()).lit(" ").val(&self.addr);
-        if matches!(self.family, Family::Inet | Family::Inet6) {
-            line.lit(":").num(self.port);
-        }
-        if let Some(raw) = &self.raw_addr {
-            line.lit(" (as passed: ").val(raw).lit(")");
-        }
-        let proto = proto_name(self.family, self.protocol);
-        if !proto.is_empty() {
-            line.lit(" ").lit(proto);
-        }
-        line.lit(" ").lit(self.verdict.name());
+        line.lit("connect ");
+        self.dest().describe(line);
         if let Some(r) = self.result.filter(|r| *r < 0) {
             line.lit(" failed errno=").num(-r);
         }
@@ -143,49 +122,26 @@ impl KindInfo for ConnectInfo {
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
-            Field::NetFamily => Value::Str(self.family.name()),
-            Field::NetAddr => Value::Str(&self.addr),
-            Field::NetPort => Value::Num(self.port.into()),
-            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
-            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
-            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
-            Field::NetVerdict => Value::Str(self.verdict.name()),
             Field::EvtFailed => Value::Bool(self.result? < 0),
             Field::EvtErrno => Value::Num(self.result?.min(0).unsigned_abs()),
-            _ => return None,
+            _ => return self.dest().field(field),
         })
     }
 
     type Proto = schema::Connect;
 
     fn to_proto(&self) -> schema::Connect {
-        schema::Connect {
-            family: self.family.to_proto() as i32,
-            addr: self.addr.clone(),
-            port: u32::from(self.port),
+        dest_to_proto!(self, schema::Connect {
             fd: self.fd,
-            raw_addr: self.raw_addr.clone(),
-            sock_type: u32::from(self.sock_type),
-            protocol: u32::from(self.protocol),
-            verdict: self.verdict.to_proto() as i32,
-            rule_id: self.rule_id,
             result: self.result,
-        }
+        })
     }
 
     fn from_proto(p: schema::Connect) -> Result<Self, ConvertError> {
-        Ok(Self {
-            family: Family::from_proto(p.family)?,
-            addr: p.addr,
-            port: u16_from("port", p.port)?,
-            raw_addr: p.raw_addr,
+        Ok(dest_from_proto!(p, Self {
             fd: p.fd,
-            sock_type: u16_from("socket type", p.sock_type)?,
-            protocol: u16_from("protocol", p.protocol)?,
-            verdict: Verdict::from_proto(p.verdict)?,
-            rule_id: p.rule_id,
             result: p.result,
-        })
+        }))
     }
 }
 

@@ -50,9 +50,12 @@ pub struct Creds {
     pub cap_permitted_bits: u64,
 }
 
-impl Creds {
-    fn of_wire(c: &WireCreds) -> Self {
-        Self {
+/// `$ty { uid: $c.uid, …, fsgid: $c.fsgid, $rest }`: the eight ids carry the same names in the
+/// kernel's record, the event and the log.
+macro_rules! with_ids {
+    ($ty:path { $($rest:tt)* } from $c:expr) => {{
+        let c = $c;
+        $ty {
             uid: c.uid,
             euid: c.euid,
             suid: c.suid,
@@ -61,40 +64,32 @@ impl Creds {
             egid: c.egid,
             sgid: c.sgid,
             fsgid: c.fsgid,
+            $($rest)*
+        }
+    }};
+}
+
+impl Creds {
+    fn of_wire(c: &WireCreds) -> Self {
+        with_ids!(Self {
             cap_effective: capability_names(c.cap_effective),
             cap_effective_bits: c.cap_effective,
             cap_permitted_bits: c.cap_permitted,
-        }
+        } from c)
     }
 
     fn of_proto(c: &schema::Creds) -> Self {
-        Self::of_wire(&WireCreds {
-            uid: c.uid,
-            euid: c.euid,
-            suid: c.suid,
-            fsuid: c.fsuid,
-            gid: c.gid,
-            egid: c.egid,
-            sgid: c.sgid,
-            fsgid: c.fsgid,
+        Self::of_wire(&with_ids!(WireCreds {
             cap_effective: c.cap_effective,
             cap_permitted: c.cap_permitted,
-        })
+        } from c))
     }
 
     fn to_proto(&self) -> schema::Creds {
-        schema::Creds {
-            uid: self.uid,
-            euid: self.euid,
-            suid: self.suid,
-            fsuid: self.fsuid,
-            gid: self.gid,
-            egid: self.egid,
-            sgid: self.sgid,
-            fsgid: self.fsgid,
+        with_ids!(schema::Creds {
             cap_effective: self.cap_effective_bits,
             cap_permitted: self.cap_permitted_bits,
-        }
+        } from self)
     }
 }
 

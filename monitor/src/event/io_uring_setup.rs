@@ -5,7 +5,7 @@ use monitor_common::{
 };
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record};
+use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, process_names::{describe_fd_result, result_field}};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -73,11 +73,7 @@ impl KindInfo for IoUringSetupInfo {
         if self.sqpoll() {
             line.lit(" (sqpoll)");
         }
-        if self.failed() {
-            line.lit(" failed errno=").num(-self.result);
-        } else {
-            line.lit(" fd=").num(self.result);
-        }
+        describe_fd_result(line, self.result);
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
@@ -85,9 +81,7 @@ impl KindInfo for IoUringSetupInfo {
             Field::IouringEntries => Value::Num(self.entries.into()),
             Field::IouringFlags => Value::Num(self.flags.into()),
             Field::IouringSqpoll => Value::Bool(self.sqpoll()),
-            Field::EvtFailed => Value::Bool(self.failed()),
-            Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
-            _ => return None,
+            _ => return result_field(self.result, field),
         })
     }
 

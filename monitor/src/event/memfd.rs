@@ -2,7 +2,7 @@
 use monitor_common::{EventKind, memfd::MemfdEvent};
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string};
+use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string, process_names::{describe_fd_result, result_field}};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,20 +39,14 @@ impl KindInfo for MemfdInfo {
             .val(&self.name)
             .lit(" flags=")
             .num(format_args!("{:#x}", self.flags));
-        if self.failed() {
-            line.lit(" failed errno=").num(-self.result);
-        } else {
-            line.lit(" fd=").num(self.result);
-        }
+        describe_fd_result(line, self.result);
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
             Field::MemfdName => Value::Str(&self.name),
             Field::MemfdFlags => Value::Num(self.flags.into()),
-            Field::EvtFailed => Value::Bool(self.failed()),
-            Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
-            _ => return None,
+            _ => return result_field(self.result, field),
         })
     }
 

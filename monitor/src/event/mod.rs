@@ -377,8 +377,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
 }
 
 #[cfg(test)]
+mod test_tails;
+
+#[cfg(test)]
 pub(crate) mod tests {
     use monitor_common::EventHeader;
+
+    pub(crate) use super::test_tails::tails;
 
     /// A header for hand-built records in unit tests.
     pub(crate) fn header(kind: monitor_common::EventKind, size: usize) -> EventHeader {

@@ -12,7 +12,7 @@ use monitor_common::{
 };
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string};
+use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string, process_names::result_field};
 use crate::{
     enrich::resolve::normalize_lexically,
     schema::{self, ConvertError},
@@ -207,9 +207,7 @@ impl KindInfo for MountInfo {
             Field::MountAttrSet => Value::Num(self.attr_set),
             Field::MountAttrClr => Value::Num(self.attr_clr),
             Field::MountDetached => Value::Bool(self.detached),
-            Field::EvtFailed => Value::Bool(self.failed()),
-            Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
-            _ => return None,
+            _ => return result_field(self.result, field),
         })
     }
 
@@ -274,19 +272,17 @@ impl KindInfo for MountInfo {
 
 #[cfg(test)]
 mod tests {
-    use monitor_common::{
-        EventKind,
-        mount::*,
-        record::{TAIL_ABSENT, Tail},
-    };
+    use monitor_common::{EventKind, mount::*};
 
     use crate::event::{Body, Field, Value, decode, tests::*};
 
     /// A mount record of `syscall` with its tails in order source, kernel source, source dir,
     /// target, kernel target, target dir, fstype.
     fn record(syscall: u8, result: i64, strings: [Option<&[u8]>; 7]) -> Vec<u8> {
-        let mut ev = MountEvent {
-            header: header(EventKind::Mount, 0),
+        let ([source, kernel_source, source_dir, target, kernel_target, target_dir, fstype], tail) =
+            tails(size_of::<MountEvent>(), strings);
+        let ev = MountEvent {
+            header: header(EventKind::Mount, size_of::<MountEvent>() + tail.len()),
             result,
             flags: 0,
             attr_set: 0,
@@ -297,45 +293,14 @@ mod tests {
             syscall,
             detached: 0,
             _pad: [0; 6],
-            source: Tail::default(),
-            kernel_source: Tail::default(),
-            source_dir: Tail::default(),
-            target: Tail::default(),
-            kernel_target: Tail::default(),
-            target_dir: Tail::default(),
-            fstype: Tail::default(),
+            source,
+            kernel_source,
+            source_dir,
+            target,
+            kernel_target,
+            target_dir,
+            fstype,
         };
-        let mut tail = Vec::new();
-        let mut tails = [Tail::default(); 7];
-        for (t, s) in tails.iter_mut().zip(strings) {
-            *t = match s {
-                Some(s) => {
-                    let off = size_of::<MountEvent>() + tail.len();
-                    tail.extend_from_slice(s);
-                    tail.push(0);
-                    Tail {
-                        off: off as u16,
-                        len: s.len() as u16,
-                        flags: 0,
-                        _pad: 0,
-                    }
-                }
-                None => Tail {
-                    flags: TAIL_ABSENT,
-                    ..Tail::default()
-                },
-            };
-        }
-        [
-            ev.source,
-            ev.kernel_source,
-            ev.source_dir,
-            ev.target,
-            ev.kernel_target,
-            ev.target_dir,
-            ev.fstype,
-        ] = tails;
-        ev.header.size = (size_of::<MountEvent>() + tail.len()) as u32;
         let mut bytes = bytes_of(&ev);
         bytes.extend_from_slice(&tail);
         bytes

@@ -10,6 +10,7 @@ use monitor_common::net::{
 };
 use serde::{Serialize, Serializer};
 
+use super::{Field, Line, Value};
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -245,3 +246,124 @@ pub(super) fn u16_from(what: &'static str, v: u32) -> Result<u16, ConvertError> 
         value: u64::from(v),
     })
 }
+
+/// What a connect and a send both name: the destination, the socket and the hook's verdict, as
+/// their text form and their rule fields show it.
+pub(super) struct Dest<'a> {
+    pub family: Family,
+    pub addr: &'a str,
+    pub port: u16,
+    pub raw_addr: Option<&'a str>,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub verdict: Verdict,
+}
+
+impl<'a> Dest<'a> {
+    /// `FAMILY ADDR[:PORT][ (as passed: RAW)][ PROTO] VERDICT`, after the kind's word.
+    pub(super) fn describe(&self, line: &mut Line<'_>) {
+        line.lit(self.family.name()).lit(" ").val(self.addr);
+        if matches!(self.family, Family::Inet | Family::Inet6) {
+            line.lit(":").num(self.port);
+        }
+        if let Some(raw) = self.raw_addr {
+            line.lit(" (as passed: ").val(raw).lit(")");
+        }
+        let proto = proto_name(self.family, self.protocol);
+        if !proto.is_empty() {
+            line.lit(" ").lit(proto);
+        }
+        line.lit(" ").lit(self.verdict.name());
+    }
+
+    /// The destination's rule fields (`None` for any other field).
+    pub(super) fn field(&self, field: Field) -> Option<Value<'a>> {
+        Some(match field {
+            Field::NetFamily => Value::Str(self.family.name()),
+            Field::NetAddr => Value::Str(self.addr),
+            Field::NetPort => Value::Num(self.port.into()),
+            Field::NetRawAddr => Value::Str(self.raw_addr.unwrap_or(self.addr)),
+            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
+            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
+            Field::NetVerdict => Value::Str(self.verdict.name()),
+            _ => return None,
+        })
+    }
+}
+
+/// The `FIELDS` of a kind that names a [`Dest`]: the destination's, then the kind's own.
+macro_rules! dest_fields {
+    ($($own:expr),* $(,)?) => {
+        &[
+            Field::NetFamily,
+            Field::NetAddr,
+            Field::NetPort,
+            Field::NetRawAddr,
+            Field::NetProto,
+            Field::SocketType,
+            Field::NetVerdict,
+            $($own),*
+        ]
+    };
+}
+pub(super) use dest_fields;
+
+/// `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }` of a kind
+/// that names a [`Dest`], read back from its log message `$p` (fields of the same names).
+macro_rules! dest_from_proto {
+    ($p:ident, $ty:ident { $($rest:tt)* }) => {
+        $ty {
+            family: Family::from_proto($p.family)?,
+            addr: $p.addr,
+            port: u16_from("port", $p.port)?,
+            raw_addr: $p.raw_addr,
+            sock_type: u16_from("socket type", $p.sock_type)?,
+            protocol: u16_from("protocol", $p.protocol)?,
+            verdict: Verdict::from_proto($p.verdict)?,
+            rule_id: $p.rule_id,
+            $($rest)*
+        }
+    };
+}
+pub(super) use dest_from_proto;
+
+/// The log message `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }`
+/// of `$info`, a kind that names a [`Dest`] (fields of the same names).
+macro_rules! dest_to_proto {
+    ($info:expr, $ty:path { $($rest:tt)* }) => {{
+        let info = $info;
+        $ty {
+            family: info.family.to_proto() as i32,
+            addr: info.addr.clone(),
+            port: u32::from(info.port),
+            raw_addr: info.raw_addr.clone(),
+            sock_type: u32::from(info.sock_type),
+            protocol: u32::from(info.protocol),
+            verdict: info.verdict.to_proto() as i32,
+            rule_id: info.rule_id,
+            $($rest)*
+        }
+    }};
+}
+pub(super) use dest_to_proto;
+
+/// `dest()` of the kinds that name a [`Dest`], by fields of the same names.
+macro_rules! dest_of {
+    ($($info:ty),+) => {$(
+        impl $info {
+            pub(super) fn dest(&self) -> Dest<'_> {
+                Dest {
+                    family: self.family,
+                    addr: &self.addr,
+                    port: self.port,
+                    raw_addr: self.raw_addr.as_deref(),
+                    sock_type: self.sock_type,
+                    protocol: self.protocol,
+                    verdict: self.verdict,
+                }
+            }
+        }
+    )+};
+}
+
+dest_of!(super::ConnectInfo, super::SendInfo);

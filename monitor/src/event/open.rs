@@ -184,48 +184,26 @@ mod tests {
     use monitor_common::{
         EventKind,
         open::*,
-        record::{TAIL_ABSENT, TAIL_READ_FAILED, Tail},
+        record::{TAIL_READ_FAILED, Tail},
     };
 
     use crate::event::{Body, DecodeError, decode, tests::*};
 
     /// An open record with `strings` appended to its tail, in order path, kernel path, dir path.
     fn record(result: i64, strings: [Option<&[u8]>; 3]) -> Vec<u8> {
-        let mut ev = OpenEvent {
-            header: header(EventKind::Open, 0),
+        let ([path, kernel_path, dir_path], tail) = tails(size_of::<OpenEvent>(), strings);
+        let ev = OpenEvent {
+            header: header(EventKind::Open, size_of::<OpenEvent>() + tail.len()),
             result,
             flags: (libc::O_WRONLY | libc::O_CREAT) as u32,
             mode: 0o644,
             dfd: -100,
             syscall: OPEN_SYSCALL_OPENAT,
             _pad: [0; 3],
-            path: Tail::default(),
-            kernel_path: Tail::default(),
-            dir_path: Tail::default(),
+            path,
+            kernel_path,
+            dir_path,
         };
-        let mut tail = Vec::new();
-        let mut tails = [Tail::default(); 3];
-        for (t, s) in tails.iter_mut().zip(strings) {
-            *t = match s {
-                Some(s) => {
-                    let off = size_of::<OpenEvent>() + tail.len();
-                    tail.extend_from_slice(s);
-                    tail.push(0);
-                    Tail {
-                        off: off as u16,
-                        len: s.len() as u16,
-                        flags: 0,
-                        _pad: 0,
-                    }
-                }
-                None => Tail {
-                    flags: TAIL_ABSENT,
-                    ..Tail::default()
-                },
-            };
-        }
-        [ev.path, ev.kernel_path, ev.dir_path] = tails;
-        ev.header.size = (size_of::<OpenEvent>() + tail.len()) as u32;
         let mut bytes = bytes_of(&ev);
         bytes.extend_from_slice(&tail);
         bytes

@@ -238,6 +238,15 @@ pub(crate) fn describe_result(line: &mut Line<'_>, result: i64) {
     }
 }
 
+/// ` failed errno=N` for a failed call, ` fd=N` for the descriptor it returned.
+pub(crate) fn describe_fd_result(line: &mut Line<'_>, result: i64) {
+    if result < 0 {
+        describe_result(line, result);
+    } else {
+        line.lit(" fd=").num(result);
+    }
+}
+
 /// ` exe=PATH` when the kernel's path of the executable is known.
 pub(crate) fn describe_exe(line: &mut Line<'_>, exe: Option<&str>) {
     if let Some(exe) = exe {

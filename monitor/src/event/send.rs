@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
     connect::tail_bytes,
-    net::{Family, Verdict, inet_addr, proto_name, ser_sock_type, sock_type_name, u16_from, unix_name},
+    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::{
@@ -64,16 +64,7 @@ impl SendInfo {
 
 impl KindInfo for SendInfo {
     const KIND: EventKind = EventKind::Send;
-    const FIELDS: &'static [Field] = &[
-        Field::NetFamily,
-        Field::NetAddr,
-        Field::NetPort,
-        Field::NetRawAddr,
-        Field::NetProto,
-        Field::SocketType,
-        Field::NetVerdict,
-        Field::NetDatagrams,
-    ];
+    const FIELDS: &'static [Field] = dest_fields!(Field::NetDatagrams);
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: SendEvent = read_record(bytes, "send event")?;
@@ -105,64 +96,32 @@ impl KindInfo for SendInfo {
     }
 
     fn describe(&self, line: &mut Line<'_>) {
-        line.lit("send ").lit(self.family.name()).lit(" ").val(&self.addr);
-        if matches!(self.family, Family::Inet | Family::Inet6) {
-            line.lit(":").num(self.port);
-        }
-        if let Some(raw) = &self.raw_addr {
-            line.lit(" (as passed: ").val(raw).lit(")");
-        }
-        let proto = proto_name(self.family, self.protocol);
-        if !proto.is_empty() {
-            line.lit(" ").lit(proto);
-        }
-        line.lit(" ").lit(self.verdict.name()).lit(" datagrams=").num(self.datagrams);
+        line.lit("send ");
+        self.dest().describe(line);
+        line.lit(" datagrams=").num(self.datagrams);
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
-            Field::NetFamily => Value::Str(self.family.name()),
-            Field::NetAddr => Value::Str(&self.addr),
-            Field::NetPort => Value::Num(self.port.into()),
-            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
-            Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
-            Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
-            Field::NetVerdict => Value::Str(self.verdict.name()),
             Field::NetDatagrams => Value::Num(self.datagrams),
-            _ => return None,
+            _ => return self.dest().field(field),
         })
     }
 
     type Proto = schema::Send;
 
     fn to_proto(&self) -> schema::Send {
-        schema::Send {
-            family: self.family.to_proto() as i32,
-            addr: self.addr.clone(),
-            port: u32::from(self.port),
-            sock_type: u32::from(self.sock_type),
-            protocol: u32::from(self.protocol),
-            verdict: self.verdict.to_proto() as i32,
-            rule_id: self.rule_id,
+        dest_to_proto!(self, schema::Send {
             datagrams: self.datagrams,
             socket_cookie: self.socket_cookie,
-            raw_addr: self.raw_addr.clone(),
-        }
+        })
     }
 
     fn from_proto(p: schema::Send) -> Result<Self, ConvertError> {
-        Ok(Self {
-            family: Family::from_proto(p.family)?,
-            addr: p.addr,
-            port: u16_from("port", p.port)?,
-            raw_addr: p.raw_addr,
-            sock_type: u16_from("socket type", p.sock_type)?,
-            protocol: u16_from("protocol", p.protocol)?,
-            verdict: Verdict::from_proto(p.verdict)?,
-            rule_id: p.rule_id,
+        Ok(dest_from_proto!(p, Self {
             datagrams: p.datagrams,
             socket_cookie: p.socket_cookie,
-        })
+        }))
     }
 }
 

@@ -45,14 +45,12 @@ impl KindInfo for SocketInfo {
 
     fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: SocketEvent = read_record(bytes, "socket event")?;
-        Ok(SocketInfo {
-            family: Family::of(u16::try_from(ev.family).unwrap_or(u16::MAX)),
-            af: ev.family,
-            sock_type: (ev.sock_type & SOCK_TYPE_MASK) as u16,
-            type_flags: ev.sock_type & !SOCK_TYPE_MASK,
-            protocol: ev.protocol,
-            result: (ev.seen != SOCKET_SEEN_HOOK).then_some(ev.result),
-        })
+        Ok(Self::of(
+            ev.family,
+            ev.sock_type,
+            ev.protocol,
+            (ev.seen != SOCKET_SEEN_HOOK).then_some(ev.result),
+        ))
     }
 
     fn describe(&self, line: &mut Line<'_>) {
@@ -94,18 +92,24 @@ impl KindInfo for SocketInfo {
     }
 
     fn from_proto(p: schema::Socket) -> Result<Self, ConvertError> {
-        Ok(Self {
-            family: Family::of(u16::try_from(p.family).unwrap_or(u16::MAX)),
-            af: p.family,
-            sock_type: (p.sock_type & SOCK_TYPE_MASK) as u16,
-            type_flags: p.sock_type & !SOCK_TYPE_MASK,
-            protocol: p.protocol,
-            result: p.result,
-        })
+        Ok(Self::of(p.family, p.sock_type, p.protocol, p.result))
     }
 }
 
 impl SocketInfo {
+    /// A socket of `socket(af, sock_type, protocol)` (`sock_type` with its flags), as the kernel
+    /// and the log hold it.
+    fn of(af: u32, sock_type: u32, protocol: u32, result: Option<i64>) -> Self {
+        SocketInfo {
+            family: Family::of(u16::try_from(af).unwrap_or(u16::MAX)),
+            af,
+            sock_type: (sock_type & SOCK_TYPE_MASK) as u16,
+            type_flags: sock_type & !SOCK_TYPE_MASK,
+            protocol,
+            result,
+        }
+    }
+
     /// Where it was seen: `cgroup/sock_create` (created, any route) or `sys_exit_socket`
     /// (result).
     pub fn seen_at(&self) -> &'static str {

@@ -7,7 +7,7 @@ use monitor_common::{
 };
 use serde::{Serialize, Serializer};
 
-use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record};
+use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, process_names::result_field};
 use crate::{
     profile::syscalls,
     schema::{self, ConvertError},
@@ -91,9 +91,7 @@ impl KindInfo for SyscallInfo {
             Field::SyscallName => Value::Str(syscalls::name(self.nr).unwrap_or("")),
             Field::SyscallNr => Value::Num(u64::from(self.nr)),
             Field::SyscallRefused => Value::Bool(self.refused),
-            Field::EvtFailed => Value::Bool(self.failed()),
-            Field::EvtErrno => Value::Num(if self.failed() { self.result.unsigned_abs() } else { 0 }),
-            _ => return None,
+            _ => return result_field(self.result, field),
         })
     }
 

@@ -9,7 +9,6 @@ use std::{
 
 use super::{Filter, Pipeline};
 use crate::{
-    cgroup::Cgroup,
     enrich::{CgroupIndex, synthetic},
     event::{Body, Event},
     outputs::Printer,
@@ -63,16 +62,7 @@ const RULES: &str = "
 /// (12), whose cgroups do not exist, so a kill of either is over at once.
 fn pipeline(filter: Filter) -> (Pipeline, Captured) {
     let out = Captured::default();
-    let mut index = CgroupIndex::new("/nonexistent-cgroup-root".into());
-    for (id, name) in [(11, "a"), (12, "b")] {
-        let cg = Cgroup {
-            path: format!("/nonexistent-cgroup-root/{name}").into(),
-            rel: format!("/{name}"),
-            id,
-            level: 1,
-        };
-        index.add_root(&cg, name, None);
-    }
+    let index = CgroupIndex::of_test_agents(&[(11, "a"), (12, "b")]);
     let mut p = Pipeline::new(index, Printer::new(true, Box::new(out.clone())), filter);
     p.set_rules(Some(RuleSet::from_sources(&[("t.yaml".into(), RULES.into())]).unwrap()));
     (p, out)

@@ -22,13 +22,30 @@ pub(crate) enum BtfError {
     NoMember { strukt: String, member: String },
 }
 
-const KIND_STRUCT: u32 = 4;
-const KIND_UNION: u32 = 5;
-const KIND_TYPEDEF: u32 = 8;
-const KIND_VOLATILE: u32 = 9;
-const KIND_CONST: u32 = 10;
-const KIND_RESTRICT: u32 = 11;
-const KIND_TYPE_TAG: u32 = 18;
+/// What the offset lookups need to know of a type's BTF kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `BTF_KIND_STRUCT` (4): members at offsets; named ones are indexed.
+    Struct,
+    /// `BTF_KIND_UNION` (5): members at offset 0.
+    Union,
+    /// `TYPEDEF` (8), `VOLATILE` (9), `CONST` (10), `RESTRICT` (11), `TYPE_TAG` (18): another name
+    /// or a qualifier of the type it references, resolved through.
+    Alias,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    fn of(kind: u32) -> Self {
+        match kind {
+            4 => Kind::Struct,
+            5 => Kind::Union,
+            8 | 9 | 10 | 11 | 18 => Kind::Alias,
+            _ => Kind::Other,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 struct Member {
@@ -39,7 +56,7 @@ struct Member {
 
 #[derive(Clone, Debug)]
 struct Type {
-    kind: u32,
+    kind: Kind,
     /// Referenced type for modifiers/typedefs.
     referenced: u32,
     members: Vec<Member>,
@@ -101,7 +118,7 @@ impl Btf {
 
         // Type id 0 is "void".
         let mut types = vec![Type {
-            kind: 0,
+            kind: Kind::Other,
             referenced: 0,
             members: Vec::new(),
         }];
@@ -118,10 +135,10 @@ impl Btf {
             let kind_flag = info >> 31 == 1;
             let mut members = Vec::new();
             let extra = match kind {
-                1 => 4, // INT
                 2 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 18 => 0,
                 3 => 12, // ARRAY
-                KIND_STRUCT | KIND_UNION => {
+                4 | 5 => {
+                    // STRUCT, UNION
                     for i in 0..vlen {
                         let m = pos + i * 12;
                         let raw_off = u32_at(type_bytes, m + 8)?;
@@ -134,12 +151,13 @@ impl Btf {
                     vlen * 12
                 }
                 6 | 13 => vlen * 8,   // ENUM, FUNC_PROTO
-                14 | 17 => 4,         // VAR, DECL_TAG
+                1 | 14 | 17 => 4,     // INT, VAR, DECL_TAG
                 15 | 19 => vlen * 12, // DATASEC, ENUM64
                 other => return Err(BtfError::UnknownKind { kind: other, id }),
             };
             pos += extra;
-            if kind == KIND_STRUCT && name_off != 0 {
+            let kind = Kind::of(kind);
+            if kind == Kind::Struct && name_off != 0 {
                 structs.entry(str_at(strings, name_off)).or_insert(id);
             }
             types.push(Type {
@@ -155,14 +173,7 @@ impl Btf {
     fn resolve(&self, mut id: u32) -> u32 {
         for _ in 0..32 {
             match self.types.get(id as usize) {
-                Some(t)
-                    if matches!(
-                        t.kind,
-                        KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
-                    ) =>
-                {
-                    id = t.referenced;
-                }
+                Some(t) if t.kind == Kind::Alias => id = t.referenced,
                 _ => break,
             }
         }
@@ -183,7 +194,7 @@ impl Btf {
             let inner = self.resolve(m.type_id);
             if matches!(
                 self.types.get(inner as usize).map(|t| t.kind),
-                Some(KIND_STRUCT | KIND_UNION)
+                Some(Kind::Struct | Kind::Union)
             ) && let Some(off) = self.find_in(inner, member, depth + 1)
             {
                 return Some(m.bit_offset + off);
@@ -207,50 +218,51 @@ impl Btf {
     }
 }
 
+/// The offsets of `names` in `struct strukt`, in order, through `get` (which deals with a missing
+/// one).
+fn members<const N: usize>(get: &mut impl FnMut(&str, &str) -> u32, strukt: &str, names: [&str; N]) -> [u32; N] {
+    names.map(|m| get(strukt, m))
+}
+
 /// Resolves every offset the kernel side uses; unknown ones stay `UNKNOWN` and are logged, so the
 /// monitor still runs (with empty ppid/argv/exit code) on a kernel whose BTF lacks a field.
 pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     let mut off = KernelOffsets::unknown();
-    let get = |s: &str, m: &str| match btf.member_offset(s, m) {
+    let mut get = |s: &str, m: &str| match btf.member_offset(s, m) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!("BTF: {e}; the field that needs it will be empty");
             KernelOffsets::UNKNOWN
         }
     };
-    off.task_real_parent = get("task_struct", "real_parent");
-    off.task_pid = get("task_struct", "pid");
-    off.task_tgid = get("task_struct", "tgid");
-    off.task_mm = get("task_struct", "mm");
-    off.task_exit_code = get("task_struct", "exit_code");
-    off.mm_arg_start = get("mm_struct", "arg_start");
-    off.mm_arg_end = get("mm_struct", "arg_end");
+    [
+        off.task_real_parent,
+        off.task_pid,
+        off.task_tgid,
+        off.task_mm,
+        off.task_exit_code,
+    ] = members(
+        &mut get,
+        "task_struct",
+        ["real_parent", "pid", "tgid", "mm", "exit_code"],
+    );
+    [off.mm_arg_start, off.mm_arg_end] = members(&mut get, "mm_struct", ["arg_start", "arg_end"]);
     off.file_flags = get("file", "f_flags");
     let p = &mut off.path;
-    p.task_files = get("task_struct", "files");
-    p.task_fs = get("task_struct", "fs");
+    [p.task_files, p.task_fs] = members(&mut get, "task_struct", ["files", "fs"]);
     p.files_fdt = get("files_struct", "fdt");
-    p.fdt_fd = get("fdtable", "fd");
-    p.fdt_max_fds = get("fdtable", "max_fds");
+    [p.fdt_fd, p.fdt_max_fds] = members(&mut get, "fdtable", ["fd", "max_fds"]);
     p.file_path = get("file", "f_path");
-    p.path_mnt = get("path", "mnt");
-    p.path_dentry = get("path", "dentry");
-    p.dentry_parent = get("dentry", "d_parent");
-    p.dentry_name = get("dentry", "d_name");
-    p.qstr_len = get("qstr", "len");
-    p.qstr_name = get("qstr", "name");
-    p.mount_parent = get("mount", "mnt_parent");
-    p.mount_mountpoint = get("mount", "mnt_mountpoint");
-    p.mount_mnt = get("mount", "mnt");
+    [p.path_mnt, p.path_dentry] = members(&mut get, "path", ["mnt", "dentry"]);
+    [p.dentry_parent, p.dentry_name] = members(&mut get, "dentry", ["d_parent", "d_name"]);
+    [p.qstr_len, p.qstr_name] = members(&mut get, "qstr", ["len", "name"]);
+    [p.mount_parent, p.mount_mountpoint, p.mount_mnt] =
+        members(&mut get, "mount", ["mnt_parent", "mnt_mountpoint", "mnt"]);
     p.vfsmount_root = get("vfsmount", "mnt_root");
-    p.fs_pwd = get("fs_struct", "pwd");
-    p.fs_root = get("fs_struct", "root");
-    p.mm_exe_file = get("mm_struct", "exe_file");
-    p.mm_env_start = get("mm_struct", "env_start");
-    p.mm_env_end = get("mm_struct", "env_end");
-    p.bprm_file = get("linux_binprm", "file");
-    p.bprm_filename = get("linux_binprm", "filename");
-    p.bprm_interp = get("linux_binprm", "interp");
+    [p.fs_pwd, p.fs_root] = members(&mut get, "fs_struct", ["pwd", "root"]);
+    [p.mm_exe_file, p.mm_env_start, p.mm_env_end] =
+        members(&mut get, "mm_struct", ["exe_file", "env_start", "env_end"]);
+    [p.bprm_file, p.bprm_filename, p.bprm_interp] = members(&mut get, "linux_binprm", ["file", "filename", "interp"]);
     // network
     let n = &mut off.net;
     let sk_common = get("sock", "__sk_common");
@@ -264,13 +276,9 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     n.sock_num = in_common("skc_num");
     n.sock_rcv_saddr = in_common("skc_rcv_saddr");
     n.sock_v6_rcv_saddr = in_common("skc_v6_rcv_saddr");
-    n.sock_type = get("sock", "sk_type");
-    n.sock_protocol = get("sock", "sk_protocol");
-    n.unix_peer = get("unix_sock", "peer");
-    n.unix_path = get("unix_sock", "path");
-    n.unix_addr = get("unix_sock", "addr");
-    n.unix_address_len = get("unix_address", "len");
-    n.unix_address_name = get("unix_address", "name");
+    [n.sock_type, n.sock_protocol] = members(&mut get, "sock", ["sk_type", "sk_protocol"]);
+    [n.unix_peer, n.unix_path, n.unix_addr] = members(&mut get, "unix_sock", ["peer", "path", "addr"]);
+    [n.unix_address_len, n.unix_address_name] = members(&mut get, "unix_address", ["len", "name"]);
     // mounts, scope, io_uring, code loading
     let m = &mut off.mount;
     m.mount_devname = get("mount", "mnt_devname");
@@ -279,12 +287,8 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     m.fstype_name = get("file_system_type", "name");
     m.fc_fs_type = get("fs_context", "fs_type");
     let c = &mut off.cgroup;
-    c.level = get("cgroup", "level");
-    c.ancestors = get("cgroup", "ancestors");
-    c.kn = get("cgroup", "kn");
-    c.root = get("cgroup", "root");
-    c.kn_id = get("kernfs_node", "id");
-    c.kn_name = get("kernfs_node", "name");
+    [c.level, c.ancestors, c.kn, c.root] = members(&mut get, "cgroup", ["level", "ancestors", "kn", "root"]);
+    [c.kn_id, c.kn_name] = members(&mut get, "kernfs_node", ["id", "name"]);
     c.root_hierarchy_id = get("cgroup_root", "hierarchy_id");
     c.task_cgroups = get("task_struct", "cgroups");
     c.cset_dfl_cgrp = get("css_set", "dfl_cgrp");
@@ -304,12 +308,9 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
     {
         *slot = get("cred", id);
     }
-    pr.cred_cap_effective = get("cred", "cap_effective");
-    pr.cred_cap_permitted = get("cred", "cap_permitted");
+    [pr.cred_cap_effective, pr.cred_cap_permitted] = members(&mut get, "cred", ["cap_effective", "cap_permitted"]);
     pr.file_inode = get("file", "f_inode");
-    pr.inode_ino = get("inode", "i_ino");
-    pr.inode_sb = get("inode", "i_sb");
-    pr.inode_private = get("inode", "i_private");
+    [pr.inode_ino, pr.inode_sb, pr.inode_private] = members(&mut get, "inode", ["i_ino", "i_sb", "i_private"]);
     pr.sb_magic = get("super_block", "s_magic");
     pr.ns_common_ops = get("ns_common", "ops");
     pr.ns_ops_name = get("proc_ns_operations", "name");
@@ -339,36 +340,22 @@ fn io_uring_offsets(btf: &Btf) -> monitor_common::config::IoUringOffsets {
             a + b
         }
     };
-    io.req_cmd = get("io_kiocb", "cmd");
-    io.req_opcode = get("io_kiocb", "opcode");
-    io.req_flags = get("io_kiocb", "flags");
+    [io.req_cmd, io.req_opcode, io.req_flags] = members(&mut get, "io_kiocb", ["cmd", "opcode", "flags"]);
     let cqe = get("io_kiocb", "cqe");
     io.req_user_data = both(cqe, get("io_cqe", "user_data"));
     io.req_fd = both(cqe, get("io_cqe", "fd"));
     io.filename_name = get("filename", "name");
-    io.open_dfd = get("io_open", "dfd");
-    io.open_file_slot = get("io_open", "file_slot");
-    io.open_filename = get("io_open", "filename");
+    [io.open_dfd, io.open_file_slot, io.open_filename] = members(&mut get, "io_open", ["dfd", "file_slot", "filename"]);
     let how = get("io_open", "how");
     io.open_how_flags = both(how, get("open_how", "flags"));
     io.open_how_mode = both(how, get("open_how", "mode"));
-    io.statx_dfd = get("io_statx", "dfd");
-    io.statx_filename = get("io_statx", "filename");
-    io.statx_flags = get("io_statx", "flags");
-    io.rename_dfd = get("io_rename", "old_dfd");
-    io.rename_oldpath = get("io_rename", "oldpath");
-    io.rename_newpath = get("io_rename", "newpath");
-    io.rename_flags = get("io_rename", "flags");
-    io.unlink_dfd = get("io_unlink", "dfd");
-    io.unlink_filename = get("io_unlink", "filename");
-    io.unlink_flags = get("io_unlink", "flags");
-    io.mkdir_dfd = get("io_mkdir", "dfd");
-    io.mkdir_filename = get("io_mkdir", "filename");
-    io.mkdir_mode = get("io_mkdir", "mode");
-    io.link_dfd = get("io_link", "old_dfd");
-    io.link_oldpath = get("io_link", "oldpath");
-    io.link_newpath = get("io_link", "newpath");
-    io.link_flags = get("io_link", "flags");
+    [io.statx_dfd, io.statx_filename, io.statx_flags] = members(&mut get, "io_statx", ["dfd", "filename", "flags"]);
+    [io.rename_dfd, io.rename_oldpath, io.rename_newpath, io.rename_flags] =
+        members(&mut get, "io_rename", ["old_dfd", "oldpath", "newpath", "flags"]);
+    [io.unlink_dfd, io.unlink_filename, io.unlink_flags] = members(&mut get, "io_unlink", ["dfd", "filename", "flags"]);
+    [io.mkdir_dfd, io.mkdir_filename, io.mkdir_mode] = members(&mut get, "io_mkdir", ["dfd", "filename", "mode"]);
+    [io.link_dfd, io.link_oldpath, io.link_newpath, io.link_flags] =
+        members(&mut get, "io_link", ["old_dfd", "oldpath", "newpath", "flags"]);
     io.task_flags = get("task_struct", "flags");
     if !missing.is_empty() {
         tracing::warn!(
