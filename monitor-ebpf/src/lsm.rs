@@ -22,6 +22,7 @@ use aya_ebpf::{
     programs::LsmContext,
 };
 use monitor_common::{
+    config::KernelConfig,
     counter,
     deny::{DENY_EXEC, DENY_OPEN},
     enforce::{DENY_KIND_EXEC, DENY_KIND_OPEN, DENY_PATH_LEN, DENY_VIA_LSM_EXEC, DENY_VIA_LSM_OPEN},
@@ -46,8 +47,9 @@ pub(crate) fn lsm_file_open(ctx: LsmContext) -> i32 {
     if earlier != 0 {
         return earlier;
     }
-    match open_rule(file) {
-        Some(rule_id) => refuse(DENY_OPEN, rule_id),
+    let Some(cfg) = maps::config() else { return 0 };
+    match open_rule(cfg, file) {
+        Some(rule_id) => refuse(cfg, DENY_OPEN, rule_id),
         None => 0,
     }
 }
@@ -60,8 +62,9 @@ pub(crate) fn lsm_bprm_check_security(ctx: LsmContext) -> i32 {
     if earlier != 0 {
         return earlier;
     }
-    match exec_rule(bprm) {
-        Some(rule_id) => refuse(DENY_EXEC, rule_id),
+    let Some(cfg) = maps::config() else { return 0 };
+    match exec_rule(cfg, bprm) {
+        Some(rule_id) => refuse(cfg, DENY_EXEC, rule_id),
         None => 0,
     }
 }
@@ -69,11 +72,11 @@ named!(lsm_bprm_check_security = programs::LSM_BPRM_CHECK_SECURITY.name);
 
 /// Notes, counts and reports a refusal; the hook's verdict.
 #[inline(always)]
-fn refuse(what: u8, rule_id: u32) -> i32 {
+fn refuse(cfg: &KernelConfig, what: u8, rule_id: u32) -> i32 {
     let key = denied_key(what);
     let _ = LSM_DENIED.insert(key, rule_id, 0);
     maps::count(counter::DENIED);
-    enforce::emit_deny(what, rule_id);
+    enforce::emit_deny(cfg, what, rule_id);
     -EPERM
 }
 
@@ -84,8 +87,7 @@ fn denied_key(what: u8) -> u64 {
 
 /// The deny rule covering this exec of a watched agent (name as passed, or the file's path).
 #[inline(always)]
-fn exec_rule(bprm: *const u8) -> Option<u32> {
-    let cfg = maps::config()?;
+fn exec_rule(cfg: &KernelConfig, bprm: *const u8) -> Option<u32> {
     if cfg.deny_kinds & DENY_KIND_EXEC == 0 || cfg.deny_kinds & DENY_VIA_LSM_EXEC == 0 {
         return None;
     }
@@ -118,8 +120,7 @@ fn exec_rule(bprm: *const u8) -> Option<u32> {
 
 /// The deny rule covering this open of a watched agent, if any.
 #[inline(always)]
-fn open_rule(file: *const u8) -> Option<u32> {
-    let cfg = maps::config()?;
+fn open_rule(cfg: &KernelConfig, file: *const u8) -> Option<u32> {
     if cfg.deny_kinds & DENY_KIND_OPEN == 0 || cfg.deny_kinds & DENY_VIA_LSM_OPEN == 0 {
         return None;
     }
