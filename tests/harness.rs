@@ -604,3 +604,31 @@ assert _libc.prctl(22, 2, _fprog, 0, 0) == 0, "PR_SET_SECCOMP"
 "#
     )
 }
+
+/// `agentmon doctor`'s output (the capability table and the mechanism chosen per hook).
+pub fn doctor() -> String {
+    let out = agentmon().arg("doctor").output().expect("running agentmon doctor");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The line of `agentmon doctor`'s "mechanism per hook" section for `hook` (open, exec, connect,
+/// mount): `lsm/…` where BPF LSM runs, `tracepoint …` on the fallback.
+pub fn mechanism(hook: &str) -> String {
+    let t = doctor();
+    let section = t.split("mechanism per hook:").nth(1).expect("mechanism section");
+    section
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(hook))
+        .unwrap_or_else(|| panic!("no {hook} mechanism in:\n{t}"))
+        .to_string()
+}
+
+/// Whether a line of `stderr` (a shell's or a program's error message) says that `path` was
+/// refused with EPERM; agentmon's own capability log can say "Operation not permitted" too.
+pub fn refused_with_eperm(stderr: &str, path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    stderr
+        .lines()
+        .any(|l| l.contains(p.as_ref()) && l.contains("Operation not permitted"))
+}

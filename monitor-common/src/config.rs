@@ -23,7 +23,8 @@ pub struct KernelOffsets {
     /// tracepoint record, read from its format file at start-up (it varies by kernel; absent on older
     /// ones).
     pub exit_group_dead: u32,
-    pub _pad: u32,
+    /// `file.f_flags` (the open flags, read by the LSM `file_open` hook).
+    pub file_flags: u32,
     /// The kernel objects a path is walked through (`monitor-ebpf/src/path.rs`).
     pub path: PathOffsets,
     /// Where a syscall's arguments sit in the user registers saved at entry (`struct pt_regs`), read
@@ -348,7 +349,7 @@ impl KernelOffsets {
             mm_arg_start: Self::UNKNOWN,
             mm_arg_end: Self::UNKNOWN,
             exit_group_dead: Self::UNKNOWN,
-            _pad: 0,
+            file_flags: Self::UNKNOWN,
             path: PathOffsets {
                 task_files: Self::UNKNOWN,
                 task_fs: Self::UNKNOWN,

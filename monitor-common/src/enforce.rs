@@ -47,6 +47,15 @@ pub const DENY_KIND_CONNECT: u32 = 1 << 3;
 /// `io_uring_setup` and every submission kill the caller before it returns.
 pub const DENY_KIND_IO_URING: u32 = 1 << 12;
 
+/// Set with `DENY_KIND_OPEN` when the BPF LSM `file_open` program is attached: it refuses denied
+/// opens with `-EPERM` before they have an effect, so the open tracepoints only report them and do
+/// not kill (a kernel without BPF LSM leaves it clear: the tracepoint kills at the syscall's exit).
+pub const DENY_VIA_LSM_OPEN: u32 = 1 << 20;
+/// Set with `DENY_KIND_EXEC` when the BPF LSM `bprm_check_security` program is attached: a denied
+/// exec fails with EPERM before the new program is loaded (the caller lives on), and the exec
+/// tracepoints report it flagged denied.
+pub const DENY_VIA_LSM_EXEC: u32 = 1 << 21;
+
 /// `rule_id` reported for connects refused because the agent is quarantined.
 pub const RULE_ID_QUARANTINE: u32 = u32::MAX;
 

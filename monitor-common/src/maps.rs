@@ -59,6 +59,10 @@ pub const SANDBOX_SYSCALLS: &str = "SANDBOX_SYSCALLS";
 /// LRU set of (process, syscall) pairs already reported once (kernel-private).
 pub const SYSCALL_REPORTED: &str = "SYSCALL_REPORTED";
 
+/// Thread (`pid_tgid`) → rule id of the open the LSM `file_open` hook just refused, for the open
+/// tracepoint at that syscall's exit to flag its event denied.
+pub const LSM_DENIED: &str = "LSM_DENIED";
+
 /// Every map of the object.
 pub const ALL: &[&str] = &[
     EVENTS,
@@ -90,6 +94,8 @@ pub const ALL: &[&str] = &[
     SYSCALL_COUNTS,
     SANDBOX_SYSCALLS,
     SYSCALL_REPORTED,
+    // BPF LSM
+    LSM_DENIED,
 ];
 
 /// Value of the set-like maps ([`WATCHED`], [`QUARANTINE`]): only the key matters.

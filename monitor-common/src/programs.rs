@@ -22,6 +22,10 @@ pub enum Attach {
     CgroupSockAddr(SockAddrHook),
     /// A cgroup `sock` program, attached to every watched cgroup.
     CgroupSock(SockHook),
+    /// A BPF LSM program on `security_HOOK` (section `lsm/HOOK`), loaded only where this kernel
+    /// allows BPF LSM (`monitor/src/capabilities.rs`); elsewhere the tracepoint programs serve the
+    /// hook alone.
+    Lsm { hook: &'static str },
 }
 
 /// The `cgroup_sock_addr` hooks agentmon uses.
@@ -98,6 +102,18 @@ pub const SCHED_PROCESS_FORK: Program = Program {
     name: "sched_process_fork",
     attach: Attach::RawTracePoint {
         name: "sched_process_fork",
+    },
+};
+/// The synchronous open deny (`-EPERM` before the open has an effect), where BPF LSM loads.
+pub const LSM_FILE_OPEN: Program = Program {
+    name: "lsm_file_open",
+    attach: Attach::Lsm { hook: "file_open" },
+};
+/// The synchronous exec deny (`-EPERM` before the new program is loaded), where BPF LSM loads.
+pub const LSM_BPRM_CHECK_SECURITY: Program = Program {
+    name: "lsm_bprm_check_security",
+    attach: Attach::Lsm {
+        hook: "bprm_check_security",
     },
 };
 pub const SYS_EXIT_OPENAT: Program = Program::syscall("sys_exit_openat", SysExitArgs::FIELDS);
@@ -289,8 +305,10 @@ pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_EXEC,
     SYS_EXIT_EXECVE,
     SYS_EXIT_EXECVEAT,
+    LSM_BPRM_CHECK_SECURITY,
     SCHED_PROCESS_EXIT,
     SYS_EXIT_OPENAT,
+    LSM_FILE_OPEN,
     SYS_EXIT_OPENAT2,
     SYS_EXIT_OPEN,
     SYS_EXIT_CREAT,

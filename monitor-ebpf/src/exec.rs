@@ -16,7 +16,7 @@ use monitor_common::{
     EventKind, FLAG_DENIED,
     config::KernelConfig,
     deny::DENY_EXEC,
-    enforce::DENY_KIND_EXEC,
+    enforce::{DENY_KIND_EXEC, DENY_VIA_LSM_EXEC},
     exec::{EXEC_FAILED_ARG_MAX, EXEC_FAILED_ARGS, EXEC_FAILED_EXECVE, EXEC_FAILED_EXECVEAT, EXEC_RAN, ExecEvent},
     programs,
     record::{ARGS_MAX, PATH_MAX, Tail},
@@ -185,6 +185,10 @@ fn failed(ctx: &TracePointContext, origin: u8) -> Option<()> {
         (*ev).cwd_path = cwd_path;
         (*ev).args = args_t;
         (*ev).env = Tail::ABSENT;
+        // Refused by the LSM hook before the program was loaded (`crate::lsm`).
+        if cfg.deny_kinds & DENY_VIA_LSM_EXEC != 0 && crate::lsm::take_denied(DENY_EXEC).is_some() {
+            (*ev).header.flags |= FLAG_DENIED;
+        }
     }
     rec.submit(false);
     Some(())

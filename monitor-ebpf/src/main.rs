@@ -68,6 +68,8 @@ mod lineage;
 #[cfg(target_arch = "bpf")]
 mod link;
 #[cfg(target_arch = "bpf")]
+mod lsm;
+#[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod memfd;

@@ -2,7 +2,9 @@
 //! `open_by_handle_at`, failed attempts included. At exit the result is known, the path string has
 //! been copied (so faulted in) by the kernel itself, and a successful open's file is in the
 //! descriptor table: its path is walked from the kernel's objects (`crate::path`), which is what
-//! rules and deny tables match. An open matching a deny table is killed before it returns.
+//! rules and deny tables match. An open matching a deny table is killed before it returns, unless
+//! the BPF LSM hook (`crate::lsm`) is attached: then it was refused with EPERM before it had any
+//! effect, and its event here is only flagged denied.
 use aya_ebpf::{
     helpers::{bpf_probe_read_user, generated::bpf_get_current_task},
     macros::tracepoint,
@@ -13,7 +15,7 @@ use monitor_common::{
     config::KernelConfig,
     counter,
     deny::DENY_OPEN,
-    enforce::DENY_KIND_OPEN,
+    enforce::{DENY_KIND_OPEN, DENY_VIA_LSM_OPEN},
     open::{
         OPEN_SYSCALL_CREAT, OPEN_SYSCALL_OPEN, OPEN_SYSCALL_OPEN_BY_HANDLE_AT, OPEN_SYSCALL_OPENAT,
         OPEN_SYSCALL_OPENAT2, OpenEvent,
@@ -139,11 +141,15 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     } else {
         Tail::ABSENT
     };
-    let denied = if cfg.deny_kinds & DENY_KIND_OPEN != 0 && result >= 0 {
+    // With the LSM hook attached it has already refused denied opens (-EPERM, no effect): report
+    // its verdict, kill nothing. Without it, a completed open matching the table is killed here.
+    let via_lsm = cfg.deny_kinds & DENY_VIA_LSM_OPEN != 0;
+    let denied = if cfg.deny_kinds & DENY_KIND_OPEN != 0 && result >= 0 && !via_lsm {
         deny_rule(&rec, kernel_path, flags as u32)
     } else {
         None
     };
+    let refused = via_lsm && result < 0 && crate::lsm::take_denied(DENY_OPEN).is_some();
     let ev = rec.fixed();
     // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
     unsafe {
@@ -156,7 +162,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         (*ev).kernel_path = kernel_path;
         (*ev).dir_path = dir_path;
         (*ev).header.flags |= hdr_flags;
-        if denied.is_some() {
+        if denied.is_some() || refused {
             (*ev).header.flags |= FLAG_DENIED;
         }
     }

@@ -174,6 +174,29 @@ pub(crate) fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
     })
 }
 
+/// Copies a walked path (up to `DENY_PATH_LEN - 1` bytes, NUL added) into a deny-table key; returns
+/// the key's length with the NUL, as `enforce::lookup_path` takes it.
+#[inline(always)]
+pub(crate) fn walked_to_key(
+    w: Walked,
+    key: *mut aya_ebpf::maps::lpm_trie::Key<monitor_common::enforce::PathKey>,
+) -> Option<usize> {
+    use monitor_common::enforce::DENY_PATH_LEN;
+    let buf = PATH_WALK.get_ptr_mut(0)?;
+    let n = w.len.min(DENY_PATH_LEN - 1);
+    // SAFETY: the source starts inside the walk buffer (masked below WALK_END) and `n` < 256 bytes
+    // fit in the 512 bytes after WALK_END; the key's data holds DENY_PATH_LEN bytes.
+    unsafe {
+        let dst = (&raw mut (*key).data.data).cast::<u8>();
+        let src = (*buf).bytes.as_ptr().add(w.start & (WALK_END - 1));
+        if gen_::bpf_probe_read_kernel(dst.cast(), (n & (DENY_PATH_LEN - 1)) as u32, src.cast()) != 0 {
+            return None;
+        }
+        *dst.add(n & (DENY_PATH_LEN - 1)) = 0;
+    }
+    Some(n + 1)
+}
+
 /// The `struct path` at `base + offset` (a `file.f_path`, an `fs_struct.pwd`, …).
 #[inline(always)]
 pub(crate) fn path_at(off: &PathOffsets, base: *const u8, offset: u32) -> Option<KPath> {

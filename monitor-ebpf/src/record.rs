@@ -120,8 +120,16 @@ impl<T> Record<T> {
     /// Where the next tail string starts, if at least `room` more bytes fit.
     #[inline(always)]
     fn next(&self, room: usize) -> Option<usize> {
-        let len = self.len();
-        (len + room <= RECORD_MAX).then_some(len & (RECORD_MAX - 1))
+        if self.len() + room > RECORD_MAX {
+            return None;
+        }
+        // Read the length again (volatile) and mask that: LLVM would otherwise drop the mask (it
+        // knows the checked value is below RECORD_MAX) and index with a spilled copy of the
+        // unchecked load, which verifiers before ~6.8 cannot bound ("math between map_value pointer
+        // and register with unbounded min value" on 6.1).
+        // SAFETY: this CPU's scratch entry.
+        let len = unsafe { core::ptr::read_volatile(&raw const (*self.scratch).len) } as usize;
+        Some(len & (RECORD_MAX - 1))
     }
 
     /// Appends a NUL-terminated string read with `read` (a probe-read-str helper), at most `max`

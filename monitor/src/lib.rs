@@ -9,8 +9,9 @@
 //!
 //! [`pipeline`] runs one record through those stages; [`session`] drives the pipeline from the ring
 //! buffer in a live monitor. Around it: [`discovery`] finds the agents' cgroups, [`cgroup`] is the
-//! cgroup v2 plumbing, [`config`] the config file, [`metrics`] the Prometheus endpoint, [`commands`]
+//! cgroup v2 plumbing, [`capabilities`] what this kernel offers (and `agentmon doctor`), [`config`] the config file, [`metrics`] the Prometheus endpoint, [`commands`]
 //! the subcommands.
+pub mod capabilities;
 pub mod cgroup;
 pub mod commands;
 pub mod config;

@@ -43,6 +43,9 @@ enum Command {
     Learn(commands::learn::LearnArgs),
     /// Validate a profile (`profile check FILE`) or export it (`profile export --format …`).
     Profile(commands::profile::ProfileArgs),
+    /// Print what this kernel offers (BPF LSM, fentry, kprobes, …), the mechanism chosen per hook
+    /// and what each missing capability costs.
+    Doctor(commands::doctor::DoctorArgs),
 }
 
 #[expect(
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Command::Rules(a) => Ok(commands::rules::run(a)),
             Command::Learn(a) => on_worker(commands::learn::run(a)).await,
             Command::Profile(a) => Ok(commands::profile::run(a)),
+            Command::Doctor(a) => Ok(commands::doctor::run(&a)),
         }
     });
     match result {

@@ -56,6 +56,11 @@ struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CapabilityLabel {
+    capability: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutputLabel {
     output: String,
 }
@@ -73,6 +78,7 @@ struct Inner {
     record_lost: Counter,
     rule_eval: Histogram,
     watched: Gauge,
+    capabilities: Family<CapabilityLabel, Gauge>,
     readiness: AtomicU8,
 }
 
@@ -187,6 +193,12 @@ impl Metrics {
         );
         let watched = Gauge::default();
         registry.register("watched_agents", "Agent cgroups currently watched", watched.clone());
+        let capabilities = Family::<CapabilityLabel, Gauge>::default();
+        registry.register(
+            "kernel_capability",
+            "1 if this kernel offers the capability (bpf_lsm, fentry, …; see `agentmon doctor`), else 0",
+            capabilities.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -201,6 +213,7 @@ impl Metrics {
                 record_lost,
                 rule_eval,
                 watched,
+                capabilities,
                 readiness: AtomicU8::new(Readiness::Starting as u8),
             }),
         }
@@ -284,6 +297,18 @@ impl Metrics {
 
     pub fn rule_eval(&self, d: Duration) {
         self.inner.rule_eval.observe(d.as_secs_f64());
+    }
+
+    /// One gauge per kernel capability (`agentmon_kernel_capability{capability="bpf_lsm"}`).
+    pub fn set_capabilities(&self, caps: &crate::capabilities::Capabilities) {
+        for p in &caps.probed {
+            self.inner
+                .capabilities
+                .get_or_create(&CapabilityLabel {
+                    capability: p.cap.name().to_string(),
+                })
+                .set(i64::from(p.present));
+        }
     }
 
     pub fn set_watched(&self, n: usize) {
@@ -481,6 +506,37 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_one_gauge_per_capability() {
+        use crate::capabilities::{Cap, Capabilities, Probed};
+        let caps = Capabilities {
+            probed: Cap::ALL
+                .iter()
+                .map(|&cap| Probed {
+                    cap,
+                    present: cap != Cap::BpfLsm,
+                    detail: String::new(),
+                })
+                .collect(),
+        };
+        let m = Metrics::new();
+        m.set_capabilities(&caps);
+        let text = m.render();
+        assert!(
+            text.contains("agentmon_kernel_capability{capability=\"bpf_lsm\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("agentmon_kernel_capability{capability=\"btf\"} 1"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("agentmon_kernel_capability{").count(),
+            Cap::ALL.len(),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_counters() {

@@ -6,6 +6,7 @@
 //! - `test`: setup, the checks (`cargo fmt --check`, clippy `-D warnings` on the workspace and on the
 //!   eBPF programs), the container runtimes and agentmon's test image, then every test of the
 //!   workspace (unit, rule fixtures, end-to-end on the kernel, real containers).
+//! - `test-vm`: the kernel tests on Debian's 6.1 and 6.12 kernels under QEMU (`test_vm.rs`).
 //! - `bench`: overhead and throughput measurements (see docs/BENCHMARKS.md), with agentmon and the
 //!   benchmark tool `agentmon-bench` (`bench/`).
 //! - `install`: puts the binary, unit, config and rules in place on a host.
@@ -21,6 +22,7 @@ mod containers;
 mod image;
 mod setup;
 mod storm;
+mod test_vm;
 
 use std::{
     path::{Path, PathBuf},
@@ -54,6 +56,9 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Boot Debian's 6.1 and 6.12 kernels under QEMU and run the kernel tests inside (fast subset by
+    /// default, `--full` for all of them).
+    TestVm(test_vm::VmArgs),
     /// Measure overhead and throughput; writes results to stdout (copy into docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Internal: open/close storm used by the benchmark.
@@ -192,6 +197,10 @@ fn main() -> Result<()> {
             std::process::exit(status.code().unwrap_or(1));
         }
         Cmd::Test { args } => test(&args),
+        Cmd::TestVm(a) => {
+            setup::setup()?;
+            test_vm::test_vm(&a)
+        }
         Cmd::Image(a) => image::image(&a),
         Cmd::Bench(a) => {
             setup::setup()?;

@@ -72,6 +72,7 @@ impl Agents {
             None => None,
         };
         let metrics = Metrics::new();
+        metrics.set_capabilities(crate::capabilities::Capabilities::current());
         let mut tasks = Vec::new();
         let mcfg = config.as_ref().map(|c| &c.metrics);
         // A token that cannot be read is fatal: better no monitor than metrics open to anyone.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use crate::{outputs::Printer, session::Session};
 
 pub(crate) mod agents;
+pub mod doctor;
 pub mod exec;
 pub mod learn;
 pub mod log;

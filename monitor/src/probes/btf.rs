@@ -247,6 +247,7 @@ pub(crate) fn kernel_offsets(btf: &Btf) -> KernelOffsets {
         ["real_parent", "pid", "tgid", "mm", "exit_code"],
     );
     [off.mm_arg_start, off.mm_arg_end] = members(&mut get, "mm_struct", ["arg_start", "arg_end"]);
+    off.file_flags = get("file", "f_flags");
     let p = &mut off.path;
     [p.task_files, p.task_fs] = members(&mut get, "task_struct", ["files", "fs"]);
     p.files_fdt = get("files_struct", "fdt");

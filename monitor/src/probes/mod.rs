@@ -7,7 +7,7 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{
-        CgroupAttachMode, CgroupSock, CgroupSockAddr, RawTracePoint, TracePoint, cgroup_sock::CgroupSockLinkId,
+        CgroupAttachMode, CgroupSock, CgroupSockAddr, Lsm, RawTracePoint, TracePoint, cgroup_sock::CgroupSockLinkId,
         cgroup_sock_addr::CgroupSockAddrLinkId, trace_point::TracePointLinkId,
     },
 };
@@ -21,7 +21,10 @@ use monitor_common::{
     tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD,
 };
 
-use crate::cgroup::Cgroup;
+use crate::{
+    capabilities::{Cap, Capabilities},
+    cgroup::Cgroup,
+};
 
 pub(crate) mod bpffs;
 pub(crate) mod btf;
@@ -82,6 +85,8 @@ pub struct Probes {
     sock_links: BTreeMap<u64, Vec<CgroupLink>>,
     /// On-demand programs (`programs::ON_DEMAND`) attached now.
     on_demand: BTreeMap<&'static str, TracePointLinkId>,
+    /// `DENY_VIA_LSM_*` bits of the LSM programs attached here, or-ed into every `deny_kinds`.
+    lsm_deny: u32,
 }
 
 /// A cgroup program attached to one watched cgroup.
@@ -140,6 +145,8 @@ impl Probes {
         }
         check_privileges()?;
         tracefs::ensure_mounted()?;
+        // Probed (and logged) once per process, before our own object loads.
+        let caps = Capabilities::current();
         tracefs::check_layouts(programs::PROGRAMS)?;
         bpffs::ensure_mounted()?;
         std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;
@@ -177,6 +184,7 @@ impl Probes {
             levels: BTreeMap::new(),
             sock_links: BTreeMap::new(),
             on_demand: BTreeMap::new(),
+            lsm_deny: 0,
         };
         probes.write_config()?;
 
@@ -186,6 +194,10 @@ impl Probes {
                     "{}: this kernel has no such tracepoint (the feature is not built in, or the kernel predates it); not attached",
                     p.name
                 );
+                continue;
+            }
+            if let Attach::Lsm { hook } = p.attach {
+                probes.load_lsm(p, hook, caps)?;
                 continue;
             }
             probes.load_program(p)?;
@@ -202,6 +214,7 @@ impl Probes {
             .program_mut(p.name)
             .with_context(|| format!("program {} missing from the eBPF object", p.name))?;
         let loading = || format!("loading {} (verifier)", p.name);
+        tracing::debug!("loading {}", p.name);
         match p.attach {
             Attach::TracePoint { category, name, .. } => {
                 let tp: &mut TracePoint = prog.try_into()?;
@@ -225,7 +238,33 @@ impl Probes {
                 let s: &mut CgroupSock = prog.try_into()?;
                 s.load().with_context(loading)?;
             }
+            Attach::Lsm { .. } => bail!("{}: LSM programs load through load_lsm", p.name),
         }
+        Ok(())
+    }
+
+    /// Loads and attaches an LSM program where this kernel allows BPF LSM; elsewhere the tracepoint
+    /// programs serve its hook alone (logged once, in the capability table). A kernel that says it
+    /// allows BPF LSM but refuses this program is an error: the probe and the load disagree.
+    fn load_lsm(&mut self, p: &Program, hook: &'static str, caps: &Capabilities) -> Result<()> {
+        if !(caps.has(Cap::BpfLsm) && caps.has(Cap::Btf)) {
+            return Ok(());
+        }
+        let btf = aya::Btf::from_sys_fs().context("reading kernel BTF for the LSM programs")?;
+        let lsm: &mut Lsm = self
+            .ebpf
+            .program_mut(p.name)
+            .with_context(|| format!("program {} missing from the eBPF object", p.name))?
+            .try_into()?;
+        lsm.load(hook, &btf)
+            .with_context(|| format!("loading {} (verifier)", p.name))?;
+        lsm.attach().with_context(|| format!("attaching lsm/{hook}"))?;
+        self.lsm_deny |= match hook {
+            "file_open" => monitor_common::enforce::DENY_VIA_LSM_OPEN,
+            "bprm_check_security" => monitor_common::enforce::DENY_VIA_LSM_EXEC,
+            _ => 0,
+        };
+        tracing::info!("{}: attached to lsm/{hook} (synchronous deny)", p.name);
         Ok(())
     }
 
@@ -478,7 +517,8 @@ impl Probes {
 
     /// Records which deny tables have entries (the programs skip empty ones).
     pub(crate) fn set_deny_kinds(&mut self, kinds: u32) -> Result<()> {
-        self.config.deny_kinds = kinds;
+        // The LSM bits only matter with their table on (the open tracepoint reads both).
+        self.config.deny_kinds = if kinds == 0 { 0 } else { kinds | self.lsm_deny };
         self.write_config()
     }
 }

@@ -86,6 +86,14 @@ fn object_programs_are_the_contract_s() {
                 };
                 assert!(ok, "{}: {section:?}, contract says {hook:?}", p.name);
             }
+            Attach::Lsm { hook } => {
+                assert!(
+                    matches!(section, ProgramSection::Lsm { sleepable: false }),
+                    "{}: {section:?}",
+                    p.name
+                );
+                assert_eq!(section_of(&obj, p.name), format!("lsm/{hook}"));
+            }
         }
     }
 }

@@ -243,6 +243,12 @@ fn respond_now(mut alert: Alert) -> Alert {
             (Body::Connect(c), false) if c.result.is_some_and(|r| r < 0) => {
                 "connect failed before the kernel's check; nothing to stop".to_string()
             }
+            (Body::Open(o), true) if o.result < 0 => {
+                "denied in kernel: open() refused with EPERM before it had any effect (BPF LSM)".to_string()
+            }
+            (Body::Exec(e), true) if e.result < 0 => {
+                "denied in kernel: execve() refused with EPERM before the program was loaded (BPF LSM)".to_string()
+            }
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
                 // The kernel table missed this form (a path form it does not match; a connect on

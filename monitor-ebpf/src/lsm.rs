@@ -1,0 +1,147 @@
+//! BPF LSM hooks, loaded only where the kernel allows BPF LSM (userspace's capability probe):
+//! the same deny tables as the tracepoint programs, checked on the kernel's own objects *before*
+//! the operation has any effect, and refused with `-EPERM` instead of a SIGKILL after the fact.
+//!
+//! `lsm_file_open` (`security_file_open(struct file *)`): the file's `f_path` is walked from kernel
+//! memory (`crate::path`: no user string, so nothing is unreadable) and looked up in `DENY_OPEN` with
+//! the file's open flags. It runs before `O_TRUNC` truncates (`do_open` → `handle_truncate` comes
+//! after `vfs_open`); an `O_CREAT` of a file that did not exist has already created it (the LSM
+//! hook sees an opened file), which is the one effect it cannot undo. A refusal is counted
+//! `DENIED`, reported as a deny event, and noted in [`LSM_DENIED`] so the open tracepoint at the
+//! syscall's exit flags its open event denied (and does not kill: `DENY_VIA_LSM_OPEN`).
+//!
+//! `lsm_bprm_check_security` (`security_bprm_check(struct linux_binprm *)`, called for the file
+//! asked for and again for each interpreter): the name as passed (`bprm->filename`, the kernel's
+//! copy) and the kernel path of `bprm->file` are looked up in `DENY_EXEC`; a match fails the
+//! `execve` with EPERM before the new program is loaded, the caller lives on, and the failed exec's
+//! event at `sys_exit_execve` is flagged denied.
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid,
+    macros::{lsm, map},
+    maps::LruHashMap,
+    programs::LsmContext,
+};
+use monitor_common::{
+    config::KernelConfig,
+    counter,
+    deny::{DENY_EXEC, DENY_OPEN},
+    enforce::{DENY_KIND_EXEC, DENY_KIND_OPEN, DENY_PATH_LEN, DENY_VIA_LSM_EXEC, DENY_VIA_LSM_OPEN},
+    maps as names, programs,
+};
+
+use crate::{enforce, maps, path, scope, task::read_field};
+
+const EPERM: i32 = 1;
+
+/// (what << 56 | thread) → rule id of the open or exec refused last (read and removed by the
+/// tracepoint at that syscall's exit). A tgid fits in 22 bits, so `what` never collides with it.
+#[map]
+pub(crate) static LSM_DENIED: LruHashMap<u64, u32> = LruHashMap::with_max_entries(4096, 0);
+named!(LSM_DENIED = names::LSM_DENIED);
+
+#[lsm(hook = "file_open")]
+pub(crate) fn lsm_file_open(ctx: LsmContext) -> i32 {
+    let file: *const u8 = ctx.arg(0);
+    // The verdict of an LSM program that ran before this one: keep a refusal.
+    let earlier: i32 = ctx.arg(1);
+    if earlier != 0 {
+        return earlier;
+    }
+    let Some(cfg) = maps::config() else { return 0 };
+    match open_rule(cfg, file) {
+        Some(rule_id) => refuse(cfg, DENY_OPEN, rule_id),
+        None => 0,
+    }
+}
+named!(lsm_file_open = programs::LSM_FILE_OPEN.name);
+
+#[lsm(hook = "bprm_check_security")]
+pub(crate) fn lsm_bprm_check_security(ctx: LsmContext) -> i32 {
+    let bprm: *const u8 = ctx.arg(0);
+    let earlier: i32 = ctx.arg(1);
+    if earlier != 0 {
+        return earlier;
+    }
+    let Some(cfg) = maps::config() else { return 0 };
+    match exec_rule(cfg, bprm) {
+        Some(rule_id) => refuse(cfg, DENY_EXEC, rule_id),
+        None => 0,
+    }
+}
+named!(lsm_bprm_check_security = programs::LSM_BPRM_CHECK_SECURITY.name);
+
+/// Notes, counts and reports a refusal; the hook's verdict.
+#[inline(always)]
+fn refuse(cfg: &KernelConfig, what: u8, rule_id: u32) -> i32 {
+    let key = denied_key(what);
+    let _ = LSM_DENIED.insert(key, rule_id, 0);
+    maps::count(counter::DENIED);
+    enforce::emit_deny(cfg, what, rule_id);
+    -EPERM
+}
+
+#[inline(always)]
+fn denied_key(what: u8) -> u64 {
+    bpf_get_current_pid_tgid() | (u64::from(what) << 56)
+}
+
+/// The deny rule covering this exec of a watched agent (name as passed, or the file's path).
+#[inline(always)]
+fn exec_rule(cfg: &KernelConfig, bprm: *const u8) -> Option<u32> {
+    if cfg.deny_kinds & DENY_KIND_EXEC == 0 || cfg.deny_kinds & DENY_VIA_LSM_EXEC == 0 {
+        return None;
+    }
+    if !scope::is_watched(cfg) {
+        return None;
+    }
+    let off = &cfg.offsets.path;
+    let key = enforce::path_scratch()?;
+    if let Some(name) = read_field::<*const u8>(bprm, off.bprm_filename) {
+        // SAFETY: the key's data holds DENY_PATH_LEN bytes; the kernel string is read with the
+        // helper, which fails cleanly and NUL-terminates.
+        let n = unsafe {
+            aya_ebpf::helpers::generated::bpf_probe_read_kernel_str(
+                (&raw mut (*key).data.data).cast(),
+                DENY_PATH_LEN as u32,
+                name.cast(),
+            )
+        };
+        if n > 0
+            && let Some(rule) = enforce::lookup_path(&enforce::DENY_EXEC, key, n as usize)
+        {
+            return Some(rule.rule_id);
+        }
+    }
+    let file: *const u8 = read_field(bprm, off.bprm_file)?;
+    let walked = path::walk(off, path::path_at(off, file, off.file_path)?)?;
+    let len = path::walked_to_key(walked, key)?;
+    enforce::lookup_path(&enforce::DENY_EXEC, key, len).map(|r| r.rule_id)
+}
+
+/// The deny rule covering this open of a watched agent, if any.
+#[inline(always)]
+fn open_rule(cfg: &KernelConfig, file: *const u8) -> Option<u32> {
+    if cfg.deny_kinds & DENY_KIND_OPEN == 0 || cfg.deny_kinds & DENY_VIA_LSM_OPEN == 0 {
+        return None;
+    }
+    if !scope::is_watched(cfg) {
+        return None;
+    }
+    let off = &cfg.offsets.path;
+    let flags: u32 = read_field(file, cfg.offsets.file_flags)?;
+    let walked = path::walk(off, path::path_at(off, file, off.file_path)?)?;
+    let key = enforce::path_scratch()?;
+    let len = path::walked_to_key(walked, key)?;
+    let rule = enforce::lookup_path(&enforce::DENY_OPEN, key, len)?;
+    enforce::open_matches(&rule, flags).then_some(rule.rule_id)
+}
+
+/// The rule id an LSM hook refused this thread's `what` (`DENY_OPEN`, `DENY_EXEC`) with (consumed).
+#[inline(always)]
+pub(crate) fn take_denied(what: u8) -> Option<u32> {
+    let key = denied_key(what);
+    // SAFETY: map values are plain data; this thread is the only writer of its own key.
+    let rule = unsafe { LSM_DENIED.get(key) }.copied()?;
+    let _ = LSM_DENIED.remove(key);
+    Some(rule)
+}
