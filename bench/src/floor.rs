@@ -267,6 +267,13 @@ fn attach_all(cgroup: Option<&Path>) -> Result<(Vec<OwnedFd>, usize)> {
                 let link = attach_raw_tracepoint(&prog, name)?;
                 fds.extend([prog, link]);
             }
+            // agentmon loads its BPF LSM programs only on kernels that allow them (not this one's
+            // kind: BPF LSM refused); the floor leaves them out too. Where they load, an empty
+            // LSM program needs the hook's BTF id, which this loader does not look up.
+            Attach::Lsm { hook } => {
+                eprintln!("floor: lsm/{hook}: BPF LSM programs are not part of the floor, skipped");
+                continue;
+            }
             Attach::CgroupSockAddr(_) | Attach::CgroupSock(_) => {
                 let Some(cgroup) = cg.as_ref() else {
                     eprintln!("floor: {}: no --cgroup, cgroup hook not attached", p.name);
@@ -304,7 +311,7 @@ fn hook_of(a: Attach) -> Option<(u32, u32)> {
                 SockHook::SockCreate => BPF_CGROUP_INET_SOCK_CREATE,
             },
         ),
-        Attach::TracePoint { .. } | Attach::RawTracePoint { .. } => return None,
+        Attach::TracePoint { .. } | Attach::RawTracePoint { .. } | Attach::Lsm { .. } => return None,
     })
 }
 
