@@ -72,7 +72,6 @@ impl Agents {
             None => None,
         };
         let metrics = Metrics::new();
-        metrics.set_capabilities(crate::capabilities::Capabilities::current());
         let mut tasks = Vec::new();
         let mcfg = config.as_ref().map(|c| &c.metrics);
         // A token that cannot be read is fatal: better no monitor than metrics open to anyone.
@@ -103,6 +102,9 @@ impl Agents {
             Some(metrics.clone()),
         )
         .context("starting the alert outputs")?;
+        // Probed (and logged) once the outputs are up: a bad output file is a one-line error, not
+        // one after the capability table.
+        metrics.set_capabilities(crate::capabilities::Capabilities::current());
         let mut agents = Self {
             config: None,
             metrics,
