@@ -19,6 +19,7 @@
 mod bench;
 mod check;
 mod containers;
+mod e2e;
 mod image;
 mod setup;
 mod storm;
@@ -147,11 +148,26 @@ fn test(args: &[String]) -> Result<()> {
         ),
         Err(e) => notes.push(format!("building {TEST_IMAGE} failed: {e:#}")),
     }
-    let result = run(cargo()
-        .args(["test", "--workspace", "--no-fail-fast"])
-        .args(args)
-        .env("AGENTMON_TEST_SKIPS", &skips)
-        .env("AGENTMON_TEST_IMAGE", TEST_IMAGE));
+    let result = if args.is_empty() {
+        // Everything but the end-to-end tests as cargo runs it, then those binaries side by side
+        // (`e2e.rs`); both run whatever the other's result.
+        let rest = run(cargo()
+            .args(["test", "--workspace", "--no-fail-fast", "--exclude", "agentmon-e2e"])
+            .env("AGENTMON_TEST_SKIPS", &skips)
+            .env("AGENTMON_TEST_IMAGE", TEST_IMAGE));
+        let envs = [
+            ("AGENTMON_TEST_SKIPS", skips.clone().into_os_string()),
+            ("AGENTMON_TEST_IMAGE", TEST_IMAGE.into()),
+        ];
+        let e2e = e2e::run(e2e::JOBS, &envs);
+        rest.and(e2e)
+    } else {
+        run(cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(args)
+            .env("AGENTMON_TEST_SKIPS", &skips)
+            .env("AGENTMON_TEST_IMAGE", TEST_IMAGE))
+    };
     drop(dockerd);
     let skipped = std::fs::read_to_string(&skips).unwrap_or_default();
     if !notes.is_empty() || !skipped.trim().is_empty() {
