@@ -186,6 +186,41 @@ impl CgroupIndex {
 mod tests {
     use super::ContainerInfo;
 
+    /// A miss is remembered (an escaped process's cgroup is not rescanned for on every event), but
+    /// a cgroup created below a watched one later is still found, and the answer for the miss stays.
+    #[test]
+    fn unknown_ids_are_remembered_without_hiding_new_cgroups() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let agent = root.path().join("agent");
+        std::fs::create_dir(&agent).unwrap();
+        let id = std::fs::metadata(&agent).unwrap().ino();
+        let cg = crate::cgroup::Cgroup {
+            path: agent.clone(),
+            rel: "/agent".into(),
+            id,
+            level: 1,
+        };
+        let mut index = super::CgroupIndex::new(root.path().to_path_buf());
+        index.add_root(&cg, "a", None);
+        let outside = std::fs::metadata(root.path()).unwrap().ino();
+        assert!(index.lookup(outside).is_none());
+        assert!(index.misses.contains(&outside));
+        let child = agent.join("worker");
+        std::fs::create_dir(&child).unwrap();
+        let child_id = std::fs::metadata(&child).unwrap().ino();
+        let found = index.lookup(child_id).expect("a cgroup created after a miss");
+        assert_eq!(
+            (found.path.as_str(), found.agent.as_str(), found.root_id),
+            ("/agent/worker", "a", id)
+        );
+        assert!(index.lookup(outside).is_none());
+        // A change to the watched set forgets the misses.
+        let generation = index.generation();
+        index.remove_root(id);
+        assert!(index.misses.is_empty() && index.generation() != generation);
+    }
+
     #[test]
     fn short_ids_are_cut_on_characters() {
         let c = ContainerInfo::new("4f1c9a0e2b7d6c5a8e3f", Some("coder"), None);
