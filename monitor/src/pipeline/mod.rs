@@ -257,7 +257,8 @@ impl Pipeline {
         }
         let alerts = match self.rules.as_mut().filter(|_| to_rules) {
             Some(rules) => {
-                self.untimed += 1;
+                // Saturating: without metrics nothing resets it.
+                self.untimed = self.untimed.saturating_add(1);
                 if self.untimed >= RULE_EVAL_SAMPLE
                     && let Some(m) = &self.metrics
                 {
