@@ -47,6 +47,13 @@ pub(crate) fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
 }
 named!(sys_exit_execveat = programs::SYS_EXIT_EXECVEAT.name);
 
+/// Builds the exec record. Every tail goes into the record's fixed part (map memory) as soon as
+/// it is known, and is read back from there (volatile) where it is needed again: no tail stays in
+/// a register or on the stack across the path walks' and the environment scan's `bpf_loop` calls.
+/// Verifiers before ~6.4 cannot track precision into a loop callback and mark every scalar of the
+/// caller precise instead, so each variant of a live tail (absent, no room, read failed, cut)
+/// would multiply the states the callbacks are verified in: on 6.1 that passed a million
+/// instructions.
 #[inline(always)]
 fn ran(ctx: &RawTracePointContext) -> Option<()> {
     let cfg = maps::config()?;
@@ -62,54 +69,70 @@ fn ran(ctx: &RawTracePointContext) -> Option<()> {
     let mm: Option<*const u8> = task::read_field(task_ptr, off.task_mm);
 
     let mut rec = Record::<ExecEvent>::start(EventKind::Exec, off)?;
-    let filename_t = rec.kernel_str(filename, PATH_MAX);
+    let ev = rec.fixed();
+    // SAFETY (every access to `*ev` below): the record's fixed part in this CPU's scratch buffer,
+    // valid for the program run; `Record` appends only after it.
+    unsafe {
+        (*ev).origin = EXEC_RAN;
+        (*ev).script = u8::from(interp != filename);
+        (*ev).cwd_path = Tail::ABSENT;
+        (*ev).args = Tail::ABSENT;
+        (*ev).env = Tail::ABSENT;
+        (*ev).filename = rec.kernel_str(filename, PATH_MAX);
+    }
     let exe_file: Option<*const u8> = mm.and_then(|mm| task::read_field(mm, po.mm_exe_file));
     let exe_path = rec.path(po, exe_file.and_then(|f| path::path_at(po, f, po.file_path)));
-    let cwd_path = if rec.is_relative(filename_t) {
-        rec.path(po, path::dir_path(po, task_ptr, -100))
-    } else {
-        Tail::ABSENT
-    };
-    let (mut args_t, mut args_total, mut env_t, mut env_total) = (Tail::ABSENT, 0u64, Tail::ABSENT, 0u64);
+    // SAFETY: as above.
+    unsafe { (*ev).exe_path = exe_path };
+    // SAFETY: as above.
+    if rec.is_relative(unsafe { reread(&raw const (*ev).filename) }) {
+        let cwd_path = rec.path(po, path::dir_path(po, task_ptr, -100));
+        // SAFETY: as above.
+        unsafe { (*ev).cwd_path = cwd_path };
+    }
     if let Some(mm) = mm {
         let start: u64 = task::read_field(mm, off.mm_arg_start).unwrap_or(0);
         let end: u64 = task::read_field(mm, off.mm_arg_end).unwrap_or(0);
         if end > start {
-            args_total = end - start;
-            args_t = rec.user_bytes(start, args_total, ARGS_MAX);
+            let args = rec.user_bytes(start, end - start, ARGS_MAX);
+            // SAFETY: as above.
+            unsafe {
+                (*ev).args_total = (end - start) as u32;
+                (*ev).args = args;
+            }
         }
         let env_start: u64 = task::read_field(mm, po.mm_env_start).unwrap_or(0);
         let env_end: u64 = task::read_field(mm, po.mm_env_end).unwrap_or(0);
         if env_end > env_start {
-            env_total = env_end - env_start;
+            // SAFETY: as above.
+            unsafe { (*ev).env_total = (env_end - env_start) as u32 };
             let from = rec.used();
             env::scan(env_start, env_end);
-            env_t = rec.since(from);
+            let env_t = rec.since(from);
+            // SAFETY: as above.
+            unsafe { (*ev).env = env_t };
         }
     }
-    let denied = deny_rule(cfg, &rec, filename_t, exe_path);
-    let ev = rec.fixed();
-    // SAFETY: the record's fixed part in this CPU's scratch buffer.
-    unsafe {
-        (*ev).result = 0;
-        (*ev).args_total = args_total as u32;
-        (*ev).env_total = env_total as u32;
-        (*ev).origin = EXEC_RAN;
-        (*ev).script = u8::from(interp != filename);
-        (*ev).filename = filename_t;
-        (*ev).exe_path = exe_path;
-        (*ev).cwd_path = cwd_path;
-        (*ev).args = args_t;
-        (*ev).env = env_t;
-        if denied.is_some() {
-            (*ev).header.flags |= FLAG_DENIED;
-        }
-    }
-    if let Some(rule_id) = denied {
+    // SAFETY: as above.
+    let (filename_t, exe_t) = unsafe { (reread(&raw const (*ev).filename), reread(&raw const (*ev).exe_path)) };
+    if let Some(rule_id) = deny_rule(cfg, &rec, filename_t, exe_t) {
+        // SAFETY: as above.
+        unsafe { (*ev).header.flags |= FLAG_DENIED };
         enforce::kill_current(DENY_EXEC, rule_id);
     }
     rec.submit(false);
     Some(())
+}
+
+/// A tail read back from the record's fixed part: the verifier sees any value, not the constant
+/// of the path that wrote it.
+///
+/// # Safety
+/// `t` points into this CPU's record scratch buffer.
+#[inline(always)]
+unsafe fn reread(t: *const Tail) -> Tail {
+    // SAFETY: the caller's contract; `Tail` is plain data.
+    unsafe { core::ptr::read_volatile(t) }
 }
 
 /// The deny rule covering the name as passed or the binary now running.

@@ -47,8 +47,7 @@ pub(crate) struct KPath {
 /// A walked path inside this CPU's [`PATH_WALK`] buffer.
 #[derive(Clone, Copy)]
 pub(crate) struct Walked {
-    /// Offset of the first byte (a `/`) in the buffer.
-    pub(crate) start: usize,
+    /// Bytes, from the first `/`; where they start in the buffer: [`start_ptr`].
     pub(crate) len: usize,
     /// `TAIL_PARTIAL` when the walk stopped before the root.
     pub(crate) flags: u16,
@@ -167,11 +166,25 @@ pub(crate) fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
         // SAFETY: inside the buffer.
         unsafe { *(*buf).bytes.as_mut_ptr().add(start & (WALK_END - 1)) = b'/' };
     }
+    // SAFETY: as above. Kept for `start_ptr`, which reads it back.
+    unsafe { (*buf).state.pos = start as u64 };
     Some(Walked {
-        start,
         len: WALK_END - start,
         flags: if end == 1 { 0 } else { TAIL_PARTIAL },
     })
+}
+
+/// Where the last walk's path starts in `buf`. Read again from map memory (volatile) and masked:
+/// LLVM knows a `Walked::start` is below `WALK_END`, drops the mask and indexes with a spilled copy
+/// of the unbounded value read before the bound; verifiers before ~6.5 lose the bound of that copy
+/// ("math between map_value pointer and register with unbounded min value" on 6.1).
+#[inline(always)]
+pub(crate) fn start_ptr(buf: *mut WalkBuf) -> *const u8 {
+    // SAFETY: `buf` is this CPU's walk buffer; the offset is masked inside it.
+    unsafe {
+        let pos = core::ptr::read_volatile(&raw const (*buf).state.pos) as usize;
+        (*buf).bytes.as_ptr().add(pos & (WALK_END - 1))
+    }
 }
 
 /// Copies a walked path (up to `DENY_PATH_LEN - 1` bytes, NUL added) into a deny-table key; returns
@@ -188,7 +201,7 @@ pub(crate) fn walked_to_key(
     // fit in the 512 bytes after WALK_END; the key's data holds DENY_PATH_LEN bytes.
     unsafe {
         let dst = (&raw mut (*key).data.data).cast::<u8>();
-        let src = (*buf).bytes.as_ptr().add(w.start & (WALK_END - 1));
+        let src = start_ptr(buf);
         if gen_::bpf_probe_read_kernel(dst.cast(), (n & (DENY_PATH_LEN - 1)) as u32, src.cast()) != 0 {
             return None;
         }

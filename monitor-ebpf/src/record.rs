@@ -16,7 +16,7 @@ use monitor_common::{
 use crate::{
     header,
     maps::{OrCount, count},
-    path::{KPath, PATH_WALK, walk},
+    path::{KPath, PATH_WALK, start_ptr, walk},
     submit,
 };
 
@@ -120,7 +120,8 @@ impl<T> Record<T> {
     /// Where the next tail string starts, if at least `room` more bytes fit.
     #[inline(always)]
     fn next(&self, room: usize) -> Option<usize> {
-        if self.len() + room > RECORD_MAX {
+        // Strictly below: the length then always fits `RECORD_MAX - 1` (see `submit`).
+        if self.len() + room >= RECORD_MAX {
             return None;
         }
         // Read the length again (volatile) and mask that: LLVM would otherwise drop the mask (it
@@ -253,18 +254,8 @@ impl<T> Record<T> {
         };
         let n = w.len & (RECORD_SLACK - 1);
         // SAFETY: `at < RECORD_MAX`, `n < RECORD_SLACK`; the source lies inside the walk buffer
-        // (its start is masked the same way the walk wrote it).
-        let rc = unsafe {
-            gen_::bpf_probe_read_kernel(
-                self.base.add(at).cast(),
-                n as u32,
-                (*buf)
-                    .bytes
-                    .as_ptr()
-                    .add(w.start & (2 * monitor_common::record::PATH_MAX - 1))
-                    .cast(),
-            )
-        };
+        // (`path::start_ptr` masks its start the same way the walk wrote it).
+        let rc = unsafe { gen_::bpf_probe_read_kernel(self.base.add(at).cast(), n as u32, start_ptr(buf).cast()) };
         if rc != 0 {
             return absent(TAIL_READ_FAILED);
         }
@@ -316,7 +307,11 @@ impl<T> Record<T> {
     /// (`submit::wakeup_flags`).
     #[inline(always)]
     pub(crate) fn submit(self, batched: bool) -> bool {
-        let len = self.len();
+        // Below RECORD_MAX (`next` keeps it so): masked after a volatile read, not bounded by a
+        // comparison, so the bound cannot be lost to a spilled copy of the unbounded load (as in
+        // `next`; on 6.1: "R3 min value is negative" at the ring buffer copy).
+        // SAFETY: this CPU's scratch entry.
+        let len = (unsafe { core::ptr::read_volatile(&raw const (*self.scratch).len) } as usize) & (RECORD_MAX - 1);
         // SAFETY: the header is at the start of the buffer.
         unsafe { (*header_of(self.base)).size = len as u32 };
         submit::output(self.base, len, batched)
