@@ -260,15 +260,23 @@ pub const SYS_EXIT_PIVOT_ROOT: Program = Program::syscall("sys_exit_pivot_root",
 
 /// Programs whose tracepoint a kernel may lack for want of the feature itself (a kernel built
 /// without module support has no `*_module` syscalls) or because only newer kernels have the
-/// syscall (`open_tree_attr`, 6.15+): the loader skips them, saying so, when the tracepoint does
-/// not exist (docs/COVERAGE.md says what is then not seen); every other program must attach.
+/// syscall (`fchmodat2`, 6.6+; `open_tree_attr`, 6.15+): the loader skips them, saying so, when the
+/// tracepoint does not exist (docs/COVERAGE.md says what is then not seen); every other program
+/// must attach.
 pub const OPTIONAL: &[&str] = &[
     SYS_EXIT_INIT_MODULE.name,
     SYS_EXIT_FINIT_MODULE.name,
     SYS_EXIT_DELETE_MODULE.name,
+    SYS_EXIT_FCHMODAT2.name,
     // mounts, scope, io_uring, code loading
     SYS_EXIT_OPEN_TREE_ATTR.name,
 ];
+
+/// Raw tracepoints older kernels know by another name, with the same arguments the program reads:
+/// (name, older name). The loader attaches to the older name when the kernel lacks the newer one.
+/// `io_uring_submit_req` was `io_uring_submit_sqe` up to 6.4 (`TP_PROTO(struct io_kiocb *req, bool
+/// force_nonblock)`: the same first argument).
+pub const RAW_TRACEPOINT_OLDER_NAMES: &[(&str, &str)] = &[("io_uring_submit_req", "io_uring_submit_sqe")];
 
 /// Whether the program may be missing from a kernel ([`OPTIONAL`]).
 pub fn is_optional(p: &Program) -> bool {

@@ -125,6 +125,20 @@ fn missing(map: &str) -> String {
     format!("map {map} missing from the eBPF object")
 }
 
+/// Logs (debug) what loading one program cost: wall time and the verifier's instruction count.
+fn log_loaded(ebpf: &Ebpf, name: &str, since: std::time::Instant) {
+    let insns = ebpf
+        .program(name)
+        .and_then(|p| p.info().ok())
+        .and_then(|i| i.verified_instruction_count());
+    tracing::debug!(
+        program = name,
+        ms = since.elapsed().as_millis(),
+        verified_insns = insns,
+        "loaded"
+    );
+}
+
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
 pub(crate) fn check_privileges() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -144,9 +158,11 @@ impl Probes {
             );
         }
         check_privileges()?;
+        let started = std::time::Instant::now();
         tracefs::ensure_mounted()?;
         // Probed (and logged) once per process, before our own object loads.
         let caps = Capabilities::current();
+        tracing::debug!(ms = started.elapsed().as_millis(), "capabilities probed");
         tracefs::check_layouts(programs::PROGRAMS)?;
         bpffs::ensure_mounted()?;
         std::fs::create_dir_all(PIN_DIR).with_context(|| format!("creating {PIN_DIR}"))?;
@@ -155,6 +171,7 @@ impl Probes {
             .default_map_pin_directory(PIN_DIR)
             .load(EBPF_OBJECT)
             .context("loading the eBPF object")?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "eBPF object parsed, maps created");
 
         let mut offsets = match btf::Btf::from_sys_fs() {
             Ok(b) => btf::kernel_offsets(&b),
@@ -170,6 +187,7 @@ impl Probes {
             _ => None,
         }
         .unwrap_or(KernelOffsets::UNKNOWN);
+        tracing::debug!(ms = started.elapsed().as_millis(), "kernel offsets read from BTF");
         let config = KernelConfig {
             offsets,
             watched_levels: 0,
@@ -188,6 +206,9 @@ impl Probes {
         };
         probes.write_config()?;
 
+        // The kernel's BTF for the LSM programs, parsed once for all of them (≈ 1 s each under
+        // emulation otherwise).
+        let mut lsm_btf = None;
         for p in programs::PROGRAMS {
             if !tracefs::exists(p) {
                 tracing::info!(
@@ -197,11 +218,16 @@ impl Probes {
                 continue;
             }
             if let Attach::Lsm { hook } = p.attach {
-                probes.load_lsm(p, hook, caps)?;
+                let t = std::time::Instant::now();
+                probes.load_lsm(p, hook, caps, &mut lsm_btf)?;
+                log_loaded(&probes.ebpf, p.name, t);
                 continue;
             }
+            let t = std::time::Instant::now();
             probes.load_program(p)?;
+            log_loaded(&probes.ebpf, p.name, t);
         }
+        tracing::debug!(ms = started.elapsed().as_millis(), "all programs loaded");
         Ok(probes)
     }
 
@@ -227,8 +253,23 @@ impl Probes {
             Attach::RawTracePoint { name } => {
                 let tp: &mut RawTracePoint = prog.try_into()?;
                 tp.load().with_context(loading)?;
-                tp.attach(name)
-                    .with_context(|| format!("attaching raw tracepoint {name}"))?;
+                let older = programs::RAW_TRACEPOINT_OLDER_NAMES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, o)| *o);
+                match (tp.attach(name), older) {
+                    (Ok(_), _) => {}
+                    (Err(e), Some(older)) => {
+                        tp.attach(older).with_context(|| {
+                            format!("attaching raw tracepoint {name} ({e}) or its older name {older}")
+                        })?;
+                        tracing::debug!(
+                            "{}: attached to raw tracepoint {older} (this kernel's name for {name})",
+                            p.name
+                        );
+                    }
+                    (Err(e), None) => return Err(e).with_context(|| format!("attaching raw tracepoint {name}")),
+                }
             }
             Attach::CgroupSockAddr(_) => {
                 let sa: &mut CgroupSockAddr = prog.try_into()?;
@@ -246,17 +287,27 @@ impl Probes {
     /// Loads and attaches an LSM program where this kernel allows BPF LSM; elsewhere the tracepoint
     /// programs serve its hook alone (logged once, in the capability table). A kernel that says it
     /// allows BPF LSM but refuses this program is an error: the probe and the load disagree.
-    fn load_lsm(&mut self, p: &Program, hook: &'static str, caps: &Capabilities) -> Result<()> {
+    /// `btf`: the kernel's BTF, read on first use.
+    fn load_lsm(
+        &mut self,
+        p: &Program,
+        hook: &'static str,
+        caps: &Capabilities,
+        btf: &mut Option<aya::Btf>,
+    ) -> Result<()> {
         if !(caps.has(Cap::BpfLsm) && caps.has(Cap::Btf)) {
             return Ok(());
         }
-        let btf = aya::Btf::from_sys_fs().context("reading kernel BTF for the LSM programs")?;
+        let btf = match btf {
+            Some(b) => b,
+            None => btf.insert(aya::Btf::from_sys_fs().context("reading kernel BTF for the LSM programs")?),
+        };
         let lsm: &mut Lsm = self
             .ebpf
             .program_mut(p.name)
             .with_context(|| format!("program {} missing from the eBPF object", p.name))?
             .try_into()?;
-        lsm.load(hook, &btf)
+        lsm.load(hook, btf)
             .with_context(|| format!("loading {} (verifier)", p.name))?;
         lsm.attach().with_context(|| format!("attaching lsm/{hook}"))?;
         self.lsm_deny |= match hook {
