@@ -47,6 +47,8 @@ pub const LINEAGE: &str = "LINEAGE";
 /// Array of one: how many escaped processes are alive (kernel-private); the scope check consults
 /// `LINEAGE` for out-of-cgroup tasks only while it is nonzero.
 pub const ESCAPES: &str = "ESCAPES";
+/// Per-CPU fields of a mount event being built (kernel-private).
+pub const MOUNT_FIELDS: &str = "MOUNT_FIELDS";
 /// Array of one: the rule id of the deny rule refusing `io_uring` (read when `DENY_KIND_IO_URING`
 /// is set).
 pub const DENY_IO_URING: &str = "DENY_IO_URING";
@@ -89,6 +91,7 @@ pub const ALL: &[&str] = &[
     // mounts, scope, io_uring, code loading
     LINEAGE,
     ESCAPES,
+    MOUNT_FIELDS,
     DENY_IO_URING,
     // sandbox
     SYSCALL_COUNTS,

@@ -23,7 +23,11 @@ use monitor_common::{
     tracepoint::{ExecveArgs, ExecveatArgs},
 };
 
-use crate::{args, enforce, env, maps, path, record::Record, scope, task, tracepoint};
+use crate::{
+    args, enforce, env, maps, path,
+    record::{Record, reread},
+    scope, task, tracepoint,
+};
 
 /// Raw tracepoint: `TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
@@ -70,8 +74,8 @@ fn ran(ctx: &RawTracePointContext) -> Option<()> {
 
     let mut rec = Record::<ExecEvent>::start(EventKind::Exec, off)?;
     let ev = rec.fixed();
-    // SAFETY (every access to `*ev` below): the record's fixed part in this CPU's scratch buffer,
-    // valid for the program run; `Record` appends only after it.
+    // SAFETY: (so every access to `*ev` below) the record's fixed part in this CPU's scratch
+    // buffer, valid for the program run; `Record` appends only after it.
     unsafe {
         (*ev).origin = EXEC_RAN;
         (*ev).script = u8::from(interp != filename);
@@ -122,17 +126,6 @@ fn ran(ctx: &RawTracePointContext) -> Option<()> {
     }
     rec.submit(false);
     Some(())
-}
-
-/// A tail read back from the record's fixed part: the verifier sees any value, not the constant
-/// of the path that wrote it.
-///
-/// # Safety
-/// `t` points into this CPU's record scratch buffer.
-#[inline(always)]
-unsafe fn reread(t: *const Tail) -> Tail {
-    // SAFETY: the caller's contract; `Tail` is plain data.
-    unsafe { core::ptr::read_volatile(t) }
 }
 
 /// The deny rule covering the name as passed or the binary now running.

@@ -18,7 +18,11 @@ use monitor_common::{
     record::{PATH_MAX, TAIL_ABSENT, TAIL_READ_FAILED, Tail},
 };
 
-use crate::{path, record::Record, scope, task, tracepoint};
+use crate::{
+    path,
+    record::{Record, reread},
+    scope, task, tracepoint,
+};
 
 /// What one syscall asked for, read from its arguments.
 #[derive(Clone, Copy)]
@@ -108,30 +112,15 @@ pub(crate) fn emit(
     let mut rec = Record::<FileOpEvent>::start(kind, &cfg.offsets)?;
     let empty_path_ok = req.takes_empty_path && req.flags & AT_EMPTY_PATH != 0;
 
-    let path = rec.user_str(req.path, PATH_MAX);
-    let dir_path = start_dir(&mut rec, off, task, path, req.dfd);
-    let kernel_path = if req.fd >= 0 {
-        rec.path(off, path::fd_path(off, task, req.fd))
-    } else if empty_path_ok && is_empty(path) {
-        rec.path(off, path::fd_path(off, task, req.dfd))
-    } else {
-        Tail::ABSENT
-    };
-
-    let source = rec.user_str(req.source, PATH_MAX);
-    let source_dir_path = if req.source_is_text {
-        Tail::ABSENT
-    } else {
-        start_dir(&mut rec, off, task, source, req.source_dfd)
-    };
-    let source_kernel_path = if req.source != 0 && empty_path_ok && is_empty(source) {
-        rec.path(off, path::fd_path(off, task, req.source_dfd))
-    } else {
-        Tail::ABSENT
-    };
-
     let ev = rec.fixed();
-    // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
+    // Each tail is stored there as soon
+    // as it is known and read back (volatile) where it is needed again, so no tail value is live
+    // across a later path walk's `bpf_loop` call: verifiers before ~6.4 mark every scalar of the
+    // caller precise in a loop callback, and each variant of a live tail (absent, no room, read
+    // failed, cut) then multiplies the states every later walk is verified in (`linkat` passed
+    // 500 k instructions on 6.1; see `crate::exec`).
+    // SAFETY: (so every access to `*ev` below) the record's fixed part in this CPU's scratch
+    // buffer, valid for the program run; `Record` appends only after it.
     unsafe {
         (*ev).result = result;
         (*ev).length = req.length;
@@ -143,13 +132,48 @@ pub(crate) fn emit(
         (*ev).dfd = req.dfd as i32;
         (*ev).source_dfd = req.source_dfd as i32;
         (*ev).syscall = syscall;
-        (*ev).path = path;
-        (*ev).dir_path = dir_path;
-        (*ev).kernel_path = kernel_path;
-        (*ev).source = source;
-        (*ev).source_dir_path = source_dir_path;
-        (*ev).source_kernel_path = source_kernel_path;
+        (*ev).path = rec.user_str(req.path, PATH_MAX);
     }
+    // SAFETY: as above.
+    let dir_path = start_dir(&mut rec, off, task, unsafe { reread(&raw const (*ev).path) }, req.dfd);
+    // SAFETY: as above.
+    unsafe { (*ev).dir_path = dir_path };
+    let kernel_path = if req.fd >= 0 {
+        rec.path(off, path::fd_path(off, task, req.fd))
+    // SAFETY: as above.
+    } else if empty_path_ok && is_empty(unsafe { reread(&raw const (*ev).path) }) {
+        rec.path(off, path::fd_path(off, task, req.dfd))
+    } else {
+        Tail::ABSENT
+    };
+    // SAFETY: as above.
+    unsafe {
+        (*ev).kernel_path = kernel_path;
+        (*ev).source = rec.user_str(req.source, PATH_MAX);
+    }
+    let source_dir_path = if req.source_is_text {
+        Tail::ABSENT
+    } else {
+        // SAFETY: as above.
+        start_dir(
+            &mut rec,
+            off,
+            task,
+            unsafe { reread(&raw const (*ev).source) },
+            req.source_dfd,
+        )
+    };
+    // SAFETY: as above.
+    unsafe { (*ev).source_dir_path = source_dir_path };
+    // SAFETY: as above.
+    let source_kernel_path = if req.source != 0 && empty_path_ok && is_empty(unsafe { reread(&raw const (*ev).source) })
+    {
+        rec.path(off, path::fd_path(off, task, req.source_dfd))
+    } else {
+        Tail::ABSENT
+    };
+    // SAFETY: as above.
+    unsafe { (*ev).source_kernel_path = source_kernel_path };
     // Batched like opens: an `rm -rf` or a package install makes these by the thousand.
     rec.submit(true);
     Some(())

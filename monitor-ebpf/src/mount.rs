@@ -10,12 +10,18 @@
 //!
 //! A mount deny rule (fstype, or any mount) kills the caller before the call returns (the kernel
 //! has done the mount by then; BPF LSM, which could refuse it, is not available).
-use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_probe_read_user,
+    macros::{map, tracepoint},
+    maps::PerCpuArray,
+    programs::TracePointContext,
+};
 use monitor_common::{
     EventKind, FLAG_DENIED,
     config::{KernelConfig, PathOffsets},
     deny::DENY_MOUNT,
     enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT},
+    maps as names,
     mount::{
         MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_FSPICK,
         MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE,
@@ -118,8 +124,14 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// The record's fields, filled per syscall and written into the record at the end.
-struct Fields {
+/// The record's fields, filled per syscall and written into the record at the end. They live in
+/// map memory ([`MOUNT_FIELDS`]), not on the stack: a tail kept on the stack across a later path
+/// walk's `bpf_loop` call is a live scalar there, which verifiers before ~6.4 mark precise (they
+/// cannot track precision into the callback), so each of its variants (absent, no room, read
+/// failed, cut) multiplied the states every later walk was verified in (`move_mount`: 270 k
+/// instructions on 6.1; see `crate::exec`).
+#[repr(C)]
+pub(crate) struct Fields {
     flags: u64,
     attr_set: u64,
     attr_clr: u64,
@@ -139,6 +151,11 @@ struct Fields {
     /// The fstype NUL padded (deny-table key), read only when mount deny rules exist.
     key: [u8; DENY_FSTYPE_LEN],
 }
+
+/// One [`Fields`] per CPU.
+#[map]
+pub(crate) static MOUNT_FIELDS: PerCpuArray<Fields> = PerCpuArray::with_max_entries(1, 0);
+named!(MOUNT_FIELDS = names::MOUNT_FIELDS);
 
 impl Fields {
     #[inline(always)]
@@ -257,7 +274,10 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let result = tracepoint::sys_exit_ret(ctx)?;
     let a = args::current(&cfg.offsets.regs)?;
     let mut rec = Record::<MountEvent>::start(EventKind::Mount, &cfg.offsets)?;
-    let mut f = Fields::new();
+    let f = MOUNT_FIELDS.get_ptr_mut(0)?;
+    // SAFETY: this CPU's map value, valid for the program run and used by this program only.
+    let f = unsafe { &mut *f };
+    *f = Fields::new();
     let deny = cfg.deny_kinds & DENY_KIND_MOUNT != 0;
     let mut c = Call {
         rec: &mut rec,
@@ -266,7 +286,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         a: &a,
         result,
         deny,
-        f: &mut f,
+        f: &mut *f,
     };
     match syscall {
         MOUNT_SYSCALL_MOUNT => classic(&mut c),

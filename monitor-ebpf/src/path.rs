@@ -177,7 +177,7 @@ pub(crate) fn walk(off: &PathOffsets, p: KPath) -> Option<Walked> {
 /// Where the last walk's path starts in `buf`. Read again from map memory (volatile) and masked:
 /// LLVM knows a `Walked::start` is below `WALK_END`, drops the mask and indexes with a spilled copy
 /// of the unbounded value read before the bound; verifiers before ~6.5 lose the bound of that copy
-/// ("math between map_value pointer and register with unbounded min value" on 6.1).
+/// (`math between map_value pointer and register with unbounded min value` on 6.1).
 #[inline(always)]
 pub(crate) fn start_ptr(buf: *mut WalkBuf) -> *const u8 {
     // SAFETY: `buf` is this CPU's walk buffer; the offset is masked inside it.

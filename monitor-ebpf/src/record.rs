@@ -318,6 +318,17 @@ impl<T> Record<T> {
     }
 }
 
+/// A tail read back (volatile) from the record's fixed part: the verifier sees any value, not the constant
+/// of the path that wrote it.
+///
+/// # Safety
+/// `t` points into this CPU's record scratch buffer.
+#[inline(always)]
+pub(crate) unsafe fn reread(t: *const Tail) -> Tail {
+    // SAFETY: the caller's contract; `Tail` is plain data.
+    unsafe { core::ptr::read_volatile(t) }
+}
+
 /// The header at the start of the scratch bytes.
 #[inline(always)]
 #[expect(
