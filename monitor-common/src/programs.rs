@@ -274,8 +274,8 @@ pub const OPTIONAL: &[&str] = &[
 
 /// Raw tracepoints older kernels know by another name, with the same arguments the program reads:
 /// (name, older name). The loader attaches to the older name when the kernel lacks the newer one.
-/// `io_uring_submit_req` was `io_uring_submit_sqe` up to 6.4 (`TP_PROTO(struct io_kiocb *req, bool
-/// force_nonblock)`: the same first argument).
+/// `io_uring_submit_req` is `io_uring_submit_sqe` on older kernels (6.1 among them: `TP_PROTO(struct
+/// io_kiocb *req, bool force_nonblock)`, the same first argument).
 pub const RAW_TRACEPOINT_OLDER_NAMES: &[(&str, &str)] = &[("io_uring_submit_req", "io_uring_submit_sqe")];
 
 /// Whether the program may be missing from a kernel ([`OPTIONAL`]).

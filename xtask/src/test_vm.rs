@@ -243,8 +243,8 @@ fn plan(args: &VmArgs, tests: &[(String, PathBuf)]) -> Result<Vec<String>> {
             .with_context(|| format!("no kernel test binary named {name:?}"))
     };
     // Every plan starts with the capability table and one load of every program: a kernel that
-    // cannot load agentmon fails there, once, instead of in every test (on 6.1 each start spends
-    // ~100 s in the verifier before it gives up).
+    // cannot load agentmon fails there, once, instead of in every test (a failing load retries
+    // with the verifier's log, minutes under TCG).
     let mut lines = vec![
         "sh - agentmon doctor".to_string(),
         "preflight - agentmon exec --no-rules -- /bin/true".to_string(),
