@@ -125,7 +125,7 @@ fn object_maps_are_the_contract_s() {
 
 /// Every older raw tracepoint name the loader may fall back to belongs to a raw tracepoint program
 /// of the contract, and differs from its current name (a typo would make the fallback dead code
-/// and the program fail to attach on the kernels it exists for, e.g. io_uring on 6.1).
+/// and the program fail to attach on the kernels it exists for, e.g. `io_uring` on 6.1).
 #[test]
 fn raw_tracepoint_older_names_are_of_raw_tracepoint_programs() {
     for (name, older) in monitor_common::programs::RAW_TRACEPOINT_OLDER_NAMES {
