@@ -418,7 +418,9 @@ impl Monitor {
             stderr,
             readers: vec![r1, r2],
         };
-        m.wait_stderr("watching", Duration::from_secs(30));
+        // Loading verifies ~100 programs: a few seconds here, ≈ 30–60 s under QEMU TCG with two
+        // tests starting at once (`cargo xtask test-vm`). A start that fails ends the wait early.
+        m.wait_stderr("watching", Duration::from_secs(300));
         m
     }
 
