@@ -105,7 +105,7 @@ fn write_synthetic(
         let Some(ev) = events.next() else { break };
         let before = rec.written_id();
         let id = rec.record_event(&ev)?;
-        let metadata = matches!(&ev.event.body, Body::Connect(c) if c.addr == "169.254.169.254");
+        let metadata = matches!(&ev.event.body, Body::Connect(c) if c.dest.addr == "169.254.169.254");
         // Uniform: every 10th connect (i % 8 == 2) raises an alert.
         if metadata && (mix == Mix::Session || i % 80 == 2) {
             rec.record_alert(&Alert::synthetic(&ev), id)?;

@@ -15,10 +15,12 @@ pub const CRED_SYSCALL_SETFSUID: u8 = 6;
 pub const CRED_SYSCALL_SETFSGID: u8 = 7;
 pub const CRED_SYSCALL_CAPSET: u8 = 8;
 
-/// A task's credentials (`struct cred`), as far as the event needs them.
+/// A task's user and group ids (`struct cred`, in the initial user namespace): the record's
+/// layout, and userspace's JSON form as it is.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Creds {
+#[cfg_attr(feature = "user", derive(serde::Serialize))]
+pub struct Ids {
     pub uid: u32,
     pub euid: u32,
     pub suid: u32,
@@ -27,6 +29,13 @@ pub struct Creds {
     pub egid: u32,
     pub sgid: u32,
     pub fsgid: u32,
+}
+
+/// A task's credentials (`struct cred`), as far as the event needs them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub ids: Ids,
     /// Capability sets (`kernel_cap_t`, one bit per `CAP_*`).
     pub cap_effective: u64,
     pub cap_permitted: u64,

@@ -4,7 +4,7 @@
 //! credentials.
 use monitor_common::{
     config::{KernelConfig, ProcessOffsets},
-    cred::Creds,
+    cred::{Creds, Ids},
     record::Tail,
 };
 
@@ -44,14 +44,16 @@ pub(crate) fn creds(po: &ProcessOffsets) -> Option<Creds> {
     let cred: *const u8 = read_field(current_task(), po.task_cred)?;
     let id = |i: usize| read_field::<u32>(cred, po.cred_ids[i]);
     Some(Creds {
-        uid: id(0)?,
-        euid: id(1)?,
-        suid: id(2)?,
-        fsuid: id(3)?,
-        gid: id(4)?,
-        egid: id(5)?,
-        sgid: id(6)?,
-        fsgid: id(7)?,
+        ids: Ids {
+            uid: id(0)?,
+            euid: id(1)?,
+            suid: id(2)?,
+            fsuid: id(3)?,
+            gid: id(4)?,
+            egid: id(5)?,
+            sgid: id(6)?,
+            fsgid: id(7)?,
+        },
         cap_effective: read_field(cred, po.cred_cap_effective)?,
         cap_permitted: read_field(cred, po.cred_cap_permitted)?,
     })

@@ -48,24 +48,24 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
             size_of::<IoUringSetupEvent>(),
             &cfg.offsets,
         );
-        (*ev).result = result;
-        (*ev).entries = a.entries as u32;
+        (*ev).setup.result = result;
+        (*ev).setup.entries = a.entries as u32;
         match params {
             Ok(p) => {
-                (*ev).flags = p.flags;
-                (*ev).sq_entries = p.sq_entries;
-                (*ev).cq_entries = p.cq_entries;
-                (*ev).features = p.features;
-                (*ev).wq_fd = p.wq_fd;
+                (*ev).setup.flags = p.flags;
+                (*ev).setup.sq_entries = p.sq_entries;
+                (*ev).setup.cq_entries = p.cq_entries;
+                (*ev).setup.features = p.features;
+                (*ev).setup.wq_fd = p.wq_fd;
             }
             Err(_) => {
                 maps::count(counter::READ_FAILURES);
                 (*ev).header.flags |= FLAG_READ_FAILED;
-                (*ev).flags = 0;
-                (*ev).sq_entries = 0;
-                (*ev).cq_entries = 0;
-                (*ev).features = 0;
-                (*ev).wq_fd = 0;
+                (*ev).setup.flags = 0;
+                (*ev).setup.sq_entries = 0;
+                (*ev).setup.cq_entries = 0;
+                (*ev).setup.features = 0;
+                (*ev).setup.wq_fd = 0;
             }
         }
         if denied.is_some() {

@@ -113,14 +113,6 @@ fn replay_cmd(args: &ReplayArgs) -> Result<i32> {
     if let Some(e) = write_err {
         return Err(e).context("writing alerts");
     }
-    tracing::info!(
-        files = stats.files,
-        events = stats.events,
-        replayed = stats.replayed,
-        alerts = stats.alerts,
-        recorded_alerts = stats.recorded_alerts,
-        damaged = stats.problems,
-        "replay done"
-    );
+    tracing::info!(?stats, "replay done");
     Ok(i32::from(stats.problems > 0))
 }

@@ -191,8 +191,8 @@ impl Enricher {
         out.facts.agent_root = root_id.is_some_and(|r| is_agent_root(table, cgroups, pid, r));
         out.facts.dst_agent.clear();
         let dst = match &event.body {
-            Body::Connect(c) => Some((c.addr.as_str(), c.port)),
-            Body::Send(s) => Some((s.addr.as_str(), s.port)),
+            Body::Connect(c) => Some((c.dest.addr.as_str(), c.dest.port)),
+            Body::Send(s) => Some((s.dest.addr.as_str(), s.dest.port)),
             Body::Listen(l) if !out.agent.is_empty() => {
                 listeners.listen(&out.agent, &l.addr, l.port);
                 None

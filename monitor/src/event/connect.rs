@@ -9,34 +9,17 @@ use serde::Serialize;
 
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
-    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
+    net::{Destination, Family, dest_fields, dest_proto, Verdict, inet_addr, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::schema::{self, ConvertError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConnectInfo {
-    pub family: Family,
-    /// The destination: IPv4/IPv6 text; for unix sockets the kernel's path of the socket connected
-    /// to (`@name` for abstract sockets) when the connect succeeded, else the path as passed; empty
-    /// if unread.
-    pub addr: String,
-    /// Port for inet families, 0 otherwise.
-    pub port: u16,
-    /// Unix sockets: the path as passed (`@name` for abstract names), when it differs from `addr`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_addr: Option<String>,
+    #[serde(flatten)]
+    pub dest: Destination,
     /// The socket's descriptor; -1 when seen at the cgroup hook (which does not know it).
     pub fd: i32,
-    /// `SOCK_*` of the socket (0 unknown).
-    #[serde(serialize_with = "ser_sock_type")]
-    pub sock_type: u16,
-    /// `IPPROTO_*` of the socket (0 unknown).
-    pub protocol: u16,
-    pub verdict: Verdict,
-    /// The deny rule that refused it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<u32>,
     /// The syscall's result (0 or `-errno`), when seen at its exit; the cgroup hook sees the
     /// attempt and its verdict, not its outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,15 +32,17 @@ impl ConnectInfo {
     pub fn new(family: Family, addr: &str, port: u16) -> Self {
         let inet = matches!(family, Family::Inet | Family::Inet6);
         ConnectInfo {
-            family,
-            addr: addr.into(),
-            port,
-            raw_addr: None,
+            dest: Destination {
+                family,
+                addr: addr.into(),
+                port,
+                raw_addr: None,
+                sock_type: monitor_common::net::SOCK_STREAM,
+                protocol: if inet { monitor_common::net::IPPROTO_TCP } else { 0 },
+                verdict: if inet { Verdict::Allowed } else { Verdict::Unchecked },
+                rule_id: None,
+            },
             fd: -1,
-            sock_type: monitor_common::net::SOCK_STREAM,
-            protocol: if inet { monitor_common::net::IPPROTO_TCP } else { 0 },
-            verdict: if inet { Verdict::Allowed } else { Verdict::Unchecked },
-            rule_id: None,
             result: if inet { None } else { Some(0) },
         }
     }
@@ -99,22 +84,24 @@ impl KindInfo for ConnectInfo {
         };
         let at_hook = ev.seen == CONNECT_SEEN_HOOK;
         Ok(ConnectInfo {
-            family,
-            addr,
-            port: ev.port,
-            raw_addr,
+            dest: Destination {
+                family,
+                addr,
+                port: ev.port,
+                raw_addr,
+                sock_type: ev.sock_type,
+                protocol: ev.protocol,
+                verdict: Verdict::of(ev.verdict),
+                rule_id: (at_hook && ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id),
+            },
             fd: ev.fd,
-            sock_type: ev.sock_type,
-            protocol: ev.protocol,
-            verdict: Verdict::of(ev.verdict),
-            rule_id: (at_hook && ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id),
             result: (!at_hook).then_some(ev.result),
         })
     }
 
     fn describe(&self, line: &mut Line<'_>) {
         line.lit("connect ");
-        self.dest().describe(line);
+        self.dest.describe(line);
         if let Some(r) = self.result.filter(|r| *r < 0) {
             line.lit(" failed errno=").num(-r);
         }
@@ -124,25 +111,11 @@ impl KindInfo for ConnectInfo {
         Some(match field {
             Field::EvtFailed => Value::Bool(self.result? < 0),
             Field::EvtErrno => Value::Num(self.result?.min(0).unsigned_abs()),
-            _ => return self.dest().field(field),
+            _ => return self.dest.field(field),
         })
     }
 
-    type Proto = schema::Connect;
-
-    fn to_proto(&self) -> schema::Connect {
-        dest_to_proto!(self, schema::Connect {
-            fd: self.fd,
-            result: self.result,
-        })
-    }
-
-    fn from_proto(p: schema::Connect) -> Result<Self, ConvertError> {
-        Ok(dest_from_proto!(p, Self {
-            fd: p.fd,
-            result: p.result,
-        }))
-    }
+    dest_proto!(schema::Connect { fd, result });
 }
 
 /// The bytes a record's tail names (`None` when absent, unreadable or out of bounds).
@@ -207,18 +180,18 @@ mod tests {
     fn formats_each_family() {
         let c = info(event(AF_INET, 8080, &[169, 254, 169, 254]));
         assert_eq!(
-            (c.family, c.addr.as_str(), c.port),
+            (c.dest.family, c.dest.addr.as_str(), c.dest.port),
             (Family::Inet, "169.254.169.254", 8080)
         );
         let mut v6 = [0u8; 16];
         v6[15] = 1;
-        assert_eq!(info(event(AF_INET6, 443, &v6)).addr, "::1");
-        assert_eq!(info(event(AF_UNIX, 0, b"/run/agent.sock\0")).addr, "/run/agent.sock");
-        assert_eq!(info(event(AF_UNIX, 0, b"\0hidden")).addr, "@hidden");
+        assert_eq!(info(event(AF_INET6, 443, &v6)).dest.addr, "::1");
+        assert_eq!(info(event(AF_UNIX, 0, b"/run/agent.sock\0")).dest.addr, "/run/agent.sock");
+        assert_eq!(info(event(AF_UNIX, 0, b"\0hidden")).dest.addr, "@hidden");
         // A claimed length beyond the buffer is clamped, never read past.
         let mut ev = event(AF_INET, 1, &[1, 2, 3, 4]);
         ev.addr_len = 10_000;
-        assert_eq!(info(ev).addr, "");
+        assert_eq!(info(ev).dest.addr, "");
     }
 
     #[test]
@@ -227,14 +200,14 @@ mod tests {
         ev.verdict = VERDICT_DENIED;
         ev.rule_id = 3;
         let c = info(ev);
-        assert_eq!((c.verdict, c.rule_id, c.result), (Verdict::Denied, Some(3), None));
+        assert_eq!((c.dest.verdict, c.dest.rule_id, c.result), (Verdict::Denied, Some(3), None));
         assert_eq!(c.seen_at(), "cgroup/connect");
         assert_eq!(c.field(crate::event::Field::EvtFailed), None, "the hook does not know the result");
 
         let mut ev = event(AF_INET, 80, &[10, 0, 0, 1]);
         (ev.seen, ev.verdict, ev.result, ev.fd) = (CONNECT_SEEN_SYSCALL, VERDICT_UNCHECKED, -22, 3);
         let c = info(ev);
-        assert_eq!((c.verdict, c.rule_id, c.result, c.fd), (Verdict::Unchecked, None, Some(-22), 3));
+        assert_eq!((c.dest.verdict, c.dest.rule_id, c.result, c.fd), (Verdict::Unchecked, None, Some(-22), 3));
         assert_eq!(c.field(crate::event::Field::EvtErrno).and_then(Value::as_num), Some(22));
     }
 
@@ -254,8 +227,8 @@ mod tests {
         let mut bytes = bytes_of(&ev);
         bytes.extend_from_slice(path);
         let c = info_of(&bytes);
-        assert_eq!(c.addr, "/run/agents/b.sock");
-        assert_eq!(c.raw_addr.as_deref(), Some("link.sock"));
+        assert_eq!(c.dest.addr, "/run/agents/b.sock");
+        assert_eq!(c.dest.raw_addr.as_deref(), Some("link.sock"));
 
         // An abstract peer: its name as the kernel holds it.
         let mut ev = event(AF_UNIX, 0, b"\0svc");
@@ -270,6 +243,6 @@ mod tests {
         let mut bytes = bytes_of(&ev);
         bytes.extend_from_slice(b"\0svc");
         let c = info_of(&bytes);
-        assert_eq!((c.addr.as_str(), c.raw_addr), ("@svc", None));
+        assert_eq!((c.dest.addr.as_str(), c.dest.raw_addr), ("@svc", None));
     }
 }

@@ -5,7 +5,7 @@ use monitor_common::{
     cred::{
         CRED_SYSCALL_CAPSET, CRED_SYSCALL_SETFSGID, CRED_SYSCALL_SETFSUID, CRED_SYSCALL_SETGID, CRED_SYSCALL_SETREGID,
         CRED_SYSCALL_SETRESGID, CRED_SYSCALL_SETRESUID, CRED_SYSCALL_SETREUID, CRED_SYSCALL_SETUID, CredEvent,
-        Creds as WireCreds,
+        Creds as WireCreds, Ids,
     },
 };
 use serde::Serialize;
@@ -34,14 +34,8 @@ const SYSCALLS: [(u8, &str); 9] = [
 /// A task's credentials.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Creds {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub fsuid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub fsgid: u32,
+    #[serde(flatten)]
+    pub ids: Ids,
     /// Effective capabilities, by name.
     pub cap_effective: Vec<String>,
     #[serde(skip)]
@@ -51,7 +45,7 @@ pub struct Creds {
 }
 
 /// `$ty { uid: $c.uid, …, fsgid: $c.fsgid, $rest }`: the eight ids carry the same names in the
-/// kernel's record, the event and the log.
+/// kernel's record and the log.
 macro_rules! with_ids {
     ($ty:path { $($rest:tt)* } from $c:expr) => {{
         let c = $c;
@@ -71,25 +65,27 @@ macro_rules! with_ids {
 
 impl Creds {
     fn of_wire(c: &WireCreds) -> Self {
-        with_ids!(Self {
+        Self {
+            ids: c.ids,
             cap_effective: capability_names(c.cap_effective),
             cap_effective_bits: c.cap_effective,
             cap_permitted_bits: c.cap_permitted,
-        } from c)
+        }
     }
 
     fn of_proto(c: &schema::Creds) -> Self {
-        Self::of_wire(&with_ids!(WireCreds {
+        Self::of_wire(&WireCreds {
+            ids: with_ids!(Ids {} from c),
             cap_effective: c.cap_effective,
             cap_permitted: c.cap_permitted,
-        } from c))
+        })
     }
 
     fn to_proto(&self) -> schema::Creds {
         with_ids!(schema::Creds {
             cap_effective: self.cap_effective_bits,
             cap_permitted: self.cap_permitted_bits,
-        } from self)
+        } from self.ids)
     }
 }
 
@@ -184,11 +180,11 @@ impl KindInfo for CredInfo {
         }
         line.lit(")");
         if let Some(o) = &self.old {
-            line.lit(" uid=").num(o.uid).lit("->").num(self.new.uid);
-            line.lit(" euid=").num(o.euid).lit("->").num(self.new.euid);
-            line.lit(" gid=").num(o.gid).lit("->").num(self.new.gid);
+            line.lit(" uid=").num(o.ids.uid).lit("->").num(self.new.ids.uid);
+            line.lit(" euid=").num(o.ids.euid).lit("->").num(self.new.ids.euid);
+            line.lit(" gid=").num(o.ids.gid).lit("->").num(self.new.ids.gid);
         } else {
-            line.lit(" uid=").num(self.new.uid).lit(" euid=").num(self.new.euid);
+            line.lit(" uid=").num(self.new.ids.uid).lit(" euid=").num(self.new.ids.euid);
         }
         if !self.cap_gained.is_empty() {
             line.lit(" gained=").list(&self.cap_gained);
@@ -201,14 +197,14 @@ impl KindInfo for CredInfo {
         let old = self.old.as_ref();
         Some(match field {
             Field::CredSyscall => Value::Str(self.syscall),
-            Field::CredUid => Value::Num(self.new.uid.into()),
-            Field::CredEuid => Value::Num(self.new.euid.into()),
-            Field::CredGid => Value::Num(self.new.gid.into()),
-            Field::CredEgid => Value::Num(self.new.egid.into()),
-            Field::CredOldUid => Value::Num(old?.uid.into()),
-            Field::CredOldEuid => Value::Num(old?.euid.into()),
-            Field::CredOldGid => Value::Num(old?.gid.into()),
-            Field::CredOldEgid => Value::Num(old?.egid.into()),
+            Field::CredUid => Value::Num(self.new.ids.uid.into()),
+            Field::CredEuid => Value::Num(self.new.ids.euid.into()),
+            Field::CredGid => Value::Num(self.new.ids.gid.into()),
+            Field::CredEgid => Value::Num(self.new.ids.egid.into()),
+            Field::CredOldUid => Value::Num(old?.ids.uid.into()),
+            Field::CredOldEuid => Value::Num(old?.ids.euid.into()),
+            Field::CredOldGid => Value::Num(old?.ids.gid.into()),
+            Field::CredOldEgid => Value::Num(old?.ids.egid.into()),
             Field::CapEffective => Value::Strs(&self.new.cap_effective),
             Field::CapGained => Value::Strs(&self.cap_gained),
             _ => return result_field(self.result, field),

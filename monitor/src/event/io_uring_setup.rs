@@ -1,46 +1,15 @@
 //! `io_uring_setup` events: a process created an `io_uring` instance (or tried to).
 use monitor_common::{
     EventKind,
-    io_uring_setup::{IORING_SETUP_SQPOLL, IoUringSetupEvent},
+    io_uring_setup::{IoUringSetup, IoUringSetupEvent},
 };
-use serde::Serialize;
 
 use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, process_names::{describe_fd_result, result_field}};
 use crate::schema::{self, ConvertError};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct IoUringSetupInfo {
-    /// The ring's fd, or `-errno`.
-    pub result: i64,
-    /// Submission queue entries asked for.
-    pub entries: u32,
-    /// `IORING_SETUP_*` flags.
-    pub flags: u32,
-    /// What the kernel set up (0 on failure).
-    pub sq_entries: u32,
-    pub cq_entries: u32,
-    /// `IORING_FEAT_*` the kernel reported.
-    pub features: u32,
-    /// With `IORING_SETUP_ATTACH_WQ`: the ring whose workers it shares.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub wq_fd: u32,
-}
-
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
-fn is_zero(v: &u32) -> bool {
-    *v == 0
-}
-
-impl IoUringSetupInfo {
-    pub fn failed(&self) -> bool {
-        self.result < 0
-    }
-
-    /// A kernel thread polls the submission queue: operations then need no syscall at all.
-    pub fn sqpoll(&self) -> bool {
-        self.flags & IORING_SETUP_SQPOLL != 0
-    }
-}
+/// The event is the record's payload as the kernel wrote it (methods and JSON form in
+/// `monitor_common::io_uring_setup`).
+pub type IoUringSetupInfo = IoUringSetup;
 
 impl KindInfo for IoUringSetupInfo {
     const KIND: EventKind = EventKind::IoUringSetup;
@@ -54,15 +23,7 @@ impl KindInfo for IoUringSetupInfo {
 
     fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: IoUringSetupEvent = read_record(bytes, "io_uring setup event")?;
-        Ok(IoUringSetupInfo {
-            result: ev.result,
-            entries: ev.entries,
-            flags: ev.flags,
-            sq_entries: ev.sq_entries,
-            cq_entries: ev.cq_entries,
-            features: ev.features,
-            wq_fd: ev.wq_fd,
-        })
+        Ok(ev.setup)
     }
 
     fn describe(&self, line: &mut Line<'_>) {

@@ -186,7 +186,7 @@ pub use truncate::TruncateInfo;
 pub use unlink::UnlinkInfo;
 // network
 pub use listen::ListenInfo;
-pub use net::{Family, Verdict};
+pub use net::{Destination, Family, Verdict};
 pub use send::SendInfo;
 pub use socket::SocketInfo;
 // processes
@@ -194,6 +194,7 @@ pub use bpf::BpfInfo;
 pub use chroot::ChrootInfo;
 pub use cred::{CredInfo, Creds};
 pub use module::ModuleInfo;
+pub use monitor_common::cred::Ids as CredIds;
 pub use namespace::NamespaceInfo;
 pub use prctl::PrctlInfo;
 pub use process_vm::ProcessVmInfo;
@@ -517,7 +518,7 @@ pub(crate) mod tests {
     #[test]
     fn decodes_a_cred_record() {
         use monitor_common::{
-            cred::{CRED_SYSCALL_SETRESUID, CredEvent, Creds},
+            cred::{CRED_SYSCALL_SETRESUID, CredEvent, Creds, Ids},
             record::Tail,
         };
         let exe = b"/usr/bin/setpriv";
@@ -530,8 +531,11 @@ pub(crate) mod tests {
                 ..Creds::default()
             },
             new: Creds {
-                uid: 65534,
-                euid: 65534,
+                ids: Ids {
+                    uid: 65534,
+                    euid: 65534,
+                    ..Ids::default()
+                },
                 cap_effective: (1 << 21) | (1 << 19),
                 ..Creds::default()
             },
@@ -556,8 +560,8 @@ pub(crate) mod tests {
             [65534, u64::from(u32::MAX), 7],
             "32-bit ids; -1 reads as u32::MAX"
         );
-        assert_eq!(c.old.as_ref().map(|o| o.uid), Some(0));
-        assert_eq!(c.new.euid, 65534);
+        assert_eq!(c.old.as_ref().map(|o| o.ids.uid), Some(0));
+        assert_eq!(c.new.ids.euid, 65534);
         assert_eq!(c.cap_gained, ["CAP_SYS_PTRACE"]);
         assert_eq!(c.kernel_exe.as_deref(), Some("/usr/bin/setpriv"));
         assert_eq!(super::Body::Cred(c).kernel_exe(), Some("/usr/bin/setpriv"));

@@ -247,26 +247,39 @@ pub(super) fn u16_from(what: &'static str, v: u32) -> Result<u16, ConvertError> 
     })
 }
 
-/// What a connect and a send both name: the destination, the socket and the hook's verdict, as
-/// their text form and their rule fields show it.
-pub(super) struct Dest<'a> {
+/// Where a connect or a send goes, with the socket and the hook's verdict: what both kinds carry,
+/// under the same JSON keys (flattened into each), rule fields and log fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Destination {
     pub family: Family,
-    pub addr: &'a str,
+    /// IPv4/IPv6 text. Unix sockets: for a connect that succeeded, the kernel's path of the socket
+    /// connected to, else the path as passed (joined to the kernel's working directory when
+    /// relative, for a send); `@name` for abstract sockets; empty if unread.
+    pub addr: String,
+    /// Port for inet families, 0 otherwise.
     pub port: u16,
-    pub raw_addr: Option<&'a str>,
+    /// Unix sockets: the path as passed (`@name` for abstract names), when it differs from `addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_addr: Option<String>,
+    /// `SOCK_*` of the socket (0 unknown).
+    #[serde(serialize_with = "ser_sock_type")]
     pub sock_type: u16,
+    /// `IPPROTO_*` of the socket (0 unknown).
     pub protocol: u16,
     pub verdict: Verdict,
+    /// The deny rule that refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<u32>,
 }
 
-impl<'a> Dest<'a> {
+impl Destination {
     /// `FAMILY ADDR[:PORT][ (as passed: RAW)][ PROTO] VERDICT`, after the kind's word.
     pub(super) fn describe(&self, line: &mut Line<'_>) {
-        line.lit(self.family.name()).lit(" ").val(self.addr);
+        line.lit(self.family.name()).lit(" ").val(&self.addr);
         if matches!(self.family, Family::Inet | Family::Inet6) {
             line.lit(":").num(self.port);
         }
-        if let Some(raw) = self.raw_addr {
+        if let Some(raw) = &self.raw_addr {
             line.lit(" (as passed: ").val(raw).lit(")");
         }
         let proto = proto_name(self.family, self.protocol);
@@ -277,12 +290,12 @@ impl<'a> Dest<'a> {
     }
 
     /// The destination's rule fields (`None` for any other field).
-    pub(super) fn field(&self, field: Field) -> Option<Value<'a>> {
+    pub(super) fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
             Field::NetFamily => Value::Str(self.family.name()),
-            Field::NetAddr => Value::Str(self.addr),
+            Field::NetAddr => Value::Str(&self.addr),
             Field::NetPort => Value::Num(self.port.into()),
-            Field::NetRawAddr => Value::Str(self.raw_addr.unwrap_or(self.addr)),
+            Field::NetRawAddr => Value::Str(self.raw_addr.as_deref().unwrap_or(&self.addr)),
             Field::NetProto => Value::Str(proto_name(self.family, self.protocol)),
             Field::SocketType => Value::Str(sock_type_name(self.sock_type)),
             Field::NetVerdict => Value::Str(self.verdict.name()),
@@ -291,7 +304,7 @@ impl<'a> Dest<'a> {
     }
 }
 
-/// The `FIELDS` of a kind that names a [`Dest`]: the destination's, then the kind's own.
+/// The `FIELDS` of a kind that names a [`Destination`]: the destination's, then the kind's own.
 macro_rules! dest_fields {
     ($($own:expr),* $(,)?) => {
         &[
@@ -308,62 +321,42 @@ macro_rules! dest_fields {
 }
 pub(super) use dest_fields;
 
-/// `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }` of a kind
-/// that names a [`Dest`], read back from its log message `$p` (fields of the same names).
-macro_rules! dest_from_proto {
-    ($p:ident, $ty:ident { $($rest:tt)* }) => {
-        $ty {
-            family: Family::from_proto($p.family)?,
-            addr: $p.addr,
-            port: u16_from("port", $p.port)?,
-            raw_addr: $p.raw_addr,
-            sock_type: u16_from("socket type", $p.sock_type)?,
-            protocol: u16_from("protocol", $p.protocol)?,
-            verdict: Verdict::from_proto($p.verdict)?,
-            rule_id: $p.rule_id,
-            $($rest)*
+/// `KindInfo`'s proto conversion of a kind that names a [`Destination`]: the log message `$proto` carries
+/// the destination (`family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id`) and the
+/// kind's own `$own` fields, all under the same names as the event's (plain copies).
+macro_rules! dest_proto {
+    ($proto:path { $($own:ident),* $(,)? }) => {
+        type Proto = $proto;
+
+        fn to_proto(&self) -> $proto {
+            $proto {
+                family: self.dest.family.to_proto() as i32,
+                addr: self.dest.addr.clone(),
+                port: u32::from(self.dest.port),
+                raw_addr: self.dest.raw_addr.clone(),
+                sock_type: u32::from(self.dest.sock_type),
+                protocol: u32::from(self.dest.protocol),
+                verdict: self.dest.verdict.to_proto() as i32,
+                rule_id: self.dest.rule_id,
+                $($own: self.$own,)*
+            }
+        }
+
+        fn from_proto(p: $proto) -> Result<Self, ConvertError> {
+            Ok(Self {
+                dest: Destination {
+                    family: Family::from_proto(p.family)?,
+                    addr: p.addr,
+                    port: u16_from("port", p.port)?,
+                    raw_addr: p.raw_addr,
+                    sock_type: u16_from("socket type", p.sock_type)?,
+                    protocol: u16_from("protocol", p.protocol)?,
+                    verdict: Verdict::from_proto(p.verdict)?,
+                    rule_id: p.rule_id,
+                },
+                $($own: p.$own,)*
+            })
         }
     };
 }
-pub(super) use dest_from_proto;
-
-/// The log message `$ty { family, addr, port, raw_addr, sock_type, protocol, verdict, rule_id, $rest }`
-/// of `$info`, a kind that names a [`Dest`] (fields of the same names).
-macro_rules! dest_to_proto {
-    ($info:expr, $ty:path { $($rest:tt)* }) => {{
-        let info = $info;
-        $ty {
-            family: info.family.to_proto() as i32,
-            addr: info.addr.clone(),
-            port: u32::from(info.port),
-            raw_addr: info.raw_addr.clone(),
-            sock_type: u32::from(info.sock_type),
-            protocol: u32::from(info.protocol),
-            verdict: info.verdict.to_proto() as i32,
-            rule_id: info.rule_id,
-            $($rest)*
-        }
-    }};
-}
-pub(super) use dest_to_proto;
-
-/// `dest()` of the kinds that name a [`Dest`], by fields of the same names.
-macro_rules! dest_of {
-    ($($info:ty),+) => {$(
-        impl $info {
-            pub(super) fn dest(&self) -> Dest<'_> {
-                Dest {
-                    family: self.family,
-                    addr: &self.addr,
-                    port: self.port,
-                    raw_addr: self.raw_addr.as_deref(),
-                    sock_type: self.sock_type,
-                    protocol: self.protocol,
-                    verdict: self.verdict,
-                }
-            }
-        }
-    )+};
-}
-
-dest_of!(super::ConnectInfo, super::SendInfo);
+pub(super) use dest_proto;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
     connect::tail_bytes,
-    net::{Family, dest_fields, dest_from_proto, dest_to_proto, Verdict, inet_addr, ser_sock_type, u16_from, unix_name},
+    net::{Destination, Family, dest_fields, dest_proto, Verdict, inet_addr, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::{
@@ -22,20 +22,8 @@ use crate::{
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SendInfo {
-    pub family: Family,
-    /// Destination address (IPv4/IPv6 text); unix: the path (joined to the kernel's path of the
-    /// working directory when relative), `@name` for an abstract socket.
-    pub addr: String,
-    pub port: u16,
-    /// Unix: the path as passed, when it differs from `addr`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw_addr: Option<String>,
-    #[serde(serialize_with = "ser_sock_type")]
-    pub sock_type: u16,
-    pub protocol: u16,
-    pub verdict: Verdict,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<u32>,
+    #[serde(flatten)]
+    pub dest: Destination,
     /// Datagrams this event stands for: 1 for the first to this destination from this socket,
     /// else every one since the previous event.
     pub datagrams: u64,
@@ -48,14 +36,16 @@ impl SendInfo {
     /// (fixtures, tests) default to.
     pub fn new(family: Family, addr: &str, port: u16) -> Self {
         SendInfo {
-            family,
-            addr: addr.into(),
-            port,
-            raw_addr: None,
-            sock_type: monitor_common::net::SOCK_DGRAM,
-            protocol: monitor_common::net::IPPROTO_UDP,
-            verdict: Verdict::Allowed,
-            rule_id: None,
+            dest: Destination {
+                family,
+                addr: addr.into(),
+                port,
+                raw_addr: None,
+                sock_type: monitor_common::net::SOCK_DGRAM,
+                protocol: monitor_common::net::IPPROTO_UDP,
+                verdict: Verdict::Allowed,
+                rule_id: None,
+            },
             datagrams: 1,
             socket_cookie: 0,
         }
@@ -82,14 +72,16 @@ impl KindInfo for SendInfo {
             (inet_addr(ev.family, &ev.addr), None)
         };
         Ok(SendInfo {
-            family: Family::of(ev.family),
-            addr,
-            port: ev.port,
-            raw_addr,
-            sock_type: ev.sock_type,
-            protocol: ev.protocol,
-            verdict: Verdict::of(ev.verdict),
-            rule_id: (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id),
+            dest: Destination {
+                family: Family::of(ev.family),
+                addr,
+                port: ev.port,
+                raw_addr,
+                sock_type: ev.sock_type,
+                protocol: ev.protocol,
+                verdict: Verdict::of(ev.verdict),
+                rule_id: (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id),
+            },
             datagrams: ev.datagrams,
             socket_cookie: ev.socket_cookie,
         })
@@ -97,32 +89,18 @@ impl KindInfo for SendInfo {
 
     fn describe(&self, line: &mut Line<'_>) {
         line.lit("send ");
-        self.dest().describe(line);
+        self.dest.describe(line);
         line.lit(" datagrams=").num(self.datagrams);
     }
 
     fn field(&self, field: Field) -> Option<Value<'_>> {
         Some(match field {
             Field::NetDatagrams => Value::Num(self.datagrams),
-            _ => return self.dest().field(field),
+            _ => return self.dest.field(field),
         })
     }
 
-    type Proto = schema::Send;
-
-    fn to_proto(&self) -> schema::Send {
-        dest_to_proto!(self, schema::Send {
-            datagrams: self.datagrams,
-            socket_cookie: self.socket_cookie,
-        })
-    }
-
-    fn from_proto(p: schema::Send) -> Result<Self, ConvertError> {
-        Ok(dest_from_proto!(p, Self {
-            datagrams: p.datagrams,
-            socket_cookie: p.socket_cookie,
-        }))
-    }
+    dest_proto!(schema::Send { datagrams, socket_cookie });
 }
 
 #[cfg(test)]
@@ -162,8 +140,8 @@ mod tests {
         let Body::Send(s) = decode(&bytes_of(&ev)).unwrap().body else {
             panic!("not a send")
         };
-        assert_eq!((s.family, s.addr.as_str(), s.port), (Family::Inet, "10.0.0.53", 53));
-        assert_eq!((s.verdict, s.rule_id, s.datagrams), (Verdict::Denied, Some(2), 5));
+        assert_eq!((s.dest.family, s.dest.addr.as_str(), s.dest.port), (Family::Inet, "10.0.0.53", 53));
+        assert_eq!((s.dest.verdict, s.dest.rule_id, s.datagrams), (Verdict::Denied, Some(2), 5));
         let json = serde_json::to_value(Body::Send(s)).unwrap();
         assert_eq!((json["sock_type"].as_str(), json["kind"].as_str()), (Some("dgram"), Some("send")));
     }
@@ -204,7 +182,7 @@ mod tests {
         let Body::Send(s) = decode(&bytes).unwrap().body else {
             panic!("not a send")
         };
-        assert_eq!((s.addr.as_str(), s.raw_addr.as_deref()), ("/run/agents/d.sock", Some("agents/d.sock")));
-        assert_eq!((s.family, s.verdict, s.rule_id), (Family::Unix, Verdict::Unchecked, None));
+        assert_eq!((s.dest.addr.as_str(), s.dest.raw_addr.as_deref()), ("/run/agents/d.sock", Some("agents/d.sock")));
+        assert_eq!((s.dest.family, s.dest.verdict, s.dest.rule_id), (Family::Unix, Verdict::Unchecked, None));
     }
 }

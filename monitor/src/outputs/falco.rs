@@ -103,13 +103,13 @@ impl FalcoPayload {
                 f.insert("evt.arg.flags", o.flags.into());
             }
             Body::Connect(c) => {
-                f.insert("fd.sip", c.addr.clone().into());
-                f.insert("fd.sport", c.port.into());
+                f.insert("fd.sip", c.dest.addr.clone().into());
+                f.insert("fd.sport", c.dest.port.into());
             }
             // network
             Body::Send(s) => {
-                f.insert("fd.sip", s.addr.clone().into());
-                f.insert("fd.sport", s.port.into());
+                f.insert("fd.sip", s.dest.addr.clone().into());
+                f.insert("fd.sport", s.dest.port.into());
             }
             // The listening side is the server, and its own (local) end.
             Body::Listen(l) => {

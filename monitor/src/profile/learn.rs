@@ -88,26 +88,26 @@ impl Learner {
                     self.write.insert((path.to_string(), dir));
                 }
             }
-            Body::Connect(c) => match c.family {
-                Family::Inet | Family::Inet6 if !c.addr.is_empty() => {
+            Body::Connect(c) => match c.dest.family {
+                Family::Inet | Family::Inet6 if !c.dest.addr.is_empty() => {
                     self.connect.insert(Dest {
-                        addr: c.addr.clone(),
-                        port: c.port,
-                        proto: proto_of(c.protocol),
+                        addr: c.dest.addr.clone(),
+                        port: c.dest.port,
+                        proto: proto_of(c.dest.protocol),
                     });
                 }
-                Family::Unix if !c.addr.is_empty() => {
-                    self.abstract_unix |= c.addr.starts_with('@');
-                    self.unix.insert(c.addr.clone());
+                Family::Unix if !c.dest.addr.is_empty() => {
+                    self.abstract_unix |= c.dest.addr.starts_with('@');
+                    self.unix.insert(c.dest.addr.clone());
                 }
                 _ => {}
             },
             // Datagrams sent without connect: destinations too.
-            Body::Send(s) if matches!(s.family, Family::Inet | Family::Inet6) && !s.addr.is_empty() => {
+            Body::Send(s) if matches!(s.dest.family, Family::Inet | Family::Inet6) && !s.dest.addr.is_empty() => {
                 self.connect.insert(Dest {
-                    addr: s.addr.clone(),
-                    port: s.port,
-                    proto: proto_of(s.protocol),
+                    addr: s.dest.addr.clone(),
+                    port: s.dest.port,
+                    proto: proto_of(s.dest.protocol),
                 });
             }
             Body::Listen(l) if matches!(l.family, Family::Inet | Family::Inet6) && l.port != 0 => {

@@ -461,7 +461,7 @@ struct MetadataRule;
 impl Evaluator for MetadataRule {
     fn evaluate(&mut self, ev: &Enriched) -> Vec<Alert> {
         match &ev.event.body {
-            Body::Connect(c) if c.addr == "169.254.169.254" => vec![Alert::synthetic(ev)],
+            Body::Connect(c) if c.dest.addr == "169.254.169.254" => vec![Alert::synthetic(ev)],
             _ => Vec::new(),
         }
     }

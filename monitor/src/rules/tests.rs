@@ -719,7 +719,7 @@ fn network_kinds_carry_their_fields() {
     );
     let mut refused = connect(Family::Inet, "10.0.0.1", 80, 4);
     if let Body::Connect(c) = &mut refused.event.body {
-        c.verdict = Verdict::Quarantined;
+        c.dest.verdict = Verdict::Quarantined;
     }
     assert_eq!(fired(&mut set, &refused), ["refused"]);
     let packet = Body::Socket(SocketInfo {
@@ -738,7 +738,7 @@ fn network_kinds_carry_their_fields() {
         "raw_addr is addr when nothing differed"
     );
     if let Body::Connect(c) = &mut linked.event.body {
-        c.raw_addr = Some("innocent".into());
+        c.dest.raw_addr = Some("innocent".into());
     }
     assert_eq!(fired(&mut set, &linked), ["agent socket"]);
     let dir = tempfile::tempdir().unwrap();

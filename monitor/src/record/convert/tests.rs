@@ -152,12 +152,13 @@ fn odd_values_round_trip() {
         Verdict::Unchecked,
     ] {
         let mut c = ConnectInfo::new(Family::Unix, "/run/agents/b.sock", 0);
-        (c.raw_addr, c.verdict, c.rule_id, c.result) = (Some("b.sock".into()), verdict, Some(3), Some(-111));
-        (c.sock_type, c.protocol) = (5, 0);
+        (c.dest.raw_addr, c.dest.verdict, c.dest.rule_id, c.result) =
+            (Some("b.sock".into()), verdict, Some(3), Some(-111));
+        (c.dest.sock_type, c.dest.protocol) = (5, 0);
         e.event.body = Body::Connect(c);
         both(&e);
         let mut s = SendInfo::new(Family::Inet6, "fd00::53", 53);
-        (s.verdict, s.rule_id, s.datagrams, s.socket_cookie) = (verdict, None, 1000, u64::MAX);
+        (s.dest.verdict, s.dest.rule_id, s.datagrams, s.socket_cookie) = (verdict, None, 1000, u64::MAX);
         e.event.body = Body::Send(s);
         both(&e);
     }

@@ -394,13 +394,14 @@ fn read_body_opt(body: &mut Body, field: u32, bytes: &[u8]) -> Option<()> {
                 *body = Body::Connect(ConnectInfo::new(family, "", 0));
             }
             let Body::Connect(c) = body else { return None };
-            set_str(&mut c.addr, addr);
+            set_str(&mut c.dest.addr, addr);
             match raw_addr {
-                Some(r) => set_opt(&mut c.raw_addr, r),
-                None => c.raw_addr = None,
+                Some(r) => set_opt(&mut c.dest.raw_addr, r),
+                None => c.dest.raw_addr = None,
             }
-            (c.family, c.port, c.fd, c.sock_type, c.protocol) = (family, port, fd, sock_type, protocol);
-            (c.verdict, c.rule_id, c.result) = (verdict, rule_id, result);
+            (c.dest.family, c.dest.port, c.fd, c.dest.sock_type, c.dest.protocol) =
+                (family, port, fd, sock_type, protocol);
+            (c.dest.verdict, c.dest.rule_id, c.result) = (verdict, rule_id, result);
         }
         14 => {
             let mut child_pid = 0;

@@ -121,7 +121,7 @@ fn arb_event() -> impl Strategy<Value = Enriched> {
                 match &mut ev.event.body {
                     Body::Open(o) => (o.path, o.dfd, o.flags) = (path.clone(), fd, flags),
                     Body::Exec(x) => (x.filename, x.argv) = (path.clone(), argv),
-                    Body::Connect(c) => (c.addr, c.port, c.fd) = (path.clone(), port, fd),
+                    Body::Connect(c) => (c.dest.addr, c.dest.port, c.fd) = (path.clone(), port, fd),
                     Body::Exit(x) => x.signal = Some(fd),
                     _ => {}
                 }
