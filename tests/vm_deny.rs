@@ -347,6 +347,16 @@ fn actions_seen(env: &[(&str, &str)], rules: &Path, dir: &Path) -> Seen {
         &["/bin/sh", "-c", &script],
     );
     assert!(r.stderr.contains("done"), "{}", r.stderr);
+    if env.contains(&NO_LSM) {
+        // The run itself (not only `doctor`) took the fallback: its logged capability table says so.
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.trim_start().starts_with("open") && l.contains("tracepoint (deny")),
+            "{NO_LSM:?} did not force the fallback: {}",
+            r.stderr
+        );
+    }
     let path_of = |e: &serde_json::Value| -> Option<String> {
         let p = match e["kind"].as_str()? {
             "open" => &e["path"],
