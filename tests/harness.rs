@@ -314,7 +314,13 @@ pub fn as_nobody<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
 
 /// `agentmon exec --json [extra…] -- cmd…`
 pub fn exec_raw(extra: &[&str], cmd: &[&str]) -> ExecRun {
+    exec_raw_env(&[], extra, cmd)
+}
+
+/// [`exec_raw`] with these variables in agentmon's environment (e.g. `AGENTMON_NO_LSM=1`).
+pub fn exec_raw_env(env: &[(&str, &str)], extra: &[&str], cmd: &[&str]) -> ExecRun {
     let out = agentmon()
+        .envs(env.iter().copied())
         .arg("exec")
         .arg("--json")
         .args(extra)
@@ -412,7 +418,9 @@ impl Monitor {
             stderr,
             readers: vec![r1, r2],
         };
-        m.wait_stderr("watching", Duration::from_secs(30));
+        // Loading verifies ~100 programs: a few seconds here, ≈ 30–60 s under QEMU TCG with two
+        // tests starting at once (`cargo xtask test-vm`). A start that fails ends the wait early.
+        m.wait_stderr("watching", Duration::from_secs(300));
         m
     }
 
@@ -607,7 +615,16 @@ assert _libc.prctl(22, 2, _fprog, 0, 0) == 0, "PR_SET_SECCOMP"
 
 /// `agentmon doctor`'s output (the capability table and the mechanism chosen per hook).
 pub fn doctor() -> String {
-    let out = agentmon().arg("doctor").output().expect("running agentmon doctor");
+    doctor_env(&[])
+}
+
+/// [`doctor`] with these variables in its environment.
+pub fn doctor_env(env: &[(&str, &str)]) -> String {
+    let out = agentmon()
+        .envs(env.iter().copied())
+        .arg("doctor")
+        .output()
+        .expect("running agentmon doctor");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -615,7 +632,12 @@ pub fn doctor() -> String {
 /// The line of `agentmon doctor`'s "mechanism per hook" section for `hook` (open, exec, connect,
 /// mount): `lsm/…` where BPF LSM runs, `tracepoint …` on the fallback.
 pub fn mechanism(hook: &str) -> String {
-    let t = doctor();
+    mechanism_env(hook, &[])
+}
+
+/// [`mechanism`] for an agentmon started with these variables in its environment.
+pub fn mechanism_env(hook: &str, env: &[(&str, &str)]) -> String {
+    let t = doctor_env(env);
     let section = t.split("mechanism per hook:").nth(1).expect("mechanism section");
     section
         .lines()

@@ -56,6 +56,11 @@ pub const DENY_VIA_LSM_OPEN: u32 = 1 << 20;
 /// tracepoints report it flagged denied.
 pub const DENY_VIA_LSM_EXEC: u32 = 1 << 21;
 
+/// Set with `DENY_KIND_MOUNT` when the BPF LSM `sb_mount` and `move_mount` programs are attached:
+/// a denied `mount(2)` or `move_mount` fails with EPERM before the mount tree changes, and its mount
+/// event is flagged denied instead of its caller killed (the new API's other steps keep the kill).
+pub const DENY_VIA_LSM_MOUNT: u32 = 1 << 22;
+
 /// `rule_id` reported for connects refused because the agent is quarantined.
 pub const RULE_ID_QUARANTINE: u32 = u32::MAX;
 

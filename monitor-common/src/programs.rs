@@ -116,6 +116,16 @@ pub const LSM_BPRM_CHECK_SECURITY: Program = Program {
         hook: "bprm_check_security",
     },
 };
+/// The synchronous `mount(2)` deny (`-EPERM` before the mount tree changes), where BPF LSM loads.
+pub const LSM_SB_MOUNT: Program = Program {
+    name: "lsm_sb_mount",
+    attach: Attach::Lsm { hook: "sb_mount" },
+};
+/// The synchronous `move_mount` deny (the new mount API's attach step), where BPF LSM loads.
+pub const LSM_MOVE_MOUNT: Program = Program {
+    name: "lsm_move_mount",
+    attach: Attach::Lsm { hook: "move_mount" },
+};
 pub const SYS_EXIT_OPENAT: Program = Program::syscall("sys_exit_openat", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPENAT2: Program = Program::syscall("sys_exit_openat2", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs::FIELDS);
@@ -344,6 +354,8 @@ pub const PROGRAMS: &[Program] = &[
     SCHED_PROCESS_FORK,
     // mounts, scope, io_uring, code loading
     SYS_EXIT_MOUNT,
+    LSM_SB_MOUNT,
+    LSM_MOVE_MOUNT,
     SYS_EXIT_FSOPEN,
     SYS_EXIT_FSMOUNT,
     SYS_EXIT_MOVE_MOUNT,

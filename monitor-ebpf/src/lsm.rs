@@ -15,6 +15,17 @@
 //! copy) and the kernel path of `bprm->file` are looked up in `DENY_EXEC`; a match fails the
 //! `execve` with EPERM before the new program is loaded, the caller lives on, and the failed exec's
 //! event at `sys_exit_execve` is flagged denied.
+//!
+//! `lsm_sb_mount` (`security_sb_mount(dev_name, path, type, flags, data)`, every `mount(2)`: new
+//! mounts, binds, moves, remounts) and `lsm_move_mount` (`security_move_mount(from, to)`, the new
+//! API's attach step) look the filesystem type up in `DENY_MOUNT` (by name, or the any-mount entry):
+//! `mount(2)`'s type is the kernel's copy of the string passed (the key the tracepoint builds from
+//! the same string), `move_mount`'s the moved mount's own (`from->mnt->mnt_sb->s_type->name`). Both
+//! run before the mount tree changes, so a refused mount never appears in `/proc/self/mountinfo`;
+//! the `sys_exit_mount`/`sys_exit_move_mount` events are flagged denied and nobody is killed
+//! (`DENY_VIA_LSM_MOUNT`). The new API's earlier steps (`fsopen`, `fsmount`, `open_tree` clones,
+//! `fspick`, `mount_setattr`) have no hook here and keep the tracepoint's kill at their exit, which
+//! also lands before anything is attached.
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid,
     macros::{lsm, map},
@@ -24,12 +35,15 @@ use aya_ebpf::{
 use monitor_common::{
     config::KernelConfig,
     counter,
-    deny::{DENY_EXEC, DENY_OPEN},
-    enforce::{DENY_KIND_EXEC, DENY_KIND_OPEN, DENY_PATH_LEN, DENY_VIA_LSM_EXEC, DENY_VIA_LSM_OPEN},
+    deny::{DENY_EXEC, DENY_MOUNT, DENY_OPEN},
+    enforce::{
+        DENY_FSTYPE_LEN, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN, DENY_VIA_LSM_EXEC,
+        DENY_VIA_LSM_MOUNT, DENY_VIA_LSM_OPEN,
+    },
     maps as names, programs,
 };
 
-use crate::{enforce, maps, path, scope, task::read_field};
+use crate::{enforce, maps, mount, path, scope, strings, task::read_field};
 
 const EPERM: i32 = 1;
 
@@ -69,6 +83,55 @@ pub(crate) fn lsm_bprm_check_security(ctx: LsmContext) -> i32 {
     }
 }
 named!(lsm_bprm_check_security = programs::LSM_BPRM_CHECK_SECURITY.name);
+
+#[lsm(hook = "sb_mount")]
+pub(crate) fn lsm_sb_mount(ctx: LsmContext) -> i32 {
+    // (dev_name, path, type, flags, data, verdict so far)
+    let earlier: i32 = ctx.arg(5);
+    if earlier != 0 {
+        return earlier;
+    }
+    let Some(cfg) = mount_deny_config() else { return 0 };
+    let mut key = [0u8; DENY_FSTYPE_LEN];
+    // Null for a bind, move or remount without one: the all-zero key, as the tracepoint reads it.
+    strings::read_kernel_str(ctx.arg(2), &mut key);
+    match enforce::mount_rule(&key) {
+        Some(rule_id) => refuse(cfg, DENY_MOUNT, rule_id),
+        None => 0,
+    }
+}
+named!(lsm_sb_mount = programs::LSM_SB_MOUNT.name);
+
+#[lsm(hook = "move_mount")]
+pub(crate) fn lsm_move_mount(ctx: LsmContext) -> i32 {
+    // (from_path, to_path, verdict so far)
+    let earlier: i32 = ctx.arg(2);
+    if earlier != 0 {
+        return earlier;
+    }
+    let Some(cfg) = mount_deny_config() else { return 0 };
+    let from: *const u8 = ctx.arg(0);
+    let mut key = [0u8; DENY_FSTYPE_LEN];
+    if let Some(mnt) = read_field::<*const u8>(from, cfg.offsets.path.path_mnt) {
+        strings::read_kernel_str(mount::fstype_name(cfg, mnt), &mut key);
+    }
+    match enforce::mount_rule(&key) {
+        Some(rule_id) => refuse(cfg, DENY_MOUNT, rule_id),
+        None => 0,
+    }
+}
+named!(lsm_move_mount = programs::LSM_MOVE_MOUNT.name);
+
+/// The config when mount deny rules exist, this program's refusal is in force and the caller is a
+/// watched agent.
+#[inline(always)]
+fn mount_deny_config() -> Option<&'static KernelConfig> {
+    let cfg = maps::config()?;
+    if cfg.deny_kinds & DENY_KIND_MOUNT == 0 || cfg.deny_kinds & DENY_VIA_LSM_MOUNT == 0 {
+        return None;
+    }
+    scope::is_watched(cfg).then_some(cfg)
+}
 
 /// Notes, counts and reports a refusal; the hook's verdict.
 #[inline(always)]
@@ -136,7 +199,8 @@ fn open_rule(cfg: &KernelConfig, file: *const u8) -> Option<u32> {
     enforce::open_matches(&rule, flags).then_some(rule.rule_id)
 }
 
-/// The rule id an LSM hook refused this thread's `what` (`DENY_OPEN`, `DENY_EXEC`) with (consumed).
+/// The rule id an LSM hook refused this thread's `what` (`DENY_OPEN`, `DENY_EXEC`, `DENY_MOUNT`)
+/// with (consumed).
 #[inline(always)]
 pub(crate) fn take_denied(what: u8) -> Option<u32> {
     let key = denied_key(what);

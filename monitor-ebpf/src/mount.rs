@@ -9,13 +9,15 @@
 //!   filesystem type are the mount object's own (`mnt_devname`, `sb->s_type->name`).
 //!
 //! A mount deny rule (fstype, or any mount) kills the caller before the call returns (the kernel
-//! has done the mount by then; BPF LSM, which could refuse it, is not available).
+//! has done the mount by then) — except for `mount(2)` and `move_mount` where the BPF LSM hooks
+//! are attached (`DENY_VIA_LSM_MOUNT`, `crate::lsm`): they refused it with EPERM before the mount
+//! tree changed, and the event here is only flagged denied.
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use monitor_common::{
     EventKind, FLAG_DENIED,
     config::{KernelConfig, PathOffsets},
     deny::DENY_MOUNT,
-    enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT},
+    enforce::{DENY_FSTYPE_LEN, DENY_KIND_MOUNT, DENY_VIA_LSM_MOUNT},
     mount::{
         MOUNT_DETACHED, MOUNT_STRING_MAX, MOUNT_SYSCALL_FSMOUNT, MOUNT_SYSCALL_FSOPEN, MOUNT_SYSCALL_FSPICK,
         MOUNT_SYSCALL_MOUNT, MOUNT_SYSCALL_MOUNT_SETATTR, MOUNT_SYSCALL_MOVE_MOUNT, MOUNT_SYSCALL_OPEN_TREE,
@@ -294,11 +296,16 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         MOUNT_SYSCALL_FSPICK => fspick(&mut c),
         _ => mount_setattr(&mut c),
     }
-    let denied = if deny && f.deniable {
+    // mount(2) and move_mount were refused by the LSM hooks before they had an effect, where those
+    // are attached: report their verdict, kill nothing.
+    let via_lsm =
+        cfg.deny_kinds & DENY_VIA_LSM_MOUNT != 0 && matches!(syscall, MOUNT_SYSCALL_MOUNT | MOUNT_SYSCALL_MOVE_MOUNT);
+    let denied = if deny && f.deniable && !via_lsm {
         enforce::mount_rule(&f.key)
     } else {
         None
     };
+    let refused = via_lsm && result < 0 && crate::lsm::take_denied(DENY_MOUNT).is_some();
     let ev = rec.fixed();
     // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
     unsafe {
@@ -318,7 +325,7 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         (*ev).kernel_target = f.kernel_target;
         (*ev).target_dir = f.target_dir;
         (*ev).fstype = f.fstype;
-        if denied.is_some() {
+        if denied.is_some() || refused {
             (*ev).header.flags |= FLAG_DENIED;
         }
     }
@@ -468,7 +475,7 @@ fn read_attr(a: &[u64; 6], f: &mut Fields) {
 
 /// `mnt->mnt_sb->s_type->name` of a `struct vfsmount *` (null when unknown).
 #[inline(always)]
-fn fstype_name(cfg: &KernelConfig, mnt: *const u8) -> *const u8 {
+pub(crate) fn fstype_name(cfg: &KernelConfig, mnt: *const u8) -> *const u8 {
     let mo = &cfg.offsets.mount;
     let sb: Option<*const u8> = read_field(mnt, mo.vfsmount_sb);
     let ty: Option<*const u8> = sb.and_then(|sb| read_field(sb, mo.sb_type));

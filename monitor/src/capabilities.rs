@@ -10,6 +10,12 @@
 //! the live monitor logs them once and exports one gauge per capability.
 use std::{fmt::Write as _, path::Path};
 
+/// Set (to anything but empty or `0`) in agentmon's environment, BPF LSM counts as absent whatever
+/// the kernel allows: every hook takes its tracepoint fallback (`run`, `exec` and `doctor` alike).
+/// For operators who want the fallback's behaviour, and for the tests that compare the two paths on
+/// one kernel.
+pub const NO_LSM_ENV: &str = "AGENTMON_NO_LSM";
+
 /// A kernel capability agentmon may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cap {
@@ -68,11 +74,11 @@ impl Cap {
                 "no task_struct offsets: ppid, argv and exit codes come from /proc only (racy for short-lived processes)"
             }
             Cap::BpfLsm => {
-                "open/exec deny is a SIGKILL before the syscall returns instead of EPERM before it \
-                 acts: an O_TRUNC open of a denied file still truncates it, the caller is killed \
-                 rather than refused (mount deny is a SIGKILL on every kernel for now: a mount in a \
-                 shared namespace may stay); strings read from user memory at syscall entry may be \
-                 unreadable (unfaulted page: event without path, counted arg_read_failed)"
+                "open/exec/mount deny is a SIGKILL before the syscall returns instead of EPERM \
+                 before it acts: an O_TRUNC open of a denied file still truncates it, a denied \
+                 mount(2) in a shared mount namespace stays mounted, the caller is killed rather \
+                 than refused; strings read from user memory at syscall entry may be unreadable \
+                 (unfaulted page: event without path, counted arg_read_failed)"
             }
             Cap::Fentry => "no kernel-function hooks: observation stays on tracepoints",
             Cap::Kprobes => "no kprobes (not used by agentmon today; fentry/tracepoints cover it)",
@@ -163,7 +169,7 @@ impl Capabilities {
                 let m = match h {
                     Hook::Open if lsm => Mechanism::Lsm("file_open"),
                     Hook::Exec if lsm => Mechanism::Lsm("bprm_check_security"),
-                    // lsm/sb_mount is not written yet: mounts stay on the tracepoints.
+                    Hook::Mount if lsm => Mechanism::Lsm("sb_mount + lsm/move_mount"),
                     Hook::Connect if self.has(Cap::CgroupSockAddr) => Mechanism::CgroupSockAddr,
                     Hook::Connect if lsm => Mechanism::Lsm("socket_connect"),
                     _ if tp => Mechanism::Tracepoint,
@@ -261,6 +267,10 @@ fn probe_one(cap: Cap) -> (bool, String) {
                 (false, "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)".into())
             }
         }
+        Cap::BpfLsm if std::env::var_os(NO_LSM_ENV).is_some_and(|v| !v.is_empty() && v != "0") => (
+            false,
+            format!("not used: {NO_LSM_ENV} is set (the tracepoint fallback is forced)"),
+        ),
         Cap::BpfLsm => {
             let lsms = active_lsms();
             let (loads, detail) = program_supported(ProgramType::Lsm(LsmAttachType::Mac));
@@ -395,7 +405,7 @@ mod tests {
         let c = caps(&[Cap::Btf, Cap::BpfLsm, Cap::SyscallTracepoints, Cap::CgroupSockAddr]);
         assert_eq!(mech(&c, Hook::Open), Mechanism::Lsm("file_open"));
         assert_eq!(mech(&c, Hook::Exec), Mechanism::Lsm("bprm_check_security"));
-        assert_eq!(mech(&c, Hook::Mount), Mechanism::Tracepoint);
+        assert_eq!(mech(&c, Hook::Mount), Mechanism::Lsm("sb_mount + lsm/move_mount"));
         assert_eq!(mech(&c, Hook::Connect), Mechanism::CgroupSockAddr);
     }
 

@@ -7,7 +7,8 @@
 //! - open: the path passed to openat/openat2, prefix or exact match, optionally only when opened for
 //!   writing; SIGKILL at syscall entry, so the file is never read or written.
 //! - connect: destination CIDR (IPv4/IPv6) and optional port; `connect()` fails with EPERM.
-//! - mount: any mount, or by filesystem type; SIGKILL at syscall entry.
+//! - mount: any mount, or by filesystem type; SIGKILL at the syscall's exit, or where BPF LSM runs
+//!   EPERM from `lsm/sb_mount` (`mount(2)`) and `lsm/move_mount` before the mount tree changes.
 //! - `io_uring`: any use; SIGKILL at `io_uring_setup`'s exit (the ring never reaches the process) and
 //!   at every submission.
 use std::net::IpAddr;

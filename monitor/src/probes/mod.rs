@@ -262,6 +262,9 @@ impl Probes {
         self.lsm_deny |= match hook {
             "file_open" => monitor_common::enforce::DENY_VIA_LSM_OPEN,
             "bprm_check_security" => monitor_common::enforce::DENY_VIA_LSM_EXEC,
+            // Both mount hooks carry the one bit: each refuses its own syscall, and the load fails
+            // as a whole if either does not attach.
+            "sb_mount" | "move_mount" => monitor_common::enforce::DENY_VIA_LSM_MOUNT,
             _ => 0,
         };
         tracing::info!("{}: attached to lsm/{hook} (synchronous deny)", p.name);

@@ -249,6 +249,13 @@ fn respond_now(mut alert: Alert) -> Alert {
             (Body::Exec(e), true) if e.result < 0 => {
                 "denied in kernel: execve() refused with EPERM before the program was loaded (BPF LSM)".to_string()
             }
+            // Only the LSM hooks make mount(2)/move_mount fail and flag it (the fallback kills at
+            // exit, after a mount that went through or failed on its own).
+            (Body::Mount(m), true)
+                if m.result == -i64::from(libc::EPERM) && matches!(m.syscall, "mount" | "move_mount") =>
+            {
+                "denied in kernel: mount refused with EPERM before anything was mounted (BPF LSM)".to_string()
+            }
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
                 // The kernel table missed this form (a path form it does not match; a connect on
