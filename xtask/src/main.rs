@@ -149,8 +149,11 @@ fn test(args: &[String]) -> Result<()> {
         Err(e) => notes.push(format!("building {TEST_IMAGE} failed: {e:#}")),
     }
     let result = if args.is_empty() {
+        // The kernel matrix's fast subset boots under QEMU beside the host's tests (its builds and
+        // downloads first, so that cargo is free again when they start).
+        let vm = test_vm::spawn_fast_subset().context("preparing the kernel matrix (cargo xtask test-vm)");
         // Everything but the end-to-end tests as cargo runs it, then those binaries side by side
-        // (`e2e.rs`); both run whatever the other's result.
+        // (`e2e.rs`); all run whatever the others' results.
         let rest = run(cargo()
             .args(["test", "--workspace", "--no-fail-fast", "--exclude", "agentmon-e2e"])
             .env("AGENTMON_TEST_SKIPS", &skips)
@@ -160,7 +163,11 @@ fn test(args: &[String]) -> Result<()> {
             ("AGENTMON_TEST_IMAGE", TEST_IMAGE.into()),
         ];
         let e2e = e2e::run(e2e::JOBS, &envs);
-        rest.and(e2e)
+        let vm = vm.and_then(|h| h.join().unwrap_or_else(|_| bail!("the kernel matrix thread panicked")));
+        if let Err(e) = &vm {
+            eprintln!("xtask: kernel matrix: {e:#}");
+        }
+        rest.and(e2e).and(vm)
     } else {
         run(cargo()
             .args(["test", "--workspace", "--no-fail-fast"])

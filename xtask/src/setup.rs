@@ -114,6 +114,27 @@ pub(crate) fn setup_test_tools() -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
+    let vm_tools = [
+        ("qemu-system-x86", "/usr/bin/qemu-system-x86_64"),
+        ("busybox-static", "/bin/busybox"),
+        ("cpio", "/usr/bin/cpio"),
+    ];
+    let missing: Vec<&str> = vm_tools
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "xtask: installing {} (for the kernel matrix, `test-vm`)",
+            missing.join(" ")
+        );
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
     if !succeeds(Command::new("systemd-analyze").arg("--version")) {
         eprintln!("xtask: installing systemd (for systemd-analyze verify)");
         let _ = Command::new("apt-get").args(["update", "-qq"]).status();

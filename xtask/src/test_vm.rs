@@ -52,6 +52,9 @@ pub(crate) struct VmArgs {
     /// names the test binary, the rest are libtest filters.
     #[arg(last = true)]
     only: Vec<String>,
+    /// `cargo xtask test`'s smaller plan ([`IN_TEST`]) instead of [`FAST`].
+    #[arg(skip)]
+    in_test: bool,
 }
 
 /// One kernel the matrix knows: its short name and the Debian package name pattern (newest wins).
@@ -100,6 +103,34 @@ const FAST: &[(&str, &[&str])] = &[
     ("vm_deny", &[]),
 ];
 
+/// The plan `cargo xtask test` boots (on [`TEST_KERNELS`], beside the host's tests): after the load
+/// of every program, the capability table, one event of the four kinds every rule set leans on,
+/// and the synchronous deny of open (the `O_TRUNC` left intact), exec and mount, plus the LSM and
+/// fallback paths compared. Each agentmon start costs ≈ 30 s under TCG, so the rest of [`FAST`]
+/// (read open, move_mount, the connect gap, the kill fallbacks) waits for `cargo xtask test-vm`.
+const IN_TEST: &[(&str, &[&str])] = &[
+    ("capabilities", &[]),
+    (
+        "events",
+        &[
+            "exec_reports_filename_argv_and_ancestry",
+            "open_reports_path_flags_and_resolved_path",
+            "connect_reports_ipv4_address_and_port",
+            "mount_reports_source_target_and_fstype",
+        ],
+    ),
+    (
+        "vm_deny",
+        &[
+            "a_denied_truncating_open_is_refused_before_it_truncates_where_bpf_lsm_runs",
+            "a_denied_mount_never_appears_in_mountinfo_and_fails_with_eperm_where_bpf_lsm_runs",
+            "an_open_of_a_path_in_an_unfaulted_page_is_seen_with_its_path_and_denied",
+            "both_paths_give_the_same_events",
+        ],
+    ),
+    ("enforce", &["denied_exec_never_runs"]),
+];
+
 /// Test binaries the guest cannot run: they need docker/podman and images.
 const NOT_IN_GUEST: &[&str] = &["containers", "image"];
 
@@ -123,6 +154,14 @@ const PYTHON_SKIP: &[&str] = &[
 ];
 
 pub(crate) fn test_vm(args: &VmArgs) -> Result<()> {
+    let (busybox, kernels) = tools_and_kernels(args)?;
+    let prepared = prepare(args, &busybox, kernels)?;
+    finish(&boot_all(&prepared), if args.full { "full" } else { "fast subset" })
+}
+
+/// The host tools the matrix needs (an error naming the package when one is missing), busybox's
+/// path, and the kernels asked for.
+fn tools_and_kernels(args: &VmArgs) -> Result<(PathBuf, Vec<&'static Kernel>)> {
     for tool in ["qemu-system-x86_64", "apt-get", "apt-cache", "dpkg-deb", "cpio"] {
         if which(tool).is_none() {
             bail!(
@@ -137,7 +176,7 @@ pub(crate) fn test_vm(args: &VmArgs) -> Result<()> {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .context("busybox is missing: `apt-get install -y busybox-static`")?;
-    let kernels: Vec<&Kernel> = match args.kernel.as_str() {
+    let kernels: Vec<&'static Kernel> = match args.kernel.as_str() {
         "all" => KERNELS.iter().collect(),
         k => vec![
             KERNELS
@@ -146,30 +185,63 @@ pub(crate) fn test_vm(args: &VmArgs) -> Result<()> {
                 .with_context(|| format!("unknown kernel {k:?}: one of 6.1, 6.12, all"))?,
         ],
     };
+    Ok((busybox, kernels))
+}
+
+/// Everything a boot needs, built and fetched: the initramfs and each kernel's vmlinuz.
+pub(crate) struct Prepared {
+    initramfs: PathBuf,
+    kernels: Vec<(&'static str, PathBuf)>,
+    timeout: Duration,
+    /// Stream each guest's console here (else only into its log, printed whole if it fails).
+    echo: bool,
+}
+
+/// Builds agentmon, the kernel tests and the initramfs, and fetches the kernels (cargo and apt run
+/// here, so that the boots can run beside other work).
+fn prepare(args: &VmArgs, busybox: &Path, kernels: Vec<&'static Kernel>) -> Result<Prepared> {
     let t = Instant::now();
     crate::run(cargo().args(["build", "-p", "monitor", "--bin", "agentmon"]))?;
     let tests = build_tests()?;
     let plan = plan(args, &tests)?;
     let vm = workspace_root().join("target/vm");
-    let initramfs = build_initramfs(&vm, &busybox, &tests, &plan)?;
+    let initramfs = build_initramfs(&vm, busybox, &tests, &plan)?;
     eprintln!(
         "xtask: test-vm: build + initramfs ({} MiB) in {:.0} s",
         fs::metadata(&initramfs)?.len() >> 20,
         t.elapsed().as_secs_f64()
     );
-    let mut results = Vec::new();
-    for k in kernels {
-        let vmlinuz = fetch_kernel(&vm.join("kernels"), k)?;
-        let t = Instant::now();
-        let r = boot(k.name, &vmlinuz, &initramfs, Duration::from_secs(args.timeout_min * 60));
-        results.push((k.name, r, t.elapsed()));
-    }
-    eprintln!(
-        "\nxtask: test-vm summary ({}):",
-        if args.full { "full" } else { "fast subset" }
-    );
+    let kernels = kernels
+        .into_iter()
+        .map(|k| Ok((k.name, fetch_kernel(&vm.join("kernels"), k)?)))
+        .collect::<Result<_>>()?;
+    Ok(Prepared {
+        initramfs,
+        kernels,
+        timeout: Duration::from_secs(args.timeout_min * 60),
+        echo: true,
+    })
+}
+
+/// Boots each kernel in turn: (kernel, outcome, wall time).
+type Results = Vec<(&'static str, Result<Outcome>, Duration)>;
+
+fn boot_all(p: &Prepared) -> Results {
+    p.kernels
+        .iter()
+        .map(|(name, vmlinuz)| {
+            let t = Instant::now();
+            let r = boot(name, vmlinuz, &p.initramfs, p.timeout, p.echo);
+            (*name, r, t.elapsed())
+        })
+        .collect()
+}
+
+/// Prints the per-kernel summary; fails if any kernel failed.
+fn finish(results: &Results, what: &str) -> Result<()> {
+    eprintln!("\nxtask: test-vm summary ({what}):");
     let mut failed = false;
-    for (name, r, took) in &results {
+    for (name, r, took) in results {
         match r {
             Ok(o) => {
                 failed |= o.rc != 0;
@@ -191,6 +263,26 @@ pub(crate) fn test_vm(args: &VmArgs) -> Result<()> {
         bail!("test-vm: a kernel failed (see above)");
     }
     Ok(())
+}
+
+/// The kernels `cargo xtask test` boots its fast subset on.
+pub(crate) const TEST_KERNELS: &str = "all";
+
+/// `cargo xtask test`'s share of the matrix: the fast subset's build and downloads now, then the
+/// boots on a thread of their own, beside the host's tests; join the handle for the result.
+pub(crate) fn spawn_fast_subset() -> Result<std::thread::JoinHandle<Result<()>>> {
+    let args = VmArgs {
+        kernel: TEST_KERNELS.into(),
+        full: false,
+        timeout_min: 20,
+        shell: None,
+        only: Vec::new(),
+        in_test: true,
+    };
+    let (busybox, kernels) = tools_and_kernels(&args)?;
+    let mut prepared = prepare(&args, &busybox, kernels)?;
+    prepared.echo = false;
+    Ok(std::thread::spawn(move || finish(&boot_all(&prepared), "fast subset")))
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -260,7 +352,7 @@ fn plan(args: &VmArgs, tests: &[(String, PathBuf)]) -> Result<Vec<String>> {
             }
         }
     } else {
-        for (name, filters) in FAST {
+        for (name, filters) in if args.in_test { IN_TEST } else { FAST } {
             lines.push(format!("{name} {} {}", exe(name)?.display(), filters.join(" ")));
         }
     }
@@ -270,14 +362,23 @@ fn plan(args: &VmArgs, tests: &[(String, PathBuf)]) -> Result<Vec<String>> {
 /// Newest Debian package matching the kernel's pattern, downloaded once; returns its vmlinuz.
 fn fetch_kernel(dir: &Path, k: &Kernel) -> Result<PathBuf> {
     fs::create_dir_all(dir)?;
-    let search = Command::new("apt-cache")
-        .args(["search", "--names-only", k.package_regex])
-        .output()
-        .context("running apt-cache search")?;
-    let mut names: Vec<String> = String::from_utf8_lossy(&search.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(String::from))
-        .collect();
+    let search = || -> Result<Vec<String>> {
+        let out = Command::new("apt-cache")
+            .args(["search", "--names-only", k.package_regex])
+            .output()
+            .context("running apt-cache search")?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .collect())
+    };
+    let mut names = search()?;
+    if names.is_empty() {
+        // A fresh machine may have no package lists yet.
+        eprintln!("xtask: test-vm: no {} in apt's lists: apt-get update", k.package_regex);
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        names = search()?;
+    }
     names.sort_by_key(|n| version_key(n));
     let pkg = match names.last() {
         Some(p) => p.clone(),
@@ -559,8 +660,27 @@ struct Outcome {
 }
 
 /// Boots one kernel and streams its console, prefixed with the kernel's name.
-fn boot(name: &str, vmlinuz: &Path, initramfs: &Path, timeout: Duration) -> Result<Outcome> {
+fn boot(name: &str, vmlinuz: &Path, initramfs: &Path, timeout: Duration, echo: bool) -> Result<Outcome> {
     eprintln!("xtask: test-vm: booting {name} ({})", vmlinuz.display());
+    let console = initramfs.with_file_name(format!("console-{name}.log"));
+    let mut log = fs::File::create(&console).with_context(|| console.display().to_string())?;
+    let result = read_console(name, vmlinuz, initramfs, timeout, echo, &mut log);
+    if result.as_ref().map_or(true, |o| o.rc != 0) && !echo {
+        eprintln!("xtask: test-vm: {name} failed; its console ({}):", console.display());
+        eprint!("{}", fs::read_to_string(&console).unwrap_or_default());
+    }
+    result
+}
+
+/// Runs the guest, its console written to `log` (and echoed), until its result marker.
+fn read_console(
+    name: &str,
+    vmlinuz: &Path,
+    initramfs: &Path,
+    timeout: Duration,
+    echo: bool,
+    log: &mut fs::File,
+) -> Result<Outcome> {
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "3G"])
@@ -599,7 +719,10 @@ fn boot(name: &str, vmlinuz: &Path, initramfs: &Path, timeout: Duration) -> Resu
         match rx.recv_timeout(left.max(Duration::from_millis(1))) {
             Ok(line) => {
                 let line = line.trim_end_matches('\r');
-                eprintln!("[{name}] {line}");
+                if echo {
+                    eprintln!("[{name}] {line}");
+                }
+                let _ = writeln!(log, "{line}");
                 if line.contains("AGENTMON-VM-INIT") {
                     outcome.boot = start.elapsed();
                 } else if line.starts_with("AGENTMON-VM-PREFLIGHT") {
