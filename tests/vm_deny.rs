@@ -8,15 +8,22 @@ use std::path::Path;
 
 use agentmon_e2e::*;
 
-#[test]
-fn a_denied_truncating_open_is_refused_before_it_truncates_where_bpf_lsm_runs() {
+/// A file holding `TOP-SECRET-CONTENT` (in a directory of its own) and rules that deny any open of
+/// it: (directory, file, rules).
+fn denied_secret() -> (tempfile::TempDir, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
     let rules = rules_dir(&format!(
-        "- rule: No secret writes\n  desc: test\n  condition: evt.kind = open and file.path = {}\n  output: denied %file.path\n  priority: CRITICAL\n  action: deny\n",
+        "- rule: No secret\n  desc: test\n  condition: evt.kind = open and file.path = {}\n  output: denied %file.path\n  priority: CRITICAL\n  action: deny\n",
         secret.display()
     ));
+    (dir, secret, rules)
+}
+
+#[test]
+fn a_denied_truncating_open_is_refused_before_it_truncates_where_bpf_lsm_runs() {
+    let (_dir, secret, rules) = denied_secret();
     // `echo x >` opens with O_WRONLY|O_CREAT|O_TRUNC; then the shell goes on (if it still lives).
     // (Not `: >`: a failed redirection of a special builtin ends a POSIX shell.)
     let script = format!("echo x > {}; echo status=$? >&2; echo alive >&2", secret.display());
@@ -56,13 +63,7 @@ fn a_denied_truncating_open_is_refused_before_it_truncates_where_bpf_lsm_runs() 
 
 #[test]
 fn a_denied_read_open_returns_eperm_and_reads_nothing_where_bpf_lsm_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
-    let rules = rules_dir(&format!(
-        "- rule: No secret\n  desc: test\n  condition: evt.kind = open and file.path = {}\n  output: denied %file.path\n  priority: CRITICAL\n  action: deny\n",
-        secret.display()
-    ));
+    let (_dir, secret, rules) = denied_secret();
     let script = format!("cat {} >&2; echo status=$? >&2", secret.display());
     let r = exec_rules(rules.path(), &[], &["/bin/sh", "-c", &script]);
     assert!(!r.stderr.contains("TOP-SECRET"), "{}", r.stderr);
@@ -85,6 +86,13 @@ const NO_LSM: (&str, &str) = ("AGENTMON_NO_LSM", "1");
 
 const NO_TMPFS: &str = "- rule: No tmpfs\n  desc: test\n  condition: evt.kind = mount and mount.fstype = tmpfs\n  output: denied %mount.target\n  priority: CRITICAL\n  action: deny\n";
 
+/// An empty directory to mount on, and its path.
+fn mount_target() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().display().to_string();
+    (dir, target)
+}
+
 /// The `NAME=VALUE` line a test script printed on stderr.
 fn reported<'a>(stderr: &'a str, name: &str) -> Option<&'a str> {
     stderr.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
@@ -92,8 +100,7 @@ fn reported<'a>(stderr: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn a_denied_mount_never_appears_in_mountinfo_and_fails_with_eperm_where_bpf_lsm_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().display().to_string();
+    let (_dir, target) = mount_target();
     let rules = rules_dir(NO_TMPFS);
     // mount(2) in a private mount namespace (so the fallback's completed mount dies with it); the
     // shell lives on to say what the mount did and what its namespace holds afterwards.
@@ -128,8 +135,7 @@ fn a_denied_mount_never_appears_in_mountinfo_and_fails_with_eperm_where_bpf_lsm_
 
 #[test]
 fn a_denied_move_mount_is_refused_before_the_mount_moves_where_bpf_lsm_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().display().to_string();
+    let (_dir, target) = mount_target();
     let rules = rules_dir(NO_TMPFS);
     // The new API's attach step: an existing tmpfs mount (/dev/shm, named by an `O_PATH` fd of its
     // root: no mount call before this one) moved onto the target with `move_mount`.
@@ -183,6 +189,21 @@ print("result=%d,%d" % (r, ctypes.get_errno() if r < 0 else 0), file=sys.stderr,
     )
 }
 
+/// Runs [`unfaulted_page_py`] with `call` in a watched shell under `rules`, and checks the page was
+/// still not present when the call was made.
+fn run_unfaulted(rules: &Path, holder: &Path, call: &str) -> ExecRun {
+    let py = unfaulted_page_py(holder, call);
+    let script = format!("/usr/bin/python3 -S -c '{py}'; echo status=$? >&2");
+    let r = exec_rules(rules, &[], &["sh", "-c", &script]);
+    assert_eq!(
+        reported(&r.stderr, "present"),
+        Some("0"),
+        "the page was faulted in: {}",
+        r.stderr
+    );
+    r
+}
+
 /// A file of one page holding `path` NUL-terminated, for [`unfaulted_page_py`].
 fn holder_of(dir: &Path, path: &Path) -> std::path::PathBuf {
     let holder = dir.join("holder");
@@ -194,23 +215,13 @@ fn holder_of(dir: &Path, path: &Path) -> std::path::PathBuf {
 
 #[test]
 fn an_open_of_a_path_in_an_unfaulted_page_is_seen_with_its_path_and_denied() {
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
+    let (dir, secret, rules) = denied_secret();
     let holder = holder_of(dir.path(), &secret);
-    let rules = rules_dir(&format!(
-        "- rule: No secret\n  desc: test\n  condition: evt.kind = open and file.path = {}\n  output: denied %file.path\n  priority: CRITICAL\n  action: deny\n",
-        secret.display()
-    ));
     // openat(AT_FDCWD, path, O_RDONLY) with the path in the page never touched.
-    let py = unfaulted_page_py(&holder, "r = libc.syscall(257, -100, ctypes.c_void_p(addr), 0, 0)");
-    let script = format!("/usr/bin/python3 -S -c '{py}'; echo status=$? >&2");
-    let r = exec_rules(rules.path(), &[], &["sh", "-c", &script]);
-    assert_eq!(
-        reported(&r.stderr, "present"),
-        Some("0"),
-        "the page was faulted in: {}",
-        r.stderr
+    let r = run_unfaulted(
+        rules.path(),
+        &holder,
+        "r = libc.syscall(257, -100, ctypes.c_void_p(addr), 0, 0)",
     );
     let s = secret.display().to_string();
     let ev = find(&r.events, |e| e["kind"] == "open" && e["path"] == s.as_str())
@@ -241,15 +252,7 @@ fn an_exec_of_a_path_in_an_unfaulted_page_is_seen_with_its_path_and_denied() {
         "argv = (ctypes.c_char_p * 3)(b\"evil\", b\"{}\", None)\nenvp = (ctypes.c_char_p * 1)(None)\nr = libc.execve(ctypes.c_void_p(addr), argv, envp)",
         marker.display()
     );
-    let py = unfaulted_page_py(&holder, &call);
-    let script = format!("/usr/bin/python3 -S -c '{py}'; echo status=$? >&2");
-    let r = exec_rules(rules.path(), &[], &["sh", "-c", &script]);
-    assert_eq!(
-        reported(&r.stderr, "present"),
-        Some("0"),
-        "the page was faulted in: {}",
-        r.stderr
-    );
+    let r = run_unfaulted(rules.path(), &holder, &call);
     assert!(!marker.exists(), "the denied program ran");
     let s = evil.display().to_string();
     let ev = find(&r.events, |e| e["kind"] == "exec" && e["filename"] == s.as_str())

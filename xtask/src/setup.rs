@@ -93,48 +93,22 @@ pub(crate) fn setup_test_tools() -> Result<()> {
             bail!("pip install kubernetes-validate failed");
         }
     }
-    let c_tools = [
-        ("gcc", "/usr/bin/cc"),
-        ("make", "/usr/bin/make"),
-        ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
-    ];
-    let missing: Vec<&str> = c_tools
-        .iter()
-        .filter(|(_, path)| !Path::new(path).exists())
-        .map(|(pkg, _)| *pkg)
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "xtask: installing {} (for the sandbox tests' C workload)",
-            missing.join(" ")
-        );
-        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
-    let vm_tools = [
-        ("qemu-system-x86", "/usr/bin/qemu-system-x86_64"),
-        ("busybox-static", "/bin/busybox"),
-        ("cpio", "/usr/bin/cpio"),
-    ];
-    let missing: Vec<&str> = vm_tools
-        .iter()
-        .filter(|(_, path)| !Path::new(path).exists())
-        .map(|(pkg, _)| *pkg)
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "xtask: installing {} (for the kernel matrix, `test-vm`)",
-            missing.join(" ")
-        );
-        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    install_missing(
+        &[
+            ("gcc", "/usr/bin/cc"),
+            ("make", "/usr/bin/make"),
+            ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
+        ],
+        "the sandbox tests' C workload",
+    )?;
+    install_missing(
+        &[
+            ("qemu-system-x86", "/usr/bin/qemu-system-x86_64"),
+            ("busybox-static", "/bin/busybox"),
+            ("cpio", "/usr/bin/cpio"),
+        ],
+        "the kernel matrix, `test-vm`",
+    )?;
     if !succeeds(Command::new("systemd-analyze").arg("--version")) {
         eprintln!("xtask: installing systemd (for systemd-analyze verify)");
         let _ = Command::new("apt-get").args(["update", "-qq"]).status();
@@ -143,6 +117,24 @@ pub(crate) fn setup_test_tools() -> Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     Ok(())
+}
+
+/// Installs, from Debian's packages, each (package, file it provides) whose file is missing.
+fn install_missing(tools: &[(&str, &str)], what: &str) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {} (for {what})", missing.join(" "));
+    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 /// Copies binary, unit, config and rules under `prefix`.

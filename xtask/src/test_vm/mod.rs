@@ -82,20 +82,24 @@ const KERNELS: &[Kernel] = &[
     },
 ];
 
+/// One event each of the kinds every rule set leans on: exec, open, connect, mount (each test is an
+/// agentmon start, ≈ 30 s under TCG).
+const ONE_EVENT_EACH: (&str, &[&str]) = (
+    "events",
+    &[
+        "exec_reports_filename_argv_and_ancestry",
+        "open_reports_path_flags_and_resolved_path",
+        "connect_reports_ipv4_address_and_port",
+        "mount_reports_source_target_and_fstype",
+    ],
+);
+
 /// The fast subset: (test binary, libtest filters; empty = all of it). Load + one event per kind
 /// (`events`), the deny tests (`enforce`, `vm_deny`) and the capability table (`capabilities`).
 const FAST: &[(&str, &[&str])] = &[
     ("capabilities", &[]),
     // Every agentmon start verifies ~100 programs, ≈ 30 s under TCG: one test per kind only.
-    (
-        "events",
-        &[
-            "exec_reports_filename_argv_and_ancestry",
-            "open_reports_path_flags_and_resolved_path",
-            "connect_reports_ipv4_address_and_port",
-            "mount_reports_source_target_and_fstype",
-        ],
-    ),
+    ONE_EVENT_EACH,
     (
         "enforce",
         &[
@@ -114,15 +118,7 @@ const FAST: &[(&str, &[&str])] = &[
 /// (read open, `move_mount`, the connect gap, the kill fallbacks) waits for `cargo xtask test-vm`.
 const IN_TEST: &[(&str, &[&str])] = &[
     ("capabilities", &[]),
-    (
-        "events",
-        &[
-            "exec_reports_filename_argv_and_ancestry",
-            "open_reports_path_flags_and_resolved_path",
-            "connect_reports_ipv4_address_and_port",
-            "mount_reports_source_target_and_fstype",
-        ],
-    ),
+    ONE_EVENT_EACH,
     (
         "vm_deny",
         &[
