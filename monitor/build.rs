@@ -26,7 +26,26 @@ fn main() -> anyhow::Result<()> {
             .join("monitor-common/src")
             .display()
     );
-    aya_build::build_ebpf(
+    build_ebpf_shared(root_dir)
+}
+
+/// The eBPF object, built once for every profile of this package. Cargo gives the `check` (clippy),
+/// `dev` and `test` builds of `monitor` an `OUT_DIR` each, and aya-build builds under `OUT_DIR`, so
+/// a fresh clone compiled the eBPF programs, and `core` for the BPF target, once per profile. They
+/// are built in one directory under the target directory instead (the inner cargo locks it, and is
+/// a no-op when nothing changed) and the object is copied into this build's `OUT_DIR`.
+fn build_ebpf_shared(root_dir: &str) -> anyhow::Result<()> {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").context("OUT_DIR")?);
+    // The target directory is the nearest ancestor holding cargo's CACHEDIR.TAG.
+    let shared = out_dir
+        .ancestors()
+        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .map_or_else(|| out_dir.clone(), |t| t.join("ebpf-build"));
+    std::fs::create_dir_all(&shared).with_context(|| shared.display().to_string())?;
+    // SAFETY: the build script is single-threaded here; aya-build reads OUT_DIR from the
+    // environment and nothing else in this process reads it afterwards.
+    unsafe { std::env::set_var("OUT_DIR", &shared) };
+    let built = aya_build::build_ebpf(
         [Package {
             name: "monitor-ebpf",
             root_dir,
@@ -34,8 +53,15 @@ fn main() -> anyhow::Result<()> {
             features: &[],
         }],
         Toolchain::default(),
-    )
-    .context("building the eBPF programs (run `cargo xtask setup` to install rust-src and bpf-linker)")
+    );
+    // SAFETY: as above.
+    unsafe { std::env::set_var("OUT_DIR", &out_dir) };
+    built.context("building the eBPF programs (run `cargo xtask setup` to install rust-src and bpf-linker)")?;
+    // The one binary of monitor-ebpf (its `[[bin]]`), which `probes` embeds.
+    let name = "agentmon-ebpf";
+    std::fs::copy(shared.join(name), out_dir.join(name))
+        .with_context(|| format!("copying {name} from {}", shared.display()))?;
+    Ok(())
 }
 
 /// `proto/agentmon.proto` → `$OUT_DIR/agentmon.v1.rs` (included by `src/record/proto.rs`).
