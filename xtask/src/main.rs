@@ -151,7 +151,7 @@ fn test(args: &[String]) -> Result<()> {
     let result = if args.is_empty() {
         // The kernel matrix's fast subset boots under QEMU beside the host's tests (its builds and
         // downloads first, so that cargo is free again when they start).
-        let vm = test_vm::spawn_fast_subset().context("preparing the kernel matrix (cargo xtask test-vm)");
+        let vm = test_vm::spawn_in_test_plan().context("preparing the kernel matrix (cargo xtask test-vm)");
         // Everything but the end-to-end tests as cargo runs it, then those binaries side by side
         // (`e2e.rs`); all run whatever the others' results.
         let rest = run(cargo()

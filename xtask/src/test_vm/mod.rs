@@ -252,7 +252,7 @@ pub(crate) const TEST_KERNELS: &str = "6.1";
 
 /// `cargo xtask test`'s share of the matrix: the fast subset's build and downloads now, then the
 /// boots on a thread of their own, beside the host's tests; join the handle for the result.
-pub(crate) fn spawn_fast_subset() -> Result<std::thread::JoinHandle<Result<()>>> {
+pub(crate) fn spawn_in_test_plan() -> Result<std::thread::JoinHandle<Result<()>>> {
     let args = VmArgs {
         kernel: TEST_KERNELS.into(),
         full: false,
@@ -264,7 +264,9 @@ pub(crate) fn spawn_fast_subset() -> Result<std::thread::JoinHandle<Result<()>>>
     let (busybox, kernels) = tools_and_kernels(&args)?;
     let mut prepared = prepare(&args, &busybox, kernels)?;
     prepared.echo = false;
-    Ok(std::thread::spawn(move || finish(&boot_all(&prepared), "fast subset")))
+    Ok(std::thread::spawn(move || {
+        finish(&boot_all(&prepared), "cargo xtask test's plan")
+    }))
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
