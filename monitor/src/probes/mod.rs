@@ -28,6 +28,7 @@ use crate::{
 
 pub(crate) mod bpffs;
 pub(crate) mod btf;
+mod detach;
 #[cfg(test)]
 mod tests;
 pub(crate) mod tracefs;
@@ -87,6 +88,12 @@ pub struct Probes {
     on_demand: BTreeMap<&'static str, TracePointLinkId>,
     /// `DENY_VIA_LSM_*` bits of the LSM programs attached here, or-ed into every `deny_kinds`.
     lsm_deny: u32,
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        detach::unload_all(&mut self.ebpf);
+    }
 }
 
 /// A cgroup program attached to one watched cgroup.
