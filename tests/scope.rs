@@ -151,14 +151,7 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
     };
     const BPF_PROG_QUERY: libc::c_long = 16;
     // SAFETY: bpf(2) reads and writes `q`, which outlives the call; its size is passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_QUERY,
-            &raw mut q,
-            std::mem::size_of::<Query>() as u32,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, &raw mut q, size_of::<Query>() as u32) };
     assert_eq!(r, 0, "BPF_PROG_QUERY: {}", std::io::Error::last_os_error());
     q.prog_cnt
 }
