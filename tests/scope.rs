@@ -127,7 +127,6 @@ fn lost_events_are_counted_and_reported_never_silent() {
 /// Programs attached to the watched cgroup for `attach_type` (`BPF_PROG_QUERY` on its directory).
 fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
     use std::os::fd::AsRawFd;
-    let dir = std::fs::File::open(cgroup).unwrap();
     // union bpf_attr's query member: target_fd, attach_type, query_flags, attach_flags,
     // prog_ids (pointer), prog_cnt — here without ids: the kernel just writes the count.
     #[repr(C)]
@@ -140,6 +139,8 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
         prog_cnt: u32,
         _rest: [u8; 100],
     }
+    const BPF_PROG_QUERY: libc::c_long = 16;
+    let dir = std::fs::File::open(cgroup).unwrap();
     let mut q = Query {
         target_fd: dir.as_raw_fd() as u32,
         attach_type,
@@ -149,7 +150,6 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
         prog_cnt: 0,
         _rest: [0; 100],
     };
-    const BPF_PROG_QUERY: libc::c_long = 16;
     // SAFETY: bpf(2) reads and writes `q`, which outlives the call; its size is passed.
     let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, &raw mut q, size_of::<Query>() as u32) };
     assert_eq!(r, 0, "BPF_PROG_QUERY: {}", std::io::Error::last_os_error());
