@@ -1,4 +1,5 @@
 //! In-kernel scoping: watched cgroups and their descendants produce events, other cgroups nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 use std::time::Duration;
 
 use agentmon_e2e::*;
@@ -130,7 +131,7 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
     // union bpf_attr's query member: target_fd, attach_type, query_flags, attach_flags,
     // prog_ids (pointer), prog_cnt — here without ids: the kernel just writes the count.
     #[repr(C)]
-    struct Query {
+    struct ProgQueryAttr {
         target_fd: u32,
         attach_type: u32,
         query_flags: u32,
@@ -140,8 +141,8 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
         _rest: [u8; 100],
     }
     const BPF_PROG_QUERY: libc::c_long = 16;
-    let dir = std::fs::File::open(cgroup).unwrap();
-    let mut q = Query {
+    let dir = std::fs::File::open(cgroup).expect("opening the cgroup directory");
+    let mut q = ProgQueryAttr {
         target_fd: dir.as_raw_fd() as u32,
         attach_type,
         query_flags: 0,
@@ -151,7 +152,14 @@ fn cgroup_programs(cgroup: &std::path::Path, attach_type: u32) -> u32 {
         _rest: [0; 100],
     };
     // SAFETY: bpf(2) reads and writes `q`, which outlives the call; its size is passed.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, &raw mut q, size_of::<Query>() as u32) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_QUERY,
+            &raw mut q,
+            size_of::<ProgQueryAttr>() as u32,
+        )
+    };
     assert_eq!(r, 0, "BPF_PROG_QUERY: {}", std::io::Error::last_os_error());
     q.prog_cnt
 }
