@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
-    net::{Destination, Family, dest_fields, dest_proto, Verdict, inet_addr, u16_from, unix_name},
+    net::{Destination, Family, dest_fields, dest_of_record, dest_proto, Verdict, inet_addr, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::schema::{self, ConvertError};
@@ -84,16 +84,12 @@ impl KindInfo for ConnectInfo {
         };
         let at_hook = ev.seen == CONNECT_SEEN_HOOK;
         Ok(ConnectInfo {
-            dest: Destination {
+            dest: dest_of_record!(
+                ev,
                 family,
-                addr,
-                port: ev.port,
-                raw_addr,
-                sock_type: ev.sock_type,
-                protocol: ev.protocol,
-                verdict: Verdict::of(ev.verdict),
-                rule_id: (at_hook && ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id),
-            },
+                (addr, raw_addr),
+                (at_hook && ev.verdict != VERDICT_ALLOWED).then_some(ev.rule_id)
+            ),
             fd: ev.fd,
             result: (!at_hook).then_some(ev.result),
         })

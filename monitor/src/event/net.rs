@@ -304,6 +304,26 @@ impl Destination {
     }
 }
 
+/// The [`Destination`] of a kernel record that names one (`ConnectEvent`, `SendEvent`: `port`,
+/// `sock_type`, `protocol` and `verdict` under the same names), with the address as decoded and
+/// the rule id when the verdict has one.
+macro_rules! dest_of_record {
+    ($ev:expr, $family:expr, ($addr:expr, $raw_addr:expr), $rule_id:expr) => {{
+        let ev = &$ev;
+        Destination {
+            family: $family,
+            addr: $addr,
+            port: ev.port,
+            raw_addr: $raw_addr,
+            sock_type: ev.sock_type,
+            protocol: ev.protocol,
+            verdict: Verdict::of(ev.verdict),
+            rule_id: $rule_id,
+        }
+    }};
+}
+pub(super) use dest_of_record;
+
 /// The `FIELDS` of a kind that names a [`Destination`]: the destination's, then the kind's own.
 macro_rules! dest_fields {
     ($($own:expr),* $(,)?) => {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{
     DecodeError, Field, KindInfo, Line, Notes, Value,
     connect::tail_bytes,
-    net::{Destination, Family, dest_fields, dest_proto, Verdict, inet_addr, u16_from, unix_name},
+    net::{Destination, Family, dest_fields, dest_of_record, dest_proto, Verdict, inet_addr, u16_from, unix_name},
     read_record, tail_string,
 };
 use crate::{
@@ -72,16 +72,12 @@ impl KindInfo for SendInfo {
             (inet_addr(ev.family, &ev.addr), None)
         };
         Ok(SendInfo {
-            dest: Destination {
-                family: Family::of(ev.family),
-                addr,
-                port: ev.port,
-                raw_addr,
-                sock_type: ev.sock_type,
-                protocol: ev.protocol,
-                verdict: Verdict::of(ev.verdict),
-                rule_id: (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id),
-            },
+            dest: dest_of_record!(
+                ev,
+                Family::of(ev.family),
+                (addr, raw_addr),
+                (ev.verdict != VERDICT_ALLOWED && ev.verdict != VERDICT_UNCHECKED).then_some(ev.rule_id)
+            ),
             datagrams: ev.datagrams,
             socket_cookie: ev.socket_cookie,
         })
