@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{run, workspace_root};
+use crate::workspace_root;
 
 #[path = "../../tests/support/dockerd.rs"]
 mod dockerd;
@@ -40,21 +40,7 @@ pub(crate) fn install() -> Result<()> {
         ("runc", "/usr/sbin/runc"),
         ("busybox-static", "/bin/busybox"),
     ];
-    let mut missing: Vec<&str> = wanted
-        .iter()
-        .filter(|(_, path)| !Path::new(path).exists())
-        .map(|(pkg, _)| *pkg)
-        .collect();
-    missing.dedup();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!("xtask: installing {} (Debian packages)", missing.join(" "));
-    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    crate::setup::install_missing(wanted, "the container tests")
 }
 
 /// Whether a dockerd answers on the default socket.

@@ -119,13 +119,15 @@ pub(crate) fn setup_test_tools() -> Result<()> {
     Ok(())
 }
 
-/// Installs, from Debian's packages, each (package, file it provides) whose file is missing.
-fn install_missing(tools: &[(&str, &str)], what: &str) -> Result<()> {
-    let missing: Vec<&str> = tools
+/// Installs, from Debian's packages, each (package, file it provides) whose file is missing (a
+/// package that provides several missing files is named once).
+pub(crate) fn install_missing(tools: &[(&str, &str)], what: &str) -> Result<()> {
+    let mut missing: Vec<&str> = tools
         .iter()
         .filter(|(_, path)| !Path::new(path).exists())
         .map(|(pkg, _)| *pkg)
         .collect();
+    missing.dedup();
     if missing.is_empty() {
         return Ok(());
     }
