@@ -4,8 +4,9 @@
 //! would want to see (a tool-use shell, code the agent wrote then ran, an inline one-liner). The
 //! per-session counts are printed (and recorded in docs/COVERAGE.md, "Benign corpus").
 //!
-//! Workspaces live under the build's target directory, not /tmp: running a program from /tmp is
-//! itself an ERROR ("Exec from writable location").
+//! Workspaces live under the build's target directory, or under /var/lib when the checkout itself
+//! sits in /tmp: running a program from a world-writable directory is itself an ERROR ("Exec from
+//! writable location"), and a real coding agent's repository is not there.
 #![allow(
     clippy::unwrap_used,
     clippy::print_stderr,
@@ -18,9 +19,35 @@ use agentmon_e2e::*;
 
 const SEVERE: &[&str] = &["emergency", "alert", "critical", "error"];
 
-/// A directory for one session, outside /tmp.
+/// The items of the shipped `writable_dirs` list (rules/00-lists.yaml, `items: [a, b]` on the line
+/// after its name): a workspace must not be under one of these.
+fn writable_dirs() -> Vec<String> {
+    let lists = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/00-lists.yaml");
+    let text = std::fs::read_to_string(&lists).unwrap();
+    let mut lines = text.lines().skip_while(|l| l.trim() != "- list: writable_dirs");
+    let items = lines.nth(1).expect("writable_dirs has an items line");
+    let items = items
+        .trim()
+        .strip_prefix("items: [")
+        .unwrap()
+        .strip_suffix(']')
+        .unwrap();
+    items.split(',').map(|d| d.trim().to_string()).collect()
+}
+
+/// A directory for one session, outside the world-writable directories (removed on drop).
 fn workspace(tag: &str) -> tempfile::TempDir {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/benign");
+    let in_target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/benign");
+    std::fs::create_dir_all(&in_target).unwrap();
+    let in_target = in_target.canonicalize().unwrap();
+    let writable = writable_dirs()
+        .iter()
+        .any(|d| in_target.starts_with(d.trim_end_matches('/')));
+    let base = if writable {
+        PathBuf::from("/var/lib/agentmon-tests/benign")
+    } else {
+        in_target
+    };
     std::fs::create_dir_all(&base).unwrap();
     tempfile::Builder::new().prefix(tag).tempdir_in(base).unwrap()
 }

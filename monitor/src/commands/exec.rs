@@ -74,6 +74,9 @@ pub(crate) fn fresh_cgroup(root: &Path, parent: Option<&Path>, what: &str) -> Re
 
 pub async fn run(args: ExecArgs) -> Result<i32> {
     crate::probes::check_privileges()?;
+    // SIGHUP's handler first (tokio keeps it for the process' life): a reload request while the
+    // probes load must not kill us, its default. SIGINT/SIGTERM keep theirs: they abort the start.
+    let _no_sighup_death = signal(SignalKind::hangup())?;
     let root = cgroup2_root()?;
     let agent = args.name.clone().unwrap_or_else(|| default_agent(&args.command));
     // The profile first: a bad one fails before anything is loaded or created.

@@ -21,6 +21,10 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs) -> Result<i32> {
     crate::probes::check_privileges()?;
+    // Handlers first: once "watching" is logged a SIGHUP must reload, never kill (its default).
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     let root = cgroup2_root()?;
     let cgroups = args
         .cgroups
@@ -43,9 +47,6 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     session.pipeline.set_metrics(agents.metrics.clone());
     session.pipeline.set_sinks(agents.take_sinks());
     agents.apply_initial(&mut session);
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
