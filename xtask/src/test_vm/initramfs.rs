@@ -240,11 +240,20 @@ fn ldd(p: &Path) -> Vec<PathBuf> {
 const INIT: &str = r#"#!/bin/busybox sh
 # The guests boot with lsm=…,bpf on kernels built with CONFIG_BPF_LSM: capabilities.rs expects it.
 export PATH=/usr/sbin:/usr/bin HOME=/root TMPDIR=/tmp AGENTMON_EXPECT_BPF_LSM=1
+# The initramfs is rootfs, which pivot_root(2) refuses (EINVAL) and the tests use: copy it onto a
+# tmpfs and switch_root there first (switch_root frees the old copy).
+if [ -z "$AGENTMON_VM_ROOT_IS_TMPFS" ]; then
+  mkdir -p /newroot && mount -t tmpfs -o mode=0755 root /newroot
+  for e in /*; do [ "$e" = /newroot ] || cp -a "$e" /newroot/; done
+  export AGENTMON_VM_ROOT_IS_TMPFS=1
+  exec switch_root /newroot /init
+fi
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
-mount -t tmpfs tmp /tmp
+# /tmp stays a directory of the tmpfs root: a checkout under /tmp has its binaries there.
+chmod 1777 /tmp /var/tmp
 mount -t tmpfs run /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t bpf bpf /sys/fs/bpf
