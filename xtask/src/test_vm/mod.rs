@@ -7,7 +7,7 @@
 //! on the host, so `CARGO_MANIFEST_DIR` paths resolve), and the host tools the tests call (bash,
 //! python3 and its standard library, coreutils, util-linux, iproute2) with their shared libraries;
 //! busybox-static fills the rest. The guest's `/init` copies the initramfs onto a tmpfs and
-//! switch_roots there (pivot_root(2), which tests use, refuses rootfs; /tmp stays a directory of
+//! `switch_root`s there (`pivot_root(2)`, which tests use, refuses rootfs; /tmp stays a directory of
 //! that root, so a checkout under /tmp keeps its binaries), mounts proc/sys/dev, cgroup2, bpffs,
 //! tracefs, debugfs and securityfs, brings loopback up, runs the plan (one test binary and filter per
 //! line) and prints marker lines on the serial console, which is streamed here:
