@@ -22,7 +22,7 @@ const SEVERE: &[&str] = &["emergency", "alert", "critical", "error"];
 /// The items of the shipped `writable_dirs` list (rules/00-lists.yaml, `items: [a, b]` on the line
 /// after its name): a workspace must not be under one of these.
 fn writable_dirs() -> Vec<String> {
-    let lists = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/00-lists.yaml");
+    let lists = shipped_rules().join("00-lists.yaml");
     let text = std::fs::read_to_string(&lists).unwrap();
     let mut lines = text.lines().skip_while(|l| l.trim() != "- list: writable_dirs");
     let items = lines.nth(1).unwrap();

@@ -12,7 +12,7 @@
 )]
 use std::path::Path;
 
-use agentmon_e2e::{ExecRun, as_nobody, exec_json, exec_rules, replay_json, rules_dir};
+use agentmon_e2e::{ExecRun, as_nobody, canonical, exec_json, exec_rules, replay_json, rules_dir};
 use serde_json::Value;
 
 /// The Python interpreter, by a path that is not a shim (`/usr/bin/python3`).
@@ -580,9 +580,8 @@ fn pivot_root_is_seen() {
         .args(["-c", "command -v pivot_root"])
         .output()
         .expect("sh");
-    let program =
-        std::fs::canonicalize(String::from_utf8_lossy(&which.stdout).trim()).expect("pivot_root is installed");
-    assert_eq!(e["exe"], format!("/old{}", program.display()), "{e}");
+    let program = canonical(String::from_utf8_lossy(&which.stdout).trim());
+    assert_eq!(e["exe"], format!("/old{program}"), "{e}");
 }
 
 /// Rules on the process fields, for the record/replay test.

@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::MonitorArgs;
 use crate::{
@@ -74,9 +74,9 @@ pub(crate) fn fresh_cgroup(root: &Path, parent: Option<&Path>, what: &str) -> Re
 
 pub async fn run(args: ExecArgs) -> Result<i32> {
     crate::probes::check_privileges()?;
-    // SIGHUP's handler first (tokio keeps it for the process' life): a reload request while the
-    // probes load must not kill us, its default. SIGINT/SIGTERM keep theirs: they abort the start.
-    let _no_sighup_death = signal(SignalKind::hangup())?;
+    // SIGHUP's handler first: a reload request while the probes load must not kill us (its
+    // default) and is applied once the command runs. SIGINT/SIGTERM keep theirs: they abort the start.
+    let sighup = signal(SignalKind::hangup())?;
     let root = cgroup2_root()?;
     let agent = args.name.clone().unwrap_or_else(|| default_agent(&args.command));
     // The profile first: a bad one fails before anything is loaded or created.
@@ -125,6 +125,7 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
         sandbox,
         rules_dir.as_deref(),
         None,
+        sighup,
     )
     .await?;
     session.unwatch(guard.0.id, &agent)?;
@@ -135,7 +136,8 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
 /// Runs `command` in `cgroup` under `session` (the child moves itself into the cgroup, then applies
 /// `sandbox`, then execs), pumps events until it exits (or `limit` passes: then it is stopped),
 /// stops whatever it left running and processes every event. Returns its exit status as a shell
-/// would (128 + signal; 127 not found, 126 not runnable).
+/// would (128 + signal; 127 not found, 126 not runnable). `sighup` reloads the rules from `rules_dir`:
+/// the caller creates it before loading anything, so a SIGHUP is never fatal.
 pub(crate) async fn supervise(
     session: &mut Session,
     cgroup: &Cgroup,
@@ -143,6 +145,7 @@ pub(crate) async fn supervise(
     sandbox: Option<Arc<Sandbox>>,
     rules_dir: Option<&Path>,
     limit: Option<Duration>,
+    mut sighup: Signal,
 ) -> Result<i32> {
     let procs = CString::new(cgroup.path.join("cgroup.procs").as_os_str().as_bytes()).context("cgroup path")?;
     let mut cmd = tokio::process::Command::new(&command[0]);
@@ -190,7 +193,6 @@ pub(crate) async fn supervise(
     }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let until = tokio::time::sleep(limit.unwrap_or(Duration::MAX / 4));
     tokio::pin!(until);

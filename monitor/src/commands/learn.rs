@@ -94,7 +94,9 @@ pub async fn run(args: LearnArgs) -> Result<i32> {
             .unwrap_or_else(|| super::exec::default_agent(&args.command));
         let guard = super::exec::fresh_cgroup(&root, args.parent_cgroup.as_deref(), "learn")?;
         session.watch(&guard.0, &agent)?;
-        let code = super::exec::supervise(&mut session, &guard.0, &args.command, None, None, args.duration).await?;
+        let sighup = signal(SignalKind::hangup())?;
+        let code =
+            super::exec::supervise(&mut session, &guard.0, &args.command, None, None, args.duration, sighup).await?;
         exit_status = Some(code);
         let cg = guard.0.clone();
         made = Some(guard);
