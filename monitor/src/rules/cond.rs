@@ -4,6 +4,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use super::{
     error::Loc,
+    field_index::Slot,
     fields::{Field, FieldType, Kind, KindSet, kinds_of, rule_kinds},
     parser::Op,
     pattern::{Cidr, GlobSet},
@@ -31,6 +32,8 @@ pub(super) struct Test {
     pub negate: bool,
     /// Where the test is written (for deny-compile errors).
     pub loc: Loc,
+    /// Where [`super::field_index`] keeps this test's answer (`None`: evaluated on its own).
+    pub slot: Option<Slot>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +56,18 @@ pub(super) enum Pred {
     Protected {
         prefix: bool,
     },
+}
+
+impl Cond {
+    /// Calls `f` on every test of the tree.
+    pub(super) fn for_each_test_mut(&mut self, f: &mut impl FnMut(&mut Test)) {
+        match self {
+            Cond::Test(t) => f(t),
+            Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| p.for_each_test_mut(f)),
+            Cond::Not(inner) => inner.for_each_test_mut(f),
+            Cond::Const(_) | Cond::Kind(_) => {}
+        }
+    }
 }
 
 /// `!=`: every test negated (De Morgan over an OR of tests).

@@ -4,6 +4,7 @@ use std::{cell::OnceCell, net::IpAddr};
 
 use super::{
     cond::{Cond, Pred, Test},
+    field_index::{FieldIndex, Memo},
     fields::{Field, FieldType, any_value, bool_value, canonical_ip, num_value, str_value},
     parser::Op,
     prefilter::Facts,
@@ -19,6 +20,8 @@ pub(super) struct EventView<'a> {
     pub facts: Facts,
     args: OnceCell<String>,
     ip: OnceCell<Option<IpAddr>>,
+    /// The rule set's per-field answers (without: every test on its own, as the tests of parts do).
+    index: Option<(&'a FieldIndex, &'a Memo<'a>)>,
 }
 
 impl<'a> EventView<'a> {
@@ -29,7 +32,14 @@ impl<'a> EventView<'a> {
             facts: Facts::of(ev),
             args: OnceCell::new(),
             ip: OnceCell::new(),
+            index: None,
         }
+    }
+
+    /// The same view, answering indexed tests from `index` (computed at most once per field).
+    pub(super) fn with_index(mut self, index: &'a FieldIndex, memo: &'a Memo<'a>) -> Self {
+        self.index = Some((index, memo));
+        self
     }
 
     fn args(&self) -> &str {
@@ -107,6 +117,12 @@ fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
             FieldType::StrList => any_value(t.field, v.ev, |s| !s.is_empty()),
             _ => v.str_field(t.field).is_some_and(|s| !s.is_empty()),
         },
+        _ if t.slot.is_some() && v.index.is_some() => {
+            let (Some(slot), Some((index, memo))) = (t.slot, v.index) else {
+                return None;
+            };
+            index.answer(memo, slot, || v.str_field(t.field))?
+        }
         pred => {
             let check = |s: &str| str_pred(pred, s, v.protected);
             if t.ty == FieldType::StrList {
@@ -118,7 +134,7 @@ fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
     })
 }
 
-fn str_pred(pred: &Pred, s: &str, protected: &[String]) -> bool {
+pub(super) fn str_pred(pred: &Pred, s: &str, protected: &[String]) -> bool {
     match pred {
         Pred::Eq(vals) => vals.iter().any(|x| x == s),
         Pred::Prefix(vals) => vals.iter().any(|x| s.starts_with(x.as_str())),

@@ -93,6 +93,9 @@ impl<T> PerKind<T> {
     pub(super) fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
         self.0.iter().map(|(k, _)| *k)
     }
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.0.iter_mut().map(|(_, t)| t)
+    }
 }
 
 pub(super) fn lookup(name: &str) -> Option<&'static FieldInfo> {

@@ -7,6 +7,7 @@ mod cond;
 mod deny;
 mod error;
 mod eval;
+mod field_index;
 mod fields;
 pub mod fixtures;
 mod format;
@@ -41,6 +42,7 @@ use self::{
     compile::Compiler,
     error::{FileRef, Texts},
     eval::EventView,
+    field_index::{FieldIndex, Memo},
     prefilter::Facts,
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
@@ -74,6 +76,11 @@ pub struct RuleSet {
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
     maturity: Maturity,
+    /// The string tests of every rule, answered per field ([`field_index`]).
+    field_index: FieldIndex,
+    /// Storage reused by each event's answers.
+    memo_words: Vec<u64>,
+    memo_state: Vec<u8>,
 }
 
 impl RuleSet {
@@ -247,6 +254,7 @@ impl RuleSet {
         set.summary.lists = items.lists.len();
         set.summary.macros = items.macros.len();
         set.index();
+        set.field_index = FieldIndex::build(set.rules.iter_mut().flat_map(|r| r.matcher.conds_mut()).collect());
         tracing::debug!(rules = set.rules.len(), deny = set.deny.len(), "rule set compiled");
         Ok(set)
     }
@@ -288,7 +296,8 @@ impl RuleSet {
         } else {
             self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice)
         };
-        let view = EventView::new(ev, protected);
+        let memo = Memo::new(&mut self.memo_words, &mut self.memo_state, &self.field_index);
+        let view = EventView::new(ev, protected).with_index(&self.field_index, &memo);
         let mut alerts = Vec::new();
         let Some(candidates) = self.by_kind.get(kind as usize) else {
             return Vec::new();

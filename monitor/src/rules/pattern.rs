@@ -265,15 +265,7 @@ impl GlobSet {
                     None => set.short_prefixes.push(l.clone()),
                 },
                 Shape::Contains(l) => contains.push(l.clone()),
-                Shape::General => {
-                    let pattern: String = g.chars.iter().collect();
-                    let longest = pattern
-                        .split(['*', '?'])
-                        .max_by_key(|piece| piece.len())
-                        .filter(|piece| !piece.is_empty())
-                        .map(|piece| memchr::memmem::Finder::new(piece.as_bytes()).into_owned());
-                    set.general.push((longest, g.clone()));
-                }
+                Shape::General => set.general.push((required_literal(&g.chars), g.clone())),
             }
         }
         if !contains.is_empty() {
@@ -317,6 +309,45 @@ impl GlobSet {
             .iter()
             .any(|(required, g)| required.as_ref().is_none_or(|f| f.find(b).is_some()) && g.matches(text))
     }
+}
+
+/// One glob of a set, by shape, for [`super::field_index`] to merge with other tests' patterns.
+pub(super) enum GlobPart<'a> {
+    Exact(&'a str),
+    Prefix(&'a str),
+    Suffix(&'a str),
+    Contains(&'a str),
+    /// A glob of no simple shape.
+    General(&'a FlatGlob),
+}
+
+impl GlobSet {
+    /// The set's globs by shape.
+    pub(super) fn parts(&self) -> impl Iterator<Item = GlobPart<'_>> {
+        self.globs.iter().map(|g| match &g.shape {
+            Shape::Literal(l) => GlobPart::Exact(l),
+            Shape::Prefix(l) => GlobPart::Prefix(l),
+            Shape::Suffix(l) => GlobPart::Suffix(l),
+            Shape::Contains(l) => GlobPart::Contains(l),
+            Shape::General => GlobPart::General(g),
+        })
+    }
+}
+
+impl FlatGlob {
+    /// A finder for the glob's longest literal piece (a text without it cannot match).
+    pub(super) fn required_literal(&self) -> Option<memchr::memmem::Finder<'static>> {
+        required_literal(&self.chars)
+    }
+}
+
+fn required_literal(chars: &[char]) -> Option<memchr::memmem::Finder<'static>> {
+    let pattern: String = chars.iter().collect();
+    pattern
+        .split(['*', '?'])
+        .max_by_key(|piece| piece.len())
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| memchr::memmem::Finder::new(piece.as_bytes()).into_owned())
 }
 
 /// An address range. IPv4-mapped IPv6 ranges are stored as IPv4 so both spellings match.

@@ -96,6 +96,11 @@ impl KindCond {
         }
     }
 
+    /// The condition left to evaluate (for [`super::field_index`] to give its tests their slots).
+    pub(super) fn cond_mut(&mut self) -> &mut Cond {
+        &mut self.cond
+    }
+
     /// Whether the event matches: it has the facts needed, and the rest of the condition holds.
     pub(super) fn matches(&self, v: &EventView<'_>) -> bool {
         v.facts.covers(self.need) && eval(&self.cond, v)

@@ -34,6 +34,20 @@ pub(super) enum Matcher {
     Sequence(Sequence),
 }
 
+impl Matcher {
+    /// Every condition evaluation runs: per kind, and per step of a sequence.
+    pub(super) fn conds_mut(&mut self) -> Vec<&mut Cond> {
+        match self {
+            Matcher::Condition(by_kind) => by_kind.values_mut().map(KindCond::cond_mut).collect(),
+            Matcher::Sequence(s) => s
+                .steps
+                .iter_mut()
+                .flat_map(|step| step.by_kind.values_mut().map(KindCond::cond_mut))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Rule {
     pub meta: RuleMeta,

@@ -218,6 +218,7 @@ impl Compiler<'_> {
             pred,
             negate: false,
             loc,
+            slot: None,
         })
     }
 }
