@@ -110,22 +110,36 @@ impl Trie {
     }
 }
 
-/// The per-event answers: words of bits and, per group, whether they are computed yet.
+/// What the answers are kept in between events (owned by the rule set, reused).
+#[derive(Debug, Default)]
+pub(super) struct MemoStore {
+    words: Vec<u64>,
+    state: Vec<u8>,
+    /// Per group: the value its words were last computed for (`false`: none yet).
+    last: Vec<(bool, String)>,
+}
+
+/// One event's answers: words of bits and, per group, whether they are computed yet.
 pub(super) struct Memo<'a> {
     words: &'a [Cell<u64>],
     /// Per group: 0 not computed for this event, 1 the event has no such field, 2 computed.
     state: &'a [Cell<u8>],
+    last: &'a [Cell<(bool, String)>],
 }
 
 impl<'a> Memo<'a> {
-    /// A memo over reused storage, every group not yet computed.
-    pub(super) fn new(words: &'a mut Vec<u64>, state: &'a mut Vec<u8>, index: &FieldIndex) -> Self {
-        words.resize(index.words, 0);
-        state.clear();
-        state.resize(index.groups.len(), 0);
+    /// This event's memo over the store, every group not yet computed. The words and the value
+    /// they were computed for stay: an event whose field has the value of the last event that had
+    /// it (the same process's exe, a storm on one path) reuses its answers after one comparison.
+    pub(super) fn new(store: &'a mut MemoStore, index: &FieldIndex) -> Self {
+        store.words.resize(index.words, 0);
+        store.last.resize_with(index.groups.len(), Default::default);
+        store.state.clear();
+        store.state.resize(index.groups.len(), 0);
         Memo {
-            words: Cell::from_mut(&mut words[..]).as_slice_of_cells(),
-            state: Cell::from_mut(&mut state[..]).as_slice_of_cells(),
+            words: Cell::from_mut(&mut store.words[..]).as_slice_of_cells(),
+            state: Cell::from_mut(&mut store.state[..]).as_slice_of_cells(),
+            last: Cell::from_mut(&mut store.last[..]).as_slice_of_cells(),
         }
     }
 }
@@ -202,7 +216,13 @@ impl FieldIndex {
         if state.get() == 0 {
             match value() {
                 Some(s) => {
-                    g.scan(s, &memo.words[g.word..g.word + g.preds.len().div_ceil(64)]);
+                    let (known, mut last) = memo.last[gi].take();
+                    if !known || last != s {
+                        g.scan(s, &memo.words[g.word..g.word + g.preds.len().div_ceil(64)]);
+                        last.clear();
+                        last.push_str(s);
+                    }
+                    memo.last[gi].set((true, last));
                     state.set(2);
                 }
                 None => state.set(1),
@@ -400,9 +420,9 @@ mod tests {
             let mut conds: Vec<Cond> = preds.iter().cloned().map(test).collect();
             let index = FieldIndex::build(conds.iter_mut().collect());
             prop_assert_eq!(index.indexed() <= preds.len(), true);
-            let (mut words, mut state) = (Vec::new(), Vec::new());
+            let mut store = MemoStore::default();
             for text in &texts {
-                let memo = Memo::new(&mut words, &mut state, &index);
+                let memo = Memo::new(&mut store, &index);
                 for c in &conds {
                     let Cond::Test(t) = c else { unreachable!() };
                     let slot = t.slot.expect("every string test is indexed");
@@ -429,13 +449,16 @@ mod tests {
             })
             .collect();
         assert_eq!(slots[0], None, "a list over the limit is not indexed");
-        let (mut words, mut state) = (Vec::new(), Vec::new());
-        let memo = Memo::new(&mut words, &mut state, &index);
+        let mut store = MemoStore::default();
+        let memo = Memo::new(&mut store, &index);
         let slot = slots[1].expect("indexed");
         assert_eq!(index.answer(&memo, slot, || None), None);
         // Computed once per event: a later value is not looked at.
         assert_eq!(index.answer(&memo, slot, || Some("/x")), None);
-        let memo = Memo::new(&mut words, &mut state, &index);
-        assert_eq!(index.answer(&memo, slot, || Some("/x")), Some(true));
+        // The next events: a value, the same again (reused), another, and the first again.
+        for (text, want) in [("/x", true), ("/x", true), ("/y", false), ("/x", true)] {
+            let memo = Memo::new(&mut store, &index);
+            assert_eq!(index.answer(&memo, slot, || Some(text)), Some(want), "{text}");
+        }
     }
 }

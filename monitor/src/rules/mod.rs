@@ -42,7 +42,7 @@ use self::{
     compile::Compiler,
     error::{FileRef, Texts},
     eval::EventView,
-    field_index::{FieldIndex, Memo},
+    field_index::{FieldIndex, Memo, MemoStore},
     prefilter::Facts,
     rule::{DenyTable, Matcher, Rule},
     source::{RawItems, read_file},
@@ -79,8 +79,7 @@ pub struct RuleSet {
     /// The string tests of every rule, answered per field ([`field_index`]).
     field_index: FieldIndex,
     /// Storage reused by each event's answers.
-    memo_words: Vec<u64>,
-    memo_state: Vec<u8>,
+    memo: MemoStore,
 }
 
 impl RuleSet {
@@ -296,7 +295,7 @@ impl RuleSet {
         } else {
             self.protected.get(&ev.agent).map_or(&[][..], Vec::as_slice)
         };
-        let memo = Memo::new(&mut self.memo_words, &mut self.memo_state, &self.field_index);
+        let memo = Memo::new(&mut self.memo, &self.field_index);
         let view = EventView::new(ev, protected).with_index(&self.field_index, &memo);
         let mut alerts = Vec::new();
         let Some(candidates) = self.by_kind.get(kind as usize) else {
