@@ -59,10 +59,18 @@ struct Group {
     general: Vec<(Option<memchr::memmem::Finder<'static>>, super::pattern::FlatGlob, u16)>,
 }
 
-/// A byte trie; node 0 is the root. A node's hits are the bits whose pattern ends there.
+/// A byte trie; node 0 is the root. A node's hits are the bits whose pattern ends there. Built
+/// node by node, then [`Trie::freeze`]s into flat arrays: a walk reads one node record and one
+/// run of edge bytes per step, neighbours in memory, instead of chasing two heap pointers.
 #[derive(Debug, Default)]
 struct Trie {
-    nodes: Vec<Node>,
+    building: Vec<Node>,
+    nodes: Vec<FlatNode>,
+    /// Every node's edges, each node's a contiguous run sorted by byte: the bytes, and the nodes
+    /// they lead to.
+    edge_bytes: Vec<u8>,
+    edge_targets: Vec<u32>,
+    hits: Vec<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -72,40 +80,75 @@ struct Node {
     hits: Vec<u16>,
 }
 
+#[derive(Clone, Copy, Debug)]
+struct FlatNode {
+    edges: u32,
+    edge_count: u16,
+    hit_count: u16,
+    hits: u32,
+}
+
 impl Trie {
     fn insert(&mut self, bytes: impl Iterator<Item = u8>, bit: u16) {
-        if self.nodes.is_empty() {
-            self.nodes.push(Node::default());
+        if self.building.is_empty() {
+            self.building.push(Node::default());
         }
         let mut at = 0usize;
         for b in bytes {
-            at = match self.nodes[at].edges.binary_search_by_key(&b, |e| e.0) {
-                Ok(i) => self.nodes[at].edges[i].1 as usize,
+            at = match self.building[at].edges.binary_search_by_key(&b, |e| e.0) {
+                Ok(i) => self.building[at].edges[i].1 as usize,
                 Err(i) => {
-                    let next = self.nodes.len();
-                    self.nodes.push(Node::default());
-                    self.nodes[at].edges.insert(i, (b, next as u32));
+                    let next = self.building.len();
+                    self.building.push(Node::default());
+                    self.building[at].edges.insert(i, (b, next as u32));
                     next
                 }
             };
         }
-        let hits = &mut self.nodes[at].hits;
+        let hits = &mut self.building[at].hits;
         if !hits.contains(&bit) {
             hits.push(bit);
         }
     }
 
+    /// Moves the built nodes into the flat arrays walks read (a node has at most 256 edges and a
+    /// group at most `u16::MAX` bits, so the counts fit).
+    fn freeze(&mut self) {
+        for node in std::mem::take(&mut self.building) {
+            self.nodes.push(FlatNode {
+                edges: self.edge_bytes.len() as u32,
+                edge_count: node.edges.len() as u16,
+                hit_count: node.hits.len() as u16,
+                hits: self.hits.len() as u32,
+            });
+            for (b, to) in node.edges {
+                self.edge_bytes.push(b);
+                self.edge_targets.push(to);
+            }
+            self.hits.extend(node.hits);
+        }
+    }
+
     /// Calls `hit` with the bits of every pattern that `bytes` starts with.
     fn walk(&self, bytes: impl Iterator<Item = u8>, mut hit: impl FnMut(u16)) {
-        let Some(root) = self.nodes.first() else { return };
-        root.hits.iter().for_each(|&b| hit(b));
-        let mut node = root;
+        let Some(mut node) = self.nodes.first().copied() else {
+            return;
+        };
+        let mut hits_of = |n: FlatNode| {
+            let at = n.hits as usize;
+            for &b in &self.hits[at..at + usize::from(n.hit_count)] {
+                hit(b);
+            }
+        };
+        hits_of(node);
         for b in bytes {
-            let Ok(i) = node.edges.binary_search_by_key(&b, |e| e.0) else {
+            let at = node.edges as usize;
+            let run = &self.edge_bytes[at..at + usize::from(node.edge_count)];
+            let Some(i) = run.iter().position(|&e| e == b) else {
                 return;
             };
-            node = &self.nodes[node.edges[i].1 as usize];
-            node.hits.iter().for_each(|&b| hit(b));
+            node = self.nodes[self.edge_targets[at + i] as usize];
+            hits_of(node);
         }
     }
 }
@@ -311,6 +354,8 @@ impl Group {
     /// Builds the substring automaton once every test is in. Should building fail (only for
     /// enormous pattern sets), the substrings become general globs `*lit*`.
     fn finish(&mut self) {
+        self.prefixes.freeze();
+        self.suffixes.freeze();
         if self.contains_patterns.is_empty() {
             return;
         }
