@@ -207,7 +207,7 @@ impl FieldIndex {
         for c in conds {
             c.for_each_test_mut(&mut |t| {
                 if indexable(t) {
-                    t.slot = Some(index.add(t.field, &t.pred));
+                    t.slot = index.add(t.field, &t.pred);
                 }
             });
         }
@@ -221,7 +221,9 @@ impl FieldIndex {
         index
     }
 
-    fn add(&mut self, field: Field, pred: &Pred) -> Slot {
+    /// The slot of `pred` on `field`, new or shared with an equal test (`None` once the field's
+    /// group has as many bits as a slot can name: the test is then evaluated on its own).
+    fn add(&mut self, field: Field, pred: &Pred) -> Option<Slot> {
         let group = match self.groups.iter().position(|g| g.field == field) {
             Some(i) => i,
             None => {
@@ -231,18 +233,18 @@ impl FieldIndex {
         };
         let g = &mut self.groups[group];
         let bit = match g.preds.iter().position(|p| same_pred(p, pred)) {
-            Some(b) => b as u16,
+            Some(b) => u16::try_from(b).ok()?,
             None => {
-                let b = g.preds.len() as u16;
+                let b = u16::try_from(g.preds.len()).ok().filter(|b| *b < u16::MAX)?;
                 g.preds.push(pred.clone());
                 g.add(pred, b);
                 b
             }
         };
-        Slot {
-            group: group as u16,
+        Some(Slot {
+            group: u16::try_from(group).ok()?,
             bit,
-        }
+        })
     }
 
     /// The predicate's result at `slot` for this event (`None`: the event lacks the field), the
@@ -277,7 +279,7 @@ impl FieldIndex {
         })
     }
 
-    /// Tests with a slot, over all groups (for the set's summary and tests).
+    /// Distinct tests with a slot, over all groups.
     #[cfg(test)]
     pub(super) fn indexed(&self) -> usize {
         self.groups.iter().map(|g| g.preds.len()).sum()
