@@ -46,8 +46,11 @@ struct Group {
     field: Field,
     /// The group's first word in the memo, and how many it has.
     word: usize,
-    /// The predicates of the group's tests, by bit (to give equal tests one bit).
+    /// The predicates of the group's tests, by bit.
     preds: Vec<Pred>,
+    /// Bits by a hash of their predicate, to give equal tests one bit without comparing each new
+    /// test with every earlier one (a rule directory may hold hundreds of thousands of tests).
+    by_hash: HashMap<u64, Vec<u16>, FastHash>,
     exact: HashMap<Box<str>, Vec<u16>, FastHash>,
     prefixes: Trie,
     /// Suffixes, reversed.
@@ -232,11 +235,18 @@ impl FieldIndex {
             }
         };
         let g = &mut self.groups[group];
-        let bit = match g.preds.iter().position(|p| same_pred(p, pred)) {
-            Some(b) => u16::try_from(b).ok()?,
+        let key = pred_hash(pred);
+        let same = g.by_hash.get(&key).and_then(|bits| {
+            bits.iter()
+                .copied()
+                .find(|&b| same_pred(&g.preds[usize::from(b)], pred))
+        });
+        let bit = match same {
+            Some(b) => b,
             None => {
                 let b = u16::try_from(g.preds.len()).ok().filter(|b| *b < u16::MAX)?;
                 g.preds.push(pred.clone());
+                g.by_hash.entry(key).or_default().push(b);
                 g.add(pred, b);
                 b
             }
@@ -286,6 +296,20 @@ impl FieldIndex {
     }
 }
 
+/// A hash of an indexable predicate's kind and values (equal predicates hash alike).
+fn pred_hash(pred: &Pred) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    // A fixed seed: every call must hash equal predicates alike.
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+    std::mem::discriminant(pred).hash(&mut h);
+    match pred {
+        Pred::Eq(v) | Pred::Prefix(v) | Pred::Suffix(v) | Pred::Contains(v) => v.hash(&mut h),
+        Pred::Glob(set) => set.hash(&mut h),
+        _ => {}
+    }
+    h.finish()
+}
+
 /// Predicates equal for the index's purpose (shared value lists compare by pointer first).
 fn same_pred(a: &Pred, b: &Pred) -> bool {
     match (a, b) {
@@ -304,6 +328,7 @@ impl Group {
             field,
             word: 0,
             preds: Vec::new(),
+            by_hash: HashMap::default(),
             exact: HashMap::default(),
             prefixes: Trie::default(),
             suffixes: Trie::default(),
@@ -478,6 +503,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn equal_tests_share_a_bit_and_others_do_not() {
+        let list = |v: &[&str]| Pred::Prefix(v.iter().map(ToString::to_string).collect());
+        let glob = |v: &[&str]| Pred::Glob(Arc::new(GlobSet::new(v.iter().map(|g| FlatGlob::new(g)).collect())));
+        // Equal values in separate allocations, as two rules naming the same list get them.
+        let mut conds = [
+            test(list(&["/etc/", "/root/"])),
+            test(glob(&["*.pem", "/etc/*"])),
+            test(list(&["/etc/", "/root/"])),
+            test(list(&["/etc/"])),
+            test(glob(&["*.pem", "/etc/*"])),
+            test(Pred::Suffix(["/etc/".to_string()].into_iter().collect())),
+        ];
+        let index = FieldIndex::build(conds.iter_mut().collect());
+        let slot = |i: usize| match &conds[i] {
+            Cond::Test(t) => t.slot.expect("indexed"),
+            _ => unreachable!(),
+        };
+        assert_eq!(slot(0), slot(2));
+        assert_eq!(slot(1), slot(4));
+        assert_ne!(slot(0), slot(3));
+        assert_ne!(
+            slot(3),
+            slot(5),
+            "a prefix and a suffix of the same text are different tests"
+        );
+        assert_eq!(index.indexed(), 4);
     }
 
     #[test]

@@ -231,6 +231,15 @@ impl PartialEq for GlobSet {
     }
 }
 
+impl std::hash::Hash for GlobSet {
+    /// Consistent with `eq`: the globs' patterns.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for g in &self.globs {
+            g.chars.hash(state);
+        }
+    }
+}
+
 impl GlobSet {
     pub(super) fn new(globs: Vec<FlatGlob>) -> Self {
         let mut set = GlobSet {
