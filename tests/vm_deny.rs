@@ -314,7 +314,9 @@ time.sleep(30)
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     let status = child.wait().unwrap();
     let (events, _) = m.stop();
-    assert_eq!(out.trim(), "connected", "{out}");
+    // The userspace kill may land between the connect and the print: "connected" or nothing, never
+    // a refusal.
+    assert!(matches!(out.trim(), "connected" | ""), "{out}");
     assert_eq!(queued(&denied), 1, "the connection reached the listener");
     let a = find(&events, |e| e["rule"] == rule.as_str()).unwrap_or_else(|| panic!("no alert: {events:?}"));
     assert_eq!(
