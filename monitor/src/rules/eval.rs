@@ -92,6 +92,10 @@ fn test(t: &Test, v: &EventView<'_>) -> bool {
 
 /// The predicate's result, `None` when the event lacks the field.
 fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
+    // Only string matches have slots: the field's group answers them.
+    if let (Some(slot), Some((index, memo))) = (t.slot, v.index) {
+        return index.answer(memo, slot, || v.str_field(t.field));
+    }
     Some(match &t.pred {
         Pred::Bool(want) => bool_value(t.field, v.ev)? == *want,
         Pred::NumIn(nums) => nums.contains(&num_value(t.field, v.ev)?),
@@ -117,12 +121,6 @@ fn raw_test(t: &Test, v: &EventView<'_>) -> Option<bool> {
             FieldType::StrList => any_value(t.field, v.ev, |s| !s.is_empty()),
             _ => v.str_field(t.field).is_some_and(|s| !s.is_empty()),
         },
-        _ if t.slot.is_some() && v.index.is_some() => {
-            let (Some(slot), Some((index, memo))) = (t.slot, v.index) else {
-                return None;
-            };
-            index.answer(memo, slot, || v.str_field(t.field))?
-        }
         pred => {
             let check = |s: &str| str_pred(pred, s, v.protected);
             if t.ty == FieldType::StrList {

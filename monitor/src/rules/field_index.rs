@@ -108,10 +108,7 @@ impl Trie {
                 }
             };
         }
-        let hits = &mut self.building[at].hits;
-        if !hits.contains(&bit) {
-            hits.push(bit);
-        }
+        add_bit(&mut self.building[at].hits, bit);
     }
 
     /// Moves the built nodes into the flat arrays walks read (a node has at most 256 edges and a
@@ -153,6 +150,13 @@ impl Trie {
             node = self.nodes[self.edge_targets[at + i] as usize];
             hits_of(node);
         }
+    }
+}
+
+/// Adds `bit` to a pattern's bits unless a test already put it there.
+fn add_bit(bits: &mut Vec<u16>, bit: u16) {
+    if !bits.contains(&bit) {
+        bits.push(bit);
     }
 }
 
@@ -360,10 +364,7 @@ impl Group {
     }
 
     fn exact_(&mut self, v: &str, bit: u16) {
-        let bits = self.exact.entry(v.into()).or_default();
-        if !bits.contains(&bit) {
-            bits.push(bit);
-        }
+        add_bit(self.exact.entry(v.into()).or_default(), bit);
     }
 
     fn contains_(&mut self, v: &str, bit: u16) {

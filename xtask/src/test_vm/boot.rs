@@ -116,6 +116,11 @@ fn read_console(
     };
     let mut seen_result = false;
     let mut lockup = false;
+    let lockup_error = || {
+        anyhow::Error::from(KernelLockup {
+            console: console.to_path_buf(),
+        })
+    };
     loop {
         let left = timeout.saturating_sub(start.elapsed());
         match rx.recv_timeout(left.max(Duration::from_millis(1))) {
@@ -144,10 +149,7 @@ fn read_console(
                 let _ = child.kill();
                 let _ = child.wait();
                 if lockup {
-                    return Err(KernelLockup {
-                        console: console.to_path_buf(),
-                    }
-                    .into());
+                    return Err(lockup_error());
                 }
                 bail!("guest hung: no result after {} s", timeout.as_secs());
             }
@@ -155,10 +157,7 @@ fn read_console(
     }
     let _ = child.wait();
     if !seen_result && lockup {
-        return Err(KernelLockup {
-            console: console.to_path_buf(),
-        }
-        .into());
+        return Err(lockup_error());
     }
     if !seen_result {
         bail!("guest ended without a result marker (kernel panic or init failure; console above)");
