@@ -57,7 +57,8 @@ struct Group {
     suffixes: Trie,
     /// Substrings: the automaton and, per pattern, the bits it sets.
     contains: Option<(AhoCorasick, Vec<Vec<u16>>)>,
-    contains_patterns: Vec<(String, Vec<u16>)>,
+    /// The substrings and their bits while the group is built (the automaton is made from them).
+    contains_patterns: HashMap<Box<str>, Vec<u16>, FastHash>,
     /// Globs of no simple shape, each with the longest literal it requires (searched first).
     general: Vec<(Option<memchr::memmem::Finder<'static>>, super::pattern::FlatGlob, u16)>,
 }
@@ -337,7 +338,7 @@ impl Group {
             prefixes: Trie::default(),
             suffixes: Trie::default(),
             contains: None,
-            contains_patterns: Vec::new(),
+            contains_patterns: HashMap::default(),
             general: Vec::new(),
         }
     }
@@ -372,11 +373,7 @@ impl Group {
         if v.is_empty() {
             return self.prefixes.insert(std::iter::empty(), bit);
         }
-        match self.contains_patterns.iter_mut().find(|(p, _)| p == v) {
-            Some((_, bits)) if !bits.contains(&bit) => bits.push(bit),
-            Some(_) => {}
-            None => self.contains_patterns.push((v.to_string(), vec![bit])),
-        }
+        add_bit(self.contains_patterns.entry(v.into()).or_default(), bit);
     }
 
     /// Builds the substring automaton once every test is in. Should building fail (only for
@@ -387,8 +384,8 @@ impl Group {
         if self.contains_patterns.is_empty() {
             return;
         }
-        let patterns = std::mem::take(&mut self.contains_patterns);
-        match AhoCorasick::new(patterns.iter().map(|(p, _)| p.as_str())) {
+        let patterns: Vec<(Box<str>, Vec<u16>)> = std::mem::take(&mut self.contains_patterns).into_iter().collect();
+        match AhoCorasick::new(patterns.iter().map(|(p, _)| &**p)) {
             Ok(ac) => self.contains = Some((ac, patterns.into_iter().map(|(_, bits)| bits).collect())),
             Err(_) => {
                 for (p, bits) in patterns {
