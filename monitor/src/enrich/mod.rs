@@ -104,9 +104,9 @@ pub(crate) struct Enricher {
     escaped: escaped::Escapes,
     /// Counts the cgroup moves seen (they change which agent an escaped process is named for).
     moves: u64,
-    /// The event [`Enricher::enrich`] filled last, reused for the next one: consecutive events of
-    /// one process (an open storm) share their context, which is then neither recomputed nor
-    /// reallocated.
+    /// The event [`Enricher::enrich_slot`] filled last, reused for the next one (decoded into it in
+    /// place): consecutive events of one process (an open storm) share their context, which is
+    /// then neither recomputed nor reallocated.
     current: Enriched,
     /// What `current`'s context was computed from (`None`: not computed, e.g. at the start).
     current_key: Option<ContextKey>,
@@ -130,19 +130,29 @@ impl Enricher {
         }
     }
 
-    /// Learns from the event (fork/exec/exit/chdir keep the process table current). Every event
-    /// goes through here, enriched or not.
-    pub(crate) fn observe(&mut self, ev: &Event) {
-        self.table.observe(ev);
-        self.escaped.observe(ev);
-        if matches!(ev.body, Body::CgroupMove(_)) {
-            self.moves = self.moves.wrapping_add(1);
-        }
+    /// Where the next event is decoded in place ([`crate::event::decode_into`]): the event part of
+    /// [`Enricher::current`], whose buffers it reuses. [`Enricher::observe_slot`] and
+    /// [`Enricher::enrich_slot`] then take it from there, so the event is never moved or copied.
+    pub(crate) fn slot(&mut self) -> &mut Event {
+        &mut self.current.event
     }
 
-    /// The event with its process, ancestry, agent and resolved path. The result lives until the
-    /// next call (one buffer, reused: see [`Enricher::current`]).
-    pub(crate) fn enrich(&mut self, mut event: Event) -> &Enriched {
+    /// Learns from the event in [`Enricher::slot`] (fork/exec/exit/chdir keep the process table
+    /// current). Every event goes through here, enriched or not.
+    pub(crate) fn observe_slot(&mut self) {
+        let Self {
+            table,
+            escaped,
+            moves,
+            current,
+            ..
+        } = self;
+        observe(table, escaped, moves, &current.event);
+    }
+
+    /// The event in [`Enricher::slot`] with its process, ancestry, agent and resolved path. The
+    /// result lives until the next event is decoded (one buffer, reused: see [`Enricher::current`]).
+    pub(crate) fn enrich_slot(&mut self) -> &Enriched {
         let Self {
             table,
             cgroups,
@@ -159,16 +169,16 @@ impl Enricher {
             *last_context_id += 1;
             *last_context_id
         };
-        let pid = event.header.pid;
-        target::fill(&mut event, table);
+        let pid = out.event.header.pid;
+        target::fill(&mut out.event, table);
         let key = ContextKey {
             pid,
-            cgroup_id: event.header.cgroup_id,
+            cgroup_id: out.event.header.cgroup_id,
             generations: (table.generation(), cgroups.generation(), *moves),
         };
-        out.time = clock.wall(event.header.ktime_ns);
+        out.time = clock.wall(out.event.header.ktime_ns);
         if *current_key != Some(key) {
-            fill_context(table, cgroups, escaped, &event, out);
+            fill_context(table, cgroups, escaped, out);
             out.context_id = new_context();
             // Filling may learn processes from /proc (a new generation): key on the state after it.
             *current_key = Some(ContextKey {
@@ -177,20 +187,20 @@ impl Enricher {
             });
         }
         // The kernel's path of the executable where the kind carries it, else the table's.
-        if let Some(exe) = event.body.kernel_exe() {
+        if let Some(exe) = out.event.body.kernel_exe() {
             exe.clone_into(&mut out.exe);
             out.context_id = new_context();
             // The table has it too now; a later event without it takes the table's again.
             *current_key = None;
         }
-        if matches!(event.body, Body::CgroupMove(_)) {
+        if matches!(out.event.body, Body::CgroupMove(_)) {
             // A move's agent may come from its body (see `escaped_agent`): not the mover's context.
             *current_key = None;
         }
-        let root_id = cgroups.lookup(event.header.cgroup_id).map(|c| c.root_id);
+        let root_id = cgroups.lookup(out.event.header.cgroup_id).map(|c| c.root_id);
         out.facts.agent_root = root_id.is_some_and(|r| is_agent_root(table, cgroups, pid, r));
         out.facts.dst_agent.clear();
-        let dst = match &event.body {
+        let dst = match &out.event.body {
             Body::Connect(c) => Some((c.dest.addr.as_str(), c.dest.port)),
             Body::Send(s) => Some((s.dest.addr.as_str(), s.dest.port)),
             Body::Listen(l) if !out.agent.is_empty() => {
@@ -206,11 +216,12 @@ impl Enricher {
         }
         let cwd = table.get(pid).map(|p| p.cwd.as_str());
         // files: the object a file operation changed, and the one it took (kept in the body).
-        let file_op_target = event
+        let file_op_target = out
+            .event
             .body
             .file_op_mut()
-            .map(|op| op.resolve(resolver, pid, event.header.tid, cwd));
-        match &event.body {
+            .map(|op| op.resolve(resolver, pid, out.event.header.tid, cwd));
+        match &out.event.body {
             // The kernel's view where the kernel side captured it; `/proc` only as the fallback.
             Body::Open(o) => match o.kernel_path.as_deref() {
                 Some(k) => set_path(&mut out.resolved_path, k),
@@ -226,7 +237,6 @@ impl Enricher {
             }
             _ => out.resolved_path = file_op_target,
         }
-        out.event = event;
         out
     }
 
@@ -273,14 +283,9 @@ impl Enricher {
     }
 }
 
-/// The process context of `event`: its executable, ancestry, cgroup, agent and container.
-fn fill_context(
-    table: &mut ProcessTable,
-    cgroups: &mut CgroupIndex,
-    escaped: &escaped::Escapes,
-    event: &Event,
-    out: &mut Enriched,
-) {
+/// The process context of `out`'s event: its executable, ancestry, cgroup, agent and container.
+fn fill_context(table: &mut ProcessTable, cgroups: &mut CgroupIndex, escaped: &escaped::Escapes, out: &mut Enriched) {
+    let event = &out.event;
     let pid = event.header.pid;
     out.exe.clear();
     if let Some(p) = table.get(pid) {
@@ -297,6 +302,15 @@ fn fill_context(
             // A process that left its agent's cgroup: its agent by lineage, never its root.
             (out.cgroup, out.agent, out.container) = escaped_agent(escaped, cgroups, event);
         }
+    }
+}
+
+/// What observing an event teaches the process table and the escape tracker.
+fn observe(table: &mut ProcessTable, escaped: &mut escaped::Escapes, moves: &mut u64, ev: &Event) {
+    table.observe(ev);
+    escaped.observe(ev);
+    if matches!(ev.body, Body::CgroupMove(_)) {
+        *moves = moves.wrapping_add(1);
     }
 }
 
@@ -363,8 +377,9 @@ mod tests {
     }
 
     fn step(e: &mut Enricher, ev: Event) -> super::Enriched {
-        e.observe(&ev);
-        e.enrich(ev).clone()
+        *e.slot() = ev;
+        e.observe_slot();
+        e.enrich_slot().clone()
     }
 
     #[test]

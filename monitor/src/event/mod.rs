@@ -38,6 +38,13 @@ pub(crate) trait KindInfo: Sized {
     /// Decodes the kind's record (header included; lengths are checked). Tail strings that were cut
     /// or unreadable are noted in `notes`.
     fn decode(record: &[u8], notes: &mut Notes) -> Result<Self, DecodeError>;
+    /// Decodes a record of this kind over `self`, an earlier event of the same kind: a kind whose
+    /// strings come every event (the high-volume ones) refills them in their buffers instead of
+    /// allocating anew. Every field is overwritten; on an error `self` is left unspecified.
+    fn decode_into(&mut self, record: &[u8], notes: &mut Notes) -> Result<(), DecodeError> {
+        *self = Self::decode(record, notes)?;
+        Ok(())
+    }
     /// The readable form after the process: `open /etc/passwd flags=0o0`.
     fn describe(&self, line: &mut Line<'_>);
     /// The value of one of [`Self::FIELDS`].
@@ -113,6 +120,17 @@ macro_rules! kinds {
                     return Ok(Body::$variant($info::decode(record, notes)?));
                 })*
                 Err(DecodeError::UnknownKind(kind as u16))
+            }
+
+            /// Decodes over `self`: in place when it is already of `kind` ([`KindInfo::decode_into`]).
+            fn decode_into(&mut self, kind: EventKind, record: &[u8], notes: &mut Notes) -> Result<(), DecodeError> {
+                match self {
+                    $(Body::$variant(x) if kind == $info::KIND => x.decode_into(record, notes),)*
+                    _ => {
+                        *self = Body::decode(kind, record, notes)?;
+                        Ok(())
+                    }
+                }
             }
         }
 
@@ -263,6 +281,16 @@ pub(crate) fn tail_string(
     what: &'static str,
     notes: &mut Notes,
 ) -> Result<Option<String>, DecodeError> {
+    Ok(tail_bytes(record, t, what, notes)?.map(lossy_string))
+}
+
+/// The bytes a record's [`Tail`] names, as for [`tail_string`].
+fn tail_bytes<'a>(
+    record: &'a [u8],
+    t: Tail,
+    what: &'static str,
+    notes: &mut Notes,
+) -> Result<Option<&'a [u8]>, DecodeError> {
     if t.flags & (TAIL_TRUNCATED | TAIL_NO_ROOM | TAIL_PARTIAL) != 0 {
         notes.truncated = true;
     }
@@ -280,7 +308,25 @@ pub(crate) fn tail_string(
         len,
         record: record.len(),
     })?;
-    Ok(Some(lossy_string(bytes)))
+    Ok(Some(bytes))
+}
+
+/// [`tail_string`] into `out`, reusing the buffer it holds.
+pub(crate) fn tail_string_into(
+    record: &[u8],
+    t: Tail,
+    what: &'static str,
+    notes: &mut Notes,
+    out: &mut Option<String>,
+) -> Result<(), DecodeError> {
+    match tail_bytes(record, t, what, notes)? {
+        Some(bytes) => match out {
+            Some(s) => lossy_into(bytes, s),
+            None => *out = Some(lossy_string(bytes)),
+        },
+        None => *out = None,
+    }
+    Ok(())
 }
 
 /// `bytes` as text, invalid UTF-8 replaced by U+FFFD. Valid text (nearly all of it) takes the
@@ -289,6 +335,15 @@ pub(crate) fn lossy_string(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// [`lossy_string`] into `out`'s buffer.
+pub(crate) fn lossy_into(bytes: &[u8], out: &mut String) {
+    out.clear();
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -346,35 +401,58 @@ pub(crate) fn c_string(buf: &[u8]) -> String {
     lossy_string(&buf[..n])
 }
 
-fn decode_header(h: &EventHeader) -> Header {
-    Header {
-        ktime_ns: h.ktime_ns,
-        pid: h.tgid,
-        tid: h.pid,
-        ppid: h.ppid,
-        uid: h.uid,
-        gid: h.gid,
-        cgroup_id: h.cgroup_id,
-        comm: c_string(&h.comm),
-        truncated: h.flags & FLAG_TRUNCATED != 0,
-        read_failed: h.flags & FLAG_READ_FAILED != 0,
-        denied: h.flags & FLAG_DENIED != 0,
-    }
+/// The header's fields over `out`'s (its `comm` buffer reused).
+fn decode_header(h: &EventHeader, notes: Notes, out: &mut Header) {
+    let Header {
+        ktime_ns,
+        pid,
+        tid,
+        ppid,
+        uid,
+        gid,
+        cgroup_id,
+        comm,
+        truncated,
+        read_failed,
+        denied,
+    } = out;
+    *ktime_ns = h.ktime_ns;
+    *pid = h.tgid;
+    *tid = h.pid;
+    *ppid = h.ppid;
+    *uid = h.uid;
+    *gid = h.gid;
+    *cgroup_id = h.cgroup_id;
+    lossy_into(&h.comm[..monitor_common::c_str_len(&h.comm)], comm);
+    *truncated = h.flags & FLAG_TRUNCATED != 0 || notes.truncated;
+    *read_failed = h.flags & FLAG_READ_FAILED != 0 || notes.read_failed;
+    *denied = h.flags & FLAG_DENIED != 0;
 }
 
 /// Decodes one ring-buffer record.
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let mut ev = Event {
+        header: Header::default(),
+        body: Body::Fork(ForkInfo { child_pid: 0 }),
+    };
+    decode_into(bytes, &mut ev)?;
+    Ok(ev)
+}
+
+/// Decodes one ring-buffer record over `out`, an earlier event whose buffers it reuses (the live
+/// consumer decodes every record into one slot: no allocation or copy of the event in the steady
+/// state). Every field is overwritten; on an error `out` is left unspecified.
+pub(crate) fn decode_into(bytes: &[u8], out: &mut Event) -> Result<(), DecodeError> {
     let raw: EventHeader = read_record(bytes, "event header")?;
     let kind = EventKind::from_u16(raw.kind).ok_or(DecodeError::UnknownKind(raw.kind))?;
     // The record's own size, when it says it is shorter than what was read (ring-buffer records
     // are padded to 8 bytes).
     let record = bytes.get(..raw.size as usize).unwrap_or(bytes);
     let mut notes = Notes::default();
-    let body = Body::decode(kind, record, &mut notes)?;
-    let mut header = decode_header(&raw);
-    header.truncated |= notes.truncated;
-    header.read_failed |= notes.read_failed;
-    Ok(Event { header, body })
+    out.body.decode_into(kind, record, &mut notes)?;
+    decode_header(&raw, notes, &mut out.header);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use monitor_common::{
 };
 use serde::Serialize;
 
-use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string};
+use super::{DecodeError, Field, KindInfo, Line, Notes, Value, read_record, tail_string_into};
 use crate::{
     enrich::resolve::normalize_lexically,
     schema::{self, ConvertError},
@@ -102,20 +102,47 @@ impl KindInfo for OpenInfo {
     ];
 
     fn decode(bytes: &[u8], notes: &mut Notes) -> Result<Self, DecodeError> {
+        let mut o = OpenInfo {
+            path: String::new(),
+            kernel_path: None,
+            dir_path: None,
+            result: 0,
+            flags: 0,
+            mode: 0,
+            dfd: 0,
+            syscall: "openat",
+        };
+        o.decode_into(bytes, notes)?;
+        Ok(o)
+    }
+
+    // The storm kind: its strings are refilled in place.
+    fn decode_into(&mut self, bytes: &[u8], notes: &mut Notes) -> Result<(), DecodeError> {
         let ev: OpenEvent = read_record(bytes, "open event")?;
-        Ok(OpenInfo {
-            path: tail_string(bytes, ev.path, "open path", notes)?.unwrap_or_default(),
-            kernel_path: tail_string(bytes, ev.kernel_path, "open kernel path", notes)?,
-            dir_path: tail_string(bytes, ev.dir_path, "open directory path", notes)?,
-            result: ev.result,
-            flags: ev.flags,
-            mode: ev.mode,
-            dfd: ev.dfd,
-            syscall: SYSCALLS
-                .iter()
-                .find(|(id, _, _)| *id == ev.syscall)
-                .map_or("openat", |(_, name, _)| *name),
-        })
+        let OpenInfo {
+            path,
+            kernel_path,
+            dir_path,
+            result,
+            flags,
+            mode,
+            dfd,
+            syscall,
+        } = self;
+        let mut passed = Some(std::mem::take(path));
+        tail_string_into(bytes, ev.path, "open path", notes, &mut passed)?;
+        *path = passed.unwrap_or_default();
+        tail_string_into(bytes, ev.kernel_path, "open kernel path", notes, kernel_path)?;
+        tail_string_into(bytes, ev.dir_path, "open directory path", notes, dir_path)?;
+        *result = ev.result;
+        *flags = ev.flags;
+        *mode = ev.mode;
+        *dfd = ev.dfd;
+        *syscall = SYSCALLS
+            .iter()
+            .find(|(id, _, _)| *id == ev.syscall)
+            .map_or("openat", |(_, name, _)| *name);
+        Ok(())
     }
 
     fn describe(&self, line: &mut Line<'_>) {
@@ -187,7 +214,7 @@ mod tests {
         record::{TAIL_READ_FAILED, Tail},
     };
 
-    use crate::event::{Body, DecodeError, decode, tests::*};
+    use crate::event::{Body, DecodeError, decode, decode_into, tests::*};
 
     /// An open record with `strings` appended to its tail, in order path, kernel path, dir path.
     fn record(result: i64, strings: [Option<&[u8]>; 3]) -> Vec<u8> {
@@ -245,5 +272,35 @@ mod tests {
         bytes[flags_at..flags_at + 2].copy_from_slice(&TAIL_READ_FAILED.to_ne_bytes());
         let e = decode(&bytes).unwrap();
         assert!(e.header.read_failed);
+    }
+
+    /// Decoding over an earlier event (the live consumer's one slot) gives what a fresh decode
+    /// gives, whatever the slot held: another open with longer or absent strings, a failed read,
+    /// another kind.
+    #[test]
+    fn decoding_in_place_equals_a_fresh_decode() {
+        let records = [
+            record(3, [Some(b"/a/much/longer/path/than/the/next"), Some(b"/k/long/one"), Some(b"/d")]),
+            record(-2, [Some(b"x"), None, None]),
+            record(3, [None, Some(b"/only/kernel"), None]),
+            {
+                let mut bytes = record(3, [Some(b"/etc/passwd"), None, None]);
+                let at = std::mem::offset_of!(OpenEvent, path) + std::mem::offset_of!(Tail, flags);
+                bytes[at..at + 2].copy_from_slice(&TAIL_READ_FAILED.to_ne_bytes());
+                bytes
+            },
+            bytes_of(&monitor_common::fork::ForkEvent {
+                header: header(EventKind::Fork, size_of::<monitor_common::fork::ForkEvent>()),
+                child_tgid: 9,
+                _pad: 0,
+            }),
+        ];
+        for before in &records {
+            for after in &records {
+                let mut slot = decode(before).unwrap();
+                decode_into(after, &mut slot).unwrap();
+                assert_eq!(slot, decode(after).unwrap());
+            }
+        }
     }
 }

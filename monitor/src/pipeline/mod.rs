@@ -2,9 +2,11 @@
 //! outputs.
 use std::collections::HashMap;
 
+use monitor_common::EventKind;
+
 use crate::{
     enrich::{CgroupIndex, Enriched, Enricher},
-    event::{self, Body, Event},
+    event,
     metrics::Metrics,
     outputs::{AlertSinks, Printer},
     record::{
@@ -190,14 +192,14 @@ impl Pipeline {
     }
 
     /// Counts one event of this kind in the metrics.
-    fn count_event(&mut self, body: &Body) {
+    fn count_event(&mut self, kind: EventKind) {
         let Some(m) = &self.metrics else { return };
-        let i = body.kind() as usize;
+        let i = kind as usize;
         if self.kind_counters.len() <= i {
             self.kind_counters.resize(i + 1, None);
         }
         self.kind_counters[i]
-            .get_or_insert_with(|| m.event_counter(body.kind_name()))
+            .get_or_insert_with(|| m.event_counter(kind.name()))
             .inc();
     }
 
@@ -223,11 +225,11 @@ impl Pipeline {
         &mut self.enricher
     }
 
-    /// Handles one raw ring-buffer record.
+    /// Handles one raw ring-buffer record, decoded in place into the enricher's slot.
     pub(crate) fn handle_record(&mut self, bytes: &[u8]) {
         self.stats.records += 1;
-        match event::decode(bytes) {
-            Ok(ev) => self.handle_event(ev),
+        match event::decode_into(bytes, self.enricher.slot()) {
+            Ok(()) => self.handle_slot(),
             Err(e) => {
                 self.stats.decode_errors += 1;
                 tracing::warn!("undecodable ring-buffer record ({} bytes): {e}", bytes.len());
@@ -235,17 +237,25 @@ impl Pipeline {
         }
     }
 
-    pub(crate) fn handle_event(&mut self, ev: Event) {
-        self.enricher.observe(&ev);
-        self.count_event(&ev.body);
-        let lifecycle = matches!(ev.body, Body::Fork(_) | Body::Exit(_) | Body::Chdir(_));
+    #[cfg(test)]
+    pub(crate) fn handle_event(&mut self, ev: event::Event) {
+        *self.enricher.slot() = ev;
+        self.handle_slot();
+    }
+
+    /// Handles the event in the enricher's slot.
+    fn handle_slot(&mut self) {
+        self.enricher.observe_slot();
+        let kind = self.enricher.slot().body.kind();
+        let lifecycle = matches!(kind, EventKind::Fork | EventKind::Exit | EventKind::Chdir);
+        self.count_event(kind);
         let print = self.filter.events && (self.filter.lifecycle || !lifecycle);
         let to_rules = self.rules.is_some() && (print || !lifecycle);
         let learn = self.learner.is_some() && !lifecycle;
         if !print && !to_rules && !learn && self.recorder.is_none() {
             return;
         }
-        let enriched = self.enricher.enrich(ev);
+        let enriched = self.enricher.enrich_slot();
         if let Some(l) = self.learner.as_mut().filter(|_| learn) {
             l.observe(enriched);
         }
