@@ -338,8 +338,12 @@ pub(crate) fn lossy_string(bytes: &[u8]) -> String {
     }
 }
 
-/// [`lossy_string`] into `out`'s buffer.
+/// [`lossy_string`] into `out`'s buffer. Bytes equal to what `out` holds (the same process's
+/// `comm`, a loop over one path) are kept after one comparison, not validated and copied again.
 pub(crate) fn lossy_into(bytes: &[u8], out: &mut String) {
+    if out.as_bytes() == bytes {
+        return;
+    }
     out.clear();
     match std::str::from_utf8(bytes) {
         Ok(s) => out.push_str(s),

@@ -63,7 +63,7 @@ impl<'a> EventView<'a> {
         }
     }
 
-    fn str_field(&self, field: Field) -> Option<&str> {
+    pub(super) fn str_field(&self, field: Field) -> Option<&str> {
         if field == Field::ProcArgs {
             return matches!(self.ev.event.body, Body::Exec(_)).then(|| self.args());
         }

@@ -25,8 +25,8 @@ use crate::FastHash;
 /// Where a test's answer is kept: its field's group and its bit there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Slot {
-    group: u16,
-    bit: u16,
+    pub group: u16,
+    pub bit: u16,
 }
 
 /// Patterns a single test may bring and still be indexed (a 90 000-item list stays a direct test:
@@ -270,7 +270,40 @@ impl FieldIndex {
         slot: Slot,
         value: impl FnOnce() -> Option<&'v str>,
     ) -> Option<bool> {
-        let gi = usize::from(slot.group);
+        let g = &self.groups[usize::from(slot.group)];
+        self.compute(memo, slot.group, value).then(|| {
+            let bit = usize::from(slot.bit);
+            memo.words[g.word + bit / 64].get() & (1 << (bit % 64)) != 0
+        })
+    }
+
+    /// Calls `hit` with every bit of `group` whose predicate holds for this event (none when the
+    /// event lacks the field), the group computed on first use from `value` of its field.
+    pub(super) fn for_each_true<'v>(
+        &self,
+        memo: &Memo<'_>,
+        group: u16,
+        value: impl FnOnce(Field) -> Option<&'v str>,
+        mut hit: impl FnMut(u16),
+    ) {
+        let g = &self.groups[usize::from(group)];
+        if !self.compute(memo, group, || value(g.field)) {
+            return;
+        }
+        let words = &memo.words[g.word..g.word + g.preds.len().div_ceil(64)];
+        for (w, word) in (0u16..).zip(words) {
+            let mut bits = word.get();
+            while bits != 0 {
+                // At most u16::MAX bits per group (see `add`): the sum fits.
+                hit(w * 64 + bits.trailing_zeros() as u16);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// Computes group `gi`'s words for this event unless done; whether the event has the field.
+    fn compute<'v>(&self, memo: &Memo<'_>, gi: u16, value: impl FnOnce() -> Option<&'v str>) -> bool {
+        let gi = usize::from(gi);
         let g = &self.groups[gi];
         let state = &memo.state[gi];
         if state.get() == 0 {
@@ -288,10 +321,7 @@ impl FieldIndex {
                 None => state.set(1),
             }
         }
-        (state.get() == 2).then(|| {
-            let bit = usize::from(slot.bit);
-            memo.words[g.word + bit / 64].get() & (1 << (bit % 64)) != 0
-        })
+        state.get() == 2
     }
 
     /// Distinct tests with a slot, over all groups.

@@ -2,6 +2,7 @@
 //! once into per-event-kind matchers, evaluated on enriched events, and `action: deny` rules
 //! compiled into kernel deny entries. Format reference: `docs/RULES.md`.
 pub(crate) mod alert;
+mod candidates;
 mod compile;
 mod cond;
 mod deny;
@@ -39,6 +40,7 @@ pub(crate) use fields::{Kind, catalogue as field_catalogue, rule_kinds};
 pub(crate) use yaml::LineCol;
 
 use self::{
+    candidates::{Candidates, Entry, required_slot},
     compile::Compiler,
     error::{FileRef, Texts},
     eval::EventView,
@@ -69,9 +71,12 @@ pub(crate) struct Summary {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    /// Enabled rules to evaluate for each event kind, in file order, with the facts an event of that
-    /// kind needs for the rule to match (or, for a sequence, to match any step).
-    by_kind: Vec<Vec<(usize, Facts)>>,
+    /// Enabled rules to evaluate for each event kind, with the facts an event of that kind needs
+    /// for the rule to match (or, for a sequence, to match any step), keyed by a string test where
+    /// the rule has one it needs ([`candidates`]).
+    by_kind: Vec<Candidates>,
+    /// The rules one event is evaluated against (reused).
+    todo: Vec<Entry>,
     deny: Vec<DenyEntry>,
     protected: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     summary: Summary,
@@ -252,14 +257,15 @@ impl RuleSet {
         set.summary.files = files.len();
         set.summary.lists = items.lists.len();
         set.summary.macros = items.macros.len();
-        set.index();
+        // The slots first: rules are keyed by them.
         set.field_index = FieldIndex::build(set.rules.iter_mut().flat_map(|r| r.matcher.conds_mut()).collect());
+        set.index();
         tracing::debug!(rules = set.rules.len(), deny = set.deny.len(), "rule set compiled");
         Ok(set)
     }
 
     fn index(&mut self) {
-        self.by_kind = (0..monitor_common::KIND_SLOTS).map(|_| Vec::new()).collect();
+        self.by_kind = (0..monitor_common::KIND_SLOTS).map(|_| Candidates::default()).collect();
         self.summary.rules = self.rules.len();
         for (i, r) in self.rules.iter().enumerate() {
             if !r.enabled {
@@ -274,11 +280,14 @@ impl RuleSet {
                 }
             };
             for k in kinds {
-                let need = match &r.matcher {
-                    Matcher::Condition(by_kind) => by_kind.get(k).map_or(Facts::NONE, |c| c.need),
-                    Matcher::Sequence(s) => s.need(k),
+                let (need, key) = match &r.matcher {
+                    Matcher::Condition(by_kind) => by_kind
+                        .get(k)
+                        .map_or((Facts::NONE, None), |c| (c.need, required_slot(c.cond()))),
+                    // A sequence is fed every event of its kinds (its steps' state).
+                    Matcher::Sequence(s) => (s.need(k), None),
                 };
-                self.by_kind[k as usize].push((i, need));
+                self.by_kind[k as usize].add(Entry { rule: i, need }, key);
                 *self.summary.per_kind.entry(k).or_default() += 1;
             }
         }
@@ -301,10 +310,8 @@ impl RuleSet {
         let Some(candidates) = self.by_kind.get(kind as usize) else {
             return Vec::new();
         };
-        for &(i, need) in candidates {
-            if !view.facts.covers(need) {
-                continue;
-            }
+        candidates.gather(&self.field_index, &memo, &view, &mut self.todo);
+        for &Entry { rule: i, .. } in &self.todo {
             let rule = &mut self.rules[i];
             let matched = match &mut rule.matcher {
                 Matcher::Condition(by_kind) => by_kind.get(kind).is_some_and(|c| c.matches(&view)),

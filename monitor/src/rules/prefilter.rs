@@ -96,6 +96,11 @@ impl KindCond {
         }
     }
 
+    /// The condition left to evaluate (what [`super::candidates`] keys the rule by).
+    pub(super) fn cond(&self) -> &Cond {
+        &self.cond
+    }
+
     /// The condition left to evaluate (for [`super::field_index`] to give its tests their slots).
     pub(super) fn cond_mut(&mut self) -> &mut Cond {
         &mut self.cond
