@@ -166,8 +166,10 @@ fn add_bit(bits: &mut Vec<u16>, bit: u16) {
 pub(super) struct MemoStore {
     words: Vec<u64>,
     state: Vec<u8>,
-    /// Per group: the value its words were last computed for (`false`: none yet).
-    last: Vec<(bool, String)>,
+    /// Per group: whether its words were computed for some value yet, and that value (apart: a
+    /// `(bool, String)` moved in and out of its `Cell` stalled the load on the stores).
+    known: Vec<bool>,
+    last: Vec<String>,
 }
 
 /// One event's answers: words of bits and, per group, whether they are computed yet.
@@ -175,7 +177,8 @@ pub(super) struct Memo<'a> {
     words: &'a [Cell<u64>],
     /// Per group: 0 not computed for this event, 1 the event has no such field, 2 computed.
     state: &'a [Cell<u8>],
-    last: &'a [Cell<(bool, String)>],
+    known: &'a [Cell<bool>],
+    last: &'a [Cell<String>],
 }
 
 impl<'a> Memo<'a> {
@@ -184,12 +187,14 @@ impl<'a> Memo<'a> {
     /// it (the same process's exe, a storm on one path) reuses its answers after one comparison.
     pub(super) fn new(store: &'a mut MemoStore, index: &FieldIndex) -> Self {
         store.words.resize(index.words, 0);
+        store.known.resize(index.groups.len(), false);
         store.last.resize_with(index.groups.len(), Default::default);
         store.state.clear();
         store.state.resize(index.groups.len(), 0);
         Memo {
             words: Cell::from_mut(&mut store.words[..]).as_slice_of_cells(),
             state: Cell::from_mut(&mut store.state[..]).as_slice_of_cells(),
+            known: Cell::from_mut(&mut store.known[..]).as_slice_of_cells(),
             last: Cell::from_mut(&mut store.last[..]).as_slice_of_cells(),
         }
     }
@@ -309,13 +314,13 @@ impl FieldIndex {
         if state.get() == 0 {
             match value() {
                 Some(s) => {
-                    let (known, mut last) = memo.last[gi].take();
-                    if !known || last != s {
+                    let mut last = memo.last[gi].take();
+                    if !memo.known[gi].replace(true) || last != s {
                         g.scan(s, &memo.words[g.word..g.word + g.preds.len().div_ceil(64)]);
                         last.clear();
                         last.push_str(s);
                     }
-                    memo.last[gi].set((true, last));
+                    memo.last[gi].set(last);
                     state.set(2);
                 }
                 None => state.set(1),
