@@ -330,9 +330,15 @@ sys.stdin.read()
             a["action_result"], "denied in kernel: connect() refused with EPERM",
             "{a}"
         );
-        let ev = find(&events, |e| e["kind"] == "connect" && e["port"] == dp)
-            .unwrap_or_else(|| panic!("no connect event: {events:?}"));
+        // The alert's event: reported by the LSM hook as a cgroup hook reports its refusals.
+        let ev = &a["event"];
+        assert_eq!(
+            (ev["kind"].as_str(), ev["port"].as_u64()),
+            (Some("connect"), Some(u64::from(dp))),
+            "{ev}"
+        );
         assert_eq!(ev["denied"], true, "{ev}");
+        assert_eq!(ev["verdict"], "denied", "{ev}");
         assert!(alive, "the refused caller was killed: {status:?}");
         assert!(status.success(), "{status:?}");
     } else {
