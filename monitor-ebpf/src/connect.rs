@@ -269,8 +269,8 @@ const SOCKADDR_IN6_MIN_LEN: i32 = 24;
 
 /// The check of `lsm/socket_connect` (`crate::lsm`) on a watched caller's connect, whatever the
 /// socket's cgroup: the verdict of the deny tables and the quarantine set on the kernel's copy of
-/// the address (`address`, `addrlen` as `security_socket_connect` has them), as the cgroup hooks
-/// give it. A refusal is reported here as those hooks report theirs (the connect event, flagged
+/// the address (`sa`, `addrlen`: `security_socket_connect`'s `address` and `addrlen`), as the
+/// cgroup hooks give it. A refusal is reported here as those hooks report theirs (the connect event, flagged
 /// denied, and the pending syscall marked reported so `sys_exit_connect` does not report it again
 /// unchecked, for userspace to kill its caller); the rule id for the caller to refuse with.
 ///
