@@ -275,11 +275,12 @@ fn queued(listener: &std::net::TcpListener) -> usize {
 /// (`enforce::deny_connect_is_refused_with_eperm_and_other_ports_still_work` checks the listener
 /// never sees it). A socket created *outside* it and carried in (here: a process that makes its
 /// socket, then moves itself into the cgroup) belongs to the cgroup it was made in, so no watched
-/// cgroup's hook runs for it: the connection reaches the listener, and agentmon, seeing the connect
-/// at its syscall's exit, can only kill the caller from userspace. The documented gap (no
-/// `lsm/socket_connect` yet); this test fails the day it is closed, to be turned around then.
+/// cgroup's hook runs for it. Where BPF LSM runs, `lsm/socket_connect` checks the calling task
+/// instead: the connect fails with EPERM, the listener never sees it, and the caller lives on.
+/// Without it (this host), the documented gap: the connection reaches the listener, and agentmon,
+/// seeing the connect at its syscall's exit, can only kill the caller from userspace.
 #[test]
-fn a_denied_connect_on_a_socket_made_outside_the_cgroup_reaches_its_listener_the_gap() {
+fn a_denied_connect_on_a_socket_made_outside_the_cgroup_is_refused_where_bpf_lsm_runs() {
     let denied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     denied.set_nonblocking(true).unwrap();
     let dp = denied.local_addr().unwrap().port();
@@ -287,12 +288,15 @@ fn a_denied_connect_on_a_socket_made_outside_the_cgroup_reaches_its_listener_the
     let rules = rules_dir(&format!(
         "- rule: {rule}\n  desc: test\n  condition: evt.kind = connect and net.addr in_cidr (127.0.0.1/32) and net.port = {dp}\n  output: denied %net.addr:%net.port\n  priority: CRITICAL\n  action: deny\n"
     ));
-    let cg = TestCgroup::new("connect-gap");
+    let lsm = mechanism("connect").contains("lsm/socket_connect");
+    let cg = TestCgroup::new("connect-outside");
     let cg_path = cg.path.to_string_lossy().into_owned();
     let rules_path = rules.path().to_string_lossy().into_owned();
     let m = Monitor::start(&["--rules", &rules_path, "--cgroup", &cg_path]);
+    // After its report the child waits for its stdin to close: alive until the test lets it go,
+    // unless killed.
     let py = format!(
-        r#"import os, socket, sys, time
+        r#"import os, socket, sys
 s = socket.socket()
 with open("{cg_path}/cgroup.procs", "w") as f:
     f.write(str(os.getpid()))
@@ -301,34 +305,59 @@ try:
     print("connected", flush=True)
 except OSError as e:
     print("refused", e.errno, flush=True)
-time.sleep(30)
+sys.stdin.read()
 "#
     );
     // Started outside the watched cgroup: the socket is made there.
     let mut child = std::process::Command::new("/usr/bin/python3")
         .args(["-S", "-c", &py])
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let status = child.wait().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut out).unwrap();
+    // Stopped after the connect: every event and alert answered, any userspace kill sent.
     let (events, _) = m.stop();
-    // The userspace kill may land between the connect and the print: "connected" or nothing, never
-    // a refusal.
-    assert!(matches!(out.trim(), "connected" | ""), "{out}");
-    assert_eq!(queued(&denied), 1, "the connection reached the listener");
+    let alive = child.try_wait().unwrap().is_none();
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
     let a = find(&events, |e| e["rule"] == rule.as_str()).unwrap_or_else(|| panic!("no alert: {events:?}"));
-    assert_eq!(
-        a["action_result"], "kernel table did not match this path form; offending process killed from userspace",
-        "{a}"
-    );
-    // Killed from userspace (SIGKILL) before its 30 s sleep ended.
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(9),
-        "{status:?}"
-    );
+    if lsm {
+        assert_eq!(out.trim(), format!("refused {}", libc::EPERM), "EPERM");
+        assert_eq!(queued(&denied), 0, "the refused connection reached the listener");
+        assert_eq!(
+            a["action_result"], "denied in kernel: connect() refused with EPERM",
+            "{a}"
+        );
+        // The alert's event: reported by the LSM hook as a cgroup hook reports its refusals.
+        let ev = &a["event"];
+        assert_eq!(
+            (ev["kind"].as_str(), ev["port"].as_u64()),
+            (Some("connect"), Some(u64::from(dp))),
+            "{ev}"
+        );
+        assert_eq!(ev["denied"], true, "{ev}");
+        assert_eq!(ev["verdict"], "denied", "{ev}");
+        assert!(alive, "the refused caller was killed: {status:?}");
+        assert!(status.success(), "{status:?}");
+    } else {
+        assert!(mechanism("connect").contains("sock_addr"));
+        // The userspace kill may land between the connect and the print: "connected" or nothing,
+        // never a refusal.
+        assert!(matches!(out.trim(), "connected" | ""), "{out}");
+        assert_eq!(queued(&denied), 1, "the connection reached the listener");
+        assert_eq!(
+            a["action_result"], "kernel table did not match this path form; offending process killed from userspace",
+            "{a}"
+        );
+        // Killed from userspace (SIGKILL), not ended by its stdin closing.
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "{status:?}"
+        );
+    }
 }
 
 /// One run of the same actions for [`both_paths_give_the_same_events`]: each action's event as

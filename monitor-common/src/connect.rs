@@ -11,8 +11,9 @@ use crate::{EventHeader, record::Tail};
 pub const CONNECT_ADDR_LEN: usize = 108;
 
 /// Where the event was seen.
-/// The cgroup `connect4`/`connect6` hook: the kernel's copy of the address, the verdict; the
-/// result is not known there (`result` is 0).
+/// The cgroup `connect4`/`connect6` hook, or `lsm/socket_connect` refusing it (which runs first,
+/// and checks sockets made outside the watched cgroup too): the kernel's copy of the address, the
+/// verdict; the result is not known there (`result` is 0).
 pub const CONNECT_SEEN_HOOK: u8 = 0;
 /// `sys_exit_connect`: the address as passed (read after the kernel copied it), the result.
 pub const CONNECT_SEEN_SYSCALL: u8 = 1;

@@ -39,5 +39,6 @@ pub const VERDICT_DENIED: u8 = 1;
 /// Refused with `EPERM`: the agent is quarantined.
 pub const VERDICT_QUARANTINED: u8 = 2;
 /// No hook checked it: seen at the syscall's exit only (a unix socket, a socket created outside
-/// the watched cgroup, an attempt the kernel refused before its hook ran).
+/// the watched cgroup that `lsm/socket_connect`, where it loads, did not refuse, an attempt the
+/// kernel refused before its hook ran).
 pub const VERDICT_UNCHECKED: u8 = 3;

@@ -126,6 +126,13 @@ pub const LSM_MOVE_MOUNT: Program = Program {
     name: "lsm_move_mount",
     attach: Attach::Lsm { hook: "move_mount" },
 };
+/// The synchronous connect deny on the *caller*'s scope (the cgroup `connect4`/`connect6` hooks
+/// check the socket's cgroup): a socket made outside the watched cgroup and carried in is refused
+/// too, with `-EPERM` before the connection is attempted, where BPF LSM loads.
+pub const LSM_SOCKET_CONNECT: Program = Program {
+    name: "lsm_socket_connect",
+    attach: Attach::Lsm { hook: "socket_connect" },
+};
 pub const SYS_EXIT_OPENAT: Program = Program::syscall("sys_exit_openat", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPENAT2: Program = Program::syscall("sys_exit_openat2", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs::FIELDS);
@@ -380,6 +387,7 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_PKEY_MPROTECT,
     CONNECT4,
     CONNECT6,
+    LSM_SOCKET_CONNECT,
     // network
     SYS_EXIT_CONNECT,
     SYS_EXIT_LISTEN,

@@ -9,6 +9,10 @@
 //!   the kernel's path of the socket connected to), inet sockets created outside the watched cgroup
 //!   (the hooks follow the socket's cgroup), and attempts the kernel refused before its hook ran.
 //!
+//! - Where BPF LSM loads, `lsm/socket_connect` (`crate::lsm`) also checks a watched caller's
+//!   connects on sockets made outside the watched cgroup, and refuses them before the hooks would
+//!   run; its refusals are reported as the hooks report theirs ([`lsm_refusal`]).
+//!
 //! No connect is reported twice: `sys_enter_connect` marks the thread in `CONNECT_SEEN`, a hook
 //! that runs inside that syscall flips the mark, and `sys_exit_connect` reports only unmarked ones.
 use aya_ebpf::{
@@ -191,28 +195,61 @@ fn connect_hook(ctx: &SockAddrContext, v6: bool) -> i32 {
 }
 
 /// The hook's event: the kernel's copy of the destination, the socket's type and protocol, the
-/// verdict. Marks the thread's pending `connect` (if this runs inside one) as reported.
+/// verdict.
 #[inline(always)]
 fn emit_hook(ctx: &SockAddrContext, cfg: &KernelConfig, v6: bool, verdict: u8, rule_id: u32) -> Option<()> {
     let (family, port, addr, sock_type, protocol) = net::destination(ctx, v6);
+    emit_checked(
+        cfg,
+        Checked {
+            family,
+            port,
+            addr,
+            v6,
+            sock_type,
+            protocol,
+            verdict,
+            rule_id,
+        },
+    )
+}
+
+/// A connect a hook checked: the kernel's copy of its destination, the socket's kind, the verdict.
+struct Checked {
+    family: u16,
+    /// Host order.
+    port: u16,
+    /// 16 bytes for IPv6, the first 4 for IPv4.
+    addr: [u8; 16],
+    v6: bool,
+    sock_type: u16,
+    protocol: u16,
+    verdict: u8,
+    rule_id: u32,
+}
+
+/// Reports a connect a hook checked (`CONNECT_SEEN_HOOK`: the verdict, no result), and marks the
+/// thread's pending `connect` (if this runs inside one) as reported.
+#[inline(always)]
+fn emit_checked(cfg: &KernelConfig, c: Checked) -> Option<()> {
     let mut rec = Record::<ConnectEvent>::start(EventKind::Connect, &cfg.offsets)?;
     let ev = rec.fixed();
     // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
     unsafe {
         (*ev).fd = -1;
-        (*ev).rule_id = rule_id;
-        (*ev).family = family;
-        (*ev).port = port;
-        (*ev).sock_type = sock_type;
-        (*ev).protocol = protocol;
+        (*ev).rule_id = c.rule_id;
+        (*ev).family = c.family;
+        (*ev).port = c.port;
+        (*ev).sock_type = c.sock_type;
+        (*ev).protocol = c.protocol;
         (*ev).seen = CONNECT_SEEN_HOOK;
-        (*ev).verdict = verdict;
+        (*ev).verdict = c.verdict;
         let dst = (&raw mut (*ev).addr).cast::<[u8; 16]>();
-        *dst = addr;
-        (*ev).addr_len = if v6 { 16 } else { 4 };
+        *dst = c.addr;
+        (*ev).addr_len = if c.v6 { 16 } else { 4 };
         (*ev).peer_path = Tail::ABSENT;
         (*ev).peer_name = Tail::ABSENT;
-        if verdict != VERDICT_ALLOWED {
+        if c.verdict != VERDICT_ALLOWED {
             (*ev).header.flags |= FLAG_DENIED;
         }
     }
@@ -223,4 +260,62 @@ fn emit_hook(ctx: &SockAddrContext, cfg: &KernelConfig, v6: bool, verdict: u8, r
         unsafe { *mark = HOOK_REPORTED };
     }
     Some(())
+}
+
+/// `sizeof(struct sockaddr_in)`, and `SIN6_LEN_RFC2133`: the shortest address the kernel's inet
+/// and inet6 connects accept (a shorter one fails with EINVAL before any check: left to them).
+const SOCKADDR_IN_LEN: i32 = 16;
+const SOCKADDR_IN6_MIN_LEN: i32 = 24;
+
+/// The check of `lsm/socket_connect` (`crate::lsm`) on a watched caller's connect, whatever the
+/// socket's cgroup: the verdict of the deny tables and the quarantine set on the kernel's copy of
+/// the address (`sa`, `addrlen`: `security_socket_connect`'s `address` and `addrlen`), as the
+/// cgroup hooks give it. A refusal is reported here as those hooks report theirs (the connect event, flagged
+/// denied, and the pending syscall marked reported so `sys_exit_connect` does not report it again
+/// unchecked, for userspace to kill its caller); the rule id for the caller to refuse with.
+///
+/// Runs before the socket's own `connect` (so before the cgroup hooks, for a socket made in the
+/// watched cgroup: the same verdict, the same event), and only inet sockets with an inet address
+/// are asked about, as the hooks are.
+#[inline(always)]
+pub(crate) fn lsm_refusal(cfg: &KernelConfig, sock: *const u8, sa: *const u8, addrlen: i32) -> Option<u32> {
+    let family: u16 = task::read_field(sa, 0)?;
+    let v6 = match family {
+        AF_INET if addrlen >= SOCKADDR_IN_LEN => false,
+        AF_INET6 if addrlen >= SOCKADDR_IN6_MIN_LEN => true,
+        _ => return None,
+    };
+    let off = &cfg.offsets;
+    let sk: *const u8 = task::read_field(sock, off.net.socket_sk)?;
+    let (sk_family, sock_type, protocol) = net::sock_kind(off, sk);
+    if sk_family != AF_INET && sk_family != AF_INET6 {
+        return None;
+    }
+    // sockaddr_in: port at +2, address at +4; sockaddr_in6: port at +2, address at +8.
+    let port = u16::from_be(task::read_field::<u16>(sa, 2)?);
+    let mut addr = [0u8; 16];
+    if v6 {
+        addr = task::read_field(sa, 8)?;
+    } else {
+        let a: [u8; 4] = task::read_field(sa, 4)?;
+        (addr[0], addr[1], addr[2], addr[3]) = (a[0], a[1], a[2], a[3]);
+    }
+    let (verdict, rule_id) = net::verdict_on(cfg, v6, &addr, port);
+    if verdict == VERDICT_ALLOWED {
+        return None;
+    }
+    emit_checked(
+        cfg,
+        Checked {
+            family,
+            port,
+            addr,
+            v6,
+            sock_type,
+            protocol,
+            verdict,
+            rule_id,
+        },
+    );
+    Some(rule_id)
 }

@@ -14,7 +14,7 @@ use monitor_common::{
     record::PATH_MAX,
 };
 
-use crate::{path::PATH_WALK, record::Record};
+use crate::{path::PATH_WALK, record::Record, strings};
 
 /// Bytes of a string's start looked at for its name.
 const NAME_BUF: usize = 64;
@@ -95,7 +95,7 @@ fn step() -> Option<i64> {
     let at = st.cursor as *const c_void;
     if st.inside == 0 {
         // SAFETY: the helper writes at most NAME_BUF bytes into the buffer and checks `at`.
-        let n = unsafe { gen_::bpf_probe_read_user_str(st.name.as_mut_ptr().cast(), NAME_BUF as u32, at) };
+        let n = unsafe { strings::probe_read_user_str(st.name.as_mut_ptr(), NAME_BUF as u32, at) };
         if n <= 0 {
             return Some(STOP);
         }
@@ -107,7 +107,7 @@ fn step() -> Option<i64> {
     // The string's length: read it (up to PATH_MAX at a time) into the walk buffer, unused now.
     let buf = PATH_WALK.get_ptr_mut(0)?;
     // SAFETY: the walk buffer holds more than PATH_MAX bytes; the helper checks `at`.
-    let n = unsafe { gen_::bpf_probe_read_user_str((*buf).bytes.as_mut_ptr().cast(), PATH_MAX as u32, at) };
+    let n = unsafe { strings::probe_read_user_str((*buf).bytes.as_mut_ptr(), PATH_MAX as u32, at) };
     if n <= 0 {
         return Some(STOP);
     }

@@ -26,6 +26,17 @@
 //! (`DENY_VIA_LSM_MOUNT`). The new API's earlier steps (`fsopen`, `fsmount`, `open_tree` clones,
 //! `fspick`, `mount_setattr`) have no hook here and keep the tracepoint's kill at their exit, which
 //! also lands before anything is attached.
+//!
+//! `lsm_socket_connect` (`security_socket_connect(sock, address, addrlen)`, every connect that goes
+//! through `__sys_connect_file`: the `connect` syscall and `io_uring` `IORING_OP_CONNECT`) asks the
+//! connect deny tables and the quarantine set about the kernel's copy of the address, as the cgroup
+//! `connect4`/`connect6` hooks do (`crate::connect::lsm_refusal`), but on the *calling task*'s
+//! scope, not the socket's cgroup: a socket made outside the watched cgroup and carried in (a
+//! process that moved in after `socket()`, a descriptor passed with `SCM_RIGHTS`), which no watched
+//! cgroup's hook checks, is refused too, before the connection is attempted. The refusal's connect
+//! event is reported here, flagged denied, so nobody is killed from userspace for it. TCP Fast Open
+//! (`sendto`/`sendmsg` with `MSG_FASTOPEN`) does not pass this hook: for it the cgroup hooks stay the
+//! only check.
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid,
     macros::{lsm, map},
@@ -35,7 +46,7 @@ use aya_ebpf::{
 use monitor_common::{
     config::KernelConfig,
     counter,
-    deny::{DENY_EXEC, DENY_MOUNT, DENY_OPEN},
+    deny::{DENY_CONNECT, DENY_EXEC, DENY_MOUNT, DENY_OPEN},
     enforce::{
         DENY_FSTYPE_LEN, DENY_KIND_EXEC, DENY_KIND_MOUNT, DENY_KIND_OPEN, DENY_PATH_LEN, DENY_VIA_LSM_EXEC,
         DENY_VIA_LSM_MOUNT, DENY_VIA_LSM_OPEN,
@@ -43,7 +54,7 @@ use monitor_common::{
     maps as names, programs,
 };
 
-use crate::{enforce, maps, mount, path, scope, strings, task::read_field};
+use crate::{connect, enforce, maps, mount, path, scope, strings, task::read_field};
 
 const EPERM: i32 = 1;
 
@@ -121,6 +132,27 @@ pub(crate) fn lsm_move_mount(ctx: LsmContext) -> i32 {
     }
 }
 named!(lsm_move_mount = programs::LSM_MOVE_MOUNT.name);
+
+#[lsm(hook = "socket_connect")]
+pub(crate) fn lsm_socket_connect(ctx: LsmContext) -> i32 {
+    // (sock, address, addrlen, verdict so far)
+    let earlier: i32 = ctx.arg(3);
+    if earlier != 0 {
+        return earlier;
+    }
+    // No `DENY_KIND_CONNECT` test first: a quarantined agent is refused without any deny rule.
+    let Some(cfg) = scope::watched() else { return 0 };
+    match connect::lsm_refusal(cfg, ctx.arg(0), ctx.arg(1), ctx.arg(2)) {
+        Some(rule_id) => {
+            // Its connect event is out already (no `LSM_DENIED` note: no tracepoint reports it).
+            maps::count(counter::DENIED);
+            enforce::emit_deny(cfg, DENY_CONNECT, rule_id);
+            -EPERM
+        }
+        None => 0,
+    }
+}
+named!(lsm_socket_connect = programs::LSM_SOCKET_CONNECT.name);
 
 /// The config when mount deny rules exist, this program's refusal is in force and the caller is a
 /// watched agent.

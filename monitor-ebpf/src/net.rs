@@ -1,7 +1,7 @@
 //! Sockets as the kernel holds them, and what every network program shares: from a descriptor to
 //! its `struct sock` (family, type, protocol, local address), a unix socket's peer, bound path and
 //! name (offsets from BTF, `monitor_common::config::NetOffsets`), and the verdict of the deny tables
-//! and the quarantine set on a destination seen at a cgroup `sock_addr` hook.
+//! and the quarantine set on a destination seen at a cgroup `sock_addr` hook or `lsm/socket_connect`.
 use aya_ebpf::{maps::lpm_trie::Key, programs::SockAddrContext};
 use monitor_common::{
     config::{KernelConfig, KernelOffsets},
@@ -89,16 +89,29 @@ pub(crate) fn unix_identity<T>(rec: &mut Record<T>, off: &KernelOffsets, usk: *c
 }
 
 /// The verdict on a destination seen at a cgroup `sock_addr` hook: `(VERDICT_*, rule_id)`.
-/// Quarantined agents are refused, then the family's deny rules are asked.
 #[inline(always)]
 pub(crate) fn verdict(cfg: &KernelConfig, ctx: &SockAddrContext, v6: bool) -> (u8, u32) {
+    let (_, port, addr, _, _) = destination(ctx, v6);
+    verdict_on(cfg, v6, &addr, port)
+}
+
+/// The verdict on an inet destination (`addr`: 16 bytes for IPv6, the first 4 for IPv4; `port` in
+/// host order), wherever the kernel's copy of it was read (a cgroup `sock_addr` hook,
+/// `lsm/socket_connect`): `(VERDICT_*, rule_id)`. Quarantined agents are refused, then the family's
+/// deny rules are asked.
+#[inline(always)]
+pub(crate) fn verdict_on(cfg: &KernelConfig, v6: bool, addr: &[u8; 16], port: u16) -> (u8, u32) {
     if scope::any_ancestor_in(cfg, &enforce::QUARANTINE) {
         return (VERDICT_QUARANTINED, RULE_ID_QUARANTINE);
     }
     if cfg.deny_kinds & DENY_KIND_CONNECT == 0 {
         return (VERDICT_ALLOWED, 0);
     }
-    let rule = if v6 { rule_for6(ctx) } else { rule_for4(ctx) };
+    let rule = if v6 {
+        rule6(addr, port)
+    } else {
+        rule4([addr[0], addr[1], addr[2], addr[3]], port)
+    };
     match rule {
         Some(id) => (VERDICT_DENIED, id),
         None => (VERDICT_ALLOWED, 0),
@@ -154,40 +167,19 @@ fn rule4(addr: [u8; 4], port: u16) -> Option<u32> {
     (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
 }
 
-/// The IPv4 deny rule covering the destination.
-#[inline(always)]
-fn rule_for4(ctx: &SockAddrContext) -> Option<u32> {
-    let sa = ctx.sock_addr;
-    // SAFETY: as in `destination`.
-    let ip = unsafe { (*sa).user_ip4 };
-    // SAFETY: as above.
-    let port = u16::from_be(unsafe { (*sa).user_port } as u16);
-    rule4(ip.to_ne_bytes(), port)
-}
-
 /// The deny rule covering an IPv6 destination (IPv4 rules for `::ffff:a.b.c.d`).
 #[inline(always)]
-fn rule_for6(ctx: &SockAddrContext) -> Option<u32> {
-    let sa = ctx.sock_addr;
-    // SAFETY: as in `destination`.
-    let (w0, w1, w2, w3) = unsafe {
-        (
-            (*sa).user_ip6[0],
-            (*sa).user_ip6[1],
-            (*sa).user_ip6[2],
-            (*sa).user_ip6[3],
-        )
-    };
-    let (_, port, addr, _, _) = destination(ctx, true);
-    // ::ffff:a.b.c.d — the IPv4 rules apply.
-    if w0 == 0
-        && w1 == 0
-        && w2 == u32::from_ne_bytes([0, 0, 0xff, 0xff])
-        && let Some(id) = rule4(w3.to_ne_bytes(), port)
-    {
+fn rule6(addr: &[u8; 16], port: u16) -> Option<u32> {
+    // ::ffff:a.b.c.d — the IPv4 rules apply. (Byte by byte: no memcmp on this target.)
+    let mapped = u64::from_ne_bytes([addr[0], addr[1], addr[2], addr[3], addr[4], addr[5], addr[6], addr[7]]) == 0
+        && addr[8] == 0
+        && addr[9] == 0
+        && addr[10] == 0xff
+        && addr[11] == 0xff;
+    if mapped && let Some(id) = rule4([addr[12], addr[13], addr[14], addr[15]], port) {
         return Some(id);
     }
-    let key = Key::new(128, addr);
+    let key = Key::new(128, *addr);
     let rule = enforce::DENY_NET6.get(&key)?;
     (rule.port == 0 || rule.port == port).then_some(rule.rule_id)
 }

@@ -17,7 +17,7 @@ use crate::{
     header,
     maps::{OrCount, count},
     path::{KPath, PATH_WALK, start_ptr, walk},
-    submit,
+    strings, submit,
 };
 
 /// The record and how much of it is used. The length lives in map memory, not on a program's
@@ -163,9 +163,9 @@ impl<T> Record<T> {
         if src == 0 {
             return absent(TAIL_ABSENT);
         }
-        // SAFETY: the helper checks `src` and writes at most `size` bytes to `dst`.
+        // SAFETY: the helper checks `src` and writes at most `size` (≥ 1) bytes to `dst`.
         self.push_str_with(max, |dst, size| unsafe {
-            gen_::bpf_probe_read_user_str(dst, size, src as *const c_void)
+            strings::probe_read_user_str(dst.cast(), size, src as *const c_void)
         })
     }
 

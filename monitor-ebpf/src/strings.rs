@@ -10,6 +10,27 @@ use monitor_common::{FLAG_READ_FAILED, FLAG_TRUNCATED, counter};
 
 use crate::maps::count;
 
+/// `bpf_probe_read_user_str` with one answer for the empty string on every kernel: the length read,
+/// NUL included (1 for `""`), or a negative error. The helper is documented so, but older kernels'
+/// `strncpy_from_user_nofault` answers 0 for `""` (measured on Debian's 6.1; 6.12 and 6.18 answer 1)
+/// and need not have written the NUL: 0 is that empty string (no error is 0), so the NUL is written
+/// here and 1 returned. Every user-string read goes through this, so an empty string is never
+/// taken for a failed read (an absent field, a stopped scan).
+///
+/// # Safety
+/// `dst` is valid for `size` ≥ 1 bytes.
+#[inline(always)]
+pub(crate) unsafe fn probe_read_user_str(dst: *mut u8, size: u32, src: *const c_void) -> i64 {
+    // SAFETY: the caller's contract; the helper checks `src` and writes at most `size` bytes.
+    let n = unsafe { gen_::bpf_probe_read_user_str(dst.cast::<c_void>(), size, src) };
+    if n == 0 {
+        // SAFETY: `size` ≥ 1: `dst` holds at least this byte.
+        unsafe { *dst = 0 };
+        return 1;
+    }
+    n
+}
+
 /// Reads a NUL-terminated user string into `buf`. Returns `FLAG_*` bits. A null `src` reads as an
 /// empty string without failure.
 #[inline(always)]
@@ -26,8 +47,9 @@ pub(crate) fn read_user_str_len(src: *const u8, buf: &mut [u8]) -> (u16, usize) 
         unsafe { *dst = 0 };
         return (0, 0);
     }
-    // SAFETY: the helper writes at most `buf.len()` bytes into `buf` and checks `src` itself.
-    let n = unsafe { gen_::bpf_probe_read_user_str(dst.cast::<c_void>(), buf.len() as u32, src.cast()) };
+    // SAFETY: `buf` is a valid, non-empty buffer; the helper writes at most `buf.len()` bytes into
+    // it and checks `src` itself.
+    let n = unsafe { probe_read_user_str(dst, buf.len() as u32, src.cast()) };
     (str_result(n, buf), if n > 0 { n as usize } else { 0 })
 }
 

@@ -77,8 +77,11 @@ impl Cap {
                 "open/exec/mount deny is a SIGKILL before the syscall returns instead of EPERM \
                  before it acts: an O_TRUNC open of a denied file still truncates it, a denied \
                  mount(2) in a shared mount namespace stays mounted, the caller is killed rather \
-                 than refused; strings read from user memory at syscall entry may be unreadable \
-                 (unfaulted page: event without path, counted arg_read_failed)"
+                 than refused; a denied connect on a socket made outside the watched cgroup and \
+                 carried in is checked by no cgroup hook: it reaches its destination and the \
+                 caller is killed from userspace afterwards; strings read from user memory at \
+                 syscall entry may be unreadable (unfaulted page: event without path, counted \
+                 arg_read_failed)"
             }
             Cap::Fentry => "no kernel-function hooks: observation stays on tracepoints",
             Cap::Kprobes => "no kprobes (not used by agentmon today; fentry/tracepoints cover it)",
@@ -148,7 +151,9 @@ impl Mechanism {
         match self {
             Mechanism::Lsm(h) => format!("lsm/{h} (synchronous -EPERM, kernel strings)"),
             Mechanism::Tracepoint => "tracepoint (deny = SIGKILL before the syscall returns, after its effect)".into(),
-            Mechanism::CgroupSockAddr => "cgroup sock_addr (synchronous EPERM)".into(),
+            Mechanism::CgroupSockAddr => "cgroup sock_addr (synchronous EPERM for sockets made in a watched cgroup; \
+                                          one made outside and carried in connects, its caller killed from userspace)"
+                .into(),
             Mechanism::None => "none (not observed)".into(),
         }
     }
@@ -170,6 +175,12 @@ impl Capabilities {
                     Hook::Open if lsm => Mechanism::Lsm("file_open"),
                     Hook::Exec if lsm => Mechanism::Lsm("bprm_check_security"),
                     Hook::Mount if lsm => Mechanism::Lsm("sb_mount + lsm/move_mount"),
+                    // The cgroup hooks check sockets made in a watched cgroup (and see every
+                    // route, TCP Fast Open included); lsm/socket_connect checks the caller, so a
+                    // socket made outside and carried in is refused too.
+                    Hook::Connect if lsm && self.has(Cap::CgroupSockAddr) => {
+                        Mechanism::Lsm("socket_connect + cgroup sock_addr")
+                    }
                     Hook::Connect if self.has(Cap::CgroupSockAddr) => Mechanism::CgroupSockAddr,
                     Hook::Connect if lsm => Mechanism::Lsm("socket_connect"),
                     _ if tp => Mechanism::Tracepoint,
@@ -401,12 +412,15 @@ mod tests {
     }
 
     #[test]
-    fn lsm_kernel_uses_lsm_hooks_and_sock_addr_for_connect() {
+    fn lsm_kernel_uses_lsm_hooks_and_sock_addr_too_for_connect() {
         let c = caps(&[Cap::Btf, Cap::BpfLsm, Cap::SyscallTracepoints, Cap::CgroupSockAddr]);
         assert_eq!(mech(&c, Hook::Open), Mechanism::Lsm("file_open"));
         assert_eq!(mech(&c, Hook::Exec), Mechanism::Lsm("bprm_check_security"));
         assert_eq!(mech(&c, Hook::Mount), Mechanism::Lsm("sb_mount + lsm/move_mount"));
-        assert_eq!(mech(&c, Hook::Connect), Mechanism::CgroupSockAddr);
+        assert_eq!(
+            mech(&c, Hook::Connect),
+            Mechanism::Lsm("socket_connect + cgroup sock_addr")
+        );
     }
 
     #[test]

@@ -259,8 +259,8 @@ fn respond_now(mut alert: Alert) -> Alert {
             (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
             (_, false) => {
                 // The kernel table missed this form (a path form it does not match; a connect on
-                // a socket created outside the agent's cgroup, which no cgroup hook checks), so
-                // stop the offender from here.
+                // a socket created outside the agent's cgroup, which no cgroup hook checks and,
+                // without BPF LSM, no `lsm/socket_connect` refused), so stop the offender from here.
                 // SAFETY: kill(2) on the offending pid.
                 let rc = unsafe { libc::kill(ev.header.pid as i32, libc::SIGKILL) };
                 if rc == 0 {
