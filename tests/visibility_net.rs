@@ -521,15 +521,24 @@ g.bind("dgram.sock")
     one("IPv6", &|e| {
         e["family"] == "inet6" && e["addr"] == "::1" && e["port"] == port("V6")
     });
-    assert_eq!(
-        (reported(&run, "UBIND"), reported(&run, "ULISTEN")),
-        ("0".into(), "0".into())
-    );
-    let e = one("io_uring", &|e| e["addr"] == "127.0.0.1" && e["port"] == port("URING"));
-    assert_eq!(
-        e["seen_at"], "inet_sock_set_state",
-        "no listen syscall: seen at the state change"
-    );
+    // IORING_OP_BIND and IORING_OP_LISTEN came in 6.11: older kernels (Debian's 6.1) refuse the
+    // opcodes with EINVAL, and that route does not exist there.
+    if kernel_at_least(6, 11) {
+        assert_eq!(
+            (reported(&run, "UBIND"), reported(&run, "ULISTEN")),
+            ("0".into(), "0".into())
+        );
+        let e = one("io_uring", &|e| e["addr"] == "127.0.0.1" && e["port"] == port("URING"));
+        assert_eq!(
+            e["seen_at"], "inet_sock_set_state",
+            "no listen syscall: seen at the state change"
+        );
+    } else {
+        assert_eq!(
+            (reported(&run, "UBIND"), reported(&run, "ULISTEN")),
+            ("-22".into(), "-22".into())
+        );
+    }
     let sock = dir.path().join("agent.sock").to_string_lossy().into_owned();
     let e = one("unix by relative path", &|e| {
         e["family"] == "unix" && e["addr"] == sock.as_str()
@@ -542,6 +551,13 @@ g.bind("dgram.sock")
         (e["seen_at"].as_str(), e["sock_type"].as_str()),
         (Some("sys_exit_bind"), Some("dgram"))
     );
+}
+
+/// Whether the running kernel is `major.minor` or newer (`/proc/sys/kernel/osrelease`).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 /// Raw inet, packet and netlink sockets are events (a refused attempt too); raw inet sockets made
