@@ -360,6 +360,131 @@ sys.stdin.read()
     }
 }
 
+/// A directory `protected/` holding `config` (`ORIGINAL`, mode 0644), a free directory beside it,
+/// and a rule that denies every change under `protected/`: (directory, rules).
+fn protected_tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::create_dir(p("protected")).unwrap();
+    std::fs::create_dir(p("free")).unwrap();
+    std::fs::write(p("protected/config"), "ORIGINAL").unwrap();
+    std::fs::set_permissions(p("protected/config"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    for n in ["evil", "free/a", "evil2"] {
+        std::fs::write(p(n), "EVIL").unwrap();
+    }
+    let rules = rules_dir(&format!(
+        "- rule: {KEEP}\n  desc: test\n  condition: evt.kind in (rename, link, symlink, unlink, chmod, chown, truncate) and file.path startswith {d}/protected/\n  output: denied %evt.kind %file.path\n  priority: CRITICAL\n  action: deny\n",
+        d = dir.path().display()
+    ));
+    (dir, rules)
+}
+
+const KEEP: &str = "Keep protected";
+
+/// Each change of `protected/config`, by a plain name, a dirfd-relative name and a `..` detour,
+/// then one allowed rename elsewhere: `NAME=errno` lines on stderr (0: it went through).
+fn changes_py(dir: &Path) -> String {
+    format!(
+        r#"import os, sys
+d = "{d}"
+def attempt(name, f):
+    try:
+        f(); e = 0
+    except OSError as x:
+        e = x.errno
+    print(f"{{name}}={{e}}", file=sys.stderr, flush=True)
+pfd = os.open(d + "/protected", os.O_RDONLY | os.O_DIRECTORY)
+dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+attempt("rename_over", lambda: os.rename(d + "/evil", d + "/protected/config"))
+attempt("rename_dirfd", lambda: os.rename("evil2", "config", src_dir_fd=dfd, dst_dir_fd=pfd))
+attempt("link", lambda: os.link(d + "/evil", d + "/protected/hard"))
+attempt("symlink", lambda: os.symlink("/etc/passwd", d + "/protected/sym"))
+attempt("unlink_detour", lambda: os.unlink(d + "/free/../protected/config"))
+attempt("chmod", lambda: os.chmod(d + "/protected/config", 0o777))
+attempt("chown", lambda: os.chown(d + "/protected/config", os.getuid(), os.getgid()))
+attempt("truncate", lambda: os.truncate(d + "/protected/config", 0))
+attempt("allowed_rename", lambda: os.rename(d + "/free/a", d + "/free/b"))
+print("alive", file=sys.stderr, flush=True)
+"#,
+        d = dir.display()
+    )
+}
+
+/// Where the BPF LSM `path_*` hooks load, every change of a protected path fails with EPERM
+/// before it happens — whatever name form reaches it — the file keeps its content and mode, the
+/// caller lives on, and an allowed rename elsewhere still works. Without them (this host) the
+/// change is made, and the caller is killed from userspace after its event.
+#[test]
+fn a_denied_change_of_a_protected_path_is_refused_before_it_changes_where_bpf_lsm_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, rules) = protected_tree();
+    let config = dir.path().join("protected/config");
+    let r = exec_rules(rules.path(), &[], &["python3", "-c", &changes_py(dir.path())]);
+    let how = mechanism("change");
+    let alerts = r.alerts_of(KEEP);
+    assert!(!alerts.is_empty(), "no alert ({how}): {}", r.stderr);
+    if how.contains("lsm/path_") {
+        for op in [
+            "rename_over",
+            "rename_dirfd",
+            "link",
+            "symlink",
+            "unlink_detour",
+            "chmod",
+            "chown",
+            "truncate",
+        ] {
+            assert_eq!(
+                reported(&r.stderr, op),
+                Some("1"),
+                "{op} not refused with EPERM: {}",
+                r.stderr
+            );
+        }
+        assert_eq!(reported(&r.stderr, "allowed_rename"), Some("0"), "{}", r.stderr);
+        assert!(r.stderr.contains("alive"), "the caller should live on: {}", r.stderr);
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "ORIGINAL");
+        assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o644);
+        for n in ["hard", "sym"] {
+            assert!(!dir.path().join("protected").join(n).exists(), "{n} was made");
+        }
+        // Each refusal: a deny notice, the syscall's event flagged denied, and the rule's alert.
+        let notices = r
+            .events
+            .iter()
+            .filter(|e| e["kind"] == "deny" && e["what"] == "change")
+            .count();
+        assert!(notices >= 8, "{notices} change deny notices: {}", r.stderr);
+        let renames: Vec<_> = r
+            .of_kind("rename")
+            .into_iter()
+            .filter(|e| e["resolved_path"] == config.to_string_lossy().as_ref())
+            .collect();
+        assert!(
+            renames.len() >= 2 && renames.iter().all(|e| e["denied"] == true),
+            "{renames:?}"
+        );
+        assert!(
+            alerts.iter().all(|a| a["action_result"]
+                == "denied in kernel: refused with EPERM before the path changed (BPF LSM)"),
+            "{alerts:?}"
+        );
+    } else {
+        assert!(how.contains("tracepoint"), "{how}");
+        // After the fact: the first change went through (the later ones too, if the kill from
+        // userspace lands after them) and its caller was then killed.
+        assert_eq!(reported(&r.stderr, "rename_over"), Some("0"), "{}", r.stderr);
+        assert!(
+            alerts.iter().any(|a| a["event"]["kind"] == "rename"
+                && a["action_result"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("no BPF LSM path hooks here: the change was made"))),
+            "{alerts:?}"
+        );
+    }
+}
+
 /// One run of the same actions for [`both_paths_give_the_same_events`]: each action's event as
 /// (kind, path, denied) and each alert as (rule, kind, path), for paths under `dir` only.
 type Seen = (

@@ -7,6 +7,8 @@ pub const DENY_EXEC: u8 = 1;
 pub const DENY_OPEN: u8 = 2;
 pub const DENY_MOUNT: u8 = 3;
 pub const DENY_CONNECT: u8 = 4;
+/// A rename, link, symlink, unlink, chmod, chown or truncate of a path (`DENY_CHANGE`).
+pub const DENY_CHANGE: u8 = 5;
 // mounts, scope, io_uring, code loading
 /// `io_uring` refused (at setup, or at a submission to a ring the process got otherwise).
 pub const DENY_IO_URING: u8 = 48;

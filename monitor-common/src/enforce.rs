@@ -42,6 +42,9 @@ pub const DENY_KIND_EXEC: u32 = 1 << 0;
 pub const DENY_KIND_OPEN: u32 = 1 << 1;
 pub const DENY_KIND_MOUNT: u32 = 1 << 2;
 pub const DENY_KIND_CONNECT: u32 = 1 << 3;
+/// `DENY_CHANGE` has entries: rules that refuse renames onto, links and symlinks at, unlinks,
+/// chmods, chowns and truncations of paths (enforced by the BPF LSM `path_*` hooks only).
+pub const DENY_KIND_CHANGE: u32 = 1 << 4;
 // mounts, scope, io_uring, code loading (a high bit, clear of the ones other kinds take next)
 /// An `action: deny` rule refuses `io_uring` to watched agents (`DENY_IO_URING` holds its rule id):
 /// `io_uring_setup` and every submission kill the caller before it returns.
@@ -60,6 +63,24 @@ pub const DENY_VIA_LSM_EXEC: u32 = 1 << 21;
 /// a denied `mount(2)` or `move_mount` fails with EPERM before the mount tree changes, and its mount
 /// event is flagged denied instead of its caller killed (the new API's other steps keep the kill).
 pub const DENY_VIA_LSM_MOUNT: u32 = 1 << 22;
+
+/// Set with `DENY_KIND_CHANGE` when the BPF LSM `path_*` programs are attached: a denied rename,
+/// link, symlink, unlink, rmdir, chmod, chown or truncate fails with EPERM before the name or the
+/// file changes, and its event at the syscall's exit is flagged denied. Without them no kernel
+/// program checks `DENY_CHANGE` (userspace kills the caller after the change).
+pub const DENY_VIA_LSM_CHANGE: u32 = 1 << 23;
+
+/// `PathRule::flags` of a `DENY_CHANGE` entry: the changes it refuses. An entry carries the bits of
+/// every entry whose path covers it too (userspace merges them), since the trie answers with the
+/// longest matching entry only.
+pub const CHANGE_RENAME: u32 = 1 << 1;
+pub const CHANGE_LINK: u32 = 1 << 2;
+pub const CHANGE_SYMLINK: u32 = 1 << 3;
+/// `unlink`, `unlinkat` (with or without `AT_REMOVEDIR`) and `rmdir`.
+pub const CHANGE_UNLINK: u32 = 1 << 4;
+pub const CHANGE_CHMOD: u32 = 1 << 5;
+pub const CHANGE_CHOWN: u32 = 1 << 6;
+pub const CHANGE_TRUNCATE: u32 = 1 << 7;
 
 /// `rule_id` reported for connects refused because the agent is quarantined.
 pub const RULE_ID_QUARANTINE: u32 = u32::MAX;

@@ -16,6 +16,8 @@ pub const LAST_WAKEUP: &str = "LAST_WAKEUP";
 /// Deny tables (`crate::enforce`), filled by userspace from `action: deny` rules.
 pub const DENY_EXEC: &str = "DENY_EXEC";
 pub const DENY_OPEN: &str = "DENY_OPEN";
+/// Path prefix/exact LPM trie → rule refusing changes of those paths (`enforce::CHANGE_*`).
+pub const DENY_CHANGE: &str = "DENY_CHANGE";
 pub const DENY_MOUNT: &str = "DENY_MOUNT";
 pub const DENY_NET4: &str = "DENY_NET4";
 pub const DENY_NET6: &str = "DENY_NET6";
@@ -74,6 +76,7 @@ pub const ALL: &[&str] = &[
     LAST_WAKEUP,
     DENY_EXEC,
     DENY_OPEN,
+    DENY_CHANGE,
     DENY_MOUNT,
     DENY_NET4,
     DENY_NET6,

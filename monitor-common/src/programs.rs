@@ -76,6 +76,14 @@ impl Program {
         }
     }
 
+    /// A BPF LSM program for `hook` (`bpf_lsm_<hook>` in the kernel's BTF).
+    const fn lsm(name: &'static str, hook: &'static str) -> Self {
+        Self {
+            name,
+            attach: Attach::Lsm { hook },
+        }
+    }
+
     const fn sched(name: &'static str, fields: &'static [Field]) -> Self {
         Self {
             name,
@@ -133,6 +141,28 @@ pub const LSM_SOCKET_CONNECT: Program = Program {
     name: "lsm_socket_connect",
     attach: Attach::Lsm { hook: "socket_connect" },
 };
+/// The synchronous deny of changes to paths (`DENY_CHANGE`): rename onto, link, symlink, unlink,
+/// rmdir, chmod, chown and truncate fail with `-EPERM` before the name or file changes, where BPF
+/// LSM loads and the kernel has the `path_*` hooks (`CONFIG_SECURITY_PATH`). All load, or none.
+pub const LSM_PATH_RENAME: Program = Program::lsm("lsm_path_rename", "path_rename");
+pub const LSM_PATH_LINK: Program = Program::lsm("lsm_path_link", "path_link");
+pub const LSM_PATH_SYMLINK: Program = Program::lsm("lsm_path_symlink", "path_symlink");
+pub const LSM_PATH_UNLINK: Program = Program::lsm("lsm_path_unlink", "path_unlink");
+pub const LSM_PATH_RMDIR: Program = Program::lsm("lsm_path_rmdir", "path_rmdir");
+pub const LSM_PATH_CHMOD: Program = Program::lsm("lsm_path_chmod", "path_chmod");
+pub const LSM_PATH_CHOWN: Program = Program::lsm("lsm_path_chown", "path_chown");
+pub const LSM_PATH_TRUNCATE: Program = Program::lsm("lsm_path_truncate", "path_truncate");
+/// The `path_*` hooks, for the loader (all or none) and the capability table.
+pub const LSM_PATH_HOOKS: &[Program] = &[
+    LSM_PATH_RENAME,
+    LSM_PATH_LINK,
+    LSM_PATH_SYMLINK,
+    LSM_PATH_UNLINK,
+    LSM_PATH_RMDIR,
+    LSM_PATH_CHMOD,
+    LSM_PATH_CHOWN,
+    LSM_PATH_TRUNCATE,
+];
 pub const SYS_EXIT_OPENAT: Program = Program::syscall("sys_exit_openat", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPENAT2: Program = Program::syscall("sys_exit_openat2", SysExitArgs::FIELDS);
 pub const SYS_EXIT_OPEN: Program = Program::syscall("sys_exit_open", SysExitArgs::FIELDS);
@@ -366,6 +396,14 @@ pub const PROGRAMS: &[Program] = &[
     SYS_EXIT_FTRUNCATE,
     SYS_EXIT_MKNOD,
     SYS_EXIT_MKNODAT,
+    LSM_PATH_RENAME,
+    LSM_PATH_LINK,
+    LSM_PATH_SYMLINK,
+    LSM_PATH_UNLINK,
+    LSM_PATH_RMDIR,
+    LSM_PATH_CHMOD,
+    LSM_PATH_CHOWN,
+    LSM_PATH_TRUNCATE,
     SCHED_PROCESS_FORK,
     // mounts, scope, io_uring, code loading
     SYS_EXIT_MOUNT,

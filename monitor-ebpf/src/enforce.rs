@@ -31,6 +31,10 @@ named!(DENY_EXEC = names::DENY_EXEC);
 #[map]
 pub(crate) static DENY_OPEN: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
 named!(DENY_OPEN = names::DENY_OPEN);
+/// Paths whose changes are refused (`PathRule::flags`: `CHANGE_*`), by the LSM `path_*` hooks.
+#[map]
+pub(crate) static DENY_CHANGE: LpmTrie<PathKey, PathRule> = LpmTrie::with_max_entries(4096, NO_PREALLOC);
+named!(DENY_CHANGE = names::DENY_CHANGE);
 /// fstype (NUL padded) → rule id; the all-zero key denies every mount.
 #[map]
 pub(crate) static DENY_MOUNT: HashMap<[u8; DENY_FSTYPE_LEN], u32> = HashMap::with_max_entries(256, 0);

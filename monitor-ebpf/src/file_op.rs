@@ -12,8 +12,10 @@
 //! Userspace joins them.
 use aya_ebpf::programs::TracePointContext;
 use monitor_common::{
-    EventKind,
+    EventKind, FLAG_DENIED,
     config::{PathOffsets, RegsOffsets},
+    deny::DENY_CHANGE,
+    enforce::DENY_VIA_LSM_CHANGE,
     file_op::{AT_EMPTY_PATH, AT_FDCWD, FileOpEvent},
     record::{PATH_MAX, TAIL_ABSENT, TAIL_READ_FAILED, Tail},
 };
@@ -47,6 +49,8 @@ pub(crate) struct Request {
     pub(crate) dev: u32,
     pub(crate) length: i64,
 }
+
+const EPERM: i64 = 1;
 
 /// The working directory, as a register value.
 pub(crate) const CWD: u64 = AT_FDCWD as i64 as u64;
@@ -174,6 +178,11 @@ pub(crate) fn emit(
     };
     // SAFETY: as above.
     unsafe { (*ev).source_kernel_path = source_kernel_path };
+    // A change an LSM `path_*` hook refused (`crate::lsm_change`) failed with EPERM: flag it denied.
+    if result == -EPERM && cfg.deny_kinds & DENY_VIA_LSM_CHANGE != 0 && crate::lsm::take_denied(DENY_CHANGE).is_some() {
+        // SAFETY: as above.
+        unsafe { (*ev).header.flags |= FLAG_DENIED };
+    }
     // Batched like opens: an `rm -rf` or a package install makes these by the thousand.
     rec.submit(true);
     Some(())

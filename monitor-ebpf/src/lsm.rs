@@ -167,7 +167,7 @@ fn mount_deny_config() -> Option<&'static KernelConfig> {
 
 /// Notes, counts and reports a refusal; the hook's verdict.
 #[inline(always)]
-fn refuse(cfg: &KernelConfig, what: u8, rule_id: u32) -> i32 {
+pub(crate) fn refuse(cfg: &KernelConfig, what: u8, rule_id: u32) -> i32 {
     let key = denied_key(what);
     let _ = LSM_DENIED.insert(key, rule_id, 0);
     maps::count(counter::DENIED);
@@ -231,8 +231,8 @@ fn open_rule(cfg: &KernelConfig, file: *const u8) -> Option<u32> {
     enforce::open_matches(&rule, flags).then_some(rule.rule_id)
 }
 
-/// The rule id an LSM hook refused this thread's `what` (`DENY_OPEN`, `DENY_EXEC`, `DENY_MOUNT`)
-/// with (consumed).
+/// The rule id an LSM hook refused this thread's `what` (`DENY_OPEN`, `DENY_EXEC`, `DENY_MOUNT`,
+/// `DENY_CHANGE`) with (consumed).
 #[inline(always)]
 pub(crate) fn take_denied(what: u8) -> Option<u32> {
     let key = denied_key(what);

@@ -70,6 +70,8 @@ mod link;
 #[cfg(target_arch = "bpf")]
 mod lsm;
 #[cfg(target_arch = "bpf")]
+mod lsm_change;
+#[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod memfd;

@@ -81,7 +81,8 @@ impl Cap {
                  carried in is checked by no cgroup hook: it reaches its destination and the \
                  caller is killed from userspace afterwards; strings read from user memory at \
                  syscall entry may be unreadable (unfaulted page: event without path, counted \
-                 arg_read_failed)"
+                 arg_read_failed); a denied rename, link, unlink, chmod, chown or truncate is \
+                 made, and its caller killed from userspace afterwards"
             }
             Cap::Fentry => "no kernel-function hooks: observation stays on tracepoints",
             Cap::Kprobes => "no kprobes (not used by agentmon today; fentry/tracepoints cover it)",
@@ -118,10 +119,12 @@ pub enum Hook {
     Exec,
     Connect,
     Mount,
+    /// Changes of a path: rename onto, link, symlink, unlink, chmod, chown, truncate.
+    Change,
 }
 
 impl Hook {
-    pub const ALL: [Hook; 4] = [Hook::Open, Hook::Exec, Hook::Connect, Hook::Mount];
+    pub const ALL: [Hook; 5] = [Hook::Open, Hook::Exec, Hook::Connect, Hook::Mount, Hook::Change];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -129,6 +132,7 @@ impl Hook {
             Hook::Exec => "exec",
             Hook::Connect => "connect",
             Hook::Mount => "mount",
+            Hook::Change => "change",
         }
     }
 }
@@ -142,6 +146,9 @@ pub enum Mechanism {
     Tracepoint,
     /// cgroup `sock_addr` program: deny makes `connect()` fail with EPERM before it is sent.
     CgroupSockAddr,
+    /// Seen at the syscall's exit only; a deny rule's caller is killed from userspace, after the
+    /// effect (changes of a path without the BPF LSM `path_*` hooks).
+    AfterTheFact,
     /// Nothing on this kernel.
     None,
 }
@@ -154,6 +161,9 @@ impl Mechanism {
             Mechanism::CgroupSockAddr => "cgroup sock_addr (synchronous EPERM for sockets made in a watched cgroup; \
                                           one made outside and carried in connects, its caller killed from userspace)"
                 .into(),
+            Mechanism::AfterTheFact => {
+                "tracepoint (no kernel deny: the change is made, then the caller is killed from userspace)".into()
+            }
             Mechanism::None => "none (not observed)".into(),
         }
     }
@@ -175,6 +185,12 @@ impl Capabilities {
                     Hook::Open if lsm => Mechanism::Lsm("file_open"),
                     Hook::Exec if lsm => Mechanism::Lsm("bprm_check_security"),
                     Hook::Mount if lsm => Mechanism::Lsm("sb_mount + lsm/move_mount"),
+                    // Where the kernel lacks the path hooks (CONFIG_SECURITY_PATH) the loader
+                    // skips them and says so; every distribution kernel seen has them.
+                    Hook::Change if lsm => {
+                        Mechanism::Lsm("path_{rename,link,symlink,unlink,rmdir,chmod,chown,truncate}")
+                    }
+                    Hook::Change if tp => Mechanism::AfterTheFact,
                     // The cgroup hooks check sockets made in a watched cgroup (and see every
                     // route, TCP Fast Open included); lsm/socket_connect checks the caller, so a
                     // socket made outside and carried in is refused too.
@@ -421,6 +437,7 @@ mod tests {
             mech(&c, Hook::Connect),
             Mechanism::Lsm("socket_connect + cgroup sock_addr")
         );
+        assert!(matches!(mech(&c, Hook::Change), Mechanism::Lsm(h) if h.starts_with("path_")));
     }
 
     #[test]
@@ -431,6 +448,7 @@ mod tests {
             assert_eq!(mech(&c, h), Mechanism::Tracepoint, "{h:?}");
         }
         assert_eq!(mech(&c, Hook::Connect), Mechanism::CgroupSockAddr);
+        assert_eq!(mech(&c, Hook::Change), Mechanism::AfterTheFact);
         let costs: Vec<Cap> = c.costs().into_iter().map(|(c, _)| c).collect();
         assert!(costs.contains(&Cap::BpfLsm) && costs.contains(&Cap::Fentry));
         assert!(c.render().contains("O_TRUNC"), "{}", c.render());

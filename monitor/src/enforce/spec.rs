@@ -9,6 +9,10 @@
 //! - connect: destination CIDR (IPv4/IPv6) and optional port; `connect()` fails with EPERM.
 //! - mount: any mount, or by filesystem type; SIGKILL at the syscall's exit, or where BPF LSM runs
 //!   EPERM from `lsm/sb_mount` (`mount(2)`) and `lsm/move_mount` before the mount tree changes.
+//! - changes of a path (rename onto it, link or symlink at it, unlink/rmdir, chmod, chown,
+//!   truncate), prefix or exact match on the kernel's path of the name: EPERM from the BPF LSM
+//!   `path_*` hooks before anything changes, where they load; elsewhere no kernel program checks
+//!   them and userspace kills the caller after the change.
 //! - `io_uring`: any use; SIGKILL at `io_uring_setup`'s exit (the ring never reaches the process) and
 //!   at every submission.
 use std::net::IpAddr;
@@ -34,6 +38,11 @@ pub(crate) enum DenySpec {
         addr: IpAddr,
         prefix_len: u8,
         port: Option<u16>,
+    },
+    /// Changes of a path: `ops` holds the `monitor_common::enforce::CHANGE_*` bits refused.
+    Change {
+        path: PathMatch,
+        ops: u32,
     },
     MountAny,
     MountFstype(String),

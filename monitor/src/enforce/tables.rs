@@ -5,8 +5,8 @@ use anyhow::{Context, Result, bail};
 use aya::maps::{Array, HashMap, LpmTrie, MapData, lpm_trie::Key};
 use monitor_common::{
     enforce::{
-        DENY_FSTYPE_LEN, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_IO_URING, DENY_KIND_MOUNT, DENY_KIND_OPEN,
-        DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
+        DENY_FSTYPE_LEN, DENY_KIND_CHANGE, DENY_KIND_CONNECT, DENY_KIND_EXEC, DENY_KIND_IO_URING, DENY_KIND_MOUNT,
+        DENY_KIND_OPEN, DENY_PATH_LEN, MOUNT_ANY_KEY, NetRule, PATH_RULE_WRITE_ONLY, PathKey, PathRule,
     },
     maps,
 };
@@ -85,13 +85,44 @@ fn fill_net_trie<const N: usize>(
     Ok(any)
 }
 
+/// The `DENY_CHANGE` entries: one per distinct path, the first rule's id, and the `CHANGE_*` bits
+/// of every change rule whose path covers it (the trie answers with the longest match alone, so a
+/// `chmod`-only rule on `/etc/x` must still carry the `unlink` of a rule on the prefix `/etc/`).
+fn change_rules(entries: &[DenyEntry]) -> Vec<(&PathMatch, PathRule)> {
+    let changes: Vec<(&PathMatch, u32, u32)> = entries
+        .iter()
+        .filter_map(|e| match &e.spec {
+            DenySpec::Change { path, ops } => Some((path, e.rule_id, *ops)),
+            _ => None,
+        })
+        .collect();
+    let text = |m: &PathMatch| match m {
+        PathMatch::Exact(s) | PathMatch::Prefix(s) => s.clone(),
+    };
+    let mut out: Vec<(&PathMatch, PathRule)> = Vec::new();
+    for &(path, rule_id, _) in &changes {
+        if out.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        let me = text(path);
+        let flags = changes
+            .iter()
+            .filter(|(other, _, _)| {
+                *other == path || matches!(other, PathMatch::Prefix(pre) if me.starts_with(pre.as_str()))
+            })
+            .fold(0, |acc, (_, _, ops)| acc | ops);
+        out.push((path, PathRule { rule_id, flags }));
+    }
+    out
+}
+
 /// Replaces the kernel deny tables with `entries`. On error nothing is half-applied to the
 /// `deny_kinds` switch: tables are rebuilt first, the switch flipped last.
 pub(crate) fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
     // Validate everything before touching the kernel.
     for e in entries {
         match &e.spec {
-            DenySpec::Exec(m) | DenySpec::Open { path: m, .. } => {
+            DenySpec::Exec(m) | DenySpec::Open { path: m, .. } | DenySpec::Change { path: m, .. } => {
                 path_key(m).with_context(|| format!("rule {}", e.rule))?;
             }
             DenySpec::MountFstype(f) => {
@@ -141,6 +172,14 @@ pub(crate) fn apply(probes: &mut Probes, entries: &[DenyEntry]) -> Result<()> {
                 )?;
                 kinds |= DENY_KIND_OPEN;
             }
+        }
+    }
+    {
+        let mut change = trie::<PathKey, PathRule>(probes, maps::DENY_CHANGE)?;
+        clear_trie(&mut change);
+        for (path, rule) in change_rules(entries) {
+            change.insert(&path_key(path)?, rule, 0)?;
+            kinds |= DENY_KIND_CHANGE;
         }
     }
     let v4 = fill_net_trie(probes, maps::DENY_NET4, entries, |a| match a {
@@ -203,5 +242,45 @@ mod tests {
         assert!(path_key(&PathMatch::Exact("x".repeat(256))).is_err());
         fstype_key("tmpfs").unwrap();
         fstype_key(&"x".repeat(40)).unwrap_err();
+    }
+
+    #[test]
+    fn a_change_entry_carries_the_changes_of_the_prefixes_that_cover_it() {
+        use monitor_common::enforce::{CHANGE_CHMOD, CHANGE_RENAME, CHANGE_UNLINK};
+        let entry = |rule_id, path, ops| DenyEntry {
+            rule_id,
+            rule: format!("r{rule_id}"),
+            spec: DenySpec::Change { path, ops },
+        };
+        let entries = [
+            entry(0, PathMatch::Prefix("/etc/".into()), CHANGE_UNLINK),
+            entry(1, PathMatch::Exact("/etc/agent.yaml".into()), CHANGE_CHMOD),
+            entry(2, PathMatch::Exact("/etc/agent.yaml".into()), CHANGE_RENAME),
+            entry(3, PathMatch::Exact("/etcetera".into()), CHANGE_CHMOD),
+            DenyEntry {
+                rule_id: 4,
+                rule: "open".into(),
+                spec: DenySpec::Open {
+                    path: PathMatch::Prefix("/".into()),
+                    write_only: false,
+                },
+            },
+        ];
+        let got: Vec<(PathMatch, u32, u32)> = change_rules(&entries)
+            .into_iter()
+            .map(|(p, r)| (p.clone(), r.rule_id, r.flags))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (PathMatch::Prefix("/etc/".into()), 0, CHANGE_UNLINK),
+                (
+                    PathMatch::Exact("/etc/agent.yaml".into()),
+                    1,
+                    CHANGE_UNLINK | CHANGE_CHMOD | CHANGE_RENAME
+                ),
+                (PathMatch::Exact("/etcetera".into()), 3, CHANGE_CHMOD),
+            ]
+        );
     }
 }

@@ -1,16 +1,33 @@
 //! `deny` notices: the kernel side stopped an action synchronously.
 use monitor_common::{
     EventKind,
-    deny::{DENY_CONNECT, DENY_EXEC, DENY_IO_URING, DENY_MOUNT, DENY_OPEN, DenyEvent},
+    deny::{DENY_CHANGE, DENY_CONNECT, DENY_EXEC, DENY_IO_URING, DENY_MOUNT, DENY_OPEN, DenyEvent},
 };
 use serde::Serialize;
 
 use super::{Notes, DecodeError, KindInfo, Line, read_record};
 use crate::schema::{self, ConvertError};
 
+/// What the kernel denied: its code in `DenyEvent::what`, its name, its value in the recording.
+const WHATS: [(u8, &str, schema::DenyWhat); 6] = [
+    (DENY_EXEC, "exec", schema::DenyWhat::Exec),
+    (DENY_OPEN, "open", schema::DenyWhat::Open),
+    (DENY_CHANGE, "change", schema::DenyWhat::Change),
+    (DENY_MOUNT, "mount", schema::DenyWhat::Mount),
+    (DENY_CONNECT, "connect", schema::DenyWhat::Connect),
+    (DENY_IO_URING, "io_uring", schema::DenyWhat::IoUring),
+];
+
+fn unknown_what(value: i32) -> ConvertError {
+    ConvertError::UnknownEnum {
+        what: "deny target",
+        value,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DenyInfo {
-    /// exec, open, mount, connect or `io_uring`.
+    /// exec, open, change, mount, connect or `io_uring` (see [`WHATS`]).
     pub what: &'static str,
     pub rule_id: u32,
 }
@@ -21,14 +38,10 @@ impl KindInfo for DenyInfo {
 
     fn decode(bytes: &[u8], _notes: &mut Notes) -> Result<Self, DecodeError> {
         let ev: DenyEvent = read_record(bytes, "deny event")?;
-        let what = match ev.what {
-            DENY_EXEC => "exec",
-            DENY_OPEN => "open",
-            DENY_MOUNT => "mount",
-            DENY_CONNECT => "connect",
-            DENY_IO_URING => "io_uring",
-            _ => "unknown",
-        };
+        let what = WHATS
+            .iter()
+            .find(|(code, _, _)| *code == ev.what)
+            .map_or("unknown", |(_, name, _)| *name);
         Ok(DenyInfo {
             what,
             rule_id: ev.rule_id,
@@ -43,14 +56,10 @@ impl KindInfo for DenyInfo {
 
     fn to_proto(&self) -> schema::Deny {
         schema::Deny {
-            what: match self.what {
-                "exec" => schema::DenyWhat::Exec,
-                "open" => schema::DenyWhat::Open,
-                "mount" => schema::DenyWhat::Mount,
-                "connect" => schema::DenyWhat::Connect,
-                "io_uring" => schema::DenyWhat::IoUring,
-                _ => schema::DenyWhat::Unknown,
-            } as i32,
+            what: WHATS
+                .iter()
+                .find(|(_, name, _)| *name == self.what)
+                .map_or(schema::DenyWhat::Unknown, |(_, _, w)| *w) as i32,
             rule_id: self.rule_id,
         }
     }
@@ -58,18 +67,12 @@ impl KindInfo for DenyInfo {
     fn from_proto(p: schema::Deny) -> Result<Self, ConvertError> {
         Ok(Self {
             what: match schema::DenyWhat::try_from(p.what) {
-                Ok(schema::DenyWhat::Exec) => "exec",
-                Ok(schema::DenyWhat::Open) => "open",
-                Ok(schema::DenyWhat::Mount) => "mount",
-                Ok(schema::DenyWhat::Connect) => "connect",
-                Ok(schema::DenyWhat::IoUring) => "io_uring",
                 Ok(schema::DenyWhat::Unknown) => "unknown",
-                _ => {
-                    return Err(ConvertError::UnknownEnum {
-                        what: "deny target",
-                        value: p.what,
-                    });
-                }
+                Ok(w) => match WHATS.iter().find(|(_, _, x)| *x == w) {
+                    Some((_, name, _)) => name,
+                    None => return Err(unknown_what(p.what)),
+                },
+                Err(_) => return Err(unknown_what(p.what)),
             },
             rule_id: p.rule_id,
         })

@@ -146,6 +146,46 @@ fn log_loaded(ebpf: &Ebpf, name: &str, since: std::time::Instant) {
     );
 }
 
+/// The kernel's BTF for the LSM programs, parsed on first use (≈ 1 s under emulation).
+fn kernel_btf(btf: &mut Option<aya::Btf>) -> Result<&mut aya::Btf> {
+    Ok(match btf {
+        Some(b) => b,
+        None => btf.insert(aya::Btf::from_sys_fs().context("reading kernel BTF for the LSM programs")?),
+    })
+}
+
+/// Whether the `path_*` LSM hooks can load here: BPF LSM works and the kernel's BTF has every
+/// `bpf_lsm_path_*` attach point (a kernel without `CONFIG_SECURITY_PATH` has none; there, change
+/// deny rules stay after-the-fact and this says so once). `btf`: the kernel's BTF, read on first use.
+fn lsm_path_hooks_present(caps: &Capabilities, btf: &mut Option<aya::Btf>) -> Result<bool> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if !(caps.has(Cap::BpfLsm) && caps.has(Cap::Btf)) {
+        return Ok(false);
+    }
+    let btf = kernel_btf(btf)?;
+    let missing: Vec<&str> = programs::LSM_PATH_HOOKS
+        .iter()
+        .filter_map(|p| match p.attach {
+            Attach::Lsm { hook } => Some(hook),
+            _ => None,
+        })
+        .filter(|hook| {
+            btf.id_by_type_name_kind(&format!("bpf_lsm_{hook}"), aya_obj::btf::BtfKind::Func)
+                .is_err()
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    SAID.call_once(|| {
+        tracing::warn!(
+            missing = %missing.join(","),
+            "this kernel lacks BPF LSM path hooks (CONFIG_SECURITY_PATH): deny rules on renames, links, unlinks, chmods, chowns and truncations act after the change"
+        );
+    });
+    Ok(false)
+}
+
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
 pub(crate) fn check_privileges() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -225,6 +265,11 @@ impl Probes {
                 continue;
             }
             if let Attach::Lsm { hook } = p.attach {
+                if programs::LSM_PATH_HOOKS.iter().any(|h| h.name == p.name)
+                    && !lsm_path_hooks_present(caps, &mut lsm_btf)?
+                {
+                    continue;
+                }
                 let t = std::time::Instant::now();
                 probes.load_lsm(p, hook, caps, &mut lsm_btf)?;
                 log_loaded(&probes.ebpf, p.name, t);
@@ -305,10 +350,7 @@ impl Probes {
         if !(caps.has(Cap::BpfLsm) && caps.has(Cap::Btf)) {
             return Ok(());
         }
-        let btf = match btf {
-            Some(b) => b,
-            None => btf.insert(aya::Btf::from_sys_fs().context("reading kernel BTF for the LSM programs")?),
-        };
+        let btf = kernel_btf(btf)?;
         let lsm: &mut Lsm = self
             .ebpf
             .program_mut(p.name)
@@ -323,6 +365,13 @@ impl Probes {
             // Both mount hooks carry the one bit: each refuses its own syscall, and the load fails
             // as a whole if either does not attach.
             "sb_mount" | "move_mount" => monitor_common::enforce::DENY_VIA_LSM_MOUNT,
+            // The same for the `path_*` hooks: the group loads whole (`lsm_path_hooks_present`).
+            h if programs::LSM_PATH_HOOKS
+                .iter()
+                .any(|p| matches!(p.attach, Attach::Lsm { hook } if hook == h)) =>
+            {
+                monitor_common::enforce::DENY_VIA_LSM_CHANGE
+            }
             _ => 0,
         };
         tracing::info!("{}: attached to lsm/{hook} (synchronous deny)", p.name);

@@ -256,25 +256,38 @@ fn respond_now(mut alert: Alert) -> Alert {
             {
                 "denied in kernel: mount refused with EPERM before anything was mounted (BPF LSM)".to_string()
             }
-            (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
-            (_, false) => {
-                // The kernel table missed this form (a path form it does not match; a connect on
-                // a socket created outside the agent's cgroup, which no cgroup hook checks and,
-                // without BPF LSM, no `lsm/socket_connect` refused), so stop the offender from here.
-                // SAFETY: kill(2) on the offending pid.
-                let rc = unsafe { libc::kill(ev.header.pid as i32, libc::SIGKILL) };
-                if rc == 0 {
-                    "kernel table did not match this path form; offending process killed from userspace".to_string()
-                } else {
-                    "kernel table did not match this path form; offending process already gone".to_string()
-                }
+            // The LSM `path_*` hooks are the only kernel check of a change, so only they flag one.
+            (b, true) if b.file_op().is_some() => {
+                "denied in kernel: refused with EPERM before the path changed (BPF LSM)".to_string()
             }
+            (b, false) if b.file_op().is_some_and(|op| op.result < 0) => {
+                "the change failed on its own; nothing to stop".to_string()
+            }
+            // No BPF LSM path hooks on this kernel: the change is made; stop the offender.
+            (b, false) if b.file_op().is_some() => {
+                kill_offender(ev.header.pid, "no BPF LSM path hooks here: the change was made")
+            }
+            (_, true) => "denied in kernel: process killed (SIGKILL) before the syscall returned".to_string(),
+            // The kernel table missed this form (a path form it does not match; a connect on a
+            // socket created outside the agent's cgroup, which no cgroup hook checks and, without
+            // BPF LSM, no `lsm/socket_connect` refused), so stop the offender from here.
+            (_, false) => kill_offender(ev.header.pid, "kernel table did not match this path form"),
         },
         _ if alert.tags.iter().any(|t| t == "sandbox") => sandbox_result(&alert),
         _ => "alerted".to_string(),
     };
     finish(&mut alert, result);
     alert
+}
+
+/// SIGKILLs the offender of a deny rule the kernel did not stop; the alert's result, after `why`.
+fn kill_offender(pid: u32, why: &str) -> String {
+    // SAFETY: kill(2) on the offending pid.
+    if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+        format!("{why}; offending process killed from userspace")
+    } else {
+        format!("{why}; offending process already gone")
+    }
 }
 
 /// What the sandbox did about a deviation its rules (`profile::export::rules`, tagged `sandbox`,

@@ -1,8 +1,12 @@
 //! `action: deny` rules → kernel [`DenyEntry`]s. The condition must be an OR of alternatives, each
 //! restricted to one event kind and made only of atoms the kernel matches (see `enforce/spec.rs`).
+use monitor_common::enforce::{
+    CHANGE_CHMOD, CHANGE_CHOWN, CHANGE_LINK, CHANGE_RENAME, CHANGE_SYMLINK, CHANGE_TRUNCATE, CHANGE_UNLINK,
+};
+
 use super::{
     cond::{Cond, Pred, Test, applicable_kinds},
-    fields::{Field, Kind},
+    fields::{Field, Kind, KindSet},
 };
 use crate::enforce::spec::{DenySpec, PathMatch};
 
@@ -25,12 +29,17 @@ pub(super) fn compile(cond: &Cond) -> Result<Vec<DenySpec>, DenyError> {
     for atoms in dnf(cond)? {
         let alt = Cond::And(atoms.iter().map(|a| (*a).clone()).collect());
         let kinds = applicable_kinds(&alt);
+        if let Some(ops) = change_ops(kinds) {
+            specs.extend(change_alternative(ops, &atoms)?);
+            continue;
+        }
         let mut it = kinds.kinds();
         let (Some(kind), None) = (it.next(), it.next()) else {
             return err(
                 None,
                 format!(
-                    "deny: each alternative must apply to exactly one event kind, this one applies to [{}] (add `evt.kind = ...`)",
+                    "deny: each alternative must apply to exactly one event kind (or only to changes: {}), this one applies to [{}] (add `evt.kind = ...`)",
+                    CHANGE_NAMES,
                     kinds.names()
                 ),
             );
@@ -204,6 +213,75 @@ fn alternative(kind: Kind, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> 
             );
         }
     })
+}
+
+/// The file changes a deny rule can refuse in the kernel (the LSM `path_*` hooks), with their
+/// `DENY_CHANGE` bits.
+const CHANGE_KINDS: [(Kind, u32); 7] = [
+    (Kind::Rename, CHANGE_RENAME),
+    (Kind::Link, CHANGE_LINK),
+    (Kind::Symlink, CHANGE_SYMLINK),
+    (Kind::Unlink, CHANGE_UNLINK),
+    (Kind::Chmod, CHANGE_CHMOD),
+    (Kind::Chown, CHANGE_CHOWN),
+    (Kind::Truncate, CHANGE_TRUNCATE),
+];
+const CHANGE_NAMES: &str = "rename, link, symlink, unlink, chmod, chown, truncate";
+
+/// The `CHANGE_*` bits of `kinds` when it holds change kinds only.
+fn change_ops(kinds: KindSet) -> Option<u32> {
+    let mut ops = 0;
+    for k in kinds.kinds() {
+        ops |= CHANGE_KINDS.iter().find(|(c, _)| *c == k)?.1;
+    }
+    (ops != 0).then_some(ops)
+}
+
+/// An alternative over change kinds: `evt.kind in (rename, unlink, …) and file.path =|startswith|in
+/// …` (`file.write`, always true for them, may stand beside it).
+fn change_alternative(ops: u32, atoms: &[&Cond]) -> Result<Vec<DenySpec>, DenyError> {
+    let mut paths: Option<Vec<PathMatch>> = None;
+    for atom in atoms {
+        let t = match atom {
+            Cond::Kind(_) | Cond::Const(true) => continue,
+            Cond::Test(t) if !t.negate => t,
+            _ => {
+                return err(
+                    None,
+                    "deny: the kernel cannot evaluate `not`/`!=` in a change alternative",
+                );
+            }
+        };
+        match (t.field, &t.pred) {
+            (Field::FilePath | Field::FileRawPath, _) => {
+                let Some(p) = path_matches(t) else {
+                    return err(
+                        Some(t.loc),
+                        "deny: a change's file.path must be tested with =, startswith or in",
+                    );
+                };
+                if paths.replace(p).is_some() {
+                    return err(Some(t.loc), "deny: only one path test per alternative");
+                }
+            }
+            (Field::FileWrite, Pred::Bool(true)) => {}
+            _ => {
+                return err(
+                    Some(t.loc),
+                    format!(
+                        "deny: this test cannot be enforced in the kernel for changes ({CHANGE_NAMES}; supported: file.path =|startswith|in)"
+                    ),
+                );
+            }
+        }
+    }
+    let Some(paths) = paths else {
+        return err(
+            None,
+            "deny: a change alternative needs a `file.path =|startswith|in` test",
+        );
+    };
+    Ok(paths.into_iter().map(|path| DenySpec::Change { path, ops }).collect())
 }
 
 fn supported(kind: Kind) -> &'static str {

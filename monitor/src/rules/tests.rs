@@ -376,6 +376,47 @@ fn deny_rules_the_kernel_cannot_express_are_errors() {
 }
 
 #[test]
+fn deny_rules_on_changes_compile_to_one_entry_per_path_with_their_changes() {
+    use monitor_common::enforce::{CHANGE_CHMOD, CHANGE_RENAME, CHANGE_UNLINK};
+    let set = load(
+        "
+- rule: keep config
+  condition: evt.kind in (rename, unlink) and file.write and file.path in (/etc/agent.yaml, /etc/agent.d/x)
+  action: deny
+- rule: no chmod here
+  condition: evt.kind = chmod and file.path startswith /srv/
+  action: deny
+",
+    );
+    let specs: Vec<(u32, &DenySpec)> = set.deny_entries().iter().map(|e| (e.rule_id, &e.spec)).collect();
+    let change = |p: PathMatch, ops| DenySpec::Change { path: p, ops };
+    assert_eq!(
+        specs,
+        vec![
+            (
+                0,
+                &change(
+                    PathMatch::Exact("/etc/agent.yaml".into()),
+                    CHANGE_RENAME | CHANGE_UNLINK
+                )
+            ),
+            (
+                0,
+                &change(PathMatch::Exact("/etc/agent.d/x".into()), CHANGE_RENAME | CHANGE_UNLINK)
+            ),
+            (1, &change(PathMatch::Prefix("/srv/".into()), CHANGE_CHMOD)),
+        ]
+    );
+    // A change kind beside another kind, or a test the kernel cannot make, is an error.
+    let e = errors("- rule: d\n  condition: evt.kind in (rename, open) and file.path = /x\n  action: deny\n");
+    assert!(e.contains("or only to changes: rename, link"), "{e}");
+    let e = errors("- rule: d\n  condition: evt.kind = unlink and proc.name = rm\n  action: deny\n");
+    assert!(e.contains("cannot be enforced in the kernel for changes"), "{e}");
+    let e = errors("- rule: d\n  condition: evt.kind = mknod and file.path = /x\n  action: deny\n");
+    assert!(e.contains("for mknod (supported: nothing"), "{e}");
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     // Unknown field, inside a folded condition on line 4.
     let e = errors("- rule: a\n  condition: >\n    evt.kind = exec\n    and proc.nmae = bash\n");
