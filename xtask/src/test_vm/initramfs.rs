@@ -272,6 +272,13 @@ while read -r name bin filters; do
   t0=$(cut -d' ' -f1 /proc/uptime)
   if [ "$name" = sh ] || [ "$name" = preflight ]; then
     sh -c "$filters" </dev/null 2>&1
+  elif [ "$name" = hold ]; then
+    # An agentmon that stays up for the whole plan (see test_vm::HOLD): running until it watches.
+    mkdir -p /sys/fs/cgroup/agentmon-vm-hold
+    sh -c "$filters" </dev/null >/tmp/hold.log 2>&1 &
+    i=0
+    while ! grep -q watching /tmp/hold.log && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done
+    grep -q watching /tmp/hold.log || { cat /tmp/hold.log; false; }
   else
     "$bin" $filters --test-threads=2 </dev/null 2>&1
   fi
