@@ -22,6 +22,8 @@ use serde_json::Value;
 
 #[path = "support/containers.rs"]
 pub mod containers;
+#[path = "support/io_uring.rs"]
+pub mod io_uring;
 
 /// The `agentmon` binary built in the same target directory as this test.
 pub fn agentmon_bin() -> PathBuf {

@@ -281,6 +281,27 @@ fn queued(listener: &std::net::TcpListener) -> usize {
 /// seeing the connect at its syscall's exit, can only kill the caller from userspace.
 #[test]
 fn a_denied_connect_on_a_socket_made_outside_the_cgroup_is_refused_where_bpf_lsm_runs() {
+    outside_connect(Route::Syscall);
+}
+
+/// The same through `io_uring`'s `IORING_OP_CONNECT`: `lsm/socket_connect` sits in the connect path
+/// both routes share, so it refuses this one too. Without it no program checks it at all (no cgroup
+/// hook runs for the socket, no `connect` syscall exits): the documented gap, in which the
+/// connection is made, only the `io_uring_op` event tells, and no connect rule fires.
+#[test]
+fn a_denied_io_uring_connect_on_a_socket_made_outside_the_cgroup_is_refused_where_bpf_lsm_runs() {
+    outside_connect(Route::IoUring);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Syscall,
+    IoUring,
+}
+
+/// A process makes a socket, moves itself into the watched cgroup and connects it to a denied
+/// port by `route`; it reports `connected` or `refused ERRNO`, then waits for its stdin to close.
+fn outside_connect(route: Route) {
     let denied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     denied.set_nonblocking(true).unwrap();
     let dp = denied.local_addr().unwrap().port();
@@ -293,22 +314,35 @@ fn a_denied_connect_on_a_socket_made_outside_the_cgroup_is_refused_where_bpf_lsm
     let cg_path = cg.path.to_string_lossy().into_owned();
     let rules_path = rules.path().to_string_lossy().into_owned();
     let m = Monitor::start(&["--rules", &rules_path, "--cgroup", &cg_path]);
-    // After its report the child waits for its stdin to close: alive until the test lets it go,
-    // unless killed.
-    let py = format!(
-        r#"import os, socket, sys
-s = socket.socket()
-with open("{cg_path}/cgroup.procs", "w") as f:
-    f.write(str(os.getpid()))
-try:
+    let connect = match route {
+        Route::Syscall => format!(
+            r#"try:
     s.connect(("127.0.0.1", {dp}))
     print("connected", flush=True)
 except OSError as e:
-    print("refused", e.errno, flush=True)
+    print("refused", e.errno, flush=True)"#
+        ),
+        Route::IoUring => format!(
+            r#"sa = ctypes.create_string_buffer(struct.pack("!HH4s8x", 0, {dp}, bytes([127, 0, 0, 1])), 16)
+struct.pack_into("H", sa, 0, socket.AF_INET)
+res = ring.submit(IORING_OP_CONNECT, fd=s.fileno(), addr=ctypes.addressof(sa), off=16)
+print("connected" if res == 0 else f"refused {{-res}}", flush=True)"#
+        ),
+    };
+    // The socket (and the ring) are made outside the watched cgroup, where the child starts.
+    let ring = if route == Route::IoUring { io_uring::RING } else { "" };
+    let py = format!(
+        r#"{ring}
+import os, socket, sys
+s = socket.socket()
+{make_ring}
+with open("{cg_path}/cgroup.procs", "w") as f:
+    f.write(str(os.getpid()))
+{connect}
 sys.stdin.read()
-"#
+"#,
+        make_ring = if route == Route::IoUring { "ring = Ring()" } else { "" },
     );
-    // Started outside the watched cgroup: the socket is made there.
     let mut child = std::process::Command::new("/usr/bin/python3")
         .args(["-S", "-c", &py])
         .stdin(std::process::Stdio::piped())
@@ -322,8 +356,9 @@ sys.stdin.read()
     let alive = child.try_wait().unwrap().is_none();
     drop(child.stdin.take());
     let status = child.wait().unwrap();
-    let a = find(&events, |e| e["rule"] == rule.as_str()).unwrap_or_else(|| panic!("no alert: {events:?}"));
+    let alert = find(&events, |e| e["rule"] == rule.as_str());
     if lsm {
+        let a = alert.unwrap_or_else(|| panic!("no alert: {events:?}"));
         assert_eq!(out.trim(), format!("refused {}", libc::EPERM), "EPERM");
         assert_eq!(queued(&denied), 0, "the refused connection reached the listener");
         assert_eq!(
@@ -341,23 +376,30 @@ sys.stdin.read()
         assert_eq!(ev["verdict"], "denied", "{ev}");
         assert!(alive, "the refused caller was killed: {status:?}");
         assert!(status.success(), "{status:?}");
-    } else {
-        assert!(mechanism("connect").contains("sock_addr"));
-        // The userspace kill may land between the connect and the print: "connected" or nothing,
-        // never a refusal.
-        assert!(matches!(out.trim(), "connected" | ""), "{out}");
-        assert_eq!(queued(&denied), 1, "the connection reached the listener");
-        assert_eq!(
-            a["action_result"], "kernel table did not match this path form; offending process killed from userspace",
-            "{a}"
-        );
-        // Killed from userspace (SIGKILL), not ended by its stdin closing.
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9),
-            "{status:?}"
-        );
+        return;
     }
+    assert!(mechanism("connect").contains("sock_addr"));
+    assert_eq!(queued(&denied), 1, "the connection reached the listener");
+    if route == Route::IoUring {
+        assert_eq!(out.trim(), "connected");
+        assert!(alert.is_none(), "{alert:?}");
+        assert!(alive, "nothing killed it: {status:?}");
+        return;
+    }
+    let a = alert.unwrap_or_else(|| panic!("no alert: {events:?}"));
+    // The userspace kill may land between the connect and the print: "connected" or nothing,
+    // never a refusal.
+    assert!(matches!(out.trim(), "connected" | ""), "{out}");
+    assert_eq!(
+        a["action_result"], "kernel table did not match this path form; offending process killed from userspace",
+        "{a}"
+    );
+    // Killed from userspace (SIGKILL), not ended by its stdin closing.
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "{status:?}"
+    );
 }
 
 /// A directory `protected/` holding `config` (`ORIGINAL`, mode 0644), a free directory beside it,
@@ -382,11 +424,12 @@ fn protected_tree() -> (tempfile::TempDir, tempfile::TempDir) {
 
 const KEEP: &str = "Keep protected";
 
-/// Each change of `protected/config`, by a plain name, a dirfd-relative name and a `..` detour,
-/// then one allowed rename elsewhere: `NAME=errno` lines on stderr (0: it went through).
+/// Each change of `protected/config`, by a plain name, a dirfd-relative name, a `..` detour and
+/// `io_uring` (`IORING_OP_RENAMEAT`), then one allowed rename elsewhere: `NAME=errno` lines on stderr (0: it went through).
 fn changes_py(dir: &Path) -> String {
     format!(
-        r#"import os, sys
+        r#"{ring}
+import os, sys
 d = "{d}"
 def attempt(name, f):
     try:
@@ -404,9 +447,17 @@ attempt("unlink_detour", lambda: os.unlink(d + "/free/../protected/config"))
 attempt("chmod", lambda: os.chmod(d + "/protected/config", 0o777))
 attempt("chown", lambda: os.chown(d + "/protected/config", os.getuid(), os.getgid()))
 attempt("truncate", lambda: os.truncate(d + "/protected/config", 0))
+def uring_rename():
+    res = ring.submit(IORING_OP_RENAMEAT, fd=-100, addr=ring.path(d + "/evil"), length=-100 & 0xffffffff,
+                      off=ring.path(d + "/protected/config"))
+    if res < 0:
+        raise OSError(-res, "io_uring rename")
+ring = Ring()
+attempt("uring_rename", uring_rename)
 attempt("allowed_rename", lambda: os.rename(d + "/free/a", d + "/free/b"))
 print("alive", file=sys.stderr, flush=True)
 "#,
+        ring = io_uring::RING,
         d = dir.display()
     )
 }
@@ -434,6 +485,7 @@ fn a_denied_change_of_a_protected_path_is_refused_before_it_changes_where_bpf_ls
             "chmod",
             "chown",
             "truncate",
+            "uring_rename",
         ] {
             assert_eq!(
                 reported(&r.stderr, op),
