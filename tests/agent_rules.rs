@@ -311,6 +311,16 @@ fn base64_decoded_payload_executed_by_a_shell_pipe_and_a_python_one_liner() {
     assert!(r.status.success(), "{}", r.stderr);
     assert_fired(&r, B64_DECODE);
     assert_not_fired(&r, B64_RUN);
+    // busybox's base64, by a link and by its own name (an Alpine image's `base64`).
+    for cmd in [
+        format!("ln -s /bin/busybox {h}/base64 && echo aGk= | {h}/base64 -d > {h}/data.txt"),
+        format!("echo aGk= | /bin/busybox base64 -d > {h}/data.txt"),
+    ] {
+        let r = run(home.path(), &format!("/bin/bash -c '{cmd}'"));
+        assert!(r.status.success(), "{}", r.stderr);
+        assert_fired(&r, B64_DECODE);
+        let _ = std::fs::remove_file(format!("{h}/base64"));
+    }
 }
 
 /// A script for `unshare -n`: `lo` up with 198.51.100.7 (TEST-NET-2, not in `local_cidrs`;

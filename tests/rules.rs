@@ -46,6 +46,30 @@ fn shell_spawned_by_agent() {
     assert_fired(&r, "Shell spawned by agent");
 }
 
+/// busybox runs the program it is named by: as `ls` it is no shell (an Alpine image runs every
+/// command so), as `sh` — by a symlink or as `busybox sh` — it is.
+#[test]
+fn busybox_is_a_shell_only_when_run_as_one() {
+    let dir = scratch_dir("agentmon-e2e-");
+    let d = dir.path().display();
+    let script = format!(
+        "ln -s /bin/busybox {d}/ls && ln -s /bin/busybox {d}/sh && {d}/ls / >/dev/null && {d}/sh -c true && /bin/busybox sh -c true; true"
+    );
+    let r = run(&["/bin/bash", "-c", &script]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let shells: Vec<String> = r
+        .alerts_of("Shell spawned by agent")
+        .iter()
+        .map(|a| a["event"]["filename"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        shells,
+        [format!("{d}/sh"), "/bin/busybox".to_string()],
+        "{:?}",
+        r.fired()
+    );
+}
+
 #[test]
 fn interpreter_running_inline_code() {
     let r = run(&["/bin/bash", "-c", "/usr/bin/python3 -S -c 'print(1)' >/dev/null"]);
