@@ -56,6 +56,11 @@ pub(crate) trait KindInfo: Sized {
     /// name as the kind's variant).
     type Proto;
     fn to_proto(&self) -> Self::Proto;
+    /// [`Self::to_proto`] over `out`, an earlier message of this kind: a high-volume kind copies its
+    /// strings into the buffers `out` holds instead of allocating anew (the live recorder's path).
+    fn to_proto_into(&self, out: &mut Self::Proto) {
+        *out = self.to_proto();
+    }
     /// Back from the log, checking what the schema cannot (enum values, ranges).
     fn from_proto(p: Self::Proto) -> Result<Self, ConvertError>;
 }
@@ -107,6 +112,15 @@ macro_rules! kinds {
             pub(crate) fn to_proto(&self) -> schema::event::Body {
                 match self {
                     $(Body::$variant(x) => schema::event::Body::$variant(x.to_proto()),)*
+                }
+            }
+
+            /// [`Self::to_proto`] over `out`: in place when it holds a message of the same kind
+            /// ([`KindInfo::to_proto_into`]).
+            pub(crate) fn to_proto_into(&self, out: &mut Option<schema::event::Body>) {
+                match (self, out) {
+                    $((Body::$variant(x), Some(schema::event::Body::$variant(p))) => x.to_proto_into(p),)*
+                    (b, out) => *out = Some(b.to_proto()),
                 }
             }
 

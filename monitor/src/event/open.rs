@@ -39,6 +39,13 @@ pub struct OpenInfo {
 }
 
 impl OpenInfo {
+    /// The syscall as the log schema stores it.
+    fn syscall_proto(&self) -> schema::OpenSyscall {
+        SYSCALLS
+            .iter()
+            .find(|(_, name, _)| *name == self.syscall)
+            .map_or(schema::OpenSyscall::Unspecified, |(_, _, p)| *p)
+    }
     /// Opened for reading (`O_RDONLY` or `O_RDWR`).
     pub(crate) fn reads(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32
@@ -179,14 +186,23 @@ impl KindInfo for OpenInfo {
             flags: self.flags,
             mode: self.mode,
             dir_fd: self.dfd,
-            syscall: SYSCALLS
-                .iter()
-                .find(|(_, name, _)| *name == self.syscall)
-                .map_or(schema::OpenSyscall::Unspecified, |(_, _, p)| *p) as i32,
+            syscall: self.syscall_proto() as i32,
             result: self.result,
             kernel_path: self.kernel_path.clone(),
             dir_path: self.dir_path.clone(),
         }
+    }
+
+    fn to_proto_into(&self, out: &mut schema::Open) {
+        out.path.clone_from(&self.path);
+        out.kernel_path.clone_from(&self.kernel_path);
+        out.dir_path.clone_from(&self.dir_path);
+        let schema::Open { path: _, kernel_path: _, dir_path: _, flags, mode, dir_fd, syscall, result } = out;
+        *flags = self.flags;
+        *mode = self.mode;
+        *dir_fd = self.dfd;
+        *syscall = self.syscall_proto() as i32;
+        *result = self.result;
     }
 
     fn from_proto(p: schema::Open) -> Result<Self, ConvertError> {

@@ -137,7 +137,16 @@ pub(crate) fn raw_path(b: &Body) -> Option<&str> {
 
 /// An Event entry, referring to context `ctx` for its process fields (see `Event.context`).
 /// `time_ns` is the event's [`time_ns`].
+#[cfg(test)]
 pub(crate) fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> proto::Event {
+    let mut p = proto::Event::default();
+    event_to_proto_into(e, ctx, time_ns, &mut p);
+    p
+}
+
+/// [`event_to_proto`] over `out`, an earlier entry: the strings are copied into the buffers it
+/// holds (the live recorder keeps one, so that an event of the same kind allocates nothing).
+pub(crate) fn event_to_proto_into(e: &Enriched, ctx: &ContextRef, time_ns: i64, out: &mut proto::Event) {
     let h = &e.event.header;
     let adjust = i128::from(time_ns) - i128::from(h.ktime_ns) - i128::from(ctx.wall_offset_ns);
     let (time_unix_ns, time_adjust_ns) = match i64::try_from(adjust) {
@@ -145,17 +154,31 @@ pub(crate) fn event_to_proto(e: &Enriched, ctx: &ContextRef, time_ns: i64) -> pr
         Err(_) => (time_ns, 0),
     };
     let resolved_is_raw = e.resolved_path.is_some() && e.resolved_path.as_deref() == raw_path(&e.event.body);
-    proto::Event {
-        time_unix_ns,
-        header: Some(header!(own h => proto::EventHeader)),
-        process: None,
-        resolved_path: if resolved_is_raw { None } else { e.resolved_path.clone() },
-        body: Some(e.event.body.to_proto()),
-        context: ctx.id,
-        resolved_is_raw,
-        time_adjust_ns,
-        facts: facts_to_proto(&e.facts),
+    // Every field is set (the destructuring fails to compile when the schema gains one).
+    let proto::Event {
+        time_unix_ns: out_time,
+        header,
+        process,
+        resolved_path,
+        body,
+        context,
+        resolved_is_raw: out_raw,
+        time_adjust_ns: out_adjust,
+        facts,
+    } = out;
+    *out_time = time_unix_ns;
+    *header = Some(header!(own h => proto::EventHeader));
+    *process = None;
+    if resolved_is_raw {
+        *resolved_path = None;
+    } else {
+        resolved_path.clone_from(&e.resolved_path);
     }
+    e.event.body.to_proto_into(body);
+    *context = ctx.id;
+    *out_raw = resolved_is_raw;
+    *out_adjust = time_adjust_ns;
+    *facts = facts_to_proto(&e.facts);
 }
 
 /// An Event entry, its process fields taken from its context in `contexts`.

@@ -260,3 +260,34 @@ fn rejects_what_the_schema_allows_but_agentmon_cannot_hold() {
     assert!(priority_from_proto(0).is_err() && priority_from_proto(99).is_err());
     action_from_proto(0).unwrap_err();
 }
+
+/// The live recorder's in-place conversion writes the bytes a fresh one writes, whatever entry its
+/// scratch held before: every kind after every kind, and opens whose optional strings come and go.
+#[test]
+fn an_entry_converted_over_an_earlier_one_is_the_entry_converted_afresh() {
+    let mut events: Vec<Enriched> = (0..16).map(synthetic::every_kind).collect();
+    let p = synthetic::Process::default();
+    for (kernel, dir) in [(None, None), (Some("/etc/shadow"), Some("/etc")), (None, Some("/tmp"))] {
+        let mut ev = p.event(7, synthetic::open("shadow", 0));
+        if let Body::Open(o) = &mut ev.event.body {
+            o.kernel_path = kernel.map(str::to_string);
+            o.dir_path = dir.map(str::to_string);
+        }
+        ev.resolved_path = kernel.map(str::to_string);
+        events.push(ev);
+    }
+    let mut scratch = proto::Event::default();
+    for (i, before) in events.iter().enumerate() {
+        for e in &events {
+            let r = ContextCache::default().context_for(e, time_ns(e), 0);
+            event_to_proto_into(before, &r, time_ns(before), &mut scratch);
+            event_to_proto_into(e, &r, time_ns(e), &mut scratch);
+            assert_eq!(
+                scratch.encode_to_vec(),
+                event_to_proto(e, &r, time_ns(e)).encode_to_vec(),
+                "event {i} then {:?}",
+                e.event.body.kind_name()
+            );
+        }
+    }
+}

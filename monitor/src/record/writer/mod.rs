@@ -114,6 +114,8 @@ pub struct Recorder {
     prev_file: String,
     /// Rotations that failed (logged at the 1st, 2nd, 4th, …).
     rotation_failures: u64,
+    /// The last event entry, kept for its buffers ([`convert::event_to_proto_into`]).
+    event_scratch: proto::Event,
 }
 impl Recorder {
     /// Creates `path` (which must not exist) and writes its header frame.
@@ -159,6 +161,7 @@ impl Recorder {
             lost_ranges: std::collections::VecDeque::new(),
             prev_file: String::new(),
             rotation_failures: 0,
+            event_scratch: proto::Event::default(),
         };
         r.write_log_header(String::new())?;
         Ok(r)
@@ -176,18 +179,30 @@ impl Recorder {
     pub fn record_event(&mut self, ev: &Enriched) -> Result<u64, RecordError> {
         let time_ns = convert::time_ns(ev);
         let mut ctx = self.contexts.context_for(ev, time_ns, self.file_records);
-        let mut msg = convert::event_to_proto(ev, &ctx, time_ns);
+        let mut msg = std::mem::take(&mut self.event_scratch);
+        convert::event_to_proto_into(ev, &ctx, time_ns, &mut msg);
+        let mut msg_len = msg.encoded_len();
+        let mut def_len = ctx.define.as_ref().map_or(0, Message::encoded_len);
         // Two entries' kind byte and length are within the room `make_room` adds for one.
-        let len = msg.encoded_len() + ctx.define.as_ref().map_or(0, Message::encoded_len) + 12;
-        if self.make_room(len)? {
+        let rotated = match self.make_room(msg_len + def_len + 12) {
+            Ok(rotated) => rotated,
+            Err(e) => {
+                self.event_scratch = msg;
+                return Err(e);
+            }
+        };
+        if rotated {
             // A new file: its contexts start afresh.
             ctx = self.contexts.context_for(ev, time_ns, self.file_records);
-            msg = convert::event_to_proto(ev, &ctx, time_ns);
+            convert::event_to_proto_into(ev, &ctx, time_ns, &mut msg);
+            msg_len = msg.encoded_len();
+            def_len = ctx.define.as_ref().map_or(0, Message::encoded_len);
         }
         if let Some(def) = &ctx.define {
-            self.push(EntryKind::Context, def);
+            self.push(EntryKind::Context, def, def_len);
         }
-        let id = self.push(EntryKind::Event, &msg);
+        let id = self.push(EntryKind::Event, &msg, msg_len);
+        self.event_scratch = msg;
         self.end_batch_if_full()?;
         Ok(id)
     }
@@ -209,8 +224,9 @@ impl Recorder {
     }
 
     fn record_alert_as(&mut self, msg: proto::Alert) -> Result<(), RecordError> {
-        self.make_room(msg.encoded_len())?;
-        self.push(EntryKind::Alert, &msg);
+        let len = msg.encoded_len();
+        self.make_room(len)?;
+        self.push(EntryKind::Alert, &msg, len);
         self.end_batch()
     }
 
@@ -222,20 +238,21 @@ impl Recorder {
             total,
             time_unix_ns: now_ns(),
         };
-        self.make_room(msg.encoded_len())?;
-        self.push(EntryKind::Drops, &msg);
+        let len = msg.encoded_len();
+        self.make_room(len)?;
+        self.push(EntryKind::Drops, &msg, len);
         self.end_batch()
     }
 
     /// Adds a record to the batch and counts it; returns its id.
-    fn push(&mut self, kind: EntryKind, msg: &impl Message) -> u64 {
+    fn push(&mut self, kind: EntryKind, msg: &impl Message, len: usize) -> u64 {
         self.file_records += 1;
         match kind {
             EntryKind::Event => self.batch_events += 1,
             EntryKind::Alert => self.batch_alerts += 1,
             EntryKind::Context | EntryKind::Drops | EntryKind::Lost => {}
         }
-        self.batch.push(kind, msg)
+        self.batch.push_sized(kind, msg, len)
     }
 
     /// Before adding a record of about `len` bytes: writes the batch if the record would make it too
