@@ -424,8 +424,8 @@ fn protected_tree() -> (tempfile::TempDir, tempfile::TempDir) {
 
 const KEEP: &str = "Keep protected";
 
-/// Each change of `protected/config`, by a plain name, a dirfd-relative name, a `..` detour and
-/// `io_uring` (`IORING_OP_RENAMEAT`), then one allowed rename elsewhere: `NAME=errno` lines on stderr (0: it went through).
+/// Each change of `protected/config`, by a plain name, a dirfd-relative name, a `..` detour, a
+/// descriptor (`ftruncate`, an `O_TRUNC` open) and `io_uring` (`IORING_OP_RENAMEAT`), then one allowed rename elsewhere: `NAME=errno` lines on stderr (0: it went through).
 fn changes_py(dir: &Path) -> String {
     format!(
         r#"{ring}
@@ -447,6 +447,9 @@ attempt("unlink_detour", lambda: os.unlink(d + "/free/../protected/config"))
 attempt("chmod", lambda: os.chmod(d + "/protected/config", 0o777))
 attempt("chown", lambda: os.chown(d + "/protected/config", os.getuid(), os.getgid()))
 attempt("truncate", lambda: os.truncate(d + "/protected/config", 0))
+wfd = os.open(d + "/protected/config", os.O_WRONLY)
+attempt("ftruncate", lambda: os.ftruncate(wfd, 0))
+attempt("open_trunc", lambda: os.close(os.open(d + "/protected/config", os.O_WRONLY | os.O_TRUNC)))
 def uring_rename():
     res = ring.submit(IORING_OP_RENAMEAT, fd=-100, addr=ring.path(d + "/evil"), length=-100 & 0xffffffff,
                       off=ring.path(d + "/protected/config"))
@@ -485,6 +488,8 @@ fn a_denied_change_of_a_protected_path_is_refused_before_it_changes_where_bpf_ls
             "chmod",
             "chown",
             "truncate",
+            "ftruncate",
+            "open_trunc",
             "uring_rename",
         ] {
             assert_eq!(
@@ -507,7 +512,18 @@ fn a_denied_change_of_a_protected_path_is_refused_before_it_changes_where_bpf_ls
             .iter()
             .filter(|e| e["kind"] == "deny" && e["what"] == "change")
             .count();
-        assert!(notices >= 8, "{notices} change deny notices: {}", r.stderr);
+        assert!(notices >= 10, "{notices} change deny notices: {}", r.stderr);
+        // The truncating open refused by the truncate hook is a refused open too.
+        let trunc = libc::O_TRUNC as u64;
+        assert!(
+            r.of_kind("open")
+                .iter()
+                .any(|e| e["path"] == config.to_string_lossy().as_ref()
+                    && e["flags"].as_u64().is_some_and(|f| f & trunc != 0)
+                    && e["denied"] == true),
+            "no refused O_TRUNC open: {:?}",
+            r.of_kind("open")
+        );
         let renames: Vec<_> = r
             .of_kind("rename")
             .into_iter()

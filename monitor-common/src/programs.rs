@@ -152,6 +152,9 @@ pub const LSM_PATH_RMDIR: Program = Program::lsm("lsm_path_rmdir", "path_rmdir")
 pub const LSM_PATH_CHMOD: Program = Program::lsm("lsm_path_chmod", "path_chmod");
 pub const LSM_PATH_CHOWN: Program = Program::lsm("lsm_path_chown", "path_chown");
 pub const LSM_PATH_TRUNCATE: Program = Program::lsm("lsm_path_truncate", "path_truncate");
+/// `ftruncate` and `O_TRUNC` opens on 6.2+ (`security_file_truncate`; earlier kernels send them
+/// through `path_truncate`): loaded with the `path_*` group where the kernel has the hook.
+pub const LSM_FILE_TRUNCATE: Program = Program::lsm("lsm_file_truncate", "file_truncate");
 /// The `path_*` hooks, for the loader (all or none) and the capability table.
 pub const LSM_PATH_HOOKS: &[Program] = &[
     LSM_PATH_RENAME,
@@ -404,6 +407,7 @@ pub const PROGRAMS: &[Program] = &[
     LSM_PATH_CHMOD,
     LSM_PATH_CHOWN,
     LSM_PATH_TRUNCATE,
+    LSM_FILE_TRUNCATE,
     SCHED_PROCESS_FORK,
     // mounts, scope, io_uring, code loading
     SYS_EXIT_MOUNT,

@@ -15,9 +15,9 @@
 //! A refusal is noted in `LSM_DENIED` (as `crate::lsm` does for opens), so the syscall's event at
 //! its exit (`crate::file_op`) is flagged denied, counted `DENIED` and reported as a deny event.
 //!
-//! `path_truncate` covers `truncate(2)` on every kernel, and `ftruncate` and an `O_TRUNC` open only
-//! where they still go through it (before 6.2; later ones call `file_truncate` for an open file,
-//! which needs a descriptor opened for writing: deny the write open to cover it).
+//! `path_truncate` covers `truncate(2)` on every kernel, and `ftruncate` and an `O_TRUNC` open
+//! before 6.2; from 6.2 those two call `file_truncate` with the open file, whose `f_path` is checked
+//! the same way (`lsm_file_truncate`, loaded with the group where the kernel has the hook).
 use aya_ebpf::{macros::lsm, programs::LsmContext};
 use monitor_common::{
     config::KernelConfig,
@@ -114,6 +114,21 @@ pub(crate) fn lsm_path_truncate(ctx: LsmContext) -> i32 {
     object_verdict(ctx.arg(0), ctx.arg(1), CHANGE_TRUNCATE)
 }
 named!(lsm_path_truncate = programs::LSM_PATH_TRUNCATE.name);
+
+#[lsm(hook = "file_truncate")]
+pub(crate) fn lsm_file_truncate(ctx: LsmContext) -> i32 {
+    // (file, verdict so far): `ftruncate` and an `O_TRUNC` open on 6.2+.
+    let earlier: i32 = ctx.arg(1);
+    if earlier != 0 {
+        return earlier;
+    }
+    let Some(cfg) = change_config() else { return 0 };
+    let off = &cfg.offsets.path;
+    let file: *const u8 = ctx.arg(0);
+    let rule = path::path_at(off, file, off.file_path).and_then(|kp| rule_for(cfg, kp, CHANGE_TRUNCATE));
+    verdict(cfg, rule)
+}
+named!(lsm_file_truncate = programs::LSM_FILE_TRUNCATE.name);
 
 /// unlink and rmdir: the name `dentry` in `dir`.
 #[inline(always)]

@@ -14,8 +14,8 @@ use monitor_common::{
     EventKind, FLAG_DENIED, FLAG_READ_FAILED,
     config::KernelConfig,
     counter,
-    deny::DENY_OPEN,
-    enforce::{DENY_KIND_OPEN, DENY_VIA_LSM_OPEN},
+    deny::{DENY_CHANGE, DENY_OPEN},
+    enforce::{DENY_KIND_OPEN, DENY_VIA_LSM_CHANGE, DENY_VIA_LSM_OPEN},
     open::{
         OPEN_SYSCALL_CREAT, OPEN_SYSCALL_OPEN, OPEN_SYSCALL_OPEN_BY_HANDLE_AT, OPEN_SYSCALL_OPENAT,
         OPEN_SYSCALL_OPENAT2, OpenEvent,
@@ -149,7 +149,11 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     } else {
         None
     };
-    let refused = via_lsm && result < 0 && crate::lsm::take_denied(DENY_OPEN).is_some();
+    // An `O_TRUNC` open of a path a change rule protects from truncation is refused by
+    // `path_truncate` (before 6.2) or `file_truncate` (`crate::lsm_change`): a refused open too.
+    let refused = result < 0
+        && ((via_lsm && crate::lsm::take_denied(DENY_OPEN).is_some())
+            || (cfg.deny_kinds & DENY_VIA_LSM_CHANGE != 0 && crate::lsm::take_denied(DENY_CHANGE).is_some()));
     let ev = rec.fixed();
     // SAFETY: `ev` is the record's fixed part in this CPU's scratch buffer.
     unsafe {

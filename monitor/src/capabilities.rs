@@ -187,9 +187,9 @@ impl Capabilities {
                     Hook::Mount if lsm => Mechanism::Lsm("sb_mount + lsm/move_mount"),
                     // Where the kernel lacks the path hooks (CONFIG_SECURITY_PATH) the loader
                     // skips them and says so; every distribution kernel seen has them.
-                    Hook::Change if lsm => {
-                        Mechanism::Lsm("path_{rename,link,symlink,unlink,rmdir,chmod,chown,truncate}")
-                    }
+                    Hook::Change if lsm => Mechanism::Lsm(
+                        "path_{rename,link,symlink,unlink,rmdir,chmod,chown,truncate} + lsm/file_truncate (6.2+)",
+                    ),
                     Hook::Change if tp => Mechanism::AfterTheFact,
                     // The cgroup hooks check sockets made in a watched cgroup (and see every
                     // route, TCP Fast Open included); lsm/socket_connect checks the caller, so a

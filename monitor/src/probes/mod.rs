@@ -186,6 +186,23 @@ fn lsm_path_hooks_present(caps: &Capabilities, btf: &mut Option<aya::Btf>) -> Re
     Ok(false)
 }
 
+/// Whether `file_truncate` can load beside the `path_*` group: the kernel has the hook (6.2+, where
+/// `ftruncate` and `O_TRUNC` opens no longer reach `path_truncate`).
+fn lsm_file_truncate_present(caps: &Capabilities, btf: &mut Option<aya::Btf>) -> Result<bool> {
+    if !lsm_path_hooks_present(caps, btf)? {
+        return Ok(false);
+    }
+    let present = kernel_btf(btf)?
+        .id_by_type_name_kind("bpf_lsm_file_truncate", aya_obj::btf::BtfKind::Func)
+        .is_ok();
+    if !present {
+        tracing::info!(
+            "lsm_file_truncate: this kernel has no file_truncate hook (before 6.2 ftruncate and O_TRUNC opens reach path_truncate); not attached"
+        );
+    }
+    Ok(present)
+}
+
 /// Fails early, with one clear line, when agentmon cannot load eBPF programs.
 pub(crate) fn check_privileges() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -268,6 +285,9 @@ impl Probes {
                 if programs::LSM_PATH_HOOKS.iter().any(|h| h.name == p.name)
                     && !lsm_path_hooks_present(caps, &mut lsm_btf)?
                 {
+                    continue;
+                }
+                if p.name == programs::LSM_FILE_TRUNCATE.name && !lsm_file_truncate_present(caps, &mut lsm_btf)? {
                     continue;
                 }
                 let t = std::time::Instant::now();
@@ -368,6 +388,7 @@ impl Probes {
             // The same for the `path_*` hooks: the group loads whole (`lsm_path_hooks_present`).
             h if programs::LSM_PATH_HOOKS
                 .iter()
+                .chain([&programs::LSM_FILE_TRUNCATE])
                 .any(|p| matches!(p.attach, Attach::Lsm { hook } if hook == h)) =>
             {
                 monitor_common::enforce::DENY_VIA_LSM_CHANGE
