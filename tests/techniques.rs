@@ -487,3 +487,13 @@ fn network_shapes_inside_a_private_network_namespace() {
         ],
     );
 }
+
+/// A credential search by busybox's grep (an Alpine image's `grep` is a link to busybox) is the
+/// search it is: the applet counts by the name it runs as.
+#[test]
+fn a_credential_search_by_busybox_grep_is_seen() {
+    let home = tmp();
+    let h = home.path().display();
+    let r = run(&format!("ln -s /bin/busybox {h}/grep && {h}/grep -rl id_rsa {h}; true"));
+    assert_fired(&r, &["Search for private keys or cloud credentials"]);
+}

@@ -107,6 +107,8 @@ pub(super) fn build_initramfs(
     )?;
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n::1 localhost\n")?;
+    fs::write(root.join("etc/hostname"), "agentmon-vm\n")?;
+    fs::create_dir_all(root.join("var/log"))?;
     fs::write(
         root.join("etc/nsswitch.conf"),
         "passwd: files\ngroup: files\nhosts: files\n",

@@ -144,17 +144,31 @@ const IN_TEST: &[(&str, &[&str])] = &[
 const HOLD: &str = "hold - agentmon run --no-rules --metrics-addr off --cgroup /sys/fs/cgroup/agentmon-vm-hold";
 
 /// Tests of the full plan the guest cannot run, given to libtest as `--skip`: the benign coding
-/// session builds with gcc and sqlite3, which the initramfs does not carry; the kill-in-progress
+/// session builds with gcc and sqlite3, three agent rule tests run git, curl and ssh-add, none of
+/// which the initramfs carries; the kill-in-progress
 /// test bounds how late a bystander's events come out during a 1,000-process kill, and under TCG
 /// every event comes out most of a second late (it is a test of the consumer, not the kernel).
 const SKIP_IN_GUEST: &[(&str, &str)] = &[
     ("benign", "coding_agent_session_raises_nothing_severe"),
     ("respond", "a_kill_in_progress_does_not_hold_back_another_agents_events"),
+    (
+        "agent_rules",
+        "git_hook_written_and_renamed_into_place_but_not_the_sample_hooks",
+    ),
+    (
+        "agent_rules",
+        "download_piped_into_a_shell_but_not_a_download_saved_to_a_file",
+    ),
+    (
+        "agent_rules",
+        "ssh_agent_socket_used_by_a_non_ssh_program_but_not_by_ssh_add",
+    ),
 ];
 
 /// Test binaries the guest cannot run: `containers` and `image` need docker/podman and images,
-/// `sandbox` builds its workload with make and a C compiler.
-const NOT_IN_GUEST: &[&str] = &["containers", "image", "sandbox"];
+/// `sandbox` builds its workload with make and a C compiler, `techniques` (detection content, on
+/// the host) runs ssh, debugfs and a raw disk the initramfs does not have.
+const NOT_IN_GUEST: &[&str] = &["containers", "image", "sandbox", "techniques"];
 
 pub(crate) fn test_vm(args: &VmArgs) -> Result<()> {
     let (busybox, kernels) = tools_and_kernels(args)?;
