@@ -410,9 +410,10 @@ fn agent_connects_to_another_watched_agents_listener() {
         p = port_file.display()
     );
     // Wait until agentmon watches (its exec events of the cgroups show up); retry the listener
-    // start until its listen event is in the output.
+    // start until its listen event is in the output. Its start takes a minute and more in an
+    // emulated guest running other tests (`cargo xtask test-vm --full`): the wait is generous.
     let mut listener = None;
-    let listened = wait_for(Duration::from_secs(60), || {
+    let listened = wait_for(Duration::from_secs(180), || {
         if let Some(mut c) = listener.take() {
             let _ = std::process::Child::kill(&mut c);
             let _ = std::process::Child::wait(&mut c);
