@@ -20,7 +20,7 @@
 //! the same way (`lsm_file_truncate`, loaded with the group where the kernel has the hook).
 use aya_ebpf::{macros::lsm, programs::LsmContext};
 use monitor_common::{
-    config::KernelConfig,
+    config::{KernelConfig, PathOffsets},
     deny::DENY_CHANGE,
     enforce::{
         CHANGE_CHMOD, CHANGE_CHOWN, CHANGE_LINK, CHANGE_RENAME, CHANGE_SYMLINK, CHANGE_TRUNCATE, CHANGE_UNLINK,
@@ -117,16 +117,8 @@ named!(lsm_path_truncate = programs::LSM_PATH_TRUNCATE.name);
 
 #[lsm(hook = "file_truncate")]
 pub(crate) fn lsm_file_truncate(ctx: LsmContext) -> i32 {
-    // (file, verdict so far): `ftruncate` and an `O_TRUNC` open on 6.2+.
-    let earlier: i32 = ctx.arg(1);
-    if earlier != 0 {
-        return earlier;
-    }
-    let Some(cfg) = change_config() else { return 0 };
-    let off = &cfg.offsets.path;
-    let file: *const u8 = ctx.arg(0);
-    let rule = path::path_at(off, file, off.file_path).and_then(|kp| rule_for(cfg, kp, CHANGE_TRUNCATE));
-    verdict(cfg, rule)
+    // (file, verdict so far): `ftruncate` and an `O_TRUNC` open on 6.2+; the file's `f_path`.
+    path_verdict(ctx.arg(0), |off| off.file_path, ctx.arg(1), CHANGE_TRUNCATE)
 }
 named!(lsm_file_truncate = programs::LSM_FILE_TRUNCATE.name);
 
@@ -143,12 +135,18 @@ fn unlink_verdict(dir: *const u8, dentry: *const u8, earlier: i32) -> i32 {
 /// chmod, chown, truncate: the object's own `struct path`.
 #[inline(always)]
 fn object_verdict(p: *const u8, earlier: i32, op: u32) -> i32 {
+    path_verdict(p, |_| 0, earlier, op)
+}
+
+/// The verdict on `op` for the `struct path` at `base + at(offsets)`, keeping an earlier refusal.
+#[inline(always)]
+fn path_verdict(base: *const u8, at: impl Fn(&PathOffsets) -> u32, earlier: i32, op: u32) -> i32 {
     if earlier != 0 {
         return earlier;
     }
     let Some(cfg) = change_config() else { return 0 };
     let off = &cfg.offsets.path;
-    let rule = path::path_at(off, p, 0).and_then(|kp| rule_for(cfg, kp, op));
+    let rule = path::path_at(off, base, at(off)).and_then(|kp| rule_for(cfg, kp, op));
     verdict(cfg, rule)
 }
 

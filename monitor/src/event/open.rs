@@ -39,13 +39,6 @@ pub struct OpenInfo {
 }
 
 impl OpenInfo {
-    /// The syscall as the log schema stores it.
-    fn syscall_proto(&self) -> schema::OpenSyscall {
-        SYSCALLS
-            .iter()
-            .find(|(_, name, _)| *name == self.syscall)
-            .map_or(schema::OpenSyscall::Unspecified, |(_, _, p)| *p)
-    }
     /// Opened for reading (`O_RDONLY` or `O_RDWR`).
     pub(crate) fn reads(&self) -> bool {
         self.flags & libc::O_ACCMODE as u32 != libc::O_WRONLY as u32
@@ -181,16 +174,9 @@ impl KindInfo for OpenInfo {
     type Proto = schema::Open;
 
     fn to_proto(&self) -> schema::Open {
-        schema::Open {
-            path: self.path.clone(),
-            flags: self.flags,
-            mode: self.mode,
-            dir_fd: self.dfd,
-            syscall: self.syscall_proto() as i32,
-            result: self.result,
-            kernel_path: self.kernel_path.clone(),
-            dir_path: self.dir_path.clone(),
-        }
+        let mut p = schema::Open::default();
+        self.to_proto_into(&mut p);
+        p
     }
 
     fn to_proto_into(&self, out: &mut schema::Open) {
@@ -201,7 +187,10 @@ impl KindInfo for OpenInfo {
         *flags = self.flags;
         *mode = self.mode;
         *dir_fd = self.dfd;
-        *syscall = self.syscall_proto() as i32;
+        *syscall = SYSCALLS
+            .iter()
+            .find(|(_, name, _)| *name == self.syscall)
+            .map_or(schema::OpenSyscall::Unspecified, |(_, _, p)| *p) as i32;
         *result = self.result;
     }
 
