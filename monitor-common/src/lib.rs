@@ -207,8 +207,9 @@ pub const FLAG_DENIED: u16 = 1 << 2;
 /// Maximum cgroup depth the in-kernel scope check walks (levels `0..MAX_CGROUP_LEVELS`).
 pub const MAX_CGROUP_LEVELS: u32 = 32;
 
-/// Batching window of high-volume (open) records, nanoseconds. The kernel submits them without waking
-/// the reader, except when the last forced wakeup is at least this old (or enough data is pending);
+/// Batching window of high-volume records (open, mmap, file changes, fork, exit, chdir),
+/// nanoseconds. The kernel submits them without waking the reader, except when the last wakeup is
+/// at least this old (or enough data is pending);
 /// after every drain that a wakeup caused, userspace drains again once this window has passed and
 /// keeps doing so while records keep coming. The userspace delay must not be shorter than this
 /// window: records submitted without a wakeup within the window of a wakeup are only picked up by

@@ -11,16 +11,29 @@ use crate::{maps::OrCount, task::read_field};
 /// read loses the event (`counter::ARG_READ_FAILED`).
 #[inline(always)]
 pub(crate) fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
+    let (args, complete) = current_or_zeros(regs_off);
+    complete.then_some(args)
+}
+
+/// The current syscall's six arguments, zeros from the first that cannot be read on, and whether
+/// all were read (a failure is counted, `counter::ARG_READ_FAILED`). For a record that keeps a
+/// failed read: unlike `current(..).unwrap_or(..)` it never copies an unwritten `Option` payload,
+/// which 6.1's verifier refuses ("invalid read from stack").
+#[inline(always)]
+pub(crate) fn current_or_zeros(regs_off: &RegsOffsets) -> ([u64; 6], bool) {
     // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
     // bpf_task_pt_regs requires, and the registers are then read with bpf_probe_read_kernel.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
     let mut args = [0u64; 6];
     let mut i = 0;
     while i < 6 {
-        args[i] = read_field(regs, regs_off.args[i]).or_count(counter::ARG_READ_FAILED)?;
+        match read_field(regs, regs_off.args[i]).or_count(counter::ARG_READ_FAILED) {
+            Some(v) => args[i] = v,
+            None => return (args, false),
+        }
         i += 1;
     }
-    Some(args)
+    (args, true)
 }
 
 /// The current syscall's arguments as `A`, a `monitor_common::tracepoint` argument struct (one

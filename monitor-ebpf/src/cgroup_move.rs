@@ -117,7 +117,7 @@ fn emit_attach(ctx: &RawTracePointContext) -> Option<()> {
     if let Some(l) = after {
         lineage::track(tgid, l.agent_cgroup_id, l.flags);
     }
-    submit::submit(entry);
+    submit::submit(entry, false);
     Some(())
 }
 
@@ -163,7 +163,7 @@ pub(crate) fn emit_born_elsewhere(
         (*ev).header.flags |= strings::read_kernel_str(name, &mut (*ev).dest_path);
     }
     lineage::track(child_tgid, after.agent_cgroup_id, after.flags);
-    submit::submit(entry);
+    submit::submit(entry, false);
     Some(())
 }
 

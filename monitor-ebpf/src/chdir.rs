@@ -110,6 +110,6 @@ fn emit_chdir(ctx: &TracePointContext) -> Option<()> {
         (*ev)._pad = 0;
         (*ev).header.flags |= strings::read_user_str(args.path as *const u8, &mut (*ev).path);
     }
-    submit::submit(entry);
+    submit::submit(entry, true);
     Some(())
 }

@@ -138,5 +138,5 @@ pub(crate) fn emit_deny(cfg: &KernelConfig, what: u8, rule_id: u32) {
         (*ev)._pad = [0; 3];
         (*ev).rule_id = rule_id;
     }
-    submit::submit(entry);
+    submit::submit(entry, false);
 }

@@ -37,7 +37,7 @@ fn emit_exit(ctx: &TracePointContext) -> Option<()> {
         (*ev).exit_code = exit_code;
         (*ev)._pad = 0;
     }
-    submit::submit(entry);
+    submit::submit(entry, true);
     Some(())
 }
 

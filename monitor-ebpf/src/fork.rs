@@ -38,6 +38,6 @@ fn emit_fork(ctx: &RawTracePointContext) -> Option<()> {
         (*ev).child_tgid = child_tgid;
         (*ev)._pad = 0;
     }
-    submit::submit(entry);
+    submit::submit(entry, true);
     Some(())
 }

@@ -72,7 +72,7 @@ fn emit(ctx: &TracePointContext) -> Option<()> {
             (*ev).header.flags |= FLAG_DENIED;
         }
     }
-    submit::submit(entry);
+    submit::submit(entry, false);
     if let Some(rule_id) = denied {
         enforce::kill_current(DENY_IO_URING, rule_id);
     }

@@ -304,7 +304,7 @@ impl<T> Record<T> {
 
     /// Copies the record into the ring buffer (a full ring counts a drop) and counts it; returns
     /// whether it is there. `batched`: the high-volume kinds' wakeup policy
-    /// (`submit::wakeup_flags`).
+    /// (`submit::output`).
     #[inline(always)]
     pub(crate) fn submit(self, batched: bool) -> bool {
         // Below RECORD_MAX (`next` keeps it so): masked after a volatile read, not bounded by a

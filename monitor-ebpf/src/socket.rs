@@ -98,6 +98,6 @@ fn report(cfg: &KernelConfig, result: i64, family: u32, sock_type: u32, protocol
         (*ev).seen = seen;
         (*ev)._pad = [0; 3];
     }
-    submit::submit(entry);
+    submit::submit(entry, false);
     Some(())
 }

@@ -1,7 +1,9 @@
 //! Ring-buffer policy: a fixed-size record is reserved with [`reserve`] (a full ring buffer counts a
-//! drop, never silent) and handed over with [`submit`] (the kernel's default wakeup); a
-//! variable-length record built in scratch memory (`crate::record`) is copied in with [`output`],
-//! with the default wakeup or, for the high-volume kinds, wakeups batched per window.
+//! drop, never silent) and handed over with [`submit`]; a variable-length record built in scratch
+//! memory (`crate::record`) is copied in with [`output`]. Either takes the kernel's default wakeup
+//! (the kinds a response or a rule waits on: exec, connect, mount, deny, …) or, for the
+//! high-volume kinds (open, mmap, file changes, process births and deaths), wakeups batched per
+//! window.
 use aya_ebpf::{helpers::generated as gen_, maps::ring_buf::RingBufEntry};
 use monitor_common::{BATCH_WINDOW_NS, counter};
 
@@ -17,10 +19,11 @@ pub(crate) fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     entry
 }
 
-/// Submits a filled record and counts it.
+/// Submits a filled record and counts it. `batched`: the high-volume wakeup policy
+/// ([`batched_flags`]), else the kernel's default wakeup.
 #[inline(always)]
-pub(crate) fn submit<T: 'static>(entry: RingBufEntry<T>) {
-    entry.submit(0);
+pub(crate) fn submit<T: 'static>(entry: RingBufEntry<T>, batched: bool) {
+    entry.submit(wakeup_flags(batched));
     count(counter::EVENTS);
 }
 
@@ -43,6 +46,29 @@ const CATCH_UP_WAKEUP_NS: u64 = BATCH_WINDOW_NS / 16;
 /// after each wakeup-driven drain (it repeats while records keep coming; `monitor/src/session.rs`).
 /// Must be called after the record's space is reserved (or, for [`output`], right before the copy,
 /// which reserves it): a drain that starts later than the time read here sees the record.
+#[inline(always)]
+fn wakeup_flags(batched: bool) -> u64 {
+    if batched {
+        batched_flags()
+    } else {
+        stamp_wakeup();
+        0
+    }
+}
+
+/// Records that a wakeup is on its way (a record submitted with the kernel's default wakeup): the
+/// batched records right behind it (an exec's library opens) ride on the drain one window after
+/// the one it causes instead of forcing a wakeup of their own. Where the default wakeup is skipped
+/// because the reader has not caught up, the reader's drain is already under way or scheduled.
+#[inline(always)]
+fn stamp_wakeup() {
+    if let Some(p) = LAST_WAKEUP.get_ptr_mut(0) {
+        // SAFETY: a valid map value pointer; the helper has no preconditions; a racing store from
+        // another CPU only costs a wakeup.
+        unsafe { *p = gen_::bpf_ktime_get_ns() };
+    }
+}
+
 #[inline(always)]
 fn batched_flags() -> u64 {
     // SAFETY: the helper has no preconditions.
@@ -73,7 +99,7 @@ fn batched_flags() -> u64 {
 /// Returns whether the record is in the ring buffer.
 #[inline(always)]
 pub(crate) fn output(data: *const u8, len: usize, batched: bool) -> bool {
-    let flags = if batched { batched_flags() } else { 0 };
+    let flags = wakeup_flags(batched);
     // SAFETY: `data` is valid for `len` bytes (the caller's scratch record, `len` bounded by it).
     let record = unsafe { core::slice::from_raw_parts(data, len) };
     if EVENTS.output::<[u8]>(record, flags).is_ok() {

@@ -97,7 +97,7 @@ fn report(ctx: &TracePointContext) -> Option<()> {
     } else {
         return None;
     };
-    let regs = args::current(&cfg.offsets.regs);
+    let (regs, complete) = args::current_or_zeros(&cfg.offsets.regs);
     let mut entry = submit::reserve::<SyscallEvent>()?;
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` is the reserved record, written only here before submit.
@@ -111,12 +111,12 @@ fn report(ctx: &TracePointContext) -> Option<()> {
         (*ev).nr = nr;
         (*ev).why = why;
         (*ev).ret = ret;
-        (*ev).args = regs.unwrap_or([0; 6]);
-        if regs.is_none() {
+        (*ev).args = regs;
+        if !complete {
             (*ev).header.flags |= FLAG_READ_FAILED;
         }
     }
-    submit::submit(entry);
+    submit::submit(entry, false);
     Some(())
 }
 

@@ -106,9 +106,9 @@ impl Session {
 
     /// Waits for the next batch of records, processes them and flushes the outputs. Cancel-safe.
     ///
-    /// The kernel wakes the reader for the rare kinds (exec, connect, mount, deny), for a batched
-    /// (open) record when the last such wakeup is at least one batching window old, and when a lot of
-    /// batched data is pending. Batched records submitted within the window of a wakeup wake nobody:
+    /// The kernel wakes the reader for the rare kinds (exec, connect, mount, deny, …), for a batched
+    /// record (open, mmap, file change, fork, exit, chdir) when the last wakeup is at least one
+    /// batching window old, and when a lot of batched data is pending. Batched records submitted within the window of a wakeup wake nobody:
     /// every drain a wakeup caused therefore arms a one-shot straggler drain
     /// [`BATCH_DRAIN_INTERVAL`] later, which re-arms itself as long as it finds records (or a record
     /// that a program has reserved but not yet committed) and lapses once the ring is empty. An idle
