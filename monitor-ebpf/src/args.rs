@@ -11,7 +11,7 @@ use crate::{maps::OrCount, task::read_field};
 /// read loses the event (`counter::ARG_READ_FAILED`).
 #[inline(always)]
 pub(crate) fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
-    let (args, complete) = current_or_zeros(regs_off);
+    let (args, complete) = first(regs_off, 6);
     complete.then_some(args)
 }
 
@@ -21,12 +21,20 @@ pub(crate) fn current(regs_off: &RegsOffsets) -> Option<[u64; 6]> {
 /// which 6.1's verifier refuses ("invalid read from stack").
 #[inline(always)]
 pub(crate) fn current_or_zeros(regs_off: &RegsOffsets) -> ([u64; 6], bool) {
+    first(regs_off, 6)
+}
+
+/// The current syscall's first `n` arguments (`n` ≤ 6), zeros from the first that cannot be read
+/// on (counted), and whether all `n` were read. One `bpf_probe_read_kernel` each (the registers
+/// are not contiguous in `pt_regs`), so callers read only the arguments they use.
+#[inline(always)]
+fn first(regs_off: &RegsOffsets, n: usize) -> ([u64; 6], bool) {
     // SAFETY: both helpers take no user input; the task pointer is the trusted current task, as
     // bpf_task_pt_regs requires, and the registers are then read with bpf_probe_read_kernel.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
     let mut args = [0u64; 6];
     let mut i = 0;
-    while i < 6 {
+    while i < n && i < 6 {
         match read_field(regs, regs_off.args[i]).or_count(counter::ARG_READ_FAILED) {
             Some(v) => args[i] = v,
             None => return (args, false),
@@ -37,11 +45,14 @@ pub(crate) fn current_or_zeros(regs_off: &RegsOffsets) -> ([u64; 6], bool) {
 }
 
 /// The current syscall's arguments as `A`, a `monitor_common::tracepoint` argument struct (one
-/// 8-byte slot per parameter, in order).
+/// 8-byte slot per parameter, in order); only `A`'s slots are read.
 #[inline(always)]
 pub(crate) fn current_as<A: Copy>(regs_off: &RegsOffsets) -> Option<A> {
-    const { assert!(size_of::<A>() <= size_of::<[u64; 6]>()) };
-    let all = current(regs_off)?;
+    const { assert!(size_of::<A>() <= size_of::<[u64; 6]>() && size_of::<A>().is_multiple_of(8)) };
+    let (all, complete) = first(regs_off, size_of::<A>() / 8);
+    if !complete {
+        return None;
+    }
     // SAFETY: `A` is a `#[repr(C)]` struct of at most six `u64` slots (asserted above), any bit
     // pattern valid.
     Some(unsafe { core::ptr::read_unaligned((&raw const all).cast::<A>()) })
