@@ -159,6 +159,71 @@ fn lone_open_after_idle_is_delivered() {
     assert!(status.success());
 }
 
+/// Forks, exits and directory changes are batched like opens, and the batched records right behind
+/// a record that woke the reader (an exec's library opens and its exit) wake nobody: the reader's
+/// drain one window later must still pick each of them up when nothing else follows — a subshell's
+/// lone fork and exit, a lone `cd`, and a short program's exec followed by its exit, each after a
+/// quiet spell, with the shell then asleep in read(2).
+#[test]
+fn lone_lifecycle_records_and_those_behind_an_exec_are_delivered() {
+    let cg = TestCgroup::new("idle-lifecycle");
+    let dir = tempfile::tempdir().unwrap();
+    let m = Monitor::start(&["--cgroup", cg.path.to_str().unwrap(), "--lifecycle"]);
+    // One step per line read: a subshell (fork and exit, no exec), a `cd` (a builtin), an external
+    // program (fork, exec, its loader's opens, exit).
+    let mut sh = command_in(
+        &cg.path,
+        "/bin/sh",
+        &[
+            "-c",
+            "while read step; do case $step in fork) ( : );; cd) cd \"$0\";; exec) /bin/true;; esac; done",
+            dir.path().to_str().unwrap(),
+        ],
+    )
+    .stdin(std::process::Stdio::piped())
+    .spawn()
+    .expect("starting sh");
+    let pid = sh.id();
+    let wait = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        m.wait_event(std::time::Duration::from_secs(10), pred)
+            .unwrap_or_else(|| panic!("{what} was not delivered; stderr: {}", m.stderr()))
+    };
+    wait("the shell's exec", &|e| e["kind"] == "exec" && e["pid"] == pid);
+    let mut stdin = sh.stdin.take().expect("stdin");
+    let mut step = |line: &str| {
+        // Let the monitor go idle (everything before is long drained).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::io::Write::write_all(&mut stdin, format!("{line}\n").as_bytes()).unwrap();
+    };
+
+    step("fork");
+    let fork = wait("the subshell's fork", &|e| {
+        e["kind"] == "fork" && e["pid"] == pid && e["child_pid"] != pid
+    });
+    let child = fork["child_pid"].clone();
+    wait("the subshell's exit", &|e| e["kind"] == "exit" && e["pid"] == child);
+
+    step("cd");
+    let path = dir.path().to_str().unwrap().to_owned();
+    wait("the lone chdir", &|e| {
+        e["kind"] == "chdir" && e["pid"] == pid && e["path"] == path.as_str()
+    });
+
+    step("exec");
+    let exec = wait("the exec of /bin/true", &|e| {
+        e["kind"] == "exec" && e["filename"] == "/bin/true" && e["ppid"] == pid
+    });
+    let t = exec["pid"].clone();
+    wait("the exit right behind the exec", &|e| {
+        e["kind"] == "exit" && e["pid"] == t && e["exit_code"] == 0
+    });
+
+    drop(stdin);
+    let _ = sh.wait();
+    let (_, status) = m.stop();
+    assert!(status.success());
+}
+
 #[test]
 fn connect_reports_ipv4_address_and_port() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
