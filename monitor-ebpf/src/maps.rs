@@ -23,8 +23,9 @@ pub(crate) static CONFIG: Array<KernelConfig> = Array::with_max_entries(1, 0);
 named!(CONFIG = names::CONFIG);
 
 /// Single entry: `bpf_ktime_get_ns()` of the last record that woke the reader (a batched one that
-/// forced a wakeup, or one submitted with the default wakeup; see `submit::wakeup_flags`). Updated with plain loads and stores from every CPU: a lost race costs
-/// at most one extra or one fewer wakeup, never a record (userspace's drain covers the window).
+/// forced a wakeup, or one submitted with the default wakeup; see `submit::wakeup_flags`). Updated
+/// with plain loads and stores from every CPU: a lost race costs at most one extra or one fewer
+/// wakeup, never a record (userspace's drain covers the window).
 #[map]
 pub(crate) static LAST_WAKEUP: Array<u64> = Array::with_max_entries(1, 0);
 named!(LAST_WAKEUP = names::LAST_WAKEUP);

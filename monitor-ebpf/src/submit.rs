@@ -38,14 +38,8 @@ const BPF_RB_FORCE_WAKEUP: u64 = 2;
 /// taught the reader nothing the first wakeup had not.
 const CATCH_UP_WAKEUP_NS: u64 = BATCH_WINDOW_NS / 16;
 
-/// The wakeup flags of a high-volume record: the reader is woken when the last forced wakeup is at
-/// least [`BATCH_WINDOW_NS`] old (an isolated record after a quiet spell wakes it at once), or when a
-/// quarter of the ring is pending and the last forced wakeup is at least [`CATCH_UP_WAKEUP_NS`] old
-/// (a reader that fell behind is hurried before the ring fills). A storm thus costs about one wakeup
-/// per window. Records submitted without a wakeup are picked up by the reader's drain one window
-/// after each wakeup-driven drain (it repeats while records keep coming; `monitor/src/session.rs`).
-/// Must be called after the record's space is reserved (or, for [`output`], right before the copy,
-/// which reserves it): a drain that starts later than the time read here sees the record.
+/// The wakeup flags of a record: [`batched_flags`] for a high-volume one; the kernel's default
+/// wakeup (0) for the others, which then [`stamp_wakeup`].
 #[inline(always)]
 fn wakeup_flags(batched: bool) -> u64 {
     if batched {
@@ -69,6 +63,14 @@ fn stamp_wakeup() {
     }
 }
 
+/// The wakeup flags of a high-volume record: the reader is woken when the last wakeup is at least
+/// [`BATCH_WINDOW_NS`] old (an isolated record after a quiet spell wakes it at once), or when a
+/// quarter of the ring is pending and the last wakeup is at least [`CATCH_UP_WAKEUP_NS`] old (a
+/// reader that fell behind is hurried before the ring fills). A storm thus costs about one wakeup
+/// per window. Records submitted without a wakeup are picked up by the reader's drain one window
+/// after each wakeup-driven drain (it repeats while records keep coming; `monitor/src/session.rs`).
+/// Must be called after the record's space is reserved (or, for [`output`], right before the copy,
+/// which reserves it): a drain that starts later than the time read here sees the record.
 #[inline(always)]
 fn batched_flags() -> u64 {
     // SAFETY: the helper has no preconditions.

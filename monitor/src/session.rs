@@ -108,12 +108,12 @@ impl Session {
     ///
     /// The kernel wakes the reader for the rare kinds (exec, connect, mount, deny, …), for a batched
     /// record (open, mmap, file change, fork, exit, chdir) when the last wakeup is at least one
-    /// batching window old, and when a lot of batched data is pending. Batched records submitted within the window of a wakeup wake nobody:
-    /// every drain a wakeup caused therefore arms a one-shot straggler drain
-    /// [`BATCH_DRAIN_INTERVAL`] later, which re-arms itself as long as it finds records (or a record
-    /// that a program has reserved but not yet committed) and lapses once the ring is empty. An idle
-    /// monitor thus sleeps on epoll alone, and no record waits for longer than about a window after
-    /// the previous drain.
+    /// batching window old, and when a lot of batched data is pending. Batched records submitted
+    /// within the window of a wakeup wake nobody: every drain a wakeup caused therefore arms a
+    /// one-shot straggler drain [`BATCH_DRAIN_INTERVAL`] later, which re-arms itself as long as it
+    /// finds records (or a record that a program has reserved but not yet committed) and lapses
+    /// once the ring is empty. An idle monitor thus sleeps on epoll alone, and no record waits for
+    /// longer than about a window after the previous drain.
     pub(crate) async fn pump(&mut self) -> Result<usize> {
         let Self {
             reader,
