@@ -78,6 +78,8 @@ fn open_reports_path_flags_and_resolved_path() {
     assert_eq!(flags & libc::O_ACCMODE, libc::O_WRONLY);
     assert_ne!(flags & libc::O_CREAT, 0);
     assert_ne!(flags & libc::O_TRUNC, 0);
+    // The shell creates with 0666 (openat's fourth argument, the last slot the program reads).
+    assert_eq!(write["mode"], 0o666, "{write}");
     assert_eq!(write["syscall"], "openat");
     let real = std::fs::canonicalize(&file).unwrap();
     assert_eq!(
