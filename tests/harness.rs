@@ -488,6 +488,14 @@ impl Monitor {
         }
     }
 
+    /// [`Monitor::stop`], plus everything agentmon wrote on stderr (its final stats line last).
+    pub fn stop_with_stderr(self) -> (Vec<Value>, ExitStatus, String) {
+        let stderr = Arc::clone(&self.stderr);
+        let (events, status) = self.stop();
+        let text = stderr.lock().expect("lock").clone();
+        (events, status, text)
+    }
+
     /// SIGTERM, wait, and return every event printed plus the exit status.
     pub fn stop(mut self) -> (Vec<Value>, ExitStatus) {
         // SAFETY: signalling our own child.

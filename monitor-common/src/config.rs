@@ -439,7 +439,12 @@ pub struct KernelConfig {
     pub levels: [u32; FAST_LEVELS],
     /// `enforce::DENY_KIND_*` bits: deny tables with entries.
     pub deny_kinds: u32,
+    /// `FILTER_*` bits: the interest filters that are on.
+    pub filters: u32,
 }
+
+/// `KernelConfig::filters`: opens whose key is in `maps::OPEN_QUIET` are counted, not sent.
+pub const FILTER_QUIET_OPENS: u32 = 1;
 
 // SAFETY: repr(C), Copy, only u32 fields (padding spelled out as `_pad`): any bit pattern is valid.
 #[cfg(feature = "user")]

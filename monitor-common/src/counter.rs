@@ -23,8 +23,11 @@ pub const TASK_READ_FAILED: u32 = 6;
 pub const MAP_INSERT_FAILED: u32 = 7;
 /// Lost: the per-CPU path scratch buffer was missing.
 pub const NO_SCRATCH: u32 = 8;
+/// Opens left out by the interest filter: no loaded rule can match them (`open::QuietOpenKey`).
+/// Not lost: nothing downstream needed them.
+pub const FILTERED_OPENS: u32 = 9;
 /// Number of counters.
-pub const COUNT: u32 = 9;
+pub const COUNT: u32 = 10;
 
 /// The lost-event counters with the reason userspace reports them under (metrics label, log
 /// field): a full ring buffer first, then every early return that drops an event.

@@ -63,6 +63,12 @@ pub const SANDBOX_SYSCALLS: &str = "SANDBOX_SYSCALLS";
 /// LRU set of (process, syscall) pairs already reported once (kernel-private).
 pub const SYSCALL_REPORTED: &str = "SYSCALL_REPORTED";
 
+/// LRU set of successful opens no loaded rule can match ([`crate::open::QuietOpenKey`] → [`PRESENT`]),
+/// filled by userspace; the open programs do not send those while `FILTER_QUIET_OPENS` is on.
+pub const OPEN_QUIET: &str = "OPEN_QUIET";
+/// Per-CPU scratch for an `OPEN_QUIET` lookup key (kernel-private).
+pub const QUIET_SCRATCH: &str = "QUIET_SCRATCH";
+
 /// Thread (`pid_tgid`) → rule id of the open the LSM `file_open` hook just refused, for the open
 /// tracepoint at that syscall's exit to flag its event denied.
 pub const LSM_DENIED: &str = "LSM_DENIED";
@@ -100,6 +106,9 @@ pub const ALL: &[&str] = &[
     SYSCALL_COUNTS,
     SANDBOX_SYSCALLS,
     SYSCALL_REPORTED,
+    // interest filter
+    OPEN_QUIET,
+    QUIET_SCRATCH,
     // BPF LSM
     LSM_DENIED,
 ];

@@ -7,18 +7,20 @@
 //! effect, and its event here is only flagged denied.
 use aya_ebpf::{
     helpers::{bpf_probe_read_user, generated::bpf_get_current_task},
-    macros::tracepoint,
+    macros::{map, tracepoint},
+    maps::{LruHashMap, PerCpuArray},
     programs::TracePointContext,
 };
 use monitor_common::{
     EventKind, FLAG_DENIED, FLAG_READ_FAILED,
-    config::KernelConfig,
+    config::{FILTER_QUIET_OPENS, KernelConfig},
     counter,
     deny::{DENY_CHANGE, DENY_OPEN},
     enforce::{DENY_KIND_OPEN, DENY_VIA_LSM_CHANGE, DENY_VIA_LSM_OPEN},
+    maps as names,
     open::{
         OPEN_SYSCALL_CREAT, OPEN_SYSCALL_OPEN, OPEN_SYSCALL_OPEN_BY_HANDLE_AT, OPEN_SYSCALL_OPENAT,
-        OPEN_SYSCALL_OPENAT2, OpenEvent,
+        OPEN_SYSCALL_OPENAT2, OpenEvent, QUIET_OPENS_MAX, QUIET_PATH_LEN, QuietOpenKey,
     },
     programs,
     record::{PATH_MAX, Tail},
@@ -126,10 +128,33 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     let off = &cfg.offsets.path;
     // SAFETY: the helper has no preconditions; the task is only read through bpf_probe_read_kernel.
     let task = unsafe { bpf_get_current_task() } as *const u8;
+    // A successful open's file: walked first, so that an open the interest filter leaves out costs
+    // no record.
+    let file = if result >= 0 {
+        path::fd_path(off, task, result)
+    } else {
+        None
+    };
+    let walked = file.and_then(|p| path::walk(off, p));
+    // With the LSM hook attached it has already refused denied opens (-EPERM, no effect): report
+    // its verdict, kill nothing. Without it, a completed open matching the table is killed here.
+    let via_lsm = cfg.deny_kinds & DENY_VIA_LSM_OPEN != 0;
+    let denied = match walked {
+        Some(w) if cfg.deny_kinds & DENY_KIND_OPEN != 0 && !via_lsm => deny_rule(w, flags as u32),
+        _ => None,
+    };
+    if denied.is_none()
+        && hdr_flags == 0
+        && cfg.filters & FILTER_QUIET_OPENS != 0
+        && walked.is_some_and(|w| is_quiet(w, flags as u32, syscall))
+    {
+        maps::count(counter::FILTERED_OPENS);
+        return None;
+    }
     let mut rec = Record::<OpenEvent>::start(EventKind::Open, &cfg.offsets)?;
     let path = rec.user_str(filename, PATH_MAX);
-    let kernel_path = if result >= 0 {
-        rec.path(off, path::fd_path(off, task, result))
+    let kernel_path = if file.is_some() {
+        rec.walked(walked)
     } else {
         Tail::ABSENT
     };
@@ -140,14 +165,6 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
         rec.path(off, path::dir_path(off, task, dfd))
     } else {
         Tail::ABSENT
-    };
-    // With the LSM hook attached it has already refused denied opens (-EPERM, no effect): report
-    // its verdict, kill nothing. Without it, a completed open matching the table is killed here.
-    let via_lsm = cfg.deny_kinds & DENY_VIA_LSM_OPEN != 0;
-    let denied = if cfg.deny_kinds & DENY_KIND_OPEN != 0 && result >= 0 && !via_lsm {
-        deny_rule(&rec, kernel_path, flags as u32)
-    } else {
-        None
     };
     // An `O_TRUNC` open of a path a change rule protects from truncation is refused by
     // `path_truncate` (before 6.2) or `file_truncate` (`crate::lsm_change`): a refused open too.
@@ -177,14 +194,52 @@ fn emit(ctx: &TracePointContext, syscall: u8) -> Option<()> {
     Some(())
 }
 
-/// The deny rule covering the kernel's path of the opened file, if any.
+/// The deny rule covering the kernel's path of the opened file (the last walk), if any.
 #[inline(always)]
-fn deny_rule(rec: &Record<OpenEvent>, kernel_path: Tail, flags: u32) -> Option<u32> {
-    if kernel_path.len == 0 {
-        return None;
-    }
+fn deny_rule(walked: path::Walked, flags: u32) -> Option<u32> {
     let key = enforce::path_scratch()?;
-    let len = rec.copy_to_key(kernel_path, key)?;
+    let len = path::walked_to_key(walked, key)?;
     let rule = enforce::lookup_path(&enforce::DENY_OPEN, key, len)?;
     enforce::open_matches(&rule, flags).then_some(rule.rule_id)
+}
+
+// interest filter
+/// Successful opens that no loaded rule can match (`monitor_common::open::QuietOpenKey`), filled
+/// by userspace.
+#[map]
+static OPEN_QUIET: LruHashMap<QuietOpenKey, u32> = LruHashMap::with_max_entries(QUIET_OPENS_MAX, 0);
+named!(OPEN_QUIET = names::OPEN_QUIET);
+
+/// This CPU's `OPEN_QUIET` lookup key (too large for the stack next to the walk's state).
+#[map]
+static QUIET_SCRATCH: PerCpuArray<QuietOpenKey> = PerCpuArray::with_max_entries(1, 0);
+named!(QUIET_SCRATCH = names::QUIET_SCRATCH);
+
+/// Whether userspace has judged a successful open of the walked path with these flags by this
+/// syscall one that no rule can match. A partial walk or a path too long for the key is never
+/// quiet.
+#[inline(always)]
+fn is_quiet(w: path::Walked, flags: u32, syscall: u8) -> bool {
+    if w.flags != 0 || w.len >= QUIET_PATH_LEN {
+        return false;
+    }
+    let Some(key) = QUIET_SCRATCH.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: this CPU's scratch entry, valid for the program run; the path is NUL-padded by the
+    // zeroing (the copy writes fewer than QUIET_PATH_LEN bytes).
+    unsafe {
+        core::ptr::write_bytes(key.cast::<u8>(), 0, size_of::<QuietOpenKey>());
+        (*key).flags = flags;
+        (*key).syscall = syscall;
+        if path::copy_walked::<QUIET_PATH_LEN>((&raw mut (*key).path).cast(), w.len).is_none() {
+            return false;
+        }
+        #[expect(
+            clippy::needless_borrows_for_generic_args,
+            reason = "the 136-byte key by reference: a copy would not fit the BPF stack next to the walk"
+        )]
+        let hit = OPEN_QUIET.get(&*key).is_some();
+        hit
+    }
 }

@@ -195,19 +195,28 @@ pub(crate) fn walked_to_key(
     key: *mut aya_ebpf::maps::lpm_trie::Key<monitor_common::enforce::PathKey>,
 ) -> Option<usize> {
     use monitor_common::enforce::DENY_PATH_LEN;
-    let buf = PATH_WALK.get_ptr_mut(0)?;
     let n = w.len.min(DENY_PATH_LEN - 1);
-    // SAFETY: the source starts inside the walk buffer (masked below WALK_END) and `n` < 256 bytes
-    // fit in the 512 bytes after WALK_END; the key's data holds DENY_PATH_LEN bytes.
-    unsafe {
-        let dst = (&raw mut (*key).data.data).cast::<u8>();
-        let src = start_ptr(buf);
-        if gen_::bpf_probe_read_kernel(dst.cast(), (n & (DENY_PATH_LEN - 1)) as u32, src.cast()) != 0 {
-            return None;
-        }
-        *dst.add(n & (DENY_PATH_LEN - 1)) = 0;
-    }
+    // SAFETY: the key's data holds DENY_PATH_LEN bytes.
+    let dst = unsafe { (&raw mut (*key).data.data).cast::<u8>() };
+    let n = copy_walked::<DENY_PATH_LEN>(dst, n)?;
+    // SAFETY: as above, `n` < DENY_PATH_LEN.
+    unsafe { *dst.add(n) = 0 };
     Some(n + 1)
+}
+
+/// Copies the first `n` bytes (`n` < `CAP`, a power of two ≤ 512) of the last walk's path to `dst`,
+/// which holds at least `CAP` bytes; returns `n` bounded for the verifier (index `dst` with it).
+#[inline(always)]
+pub(crate) fn copy_walked<const CAP: usize>(dst: *mut u8, n: usize) -> Option<usize> {
+    let buf = PATH_WALK.get_ptr_mut(0)?;
+    // Masked after a volatile read: a caller's bound check tells LLVM the mask does nothing, and it
+    // would pass on an unmasked copy that the verifier cannot bound.
+    // SAFETY: a read of a local.
+    let n = unsafe { core::ptr::read_volatile(&raw const n) } & (CAP - 1);
+    // SAFETY: the source starts inside the walk buffer (masked below WALK_END) and fewer than
+    // `CAP` ≤ 512 bytes fit after WALK_END; `dst` holds `CAP` bytes.
+    let rc = unsafe { gen_::bpf_probe_read_kernel(dst.cast(), n as u32, start_ptr(buf).cast()) };
+    (rc == 0).then_some(n)
 }
 
 /// The `struct path` at `base + offset` (a `file.f_path`, an `fs_struct.pwd`, …).

@@ -16,7 +16,7 @@ use monitor_common::{
 use crate::{
     header,
     maps::{OrCount, count},
-    path::{KPath, PATH_WALK, start_ptr, walk},
+    path::{KPath, PATH_WALK, Walked, start_ptr, walk},
     strings, submit,
 };
 
@@ -240,10 +240,16 @@ impl<T> Record<T> {
     /// Appends the kernel's path of `p` (walked from kernel objects; `None`: an absent tail).
     #[inline(always)]
     pub(crate) fn path(&mut self, off: &monitor_common::config::PathOffsets, p: Option<KPath>) -> Tail {
-        let Some(p) = p else {
-            return absent(TAIL_ABSENT);
-        };
-        let Some(w) = walk(off, p) else {
+        match p {
+            Some(p) => self.walked(walk(off, p)),
+            None => absent(TAIL_ABSENT),
+        }
+    }
+
+    /// Appends the path of the last walk (`None`: the walk could not start, a failed read).
+    #[inline(always)]
+    pub(crate) fn walked(&mut self, w: Option<Walked>) -> Tail {
+        let Some(w) = w else {
             return absent(TAIL_READ_FAILED);
         };
         let Some(at) = self.next(w.len) else {

@@ -76,6 +76,7 @@ struct Inner {
     output_failed: Family<OutputLabel, Counter>,
     ringbuf_fill: Gauge,
     record_lost: Counter,
+    filtered_opens: Counter,
     rule_eval: Histogram,
     watched: Gauge,
     capabilities: Family<CapabilityLabel, Gauge>,
@@ -184,6 +185,12 @@ impl Metrics {
             "Records (events, alerts, notices) the recording could not write (--record)",
             record_lost.clone(),
         );
+        let filtered_opens = Counter::default();
+        registry.register(
+            "kernel_filtered_opens",
+            "Opens the kernel left out because no loaded rule can match them (the open filter; not lost)",
+            filtered_opens.clone(),
+        );
         // 1 µs … ~16 ms.
         let rule_eval = Histogram::new(exponential_buckets(1e-6, 2.0, 15));
         registry.register(
@@ -211,6 +218,7 @@ impl Metrics {
                 output_failed,
                 ringbuf_fill,
                 record_lost,
+                filtered_opens,
                 rule_eval,
                 watched,
                 capabilities,
@@ -247,6 +255,14 @@ impl Metrics {
         let seen = c.get();
         if total > seen {
             c.inc_by(total - seen);
+        }
+    }
+
+    /// The kernel's running total of opens its open filter left out; the counter follows it.
+    pub(crate) fn filtered_opens(&self, total: u64) {
+        let seen = self.inner.filtered_opens.get();
+        if total > seen {
+            self.inner.filtered_opens.inc_by(total - seen);
         }
     }
 
@@ -547,6 +563,8 @@ mod tests {
         m.kernel_lost("map_insert_failed", 4);
         m.kernel_lost("map_insert_failed", 6);
         m.kernel_lost("ringbuf_full", 0);
+        m.filtered_opens(7);
+        m.filtered_opens(9);
         m.set_watched(2);
         m.rule_eval(Duration::from_micros(5));
         let text = m.render();
@@ -560,6 +578,7 @@ mod tests {
             text.contains("agentmon_kernel_lost_events_total{reason=\"ringbuf_full\"} 0"),
             "{text}"
         );
+        assert!(text.contains("agentmon_kernel_filtered_opens_total 9"), "{text}");
         assert!(text.contains("agentmon_watched_agents 2"), "{text}");
         assert!(text.contains("agentmon_rule_eval_seconds_count 1"), "{text}");
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use monitor_common::config::FILTER_QUIET_OPENS;
 use tokio::time::Instant;
 
 use crate::{
@@ -47,6 +48,8 @@ pub(crate) struct Session {
     completions: Completions,
     /// Rule files made by agentmon (a sandbox's), compiled with the directory's on every reload.
     extra_rules: Vec<(String, String)>,
+    /// Whether the kernel's open filter is on (it follows [`Pipeline::open_filter_on`]).
+    open_filter_on: bool,
 }
 
 impl Session {
@@ -79,6 +82,7 @@ impl Session {
             straggler: None,
             completions,
             extra_rules: Vec::new(),
+            open_filter_on: false,
         })
     }
 
@@ -149,7 +153,32 @@ impl Session {
             }
         };
         pipeline.flush();
+        self.sync_open_filter();
         Ok(n)
+    }
+
+    /// Brings the kernel's open filter in line with the pipeline's: switched on or off as it is,
+    /// with the quiet opens found since the last call. A failure leaves opens being sent (logged).
+    fn sync_open_filter(&mut self) {
+        let on = self.pipeline.open_filter_on();
+        if on != self.open_filter_on {
+            let bits = if on { FILTER_QUIET_OPENS } else { 0 };
+            let switched = self
+                .probes
+                .set_filters(bits)
+                .and_then(|()| if on { Ok(()) } else { self.probes.clear_quiet_opens() });
+            match switched {
+                Ok(()) => self.open_filter_on = on,
+                Err(e) => tracing::warn!("switching the kernel's open filter failed: {e:#}"),
+            }
+        }
+        let keys = self.pipeline.take_quiet_opens();
+        if self.open_filter_on
+            && !keys.is_empty()
+            && let Err(e) = self.probes.add_quiet_opens(&keys)
+        {
+            tracing::warn!("adding to the kernel's open filter failed (those opens keep being sent): {e:#}");
+        }
     }
 
     /// Processes every record already in the ring buffer, then waits (up to `grace`) for the
@@ -220,6 +249,10 @@ impl Session {
         }
         let n = new.rule_count();
         self.pipeline.set_rules(Some(new));
+        // Quiet under the old rules is no judgement under the new ones.
+        if let Err(e) = self.probes.clear_quiet_opens() {
+            tracing::warn!("emptying the kernel's open filter failed: {e:#}");
+        }
         tracing::info!(rules = n, dir = %dir.display(), "rules reloaded");
     }
 
@@ -268,6 +301,7 @@ impl Session {
             task_read_failed = k.task_read_failed,
             map_insert_failed = k.map_insert_failed,
             no_scratch = k.no_scratch,
+            filtered_opens = k.filtered_opens,
             "final stats"
         );
     }

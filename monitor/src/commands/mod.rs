@@ -41,6 +41,10 @@ pub(crate) struct MonitorArgs {
     /// Also print process lifecycle (fork, exit, chdir) events.
     #[arg(long)]
     pub lifecycle: bool,
+    /// Send every open to userspace, also those no rule can match (turns the in-kernel open filter
+    /// off; it is off anyway with --record, --events and learn).
+    #[arg(long)]
+    pub no_open_filter: bool,
     /// Ring buffer size in bytes (power of two, ≥ 4096).
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     pub ringbuf_size: u32,
@@ -74,6 +78,10 @@ impl MonitorArgs {
         )?;
         session.set_extra_rules(extra);
         self.record.attach(&mut session.pipeline)?;
+        if !self.no_open_filter {
+            let on = session.pipeline.enable_open_filter();
+            tracing::debug!(on, "in-kernel open filter");
+        }
         Ok((session, rules_dir))
     }
 

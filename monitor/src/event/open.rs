@@ -6,7 +6,7 @@ use monitor_common::{
     EventKind,
     open::{
         OPEN_SYSCALL_CREAT, OPEN_SYSCALL_OPEN, OPEN_SYSCALL_OPEN_BY_HANDLE_AT, OPEN_SYSCALL_OPENAT,
-        OPEN_SYSCALL_OPENAT2, OpenEvent,
+        OPEN_SYSCALL_OPENAT2, OpenEvent, QuietOpenKey,
     },
 };
 use serde::Serialize;
@@ -55,6 +55,14 @@ impl OpenInfo {
     }
     pub fn failed(&self) -> bool {
         self.result < 0
+    }
+
+    /// The kernel open filter's key of this open (`None`: not a successful open with a kernel path
+    /// short enough to be kept).
+    pub(crate) fn quiet_key(&self) -> Option<QuietOpenKey> {
+        let path = self.kernel_path.as_deref().filter(|_| self.result >= 0)?;
+        let syscall = SYSCALLS.iter().find(|(_, n, _)| *n == self.syscall)?.0;
+        QuietOpenKey::new(self.flags, syscall, path.as_bytes())
     }
 
     /// What the open aimed at, as the kernel saw it: the opened file's path; for a failed attempt,

@@ -17,6 +17,8 @@ use crate::{
     rules::{Action, RuleSet},
 };
 
+mod open_filter;
+
 /// The rule name of the alerts a recording failure raises.
 pub(crate) const RECORDING_FAILED: &str = "agentmon recording failed";
 
@@ -62,6 +64,8 @@ pub(crate) struct Pipeline {
     kind_counters: Vec<Option<prometheus_client::metrics::counter::Counter>>,
     /// Events since rule evaluation was last timed for the metrics.
     untimed: u32,
+    /// The kernel's open filter, while it is on ([`Pipeline::enable_open_filter`]).
+    open_filter: Option<open_filter::OpenFilter>,
 }
 
 /// Rule evaluation is timed for the `rule_eval_seconds` histogram on one event in this many: a
@@ -89,12 +93,38 @@ impl Pipeline {
             kind_counters: Vec::new(),
             // The first evaluation is timed: a monitor that has evaluated anything shows a sample.
             untimed: RULE_EVAL_SAMPLE - 1,
+            open_filter: None,
         }
+    }
+
+    /// Turns the kernel's open filter on if nothing here needs every event (rules are loaded, no
+    /// recording, no printed events, no profile being learned); returns whether it is on. Setting
+    /// a recorder or a learner later turns it off.
+    pub(crate) fn enable_open_filter(&mut self) -> bool {
+        let eligible = self.rules.is_some() && self.recorder.is_none() && self.learner.is_none() && !self.filter.events;
+        if eligible && self.open_filter.is_none() {
+            self.open_filter = Some(open_filter::OpenFilter::default());
+        }
+        eligible
+    }
+
+    /// Whether the kernel's open filter should be on.
+    pub(crate) fn open_filter_on(&self) -> bool {
+        self.open_filter.is_some()
+    }
+
+    /// The opens found quiet since the last call, for the kernel's filter.
+    pub(crate) fn take_quiet_opens(&mut self) -> Vec<monitor_common::open::QuietOpenKey> {
+        self.open_filter
+            .as_mut()
+            .map(open_filter::OpenFilter::take_pending)
+            .unwrap_or_default()
     }
 
     /// `agentmon learn`: builds a profile from every event from now on.
     pub(crate) fn set_learner(&mut self, learner: crate::profile::learn::Learner) {
         self.learner = Some(learner);
+        self.open_filter = None;
     }
 
     pub(crate) fn take_learner(&mut self) -> Option<crate::profile::learn::Learner> {
@@ -118,6 +148,7 @@ impl Pipeline {
     pub(crate) fn set_recorder(&mut self, recorder: LiveRecorder, on_failure: OnFailure) {
         self.recorder = Some(recorder);
         self.on_record_failure = on_failure;
+        self.open_filter = None;
     }
 
     /// Records the recording could not write (0 without `--record`).
@@ -213,7 +244,11 @@ impl Pipeline {
     }
 
     /// Installs (or replaces) the rule set; returns the previous one.
+    /// The open filter's judgements were the old rules': they start over.
     pub(crate) fn set_rules(&mut self, rules: Option<RuleSet>) -> Option<RuleSet> {
+        if let Some(f) = &mut self.open_filter {
+            f.reset();
+        }
         std::mem::replace(&mut self.rules, rules)
     }
 
@@ -283,6 +318,11 @@ impl Pipeline {
             }
             None => Vec::new(),
         };
+        if alerts.is_empty()
+            && let (Some(f), Some(rules)) = (&mut self.open_filter, self.rules.as_ref().filter(|_| to_rules))
+        {
+            f.observe(rules, enriched);
+        }
         self.check_recording();
         if !alerts.is_empty() {
             self.respond(alerts, seq);
@@ -365,6 +405,7 @@ impl Pipeline {
             for (reason, total) in counters.lost() {
                 m.kernel_lost(reason, total);
             }
+            m.filtered_opens(counters.filtered_opens);
         }
     }
 

@@ -16,6 +16,7 @@ use monitor_common::{
     cgroup_move::{LINEAGE_ESCAPED, Lineage},
     config::{FAST_LEVELS, KernelConfig, KernelOffsets},
     counter, maps,
+    open::QuietOpenKey,
     programs::{self, Attach, Program},
     syscall::{SYSCALL_SLOTS, SyscallKey},
     tracepoint::SCHED_PROCESS_EXIT_GROUP_DEAD,
@@ -49,6 +50,8 @@ pub struct KernelCounters {
     pub(crate) task_read_failed: u64,
     pub map_insert_failed: u64,
     pub(crate) no_scratch: u64,
+    /// Opens the interest filter left out (not lost: no rule could match them).
+    pub(crate) filtered_opens: u64,
 }
 
 impl KernelCounters {
@@ -64,6 +67,7 @@ impl KernelCounters {
             counter::TASK_READ_FAILED => self.task_read_failed,
             counter::MAP_INSERT_FAILED => self.map_insert_failed,
             counter::NO_SCRATCH => self.no_scratch,
+            counter::FILTERED_OPENS => self.filtered_opens,
             _ => 0,
         }
     }
@@ -258,6 +262,7 @@ impl Probes {
             n_levels: 0,
             levels: [0; FAST_LEVELS],
             deny_kinds: 0,
+            filters: 0,
         };
         let mut probes = Self {
             ebpf,
@@ -638,12 +643,40 @@ impl Probes {
             task_read_failed: sum(counter::TASK_READ_FAILED)?,
             map_insert_failed: sum(counter::MAP_INSERT_FAILED)?,
             no_scratch: sum(counter::NO_SCRATCH)?,
+            filtered_opens: sum(counter::FILTERED_OPENS)?,
         })
     }
 
     /// The loaded object, for modules that fill further maps (enforcement).
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
+    }
+
+    /// Turns the kernel's interest filters (`monitor_common::config::FILTER_*` bits) on or off.
+    pub(crate) fn set_filters(&mut self, filters: u32) -> Result<()> {
+        self.config.filters = filters;
+        self.write_config()
+    }
+
+    /// Adds opens no rule can match to the open filter (`OPEN_QUIET`); a full map evicts its least
+    /// recently used entry.
+    pub(crate) fn add_quiet_opens(&mut self, keys: &[QuietOpenKey]) -> Result<()> {
+        let mut map: HashMap<_, QuietOpenKey, u32> = HashMap::try_from(self.map_mut(maps::OPEN_QUIET)?)?;
+        for k in keys {
+            map.insert(k, maps::PRESENT, 0).context("adding to OPEN_QUIET")?;
+        }
+        Ok(())
+    }
+
+    /// Empties the open filter (the rules it was judged by changed).
+    pub(crate) fn clear_quiet_opens(&mut self) -> Result<()> {
+        let mut map: HashMap<_, QuietOpenKey, u32> = HashMap::try_from(self.map_mut(maps::OPEN_QUIET)?)?;
+        let keys: Vec<QuietOpenKey> = map.keys().filter_map(Result::ok).collect();
+        for k in &keys {
+            // An entry the kernel evicted meanwhile is gone already.
+            let _ = map.remove(k);
+        }
+        Ok(())
     }
 
     /// Records which deny tables have entries (the programs skip empty ones).

@@ -83,7 +83,7 @@ pub(super) fn eval(c: &Cond, v: &EventView<'_>) -> bool {
 }
 
 /// A test on a field the event does not carry is false, negated (`!=`) or not.
-fn test(t: &Test, v: &EventView<'_>) -> bool {
+pub(super) fn test(t: &Test, v: &EventView<'_>) -> bool {
     match raw_test(t, v) {
         Some(r) => r != t.negate,
         None => false,

@@ -16,6 +16,7 @@ mod lexer;
 mod parser;
 mod pattern;
 mod prefilter;
+mod quiet;
 mod rule;
 mod sequence;
 mod source;

@@ -6,13 +6,16 @@
 //!   agentmon's program table (cgroup hooks on the storm's cgroup) — what the attach points cost
 //!   before any of agentmon's code runs;
 //! - (b) agentmon loaded, the storm in an unwatched cgroup;
-//! - (c) the storm in the watched cgroup;
-//! - (c-kernel) the same with agentmon stopped (SIGSTOP) during the storm and a 512 MiB ring buffer,
-//!   so nothing is dropped and nothing is consumed until SIGCONT: the kernel side alone, with the
-//!   wakeups the programs' batching asks for while the reader is behind (docs/BENCHMARKS.md);
-//! - (c-progs) the watched storm with `kernel.bpf_stats_enabled = 1`: the kernel's own timing of
-//!   agentmon's programs (`run_time_ns` in `/proc/PID/fdinfo`), reported per open+close — the
-//!   programs' share of (c) without the tracepoint machinery around them.
+//! - (c) the storm in the watched cgroup, as deployed: the open filter leaves out the storm's opens
+//!   once the rules have judged them quiet (no default rule can match them);
+//! - (c-all) the same with `--no-open-filter`: every open sent and consumed;
+//! - (c-kernel) (c-all) with agentmon stopped (SIGSTOP) during the storm and a 512 MiB ring buffer,
+//!   so nothing is dropped and nothing is consumed until SIGCONT: the kernel side of sending every
+//!   open, with the wakeups the programs' batching asks for while the reader is behind
+//!   (docs/BENCHMARKS.md);
+//! - (c-progs) and (c-progs-all): (c) and (c-all) with `kernel.bpf_stats_enabled = 1`: the kernel's
+//!   own timing of agentmon's programs (`run_time_ns` in `/proc/PID/fdinfo`), reported per
+//!   open+close — the programs' share without the tracepoint machinery around them.
 //!
 //! Each case starts its own monitor (outside the timed storm); the order of the cases rotates from
 //! one repetition to the next; medians are reported, and ratios are the median of each
@@ -89,22 +92,33 @@ enum Case {
     Floor,
     Unwatched,
     Watched,
+    WatchedAll,
     KernelOnly,
     ProgStats,
+    ProgStatsAll,
 }
 
-const CASES: [(Case, &str); 6] = [
+/// `--no-open-filter`: every open sent.
+const ALL_OPENS: &str = "--no-open-filter";
+
+const CASES: [(Case, &str); 8] = [
     (Case::None, "(a) no monitor"),
     (Case::Floor, "(floor) empty programs at agentmon's attach points"),
     (Case::Unwatched, "(b) agentmon loaded, storm unwatched"),
     (Case::Watched, "(c) storm watched"),
-    (Case::KernelOnly, "(c-kernel) storm watched, consumer stopped"),
-    (Case::ProgStats, "(c-progs) storm watched, bpf_stats on"),
+    (
+        Case::WatchedAll,
+        "(c-all) storm watched, every open sent (--no-open-filter)",
+    ),
+    (Case::KernelOnly, "(c-kernel) (c-all) with the consumer stopped"),
+    (Case::ProgStats, "(c-progs) (c) with bpf_stats on"),
+    (Case::ProgStatsAll, "(c-progs-all) (c-all) with bpf_stats on"),
 ];
 
 /// One storm of `case`: (ns per open+close, the final stats line if agentmon ran, ns of agentmon's
 /// programs per open+close for (c-progs)).
 fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> Result<(f64, String, f64)> {
+    let ringbuf = a.ringbuf_size.to_string();
     let (ns, stats) = match case {
         Case::None => (storm(a.iterations, &other.0)?, String::new()),
         Case::Floor => {
@@ -113,16 +127,26 @@ fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> R
             f.stop()?;
             (ns, String::new())
         }
-        Case::Unwatched | Case::Watched => {
-            let m = start_monitor(&watched.0, a.ringbuf_size)?;
-            let cg = if case == Case::Watched { &watched.0 } else { &other.0 };
+        Case::Unwatched | Case::Watched | Case::WatchedAll => {
+            let m = if case == Case::WatchedAll {
+                start_monitor_with(
+                    &[&watched.0],
+                    &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), ringbuf.as_ref()],
+                )?
+            } else {
+                start_monitor(&watched.0, a.ringbuf_size)?
+            };
+            let cg = if case == Case::Unwatched { &other.0 } else { &watched.0 };
             let ns = storm(a.iterations, cg)?;
             wait_quiet(m.pid())?;
             (ns, stop_monitor_stats(m)?)
         }
         Case::KernelOnly => {
             let size = KERNEL_RINGBUF.to_string();
-            let m = start_monitor_with(&[&watched.0], &["--ringbuf-size".as_ref(), size.as_ref()])?;
+            let m = start_monitor_with(
+                &[&watched.0],
+                &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), size.as_ref()],
+            )?;
             std::thread::sleep(Duration::from_millis(500));
             m.signal(libc::SIGSTOP)?;
             let ns = storm(a.iterations, &watched.0);
@@ -137,8 +161,15 @@ fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> R
             }
             (ns, stats)
         }
-        Case::ProgStats => {
-            let m = start_monitor(&watched.0, a.ringbuf_size)?;
+        Case::ProgStats | Case::ProgStatsAll => {
+            let m = if case == Case::ProgStatsAll {
+                start_monitor_with(
+                    &[&watched.0],
+                    &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), ringbuf.as_ref()],
+                )?
+            } else {
+                start_monitor(&watched.0, a.ringbuf_size)?
+            };
             let stats_on = BpfStats::enable()?;
             let (t0, _) = prog_run_time(m.pid())?;
             let ns = storm(a.iterations, &watched.0)?;
@@ -158,17 +189,21 @@ pub(super) fn storm_floor(a: &BenchArgs) -> Result<()> {
     let other = TempCgroup::new(&root, "agentmon-bench-floor-other")?;
     let reps = a.reps.max(1);
     let mut ns: Vec<Vec<f64>> = vec![Vec::new(); CASES.len()];
-    let mut prog_ns = Vec::new();
+    let (mut prog_ns, mut prog_ns_all) = (Vec::new(), Vec::new());
     let (mut events, mut drops) = (vec![0u64; CASES.len()], vec![0u64; CASES.len()]);
+    let mut filtered = vec![0u64; CASES.len()];
     for rep in 0..reps {
         for k in 0..CASES.len() {
             let i = (rep + k) % CASES.len();
             let (case, what) = CASES[i];
             let (v, stats, progs) = one(a, case, &watched, &other)?;
-            if case == Case::ProgStats {
-                prog_ns.push(progs);
+            match case {
+                Case::ProgStats => prog_ns.push(progs),
+                Case::ProgStatsAll => prog_ns_all.push(progs),
+                _ => {}
             }
             events[i] += field(&stats, "records");
+            filtered[i] += field(&stats, "filtered_opens");
             drops[i] += field(&stats, "drops");
             eprintln!("rep {rep}: {what}: {v:.0} ns {}", stats.trim());
             ns[i].push(v);
@@ -181,33 +216,37 @@ pub(super) fn storm_floor(a: &BenchArgs) -> Result<()> {
         a.iterations
     );
     println!();
-    println!("| case | ns per open+close | range | ratio to (a) | events delivered | drops |");
-    println!("|---|---|---|---|---|---|");
+    println!("| case | ns per open+close | range | ratio to (a) | events delivered | opens filtered | drops |");
+    println!("|---|---|---|---|---|---|---|");
     for (i, (case, what)) in CASES.iter().enumerate() {
         let counted = !matches!(case, Case::None | Case::Floor);
-        let (ev, dr) = if counted {
-            (events[i].to_string(), drops[i].to_string())
+        let (ev, fi, dr) = if counted {
+            (events[i].to_string(), filtered[i].to_string(), drops[i].to_string())
         } else {
-            ("—".to_string(), "—".to_string())
+            ("—".to_string(), "—".to_string(), "—".to_string())
         };
         println!(
-            "| {what} | {:.0} | {} | {:.3}× | {ev} | {dr} |",
+            "| {what} | {:.0} | {} | {:.3}× | {ev} | {fi} | {dr} |",
             median(ns[i].clone()),
             range(&ns[i], 0),
             ratio(i)
         );
     }
     println!();
+    let at = |c: Case| CASES.iter().position(|(k, _)| *k == c).unwrap_or(0);
     println!(
-        "(c) − floor = {:.3}×: agentmon's own per-event cost (kernel and consumer); (c-kernel) − floor = {:.3}×: the kernel side with the consumer stopped (including the wakeups of a reader left behind, see docs/BENCHMARKS.md).",
-        ratio(3) - ratio(1),
-        ratio(4) - ratio(1)
+        "(c) − floor = {:.3}×: agentmon's own cost per open+close as deployed; (c-all) − floor = {:.3}× with every open sent (kernel and consumer); (c-kernel) − floor = {:.3}×: its kernel side with the consumer stopped (including the wakeups of a reader left behind, see docs/BENCHMARKS.md).",
+        ratio(at(Case::Watched)) - ratio(at(Case::Floor)),
+        ratio(at(Case::WatchedAll)) - ratio(at(Case::Floor)),
+        ratio(at(Case::KernelOnly)) - ratio(at(Case::Floor))
     );
-    println!(
-        "(c-progs): agentmon's programs ran {:.0} ns per open+close (kernel.bpf_stats_enabled, median; range {}) = {:.3}× of (a).",
-        median(prog_ns.clone()),
-        range(&prog_ns, 0),
-        median(prog_ns.clone()) / median(ns[0].clone())
-    );
+    for (what, v) in [("(c-progs)", &prog_ns), ("(c-progs-all)", &prog_ns_all)] {
+        println!(
+            "{what}: agentmon's programs ran {:.0} ns per open+close (kernel.bpf_stats_enabled, median; range {}) = {:.3}× of (a).",
+            median(v.clone()),
+            range(v, 0),
+            median(v.clone()) / median(ns[0].clone())
+        );
+    }
     Ok(())
 }
