@@ -79,24 +79,22 @@ fn step(buf: *mut WalkBuf) -> Option<i64> {
     let o = &w.off;
     let dentry = w.dentry as *const u8;
     let mount = w.mount as *const u8;
-    let parent: u64 = read_field(dentry, o.dentry_parent)?;
+    let (parent, len, name) = parent_and_name(o, dentry)?;
     // A dentry that is its own parent but not a mount's root is not in any directory tree: a
     // pseudo file (memfd, pipe, socket, anonymous inode). Its name is all there is: `/memfd:NAME`.
     let pseudo = w.dentry == parent && w.dentry != w.mnt_root;
     if w.dentry == w.mnt_root && !pseudo {
-        let up: u64 = read_field(mount, o.mount_parent)?;
+        let (up, mountpoint) = adjacent(mount, o.mount_parent, o.mount_mountpoint)?;
         if up == w.mount {
             w.end = 1;
             return Some(STEP_STOP);
         }
-        w.dentry = read_field(mount, o.mount_mountpoint)?;
+        w.dentry = mountpoint;
         w.mount = up;
         let vfsmount = (up + u64::from(o.mount_mnt)) as *const u8;
         w.mnt_root = read_field(vfsmount, o.vfsmount_root)?;
         return Some(STEP_GO_ON);
     }
-    let len: u32 = read_field(dentry, o.dentry_name + o.qstr_len)?;
-    let name: *const u8 = read_field(dentry, o.dentry_name + o.qstr_name)?;
     let len = u64::from(len & 0xff);
     // The whole path must fit in PATH_MAX, like the kernel's own d_path.
     if (WALK_END as u64).saturating_sub(w.pos) + len + 1 > PATH_MAX as u64 {
@@ -119,6 +117,41 @@ fn step(buf: *mut WalkBuf) -> Option<i64> {
         return Some(STEP_STOP);
     }
     Some(STEP_GO_ON)
+}
+
+/// A dentry's `d_parent` and `d_name` (`qstr`: hash, length, name) as they lie in memory.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ParentAndName {
+    parent: u64,
+    hash: u32,
+    len: u32,
+    name: u64,
+}
+
+/// A dentry's parent, name length and name: one read where `d_name` follows `d_parent` (every
+/// kernel since 2.6, little-endian `qstr`), three otherwise. The walk's cost is its reads.
+#[inline(always)]
+fn parent_and_name(o: &PathOffsets, dentry: *const u8) -> Option<(u64, u32, *const u8)> {
+    if o.dentry_name == o.dentry_parent.wrapping_add(8) && o.qstr_len == 4 && o.qstr_name == 8 {
+        let h: ParentAndName = read_field(dentry, o.dentry_parent)?;
+        return Some((h.parent, h.len, h.name as *const u8));
+    }
+    Some((
+        read_field(dentry, o.dentry_parent)?,
+        read_field(dentry, o.dentry_name + o.qstr_len)?,
+        read_field(dentry, o.dentry_name + o.qstr_name)?,
+    ))
+}
+
+/// Two 8-byte fields of `base`: one read when the second follows the first, two otherwise.
+#[inline(always)]
+fn adjacent(base: *const u8, first: u32, second: u32) -> Option<(u64, u64)> {
+    if second == first.wrapping_add(8) {
+        let [a, b]: [u64; 2] = read_field(base, first)?;
+        return Some((a, b));
+    }
+    Some((read_field(base, first)?, read_field(base, second)?))
 }
 
 extern "C" fn walk_step(_index: u64, _ctx: *mut c_void) -> i64 {
@@ -222,9 +255,10 @@ pub(crate) fn copy_walked<const CAP: usize>(dst: *mut u8, n: usize) -> Option<us
 /// The `struct path` at `base + offset` (a `file.f_path`, an `fs_struct.pwd`, …).
 #[inline(always)]
 pub(crate) fn path_at(off: &PathOffsets, base: *const u8, offset: u32) -> Option<KPath> {
+    let (mnt, dentry) = adjacent(base, offset + off.path_mnt, offset + off.path_dentry)?;
     Some(KPath {
-        mnt: read_field(base, offset + off.path_mnt)?,
-        dentry: read_field(base, offset + off.path_dentry)?,
+        mnt: mnt as *const u8,
+        dentry: dentry as *const u8,
     })
 }
 
@@ -236,11 +270,12 @@ pub(crate) fn fd_file(off: &PathOffsets, task: *const u8, fd: i64) -> Option<*co
     }
     let files: *const u8 = read_field(task, off.task_files)?;
     let fdt: *const u8 = read_field(files, off.files_fdt)?;
-    let max: u32 = read_field(fdt, off.fdt_max_fds)?;
-    if fd as u64 >= u64::from(max) {
+    // `max_fds` (an unsigned int, padded) then `fd`.
+    let (max, fds) = adjacent(fdt, off.fdt_max_fds, off.fdt_fd)?;
+    if fd as u64 >= max & 0xffff_ffff {
         return None;
     }
-    let fds: *const u8 = read_field(fdt, off.fdt_fd)?;
+    let fds = fds as *const u8;
     let file: *const u8 = read_field(fds, (fd as u32) * 8)?;
     (!file.is_null()).then_some(file)
 }
