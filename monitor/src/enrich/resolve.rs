@@ -147,10 +147,22 @@ impl Resolver {
     /// component followed only when `follow_last` (a rename, unlink or link acts on a symlink
     /// itself; chmod follows it). Against the filesystem as it is now: a directory symlink swapped
     /// or removed since the syscall resolves to what it is now, or stays lexical when it is gone.
-    pub(crate) fn resolve_name(&mut self, pid: u32, path: &Path, follow_last: bool) -> String {
-        let lexical = || normalize_lexically(path).to_string_lossy().into_owned();
-        if let Some(own) = self_reference(pid, &normalize_lexically(path)) {
+    /// `kernel_parent`: `path` is one name in a directory whose path the kernel walked (physical
+    /// already): then only a followed last component needs the filesystem.
+    pub(crate) fn resolve_name(&mut self, pid: u32, path: &Path, follow_last: bool, kernel_parent: bool) -> String {
+        // One name in the kernel's (absolute, physical) directory has nothing to fold.
+        let kernel_parent = kernel_parent && path.is_absolute();
+        let normal = if kernel_parent {
+            std::borrow::Cow::Borrowed(path)
+        } else {
+            std::borrow::Cow::Owned(normalize_lexically(path))
+        };
+        let lexical = || normal.to_string_lossy().into_owned();
+        if let Some(own) = self_reference(pid, &normal) {
             return own;
+        }
+        if kernel_parent && !follow_last {
+            return lexical();
         }
         if !path.is_absolute() || !self.shares_our_root(pid) {
             return lexical();
@@ -162,11 +174,13 @@ impl Resolver {
             return lexical();
         };
         let candidate = real_parent.join(name);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(m) if follow_last && m.file_type().is_symlink() => {
-                std::fs::canonicalize(&candidate).unwrap_or(candidate)
-            }
-            _ => candidate,
+        // Only a followed symlink changes the answer: an unfollowed last component needs no lstat.
+        let follows_link =
+            follow_last && std::fs::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink());
+        if follows_link {
+            std::fs::canonicalize(&candidate).unwrap_or(candidate)
+        } else {
+            candidate
         }
         .to_string_lossy()
         .into_owned()
@@ -219,6 +233,37 @@ mod tests {
         assert_eq!(
             resolve(std::process::id(), AT_FDCWD, &format!("/dev/fd/{fd}"), None),
             real.to_string_lossy()
+        );
+    }
+
+    #[test]
+    fn a_name_in_the_kernels_directory_is_resolved_only_where_it_is_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        std::fs::write(root.join("real/file"), "").unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root.join("real/file"), root.join("real/alias")).unwrap();
+        let me = std::process::id();
+        let s = |p: PathBuf| p.to_string_lossy().into_owned();
+        let mut r = Resolver::new();
+        // A directory named by a string: its symlinks are resolved.
+        assert_eq!(
+            r.resolve_name(me, &root.join("link/alias"), false, false),
+            s(root.join("real/alias"))
+        );
+        // The kernel's own directory is taken as it is; the last component is followed when asked.
+        assert_eq!(
+            r.resolve_name(me, &root.join("real/alias"), false, true),
+            s(root.join("real/alias"))
+        );
+        assert_eq!(
+            r.resolve_name(me, &root.join("real/alias"), true, true),
+            s(root.join("real/file"))
+        );
+        assert_eq!(
+            r.resolve_name(me, &root.join("real/alias"), true, false),
+            s(root.join("real/file"))
         );
     }
 

@@ -250,12 +250,23 @@ impl FileOp {
         let (follow_path, follow_source) = self.follows();
         let path = match (&self.kernel_path, self.target(&own)) {
             (Some(k), _) => k.clone(),
-            (None, Some(t)) => resolver.resolve_name(pid, &t, follow_path),
+            (None, Some(t)) => {
+                let kernel_parent = one_name_in(&self.path, self.dir_path.as_deref());
+                resolver.resolve_name(pid, &t, follow_path, kernel_parent)
+            }
             (None, None) => resolver.resolve(pid, self.dfd, &self.path, cwd),
         };
         self.resolved_source = match (&self.source_kernel_path, self.source_target(&own)) {
             (Some(k), _) => Some(k.clone()),
-            (None, Some(t)) => Some(resolver.resolve_name(pid, &t, follow_source)),
+            (None, Some(t)) => {
+                // A symlink's target is text, not a name in the kernel's directory.
+                let kernel_parent = !self.syscall.starts_with("symlink")
+                    && self
+                        .source
+                        .as_deref()
+                        .is_some_and(|s| one_name_in(s, self.source_dir_path.as_deref()));
+                Some(resolver.resolve_name(pid, &t, follow_source, kernel_parent))
+            }
             (None, None) => self
                 .source
                 .as_ref()
@@ -383,6 +394,12 @@ fn joined(name: &str, dir: Option<&str>, own: &[u32]) -> Option<PathBuf> {
         return Some(Path::new(dir).join(rest.trim_start_matches('/')));
     }
     Some(p.to_path_buf())
+}
+
+/// Whether `name` is a single name (no `/`, not `.` or `..`) relative to `dir`, a directory the
+/// kernel walked: then `dir/name` needs no resolving but of its last component.
+fn one_name_in(name: &str, dir: Option<&str>) -> bool {
+    dir.is_some() && !name.is_empty() && !name.contains('/') && name != "." && name != ".."
 }
 
 /// What follows `/proc/{self,thread-self,PID}/cwd` in `name` (empty for the directory itself),
