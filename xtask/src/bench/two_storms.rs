@@ -64,7 +64,7 @@ pub(super) fn two_storms(a: &BenchArgs) -> Result<()> {
     }
     println!();
     println!(
-        "Two storms at once, one per core, both watched, {} s, agentmon's default ring buffer ({reps} repetitions):",
+        "Two storms at once, one per core, both watched, {} s, agentmon's default ring buffer, every open sent (--no-open-filter) ({reps} repetitions):",
         a.two_storms_secs
     );
     println!();
