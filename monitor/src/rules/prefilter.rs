@@ -124,7 +124,7 @@ mod tests {
             eval::EventView,
             fields::Kind,
             rule::Matcher,
-            tests::{enriched, fired},
+            tests::{Ast, condition, enriched, fired},
         },
     };
 
@@ -154,58 +154,29 @@ mod tests {
         "proc.name = b",
     ];
 
-    /// A condition, written out by [`Ast::text`] and evaluated by [`Ast::holds`], the reference.
-    #[derive(Clone, Debug)]
-    enum Ast {
-        Leaf(usize),
-        And(Box<Ast>, Box<Ast>),
-        Or(Box<Ast>, Box<Ast>),
-        Not(Box<Ast>),
-    }
-
-    impl Ast {
-        fn text(&self) -> String {
-            match self {
-                Ast::Leaf(i) => LEAVES[*i].to_string(),
-                Ast::And(a, b) => format!("({} and {})", a.text(), b.text()),
-                Ast::Or(a, b) => format!("({} or {})", a.text(), b.text()),
-                Ast::Not(a) => format!("not ({})", a.text()),
-            }
+    /// Whether the condition holds on `ev`, the reference: as documented, a test of a field the
+    /// event lacks is false, `!=` included.
+    fn holds(a: &Ast, ev: &Enriched) -> bool {
+        let open = match &ev.event.body {
+            Body::Open(o) => Some((o.writes(), o.flags & 3 != libc::O_WRONLY as u32, o.creates())),
+            _ => None,
+        };
+        match a {
+            Ast::Leaf(i) => match (*i, open) {
+                (0, Some((w, _, _))) => w,
+                (1, Some((_, r, _))) => r,
+                (2 | 5, Some((_, _, c))) => c,
+                (3, Some((w, _, _))) => !w,
+                (4, Some((_, r, _))) => !r,
+                (6, _) => open.is_some(),
+                (7, _) => open.is_none(),
+                (8, _) => true,
+                _ => false,
+            },
+            Ast::And(a, b) => holds(a, ev) && holds(b, ev),
+            Ast::Or(a, b) => holds(a, ev) || holds(b, ev),
+            Ast::Not(a) => !holds(a, ev),
         }
-
-        /// As documented: a test of a field the event lacks is false, `!=` included.
-        fn holds(&self, ev: &Enriched) -> bool {
-            let open = match &ev.event.body {
-                Body::Open(o) => Some((o.writes(), o.flags & 3 != libc::O_WRONLY as u32, o.creates())),
-                _ => None,
-            };
-            match self {
-                Ast::Leaf(i) => match (*i, open) {
-                    (0, Some((w, _, _))) => w,
-                    (1, Some((_, r, _))) => r,
-                    (2 | 5, Some((_, _, c))) => c,
-                    (3, Some((w, _, _))) => !w,
-                    (4, Some((_, r, _))) => !r,
-                    (6, _) => open.is_some(),
-                    (7, _) => open.is_none(),
-                    (8, _) => true,
-                    _ => false,
-                },
-                Ast::And(a, b) => a.holds(ev) && b.holds(ev),
-                Ast::Or(a, b) => a.holds(ev) || b.holds(ev),
-                Ast::Not(a) => !a.holds(ev),
-            }
-        }
-    }
-
-    fn condition() -> impl Strategy<Value = Ast> {
-        (0..LEAVES.len()).prop_map(Ast::Leaf).prop_recursive(4, 24, 3, |inner| {
-            prop_oneof![
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::And(Box::new(a), Box::new(b))),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Or(Box::new(a), Box::new(b))),
-                inner.prop_map(|a| Ast::Not(Box::new(a))),
-            ]
-        })
     }
 
     fn load(text: &str) -> Option<RuleSet> {
@@ -216,32 +187,32 @@ mod tests {
         /// A rule fires exactly when its condition holds, although conditions are skipped on
         /// events without the facts they need and their tests of those facts are taken out.
         #[test]
-        fn rules_fire_as_their_conditions_say(a in condition()) {
+        fn rules_fire_as_their_conditions_say(a in condition(LEAVES.len())) {
             let events = events();
-            let text = format!("- rule: r\n  condition: {}\n", a.text());
+            let text = format!("- rule: r\n  condition: {}\n", a.text(&LEAVES));
             match load(&text) {
                 // A test no kind of the rule carries is refused too (`rules check` reports it).
                 None if RuleSet::from_sources(&[("r.yaml".into(), text)]).is_err_and(|e| e.to_string().contains("can never be true")) => {}
                 Some(mut set) => {
                     for ev in &events {
-                        prop_assert_eq!(!fired(&mut set, ev).is_empty(), a.holds(ev), "{} on {:?}", a.text(), ev.event.body);
+                        prop_assert_eq!(!fired(&mut set, ev).is_empty(), holds(&a, ev), "{} on {:?}", a.text(&LEAVES), ev.event.body);
                     }
                 }
                 // Only a condition that no event can satisfy is refused.
-                None => prop_assert!(events.iter().all(|ev| !a.holds(ev)), "{} refused", a.text()),
+                None => prop_assert!(events.iter().all(|ev| !holds(&a, ev)), "{} refused", a.text(&LEAVES)),
             }
         }
 
         /// An event that matches a step of a sequence has the facts the sequence needs.
         #[test]
-        fn sequences_need_only_what_every_step_needs(a in condition(), b in condition()) {
-            let text = format!("- rule: s\n  sequence:\n    - condition: {}\n    - condition: {}\n  within: 1s\n", a.text(), b.text());
+        fn sequences_need_only_what_every_step_needs(a in condition(LEAVES.len()), b in condition(LEAVES.len())) {
+            let text = format!("- rule: s\n  sequence:\n    - condition: {}\n    - condition: {}\n  within: 1s\n", a.text(&LEAVES), b.text(&LEAVES));
             if let Some(set) = load(&text) {
                 let Matcher::Sequence(s) = &set.rules[0].matcher else { panic!("a sequence") };
                 for ev in &events() {
                     let (Some(k), facts) = (crate::rules::fields::kind_of(&ev.event.body), EventView::new(ev, &[]).facts) else { continue };
-                    if a.holds(ev) || b.holds(ev) {
-                        prop_assert!(facts.covers(s.need(k)), "{}; {}: {:?} lacks {:?}", a.text(), b.text(), facts, s.need(k));
+                    if holds(&a, ev) || holds(&b, ev) {
+                        prop_assert!(facts.covers(s.need(k)), "{}; {}: {:?} lacks {:?}", a.text(&LEAVES), b.text(&LEAVES), facts, s.need(k));
                     }
                 }
             }

@@ -89,7 +89,7 @@ mod tests {
         event::Body,
         rules::{
             RuleSet,
-            tests::{enriched, fired},
+            tests::{condition, enriched, fired},
         },
     };
 
@@ -202,41 +202,12 @@ mod tests {
         "file.raw_path = /srv/a.key",
     ];
 
-    #[derive(Clone, Debug)]
-    enum Ast {
-        Leaf(usize),
-        And(Box<Ast>, Box<Ast>),
-        Or(Box<Ast>, Box<Ast>),
-        Not(Box<Ast>),
-    }
-
-    impl Ast {
-        fn text(&self) -> String {
-            match self {
-                Ast::Leaf(i) => LEAVES[*i].to_string(),
-                Ast::And(a, b) => format!("({} and {})", a.text(), b.text()),
-                Ast::Or(a, b) => format!("({} or {})", a.text(), b.text()),
-                Ast::Not(a) => format!("not ({})", a.text()),
-            }
-        }
-    }
-
-    fn condition() -> impl Strategy<Value = Ast> {
-        (0..LEAVES.len()).prop_map(Ast::Leaf).prop_recursive(4, 24, 3, |inner| {
-            prop_oneof![
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::And(Box::new(a), Box::new(b))),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Or(Box::new(a), Box::new(b))),
-                inner.prop_map(|a| Ast::Not(Box::new(a))),
-            ]
-        })
-    }
-
     proptest! {
         /// Sound: when an open is quiet, no open with its key matches, whoever makes it and however
         /// it names the file.
         #[test]
-        fn a_quiet_open_has_no_matching_twin(a in condition(), path in 0..3usize, flags in 0..4usize) {
-            let text = format!("- rule: r\n  condition: evt.kind = open and {}\n", a.text());
+        fn a_quiet_open_has_no_matching_twin(a in condition(LEAVES.len()), path in 0..3usize, flags in 0..4usize) {
+            let text = format!("- rule: r\n  condition: evt.kind = open and {}\n", a.text(&LEAVES));
             let Ok(mut set) = RuleSet::from_sources(&[("r.yaml".into(), text)]) else { return Ok(()) };
             let kernel_path = ["/srv/a.key", "/srv/b", "/etc/a.key"][path];
             let flags = [libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR | libc::O_CREAT, libc::O_RDONLY | libc::O_CLOEXEC][flags];
@@ -244,7 +215,7 @@ mod tests {
                 for comm in ["a", "b", "c"] {
                     for raw in [kernel_path, "a", "/srv/a.key", "x"] {
                         let twin = open(kernel_path, raw, flags, comm);
-                        prop_assert!(fired(&mut set, &twin).is_empty(), "{} fired on {comm} {raw}", a.text());
+                        prop_assert!(fired(&mut set, &twin).is_empty(), "{} fired on {comm} {raw}", a.text(&LEAVES));
                     }
                 }
             }

@@ -12,6 +12,40 @@ use crate::{
     rules::Action,
 };
 
+/// A random condition over a list of leaf tests (indexes into it), for the property tests of the
+/// engine's shortcuts ([`super::prefilter`], [`super::quiet`]): written out with [`Ast::text`].
+#[derive(Clone, Debug)]
+pub(super) enum Ast {
+    Leaf(usize),
+    And(Box<Ast>, Box<Ast>),
+    Or(Box<Ast>, Box<Ast>),
+    Not(Box<Ast>),
+}
+
+impl Ast {
+    /// The condition's text, `leaves` naming each leaf's test.
+    pub(super) fn text(&self, leaves: &[&str]) -> String {
+        match self {
+            Ast::Leaf(i) => leaves[*i].to_string(),
+            Ast::And(a, b) => format!("({} and {})", a.text(leaves), b.text(leaves)),
+            Ast::Or(a, b) => format!("({} or {})", a.text(leaves), b.text(leaves)),
+            Ast::Not(a) => format!("not ({})", a.text(leaves)),
+        }
+    }
+}
+
+/// Conditions of up to four levels over `leaves` leaf tests.
+pub(super) fn condition(leaves: usize) -> impl proptest::strategy::Strategy<Value = Ast> {
+    use proptest::prelude::*;
+    (0..leaves).prop_map(Ast::Leaf).prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Or(Box::new(a), Box::new(b))),
+            inner.prop_map(|a| Ast::Not(Box::new(a))),
+        ]
+    })
+}
+
 /// An event of a `comm` process running `exe` in agent `bot`, without a resolved path.
 pub(super) fn enriched(body: Body, comm: &str, exe: &str, ktime_ns: u64) -> Enriched {
     let who = Process {

@@ -33,7 +33,9 @@ use super::{
     BenchArgs, agentmon_bench,
     cgroup::{TempCgroup, cgroup2_root},
     field, median,
-    monitor::{BpfStats, prog_run_time, start_monitor, start_monitor_with, stop_monitor_stats, storm, wait_quiet},
+    monitor::{
+        BpfStats, Monitor, prog_run_time, start_monitor, start_monitor_with, stop_monitor_stats, storm, wait_quiet,
+    },
     range,
 };
 
@@ -117,8 +119,19 @@ const CASES: [(Case, &str); 8] = [
 
 /// One storm of `case`: (ns per open+close, the final stats line if agentmon ran, ns of agentmon's
 /// programs per open+close for (c-progs)).
+/// agentmon watching `cgroup` with this ring buffer, every open sent (`--no-open-filter`) or not.
+fn start_watching(cgroup: &Path, ringbuf: u32, all_opens: bool) -> Result<Monitor> {
+    if !all_opens {
+        return start_monitor(cgroup, ringbuf);
+    }
+    let size = ringbuf.to_string();
+    start_monitor_with(
+        &[cgroup],
+        &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), size.as_ref()],
+    )
+}
+
 fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> Result<(f64, String, f64)> {
-    let ringbuf = a.ringbuf_size.to_string();
     let (ns, stats) = match case {
         Case::None => (storm(a.iterations, &other.0)?, String::new()),
         Case::Floor => {
@@ -128,25 +141,14 @@ fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> R
             (ns, String::new())
         }
         Case::Unwatched | Case::Watched | Case::WatchedAll => {
-            let m = if case == Case::WatchedAll {
-                start_monitor_with(
-                    &[&watched.0],
-                    &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), ringbuf.as_ref()],
-                )?
-            } else {
-                start_monitor(&watched.0, a.ringbuf_size)?
-            };
+            let m = start_watching(&watched.0, a.ringbuf_size, case == Case::WatchedAll)?;
             let cg = if case == Case::Unwatched { &other.0 } else { &watched.0 };
             let ns = storm(a.iterations, cg)?;
             wait_quiet(m.pid())?;
             (ns, stop_monitor_stats(m)?)
         }
         Case::KernelOnly => {
-            let size = KERNEL_RINGBUF.to_string();
-            let m = start_monitor_with(
-                &[&watched.0],
-                &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), size.as_ref()],
-            )?;
+            let m = start_watching(&watched.0, KERNEL_RINGBUF, true)?;
             std::thread::sleep(Duration::from_millis(500));
             m.signal(libc::SIGSTOP)?;
             let ns = storm(a.iterations, &watched.0);
@@ -162,14 +164,7 @@ fn one(a: &BenchArgs, case: Case, watched: &TempCgroup, other: &TempCgroup) -> R
             (ns, stats)
         }
         Case::ProgStats | Case::ProgStatsAll => {
-            let m = if case == Case::ProgStatsAll {
-                start_monitor_with(
-                    &[&watched.0],
-                    &[ALL_OPENS.as_ref(), "--ringbuf-size".as_ref(), ringbuf.as_ref()],
-                )?
-            } else {
-                start_monitor(&watched.0, a.ringbuf_size)?
-            };
+            let m = start_watching(&watched.0, a.ringbuf_size, case == Case::ProgStatsAll)?;
             let stats_on = BpfStats::enable()?;
             let (t0, _) = prog_run_time(m.pid())?;
             let ns = storm(a.iterations, &watched.0)?;
