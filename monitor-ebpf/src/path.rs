@@ -237,8 +237,9 @@ pub(crate) fn walked_to_key(
     Some(n + 1)
 }
 
-/// Copies the first `n` bytes (`n` < `CAP`, a power of two ≤ 512) of the last walk's path to `dst`,
-/// which holds at least `CAP` bytes; returns `n` bounded for the verifier (index `dst` with it).
+/// Copies the first `n` bytes of the last walk's path (`n` ≤ its length and < `CAP`, a power of
+/// two) to `dst`, which holds at least `CAP` bytes; returns `n` bounded for the verifier (index
+/// `dst` with it).
 #[inline(always)]
 pub(crate) fn copy_walked<const CAP: usize>(dst: *mut u8, n: usize) -> Option<usize> {
     let buf = PATH_WALK.get_ptr_mut(0)?;
@@ -246,8 +247,8 @@ pub(crate) fn copy_walked<const CAP: usize>(dst: *mut u8, n: usize) -> Option<us
     // would pass on an unmasked copy that the verifier cannot bound.
     // SAFETY: a read of a local.
     let n = unsafe { core::ptr::read_volatile(&raw const n) } & (CAP - 1);
-    // SAFETY: the source starts inside the walk buffer (masked below WALK_END) and fewer than
-    // `CAP` ≤ 512 bytes fit after WALK_END; `dst` holds `CAP` bytes.
+    // SAFETY: the source starts inside the walk buffer (masked below WALK_END) and the path runs
+    // to WALK_END, so `n` bytes of it are inside; `dst` holds `CAP` bytes.
     let rc = unsafe { gen_::bpf_probe_read_kernel(dst.cast(), n as u32, start_ptr(buf).cast()) };
     (rc == 0).then_some(n)
 }

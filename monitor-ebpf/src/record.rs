@@ -16,7 +16,7 @@ use monitor_common::{
 use crate::{
     header,
     maps::{OrCount, count},
-    path::{KPath, PATH_WALK, Walked, start_ptr, walk},
+    path::{KPath, Walked, copy_walked, walk},
     strings, submit,
 };
 
@@ -255,17 +255,12 @@ impl<T> Record<T> {
         let Some(at) = self.next(w.len) else {
             return absent(TAIL_NO_ROOM);
         };
-        let Some(buf) = PATH_WALK.get_ptr_mut(0) else {
-            return absent(TAIL_READ_FAILED);
-        };
-        let n = w.len & (RECORD_SLACK - 1);
-        // SAFETY: `at < RECORD_MAX`, `n < RECORD_SLACK`; the source lies inside the walk buffer
-        // (`path::start_ptr` masks its start the same way the walk wrote it).
-        let rc = unsafe { gen_::bpf_probe_read_kernel(self.base.add(at).cast(), n as u32, start_ptr(buf).cast()) };
-        if rc != 0 {
-            return absent(TAIL_READ_FAILED);
+        // SAFETY: `at < RECORD_MAX`: RECORD_SLACK bytes follow it in the buffer.
+        let dst = unsafe { self.base.add(at) };
+        match copy_walked::<RECORD_SLACK>(dst, w.len) {
+            Some(n) => self.appended(at, n, w.flags),
+            None => absent(TAIL_READ_FAILED),
         }
-        self.appended(at, n, w.flags)
     }
 
     /// Whether the string at `t` is a non-empty path that does not start with `/`.
