@@ -148,8 +148,11 @@ impl Session {
                 n
             }
             Woken::Action(done) => {
+                // Records already in the ring happened before the action finished (batched ones
+                // wait for a drain): they go out before its alert, not after it.
+                let n = reader.drain(|rec| pipeline.handle_record(rec));
                 pipeline.action_done(done);
-                0
+                n
             }
         };
         pipeline.flush();
